@@ -3,6 +3,8 @@
  * Marathi, Nepali) and full-width forms (East Asian input methods). UTF-8 per RFC 3629. */
 #include "domain/digits.h"
 
+#include "core/utf8.h"
+
 #include <stdint.h>
 
 /* First code point of each script's zero; its nine successors are 1..9. */
@@ -12,40 +14,6 @@ static const uint32_t zeros[] = {
 	0x0966,	/* DEVANAGARI DIGIT ZERO */
 	0xFF10,	/* FULLWIDTH DIGIT ZERO */
 };
-
-/* Decodes one UTF-8 sequence. Returns the code point, or -1 for an invalid, overlong or
- * truncated sequence or a surrogate; *used is the bytes consumed (1 on error). */
-static int32_t utf8_decode(const unsigned char *s, size_t len, size_t *used)
-{
-	uint32_t cp, min;
-	size_t n, i;
-
-	*used = 1;
-	if (len == 0)
-		return -1;
-	if (s[0] < 0x80) {
-		return s[0];
-	} else if ((s[0] & 0xE0) == 0xC0) {
-		n = 2; cp = s[0] & 0x1F; min = 0x80;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		n = 3; cp = s[0] & 0x0F; min = 0x800;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		n = 4; cp = s[0] & 0x07; min = 0x10000;
-	} else {
-		return -1;
-	}
-	if (len < n)
-		return -1;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return -1;
-	*used = n;
-	return (int32_t)cp;
-}
 
 int digits_decode(const char *s, size_t len, size_t *used)
 {
@@ -70,10 +38,35 @@ int digits_is_separator(const char *s, size_t len, size_t *used)
 	switch (cp) {
 	case ' ':
 	case '\t':
+	case '\r':
+	case '\n':	/* an SMS typed on two lines, or ending in a newline */
 	case '-':
 	case '/':
 	case '.':
 	case 0x00A0:	/* NO-BREAK SPACE, which phones paste from formatted text */
+	case 0x2010:	/* HYPHEN .. HORIZONTAL BAR: what autocorrect makes of '-' */
+	case 0x2011:
+	case 0x2012:
+	case 0x2013:
+	case 0x2014:
+	case 0x2015:
+	case 0x2212:	/* MINUS SIGN */
+	case 0xFF0D:	/* FULLWIDTH HYPHEN-MINUS, from the same keyboards as the digits */
+	case 0xFF0F:	/* FULLWIDTH SOLIDUS */
+	case 0xFF0E:	/* FULLWIDTH FULL STOP */
+	case 0x3000:	/* IDEOGRAPHIC SPACE */
+	case 0x202F:	/* NARROW NO-BREAK SPACE */
+	/* Invisible marks that right-to-left keyboards insert around digits, and the byte
+	 * order mark some phones put in front of pasted text. */
+	case 0x200B:	/* ZERO WIDTH SPACE */
+	case 0x200E:	/* LEFT-TO-RIGHT MARK */
+	case 0x200F:	/* RIGHT-TO-LEFT MARK */
+	case 0x061C:	/* ARABIC LETTER MARK */
+	case 0x2066:	/* LEFT-TO-RIGHT ISOLATE .. POP DIRECTIONAL ISOLATE */
+	case 0x2067:
+	case 0x2068:
+	case 0x2069:
+	case 0xFEFF:	/* ZERO WIDTH NO-BREAK SPACE (byte order mark) */
 		return 1;
 	default:
 		return 0;

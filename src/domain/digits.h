@@ -17,8 +17,11 @@ enum digits_status {
  * (*used is then the length of that character, or 1 for a byte that is not valid UTF-8). */
 int digits_decode(const char *s, size_t len, size_t *used);
 
-/* True when the character at s is a separator: ASCII space, tab, '-', '/', '.', or
- * U+00A0 NO-BREAK SPACE; *used gets its length. */
+/* True when the character at s is a separator: ASCII space, tab, CR, LF, '-', '/', '.';
+ * the other spaces and dashes phones produce (no-break, narrow no-break and ideographic
+ * spaces, U+2010..U+2015 dashes, minus sign, full-width '-', '/', '.'); and the invisible
+ * direction marks and byte order mark that right-to-left keyboards and pasted text carry.
+ * *used gets its length. */
 int digits_is_separator(const char *s, size_t len, size_t *used);
 
 /* Copies the digits of in[0..len) into out as ASCII, skipping separators. At most outsz - 1

@@ -34,24 +34,32 @@ struct msisdn {
 	bool valid;
 	enum msisdn_type type;
 	char e164[MSISDN_E164_MAX + 1];	/* "+254712345678" when valid, else "" */
-	char region[3];			/* the number's region ("KE") when valid, else "" */
+	char region[3];			/* the number's region ("KE") when valid, else "";
+					 * also "" for non-geographic numbers (+800, +870) */
 };
 
-/* Parses in[0..len) (UTF-8, not NUL-terminated) from default_region ("KE"; NULL or "" means
- * none: only international forms then parse). Always fills *out; returns out->reason.
- * A leading "00" is read as '+' only when the region's own reading is invalid and the
- * international one is valid (Kenya's international prefix is 000, not 00). */
+/* Parses in[0..len) (UTF-8, not NUL-terminated) from default_region ("KE", either case; NULL
+ * or "" means none: only international forms, '+' or 00, then parse). Always fills *out;
+ * returns out->reason. Separators of digits.h and '(' ')' are ignored; a '+' (or U+FF0B)
+ * may only come before the digits. A leading "00" is read as '+' only when the region's own
+ * reading is invalid and the international one is valid (Kenya's international prefix is
+ * 000, not 00). Bare international digits of another country ("2348031234567" from KE) are
+ * read as national: a transport that knows the number is international (SMPP TON 1) adds
+ * the '+'. Every valid type is accepted (out->type says which); an unknown default_region
+ * gives MSISDN_UNKNOWN_REGION whatever the input. */
 enum msisdn_reason msisdn_parse(const char *in, size_t len, const char *default_region,
 				struct msisdn *out);
 
-/* True when region is a two-letter region libphonenumber knows. */
+/* True when region is a two-letter region libphonenumber knows (either case). */
 bool msisdn_region_known(const char *region);
 
-/* Writes the log form of an E.164 number or of any digit string: '+' and the first four
- * digits and the last four kept, every digit between them replaced by '*', and never fewer
- * than four digits (or half of them, for short input) hidden: "+254712345678" ->
- * "+2547****5678". Characters other than digits are dropped. Always NUL-terminates (outsz
- * >= 1); returns the length it needed, as snprintf does. */
+/* Writes the log form of an E.164 number or of any digit string: a '+' met before the first
+ * digit and the first four digits and the last four kept, every digit between them replaced
+ * by '*', and never fewer than four digits hidden, the head giving way first, then the tail:
+ * "+254712345678" -> "+2547****5678", "0712345678" -> "07****5678", "12345678" -> "****5678",
+ * "123456" -> "****56" (eight digits or fewer are at least half hidden). Only ASCII digits
+ * count; every other byte is dropped. NUL-terminates when outsz >= 1 (with outsz 0, out may
+ * be NULL); returns the length it needed, as snprintf does. */
 size_t msisdn_mask(const char *in, size_t len, char *out, size_t outsz);
 
 const char *msisdn_reason_name(enum msisdn_reason reason);
