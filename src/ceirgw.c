@@ -1,1 +1,97 @@
-int main(void) { return 0; }
+/* ceirgw: the daemon. Parses the command line, loads the configuration and hands over to
+ * the event loop in app/daemon.c. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <talloc.h>
+
+#include "app/daemon.h"
+#include "core/config.h"
+#include "core/gw.h"
+#include "core/logging.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ceirgw [-c FILE] [OPTION]...\n"
+		"USSD and SMS gateway for theft reports and IMEI checks in front of a CEIR.\n"
+		"\n"
+		"  -c, --config FILE      read `group = ceirgw` from FILE (Kannel's syntax);\n"
+		"                         relative paths in it resolve from FILE's folder\n"
+		"      --redis URL        redis://[user:pass@]host:port[/db] or unix:///path;\n"
+		"                         without one, ceirgw starts its own redis-server\n"
+		"                         under data-dir\n"
+		"      --http ADDR:PORT   where the HTTP server listens (default 127.0.0.1:8080)\n"
+		"      --bearerbox HOST:PORT  bearerbox's smsbox-port to connect to as a box\n"
+		"      --log-level LEVEL  debug, info, notice, warn or error\n"
+		"      --check-config     check the configuration and the TAC table, print the\n"
+		"                         effective settings and exit (0 when good)\n"
+		"  -h, --help             show this help and exit\n"
+		"  -V, --version          show the version and exit\n"
+		"\n"
+		"Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the configuration and the\n"
+		"TAC table (a bad file is reported and the running one kept).\n"
+		"Health: GET /healthz answers 200 when Redis is up, 503 when it is not.\n");
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_REDIS = 256, OPT_HTTP, OPT_BEARERBOX, OPT_LOG_LEVEL, OPT_CHECK };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "bearerbox", required_argument, NULL, OPT_BEARERBOX },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config_overrides ov = { 0 };
+	const char *path = NULL;
+	struct daemon *d;
+	bool check = false;
+	char err[1024];
+	void *root;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case OPT_REDIS: ov.redis = optarg; break;
+		case OPT_HTTP: ov.http_listen = optarg; break;
+		case OPT_BEARERBOX: ov.bearerbox = optarg; break;
+		case OPT_LOG_LEVEL: ov.log_level = optarg; break;
+		case OPT_CHECK: check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ceirgw %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ceirgw: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	logging_setup("ceirgw", LOGL_INFO);
+	gw_start();
+	root = talloc_new(NULL);
+	d = daemon_create(root, path, &ov, err, sizeof(err));
+	if (d == NULL) {
+		fprintf(stderr, "ceirgw: %s\n", err);
+		rc = 1;
+	} else if (check) {
+		config_dump(daemon_config(d), stdout);
+		printf("configuration OK\n");
+		rc = 0;
+	} else {
+		rc = daemon_run(d) < 0 ? 1 : 0;
+	}
+	talloc_free(root);
+	gw_stop();
+	return rc;
+}

@@ -1,1 +1,315 @@
-/* placeholder */
+/* The daemon's life: start in order (Redis, store, HTTP, signals), serve, stop in reverse
+ * order. Signals arrive through libevent (evsignal), so handlers run in the loop and may log
+ * and allocate. */
+#include "config.h"
+#include "app/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <talloc.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "app/http.h"
+#include "core/gw.h"
+#include "core/json.h"
+#include "core/logging.h"
+#include "core/redis_url.h"
+#include "domain/tac.h"
+#include "store/redis_embed.h"
+#include "store/store.h"
+
+struct daemon {
+	struct ceirgw_config *cfg;
+	struct config_overrides ov;	/* kept for reloads: the command line still wins */
+	struct tac_table *tac;
+	struct event_base *base;
+	struct redis_embed *embed;
+	struct store *store;
+	struct http_server *http;
+	struct event *sig[4];
+	time_t started;
+	unsigned reloads;
+	int exit_code;
+};
+
+static int apply_logging(const struct ceirgw_config *cfg, char *err, size_t errsz)
+{
+	int rc;
+
+	logging_set_level(cfg->log_level);
+	rc = logging_set_file(cfg->log_file);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s: %s", cfg->log_file, strerror(-rc));
+		return rc;
+	}
+	gw_log_to(cfg->log_file);
+	return 0;
+}
+
+static struct tac_table *load_tac(void *ctx, const char *path, char *err, size_t errsz)
+{
+	struct tac_load_stats st;
+	struct timespec t0, t1;
+	struct tac_table *t;
+	char why[256];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t = tac_table_load(ctx, path, &st, why, sizeof(why));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (t == NULL) {
+		snprintf(err, errsz, "TAC table: %s", why);
+		return NULL;
+	}
+	LOGP(LOGC_MAIN, LOGL_INFO, "TAC table %s: %zu entries in %.1f ms (%zu rows, %zu rejected "
+	     "from line %zu, %zu duplicates)", path, st.loaded,
+	     (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	     st.rows, st.rejected, st.first_bad_line, st.duplicates);
+	return t;
+}
+
+struct daemon *daemon_create(void *ctx, const char *path, const struct config_overrides *ov,
+			     char *err, size_t errsz)
+{
+	struct daemon *d = talloc_zero(ctx, struct daemon);
+
+	if (d == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (ov)
+		d->ov = *ov;
+	d->cfg = config_load(d, path, ov, err, errsz);
+	if (d->cfg == NULL || apply_logging(d->cfg, err, errsz) < 0)
+		goto fail;
+	d->tac = load_tac(d, d->cfg->tac_file, err, errsz);
+	if (d->tac == NULL)
+		goto fail;
+	return d;
+fail:
+	talloc_free(d);
+	return NULL;
+}
+
+const struct ceirgw_config *daemon_config(const struct daemon *d)
+{
+	return d->cfg;
+}
+
+/* Values that live objects were built from: a reload reports a change and keeps them. */
+static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
+{
+	struct {
+		const char *name;
+		char **cur, **nxt;
+	} f[] = {
+		{ "http-listen", &d->cfg->http_listen, &next->http_listen },
+		{ "redis", &d->cfg->redis, &next->redis },
+		{ "bearerbox", &d->cfg->bearerbox, &next->bearerbox },
+		{ "data-dir", &d->cfg->data_dir, &next->data_dir },
+		{ "redis-server", &d->cfg->redis_server, &next->redis_server },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *a = *f[i].cur ? *f[i].cur : "", *b = *f[i].nxt ? *f[i].nxt : "";
+
+		if (strcmp(a, b) == 0)
+			continue;
+		LOGP(LOGC_CONFIG, LOGL_WARN, "reload: %s changed; it takes effect at the next "
+		     "restart", f[i].name);
+		*f[i].nxt = *f[i].cur ? talloc_strdup(next, *f[i].cur) : NULL;
+	}
+	memcpy(next->http_host, d->cfg->http_host, sizeof(next->http_host));
+	next->http_port = d->cfg->http_port;
+}
+
+static void reload(struct daemon *d)
+{
+	struct ceirgw_config *next;
+	struct tac_table *tac;
+	char err[512];
+
+	LOGP(LOGC_CONFIG, LOGL_NOTICE, "SIGHUP: reloading %s",
+	     d->cfg->path ? d->cfg->path : "built-in defaults");
+	next = config_load(d, d->cfg->path, &d->ov, err, sizeof(err));
+	if (next == NULL) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload failed, the running configuration stays: %s",
+		     err);
+		return;
+	}
+	tac = load_tac(d, next->tac_file, err, sizeof(err));
+	if (tac == NULL) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload failed, the running configuration stays: %s",
+		     err);
+		talloc_free(next);
+		return;
+	}
+	keep_restart_only(d, next);
+	if (apply_logging(next, err, sizeof(err)) < 0) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload: %s; logging stays as it was", err);
+		apply_logging(d->cfg, err, sizeof(err));
+	}
+	talloc_free(d->tac);
+	d->tac = tac;
+	talloc_free(d->cfg);
+	d->cfg = next;
+	d->reloads++;
+	LOGP(LOGC_CONFIG, LOGL_NOTICE, "reload %u done", d->reloads);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int status;
+	pid_t pid;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		LOGP(LOGC_MAIN, LOGL_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		event_base_loopexit(d->base, NULL);
+		break;
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (d->embed && pid == redis_embed_pid(d->embed)) {
+				redis_embed_reaped(d->embed);
+				LOGP(LOGC_STORE, LOGL_ERROR, "the embedded redis-server exited "
+				     "(status %d); stopping: nothing is lost, its append-only file "
+				     "stays in %s", status, d->cfg->data_dir);
+				d->exit_code = -ECHILD;
+				event_base_loopexit(d->base, NULL);
+			}
+		}
+		break;
+	}
+}
+
+static void healthz(struct evhttp_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	bool up = store_is_up(d->store);
+	struct json_buf jb;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		http_reply_error(req, 405, "Method Not Allowed", "use GET");
+		return;
+	}
+	json_init(&jb);
+	json_object_begin(&jb);
+	json_key_cstr(&jb, "status", up ? "ok" : "unavailable");
+	json_key_cstr(&jb, "version", PACKAGE_VERSION);
+	json_key_cstr(&jb, "redis", up ? "up" : "down");
+	json_key_cstr(&jb, "redis_mode", d->embed ? "embedded" : "external");
+	json_key_int(&jb, "tac_entries", (long long)tac_table_size(d->tac));
+	json_key_int(&jb, "reloads", d->reloads);
+	json_key_int(&jb, "uptime_s", (long long)(time(NULL) - d->started));
+	json_object_end(&jb);
+	http_reply_json(req, up ? HTTP_OK : 503, up ? "OK" : "Service Unavailable", &jb);
+	json_free(&jb);
+}
+
+static int start_store(struct daemon *d)
+{
+	struct redis_url url;
+	const char *why;
+	char err[512];
+
+	if (d->cfg->redis) {
+		redis_url_parse(d->cfg->redis, &url, &why);	/* checked by config_load */
+	} else {
+		d->embed = redis_embed_start(d, d->cfg->redis_server, d->cfg->data_dir, 10000,
+					     err, sizeof(err));
+		if (d->embed == NULL) {
+			LOGP(LOGC_STORE, LOGL_ERROR, "embedded Redis: %s", err);
+			return -EIO;
+		}
+		memset(&url, 0, sizeof(url));
+		url.kind = REDIS_URL_UNIX;
+		snprintf(url.path, sizeof(url.path), "%s", redis_embed_socket(d->embed));
+		LOGP(LOGC_STORE, LOGL_NOTICE, "embedded redis-server pid %ld on %s",
+		     (long)redis_embed_pid(d->embed), url.path);
+	}
+	d->store = store_create(d, d->base, &url);
+	return d->store ? 0 : -ENOMEM;
+}
+
+static int start_signals(struct daemon *d)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 4; i++) {
+		d->sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+		if (d->sig[i] == NULL || evsignal_add(d->sig[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (d->sig[i])
+			event_free(d->sig[i]);
+		d->sig[i] = NULL;
+	}
+	TALLOC_FREE(d->http);
+	TALLOC_FREE(d->store);
+	if (d->embed) {
+		redis_embed_stop(d->embed);
+		TALLOC_FREE(d->embed);
+	}
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+}
+
+int daemon_run(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	d->started = time(NULL);
+	logging_echo_errors(1);
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		LOGP(LOGC_MAIN, LOGL_ERROR, "cannot create the event loop");
+		return -ENOMEM;
+	}
+	/* Signals first, so that a SIGCHLD from the embedded Redis is never missed. */
+	rc = start_signals(d);
+	if (rc == 0)
+		rc = start_store(d);
+	if (rc == 0) {
+		d->http = http_server_create(d, d->base, d->cfg->http_host, d->cfg->http_port, err,
+					     sizeof(err));
+		if (d->http == NULL) {
+			LOGP(LOGC_HTTP, LOGL_ERROR, "%s", err);
+			rc = -EADDRNOTAVAIL;
+		}
+	}
+	if (rc == 0) {
+		evhttp_set_cb(http_server_evhttp(d->http), "/healthz", healthz, d);
+		LOGP(LOGC_MAIN, LOGL_NOTICE, "ceirgw %s ready: http %s, redis %s", PACKAGE_VERSION,
+		     d->cfg->http_listen, store_address(d->store));
+		logging_echo_errors(0);
+		event_base_dispatch(d->base);
+		rc = d->exit_code;
+	}
+	stop(d);
+	LOGP(LOGC_MAIN, LOGL_NOTICE, "stopped");
+	return rc;
+}

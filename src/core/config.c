@@ -1,1 +1,330 @@
-/* placeholder */
+/* Reading `group = ceirgw` with Kannel's cfg module (gwlib/cfg.h). libgw only accepts groups
+ * it knows, so ceirgw registers its group and variables with cfg_add_hooks() first, as
+ * Kannel's add-on boxes do. Every variable is one row of the table below. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <talloc.h>
+#include <unistd.h>
+
+#include "gwlib/gwlib.h"
+
+#include "core/redis_url.h"
+#include "domain/msisdn.h"
+
+enum config_type {
+	CT_HOSTPORT,	/* ADDR:PORT */
+	CT_REDIS,	/* a Redis URL */
+	CT_PATH,	/* a file or folder; relative to the config file's folder */
+	CT_REGION,	/* ISO 3166 alpha-2 region libphonenumber knows */
+	CT_LEVEL,	/* a log level name */
+};
+
+struct config_var {
+	const char *name;
+	enum config_type type;
+	size_t offset;		/* of the char * in struct ceirgw_config */
+	const char *def;	/* NULL: unset unless the file sets it */
+	const char *help;
+};
+
+#define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h }
+
+static const struct config_var vars[] = {
+	VAR("http-listen", CT_HOSTPORT, http_listen, "127.0.0.1:8080",
+	    "address and port of the HTTP server (health, USSD and SMS callbacks)"),
+	VAR("redis", CT_REDIS, redis, NULL,
+	    "Redis to use; unset: start a private redis-server under data-dir"),
+	VAR("bearerbox", CT_HOSTPORT, bearerbox, NULL,
+	    "bearerbox smsbox-port to connect to as a box; unset: no Kannel box connection"),
+	VAR("data-dir", CT_PATH, data_dir, "/var/lib/ceirgw",
+	    "folder for the embedded Redis (socket, append-only file, log)"),
+	VAR("tac-file", CT_PATH, tac_file, NULL,
+	    "TAC table (Osmocom tacdb CSV format); unset: the table shipped with ceirgw"),
+	VAR("default-region", CT_REGION, default_region, "KE",
+	    "country (ISO 3166 alpha-2) of numbers written without a country code"),
+	VAR("log-file", CT_PATH, log_file, NULL, "log file; unset: standard error"),
+	VAR("log-level", CT_LEVEL, logging_level_name, "info", "debug, info, notice, warn or error"),
+	VAR("redis-server", CT_PATH, redis_server, CEIRGW_REDIS_SERVER,
+	    "redis-server program started for the embedded default"),
+};
+
+#define NVARS (sizeof(vars) / sizeof(vars[0]))
+
+static char **slot(struct ceirgw_config *cfg, const struct config_var *v)
+{
+	return (char **)((char *)cfg + v->offset);
+}
+
+/* libgw hook: -1 when the group is not ours, else whether the variable belongs to it. */
+static int allowed_in_group(Octstr *group, Octstr *variable)
+{
+	size_t i;
+
+	if (octstr_str_compare(group, "ceirgw") != 0)
+		return -1;
+	if (octstr_str_compare(variable, "group") == 0)
+		return 1;
+	for (i = 0; i < NVARS; i++) {
+		if (octstr_str_compare(variable, vars[i].name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int single_group(Octstr *query)
+{
+	return octstr_str_compare(query, "ceirgw") == 0;
+}
+
+int config_parse_hostport(const char *s, char *host, size_t hostsz, int *port)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	char *end;
+	long p;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -EINVAL;	/* an IPv6 address needs its brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostsz)
+		return -EINVAL;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || p < 1 || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+const char *config_default_tac_file(void)
+{
+	static const char installed[] = CEIRGW_PKGDATADIR "/tacdb.csv";
+	static const char source[] = CEIRGW_SRCDIR "/data/tacdb.csv";
+
+	if (access(installed, R_OK) == 0)
+		return installed;
+	return source;
+}
+
+/* The folder of path, made absolute. */
+static char *folder_of(void *ctx, const char *path)
+{
+	char real[PATH_MAX], *slash;
+
+	if (realpath(path, real) == NULL)
+		return NULL;
+	slash = strrchr(real, '/');
+	if (slash == real)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	return talloc_strdup(ctx, real);
+}
+
+static int check_value(struct ceirgw_config *cfg, const struct config_var *v, char *err,
+		       size_t errsz)
+{
+	char **val = slot(cfg, v);
+	const char *where = cfg->path ? cfg->path : "built-in default";
+	const char *why = NULL;
+	struct redis_url url;
+	char host[256];
+	int port;
+
+	if (*val == NULL)
+		return 0;
+	if (strlen(*val) > 4096) {
+		snprintf(err, errsz, "%s: %s is longer than 4096 bytes", where, v->name);
+		return -EINVAL;
+	}
+	switch (v->type) {
+	case CT_HOSTPORT:
+		if (config_parse_hostport(*val, host, sizeof(host), &port) < 0)
+			why = "expected ADDR:PORT (an IPv6 address in brackets), port 1..65535";
+		break;
+	case CT_REDIS:
+		redis_url_parse(*val, &url, &why);
+		break;
+	case CT_PATH:
+		if (**val == '\0') {
+			why = "empty path";
+		} else if (**val != '/') {
+			char *abs = talloc_asprintf(cfg, "%s/%s", cfg->base_dir, *val);
+
+			if (abs == NULL)
+				return -ENOMEM;
+			talloc_free(*val);
+			*val = abs;
+		}
+		break;
+	case CT_REGION:
+		for (char *c = *val; *c; c++)	/* "ke" is KE */
+			*c = (char)toupper((unsigned char)*c);
+		if (!msisdn_region_known(*val))
+			why = "not a region code libphonenumber knows (two letters, e.g. KE, NG, FR)";
+		break;
+	case CT_LEVEL:
+		if (logging_level_parse(*val, &cfg->log_level) < 0)
+			why = "expected debug, info, notice, warn or error";
+		break;
+	}
+	if (why) {
+		snprintf(err, errsz, "%s: %s = '%.200s': %s", where, v->name, *val, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reads the ceirgw group of path into cfg. Returns 0 or -EINVAL with err filled. */
+static int read_file(struct ceirgw_config *cfg, const char *path, char *err, size_t errsz)
+{
+	static int hooks_added;
+	Octstr *name;
+	CfgGroup *grp;
+	Cfg *gwcfg;
+	size_t i;
+	int rc = 0;
+
+	if (access(path, R_OK) < 0) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!hooks_added) {
+		cfg_add_hooks((void *)allowed_in_group, (void *)single_group);
+		hooks_added = 1;
+	}
+	name = octstr_create(path);
+	gwcfg = cfg_create(name);
+	octstr_destroy(name);
+	if (cfg_read(gwcfg) < 0) {
+		snprintf(err, errsz, "%s: not a valid configuration (libgw's error above names the line)",
+			 path);
+		cfg_destroy(gwcfg);
+		return -EINVAL;
+	}
+	grp = cfg_get_single_group(gwcfg, octstr_imm("ceirgw"));
+	if (grp == NULL) {
+		snprintf(err, errsz, "%s: no 'group = ceirgw' in the file", path);
+		cfg_destroy(gwcfg);
+		return -EINVAL;
+	}
+	for (i = 0; i < NVARS; i++) {
+		Octstr *v = cfg_get(grp, octstr_imm(vars[i].name));
+
+		if (v == NULL)
+			continue;
+		talloc_free(*slot(cfg, &vars[i]));
+		*slot(cfg, &vars[i]) = talloc_strndup(cfg, octstr_get_cstr(v),
+						      (size_t)octstr_len(v));
+		octstr_destroy(v);
+		if (*slot(cfg, &vars[i]) == NULL)
+			rc = -ENOMEM;
+	}
+	cfg_destroy(gwcfg);
+	if (rc < 0)
+		snprintf(err, errsz, "%s: out of memory", path);
+	return rc;
+}
+
+static int set_override(struct ceirgw_config *cfg, char **field, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	talloc_free(*field);
+	*field = talloc_strdup(cfg, value);
+	return *field ? 0 : -ENOMEM;
+}
+
+struct ceirgw_config *config_load(void *ctx, const char *path, const struct config_overrides *ov,
+				  char *err, size_t errsz)
+{
+	struct ceirgw_config *cfg = talloc_zero(ctx, struct ceirgw_config);
+	char cwd[PATH_MAX];
+	size_t i;
+
+	if (cfg == NULL)
+		goto oom;
+	for (i = 0; i < NVARS; i++) {
+		if (vars[i].def && (*slot(cfg, &vars[i]) = talloc_strdup(cfg, vars[i].def)) == NULL)
+			goto oom;
+	}
+	if (path) {
+		cfg->base_dir = folder_of(cfg, path);
+		if (cfg->base_dir == NULL) {
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		cfg->path = talloc_asprintf(cfg, "%s/%s", cfg->base_dir,
+					    strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+		if (cfg->path == NULL)
+			goto oom;
+		if (read_file(cfg, path, err, errsz) < 0)
+			goto fail;
+	} else {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			snprintf(err, errsz, "cannot read the current folder: %s", strerror(errno));
+			goto fail;
+		}
+		if ((cfg->base_dir = talloc_strdup(cfg, cwd)) == NULL)
+			goto oom;
+	}
+	if (ov && (set_override(cfg, &cfg->redis, ov->redis) < 0 ||
+		   set_override(cfg, &cfg->http_listen, ov->http_listen) < 0 ||
+		   set_override(cfg, &cfg->bearerbox, ov->bearerbox) < 0 ||
+		   set_override(cfg, &cfg->logging_level_name, ov->log_level) < 0))
+		goto oom;
+	if (cfg->tac_file == NULL &&
+	    (cfg->tac_file = talloc_strdup(cfg, config_default_tac_file())) == NULL)
+		goto oom;
+	for (i = 0; i < NVARS; i++) {
+		if (check_value(cfg, &vars[i], err, errsz) < 0)
+			goto fail;
+	}
+	config_parse_hostport(cfg->http_listen, cfg->http_host, sizeof(cfg->http_host),
+			      &cfg->http_port);
+	return cfg;
+oom:
+	snprintf(err, errsz, "out of memory reading the configuration");
+fail:
+	talloc_free(cfg);
+	return NULL;
+}
+
+void config_dump(const struct ceirgw_config *cfg, FILE *out)
+{
+	const char *const *val;
+	size_t i;
+
+	fprintf(out, "# %s\n", cfg->path ? cfg->path : "built-in defaults");
+	for (i = 0; i < NVARS; i++) {
+		val = (const char *const *)((const char *)cfg + vars[i].offset);
+		if (vars[i].type == CT_REDIS && *val && strchr(*val, '@'))
+			fprintf(out, "%s = (set, with a password)\n", vars[i].name);
+		else
+			fprintf(out, "%s = %s\n", vars[i].name, *val ? *val : "(unset)");
+	}
+}

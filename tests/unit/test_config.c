@@ -1,1 +1,250 @@
-int main(void) { return 0; }
+/* Configuration: the ceirgw group read with libgw's cfg, beside Kannel's own groups;
+ * relative paths, overrides, and a clear message for each mistake. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <talloc.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/gw.h"
+
+static char dir[PATH_MAX];
+
+/* Writes text to dir/name and returns the path (static buffer). */
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void test_full_file(void **state)
+{
+	char err[512], want[PATH_MAX + 64];
+	struct ceirgw_config *cfg;
+	const char *path = write_conf("full.conf",
+		"# a comment\n"
+		"group = ceirgw\n"
+		"http-listen = 0.0.0.0:9090\n"
+		"redis = redis://:pw@10.1.2.3:6380/2\n"
+		"bearerbox = 127.0.0.1:13001\n"
+		"data-dir = var/data\n"
+		"tac-file = /srv/tac.csv\n"
+		"default-region = ng\n"
+		"log-level = debug\n");
+
+	(void)state;
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(cfg->http_host, "0.0.0.0");
+	assert_int_equal(cfg->http_port, 9090);
+	assert_string_equal(cfg->redis, "redis://:pw@10.1.2.3:6380/2");
+	assert_string_equal(cfg->bearerbox, "127.0.0.1:13001");
+	snprintf(want, sizeof(want), "%s/var/data", dir);
+	assert_string_equal(cfg->data_dir, want);
+	assert_string_equal(cfg->tac_file, "/srv/tac.csv");
+	assert_string_equal(cfg->default_region, "NG");
+	assert_int_equal(cfg->log_level, LOGL_DEBUG);
+	assert_null(cfg->log_file);
+	talloc_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	char err[512];
+	struct ceirgw_config *cfg = config_load(NULL, NULL, NULL, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_string_equal(cfg->http_listen, "127.0.0.1:8080");
+	assert_int_equal(cfg->http_port, 8080);
+	assert_null(cfg->redis);
+	assert_null(cfg->bearerbox);
+	assert_string_equal(cfg->default_region, "KE");
+	assert_non_null(strstr(cfg->tac_file, "tacdb.csv"));
+	assert_int_equal(cfg->log_level, LOGL_INFO);
+	talloc_free(cfg);
+}
+
+static void test_beside_kannel(void **state)
+{
+	char err[512];
+	struct ceirgw_config *cfg;
+	const char *path = write_conf("kannel.conf",
+		"group = core\n"
+		"admin-port = 13000\n"
+		"smsbox-port = 13001\n"
+		"admin-password = secret\n"
+		"\n"
+		"group = smsbox\n"
+		"bearerbox-host = 127.0.0.1\n"
+		"\n"
+		"group = ceirgw\n"
+		"bearerbox = 127.0.0.1:13001\n"
+		"data-dir = /tmp/ceirgw-test\n");
+
+	(void)state;
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(cfg->bearerbox, "127.0.0.1:13001");
+	talloc_free(cfg);
+}
+
+static void test_overrides(void **state)
+{
+	struct config_overrides ov = {
+		.redis = "unix:///tmp/x.sock", .http_listen = "[::1]:8181",
+		.bearerbox = "bb:14001", .log_level = "warn",
+	};
+	char err[512];
+	struct ceirgw_config *cfg;
+	const char *path = write_conf("ov.conf",
+		"group = ceirgw\nhttp-listen = 127.0.0.1:1\nredis = redis://h:1\n");
+
+	(void)state;
+	cfg = config_load(NULL, path, &ov, err, sizeof(err));
+	assert_non_null(cfg);
+	assert_string_equal(cfg->redis, "unix:///tmp/x.sock");
+	assert_string_equal(cfg->http_host, "::1");
+	assert_int_equal(cfg->http_port, 8181);
+	assert_string_equal(cfg->bearerbox, "bb:14001");
+	assert_int_equal(cfg->log_level, LOGL_WARN);
+	talloc_free(cfg);
+}
+
+struct bad_case {
+	const char *name;
+	const char *text;	/* NULL: a file that does not exist */
+	const char *expect;	/* in the error message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "missing file", NULL, "No such file" },
+	{ "no ceirgw group", "group = core\nadmin-port = 13000\n", "no 'group = ceirgw'" },
+	{ "unknown variable", "group = ceirgw\nhttp-lisen = 1.2.3.4:5\n", "not a valid configuration" },
+	{ "unknown group", "group = nonsense\nx = 1\n", "not a valid configuration" },
+	{ "bad http-listen", "group = ceirgw\nhttp-listen = 8080\n", "http-listen = '8080'" },
+	{ "http port too big", "group = ceirgw\nhttp-listen = 1.2.3.4:70000\n", "http-listen" },
+	{ "ipv6 without brackets", "group = ceirgw\nhttp-listen = ::1:80\n", "brackets" },
+	{ "bad redis url", "group = ceirgw\nredis = localhost:6379\n", "redis = 'localhost:6379'" },
+	{ "tls redis url", "group = ceirgw\nredis = rediss://h\n", "TLS" },
+	{ "bad bearerbox", "group = ceirgw\nbearerbox = bb\n", "bearerbox = 'bb'" },
+	{ "bad region", "group = ceirgw\ndefault-region = XX\n", "default-region = 'XX'" },
+	{ "three-letter region", "group = ceirgw\ndefault-region = KEN\n", "default-region" },
+	{ "bad log level", "group = ceirgw\nlog-level = loud\n", "log-level = 'loud'" },
+	{ "empty path", "group = ceirgw\ntac-file = \"\"\n", "empty path" },
+};
+
+static void test_bad(void **state)
+{
+	const struct bad_case *c = *state;
+	char err[512] = "";
+	char name[64];
+	const char *path;
+
+	if (c->text) {
+		snprintf(name, sizeof(name), "bad-%p.conf", (void *)c);
+		path = write_conf(name, c->text);
+	} else {
+		path = "/nonexistent/ceirgw.conf";
+	}
+	assert_null(config_load(NULL, path, NULL, err, sizeof(err)));
+	if (strstr(err, c->expect) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, c->expect);
+}
+
+struct hp_case {
+	const char *name;
+	const char *in;
+	int rc;
+	const char *host;
+	int port;
+};
+
+static const struct hp_case hp_cases[] = {
+	{ "hostport ipv4", "127.0.0.1:8080", 0, "127.0.0.1", 8080 },
+	{ "hostport name", "bearerbox.local:13001", 0, "bearerbox.local", 13001 },
+	{ "hostport ipv6", "[::]:80", 0, "::", 80 },
+	{ "hostport port 65535", "h:65535", 0, "h", 65535 },
+	{ "hostport no port", "h", -EINVAL, NULL, 0 },
+	{ "hostport empty host", ":80", -EINVAL, NULL, 0 },
+	{ "hostport port 0", "h:0", -EINVAL, NULL, 0 },
+	{ "hostport negative", "h:-1", -EINVAL, NULL, 0 },
+	{ "hostport trailing junk", "h:80x", -EINVAL, NULL, 0 },
+	{ "hostport plus sign", "h:+80", -EINVAL, NULL, 0 },
+	{ "hostport space", "h: 80", -EINVAL, NULL, 0 },
+	{ "hostport empty", "", -EINVAL, NULL, 0 },
+	{ "hostport bare ipv6", "::1:80", -EINVAL, NULL, 0 },
+	{ "hostport ipv6 no port", "[::1]", -EINVAL, NULL, 0 },
+};
+
+static void test_hostport(void **state)
+{
+	const struct hp_case *c = *state;
+	char host[64];
+	int port = -1;
+
+	assert_int_equal(config_parse_hostport(c->in, host, sizeof(host), &port), c->rc);
+	if (c->rc == 0) {
+		assert_string_equal(host, c->host);
+		assert_int_equal(port, c->port);
+	}
+}
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ceirgw-test-config-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+#define NBAD (sizeof(bad_cases) / sizeof(bad_cases[0]))
+#define NHP (sizeof(hp_cases) / sizeof(hp_cases[0]))
+
+int main(void)
+{
+	struct CMUnitTest tests[4 + NBAD + NHP];
+	size_t i, n = 0;
+	int rc;
+
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_full_file);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_beside_kannel);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+	for (i = 0; i < NBAD; i++)
+		tests[n++] = (struct CMUnitTest){ .name = bad_cases[i].name, .test_func = test_bad,
+						  .initial_state = (void *)&bad_cases[i] };
+	for (i = 0; i < NHP; i++)
+		tests[n++] = (struct CMUnitTest){ .name = hp_cases[i].name, .test_func = test_hostport,
+						  .initial_state = (void *)&hp_cases[i] };
+	gw_start();
+	rc = _cmocka_run_group_tests("config", tests, n, setup_dir, teardown_dir);
+	gw_stop();
+	return rc;
+}

@@ -1,0 +1,44 @@
+/* Logging: one line per event, a level and a subsystem on each, to stderr or a file.
+ * Callers pass MSISDNs through msisdn_mask() first: logs never carry a full MSISDN, a
+ * national ID, a PIN or an OTP. */
+#ifndef CEIRGW_CORE_LOGGING_H
+#define CEIRGW_CORE_LOGGING_H
+
+#include <stdarg.h>
+
+enum log_level { LOGL_DEBUG = 0, LOGL_INFO, LOGL_NOTICE, LOGL_WARN, LOGL_ERROR };
+
+enum log_cat { LOGC_MAIN = 0, LOGC_CONFIG, LOGC_HTTP, LOGC_STORE, LOGC_DOMAIN, LOGC_KBOX,
+	LOGC__COUNT };
+
+/* Sets the program name printed on each line and the lowest level printed. */
+void logging_setup(const char *ident, enum log_level level);
+void logging_set_level(enum log_level level);
+enum log_level logging_level(void);
+
+/* Appends to path from now on (NULL: back to stderr). Returns 0 or -errno; on failure the
+ * old destination stays. */
+int logging_set_file(const char *path);
+
+/* While on, errors also go to standard error when a log file is set: an operator starting
+ * ceirgw by hand sees why it did not start. */
+void logging_echo_errors(int on);
+
+/* Reopens the log file (after logrotate moved it). Returns 0 or -errno. */
+int logging_reopen(void);
+
+/* Level by name ("debug", "info", "notice", "warn", "error"). Returns 0 or -EINVAL. */
+int logging_level_parse(const char *name, enum log_level *out);
+const char *logging_level_name(enum log_level level);
+
+void logging_msg(enum log_cat cat, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void logging_vmsg(enum log_cat cat, enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+#define LOGP(cat, level, ...) do { \
+	if ((level) >= logging_level()) \
+		logging_msg((cat), (level), __VA_ARGS__); \
+} while (0)
+
+#endif
