@@ -5,6 +5,8 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${REDIS_SERVER:=redis-server}"
+# A VPATH build passes ".../build/.."; the programs print resolved paths.
+top_srcdir=$(cd "$top_srcdir" && pwd -P)
 CEIRGW=$top_builddir/src/ceirgw
 CEIRGWCTL=$top_builddir/src/ceirgwctl
 
