@@ -10,24 +10,9 @@ out=$TEST_TMP/imei.out
 
 "$CEIRGWCTL" imei --json - <"$in" >"$out"
 status=$?
-if [ -n "$UPDATE_EXP" ]; then
-	cp "$out" "$exp"
-fi
 is "$status" 1 "exit 1 when some inputs are invalid"
 is "$(wc -l <"$out")" "$(wc -l <"$in")" "one JSON line per input line"
-
-# One TAP line per transcript line, so that a failure names the input.
-lineno=0
-while IFS= read -r want <&3 && IFS= read -r got <&4; do
-	lineno=$((lineno + 1))
-	if [ "$got" = "$want" ]; then
-		ok 0 "imei.in line $lineno"
-	else
-		ok 1 "imei.in line $lineno"
-		echo "#   got:  $got"
-		echo "#   want: $want"
-	fi
-done 3<"$exp" 4<"$out"
+compare_transcript "$exp" "$out" imei.in
 
 "$CEIRGWCTL" imei 356938035643809 490154203237518 >/dev/null
 is $? 1 "exit 1 when one of several is invalid"

@@ -43,6 +43,24 @@ like() {
 	esac
 }
 
+# compare_transcript EXPECTED GOT NAME: one TAP line per line, so that a failure names the
+# input; with UPDATE_EXP set, EXPECTED is rewritten from GOT first (review the diff).
+compare_transcript() {
+	local lineno=0 want got
+	[ -n "${UPDATE_EXP:-}" ] && cp "$2" "$1"
+	is "$(wc -l <"$2")" "$(wc -l <"$1")" "$3: as many lines as expected"
+	while IFS= read -r want <&3 && IFS= read -r got <&4; do
+		lineno=$((lineno + 1))
+		if [ "$got" = "$want" ]; then
+			ok 0 "$3 line $lineno"
+		else
+			ok 1 "$3 line $lineno"
+			echo "#   got:  $got"
+			echo "#   want: $want"
+		fi
+	done 3<"$1" 4<"$2"
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

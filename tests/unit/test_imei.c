@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testlib.h"
+
 #include "domain/imei.h"
 
 struct imei_row {
@@ -539,15 +541,11 @@ static void test_check_digit(void **state)
 	assert_int_equal(imei_check_digit(imei), imei[14]);
 }
 
-/* Deterministic xorshift: the same inputs on every machine and every run. */
 static uint64_t rng_state;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
+	return test_rng(&rng_state);
 }
 
 /* Any bytes at all: only the invariants can be checked. */

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testlib.h"
 #include <talloc.h>
 
 #include "domain/tac.h"
@@ -332,10 +334,7 @@ static uint64_t rng_state;
 
 static uint32_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
+	return test_rng(&rng_state);
 }
 
 /* 20000 distinct TACs in random order, and 2000 repeats that must not replace them. */
