@@ -9,14 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <talloc.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/config.h"
+#include "core/redis_url.h"
 #include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
 #include "domain/imei.h"
 #include "domain/msisdn.h"
+#include "domain/msisdn_memo.h"
 #include "domain/tac.h"
+#include "import/import.h"
+#include "import/rejects.h"
+#include "store/bulk.h"
+#include "store/pairs.h"
+#include "store/redis_embed.h"
 
 /* A line read from standard input longer than this is answered as too long, not stored. */
 #define LINE_MAX_BYTES 4096
@@ -34,6 +43,11 @@ struct ctl {
 	struct tac_table *tac;
 	/* msisdn */
 	const char *region;
+	/* import, lookup */
+	const char *redis;
+	const char *rejects_path;
+	struct redis_embed *embed;
+	struct bulk *bulk;
 	int (*check)(struct ctl *c, const char *in, size_t len);
 };
 
@@ -50,6 +64,17 @@ static void usage(FILE *out)
 		"  msisdn [--json] [--region CC] [-c FILE] INPUT...\n"
 		"      read each INPUT as a phone number and print its E.164 form, whether it is\n"
 		"      valid and why, its region and type, and the masked form logs show\n"
+		"  import pairings [-c FILE] [--redis URL] [--rejects FILE] [--region CC] FILE...\n"
+		"      load operators' IMEI-MSISDN pairings (CSV, plain or gzip, header row\n"
+		"      naming imei, msisdn and optionally imsi, first_seen, last_seen); bad rows\n"
+		"      go to the rejects file with their line and reason\n"
+		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL] [--region CC] VALUE...\n"
+		"      show what the store holds: an IMEI's numbers with their seen windows and\n"
+		"      whether it is duplicated, or a number's IMEIs\n"
+		"\n"
+		"Without --redis or a redis in the configuration, import and lookup use the\n"
+		"embedded Redis under data-dir: a running ceirgw's, else one started for the\n"
+		"command.\n"
 		"\n"
 		"An INPUT of '-' reads one input per line from standard input.\n"
 		"  --json          one JSON object per input and line\n"
@@ -273,6 +298,302 @@ bad:
 	return EXIT_USAGE;
 }
 
+/* Connects to the store: --redis, else the configuration's redis, else the embedded Redis
+ * under data-dir (a running ceirgw's, or one started for this command). */
+static int connect_store(struct ctl *c)
+{
+	struct bulk_options o = { 5, 2, true, 1000000 };
+	const char *url_s = c->redis, *why = NULL;
+	struct redis_url url;
+	char err[1024], *sock;
+
+	if (c->cfg) {
+		o.bucket_digits = c->cfg->pairing_bucket_digits;
+		o.dup_min_ids = c->cfg->duplicate_min_ids;
+		o.dup_by_imsi = c->cfg->duplicate_by_imsi;
+		if (url_s == NULL)
+			url_s = c->cfg->redis;
+	}
+	if (url_s) {
+		if (redis_url_parse(url_s, &url, &why) < 0) {
+			fprintf(stderr, "ceirgwctl: --redis %s: %s\n", url_s, why);
+			return EXIT_USAGE;
+		}
+	} else {
+		const char *dir = c->cfg ? c->cfg->data_dir : "/var/lib/ceirgw";
+
+		sock = talloc_asprintf(c->ctx, "%s/redis.sock", dir);
+		if (sock == NULL || strlen(sock) >= sizeof(url.path)) {
+			fprintf(stderr, "ceirgwctl: %s: path too long\n", dir);
+			return EXIT_USAGE;
+		}
+		if (!redis_embed_answers(sock)) {
+			c->embed = redis_embed_start(c->ctx, c->cfg ? c->cfg->redis_server :
+						     CEIRGW_REDIS_SERVER, dir, 10000, err,
+						     sizeof(err));
+			if (c->embed == NULL) {
+				fprintf(stderr, "ceirgwctl: embedded Redis: %s\n", err);
+				return EXIT_USAGE;
+			}
+		}
+		memset(&url, 0, sizeof(url));
+		url.kind = REDIS_URL_UNIX;
+		snprintf(url.path, sizeof(url.path), "%s", sock);
+	}
+	c->bulk = bulk_connect(c->ctx, &url, &o, 5000, err, sizeof(err));
+	if (c->bulk == NULL) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
+			 const char *extra_name)
+{
+	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_EXTRA };
+	const struct option opts[] = {
+		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "rejects", required_argument, NULL, OPT_REJECTS },
+		{ "region", required_argument, NULL, OPT_REGION },
+		{ "config", required_argument, NULL, 'c' },
+		{ extra_name, no_argument, NULL, OPT_EXTRA },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[1024];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_REDIS: c->redis = optarg; break;
+		case OPT_REJECTS: c->rejects_path = optarg; break;
+		case OPT_REGION: c->region = optarg; break;
+		case OPT_EXTRA: *extra_flag = true; break;
+		case 'c': c->config_path = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (c->config_path) {
+		gw_start();
+		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
+		if (c->cfg == NULL) {
+			fprintf(stderr, "ceirgwctl: %s\n", err);
+			return -1;
+		}
+	}
+	if (c->region == NULL)
+		c->region = c->cfg ? c->cfg->default_region : "KE";
+	if (!msisdn_region_known(c->region)) {
+		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
+			c->region);
+		return -1;
+	}
+	return optind;
+}
+
+static int run_import(struct ctl *c, int argc, char **argv)
+{
+	struct import_counts total = { 0 }, one;
+	const struct bulk_stats *st;
+	struct msisdn_memo *memo;
+	struct rejects *rj;
+	char err[1024];
+	bool unused = false;
+	int first, i, rc = 0;
+	size_t hits, misses;
+	struct timespec t0, t1;
+	double dt;
+
+	if (argc < 2 || strcmp(argv[1], "pairings") != 0) {
+		fprintf(stderr, "ceirgwctl import: expected 'pairings' (kyc and tac come next)\n");
+		return EXIT_USAGE;
+	}
+	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");
+	if (first < 0)
+		return EXIT_USAGE;
+	first += 1;
+	if (first >= argc) {
+		fprintf(stderr, "ceirgwctl import pairings: no FILE given ('-' reads standard "
+			"input)\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = connect_store(c)) != 0)
+		return rc;
+	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	rj = rejects_open(c->ctx, c->rejects_path, err, sizeof(err));
+	memo = msisdn_memo_new(c->ctx, c->region, 1 << 20);
+	if (rj == NULL || memo == NULL) {
+		fprintf(stderr, "ceirgwctl: %s\n", rj ? "out of memory" : err);
+		return EXIT_USAGE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = first; i < argc && rc == 0; i++) {
+		memset(&one, 0, sizeof(one));
+		rc = import_pairings(argv[i], c->bulk, memo, rj, isatty(2), &one, err,
+				     sizeof(err));
+		total.rows += one.rows;
+		total.imported += one.imported;
+		total.rejected += one.rejected;
+		if (rc < 0)
+			fprintf(stderr, "ceirgwctl: %s\n", err);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (rejects_close(rj) < 0) {
+		fprintf(stderr, "ceirgwctl: rejects file %s: cannot write it whole\n",
+			c->rejects_path);
+		rc = -EIO;
+	}
+	bulk_unlock(c->bulk);
+	st = bulk_stats(c->bulk);
+	msisdn_memo_stats(memo, &hits, &misses);
+	printf("pairings: %zu rows in %.2f s (%.0f rows/s): %zu imported, %zu rejected; "
+	       "%zu IMEI and %zu MSISDN entries written, %zu already known; "
+	       "%zu IMEIs duplicated\n", total.rows, dt, dt > 0 ? (double)total.rows / dt : 0,
+	       total.imported, total.rejected, st->imei_written, st->msisdn_written,
+	       st->unchanged, st->duplicated);
+	if (total.rejected)
+		rejects_summary(rj, stdout);
+	if (st->corrupt)
+		printf("warning: %zu stored values did not decode and were replaced\n",
+		       st->corrupt);
+	return rc < 0 ? EXIT_INVALID : EXIT_VALID;
+}
+
+static void print_pairings(struct ctl *c, const char *in, const struct imei *im,
+			   const struct pair_rec *recs, int n)
+{
+	bool dup = n > 0 && pairs_duplicated(recs, (size_t)n, c->cfg ? c->cfg->duplicate_min_ids
+					     : 2, c->cfg ? c->cfg->duplicate_by_imsi : true);
+	char first[11], last[11], num[24];
+	int i;
+
+	if (c->json) {
+		json_object_begin(&c->jb);
+		json_key_cstr(&c->jb, "imei", im->imei);
+		json_key_bool(&c->jb, "duplicated", dup);
+		json_key_int(&c->jb, "pairings", n);
+		json_object_end(&c->jb);
+		/* The records as an array would need nesting; one line per record follows. */
+		json_line(c);
+		for (i = 0; i < n; i++) {
+			snprintf(num, sizeof(num), "+%llu", (unsigned long long)recs[i].msisdn);
+			pairs_format_date(recs[i].first_seen, first);
+			pairs_format_date(recs[i].last_seen, last);
+			json_object_begin(&c->jb);
+			json_key_cstr(&c->jb, "imei", im->imei);
+			json_key_cstr(&c->jb, "msisdn", num);
+			json_key_cstr(&c->jb, "first_seen", first);
+			json_key_cstr(&c->jb, "last_seen", last);
+			if (recs[i].imsi_tag) {
+				snprintf(num, sizeof(num), "%06x", (unsigned)recs[i].imsi_tag);
+				json_key_cstr(&c->jb, "imsi_tag", num);
+			} else {
+				json_key_null(&c->jb, "imsi_tag");
+			}
+			json_object_end(&c->jb);
+			json_line(c);
+		}
+		return;
+	}
+	printf("imei       %s%s (input %s)\n", im->imei, dup ? " DUPLICATED" : "", in);
+	if (n == 0)
+		printf("  no pairings\n");
+	for (i = 0; i < n; i++) {
+		pairs_format_date(recs[i].first_seen, first);
+		pairs_format_date(recs[i].last_seen, last);
+		printf("  +%-16llu %s .. %s", (unsigned long long)recs[i].msisdn, first, last);
+		if (recs[i].imsi_tag)
+			printf("  sim %06x", (unsigned)recs[i].imsi_tag);
+		putchar('\n');
+	}
+}
+
+static int run_lookup(struct ctl *c, int argc, char **argv)
+{
+	struct pair_rec recs[PAIRS_MAX_RECORDS];
+	uint64_t bodies[PAIRS_MAX_RECORDS], v;
+	bool is_imei, bad = false;
+	int first, i, j, n, rc;
+	struct msisdn m;
+	struct imei im;
+	char imei15[16];
+
+	if (argc < 2 || (strcmp(argv[1], "imei") != 0 && strcmp(argv[1], "msisdn") != 0)) {
+		fprintf(stderr, "ceirgwctl lookup: expected imei or msisdn\n");
+		return EXIT_USAGE;
+	}
+	is_imei = strcmp(argv[1], "imei") == 0;
+	first = store_options(c, argc - 1, argv + 1, &c->json, "json");
+	if (first < 0)
+		return EXIT_USAGE;
+	first += 1;
+	if (first >= argc) {
+		fprintf(stderr, "ceirgwctl lookup: no VALUE given\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = connect_store(c)) != 0)
+		return rc;
+	for (i = first; i < argc; i++) {
+		if (is_imei) {
+			if (imei_parse(argv[i], strlen(argv[i]), &im) != IMEI_OK) {
+				fprintf(stderr, "ceirgwctl: %s: not a valid IMEI (%s)\n", argv[i],
+					imei_reason_name(im.reason));
+				bad = true;
+				continue;
+			}
+			v = 0;
+			for (j = 0; j < 14; j++)
+				v = v * 10 + (uint64_t)(im.imei[j] - '0');
+			n = bulk_imei_pairings(c->bulk, v, recs);
+			if (n < 0)
+				goto store_error;
+			print_pairings(c, argv[i], &im, recs, n);
+			bad |= n == 0;
+			continue;
+		}
+		if (msisdn_parse(argv[i], strlen(argv[i]), c->region, &m) != MSISDN_OK) {
+			fprintf(stderr, "ceirgwctl: %s: not a valid number (%s)\n", argv[i],
+				msisdn_reason_name(m.reason));
+			bad = true;
+			continue;
+		}
+		v = 0;
+		for (j = 1; m.e164[j]; j++)
+			v = v * 10 + (uint64_t)(m.e164[j] - '0');
+		n = bulk_msisdn_handsets(c->bulk, v, bodies);
+		if (n < 0)
+			goto store_error;
+		for (j = 0; j < n; j++) {
+			snprintf(imei15, sizeof(imei15), "%014llu", (unsigned long long)bodies[j]);
+			imei15[14] = imei_check_digit(imei15);
+			imei15[15] = '\0';
+			if (c->json) {
+				json_object_begin(&c->jb);
+				json_key_cstr(&c->jb, "msisdn", m.e164);
+				json_key_cstr(&c->jb, "imei", imei15);
+				json_object_end(&c->jb);
+				json_line(c);
+			} else {
+				printf("%s  %s\n", m.e164, imei15);
+			}
+		}
+		if (n == 0 && !c->json)
+			printf("%s  no handsets\n", m.e164);
+		bad |= n == 0;
+	}
+	return bad ? EXIT_INVALID : EXIT_VALID;
+store_error:
+	fprintf(stderr, "ceirgwctl: %s\n", bulk_error(c->bulk));
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c;
@@ -298,6 +619,10 @@ int main(int argc, char **argv)
 		rc = run_check(&c, argc - 1, argv + 1, true);
 	} else if (strcmp(argv[1], "msisdn") == 0) {
 		rc = run_check(&c, argc - 1, argv + 1, false);
+	} else if (strcmp(argv[1], "import") == 0) {
+		rc = run_import(&c, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "lookup") == 0) {
+		rc = run_lookup(&c, argc - 1, argv + 1);
 	} else {
 		fprintf(stderr, "ceirgwctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);

@@ -24,6 +24,8 @@ enum config_type {
 	CT_PATH,	/* a file or folder; relative to the config file's folder */
 	CT_REGION,	/* ISO 3166 alpha-2 region libphonenumber knows */
 	CT_LEVEL,	/* a log level name */
+	CT_INT,		/* a decimal number within the variable's bounds */
+	CT_IDENTITY,	/* imsi or msisdn */
 };
 
 struct config_var {
@@ -32,9 +34,12 @@ struct config_var {
 	size_t offset;		/* of the char * in struct ceirgw_config */
 	const char *def;	/* NULL: unset unless the file sets it */
 	const char *help;
+	long min, max;		/* CT_INT */
 };
 
-#define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h }
+#define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h, 0, 0 }
+#define INT(n, field, d, lo, hi, h) \
+	{ n, CT_INT, offsetof(struct ceirgw_config, field), d, h, lo, hi }
 
 static const struct config_var vars[] = {
 	VAR("http-listen", CT_HOSTPORT, http_listen, "127.0.0.1:8080",
@@ -50,9 +55,16 @@ static const struct config_var vars[] = {
 	VAR("default-region", CT_REGION, default_region, "KE",
 	    "country (ISO 3166 alpha-2) of numbers written without a country code"),
 	VAR("log-file", CT_PATH, log_file, NULL, "log file; unset: standard error"),
-	VAR("log-level", CT_LEVEL, logging_level_name, "info", "debug, info, notice, warn or error"),
+	VAR("log-level", CT_LEVEL, log_level_name, "info", "debug, info, notice, warn or error"),
 	VAR("redis-server", CT_PATH, redis_server, CEIRGW_REDIS_SERVER,
 	    "redis-server program started for the embedded default"),
+	INT("pairing-bucket-digits", pairing_bucket_digits_s, "5", 3, 8,
+	    "pairings are bucketed by this many last digits: 10^N Redis hashes per direction"),
+	INT("duplicate-min-ids", duplicate_min_ids_s, "2", 2, 32,
+	    "an IMEI used by this many identities at once is flagged duplicated (Q.5052)"),
+	VAR("duplicate-identity", CT_IDENTITY, duplicate_identity, "imsi",
+	    "what counts as an identity for the duplicate rule: imsi (msisdn where a dump has "
+	    "no IMSI) or msisdn"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -191,6 +203,31 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 		if (logging_level_parse(*val, &cfg->log_level) < 0)
 			why = "expected debug, info, notice, warn or error";
 		break;
+	case CT_INT: {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(*val, &end, 10);
+		if (errno || end == *val || *end != '\0' || n < v->min || n > v->max) {
+			snprintf(err, errsz, "%s: %s = '%.200s': expected a number from %ld to %ld",
+				 where, v->name, *val, v->min, v->max);
+			return -EINVAL;
+		}
+		if (v->offset == offsetof(struct ceirgw_config, pairing_bucket_digits_s))
+			cfg->pairing_bucket_digits = (int)n;
+		else
+			cfg->duplicate_min_ids = (unsigned)n;
+		break;
+	}
+	case CT_IDENTITY:
+		if (strcmp(*val, "imsi") == 0)
+			cfg->duplicate_by_imsi = true;
+		else if (strcmp(*val, "msisdn") == 0)
+			cfg->duplicate_by_imsi = false;
+		else
+			why = "expected imsi or msisdn";
+		break;
 	}
 	if (why) {
 		snprintf(err, errsz, "%s: %s = '%.200s': %s", where, v->name, *val, why);
@@ -295,7 +332,7 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	if (ov && (set_override(cfg, &cfg->redis, ov->redis) < 0 ||
 		   set_override(cfg, &cfg->http_listen, ov->http_listen) < 0 ||
 		   set_override(cfg, &cfg->bearerbox, ov->bearerbox) < 0 ||
-		   set_override(cfg, &cfg->logging_level_name, ov->log_level) < 0))
+		   set_override(cfg, &cfg->log_level_name, ov->log_level) < 0))
 		goto oom;
 	if (cfg->tac_file == NULL &&
 	    (cfg->tac_file = talloc_strdup(cfg, config_default_tac_file())) == NULL)

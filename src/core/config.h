@@ -4,6 +4,7 @@
 #ifndef CEIRGW_CORE_CONFIG_H
 #define CEIRGW_CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "core/logging.h"
@@ -20,13 +21,19 @@ struct ceirgw_config {
 	char *tac_file;		/* absolute */
 	char *default_region;	/* ISO 3166 alpha-2, for numbers typed without '+' */
 	char *log_file;		/* absolute, or NULL for stderr */
-	char *logging_level_name;
+	char *log_level_name;
 	char *redis_server;	/* redis-server binary for the embedded default */
+	char *pairing_bucket_digits_s;
+	char *duplicate_min_ids_s;
+	char *duplicate_identity;
 
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
 	enum log_level log_level;
+	int pairing_bucket_digits;	/* see doc/redis-keys.md */
+	unsigned duplicate_min_ids;	/* the duplicate rule (ITU-T Q.5052) */
+	bool duplicate_by_imsi;
 };
 
 /* What the command line sets; NULL members leave the file's value. */

@@ -44,6 +44,11 @@ static int answers(const char *path)
 	return ok;
 }
 
+bool redis_embed_answers(const char *socket_path)
+{
+	return answers(socket_path);
+}
+
 static int destructor(struct redis_embed *re)
 {
 	redis_embed_stop(re);
@@ -108,7 +113,10 @@ struct redis_embed *redis_embed_start(void *ctx, const char *server, const char 
 		execl(server, server, "--port", "0", "--unixsocket", re->socket,
 		      "--unixsocketperm", "700", "--dir", re->dir, "--appendonly", "yes",
 		      "--save", "", "--daemonize", "no", "--logfile", logfile,
-		      "--protected-mode", "yes", (char *)NULL);
+		      "--protected-mode", "yes",
+		      /* Pairing buckets stay compact listpacks (doc/redis-keys.md). */
+		      "--hash-max-listpack-entries", "512", "--hash-max-listpack-value", "128",
+		      (char *)NULL);
 		fprintf(stderr, "%s: cannot start: %s\n", server, strerror(errno));
 		_exit(127);
 	}

@@ -4,6 +4,7 @@
 #ifndef CEIRGW_STORE_REDIS_EMBED_H
 #define CEIRGW_STORE_REDIS_EMBED_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct redis_embed;
@@ -14,6 +15,9 @@ struct redis_embed;
  * NULL with a one-line reason in err. */
 struct redis_embed *redis_embed_start(void *ctx, const char *server, const char *dir,
 				      int timeout_ms, char *err, size_t errsz);
+
+/* True when a Redis answers PING on the socket path: a running ceirgw's embedded one. */
+bool redis_embed_answers(const char *socket_path);
 
 const char *redis_embed_socket(const struct redis_embed *re);
 pid_t redis_embed_pid(const struct redis_embed *re);

@@ -1,0 +1,61 @@
+/* The bulk side of the store, for ceirgwctl: a blocking hiredis connection that loads
+ * operator pairings in pipelined batches, merging with what Redis already holds (so a
+ * re-import changes nothing and a later dump widens the seen windows), and reads them back.
+ * Only the store includes hiredis. */
+#ifndef CEIRGW_STORE_BULK_H
+#define CEIRGW_STORE_BULK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/redis_url.h"
+#include "store/pairs.h"
+
+struct bulk;
+
+struct bulk_stats {
+	size_t rows;			/* pairings given */
+	size_t imei_written;		/* IMEI fields created or changed */
+	size_t msisdn_written;		/* MSISDN fields created or changed */
+	size_t unchanged;		/* pairings Redis already knew as given */
+	size_t duplicated;		/* IMEIs that met the duplicate rule when written */
+	size_t corrupt;			/* stored values that did not decode: replaced */
+};
+
+struct bulk_options {
+	int bucket_digits;		/* PAIRS_BUCKET_DIGITS_MIN..MAX */
+	unsigned dup_min_ids;		/* the duplicate rule: distinct identities at once */
+	bool dup_by_imsi;
+	size_t batch_rows;		/* pairings per pipelined batch */
+};
+
+/* Connects (AUTH, SELECT) within timeout_ms. Returns a talloc child of ctx, or NULL with
+ * the reason in err. */
+struct bulk *bulk_connect(void *ctx, const struct redis_url *url, const struct bulk_options *o,
+			  int timeout_ms, char *err, size_t errsz);
+
+/* Takes the import lock (one import at a time: the merge reads then writes). Returns 0,
+ * -EBUSY when another import holds it, -EIO on a Redis error (err says which). */
+int bulk_lock(struct bulk *b, char *err, size_t errsz);
+void bulk_unlock(struct bulk *b);
+
+/* Queues one pairing; every batch_rows pairings the batch is written. Returns 0 or -EIO. */
+int bulk_add_pairing(struct bulk *b, uint64_t imei_body, const struct pair_rec *rec);
+
+/* Writes what is queued. Returns 0 or -EIO (err in bulk_error()). */
+int bulk_flush(struct bulk *b);
+
+const struct bulk_stats *bulk_stats(const struct bulk *b);
+const char *bulk_error(const struct bulk *b);
+
+/* Reads an IMEI's pairings into recs (PAIRS_MAX_RECORDS). Returns how many, or -EIO. */
+int bulk_imei_pairings(struct bulk *b, uint64_t imei_body, struct pair_rec *recs);
+
+/* Reads an MSISDN's IMEI bodies (PAIRS_MAX_RECORDS). Returns how many, or -EIO. */
+int bulk_msisdn_handsets(struct bulk *b, uint64_t msisdn, uint64_t *bodies);
+
+/* Bytes Redis uses for data (INFO memory used_memory minus used_memory_startup), or 0. */
+size_t bulk_used_memory(struct bulk *b);
+
+#endif

@@ -1,0 +1,309 @@
+/* Packing of operator pairings for Redis (see pairs.h and doc/redis-keys.md). Big-endian
+ * fixed-width integers; dates as days since 2000-01-01 (proleptic Gregorian calendar). */
+#include "store/pairs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define IMEI_VALUE_V1 0x01
+#define IMEI_VALUE_HAS_IMSI 0x80	/* records carry a 3-byte IMSI tag */
+#define IMEI_VALUE_WIDE 0x40		/* MSISDNs take 7 bytes: one is 2^48 or more */
+#define IMEI_VALUE_FLAGS (IMEI_VALUE_HAS_IMSI | IMEI_VALUE_WIDE)
+
+static const uint64_t pow10s[] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+};
+
+static void put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	while (n-- > 0) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Bytes that hold any number below 10^digits. */
+static size_t width_for(int digits)
+{
+	uint64_t max = pow10s[digits] - 1;
+	size_t n = 1;
+
+	while (n < 8 && (max >> (8 * n)) != 0)
+		n++;
+	return n;
+}
+
+/* "pi:{01234}": written by hand, it is on the import's hot path. */
+static void bucket_key(const char *prefix, uint64_t v, int bucket_digits, int total_digits,
+		       char key[PAIRS_KEY_MAX], size_t *keylen, uint8_t field[PAIRS_FIELD_MAX],
+		       size_t *fieldlen)
+{
+	uint64_t bucket = v % pow10s[bucket_digits];
+	int i;
+
+	key[0] = prefix[0];
+	key[1] = prefix[1];
+	key[2] = ':';
+	key[3] = '{';
+	for (i = bucket_digits - 1; i >= 0; i--) {
+		key[4 + i] = (char)('0' + bucket % 10);
+		bucket /= 10;
+	}
+	key[4 + bucket_digits] = '}';
+	key[5 + bucket_digits] = '\0';
+	*keylen = (size_t)(5 + bucket_digits);
+	*fieldlen = width_for(total_digits - bucket_digits);
+	put_be(field, v / pow10s[bucket_digits], *fieldlen);
+}
+
+void pairs_imei_key(uint64_t body, int bucket_digits, char key[PAIRS_KEY_MAX], size_t *keylen,
+		    uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen)
+{
+	bucket_key("pi", body, bucket_digits, 14, key, keylen, field, fieldlen);
+}
+
+void pairs_msisdn_key(uint64_t msisdn, int bucket_digits, char key[PAIRS_KEY_MAX],
+		      size_t *keylen, uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen)
+{
+	bucket_key("pm", msisdn, bucket_digits, 15, key, keylen, field, fieldlen);
+}
+
+uint32_t pairs_imsi_tag(uint64_t imsi)
+{
+	/* splitmix64's finaliser: every input bit moves every output bit. */
+	uint64_t z = imsi + 0x9E3779B97F4A7C15ULL;
+	uint32_t tag;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	z ^= z >> 31;
+	tag = (uint32_t)(z & 0xFFFFFF);
+	return tag ? tag : 1;
+}
+
+size_t pairs_imei_encode(const struct pair_rec *recs, size_t n, uint8_t *out)
+{
+	bool imsi = false, wide = false;
+	size_t i, len = 1, mw;
+
+	for (i = 0; i < n; i++) {
+		imsi |= recs[i].imsi_tag != 0;
+		wide |= recs[i].msisdn >= (1ULL << 48);
+	}
+	mw = wide ? 7 : 6;
+	out[0] = IMEI_VALUE_V1 | (imsi ? IMEI_VALUE_HAS_IMSI : 0) | (wide ? IMEI_VALUE_WIDE : 0);
+	for (i = 0; i < n; i++) {
+		put_be(out + len, recs[i].msisdn, mw);
+		put_be(out + len + mw, recs[i].first_seen, 2);
+		put_be(out + len + mw + 2, recs[i].last_seen, 2);
+		len += mw + 4;
+		if (imsi) {
+			put_be(out + len, recs[i].imsi_tag, 3);
+			len += 3;
+		}
+	}
+	return len;
+}
+
+int pairs_imei_decode(const uint8_t *v, size_t len, struct pair_rec *recs, size_t max)
+{
+	size_t rec, mw, n, i;
+
+	if (len < 1 || (v[0] & ~IMEI_VALUE_FLAGS) != IMEI_VALUE_V1)
+		return -EINVAL;
+	mw = (v[0] & IMEI_VALUE_WIDE) ? 7 : 6;
+	rec = mw + 4 + ((v[0] & IMEI_VALUE_HAS_IMSI) ? 3 : 0);
+	if ((len - 1) % rec != 0)
+		return -EINVAL;
+	n = (len - 1) / rec;
+	if (n > max)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		const uint8_t *p = v + 1 + i * rec;
+
+		recs[i].msisdn = get_be(p, mw);
+		recs[i].first_seen = (uint16_t)get_be(p + mw, 2);
+		recs[i].last_seen = (uint16_t)get_be(p + mw + 2, 2);
+		recs[i].imsi_tag = rec > mw + 4 ? (uint32_t)get_be(p + mw + 4, 3) : 0;
+	}
+	return (int)n;
+}
+
+size_t pairs_msisdn_encode(const uint64_t *bodies, size_t n, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		put_be(out + 6 * i, bodies[i], 6);
+	return 6 * n;
+}
+
+int pairs_msisdn_decode(const uint8_t *v, size_t len, uint64_t *bodies, size_t max)
+{
+	size_t i, n = len / 6;
+
+	if (len % 6 != 0 || n > max)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		bodies[i] = get_be(v + 6 * i, 6);
+	return (int)n;
+}
+
+bool pairs_imei_merge(struct pair_rec *recs, size_t *n, const struct pair_rec *add)
+{
+	struct pair_rec *r;
+	bool changed = false;
+	size_t i, oldest;
+
+	for (i = 0; i < *n; i++) {
+		r = &recs[i];
+		if (r->msisdn != add->msisdn)
+			continue;
+		if (add->first_seen < r->first_seen) {
+			r->first_seen = add->first_seen;
+			changed = true;
+		}
+		if (add->last_seen > r->last_seen) {
+			r->last_seen = add->last_seen;
+			changed = true;
+		}
+		if (add->imsi_tag && add->imsi_tag != r->imsi_tag) {
+			r->imsi_tag = add->imsi_tag;
+			changed = true;
+		}
+		return changed;
+	}
+	if (*n < PAIRS_MAX_RECORDS) {
+		recs[(*n)++] = *add;
+		return true;
+	}
+	for (oldest = 0, i = 1; i < *n; i++) {
+		if (recs[i].last_seen < recs[oldest].last_seen)
+			oldest = i;
+	}
+	if (recs[oldest].last_seen >= add->last_seen)
+		return false;	/* older than all 32 we keep: nothing to learn from it */
+	recs[oldest] = *add;
+	return true;
+}
+
+bool pairs_msisdn_merge(uint64_t *bodies, size_t *n, uint64_t body)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (bodies[i] == body)
+			return false;
+	}
+	if (*n == PAIRS_MAX_RECORDS) {
+		memmove(bodies, bodies + 1, (PAIRS_MAX_RECORDS - 1) * sizeof(*bodies));
+		(*n)--;
+	}
+	bodies[(*n)++] = body;
+	return true;
+}
+
+bool pairs_duplicated(const struct pair_rec *recs, size_t n, unsigned min_ids, bool by_imsi)
+{
+	uint64_t ids[PAIRS_MAX_RECORDS];
+	size_t i, j, k, nids;
+
+	if (min_ids < 2 || n < min_ids)
+		return false;
+	/* The most windows open at once is reached at some window's first day: count the
+	 * distinct identities whose windows hold each first day. */
+	for (i = 0; i < n; i++) {
+		nids = 0;
+		for (j = 0; j < n; j++) {
+			/* A tag is below 2^24, an E.164 number above 10^6: they never meet. */
+			uint64_t id = by_imsi && recs[j].imsi_tag ? recs[j].imsi_tag : recs[j].msisdn;
+
+			if (recs[j].first_seen > recs[i].first_seen ||
+			    recs[j].last_seen < recs[i].first_seen)
+				continue;
+			for (k = 0; k < nids && ids[k] != id; k++)
+				;
+			if (k == nids)
+				ids[nids++] = id;
+		}
+		if (nids >= min_ids)
+			return true;
+	}
+	return false;
+}
+
+static bool leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+static int num(const char *s, size_t n)
+{
+	int v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int pairs_parse_date(const char *s, size_t len, uint16_t *days)
+{
+	int y, m, d, i;
+	long total = 0;
+
+	if (len < 10 || s[4] != '-' || s[7] != '-' || (len > 10 && s[10] != 'T' && s[10] != ' '))
+		return -EINVAL;
+	y = num(s, 4);
+	m = num(s + 5, 2);
+	d = num(s + 8, 2);
+	if (y < 2000 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+		return -EINVAL;
+	/* Whole years since 2000, with their leap days (2000 itself is one). */
+	total = 365L * (y - 2000) + (y - 1997) / 4 - (y - 1901) / 100 + (y - 1601) / 400;
+	for (i = 1; i < m; i++)
+		total += days_in_month(y, i);
+	total += d - 1;
+	if (total > UINT16_MAX)
+		return -EINVAL;
+	*days = (uint16_t)total;
+	return 0;
+}
+
+void pairs_format_date(uint16_t days, char out[11])
+{
+	int y = 2000, m = 1, left = days, n;
+
+	while (left >= (n = leap(y) ? 366 : 365)) {
+		left -= n;
+		y++;
+	}
+	while (left >= (n = days_in_month(y, m))) {
+		left -= n;
+		m++;
+	}
+	snprintf(out, 11, "%04d-%02d-%02d", y % 10000, m % 100, (left + 1) % 100);
+}

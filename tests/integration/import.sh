@@ -1,0 +1,109 @@
+#!/bin/bash
+# ceirgwctl import pairings and lookup against a real redis-server: the embedded default
+# started and stopped by the command, rejects with line numbers and reasons, both lookups,
+# duplicate flagging, idempotent re-import, a later dump widening the seen windows, gzip,
+# the import lock, and a generated dump whose garbage and clones are known exactly.
+. "$(dirname "$0")/lib.sh"
+
+data=$top_srcdir/tests/data
+conf=$TEST_TMP/ceirgw.conf
+printf 'group = ceirgw\ndata-dir = data\ndefault-region = KE\n' >"$conf"
+ctl() { "$CEIRGWCTL" "$@"; }
+sock=$TEST_TMP/data/redis.sock
+
+# Everything stored, in a form that compares: keys sorted, hashes field by field.
+dump_store() {
+	"$REDIS_CLI" -s "$1" --scan | LC_ALL=C sort | while IFS= read -r k; do
+		echo "== $k"
+		"$REDIS_CLI" -s "$1" --no-raw HGETALL "$k"
+	done
+}
+REDIS_CLI=$(command -v redis-cli)
+
+cd "$data" || exit 1
+out=$(ctl import pairings -c "$conf" --rejects "$TEST_TMP/rejects.csv" pairings-small.csv)
+is $? 0 "import exits 0 although rows were rejected"
+like "$out" "15 rows" "the summary counts the rows"
+like "$out" "6 imported, 9 rejected" "and what was imported and rejected"
+like "$out" "1 IMEIs duplicated" "and the duplicated IMEIs"
+[ ! -S "$sock" ] && ! pgrep -f "redis-server.*$TEST_TMP" >/dev/null
+ok $? "the embedded Redis started for the import is stopped again"
+[ -d "$TEST_TMP/data/appendonlydir" ]
+ok $? "and its data stays in data-dir's append-only file"
+
+compare_transcript "$data/pairings-small.rejects.ok" "$TEST_TMP/rejects.csv" "rejects file"
+
+# Lookups start the embedded Redis again from its append-only file.
+out=$(ctl lookup imei -c "$conf" 356938035643809)
+is $? 0 "lookup imei finds the IMEI"
+like "$out" "+254712345678     2024-01-05 .. 2024-06-30  sim " "with the first owner's window and SIM tag"
+like "$out" "+254712345679     2024-07-01 .. 2024-09-30" "and the second owner's"
+case $out in *DUPLICATED*) ok 1 "a resale is not a duplicate";; *) ok 0 "a resale is not a duplicate";; esac
+out=$(ctl lookup imei -c "$conf" 352099022222224)
+like "$out" "DUPLICATED" "two subscribers at once flag a duplicate"
+out=$(ctl lookup imei -c "$conf" 3520990111111)
+is $? 1 "lookup of a malformed IMEI exits 1"
+out=$(ctl lookup msisdn -c "$conf" 0712345678)
+is "$out" "+254712345678  356938035643809" "lookup msisdn lists the number's IMEI"
+out=$(ctl lookup msisdn -c "$conf" --json +254711000001)
+is "$out" '{"msisdn":"+254711000001","imei":"352099011111115"}' "lookup msisdn --json"
+ctl lookup msisdn -c "$conf" 0799999999 >/dev/null
+is $? 1 "an unknown number exits 1"
+today=$(date -u +%Y-%m-%d)
+like "$(ctl lookup imei -c "$conf" 490139201234567)" "$today .. $today" "a row without dates is seen on the import day"
+
+# Re-importing the same file changes nothing.
+"$REDIS_SERVER" --port 0 --unixsocket "$sock" --dir "$TEST_TMP/data" --appendonly yes \
+	--save '' --daemonize no --logfile /dev/null &
+rpid=$!
+test_pids="$test_pids $rpid"
+wait_for 10 "$REDIS_CLI" -s "$sock" ping
+before=$(dump_store "$sock")
+[ -n "$before" ]
+ok $? "the store holds the pairings"
+out=$(ctl import pairings -c "$conf" pairings-small.csv)
+like "$out" "0 IMEI and 0 MSISDN entries written, 6 already known" "a re-import writes nothing"
+is "$(dump_store "$sock")" "$before" "and the store is byte for byte the same"
+is "$(pgrep -c -f "redis-server.*$TEST_TMP")" 1 "ceirgwctl used the Redis already answering in data-dir"
+
+# A later dump widens the windows; gzip is read as such.
+printf 'imei,msisdn,last_seen\n356938035643809,254712345678,2025-02-01\n' | gzip >"$TEST_TMP/later.csv.gz"
+out=$(ctl import pairings -c "$conf" "$TEST_TMP/later.csv.gz")
+like "$out" "1 IMEI and 0 MSISDN entries written" "a later gzip dump updates the IMEI entry"
+like "$(ctl lookup imei -c "$conf" 356938035643809)" "2024-01-05 .. 2025-02-01" "and last_seen moves on"
+
+# Files the import cannot use.
+printf 'imei,number\n1,2\n' >"$TEST_TMP/nohdr.csv"
+err=$(ctl import pairings -c "$conf" "$TEST_TMP/nohdr.csv" 2>&1)
+is $? 1 "a file without an msisdn column fails"
+like "$err" "must name the columns imei and msisdn" "and says what the header needs"
+err=$(ctl import pairings -c "$conf" "$TEST_TMP/missing.csv" 2>&1)
+is $? 1 "a missing file fails"
+like "$err" "missing.csv" "and names it"
+printf 'not gzip at all' | gzip | head -c 20 >"$TEST_TMP/broken.csv.gz"
+err=$(ctl import pairings -c "$conf" "$TEST_TMP/broken.csv.gz" 2>&1)
+is $? 1 "a truncated gzip file fails cleanly"
+
+# One import at a time.
+"$REDIS_CLI" -s "$sock" set 'import:{lock}' other >/dev/null
+err=$(ctl import pairings -c "$conf" pairings-small.csv 2>&1)
+is $? 2 "a second import is refused while one holds the lock"
+like "$err" "another import is running" "and says why"
+"$REDIS_CLI" -s "$sock" del 'import:{lock}' >/dev/null
+
+# A generated dump: the generator knows exactly how many rows are garbage and which IMEIs
+# are cloned.
+if [ -x "$top_builddir/tests/tools/gendump" ]; then
+	"$top_builddir/tests/tools/gendump" pairings --rows 20000 --region KE --seed 7 \
+		--clones 2 --garbage 3 --stats "$TEST_TMP/gen.json" --out "$TEST_TMP/gen.csv" 2>/dev/null
+	out=$(ctl import pairings -c "$conf" --rejects "$TEST_TMP/gen-rejects.csv" "$TEST_TMP/gen.csv")
+	is $? 0 "a generated dump imports"
+	garbage=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage"])' "$TEST_TMP/gen.json")
+	like "$out" ", $garbage rejected" "every garbage row is rejected, no more"
+	rows=$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))) - 1)' "$TEST_TMP/gen-rejects.csv")
+	is "$rows" "$garbage" "each with a row in the rejects file"
+	clones=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cloned_imeis"])' "$TEST_TMP/gen.json")
+	like "$out" "$clones IMEIs duplicated" "every cloned IMEI is flagged duplicated"
+fi
+
+done_testing
