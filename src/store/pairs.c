@@ -6,10 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IMEI_VALUE_V1 0x01
-#define IMEI_VALUE_HAS_IMSI 0x80	/* records carry a 3-byte IMSI tag */
-#define IMEI_VALUE_WIDE 0x40		/* MSISDNs take 7 bytes: one is 2^48 or more */
-#define IMEI_VALUE_FLAGS (IMEI_VALUE_HAS_IMSI | IMEI_VALUE_WIDE)
+/* An IMEI value's first byte: 0x10, the format, | 0x80 when the records carry IMSI tags |
+ * the bytes of an MSISDN in the value less 5 (0..2): as many as its largest number needs. */
+#define IMEI_VALUE_V2 0x10
+#define IMEI_VALUE_HAS_IMSI 0x80
+#define IMEI_VALUE_WIDTH 0x03
 
 static const uint64_t pow10s[] = {
 	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
@@ -35,13 +36,14 @@ static uint64_t get_be(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* Bytes that hold any number below 10^digits. */
-static size_t width_for(int digits)
+/* Bytes v takes written without leading zero bytes (at least 1). Distinct numbers give
+ * distinct byte strings, so fields need no fixed width: a Kenyan number's field takes 4
+ * bytes where a 15-digit one would need 5. */
+static size_t width_of(uint64_t v)
 {
-	uint64_t max = pow10s[digits] - 1;
 	size_t n = 1;
 
-	while (n < 8 && (max >> (8 * n)) != 0)
+	while (n < 8 && (v >> (8 * n)) != 0)
 		n++;
 	return n;
 }
@@ -65,7 +67,8 @@ static void bucket_key(const char *prefix, uint64_t v, int bucket_digits, int to
 	key[4 + bucket_digits] = '}';
 	key[5 + bucket_digits] = '\0';
 	*keylen = (size_t)(5 + bucket_digits);
-	*fieldlen = width_for(total_digits - bucket_digits);
+	(void)total_digits;
+	*fieldlen = width_of(v / pow10s[bucket_digits]);
 	put_be(field, v / pow10s[bucket_digits], *fieldlen);
 }
 
@@ -96,15 +99,15 @@ uint32_t pairs_imsi_tag(uint64_t imsi)
 
 size_t pairs_imei_encode(const struct pair_rec *recs, size_t n, uint8_t *out)
 {
-	bool imsi = false, wide = false;
-	size_t i, len = 1, mw;
+	bool imsi = false;
+	size_t i, len = 1, mw = 5;
 
 	for (i = 0; i < n; i++) {
 		imsi |= recs[i].imsi_tag != 0;
-		wide |= recs[i].msisdn >= (1ULL << 48);
+		if (width_of(recs[i].msisdn) > mw)
+			mw = width_of(recs[i].msisdn);
 	}
-	mw = wide ? 7 : 6;
-	out[0] = IMEI_VALUE_V1 | (imsi ? IMEI_VALUE_HAS_IMSI : 0) | (wide ? IMEI_VALUE_WIDE : 0);
+	out[0] = (uint8_t)(IMEI_VALUE_V2 | (imsi ? IMEI_VALUE_HAS_IMSI : 0) | (mw - 5));
 	for (i = 0; i < n; i++) {
 		put_be(out + len, recs[i].msisdn, mw);
 		put_be(out + len + mw, recs[i].first_seen, 2);
@@ -122,9 +125,10 @@ int pairs_imei_decode(const uint8_t *v, size_t len, struct pair_rec *recs, size_
 {
 	size_t rec, mw, n, i;
 
-	if (len < 1 || (v[0] & ~IMEI_VALUE_FLAGS) != IMEI_VALUE_V1)
+	if (len < 1 || (v[0] & ~(IMEI_VALUE_HAS_IMSI | IMEI_VALUE_WIDTH)) != IMEI_VALUE_V2 ||
+	    (v[0] & IMEI_VALUE_WIDTH) == 3)
 		return -EINVAL;
-	mw = (v[0] & IMEI_VALUE_WIDE) ? 7 : 6;
+	mw = 5 + (v[0] & IMEI_VALUE_WIDTH);
 	rec = mw + 4 + ((v[0] & IMEI_VALUE_HAS_IMSI) ? 3 : 0);
 	if ((len - 1) % rec != 0)
 		return -EINVAL;

@@ -29,8 +29,9 @@ struct pair_rec {
  * the duplicate rule (two share a tag with odds of 1 in 16.7 million) and nothing to leak. */
 uint32_t pairs_imsi_tag(uint64_t imsi);
 
-/* The IMEI's key ("pi:{12345}") and field (its other digits, packed) for a 14-digit body
- * (TAC + serial; the check digit follows from it). Returns the key's and field's lengths. */
+/* The IMEI's key ("pi:{12345}") and field (its other digits as a big-endian number without
+ * leading zero bytes) for a 14-digit body (TAC + serial; the check digit follows from it).
+ * Returns the key's and field's lengths. */
 void pairs_imei_key(uint64_t body, int bucket_digits, char key[PAIRS_KEY_MAX], size_t *keylen,
 		    uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen);
 
@@ -38,9 +39,9 @@ void pairs_imei_key(uint64_t body, int bucket_digits, char key[PAIRS_KEY_MAX], s
 void pairs_msisdn_key(uint64_t msisdn, int bucket_digits, char key[PAIRS_KEY_MAX],
 		      size_t *keylen, uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen);
 
-/* An IMEI's value: a format byte, then per record the MSISDN (6 bytes, or 7 when one of the
- * value's numbers needs it), first and last seen (2 each) and, when the format byte says so,
- * the IMSI tag (3). Returns its length. */
+/* An IMEI's value: a format byte, then per record the MSISDN (5 to 7 bytes: as many as the
+ * value's largest number needs), first and last seen (2 each) and, when the format byte says
+ * so, the IMSI tag (3). Returns its length. */
 size_t pairs_imei_encode(const struct pair_rec *recs, size_t n, uint8_t *out);
 /* Returns the number of records (<= max) or -EINVAL for a value that is not one. */
 int pairs_imei_decode(const uint8_t *v, size_t len, struct pair_rec *recs, size_t max);

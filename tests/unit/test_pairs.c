@@ -26,20 +26,22 @@ static void test_keys(void **state)
 	pairs_imei_key(35693803564380ULL, 5, key, &kl, field, &fl);
 	assert_string_equal(key, "pi:{64380}");
 	assert_int_equal(kl, 10);
-	assert_int_equal(fl, 4);	/* 9 digits left: 356938035 */
+	assert_int_equal(fl, 4);	/* 356938035 < 2^32 */
 	assert_int_equal(((uint32_t)field[0] << 24 | field[1] << 16 | field[2] << 8 | field[3]),
 			 356938035);
 	pairs_imei_key(1130000000001ULL, 5, key, &kl, field, &fl);	/* TAC 01130000 */
 	assert_string_equal(key, "pi:{00001}");
 	pairs_msisdn_key(254712345678ULL, 5, key, &kl, field, &fl);
 	assert_string_equal(key, "pm:{45678}");
-	assert_int_equal(fl, 5);	/* 10 digits left at most */
+	assert_int_equal(fl, 3);	/* 2547123 */
 	pairs_msisdn_key(254712345678ULL, 3, key, &kl, field, &fl);
 	assert_string_equal(key, "pm:{678}");
+	assert_int_equal(fl, 4);	/* 254712345 */
+	pairs_msisdn_key(999999999999999ULL, 3, key, &kl, field, &fl);
 	assert_int_equal(fl, 5);
 	pairs_imei_key(35693803564380ULL, 8, key, &kl, field, &fl);
 	assert_string_equal(key, "pi:{03564380}");
-	assert_int_equal(fl, 3);
+	assert_int_equal(fl, 3);	/* 356938 */
 }
 
 static void assert_recs_equal(const struct pair_rec *a, const struct pair_rec *b, size_t n)
@@ -67,6 +69,7 @@ static void test_imei_roundtrip(void **state)
 	(void)state;
 	len = pairs_imei_encode(in, 3, buf);
 	assert_int_equal(len, 1 + 3 * 11);	/* 999999999999999 needs 7 bytes */
+	assert_int_equal(buf[0], 0x12);
 	assert_int_equal(pairs_imei_decode(buf, len, out, PAIRS_MAX_RECORDS), 3);
 	assert_recs_equal(in, out, 3);
 	in[1].imsi_tag = pairs_imsi_tag(639021234567890ULL);
@@ -76,14 +79,14 @@ static void test_imei_roundtrip(void **state)
 	assert_recs_equal(in, out, 3);
 	assert_int_equal(pairs_imei_decode(buf, len - 1, out, PAIRS_MAX_RECORDS), -EINVAL);
 	assert_int_equal(pairs_imei_decode(buf, len, out, 2), -EINVAL);
-	buf[0] = 0x02;
+	buf[0] = 0x13;	/* 8-byte numbers: no such format */
 	assert_int_equal(pairs_imei_decode(buf, len, out, PAIRS_MAX_RECORDS), -EINVAL);
 	assert_int_equal(pairs_imei_decode(buf, 0, out, PAIRS_MAX_RECORDS), -EINVAL);
-	/* Numbers below 2^48 take 6 bytes. */
+	/* Numbers below 2^40 take 5 bytes. */
 	in[1].msisdn = 254700000000ULL;
 	in[1].imsi_tag = 0;
 	len = pairs_imei_encode(in, 3, buf);
-	assert_int_equal(len, 1 + 3 * 10);
+	assert_int_equal(len, 1 + 3 * 9);
 	assert_int_equal(pairs_imei_decode(buf, len, out, PAIRS_MAX_RECORDS), 3);
 	assert_recs_equal(in, out, 3);
 	assert_int_not_equal(pairs_imsi_tag(639021234567890ULL), pairs_imsi_tag(639021234567891ULL));
