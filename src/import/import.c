@@ -147,8 +147,10 @@ int import_pairings(const char *path, struct bulk *b, struct msisdn_memo *memo,
 	}
 	rc = csv_next(r, &row);
 	if (rc <= 0) {
-		snprintf(err, errsz, "%s: %s", path, rc == 0 ? "empty file, no header row"
-							      : csv_error(r));
+		if (rc == 0)
+			snprintf(err, errsz, "%s: empty file, no header row", path);
+		else
+			snprintf(err, errsz, "%s", csv_error(r));
 		csv_close(r);
 		return rc == 0 ? -EINVAL : rc;
 	}
