@@ -239,7 +239,8 @@ static int start_store(struct daemon *d)
 		LOGP(LOGC_STORE, LOGL_NOTICE, "embedded redis-server pid %ld on %s",
 		     (long)redis_embed_pid(d->embed), url.path);
 	}
-	d->store = store_create(d, d->base, &url);
+	d->store = store_create(d, d->base, &url, &(struct store_options){
+		.bucket_digits = d->cfg->pairing_bucket_digits });
 	return d->store ? 0 : -ENOMEM;
 }
 

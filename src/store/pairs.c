@@ -309,5 +309,16 @@ void pairs_format_date(uint16_t days, char out[11])
 		left -= n;
 		m++;
 	}
-	snprintf(out, 11, "%04d-%02d-%02d", y % 10000, m % 100, (left + 1) % 100);
+	/* By hand: the ranges are known (2000..2179, 1..12, 1..31), snprintf's are not. */
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + (left + 1) / 10);
+	out[9] = (char)('0' + (left + 1) % 10);
+	out[10] = '\0';
 }

@@ -1,20 +1,33 @@
 /* The store: ceirgw's one connection to Redis, asynchronous on the daemon's libevent loop
- * (hiredis with its libevent adapter). Only this layer includes hiredis. This first part
- * keeps the connection up (AUTH, SELECT, reconnect with backoff) and answers health checks;
- * the operations named for what they mean come with the store issue. */
+ * (hiredis with its libevent adapter). Only this layer includes hiredis. Operations are
+ * named for what they mean; the key schema is doc/redis-keys.md.
+ *
+ * Every operation either returns 0 and later calls its callback exactly once, or returns a
+ * negative errno at once without calling it: -EAGAIN when Redis is not connected now (a
+ * temporary failure: the caller says "try later"), -ENOMEM. A callback's err is 0, or
+ * -EAGAIN when the connection dropped before the answer (also temporary), -ECANCELED when
+ * the store is being freed, -EPROTO when Redis answered something it should not have. */
 #ifndef CEIRGW_STORE_STORE_H
 #define CEIRGW_STORE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "core/redis_url.h"
+#include "store/pairs.h"
 
 struct event_base;
 struct store;
 
+struct store_options {
+	int bucket_digits;	/* pairing-bucket-digits, as the data was imported with */
+};
+
 /* Creates the store and starts connecting to url. Returns a talloc child of ctx (freeing it
- * disconnects) or NULL. */
-struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url);
+ * disconnects and answers what is pending with -ECANCELED) or NULL. */
+struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
+			   const struct store_options *o);
 
 /* True once connected and authenticated, until the connection drops. */
 bool store_is_up(const struct store *st);
@@ -23,8 +36,38 @@ bool store_is_up(const struct store *st);
  * never with the password. */
 const char *store_address(const struct store *st);
 
-/* Calls cb(arg, ok) once with whether Redis answered PING. ok is false at once when the
- * store is not up. Returns 0 or -ENOMEM. */
-int store_ping(struct store *st, void (*cb)(void *arg, bool ok), void *arg);
+/* Operations waiting for Redis's answer. */
+size_t store_pending(const struct store *st);
+
+typedef void (*store_done_cb)(void *arg, int err);
+typedef void (*store_count_cb)(void *arg, int err, long long count);
+typedef void (*store_data_cb)(void *arg, int err, const void *data, size_t len, bool found);
+typedef void (*store_pairings_cb)(void *arg, int err, const struct pair_rec *recs, size_t n);
+typedef void (*store_handsets_cb)(void *arg, int err, const uint64_t *bodies, size_t n);
+
+/* Redis answered PING. */
+int store_ping(struct store *st, store_done_cb cb, void *arg);
+
+/* The pairings of an IMEI (its 14-digit body), as imported: n is 0 for an IMEI the
+ * operators' data never saw. */
+int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb cb, void *arg);
+
+/* The IMEI bodies an MSISDN (E.164 digits as a number) was seen with, oldest first. */
+int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb cb, void *arg);
+
+/* A session's state, kept ttl_s seconds from this write (any ceirgw process may serve the
+ * session's next step). id is the session's key (pointer and length). */
+int store_session_set(struct store *st, const char *id, size_t idlen, const void *data,
+		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg);
+int store_session_get(struct store *st, const char *id, size_t idlen, store_data_cb cb,
+		      void *arg);
+int store_session_del(struct store *st, const char *id, size_t idlen, store_done_cb cb,
+		      void *arg);
+
+/* Counts one hit on a rate-limit counter that starts when first hit and lasts window_s
+ * seconds (an atomic Lua script: INCR, then PEXPIRE on the first hit). count is the hits in
+ * the current window, this one included. */
+int store_rate_hit(struct store *st, const char *name, size_t len, unsigned window_s,
+		   store_count_cb cb, void *arg);
 
 #endif

@@ -1,0 +1,369 @@
+/* Integration: the asynchronous store against real redis-server processes. Lookups of
+ * imported pairings both ways, sessions with a TTL, the rate-limit script surviving a
+ * SCRIPT FLUSH (EVALSHA falls back to EVAL), every pending operation answered exactly once
+ * when the server dies, and AUTH with a password and with an ACL user. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <talloc.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "core/logging.h"
+#include "core/redis_url.h"
+#include "store/bulk.h"
+#include "store/redis_embed.h"
+#include "store/store.h"
+
+#define BODY_A 35693803564380ULL	/* 356938035643809 */
+#define BODY_B 35209901111111ULL
+#define MSISDN_1 254712345678ULL
+#define MSISDN_2 254712345679ULL
+
+struct fixture {
+	char dir[PATH_MAX];
+	const char *server;
+	void *ctx;
+	struct event_base *base;
+	struct redis_embed *re;
+	struct redis_url url;
+	struct store *st;
+};
+
+static const struct store_options opts = { .bucket_digits = 5 };
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* Runs the loop until cond(arg) or ms pass. Returns whether cond became true. */
+static bool run_until(struct event_base *base, bool (*cond)(void *), void *arg, int ms)
+{
+	bool timed_out = false;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct event *t = evtimer_new(base, on_timeout, &timed_out);
+
+	evtimer_add(t, &tv);
+	while (!cond(arg) && !timed_out)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+	return cond(arg);
+}
+
+static bool is_up(void *st) { return store_is_up(st); }
+static bool never(void *arg) { (void)arg; return false; }
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct bulk_options bo = { 5, 2, true, 1000 };
+	struct pair_rec a1 = { MSISDN_1, 0, 8800, 8900 }, a2 = { MSISDN_2, 0, 8850, 8860 };
+	struct pair_rec b1 = { MSISDN_1, 0, 9000, 9100 };
+	char err[512];
+	struct bulk *b;
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ceirgw-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->server = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	f->ctx = talloc_new(NULL);
+	f->base = event_base_new();
+	f->re = redis_embed_start(f->ctx, f->server, f->dir, 10000, err, sizeof(err));
+	if (f->re == NULL) {
+		fprintf(stderr, "redis: %s\n", err);
+		return -1;
+	}
+	f->url.kind = REDIS_URL_UNIX;
+	snprintf(f->url.path, sizeof(f->url.path), "%s", redis_embed_socket(f->re));
+	/* Two pairings of IMEI A (overlapping: a duplicate), one of IMEI B. */
+	b = bulk_connect(f->ctx, &f->url, &bo, 5000, err, sizeof(err));
+	if (b == NULL || bulk_add_pairing(b, BODY_A, &a1) < 0 ||
+	    bulk_add_pairing(b, BODY_A, &a2) < 0 || bulk_add_pairing(b, BODY_B, &b1) < 0 ||
+	    bulk_flush(b) < 0)
+		return -1;
+	talloc_free(b);
+	f->st = store_create(f->ctx, f->base, &f->url, &opts);
+	*state = f;
+	return f->st && run_until(f->base, is_up, f->st, 5000) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[PATH_MAX + 16];
+	int rc;
+
+	talloc_free(f->ctx);
+	event_base_free(f->base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	rc = system(cmd);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+/* What a callback received. */
+struct answer {
+	int calls;
+	int err;
+	size_t n;
+	struct pair_rec recs[PAIRS_MAX_RECORDS];
+	uint64_t bodies[PAIRS_MAX_RECORDS];
+	char data[64];
+	size_t len;
+	bool found;
+	long long count;
+};
+
+static bool answered(void *arg) { return ((struct answer *)arg)->calls > 0; }
+
+static void on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->n = n;
+	if (n)
+		memcpy(a->recs, recs, n * sizeof(*recs));
+}
+
+static void on_handsets(void *arg, int err, const uint64_t *bodies, size_t n)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->n = n;
+	if (n)
+		memcpy(a->bodies, bodies, n * sizeof(*bodies));
+}
+
+static void on_done(void *arg, int err)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+}
+
+static void on_data(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->found = found;
+	a->len = len;
+	if (found && len <= sizeof(a->data))
+		memcpy(a->data, data, len);
+}
+
+static void on_count(void *arg, int err, long long count)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->count = count;
+}
+
+static void test_lookups(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+
+	assert_int_equal(store_imei_pairings(f->st, BODY_A, on_pairings, &a), 0);
+	assert_int_equal(store_msisdn_handsets(f->st, MSISDN_1, on_handsets, &b), 0);
+	assert_int_equal(store_imei_pairings(f->st, 35693803000000ULL, on_pairings, &c), 0);
+	assert_int_equal(store_msisdn_handsets(f->st, 254799999999ULL, on_handsets, &d), 0);
+	assert_true(run_until(f->base, answered, &d, 5000));
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.recs[0].msisdn, MSISDN_1);
+	assert_int_equal(a.recs[0].first_seen, 8800);
+	assert_int_equal(a.recs[0].last_seen, 8900);
+	assert_true(pairs_duplicated(a.recs, a.n, 2, true));
+	assert_int_equal(b.n, 2);	/* MSISDN 1 used IMEI A, then IMEI B */
+	assert_int_equal(b.bodies[0], BODY_A);
+	assert_int_equal(b.bodies[1], BODY_B);
+	assert_int_equal(c.err, 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(store_pending(f->st), 0);
+}
+
+static void test_session(void **state)
+{
+	struct fixture *f = *state;
+	struct answer set = { 0 }, get = { 0 }, del = { 0 }, gone = { 0 };
+	static const char id[] = "ATUid_0123456789abcdef";
+	static const char blob[] = "menu=report\0step=3";	/* binary-safe */
+	redisContext *c;
+	redisReply *r;
+
+	assert_int_equal(store_session_set(f->st, id, sizeof(id) - 1, blob, sizeof(blob), 120,
+					   on_done, &set), 0);
+	assert_int_equal(store_session_get(f->st, id, sizeof(id) - 1, on_data, &get), 0);
+	assert_true(run_until(f->base, answered, &get, 5000));
+	assert_int_equal(set.err, 0);
+	assert_true(get.found);
+	assert_int_equal(get.len, sizeof(blob));
+	assert_memory_equal(get.data, blob, sizeof(blob));
+	c = redisConnectUnix(f->url.path);
+	r = redisCommand(c, "TTL s:{%s}", id);
+	assert_true(r->integer > 100 && r->integer <= 120);
+	freeReplyObject(r);
+	redisFree(c);
+	assert_int_equal(store_session_del(f->st, id, sizeof(id) - 1, on_done, &del), 0);
+	assert_int_equal(store_session_get(f->st, id, sizeof(id) - 1, on_data, &gone), 0);
+	assert_true(run_until(f->base, answered, &gone, 5000));
+	assert_false(gone.found);
+	assert_int_equal(store_session_get(f->st, "", 0, on_data, &gone), -EINVAL);
+	assert_int_equal(store_session_set(f->st, id, sizeof(id) - 1, "x", 1, 0, on_done, &set),
+			 -EINVAL);
+}
+
+static void test_rate_script_survives_flush(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a = { 0 }, b = { 0 };
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *r;
+
+	assert_int_equal(store_rate_hit(f->st, "pin:+2547****5678", 17, 60, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, 1);
+	/* A restarted or flushed Redis forgets scripts: EVALSHA meets NOSCRIPT, EVAL runs it. */
+	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+	assert_int_equal(store_rate_hit(f->st, "pin:+2547****5678", 17, 60, on_count, &b), 0);
+	assert_true(run_until(f->base, answered, &b, 5000));
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.count, 2);
+	r = redisCommand(c, "PTTL rl:{pin:+2547****5678}");
+	assert_true(r->integer > 50000 && r->integer <= 60000);	/* set by the first hit */
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* Commands stuck behind a paused server when it dies: each answered once, -EAGAIN. */
+static void test_pending_answered_once(void **state)
+{
+	enum { N = 50 };
+	struct fixture *f = *state;
+	struct answer a[N];
+	redisContext *c = redisConnectUnix(f->url.path);
+	size_t i;
+
+	memset(a, 0, sizeof(a));
+	freeReplyObject(redisCommand(c, "CLIENT PAUSE 20000 ALL"));
+	for (i = 0; i < N; i++)
+		assert_int_equal(store_imei_pairings(f->st, BODY_A + i, on_pairings, &a[i]), 0);
+	run_until(f->base, never, NULL, 200);	/* sent, not answered */
+	assert_int_equal(store_pending(f->st), N);
+	for (i = 0; i < N; i++)
+		assert_int_equal(a[i].calls, 0);
+	kill(redis_embed_pid(f->re), SIGKILL);
+	assert_true(run_until(f->base, answered, &a[N - 1], 5000));
+	run_until(f->base, never, NULL, 200);	/* nothing more may arrive */
+	for (i = 0; i < N; i++) {
+		assert_int_equal(a[i].calls, 1);
+		assert_int_equal(a[i].err, -EAGAIN);
+	}
+	assert_int_equal(store_pending(f->st), 0);
+	assert_false(store_is_up(f->st));
+	assert_int_equal(store_imei_pairings(f->st, BODY_A, on_pairings, &a[0]), -EAGAIN);
+	redisFree(c);
+	redis_embed_stop(f->re);
+}
+
+/* A redis-server that wants a password (requirepass) and knows an ACL user. */
+static pid_t start_auth_server(const char *dir, char *sock, size_t socksz)
+{
+	char pidfile[PATH_MAX + 16], cmd[3 * PATH_MAX];
+	const char *server = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	FILE *p;
+	long pid = 0;
+	int i;
+
+	if ((size_t)snprintf(sock, socksz, "%s/auth.sock", dir) >= socksz)
+		return -1;
+	snprintf(pidfile, sizeof(pidfile), "%s/auth.pid", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' --port 0 --unixsocket '%s' --save '' --appendonly no "
+		 "--daemonize yes --pidfile '%s' --logfile /dev/null --requirepass s3cret "
+		 "--user ceirgw on '>acl-pw' '~*' '&*' '+@all'", server, sock, pidfile);
+	if (system(cmd) != 0)
+		return -1;
+	for (i = 0; i < 200 && pid == 0; i++) {
+		usleep(20000);
+		p = fopen(pidfile, "r");
+		if (p) {
+			if (fscanf(p, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(p);
+		}
+		if (access(sock, F_OK) != 0 || (pid > 0 && kill((pid_t)pid, 0) != 0))
+			pid = 0;
+	}
+	return (pid_t)pid;
+}
+
+static void test_auth(void **state)
+{
+	struct fixture *f = *state;
+	struct redis_url good, acl, bad;
+	struct store *s1, *s2, *s3;
+	char sock[sizeof(good.path)];
+	pid_t pid = start_auth_server(f->dir, sock, sizeof(sock));
+
+	assert_true(pid > 0);
+	memset(&good, 0, sizeof(good));
+	good.kind = REDIS_URL_UNIX;
+	memcpy(good.path, sock, sizeof(good.path));
+	acl = bad = good;
+	snprintf(good.password, sizeof(good.password), "s3cret");
+	snprintf(acl.user, sizeof(acl.user), "ceirgw");
+	snprintf(acl.password, sizeof(acl.password), "acl-pw");
+	snprintf(bad.password, sizeof(bad.password), "wrong");
+	s1 = store_create(f->ctx, f->base, &good, &opts);
+	s2 = store_create(f->ctx, f->base, &acl, &opts);
+	s3 = store_create(f->ctx, f->base, &bad, &opts);
+	assert_true(run_until(f->base, is_up, s1, 5000));
+	assert_true(run_until(f->base, is_up, s2, 5000));
+	run_until(f->base, never, NULL, 500);
+	assert_false(store_is_up(s3));	/* refused, and retrying with backoff */
+	talloc_free(s1);
+	talloc_free(s2);
+	talloc_free(s3);
+	kill(pid, SIGTERM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_script_survives_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+	};
+
+	logging_setup("test_store", LOGL_ERROR + 1);
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
