@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/logging.h"
 #include "domain/imei.h"
+#include "domain/kyc.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
 #include "domain/tac.h"
@@ -47,6 +48,7 @@ struct ctl {
 	const char *redis;
 	const char *rejects_path;
 	size_t batch;		/* rows per pipelined batch */
+	const char *kyc_key_path;
 	struct redis_embed *embed;
 	struct bulk *bulk;
 	int (*check)(struct ctl *c, const char *in, size_t len);
@@ -71,6 +73,11 @@ static void usage(FILE *out)
 		"      naming imei, msisdn and optionally imsi, first_seen, last_seen); bad rows\n"
 		"      go to the rejects file with their line and reason; --batch: rows merged\n"
 		"      per pipelined batch (default 1000000, about 40 MB of memory)\n"
+		"  import kyc [-c FILE] [--kyc-key FILE] [--redis URL] [--rejects FILE] FILE...\n"
+		"      load subscribers' KYC (header naming msisdn and national_id, optionally\n"
+		"      registered_at): national IDs are kept only as HMAC digests\n"
+		"  verify [-c FILE] [--kyc-key FILE] [--redis URL] MSISDN ID\n"
+		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
 		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL] [--region CC] VALUE...\n"
 		"      show what the store holds: an IMEI's numbers with their seen windows and\n"
 		"      whether it is duplicated, or a number's IMEIs\n"
@@ -354,8 +361,9 @@ static int connect_store(struct ctl *c)
 static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
 			 const char *extra_name)
 {
-	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_EXTRA, OPT_BATCH };
+	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_EXTRA, OPT_BATCH, OPT_KEY };
 	const struct option opts[] = {
+		{ "kyc-key", required_argument, NULL, OPT_KEY },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "redis", required_argument, NULL, OPT_REDIS },
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
@@ -373,6 +381,7 @@ static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
 		switch (opt) {
 		case OPT_REDIS: c->redis = optarg; break;
 		case OPT_REJECTS: c->rejects_path = optarg; break;
+		case OPT_KEY: c->kyc_key_path = optarg; break;
 		case OPT_REGION: c->region = optarg; break;
 		case OPT_EXTRA: *extra_flag = true; break;
 		case OPT_BATCH: {
@@ -410,6 +419,76 @@ static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
 	return optind;
 }
 
+/* The HMAC key national IDs are digested with: --kyc-key, else the configuration's. */
+static int load_kyc_key(struct ctl *c, uint8_t *key, size_t keysz)
+{
+	const char *path = c->kyc_key_path ? c->kyc_key_path :
+			   c->cfg ? c->cfg->kyc_key_file : NULL;
+	char err[1024];
+	int n;
+
+	if (path == NULL) {
+		fprintf(stderr, "ceirgwctl: national IDs need an HMAC key: --kyc-key FILE or "
+			"kyc-key-file in the configuration\n");
+		return -EINVAL;
+	}
+	n = kyc_read_key(path, key, keysz, err, sizeof(err));
+	if (n < 0)
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+	return n;
+}
+
+/* ceirgwctl verify MSISDN ID: what the report flow asks, from the command line. */
+static int run_verify(struct ctl *c, int argc, char **argv)
+{
+	struct kyc_digest d;
+	struct kyc_rec rec;
+	struct msisdn m;
+	uint8_t key[1024];
+	uint64_t v = 0;
+	int first, keylen, rc, j;
+	bool unused = false;
+	char day[11];
+
+	first = store_options(c, argc, argv, &unused, "no-such-option");
+	if (first < 0)
+		return EXIT_USAGE;
+	if (argc - first != 2) {
+		fprintf(stderr, "ceirgwctl verify: expected MSISDN and ID (or its last %d "
+			"characters)\n", KYC_TAIL_DIGITS);
+		return EXIT_USAGE;
+	}
+	if ((keylen = load_kyc_key(c, key, sizeof(key))) < 0)
+		return EXIT_USAGE;
+	if (msisdn_parse(argv[first], strlen(argv[first]), c->region, &m) != MSISDN_OK) {
+		fprintf(stderr, "ceirgwctl: %s: not a valid number (%s)\n", argv[first],
+			msisdn_reason_name(m.reason));
+		return EXIT_INVALID;
+	}
+	for (j = 1; m.e164[j]; j++)
+		v = v * 10 + (uint64_t)(m.e164[j] - '0');
+	if ((rc = connect_store(c)) != 0)
+		return rc;
+	rc = bulk_kyc_get(c->bulk, v, &rec);
+	if (rc == -ENOENT) {
+		printf("%s: no KYC record\n", m.e164);
+		return EXIT_INVALID;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "ceirgwctl: %s\n", bulk_error(c->bulk));
+		return EXIT_USAGE;
+	}
+	memcpy(d.full, rec.full, sizeof(d.full));
+	memcpy(d.tail, rec.tail, sizeof(d.tail));
+	rc = kyc_matches(key, (size_t)keylen, argv[first + 1], strlen(argv[first + 1]), &d);
+	memset(key, 0, sizeof(key));
+	if (rec.registered)
+		pairs_format_date(rec.registered, day);
+	printf("%s: %s (registered %s)\n", m.e164, rc ? "matches" : "does not match",
+	       rec.registered ? day : "on an unknown day");
+	return rc ? EXIT_VALID : EXIT_INVALID;
+}
+
 static int run_import(struct ctl *c, int argc, char **argv)
 {
 	struct import_counts total = { 0 }, one;
@@ -423,8 +502,17 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	struct timespec t0, t1;
 	double dt;
 
-	if (argc < 2 || strcmp(argv[1], "pairings") != 0) {
-		fprintf(stderr, "ceirgwctl import: expected 'pairings' (kyc and tac come next)\n");
+	struct import_opts io = { 0 };
+	enum import_kind kind;
+	uint8_t key[1024];
+	int keylen = 0;
+
+	if (argc >= 2 && strcmp(argv[1], "pairings") == 0) {
+		kind = IMPORT_PAIRINGS;
+	} else if (argc >= 2 && strcmp(argv[1], "kyc") == 0) {
+		kind = IMPORT_KYC;
+	} else {
+		fprintf(stderr, "ceirgwctl import: expected pairings or kyc\n");
 		return EXIT_USAGE;
 	}
 	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");
@@ -432,10 +520,12 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	first += 1;
 	if (first >= argc) {
-		fprintf(stderr, "ceirgwctl import pairings: no FILE given ('-' reads standard "
-			"input)\n");
+		fprintf(stderr, "ceirgwctl import %s: no FILE given ('-' reads standard input)\n",
+			argv[1]);
 		return EXIT_USAGE;
 	}
+	if (kind == IMPORT_KYC && (keylen = load_kyc_key(c, key, sizeof(key))) < 0)
+		return EXIT_USAGE;
 	if ((rc = connect_store(c)) != 0)
 		return rc;
 	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
@@ -451,8 +541,8 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = first; i < argc && rc == 0; i++) {
 		memset(&one, 0, sizeof(one));
-		rc = import_pairings(argv[i], c->bulk, memo, rj, isatty(2), &one, err,
-				     sizeof(err));
+		io = (struct import_opts){ c->bulk, memo, rj, key, (size_t)keylen, isatty(2) };
+		rc = import_file(kind, argv[i], &io, &one, err, sizeof(err));
 		total.rows += one.rows;
 		total.imported += one.imported;
 		total.rejected += one.rejected;
@@ -469,11 +559,17 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	bulk_unlock(c->bulk);
 	st = bulk_stats(c->bulk);
 	msisdn_memo_stats(memo, &hits, &misses);
-	printf("pairings: %zu rows in %.2f s (%.0f rows/s): %zu imported, %zu rejected; "
-	       "%zu IMEI and %zu MSISDN entries written, %zu already known; "
-	       "%zu IMEIs duplicated\n", total.rows, dt, dt > 0 ? (double)total.rows / dt : 0,
-	       total.imported, total.rejected, st->imei_written, st->msisdn_written,
-	       st->unchanged, st->duplicated);
+	memset(key, 0, sizeof(key));
+	printf("%s: %zu rows in %.2f s (%.0f rows/s): %zu imported, %zu rejected; ", argv[1],
+	       total.rows, dt, dt > 0 ? (double)total.rows / dt : 0, total.imported,
+	       total.rejected);
+	if (kind == IMPORT_PAIRINGS)
+		printf("%zu IMEI and %zu MSISDN entries written, %zu already known; "
+		       "%zu IMEIs duplicated\n", st->imei_written, st->msisdn_written,
+		       st->unchanged, st->duplicated);
+	else
+		printf("%zu subscribers written, %zu already known\n", st->kyc_written,
+		       st->unchanged);
 	if (total.rejected)
 		rejects_summary(rj, stdout);
 	if (st->corrupt)
@@ -639,6 +735,8 @@ int main(int argc, char **argv)
 		rc = run_import(&c, argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "lookup") == 0) {
 		rc = run_lookup(&c, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "verify") == 0) {
+		rc = run_verify(&c, argc - 1, argv + 1);
 	} else {
 		fprintf(stderr, "ceirgwctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);

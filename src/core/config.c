@@ -58,6 +58,8 @@ static const struct config_var vars[] = {
 	VAR("log-level", CT_LEVEL, log_level_name, "info", "debug, info, notice, warn or error"),
 	VAR("redis-server", CT_PATH, redis_server, CEIRGW_REDIS_SERVER,
 	    "redis-server program started for the embedded default"),
+	VAR("kyc-key-file", CT_PATH, kyc_key_file, NULL,
+	    "file holding the HMAC key national IDs are digested with (16 bytes or more)"),
 	INT("pairing-bucket-digits", pairing_bucket_digits_s, "5", 3, 8,
 	    "pairings are bucketed by this many last digits: 10^N Redis hashes per direction"),
 	INT("duplicate-min-ids", duplicate_min_ids_s, "2", 2, 32,

@@ -23,6 +23,7 @@ struct ceirgw_config {
 	char *log_file;		/* absolute, or NULL for stderr */
 	char *log_level_name;
 	char *redis_server;	/* redis-server binary for the embedded default */
+	char *kyc_key_file;	/* absolute, or NULL */
 	char *pairing_bucket_digits_s;
 	char *duplicate_min_ids_s;
 	char *duplicate_identity;

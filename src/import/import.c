@@ -1,5 +1,6 @@
-/* Reading pairings dumps: header mapping, one check per column, rejects with reasons, and a
- * progress line on a terminal. Dates are ISO 8601 (YYYY-MM-DD); IMSIs ITU-T E.212. */
+/* Reading operator dumps: header mapping, one check per column, rejects with reasons, and a
+ * progress line on a terminal. One loop for every kind of dump; a kind is its columns and
+ * its row check. Dates are ISO 8601 (YYYY-MM-DD); IMSIs ITU-T E.212. */
 #include "import/import.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "domain/imei.h"
+#include "domain/kyc.h"
 #include "domain/msisdn_memo.h"
 #include "import/csv.h"
 #include "import/rejects.h"
@@ -16,9 +18,19 @@
 #include "store/pairs.h"
 
 enum { COL_IMEI, COL_MSISDN, COL_IMSI, COL_FIRST, COL_LAST, COL_N };
+enum { KCOL_MSISDN, KCOL_ID, KCOL_REGISTERED, KCOL_N };
 
-static const char *const columns[COL_N] = { "imei", "msisdn", "imsi", "first_seen",
-					    "last_seen" };
+#define COLS_MAX 5
+
+struct kind {
+	const char *name;
+	const char *const columns[COLS_MAX];
+	size_t ncolumns, nrequired;	/* the first nrequired columns must be there */
+	/* Checks and hands over one row. Returns NULL, or the reject reason; *rc < 0 when the
+	 * store failed. */
+	const char *(*row)(const struct import_opts *o, const struct csv_row *row,
+			   const int *idx, uint16_t day, char *why, size_t whysz, int *rc);
+};
 
 static double now(void)
 {
@@ -47,20 +59,32 @@ static uint16_t today(void)
 	return d < 0 ? 0 : d > 65535 ? 65535 : (uint16_t)d;
 }
 
-/* Checks one row. Returns NULL and fills body and rec, or the reject reason. */
-static const char *check_row(const struct csv_row *row, const int *idx, size_t ncols,
-			     struct msisdn_memo *memo, uint16_t day, uint64_t *body,
-			     struct pair_rec *rec, char *why, size_t whysz)
+/* The MSISDN of a row as a number, or the reject reason. */
+static const char *row_msisdn(const struct import_opts *o, const struct csv_field *f,
+			      uint64_t *v, char *why, size_t whysz)
 {
-	const struct csv_field *f;
 	struct msisdn m;
+
+	if (f->len == 0)
+		return "missing_msisdn";
+	if (msisdn_memo_parse(o->memo, f->p, f->len, &m) != MSISDN_OK) {
+		snprintf(why, whysz, "msisdn_%s", msisdn_reason_name(m.reason));
+		return why;
+	}
+	*v = digits_value(m.e164 + 1, strlen(m.e164) - 1);
+	return NULL;
+}
+
+static const char *pairing_row(const struct import_opts *o, const struct csv_row *row,
+			       const int *idx, uint16_t day, char *why, size_t whysz, int *rc)
+{
+	struct pair_rec recbuf, *rec = &recbuf;
+	const struct csv_field *f;
+	const char *reason;
+	uint64_t body;
 	struct imei im;
 	size_t k;
 
-	if (row->error)
-		return csv_error_name(row->error);
-	if (row->nfields != ncols)
-		return "column_count";
 	memset(rec, 0, sizeof(*rec));
 	f = &row->fields[idx[COL_IMEI]];
 	if (f->len == 0)
@@ -69,15 +93,9 @@ static const char *check_row(const struct csv_row *row, const int *idx, size_t n
 		snprintf(why, whysz, "imei_%s", imei_reason_name(im.reason));
 		return why;
 	}
-	*body = digits_value(im.imei, 14);
-	f = &row->fields[idx[COL_MSISDN]];
-	if (f->len == 0)
-		return "missing_msisdn";
-	if (msisdn_memo_parse(memo, f->p, f->len, &m) != MSISDN_OK) {
-		snprintf(why, whysz, "msisdn_%s", msisdn_reason_name(m.reason));
-		return why;
-	}
-	rec->msisdn = digits_value(m.e164 + 1, strlen(m.e164) - 1);
+	body = digits_value(im.imei, 14);
+	if ((reason = row_msisdn(o, &row->fields[idx[COL_MSISDN]], &rec->msisdn, why, whysz)))
+		return reason;
 	if (idx[COL_IMSI] >= 0 && (f = &row->fields[idx[COL_IMSI]])->len > 0) {
 		if (f->len < 6 || f->len > 15)
 			return "bad_imsi";
@@ -101,8 +119,49 @@ static const char *check_row(const struct csv_row *row, const int *idx, size_t n
 	}
 	if (rec->last_seen < rec->first_seen)
 		return "last_seen_before_first_seen";
+	*rc = bulk_add_pairing(o->bulk, body, rec);
 	return NULL;
 }
+
+/* National IDs are digested here and never kept in clear, not even in memory past the row. */
+static const char *kyc_row(const struct import_opts *o, const struct csv_row *row,
+			   const int *idx, uint16_t day, char *why, size_t whysz, int *rc)
+{
+	const struct csv_field *f;
+	char id[KYC_ID_MAX + 1];
+	struct kyc_digest d;
+	struct kyc_rec rec;
+	const char *reason;
+	uint64_t msisdn;
+	int n;
+
+	(void)day;
+	memset(&rec, 0, sizeof(rec));
+	if ((reason = row_msisdn(o, &row->fields[idx[KCOL_MSISDN]], &msisdn, why, whysz)))
+		return reason;
+	f = &row->fields[idx[KCOL_ID]];
+	if (f->len == 0)
+		return "missing_national_id";
+	n = kyc_normalise(f->p, f->len, id);
+	if (n < 0)
+		return "bad_national_id";
+	if (idx[KCOL_REGISTERED] >= 0 && (f = &row->fields[idx[KCOL_REGISTERED]])->len > 0 &&
+	    pairs_parse_date(f->p, f->len, &rec.registered) < 0)
+		return "bad_registered_at";
+	kyc_digest(o->kyc_key, o->kyc_keylen, id, (size_t)n, &d);
+	memset(id, 0, sizeof(id));
+	memcpy(rec.full, d.full, sizeof(rec.full));
+	memcpy(rec.tail, d.tail, sizeof(rec.tail));
+	*rc = bulk_add_kyc(o->bulk, msisdn, &rec);
+	return NULL;
+}
+
+static const struct kind kinds[] = {
+	[IMPORT_PAIRINGS] = { "pairings", { "imei", "msisdn", "imsi", "first_seen", "last_seen" },
+			      COL_N, 2, pairing_row },
+	[IMPORT_KYC] = { "kyc", { "msisdn", "national_id", "registered_at" }, KCOL_N, 2,
+			 kyc_row },
+};
 
 static void show_progress(const char *path, const struct import_counts *c, off_t size,
 			  double t0, bool last)
@@ -119,23 +178,21 @@ static void show_progress(const char *path, const struct import_counts *c, off_t
 	fprintf(stderr, "\033[K%s", last ? "\n" : "");
 }
 
-int import_pairings(const char *path, struct bulk *b, struct msisdn_memo *memo,
-		    struct rejects *rj, bool progress, struct import_counts *c,
-		    char *err, size_t errsz)
+int import_file(enum import_kind which, const char *path, const struct import_opts *o,
+		struct import_counts *c, char *err, size_t errsz)
 {
+	const struct kind *k = &kinds[which];
 	struct csv_reader *r;
 	struct csv_row row;
-	int idx[COL_N], rc;
-	size_t ncols;
+	int idx[COLS_MAX], rc, store_rc = 0;
+	size_t ncols, i;
 	const char *reason;
-	char why[64];
-	struct pair_rec rec;
-	uint64_t body = 0;
+	char why[64], need[128];
 	uint16_t day = today();
 	struct stat sb;
 	off_t size = 0;
 	double t0 = now(), shown = t0;
-	bool gz = false;
+	bool gz = false, ok;
 
 	err[0] = '\0';
 	r = csv_open(NULL, path, err, errsz);
@@ -154,11 +211,13 @@ int import_pairings(const char *path, struct bulk *b, struct msisdn_memo *memo,
 		csv_close(r);
 		return rc == 0 ? -EINVAL : rc;
 	}
-	if (row.error || csv_map_header(&row, columns, COL_N, idx) < 0 ||
-	    idx[COL_IMEI] < 0 || idx[COL_MSISDN] < 0) {
-		snprintf(err, errsz, "%s: line %zu: the header must name the columns imei and "
-			 "msisdn (once each); imsi, first_seen, last_seen, operator and rat are "
-			 "optional, others ignored", path, row.line);
+	ok = !row.error && csv_map_header(&row, k->columns, k->ncolumns, idx) == 0;
+	for (i = 0; ok && i < k->nrequired; i++)
+		ok = idx[i] >= 0;
+	if (!ok) {
+		snprintf(need, sizeof(need), "%s and %s", k->columns[0], k->columns[1]);
+		snprintf(err, errsz, "%s: line %zu: the header must name the columns %s (once "
+			 "each); see doc/import.md for the optional ones", path, row.line, need);
 		csv_close(r);
 		return -EINVAL;
 	}
@@ -166,31 +225,39 @@ int import_pairings(const char *path, struct bulk *b, struct msisdn_memo *memo,
 	while ((rc = csv_next(r, &row)) > 0) {
 		c->rows++;
 		c->bytes += row.raw_len + 1;
-		reason = check_row(&row, idx, ncols, memo, day, &body, &rec, why, sizeof(why));
-		if (reason) {
+		if (row.error)
+			reason = csv_error_name(row.error);
+		else if (row.nfields != ncols)
+			reason = "column_count";
+		else
+			reason = k->row(o, &row, idx, day, why, sizeof(why), &store_rc);
+		if (store_rc < 0) {
+			snprintf(err, errsz, "%s: line %zu: %s", path, row.line,
+				 bulk_error(o->bulk));
+			rc = store_rc;
+			break;
+		}
+		if (reason == NULL) {
+			c->imported++;
+		} else {
 			c->rejected++;
-			if (rejects_add(rj, path, row.line, reason, row.raw, row.raw_len) < 0) {
+			if (rejects_add(o->rejects, path, row.line, reason, row.raw,
+					row.raw_len) < 0) {
 				snprintf(err, errsz, "rejects file: cannot write");
 				rc = -EIO;
 				break;
 			}
-		} else {
-			c->imported++;
-			if ((rc = bulk_add_pairing(b, body, &rec)) < 0) {
-				snprintf(err, errsz, "%s: line %zu: %s", path, row.line, bulk_error(b));
-				break;
-			}
 		}
-		if (progress && (c->rows & 0xFFFF) == 0 && now() - shown > 0.25) {
+		if (o->progress && (c->rows & 0xFFFF) == 0 && now() - shown > 0.25) {
 			shown = now();
 			show_progress(path, c, gz ? 0 : size, t0, false);
 		}
 	}
 	if (rc < 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", csv_error(r));
-	if (rc == 0 && (rc = bulk_flush(b)) < 0)
-		snprintf(err, errsz, "%s: %s", path, bulk_error(b));
-	if (progress)
+	if (rc == 0 && (rc = bulk_flush(o->bulk)) < 0)
+		snprintf(err, errsz, "%s: %s", path, bulk_error(o->bulk));
+	if (o->progress)
 		show_progress(path, c, gz ? 0 : size, t0, true);
 	csv_close(r);
 	return rc;

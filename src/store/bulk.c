@@ -32,6 +32,12 @@ struct msisdn_ent {
 	uint64_t body;
 };
 
+struct kyc_ent {
+	uint64_t sk;
+	uint64_t msisdn;
+	uint8_t value[PAIRS_KYC_VALUE_LEN];
+};
+
 /* A set of IMEI bodies, to count each duplicated IMEI once over the whole import. */
 struct u64set {
 	uint64_t *slots;	/* 0 is empty: no body is 0 once the reserved check ran */
@@ -47,6 +53,9 @@ struct bulk {
 	struct msisdn_ent *me;
 	void *sort_tmp;		/* the radix sort's second buffer */
 	size_t n, cap;
+	struct kyc_ent *ke;
+	void *kyc_tmp;
+	size_t kn, kcap;
 	uint64_t bucket_mod;
 	uint64_t imei_rest, msisdn_rest;	/* 10^(digits left after the bucket) */
 	char token[40];
@@ -338,6 +347,27 @@ static uint64_t msisdn_key_of(const struct bulk *b, size_t i)
 	return b->me[i].msisdn;
 }
 
+static uint64_t kyc_key_of(const struct bulk *b, size_t i)
+{
+	return b->ke[i].msisdn;
+}
+
+/* A subscriber's KYC record is replaced by the latest row (the last one of a batch). */
+static size_t kyc_merge_rows(struct bulk *b, size_t i, size_t j, const uint8_t *old,
+			     size_t oldlen, uint8_t *out)
+{
+	const uint8_t *v = b->ke[j - 1].value;
+
+	b->st.unchanged += j - i - 1;
+	if (old && oldlen == PAIRS_KYC_VALUE_LEN && memcmp(old, v, oldlen) == 0) {
+		b->st.unchanged++;
+		return 0;
+	}
+	b->st.kyc_written++;
+	memcpy(out, v, PAIRS_KYC_VALUE_LEN);
+	return PAIRS_KYC_VALUE_LEN;
+}
+
 static size_t imei_merge_rows(struct bulk *b, size_t i, size_t j, const uint8_t *old,
 			      size_t oldlen, uint8_t *out)
 {
@@ -604,6 +634,45 @@ static int flush_direction(struct bulk *b, const struct direction *d)
 	return rc;
 }
 
+int bulk_add_kyc(struct bulk *b, uint64_t msisdn, const struct kyc_rec *rec)
+{
+	if (b->kn == b->kcap) {
+		size_t cap = b->kcap ? 2 * b->kcap : 4096;
+		struct kyc_ent *ke = talloc_realloc(b, b->ke, struct kyc_ent, cap);
+
+		if (ke == NULL)
+			return -ENOMEM;
+		b->ke = ke;
+		talloc_free(b->kyc_tmp);
+		b->kyc_tmp = talloc_size(b, cap * sizeof(struct kyc_ent));
+		if (b->kyc_tmp == NULL)
+			return -ENOMEM;
+		b->kcap = cap;
+	}
+	b->ke[b->kn].sk = sort_key(msisdn, b->bucket_mod, b->msisdn_rest);
+	b->ke[b->kn].msisdn = msisdn;
+	pairs_kyc_encode(rec, b->ke[b->kn].value);
+	b->kn++;
+	b->st.rows++;
+	if (b->kn >= b->o.batch_rows)
+		return bulk_flush(b);
+	return 0;
+}
+
+/* Radix sort is stable: rows of one subscriber keep their file order, the last one wins. */
+static int flush_kyc(struct bulk *b)
+{
+	struct direction kyc = { "KYC", b->kn, kyc_key_of, pairs_kyc_key, kyc_merge_rows };
+	int rc;
+
+	if (b->kn == 0)
+		return 0;
+	radix_sort(b->ke, b->kyc_tmp, b->kn, sizeof(*b->ke));
+	rc = flush_direction(b, &kyc);
+	b->kn = 0;
+	return rc;
+}
+
 int bulk_flush(struct bulk *b)
 {
 	struct direction imei = { "IMEI pairings", b->n, imei_key_of, pairs_imei_key,
@@ -613,15 +682,17 @@ int bulk_flush(struct bulk *b)
 	int rc;
 
 	if (b->n == 0)
-		return 0;
+		return flush_kyc(b) < 0 ? -EIO : renew_lock(b);
 	radix_sort(b->ie, b->sort_tmp, b->n, sizeof(*b->ie));
 	radix_sort(b->me, b->sort_tmp, b->n, sizeof(*b->me));
 	rc = flush_direction(b, &imei);
 	if (rc == 0)
 		rc = flush_direction(b, &msisdn);
+	b->n = 0;
+	if (rc == 0)
+		rc = flush_kyc(b);
 	if (rc == 0)
 		rc = renew_lock(b);
-	b->n = 0;
 	return rc;
 }
 
@@ -688,6 +759,27 @@ int bulk_msisdn_handsets(struct bulk *b, uint64_t msisdn, uint64_t *bodies)
 	if (n < 0)
 		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
 	return n < 0 ? -EIO : n;
+}
+
+int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec)
+{
+	char key[PAIRS_KEY_MAX];
+	uint8_t field[PAIRS_FIELD_MAX];
+	size_t keylen, fl;
+	redisReply *r;
+	int rc = 0;
+
+	pairs_kyc_key(msisdn, b->o.bucket_digits, key, &keylen, field, &fl);
+	if (hget(b, key, keylen, field, fl, &r) < 0)
+		return -EIO;
+	if (r->type == REDIS_REPLY_NIL)
+		rc = -ENOENT;
+	else if (pairs_kyc_decode((uint8_t *)r->str, r->len, rec) < 0)
+		rc = -EIO;
+	freeReplyObject(r);
+	if (rc == -EIO)
+		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
+	return rc;
 }
 
 size_t bulk_used_memory(struct bulk *b)

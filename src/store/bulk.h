@@ -21,6 +21,7 @@ struct bulk_stats {
 	size_t unchanged;		/* pairings Redis already knew as given */
 	size_t duplicated;		/* IMEIs that met the duplicate rule when written */
 	size_t corrupt;			/* stored values that did not decode: replaced */
+	size_t kyc_written;		/* KYC records created or changed */
 };
 
 struct bulk_options {
@@ -43,6 +44,9 @@ void bulk_unlock(struct bulk *b);
 /* Queues one pairing; every batch_rows pairings the batch is written. Returns 0 or -EIO. */
 int bulk_add_pairing(struct bulk *b, uint64_t imei_body, const struct pair_rec *rec);
 
+/* Queues one subscriber's KYC record (the latest row of a subscriber wins). */
+int bulk_add_kyc(struct bulk *b, uint64_t msisdn, const struct kyc_rec *rec);
+
 /* Writes what is queued. Returns 0 or -EIO (err in bulk_error()). */
 int bulk_flush(struct bulk *b);
 
@@ -54,6 +58,9 @@ int bulk_imei_pairings(struct bulk *b, uint64_t imei_body, struct pair_rec *recs
 
 /* Reads an MSISDN's IMEI bodies (PAIRS_MAX_RECORDS). Returns how many, or -EIO. */
 int bulk_msisdn_handsets(struct bulk *b, uint64_t msisdn, uint64_t *bodies);
+
+/* Reads a subscriber's KYC record. Returns 0, -ENOENT when there is none, or -EIO. */
+int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec);
 
 /* Bytes Redis uses for data (INFO memory used_memory minus used_memory_startup), or 0. */
 size_t bulk_used_memory(struct bulk *b);

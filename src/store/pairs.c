@@ -54,19 +54,19 @@ static void bucket_key(const char *prefix, uint64_t v, int bucket_digits, int to
 		       size_t *fieldlen)
 {
 	uint64_t bucket = v % pow10s[bucket_digits];
+	size_t pl = strlen(prefix);	/* 2 or 3: "pi", "pm", "kyc" */
 	int i;
 
-	key[0] = prefix[0];
-	key[1] = prefix[1];
-	key[2] = ':';
-	key[3] = '{';
+	memcpy(key, prefix, pl);
+	key[pl] = ':';
+	key[pl + 1] = '{';
 	for (i = bucket_digits - 1; i >= 0; i--) {
-		key[4 + i] = (char)('0' + bucket % 10);
+		key[pl + 2 + (size_t)i] = (char)('0' + bucket % 10);
 		bucket /= 10;
 	}
-	key[4 + bucket_digits] = '}';
-	key[5 + bucket_digits] = '\0';
-	*keylen = (size_t)(5 + bucket_digits);
+	key[pl + 2 + (size_t)bucket_digits] = '}';
+	key[pl + 3 + (size_t)bucket_digits] = '\0';
+	*keylen = pl + 3 + (size_t)bucket_digits;
 	(void)total_digits;
 	*fieldlen = width_of(v / pow10s[bucket_digits]);
 	put_be(field, v / pow10s[bucket_digits], *fieldlen);
@@ -95,6 +95,30 @@ uint32_t pairs_imsi_tag(uint64_t imsi)
 	z ^= z >> 31;
 	tag = (uint32_t)(z & 0xFFFFFF);
 	return tag ? tag : 1;
+}
+
+void pairs_kyc_key(uint64_t msisdn, int bucket_digits, char key[PAIRS_KEY_MAX], size_t *keylen,
+		   uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen)
+{
+	bucket_key("kyc", msisdn, bucket_digits, 15, key, keylen, field, fieldlen);
+}
+
+void pairs_kyc_encode(const struct kyc_rec *r, uint8_t out[PAIRS_KYC_VALUE_LEN])
+{
+	out[0] = 0x01;
+	memcpy(out + 1, r->full, 8);
+	memcpy(out + 9, r->tail, 4);
+	put_be(out + 13, r->registered, 2);
+}
+
+int pairs_kyc_decode(const uint8_t *v, size_t len, struct kyc_rec *r)
+{
+	if (len != PAIRS_KYC_VALUE_LEN || v[0] != 0x01)
+		return -EINVAL;
+	memcpy(r->full, v + 1, 8);
+	memcpy(r->tail, v + 9, 4);
+	r->registered = (uint16_t)get_be(v + 13, 2);
+	return 0;
 }
 
 size_t pairs_imei_encode(const struct pair_rec *recs, size_t n, uint8_t *out)

@@ -64,6 +64,19 @@ bool pairs_msisdn_merge(uint64_t *bodies, size_t *n, uint64_t body);
  * IMSIs (their tags) when by_imsi and the records carry them, MSISDNs otherwise. */
 bool pairs_duplicated(const struct pair_rec *recs, size_t n, unsigned min_ids, bool by_imsi);
 
+/* Subscriber KYC: "kyc:{45678}" and the MSISDN's field, like pairs_msisdn_key. The value:
+ * a format byte, the digests of the national ID (domain/kyc.h) and the registration day. */
+#define PAIRS_KYC_VALUE_LEN 15
+struct kyc_rec {
+	uint8_t full[8];	/* = struct kyc_digest */
+	uint8_t tail[4];
+	uint16_t registered;	/* days since 2000-01-01, 0 when the dump had none */
+};
+void pairs_kyc_key(uint64_t msisdn, int bucket_digits, char key[PAIRS_KEY_MAX], size_t *keylen,
+		   uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen);
+void pairs_kyc_encode(const struct kyc_rec *r, uint8_t out[PAIRS_KYC_VALUE_LEN]);
+int pairs_kyc_decode(const uint8_t *v, size_t len, struct kyc_rec *r);
+
 /* "YYYY-MM-DD" (or an ISO 8601 date-time starting so) to days since 2000-01-01, for dates
  * from 2000-01-01 to 2179-06-06. Returns 0 or -EINVAL. */
 int pairs_parse_date(const char *s, size_t len, uint16_t *days);

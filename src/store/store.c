@@ -55,7 +55,7 @@ struct store {
 	size_t pending;
 };
 
-enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_SET, OP_GET, OP_DEL, OP_RATE };
+enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -67,6 +67,7 @@ struct op {
 		store_data_cb data;
 		store_pairings_cb pairings;
 		store_handsets_cb handsets;
+		store_kyc_cb kyc;
 	} cb;
 	void *arg;
 	/* For a script: what EVAL needs if EVALSHA meets NOSCRIPT. */
@@ -320,6 +321,9 @@ static void op_fail(struct op *op, int err)
 	case OP_HANDSETS:
 		op->cb.handsets(op->arg, err, NULL, 0);
 		break;
+	case OP_KYC:
+		op->cb.kyc(op->arg, err, NULL);
+		break;
 	}
 }
 
@@ -363,6 +367,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply *reply = r;
 	struct pair_rec recs[PAIRS_MAX_RECORDS];
 	uint64_t bodies[PAIRS_MAX_RECORDS];
+	struct kyc_rec kyc;
 	int n = 0;
 
 	st->pending--;
@@ -416,6 +421,17 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 			op->cb.pairings(op->arg, 0, recs, (size_t)n);
 		}
 		break;
+	case OP_KYC:
+		if (reply->type != REDIS_REPLY_STRING) {
+			op->cb.kyc(op->arg, 0, NULL);
+		} else if (pairs_kyc_decode((const uint8_t *)reply->str, reply->len, &kyc) < 0) {
+			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a KYC value that does not "
+			     "decode", st->address, op->key);
+			op_fail(op, -EPROTO);
+		} else {
+			op->cb.kyc(op->arg, 0, &kyc);
+		}
+		break;
 	case OP_HANDSETS:
 		if (reply->type == REDIS_REPLY_STRING)
 			n = pairs_msisdn_decode((const uint8_t *)reply->str, reply->len, bodies,
@@ -433,6 +449,24 @@ done:
 	talloc_free(op);
 }
 
+/* HGET of a bucketed field: the operators' data. */
+static int field_op(struct op *op, void (*make)(uint64_t, int, char *, size_t *, uint8_t *,
+						 size_t *), uint64_t v)
+{
+	uint8_t field[PAIRS_FIELD_MAX];
+	const char *argv[3];
+	size_t lens[3], fl;
+
+	make(v, op->st->o.bucket_digits, op->key, &op->keylen, field, &fl);
+	argv[0] = "HGET";
+	lens[0] = 4;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	argv[2] = (const char *)field;
+	lens[2] = fl;
+	return op_start(op, 3, argv, lens);
+}
+
 int store_ping(struct store *st, store_done_cb cb, void *arg)
 {
 	struct op *op = op_new(st, OP_PING, arg);
@@ -448,41 +482,31 @@ int store_ping(struct store *st, store_done_cb cb, void *arg)
 int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb cb, void *arg)
 {
 	struct op *op = op_new(st, OP_PAIRINGS, arg);
-	uint8_t field[PAIRS_FIELD_MAX];
-	const char *argv[3];
-	size_t lens[3], fl;
 
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.pairings = cb;
-	pairs_imei_key(imei_body, st->o.bucket_digits, op->key, &op->keylen, field, &fl);
-	argv[0] = "HGET";
-	lens[0] = 4;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	argv[2] = (const char *)field;
-	lens[2] = fl;
-	return op_start(op, 3, argv, lens);
+	return field_op(op, pairs_imei_key, imei_body);
 }
 
 int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb cb, void *arg)
 {
 	struct op *op = op_new(st, OP_HANDSETS, arg);
-	uint8_t field[PAIRS_FIELD_MAX];
-	const char *argv[3];
-	size_t lens[3], fl;
 
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.handsets = cb;
-	pairs_msisdn_key(msisdn, st->o.bucket_digits, op->key, &op->keylen, field, &fl);
-	argv[0] = "HGET";
-	lens[0] = 4;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	argv[2] = (const char *)field;
-	lens[2] = fl;
-	return op_start(op, 3, argv, lens);
+	return field_op(op, pairs_msisdn_key, msisdn);
+}
+
+int store_kyc_get(struct store *st, uint64_t msisdn, store_kyc_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_KYC, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.kyc = cb;
+	return field_op(op, pairs_kyc_key, msisdn);
 }
 
 /* "s:{id}": the hash tag keeps a session's keys on one slot. Returns 0 or -EINVAL. */

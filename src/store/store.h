@@ -55,6 +55,11 @@ int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb 
 /* The IMEI bodies an MSISDN (E.164 digits as a number) was seen with, oldest first. */
 int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb cb, void *arg);
 
+/* A subscriber's KYC record (digests only, see domain/kyc.h), rec NULL when the operators'
+ * data has none for the MSISDN. */
+typedef void (*store_kyc_cb)(void *arg, int err, const struct kyc_rec *rec);
+int store_kyc_get(struct store *st, uint64_t msisdn, store_kyc_cb cb, void *arg);
+
 /* A session's state, kept ttl_s seconds from this write (any ceirgw process may serve the
  * session's next step). id is the session's key (pointer and length). */
 int store_session_set(struct store *st, const char *id, size_t idlen, const void *data,

@@ -91,6 +91,35 @@ is $? 2 "a second import is refused while one holds the lock"
 like "$err" "another import is running" "and says why"
 "$REDIS_CLI" -s "$sock" del 'import:{lock}' >/dev/null
 
+# KYC: national IDs kept as keyed digests, verified whole or by their last four.
+head -c 32 /dev/urandom | base64 >"$TEST_TMP/kyc.key"
+printf 'kyc-key-file = kyc.key\n' >>"$conf"
+out=$(ctl import kyc -c "$conf" --rejects "$TEST_TMP/kyc-rejects.csv" kyc-small.csv)
+is $? 0 "import kyc exits 0"
+like "$out" "6 rows" "the KYC summary counts the rows"
+like "$out" "2 imported, 4 rejected" "and what was imported and rejected"
+is "$(cut -d, -f2,3 "$TEST_TMP/kyc-rejects.csv" | tail -n +2 | tr '\n' ' ')" \
+	"4,msisdn_too_short 5,missing_national_id 6,bad_registered_at 7,bad_national_id " \
+	"each KYC reject with its line and reason"
+! "$REDIS_CLI" -s "$sock" --scan --pattern 'kyc:*' | xargs -r -n1 "$REDIS_CLI" -s "$sock" \
+	--no-raw hgetall | grep -q '12345678\|A1234567'
+ok $? "no national ID is stored in clear"
+is "$(ctl verify -c "$conf" 0712345678 5678)" "+254712345678: matches (registered 2019-05-02)" "verify: the last four digits match"
+ctl verify -c "$conf" 0712345678 12-345-678 >/dev/null
+is $? 0 "verify: the whole ID matches, however written"
+out=$(ctl verify -c "$conf" 0712345678 5679)
+is $? 1 "verify: wrong digits exit 1"
+like "$out" "does not match" "and say so"
+ctl verify -c "$conf" 0711000001 a1234567 >/dev/null
+is $? 0 "verify: a passport number matches whatever its case"
+is "$(ctl verify -c "$conf" 0799999999 1234)" "+254799999999: no KYC record" "verify: no record"
+printf 'group = ceirgw\ndata-dir = data\n' >"$TEST_TMP/nokey.conf"
+err=$(ctl verify -c "$TEST_TMP/nokey.conf" 0712345678 5678 2>&1)
+is $? 2 "verify without a key is a usage error"
+like "$err" "HMAC key" "and says what is missing"
+out=$(ctl import kyc -c "$conf" kyc-small.csv)
+like "$out" "0 subscribers written, 2 already known" "a KYC re-import writes nothing"
+
 # A generated dump: the generator knows exactly how many rows are garbage and which IMEIs
 # are cloned.
 if [ -x "$top_builddir/tests/tools/gendump" ]; then
@@ -104,6 +133,11 @@ if [ -x "$top_builddir/tests/tools/gendump" ]; then
 	is "$rows" "$garbage" "each with a row in the rejects file"
 	clones=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cloned_imeis"])' "$TEST_TMP/gen.json")
 	like "$out" "$clones IMEIs duplicated" "every cloned IMEI is flagged duplicated"
+	"$top_builddir/tests/tools/gendump" kyc --rows 20000 --region KE --seed 7 --clones 2 \
+		--garbage 3 --stats "$TEST_TMP/genk.json" --out "$TEST_TMP/genk.csv" 2>/dev/null
+	out=$(ctl import kyc -c "$conf" "$TEST_TMP/genk.csv")
+	garbage=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage"])' "$TEST_TMP/genk.json")
+	like "$out" ", $garbage rejected" "every garbage KYC row is rejected, no more"
 fi
 
 done_testing

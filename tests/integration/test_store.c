@@ -73,6 +73,7 @@ static int setup(void **state)
 	struct pair_rec a1 = { MSISDN_1, 0, 8800, 8900 }, a2 = { MSISDN_2, 0, 8850, 8860 };
 	struct pair_rec b1 = { MSISDN_1, 0, 9000, 9100 };
 	char err[512];
+	struct kyc_rec k1 = { { 1, 2, 3, 4, 5, 6, 7, 8 }, { 9, 10, 11, 12 }, 7000 };
 	struct bulk *b;
 
 	if (f == NULL)
@@ -94,6 +95,7 @@ static int setup(void **state)
 	b = bulk_connect(f->ctx, &f->url, &bo, 5000, err, sizeof(err));
 	if (b == NULL || bulk_add_pairing(b, BODY_A, &a1) < 0 ||
 	    bulk_add_pairing(b, BODY_A, &a2) < 0 || bulk_add_pairing(b, BODY_B, &b1) < 0 ||
+	    bulk_add_kyc(b, MSISDN_1, &k1) < 0 ||
 	    bulk_flush(b) < 0)
 		return -1;
 	talloc_free(b);
@@ -153,6 +155,17 @@ static void on_handsets(void *arg, int err, const uint64_t *bodies, size_t n)
 		memcpy(a->bodies, bodies, n * sizeof(*bodies));
 }
 
+static void on_kyc(void *arg, int err, const struct kyc_rec *rec)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->found = rec != NULL;
+	if (rec)
+		a->count = rec->registered + 1000 * rec->tail[3];
+}
+
 static void on_done(void *arg, int err)
 {
 	struct answer *a = arg;
@@ -185,13 +198,19 @@ static void on_count(void *arg, int err, long long count)
 static void test_lookups(void **state)
 {
 	struct fixture *f = *state;
-	struct answer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct answer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, k = { 0 }, nk = { 0 };
 
 	assert_int_equal(store_imei_pairings(f->st, BODY_A, on_pairings, &a), 0);
 	assert_int_equal(store_msisdn_handsets(f->st, MSISDN_1, on_handsets, &b), 0);
 	assert_int_equal(store_imei_pairings(f->st, 35693803000000ULL, on_pairings, &c), 0);
 	assert_int_equal(store_msisdn_handsets(f->st, 254799999999ULL, on_handsets, &d), 0);
-	assert_true(run_until(f->base, answered, &d, 5000));
+	assert_int_equal(store_kyc_get(f->st, MSISDN_1, on_kyc, &k), 0);
+	assert_int_equal(store_kyc_get(f->st, MSISDN_2, on_kyc, &nk), 0);
+	assert_true(run_until(f->base, answered, &nk, 5000));
+	assert_true(k.found);
+	assert_int_equal(k.count, 7000 + 12000);
+	assert_false(nk.found);
+	assert_int_equal(nk.err, 0);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.err, 0);
 	assert_int_equal(a.n, 2);
