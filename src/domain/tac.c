@@ -8,6 +8,8 @@
 
 #include "domain/tac.h"
 
+#include "core/errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -55,20 +57,6 @@ struct builder {
 	struct build_row *rows;
 	size_t n, cap;
 };
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* FNV-1a: the strings are short and few (about 600 makers, 20k models), nothing fancier
  * is needed. */
@@ -345,7 +333,7 @@ struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 	if (stats != NULL)
 		*stats = st;
 	if (len > TAC_FILE_MAX) {
-		set_err(err, errsz, "larger than %zu MiB", TAC_FILE_MAX >> 20);
+		errbuf_set(err, errsz, "larger than %zu MiB", TAC_FILE_MAX >> 20);
 		return fail(NULL, NULL, EFBIG);
 	}
 	/* A spreadsheet that saved the file as "UTF-8 with BOM" is still the same file. */
@@ -353,14 +341,14 @@ struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 		pos = 3;
 	start = pos;
 	if (pos == len) {
-		set_err(err, errsz, "empty");
+		errbuf_set(err, errsz, "empty");
 		return fail(NULL, NULL, EINVAL);
 	}
 
 	for (;;) {
 		header_at = pos;
 		if (!next_line(buf, len, &pos, &line, &linelen)) {
-			set_err(err, errsz, "no header line starting with 'tac'");
+			errbuf_set(err, errsz, "no header line starting with 'tac'");
 			return fail(NULL, NULL, EINVAL);
 		}
 		lineno++;
@@ -393,9 +381,9 @@ struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 
 	if (b.n == 0) {
 		if (st.rows == 0)
-			set_err(err, errsz, "no rows after the header line");
+			errbuf_set(err, errsz, "no rows after the header line");
 		else
-			set_err(err, errsz, "none of the %zu rows is valid (the first bad one is "
+			errbuf_set(err, errsz, "none of the %zu rows is valid (the first bad one is "
 				"line %zu)", st.rows, st.first_bad_line);
 		if (stats != NULL)
 			*stats = st;
@@ -435,7 +423,7 @@ struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 	return t;
 
 nomem:
-	set_err(err, errsz, "out of memory");
+	errbuf_set(err, errsz, "out of memory");
 	if (stats != NULL)
 		*stats = st;
 	return fail(t, b.tmp, ENOMEM);
@@ -457,7 +445,7 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		set_err(err, errsz, "%s: %s", path, strerror(e));
+		errbuf_set(err, errsz, "%s: %s", path, strerror(e));
 		errno = e;
 		return NULL;
 	}
@@ -468,13 +456,13 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 	/* A FIFO or a device has no size to read up to; nobody keeps a tacdb in one. */
 	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
-		set_err(err, errsz, "%s: not a regular file", path);
+		errbuf_set(err, errsz, "%s: not a regular file", path);
 		errno = EINVAL;
 		return NULL;
 	}
 	if ((uintmax_t)sb.st_size > TAC_FILE_MAX) {
 		close(fd);
-		set_err(err, errsz, "%s: larger than %zu MiB", path, TAC_FILE_MAX >> 20);
+		errbuf_set(err, errsz, "%s: larger than %zu MiB", path, TAC_FILE_MAX >> 20);
 		errno = EFBIG;
 		return NULL;
 	}
@@ -503,7 +491,7 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 	e = errno;
 	talloc_free(buf);
 	if (t == NULL) {
-		set_err(err, errsz, "%s: %s", path, why);
+		errbuf_set(err, errsz, "%s: %s", path, why);
 		errno = e;
 	}
 	return t;
@@ -511,7 +499,7 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 fail_errno:
 	close(fd);
 	talloc_free(buf);
-	set_err(err, errsz, "%s: %s", path, strerror(e));
+	errbuf_set(err, errsz, "%s: %s", path, strerror(e));
 	errno = e;
 	return NULL;
 }

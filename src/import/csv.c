@@ -8,6 +8,8 @@
 
 #include "import/csv.h"
 
+#include "core/errbuf.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,20 +78,6 @@ static const char *const error_names[] = {
 	[CSV_E_TOO_MANY_FIELDS] = "too_many_fields",
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static int reader_destructor(struct csv_reader *r)
 {
 	if (r->gz != NULL)
@@ -128,14 +116,14 @@ struct csv_reader *csv_open(void *ctx, const char *path, char *err, size_t errsz
 	fd = is_stdin ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		set_err(err, errsz, "%s: %s", name, strerror(e));
+		errbuf_set(err, errsz, "%s: %s", name, strerror(e));
 		errno = e;
 		return NULL;
 	}
 	/* read() on a directory fails later with a less helpful message. */
 	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		close(fd);
-		set_err(err, errsz, "%s: %s", name, strerror(EISDIR));
+		errbuf_set(err, errsz, "%s: %s", name, strerror(EISDIR));
 		errno = EISDIR;
 		return NULL;
 	}
@@ -146,7 +134,7 @@ struct csv_reader *csv_open(void *ctx, const char *path, char *err, size_t errsz
 		/* gzdopen does not close fd when it fails. */
 		close(fd);
 		talloc_free(r);
-		set_err(err, errsz, "%s: out of memory", name);
+		errbuf_set(err, errsz, "%s: out of memory", name);
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -8,6 +8,8 @@
 
 #include "import/rejects.h"
 
+#include "core/errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -38,20 +40,6 @@ struct rejects {
 	size_t nreasons;
 	struct rejects_reason reasons[REJECTS_REASONS_MAX];
 };
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* Writes the buffer out. Returns 0 or the negative errno of the first failure, after which
  * nothing more is written (a file with a hole in the middle would mislead). */
@@ -146,7 +134,7 @@ struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errs
 
 	if (rj == NULL || (rj->buf = talloc_size(rj, REJECTS_BUF)) == NULL) {
 		talloc_free(rj);
-		set_err(err, errsz, "%s: out of memory", path ? path : "rejects");
+		errbuf_set(err, errsz, "%s: out of memory", path ? path : "rejects");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -157,7 +145,7 @@ struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errs
 	if (rj->fd < 0) {
 		e = errno;
 		talloc_free(rj);
-		set_err(err, errsz, "%s: %s", path, strerror(e));
+		errbuf_set(err, errsz, "%s: %s", path, strerror(e));
 		errno = e;
 		return NULL;
 	}

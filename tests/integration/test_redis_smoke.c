@@ -19,6 +19,8 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "looplib.h"
+
 #include "core/logging.h"
 #include "core/redis_url.h"
 #include "store/redis_embed.h"
@@ -61,24 +63,6 @@ static int teardown(void **state)
 	return rc == 0 ? 0 : -1;
 }
 
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	*(bool *)arg = true;
-}
-
-/* Runs the loop until cond(arg) or ms pass. Returns whether cond became true. */
-static bool run_until(struct event_base *base, bool (*cond)(void *), void *arg, int ms)
-{
-	bool timed_out = false;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	struct event *t = evtimer_new(base, on_timeout, &timed_out);
-
-	evtimer_add(t, &tv);
-	while (!cond(arg) && !timed_out)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
-	return cond(arg);
-}
 
 static bool is_up(void *st) { return store_is_up(st); }
 static bool is_down(void *st) { return !store_is_up(st); }
