@@ -42,6 +42,49 @@ static struct script rate_script = {
 	"return n\n", ""
 };
 
+/* A report for an IMEI, unless one is open: then its reference. KEYS: rep:{imei},
+ * rep:{imei}:past. ARGV: the new reference, then field/value pairs. A closed report
+ * (unblocked or rejected) moves to the list of past references. */
+static struct script report_create_script = {
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if st and st ~= 'unblocked' and st ~= 'rejected' then\n"
+	"  return {redis.call('HGET', KEYS[1], 'ref'), 0}\n"
+	"end\n"
+	"if st then\n"
+	"  redis.call('RPUSH', KEYS[2], redis.call('HGET', KEYS[1], 'ref'))\n"
+	"  redis.call('DEL', KEYS[1])\n"
+	"end\n"
+	"local t = redis.call('TIME')[1]\n"
+	"redis.call('HSET', KEYS[1], 'ref', ARGV[1], 'state', 'received', 'created', t,\n"
+	"           'updated', t, unpack(ARGV, 2))\n"
+	"return {ARGV[1], 1}\n", ""
+};
+
+/* A report's state changes only from the states given. KEYS: rep:{imei}. ARGV: allowed
+ * states "a|b", the new state, then field/value pairs. Returns the state now and whether it
+ * changed; '' for no report. */
+static struct script report_transition_script = {
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not st then return {'', 0} end\n"
+	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
+	"  return {st, 0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', redis.call('TIME')[1],\n"
+	"           unpack(ARGV, 3))\n"
+	"return {ARGV[2], 1}\n", ""
+};
+
+/* One stream entry per request id. KEYS: the stream, its dedup key (same slot). ARGV: how
+ * long a request id is remembered (s), then field/value pairs. Returns the entry id and
+ * whether it is new. */
+static struct script enqueue_script = {
+	"local id = redis.call('GET', KEYS[2])\n"
+	"if id then return {id, 0} end\n"
+	"id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))\n"
+	"redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
+	"return {id, 1}\n", ""
+};
+
 struct store {
 	struct event_base *base;
 	struct redis_url url;
@@ -55,7 +98,8 @@ struct store {
 	size_t pending;
 };
 
-enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE };
+enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
+	OP_RESULT, OP_FIELDS };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -68,14 +112,24 @@ struct op {
 		store_pairings_cb pairings;
 		store_handsets_cb handsets;
 		store_kyc_cb kyc;
+		store_result_cb result;
+		store_fields_cb fields;
 	} cb;
 	void *arg;
-	/* For a script: what EVAL needs if EVALSHA meets NOSCRIPT. */
-	const struct script *script;
 	char key[ID_MAX + 8];
 	size_t keylen;
-	char arg1[24];
+	/* For a script: its arguments after the name, kept to send EVAL if EVALSHA meets
+	 * NOSCRIPT. */
+	const struct script *script;
+	int sargc;
+	const char **sargv;
+	size_t *slens;
 	bool retried;
+	/* store_report_create: the answer waits until ref:{ref} maps the reference back. */
+	char imei[16];
+	char result[40];
+	size_t result_len;
+	bool result_changed, mapping;
 };
 
 static void connect_now(struct store *st);
@@ -252,6 +306,9 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	else
 		snprintf(st->address, sizeof(st->address), "%s:%d", url->host, url->port);
 	script_sha(&rate_script);
+	script_sha(&report_create_script);
+	script_sha(&report_transition_script);
+	script_sha(&enqueue_script);
 	st->retry = evtimer_new(base, retry_cb, st);
 	if (st->retry == NULL) {
 		talloc_free(st);
@@ -324,6 +381,12 @@ static void op_fail(struct op *op, int err)
 	case OP_KYC:
 		op->cb.kyc(op->arg, err, NULL);
 		break;
+	case OP_RESULT:
+		op->cb.result(op->arg, err, NULL, 0, false);
+		break;
+	case OP_FIELDS:
+		op->cb.fields(op->arg, err, NULL, 0);
+		break;
 	}
 }
 
@@ -353,11 +416,41 @@ static int op_start(struct op *op, int argc, const char **argv, const size_t *le
 /* EVALSHA, or EVAL with the body once Redis said NOSCRIPT. */
 static int op_script(struct op *op, bool eval)
 {
-	const char *argv[] = { eval ? "EVAL" : "EVALSHA",
-			       eval ? op->script->body : op->script->sha, "1", op->key, op->arg1 };
-	size_t lens[] = { strlen(argv[0]), strlen(argv[1]), 1, op->keylen, strlen(op->arg1) };
+	op->sargv[0] = eval ? "EVAL" : "EVALSHA";
+	op->slens[0] = strlen(op->sargv[0]);
+	op->sargv[1] = eval ? op->script->body : op->script->sha;
+	op->slens[1] = strlen(op->sargv[1]);
+	return op_send(op, op->sargc, op->sargv, op->slens);
+}
 
-	return op_send(op, 5, argv, lens);
+/* Keeps a copy of a script's arguments (numkeys, keys, args) in the op and sends it.
+ * Returns 0, or frees the op and returns why it could not be sent. */
+static int op_start_script(struct op *op, const struct script *sc, int argc,
+			   const char **argv, const size_t *lens)
+{
+	int i;
+	char *copy;
+
+	op->script = sc;
+	op->sargc = argc + 2;
+	op->sargv = talloc_array(op, const char *, op->sargc);
+	op->slens = talloc_array(op, size_t, op->sargc);
+	if (op->sargv == NULL || op->slens == NULL)
+		goto oom;
+	for (i = 0; i < argc; i++) {
+		copy = talloc_memdup(op, argv[i], lens[i] + 1);
+		if (copy == NULL)
+			goto oom;
+		op->sargv[i + 2] = copy;
+		op->slens[i + 2] = lens[i];
+	}
+	if (op_script(op, false) == 0)
+		return 0;
+	talloc_free(op);
+	return -EAGAIN;
+oom:
+	talloc_free(op);
+	return -ENOMEM;
 }
 
 static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -421,6 +514,60 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 			op->cb.pairings(op->arg, 0, recs, (size_t)n);
 		}
 		break;
+	case OP_RESULT:
+		if (op->mapping) {
+			/* The reference's mapping is written: now the report's answer. */
+			op->cb.result(op->arg, 0, op->result, op->result_len, op->result_changed);
+			break;
+		}
+		if (op->imei[0] && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+		    reply->element[0]->type == REDIS_REPLY_STRING &&
+		    reply->element[0]->len > 0 && reply->element[0]->len < sizeof(op->result)) {
+			/* Every answer maps its reference, the open report's too: a retry repairs
+			 * a mapping that a dropped connection left unwritten. */
+			char key[ID_MAX + 8];
+			const char *argv[3] = { "SET", key, op->imei };
+			size_t lens[3];
+
+			op->result_len = reply->element[0]->len;
+			memcpy(op->result, reply->element[0]->str, op->result_len);
+			op->result_changed = reply->element[1]->type == REDIS_REPLY_INTEGER &&
+					     reply->element[1]->integer != 0;
+			lens[0] = 3;
+			lens[1] = (size_t)snprintf(key, sizeof(key), "ref:{%.*s}",
+						   (int)op->result_len, op->result);
+			lens[2] = 15;
+			op->mapping = true;
+			if (op_send(op, 3, argv, lens) == 0)
+				return;
+			op_fail(op, -EAGAIN);
+			break;
+		}
+		if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+		    reply->element[0]->type == REDIS_REPLY_STRING &&
+		    reply->element[1]->type == REDIS_REPLY_INTEGER)
+			op->cb.result(op->arg, 0, reply->element[0]->str, reply->element[0]->len,
+				      reply->element[1]->integer != 0);
+		else
+			op_fail(op, -EPROTO);
+		break;
+	case OP_FIELDS: {
+		struct store_kv kv[64];
+		size_t i, nkv = 0;
+
+		if (reply->type != REDIS_REPLY_ARRAY) {
+			op_fail(op, -EPROTO);
+			break;
+		}
+		for (i = 0; i + 1 < reply->elements && nkv < 64; i += 2, nkv++) {
+			kv[nkv].key = reply->element[i]->str;
+			kv[nkv].klen = reply->element[i]->len;
+			kv[nkv].val = reply->element[i + 1]->str;
+			kv[nkv].vlen = reply->element[i + 1]->len;
+		}
+		op->cb.fields(op->arg, 0, kv, nkv);
+		break;
+	}
 	case OP_KYC:
 		if (reply->type != REDIS_REPLY_STRING) {
 			op->cb.kyc(op->arg, 0, NULL);
@@ -617,10 +764,204 @@ int store_rate_hit(struct store *st, const char *name, size_t len, unsigned wind
 		return -EINVAL;
 	}
 	op->cb.count = cb;
-	op->script = &rate_script;
-	snprintf(op->arg1, sizeof(op->arg1), "%llu", (unsigned long long)window_s * 1000);
-	rc = op_script(op, false);
-	if (rc < 0)
+	{
+		char ms[24];
+		const char *argv[] = { "1", op->key, ms };
+		size_t lens[] = { 1, op->keylen,
+				  (size_t)snprintf(ms, sizeof(ms), "%llu",
+						   (unsigned long long)window_s * 1000) };
+
+		return op_start_script(op, &rate_script, 3, argv, lens);
+	}
+}
+
+/* ---- reports and the CEIR queue ------------------------------------------------------ */
+
+#define FIELDS_MAX 32
+
+/* "rep:{356938035643809}" and its list of past references. Returns 0 or -EINVAL. */
+static int report_keys(const char *imei, char *key, size_t *keylen, char *past,
+		       size_t *pastlen)
+{
+	size_t i;
+
+	for (i = 0; i < 15; i++) {
+		if (imei[i] < '0' || imei[i] > '9')
+			return -EINVAL;
+	}
+	if (imei[15] != '\0')
+		return -EINVAL;
+	*keylen = (size_t)snprintf(key, ID_MAX + 8, "rep:{%s}", imei);
+	if (past)
+		*pastlen = (size_t)snprintf(past, ID_MAX + 8, "rep:{%s}:past", imei);
+	return 0;
+}
+
+/* Appends the field/value pairs to argv. Returns the new argc, or -EINVAL. */
+static int add_fields(const char **argv, size_t *lens, int argc, const struct store_kv *kv,
+		      size_t n)
+{
+	size_t i;
+
+	if (n > FIELDS_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		argv[argc] = kv[i].key;
+		lens[argc++] = kv[i].klen;
+		argv[argc] = kv[i].val;
+		lens[argc++] = kv[i].vlen;
+	}
+	return argc;
+}
+
+int store_report_create(struct store *st, const char *imei, const char *ref,
+			const struct store_kv *fields, size_t n, store_result_cb cb, void *arg)
+{
+	const char *argv[4 + 2 * FIELDS_MAX];
+	size_t lens[4 + 2 * FIELDS_MAX], pastlen;
+	char past[ID_MAX + 8];
+	struct op *op;
+	int argc;
+
+	op = op_new(st, OP_RESULT, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.result = cb;
+	if (report_keys(imei, op->key, &op->keylen, past, &pastlen) < 0 || ref == NULL ||
+	    *ref == '\0' || strlen(ref) > 32) {
 		talloc_free(op);
-	return rc;
+		return -EINVAL;
+	}
+	memcpy(op->imei, imei, 16);
+	argv[0] = "2";
+	lens[0] = 1;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	argv[2] = past;
+	lens[2] = pastlen;
+	argv[3] = ref;
+	lens[3] = strlen(ref);
+	argc = add_fields(argv, lens, 4, fields, n);
+	if (argc < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return op_start_script(op, &report_create_script, argc, argv, lens);
+}
+
+int store_report_transition(struct store *st, const char *imei, const char *from,
+			    const char *to, const struct store_kv *fields, size_t n,
+			    store_result_cb cb, void *arg)
+{
+	const char *argv[4 + 2 * FIELDS_MAX];
+	size_t lens[4 + 2 * FIELDS_MAX];
+	struct op *op;
+	int argc;
+
+	op = op_new(st, OP_RESULT, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.result = cb;
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
+	    to == NULL || *to == '\0') {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	argv[0] = "1";
+	lens[0] = 1;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	argv[2] = from;
+	lens[2] = strlen(from);
+	argv[3] = to;
+	lens[3] = strlen(to);
+	argc = add_fields(argv, lens, 4, fields, n);
+	if (argc < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return op_start_script(op, &report_transition_script, argc, argv, lens);
+}
+
+int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_FIELDS, arg);
+	const char *argv[2];
+	size_t lens[2];
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.fields = cb;
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	argv[0] = "HGETALL";
+	lens[0] = 7;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	return op_start(op, 2, argv, lens);
+}
+
+int store_report_find(struct store *st, const char *ref, size_t len, store_data_cb cb,
+		      void *arg)
+{
+	struct op *op;
+	int rc = keyed_op(st, OP_GET, "ref:", ref, len, arg, &op);
+	const char *argv[2];
+	size_t lens[2];
+
+	if (rc < 0)
+		return rc;
+	op->cb.data = cb;
+	argv[0] = "GET";
+	lens[0] = 3;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	return op_start(op, 2, argv, lens);
+}
+
+int store_ceir_enqueue(struct store *st, const char *stream, const char *request_id,
+		       unsigned remember_s, const struct store_kv *fields, size_t n,
+		       store_result_cb cb, void *arg)
+{
+	const char *argv[4 + 2 * FIELDS_MAX], *open, *close;
+	size_t lens[4 + 2 * FIELDS_MAX];
+	char dedup[256], ttl[16];
+	struct op *op;
+	int argc, dl;
+
+	op = op_new(st, OP_RESULT, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.result = cb;
+	/* The dedup key must share the stream's slot: the stream's own hash tag when its name
+	 * has one, else its whole name as the tag (a name without braces hashes whole). */
+	open = strchr(stream, '{');
+	close = open ? strchr(open + 1, '}') : NULL;
+	if (open && close && close > open + 1)
+		dl = snprintf(dedup, sizeof(dedup), "%.*s:seen:%s", (int)(close - open + 1), open,
+			      request_id);
+	else
+		dl = snprintf(dedup, sizeof(dedup), "{%s}:seen:%s", stream, request_id);
+	if (dl < 0 || (size_t)dl >= sizeof(dedup) || strlen(stream) > ID_MAX ||
+	    *request_id == '\0' || remember_s == 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", stream);
+	argv[0] = "2";
+	lens[0] = 1;
+	argv[1] = stream;
+	lens[1] = strlen(stream);
+	argv[2] = dedup;
+	lens[2] = (size_t)dl;
+	argv[3] = ttl;
+	lens[3] = (size_t)snprintf(ttl, sizeof(ttl), "%u", remember_s);
+	argc = add_fields(argv, lens, 4, fields, n);
+	if (argc < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return op_start_script(op, &enqueue_script, argc, argv, lens);
 }

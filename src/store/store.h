@@ -75,4 +75,51 @@ int store_session_del(struct store *st, const char *id, size_t idlen, store_done
 int store_rate_hit(struct store *st, const char *name, size_t len, unsigned window_s,
 		   store_count_cb cb, void *arg);
 
+/* ---- reports and the CEIR queue ---- */
+
+/* A field or value pair (pointer and length, binary-safe). */
+struct store_kv {
+	const char *key;
+	size_t klen;
+	const char *val;
+	size_t vlen;
+};
+
+/* s[0..len) is a reference, a state or a stream entry id; changed says whether this call
+ * changed anything (false: the existing answer, e.g. the open report's reference). */
+typedef void (*store_result_cb)(void *arg, int err, const char *s, size_t len, bool changed);
+/* A hash's fields (at most 64), lent for the call. n is 0 when there is none. */
+typedef void (*store_fields_cb)(void *arg, int err, const struct store_kv *kv, size_t n);
+
+/* Opens a report for a 15-digit IMEI with reference ref and the given fields, state
+ * "received" and created/updated times from Redis's clock, atomically (Lua on rep:{imei}):
+ * unless a report is open (neither unblocked nor rejected), whose reference is answered
+ * with changed false. A closed report's reference moves to rep:{imei}:past. The answer
+ * comes once ref:{reference} maps the reference to the IMEI. The IMEI's status is its
+ * report's state (store_report_get). */
+int store_report_create(struct store *st, const char *imei, const char *ref,
+			const struct store_kv *fields, size_t n, store_result_cb cb, void *arg);
+
+/* The 15-digit IMEI whose report has reference ref (ref:{ref}, written by
+ * store_report_create before it answers); found false for an unknown reference. */
+int store_report_find(struct store *st, const char *ref, size_t len, store_data_cb cb,
+		      void *arg);
+
+/* Moves the IMEI's report to state to, with the given fields, only from one of the states
+ * in from ("verified|sent"). Answers the state now; changed false when the report was in
+ * another state (s is that state) or there is none (s is ""). */
+int store_report_transition(struct store *st, const char *imei, const char *from,
+			    const char *to, const struct store_kv *fields, size_t n,
+			    store_result_cb cb, void *arg);
+
+/* The IMEI's report, all fields. */
+int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg);
+
+/* Adds one entry to the CEIR stream per request id (the idempotency key), however often it
+ * is called: the id is remembered remember_s seconds in a key of the stream's own slot, and
+ * a repeat answers the first entry's id with changed false. */
+int store_ceir_enqueue(struct store *st, const char *stream, const char *request_id,
+		       unsigned remember_s, const struct store_kv *fields, size_t n,
+		       store_result_cb cb, void *arg);
+
 #endif

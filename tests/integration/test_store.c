@@ -265,6 +265,148 @@ static void test_rate_script_survives_flush(void **state)
 	redisFree(c);
 }
 
+struct result {
+	int calls, err;
+	char s[64];
+	bool changed;
+	size_t nkv;
+	char state[16];
+};
+
+static bool got_result(void *arg) { return ((struct result *)arg)->calls > 0; }
+
+static void on_result(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct result *r = arg;
+
+	r->calls++;
+	r->err = err;
+	r->changed = changed;
+	snprintf(r->s, sizeof(r->s), "%.*s", (int)len, s ? s : "");
+}
+
+static void on_fields(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct result *r = arg;
+	size_t i;
+
+	r->calls++;
+	r->err = err;
+	r->nkv = n;
+	for (i = 0; i < n; i++) {
+		if (kv[i].klen == 5 && memcmp(kv[i].key, "state", 5) == 0)
+			snprintf(r->state, sizeof(r->state), "%.*s", (int)kv[i].vlen, kv[i].val);
+	}
+}
+
+/* Runs one operation to its answer. */
+#define RUN(f, r, call) do { \
+	memset(&(r), 0, sizeof(r)); \
+	assert_int_equal((call), 0); \
+	assert_true(run_until((f)->base, got_result, &(r), 5000)); \
+	assert_int_equal((r).calls, 1); \
+} while (0)
+
+static void test_reports(void **state)
+{
+	struct fixture *f = *state;
+	static const char imei[] = "356938035643809";
+	const struct store_kv fields[] = {
+		{ "reason", 6, "stolen", 6 }, { "reporter", 8, "+254712345678", 13 },
+		{ "channel", 7, "ussd", 4 },
+	};
+	struct result r;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+
+	RUN(f, r, store_report_create(f->st, imei, "K7Q2X4", fields, 3, on_result, &r));
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.s, "K7Q2X4");
+	assert_true(r.changed);
+	/* A retry, or a second reporter: the open report's reference, nothing new. */
+	RUN(f, r, store_report_create(f->st, imei, "ZZZZZZ", fields, 3, on_result, &r));
+	assert_string_equal(r.s, "K7Q2X4");
+	assert_false(r.changed);
+	{
+		struct answer g = { 0 }, u = { 0 };
+
+		assert_int_equal(store_report_find(f->st, "K7Q2X4", 6, on_data, &g), 0);
+		assert_int_equal(store_report_find(f->st, "ZZZZZZ", 6, on_data, &u), 0);
+		assert_true(run_until(f->base, answered, &u, 5000));
+		assert_true(g.found);
+		assert_int_equal(g.len, 15);
+		assert_memory_equal(g.data, imei, 15);
+		assert_false(u.found);	/* the reference that was not issued maps to nothing */
+	}
+	RUN(f, r, store_report_transition(f->st, imei, "received", "verified", NULL, 0,
+					  on_result, &r));
+	assert_string_equal(r.s, "verified");
+	assert_true(r.changed);
+	RUN(f, r, store_report_transition(f->st, imei, "sent", "blocked", NULL, 0, on_result,
+					  &r));
+	assert_string_equal(r.s, "verified");	/* not from verified */
+	assert_false(r.changed);
+	RUN(f, r, store_report_get(f->st, imei, on_fields, &r));
+	assert_string_equal(r.state, "verified");
+	assert_true(r.nkv >= 7);	/* ref, state, created, updated and the three given */
+	RUN(f, r, store_report_transition(f->st, "490139201234567", "received", "verified",
+					  NULL, 0, on_result, &r));
+	assert_string_equal(r.s, "");	/* no report */
+	/* Closed, the IMEI can be reported again; the old reference is kept. */
+	RUN(f, r, store_report_transition(f->st, imei, "verified", "rejected", fields, 1,
+					  on_result, &r));
+	RUN(f, r, store_report_create(f->st, imei, "M3N4P5", fields, 3, on_result, &r));
+	assert_string_equal(r.s, "M3N4P5");
+	assert_true(r.changed);
+	rr = redisCommand(c, "LRANGE rep:{%s}:past 0 -1", imei);
+	assert_int_equal(rr->elements, 1);
+	assert_string_equal(rr->element[0]->str, "K7Q2X4");
+	freeReplyObject(rr);
+	assert_int_equal(store_report_create(f->st, "35693803564380", "X", fields, 1, on_result,
+					     &r), -EINVAL);
+	redisFree(c);
+}
+
+static void test_enqueue_once(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_kv fields[] = {
+		{ "request_id", 10, "req-1", 5 }, { "type", 4, "block", 5 },
+		{ "imei", 4, "356938035643809", 15 },
+	};
+	struct result a, b, d;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+
+	RUN(f, a, store_ceir_enqueue(f->st, "ceir:requests", "req-1", 86400, fields, 3,
+				     on_result, &a));
+	assert_int_equal(a.err, 0);
+	assert_true(a.changed);
+	/* The user retries, or ceirgw restarts and sends it again: the same entry. */
+	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+	RUN(f, b, store_ceir_enqueue(f->st, "ceir:requests", "req-1", 86400, fields, 3,
+				     on_result, &b));
+	assert_false(b.changed);
+	assert_string_equal(a.s, b.s);
+	RUN(f, d, store_ceir_enqueue(f->st, "ceir:requests", "req-2", 86400, fields, 3,
+				     on_result, &d));
+	assert_true(d.changed);
+	rr = redisCommand(c, "XLEN ceir:requests");
+	assert_int_equal(rr->integer, 2);
+	freeReplyObject(rr);
+	/* The dedup key lives in the stream's slot. */
+	rr = redisCommand(c, "CLUSTER KEYSLOT ceir:requests");
+	if (rr->type == REDIS_REPLY_INTEGER) {
+		long long slot = rr->integer;
+
+		freeReplyObject(rr);
+		rr = redisCommand(c, "CLUSTER KEYSLOT {ceir:requests}:seen:req-1");
+		assert_int_equal(rr->integer, slot);
+	}
+	freeReplyObject(rr);
+	redisFree(c);
+}
+
 /* Commands stuck behind a paused server when it dies: each answered once, -EAGAIN. */
 static void test_pending_answered_once(void **state)
 {
@@ -363,6 +505,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_script_survives_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 	};
