@@ -76,6 +76,9 @@ static void usage(FILE *out)
 		"  import kyc [-c FILE] [--kyc-key FILE] [--redis URL] [--rejects FILE] FILE...\n"
 		"      load subscribers' KYC (header naming msisdn and national_id, optionally\n"
 		"      registered_at): national IDs are kept only as HMAC digests\n"
+		"  import tac [-c FILE] [--redis URL] [--rejects FILE] FILE\n"
+		"      put an operator's TAC table (the tacdb CSV format) in Redis, where every\n"
+		"      ceirgw on that Redis takes it from instead of tac-file\n"
 		"  verify [-c FILE] [--kyc-key FILE] [--redis URL] MSISDN ID\n"
 		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
 		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL] [--region CC] VALUE...\n"
@@ -489,6 +492,73 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 	return rc ? EXIT_VALID : EXIT_INVALID;
 }
 
+static void tac_reject(void *arg, size_t line, const char *reason, const char *row,
+		       size_t len)
+{
+	struct { struct rejects *rj; const char *path; } *r = arg;
+
+	rejects_add(r->rj, r->path, line, reason, row, len);
+}
+
+/* ceirgwctl import tac FILE: checks an operator's TAC table as ceirgw reads it and puts it
+ * in Redis, where every ceirgw process takes it from instead of tac-file. */
+static int run_import_tac(struct ctl *c, int argc, char **argv)
+{
+	struct { struct rejects *rj; const char *path; } ra;
+	struct tac_load_stats st;
+	struct tac_table *t;
+	char err[1024], source[300];
+	const char *pre;
+	bool unused = false;
+	int first, rc;
+
+	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");
+	if (first < 0)
+		return EXIT_USAGE;
+	first += 1;
+	if (argc - first != 1) {
+		fprintf(stderr, "ceirgwctl import tac: expected one FILE\n");
+		return EXIT_USAGE;
+	}
+	ra.path = argv[first];
+	ra.rj = rejects_open(c->ctx, c->rejects_path, err, sizeof(err));
+	if (ra.rj == NULL) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	t = tac_table_load_ex(c->ctx, ra.path, &st, tac_reject, &ra, err, sizeof(err));
+	if (rejects_close(ra.rj) < 0)
+		fprintf(stderr, "ceirgwctl: rejects file %s: cannot write it whole\n",
+			c->rejects_path);
+	if (t == NULL) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return EXIT_INVALID;
+	}
+	if ((rc = connect_store(c)) != 0)
+		return rc;
+	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return EXIT_USAGE;
+	}
+	/* The preamble's first line names the table and its licence; keep it with the data. */
+	pre = tac_table_preamble(t);
+	snprintf(source, sizeof(source), "%.*s", (int)strcspn(pre, "\r\n"), pre);
+	if (source[0] == '\0')
+		snprintf(source, sizeof(source), "%s", ra.path);
+	rc = bulk_tac_replace(c->bulk, t, source);
+	bulk_unlock(c->bulk);
+	if (rc < 0) {
+		fprintf(stderr, "ceirgwctl: %s\n", bulk_error(c->bulk));
+		return EXIT_INVALID;
+	}
+	printf("tac: %zu rows: %zu TACs loaded, %zu rejected, %zu duplicates; the TAC table in "
+	       "Redis now replaces tac-file for every ceirgw on this Redis\n", st.rows,
+	       st.loaded, st.rejected, st.duplicates);
+	if (st.rejected)
+		rejects_summary(ra.rj, stdout);
+	return EXIT_VALID;
+}
+
 static int run_import(struct ctl *c, int argc, char **argv)
 {
 	struct import_counts total = { 0 }, one;
@@ -511,8 +581,10 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		kind = IMPORT_PAIRINGS;
 	} else if (argc >= 2 && strcmp(argv[1], "kyc") == 0) {
 		kind = IMPORT_KYC;
+	} else if (argc >= 2 && strcmp(argv[1], "tac") == 0) {
+		return run_import_tac(c, argc, argv);
 	} else {
-		fprintf(stderr, "ceirgwctl import: expected pairings or kyc\n");
+		fprintf(stderr, "ceirgwctl import: expected pairings, kyc or tac\n");
 		return EXIT_USAGE;
 	}
 	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");

@@ -33,6 +33,7 @@ struct daemon {
 	struct store *store;
 	struct http_server *http;
 	struct event *sig[4];
+	const char *tac_source;		/* "file", or "redis" once an imported table is read */
 	time_t started;
 	unsigned reloads;
 	int exit_code;
@@ -90,6 +91,7 @@ struct daemon *daemon_create(void *ctx, const char *path, const struct config_ov
 	d->tac = load_tac(d, d->cfg->tac_file, err, errsz);
 	if (d->tac == NULL)
 		goto fail;
+	d->tac_source = "file";
 	return d;
 fail:
 	talloc_free(d);
@@ -129,6 +131,43 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	next->http_port = d->cfg->http_port;
 }
 
+static void on_tac_fetched(void *arg, int err, const void *text, size_t len, bool found)
+{
+	struct daemon *d = arg;
+	struct tac_load_stats st;
+	struct tac_table *t;
+	char why[256];
+
+	if (err < 0) {
+		LOGP(LOGC_MAIN, LOGL_WARN, "TAC table in Redis not read (%s); keeping the %s one",
+		     strerror(-err), d->tac_source);
+		return;
+	}
+	if (!found)
+		return;		/* none imported: tac-file it is */
+	t = tac_table_parse(d, text, len, &st, why, sizeof(why));
+	if (t == NULL) {
+		LOGP(LOGC_MAIN, LOGL_ERROR, "TAC table in Redis: %s; keeping the %s one", why,
+		     d->tac_source);
+		return;
+	}
+	talloc_free(d->tac);
+	d->tac = t;
+	d->tac_source = "redis";
+	LOGP(LOGC_MAIN, LOGL_NOTICE, "TAC table from Redis (ceirgwctl import tac): %zu entries",
+	     st.loaded);
+}
+
+/* An imported TAC table in Redis wins over tac-file: every process then serves the same. */
+static void fetch_tac(void *arg)
+{
+	struct daemon *d = arg;
+	int rc = store_tac_fetch(d->store, on_tac_fetched, d);
+
+	if (rc < 0)
+		LOGP(LOGC_MAIN, LOGL_WARN, "TAC table in Redis not read now: %s", strerror(-rc));
+}
+
 static void reload(struct daemon *d)
 {
 	struct ceirgw_config *next;
@@ -157,9 +196,12 @@ static void reload(struct daemon *d)
 	}
 	talloc_free(d->tac);
 	d->tac = tac;
+	d->tac_source = "file";
 	talloc_free(d->cfg);
 	d->cfg = next;
 	d->reloads++;
+	if (store_is_up(d->store))
+		fetch_tac(d);
 	LOGP(LOGC_CONFIG, LOGL_NOTICE, "reload %u done", d->reloads);
 }
 
@@ -211,6 +253,7 @@ static void healthz(struct evhttp_request *req, void *arg)
 	json_key_cstr(&jb, "redis", up ? "up" : "down");
 	json_key_cstr(&jb, "redis_mode", d->embed ? "embedded" : "external");
 	json_key_int(&jb, "tac_entries", (long long)tac_table_size(d->tac));
+	json_key_cstr(&jb, "tac_source", d->tac_source);
 	json_key_int(&jb, "reloads", d->reloads);
 	json_key_int(&jb, "uptime_s", (long long)(time(NULL) - d->started));
 	json_object_end(&jb);
@@ -241,7 +284,10 @@ static int start_store(struct daemon *d)
 	}
 	d->store = store_create(d, d->base, &url, &(struct store_options){
 		.bucket_digits = d->cfg->pairing_bucket_digits });
-	return d->store ? 0 : -ENOMEM;
+	if (d->store == NULL)
+		return -ENOMEM;
+	store_on_up(d->store, fetch_tac, d);
+	return 0;
 }
 
 static int start_signals(struct daemon *d)

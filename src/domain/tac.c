@@ -248,20 +248,24 @@ static int is_blank_line(const char *line, size_t len)
 }
 
 /* Reads one data row. Returns 1 when it was added, 0 when it was rejected, -ENOMEM. */
-static int add_row(struct builder *b, const char *line, size_t len)
+/* Returns 1 when the row was added, 0 when rejected (*why says why), -ENOMEM. */
+static int add_row(struct builder *b, const char *line, size_t len, const char **why)
 {
 	/* Lines are at most TAC_LINE_MAX bytes, so no field can overflow these. */
 	char tac_s[TAC_LINE_MAX + 1], maker[TAC_LINE_MAX + 1], model[TAC_LINE_MAX + 1];
 	size_t pos = 0, tac_n, maker_n, model_n, cap;
 	struct build_row *rows, r;
 
+	*why = "row_too_long";
 	if (len > TAC_LINE_MAX)
 		return 0;
+	*why = "too_few_columns";
 	if (!csv_field(line, len, &pos, tac_s, &tac_n))
 		return 0;
 	if (!csv_field(line, len, &pos, maker, &maker_n))
 		return 0;
 	csv_field(line, len, &pos, model, &model_n);
+	*why = "bad_tac";
 	if (parse_tac(tac_s, tac_n, &r.tac) < 0)
 		return 0;
 	if (intern(b, maker, maker_n, &r.maker_off) < 0 ||
@@ -323,6 +327,14 @@ static struct tac_table *fail(struct tac_table *t, void *tmp, int err)
 struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 				  struct tac_load_stats *stats, char *err, size_t errsz)
 {
+	return tac_table_parse_ex(ctx, buf, len, stats, NULL, NULL, err, errsz);
+}
+
+struct tac_table *tac_table_parse_ex(void *ctx, const char *buf, size_t len,
+				     struct tac_load_stats *stats, tac_reject_fn reject,
+				     void *arg, char *err, size_t errsz)
+{
+	const char *why;
 	struct tac_load_stats st = { 0 };
 	struct builder b = { 0 };
 	struct tac_table *t = NULL;
@@ -369,10 +381,12 @@ struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 		if (is_blank_line(line, linelen))
 			continue;
 		st.rows++;
-		rc = add_row(&b, line, linelen);
+		rc = add_row(&b, line, linelen, &why);
 		if (rc < 0)
 			goto nomem;
 		if (rc == 0) {
+			if (reject)
+				reject(arg, lineno, why, line, linelen);
 			st.rejected++;
 			if (st.first_bad_line == 0)
 				st.first_bad_line = lineno;
@@ -432,6 +446,12 @@ nomem:
 struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_stats *stats,
 				 char *err, size_t errsz)
 {
+	return tac_table_load_ex(ctx, path, stats, NULL, NULL, err, errsz);
+}
+
+struct tac_table *tac_table_load_ex(void *ctx, const char *path, struct tac_load_stats *stats,
+				    tac_reject_fn reject, void *arg, char *err, size_t errsz)
+{
 	struct tac_table *t;
 	char why[256];
 	struct stat sb;
@@ -487,7 +507,7 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 	close(fd);
 
 	why[0] = '\0';
-	t = tac_table_parse(ctx, buf, got, stats, why, sizeof(why));
+	t = tac_table_parse_ex(ctx, buf, got, stats, reject, arg, why, sizeof(why));
 	e = errno;
 	talloc_free(buf);
 	if (t == NULL) {
@@ -526,6 +546,24 @@ int tac_lookup(const struct tac_table *t, const char tac[8], struct tac_entry *o
 		}
 	}
 	return -ENOENT;
+}
+
+int tac_table_at(const struct tac_table *t, size_t i, char tac[9], struct tac_entry *out)
+{
+	uint32_t v;
+	int k;
+
+	if (i >= t->n)
+		return -ENOENT;
+	v = t->rows[i].tac;
+	for (k = 7; k >= 0; k--) {
+		tac[k] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	tac[8] = '\0';
+	out->maker = t->pool + t->rows[i].maker_off;
+	out->model = t->pool + t->rows[i].model_off;
+	return 0;
 }
 
 size_t tac_table_size(const struct tac_table *t)

@@ -31,6 +31,21 @@ struct tac_table *tac_table_load(void *ctx, const char *path, struct tac_load_st
 struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 				  struct tac_load_stats *stats, char *err, size_t errsz);
 
+/* As tac_table_parse, and calls reject for every row it leaves out, with the row's line
+ * number, a reason ("bad_tac", "too_few_columns", "row_too_long") and its bytes. */
+typedef void (*tac_reject_fn)(void *arg, size_t line, const char *reason, const char *row,
+			      size_t len);
+struct tac_table *tac_table_parse_ex(void *ctx, const char *buf, size_t len,
+				     struct tac_load_stats *stats, tac_reject_fn reject,
+				     void *arg, char *err, size_t errsz);
+
+struct tac_table *tac_table_load_ex(void *ctx, const char *path, struct tac_load_stats *stats,
+				    tac_reject_fn reject, void *arg, char *err, size_t errsz);
+
+/* The i-th entry in TAC order (0 <= i < tac_table_size): its 8 digits and NUL in tac.
+ * Returns 0 or -ENOENT. */
+int tac_table_at(const struct tac_table *t, size_t i, char tac[9], struct tac_entry *out);
+
 /* Looks up 8 ASCII digits. Returns 0 and fills *out, or -ENOENT. */
 int tac_lookup(const struct tac_table *t, const char tac[8], struct tac_entry *out);
 

@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "domain/tac.h"
+
 #define WINDOW_BUCKETS 512	/* buckets whose commands are in flight together */
 #define LOCK_KEY "import:{lock}"
 #define LOCK_TTL_MS "600000"	/* renewed by every batch: a crashed import frees it */
@@ -780,6 +782,83 @@ int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec)
 	if (rc == -EIO)
 		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
 	return rc;
+}
+
+/* Reads the replies of n pipelined commands. Returns 0 or -EIO. */
+static int drain(struct bulk *b, size_t n, const char *what)
+{
+	redisReply *r;
+	int rc = 0;
+
+	while (n-- > 0) {
+		r = NULL;
+		if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
+		    r->type == REDIS_REPLY_ERROR)
+			rc = set_err(b, what, r);
+		freeReplyObject(r);
+		if (b->c->err)
+			return -EIO;
+	}
+	return rc;
+}
+
+int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *source)
+{
+	enum { CHUNK = 1000 };
+	static const char tmp_key[] = "tac:{tac}:new";
+	const char *argv[2 + 2 * CHUNK];
+	size_t lens[2 + 2 * CHUNK], i, n = tac_table_size(t), k = 0, sent = 0, vl;
+	char *tacs = talloc_size(b, CHUNK * 9), *vals = talloc_size(b, CHUNK * 512);
+	struct tac_entry e;
+	int rc = 0;
+
+	if (tacs == NULL || vals == NULL) {
+		talloc_free(tacs);
+		talloc_free(vals);
+		snprintf(b->err, sizeof(b->err), "out of memory");
+		return -ENOMEM;
+	}
+	argv[0] = "DEL";
+	lens[0] = 3;
+	argv[1] = tmp_key;
+	lens[1] = sizeof(tmp_key) - 1;
+	rc = append_argv(b, 2, argv, lens);
+	sent++;
+	for (i = 0; i < n && rc == 0; i++) {
+		tac_table_at(t, i, tacs + 9 * k, &e);
+		/* maker, unit separator, model: neither holds a control character */
+		vl = (size_t)snprintf(vals + 512 * k, 512, "%.250s\x1f%.250s", e.maker, e.model);
+		argv[2 + 2 * k] = tacs + 9 * k;
+		lens[2 + 2 * k] = 8;
+		argv[3 + 2 * k] = vals + 512 * k;
+		lens[3 + 2 * k] = vl;
+		if (++k == CHUNK || i + 1 == n) {
+			argv[0] = "HSET";
+			lens[0] = 4;
+			rc = append_argv(b, 2 + 2 * k, argv, lens);
+			sent++;
+			k = 0;
+			/* The values live in tacs/vals: send before they are reused. */
+			if (rc == 0)
+				rc = drain(b, sent, "HSET tac:{tac}:new");
+			sent = 0;
+		}
+	}
+	if (rc == 0) {
+		const char *ren[] = { "RENAME", tmp_key, "tac:{tac}" };
+		size_t renl[] = { 6, sizeof(tmp_key) - 1, 9 };
+		const char *meta[] = { "SET", "tac:{tac}:source", source };
+		size_t metal[] = { 3, 16, strlen(source) };
+
+		rc = append_argv(b, 3, ren, renl);
+		if (rc == 0)
+			rc = append_argv(b, 3, meta, metal);
+		if (rc == 0)
+			rc = drain(b, 2, "RENAME tac:{tac}");
+	}
+	talloc_free(tacs);
+	talloc_free(vals);
+	return rc < 0 ? -EIO : 0;
 }
 
 size_t bulk_used_memory(struct bulk *b)

@@ -62,6 +62,12 @@ int bulk_msisdn_handsets(struct bulk *b, uint64_t msisdn, uint64_t *bodies);
 /* Reads a subscriber's KYC record. Returns 0, -ENOENT when there is none, or -EIO. */
 int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec);
 
+/* Replaces the TAC table in Redis (tac:{tac}) with t, whole: written to a new key, then
+ * renamed over the old one, so readers see the old table or the new one, never a mix.
+ * source (e.g. the file's licence line) is kept beside it. Returns 0 or -EIO. */
+struct tac_table;
+int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *source);
+
 /* Bytes Redis uses for data (INFO memory used_memory minus used_memory_startup), or 0. */
 size_t bulk_used_memory(struct bulk *b);
 

@@ -96,10 +96,12 @@ struct store {
 	int backoff_ms;
 	bool closing;
 	size_t pending;
+	void (*on_up)(void *arg);
+	void *on_up_arg;
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS };
+	OP_RESULT, OP_FIELDS, OP_TAC };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -181,6 +183,8 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *privdata)
 	if (step == 2) {
 		st->backoff_ms = BACKOFF_MIN_MS;
 		set_state(st, ST_UP);
+		if (st->on_up)
+			st->on_up(st->on_up_arg);
 	}
 }
 
@@ -370,6 +374,7 @@ static void op_fail(struct op *op, int err)
 		op->cb.count(op->arg, err, 0);
 		break;
 	case OP_GET:
+	case OP_TAC:
 		op->cb.data(op->arg, err, NULL, 0, false);
 		break;
 	case OP_PAIRINGS:
@@ -451,6 +456,59 @@ static int op_start_script(struct op *op, const struct script *sc, int argc,
 oom:
 	talloc_free(op);
 	return -ENOMEM;
+}
+
+/* Appends s[0..n) to the CSV text as one quoted field (RFC 4180). */
+static char *csv_quoted(char *out, const char *s, size_t n)
+{
+	size_t i;
+
+	*out++ = '"';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			*out++ = '"';
+		*out++ = s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+	}
+	*out++ = '"';
+	return out;
+}
+
+/* The HGETALL of tac:{tac} as tacdb CSV text. */
+static void tac_reply(struct op *op, const redisReply *reply)
+{
+	size_t i, cap = 32;
+	char *text, *p;
+	const char *sep;
+
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		op_fail(op, -EPROTO);
+		return;
+	}
+	if (reply->elements == 0) {
+		op->cb.data(op->arg, 0, NULL, 0, false);
+		return;
+	}
+	for (i = 0; i < reply->elements; i++)
+		cap += 2 * reply->element[i]->len + 8;
+	text = talloc_size(op, cap);
+	if (text == NULL) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
+	p = text + sprintf(text, "tac,maker,model\n");
+	for (i = 0; i + 1 < reply->elements; i += 2) {
+		const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+
+		sep = memchr(v->str, 0x1f, v->len);
+		p = csv_quoted(p, k->str, k->len);
+		*p++ = ',';
+		p = csv_quoted(p, v->str, sep ? (size_t)(sep - v->str) : v->len);
+		*p++ = ',';
+		if (sep)
+			p = csv_quoted(p, sep + 1, v->len - (size_t)(sep + 1 - v->str));
+		*p++ = '\n';
+	}
+	op->cb.data(op->arg, 0, text, (size_t)(p - text), true);
 }
 
 static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -568,6 +626,9 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		op->cb.fields(op->arg, 0, kv, nkv);
 		break;
 	}
+	case OP_TAC:
+		tac_reply(op, reply);
+		break;
 	case OP_KYC:
 		if (reply->type != REDIS_REPLY_STRING) {
 			op->cb.kyc(op->arg, 0, NULL);
@@ -901,6 +962,24 @@ int store_report_get(struct store *st, const char *imei, store_fields_cb cb, voi
 	argv[1] = op->key;
 	lens[1] = op->keylen;
 	return op_start(op, 2, argv, lens);
+}
+
+int store_tac_fetch(struct store *st, store_data_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_TAC, arg);
+	const char *argv[] = { "HGETALL", "tac:{tac}" };
+	size_t lens[] = { 7, 9 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.data = cb;
+	return op_start(op, 2, argv, lens);
+}
+
+void store_on_up(struct store *st, void (*cb)(void *arg), void *arg)
+{
+	st->on_up = cb;
+	st->on_up_arg = arg;
 }
 
 int store_report_find(struct store *st, const char *ref, size_t len, store_data_cb cb,

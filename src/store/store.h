@@ -36,6 +36,9 @@ bool store_is_up(const struct store *st);
  * never with the password. */
 const char *store_address(const struct store *st);
 
+/* Calls cb(arg) each time the connection is up (again), after AUTH and SELECT. */
+void store_on_up(struct store *st, void (*cb)(void *arg), void *arg);
+
 /* Operations waiting for Redis's answer. */
 size_t store_pending(const struct store *st);
 
@@ -59,6 +62,10 @@ int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb c
  * data has none for the MSISDN. */
 typedef void (*store_kyc_cb)(void *arg, int err, const struct kyc_rec *rec);
 int store_kyc_get(struct store *st, uint64_t msisdn, store_kyc_cb cb, void *arg);
+
+/* The TAC table `ceirgwctl import tac` put in Redis, as tacdb CSV text ("tac,maker,model"
+ * and a row per TAC) for tac_table_parse; found false when there is none. */
+int store_tac_fetch(struct store *st, store_data_cb cb, void *arg);
 
 /* A session's state, kept ttl_s seconds from this write (any ceirgw process may serve the
  * session's next step). id is the session's key (pointer and length). */

@@ -120,6 +120,29 @@ like "$err" "HMAC key" "and says what is missing"
 out=$(ctl import kyc -c "$conf" kyc-small.csv)
 like "$out" "0 subscribers written, 2 already known" "a KYC re-import writes nothing"
 
+# TAC: the shipped table checked and put in Redis, then an operator's own replaces it, and
+# a running ceirgw serves the imported one instead of tac-file.
+out=$(ctl import tac -c "$conf" --rejects "$TEST_TMP/tac-rejects.csv" "$top_srcdir/data/tacdb.csv")
+is $? 0 "import tac of the shipped table"
+like "$out" "25175 rows: 24392 TACs loaded, 780 rejected, 3 duplicates" "with its counts"
+is "$(($(wc -l <"$TEST_TMP/tac-rejects.csv") - 1))" 780 "every rejected TAC row in the rejects file"
+like "$(sed -n 2p "$TEST_TMP/tac-rejects.csv")" ",bad_tac," "with its reason"
+is "$("$REDIS_CLI" -s "$sock" hlen 'tac:{tac}')" 24392 "Redis holds the table"
+like "$("$REDIS_CLI" -s "$sock" get 'tac:{tac}:source')" "CC-BY-SA" "with its licence line"
+printf 'Operator TAC list 2026-11\ntac,maker,model\n35693803,Acme,"Phone, One"\n3569380X,Bad,Row\n' >"$TEST_TMP/optac.csv"
+out=$(ctl import tac -c "$conf" "$TEST_TMP/optac.csv")
+like "$out" "2 rows: 1 TACs loaded, 1 rejected" "an operator's table replaces it whole"
+is "$("$REDIS_CLI" -s "$sock" hlen 'tac:{tac}')" 1 "and nothing of the old one stays"
+port=$(free_port)
+"$CEIRGW" -c "$conf" --http "127.0.0.1:$port" --redis "unix://$sock" 2>"$TEST_TMP/gw.log" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 10 sh -c "curl -s http://127.0.0.1:$port/healthz | grep -q '\"tac_source\":\"redis\"'"
+ok $? "a running ceirgw serves the TAC table from Redis"
+like "$(curl -s "http://127.0.0.1:$port/healthz")" '"tac_entries":1,' "the imported one"
+kill -TERM "$gw"
+wait_exit 10 "$gw"
+
 # A generated dump: the generator knows exactly how many rows are garbage and which IMEIs
 # are cloned.
 if [ -x "$top_builddir/tests/tools/gendump" ]; then
