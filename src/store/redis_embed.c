@@ -55,6 +55,28 @@ static int destructor(struct redis_embed *re)
 	return 0;
 }
 
+/* mkdir -p: the folders above dir as 0755, dir itself 0700 (it holds subscriber data). */
+static int make_dirs(const char *dir)
+{
+	char path[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (i = 1; i < n; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		path[i] = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -69,8 +91,10 @@ struct redis_embed *redis_embed_start(void *ctx, const char *server, const char 
 	char *logfile;
 	int waited, status;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errsz, "%s: cannot create: %s", dir, strerror(errno));
+	int rc = make_dirs(dir);
+
+	if (rc < 0) {
+		snprintf(err, errsz, "%s: cannot create: %s", dir, strerror(-rc));
 		return NULL;
 	}
 	re = talloc_zero(ctx, struct redis_embed);

@@ -31,7 +31,7 @@ conf=$TEST_TMP/ceirgw.conf
 cat >"$conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$port
-data-dir = data
+data-dir = state/data
 log-file = ceirgw.log
 log-level = info
 CONF
@@ -46,8 +46,8 @@ like "$body" '"status":"ok"' "healthz says ok"
 like "$body" '"redis_mode":"embedded"' "healthz says the Redis is embedded"
 echo "$body" | grep -qE '"tac_entries":2[0-9]{4},'
 ok $? "healthz counts the shipped TAC table"
-[ -S "$TEST_TMP/data/redis.sock" ]
-ok $? "the embedded Redis socket is under data-dir (relative to the config)"
+[ -S "$TEST_TMP/state/data/redis.sock" ]
+ok $? "the embedded Redis socket is under data-dir, created with its parents, relative to the config"
 rpid=$(pgrep -P "$pid" redis-server)
 [ -n "$rpid" ]
 ok $? "redis-server runs as ceirgw's child"
@@ -63,7 +63,7 @@ ok $? "oversized headers are refused (got $code)"
 
 # SIGHUP with a broken file: still serving, the old configuration kept.
 cp "$conf" "$conf.good"
-printf 'group = ceirgw\nhttp-listen = 127.0.0.1:%s\ndata-dir = data\nlog-file = ceirgw.log\nlog-level = shout\n' "$port" >"$conf"
+printf 'group = ceirgw\nhttp-listen = 127.0.0.1:%s\ndata-dir = state/data\nlog-file = ceirgw.log\nlog-level = shout\n' "$port" >"$conf"
 kill -HUP "$pid"
 wait_for 5 grep -q "reload failed" "$TEST_TMP/ceirgw.log"
 ok $? "a bad reload is logged"
@@ -81,7 +81,7 @@ wait_exit 15 "$pid"
 is "$exit_status" 0 "SIGTERM stops ceirgw with status 0"
 kill -0 "$rpid" 2>/dev/null
 is $? 1 "and its redis-server is gone"
-[ -d "$TEST_TMP/data/appendonlydir" ]
+[ -d "$TEST_TMP/state/data/appendonlydir" ]
 ok $? "the embedded Redis kept its append-only file"
 grep -qE '\+?[0-9]{10,}' "$TEST_TMP/ceirgw.log"
 is $? 1 "no full phone number in the log"
