@@ -361,10 +361,11 @@ static int connect_store(struct ctl *c)
 	return 0;
 }
 
-static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
-			 const char *extra_name)
+/* The options of the commands that use the store (import, lookup, verify): one set, each
+ * read where it means something. */
+static int store_options(struct ctl *c, int argc, char **argv)
 {
-	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_EXTRA, OPT_BATCH, OPT_KEY };
+	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_JSON, OPT_BATCH, OPT_KEY };
 	const struct option opts[] = {
 		{ "kyc-key", required_argument, NULL, OPT_KEY },
 		{ "batch", required_argument, NULL, OPT_BATCH },
@@ -372,7 +373,7 @@ static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "config", required_argument, NULL, 'c' },
-		{ extra_name, no_argument, NULL, OPT_EXTRA },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -386,7 +387,7 @@ static int store_options(struct ctl *c, int argc, char **argv, bool *extra_flag,
 		case OPT_REJECTS: c->rejects_path = optarg; break;
 		case OPT_KEY: c->kyc_key_path = optarg; break;
 		case OPT_REGION: c->region = optarg; break;
-		case OPT_EXTRA: *extra_flag = true; break;
+		case OPT_JSON: c->json = true; break;
 		case OPT_BATCH: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -450,10 +451,9 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 	uint8_t key[1024];
 	uint64_t v = 0;
 	int first, keylen, rc, j;
-	bool unused = false;
 	char day[11];
 
-	first = store_options(c, argc, argv, &unused, "no-such-option");
+	first = store_options(c, argc, argv);
 	if (first < 0)
 		return EXIT_USAGE;
 	if (argc - first != 2) {
@@ -509,10 +509,9 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 	struct tac_table *t;
 	char err[1024], source[300];
 	const char *pre;
-	bool unused = false;
 	int first, rc;
 
-	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");
+	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
 		return EXIT_USAGE;
 	first += 1;
@@ -566,7 +565,6 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	struct msisdn_memo *memo;
 	struct rejects *rj;
 	char err[1024];
-	bool unused = false;
 	int first, i, rc = 0;
 	size_t hits, misses;
 	struct timespec t0, t1;
@@ -587,7 +585,7 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "ceirgwctl import: expected pairings, kyc or tac\n");
 		return EXIT_USAGE;
 	}
-	first = store_options(c, argc - 1, argv + 1, &unused, "no-such-option");
+	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
 		return EXIT_USAGE;
 	first += 1;
@@ -714,7 +712,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	is_imei = strcmp(argv[1], "imei") == 0;
-	first = store_options(c, argc - 1, argv + 1, &c->json, "json");
+	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
 		return EXIT_USAGE;
 	first += 1;
