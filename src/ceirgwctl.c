@@ -311,6 +311,17 @@ bad:
 	return EXIT_USAGE;
 }
 
+/* A string of ASCII digits as a number: an E.164 number without its '+', an IMEI body. */
+static uint64_t digits_number(const char *s, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	return v;
+}
+
 /* Connects to the store: --redis, else the configuration's redis, else the embedded Redis
  * under data-dir (a running ceirgw's, or one started for this command). */
 static int connect_store(struct ctl *c)
@@ -450,7 +461,7 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 	struct msisdn m;
 	uint8_t key[1024];
 	uint64_t v = 0;
-	int first, keylen, rc, j;
+	int first, keylen, rc;
 	char day[11];
 
 	first = store_options(c, argc, argv);
@@ -468,8 +479,7 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 			msisdn_reason_name(m.reason));
 		return EXIT_INVALID;
 	}
-	for (j = 1; m.e164[j]; j++)
-		v = v * 10 + (uint64_t)(m.e164[j] - '0');
+	v = digits_number(m.e164 + 1, strlen(m.e164) - 1);
 	if ((rc = connect_store(c)) != 0)
 		return rc;
 	rc = bulk_kyc_get(c->bulk, v, &rec);
@@ -730,9 +740,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 				bad = true;
 				continue;
 			}
-			v = 0;
-			for (j = 0; j < 14; j++)
-				v = v * 10 + (uint64_t)(im.imei[j] - '0');
+			v = digits_number(im.imei, 14);
 			n = bulk_imei_pairings(c->bulk, v, recs);
 			if (n < 0)
 				goto store_error;
@@ -746,9 +754,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 			bad = true;
 			continue;
 		}
-		v = 0;
-		for (j = 1; m.e164[j]; j++)
-			v = v * 10 + (uint64_t)(m.e164[j] - '0');
+		v = digits_number(m.e164 + 1, strlen(m.e164) - 1);
 		n = bulk_msisdn_handsets(c->bulk, v, bodies);
 		if (n < 0)
 			goto store_error;

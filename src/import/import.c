@@ -216,8 +216,9 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 		ok = idx[i] >= 0;
 	if (!ok) {
 		snprintf(need, sizeof(need), "%s and %s", k->columns[0], k->columns[1]);
-		snprintf(err, errsz, "%s: line %zu: the header must name the columns %s (once "
-			 "each); see doc/import.md for the optional ones", path, row.line, need);
+		snprintf(err, errsz, "%s: line %zu: the header of a %s file must name the columns "
+			 "%s (once each); see doc/import.md for the optional ones", path, row.line,
+			 k->name, need);
 		csv_close(r);
 		return -EINVAL;
 	}
