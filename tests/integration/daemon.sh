@@ -139,4 +139,16 @@ out=$("$CEIRGW" --redis "unix://$sock" --http "127.0.0.1:$port" -c "$conf.good" 
 is $? 1 "a port in use stops ceirgw with status 1"
 like "$out" "cannot listen on 127.0.0.1:$port" "and says which"
 
+# --- Redis over TCP (that same redis-server) ---------------------------------------------
+hport=$(free_port)
+"$CEIRGW" --redis "redis://127.0.0.1:$port/0" --http "127.0.0.1:$hport" -c "$conf.good" \
+	2>"$TEST_TMP/tcp.log" &
+pid=$!
+test_pids="$test_pids $pid"
+wait_for 15 curl -fsS "http://127.0.0.1:$hport/healthz"
+ok $? "ceirgw --redis redis://127.0.0.1:PORT serves /healthz over TCP"
+kill -TERM "$pid"
+wait_exit 15 "$pid"
+is "$exit_status" 0 "and stops with status 0"
+
 done_testing
