@@ -776,22 +776,25 @@ int store_session_set(struct store *st, const char *id, size_t idlen, const void
 	return op_start(op, 5, argv, lens);
 }
 
+/* Sends "CMD key" for an op made by keyed_op. */
+static int key_command(struct op *op, const char *cmd)
+{
+	const char *argv[2] = { cmd, op->key };
+	size_t lens[2] = { strlen(cmd), op->keylen };
+
+	return op_start(op, 2, argv, lens);
+}
+
 int store_session_get(struct store *st, const char *id, size_t idlen, store_data_cb cb,
 		      void *arg)
 {
 	struct op *op;
 	int rc = keyed_op(st, OP_GET, "s:", id, idlen, arg, &op);
-	const char *argv[2];
-	size_t lens[2];
 
 	if (rc < 0)
 		return rc;
 	op->cb.data = cb;
-	argv[0] = "GET";
-	lens[0] = 3;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	return op_start(op, 2, argv, lens);
+	return key_command(op, "GET");
 }
 
 int store_session_del(struct store *st, const char *id, size_t idlen, store_done_cb cb,
@@ -799,17 +802,11 @@ int store_session_del(struct store *st, const char *id, size_t idlen, store_done
 {
 	struct op *op;
 	int rc = keyed_op(st, OP_DEL, "s:", id, idlen, arg, &op);
-	const char *argv[2];
-	size_t lens[2];
 
 	if (rc < 0)
 		return rc;
 	op->cb.done = cb;
-	argv[0] = "DEL";
-	lens[0] = 3;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	return op_start(op, 2, argv, lens);
+	return key_command(op, "DEL");
 }
 
 int store_rate_hit(struct store *st, const char *name, size_t len, unsigned window_s,
@@ -947,8 +944,6 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)
 {
 	struct op *op = op_new(st, OP_FIELDS, arg);
-	const char *argv[2];
-	size_t lens[2];
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -957,11 +952,7 @@ int store_report_get(struct store *st, const char *imei, store_fields_cb cb, voi
 		talloc_free(op);
 		return -EINVAL;
 	}
-	argv[0] = "HGETALL";
-	lens[0] = 7;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	return op_start(op, 2, argv, lens);
+	return key_command(op, "HGETALL");
 }
 
 int store_tac_fetch(struct store *st, store_data_cb cb, void *arg)
@@ -987,17 +978,11 @@ int store_report_find(struct store *st, const char *ref, size_t len, store_data_
 {
 	struct op *op;
 	int rc = keyed_op(st, OP_GET, "ref:", ref, len, arg, &op);
-	const char *argv[2];
-	size_t lens[2];
 
 	if (rc < 0)
 		return rc;
 	op->cb.data = cb;
-	argv[0] = "GET";
-	lens[0] = 3;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	return op_start(op, 2, argv, lens);
+	return key_command(op, "GET");
 }
 
 int store_ceir_enqueue(struct store *st, const char *stream, const char *request_id,
