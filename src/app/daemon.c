@@ -115,6 +115,9 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 		{ "bearerbox", &d->cfg->bearerbox, &next->bearerbox },
 		{ "data-dir", &d->cfg->data_dir, &next->data_dir },
 		{ "redis-server", &d->cfg->redis_server, &next->redis_server },
+		/* The store addresses buckets with it; the data was imported with it. */
+		{ "pairing-bucket-digits", &d->cfg->pairing_bucket_digits_s,
+		  &next->pairing_bucket_digits_s },
 	};
 	size_t i;
 
@@ -129,6 +132,7 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	}
 	memcpy(next->http_host, d->cfg->http_host, sizeof(next->http_host));
 	next->http_port = d->cfg->http_port;
+	next->pairing_bucket_digits = d->cfg->pairing_bucket_digits;
 }
 
 static void on_tac_fetched(void *arg, int err, const void *text, size_t len, bool found)
