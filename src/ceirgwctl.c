@@ -22,6 +22,8 @@
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
 #include "domain/tac.h"
+#include "flow/engine.h"
+#include "app/phone.h"
 #include "import/import.h"
 #include "import/rejects.h"
 #include "store/bulk.h"
@@ -81,6 +83,13 @@ static void usage(FILE *out)
 		"      ceirgw on that Redis takes it from instead of tac-file\n"
 		"  verify [-c FILE] [--kyc-key FILE] [--redis URL] MSISDN ID\n"
 		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
+		"  flows check [-c FILE] [--flows DIR] [--templates DIR]\n"
+		"      check the flow and its texts as ceirgw does at start and on SIGHUP:\n"
+		"      unreachable screens, dead ends, missing texts, screens too long for USSD\n"
+		"      in any language; one line per problem, exit 1 if there is any\n"
+		"  phone --msisdn NUMBER [--url URL] [--code CODE] [--listen ADDR:PORT]\n"
+		"      a terminal phone: dial the USSD code, answer its screens, send SMS and\n"
+		"      see the replies and notifications (ceirgwctl phone --help)\n"
 		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL] [--region CC] VALUE...\n"
 		"      show what the store holds: an IMEI's numbers with their seen windows and\n"
 		"      whether it is duplicated, or a number's IMEIs\n"
@@ -782,6 +791,76 @@ store_error:
 	return EXIT_USAGE;
 }
 
+static void print_problem(void *arg, const char *flow, const char *screen, const char *lang,
+			  const char *msg)
+{
+	(void)arg;
+	printf("flow %s%s%s%s%s: %s\n", flow ? flow : "?", screen ? ", screen " : "",
+	       screen ? screen : "", lang ? ", language " : "", lang ? lang : "", msg);
+}
+
+static int run_flows(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "templates", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *flows = NULL, *templates = NULL, *lang = "en";
+	struct journeys *j;
+	char err[1024];
+	int o;
+
+	if (argc < 2 || strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "ceirgwctl flows: expected check\n");
+		return EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': c->config_path = optarg; break;
+		case 'f': flows = optarg; break;
+		case 't': templates = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ceirgwctl flows check: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (c->config_path) {
+		gw_start();
+		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
+		if (c->cfg == NULL) {
+			fprintf(stderr, "ceirgwctl: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (flows == NULL)
+			flows = c->cfg->flows_dir;
+		if (templates == NULL)
+			templates = c->cfg->templates_dir;
+		lang = c->cfg->default_language;
+	}
+	if (flows == NULL)
+		flows = config_default_dir("flows");
+	if (templates == NULL)
+		templates = config_default_dir("templates");
+	j = journeys_load(c->ctx, flows, templates, lang, print_problem, NULL, err, sizeof(err));
+	if (j == NULL) {
+		printf("%s\n", err);
+		return EXIT_INVALID;
+	}
+	printf("flow %s: %zu screens, %zu SMS commands, %zu languages: no problems\n",
+	       j->flow->name, j->flow->nscreens, j->flow->ncommands,
+	       tpl_languages(j->tpl, NULL, 0));
+	return EXIT_VALID;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c;
@@ -813,6 +892,10 @@ int main(int argc, char **argv)
 		rc = run_lookup(&c, argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "verify") == 0) {
 		rc = run_verify(&c, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "phone") == 0) {
+		rc = phone_main(c.ctx, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "flows") == 0) {
+		rc = run_flows(&c, argc - 1, argv + 1);
 	} else {
 		fprintf(stderr, "ceirgwctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);

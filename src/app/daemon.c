@@ -5,7 +5,10 @@
 #include "app/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -16,11 +19,14 @@
 #include <event2/http.h>
 
 #include "app/http.h"
+#include "channel/channels.h"
 #include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
 #include "core/redis_url.h"
+#include "domain/kyc.h"
 #include "domain/tac.h"
+#include "flow/engine.h"
 #include "store/redis_embed.h"
 #include "store/store.h"
 
@@ -32,6 +38,11 @@ struct daemon {
 	struct redis_embed *embed;
 	struct store *store;
 	struct http_server *http;
+	struct journeys *journeys;
+	struct engine *engine;
+	struct channels ch;
+	uint8_t kyc_key[1024];
+	int kyc_keylen;
 	struct event *sig[4];
 	const char *tac_source;		/* "file", or "redis" once an imported table is read */
 	time_t started;
@@ -74,6 +85,67 @@ static struct tac_table *load_tac(void *ctx, const char *path, char *err, size_t
 	return t;
 }
 
+static void log_problem(void *arg, const char *flow, const char *screen, const char *lang,
+			const char *msg)
+{
+	(void)arg;
+	LOGP(LOGC_FLOW, LOGL_ERROR, "flow %s%s%s%s%s: %s", flow, screen ? ", screen " : "",
+	     screen ? screen : "", lang ? ", language " : "", lang ? lang : "", msg);
+}
+
+/* The flow and the texts, checked together; the log names every problem. */
+static struct journeys *load_journeys(void *ctx, const struct ceirgw_config *cfg, char *err,
+				      size_t errsz)
+{
+	const char *fd = cfg->flows_dir ? cfg->flows_dir : config_default_dir("flows");
+	const char *td = cfg->templates_dir ? cfg->templates_dir :
+			 config_default_dir("templates");
+	struct journeys *j = journeys_load(ctx, fd, td, cfg->default_language, log_problem, NULL,
+					   err, errsz);
+
+	if (j)
+		LOGP(LOGC_FLOW, LOGL_INFO, "flow %s (%zu screens) from %s, texts from %s",
+		     j->flow->name, j->flow->nscreens, fd, td);
+	return j;
+}
+
+/* The HMAC key for national IDs and PINs. With the embedded Redis, data-dir/kyc.key is
+ * made on first start (32 random bytes, hex, mode 0600), and ceirgwctl import kyc uses the
+ * same file. Returns the key's length, 0 when there is none (logged), -errno on error. */
+static int load_kyc_key(struct daemon *d, char *err, size_t errsz)
+{
+	char *path = config_kyc_key_file(d, d->cfg);
+	int n;
+
+	if (path == NULL) {
+		LOGP(LOGC_CONFIG, LOGL_WARN, "no kyc-key-file: reports and unblocks answer "
+		     "\"unavailable\" until one is set");
+		return 0;
+	}
+	if (d->cfg->kyc_key_file == NULL && access(path, F_OK) < 0) {
+		uint8_t raw[32];
+		char hex[66];
+		int fd;
+
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+			snprintf(err, errsz, "%s: no random bytes", path);
+			return -EIO;
+		}
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+		hex[64] = '\n';
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, hex, 65) != 65 || close(fd) < 0) {
+			snprintf(err, errsz, "%s: %s", path, strerror(errno));
+			return -errno;
+		}
+		LOGP(LOGC_CONFIG, LOGL_NOTICE, "made a new KYC key in %s: keep it with the data",
+		     path);
+	}
+	n = kyc_read_key(path, d->kyc_key, sizeof(d->kyc_key), err, errsz);
+	return n;
+}
+
 struct daemon *daemon_create(void *ctx, const char *path, const struct config_overrides *ov,
 			     char *err, size_t errsz)
 {
@@ -92,6 +164,12 @@ struct daemon *daemon_create(void *ctx, const char *path, const struct config_ov
 	if (d->tac == NULL)
 		goto fail;
 	d->tac_source = "file";
+	d->journeys = load_journeys(d, d->cfg, err, errsz);
+	if (d->journeys == NULL)
+		goto fail;
+	d->ch.keys = api_keys_load(d, d->cfg->api_keys_file, err, errsz);
+	if (d->ch.keys == NULL)
+		goto fail;
 	return d;
 fail:
 	talloc_free(d);
@@ -118,6 +196,10 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 		/* The store addresses buckets with it; the data was imported with it. */
 		{ "pairing-bucket-digits", &d->cfg->pairing_bucket_digits_s,
 		  &next->pairing_bucket_digits_s },
+		{ "kyc-key-file", &d->cfg->kyc_key_file, &next->kyc_key_file },
+		{ "sendsms-url", &d->cfg->sendsms_url, &next->sendsms_url },
+		{ "ceir-results-stream", &d->cfg->ceir_results, &next->ceir_results },
+		{ "ceir-group", &d->cfg->ceir_group, &next->ceir_group },
 	};
 	size_t i;
 
@@ -158,6 +240,8 @@ static void on_tac_fetched(void *arg, int err, const void *text, size_t len, boo
 	talloc_free(d->tac);
 	d->tac = t;
 	d->tac_source = "redis";
+	if (d->engine)
+		engine_set_tac(d->engine, t);
 	LOGP(LOGC_MAIN, LOGL_NOTICE, "TAC table from Redis (ceirgwctl import tac): %zu entries",
 	     st.loaded);
 }
@@ -176,6 +260,8 @@ static void reload(struct daemon *d)
 {
 	struct ceirgw_config *next;
 	struct tac_table *tac;
+	struct journeys *j;
+	struct api_keys *keys;
 	char err[512];
 
 	LOGP(LOGC_CONFIG, LOGL_NOTICE, "SIGHUP: reloading %s",
@@ -194,6 +280,16 @@ static void reload(struct daemon *d)
 		return;
 	}
 	keep_restart_only(d, next);
+	j = load_journeys(d, next, err, sizeof(err));
+	keys = j ? api_keys_load(d, next->api_keys_file, err, sizeof(err)) : NULL;
+	if (j == NULL || keys == NULL) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload failed, the running flows, texts and "
+		     "configuration stay: %s", err);
+		talloc_free(j);
+		talloc_free(tac);
+		talloc_free(next);
+		return;
+	}
 	if (apply_logging(next, err, sizeof(err)) < 0) {
 		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload: %s; logging stays as it was", err);
 		apply_logging(d->cfg, err, sizeof(err));
@@ -201,8 +297,19 @@ static void reload(struct daemon *d)
 	talloc_free(d->tac);
 	d->tac = tac;
 	d->tac_source = "file";
+	/* Requests in flight hold a reference to the old flows: they go when the last ends. */
+	talloc_unlink(d, d->journeys);
+	d->journeys = j;
+	talloc_free(d->ch.keys);
+	d->ch.keys = keys;
 	talloc_free(d->cfg);
 	d->cfg = next;
+	d->ch.cfg = next;
+	if (d->engine) {
+		engine_set_config(d->engine, next);
+		engine_set_journeys(d->engine, j);
+		engine_set_tac(d->engine, d->tac);
+	}
 	d->reloads++;
 	if (store_is_up(d->store))
 		fetch_tac(d);
@@ -317,8 +424,13 @@ static void stop(struct daemon *d)
 			event_free(d->sig[i]);
 		d->sig[i] = NULL;
 	}
-	TALLOC_FREE(d->http);
+	/* The store first: what is pending is answered (-ECANCELED) while the journeys and
+	 * channels that wait for it still exist. */
 	TALLOC_FREE(d->store);
+	TALLOC_FREE(d->ch.results);
+	TALLOC_FREE(d->ch.sendsms);
+	TALLOC_FREE(d->engine);
+	TALLOC_FREE(d->http);
 	if (d->embed) {
 		redis_embed_stop(d->embed);
 		TALLOC_FREE(d->embed);
@@ -326,6 +438,46 @@ static void stop(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;
+}
+
+static int start_journeys(struct daemon *d, char *err, size_t errsz)
+{
+	struct engine_sms_hook hook = { sendsms_send, NULL };
+
+	d->kyc_keylen = load_kyc_key(d, err, errsz);
+	if (d->kyc_keylen < 0) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "%s", err);
+		return d->kyc_keylen;
+	}
+	d->engine = engine_create(d, d->base, d->store, d->cfg, d->kyc_key,
+				  (size_t)d->kyc_keylen);
+	if (d->engine == NULL)
+		return -ENOMEM;
+	engine_set_journeys(d->engine, d->journeys);
+	engine_set_tac(d->engine, d->tac);
+	d->ch.ctx = d;
+	d->ch.base = d->base;
+	d->ch.cfg = d->cfg;
+	d->ch.engine = d->engine;
+	d->ch.store = d->store;
+	if (d->cfg->sendsms_url) {
+		d->ch.sendsms = sendsms_create(d, &d->ch, err, errsz);
+		if (d->ch.sendsms == NULL) {
+			LOGP(LOGC_CONFIG, LOGL_ERROR, "%s", err);
+			return -EINVAL;
+		}
+		hook.arg = d->ch.sendsms;
+		engine_set_sms_hook(d->engine, &hook);
+	} else {
+		LOGP(LOGC_CONFIG, LOGL_WARN, "no sendsms-url: receipts and CEIR results are not "
+		     "sent by SMS");
+	}
+	d->ch.results = results_start(d, &d->ch);
+	if (d->ch.results == NULL || channel_ussd_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||
+	    channel_sms_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||
+	    channel_api_start(&d->ch, d->http) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 int daemon_run(struct daemon *d)
@@ -352,6 +504,8 @@ int daemon_run(struct daemon *d)
 			rc = -EADDRNOTAVAIL;
 		}
 	}
+	if (rc == 0)
+		rc = start_journeys(d, err, sizeof(err));
 	if (rc == 0) {
 		evhttp_set_cb(http_server_evhttp(d->http), "/healthz", healthz, d);
 		LOGP(LOGC_MAIN, LOGL_NOTICE, "ceirgw %s ready: http %s, redis %s", PACKAGE_VERSION,

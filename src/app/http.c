@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <talloc.h>
 #include <unistd.h>
@@ -30,6 +31,12 @@
 struct http_server {
 	struct evhttp *http;
 	evutil_socket_t fd;
+	struct prefix_cb {
+		const char *prefix;
+		void (*cb)(struct evhttp_request *req, void *arg);
+		void *arg;
+	} prefixes[4];
+	size_t nprefixes;
 };
 
 static int http_destructor(struct http_server *hs)
@@ -81,7 +88,110 @@ static evutil_socket_t listen_on(const char *host, int port, char *err, size_t e
 
 static void not_found(struct evhttp_request *req, void *arg)
 {
+	struct http_server *hs = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+
+	for (size_t i = 0; path && i < hs->nprefixes; i++)
+		if (strncmp(path, hs->prefixes[i].prefix, strlen(hs->prefixes[i].prefix)) == 0) {
+			hs->prefixes[i].cb(req, hs->prefixes[i].arg);
+			return;
+		}
 	http_reply_error(req, HTTP_NOTFOUND, "Not Found", "no such resource");
+}
+
+int http_server_set_prefix_cb(struct http_server *hs, const char *prefix,
+			      void (*cb)(struct evhttp_request *req, void *arg), void *arg)
+{
+	if (hs->nprefixes == sizeof(hs->prefixes) / sizeof(hs->prefixes[0]))
+		return -ENOSPC;
+	hs->prefixes[hs->nprefixes++] = (struct prefix_cb){ prefix, cb, arg };
+	return 0;
+}
+
+/* ---- requests answered later ---------------------------------------------------------- */
+
+struct http_pending {
+	struct evhttp_request *req;	/* NULL once the client is gone */
+	struct evhttp_connection *conn;
+};
+
+static void pending_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct http_pending *p = arg;
+
+	(void)conn;
+	p->req = NULL;
+	p->conn = NULL;
+}
+
+static int pending_destructor(struct http_pending *p)
+{
+	if (p->conn)
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	return 0;
+}
+
+struct http_pending *http_pending_new(void *ctx, struct evhttp_request *req)
+{
+	struct http_pending *p = talloc_zero(ctx, struct http_pending);
+
+	if (p == NULL)
+		return NULL;
+	p->req = req;
+	p->conn = evhttp_request_get_connection(req);
+	if (p->conn)
+		evhttp_connection_set_closecb(p->conn, pending_closed, p);
+	talloc_set_destructor(p, pending_destructor);
+	return p;
+}
+
+struct evhttp_request *http_pending_req(const struct http_pending *p)
+{
+	return p->req;
+}
+
+void http_reply_text(struct evhttp_request *req, int code, const char *reason,
+		     const char *text, size_t len)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	if (body)
+		evbuffer_add(body, text, len);
+	evhttp_send_reply(req, code, reason, body);
+	if (body)
+		evbuffer_free(body);
+}
+
+int http_form(struct evhttp_request *req, struct evkeyvalq *out)
+{
+	const char *q = NULL;
+	char *body = NULL;
+	int rc;
+
+	TAILQ_INIT(out);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+
+		body = talloc_size(NULL, len + 1);
+		if (body == NULL)
+			return -ENOMEM;
+		evbuffer_copyout(in, body, len);
+		body[len] = '\0';
+		if (strlen(body) != len) {
+			talloc_free(body);
+			return -EINVAL;
+		}
+		q = body;
+	} else {
+		q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	}
+	rc = evhttp_parse_query_str(q ? q : "", out) < 0 ? -EINVAL : 0;
+	talloc_free(body);
+	return rc;
 }
 
 struct http_server *http_server_create(void *ctx, struct event_base *base, const char *host,
@@ -107,7 +217,7 @@ struct http_server *http_server_create(void *ctx, struct event_base *base, const
 	evhttp_set_max_body_size(hs->http, HTTP_MAX_BODY);
 	evhttp_set_timeout(hs->http, HTTP_TIMEOUT_S);
 	evhttp_set_allowed_methods(hs->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(hs->http, not_found, NULL);
+	evhttp_set_gencb(hs->http, not_found, hs);
 	return hs;
 fail:
 	talloc_free(hs);

@@ -26,6 +26,10 @@ enum config_type {
 	CT_LEVEL,	/* a log level name */
 	CT_INT,		/* a decimal number within the variable's bounds */
 	CT_IDENTITY,	/* imsi or msisdn */
+	CT_WORD,	/* printable, no spaces, at most 64 bytes */
+	CT_RATE,	/* HITS/SECONDS: a rate limit */
+	CT_URL,		/* an http:// URL */
+	CT_SECRET,	/* any printable text; never shown by --check-config */
 };
 
 struct config_var {
@@ -35,11 +39,16 @@ struct config_var {
 	const char *def;	/* NULL: unset unless the file sets it */
 	const char *help;
 	long min, max;		/* CT_INT */
+	size_t target;		/* CT_INT: offset of the long it sets; CT_RATE: of the rate */
 };
 
-#define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h, 0, 0 }
+#define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h, 0, 0, 0 }
 #define INT(n, field, d, lo, hi, h) \
-	{ n, CT_INT, offsetof(struct ceirgw_config, field), d, h, lo, hi }
+	{ n, CT_INT, offsetof(struct ceirgw_config, field##_s), d, h, lo, hi, \
+	  offsetof(struct ceirgw_config, field) }
+#define RATE(n, field, d, h) \
+	{ n, CT_RATE, offsetof(struct ceirgw_config, field##_s), d, h, 0, 0, \
+	  offsetof(struct ceirgw_config, field) }
 
 static const struct config_var vars[] = {
 	VAR("http-listen", CT_HOSTPORT, http_listen, "127.0.0.1:8080",
@@ -60,13 +69,50 @@ static const struct config_var vars[] = {
 	    "redis-server program started for the embedded default"),
 	VAR("kyc-key-file", CT_PATH, kyc_key_file, NULL,
 	    "file holding the HMAC key national IDs are digested with (16 bytes or more)"),
-	INT("pairing-bucket-digits", pairing_bucket_digits_s, "5", 3, 8,
+	INT("pairing-bucket-digits", pairing_bucket_digits, "5", 3, 8,
 	    "pairings are bucketed by this many last digits: 10^N Redis hashes per direction"),
-	INT("duplicate-min-ids", duplicate_min_ids_s, "2", 2, 32,
+	INT("duplicate-min-ids", duplicate_min_ids, "2", 2, 32,
 	    "an IMEI used by this many identities at once is flagged duplicated (Q.5052)"),
 	VAR("duplicate-identity", CT_IDENTITY, duplicate_identity, "imsi",
 	    "what counts as an identity for the duplicate rule: imsi (msisdn where a dump has "
 	    "no IMSI) or msisdn"),
+	VAR("flows-dir", CT_PATH, flows_dir, NULL,
+	    "folder of the flows (*.yaml); unset: the flows shipped with ceirgw"),
+	VAR("templates-dir", CT_PATH, templates_dir, NULL,
+	    "folder of the texts, one <language>.yaml each; unset: the shipped ones"),
+	VAR("default-language", CT_WORD, default_language, "en",
+	    "language of a number that has not chosen one (a templates file's language)"),
+	VAR("ussd-code", CT_WORD, ussd_code, "*384#", "the USSD short code users dial"),
+	VAR("sms-code", CT_WORD, sms_code, "384",
+	    "the SMS short code: the sender of replies and notifications"),
+	INT("session-ttl", session_ttl, "180", 10, 3600,
+	    "seconds a USSD session is kept after its last step"),
+	INT("ownership-window-days", ownership_window_days, "90", 1, 3650,
+	    "an owner's number must have been seen with the IMEI within this many days"),
+	INT("verify-tries", verify_tries, "3", 1, 20,
+	    "wrong national ID digits (per number) or PINs (per report) before a lock-out"),
+	INT("verify-lockout", verify_lockout, "3600", 60, 604800,
+	    "seconds the lock-out lasts, counted from the first wrong try"),
+	RATE("rate-check-msisdn", rate_check_msisdn, "30/3600",
+	     "checks a number may make: HITS/SECONDS (against IMEI enumeration)"),
+	RATE("rate-check-imei", rate_check_imei, "120/3600", "checks of one IMEI: HITS/SECONDS"),
+	RATE("rate-report-msisdn", rate_report_msisdn, "10/86400",
+	     "report attempts from one number: HITS/SECONDS (against report flooding)"),
+	RATE("rate-report-imei", rate_report_imei, "10/86400",
+	     "report attempts for one IMEI: HITS/SECONDS"),
+	VAR("ceir-requests-stream", CT_WORD, ceir_requests, "ceir:requests",
+	    "Redis stream the block and unblock requests go to (doc/ceir-queue.md)"),
+	VAR("ceir-results-stream", CT_WORD, ceir_results, "ceir:results",
+	    "Redis stream the CEIR posts its results on"),
+	VAR("ceir-group", CT_WORD, ceir_group, "ceirgw",
+	    "consumer group ceirgw reads the results stream with"),
+	VAR("sendsms-url", CT_URL, sendsms_url, NULL,
+	    "Kannel smsbox sendsms URL notifications go to (http://host:13013/cgi-bin/sendsms); "
+	    "unset: no notifications by HTTP"),
+	VAR("sendsms-username", CT_SECRET, sendsms_username, NULL, "sendsms-user's username"),
+	VAR("sendsms-password", CT_SECRET, sendsms_password, NULL, "sendsms-user's password"),
+	VAR("api-keys-file", CT_PATH, api_keys_file, NULL,
+	    "keys of the JSON API, one 'NAME KEY' per line; unset: the API answers 401"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -144,6 +190,27 @@ const char *config_default_tac_file(void)
 	return source;
 }
 
+char *config_kyc_key_file(void *ctx, const struct ceirgw_config *cfg)
+{
+	if (cfg->kyc_key_file)
+		return talloc_strdup(ctx, cfg->kyc_key_file);
+	if (cfg->redis == NULL)
+		return talloc_asprintf(ctx, "%s/kyc.key", cfg->data_dir);
+	return NULL;
+}
+
+const char *config_default_dir(const char *name)
+{
+	static char buf[2][PATH_MAX];
+	int i = strcmp(name, "flows") == 0 ? 0 : 1;
+
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", CEIRGW_PKGDATADIR, name);
+	if (access(buf[i], R_OK | X_OK) == 0)
+		return buf[i];
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", CEIRGW_SRCDIR, name);
+	return buf[i];
+}
+
 /* The folder of path, made absolute. */
 static char *folder_of(void *ctx, const char *path)
 {
@@ -216,12 +283,44 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 				 where, v->name, *val, v->min, v->max);
 			return -EINVAL;
 		}
-		if (v->offset == offsetof(struct ceirgw_config, pairing_bucket_digits_s))
-			cfg->pairing_bucket_digits = (int)n;
-		else
-			cfg->duplicate_min_ids = (unsigned)n;
+		*(long *)((char *)cfg + v->target) = n;
 		break;
 	}
+	case CT_RATE: {
+		struct config_rate *r = (struct config_rate *)((char *)cfg + v->target);
+		char *end;
+		unsigned long hits, secs;
+
+		errno = 0;
+		hits = strtoul(*val, &end, 10);
+		if (errno || end == *val || *end != '/' || hits < 1 || hits > 1000000 ||
+		    end[1] < '0' || end[1] > '9')
+			why = "expected HITS/SECONDS, e.g. 30/3600";
+		else {
+			secs = strtoul(end + 1, &end, 10);
+			if (errno || *end != '\0' || secs < 1 || secs > 31 * 86400)
+				why = "expected HITS/SECONDS, SECONDS from 1 to 2678400";
+			r->hits = (unsigned)hits;
+			r->seconds = (unsigned)secs;
+		}
+		break;
+	}
+	case CT_WORD:
+		if (**val == '\0' || strlen(*val) > 64)
+			why = "expected 1 to 64 characters";
+		for (const char *c = *val; why == NULL && *c; c++)
+			if ((unsigned char)*c <= ' ' || *c == 0x7f)
+				why = "no spaces or control characters";
+		break;
+	case CT_URL:
+		if (strncmp(*val, "http://", 7) != 0 || (*val)[7] == '\0' || strlen(*val) > 1024)
+			why = "expected an http:// URL";
+		break;
+	case CT_SECRET:
+		for (const char *c = *val; why == NULL && *c; c++)
+			if ((unsigned char)*c < ' ' || *c == 0x7f)
+				why = "no control characters";
+		break;
 	case CT_IDENTITY:
 		if (strcmp(*val, "imsi") == 0)
 			cfg->duplicate_by_imsi = true;
@@ -361,7 +460,9 @@ void config_dump(const struct ceirgw_config *cfg, FILE *out)
 	fprintf(out, "# %s\n", cfg->path ? cfg->path : "built-in defaults");
 	for (i = 0; i < NVARS; i++) {
 		val = (const char *const *)((const char *)cfg + vars[i].offset);
-		if (vars[i].type == CT_REDIS && *val && strchr(*val, '@'))
+		if (vars[i].type == CT_SECRET && *val)
+			fprintf(out, "%s = (set)\n", vars[i].name);
+		else if (vars[i].type == CT_REDIS && *val && strchr(*val, '@'))
 			fprintf(out, "%s = (set, with a password)\n", vars[i].name);
 		else
 			fprintf(out, "%s = %s\n", vars[i].name, *val ? *val : "(unset)");

@@ -9,6 +9,11 @@
 
 #include "core/logging.h"
 
+/* A rate limit: at most hits in seconds. */
+struct config_rate {
+	unsigned hits, seconds;
+};
+
 struct ceirgw_config {
 	char *path;		/* the file read (absolute), or NULL for the built-in defaults */
 	char *base_dir;		/* relative paths resolve from here: the file's folder, or cwd */
@@ -27,14 +32,28 @@ struct ceirgw_config {
 	char *pairing_bucket_digits_s;
 	char *duplicate_min_ids_s;
 	char *duplicate_identity;
+	char *flows_dir;	/* absolute, or NULL: config_default_dir("flows") */
+	char *templates_dir;	/* absolute, or NULL: config_default_dir("templates") */
+	char *default_language;
+	char *ussd_code;
+	char *sms_code;
+	char *session_ttl_s, *ownership_window_days_s, *verify_tries_s, *verify_lockout_s;
+	char *rate_check_msisdn_s, *rate_check_imei_s, *rate_report_msisdn_s,
+	     *rate_report_imei_s;
+	char *ceir_requests, *ceir_results, *ceir_group;
+	char *sendsms_url, *sendsms_username, *sendsms_password;
+	char *api_keys_file;	/* absolute, or NULL */
 
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
 	enum log_level log_level;
-	int pairing_bucket_digits;	/* see doc/redis-keys.md */
-	unsigned duplicate_min_ids;	/* the duplicate rule (ITU-T Q.5052) */
+	long pairing_bucket_digits;	/* see doc/redis-keys.md */
+	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
 	bool duplicate_by_imsi;
+	long session_ttl, ownership_window_days, verify_tries, verify_lockout;
+	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
+			   rate_report_imei;
 };
 
 /* What the command line sets; NULL members leave the file's value. */
@@ -60,5 +79,14 @@ int config_parse_hostport(const char *s, char *host, size_t hostsz, int *port);
 
 /* The TAC table used when tac-file is not set: the installed copy, else the source tree's. */
 const char *config_default_tac_file(void);
+
+/* The HMAC key file for national IDs and PINs: kyc-key-file, else with the embedded Redis
+ * (no redis set) data-dir/kyc.key, which ceirgw creates on first start; NULL when neither.
+ * Returns a talloc child of ctx. */
+char *config_kyc_key_file(void *ctx, const struct ceirgw_config *cfg);
+
+/* The shipped folder (name is "flows" or "templates") used when flows-dir or templates-dir is
+ * not set: the installed copy, else the source tree's. */
+const char *config_default_dir(const char *name);
 
 #endif

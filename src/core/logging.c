@@ -18,6 +18,7 @@ static const char *const level_names[] = {
 static const char *const cat_names[LOGC__COUNT] = {
 	[LOGC_MAIN] = "main", [LOGC_CONFIG] = "config", [LOGC_HTTP] = "http",
 	[LOGC_STORE] = "store", [LOGC_DOMAIN] = "domain", [LOGC_KBOX] = "kbox",
+	[LOGC_FLOW] = "flow", [LOGC_CEIR] = "ceir",
 };
 
 static struct {

@@ -101,7 +101,7 @@ struct store {
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC };
+	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -116,6 +116,7 @@ struct op {
 		store_kyc_cb kyc;
 		store_result_cb result;
 		store_fields_cb fields;
+		store_entries_cb entries;
 	} cb;
 	void *arg;
 	char key[ID_MAX + 8];
@@ -132,6 +133,8 @@ struct op {
 	char result[40];
 	size_t result_len;
 	bool result_changed, mapping;
+	bool tolerate_busygroup;	/* XGROUP CREATE: an existing group is fine */
+	bool autoclaim;			/* XAUTOCLAIM: [cursor, entries, deleted] */
 };
 
 static void connect_now(struct store *st);
@@ -371,7 +374,12 @@ static void op_fail(struct op *op, int err)
 		op->cb.done(op->arg, err);
 		break;
 	case OP_RATE:
+	case OP_PEEK:
+	case OP_SETNX:
 		op->cb.count(op->arg, err, 0);
+		break;
+	case OP_ENTRIES:
+		op->cb.entries(op->arg, err, NULL, 0);
 		break;
 	case OP_GET:
 	case OP_TAC:
@@ -511,6 +519,65 @@ static void tac_reply(struct op *op, const redisReply *reply)
 	op->cb.data(op->arg, 0, text, (size_t)(p - text), true);
 }
 
+/* XREADGROUP's answer: [[stream, [[id, [f, v, ...]], ...]]], or nil when nothing came. */
+static void entries_reply(struct op *op, const redisReply *reply)
+{
+	struct store_entry e[STORE_ENTRIES_MAX];
+	struct store_kv kv[STORE_ENTRIES_MAX][16];
+	const redisReply *list;
+	size_t i, j, n = 0;
+
+	if (reply->type == REDIS_REPLY_NIL) {
+		op->cb.entries(op->arg, 0, NULL, 0);
+		return;
+	}
+	if (op->autoclaim) {
+		/* XAUTOCLAIM: [next cursor, entries, deleted ids] */
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+			op_fail(op, -EPROTO);
+			return;
+		}
+		list = reply->element[1];
+	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
+		   reply->element[0]->type != REDIS_REPLY_ARRAY ||
+		   reply->element[0]->elements != 2 ||
+		   reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+		op_fail(op, -EPROTO);
+		return;
+	} else {
+		list = reply->element[0]->element[1];
+	}
+	for (i = 0; i < list->elements && n < STORE_ENTRIES_MAX; i++) {
+		const redisReply *ent = list->element[i], *f;
+
+		if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
+		    ent->element[0]->type != REDIS_REPLY_STRING) {
+			op_fail(op, -EPROTO);
+			return;
+		}
+		e[n].id = ent->element[0]->str;
+		e[n].idlen = ent->element[0]->len;
+		e[n].kv = kv[n];
+		e[n].n = 0;
+		f = ent->element[1];
+		/* An entry deleted from the stream but still pending comes with nil fields. */
+		for (j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements && e[n].n < 16;
+		     j += 2) {
+			if (f->element[j]->type != REDIS_REPLY_STRING ||
+			    f->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			kv[n][e[n].n].key = f->element[j]->str;
+			kv[n][e[n].n].klen = f->element[j]->len;
+			kv[n][e[n].n].val = f->element[j + 1]->str;
+			kv[n][e[n].n].vlen = f->element[j + 1]->len;
+			e[n].n++;
+		}
+		n++;
+	}
+	op->cb.entries(op->arg, 0, e, n);
+}
+
 static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct op *op = privdata;
@@ -534,6 +601,11 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		op_fail(op, -EAGAIN);
 		goto done;
 	}
+	if (reply->type == REDIS_REPLY_ERROR && op->tolerate_busygroup &&
+	    strncmp(reply->str, "BUSYGROUP", 9) == 0) {
+		op->cb.done(op->arg, 0);
+		goto done;
+	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %.200s", st->address, reply->str);
 		op_fail(op, -EPROTO);
@@ -553,6 +625,20 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 			op->cb.count(op->arg, 0, reply->integer);
 		else
 			op_fail(op, -EPROTO);
+		break;
+	case OP_PEEK:
+		if (reply->type == REDIS_REPLY_STRING)
+			op->cb.count(op->arg, 0, strtoll(reply->str, NULL, 10));
+		else if (reply->type == REDIS_REPLY_NIL)
+			op->cb.count(op->arg, 0, 0);
+		else
+			op_fail(op, -EPROTO);
+		break;
+	case OP_SETNX:
+		op->cb.count(op->arg, 0, reply->type == REDIS_REPLY_STATUS ? 1 : 0);
+		break;
+	case OP_ENTRIES:
+		entries_reply(op, reply);
 		break;
 	case OP_GET:
 		if (reply->type == REDIS_REPLY_STRING)
@@ -1028,4 +1114,99 @@ int store_ceir_enqueue(struct store *st, const char *stream, const char *request
 		return -EINVAL;
 	}
 	return op_start_script(op, &enqueue_script, argc, argv, lens);
+}
+
+int store_rate_peek(struct store *st, const char *name, size_t len, store_count_cb cb, void *arg)
+{
+	struct op *op;
+	int rc = keyed_op(st, OP_PEEK, "rl:", name, len, arg, &op);
+
+	if (rc < 0)
+		return rc;
+	op->cb.count = cb;
+	return key_command(op, "GET");
+}
+
+int store_ref_reserve(struct store *st, const char *ref, size_t len, const char *imei,
+		      store_count_cb cb, void *arg)
+{
+	struct op *op = NULL;
+	int rc = keyed_op(st, OP_SETNX, "ref:", ref, len, arg, &op);
+	const char *argv[4] = { "SET", NULL, imei, "NX" };
+	size_t lens[4];
+
+	if (rc < 0)
+		return rc;
+	if (strlen(imei) != 15) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.count = cb;
+	argv[1] = op->key;
+	lens[0] = 3;
+	lens[1] = op->keylen;
+	lens[2] = 15;
+	lens[3] = 2;
+	return op_start(op, 4, argv, lens);
+}
+
+int store_group_create(struct store *st, const char *stream, const char *group,
+		       store_done_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_SET, arg);
+	const char *argv[6] = { "XGROUP", "CREATE", stream, group, "0", "MKSTREAM" };
+	size_t lens[6] = { 6, 6, strlen(stream), strlen(group), 1, 8 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.done = cb;
+	op->tolerate_busygroup = true;
+	return op_start(op, 6, argv, lens);
+}
+
+int store_group_read(struct store *st, const char *stream, const char *group,
+		     const char *consumer, bool pending, store_entries_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_ENTRIES, arg);
+	char count[8];
+	const char *argv[9] = { "XREADGROUP", "GROUP", group, consumer, "COUNT", count,
+				"STREAMS", stream, pending ? "0" : ">" };
+	size_t lens[9] = { 10, 5, strlen(group), strlen(consumer), 5, 0, 7, strlen(stream), 1 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.entries = cb;
+	lens[5] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
+	return op_start(op, 9, argv, lens);
+}
+
+int store_group_claim(struct store *st, const char *stream, const char *group,
+		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_ENTRIES, arg);
+	char idle[16], count[8];
+	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, "0", "COUNT",
+				count };
+	size_t lens[8] = { 10, strlen(stream), strlen(group), strlen(consumer), 0, 1, 5, 0 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.entries = cb;
+	op->autoclaim = true;
+	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
+	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
+	return op_start(op, 8, argv, lens);
+}
+
+int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
+		    size_t idlen, store_done_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_SET, arg);
+	const char *argv[4] = { "XACK", stream, group, id };
+	size_t lens[4] = { 4, strlen(stream), strlen(group), idlen };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.done = cb;
+	return op_start(op, 4, argv, lens);
 }

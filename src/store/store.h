@@ -129,4 +129,39 @@ int store_ceir_enqueue(struct store *st, const char *stream, const char *request
 		       unsigned remember_s, const struct store_kv *fields, size_t n,
 		       store_result_cb cb, void *arg);
 
+/* The count of a rate-limit counter without counting a hit (0 when none runs). */
+int store_rate_peek(struct store *st, const char *name, size_t len, store_count_cb cb, void *arg);
+
+/* Reserves a new report reference for a 15-digit IMEI (ref:{ref}, SET NX), before
+ * store_report_create: count is 1 when reserved, 0 when the reference is taken (draw
+ * another). */
+int store_ref_reserve(struct store *st, const char *ref, size_t len, const char *imei,
+		      store_count_cb cb, void *arg);
+
+/* ---- reading a stream through a consumer group (the CEIR results) ---- */
+
+#define STORE_ENTRIES_MAX 32	/* entries per read */
+
+/* A stream entry: its id and up to 16 fields, lent for the call. */
+struct store_entry {
+	const char *id;
+	size_t idlen;
+	const struct store_kv *kv;
+	size_t n;
+};
+typedef void (*store_entries_cb)(void *arg, int err, const struct store_entry *e, size_t n);
+
+/* Creates the group at the stream's start (and the stream), fine when it exists. */
+int store_group_create(struct store *st, const char *stream, const char *group,
+		       store_done_cb cb, void *arg);
+/* Up to STORE_ENTRIES_MAX entries for consumer: new ones, or with pending its own that were
+ * delivered but not acknowledged. Never blocks the connection. */
+int store_group_read(struct store *st, const char *stream, const char *group,
+		     const char *consumer, bool pending, store_entries_cb cb, void *arg);
+/* Takes over entries another consumer left pending over idle_ms (XAUTOCLAIM). */
+int store_group_claim(struct store *st, const char *stream, const char *group,
+		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg);
+int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
+		    size_t idlen, store_done_cb cb, void *arg);
+
 #endif

@@ -1,0 +1,54 @@
+/* The channels: each turns one wire format into engine calls (flow/engine.h) and the reply
+ * back. A new channel is one new file with its start function here. */
+#ifndef CEIRGW_CHANNEL_CHANNELS_H
+#define CEIRGW_CHANNEL_CHANNELS_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+
+struct engine;
+struct evhttp;
+struct event_base;
+struct store;
+
+#define http_reply_lit(req, code, reason, lit) \
+	http_reply_text(req, code, reason, lit, sizeof(lit) - 1)
+
+/* What every channel shares; owned by the daemon. */
+struct channels {
+	void *ctx;		/* talloc parent of what the channels allocate */
+	struct event_base *base;
+	const struct ceirgw_config *cfg;
+	struct engine *engine;
+	struct store *store;
+	struct api_keys *keys;
+	struct sendsms *sendsms;
+	struct results *results;
+};
+
+/* POST /ussd */
+int channel_ussd_http_start(struct channels *ch, struct evhttp *http);
+/* GET|POST /sms */
+int channel_sms_http_start(struct channels *ch, struct evhttp *http);
+
+/* GET /v1/imei/{imei}, with the keys of api-keys-file (NULL: every request gets 401). */
+struct http_server;
+struct api_keys *api_keys_load(void *ctx, const char *path, char *err, size_t errsz);
+size_t api_keys_count(const struct api_keys *k);
+int channel_api_start(struct channels *ch, struct http_server *hs);
+
+/* Notifications through Kannel's sendsms HTTP interface (sendsms-url). Messages that cannot
+ * be handed over are retried (1 s, 5 s, 30 s, 2 min) and then logged as lost. */
+struct sendsms *sendsms_create(void *ctx, struct channels *ch, char *err, size_t errsz);
+void sendsms_send(void *sendsms, const char *to, const char *text, size_t len);
+struct sendsms_stats {
+	unsigned long long accepted, retried, lost, queued;
+};
+const struct sendsms_stats *sendsms_stats(const struct sendsms *s);
+
+/* The CEIR results stream, read through the consumer group (doc/ceir-queue.md). */
+struct results *results_start(void *ctx, struct channels *ch);
+unsigned long long results_handled(const struct results *r);
+
+#endif

@@ -1,0 +1,1255 @@
+/* The actions the flows name (flow.h): check, handsets, link, kyc, report, status, unblock,
+ * language; the SMS command parser; the JSON API's check; the CEIR results. Each action is
+ * a short chain of store operations ending in run_finish(r, "<outcome>"). The order of the
+ * report's steps (reserve the reference, open the report, record the evidence, enqueue with
+ * the decision's request id, mark it sent) makes every step safe to repeat: a retry or a
+ * restart in the middle never queues a decision twice (doc/ceir-queue.md). */
+#include "flow/engine_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <talloc.h>
+
+#include "core/logging.h"
+#include "domain/imei.h"
+#include "domain/kyc.h"
+#include "store/pairs.h"
+#include "store/store.h"
+
+#define DEDUP_REMEMBER_S (30u * 86400u)
+#define DAYS_1970_TO_2000 10957
+
+static void fail_store(struct run *r, int err)
+{
+	if (err != -EAGAIN)
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: store: %s", r->tag, strerror(-err));
+	run_finish(r, "unavailable");
+}
+
+/* ---- deferral --------------------------------------------------------------------------- */
+
+static void deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->deferred(r, r->deferred_err);
+}
+
+void actions_defer(struct run *r, void (*fn)(struct run *r, int err))
+{
+	static const struct timeval now = { 0, 0 };
+
+	r->deferred = fn;
+	if (event_base_once(r->e->base, -1, EV_TIMEOUT, deferred_cb, r, &now) < 0)
+		fn(r, r->deferred_err);	/* cannot happen short of memory */
+}
+
+/* An action that fails before its first store operation answers later, from the loop. */
+static void finish_deferred_unavailable(struct run *r, int err)
+{
+	fail_store(r, err);
+}
+
+static void defer_fail(struct run *r, int err)
+{
+	r->deferred_err = err;
+	actions_defer(r, finish_deferred_unavailable);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static unsigned today(void)
+{
+	return (unsigned)(time(NULL) / 86400 - DAYS_1970_TO_2000);
+}
+
+static uint64_t e164_number(const char *e164)
+{
+	return strtoull(e164 + (e164[0] == '+'), NULL, 10);
+}
+
+static uint64_t imei_body(const char *imei15)
+{
+	char b[15];
+
+	memcpy(b, imei15, 14);
+	b[14] = '\0';
+	return strtoull(b, NULL, 10);
+}
+
+static void body_to_imei(uint64_t body, char out[16])
+{
+	char d[16];
+	struct imei im;
+
+	snprintf(d, sizeof(d), "%014llu", (unsigned long long)body);
+	imei_parse(d, 14, &im);
+	snprintf(out, 16, "%s", im.imei);
+}
+
+static void iso_time(time_t t, char out[24])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void date_of(long long t, char out[11])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static bool kv_is(const struct store_kv *kv, const char *key)
+{
+	return kv->klen == strlen(key) && memcmp(kv->key, key, kv->klen) == 0;
+}
+
+static void kv_copy(const struct store_kv *kv, char *out, size_t outsz)
+{
+	size_t n = kv->vlen < outsz - 1 ? kv->vlen : outsz - 1;
+
+	memcpy(out, kv->val, n);
+	out[n] = '\0';
+}
+
+static bool random_digits(char *out, size_t n)
+{
+	uint8_t b[32];
+
+	if (n > sizeof(b) || getrandom(b, n, 0) != (ssize_t)n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)('0' + b[i] % 10);	/* 256 % 10 = 6: a bias of 2.4 %, fine for
+							 * a PIN that also locks out */
+	out[n] = '\0';
+	return true;
+}
+
+/* The PIN is kept as a keyed digest bound to its reference. */
+static void pin_digest(const struct engine *e, const char *ref, const char *pin, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char msg[40];
+	int n = snprintf(msg, sizeof(msg), "pin:%s:%s", ref, pin);
+
+	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
+	     (size_t)n, md, &mdlen);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Sends an SMS of the engine's own to an E.164 number, rendered in lang. */
+void run_send_sms(struct run *r, const char *to, const char *key)
+{
+	char text[1024];
+	int n = run_render_key(r, key, text, sizeof(text));
+	char masked[32];
+
+	if (n <= 0)
+		return;
+	msisdn_mask(to, strlen(to), masked, sizeof(masked));
+	if (r->e->sms.send == NULL) {
+		LOGP(LOGC_FLOW, LOGL_WARN, "%s: no SMS path configured (sendsms-url): %s to %s "
+		     "not sent", r->tag, key, masked);
+		return;
+	}
+	r->e->stats.sms_sent++;
+	LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS %s to %s", r->tag, key, masked);
+	r->e->sms.send(r->e->sms.arg, to, text, (size_t)n);
+}
+
+/* ---- rate limits ---------------------------------------------------------------------- */
+
+typedef void (*next_fn)(struct run *r);
+
+struct rate_step {
+	struct run *r;
+	next_fn next;
+	unsigned hits;
+};
+
+static void on_rate(void *arg, int err, long long count)
+{
+	struct rate_step *rs = arg;
+	struct run *r = rs->r;
+	next_fn next = rs->next;
+	unsigned hits = rs->hits;
+
+	talloc_free(rs);
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (count > (long long)hits) {
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited", r->tag);
+		run_finish(r, "limited");
+		return;
+	}
+	next(r);
+}
+
+/* Counts a hit on rl:{prefix+id} against rate; goes on with next, or finishes "limited". */
+static void rate(struct run *r, const char *prefix, const char *id,
+		 const struct config_rate *rt, next_fn next)
+{
+	struct rate_step *rs = talloc_zero(r, struct rate_step);
+	char name[96];
+	int n = snprintf(name, sizeof(name), "%s%s", prefix, id), rc;
+
+	if (rs == NULL) {
+		defer_fail(r, -ENOMEM);
+		return;
+	}
+	rs->r = r;
+	rs->next = next;
+	rs->hits = rt->hits;
+	rc = store_rate_hit(r->e->st, name, (size_t)n, rt->seconds, on_rate, rs);
+	if (rc < 0) {
+		talloc_free(rs);
+		defer_fail(r, rc);
+	}
+}
+
+/* ---- check ---------------------------------------------------------------------------- */
+
+static void check_decide(struct run *r)
+{
+	if (r->failed) {
+		fail_store(r, r->failed);
+		return;
+	}
+	run_set_model(r);
+	if (strcmp(r->state, "blocked") == 0 || strcmp(r->state, "unblock_sent") == 0) {
+		run_finish(r, "blocked");
+	} else if (r->state[0] && strcmp(r->state, "unblocked") != 0 &&
+		   strcmp(r->state, "rejected") != 0) {
+		date_of(r->created, r->date);
+		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? "lost" : "stolen");
+	} else if (r->flag) {
+		run_finish(r, "duplicated");
+	} else if (r->maker[0] == '\0') {
+		run_finish(r, "unknown");
+	} else {
+		run_finish(r, "clean");
+	}
+}
+
+static void check_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+
+	if (err < 0)
+		r->failed = err;
+	for (size_t i = 0; i < n; i++) {
+		if (kv_is(&kv[i], "state"))
+			kv_copy(&kv[i], r->state, sizeof(r->state));
+		else if (kv_is(&kv[i], "reason"))
+			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
+		else if (kv_is(&kv[i], "created")) {
+			char t[24];
+
+			kv_copy(&kv[i], t, sizeof(t));
+			r->created = strtoll(t, NULL, 10);
+		}
+	}
+	if (--r->outstanding == 0)
+		check_decide(r);
+}
+
+static void check_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
+{
+	struct run *r = arg;
+
+	if (err < 0)
+		r->failed = err;
+	else
+		r->flag = pairs_duplicated(recs, n, (unsigned)r->e->cfg->duplicate_min_ids,
+					   r->e->cfg->duplicate_by_imsi);
+	if (--r->outstanding == 0)
+		check_decide(r);
+}
+
+static void check_lookup(struct run *r)
+{
+	int rc;
+
+	r->e->stats.checks++;
+	r->state[0] = '\0';
+	r->flag = false;
+	r->failed = 0;
+	r->outstanding = 2;
+	rc = store_report_get(r->e->st, r->s.imei, check_on_report, r);
+	if (rc < 0) {
+		defer_fail(r, rc);
+		return;
+	}
+	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), check_on_pairings, r);
+	if (rc < 0) {
+		/* The report's answer is on its way: let it finish the action. */
+		r->failed = rc;
+		r->outstanding--;
+	}
+}
+
+static void check_imei_limit(struct run *r)
+{
+	rate(r, "chk:i:", r->s.imei, &r->e->cfg->rate_check_imei, check_lookup);
+}
+
+static void act_check(struct run *r)
+{
+	struct imei im;
+
+	imei_parse(r->s.imei, strlen(r->s.imei), &im);
+	if (r->imei_raw_len > sizeof(r->s.imei) - 1 && im.reason != IMEI_NOT_DIGITS)
+		im.reason = IMEI_TOO_LONG;
+	switch (im.reason) {
+	case IMEI_OK:
+		snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
+		break;
+	case IMEI_TOO_SHORT:
+	case IMEI_TOO_LONG:
+		r->s.imei[0] = '\0';
+		run_finish(r, "invalid_length");
+		return;
+	case IMEI_NOT_DIGITS:
+		r->s.imei[0] = '\0';
+		run_finish(r, "invalid_digits");
+		return;
+	case IMEI_BAD_CHECK_DIGIT:
+		run_finish(r, "invalid_check");
+		return;
+	case IMEI_RESERVED:
+		run_finish(r, "invalid_reserved");
+		return;
+	}
+	if (r->ch == EC_API)
+		check_imei_limit(r);
+	else
+		rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, check_imei_limit);
+}
+
+/* ---- handsets ------------------------------------------------------------------------- */
+
+static void handsets_done(struct run *r)
+{
+	size_t len = 0;
+	unsigned i;
+
+	if (r->failed) {
+		fail_store(r, r->failed);
+		return;
+	}
+	r->s.nhandsets = 0;
+	r->list[0] = '\0';
+	/* Newest first, as many as fit the placeholder's promise (flow.c: 110 characters). */
+	for (i = r->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;) {
+		char imei[16], line[96];
+		int n;
+
+		if (!r->cand_ok[i])
+			continue;
+		body_to_imei(r->cand[i], imei);
+		snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
+		run_set_model(r);
+		r->maker[12] = '\0';
+		r->model[14] = '\0';
+		n = snprintf(line, sizeof(line), "%s%u %s %s ...%s", len ? "\n" : "",
+			     r->s.nhandsets + 1, r->maker[0] ? r->maker : "?", r->model, imei + 11);
+		if (n < 0 || len + (size_t)n > 110)
+			break;
+		memcpy(r->list + len, line, (size_t)n + 1);
+		len += (size_t)n;
+		r->s.handsets[r->s.nhandsets++] = r->cand[i];
+	}
+	r->s.imei[0] = '\0';
+	r->maker[0] = r->model[0] = '\0';
+	run_finish(r, r->s.nhandsets ? "some" : "none");
+}
+
+struct cand_ctx {
+	struct run *r;
+	unsigned i;
+};
+
+static void handsets_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
+{
+	struct cand_ctx *cc = arg;
+	struct run *r = cc->r;
+	uint64_t owner = e164_number(r->s.owner);
+	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days;
+
+	if (err < 0)
+		r->failed = err;
+	for (size_t k = 0; k < n; k++)
+		if (recs[k].msisdn == owner && recs[k].last_seen >= from)
+			r->cand_ok[cc->i] = true;
+	talloc_free(cc);
+	if (--r->outstanding == 0)
+		handsets_done(r);
+}
+
+static void handsets_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
+{
+	struct run *r = arg;
+	size_t first = n > 8 ? n - 8 : 0;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	r->ncand = 0;
+	r->failed = 0;
+	for (size_t i = first; i < n; i++) {
+		r->cand[r->ncand] = bodies[i];
+		r->cand_ok[r->ncand] = false;
+		r->ncand++;
+	}
+	if (r->ncand == 0) {
+		handsets_done(r);
+		return;
+	}
+	r->outstanding = (int)r->ncand;
+	for (unsigned i = 0; i < r->ncand; i++) {
+		struct cand_ctx *cc = talloc_zero(r, struct cand_ctx);
+		int rc = cc ? store_imei_pairings(r->e->st, r->cand[i], handsets_on_pairings, cc) :
+			      -ENOMEM;
+
+		if (rc < 0) {
+			talloc_free(cc);
+			r->failed = rc;
+			if (--r->outstanding == 0)
+				handsets_done(r);	/* from a store answer: not reentrant */
+		} else {
+			cc->r = r;
+			cc->i = i;
+		}
+	}
+}
+
+static void act_handsets(struct run *r)
+{
+	int rc;
+
+	if (r->s.owner[0] == '\0')
+		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
+	rc = store_msisdn_handsets(r->e->st, e164_number(r->s.owner), handsets_on_list, r);
+	if (rc < 0)
+		defer_fail(r, rc);
+}
+
+static void act_pick_handset(struct run *r)
+{
+	if (r->pick < 1 || r->pick > r->s.nhandsets) {
+		run_finish(r, "invalid");
+		return;
+	}
+	body_to_imei(r->s.handsets[r->pick - 1], r->s.imei);
+	run_finish(r, "done");
+}
+
+/* ---- link: the IMEI was used with the owner's number within the window ----------------- */
+
+static void link_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
+{
+	struct run *r = arg;
+	uint64_t owner = e164_number(r->s.owner);
+	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days, best = 0;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (recs[k].msisdn == owner && recs[k].last_seen >= from &&
+		    recs[k].last_seen >= best)
+			best = recs[k].last_seen ? recs[k].last_seen : 1;
+	if (best == 0) {
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: IMEI %.8s... not linked to the owner within %ld "
+		     "days", r->tag, r->s.imei, r->e->cfg->ownership_window_days);
+		run_finish(r, "not_linked");
+		return;
+	}
+	snprintf(r->s.link_owner, sizeof(r->s.link_owner), "%s", r->s.owner);
+	memcpy(r->s.link_imei, r->s.imei, 15);
+	r->s.link_imei[15] = '\0';
+	r->s.last_seen = best;
+	run_finish(r, "linked");
+}
+
+static void link_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char state[24] = "", ref[REF_LEN + 1] = "";
+	int rc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (kv_is(&kv[i], "state"))
+			kv_copy(&kv[i], state, sizeof(state));
+		else if (kv_is(&kv[i], "ref"))
+			kv_copy(&kv[i], ref, sizeof(ref));
+	}
+	/* An open report that got as far as the CEIR: say so. One still "received" or
+	 * "verified" was left by a journey that stopped half-way; the report action completes
+	 * it. */
+	if (state[0] && strcmp(state, "unblocked") != 0 && strcmp(state, "rejected") != 0 &&
+	    strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
+		snprintf(r->s.ref, sizeof(r->s.ref), "%s", ref);
+		run_set_model(r);
+		run_finish(r, "reported");
+		return;
+	}
+	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), link_on_pairings, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void link_lookup(struct run *r)
+{
+	int rc = store_report_get(r->e->st, r->s.imei, link_on_report, r);
+
+	if (rc < 0)
+		fail_store(r, rc);	/* from a store answer already */
+}
+
+static void link_imei_limit(struct run *r)
+{
+	rate(r, "rep:i:", r->s.imei, &r->e->cfg->rate_report_imei, link_lookup);
+}
+
+static void act_link(struct run *r)
+{
+	struct imei im;
+
+	imei_parse(r->s.imei, strlen(r->s.imei), &im);
+	if (!im.valid || r->s.owner[0] == '\0') {
+		run_finish(r, "invalid");
+		return;
+	}
+	snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
+	rate(r, "rep:m:", r->msisdn, &r->e->cfg->rate_report_msisdn, link_imei_limit);
+}
+
+/* ---- kyc: the national ID digits on record --------------------------------------------- */
+
+static void minutes_of_lockout(struct run *r)
+{
+	snprintf(r->minutes, sizeof(r->minutes), "%ld", (r->e->cfg->verify_lockout + 59) / 60);
+}
+
+static void kyc_on_miss(void *arg, int err, long long count)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (count >= r->e->cfg->verify_tries) {
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %lld times: locked out", r->tag,
+		     count);
+		minutes_of_lockout(r);
+		run_finish(r, "locked");
+		return;
+	}
+	snprintf(r->tries, sizeof(r->tries), "%lld", r->e->cfg->verify_tries - count);
+	run_finish(r, "mismatch");
+}
+
+static void kyc_on_record(void *arg, int err, const struct kyc_rec *rec)
+{
+	struct run *r = arg;
+	struct kyc_digest d;
+	char name[40];
+	int n, rc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (rec == NULL) {
+		run_finish(r, "no_record");
+		return;
+	}
+	memcpy(d.full, rec->full, sizeof(d.full));
+	memcpy(d.tail, rec->tail, sizeof(d.tail));
+	if (r->id[0] && kyc_matches(r->e->kyc_key, r->e->kyc_keylen, r->id, strlen(r->id), &d)) {
+		snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
+		OPENSSL_cleanse(r->id, sizeof(r->id));
+		run_finish(r, "match");
+		return;
+	}
+	OPENSSL_cleanse(r->id, sizeof(r->id));
+	n = snprintf(name, sizeof(name), "kyc:%s", r->s.owner);
+	rc = store_rate_hit(r->e->st, name, (size_t)n, (unsigned)r->e->cfg->verify_lockout,
+			    kyc_on_miss, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void kyc_on_peek(void *arg, int err, long long count)
+{
+	struct run *r = arg;
+	int rc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (count >= r->e->cfg->verify_tries) {
+		minutes_of_lockout(r);
+		run_finish(r, "locked");
+		return;
+	}
+	rc = store_kyc_get(r->e->st, e164_number(r->s.owner), kyc_on_record, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void act_kyc(struct run *r)
+{
+	char name[40];
+	int n, rc;
+
+	if (r->e->kyc_keylen == 0) {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: no kyc-key-file: national IDs cannot be checked",
+		     r->tag);
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	if (r->s.owner[0] == '\0')
+		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
+	n = snprintf(name, sizeof(name), "kyc:%s", r->s.owner);
+	rc = store_rate_peek(r->e->st, name, (size_t)n, kyc_on_peek, r);
+	if (rc < 0)
+		defer_fail(r, rc);
+}
+
+/* ---- report ------------------------------------------------------------------------------- */
+
+static void report_sent(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct run *r = arg;
+
+	(void)s;
+	(void)len;
+	(void)changed;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	r->e->stats.reports_accepted++;
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->tag,
+	     r->s.ref);
+	run_set_model(r);
+	/* The reference and the PIN go by SMS to the number the report came from. */
+	run_send_sms(r, r->msisdn, "notify.receipt");
+	run_finish(r, "accepted");
+}
+
+static void report_enqueued(void *arg, int err, const char *id, size_t len, bool changed)
+{
+	struct run *r = arg;
+	struct store_kv kv[1] = { { "request_entry", 13, id, len } };
+	int rc;
+
+	(void)changed;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	rc = store_report_transition(r->e->st, r->s.imei, "verified|sent", "sent", kv, 1,
+				     report_sent, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void report_verified(void *arg, int err, const char *state, size_t len, bool changed)
+{
+	struct run *r = arg;
+	char rid[32], now[24], last_seen[11], window[12], tac[9] = "";
+	int rc;
+
+	(void)changed;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (!changed && !(len == 8 && memcmp(state, "verified", 8) == 0) &&
+	    !(len == 4 && memcmp(state, "sent", 4) == 0)) {
+		run_finish(r, "reported");
+		return;
+	}
+	run_set_model(r);
+	memcpy(tac, r->s.imei, 8);
+	iso_time(time(NULL), now);
+	pairs_format_date((uint16_t)r->s.last_seen, last_seen);
+	snprintf(window, sizeof(window), "%ld", r->e->cfg->ownership_window_days);
+	snprintf(rid, sizeof(rid), "%s-block", r->s.ref);
+	{
+		const char *ch = r->ch == EC_USSD ? "ussd" : r->ch == EC_SMS ? "sms" : "api";
+		struct store_kv kv[] = {
+#define KV(k, v) { k, strlen(k), v, strlen(v) }
+			KV("request_id", rid), KV("type", "block"), KV("ref", r->s.ref),
+			KV("imei", r->s.imei), KV("tac", tac), KV("maker", r->maker),
+			KV("model", r->model), KV("reporter_msisdn", r->msisdn),
+			KV("owner_msisdn", r->s.owner), KV("rule", "pairing-window"),
+			KV("last_seen", last_seen), KV("window_days", window),
+			KV("kyc_matched", "yes"), KV("reason", r->s.reason),
+			KV("police_ref", r->s.police), KV("channel", ch),
+			KV("reported_at", r->date[0] ? r->date : now), KV("requested_at", now),
+#undef KV
+		};
+
+		rc = store_ceir_enqueue(r->e->st, r->e->cfg->ceir_requests, rid, DEDUP_REMEMBER_S,
+					kv, sizeof(kv) / sizeof(kv[0]), report_enqueued, r);
+	}
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+/* The report is open (new, or one a stopped journey left "received" for this owner):
+ * record the evidence and the PIN's digest. */
+static void report_verify(struct run *r)
+{
+	char digest[17], last_seen[11];
+	int rc;
+
+	if (!random_digits(r->pin_out, PIN_LEN)) {
+		fail_store(r, -EIO);
+		return;
+	}
+	pin_digest(r->e, r->s.ref, r->pin_out, digest);
+	pairs_format_date((uint16_t)r->s.last_seen, last_seen);
+	{
+		struct store_kv kv[] = {
+			{ "pin", 3, digest, 16 },
+			{ "last_seen", 9, last_seen, strlen(last_seen) },
+			{ "kyc_matched", 11, "yes", 3 },
+		};
+
+		rc = store_report_transition(r->e->st, r->s.imei, "received|verified", "verified",
+					     kv, 3, report_verified, r);
+	}
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void report_on_existing(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char state[24] = "", owner[MSISDN_E164_MAX + 1] = "", at[24] = "";
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (kv_is(&kv[i], "state"))
+			kv_copy(&kv[i], state, sizeof(state));
+		else if (kv_is(&kv[i], "owner"))
+			kv_copy(&kv[i], owner, sizeof(owner));
+		else if (kv_is(&kv[i], "reported_at"))
+			kv_copy(&kv[i], at, sizeof(at));
+	}
+	if ((strcmp(state, "received") == 0 || strcmp(state, "verified") == 0) &&
+	    strcmp(owner, r->s.owner) == 0) {
+		/* Completed now, with the same reference: its request id is the same, so the
+		 * enqueue adds nothing if the stopped journey got that far. */
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref,
+		     state);
+		snprintf(r->date, sizeof(r->date), "%.10s", at);
+		report_verify(r);
+		return;
+	}
+	run_set_model(r);
+	run_finish(r, "reported");
+}
+
+static void report_created(void *arg, int err, const char *ref, size_t len, bool changed)
+{
+	struct run *r = arg;
+	int rc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (len != REF_LEN) {
+		fail_store(r, -EPROTO);
+		return;
+	}
+	memcpy(r->s.ref, ref, REF_LEN);
+	r->s.ref[REF_LEN] = '\0';
+	if (changed) {
+		report_verify(r);
+		return;
+	}
+	rc = store_report_get(r->e->st, r->s.imei, report_on_existing, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void report_create(struct run *r)
+{
+	char now[24], tac[9] = "";
+	const char *ch = r->ch == EC_USSD ? "ussd" : r->ch == EC_SMS ? "sms" : "api";
+	int rc;
+
+	run_set_model(r);
+	memcpy(tac, r->s.imei, 8);
+	iso_time(time(NULL), now);
+	{
+		struct store_kv kv[] = {
+#define KV(k, v) { k, strlen(k), v, strlen(v) }
+			KV("reason", r->s.reason), KV("reporter", r->msisdn),
+			KV("owner", r->s.owner), KV("police_ref", r->s.police), KV("channel", ch),
+			KV("tac", tac), KV("lang", r->s.lang), KV("rule", "pairing-window"),
+			KV("reported_at", now),
+#undef KV
+		};
+
+		rc = store_report_create(r->e->st, r->s.imei, r->s.ref, kv,
+					 sizeof(kv) / sizeof(kv[0]), report_created, r);
+	}
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void report_draw_ref(struct run *r);
+
+static void report_on_reserve(void *arg, int err, long long reserved)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (!reserved) {
+		if (++r->attempts >= 5) {
+			fail_store(r, -EEXIST);
+			return;
+		}
+		report_draw_ref(r);
+		return;
+	}
+	report_create(r);
+}
+
+static void report_draw_ref(struct run *r)
+{
+	int rc;
+
+	if (!random_digits(r->s.ref, REF_LEN - 1)) {
+		fail_store(r, -EIO);
+		return;
+	}
+	if (r->s.ref[0] == '0')
+		r->s.ref[0] = '1';	/* a reference never starts with 0: no digit gets lost */
+	ref_finish(r->s.ref);
+	rc = store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void act_report(struct run *r)
+{
+	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
+	    strcmp(r->s.link_imei, r->s.imei) != 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
+	    r->s.reason[0] == '\0') {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: report without verified ownership: the flow "
+		     "skips a step", r->tag);
+		run_finish(r, "not_verified");
+		return;
+	}
+	if (r->e->kyc_keylen == 0) {
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	r->attempts = 0;
+	r->date[0] = '\0';
+	/* Draws a reference; from a deferred call so the first store answer is not needed. */
+	{
+		int rc;
+
+		if (!random_digits(r->s.ref, REF_LEN - 1)) {
+			defer_fail(r, -EIO);
+			return;
+		}
+		if (r->s.ref[0] == '0')
+			r->s.ref[0] = '1';
+		ref_finish(r->s.ref);
+		rc = store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve,
+				       r);
+		if (rc < 0)
+			defer_fail(r, rc);
+	}
+}
+
+/* ---- status and unblock: a report by its reference ------------------------------------- */
+
+bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n)
+{
+	char ref[REF_LEN + 2] = "", why[48] = "";
+
+	r->state[0] = '\0';
+	r->pin_digest[0] = '\0';
+	r->reporter[0] = r->owner_f[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (kv_is(&kv[i], "state"))
+			kv_copy(&kv[i], r->state, sizeof(r->state));
+		else if (kv_is(&kv[i], "ref"))
+			kv_copy(&kv[i], ref, sizeof(ref));
+		else if (kv_is(&kv[i], "pin"))
+			kv_copy(&kv[i], r->pin_digest, sizeof(r->pin_digest));
+		else if (kv_is(&kv[i], "reason"))
+			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
+		else if (kv_is(&kv[i], "reporter"))
+			kv_copy(&kv[i], r->reporter, sizeof(r->reporter));
+		else if (kv_is(&kv[i], "owner"))
+			kv_copy(&kv[i], r->owner_f, sizeof(r->owner_f));
+		else if (kv_is(&kv[i], "lang"))
+			kv_copy(&kv[i], r->s.lang, sizeof(r->s.lang));
+		else if (kv_is(&kv[i], "reject_reason"))
+			kv_copy(&kv[i], why, sizeof(why));
+	}
+	if (why[0]) {
+		char key[80];
+
+		for (char *c = why; *c; c++)
+			*c = *c == '-' ? '_' : (char)tolower((unsigned char)*c);
+		snprintf(key, sizeof(key), "status.why.%s", why);
+		if (run_render_key(r, key, r->why, sizeof(r->why)) <= 0)
+			run_render_key(r, "status.why.other", r->why, sizeof(r->why));
+	}
+	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
+		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
+	run_set_model(r);
+	return r->state[0] && strcmp(ref, r->s.ref) == 0;
+}
+
+static void status_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char lang[8];
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	/* The reply is in the asker's language, not the report's. */
+	memcpy(lang, r->s.lang, sizeof(lang));
+	if (!run_report_fields(r, kv, n)) {
+		memcpy(r->s.lang, lang, sizeof(lang));
+		run_finish(r, "unknown");
+		return;
+	}
+	memcpy(r->s.lang, lang, sizeof(lang));
+	if (r->why[0] == '\0')
+		run_render_key(r, "status.why.other", r->why, sizeof(r->why));
+	run_finish(r, run_outcome_index(FA_STATUS, r->state) >= 0 ? r->state : "received");
+}
+
+typedef void (*fields_fn)(void *arg, int err, const struct store_kv *kv, size_t n);
+
+struct find_ctx {
+	struct run *r;
+	fields_fn next;
+};
+
+static void on_found_ref(void *arg, int err, const void *imei, size_t len, bool found)
+{
+	struct find_ctx *fc = arg;
+	struct run *r = fc->r;
+	fields_fn next = fc->next;
+	int rc;
+
+	talloc_free(fc);
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (!found || len != 15) {
+		run_finish(r, "unknown");
+		return;
+	}
+	memcpy(r->s.imei, imei, 15);
+	r->s.imei[15] = '\0';
+	rc = store_report_get(r->e->st, r->s.imei, next, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+/* The report with the session's reference: next gets its fields. */
+static void find_report(struct run *r, fields_fn next)
+{
+	struct find_ctx *fc = talloc_zero(r, struct find_ctx);
+	int rc;
+
+	if (fc == NULL) {
+		fail_store(r, -ENOMEM);
+		return;
+	}
+	fc->r = r;
+	fc->next = next;
+	rc = store_report_find(r->e->st, r->s.ref, REF_LEN, on_found_ref, fc);
+	if (rc < 0) {
+		talloc_free(fc);
+		fail_store(r, rc);
+	}
+}
+
+static void status_find(struct run *r)
+{
+	find_report(r, status_on_report);
+}
+
+static void act_status(struct run *r)
+{
+	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
+		run_finish(r, "unknown");
+		return;
+	}
+	rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, status_find);
+}
+
+static void unblock_done(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct run *r = arg;
+
+	(void)s;
+	(void)len;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (!changed) {
+		run_finish(r, "already");
+		return;
+	}
+	r->e->stats.unblocks_accepted++;
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->tag, r->s.ref);
+	run_finish(r, "accepted");
+}
+
+static void unblock_enqueued(void *arg, int err, const char *id, size_t len, bool changed)
+{
+	struct run *r = arg;
+	struct store_kv kv[1] = { { "unblock_entry", 13, id, len } };
+	int rc;
+
+	(void)changed;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	rc = store_report_transition(r->e->st, r->s.imei, "sent|blocked", "unblock_sent", kv, 1,
+				     unblock_done, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void unblock_on_miss(void *arg, int err, long long count)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (count >= r->e->cfg->verify_tries) {
+		minutes_of_lockout(r);
+		run_finish(r, "locked");
+		return;
+	}
+	run_finish(r, "wrong_pin");
+}
+
+static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char digest[17], rid[32], now[24], tac[9] = "", name[40];
+	char lang[8];
+	int rc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	memcpy(lang, r->s.lang, sizeof(lang));
+	if (!run_report_fields(r, kv, n)) {
+		memcpy(r->s.lang, lang, sizeof(lang));
+		run_finish(r, "unknown");
+		return;
+	}
+	memcpy(r->s.lang, lang, sizeof(lang));
+	pin_digest(r->e, r->s.ref, r->pin, digest);
+	OPENSSL_cleanse(r->pin, sizeof(r->pin));
+	if (strlen(r->pin_digest) != 16 || CRYPTO_memcmp(digest, r->pin_digest, 16) != 0) {
+		int nl = snprintf(name, sizeof(name), "pin:%s", r->s.ref);
+
+		rc = store_rate_hit(r->e->st, name, (size_t)nl,
+				    (unsigned)r->e->cfg->verify_lockout, unblock_on_miss, r);
+		if (rc < 0)
+			fail_store(r, rc);
+		return;
+	}
+	if (strcmp(r->state, "unblock_sent") == 0) {
+		run_finish(r, "already");
+		return;
+	}
+	if (strcmp(r->state, "sent") != 0 && strcmp(r->state, "blocked") != 0) {
+		run_finish(r, "not_blocked");
+		return;
+	}
+	memcpy(tac, r->s.imei, 8);
+	iso_time(time(NULL), now);
+	snprintf(rid, sizeof(rid), "%s-unblock", r->s.ref);
+	{
+		const char *ch = r->ch == EC_USSD ? "ussd" : r->ch == EC_SMS ? "sms" : "api";
+		struct store_kv f[] = {
+#define KV(k, v) { k, strlen(k), v, strlen(v) }
+			KV("request_id", rid), KV("type", "unblock"), KV("ref", r->s.ref),
+			KV("imei", r->s.imei), KV("tac", tac), KV("maker", r->maker),
+			KV("model", r->model), KV("reporter_msisdn", r->msisdn),
+			KV("owner_msisdn", r->owner_f), KV("rule", "report-pin"),
+			KV("kyc_matched", "pin"), KV("reason", "recovered"), KV("channel", ch),
+			KV("requested_at", now),
+#undef KV
+		};
+
+		rc = store_ceir_enqueue(r->e->st, r->e->cfg->ceir_requests, rid, DEDUP_REMEMBER_S,
+					f, sizeof(f) / sizeof(f[0]), unblock_enqueued, r);
+	}
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void unblock_on_peek(void *arg, int err, long long count)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	if (count >= r->e->cfg->verify_tries) {
+		minutes_of_lockout(r);
+		run_finish(r, "locked");
+		return;
+	}
+	find_report(r, unblock_on_report);
+}
+
+static void act_unblock(struct run *r)
+{
+	char name[40];
+	int n, rc;
+
+	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
+		run_finish(r, "unknown");
+		return;
+	}
+	if (strlen(r->pin) != PIN_LEN) {
+		run_finish(r, "wrong_pin");
+		return;
+	}
+	if (r->e->kyc_keylen == 0) {
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	n = snprintf(name, sizeof(name), "pin:%s", r->s.ref);
+	rc = store_rate_peek(r->e->st, name, (size_t)n, unblock_on_peek, r);
+	if (rc < 0)
+		defer_fail(r, rc);
+}
+
+/* ---- language --------------------------------------------------------------------------- */
+
+static void build_languages(struct run *r)
+{
+	const char *codes[9];
+	size_t n = tpl_languages(r->j->tpl, codes, 9), len = 0;
+
+	r->list[0] = '\0';
+	for (size_t i = 0; i < n && i < 9; i++) {
+		int k = snprintf(r->list + len, sizeof(r->list) - len, "%s%zu %s", i ? "\n" : "",
+				 i + 1, tpl_language_name(r->j->tpl, codes[i]));
+
+		if (k < 0 || len + (size_t)k >= sizeof(r->list))
+			break;
+		len += (size_t)k;
+	}
+}
+
+static void act_languages(struct run *r)
+{
+	build_languages(r);
+	run_finish(r, "done");
+}
+
+static void act_language(struct run *r)
+{
+	const char *codes[9];
+	size_t n = tpl_languages(r->j->tpl, codes, 9);
+
+	if (r->pick < 1 || r->pick > n || r->pick > 9) {
+		build_languages(r);	/* the list again, for the screen it goes back to */
+		run_finish(r, "invalid");
+		return;
+	}
+	snprintf(r->s.lang, sizeof(r->s.lang), "%s", codes[r->pick - 1]);
+	run_remember_lang(r);
+	run_finish(r, "done");
+}
+
+static void act_owner_caller(struct run *r)
+{
+	snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
+	run_finish(r, "done");
+}
+
+void actions_run(struct run *r, enum flow_action a)
+{
+	switch (a) {
+	case FA_CHECK: act_check(r); break;
+	case FA_HANDSETS: act_handsets(r); break;
+	case FA_PICK_HANDSET: act_pick_handset(r); break;
+	case FA_OWNER_CALLER: act_owner_caller(r); break;
+	case FA_LINK: act_link(r); break;
+	case FA_KYC: act_kyc(r); break;
+	case FA_REPORT: act_report(r); break;
+	case FA_STATUS: act_status(r); break;
+	case FA_UNBLOCK: act_unblock(r); break;
+	case FA_LANGUAGES: act_languages(r); break;
+	case FA_LANGUAGE: act_language(r); break;
+	case FA_COUNT: run_finish(r, "unavailable"); break;
+	}
+}

@@ -1,0 +1,142 @@
+/* The journeys as data: flows/<name>.yaml declares the USSD screens, the SMS commands and the
+ * dial shortcuts, how each input is validated, where each choice and each outcome of an
+ * action leads. The engine (engine.h) runs them; the actions are C (actions named here).
+ * Read with libyaml; the format is doc/flows.md. Pure: no I/O but reading the files. */
+#ifndef CEIRGW_FLOW_FLOW_H
+#define CEIRGW_FLOW_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flow/templates.h"
+
+#define FLOW_FILE_MAX		(256 * 1024)
+#define FLOW_NAME_MAX		32	/* screen and flow names: [a-z0-9_] */
+#define FLOW_SCREENS_MAX	256
+#define FLOW_CHOICES_MAX	10	/* keys 0-9 */
+#define FLOW_ARGS_MAX		3
+#define FLOW_SETS_MAX		4
+#define FLOW_RULES_MAX		32	/* commands and dial shortcuts */
+
+/* The variables a journey carries from screen to screen. Inputs fill them, actions read and
+ * write them; each has its own validation (flow_var_check). */
+enum flow_var {
+	FV_NONE = 0,
+	FV_IMEI,	/* an IMEI as typed; validated as a valid IMEI */
+	FV_OWNER,	/* the owner's number, E.164 */
+	FV_ID,		/* national ID, its last characters as typed (never stored) */
+	FV_REASON,	/* stolen | lost */
+	FV_POLICE,	/* police report number, "" for none */
+	FV_REF,		/* a report reference: 10 digits, Luhn */
+	FV_PIN,		/* the unblock PIN (never stored) */
+	FV_PICK,	/* a line of a list the screen shows (handsets, languages) */
+	FV_COUNT
+};
+
+/* The actions. Each ends in one of its outcomes; the flow maps every outcome to a screen. */
+enum flow_action {
+	FA_CHECK,	/* the status of FV_IMEI, for a buyer */
+	FA_HANDSETS,	/* the phones the operators' data links to the owner (FV_OWNER or caller) */
+	FA_PICK_HANDSET,	/* FV_PICK -> FV_IMEI from the handsets list */
+	FA_OWNER_CALLER,	/* FV_OWNER = the caller */
+	FA_LINK,	/* FV_IMEI used with FV_OWNER within the window? */
+	FA_KYC,		/* FV_ID against the owner's KYC digest */
+	FA_REPORT,	/* open the report and queue the block request */
+	FA_STATUS,	/* a report's state by FV_REF */
+	FA_UNBLOCK,	/* FV_REF + FV_PIN: queue the unblock request */
+	FA_LANGUAGES,	/* builds the language list */
+	FA_LANGUAGE,	/* FV_PICK -> the session's language, remembered for the number */
+	FA_COUNT
+};
+
+struct flow_action_info {
+	const char *name;
+	const char *const *outcomes;	/* NULL-terminated */
+};
+
+const struct flow_action_info *flow_action_info(enum flow_action a);
+const char *flow_var_name(enum flow_var v);
+
+/* The placeholders templates may use (the engine fills them); see templates.h. */
+const struct tpl_placeholder *flow_placeholders(size_t *n);
+
+enum flow_screen_kind {
+	FS_MENU,	/* shows text, waits for a choice (and, with an input, anything else) */
+	FS_INPUT,	/* shows text, waits for one input into a variable */
+	FS_ACTION,	/* runs an action, goes where its outcome leads */
+	FS_END		/* shows text, ends the session */
+};
+
+struct flow_set {
+	enum flow_var var;
+	const char *value;
+};
+
+struct flow_choice {
+	char key;			/* '0'..'9' */
+	int next;			/* screen index */
+	struct flow_set set[FLOW_SETS_MAX];
+	size_t nset;
+};
+
+struct flow_screen {
+	const char *name;
+	enum flow_screen_kind kind;
+	const char *text;		/* template key (not FS_ACTION) */
+	struct flow_choice choices[FLOW_CHOICES_MAX];
+	size_t nchoices;
+	enum flow_var input;		/* FS_INPUT, or FS_MENU's input besides the choices */
+	int next;			/* after a valid input */
+	int invalid;			/* after an invalid input or choice (-1: show again) */
+	enum flow_action action;	/* FS_ACTION */
+	int *on;			/* FS_ACTION: screen per outcome, in the action's order */
+	size_t line;
+};
+
+/* An SMS command (keywords, then arguments) or a dial shortcut (*384*ARG#). */
+struct flow_rule {
+	const char *keywords;		/* template key of the keywords per language; NULL: none */
+	enum flow_var args[FLOW_ARGS_MAX];
+	size_t nargs;
+	struct flow_set set[FLOW_SETS_MAX];
+	size_t nset;
+	int next;
+	size_t line;
+};
+
+struct flow {
+	const char *name;
+	const char *file;
+	struct flow_screen *screens;
+	size_t nscreens;
+	int start;				/* the dial without arguments */
+	int sms_help;				/* reply to an SMS no command matches */
+	struct flow_rule dial[FLOW_RULES_MAX];
+	size_t ndial;
+	struct flow_rule commands[FLOW_RULES_MAX];
+	size_t ncommands;
+};
+
+/* Reads one flow file. Returns a talloc child of ctx, or NULL with "file:line:col: reason" in
+ * err. Structure only: flow_check() judges the whole. */
+struct flow *flow_load_mem(void *ctx, const char *fname, const char *yaml, size_t len, char *err,
+			   size_t errsz);
+struct flow *flow_load_file(void *ctx, const char *path, char *err, size_t errsz);
+
+/* The screen's index, or -1. */
+int flow_screen_index(const struct flow *f, const char *name);
+
+/* One problem flow_check() found: the flow, the screen (may be NULL), the language (may be
+ * NULL) and a message that reads on its own. */
+typedef void (*flow_problem_fn)(void *arg, const char *flow, const char *screen,
+				const char *lang, const char *msg);
+
+/* Checks a flow against the texts: every screen reachable (from the dial, a shortcut or a
+ * command); every screen leads to an end (no dead ends, no loop without a way out); SMS
+ * commands reach an end without waiting for input; every text key present in every language
+ * and every screen within one USSD screen in every language (tpl_check's worst case), keyword
+ * lists present. Reports each problem; returns how many there were. */
+size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn report,
+		  void *arg);
+
+#endif
