@@ -1,6 +1,7 @@
 #!/bin/bash
 # Sets ceirgw up on Debian 12 from this source tree, then runs it or its tests.
-#   contrib/setup.sh run    install packages, build, start ceirgw on its embedded default
+#   contrib/setup.sh run    install packages, build, start the demo: ceirgw on its embedded
+#                           default with demo data, and a terminal phone to dial *384# from
 #   contrib/setup.sh test   install packages, build (warnings are errors), run every test
 #   contrib/setup.sh build  build only (packages already there)
 # Builds out of tree in ./build. Installing packages needs root (or sudo).
@@ -36,8 +37,7 @@ case ${1:-} in
 run)
 	install_packages
 	build
-	echo "ceirgw: http://127.0.0.1:8080/healthz; try: build/src/ceirgwctl imei 356938035643809"
-	exec build/src/ceirgw -c contrib/ceirgw.conf
+	exec contrib/demo/run.sh "$top/build"
 	;;
 test)
 	install_packages

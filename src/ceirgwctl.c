@@ -83,10 +83,12 @@ static void usage(FILE *out)
 		"      ceirgw on that Redis takes it from instead of tac-file\n"
 		"  verify [-c FILE] [--kyc-key FILE] [--redis URL] MSISDN ID\n"
 		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
-		"  flows check [-c FILE] [--flows DIR] [--templates DIR]\n"
+		"  flows check|render [-c FILE] [--flows DIR] [--templates DIR] [LANG KEY\n"
+		"              [NAME=VALUE]...]\n"
 		"      check the flow and its texts as ceirgw does at start and on SIGHUP:\n"
 		"      unreachable screens, dead ends, missing texts, screens too long for USSD\n"
-		"      in any language; one line per problem, exit 1 if there is any\n"
+		"      in any language; one line per problem, exit 1 if there is any;\n"
+		"      render prints one text as a user sees it\n"
 		"  phone --msisdn NUMBER [--url URL] [--code CODE] [--listen ADDR:PORT]\n"
 		"      a terminal phone: dial the USSD code, answer its screens, send SMS and\n"
 		"      see the replies and notifications (ceirgwctl phone --help)\n"
@@ -447,13 +449,15 @@ static int store_options(struct ctl *c, int argc, char **argv)
 static int load_kyc_key(struct ctl *c, uint8_t *key, size_t keysz)
 {
 	const char *path = c->kyc_key_path ? c->kyc_key_path :
-			   c->cfg ? c->cfg->kyc_key_file : NULL;
+			   c->cfg ? config_kyc_key_file(c->ctx, c->cfg) : NULL;
 	char err[1024];
 	int n;
 
-	if (path == NULL) {
-		fprintf(stderr, "ceirgwctl: national IDs need an HMAC key: --kyc-key FILE or "
-			"kyc-key-file in the configuration\n");
+	if (path == NULL || (c->kyc_key_path == NULL && c->cfg->kyc_key_file == NULL &&
+			     access(path, R_OK) < 0)) {
+		fprintf(stderr, "ceirgwctl: national IDs need an HMAC key: --kyc-key FILE, "
+			"kyc-key-file in the configuration, or with the embedded Redis the "
+			"data-dir/kyc.key ceirgw makes on its first start\n");
 		return -EINVAL;
 	}
 	n = kyc_read_key(path, key, keysz, err, sizeof(err));
@@ -813,8 +817,10 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 	char err[1024];
 	int o;
 
-	if (argc < 2 || strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "ceirgwctl flows: expected check\n");
+	bool render = argc >= 2 && strcmp(argv[1], "render") == 0;
+
+	if (argc < 2 || (strcmp(argv[1], "check") != 0 && !render)) {
+		fprintf(stderr, "ceirgwctl flows: expected check or render\n");
 		return EXIT_USAGE;
 	}
 	argc--;
@@ -829,8 +835,12 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && !render) {
 		fprintf(stderr, "ceirgwctl flows check: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (render && argc - optind < 2) {
+		fprintf(stderr, "ceirgwctl flows render: expected LANG KEY [NAME=VALUE]...\n");
 		return EXIT_USAGE;
 	}
 	if (c->config_path) {
@@ -854,6 +864,37 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 	if (j == NULL) {
 		printf("%s\n", err);
 		return EXIT_INVALID;
+	}
+	if (render) {
+		/* A text as users see it, for translators and the tests: placeholders from the
+		 * NAME=VALUE arguments, missing ones empty. */
+		struct tpl_var v[32];
+		size_t nv = 0, np;
+		const struct tpl_placeholder *ph = flow_placeholders(&np);
+		char out[4096];
+		int n;
+
+		for (size_t i = 0; i < np && nv < 32; i++) {
+			v[nv].name = ph[i].name;
+			v[nv].val = "";
+			for (int a = optind + 2; a < argc; a++) {
+				size_t kl = strlen(ph[i].name);
+
+				if (strncmp(argv[a], ph[i].name, kl) == 0 && argv[a][kl] == '=')
+					v[nv].val = argv[a] + kl + 1;
+			}
+			v[nv].len = strlen(v[nv].val);
+			nv++;
+		}
+		n = tpl_render(j->tpl, argv[optind], argv[optind + 1], v, nv, out, sizeof(out),
+			       NULL);
+		if (n < 0) {
+			fprintf(stderr, "ceirgwctl flows render: %s %s: %s\n", argv[optind],
+				argv[optind + 1], strerror(-n));
+			return EXIT_INVALID;
+		}
+		printf("%s\n", out);
+		return EXIT_VALID;
 	}
 	printf("flow %s: %zu screens, %zu SMS commands, %zu languages: no problems\n",
 	       j->flow->name, j->flow->nscreens, j->flow->ncommands,

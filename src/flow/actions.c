@@ -353,39 +353,64 @@ static void act_check(struct run *r)
 
 /* ---- handsets ------------------------------------------------------------------------- */
 
+/* Cuts s to at most max code points. */
+static void utf8_cut(char *s, size_t max)
+{
+	size_t i = 0, cps = 0;
+
+	while (s[i] && cps < max) {
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+		cps++;
+	}
+	s[i] = '\0';
+}
+
+void run_build_handsets(struct run *r)
+{
+	char imei_save[sizeof(r->s.imei)], maker[sizeof(r->maker)], model[sizeof(r->model)];
+	size_t len = 0;
+
+	memcpy(imei_save, r->s.imei, sizeof(imei_save));
+	memcpy(maker, r->maker, sizeof(maker));
+	memcpy(model, r->model, sizeof(model));
+	r->list[0] = '\0';
+	for (unsigned i = 0; i < r->s.nhandsets; i++) {
+		char imei[16], line[96];
+		int n;
+
+		body_to_imei(r->s.handsets[i], imei);
+		snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
+		run_set_model(r);
+		utf8_cut(r->maker, 12);
+		utf8_cut(r->model, 14);
+		n = snprintf(line, sizeof(line), "%s%u %s %s ...%s", len ? "\n" : "", i + 1,
+			     r->maker[0] ? r->maker : "?", r->model, imei + 11);
+		if (n < 0 || len + (size_t)n >= sizeof(r->list))
+			break;
+		memcpy(r->list + len, line, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	memcpy(r->s.imei, imei_save, sizeof(imei_save));
+	memcpy(r->maker, maker, sizeof(maker));
+	memcpy(r->model, model, sizeof(model));
+}
+
 static void handsets_done(struct run *r)
 {
-	size_t len = 0;
 	unsigned i;
 
 	if (r->failed) {
 		fail_store(r, r->failed);
 		return;
 	}
+	/* Newest first; the screen shows as many as fit (engine.c). */
 	r->s.nhandsets = 0;
-	r->list[0] = '\0';
-	/* Newest first, as many as fit the placeholder's promise (flow.c: 110 characters). */
-	for (i = r->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;) {
-		char imei[16], line[96];
-		int n;
-
-		if (!r->cand_ok[i])
-			continue;
-		body_to_imei(r->cand[i], imei);
-		snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
-		run_set_model(r);
-		r->maker[12] = '\0';
-		r->model[14] = '\0';
-		n = snprintf(line, sizeof(line), "%s%u %s %s ...%s", len ? "\n" : "",
-			     r->s.nhandsets + 1, r->maker[0] ? r->maker : "?", r->model, imei + 11);
-		if (n < 0 || len + (size_t)n > 110)
-			break;
-		memcpy(r->list + len, line, (size_t)n + 1);
-		len += (size_t)n;
-		r->s.handsets[r->s.nhandsets++] = r->cand[i];
-	}
-	r->s.imei[0] = '\0';
-	r->maker[0] = r->model[0] = '\0';
+	for (i = r->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
+		if (r->cand_ok[i])
+			r->s.handsets[r->s.nhandsets++] = r->cand[i];
+	run_build_handsets(r);
 	run_finish(r, r->s.nhandsets ? "some" : "none");
 }
 
@@ -915,6 +940,19 @@ static void act_report(struct run *r)
 
 /* ---- status and unblock: a report by its reference ------------------------------------- */
 
+/* {why}: the text of a CEIR reason code in the run's language (status.why.<code>, '-' read
+ * as '_'), status.why.other for a code the texts do not know. */
+void run_render_why(struct run *r, const char *code)
+{
+	char key[80];
+	int n = snprintf(key, sizeof(key), "status.why.%s", code);
+
+	for (char *c = key + 11; n > 0 && *c; c++)
+		*c = *c == '-' ? '_' : (char)tolower((unsigned char)*c);
+	if (code[0] == '\0' || run_render_key(r, key, r->why, sizeof(r->why)) <= 0)
+		run_render_key(r, "status.why.other", r->why, sizeof(r->why));
+}
+
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n)
 {
 	char ref[REF_LEN + 2] = "", why[48] = "";
@@ -940,15 +978,7 @@ bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n)
 		else if (kv_is(&kv[i], "reject_reason"))
 			kv_copy(&kv[i], why, sizeof(why));
 	}
-	if (why[0]) {
-		char key[80];
-
-		for (char *c = why; *c; c++)
-			*c = *c == '-' ? '_' : (char)tolower((unsigned char)*c);
-		snprintf(key, sizeof(key), "status.why.%s", why);
-		if (run_render_key(r, key, r->why, sizeof(r->why)) <= 0)
-			run_render_key(r, "status.why.other", r->why, sizeof(r->why));
-	}
+	snprintf(r->why_code, sizeof(r->why_code), "%s", why);
 	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
 		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
 	run_set_model(r);
@@ -972,8 +1002,7 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 		return;
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
-	if (r->why[0] == '\0')
-		run_render_key(r, "status.why.other", r->why, sizeof(r->why));
+	run_render_why(r, r->why_code);
 	run_finish(r, run_outcome_index(FA_STATUS, r->state) >= 0 ? r->state : "received");
 }
 
@@ -1193,17 +1222,17 @@ static void act_unblock(struct run *r)
 
 /* ---- language --------------------------------------------------------------------------- */
 
-static void build_languages(struct run *r)
+void run_build_languages(struct run *r)
 {
 	const char *codes[9];
 	size_t n = tpl_languages(r->j->tpl, codes, 9), len = 0;
 
-	r->list[0] = '\0';
+	r->langs[0] = '\0';
 	for (size_t i = 0; i < n && i < 9; i++) {
-		int k = snprintf(r->list + len, sizeof(r->list) - len, "%s%zu %s", i ? "\n" : "",
+		int k = snprintf(r->langs + len, sizeof(r->langs) - len, "%s%zu %s", i ? "\n" : "",
 				 i + 1, tpl_language_name(r->j->tpl, codes[i]));
 
-		if (k < 0 || len + (size_t)k >= sizeof(r->list))
+		if (k < 0 || len + (size_t)k >= sizeof(r->langs))
 			break;
 		len += (size_t)k;
 	}
@@ -1211,7 +1240,7 @@ static void build_languages(struct run *r)
 
 static void act_languages(struct run *r)
 {
-	build_languages(r);
+	run_build_languages(r);
 	run_finish(r, "done");
 }
 
@@ -1221,7 +1250,7 @@ static void act_language(struct run *r)
 	size_t n = tpl_languages(r->j->tpl, codes, 9);
 
 	if (r->pick < 1 || r->pick > n || r->pick > 9) {
-		build_languages(r);	/* the list again, for the screen it goes back to */
+		run_build_languages(r);	/* the list again, for the screen it goes back to */
 		run_finish(r, "invalid");
 		return;
 	}

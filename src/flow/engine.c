@@ -23,6 +23,7 @@
 /* A flow that loops through actions without waiting for input is a bug: stop it. */
 #define RUN_STEPS_MAX 64
 #define LANG_TTL_S (400u * 86400u)
+#define SESSION_END_TTL_S 60u
 
 /* ---- loading -------------------------------------------------------------------------- */
 
@@ -469,7 +470,9 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	VAR("tries", r->tries);
 	VAR("minutes", r->minutes);
 	VAR("handsets", r->list);
-	VAR("languages", r->list);
+	if (r->langs[0] == '\0')
+		run_build_languages(r);
+	VAR("languages", r->langs);
 	VAR("reason", reason);
 	VAR("police", r->s.police);
 	VAR("why", r->why);
@@ -568,20 +571,34 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	int rc;
 
 	r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
-	if (r->ch == EC_USSD)
+	if (r->ch == EC_USSD) {
+		/* A list (the owner's phones) shows as many lines as the screen holds. */
+		struct sms_measure m;
+		char *nl;
+
+		while (r->list[0] && sms_measure(r->out, r->len, &m) == 0 && !sms_fits_ussd(&m)) {
+			nl = strrchr(r->list, '\n');
+			if (nl == NULL)
+				break;
+			*nl = '\0';
+			r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
+		}
 		r->len = fit_ussd(r->out, r->len);
-	if (r->ch != EC_USSD) {
-		reply(r, r->out, r->len, true);
-		return;
 	}
-	if (end) {
-		if (r->has_session)
-			store_session_del(r->e->st, r->skey, r->skeylen, noop_done, NULL);
+	if (r->ch != EC_USSD) {
 		reply(r, r->out, r->len, true);
 		return;
 	}
 	snprintf(r->s.screen, sizeof(r->s.screen), "%s", sc->name);
 	elen = sess_encode(&r->s, enc, sizeof(enc));
+	if (end) {
+		/* Kept a minute at its last screen: an aggregator that retries the last step
+		 * (no answer reached it) gets the same answer, not a new journey. */
+		store_session_set(r->e->st, r->skey, r->skeylen, enc, elen, SESSION_END_TTL_S,
+				  noop_done, NULL);
+		reply(r, r->out, r->len, true);
+		return;
+	}
 	rc = store_session_set(r->e->st, r->skey, r->skeylen, enc, elen,
 			       (unsigned)r->e->cfg->session_ttl, on_saved, r);
 	if (rc < 0)
@@ -879,17 +896,13 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
 	r->screen = idx;
 	run_set_model(r);
-	if (r->cumulative) {
-		/* The aggregator repeats every input so far: skip those already used. A text with
-		 * fewer inputs than used (some aggregators restart text on a new menu) counts
-		 * from its last one. */
-		if (r->ninputs > r->s.consumed)
-			r->next_input = r->s.consumed;
-		else
-			r->next_input = r->ninputs ? r->ninputs - 1 : 0;
-	}
-	if (r->next_input >= r->ninputs) {
-		/* A repeat of the last step (the aggregator retried): show the screen again. */
+	if (r->s.nhandsets)
+		run_build_handsets(r);
+	if (r->cumulative)	/* the aggregator repeats every input so far */
+		r->next_input = r->ninputs > r->s.consumed ? r->s.consumed : r->ninputs;
+	if (r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) {
+		/* A repeat of a step the aggregator got no answer to: the same screen again,
+		 * also for the last one (the session outlives its end by a minute for this). */
 		show(r, &r->j->flow->screens[r->screen],
 		     r->j->flow->screens[r->screen].kind == FS_END);
 		return;

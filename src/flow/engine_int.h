@@ -85,6 +85,8 @@ struct run {
 
 	/* Placeholder values of the screen to render. */
 	char maker[96], model[128], date[11], tries[24], minutes[24], why[128], list[512];
+	char langs[512];
+	char why_code[48];
 
 	bool temporary;			/* an action failed for want of Redis */
 	int deferred_err;
@@ -135,6 +137,11 @@ void run_goto(struct run *r, int screen);
 void run_send_sms(struct run *r, const char *to, const char *key);
 /* Reads a report's fields into the run; true when it is the report of r->s.ref. */
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n);
+void run_render_why(struct run *r, const char *code);
+
+/* The numbered list of the session's handsets (r->list) and of the languages (r->langs). */
+void run_build_handsets(struct run *r);
+void run_build_languages(struct run *r);
 
 /* entry.c */
 void api_start(struct run *r, int err);

@@ -142,8 +142,16 @@ void sms_enter(struct run *r)
 			/* A bare IMEI: the whole text, if it is digits and separators. */
 			if (rule->nargs != 1 || rule->args[0] != FV_IMEI)
 				continue;
-			imei_parse(r->sms_text, strlen(r->sms_text), &im);
-			if (ntok > 6 || im.reason == IMEI_NOT_DIGITS)
+			char joined[256];
+			size_t jl = 0;
+
+			for (size_t k = 0; k < ntok && jl < sizeof(joined); k++)
+				jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s",
+						       k ? " " : "", tok[k]);
+			if (ntok > 6 || jl >= sizeof(joined))
+				continue;
+			imei_parse(joined, jl, &im);
+			if (im.reason == IMEI_NOT_DIGITS)
 				continue;
 			if (!fill_args(r, rule, tok, ntok))
 				continue;
@@ -334,15 +342,7 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		from = "received|verified|sent|blocked";
 		f[nf++] = (struct store_kv){ "reject_reason", 13, rc->reason, strlen(rc->reason) };
 	}
-	if (rc->reason[0]) {
-		char key[80];
-
-		snprintf(key, sizeof(key), "status.why.%s", rc->reason);
-		for (char *c = key; *c; c++)
-			*c = *c == '-' ? '_' : (char)tolower((unsigned char)*c);
-		if (run_render_key(r, key, r->why, sizeof(r->why)) <= 0)
-			run_render_key(r, "status.why.other", r->why, sizeof(r->why));
-	}
+	run_render_why(r, rc->reason);	/* in the report's language */
 	e = store_report_transition(r->e->st, r->s.imei, from, to, f, nf, result_on_transition,
 				    rc);
 	if (e < 0)

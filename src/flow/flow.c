@@ -65,7 +65,9 @@ static const struct tpl_placeholder placeholders[] = {
 	{ "pin", 6, true },
 	{ "tries", 1, true },
 	{ "minutes", 4, true },
-	{ "handsets", 110, true },
+	/* A list the engine cuts, line by line, to what the screen holds; the checker asks
+	 * that a screen leave room for at least one line. */
+	{ "handsets", 36, true },
 	{ "languages", 50, false },
 	{ "reason", 12, true },	/* texts of the same language */
 	{ "police", 24, true },
@@ -197,7 +199,7 @@ static int want_var(struct loader *ld, const yaml_node_t *n, enum flow_var *out)
 			return 0;
 		}
 	return fail(ld, n, "unknown variable '%s' (imei, owner, id, reason, police, ref, pin, "
-		    "pick)", s);
+		    "pick)", s ? s : "(not a name)");
 }
 
 /* set: {var: value}: only reason takes a value from a flow (stolen or lost). */
@@ -337,7 +339,8 @@ static int load_choices(struct loader *ld, const yaml_node_t *n, struct flow_scr
 			else if (qs && strcmp(qs, "set") == 0)
 				rc = load_set(ld, qv, c->set, &c->nset);
 			else
-				rc = fail(ld, qk, "choices: unknown key '%s' (next, set)", qs);
+				rc = fail(ld, qk, "choices: unknown key '%s' (next, set)",
+					  qs ? qs : "(not a name)");
 			if (rc < 0)
 				return rc;
 		}
@@ -428,7 +431,8 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 				if (strcmp(as, actions[a].name) == 0)
 					break;
 			if (as == NULL || a == FA_COUNT)
-				return fail(ld, v, "unknown action '%s'", as);
+				return fail(ld, v, "unknown action '%s'",
+					    as ? as : "(not a name)");
 			s->action = (enum flow_action)a;
 			rc = 0;
 		} else if (strcmp(ks, "on") == 0) {
@@ -724,11 +728,14 @@ static void tpl_problem(void *arg, const char *lang, const char *key, const char
 	const char *screen = NULL;
 	char buf[300];
 
-	for (size_t i = 0; key && i < c->f->nscreens; i++)
-		if (c->f->screens[i].text && strcmp(c->f->screens[i].text, key) == 0) {
-			screen = c->f->screens[i].name;
-			break;
-		}
+	/* The screen to name: one shown over USSD first (sizes are about those). */
+	for (int pass = 0; pass < 2 && screen == NULL; pass++)
+		for (size_t i = 0; key && i < c->f->nscreens; i++)
+			if (c->f->screens[i].text && strcmp(c->f->screens[i].text, key) == 0 &&
+			    (pass == 1 || c->ussd_screen[i])) {
+				screen = c->f->screens[i].name;
+				break;
+			}
 	if (key)
 		snprintf(buf, sizeof(buf), "text %s: %s", key, msg);
 	else

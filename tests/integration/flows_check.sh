@@ -1,0 +1,165 @@
+#!/bin/bash
+# ceirgwctl flows check: the flow checker (src/flow/flow.c) against small fixture sets, each a
+# flow folder and its texts: tests/data/flows/good passes, and every other set there is the
+# good one with one thing broken, which must exit 1 and name the fault precisely (screen and
+# language where there are some, file:line:col for what the loader refuses). Only the last
+# test reads the shipped flows/ and templates/.
+. "$(dirname "$0")/lib.sh"
+
+data=$top_srcdir/tests/data/flows
+
+# check SET: runs the checker on tests/data/flows/SET; sets out (stdout) and status.
+check() {
+	out=$("$CEIRGWCTL" flows check --flows "$data/$1/flow" --templates "$data/$1/templates")
+	status=$?
+}
+
+# fault SET LINE: exit 1 and LINE in the output.
+fault() {
+	check "$1"
+	is "$status" 1 "$1: exit 1"
+	like "$out" "$2" "$1: $3"
+}
+
+# problems SET N: the checker's closing line counts N problems (nothing else was reported).
+problems() {
+	local s=s
+	[ "$2" = 1 ] && s=
+	like "$out" "$data/$1/flow/$1.yaml: $2 problem$s with the flow and its texts" \
+		"$1: $2 problem$s in all"
+}
+
+# ---- the good set ------------------------------------------------------------------------
+check good
+is "$status" 0 "good: exit 0"
+is "$out" "flow mini: 11 screens, 1 SMS commands, 3 languages: no problems" \
+	"good: no problems, with its figures"
+
+# ---- what the checker finds in a flow that loads -----------------------------------------
+fault unreachable "flow mini, screen lost_screen: unreachable: no dial, command or screen leads here" \
+	"names the unreachable screen"
+problems unreachable 1
+
+fault dead_loop "flow mini, screen loop_a: dead end: no way from here to an end screen" \
+	"a loop of inputs with no way out: names loop_a"
+like "$out" "flow mini, screen loop_b: dead end: no way from here to an end screen" \
+	"dead_loop: names loop_b"
+problems dead_loop 2
+
+fault dead_outcome "flow mini, screen loop_a: dead end: no way from here to an end screen" \
+	"an outcome into a loop: names loop_a"
+like "$out" "flow mini, screen loop_b: dead end: no way from here to an end screen" \
+	"dead_outcome: names loop_b"
+case $out in *"screen handsets_run"*) r=1 ;; *) r=0 ;; esac
+ok $r "dead_outcome: the action, which has other ways out, is not blamed"
+problems dead_outcome 2
+
+fault dead_action "flow mini, screen lost_run: dead end: no way from here to an end screen" \
+	"an action whose only outcome goes into a loop is a dead end itself"
+like "$out" "flow mini, screen loop_a: dead end" "dead_action: names loop_a"
+problems dead_action 3
+
+fault sms_input "flow mini, screen check_ask: an SMS command reaches this screen, which waits for input: SMS cannot answer it" \
+	"a command leading to an input screen"
+problems sms_input 1
+
+fault sms_via_action "flow mini, screen menu: an SMS command reaches this screen, which waits for input" \
+	"a command whose action leads to a menu"
+problems sms_via_action 1
+
+fault sms_help_input "flow mini, screen check_ask: an SMS command reaches this screen, which waits for input" \
+	"sms-help leading to an input screen"
+problems sms_help_input 1
+
+fault unmapped_outcome "flow mini, screen check_run: dead end: outcome limited of action check leads nowhere" \
+	"an outcome left unmapped: names the screen, the outcome and the action"
+problems unmapped_outcome 1
+
+fault missing_text "flow mini, screen check_ask, language fr: text check.ask is missing" \
+	"a text missing in one language: names the screen, the language and the key"
+case $out in *"language en"* | *"language ar"*) r=1 ;; *) r=0 ;; esac
+ok $r "missing_text: the languages that have it are not blamed"
+
+fault missing_text_all "flow mini, screen check_ask, language en: text check.prompt is missing" \
+	"a text no language has: reported for en"
+like "$out" "flow mini, screen check_ask, language fr: text check.prompt is missing" \
+	"missing_text_all: and for fr"
+like "$out" "flow mini, screen check_ask, language ar: text check.prompt is missing" \
+	"missing_text_all: and for ar"
+problems missing_text_all 3
+
+fault too_long_gsm "flow mini, screen menu, language en: text menu.main: screen needs up to 189 GSM-7 septets, 182 fit" \
+	"a screen over 182 GSM-7 septets in English"
+problems too_long_gsm 1
+
+fault too_long_ucs2 "flow mini, screen check_reported, language ar: text check.reported: screen needs up to 98 UCS-2 units, 80 fit" \
+	"a screen fine in English, over 80 UCS-2 units in Arabic"
+problems too_long_ucs2 1
+
+fault missing_keywords "flow mini, language en: text kw.status is missing" \
+	"keywords of a command no language has: reported for en"
+like "$out" "flow mini, language fr: text kw.status is missing" "missing_keywords: and for fr"
+like "$out" "flow mini, language ar: text kw.status is missing" "missing_keywords: and for ar"
+problems missing_keywords 3
+
+fault missing_keywords_one "flow mini, language ar: text kw.check is missing" \
+	"keywords missing in one language: names the language and the key"
+case $out in *"language en"* | *"language fr"*) r=1 ;; *) r=0 ;; esac
+ok $r "missing_keywords_one: the languages that have them are not blamed"
+
+# ---- what the loader refuses: the first fault, with its file, line and column ------------
+loaded() {
+	fault "$1" "$data/$1/flow/$1.yaml:$2" "$3"
+	is "$(printf '%s\n' "$out" | wc -l)" 1 "$1: one line, the load error"
+}
+loaded unknown_action "28:13: unknown action 'frobnicate'" "an unknown action"
+loaded unknown_outcome "31:7: action check: no outcome 'stolenish'" "an unknown outcome"
+loaded unknown_variable "24:12: unknown variable 'colour' (imei, owner, id, reason, police, ref, pin, pick)" \
+	"an unknown variable"
+loaded no_such_screen "20:10: no screen named check_nowhere" "a screen that does not exist"
+loaded screen_twice "43:3: screen check_clean defined twice" "a screen defined twice"
+loaded yaml_syntax "9:9: did not find expected ',' or ']'" "not YAML"
+loaded choice_key "20:7: choices: a key is one digit, 0 to 9" "a choice key of two digits"
+loaded choice_letter "20:7: choices: a key is one digit, 0 to 9" "a choice key that is a letter"
+loaded set_variable "21:36: set: only reason can be set by a flow" "set of imei"
+loaded set_value "21:44: set: reason is stolen or lost" "set of reason to another value"
+loaded input_no_invalid "23:5: screen check_ask: an input needs invalid (where a bad one goes)" \
+	"an input without invalid"
+loaded action_text "28:5: screen check_run: an action screen has only action and on" \
+	"an action screen with a text"
+loaded end_choices "46:41: screen lost_advice: an end screen waits for nothing" \
+	"an end screen with choices"
+loaded dial_no_args "8:5: a dial shortcut needs args" "a dial shortcut without args"
+loaded no_start "3:1: start: the first screen is missing" "no start"
+loaded outcome_twice "31:7: outcome 'clean' twice" "an outcome mapped twice"
+
+# ---- the flow folder ---------------------------------------------------------------------
+check two_flows
+is "$status" 1 "two_flows: exit 1"
+is "$out" "$data/two_flows/flow: more than one flow (*.yaml): a gateway runs one" \
+	"two_flows: a gateway runs one"
+check no_flow
+is "$status" 1 "no_flow: exit 1"
+is "$out" "$data/no_flow/flow: no flow (*.yaml) in it" "no_flow: says there is none"
+
+out=$("$CEIRGWCTL" flows check --flows "$TEST_TMP/nonexistent" --templates "$data/good/templates")
+is $? 1 "a flow folder that does not exist: exit 1"
+like "$out" "$TEST_TMP/nonexistent: " "it is named"
+out=$("$CEIRGWCTL" flows check --flows "$data/good/flow" --templates "$TEST_TMP/nonexistent")
+is $? 1 "a templates folder that does not exist: exit 1"
+like "$out" "$TEST_TMP/nonexistent" "it is named"
+
+# ---- usage -------------------------------------------------------------------------------
+"$CEIRGWCTL" flows >/dev/null 2>&1
+is $? 2 "flows without check: exit 2"
+"$CEIRGWCTL" flows check extra >/dev/null 2>&1
+is $? 2 "flows check with an argument: exit 2"
+"$CEIRGWCTL" flows check --frobnicate >/dev/null 2>&1
+is $? 2 "flows check with an unknown option: exit 2"
+
+# ---- the shipped flow and texts, from the default folders --------------------------------
+out=$("$CEIRGWCTL" flows check)
+is $? 0 "the shipped flows and templates: exit 0"
+like "$out" "no problems" "the shipped flows and templates: no problems"
+
+done_testing

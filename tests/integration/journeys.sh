@@ -1,0 +1,341 @@
+# The journeys end to end: a real redis-server, the real ceirgw, operator data imported with
+# ceirgwctl, the reference CEIR consumer (contrib/ceir-consumer), and `ceirgwctl phone` as the
+# sendsms endpoint that receives the owner's SMS. Walks check, report, status, unblock and
+# language by USSD (the aggregator callback) and by SMS, with the failures the issue names,
+# and checks the CEIR stream and the notifications.
+. "$(dirname "$0")/lib.sh"
+
+REDIS_CLI=$(command -v redis-cli)
+CONSUMER=$top_srcdir/contrib/ceir-consumer
+rport=$(free_port)
+hport=$(free_port)
+pport=$(free_port)
+while [ "$pport" = "$hport" ] || [ "$pport" = "$rport" ]; do pport=$(free_port); done
+url=http://127.0.0.1:$hport
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+
+today=$(date -u +%F)
+old=$(date -u -d '-400 days' +%F)
+OWNER=+254712345678	# two phones: A (Nokia N900) and B (Samsung SGH-W110)
+OWNER2=+254722000111	# phone C (Siemens A52)
+OTHER=+254733000222	# a buyer; used with phone H, with no ID on record
+FRIEND=+254733000333	# a friend's phone: no phones, no ID
+A=356938035643809
+B=353320000000013
+C=353322001234567
+D=353321005555555	# used by two SIMs at once: a clone
+G=353320000000021	# OWNER's, but seen 400 days ago: outside the window
+U=123456780000010	# a valid IMEI of no known model
+H=353320000000039	# used with OTHER, which has no ID on record
+cat >"$TEST_TMP/pairings.csv" <<EOF
+imei,msisdn,imsi,first_seen,last_seen
+$A,254712345678,639021000000001,2025-01-01,$today
+$B,254712345678,639021000000001,2025-06-01,$today
+$C,254722000111,639021000000002,2025-01-01,$today
+$D,254700000001,639021000000011,2025-01-01,$today
+$D,254700000002,639021000000012,2025-02-01,$today
+$G,254712345678,639021000000001,2023-01-01,$old
+$H,254733000222,639021000000003,2025-01-01,$today
+EOF
+cat >"$TEST_TMP/kyc.csv" <<EOF
+msisdn,national_id
+254712345678,31415926
+254722000111,A9876543
+EOF
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+log-level = debug
+sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
+sendsms-username = ceirgw
+sendsms-password = secret
+rate-check-msisdn = 40/3600
+rate-report-msisdn = 40/86400
+api-keys-file = api.keys
+EOF
+echo "partner-a k3y-0f-partner-a-0123456789" >"$TEST_TMP/api.keys"
+
+"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" >/dev/null
+ok $? "pairings imported"
+"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+	"$TEST_TMP/kyc.csv" >/dev/null
+ok $? "KYC imported"
+
+# The owner's phone: it receives the SMS ceirgw sends through "sendsms". Its standard input
+# stays open (a FIFO) so that it keeps listening.
+mkfifo "$TEST_TMP/phone.in"
+"$CEIRGWCTL" phone --msisdn "$OWNER" --url "$url" --listen "127.0.0.1:$pport" --width 200 \
+	<"$TEST_TMP/phone.in" >"$TEST_TMP/phone.out" 2>"$TEST_TMP/phone.err" &
+test_pids="$test_pids $!"
+exec 7>"$TEST_TMP/phone.in"
+
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 10 curl -sf "$url/healthz"
+ok $? "ceirgw is up"
+
+# ussd SESSION CALLER TEXT: one aggregator callback, the reply body.
+ussd() {
+	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
+		--data-urlencode "phoneNumber=$2" --data-urlencode "serviceCode=*384#" \
+		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
+}
+# walk SESSION CALLER INPUT...: dials, then sends each input as the aggregator does (all
+# inputs so far joined by '*'); prints the last reply.
+walk() {
+	local sid=$1 who=$2 text="" r
+	shift 2
+	r=$(ussd "$sid" "$who" "")
+	for i in "$@"; do
+		text=${text:+$text*}$i
+		r=$(ussd "$sid" "$who" "$text")
+	done
+	printf '%s' "$r"
+}
+# dial SESSION CALLER, then press INPUT...: one step at a time, as a user does; press prints
+# the reply to the last input. The inputs so far live in a file: $(press ...) is a subshell.
+dial() {
+	printf '%s\n%s\n' "$1" "$2" >"$TEST_TMP/session"
+	: >"$TEST_TMP/session.text"
+	ussd "$1" "$2" ""
+}
+press() {
+	local r sid who text
+	{ read -r sid; read -r who; } <"$TEST_TMP/session"
+	text=$(cat "$TEST_TMP/session.text")
+	for i in "$@"; do
+		text=${text:+$text*}$i
+		r=$(ussd "$sid" "$who" "$text")
+	done
+	printf '%s' "$text" >"$TEST_TMP/session.text"
+	printf '%s' "$r"
+}
+sms() {
+	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
+		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
+}
+render() { "$CEIRGWCTL" flows render "$@"; }
+entries() { R XLEN ceir:requests; }
+
+# ---- check ---------------------------------------------------------------------------------
+r=$(ussd c1 "$OTHER" "")
+is "$r" "CON $(render en menu.main)" "dial *384#: the main menu"
+r=$(walk c2 "$OTHER" 1 "$A")
+is "$r" "END $(render en check.clean maker=Nokia model=N900)" "check by menu: clean, maker and model"
+r=$(curl -s -X POST "$url/ussd" -d sessionId=c3 --data-urlencode "phoneNumber=$OTHER" \
+	--data-urlencode "serviceCode=*384*$A#" --data-urlencode "text=")
+is "$r" "END $(render en check.clean maker=Nokia model=N900)" "*384*IMEI# checks at once"
+r=$(ussd c4 "$OTHER" "3569 3803-5643 809")
+is "$r" "END $(render en check.clean maker=Nokia model=N900)" "one-shot with separators"
+is "$(sms "$OTHER" "$A")" "$(render en check.clean maker=Nokia model=N900)" "SMS: a bare IMEI"
+is "$(sms "$OTHER" "  check  3569 3803 5643 809 ")" \
+	"$(render en check.clean maker=Nokia model=N900)" "SMS: check <IMEI>, any case, spaces"
+is "$(sms "$OTHER" "356938035643808")" "$(render en check.invalid_check imei=356938035643808)" \
+	"invalid: bad check digit"
+is "$(sms "$OTHER" "CHECK 12345")" "$(render en check.invalid_length)" "invalid: too short"
+is "$(sms "$OTHER" "CHECK 35693803564380912")" "$(render en check.invalid_length)" \
+	"invalid: too long"
+is "$(sms "$OTHER" "CHECK 35693803O564380")" "$(render en check.invalid_digits)" \
+	"invalid: not digits"
+is "$(sms "$OTHER" "CHECK 490154203237518")" \
+	"$(render en check.invalid_reserved imei=490154203237518)" "invalid: a known example IMEI"
+is "$(sms "$OTHER" "$D")" "$(render en check.duplicated maker=Samsung model=SGH-W110)" \
+	"duplicated: two SIMs at once"
+is "$(sms "$OTHER" "$U")" "$(render en check.unknown imei=$U)" "unknown model"
+r=$(sms "$OTHER" "hello there")
+is "$r" "$(render en sms.help code=384)" "SMS: no command: the help"
+
+# ---- report by USSD, from the owner's own number, picking the phone from the list -----------
+dial r1 "$OWNER" >/dev/null
+r=$(press 2)
+like "$r" "1 Samsung SGH-W110 ...0013" "report: the owner's phones listed, newest first"
+like "$r" "2 Nokia N900 ...3809" "report: ... both phones within the window"
+case $r in *"...0021"*) ok 1 "a phone last seen outside the window is not listed" ;;
+*) ok 0 "a phone last seen outside the window is not listed" ;; esac
+is "$(press 2)" "CON $(render en report.ask_id)" "report: picked the Nokia, asked for the ID digits"
+is "$(press 9999)" "CON $(render en report.id_wrong tries=2)" "report: wrong ID digits, 2 tries left"
+is "$(press 5926)" "CON $(render en report.reason)" "report: right ID digits: stolen or lost?"
+is "$(press 1)" "CON $(render en report.ask_police)" "report: police report number?"
+is "$(press "OB/123/2026")" \
+	"CON $(render en report.confirm maker=Nokia model=N900 imei_tail=3809 reason=stolen)" \
+	"report: confirm with maker, model, IMEI tail and reason"
+n0=$(entries)
+r=$(press 1)
+ref=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "END $(render en report.done ref="$ref")" "report accepted with a reference"
+is "$(entries)" "$((n0 + 1))" "one block request on ceir:requests"
+last=$(R XREVRANGE ceir:requests + - COUNT 1)
+for want in "block" "$ref-block" "$A" "Nokia" "N900" "$OWNER" "pairing-window" "stolen" \
+	"OB/123/2026" "ussd" "yes"; do
+	like "$last" "$want" "the request carries $want"
+done
+like "$(R HGET "rep:{$A}" state)" "sent" "the report is sent to the CEIR"
+case $(R HGETALL "rep:{$A}") in *31415926*|*5926*) ok 1 "no ID digits stored" ;;
+*) ok 0 "no ID digits stored" ;; esac
+r=$(ussd r1 "$OWNER" "$(cat "$TEST_TMP/session.text")")
+is "$r" "END $(render en report.done ref="$ref")" "the aggregator retries the last step: same answer"
+is "$(entries)" "$((n0 + 1))" "... and nothing queued twice"
+wait_for 5 grep -q "report $ref for" "$TEST_TMP/phone.out"
+ok $? "the receipt SMS reached the owner's phone"
+pin=$(grep -o "PIN: [0-9]\{6\}" "$TEST_TMP/phone.out" | head -n1 | cut -c6-)
+is "${#pin}" 6 "the receipt carries a 6-digit PIN"
+grep -q "$pin" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "the PIN is not in the log"
+grep -q "254712345678" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "no full MSISDN in the log"
+
+# Already reported: the same reference, nothing queued.
+r=$(walk r2 "$OWNER" 2 2)
+is "$r" "END $(render en report.already ref="$ref")" "report again: already reported, the reference"
+is "$(entries)" "$((n0 + 1))" "... nothing queued"
+is "$(sms "$OTHER" "$A")" "$(render en check.stolen maker=Nokia model=N900 date="$(date -u +%F)")" \
+	"check now says: reported stolen, with the date"
+
+# ---- report for another number, from a friend's phone -------------------------------------
+dial r3 "$FRIEND" >/dev/null
+r=$(press 2)
+is "$r" "CON $(render en report.which)" "report from a number with no phones: whose?"
+r=$(press 2 "0722000111" "$C" "A9876543" 2 0)
+is "$r" "CON $(render en report.confirm maker=Siemens model=A52 imei_tail=4567 reason=lost)" \
+	"another number: owner, IMEI, whole ID, lost, no police report"
+r=$(press 1)
+ref2=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "END $(render en report.done ref="$ref2")" "another number: accepted"
+last=$(R XREVRANGE ceir:requests + - COUNT 1)
+like "$last" "$FRIEND" "the reporter is the friend's number"
+like "$last" "$OWNER2" "the owner is the owner's number"
+like "$last" "lost" "reason lost"
+
+# Failures: not linked; wrong ID until locked out; no KYC.
+r=$(walk r4 "$FRIEND" 2 2 "0722000111" "$B")
+is "$r" "END $(render en report.not_linked)" "IMEI not used with that number: what to do next"
+r=$(walk r5 "$OWNER" 2 8 "$G")
+is "$r" "END $(render en report.not_linked)" "a number seen with the IMEI only long ago: not linked"
+dial r6 "$OWNER" >/dev/null
+r=$(press 2 8 "$B" 1111)
+is "$r" "CON $(render en report.id_wrong tries=1)" "wrong ID again: 1 try left"
+is "$(press 3333)" "END $(render en report.locked minutes=60)" "third wrong: locked out for the period"
+r=$(walk r7 "$OWNER" 2 8 "$B" 5926)
+is "$r" "END $(render en report.locked minutes=60)" "locked out even with the right digits"
+R DEL "rl:{kyc:$OWNER}" >/dev/null
+r=$(walk r8 "$OWNER" 2 8 "12345")
+is "$r" "CON $(render en report.bad_imei)" "report: a bad IMEI is asked again"
+
+# ---- report by SMS ------------------------------------------------------------------------
+r=$(sms "$OWNER" "stolen $B 5926")
+ref3=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "$(render en sms.report_done ref="$ref3")" "SMS: STOLEN <IMEI> <ID digits>"
+is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref="$ref3")" \
+	"SMS: again: already reported"
+is "$(sms "$OWNER2" "STOLEN $A 9876")" "$(render en report.already ref="$ref")" \
+	"SMS: someone else's report of a reported phone: already reported"
+r=$(sms "$OTHER" "STOLEN $H 9999")
+is "$r" "$(render en report.no_kyc)" "SMS: a number without an ID on record"
+is "$(sms "$OWNER" "STOLEN 12345 5926")" "$(render en sms.bad_imei)" "SMS: a bad IMEI"
+
+# ---- status, the CEIR's results, notifications --------------------------------------------
+is "$(sms "$OTHER" "STATUS $ref")" "$(render en status.sent ref="$ref" maker=Nokia model=N900)" \
+	"STATUS: sent to the CEIR"
+is "$(sms "$OTHER" "STATUS 1234567890")" "$(render en status.unknown)" "STATUS: not a reference"
+/usr/bin/python3 "$CONSUMER" --redis "redis://127.0.0.1:$rport" --once --reject "$C=not-the-owner" \
+	>"$TEST_TMP/consumer.out" 2>&1
+ok $? "the reference CEIR consumer answered every request"
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$A}' state)\" = blocked ]"
+ok $? "ceirgw read the result: the report is blocked"
+wait_for 10 grep -q "(report $ref) is now blocked" "$TEST_TMP/phone.out"
+ok $? "the owner got the 'blocked' SMS"
+r=$(walk s1 "$OTHER" 4 "$ref")
+is "$r" "END $(render en status.blocked ref="$ref" maker=Nokia model=N900)" "status by menu: blocked"
+is "$(sms "$OTHER" "$A")" "$(render en check.blocked maker=Nokia model=N900)" "check: blocked"
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$C}' state)\" = rejected ]"
+ok $? "a rejected request: the report is rejected"
+is "$(sms "$OWNER2" "STATUS $ref2")" \
+	"$(render en status.rejected ref="$ref2" \
+		why="$(render en status.why.not_the_owner)")" "STATUS: rejected, with why"
+is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
+
+# ---- unblock ------------------------------------------------------------------------------
+is "$(sms "$OWNER" "RECOVERED $ref 000000")" "$(render en unblock.wrong_pin ref="$ref")" \
+	"RECOVERED with a wrong PIN"
+n1=$(entries)
+is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.done ref="$ref")" \
+	"RECOVERED <ref> <PIN>: unblock requested"
+is "$(entries)" "$((n1 + 1))" "one unblock request queued"
+like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-unblock" "request id <ref>-unblock"
+r=$(walk u1 "$OWNER" 3 "$ref" "$pin")
+is "$r" "END $(render en unblock.already ref="$ref")" "unblock by menu again: already requested"
+is "$(entries)" "$((n1 + 1))" "... nothing queued twice"
+/usr/bin/python3 "$CONSUMER" --redis "redis://127.0.0.1:$rport" --once >>"$TEST_TMP/consumer.out" 2>&1
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$A}' state)\" = unblocked ]"
+ok $? "the CEIR unblocked it"
+wait_for 10 grep -q "(report $ref) is unblocked" "$TEST_TMP/phone.out"
+ok $? "the owner got the 'unblocked' SMS"
+is "$(sms "$OTHER" "$A")" "$(render en check.clean maker=Nokia model=N900)" "check: clean again"
+
+# ---- a journey stopped half-way is completed, once ----------------------------------------
+# As if ceirgw stopped after opening the report and before queueing: the report is
+# "received" and nothing is on the stream. The owner tries again: same reference, one entry.
+R DEL "rep:{$B}" >/dev/null
+R HSET "rep:{$B}" ref 1000000009 state received owner "$OWNER" reason stolen \
+	reported_at 2026-11-01T10:00:00Z >/dev/null
+R SET "ref:{1000000009}" "$B" >/dev/null
+n2=$(entries)
+r=$(sms "$OWNER" "STOLEN $B 5926")
+is "$r" "$(render en sms.report_done ref=1000000009)" "a half-done report completes with its reference"
+is "$(entries)" "$((n2 + 1))" "... queued once"
+is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref=1000000009)" \
+	"... and is then already reported"
+
+# ---- rate limits ----------------------------------------------------------------------------
+lim=""
+for i in $(seq 1 45); do lim=$(sms "+254733000999" "$A"); done
+is "$lim" "$(render en common.limited)" "41 checks an hour from one number: politely refused"
+
+# ---- the JSON API -----------------------------------------------------------------------------
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/imei/$A")
+is "$code" 401 "API: no key: 401"
+r=$(curl -s -H "Authorization: Bearer k3y-0f-partner-a-0123456789" "$url/v1/imei/$A")
+like "$r" '"status":"clean"' "API: status"
+like "$r" '"maker":"Nokia"' "API: maker"
+r=$(curl -s -w ' %{http_code}' -H "X-API-Key: k3y-0f-partner-a-0123456789" \
+	"$url/v1/imei/356938035643808")
+like "$r" '"reason":"bad_check_digit"' "API: invalid IMEI: the reason"
+like "$r" " 400" "API: invalid IMEI: 400"
+
+# ---- languages: every shipped one, chosen in the menu and remembered ----------------------
+langs=$(ls "$top_srcdir/templates" | sed -n 's/\.yaml$//p' | LC_ALL=C sort)
+i=0
+for l in $langs; do
+	i=$((i + 1))
+	who=+2547100000$(printf '%02d' "$i")
+	r=$(walk "l$l" "$who" 5 "$i")
+	is "$r" "END $(render "$l" lang.done)" "language $l: chosen in the menu"
+	r=$(ussd "m$l" "$who" "")
+	is "$r" "CON $(render "$l" menu.main)" "language $l: remembered for the number"
+	r=$(walk "k$l" "$who" 1 "$A")
+	is "$r" "END $(render "$l" check.clean maker=Nokia model=N900)" "language $l: check"
+	kw=$(render "$l" kw.status | cut -d, -f1)
+	is "$(sms "+2547200000$(printf '%02d' "$i")" "$kw $ref2")" \
+		"$(render "$l" status.rejected ref="$ref2" \
+			why="$(render "$l" status.why.not_the_owner)")" \
+		"language $l: SMS keyword $kw answers in $l"
+	r=$(walk "x$l" "$who" 2 2 "0722000111" "$U")
+	is "$r" "END $(render "$l" report.not_linked)" "language $l: report failure text"
+done
+
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+exec 7>&-
+done_testing
