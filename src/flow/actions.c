@@ -748,7 +748,8 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 			KV("last_seen", last_seen), KV("window_days", window),
 			KV("kyc_matched", "yes"), KV("reason", r->s.reason),
 			KV("police_ref", r->s.police), KV("channel", ch),
-			KV("reported_at", r->date[0] ? r->date : now), KV("requested_at", now),
+			KV("reported_at", r->reported_at[0] ? r->reported_at : now),
+			KV("requested_at", now),
 #undef KV
 		};
 
@@ -809,7 +810,7 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 		 * enqueue adds nothing if the stopped journey got that far. */
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref,
 		     state);
-		snprintf(r->date, sizeof(r->date), "%.10s", at);
+		snprintf(r->reported_at, sizeof(r->reported_at), "%s", at);
 		report_verify(r);
 		return;
 	}
@@ -867,45 +868,42 @@ static void report_create(struct run *r)
 		fail_store(r, rc);
 }
 
-static void report_draw_ref(struct run *r);
+static int report_draw_ref(struct run *r);
 
 static void report_on_reserve(void *arg, int err, long long reserved)
 {
 	struct run *r = arg;
+	int rc;
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	if (!reserved) {
-		if (++r->attempts >= 5) {
-			fail_store(r, -EEXIST);
-			return;
-		}
-		report_draw_ref(r);
+	if (reserved) {
+		report_create(r);
 		return;
 	}
-	report_create(r);
-}
-
-static void report_draw_ref(struct run *r)
-{
-	int rc;
-
-	if (!random_digits(r->s.ref, REF_LEN - 1)) {
-		fail_store(r, -EIO);
-		return;
-	}
-	if (r->s.ref[0] == '0')
-		r->s.ref[0] = '1';	/* a reference never starts with 0: no digit gets lost */
-	ref_finish(r->s.ref);
-	rc = store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, r);
+	rc = ++r->attempts >= 5 ? -EEXIST : report_draw_ref(r);
 	if (rc < 0)
 		fail_store(r, rc);
 }
 
+/* Draws a reference (9 random digits, never a leading 0, and the Luhn digit) and reserves
+ * it. Returns 0 or why nothing was sent. */
+static int report_draw_ref(struct run *r)
+{
+	if (!random_digits(r->s.ref, REF_LEN - 1))
+		return -EIO;
+	if (r->s.ref[0] == '0')
+		r->s.ref[0] = '1';	/* a reference never starts with 0: no digit gets lost */
+	ref_finish(r->s.ref);
+	return store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, r);
+}
+
 static void act_report(struct run *r)
 {
+	int rc;
+
 	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
 	    strcmp(r->s.link_imei, r->s.imei) != 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
 	    r->s.reason[0] == '\0') {
@@ -919,23 +917,10 @@ static void act_report(struct run *r)
 		return;
 	}
 	r->attempts = 0;
-	r->date[0] = '\0';
-	/* Draws a reference; from a deferred call so the first store answer is not needed. */
-	{
-		int rc;
-
-		if (!random_digits(r->s.ref, REF_LEN - 1)) {
-			defer_fail(r, -EIO);
-			return;
-		}
-		if (r->s.ref[0] == '0')
-			r->s.ref[0] = '1';
-		ref_finish(r->s.ref);
-		rc = store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve,
-				       r);
-		if (rc < 0)
-			defer_fail(r, rc);
-	}
+	r->reported_at[0] = '\0';
+	rc = report_draw_ref(r);
+	if (rc < 0)
+		defer_fail(r, rc);
 }
 
 /* ---- status and unblock: a report by its reference ------------------------------------- */

@@ -81,7 +81,8 @@ void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, si
 int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
 	       engine_reply_cb cb, void *arg);
 
-/* The check for the JSON API: status is one of the check action's outcomes. */
+/* The check for the JSON API: status is one of the check action's outcomes; client is the
+ * API key's name, for the logs. */
 struct engine_check {
 	int err;		/* 0, or -EAGAIN when Redis is down */
 	const char *status;	/* clean, stolen, lost, blocked, duplicated, unknown, invalid,

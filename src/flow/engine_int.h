@@ -87,6 +87,7 @@ struct run {
 	char maker[96], model[128], date[11], tries[24], minutes[24], why[128], list[512];
 	char langs[512];
 	char why_code[48];
+	char reported_at[24];	/* a resumed report's, ISO 8601 */
 
 	bool temporary;			/* an action failed for want of Redis */
 	int deferred_err;

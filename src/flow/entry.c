@@ -179,7 +179,8 @@ struct api_ctx {
 	struct run *r;
 };
 
-static void api_reply(void *arg, const struct engine_reply *rep)
+/* Runs that answer otherwise (the API's callback, a CEIR result) show no screen. */
+static void no_reply(void *arg, const struct engine_reply *rep)
 {
 	(void)arg;
 	(void)rep;
@@ -190,7 +191,6 @@ int engine_check(struct engine *e, const char *imei, size_t len, const char *cli
 {
 	struct run *r;
 
-	(void)client;
 	if (e->j == NULL)
 		return -EAGAIN;
 	r = talloc_zero(e, struct run);
@@ -203,10 +203,10 @@ int engine_check(struct engine *e, const char *imei, size_t len, const char *cli
 		return -ENOMEM;
 	}
 	r->ch = EC_API;
-	r->cb = api_reply;
+	r->cb = no_reply;
 	r->api_cb = cb;
 	r->api_arg = arg;
-	snprintf(r->tag, sizeof(r->tag), "api #%llu", ++e->seq);
+	snprintf(r->tag, sizeof(r->tag), "api %.32s #%llu", client ? client : "?", ++e->seq);
 	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
 	e->stats.requests[EC_API]++;
 	run_take_input(r, FV_IMEI, imei, len);
@@ -258,12 +258,6 @@ struct result_ctx {
 	void *arg;
 	bool unblock_rejected;
 };
-
-static void result_reply(void *arg, const struct engine_reply *rep)
-{
-	(void)arg;
-	(void)rep;
-}
 
 static void result_end(struct result_ctx *rc, int err)
 {
@@ -395,7 +389,7 @@ int engine_ceir_result(struct engine *e, const char *ref, size_t reflen, const c
 	r->e = e;
 	r->j = e->j;
 	r->ch = EC_API;
-	r->cb = result_reply;
+	r->cb = no_reply;
 	snprintf(r->tag, sizeof(r->tag), "ceir #%llu", ++e->seq);
 	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
 	memcpy(r->s.ref, ref, REF_LEN);
