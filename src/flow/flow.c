@@ -139,6 +139,12 @@ static const char *scalar(const yaml_node_t *n)
 	return (const char *)n->data.scalar.value;
 }
 
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A flow or screen name: 1 to max of [a-z0-9_] (flow.h). */
 static bool name_ok(const char *s, size_t max)
 {
 	size_t i, len = strlen(s);
@@ -146,20 +152,125 @@ static bool name_ok(const char *s, size_t max)
 	if (len == 0 || len > max)
 		return false;
 	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		      s[i] == '.' || s[i] == '-'))
+		if (!name_char(s[i]))
 			return false;
 	return true;
 }
 
-static int want_name(struct loader *ld, const yaml_node_t *n, const char *what, const char **out)
+/* A template key as templates.c takes them: [a-z0-9_] segments joined by '.', at most
+ * TPL_KEY_MAX bytes. Anything else could never be found in the texts. */
+static bool key_ok(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > TPL_KEY_MAX || s[0] == '.' || s[len - 1] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if (!(name_char(s[i]) || (s[i] == '.' && s[i + 1] != '.')))
+			return false;
+	return true;
+}
+
+static int want_key(struct loader *ld, const yaml_node_t *n, const char *what, const char **out)
 {
 	const char *s = scalar(n);
 
-	if (s == NULL || !name_ok(s, 64))
-		return fail(ld, n, "%s: expected a name of a-z, 0-9, '_', '.' or '-'", what);
+	if (s == NULL || !key_ok(s))
+		return fail(ld, n, "%s: expected a template key ([a-z0-9_] segments joined by '.', "
+			    "at most %d bytes)", what, TPL_KEY_MAX);
 	*out = talloc_strdup(ld->f, s);
 	return *out ? 0 : -ENOMEM;
+}
+
+/* true or false, plain: the two words every YAML reads alike. yes, on, y are booleans to
+ * YAML 1.1 and strings to YAML 1.2; a quoted "true" is a string to both; True and TRUE are
+ * spellings a reader need not guess at. */
+static int want_bool(struct loader *ld, const yaml_node_t *n, const char *what, bool *out)
+{
+	const char *s = scalar(n);
+
+	if (s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+			*out = s[0] == 't';
+			return 0;
+		}
+	}
+	return fail(ld, n, "%s: expected true or false, lowercase and unquoted (not '%.16s')",
+		    what, s ? s : "(not a scalar)");
+}
+
+/* Keys in sorted order, and within a key in the order of the file. */
+static int key_cmp(const void *a, const void *b)
+{
+	const yaml_node_t *x = *(const yaml_node_t *const *)a;
+	const yaml_node_t *y = *(const yaml_node_t *const *)b;
+	size_t lx = x->data.scalar.length, ly = y->data.scalar.length;
+	int c = memcmp(x->data.scalar.value, y->data.scalar.value, lx < ly ? lx : ly);
+
+	if (c == 0 && lx != ly)
+		c = lx < ly ? -1 : 1;
+	if (c == 0 && x->start_mark.index != y->start_mark.index)
+		c = x->start_mark.index < y->start_mark.index ? -1 : 1;
+	return c;
+}
+
+static bool same_key(const yaml_node_t *x, const yaml_node_t *y)
+{
+	return x->data.scalar.length == y->data.scalar.length &&
+	       memcmp(x->data.scalar.value, y->data.scalar.value, x->data.scalar.length) == 0;
+}
+
+/* YAML forbids a key twice in one mapping, but libyaml keeps both and every reader below
+ * would let the last win without a word: a second next: in a screen, a second commands:
+ * list at the end of the file. Every mapping of the document is checked before anything is
+ * read (each node once, aliases included), sorting its keys rather than comparing every
+ * pair: a hostile file may hold a mapping of 50,000 keys. The first repeat in the file is
+ * reported, at the repeat. Keys that are no scalars are the readers' to refuse. */
+static int unique_keys(struct loader *ld)
+{
+	const yaml_node_t **keys = NULL, *dup = NULL, *first = NULL;
+	size_t cap = 0;
+
+	for (yaml_node_t *n = ld->doc.nodes.start; n < ld->doc.nodes.top; n++) {
+		size_t np = 0, i, run = 0;
+		yaml_node_pair_t *p;
+
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		i = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+		if (i > cap) {
+			const yaml_node_t **k = talloc_realloc(NULL, keys, const yaml_node_t *, i);
+
+			if (k == NULL) {
+				talloc_free(keys);
+				return -ENOMEM;
+			}
+			keys = k;
+			cap = i;
+		}
+		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+			const yaml_node_t *k = node(ld, p->key);
+
+			if (k && k->type == YAML_SCALAR_NODE)
+				keys[np++] = k;
+		}
+		if (np < 2)
+			continue;
+		qsort(keys, np, sizeof(*keys), key_cmp);
+		for (i = 1; i < np; i++) {
+			if (!same_key(keys[run], keys[i])) {
+				run = i;
+			} else if (dup == NULL || keys[i]->start_mark.index < dup->start_mark.index) {
+				dup = keys[i];
+				first = keys[run];
+			}
+		}
+	}
+	talloc_free(keys);
+	if (dup)
+		return fail(ld, dup, "duplicate key %.64s (first at line %zu)",
+			    (const char *)dup->data.scalar.value, first->start_mark.line + 1);
+	return 0;
 }
 
 /* Remembers that *slot must become the index of screen n's name. */
@@ -168,7 +279,7 @@ static int screen_ref(struct loader *ld, const yaml_node_t *n, int *slot)
 	const char *s = scalar(n);
 
 	if (s == NULL || !name_ok(s, FLOW_NAME_MAX))
-		return fail(ld, n, "expected a screen name");
+		return fail(ld, n, "expected a screen name (1 to 32 of a-z, 0-9 and '_')");
 	if (ld->nrefs == ld->refcap) {
 		size_t cap = ld->refcap ? ld->refcap * 2 : 64;
 		struct ref *r = talloc_realloc(ld->f, ld->refs, struct ref, cap);
@@ -230,7 +341,10 @@ static int load_set(struct loader *ld, const yaml_node_t *n, struct flow_set *se
 	return 0;
 }
 
-static int load_args(struct loader *ld, const yaml_node_t *n, struct flow_rule *r)
+/* The arguments as the engine takes them (entry.c's fill_args(), engine.c's enter()): each
+ * into its variable, so one named twice would only keep the second; a dial carries digits,
+ * so never a reason, which is the word stolen or lost. */
+static int load_args(struct loader *ld, const yaml_node_t *n, struct flow_rule *r, bool commands)
 {
 	yaml_node_item_t *it;
 	int rc;
@@ -238,13 +352,55 @@ static int load_args(struct loader *ld, const yaml_node_t *n, struct flow_rule *
 	if (n->type != YAML_SEQUENCE_NODE)
 		return fail(ld, n, "args: expected a list of variables");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		const yaml_node_t *in = node(ld, *it);
+		enum flow_var v;
+
 		if (r->nargs == FLOW_ARGS_MAX)
-			return fail(ld, node(ld, *it), "args: at most 3");
-		if ((rc = want_var(ld, node(ld, *it), &r->args[r->nargs])) < 0)
+			return fail(ld, in, "args: at most 3");
+		if ((rc = want_var(ld, in, &v)) < 0)
 			return rc;
-		if (r->args[r->nargs] == FV_PICK)
-			return fail(ld, node(ld, *it), "args: pick is a menu input only");
-		r->nargs++;
+		if (v == FV_PICK)
+			return fail(ld, in, "args: pick is a menu input only");
+		if (v == FV_REASON && !commands)
+			return fail(ld, in, "args: a dial carries digits, never a reason (the word "
+				    "stolen or lost)");
+		for (size_t a = 0; a < r->nargs; a++)
+			if (r->args[a] == v)
+				return fail(ld, in, "args: %s twice: the second would overwrite the "
+					    "first", vars[v]);
+		r->args[r->nargs++] = v;
+	}
+	return 0;
+}
+
+/* A rule the engine could never match, or whose arguments it would overwrite: refused here
+ * rather than left to a gateway that answers such an SMS with the help, without a word in
+ * the log. rules[0..i) are the rule's elders: entry.c's sms_enter() tries them in order. */
+static int rule_usable(struct loader *ld, const yaml_node_t *rn, const yaml_node_t *kw,
+		       const struct flow_rule *rules, size_t i, bool commands)
+{
+	const struct flow_rule *r = &rules[i];
+	size_t a, b;
+
+	for (a = 0; a < r->nargs; a++)
+		for (b = 0; b < r->nset; b++)
+			if (r->set[b].var == r->args[a])
+				return fail(ld, rn, "%s is both an argument and set: the set would "
+					    "overwrite what was typed", vars[r->args[a]]);
+	if (!commands)
+		return 0;
+	if (r->keywords == NULL && (r->nargs != 1 || r->args[0] != FV_IMEI))
+		return fail(ld, rn, "a command without keywords only ever matches a message that "
+			    "is an IMEI alone: its args must be [imei]");
+	for (b = 0; b < i; b++) {
+		/* The first rule whose keyword matches takes the SMS, used right or wrong. */
+		if (r->keywords && rules[b].keywords && strcmp(r->keywords, rules[b].keywords) == 0)
+			return fail(ld, kw, "command %s: the command at line %zu has the same "
+				    "keywords and takes every SMS that starts with them",
+				    r->keywords, rules[b].line);
+		if (!r->keywords && !rules[b].keywords)
+			return fail(ld, rn, "a second command without keywords: the one at line %zu "
+				    "takes every message that is an IMEI alone", rules[b].line);
 	}
 	return 0;
 }
@@ -260,6 +416,7 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		const yaml_node_t *rn = node(ld, *it);
 		struct flow_rule *r;
 		yaml_node_pair_t *p;
+		const yaml_node_t *kw = NULL;
 		bool have_next = false;
 		int rc;
 
@@ -276,10 +433,11 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 
 			if (ks == NULL)
 				return fail(ld, k, "expected a key");
-			if (strcmp(ks, "keywords") == 0 && commands)
-				rc = want_name(ld, v, "keywords (a template key)", &r->keywords);
-			else if (strcmp(ks, "args") == 0)
-				rc = load_args(ld, v, r);
+			if (strcmp(ks, "keywords") == 0 && commands) {
+				rc = want_key(ld, v, "keywords", &r->keywords);
+				kw = v;
+			} else if (strcmp(ks, "args") == 0)
+				rc = load_args(ld, v, r, commands);
 			else if (strcmp(ks, "set") == 0)
 				rc = load_set(ld, v, r->set, &r->nset);
 			else if (strcmp(ks, "next") == 0) {
@@ -294,8 +452,8 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 			return fail(ld, rn, "a rule needs next");
 		if (!commands && r->nargs == 0)
 			return fail(ld, rn, "a dial shortcut needs args");
-		if (commands && r->keywords == NULL && r->nargs == 0)
-			return fail(ld, rn, "a command needs keywords or args");
+		if ((rc = rule_usable(ld, rn, kw, rules, *nrules, commands)) < 0)
+			return rc;
 		(*nrules)++;
 	}
 	return 0;
@@ -316,6 +474,7 @@ static int load_choices(struct loader *ld, const yaml_node_t *n, struct flow_scr
 
 		if (ks == NULL || strlen(ks) != 1 || ks[0] < '0' || ks[0] > '9')
 			return fail(ld, k, "choices: a key is one digit, 0 to 9");
+		/* unique_keys() refused a key twice; kept as the bound of choices[] */
 		for (i = 0; i < s->nchoices; i++)
 			if (s->choices[i].key == ks[0])
 				return fail(ld, k, "choices: key %s twice", ks);
@@ -379,8 +538,6 @@ static int load_on(struct loader *ld, const yaml_node_t *n, struct flow_screen *
 			snprintf(what, sizeof(what), "%s: no outcome '%s'", ai->name, ks ? ks : "");
 			return fail(ld, k, "action %s", what);
 		}
-		if (s->on[i] != -2)
-			return fail(ld, k, "outcome '%s' twice", ks);
 		if ((rc = screen_ref(ld, v, &s->on[i])) < 0)
 			return rc;
 	}
@@ -399,7 +556,7 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 	s->next = s->invalid = -1;
 	s->line = n->start_mark.line + 1;
 	if (scalar(kn) == NULL || !name_ok(scalar(kn), FLOW_NAME_MAX))
-		return fail(ld, kn, "a screen name is 1 to 32 of a-z, 0-9, '_', '.', '-'");
+		return fail(ld, kn, "a screen name is 1 to 32 of a-z, 0-9 and '_'");
 	if ((s->name = talloc_strdup(ld->f, scalar(kn))) == NULL)
 		return -ENOMEM;
 	if (n->type != YAML_MAPPING_NODE)
@@ -412,7 +569,7 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 		if (ks == NULL)
 			return fail(ld, k, "expected a key");
 		if (strcmp(ks, "text") == 0)
-			rc = want_name(ld, v, "text (a template key)", &s->text);
+			rc = want_key(ld, v, "text", &s->text);
 		else if (strcmp(ks, "choices") == 0)
 			rc = load_choices(ld, v, s);
 		else if (strcmp(ks, "input") == 0)
@@ -439,12 +596,11 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 			on = v;
 			rc = 0;
 		} else if (strcmp(ks, "end") == 0) {
-			const char *es = scalar(v);
+			bool is_end = false;
 
-			if (es == NULL || (strcmp(es, "true") != 0 && strcmp(es, "yes") != 0))
-				return fail(ld, v, "end: expected true");
-			end = v;
-			rc = 0;
+			/* end: false is a screen that is not an end, as without the key */
+			rc = want_bool(ld, v, "end", &is_end);
+			end = is_end ? v : NULL;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (text, choices, input, next, invalid, "
 				  "action, on, end)", ks);
@@ -503,7 +659,7 @@ static int load_top(struct loader *ld)
 			return fail(ld, k, "expected a key");
 		if (strcmp(ks, "flow") == 0) {
 			if (scalar(v) == NULL || !name_ok(scalar(v), FLOW_NAME_MAX))
-				return fail(ld, v, "flow: expected a name");
+				return fail(ld, v, "flow: expected a name (1 to 32 of a-z, 0-9 and '_')");
 			rc = (ld->f->name = talloc_strdup(ld->f, scalar(v))) ? 0 : -ENOMEM;
 		} else if (strcmp(ks, "start") == 0)
 			rc = screen_ref(ld, v, &ld->f->start);
@@ -539,10 +695,9 @@ static int load_top(struct loader *ld)
 	for (p = screens->data.mapping.pairs.start; p < screens->data.mapping.pairs.top; p++) {
 		struct flow_screen *s = &ld->f->screens[ld->f->nscreens];
 
+		/* names are unique: unique_keys() saw to it */
 		if ((rc = load_screen(ld, node(ld, p->key), node(ld, p->value), s)) < 0)
 			return rc;
-		if (flow_screen_index(ld->f, s->name) >= 0)
-			return fail(ld, node(ld, p->key), "screen %s defined twice", s->name);
 		ld->f->nscreens++;
 	}
 	for (size_t i = 0; i < ld->nrefs; i++) {
@@ -587,7 +742,9 @@ struct flow *flow_load_mem(void *ctx, const char *fname, const char *yaml, size_
 		talloc_free(ld.f);
 		return NULL;
 	}
-	rc = load_top(&ld);
+	rc = unique_keys(&ld);
+	if (rc == 0)
+		rc = load_top(&ld);
 	yaml_document_delete(&ld.doc);
 	yaml_parser_delete(&parser);
 	talloc_free(ld.refs);
@@ -650,6 +807,8 @@ struct checker {
 	void *arg;
 	size_t problems;
 	bool *ussd_screen;	/* per screen: shown over USSD */
+	const char **langs;	/* every language loaded */
+	size_t nlangs;
 };
 
 static void problem(struct checker *c, const char *screen, const char *lang, const char *msg)
@@ -743,20 +902,94 @@ static void tpl_problem(void *arg, const char *lang, const char *key, const char
 	problem(c, screen, lang, buf);
 }
 
+/* A key no language has, not even the default one, in each language. One that only some
+ * languages lack is tpl_check()'s to report ("missing (en has it)"): not here as well, or a
+ * missing text would count twice. -EINVAL (placeholders) and -ENOSPC mean the text exists. */
 static void need_key(struct checker *c, const char *screen, const char *key)
 {
-	const char *langs[16];
-	size_t n = tpl_languages(c->t, langs, 16), i;
 	char out[8], msg[200];
 
-	for (i = 0; i < n && i < 16; i++) {
-		bool fallback = false;
-		int rc = tpl_render(c->t, langs[i], key, NULL, 0, out, sizeof(out), &fallback);
-
-		/* -EINVAL (placeholders) and -ENOSPC mean the text exists. */
-		if (rc == -ENOENT || fallback) {
+	for (size_t i = 0; i < c->nlangs; i++)
+		if (tpl_render(c->t, c->langs[i], key, NULL, 0, out, sizeof(out), NULL) == -ENOENT) {
 			snprintf(msg, sizeof(msg), "text %s is missing", key);
-			problem(c, screen, langs[i], msg);
+			problem(c, screen, c->langs[i], msg);
+		}
+}
+
+static bool sms_space(char ch)
+{
+	return (unsigned char)ch < 0x20 || ch == ' ' || ch == ';';
+}
+
+/* One language's keyword list as entry.c's keyword_in() reads it: split at commas, each
+ * keyword trimmed of spaces, compared with the first word of the SMS, which never holds a
+ * space, a ';' or a control character (the SMS is cut into words there). */
+static void keyword_list(struct checker *c, const struct flow_rule *r, const char *lang,
+			 const char *list)
+{
+	const char *p = list, *end;
+	size_t n, j, nkw = 0, nbad = 0;
+	bool empty = false;
+	char msg[300];
+
+	for (;; p = end + 1) {
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		for (; n && *p == ' '; n--)
+			p++;
+		for (; n && p[n - 1] == ' '; n--)
+			;
+		for (j = 0; j < n && !sms_space(p[j]); j++)
+			;
+		if (n == 0) {
+			empty = true;
+		} else if (j < n) {
+			snprintf(msg, sizeof(msg), "keywords %s: '%.*s' holds a space, a ';' or a "
+				 "control character, where an SMS is cut into words: no word is ever "
+				 "that keyword", r->keywords, n > 40 ? 40 : (int)n, p);
+			problem(c, NULL, lang, msg);
+			nbad++;
+		} else {
+			nkw++;
+		}
+		if (end == NULL)
+			break;
+	}
+	if (nkw + nbad == 0)
+		snprintf(msg, sizeof(msg), "keywords %s: empty: the command at line %zu never "
+			 "matches in this language", r->keywords, r->line);
+	else if (empty)
+		snprintf(msg, sizeof(msg), "keywords %s: an empty keyword (two commas, or one "
+			 "at an end)", r->keywords);
+	if (nkw + nbad == 0 || empty)
+		problem(c, NULL, lang, msg);
+}
+
+/* A command's keywords in every language, as the engine matches them (entry.c's
+ * keyword_match()): rendered without values into FLOW_KEYWORDS_MAX + 1 bytes, a language
+ * that lacks them skipped (need_key() and tpl_check() report that). */
+static void check_keywords(struct checker *c, const struct flow_rule *r)
+{
+	char list[TPL_TEXT_MAX + 1], msg[300];
+
+	need_key(c, NULL, r->keywords);
+	for (size_t i = 0; i < c->nlangs; i++) {
+		bool fallback = false;
+		int len = tpl_render(c->t, c->langs[i], r->keywords, NULL, 0, list, sizeof(list),
+				     &fallback);
+
+		if (len == -EINVAL) {
+			snprintf(msg, sizeof(msg), "keywords %s: a placeholder, which the SMS "
+				 "matcher never fills: the command at line %zu never matches in this "
+				 "language", r->keywords, r->line);
+			problem(c, NULL, c->langs[i], msg);
+		} else if (len > FLOW_KEYWORDS_MAX && !fallback) {
+			snprintf(msg, sizeof(msg), "keywords %s: %d bytes, over the %d the SMS "
+				 "matcher reads: the command at line %zu never matches in this "
+				 "language", r->keywords, len, FLOW_KEYWORDS_MAX, r->line);
+			problem(c, NULL, c->langs[i], msg);
+		} else if (len >= 0 && !fallback) {
+			keyword_list(c, r, c->langs[i], list);
 		}
 	}
 }
@@ -772,10 +1005,13 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 	size_t i, j;
 
 	c.ussd_screen = talloc_zero_array(NULL, bool, f->nscreens);
-	if (!reach || !ends || !sms || !c.ussd_screen) {
+	c.nlangs = tpl_languages(t, NULL, 0);
+	c.langs = talloc_array(NULL, const char *, c.nlangs ? c.nlangs : 1);
+	if (!reach || !ends || !sms || !c.ussd_screen || !c.langs) {
 		problem(&c, NULL, NULL, "out of memory");
 		goto out;
 	}
+	tpl_languages(t, c.langs, c.nlangs);
 	/* Reachable over USSD: from the start and the dial shortcuts. */
 	mark(f, f->start, c.ussd_screen, false);
 	for (i = 0; i < f->ndial; i++)
@@ -842,12 +1078,13 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 			need_key(&c, f->screens[i].name, f->screens[i].text);
 	for (i = 0; i < f->ncommands; i++)
 		if (f->commands[i].keywords)
-			need_key(&c, NULL, f->commands[i].keywords);
+			check_keywords(&c, &f->commands[i]);
 	tpl_check(t, NULL, is_ussd_screen, &c, tpl_problem, &c);	/* counted in tpl_problem */
 out:
 	talloc_free(reach);
 	talloc_free(ends);
 	talloc_free(sms);
 	talloc_free(c.ussd_screen);
+	talloc_free(c.langs);
 	return c.problems;
 }

@@ -17,6 +17,7 @@
 #define FLOW_ARGS_MAX		3
 #define FLOW_SETS_MAX		4
 #define FLOW_RULES_MAX		32	/* commands and dial shortcuts */
+#define FLOW_KEYWORDS_MAX	511	/* bytes of a keyword list the SMS matcher reads (entry.c) */
 
 /* The variables a journey carries from screen to screen. Inputs fill them, actions read and
  * write them; each has its own validation (flow_var_check). */
@@ -93,7 +94,10 @@ struct flow_screen {
 	size_t line;
 };
 
-/* An SMS command (keywords, then arguments) or a dial shortcut (*384*ARG#). */
+/* An SMS command (keywords, then arguments) or a dial shortcut (*384*ARG#). The loader
+ * refuses what the engine could never match or would overwrite: a command without keywords
+ * other than args [imei] (a message that is an IMEI alone), a second one, two commands with
+ * the same keywords, a variable twice in args or both in args and set, a reason dialled. */
 struct flow_rule {
 	const char *keywords;		/* template key of the keywords per language; NULL: none */
 	enum flow_var args[FLOW_ARGS_MAX];
@@ -118,7 +122,8 @@ struct flow {
 };
 
 /* Reads one flow file. Returns a talloc child of ctx, or NULL with "file:line:col: reason" in
- * err. Structure only: flow_check() judges the whole. */
+ * err. Structure only: flow_check() judges the whole. A key given twice in any mapping is an
+ * error; so is a boolean other than plain true or false (not YAML 1.1's yes, on, True ...). */
 struct flow *flow_load_mem(void *ctx, const char *fname, const char *yaml, size_t len, char *err,
 			   size_t errsz);
 struct flow *flow_load_file(void *ctx, const char *path, char *err, size_t errsz);
@@ -135,7 +140,9 @@ typedef void (*flow_problem_fn)(void *arg, const char *flow, const char *screen,
  * command); every screen leads to an end (no dead ends, no loop without a way out); SMS
  * commands reach an end without waiting for input; every text key present in every language
  * and every screen within one USSD screen in every language (tpl_check's worst case), keyword
- * lists present. Reports each problem; returns how many there were. */
+ * lists present and matchable in every language (not empty, within FLOW_KEYWORDS_MAX bytes,
+ * no placeholder, no keyword holding a space, ';' or control character, no empty keyword).
+ * Reports each problem once; returns how many there were. */
 size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn report,
 		  void *arg);
 

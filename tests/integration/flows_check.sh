@@ -75,10 +75,11 @@ fault unmapped_outcome "flow mini, screen check_run: dead end: outcome limited o
 	"an outcome left unmapped: names the screen, the outcome and the action"
 problems unmapped_outcome 1
 
-fault missing_text "flow mini, screen check_ask, language fr: text check.ask is missing" \
+fault missing_text "flow mini, screen check_ask, language fr: text check.ask: missing (en has it)" \
 	"a text missing in one language: names the screen, the language and the key"
 case $out in *"language en"* | *"language ar"*) r=1 ;; *) r=0 ;; esac
 ok $r "missing_text: the languages that have it are not blamed"
+problems missing_text 1		# once: not by the flow's check and the texts' both
 
 fault missing_text_all "flow mini, screen check_ask, language en: text check.prompt is missing" \
 	"a text no language has: reported for en"
@@ -102,10 +103,38 @@ like "$out" "flow mini, language fr: text kw.status is missing" "missing_keyword
 like "$out" "flow mini, language ar: text kw.status is missing" "missing_keywords: and for ar"
 problems missing_keywords 3
 
-fault missing_keywords_one "flow mini, language ar: text kw.check is missing" \
+fault missing_keywords_one "flow mini, language ar: text kw.check: missing (en has it)" \
 	"keywords missing in one language: names the language and the key"
 case $out in *"language en"* | *"language fr"*) r=1 ;; *) r=0 ;; esac
 ok $r "missing_keywords_one: the languages that have them are not blamed"
+problems missing_keywords_one 1
+
+fault many_languages "flow mini, screen check_ask, language tr: text check.prompt is missing" \
+	"seventeen languages: the seventeenth is checked too"
+problems many_languages 17
+
+# ---- keywords an SMS could never match, per language -------------------------------------
+fault keywords_empty "flow mini, language fr: keywords kw.check: empty: the command at line 12 never matches in this language" \
+	"keywords empty in one language: names the language, the key and the command"
+problems keywords_empty 1
+
+fault keyword_empty_item "flow mini, language en: keywords kw.check: an empty keyword (two commas, or one at an end)" \
+	"an empty keyword between two commas"
+problems keyword_empty_item 1
+
+fault keywords_long "flow mini, language en: keywords kw.check: 560 bytes, over the 511 the SMS matcher reads: the command at line 13 never matches in this language" \
+	"keywords over 511 bytes"
+case $out in *"language fr"*) r=1 ;; *) r=0 ;; esac
+ok $r "keywords_long: 511 bytes exactly (fr) are fine"
+problems keywords_long 1
+
+fault keyword_space "flow mini, language en: keywords kw.check: 'CHECK PHONE' holds a space, a ';' or a control character, where an SMS is cut into words: no word is ever that keyword" \
+	"a keyword with a space: names it"
+problems keyword_space 1
+
+fault keyword_placeholder "flow mini, language en: keywords kw.check: a placeholder, which the SMS matcher never fills: the command at line 13 never matches in this language" \
+	"keywords with a placeholder"
+problems keyword_placeholder 3
 
 # ---- what the loader refuses: the first fault, with its file, line and column ------------
 loaded() {
@@ -117,7 +146,7 @@ loaded unknown_outcome "31:7: action check: no outcome 'stolenish'" "an unknown 
 loaded unknown_variable "24:12: unknown variable 'colour' (imei, owner, id, reason, police, ref, pin, pick)" \
 	"an unknown variable"
 loaded no_such_screen "20:10: no screen named check_nowhere" "a screen that does not exist"
-loaded screen_twice "43:3: screen check_clean defined twice" "a screen defined twice"
+loaded screen_twice "43:3: duplicate key check_clean (first at line 42)" "a screen defined twice"
 loaded yaml_syntax "9:9: did not find expected ',' or ']'" "not YAML"
 loaded choice_key "20:7: choices: a key is one digit, 0 to 9" "a choice key of two digits"
 loaded choice_letter "20:7: choices: a key is one digit, 0 to 9" "a choice key that is a letter"
@@ -131,7 +160,34 @@ loaded end_choices "46:41: screen lost_advice: an end screen waits for nothing" 
 	"an end screen with choices"
 loaded dial_no_args "8:5: a dial shortcut needs args" "a dial shortcut without args"
 loaded no_start "3:1: start: the first screen is missing" "no start"
-loaded outcome_twice "31:7: outcome 'clean' twice" "an outcome mapped twice"
+loaded outcome_twice "31:7: duplicate key clean (first at line 30)" "an outcome mapped twice"
+loaded dup_next "27:5: duplicate key next (first at line 25)" "next twice in one screen"
+loaded dup_commands "51:1: duplicate key commands (first at line 11)" \
+	"a second commands: list at the end of the file"
+loaded dup_keywords "15:15: command kw.check: the command at line 12 has the same keywords and takes every SMS that starts with them" \
+	"two commands with the same keywords"
+loaded command_no_keywords "15:5: a command without keywords only ever matches a message that is an IMEI alone: its args must be [imei]" \
+	"a command without keywords whose args are not [imei]"
+loaded command_bare_twice "17:5: a second command without keywords: the one at line 15 takes every message that is an IMEI alone" \
+	"two commands without keywords"
+loaded args_twice "13:18: args: imei twice: the second would overwrite the first" \
+	"a variable twice in args"
+loaded args_and_set "12:5: reason is both an argument and set: the set would overwrite what was typed" \
+	"a variable both in args and set"
+loaded dial_reason "8:12: args: a dial carries digits, never a reason (the word stolen or lost)" \
+	"a dial shortcut taking a reason"
+loaded screen_name_dot "21:17: expected a screen name (1 to 32 of a-z, 0-9 and '_')" \
+	"a screen name with a '.'"
+loaded flow_name_dash "3:7: flow: expected a name (1 to 32 of a-z, 0-9 and '_')" \
+	"a flow name with a '-'"
+loaded text_key_dash "23:11: text: expected a template key ([a-z0-9_] segments joined by '.', at most 64 bytes)" \
+	"a text key with a '-'"
+loaded end_yes "42:41: end: expected true or false, lowercase and unquoted (not 'yes')" \
+	"end: yes (a boolean to YAML 1.1 only)"
+loaded end_quoted "42:41: end: expected true or false, lowercase and unquoted (not 'true')" \
+	"end: \"true\" (a string)"
+loaded end_false "46:16: screen lost_advice: neither choices, input, action nor end" \
+	"end: false is read: the screen is no end"
 
 # ---- the flow folder ---------------------------------------------------------------------
 check two_flows
