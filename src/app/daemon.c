@@ -367,6 +367,20 @@ static void healthz(struct evhttp_request *req, void *arg)
 	json_key_cstr(&jb, "tac_source", d->tac_source);
 	json_key_int(&jb, "reloads", d->reloads);
 	json_key_int(&jb, "uptime_s", (long long)(time(NULL) - d->started));
+	if (d->ch.box) {
+		const struct box_stats *bs = box_stats(d->ch.box);
+
+		json_key_cstr(&jb, "bearerbox", box_connected(d->ch.box) ? "connected" :
+			      "disconnected");
+		json_key_int(&jb, "box_connects", (long long)bs->connects);
+		json_key_int(&jb, "box_mo_received", (long long)bs->mo_received);
+		json_key_int(&jb, "box_mo_acked", (long long)bs->mo_acked);
+		json_key_int(&jb, "box_mo_retry", (long long)bs->mo_retry);
+		json_key_int(&jb, "box_mo_repeated", (long long)bs->mo_repeated);
+		json_key_int(&jb, "box_mt_queued", (long long)bs->mt_queued);
+		json_key_int(&jb, "box_mt_acked", (long long)bs->mt_acked);
+		json_key_int(&jb, "box_mt_lost", (long long)bs->mt_lost);
+	}
 	json_object_end(&jb);
 	http_reply_json(req, up ? HTTP_OK : 503, up ? "OK" : "Service Unavailable", &jb);
 	json_free(&jb);
@@ -428,6 +442,7 @@ static void stop(struct daemon *d)
 	 * channels that wait for it still exist. */
 	TALLOC_FREE(d->store);
 	TALLOC_FREE(d->ch.results);
+	TALLOC_FREE(d->ch.box);
 	TALLOC_FREE(d->ch.sendsms);
 	TALLOC_FREE(d->engine);
 	TALLOC_FREE(d->http);
@@ -468,10 +483,21 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 		}
 		hook.arg = d->ch.sendsms;
 		engine_set_sms_hook(d->engine, &hook);
-	} else {
-		LOGP(LOGC_CONFIG, LOGL_WARN, "no sendsms-url: receipts and CEIR results are not "
-		     "sent by SMS");
 	}
+	if (d->cfg->bearerbox) {
+		d->ch.box = box_start(d, &d->ch, err, errsz);
+		if (d->ch.box == NULL) {
+			LOGP(LOGC_CONFIG, LOGL_ERROR, "%s", err);
+			return -EINVAL;
+		}
+		/* The box is the operator's own path to the SMSC: notifications take it. */
+		hook.send = box_send;
+		hook.arg = d->ch.box;
+		engine_set_sms_hook(d->engine, &hook);
+	}
+	if (hook.arg == NULL)
+		LOGP(LOGC_CONFIG, LOGL_WARN, "neither bearerbox nor sendsms-url: receipts and CEIR "
+		     "results are not sent by SMS");
 	d->ch.results = results_start(d, &d->ch);
 	if (d->ch.results == NULL || channel_ussd_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||
 	    channel_sms_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||

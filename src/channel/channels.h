@@ -3,6 +3,7 @@
 #ifndef CEIRGW_CHANNEL_CHANNELS_H
 #define CEIRGW_CHANNEL_CHANNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/config.h"
@@ -25,6 +26,7 @@ struct channels {
 	struct api_keys *keys;
 	struct sendsms *sendsms;
 	struct results *results;
+	struct box *box;
 };
 
 /* POST /ussd */
@@ -46,6 +48,19 @@ struct sendsms_stats {
 	unsigned long long accepted, retried, lost, queued;
 };
 const struct sendsms_stats *sendsms_stats(const struct sendsms *s);
+
+/* The Kannel box: connects to bearerbox (cfg->bearerbox), answers the MOs it routes to ceirgw
+ * (SMS, and USSD over SMPP through meta data) and sends MTs (doc/kannel.md). Reconnects by
+ * itself. box_send is an engine_sms_hook's send: notifications go as mt_push. */
+struct box *box_start(void *ctx, struct channels *ch, char *err, size_t errsz);
+void box_send(void *box, const char *to, const char *text, size_t len);
+struct box_stats {
+	unsigned long long connects, disconnects;
+	unsigned long long mo_received, mo_acked, mo_retry, mo_repeated;
+	unsigned long long mt_queued, mt_written, mt_acked, mt_retried, mt_refused, mt_lost;
+};
+const struct box_stats *box_stats(const struct box *b);
+bool box_connected(const struct box *b);
 
 /* The CEIR results stream, read through the consumer group (doc/ceir-queue.md). */
 struct results *results_start(void *ctx, struct channels *ch);

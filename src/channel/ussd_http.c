@@ -105,7 +105,7 @@ static void ussd_cb(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	rc = engine_ussd(ch->engine, m.e164, sid, strlen(sid), inputs ? inputs : text,
-			 strlen(inputs ? inputs : text), true, on_reply, u);
+			 strlen(inputs ? inputs : text), ENGINE_USSD_CUMULATIVE, on_reply, u);
 	if (rc < 0) {
 		talloc_free(u);
 		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",

@@ -30,6 +30,7 @@ enum config_type {
 	CT_RATE,	/* HITS/SECONDS: a rate limit */
 	CT_URL,		/* an http:// URL */
 	CT_SECRET,	/* any printable text; never shown by --check-config */
+	CT_OPS,		/* comma-separated values 0..255: USSD operations */
 };
 
 struct config_var {
@@ -113,6 +114,33 @@ static const struct config_var vars[] = {
 	VAR("sendsms-password", CT_SECRET, sendsms_password, NULL, "sendsms-user's password"),
 	VAR("api-keys-file", CT_PATH, api_keys_file, NULL,
 	    "keys of the JSON API, one 'NAME KEY' per line; unset: the API answers 401"),
+	VAR("box-id", CT_WORD, box_id, NULL,
+	    "name ceirgw identifies itself with to bearerbox (smsbox-route's smsbox-id); unset: "
+	    "a share of every MO no smsbox-route claims"),
+	INT("box-heartbeat", box_heartbeat, "30", 1, 3600,
+	    "seconds between the heartbeats ceirgw sends bearerbox"),
+	INT("box-max-frame", box_max_frame, "65536", 1024, 16777216,
+	    "largest Msg accepted from bearerbox, in bytes; a bigger frame drops the connection"),
+	INT("box-max-queue", box_max_queue, "10000", 10, 1000000,
+	    "MT messages kept for bearerbox while it is away; beyond this a new one is lost"),
+	VAR("box-smsc-id", CT_WORD, box_smsc_id, NULL,
+	    "smsc-id notifications sent through the box are routed to; unset: bearerbox's routing"),
+	VAR("ussd-meta-group", CT_WORD, ussd_meta_group, "smpp",
+	    "meta-data group bearerbox puts the USSD TLVs in (the SMSC type)"),
+	VAR("ussd-op-tlv", CT_WORD, ussd_op_tlv, "ussd_service_op",
+	    "name of the smpp-tlv holding the USSD operation; an MO without it is an SMS"),
+	VAR("ussd-session-tlv", CT_WORD, ussd_session_tlv, "its_session_info",
+	    "name of the smpp-tlv that tells one USSD session of a number from another"),
+	VAR("ussd-op-begin", CT_OPS, ussd_op_begin, "1",
+	    "operation values (comma-separated) of a dial: PSSR indication"),
+	VAR("ussd-op-answer", CT_OPS, ussd_op_answer, "18",
+	    "operation values of the user's answer to a screen: USSR confirm"),
+	VAR("ussd-op-release", CT_OPS, ussd_op_release, "32,33",
+	    "operation values of a session the user or the network ended"),
+	VAR("ussd-op-continue", CT_OPS, ussd_op_continue, "2",
+	    "operation value ceirgw answers with to show a screen and wait: USSR request"),
+	VAR("ussd-op-end", CT_OPS, ussd_op_end, "17",
+	    "operation value ceirgw answers with to show a screen and end: PSSR response"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -226,6 +254,30 @@ static char *folder_of(void *ctx, const char *path)
 	return talloc_strdup(ctx, real);
 }
 
+int config_parse_ops(const char *s, unsigned char *out, size_t outsz)
+{
+	size_t n = 0;
+	char *end;
+	long v;
+
+	for (;;) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno || v > 255 || n >= CONFIG_OPS_MAX)
+			return -EINVAL;
+		if (out && n < outsz)
+			out[n] = (unsigned char)v;
+		n++;
+		if (*end == '\0')
+			return (int)n;
+		if (*end != ',')
+			return -EINVAL;
+		s = end + 1;
+	}
+}
+
 static int check_value(struct ceirgw_config *cfg, const struct config_var *v, char *err,
 		       size_t errsz)
 {
@@ -305,6 +357,10 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 		}
 		break;
 	}
+	case CT_OPS:
+		if (config_parse_ops(*val, NULL, 0) < 0)
+			why = "expected numbers from 0 to 255 separated by commas, e.g. 32,33";
+		break;
 	case CT_WORD:
 		if (**val == '\0' || strlen(*val) > 64)
 			why = "expected 1 to 64 characters";

@@ -43,6 +43,10 @@ struct ceirgw_config {
 	char *ceir_requests, *ceir_results, *ceir_group;
 	char *sendsms_url, *sendsms_username, *sendsms_password;
 	char *api_keys_file;	/* absolute, or NULL */
+	char *box_id, *box_heartbeat_s, *box_max_frame_s, *box_max_queue_s, *box_smsc_id;
+	char *ussd_meta_group, *ussd_op_tlv, *ussd_session_tlv;
+	char *ussd_op_begin, *ussd_op_answer, *ussd_op_release, *ussd_op_continue,
+	     *ussd_op_end;	/* lists of decimal values, checked by the box */
 
 	/* Parsed from the strings above. */
 	char http_host[256];
@@ -52,6 +56,7 @@ struct ceirgw_config {
 	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
 	bool duplicate_by_imsi;
 	long session_ttl, ownership_window_days, verify_tries, verify_lockout;
+	long box_heartbeat, box_max_frame, box_max_queue;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
 			   rate_report_imei;
 };
@@ -76,6 +81,12 @@ void config_dump(const struct ceirgw_config *cfg, FILE *out);
 
 /* Parses "HOST:PORT" or "[IPv6]:PORT" with a port of 1..65535. Returns 0 or -EINVAL. */
 int config_parse_hostport(const char *s, char *host, size_t hostsz, int *port);
+
+/* Parses a list of USSD operation values ("32,33"): stores up to outsz of them in out (which
+ * may be NULL) and returns how many the list has, at most CONFIG_OPS_MAX; -EINVAL when it is
+ * not such a list. */
+#define CONFIG_OPS_MAX 8
+int config_parse_ops(const char *s, unsigned char *out, size_t outsz);
 
 /* The TAC table used when tac-file is not set: the installed copy, else the source tree's. */
 const char *config_default_tac_file(void);

@@ -171,7 +171,7 @@ bool sms_fits_ussd(const struct sms_measure *m)
 	return m->units <= sms_ussd_limit(m->coding);
 }
 
-/* Decodes the character at s[pos], known valid: sms_split() measured the text first. */
+/* Decodes the character at s[pos], known valid: sms_cut() measured the text first. */
 static int32_t char_at(const char *s, size_t len, size_t pos, size_t *used)
 {
 	int32_t cp = utf8_decode((const unsigned char *)s + pos, len - pos, used);
@@ -217,7 +217,7 @@ static bool part_end(const char *s, size_t len, size_t pos, enum sms_coding c, s
 	return pos < len && (s[pos] == ' ' || s[pos] == '\n');
 }
 
-int sms_split(const char *s, size_t len, size_t *starts, size_t maxparts)
+int sms_cut(const char *s, size_t len, size_t *starts, size_t maxparts)
 {
 	struct sms_measure m;
 	size_t cap, part, hard, word, pos = 0;

@@ -18,7 +18,7 @@
  * 182 packed septets (1274 bits), or 80 UTF-16 units. */
 #define SMS_USSD_GSM7		182
 #define SMS_USSD_UCS2		80
-/* sms_split() moves a cut back to the end of a word when that leaves at most this many
+/* sms_cut() moves a cut back to the end of a word when that leaves at most this many
  * units of the part unused. */
 #define SMS_SPLIT_SLACK		15
 
@@ -72,6 +72,6 @@ bool sms_fits_ussd(const struct sms_measure *m);
  * that leaves at most SMS_SPLIT_SLACK units unused and costs no extra part, so that words stay
  * whole. Returns the number of parts, sms_measure()'s segments (1 for an empty text); -E2BIG
  * when that is more than maxparts, -EILSEQ for invalid UTF-8. */
-int sms_split(const char *s, size_t len, size_t *starts, size_t maxparts);
+int sms_cut(const char *s, size_t len, size_t *starts, size_t maxparts);
 
 #endif

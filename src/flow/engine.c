@@ -877,6 +877,17 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 		start_fail(r, err);
 		return;
 	}
+	if (found && r->fresh_session) {
+		/* A dial under the id of an old session (the network reuses ids): a new one. */
+		found = false;
+	}
+	if (!found && r->fresh_if_new) {
+		/* An answer to a session that is gone (timed out): the menu, from the start. */
+		r->ninputs = 0;
+		r->next_input = 0;
+		fetch_lang(r);
+		return;
+	}
 	if (!found) {
 		/* A new session: the inputs are the dial's arguments. */
 		fetch_lang(r);
@@ -911,8 +922,10 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 }
 
 int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
-		const char *text, size_t len, bool cumulative, engine_reply_cb cb, void *arg)
+		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
+		void *arg)
 {
+	bool cumulative = mode == ENGINE_USSD_CUMULATIVE;
 	struct run *r;
 	int rc;
 
@@ -922,8 +935,11 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 	if (r == NULL)
 		return -ENOMEM;
 	r->cumulative = cumulative;
+	r->fresh_if_new = mode == ENGINE_USSD_ANSWER;
 	r->cumulative_len = len;
-	if (cumulative)
+	r->fresh_session = mode == ENGINE_USSD_DIAL;
+	/* A dial's arguments are separated by '*' too (*384*1*ARG#). */
+	if (mode != ENGINE_USSD_ANSWER)
 		rc = split_inputs(r, text, len, '*');
 	else
 		rc = split_inputs(r, text, len, '\0');

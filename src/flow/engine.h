@@ -65,14 +65,25 @@ struct engine_reply {
 };
 typedef void (*engine_reply_cb)(void *arg, const struct engine_reply *r);
 
+/* How a USSD step carries its input. */
+enum engine_ussd_mode {
+	/* All inputs so far joined by '*' (the aggregator form, where the session remembers
+	 * how many were used); with no session, the dial's arguments (*384*ARG#). */
+	ENGINE_USSD_CUMULATIVE,
+	/* A dial: a new session whose first inputs are the dial's arguments; a session left
+	 * under the same id is dropped. */
+	ENGINE_USSD_DIAL,
+	/* The answer to the last screen; with no session (it timed out) a fresh start. */
+	ENGINE_USSD_ANSWER,
+};
+
 /* A USSD step. msisdn is the caller in E.164; sid[0..sidlen) the channel's session id
- * (printable, at most 64 bytes); text the inputs: with cumulative, all inputs so far
- * joined by '*' (the aggregator form, where the session remembers how many were used);
- * else this step's input. A step with no session in Redis starts one: its inputs are the
- * dial's arguments (*384*ARG#). Returns 0 and calls cb exactly once later (never from
- * inside this call), or -EINVAL for arguments no channel should pass. */
+ * (printable, at most 64 bytes); text the input as mode says. Returns 0 and calls cb exactly
+ * once later (never from inside this call), or -EINVAL for arguments no channel should
+ * pass. */
 int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
-		const char *text, size_t len, bool cumulative, engine_reply_cb cb, void *arg);
+		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
+		void *arg);
 
 /* Ends a USSD session the network or the user aborted. */
 void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, size_t sidlen);

@@ -66,6 +66,8 @@ struct run {
 	char skey[96];			/* the session's id */
 	size_t skeylen;
 	bool has_session, cumulative;
+	bool fresh_if_new;	/* an answer whose session is gone starts afresh */
+	bool fresh_session;	/* a dial: a session left under its id is dropped */
 	size_t cumulative_len;
 	struct sess s;
 	int screen;

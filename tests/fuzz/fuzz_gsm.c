@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = sms_measure(s, size, &m);
 	CHECK(rc == reference(data, size, &ref));
-	rs = sms_split(s, size, starts, MAXPARTS);
+	rs = sms_cut(s, size, starts, MAXPARTS);
 	if (rc < 0) {
 		CHECK(rc == -EILSEQ);
 		CHECK(m.segments == 0 && m.units == 0 && m.chars == 0);
@@ -129,6 +129,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_split(data, size, &m, starts, rs);
 	/* One part fewer than needed is refused. */
-	CHECK(sms_split(s, size, starts, m.segments - 1) == -E2BIG);
+	CHECK(sms_cut(s, size, starts, m.segments - 1) == -E2BIG);
 	return 0;
 }

@@ -73,7 +73,7 @@ cleanup() {
 	for p in $test_pids; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $test_pids; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$TEST_TMP"
+	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $TEST_TMP"; else rm -rf "$TEST_TMP"; fi
 }
 trap cleanup EXIT
 

@@ -474,7 +474,7 @@ static void test_bad(void **state)
 	memset(&m, 0xAA, sizeof(m));
 	assert_int_equal(sms_measure(c->in, strlen(c->in), &m), -EILSEQ);
 	assert_memory_equal(&m, &zero, sizeof(m));
-	assert_int_equal(sms_split(c->in, strlen(c->in), starts, 8), -EILSEQ);
+	assert_int_equal(sms_cut(c->in, strlen(c->in), starts, 8), -EILSEQ);
 }
 
 /* ---- splitting ---------------------------------------------------------------------- */
@@ -576,7 +576,7 @@ static void test_split(void **state)
 {
 	const struct split_case *c = *state;
 	size_t n = build(c->head, c->rep, c->nrep, c->tail), starts[8], i;
-	int rc = sms_split(text, n, starts, c->maxparts);
+	int rc = sms_cut(text, n, starts, c->maxparts);
 
 	assert_int_equal(rc, c->rc);
 	if (rc < 0)
@@ -639,11 +639,11 @@ static void test_random(void **state)
 		}
 		assert_int_equal(m.units, k);
 		assert_int_equal(m.segments, k <= single ? 1 : parts);
-		rc = sms_split(text, n, starts, 64);
+		rc = sms_cut(text, n, starts, 64);
 		assert_int_equal(rc, m.segments);
 		check_split(text, n, starts, rc);
 		if (rc > 1)
-			assert_int_equal(sms_split(text, n, starts, (size_t)rc - 1), -E2BIG);
+			assert_int_equal(sms_cut(text, n, starts, (size_t)rc - 1), -E2BIG);
 	}
 }
 

@@ -1,0 +1,125 @@
+# Helpers for the tests that run ceirgw as a box of a real Kannel bearerbox (package kannel)
+# with fakesmsc (package kannel-extras) as the SMSC. Sourced after lib.sh.
+#
+# bb_conf writes kannel.conf: a core group with its admin and smsbox ports, a store file (so
+# that a killed bearerbox keeps what it had), one fake SMSC per name given, and whatever the
+# test appends. fake_start connects one fakesmsc in its interactive mode (MO lines on its
+# standard input, replies in its log); fake_mo sends one MO and waits for what comes back.
+
+BEARERBOX=${BEARERBOX:-/usr/sbin/bearerbox}
+FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
+REPLIES=$top_srcdir/tests/tools/fakesmsc-replies
+
+for p in "$BEARERBOX" "$FAKESMSC"; do
+	if [ ! -x "$p" ]; then
+		ok 1 "$p is installed (packages kannel and kannel-extras)"
+		done_testing
+		exit 1
+	fi
+done
+
+bb_admin=$(free_port)
+bb_box=$(free_port)
+while [ "$bb_box" = "$bb_admin" ]; do bb_box=$(free_port); done
+bb_pid=
+
+# bb_conf NAME:PORT... : the fake SMSCs; more groups may be appended to $TEST_TMP/kannel.conf.
+bb_conf() {
+	cat >"$TEST_TMP/kannel.conf" <<CONF
+group = core
+admin-port = $bb_admin
+admin-password = secret
+smsbox-port = $bb_box
+box-allow-ip = 127.0.0.1
+log-file = $TEST_TMP/bearerbox.log
+log-level = 1
+store-type = file
+store-location = $TEST_TMP/bearerbox.store
+store-dump-freq = 1
+
+# bearerbox wants an smsbox group once smsbox-port is set; ceirgw takes smsbox's place.
+group = smsbox
+bearerbox-host = 127.0.0.1
+CONF
+	for s in "$@"; do
+		cat >>"$TEST_TMP/kannel.conf" <<CONF
+
+group = smsc
+smsc = fake
+smsc-id = ${s%%:*}
+# An MT that names this SMSC (a reply keeps its MO's smsc-id) goes out through it.
+preferred-smsc-id = ${s%%:*}
+port = ${s##*:}
+connect-allow-ip = 127.0.0.1
+CONF
+	done
+}
+
+bb_status() {
+	curl -s -m 2 "http://127.0.0.1:$bb_admin/status.txt?password=secret"
+}
+
+bb_start() {
+	"$BEARERBOX" "$TEST_TMP/kannel.conf" >>"$TEST_TMP/bearerbox.out" 2>&1 &
+	bb_pid=$!
+	test_pids="$test_pids $bb_pid"
+	wait_for 15 sh -c "curl -sf -m 1 'http://127.0.0.1:$bb_admin/status.txt?password=secret' \
+		>/dev/null"
+}
+
+# bb_kill [SIGNAL]: stops bearerbox (default: KILL, as a crash would).
+bb_kill() {
+	kill -"${1:-KILL}" "$bb_pid" 2>/dev/null
+	wait "$bb_pid" 2>/dev/null
+	bb_pid=
+}
+
+# The number of boxes bearerbox lists as connected.
+bb_boxes() {
+	bb_status | sed -n '/^Box connections:/,/^SMSC connections:/p' | grep -c 'on-line'
+}
+
+# fake_start NAME PORT: a fakesmsc for the fake SMSC NAME, MO lines from $TEST_TMP/NAME.in.
+fake_start() {
+	local fd
+	rm -f "$TEST_TMP/$1.in"
+	mkfifo "$TEST_TMP/$1.in"
+	"$FAKESMSC" -H 127.0.0.1 -r "$2" -i 0.01 <"$TEST_TMP/$1.in" >>"$TEST_TMP/$1.log" 2>&1 &
+	test_pids="$test_pids $!"
+	eval "fake_pid_$1=$!"
+	exec {fd}>"$TEST_TMP/$1.in"
+	eval "fake_fd_$1=$fd"
+	wait_for 10 sh -c "grep -q 'fakesmsc starting' '$TEST_TMP/$1.log' &&
+		! grep -q 'Failed to open' '$TEST_TMP/$1.log'"
+}
+
+fake_stop() {
+	local fd pid
+	eval "fd=\$fake_fd_$1 pid=\$fake_pid_$1"
+	exec {fd}>&-
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# fake_replies NAME: every SMS the fake SMSC NAME delivered so far (fakesmsc-replies format).
+fake_replies() {
+	"$REPLIES" "$TEST_TMP/$1.log"
+}
+
+fake_count() {
+	fake_replies "$1" | wc -l
+}
+
+# fake_mo NAME FROM TEXT [N]: sends an MO to 384 and prints the N (default 1) messages that
+# come back next, as fake_replies does; nothing after 10 s.
+fake_mo() {
+	local fd before
+	eval "fd=\$fake_fd_$1"
+	before=$(fake_count "$1")
+	printf '%s 384 text %s\n' "$2" "$3" >&"$fd"
+	wait_for 10 sh -c "[ \$('$REPLIES' '$TEST_TMP/$1.log' | wc -l) -ge $((before + ${4:-1})) ]"
+	fake_replies "$1" | tail -n +"$((before + 1))"
+}
+
+# The text of one fake_replies line, its newlines back.
+reply_text() { cut -f4- | sed 's/\\n/\n/g'; }
