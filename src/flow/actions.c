@@ -760,9 +760,16 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 		fail_store(r, rc);
 }
 
+/* A half-done report is taken over only when it has not moved for this long: two reports
+ * of the same phone by the same owner at once (the SMS sent twice) would otherwise both
+ * verify it, each with its own PIN, and the owner would get two receipts of which one PIN
+ * works. A journey takes milliseconds; one that stopped half-way is completed by the next
+ * try after this. */
+#define REPORT_RESUME_IDLE_S 10
+
 /* The report is open (new, or one a stopped journey left "received" for this owner):
  * record the evidence and the PIN's digest. */
-static void report_verify(struct run *r)
+static void report_verify(struct run *r, bool resume)
 {
 	char digest[17], last_seen[11];
 	int rc;
@@ -780,8 +787,9 @@ static void report_verify(struct run *r)
 			{ "kyc_matched", 11, "yes", 3 },
 		};
 
-		rc = store_report_transition(r->e->st, r->s.imei, "received|verified", "verified",
-					     kv, 3, report_verified, r);
+		rc = store_report_resume(r->e->st, r->s.imei, "received|verified", "verified",
+					 resume ? REPORT_RESUME_IDLE_S : 0, kv, 3,
+					 report_verified, r);
 	}
 	if (rc < 0)
 		fail_store(r, rc);
@@ -811,7 +819,7 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref,
 		     state);
 		snprintf(r->reported_at, sizeof(r->reported_at), "%s", at);
-		report_verify(r);
+		report_verify(r, true);
 		return;
 	}
 	run_set_model(r);
@@ -834,7 +842,7 @@ static void report_created(void *arg, int err, const char *ref, size_t len, bool
 	memcpy(r->s.ref, ref, REF_LEN);
 	r->s.ref[REF_LEN] = '\0';
 	if (changed) {
-		report_verify(r);
+		report_verify(r, false);
 		return;
 	}
 	rc = store_report_get(r->e->st, r->s.imei, report_on_existing, r);

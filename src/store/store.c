@@ -60,17 +60,23 @@ static struct script report_create_script = {
 	"return {ARGV[1], 1}\n", ""
 };
 
-/* A report's state changes only from the states given. KEYS: rep:{imei}. ARGV: allowed
- * states "a|b", the new state, then field/value pairs. Returns the state now and whether it
- * changed; '' for no report. */
+/* A report's state changes only from the states given, and with ARGV[3] > 0 only when its
+ * last change is at least that many seconds old (another journey may be at work on it).
+ * KEYS: rep:{imei}. ARGV: allowed states "a|b", the new state, the idle seconds, then
+ * field/value pairs. Returns the state now (or 'busy') and whether it changed; '' for no
+ * report. */
 static struct script report_transition_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st then return {'', 0} end\n"
 	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
 	"  return {st, 0}\n"
 	"end\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', redis.call('TIME')[1],\n"
-	"           unpack(ARGV, 3))\n"
+	"local now = tonumber(redis.call('TIME')[1])\n"
+	"local idle = tonumber(ARGV[3])\n"
+	"if idle > 0 and now - tonumber(redis.call('HGET', KEYS[1], 'updated') or '0') < idle then\n"
+	"  return {'busy', 0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 4))\n"
 	"return {ARGV[2], 1}\n", ""
 };
 
@@ -993,12 +999,13 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	return op_start_script(op, &report_create_script, argc, argv, lens);
 }
 
-int store_report_transition(struct store *st, const char *imei, const char *from,
-			    const char *to, const struct store_kv *fields, size_t n,
-			    store_result_cb cb, void *arg)
+static int report_transition(struct store *st, const char *imei, const char *from,
+			     const char *to, unsigned idle_s, const struct store_kv *fields,
+			     size_t n, store_result_cb cb, void *arg)
 {
-	const char *argv[4 + 2 * FIELDS_MAX];
-	size_t lens[4 + 2 * FIELDS_MAX];
+	const char *argv[5 + 2 * FIELDS_MAX];
+	size_t lens[5 + 2 * FIELDS_MAX];
+	char idle[12];
 	struct op *op;
 	int argc;
 
@@ -1019,12 +1026,28 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 	lens[2] = strlen(from);
 	argv[3] = to;
 	lens[3] = strlen(to);
-	argc = add_fields(argv, lens, 4, fields, n);
+	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
+	argv[4] = idle;
+	argc = add_fields(argv, lens, 5, fields, n);
 	if (argc < 0) {
 		talloc_free(op);
 		return -EINVAL;
 	}
 	return op_start_script(op, &report_transition_script, argc, argv, lens);
+}
+
+int store_report_transition(struct store *st, const char *imei, const char *from,
+			    const char *to, const struct store_kv *fields, size_t n,
+			    store_result_cb cb, void *arg)
+{
+	return report_transition(st, imei, from, to, 0, fields, n, cb, arg);
+}
+
+int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
+			unsigned idle_s, const struct store_kv *fields, size_t n,
+			store_result_cb cb, void *arg)
+{
+	return report_transition(st, imei, from, to, idle_s, fields, n, cb, arg);
 }
 
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)

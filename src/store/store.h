@@ -119,6 +119,13 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 			    const char *to, const struct store_kv *fields, size_t n,
 			    store_result_cb cb, void *arg);
 
+/* The same, for a report a journey left half-way: only when its last change is idle_s
+ * seconds old or more; else s is "busy" (another journey is at work on it) and nothing
+ * changes. */
+int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
+			unsigned idle_s, const struct store_kv *fields, size_t n,
+			store_result_cb cb, void *arg);
+
 /* The IMEI's report, all fields. */
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg);
 

@@ -24,6 +24,7 @@ while [ "$bb_box" = "$bb_admin" ]; do bb_box=$(free_port); done
 bb_pid=
 
 # bb_conf NAME:PORT... : the fake SMSCs; more groups may be appended to $TEST_TMP/kannel.conf.
+# BB_CORE: more lines for the core group.
 bb_conf() {
 	cat >"$TEST_TMP/kannel.conf" <<CONF
 group = core
@@ -36,6 +37,7 @@ log-level = 1
 store-type = file
 store-location = $TEST_TMP/bearerbox.store
 store-dump-freq = 1
+${BB_CORE:-}
 
 # bearerbox wants an smsbox group once smsbox-port is set; ceirgw takes smsbox's place.
 group = smsbox

@@ -1,0 +1,131 @@
+# bearerbox killed (SIGKILL, as a crash) and restarted in the middle of 1,000 MOs from
+# fakesmsc: ceirgw reconnects by itself; every MO bearerbox took in gets exactly one reply;
+# every owner's report is queued for the CEIR exactly once and its receipt sent once.
+#
+# fakesmsc sends 1,000 MOs picked at random from 40 reports (STOLEN <IMEI> <ID>, one per
+# owner: the first is accepted, the repeats are "already reported") and 40 checks. What
+# bearerbox took in is what its access log says it received (it writes its store first), so
+# the count does not depend on where the kill cut the SMSC link.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kannel_lib.sh"
+
+REDIS_CLI=$(command -v redis-cli)
+rport=$(free_port)
+hport=$(free_port)
+fport=$(free_port)
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+TOTAL=1000
+OWNERS=40
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+
+today=$(date -u +%F)
+echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
+echo "msisdn,national_id" >"$TEST_TMP/kyc.csv"
+: >"$TEST_TMP/msgs"
+for i in $(seq 1 "$OWNERS"); do
+	n=$(printf '%04d' "$i")
+	imei=$("$CEIRGWCTL" imei --json "3533200000$n" | sed 's/.*"imei":"\([0-9]*\)".*/\1/')
+	echo "$imei,25471100$n,6390210000$n,2025-01-01,$today" >>"$TEST_TMP/pairings.csv"
+	echo "25471100$n,2900$n" >>"$TEST_TMP/kyc.csv"
+	echo "$imei" >>"$TEST_TMP/imeis"
+	echo "25471100$n 384 text STOLEN $imei $n" >>"$TEST_TMP/msgs"
+	echo "25473300$n 384 text CHECK $imei" >>"$TEST_TMP/msgs"
+done
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+bearerbox = 127.0.0.1:$bb_box
+box-smsc-id = fake
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+rate-check-msisdn = 100000/3600
+rate-check-imei = 100000/3600
+rate-report-msisdn = 100000/86400
+rate-report-imei = 100000/86400
+EOF
+"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" >/dev/null &&
+	"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+		"$TEST_TMP/kyc.csv" >/dev/null
+ok $? "$OWNERS owners with a phone and an ID on record"
+
+BB_CORE="access-log = $TEST_TMP/access.log" bb_conf fake:"$fport"
+bb_start
+ok $? "bearerbox is up"
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+test_pids="$test_pids $!"
+connected() { curl -s "http://127.0.0.1:$hport/healthz" | grep -q '"bearerbox":"connected"'; }
+wait_for 10 connected
+ok $? "ceirgw is connected"
+
+# MO replies go to the sender as it came ("2547..."), notifications to E.164 ("+2547...").
+mo_replies() { cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep -c '^2'; }
+receipts() { cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep -c '^+'; }
+received() { grep -c 'Receive SMS' "$TEST_TMP/access.log"; }
+
+mapfile -t msgs <"$TEST_TMP/msgs"
+"$FAKESMSC" -H 127.0.0.1 -r "$fport" -i 0.004 -m "$TOTAL" "${msgs[@]}" \
+	>"$TEST_TMP/fake1.log" 2>&1 &
+fake1=$!
+test_pids="$test_pids $fake1"
+wait_for 20 sh -c "[ \$(grep -c 'Got message' '$TEST_TMP/fake1.log') -ge 250 ]"
+ok $? "250 replies in: now bearerbox is killed"
+bb_kill KILL
+wait "$fake1" 2>/dev/null
+sent1=$(grep -c 'sent message' "$TEST_TMP/fake1.log")
+ok $((sent1 >= TOTAL)) "fakesmsc had sent $sent1 of $TOTAL when bearerbox died"
+wait_for 5 sh -c "! curl -s http://127.0.0.1:$hport/healthz | grep -q '\"bearerbox\":\"connected\"'"
+ok $? "ceirgw saw bearerbox go"
+
+sleep 1
+bb_start
+ok $? "bearerbox restarted on its store file"
+wait_for 40 connected
+ok $? "ceirgw reconnected by itself"
+rest=$((TOTAL - sent1))
+"$FAKESMSC" -H 127.0.0.1 -r "$fport" -i 0.004 -m "$rest" "${msgs[@]}" \
+	>"$TEST_TMP/fake2.log" 2>&1 &
+fake2=$!
+test_pids="$test_pids $fake2"
+wait_for 60 sh -c "[ \$(grep -c 'sent message' '$TEST_TMP/fake2.log') -ge $rest ]"
+ok $? "the other $rest MOs sent"
+took=$(received)
+wait_for 60 sh -c "[ \$(cat '$TEST_TMP'/fake*.log | '$REPLIES' /dev/stdin | grep -c '^2') -ge $took ]"
+ok $? "every MO bearerbox took in was answered"
+sleep 2	# a duplicate would come now
+took=$(received)
+is "$(mo_replies)" "$took" "exactly one reply for each of the $took MOs bearerbox took in"
+
+# Per number: as many replies as MOs from it.
+grep 'Receive SMS' "$TEST_TMP/access.log" | grep -o 'from:[0-9+]*' | cut -c6- | sort |
+	uniq -c >"$TEST_TMP/in.count"
+cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep '^2' | cut -f1 | sort | uniq -c \
+	>"$TEST_TMP/out.count"
+diff "$TEST_TMP/in.count" "$TEST_TMP/out.count" >"$TEST_TMP/count.diff"
+ok $? "per number, one reply per MO ($(wc -l <"$TEST_TMP/in.count") numbers)"
+
+reporters=$(grep 'Receive SMS' "$TEST_TMP/access.log" | grep -o 'from:[0-9+]*' | grep -c -x \
+	'from:+*25471100[0-9]*' || true)
+owners=$(grep 'Receive SMS' "$TEST_TMP/access.log" | grep -o 'from:[0-9+]*' |
+	grep -x 'from:+*25471100[0-9]*' | sort -u | wc -l)
+is "$(R XLEN ceir:requests)" "$owners" "$owners owners reported ($reporters MOs): one request each"
+is "$(R XRANGE ceir:requests - + | grep -- '-block$' | sort | uniq -d | wc -l)" 0 \
+	"no request id twice"
+wait_for 20 sh -c "[ \$(cat '$TEST_TMP'/fake*.log | '$REPLIES' /dev/stdin | grep -c '^+') -ge $owners ]"
+is "$(receipts)" "$owners" "one receipt per report"
+done_ok=$(cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep -c 'report received')
+is "$done_ok" "$owners" "one 'report received' reply per owner; the repeats say 'already reported'"
+is "$(R KEYS 'rep:{*}' | wc -l)" "$owners" "as many reports as owners"
+for imei in $(R KEYS 'rep:{*}' | head -n 5); do
+	is "$(R HGET "$imei" state)" sent "report $imei is with the CEIR"
+done
+grep -q "25471100\|25473300" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "no full MSISDN in ceirgw's log"
+
+done_testing
