@@ -42,6 +42,8 @@ run)
 test)
 	install_packages
 	build
+	# The USSD centre simulator of the SMPP tests (npm package smpp, pinned in its lock).
+	(cd tests/smpp-sim && npm ci --no-audit --no-fund)
 	status=0
 	make -C build -j"$(nproc)" check 2>&1 | tee build/check.log || status=$?
 	summary build/check.log

@@ -67,6 +67,7 @@ struct box_mo {
 	char *sid;		/* USSD: the session id (printable) */
 	const char *session_val;	/* as it came in the meta data, for the reply */
 	size_t session_len;
+	long long session_num;	/* its number, for integer TLVs */
 	char *reply;		/* the record: "r<op> <text>" */
 	unsigned parts_left;	/* MTs of the reply not yet acknowledged by bearerbox */
 	struct event *timer;
@@ -102,6 +103,7 @@ struct box {
 		      op_release[CONFIG_OPS_MAX];
 	int nop_begin, nop_answer, nop_release;
 	int op_continue, op_end;
+	bool tlv_octets;	/* ussd-tlv-type octetstring, else integer */
 	struct box_stats stats;
 };
 
@@ -357,13 +359,26 @@ static void mo_part_done(struct box_mo *req)
 		on_marked(req, -EAGAIN);
 }
 
+/* The meta data of a USSD reply: the operation, and the session as it came (integer TLVs:
+ * its number again). */
 static char *reply_meta(struct box_mo *req, bool end)
 {
 	const struct ceirgw_config *cfg = req->b->ch->cfg;
+	int op = end ? req->b->op_end : req->b->op_continue;
+	char opv[16], sv[16];
 
-	return talloc_asprintf(req, "?%s?%s=%d&%s=%.*s", cfg->ussd_meta_group, cfg->ussd_op_tlv,
-			       end ? req->b->op_end : req->b->op_continue, cfg->ussd_session_tlv,
-			       (int)req->session_len, req->session_val);
+	if (box_tlv_format((unsigned long)op, 1, req->b->tlv_octets, opv, sizeof(opv)) < 0)
+		return NULL;
+	if (req->session_val == NULL)
+		return talloc_asprintf(req, "?%s?%s=%s", cfg->ussd_meta_group, cfg->ussd_op_tlv,
+				       opv);
+	if (req->b->tlv_octets)
+		return talloc_asprintf(req, "?%s?%s=%s&%s=%.*s", cfg->ussd_meta_group,
+				       cfg->ussd_op_tlv, opv, cfg->ussd_session_tlv,
+				       (int)req->session_len, req->session_val);
+	snprintf(sv, sizeof(sv), "%lld", req->session_num);
+	return talloc_asprintf(req, "?%s?%s=%s&%s=%s", cfg->ussd_meta_group, cfg->ussd_op_tlv,
+			       opv, cfg->ussd_session_tlv, sv);
 }
 
 /* Sends the reply (op: the USSD operation's kind, 'c'ontinue or 'e'nd; 's' for an SMS). */
@@ -377,12 +392,13 @@ static void mo_send_reply(struct box_mo *req, char op, const char *text, size_t 
 	};
 	int n;
 
-	if (op != 's' && req->session_val)
-		sp.meta = reply_meta(req, op == 'e');
-	else if (op != 's')
-		sp.meta = talloc_asprintf(req, "?%s?%s=%d", req->b->ch->cfg->ussd_meta_group,
-					  req->b->ch->cfg->ussd_op_tlv,
-					  op == 'e' ? req->b->op_end : req->b->op_continue);
+	if (op != 's' && (sp.meta = reply_meta(req, op == 'e')) == NULL) {
+		LOGP(LOGC_KBOX, LOGL_ERROR, "box: the USSD reply to %s cannot be sent",
+		     req->masked);
+		req->parts_left = 0;
+		mo_part_done(req);
+		return;
+	}
 	req->state = MO_SENDING;
 	n = mt_send(req->b, &sp, req);
 	if (n <= 0) {
@@ -623,20 +639,9 @@ static void handle_mo(struct box *b, Msg *m)
 	if (octstr_len(m->sms.meta_data) > 0 &&
 	    box_meta_find(octstr_get_cstr(m->sms.meta_data), (size_t)octstr_len(m->sms.meta_data),
 			  cfg->ussd_meta_group, cfg->ussd_op_tlv, &opv, &oplen) == 0) {
-		char buf[8];
-		int n = box_url_decode(opv, oplen, buf, sizeof(buf) - 1);
-		char *end;
-		long op;
+		long long op = box_tlv_int(opv, oplen, !b->tlv_octets);
 
-		if (n <= 0) {
-			LOGP(LOGC_KBOX, LOGL_NOTICE, "box: USSD MO from %s with a bad %s; dropped",
-			     req->masked, cfg->ussd_op_tlv);
-			mo_finish(req, ack_failed);
-			return;
-		}
-		buf[n] = '\0';
-		op = strtol(buf, &end, 10);
-		if (*end != '\0' || op < 0 || op > 255) {
+		if (op < 0 || op > 255) {
 			LOGP(LOGC_KBOX, LOGL_NOTICE, "box: USSD MO from %s with a bad %s; dropped",
 			     req->masked, cfg->ussd_op_tlv);
 			mo_finish(req, ack_failed);
@@ -648,9 +653,11 @@ static void handle_mo(struct box *b, Msg *m)
 		if (sv) {
 			req->session_val = talloc_strndup(req, sv, svlen);
 			req->session_len = svlen;
+			req->session_num = box_tlv_int(sv, svlen, !b->tlv_octets);
 		}
 		rc = mo_session(req, sv, svlen);
-		if (rc < 0 || (sv && req->session_val == NULL)) {
+		if (rc < 0 || (sv && (req->session_val == NULL ||
+				      (!b->tlv_octets && req->session_num < 0)))) {
 			LOGP(LOGC_KBOX, LOGL_NOTICE, "box: USSD MO from %s with a bad %s; dropped",
 			     req->masked, cfg->ussd_session_tlv);
 			mo_finish(req, ack_failed);
@@ -991,6 +998,13 @@ struct box *box_start(void *ctx, struct channels *ch, char *err, size_t errsz)
 		if (b->op_continue >= 0 && b->op_end >= 0)
 			snprintf(err, errsz, "ussd-op-begin, -answer, -release: expected values "
 				 "from 0 to 255 separated by commas");
+		goto fail;
+	}
+	if (strcmp(cfg->ussd_tlv_type, "octetstring") == 0) {
+		b->tlv_octets = true;
+	} else if (strcmp(cfg->ussd_tlv_type, "integer") != 0) {
+		snprintf(err, errsz, "ussd-tlv-type = '%s': expected octetstring or integer",
+			 cfg->ussd_tlv_type);
 		goto fail;
 	}
 	b->backoff_s = 1;

@@ -226,3 +226,41 @@ void box_ussd_args(const char *s, size_t len, const char **args, size_t *alen)
 	*args = star + 1;
 	*alen = (size_t)(hash - star - 1);
 }
+
+long long box_tlv_int(const char *val, size_t vlen, bool decimal)
+{
+	char raw[16];
+	int n = box_url_decode(val, vlen, raw, sizeof(raw));
+	long long v = 0;
+	bool digits = n > 0;
+
+	if (n <= 0)
+		return -EINVAL;
+	for (int i = 0; i < n && digits; i++)
+		digits = raw[i] >= '0' && raw[i] <= '9';
+	if (decimal && digits && n <= 10) {
+		for (int i = 0; i < n; i++)
+			v = v * 10 + (raw[i] - '0');
+		return v <= 0xffffffffLL ? v : -EINVAL;
+	}
+	if (n > 4)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | (unsigned char)raw[i];
+	return v;
+}
+
+int box_tlv_format(unsigned long v, size_t width, bool octets, char *out, size_t outsz)
+{
+	int n;
+
+	if (!octets) {
+		n = snprintf(out, outsz, "%lu", v);
+		return n < 0 || (size_t)n >= outsz ? -E2BIG : n;
+	}
+	if (width == 0 || width > 4 || outsz < 3 * width + 1)
+		return -E2BIG;
+	for (size_t i = 0; i < width; i++)
+		snprintf(out + 3 * i, 4, "%%%02X", (unsigned)(v >> (8 * (width - 1 - i))) & 0xff);
+	return (int)(3 * width);
+}

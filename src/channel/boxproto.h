@@ -5,6 +5,7 @@
 #ifndef CEIRGW_CHANNEL_BOXPROTO_H
 #define CEIRGW_CHANNEL_BOXPROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gwlib/gwlib.h"
@@ -33,6 +34,18 @@ int box_meta_find(const char *md, size_t mdlen, const char *group, const char *k
 /* URL-decodes s[0..len) ('+' is a space, %XX a byte) into out. Returns the decoded length,
  * -EINVAL for a bad escape, -E2BIG when out is too small. */
 int box_url_decode(const char *s, size_t len, char *out, size_t outsz);
+
+/* The number an integer TLV carries in meta data (val[0..vlen), still URL-encoded). Kannel
+ * 1.4.5 passes TLVs it knows as deliver_sm fields (ussd_service_op, its_session_info) as
+ * their raw octets, whatever type the smpp-tlv group declares: read big-endian, 1 to 4 of
+ * them. With decimal, a value of ASCII digits only is read as a decimal number instead (an
+ * smpp-tlv of type integer, as other versions give it). Returns the value, or -EINVAL. */
+long long box_tlv_int(const char *val, size_t vlen, bool decimal);
+
+/* The meta data value of an integer TLV for an MT: width octets, big-endian and URL-encoded
+ * (%02%01) for an smpp-tlv of type octetstring, or decimal for type integer. Returns the
+ * length written (NUL-terminated) or -E2BIG. */
+int box_tlv_format(unsigned long v, size_t width, bool octets, char *out, size_t outsz);
 
 /* The USSD string a dial carries (star 384 star ARG hash) to the arguments after the service
  * code ("35693803564380"); none for "*384#" or anything that is not a dial string. */

@@ -131,6 +131,9 @@ static const struct config_var vars[] = {
 	    "name of the smpp-tlv holding the USSD operation; an MO without it is an SMS"),
 	VAR("ussd-session-tlv", CT_WORD, ussd_session_tlv, "its_session_info",
 	    "name of the smpp-tlv that tells one USSD session of a number from another"),
+	VAR("ussd-tlv-type", CT_WORD, ussd_tlv_type, "octetstring",
+	    "type of the smpp-tlv groups of those two in kannel.conf: octetstring or integer "
+	    "(how their values are written in an MT's meta data)"),
 	VAR("ussd-op-begin", CT_OPS, ussd_op_begin, "1",
 	    "operation values (comma-separated) of a dial: PSSR indication"),
 	VAR("ussd-op-answer", CT_OPS, ussd_op_answer, "18",

@@ -44,7 +44,7 @@ struct ceirgw_config {
 	char *sendsms_url, *sendsms_username, *sendsms_password;
 	char *api_keys_file;	/* absolute, or NULL */
 	char *box_id, *box_heartbeat_s, *box_max_frame_s, *box_max_queue_s, *box_smsc_id;
-	char *ussd_meta_group, *ussd_op_tlv, *ussd_session_tlv;
+	char *ussd_meta_group, *ussd_op_tlv, *ussd_session_tlv, *ussd_tlv_type;
 	char *ussd_op_begin, *ussd_op_answer, *ussd_op_release, *ussd_op_continue,
 	     *ussd_op_end;	/* lists of decimal values, checked by the box */
 

@@ -1,0 +1,189 @@
+# USSD over SMPP: the operator's USSD centre (tests/smpp-sim, on the npm package smpp) speaks
+# SMPP to a real bearerbox, which passes ussd_service_op and its_session_info to ceirgw in
+# the meta data (smpp-tlv groups). A full report session (dial, six answers, end), a one-shot
+# check dialled with its IMEI, a session that times out and is answered late, a user abort,
+# Arabic in UCS-2, and a plain SMS on the same SMPP link.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/kannel_lib.sh"
+
+SIM=$top_srcdir/tests/smpp-sim
+if [ ! -d "$SIM/node_modules/smpp" ]; then
+	ok 1 "the USSD centre simulator is installed (cd tests/smpp-sim && npm ci)"
+	done_testing
+	exit 1
+fi
+REDIS_CLI=$(command -v redis-cli)
+rport=$(free_port)
+hport=$(free_port)
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+render() { "$CEIRGWCTL" flows render "$@"; }
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+
+today=$(date -u +%F)
+OWNER=254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)
+BUYER=254733000222
+A=356938035643809
+B=353320000000013
+cat >"$TEST_TMP/pairings.csv" <<EOF
+imei,msisdn,imsi,first_seen,last_seen
+$A,$OWNER,639021000000001,2025-01-01,$today
+$B,$OWNER,639021000000001,2025-06-01,$today
+EOF
+printf 'msisdn,national_id\n%s,31415926\n' "$OWNER" >"$TEST_TMP/kyc.csv"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+bearerbox = 127.0.0.1:$bb_box
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+log-level = debug
+session-ttl = 10
+box-smsc-id = ussd
+EOF
+"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" >/dev/null &&
+	"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+		"$TEST_TMP/kyc.csv" >/dev/null
+ok $? "operator data imported"
+
+# The USSD centre first: bearerbox binds to it.
+node "$SIM/ussd-centre.js" --smpp-port 0 --control-port 0 --system-id ceirgw \
+	--password secret --reply-timeout-ms 8000 >"$TEST_TMP/sim.out" 2>"$TEST_TMP/sim.log" &
+test_pids="$test_pids $!"
+wait_for 15 grep -q '^ready' "$TEST_TMP/sim.out"
+ok $? "the USSD centre simulator is up"
+sport=$(sed -n 's/^ready smpp=\([0-9]*\) .*/\1/p' "$TEST_TMP/sim.out")
+cport=$(sed -n 's/^ready .*control=\([0-9]*\).*/\1/p' "$TEST_TMP/sim.out")
+sim() { curl -s -m 10 -X "${3:-POST}" "http://127.0.0.1:$cport/$1" -d "${2:-}"; }
+# field JSON NAME: one member of the simulator's answer
+field() { printf '%s' "$1" | /usr/bin/python3 -c \
+	'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v, end="")' "$2"; }
+
+bb_conf
+cat >>"$TEST_TMP/kannel.conf" <<EOF
+
+group = smsc
+smsc = smpp
+smsc-id = ussd
+preferred-smsc-id = ussd
+host = 127.0.0.1
+port = $sport
+transceiver-mode = true
+smsc-username = ceirgw
+smsc-password = secret
+system-type = USSD
+service-type = USSD
+reconnect-delay = 2
+# A USSD screen is up to 182 GSM characters or 160 octets of UCS-2: bearerbox must not split
+# it as it would an SMS (140 octets).
+max-sms-octets = 182
+
+group = smpp-tlv
+name = ussd_service_op
+tag = 0x0501
+type = octetstring
+length = 1
+smsc-id = ussd
+
+group = smpp-tlv
+name = its_session_info
+tag = 0x1383
+type = octetstring
+length = 2
+smsc-id = ussd
+EOF
+bb_start
+ok $? "bearerbox is up"
+wait_for 15 sh -c "curl -s http://127.0.0.1:$cport/status | grep -q '\"bound\":true'"
+ok $? "bearerbox bound to the USSD centre (transceiver)"
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+test_pids="$test_pids $!"
+wait_for 10 sh -c "curl -s http://127.0.0.1:$hport/healthz | grep -q '\"bearerbox\":\"connected\"'"
+ok $? "ceirgw is connected to bearerbox"
+
+# dial SESSION MSISDN [CODE] / answer SESSION MSISDN TEXT: the reply as JSON.
+dial() { sim dial "{\"msisdn\":\"$2\",\"session\":$1,\"code\":\"${3:-*384#}\"}"; }
+answer() { sim answer "{\"msisdn\":\"$2\",\"session\":$1,\"text\":\"$3\"}"; }
+# screen JSON: "OP|TEXT" (2 continues, 17 ends)
+screen() { printf '%s|%s' "$(field "$1" op)" "$(field "$1" text)"; }
+
+# ---- a full report session ---------------------------------------------------------------
+r=$(dial 1001 "$OWNER")
+is "$(screen "$r")" "2|$(render en menu.main)" "dial *384#: the menu, ussd_service_op 2 (USSR request)"
+is "$(field "$r" session)" 1001 "... with the session's its_session_info"
+is "$(field "$r" data_coding)" 0 "... in GSM 7-bit"
+r=$(answer 1001 "$OWNER" 2)
+like "$(screen "$r")" "2|" "answer 2 (USSR confirm): the owner's phones"
+like "$(field "$r" text)" "1 Samsung SGH-W110 ...0013" "... newest first"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_id)" "picked the Samsung"
+is "$(screen "$(answer 1001 "$OWNER" 5926)")" "2|$(render en report.reason)" "right ID digits"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_police)" "stolen"
+is "$(screen "$(answer 1001 "$OWNER" 0)")" \
+	"2|$(render en report.confirm maker=Samsung model=SGH-W110 imei_tail=0013 reason=stolen)" \
+	"no police report: confirm"
+r=$(answer 1001 "$OWNER" 1)
+ref=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
+is "$(screen "$r")" "17|$(render en report.done ref="$ref")" \
+	"confirmed: the reference, ussd_service_op 17 (PSSR response) ends the session"
+is "$(R XLEN ceir:requests)" 1 "one block request queued"
+like "$(R XREVRANGE ceir:requests + - COUNT 1)" "ussd" "... from the ussd channel"
+wait_for 10 sh -c "curl -s http://127.0.0.1:$cport/submits | grep -q 'Unblock PIN'"
+ok $? "the receipt went out as an SMS on the same SMPP link"
+is "$(sim submits '' GET | /usr/bin/python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin) if "Unblock PIN" in x["text"]]
+print(len(s), s[0]["op"] if s else "-")')" "1 None" "... once, without USSD operation"
+
+# ---- a one-shot dial with the IMEI ---------------------------------------------------------
+r=$(dial 1002 "$BUYER" "*384*$A#")
+is "$(screen "$r")" "17|$(render en check.clean maker=Nokia model=N900)" \
+	"dial *384*<IMEI>#: the check result at once, session ended"
+
+# ---- a session that times out ----------------------------------------------------------------
+is "$(screen "$(dial 1003 "$BUYER")")" "2|$(render en menu.main)" "another dial"
+is "$(screen "$(answer 1003 "$BUYER" 1)")" "2|$(render en check.ask)" "chose check"
+sleep 11	# session-ttl is 10 s
+r=$(answer 1003 "$BUYER" "$A")
+is "$(screen "$r")" "2|$(render en menu.main)" \
+	"an answer after the session timed out: a fresh start at the menu"
+
+# ---- the user aborts -----------------------------------------------------------------------
+dial 1004 "$BUYER" >/dev/null
+answer 1004 "$BUYER" 1 >/dev/null
+is "$(field "$(sim release "{\"msisdn\":\"$BUYER\",\"session\":1004,\"op\":32}")" sent)" True \
+	"the user aborts: release (32)"
+wait_for 5 grep -q "USSD session of .* released (op 32)" "$TEST_TMP/ceirgw.log"
+ok $? "ceirgw ended the session"
+n=$(sim submits '' GET | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+sleep 1
+is "$(sim submits '' GET | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" \
+	"$n" "... and sent nothing for the release"
+r=$(answer 1004 "$BUYER" "$A")
+is "$(screen "$r")" "2|$(render en menu.main)" "a late answer to the aborted session: a fresh start"
+
+# ---- Arabic, UCS-2 -------------------------------------------------------------------------
+dial 1005 "$BUYER" >/dev/null
+r=$(answer 1005 "$BUYER" 5)
+ar=$(field "$r" text | grep -o '[0-9] العربية' | cut -c1)
+r=$(answer 1005 "$BUYER" "$ar")
+is "$(screen "$r")" "17|$(render ar lang.done)" "Arabic chosen"
+r=$(dial 1006 "$BUYER")
+is "$(screen "$r")" "2|$(render ar menu.main)" "the menu in Arabic"
+is "$(field "$r" data_coding)" 8 "... in UCS-2 (data_coding 8)"
+
+# ---- a plain SMS on the same link ----------------------------------------------------------
+r=$(sim sms "{\"msisdn\":\"$BUYER\",\"text\":\"CHECK $A\"}")
+is "$(field "$r" text)" "$(render ar check.clean maker=Nokia model=N900)" \
+	"an SMS on the SMPP link: answered as an SMS, in the number's language"
+is "$(field "$r" op)" "" "... with no USSD operation"
+
+grep -q "$OWNER\|$BUYER" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "no full MSISDN in ceirgw's log"
+
+done_testing
