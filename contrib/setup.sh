@@ -16,6 +16,9 @@ install_packages() {
 	$sudo apt-get update
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y \
 		$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' contrib/debian-packages)
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y nodejs npm
+	fi
 }
 
 build() {
