@@ -768,7 +768,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		if (n < 0) {
 			LOGP(LOGC_KBOX, LOGL_ERROR, "box: bearerbox sent a frame over %ld bytes "
-			     "(box-max-frame)", b->ch->cfg->box_max_frame);
+			     "(box-max-frame) or of a negative length", b->ch->cfg->box_max_frame);
 			disconnect(b, "frame too big");
 			return;
 		}
