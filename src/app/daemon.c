@@ -200,6 +200,13 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 		{ "sendsms-url", &d->cfg->sendsms_url, &next->sendsms_url },
 		{ "ceir-results-stream", &d->cfg->ceir_results, &next->ceir_results },
 		{ "ceir-group", &d->cfg->ceir_group, &next->ceir_group },
+		/* The box parses these when it starts. */
+		{ "ussd-tlv-type", &d->cfg->ussd_tlv_type, &next->ussd_tlv_type },
+		{ "ussd-op-begin", &d->cfg->ussd_op_begin, &next->ussd_op_begin },
+		{ "ussd-op-answer", &d->cfg->ussd_op_answer, &next->ussd_op_answer },
+		{ "ussd-op-release", &d->cfg->ussd_op_release, &next->ussd_op_release },
+		{ "ussd-op-continue", &d->cfg->ussd_op_continue, &next->ussd_op_continue },
+		{ "ussd-op-end", &d->cfg->ussd_op_end, &next->ussd_op_end },
 	};
 	size_t i;
 
@@ -379,6 +386,7 @@ static void healthz(struct evhttp_request *req, void *arg)
 		json_key_int(&jb, "box_mo_repeated", (long long)bs->mo_repeated);
 		json_key_int(&jb, "box_mt_queued", (long long)bs->mt_queued);
 		json_key_int(&jb, "box_mt_acked", (long long)bs->mt_acked);
+		json_key_int(&jb, "box_mt_refused", (long long)bs->mt_refused);
 		json_key_int(&jb, "box_mt_lost", (long long)bs->mt_lost);
 	}
 	json_object_end(&jb);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -92,6 +93,7 @@ struct box {
 	int port;
 	struct bufferevent *bev;
 	bool connected;
+	time_t connected_at;
 	unsigned long long gen;
 	int backoff_s;
 	struct event *reconnect, *heartbeat, *mt_retry;
@@ -724,6 +726,8 @@ static void handle_ack(struct box *b, Msg *m)
 		mo_part_done(req);
 }
 
+static void disconnect(struct box *b, const char *why);
+
 static void handle_msg(struct box *b, Msg *m)
 {
 	switch (msg_type(m)) {
@@ -740,8 +744,13 @@ static void handle_msg(struct box *b, Msg *m)
 		break;
 	case admin:
 		if (m->admin.command == cmd_shutdown || m->admin.command == cmd_restart) {
-			LOGP(LOGC_KBOX, LOGL_NOTICE, "box: bearerbox is %s",
-			     m->admin.command == cmd_shutdown ? "shutting down" : "restarting");
+			/* bearerbox waits for its boxes to close before it exits, as smsbox
+			 * does: close, and connect again later. What it has not acked stays in
+			 * its store, and ours in memory. */
+			disconnect(b, m->admin.command == cmd_shutdown ? "bearerbox shuts down" :
+				   "bearerbox restarts");
+			msg_destroy(m);
+			return;
 		}
 		break;
 	default:
@@ -749,8 +758,6 @@ static void handle_msg(struct box *b, Msg *m)
 	}
 	msg_destroy(m);
 }
-
-static void disconnect(struct box *b, const char *why);
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
@@ -807,6 +814,11 @@ static void disconnect(struct box *b, const char *why)
 		     "%zu MT waiting", b->host, b->port, why, b->nmts);
 		b->stats.disconnects++;
 	}
+	/* A connection bearerbox closes at once (a denied IP, the wrong port) must not make a
+	 * loop of one attempt a second: the backoff starts over only after one that lasted. */
+	if (b->connected && time(NULL) - b->connected_at >= BOX_BACKOFF_MAX_S)
+		b->backoff_s = 1;
+	tv.tv_sec = b->backoff_s;
 	b->connected = false;
 	evtimer_del(b->heartbeat);
 	/* What bearerbox did not acknowledge goes again on the next connection. */
@@ -861,8 +873,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		b->connected = true;
+		b->connected_at = time(NULL);
 		b->gen++;
-		b->backoff_s = 1;
 		b->stats.connects++;
 		/* Until it has this, bearerbox routes nothing to us. */
 		m = msg_create(admin);
@@ -897,7 +909,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 static void connect_now(struct box *b)
 {
-	struct timeval tmo = { 10, 0 };
+	struct timeval tmo = { 10, 0 }, soon = { 0, 250000 };
+
+	/* Not before Redis is there: every MO would only get ack_failed_tmp. */
+	if (!store_is_up(b->ch->store)) {
+		evtimer_add(b->reconnect, &soon);
+		return;
+	}
 
 	b->bev = bufferevent_socket_new(b->ch->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (b->bev == NULL) {

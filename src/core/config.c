@@ -31,6 +31,8 @@ enum config_type {
 	CT_URL,		/* an http:// URL */
 	CT_SECRET,	/* any printable text; never shown by --check-config */
 	CT_OPS,		/* comma-separated values 0..255: USSD operations */
+	CT_OP,		/* one value 0..255: a USSD operation */
+	CT_TLVTYPE,	/* octetstring or integer: an smpp-tlv group's type */
 };
 
 struct config_var {
@@ -131,7 +133,7 @@ static const struct config_var vars[] = {
 	    "name of the smpp-tlv holding the USSD operation; an MO without it is an SMS"),
 	VAR("ussd-session-tlv", CT_WORD, ussd_session_tlv, "its_session_info",
 	    "name of the smpp-tlv that tells one USSD session of a number from another"),
-	VAR("ussd-tlv-type", CT_WORD, ussd_tlv_type, "octetstring",
+	VAR("ussd-tlv-type", CT_TLVTYPE, ussd_tlv_type, "octetstring",
 	    "type of the smpp-tlv groups of those two in kannel.conf: octetstring or integer "
 	    "(how their values are written in an MT's meta data)"),
 	VAR("ussd-op-begin", CT_OPS, ussd_op_begin, "1",
@@ -140,9 +142,9 @@ static const struct config_var vars[] = {
 	    "operation values of the user's answer to a screen: USSR confirm"),
 	VAR("ussd-op-release", CT_OPS, ussd_op_release, "32,33",
 	    "operation values of a session the user or the network ended"),
-	VAR("ussd-op-continue", CT_OPS, ussd_op_continue, "2",
+	VAR("ussd-op-continue", CT_OP, ussd_op_continue, "2",
 	    "operation value ceirgw answers with to show a screen and wait: USSR request"),
-	VAR("ussd-op-end", CT_OPS, ussd_op_end, "17",
+	VAR("ussd-op-end", CT_OP, ussd_op_end, "17",
 	    "operation value ceirgw answers with to show a screen and end: PSSR response"),
 };
 
@@ -363,6 +365,14 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	case CT_OPS:
 		if (config_parse_ops(*val, NULL, 0) < 0)
 			why = "expected numbers from 0 to 255 separated by commas, e.g. 32,33";
+		break;
+	case CT_TLVTYPE:
+		if (strcmp(*val, "octetstring") != 0 && strcmp(*val, "integer") != 0)
+			why = "expected octetstring or integer";
+		break;
+	case CT_OP:
+		if (config_parse_ops(*val, NULL, 0) != 1)
+			why = "expected one number from 0 to 255";
 		break;
 	case CT_WORD:
 		if (**val == '\0' || strlen(*val) > 64)

@@ -260,6 +260,15 @@ grep -q "frame over 65536 bytes" "$TEST_TMP/gw3.log"
 ok $? "... saying why in its log"
 kill "$gw3" 2>/dev/null
 
+# ---- bearerbox stops: its boxes must let it ----------------------------------------------------
+# bearerbox tells its boxes it shuts down and waits for them to close their connections.
+bbp=$bb_pid
+kill -TERM "$bbp"
+wait_exit 15 "$bbp"
+is "$exit_status" 0 "bearerbox stops (SIGTERM) while two ceirgw are connected"
+grep -q "lost (bearerbox shuts down)" "$TEST_TMP/gw1.log"
+ok $? "ceirgw closed its side when told bearerbox shuts down"
+
 # ---- logs -----------------------------------------------------------------------------------
 grep -q "254712345678\|$pin" "$TEST_TMP/gw1.log" "$TEST_TMP/gw2.log"
 ok $((!$?)) "no full MSISDN and no PIN in the logs"
