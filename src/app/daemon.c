@@ -387,6 +387,8 @@ static void healthz(struct evhttp_request *req, void *arg)
 		json_key_int(&jb, "box_mt_queued", (long long)bs->mt_queued);
 		json_key_int(&jb, "box_mt_acked", (long long)bs->mt_acked);
 		json_key_int(&jb, "box_mt_refused", (long long)bs->mt_refused);
+		json_key_int(&jb, "box_outbox_queued", (long long)bs->pushes_queued);
+		json_key_int(&jb, "box_outbox_sent", (long long)bs->pushes_sent);
 		json_key_int(&jb, "box_mt_lost", (long long)bs->mt_lost);
 	}
 	json_object_end(&jb);

@@ -58,6 +58,7 @@ struct box_stats {
 	unsigned long long connects, disconnects;
 	unsigned long long mo_received, mo_acked, mo_retry, mo_repeated;
 	unsigned long long mt_queued, mt_written, mt_acked, mt_retried, mt_refused, mt_lost;
+	unsigned long long pushes_queued, pushes_sent;	/* notifications through the outbox */
 };
 const struct box_stats *box_stats(const struct box *b);
 bool box_connected(const struct box *b);

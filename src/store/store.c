@@ -1221,6 +1221,19 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 	return op_start(op, 8, argv, lens);
 }
 
+int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,
+		     store_done_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_SET, arg);
+	const char *argv[3] = { "XDEL", stream, id };
+	size_t lens[3] = { 4, strlen(stream), idlen };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.done = cb;
+	return op_start(op, 3, argv, lens);
+}
+
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg)
 {

@@ -170,5 +170,8 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg);
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg);
+/* Deletes one entry of a stream (XDEL): an outbox entry once it is delivered. */
+int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,
+		     store_done_cb cb, void *arg);
 
 #endif

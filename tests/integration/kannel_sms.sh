@@ -186,6 +186,8 @@ ok $(($(printf '%s' "$receipt" | cut -f3) < 2)) \
 ok $? "the reference CEIR consumer answered"
 wait_for 10 sh -c "'$REPLIES' '$TEST_TMP/fake.log' | grep -q 'report $ref) is now blocked'"
 ok $? "the owner's 'blocked' SMS went out through the box"
+wait_for 5 sh -c "[ \"\$($REDIS_CLI -p $rport XLEN ceirgw:outbox)\" = 0 ]"
+ok $? "every notification went through the Redis outbox and left it once bearerbox had it"
 
 # ---- Redis away: bearerbox keeps the MO and offers it again ---------------------------------
 R SAVE >/dev/null
