@@ -21,6 +21,7 @@ OWNERS=40
 	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
 test_pids="$test_pids $!"
 wait_for 10 R ping
+ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 
 today=$(date -u +%F)
 echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
@@ -100,15 +101,25 @@ wait_for 60 sh -c "[ \$(cat '$TEST_TMP'/fake*.log | '$REPLIES' /dev/stdin | grep
 ok $? "every MO bearerbox took in was answered"
 sleep 2	# a duplicate would come now
 took=$(received)
-is "$(mo_replies)" "$took" "exactly one reply for each of the $took MOs bearerbox took in"
+# bearerbox keeps an MT in its store before it acks it: one it stored but did not ack before
+# the kill goes out twice (from its store, and from ceirgw, which sends what was not acked).
+# Only those can be doubled; ceirgw says how many it had when the connection died.
+waiting=$(grep -o 'lost ([^)]*); [0-9]* MT waiting' "$TEST_TMP/ceirgw.log" | head -n1 |
+	grep -o '[0-9]* MT' | cut -d' ' -f1)
+waiting=${waiting:-0}
+dups=$(($(mo_replies) - took))
+echo "# $took MOs taken in, $(mo_replies) replies; $waiting MTs in flight at the kill"
+ok $((dups < 0 || dups > waiting)) \
+	"one reply for each of the $took MOs bearerbox took in ($dups more, of the $waiting in flight)"
 
-# Per number: as many replies as MOs from it.
+# Per number: no MO without its reply.
 grep 'Receive SMS' "$TEST_TMP/access.log" | grep -o 'from:[0-9+]*' | cut -c6- | sort |
-	uniq -c >"$TEST_TMP/in.count"
-cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep '^2' | cut -f1 | sort | uniq -c \
-	>"$TEST_TMP/out.count"
-diff "$TEST_TMP/in.count" "$TEST_TMP/out.count" >"$TEST_TMP/count.diff"
-ok $? "per number, one reply per MO ($(wc -l <"$TEST_TMP/in.count") numbers)"
+	uniq -c | awk '{print $2, $1}' >"$TEST_TMP/in.count"
+cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep '^2' | cut -f1 | sort | uniq -c |
+	awk '{print $2, $1}' >"$TEST_TMP/out.count"
+short=$(join -a1 -e0 -o 0,1.2,2.2 "$TEST_TMP/in.count" "$TEST_TMP/out.count" |
+	awk '$3 < $2' | wc -l)
+is "$short" 0 "per number, every MO answered ($(wc -l <"$TEST_TMP/in.count") numbers)"
 
 reporters=$(grep 'Receive SMS' "$TEST_TMP/access.log" | grep -o 'from:[0-9+]*' | grep -c -x \
 	'from:+*25471100[0-9]*' || true)
@@ -118,9 +129,11 @@ is "$(R XLEN ceir:requests)" "$owners" "$owners owners reported ($reporters MOs)
 is "$(R XRANGE ceir:requests - + | grep -- '-block$' | sort | uniq -d | wc -l)" 0 \
 	"no request id twice"
 wait_for 20 sh -c "[ \$(cat '$TEST_TMP'/fake*.log | '$REPLIES' /dev/stdin | grep -c '^+') -ge $owners ]"
-is "$(receipts)" "$owners" "one receipt per report"
+r=$(receipts)
+ok $((r < owners || r > owners + waiting)) "one receipt per report ($r for $owners reports)"
 done_ok=$(cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep -c 'report received')
-is "$done_ok" "$owners" "one 'report received' reply per owner; the repeats say 'already reported'"
+ok $((done_ok < owners || done_ok > owners + waiting)) \
+	"one 'report received' per owner, the repeats 'already reported' ($done_ok for $owners)"
 is "$(R KEYS 'rep:{*}' | wc -l)" "$owners" "as many reports as owners"
 for imei in $(R KEYS 'rep:{*}' | head -n 5); do
 	is "$(R HGET "$imei" state)" sent "report $imei is with the CEIR"

@@ -22,6 +22,7 @@ render() { "$CEIRGWCTL" flows render "$@"; }
 	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
 test_pids="$test_pids $!"
 wait_for 10 R ping
+ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 
 today=$(date -u +%F)
 OWNER=254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)

@@ -77,12 +77,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that nothing listens on now and that this test has not been given
+# before (a port picked early, for a server started later, must not come out twice; $(...)
+# runs in a subshell, so the ports given are kept in a file).
 free_port() {
 	local p
 	while :; do
 		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+		grep -qx "$p" "$TEST_TMP/.ports" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p" >>"$TEST_TMP/.ports"
 			echo "$p"
 			return
 		fi
