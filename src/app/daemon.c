@@ -25,6 +25,7 @@
 #include "core/logging.h"
 #include "core/redis_url.h"
 #include "domain/kyc.h"
+#include "domain/msisdn_memo.h"
 #include "domain/tac.h"
 #include "flow/engine.h"
 #include "store/redis_embed.h"
@@ -309,6 +310,15 @@ static void reload(struct daemon *d)
 	d->journeys = j;
 	talloc_free(d->ch.keys);
 	d->ch.keys = keys;
+	if (d->ch.msisdn && strcmp(d->cfg->default_region, next->default_region) != 0) {
+		struct msisdn_memo *memo = msisdn_memo_new(d, next->default_region,
+							   MSISDN_MEMO_BLOCKS);
+
+		if (memo) {
+			talloc_free(d->ch.msisdn);
+			d->ch.msisdn = memo;
+		}
+	}
 	talloc_free(d->cfg);
 	d->cfg = next;
 	d->ch.cfg = next;
@@ -481,6 +491,9 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 	engine_set_journeys(d->engine, d->journeys);
 	engine_set_tac(d->engine, d->tac);
 	d->ch.ctx = d;
+	d->ch.msisdn = msisdn_memo_new(d, d->cfg->default_region, MSISDN_MEMO_BLOCKS);
+	if (d->ch.msisdn == NULL)
+		return -ENOMEM;
 	d->ch.base = d->base;
 	d->ch.cfg = d->cfg;
 	d->ch.engine = d->engine;

@@ -36,6 +36,7 @@
 #include "core/logging.h"
 #include "domain/gsm.h"
 #include "domain/msisdn.h"
+#include "domain/msisdn_memo.h"
 #include "flow/engine.h"
 #include "store/store.h"
 
@@ -647,8 +648,8 @@ static void handle_mo(struct box *b, Msg *m)
 
 	msisdn_mask(octstr_get_cstr(m->sms.sender), (size_t)octstr_len(m->sms.sender),
 		    req->masked, sizeof(req->masked));
-	msisdn_parse(octstr_get_cstr(m->sms.sender), (size_t)octstr_len(m->sms.sender),
-		     cfg->default_region, &num);
+	msisdn_memo_parse(b->ch->msisdn, octstr_get_cstr(m->sms.sender),
+			  (size_t)octstr_len(m->sms.sender), &num);
 	if (!num.valid || octstr_len(m->sms.receiver) == 0) {
 		/* Nobody to answer: bearerbox must not offer it again. */
 		LOGP(LOGC_KBOX, LOGL_NOTICE, "box: MO from %s: not a valid number; dropped",

@@ -15,6 +15,7 @@
 #include "app/http.h"
 #include "core/logging.h"
 #include "domain/msisdn.h"
+#include "domain/msisdn_memo.h"
 #include "flow/engine.h"
 
 struct sms_req {
@@ -54,7 +55,7 @@ static void sms_cb(struct evhttp_request *req, void *arg)
 			       "from and text are required\n");
 		goto out;
 	}
-	msisdn_parse(from, strlen(from), ch->cfg->default_region, &m);
+	msisdn_memo_parse(ch->msisdn, from, strlen(from), &m);
 	if (!m.valid) {
 		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
 			       "from is not a valid number\n");

@@ -15,6 +15,7 @@
 #include "app/http.h"
 #include "core/logging.h"
 #include "domain/msisdn.h"
+#include "domain/msisdn_memo.h"
 #include "flow/engine.h"
 
 struct ussd_req {
@@ -85,7 +86,7 @@ static void ussd_cb(struct evhttp_request *req, void *arg)
 			       "END sessionId (1 to 64 characters) and phoneNumber are required\n");
 		goto out;
 	}
-	msisdn_parse(phone, strlen(phone), ch->cfg->default_region, &m);
+	msisdn_memo_parse(ch->msisdn, phone, strlen(phone), &m);
 	if (!m.valid) {
 		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
 			       "END phoneNumber is not a valid number\n");

@@ -66,7 +66,10 @@ bb_start() {
 	bb_pid=$!
 	test_pids="$test_pids $bb_pid"
 	wait_for 15 sh -c "curl -sf -m 1 'http://127.0.0.1:$bb_admin/status.txt?password=secret' \
-		>/dev/null"
+		>/dev/null" && return 0
+	# Why, in the test's output: a port taken, a configuration error.
+	grep -v 'PANIC: [/b]' "$TEST_TMP/bearerbox.out" | tail -n 4 | sed 's/^/# /'
+	return 1
 }
 
 # bb_kill [SIGNAL]: stops bearerbox (default: KILL, as a crash would).
