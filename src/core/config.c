@@ -92,6 +92,9 @@ static const struct config_var vars[] = {
 	    "seconds a USSD session is kept after its last step"),
 	INT("ownership-window-days", ownership_window_days, "90", 1, 3650,
 	    "an owner's number must have been seen with the IMEI within this many days"),
+	INT("report-sweep-after", report_sweep_after, "60", 11, 86400,
+	    "seconds after which a report a journey left half-way (ceirgw stopped) is "
+	    "completed by ceirgw itself: the block request, and the receipt with a new PIN"),
 	INT("verify-tries", verify_tries, "3", 1, 20,
 	    "wrong national ID digits (per number) or PINs (per report) before a lock-out"),
 	INT("verify-lockout", verify_lockout, "3600", 60, 604800,

@@ -38,6 +38,7 @@ struct ceirgw_config {
 	char *ussd_code;
 	char *sms_code;
 	char *session_ttl_s, *ownership_window_days_s, *verify_tries_s, *verify_lockout_s;
+	char *report_sweep_after_s;
 	char *rate_check_msisdn_s, *rate_check_imei_s, *rate_report_msisdn_s,
 	     *rate_report_imei_s;
 	char *ceir_requests, *ceir_results, *ceir_group;
@@ -56,6 +57,7 @@ struct ceirgw_config {
 	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
 	bool duplicate_by_imsi;
 	long session_ttl, ownership_window_days, verify_tries, verify_lockout;
+	long report_sweep_after;
 	long box_heartbeat, box_max_frame, box_max_queue;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
 			   rate_report_imei;

@@ -690,6 +690,7 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 		return;
 	}
 	r->e->stats.reports_accepted++;
+	store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->tag,
 	     r->s.ref);
 	run_set_model(r);
@@ -795,6 +796,75 @@ static void report_verify(struct run *r, bool resume)
 		fail_store(r, rc);
 }
 
+void actions_noop_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+/* The sweep (engine_sweep): a report still "received" or "verified" long after its journey
+ * stopped is completed as its owner's retry would: a new PIN, the block request, the receipt
+ * to the number it came from. */
+static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char state[24] = "", ls[11] = "", ch[8] = "";
+	uint16_t days = 0;
+
+	if (err < 0) {
+		run_finish(r, "unavailable");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (kv_is(&kv[i], "state"))
+			kv_copy(&kv[i], state, sizeof(state));
+		else if (kv_is(&kv[i], "ref"))
+			kv_copy(&kv[i], r->s.ref, sizeof(r->s.ref));
+		else if (kv_is(&kv[i], "owner"))
+			kv_copy(&kv[i], r->s.owner, sizeof(r->s.owner));
+		else if (kv_is(&kv[i], "reporter"))
+			kv_copy(&kv[i], r->msisdn, sizeof(r->msisdn));
+		else if (kv_is(&kv[i], "reason"))
+			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
+		else if (kv_is(&kv[i], "police_ref"))
+			kv_copy(&kv[i], r->s.police, sizeof(r->s.police));
+		else if (kv_is(&kv[i], "lang"))
+			kv_copy(&kv[i], r->s.lang, sizeof(r->s.lang));
+		else if (kv_is(&kv[i], "reported_at"))
+			kv_copy(&kv[i], r->reported_at, sizeof(r->reported_at));
+		else if (kv_is(&kv[i], "last_seen"))
+			kv_copy(&kv[i], ls, sizeof(ls));
+		else if (kv_is(&kv[i], "channel"))
+			kv_copy(&kv[i], ch, sizeof(ch));
+	}
+	if (strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
+		/* Gone, or further along: nothing to complete. */
+		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
+		run_finish(r, "reported");
+		return;
+	}
+	if (r->s.ref[0] == '\0' || r->msisdn[0] == '\0' || r->s.owner[0] == '\0' ||
+	    pairs_parse_date(ls, strlen(ls), &days) < 0) {
+		/* Opened by a version that did not keep last_seen with it, or damaged: its owner's
+		 * next try completes it; the sweep stops looking. */
+		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
+		     r->tag, r->s.ref, state);
+		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
+		run_finish(r, "reported");
+		return;
+	}
+	r->s.last_seen = days;
+	r->ch = strcmp(ch, "ussd") == 0 ? EC_USSD : EC_SMS;
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref, state);
+	report_verify(r, true);
+}
+
+int actions_sweep_report(struct run *r, const char *imei)
+{
+	snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
+	return store_report_get(r->e->st, r->s.imei, sweep_on_report, r);
+}
+
 static void report_on_existing(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
@@ -852,17 +922,22 @@ static void report_created(void *arg, int err, const char *ref, size_t len, bool
 
 static void report_create(struct run *r)
 {
-	char now[24], tac[9] = "";
+	char now[24], tac[9] = "", last_seen[11];
 	const char *ch = r->ch == EC_USSD ? "ussd" : r->ch == EC_SMS ? "sms" : "api";
 	int rc;
 
 	run_set_model(r);
 	memcpy(tac, r->s.imei, 8);
 	iso_time(time(NULL), now);
+	pairs_format_date((uint16_t)r->s.last_seen, last_seen);
+	/* Indexed first: a report a journey leaves half-way is then always found again (the
+	 * sweep drops an index entry with no report behind it). */
+	store_report_open(r->e->st, r->s.imei, true, actions_noop_done, NULL);
 	{
 		struct store_kv kv[] = {
 #define KV(k, v) { k, strlen(k), v, strlen(v) }
 			KV("reason", r->s.reason), KV("reporter", r->msisdn),
+			KV("last_seen", last_seen),
 			KV("owner", r->s.owner), KV("police_ref", r->s.police), KV("channel", ch),
 			KV("tac", tac), KV("lang", r->s.lang), KV("rule", "pairing-window"),
 			KV("reported_at", now),

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <talloc.h>
 
 #include "core/errbuf.h"
@@ -95,11 +96,75 @@ fail:
 
 /* ---- the engine ----------------------------------------------------------------------- */
 
+/* ---- the sweep: reports journeys left half-way ------------------------------------------ */
+
+#define SWEEP_EVERY_S 10
+#define SWEEP_BATCH 20
+
+static void sweep_done(struct run *r, const char *outcome)
+{
+	LOGP(LOGC_FLOW, LOGL_DEBUG, "%s: %s", r->tag, outcome);
+	talloc_free(r);
+}
+
+static struct run *run_new(struct engine *e, enum engine_channel ch, const char *msisdn,
+			   engine_reply_cb cb, void *arg);
+
+static void on_due(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct engine *e = arg;
+	const char *p = data, *end = p + len;
+
+	if (err == -ECANCELED)
+		return;
+	e->sweeping = false;
+	if (err < 0 || !found)
+		return;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t n = (size_t)((comma ? comma : end) - p);
+		char imei[16];
+		struct run *r;
+
+		if (n == 15 && (r = run_new(e, EC_SMS, "", NULL, NULL)) != NULL) {
+			memcpy(imei, p, 15);
+			imei[15] = '\0';
+			snprintf(r->tag, sizeof(r->tag), "sweep #%llu", (unsigned long long)e->seq);
+			r->done = sweep_done;
+			if (actions_sweep_report(r, imei) < 0)
+				talloc_free(r);
+		}
+		p += n + 1;
+	}
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->sweeping || e->j == NULL || !store_is_up(e->st))
+		return;
+	e->sweeping = true;
+	if (store_reports_due(e->st, (unsigned)e->cfg->report_sweep_after, SWEEP_BATCH, on_due,
+			      e) < 0)
+		e->sweeping = false;
+}
+
+static int engine_destructor(struct engine *e)
+{
+	if (e->sweep)
+		event_free(e->sweep);
+	return 0;
+}
+
 struct engine *engine_create(void *ctx, struct event_base *base, struct store *st,
 			     const struct ceirgw_config *cfg, const uint8_t *kyc_key,
 			     size_t kyc_keylen)
 {
 	struct engine *e = talloc_zero(ctx, struct engine);
+	struct timeval every = { SWEEP_EVERY_S, 0 };
 
 	if (e == NULL)
 		return NULL;
@@ -109,6 +174,12 @@ struct engine *engine_create(void *ctx, struct event_base *base, struct store *s
 	if (kyc_key && kyc_keylen <= sizeof(e->kyc_key)) {
 		memcpy(e->kyc_key, kyc_key, kyc_keylen);
 		e->kyc_keylen = kyc_keylen;
+	}
+	talloc_set_destructor(e, engine_destructor);
+	e->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, e);
+	if (e->sweep == NULL || event_add(e->sweep, &every) < 0) {
+		talloc_free(e);
+		return NULL;
 	}
 	return e;
 }
@@ -636,6 +707,10 @@ void run_finish(struct run *r, const char *outcome)
 
 	if (r->api_cb) {
 		api_finish(r, outcome);
+		return;
+	}
+	if (r->done) {
+		r->done(r, outcome);
 		return;
 	}
 	sc = &r->j->flow->screens[r->screen];

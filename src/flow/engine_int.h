@@ -29,6 +29,8 @@ struct engine {
 	struct engine_sms_hook sms;
 	struct engine_stats stats;
 	unsigned long long seq;
+	struct event *sweep;
+	bool sweeping;
 };
 
 /* A session's variables: what survives from one USSD step to the next. */
@@ -108,6 +110,9 @@ struct run {
 	char pin_digest[20];
 	int attempts;
 
+	/* A run of the engine's own (the sweep): its outcome instead of a screen. */
+	void (*done)(struct run *r, const char *outcome);
+
 	/* The JSON API's check: its answer instead of a screen. */
 	engine_check_cb api_cb;
 	void *api_arg;
@@ -136,6 +141,9 @@ void sms_enter(struct run *r);
 void actions_defer(struct run *r, void (*fn)(struct run *r, int err));
 /* Enters the flow at a screen after the SMS matched a rule (engine.c's step). */
 void run_goto(struct run *r, int screen);
+/* The sweep: completes the half-done report of imei (a run made by engine_sweep). */
+int actions_sweep_report(struct run *r, const char *imei);
+void actions_noop_done(void *arg, int err);
 /* Sends an SMS of the engine's own (text key rendered in the run's language). */
 void run_send_sms(struct run *r, const char *to, const char *key);
 /* Reads a report's fields into the run; true when it is the report of r->s.ref. */

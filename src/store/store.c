@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <talloc.h>
 
 #include <event2/event.h>
@@ -78,6 +79,14 @@ static struct script report_transition_script = {
 	"end\n"
 	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 4))\n"
 	"return {ARGV[2], 1}\n", ""
+};
+
+/* Open reports that have not moved for ARGV[1] seconds, at most ARGV[2], as "imei,imei".
+ * KEYS: the index of open reports (a sorted set: IMEI by the time it was opened). */
+static struct script report_due_script = {
+	"local t = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[1])\n"
+	"local l = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[2]))\n"
+	"return table.concat(l, ',')\n", ""
 };
 
 /* One stream entry per request id. KEYS: the stream, its dedup key (same slot). ARGV: how
@@ -322,6 +331,7 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	script_sha(&report_create_script);
 	script_sha(&report_transition_script);
 	script_sha(&enqueue_script);
+	script_sha(&report_due_script);
 	st->retry = evtimer_new(base, retry_cb, st);
 	if (st->retry == NULL) {
 		talloc_free(st);
@@ -1219,6 +1229,43 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
 	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
 	return op_start(op, 8, argv, lens);
+}
+
+#define REPORTS_OPEN "rep:open"
+
+int store_report_open(struct store *st, const char *imei, bool open, store_done_cb cb,
+		      void *arg)
+{
+	struct op *op = op_new(st, OP_SET, arg);
+	char now[24];
+	const char *zadd[4] = { "ZADD", REPORTS_OPEN, now, imei };
+	const char *zrem[3] = { "ZREM", REPORTS_OPEN, imei };
+	size_t la[4] = { 4, strlen(REPORTS_OPEN), 0, strlen(imei) };
+	size_t lr[3] = { 4, strlen(REPORTS_OPEN), strlen(imei) };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.done = cb;
+	if (!open)
+		return op_start(op, 3, zrem, lr);
+	la[2] = (size_t)snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	return op_start(op, 4, zadd, la);
+}
+
+int store_reports_due(struct store *st, unsigned idle_s, unsigned max, store_data_cb cb,
+		      void *arg)
+{
+	struct op *op = op_new(st, OP_GET, arg);
+	char a1[16], a2[16];
+	const char *argv[4] = { "1", REPORTS_OPEN, a1, a2 };
+	size_t lens[4] = { 1, strlen(REPORTS_OPEN), 0, 0 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.data = cb;
+	lens[2] = (size_t)snprintf(a1, sizeof(a1), "%u", idle_s);
+	lens[3] = (size_t)snprintf(a2, sizeof(a2), "%u", max);
+	return op_start_script(op, &report_due_script, 4, argv, lens);
 }
 
 int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,

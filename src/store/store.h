@@ -126,6 +126,15 @@ int store_report_resume(struct store *st, const char *imei, const char *from, co
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg);
 
+/* The index of open reports (rep:open): a report goes in when it is opened and out once it
+ * is with the CEIR, so that one a journey left half-way is found and completed. */
+int store_report_open(struct store *st, const char *imei, bool open, store_done_cb cb,
+		      void *arg);
+/* IMEIs of the open reports indexed at least idle_s seconds ago, at most max of them, as
+ * "imei,imei" (empty: none). */
+int store_reports_due(struct store *st, unsigned idle_s, unsigned max, store_data_cb cb,
+		      void *arg);
+
 /* The IMEI's report, all fields. */
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg);
 

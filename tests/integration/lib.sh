@@ -80,10 +80,14 @@ trap cleanup EXIT
 # A TCP port on 127.0.0.1 that nothing listens on now and that this test has not been given
 # before (a port picked early, for a server started later, must not come out twice; $(...)
 # runs in a subshell, so the ports given are kept in a file).
+# Below the kernel's ephemeral range: no client socket, of this test or another, can be
+# holding it when its server binds it.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_low" -gt 21000 ] 2>/dev/null || eph_low=32768
 free_port() {
 	local p
 	while :; do
-		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+		p=$(( (RANDOM * 32768 + RANDOM) % (eph_low - 20000) + 20000 ))
 		grep -qx "$p" "$TEST_TMP/.ports" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p" >>"$TEST_TMP/.ports"

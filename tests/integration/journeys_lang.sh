@@ -1,0 +1,353 @@
+# Every journey's happy path in every shipped language, end to end: a real redis-server, the
+# real ceirgw, operator data imported with ceirgwctl, the reference CEIR consumer
+# (contrib/ceir-consumer, run whenever the CEIR is to answer), and a recording sendsms
+# endpoint (Kannel's interface) that keeps every SMS ceirgw sends with its coding. Per
+# language (en as the control, then fr, sw, ar) one owner picks the language in the USSD
+# menu, then: check, report from the list of the owner's phones, receipt SMS with the PIN,
+# block, status, unblock with the PIN, by USSD; then report, status and recovered by SMS with
+# that language's keywords.
+# Expected texts come from `ceirgwctl flows render`, never from copies of the translations.
+. "$(dirname "$0")/lib.sh"
+
+REDIS_CLI=$(command -v redis-cli)
+PYTHON=/usr/bin/python3
+CONSUMER=$top_srcdir/contrib/ceir-consumer
+# Ports below the kernel's ephemeral range: no client socket (of this test or another) can
+# be holding one when its server binds it.
+low_port() {
+	local p eph
+	eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	while p=$(free_port); [ "$p" -ge "$eph" ]; do :; done
+	echo "$p"
+}
+rport=$(low_port)
+hport=$(low_port)
+pport=$(low_port)
+url=http://127.0.0.1:$hport
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+ok $? "redis-server is up"
+
+# ---- the data: per language an owner with two phones and an ID on record ----------------
+# LANGS[i]: language; TACs of the phone reported by USSD (P) and by SMS (Q), with the maker
+# and model data/tacdb.csv gives them.
+LANGS=(en fr sw ar)
+P_TAC=(35693803 35675904 35250500 01194800)
+P_MAKER=(Nokia Oppo Nokia Apple)
+P_MODEL=(N900 N1 6820 "iPhone 3GS")
+Q_TAC=(35332000 44919451 35332200 35060680)
+Q_MAKER=(Samsung Siemens Siemens Nokia)
+Q_MODEL=(SGH-W110 M35i A52 3310)
+NATID=(31415926 A2718281 16180339 14142135)
+
+# imei_of BODY14: the IMEI with its check digit, as ceirgwctl computes it.
+imei_of() { "$CEIRGWCTL" imei "$1" | awk '$1 == "imei" { print $2 }'; }
+
+today=$(date -u +%F)
+yesterday=$(date -u -d '-1 day' +%F)
+declare -a OWNER P Q
+echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
+echo "msisdn,national_id" >"$TEST_TMP/kyc.csv"
+for i in "${!LANGS[@]}"; do
+	OWNER[i]=+25471100000$((i + 1))
+	P[i]=$(imei_of "${P_TAC[i]}71$((i + 1))001")
+	Q[i]=$(imei_of "${Q_TAC[i]}71$((i + 1))002")
+	# P is the newest: first in the owner's list of phones.
+	echo "${Q[i]},${OWNER[i]#+},63902100000000$((i + 1)),2025-01-01,$yesterday" \
+		>>"$TEST_TMP/pairings.csv"
+	echo "${P[i]},${OWNER[i]#+},63902100000000$((i + 1)),2025-06-01,$today" \
+		>>"$TEST_TMP/pairings.csv"
+	echo "${OWNER[i]#+},${NATID[i]}" >>"$TEST_TMP/kyc.csv"
+done
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+log-level = debug
+sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
+sendsms-username = ceirgw
+sendsms-password = secret
+EOF
+
+"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" >/dev/null
+ok $? "pairings imported"
+"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+	"$TEST_TMP/kyc.csv" >/dev/null
+ok $? "KYC imported"
+
+# ---- the sendsms endpoint: records each SMS as to, from, coding, charset, text -------------
+# (one line each; a newline in the text is written \n, a tab \t, a backslash \\).
+cat >"$TEST_TMP/sendsms.py" <<'EOF'
+import http.server, sys, urllib.parse
+out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
+def esc(s):
+    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+        g = lambda k: q.get(k, [""])[0]
+        if u.path != "/cgi-bin/sendsms" or g("username") != "ceirgw" or g("password") != "secret":
+            code, body = 403, b"Authorization failed for sendsms"
+        else:
+            out.write("\t".join([g("to"), g("from"), g("coding"), g("charset"),
+                                 esc(g("text"))]) + "\n")
+            code, body = 202, b"0: Accepted for delivery"
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+: >"$TEST_TMP/sms.log"
+"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>"$TEST_TMP/sendsms.err" &
+test_pids="$test_pids $!"
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
+
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 10 curl -sf "$url/healthz"
+up=$?
+ok $up "ceirgw is up"
+if [ $up -ne 0 ]; then
+	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
+	echo "Bail out! ceirgw did not start"
+	exit 1
+fi
+
+# ceir: the CEIR answers every request waiting (blocked, unblocked).
+ceir() {
+	"$PYTHON" "$CONSUMER" --redis "redis://127.0.0.1:$rport" --consumer it-lang --once \
+		>>"$TEST_TMP/consumer.out" 2>&1
+}
+
+# ---- helpers (as in journeys.sh) ------------------------------------------------------------
+# ussd SESSION CALLER TEXT: one aggregator callback, the reply body.
+ussd() {
+	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
+		--data-urlencode "phoneNumber=$2" --data-urlencode "serviceCode=*384#" \
+		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
+}
+# walk SESSION CALLER INPUT...: dials, then sends each input as the aggregator does (all
+# inputs so far joined by '*'); prints the last reply.
+walk() {
+	local sid=$1 who=$2 text="" r
+	shift 2
+	r=$(ussd "$sid" "$who" "")
+	for i in "$@"; do
+		text=${text:+$text*}$i
+		r=$(ussd "$sid" "$who" "$text")
+	done
+	printf '%s' "$r"
+}
+# dial SESSION CALLER, then press INPUT...: one step at a time; press prints the reply to the
+# last input. The inputs so far live in a file: $(press ...) is a subshell.
+dial() {
+	printf '%s\n%s\n' "$1" "$2" >"$TEST_TMP/session"
+	: >"$TEST_TMP/session.text"
+	ussd "$1" "$2" ""
+}
+press() {
+	local r sid who text
+	{ read -r sid; read -r who; } <"$TEST_TMP/session"
+	text=$(cat "$TEST_TMP/session.text")
+	for i in "$@"; do
+		text=${text:+$text*}$i
+		r=$(ussd "$sid" "$who" "$text")
+	done
+	printf '%s' "$text" >"$TEST_TMP/session.text"
+	printf '%s' "$r"
+}
+sms() {
+	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
+		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
+}
+render() { "$CEIRGWCTL" flows render "$@"; }
+# kw LANG KEY: the first keyword of a language's list.
+kw() { render "$1" "$2" | cut -d, -f1; }
+ref_in() { printf '%s' "$1" | grep -o '[0-9]\{10\}' | head -n1; }
+esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
+# sms_to WHO: the SMS sent to WHO so far, one line each: coding TAB text.
+sms_to() { awk -F'\t' -v to="$1" '$1 == to { print $3 "\t" $5 }' "$TEST_TMP/sms.log"; }
+# sms_count WHO TEXT: how many SMS with exactly TEXT went to WHO.
+sms_count() { sms_to "$1" | cut -f2- | grep -cxF -- "$(esc "$2")"; }
+# sms_wait WHO TEXT: waits until an SMS with exactly TEXT reached WHO.
+sms_wait() { wait_for 10 sh -c '[ "$(awk -F"\t" -v to="$1" "\$1 == to { print \$5 }" "$3" |
+	grep -cxF -- "$2")" -ge 1 ]' sh "$1" "$(esc "$2")" "$TEST_TMP/sms.log"; }
+# sms_ref WHO REF: waits until an SMS that names REF reached WHO.
+sms_ref() { wait_for 10 sh -c 'awk -F"\t" -v to="$1" "\$1 == to" "$3" | grep -qF -- "$2"' \
+	sh "$1" "$2" "$TEST_TMP/sms.log"; }
+# state_is IMEI STATE: waits until the report of IMEI is in STATE.
+state_is() { wait_for 10 sh -c '[ "$("$1" -p "$2" HGET "rep:{$3}" state)" = "$4" ]' \
+	sh "$REDIS_CLI" "$rport" "$1" "$2"; }
+# entries IMEI [TYPE]: the CEIR requests for IMEI, one line each: the fields named below.
+FIELDS="type request_id ref imei maker model reporter_msisdn owner_msisdn reason police_ref"
+FIELDS="$FIELDS channel kyc_matched"
+entries() {
+	"$PYTHON" - "$rport" "$1" "${2:-}" $FIELDS <<'EOF'
+import sys, redis
+port, imei, typ, names = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+for _, f in redis.Redis(port=port, decode_responses=True).xrange("ceir:requests"):
+    if f.get("imei") == imei and (not typ or f.get("type") == typ):
+        print("|".join(f.get(n, "<none>") for n in names))
+EOF
+}
+# entry_want TYPE REF IMEI MAKER MODEL WHO CHANNEL: the line entries prints for the request
+# (reported stolen, no police report; an unblock carries reason recovered and kyc pin).
+entry_want() {
+	if [ "$1" = block ]; then
+		set -- "$@" stolen "" yes
+	else
+		set -- "$@" recovered "<none>" pin
+	fi
+	printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s' "$1" "$2-$1" "$2" "$3" "$4" "$5" "$6" "$6" \
+		"$8" "$9" "$7" "${10}"
+}
+
+# ---- every language ---------------------------------------------------------------------------
+# The language menu lists every shipped language by its name, in the order of their codes.
+menu=""
+j=0
+for f in $(cd "$top_srcdir/templates" && ls -- *.yaml | LC_ALL=C sort); do
+	j=$((j + 1))
+	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
+done
+pins=""
+for i in "${!LANGS[@]}"; do
+	l=${LANGS[i]} who=${OWNER[i]} p=${P[i]} q=${Q[i]} id4=${NATID[i]: -4}
+	pmk=${P_MAKER[i]} pmd=${P_MODEL[i]} qmk=${Q_MAKER[i]} qmd=${Q_MODEL[i]}
+	coding=0
+	[ "$l" = ar ] && coding=2	# no Arabic letter is in the GSM alphabet: UCS-2
+
+	# -- the language, chosen in the menu and remembered for the number
+	name=$(sed -n 's/^name: *//p' "$top_srcdir/templates/$l.yaml")
+	n=$(printf '%s\n' "$menu" | sed -n "s/^\([1-9]\) $name\$/\1/p")
+	dial "l$l" "$who" >/dev/null
+	is "$(press 5)" "CON $(render en lang.menu languages="$menu")" "$l: the language menu"
+	is "$(press "$n")" "END $(render "$l" lang.done)" "$l: $name chosen in the menu"
+	is "$(ussd "m$l" "$who" "")" "CON $(render "$l" menu.main)" "$l: remembered for the number"
+
+	# -- check, by USSD
+	is "$(walk "c$l" "$who" 1 "$p")" "END $(render "$l" check.clean maker="$pmk" model="$pmd")" \
+		"$l: check by menu: clean, with maker and model"
+
+	# -- report by USSD: the owner's phones, newest first; pick, ID, reason, no police number
+	dial "r$l" "$who" >/dev/null
+	list="1 $pmk $pmd ...${p:11}"$'\n'"2 $qmk $qmd ...${q:11}"
+	is "$(press 2)" "CON $(render "$l" report.pick handsets="$list")" "$l: report: the owner's phones"
+	is "$(press 1)" "CON $(render "$l" report.ask_id)" "$l: report: picked P, asked for the ID digits"
+	is "$(press "$id4")" "CON $(render "$l" report.reason)" \
+		"$l: report: ID digits right: what happened?"
+	is "$(press 1)" "CON $(render "$l" report.ask_police)" "$l: report: police report number?"
+	is "$(press 0)" "CON $(render "$l" report.confirm maker="$pmk" model="$pmd" \
+		imei_tail="${p:11}" reason="$(render "$l" reason.stolen)")" "$l: report: confirm"
+	r=$(press 1)
+	ref=$(ref_in "$r")
+	is "$r" "END $(render "$l" report.done ref="$ref")" "$l: report accepted, with a reference"
+	is "$(entries "$p")" "$(entry_want block "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
+		"$l: exactly one block request, with the report's fields"
+	sms_ref "$who" "$ref"
+	rec=$(sms_to "$who" | grep -F "$ref" | head -n1)
+	pin=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
+	pins="$pins $pin"
+	is "${rec#*$'\t'}" "$(esc "$(render "$l" notify.receipt ref="$ref" maker="$pmk" model="$pmd" \
+		pin="$pin")")" "$l: the receipt SMS, with the PIN, in $l"
+	is "${rec%%$'\t'*}" "$coding" "$l: the receipt's coding is $coding"
+	ceir
+	state_is "$p" blocked
+	ok $? "$l: the CEIR blocked it"
+	want=$(render "$l" notify.blocked ref="$ref" maker="$pmk" model="$pmd")
+	sms_wait "$who" "$want"
+	is "$(sms_count "$who" "$want")" 1 "$l: one 'blocked' SMS, in $l"
+	is "$(walk "s$l" "$who" 4 "$ref")" "END $(render "$l" status.blocked ref="$ref" maker="$pmk" \
+		model="$pmd")" "$l: status by menu: blocked"
+	is "$(walk "u$l" "$who" 3 "$ref" "$pin")" "END $(render "$l" unblock.done ref="$ref")" \
+		"$l: unblock by menu with the PIN"
+	is "$(entries "$p" unblock)" "$(entry_want unblock "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
+		"$l: exactly one unblock request"
+	ceir
+	state_is "$p" unblocked
+	ok $? "$l: the CEIR unblocked it"
+	want=$(render "$l" notify.unblocked ref="$ref" maker="$pmk" model="$pmd")
+	sms_wait "$who" "$want"
+	is "$(sms_count "$who" "$want")" 1 "$l: one 'unblocked' SMS, in $l"
+	is "$(entries "$p" | wc -l)" 2 "$l: P: two requests in all, block and unblock"
+
+	# -- the same by SMS, with the language's own keywords
+	kst=$(kw "$l" kw.stolen) kss=$(kw "$l" kw.status) kre=$(kw "$l" kw.recovered)
+	r=$(sms "$who" "$kst $q $id4")
+	ref2=$(ref_in "$r")
+	is "$r" "$(render "$l" sms.report_done ref="$ref2")" "$l: SMS $kst <IMEI> <ID>: reported"
+	is "$(sms "$who" "$kst $q $id4")" "$(render "$l" report.already ref="$ref2")" \
+		"$l: SMS $kst again: already reported, same reference"
+	is "$(entries "$q")" "$(entry_want block "$ref2" "$q" "$qmk" "$qmd" "$who" sms)" \
+		"$l: SMS: exactly one block request"
+	sms_ref "$who" "$ref2"
+	rec=$(sms_to "$who" | grep -F "$ref2" | head -n1)
+	pin2=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
+	pins="$pins $pin2"
+	is "$rec" "$coding"$'\t'"$(esc "$(render "$l" notify.receipt ref="$ref2" maker="$qmk" \
+		model="$qmd" pin="$pin2")")" "$l: SMS: the receipt with the PIN, in $l"
+	ceir
+	state_is "$q" blocked
+	ok $? "$l: SMS: the CEIR blocked it"
+	is "$(sms "$who" "$kss $ref2")" "$(render "$l" status.blocked ref="$ref2" maker="$qmk" \
+		model="$qmd")" "$l: SMS $kss <ref>: blocked"
+	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.done ref="$ref2")" \
+		"$l: SMS $kre <ref> <PIN>: unblock requested"
+	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.already ref="$ref2")" \
+		"$l: SMS $kre again: already requested"
+	is "$(entries "$q" unblock)" "$(entry_want unblock "$ref2" "$q" "$qmk" "$qmd" "$who" sms)" \
+		"$l: SMS: exactly one unblock request"
+	ceir
+	state_is "$q" unblocked
+	ok $? "$l: SMS: the CEIR unblocked it"
+	is "$(sms "$who" "$kss $ref2")" "$(render "$l" status.unblocked ref="$ref2" maker="$qmk" \
+		model="$qmd")" "$l: SMS $kss <ref>: unblocked"
+	for k in blocked unblocked; do
+		want=$(render "$l" notify.$k ref="$ref2" maker="$qmk" model="$qmd")
+		sms_wait "$who" "$want"
+		is "$(sms_count "$who" "$want")" 1 "$l: SMS: one '$k' SMS, in $l"
+	done
+	is "$(entries "$q" | wc -l)" 2 "$l: Q: two requests in all"
+	is "$(sms_to "$who" | wc -l)" 6 "$l: six SMS to the owner in all"
+	is "$(sms_to "$who" | cut -f1 | sort -u)" "$coding" "$l: every SMS with coding $coding"
+done
+
+is "$(R XLEN ceir:requests)" 16 "16 requests on ceir:requests in all"
+is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
+is "$(cut -f2,4 "$TEST_TMP/sms.log" | sort -u)" "384"$'\t'"UTF-8" \
+	"every SMS from the short code, in UTF-8 on the sendsms interface"
+
+# ---- no full number, no PIN in the log --------------------------------------------------------
+leaks=""
+for i in "${!LANGS[@]}"; do
+	grep -q "${OWNER[i]#+}" "$TEST_TMP/ceirgw.log" && leaks="$leaks ${OWNER[i]}"
+done
+for pin in $pins; do
+	grep -Eq "(^|[^0-9])$pin([^0-9]|$)" "$TEST_TMP/ceirgw.log" && leaks="$leaks PIN"
+done
+is "$(echo $pins | wc -w)" 8 "8 PINs received"
+is "$leaks" "" "the ceirgw log holds no owner's full number and no PIN"
+
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
+	"no sanitizer report from ceirgw"
+done_testing
