@@ -112,12 +112,7 @@ struct box {
 	struct mo_list mos;
 	struct mt_list mts;
 	struct push_list pushes;
-	/* The outbox: notifications wait in a Redis stream (OUTBOX_STREAM) until bearerbox has
-	 * them, read through a consumer group like the CEIR results. */
-	struct event *outbox_timer;
-	char consumer[96];
-	bool outbox_group_ok, outbox_pending_done, outbox_busy;
-	time_t outbox_last_claim;
+	struct outbox *outbox;	/* notifications wait there until bearerbox has them */
 	size_t nmts;
 	unsigned char concat_ref;
 	unsigned char op_begin[CONFIG_OPS_MAX], op_answer[CONFIG_OPS_MAX],
@@ -709,7 +704,7 @@ static void handle_mo(struct box *b, Msg *m)
 }
 
 static void push_part_done(struct box_push *p);
-static void outbox_later(struct box *b, int ms);
+static void pushes_drop(struct box *b);
 
 /* ---- from bearerbox ------------------------------------------------------------------- */
 
@@ -851,9 +846,7 @@ static void disconnect(struct box *b, const char *why)
 	evtimer_del(b->heartbeat);
 	/* Notifications go back to the outbox (pending there, read again on the next
 	 * connection); what else bearerbox did not acknowledge goes again from memory. */
-	while (!TAILQ_EMPTY(&b->pushes))
-		talloc_free(TAILQ_FIRST(&b->pushes));
-	b->outbox_pending_done = false;
+	pushes_drop(b);
 	TAILQ_FOREACH(t, &b->mts, link)
 		t->written = false;
 	evtimer_add(b->reconnect, &tv);
@@ -921,7 +914,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		     "send", b->host, b->port, b->ch->cfg->box_id ? b->ch->cfg->box_id :
 		     "an unnamed box", b->nmts);
 		flush_mts(b);
-		outbox_later(b, 0);
+		outbox_again(b->outbox);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
@@ -962,21 +955,9 @@ static void connect_now(struct box *b)
 		disconnect(b, "cannot resolve or connect");
 }
 
-/* ---- notifications: the outbox ------------------------------------------------------- */
+/* ---- notifications: through the outbox (outbox.c) -------------------------------------- */
 
-/* A notification (a receipt with its PIN, a CEIR result) must survive a ceirgw that stops
- * before bearerbox has it: it goes into a Redis stream first, and is sent from there by
- * whichever ceirgw reads it through the consumer group; the entry is acknowledged and
- * deleted once bearerbox has acked every part. A ceirgw restarted under the same consumer
- * name (host and HTTP port) sends its own unacknowledged entries again at once; entries of
- * a consumer that does not come back are taken over after OUTBOX_CLAIM_IDLE_MS. Without
- * Redis a notification goes straight to the in-memory queue, as a reply does. */
 #define OUTBOX_STREAM "ceirgw:outbox"
-#define OUTBOX_GROUP "box"
-#define OUTBOX_REMEMBER_S 60
-#define OUTBOX_POLL_MS 250
-#define OUTBOX_CLAIM_EVERY_S 30
-#define OUTBOX_CLAIM_IDLE_MS 120000
 
 static int push_destructor(struct box_push *p)
 {
@@ -986,25 +967,9 @@ static int push_destructor(struct box_push *p)
 	for (t = TAILQ_FIRST(&p->b->mts); t; t = next) {
 		next = TAILQ_NEXT(t, link);
 		if (t->push == p)
-			talloc_free(t);	/* its entry stays pending: read again later */
+			talloc_free(t);
 	}
 	return 0;
-}
-
-static void noop_done(void *arg, int err)
-{
-	(void)arg;
-	(void)err;
-}
-
-static void on_push_acked(void *arg, int err)
-{
-	struct box_push *p = arg;
-
-	if (err == 0)
-		store_stream_del(p->b->ch->store, OUTBOX_STREAM, p->id, strlen(p->id), noop_done,
-				 NULL);
-	talloc_free(p);
 }
 
 static void push_part_done(struct box_push *p)
@@ -1012,225 +977,69 @@ static void push_part_done(struct box_push *p)
 	if (p->parts_left > 0 && --p->parts_left > 0)
 		return;
 	p->b->stats.pushes_sent++;
-	if (store_group_ack(p->b->ch->store, OUTBOX_STREAM, OUTBOX_GROUP, p->id, strlen(p->id),
-			    on_push_acked, p) < 0)
-		talloc_free(p);	/* sent again later: bearerbox has it twice, nothing lost */
+	outbox_done(p->b->outbox, p->id);
+	talloc_free(p);
 }
 
-static void outbox_later(struct box *b, int ms)
+/* Drops what is waiting for bearerbox of the outbox's SMS: their entries stay pending and
+ * go again on the next connection. */
+static void pushes_drop(struct box *b)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	b->outbox_busy = false;
-	evtimer_add(b->outbox_timer, &tv);
-}
-
-static bool field_is(const struct store_kv *kv, const char *name)
-{
-	return kv->klen == strlen(name) && memcmp(kv->key, name, kv->klen) == 0;
-}
-
-/* Queues an outbox entry's MTs, unless they are already queued. */
-static void push_entry(struct box *b, const struct store_entry *se)
-{
-	const struct ceirgw_config *cfg = b->ch->cfg;
-	char to[MSISDN_E164_MAX + 2] = "", masked[24];
-	const char *text = NULL;
-	size_t tlen = 0;
 	struct box_push *p;
-	int n;
 
-	if (se->idlen >= sizeof(p->id))
-		return;
-	TAILQ_FOREACH(p, &b->pushes, link)
-		if (strlen(p->id) == se->idlen && memcmp(p->id, se->id, se->idlen) == 0)
-			return;
-	for (size_t i = 0; i < se->n; i++) {
-		if (field_is(&se->kv[i], "to") && se->kv[i].vlen < sizeof(to)) {
-			memcpy(to, se->kv[i].val, se->kv[i].vlen);
-			to[se->kv[i].vlen] = '\0';
-		} else if (field_is(&se->kv[i], "text")) {
-			text = se->kv[i].val;
-			tlen = se->kv[i].vlen;
-		}
+	while ((p = TAILQ_FIRST(&b->pushes)) != NULL) {
+		outbox_drop(b->outbox, p->id);
+		talloc_free(p);
 	}
-	p = talloc_zero(b, struct box_push);
-	if (p == NULL)
-		return;
-	p->b = b;
-	memcpy(p->id, se->id, se->idlen);
-	TAILQ_INSERT_TAIL(&b->pushes, p, link);
-	talloc_set_destructor(p, push_destructor);
-	if (to[0] == '\0' || text == NULL) {
-		LOGP(LOGC_KBOX, LOGL_ERROR, "box: outbox entry %s is not a notification; dropped",
-		     p->id);
-		push_part_done(p);
-		return;
-	}
-	{
-		Octstr *smsc = cfg->box_smsc_id ? octstr_create(cfg->box_smsc_id) : NULL;
-		struct mt_spec sp = {
-			.sender = cfg->sms_code, .receiver = to, .text = text, .len = tlen,
-			.smsc_id = smsc, .sms_type = mt_push,
-		};
-
-		n = mt_send(b, &sp, NULL, p);
-		octstr_destroy(smsc);
-	}
-	if (n == -ENOBUFS) {
-		talloc_free(p);	/* pending: read again at the next claim round */
-		return;
-	}
-	if (n <= 0) {
-		msisdn_mask(to, strlen(to), masked, sizeof(masked));
-		LOGP(LOGC_KBOX, LOGL_ERROR, "box: SMS to %s cannot be sent (%s); dropped", masked,
-		     strerror(-n));
-		b->stats.mt_lost++;
-		push_part_done(p);
-		return;
-	}
-	p->parts_left = (unsigned)n;
 }
 
-static void on_outbox(void *arg, int err, const struct store_entry *se, size_t n)
+static bool box_ready(void *arg)
+{
+	return ((struct box *)arg)->connected;
+}
+
+static int box_deliver(void *arg, const char *id, const char *to, const char *text, size_t len)
 {
 	struct box *b = arg;
-
-	if (err == -ECANCELED)
-		return;
-	if (err < 0) {
-		outbox_later(b, 1000);
-		return;
-	}
-	for (size_t i = 0; i < n && b->connected; i++)
-		push_entry(b, &se[i]);
-	if (!b->outbox_pending_done && n == 0)
-		b->outbox_pending_done = true;	/* own backlog sent: new entries now */
-	outbox_later(b, n == STORE_ENTRIES_MAX || !b->outbox_pending_done ? 0 : OUTBOX_POLL_MS);
-}
-
-static void on_outbox_group(void *arg, int err)
-{
-	struct box *b = arg;
-
-	if (err == -ECANCELED)
-		return;
-	b->outbox_group_ok = err == 0;
-	outbox_later(b, err == 0 ? 0 : 1000);
-}
-
-/* Reads the outbox while bearerbox is there to take what it holds. */
-static void outbox_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct box *b = arg;
-	struct store *st = b->ch->store;
-	time_t now = time(NULL);
-	int rc;
-
-	(void)fd;
-	(void)what;
-	if (b->outbox_busy)
-		return;
-	if (!b->connected || !store_is_up(st)) {
-		if (!store_is_up(st))
-			b->outbox_group_ok = false;
-		outbox_later(b, 500);
-		return;
-	}
-	b->outbox_busy = true;
-	if (!b->outbox_group_ok) {
-		rc = store_group_create(st, OUTBOX_STREAM, OUTBOX_GROUP, on_outbox_group, b);
-	} else if (b->outbox_pending_done && now - b->outbox_last_claim >= OUTBOX_CLAIM_EVERY_S) {
-		b->outbox_last_claim = now;
-		b->outbox_pending_done = false;	/* own entries a full queue left, after this */
-		rc = store_group_claim(st, OUTBOX_STREAM, OUTBOX_GROUP, b->consumer,
-				       OUTBOX_CLAIM_IDLE_MS, on_outbox, b);
-	} else {
-		rc = store_group_read(st, OUTBOX_STREAM, OUTBOX_GROUP, b->consumer,
-				      !b->outbox_pending_done, on_outbox, b);
-	}
-	if (rc < 0)
-		outbox_later(b, 500);
-}
-
-/* Sends a notification from memory: Redis is not there to keep it. */
-static void send_now(struct box *b, const char *to, const char *text, size_t len)
-{
 	const struct ceirgw_config *cfg = b->ch->cfg;
 	Octstr *smsc = cfg->box_smsc_id ? octstr_create(cfg->box_smsc_id) : NULL;
 	struct mt_spec sp = {
 		.sender = cfg->sms_code, .receiver = to, .text = text, .len = len,
 		.smsc_id = smsc, .sms_type = mt_push,
 	};
-	char masked[24];
-	int n = mt_send(b, &sp, NULL, NULL);
+	struct box_push *p = NULL;
+	int n;
 
+	if (id) {
+		p = talloc_zero(b, struct box_push);
+		if (p == NULL) {
+			octstr_destroy(smsc);
+			return -ENOBUFS;
+		}
+		p->b = b;
+		snprintf(p->id, sizeof(p->id), "%s", id);
+		TAILQ_INSERT_TAIL(&b->pushes, p, link);
+		talloc_set_destructor(p, push_destructor);
+	}
+	n = mt_send(b, &sp, NULL, p);
 	octstr_destroy(smsc);
-	if (n < 0) {
-		msisdn_mask(to, strlen(to), masked, sizeof(masked));
-		LOGP(LOGC_KBOX, LOGL_ERROR, "box: SMS to %s lost: %s", masked,
-		     n == -ENOBUFS ? "box-max-queue MTs already wait for bearerbox" :
-		     strerror(-n));
-		b->stats.mt_lost++;
+	if (n <= 0) {
+		talloc_free(p);
+		if (n == -ENOBUFS)
+			b->stats.mt_lost += id == NULL;
+		return n < 0 ? n : -EIO;
 	}
-}
-
-struct outbox_add {
-	struct box *b;
-	char *to, *text;
-	size_t len;
-};
-
-static void on_outbox_added(void *arg, int err, const char *id, size_t len, bool changed)
-{
-	struct outbox_add *a = arg;
-
-	(void)id;
-	(void)len;
-	(void)changed;
-	if (err == -ECANCELED) {
-		talloc_free(a);
-		return;
-	}
-	if (err < 0) {
-		send_now(a->b, a->to, a->text, a->len);
-	} else {
-		a->b->stats.pushes_queued++;
-		if (!a->b->outbox_busy)
-			outbox_later(a->b, 0);
-	}
-	talloc_free(a);
+	if (p)
+		p->parts_left = (unsigned)n;
+	return 0;
 }
 
 void box_send(void *arg, const char *to, const char *text, size_t len)
 {
 	struct box *b = arg;
-	struct outbox_add *a = talloc_zero(b, struct outbox_add);
-	char rid[UUID_STR_LEN + 1];
-	uuid_t u;
 
-	if (a == NULL || (a->to = talloc_strdup(a, to)) == NULL ||
-	    (a->text = talloc_strndup(a, text, len)) == NULL) {
-		talloc_free(a);
-		send_now(b, to, text, len);
-		return;
-	}
-	a->b = b;
-	a->len = len;
-	uuid_generate(u);
-	uuid_unparse(u, rid);
-	{
-		struct store_kv kv[2] = {
-			{ "to", 2, a->to, strlen(a->to) },
-			{ "text", 4, a->text, len },
-		};
-
-		if (store_ceir_enqueue(b->ch->store, OUTBOX_STREAM, rid, OUTBOX_REMEMBER_S, kv, 2,
-				       on_outbox_added, a) < 0) {
-			send_now(b, to, text, len);
-			talloc_free(a);
-		}
-	}
+	b->stats.pushes_queued++;
+	outbox_add(b->outbox, to, text, len);
 }
 
 /* ---- start and stop ------------------------------------------------------------------- */
@@ -1249,8 +1058,7 @@ static int box_destructor(struct box *b)
 		talloc_free(TAILQ_FIRST(&b->pushes));
 	while ((t = TAILQ_FIRST(&b->mts)) != NULL)
 		talloc_free(t);
-	if (b->outbox_timer)
-		event_free(b->outbox_timer);
+	TALLOC_FREE(b->outbox);
 	if (b->bev)
 		bufferevent_free(b->bev);
 	if (b->reconnect)
@@ -1314,17 +1122,13 @@ struct box *box_start(void *ctx, struct channels *ch, char *err, size_t errsz)
 	b->reconnect = evtimer_new(ch->base, reconnect_cb, b);
 	b->heartbeat = event_new(ch->base, -1, EV_PERSIST, heartbeat_cb, b);
 	b->mt_retry = evtimer_new(ch->base, mt_retry_cb, b);
-	b->outbox_timer = evtimer_new(ch->base, outbox_tick, b);
 	{
-		char host[64] = "ceirgw";
+		static const struct outbox_ops ops = { box_deliver, box_ready };
 
-		/* The same name after a restart: its own unsent entries come back at once. */
-		gethostname(host, sizeof(host) - 1);
-		snprintf(b->consumer, sizeof(b->consumer), "%s-%d", host, cfg->http_port);
+		b->outbox = outbox_start(b, ch, OUTBOX_STREAM, &ops, b);
 	}
-	b->outbox_last_claim = time(NULL);
 	if (b->reconnect == NULL || b->heartbeat == NULL || b->mt_retry == NULL ||
-	    b->outbox_timer == NULL) {
+	    b->outbox == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}

@@ -55,6 +55,28 @@ struct sendsms_stats {
 };
 const struct sendsms_stats *sendsms_stats(const struct sendsms *s);
 
+/* The outbox (outbox.c): SMS of ceirgw's own wait in a Redis stream until their channel has
+ * delivered them. The channel delivers through ops: deliver takes one (id NULL when it
+ * bypasses the outbox, Redis being down) and returns 0 when it did (outbox_done(id) follows
+ * once delivered, or outbox_drop(id) when it is given up for now: the entry is read again at
+ * the next claim round, or at once after outbox_again), -ENOBUFS to leave it for later, or
+ * another -errno when it can never be sent. ready says whether deliveries can be made now. */
+struct outbox_ops {
+	int (*deliver)(void *arg, const char *id, const char *to, const char *text, size_t len);
+	bool (*ready)(void *arg);
+};
+struct outbox;
+struct outbox *outbox_start(void *ctx, struct channels *ch, const char *stream,
+			    const struct outbox_ops *ops, void *arg);
+void outbox_add(struct outbox *o, const char *to, const char *text, size_t len);
+void outbox_done(struct outbox *o, const char *id);
+void outbox_drop(struct outbox *o, const char *id);
+void outbox_again(struct outbox *o);
+struct outbox_stats {
+	unsigned long long queued, sent, lost;
+};
+const struct outbox_stats *outbox_stats(const struct outbox *o);
+
 /* The Kannel box: connects to bearerbox (cfg->bearerbox), answers the MOs it routes to ceirgw
  * (SMS, and USSD over SMPP through meta data) and sends MTs (doc/kannel.md). Reconnects by
  * itself. box_send is an engine_sms_hook's send: notifications go as mt_push. */

@@ -1,7 +1,11 @@
 /* Notifications through Kannel smsbox's sendsms HTTP interface (Kannel user guide, "SMS Push"):
  * GET sendsms-url?username=&password=&from=&to=&text=&charset=UTF-8&coding=0|2, one kept-alive
  * connection. Kannel answers 202 "0: Accepted for delivery" (or "3: Queued for later
- * delivery"); anything else is retried at 1 s, 5 s, 30 s and 2 min, then logged as lost. */
+ * delivery"); anything else is retried at 1 s, 5 s, 30 s and 2 min. Each SMS waits in the
+ * Redis outbox (outbox.c) until smsbox has accepted it: one still refused after the retries
+ * stays there and is tried again at the outbox's next round, and one a stopped ceirgw had
+ * not handed over is sent when it starts again. Only an SMS that could not be put in the
+ * outbox (Redis down) is lost after the retries. */
 #include "channel/channels.h"
 
 #include <errno.h>
@@ -24,8 +28,11 @@
 
 static const int retry_s[] = { 1, 5, 30, 120 };
 
+#define OUTBOX_STREAM "ceirgw:outbox-http"
+
 struct sendsms {
 	struct event_base *base;
+	struct outbox *outbox;
 	struct channels *ch;	/* ch->cfg is the configuration now (reloads replace it) */
 	struct evhttp_uri *uri;
 	struct evhttp_connection *conn;
@@ -35,6 +42,7 @@ struct sendsms {
 
 struct sms_msg {
 	struct sendsms *s;
+	char *outbox_id;	/* its outbox entry, or NULL */
 	char *to, *text;
 	size_t len;
 	int tries;
@@ -60,8 +68,12 @@ static int msg_destructor(struct sms_msg *m)
 	return 0;
 }
 
+static int deliver(void *arg, const char *id, const char *to, const char *text, size_t len);
+static bool ready(void *arg);
+
 struct sendsms *sendsms_create(void *ctx, struct channels *ch, char *err, size_t errsz)
 {
+	static const struct outbox_ops ops = { deliver, ready };
 	struct event_base *base = ch->base;
 	const struct ceirgw_config *cfg = ch->cfg;
 	struct sendsms *s = talloc_zero(ctx, struct sendsms);
@@ -90,6 +102,12 @@ struct sendsms *sendsms_create(void *ctx, struct channels *ch, char *err, size_t
 		return NULL;
 	}
 	evhttp_connection_set_timeout(s->conn, SENDSMS_TIMEOUT_S);
+	s->outbox = outbox_start(s, ch, OUTBOX_STREAM, &ops, s);
+	if (s->outbox == NULL) {
+		errbuf_set(err, errsz, "out of memory");
+		talloc_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -111,6 +129,14 @@ static void msg_failed(struct sms_msg *m, const char *why)
 	char masked[32];
 
 	msisdn_mask(m->to, strlen(m->to), masked, sizeof(masked));
+	if (m->tries > (int)(sizeof(retry_s) / sizeof(retry_s[0])) && m->outbox_id) {
+		LOGP(LOGC_HTTP, LOGL_ERROR, "sendsms: SMS to %s not accepted after %d tries (%s); "
+		     "it stays in the outbox for later", masked, m->tries, why);
+		m->s->stats.retried++;
+		outbox_drop(m->s->outbox, m->outbox_id);
+		talloc_free(m);
+		return;
+	}
 	if (m->tries > (int)(sizeof(retry_s) / sizeof(retry_s[0]))) {
 		LOGP(LOGC_HTTP, LOGL_ERROR, "sendsms: SMS to %s lost after %d tries: %s", masked,
 		     m->tries, why);
@@ -138,6 +164,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 
 	if (code >= 200 && code < 300) {
 		m->s->stats.accepted++;
+		if (m->outbox_id)
+			outbox_done(m->s->outbox, m->outbox_id);
 		talloc_free(m);
 		return;
 	}
@@ -202,30 +230,47 @@ static void msg_send(struct sms_msg *m)
 		msg_failed(m, "cannot send the request");	/* libevent freed req */
 }
 
-void sendsms_send(void *arg, const char *to, const char *text, size_t len)
+static int deliver(void *arg, const char *id, const char *to, const char *text, size_t len)
 {
 	struct sendsms *s = arg;
 	struct sms_msg *m;
 
 	if (s->queued >= SENDSMS_QUEUE_MAX) {
+		if (id)
+			return -ENOBUFS;	/* in the outbox still: later */
 		LOGP(LOGC_HTTP, LOGL_ERROR, "sendsms: %d SMS waiting: this one is lost",
 		     SENDSMS_QUEUE_MAX);
 		s->stats.lost++;
-		return;
+		return 0;
 	}
 	m = talloc_zero(s, struct sms_msg);
 	if (m == NULL)
-		return;
+		return -ENOBUFS;
 	m->s = s;
 	m->to = talloc_strdup(m, to);
 	m->text = talloc_strndup(m, text, len);
+	m->outbox_id = id ? talloc_strdup(m, id) : NULL;
 	m->len = len;
-	if (m->to == NULL || m->text == NULL) {
+	if (m->to == NULL || m->text == NULL || (id && m->outbox_id == NULL)) {
 		talloc_free(m);
-		return;
+		return -ENOBUFS;
 	}
 	s->queued++;
 	s->stats.queued++;
 	talloc_set_destructor(m, msg_destructor);
 	msg_send(m);
+	return 0;
+}
+
+static bool ready(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+void sendsms_send(void *arg, const char *to, const char *text, size_t len)
+{
+	struct sendsms *s = arg;
+
+	outbox_add(s->outbox, to, text, len);
 }

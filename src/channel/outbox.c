@@ -1,0 +1,345 @@
+/* The outbox (channels.h): SMS of ceirgw's own (a receipt with its PIN, a CEIR result) must
+ * survive a ceirgw that stops before the SMS path has taken them. Each goes into a Redis
+ * stream first; a ceirgw reads it from there through a consumer group and hands it to its
+ * channel (the Kannel box, or smsbox's sendsms), and acknowledges and deletes the entry once
+ * the channel says it was delivered. The consumer is named after the host and the HTTP port,
+ * so a restarted ceirgw sends its own unsent entries again at once; entries of a consumer
+ * that does not come back are taken over by another after CLAIM_IDLE_MS. Without Redis an
+ * SMS goes straight to the channel, as before. Why a stream and a group rather than a list:
+ * it is the pattern the CEIR results already use (pending entries, XAUTOCLAIM). */
+#include "channel/channels.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <talloc.h>
+
+#include "core/logging.h"
+#include "domain/msisdn.h"
+#include "store/store.h"
+
+#include "gwlib/gwlib.h"	/* uuid_generate, uuid_unparse */
+
+#define GROUP "ceirgw"
+#define REMEMBER_S 60		/* an add repeated within this is added once */
+#define POLL_MS 250
+#define CLAIM_EVERY_S 30
+#define CLAIM_IDLE_MS 120000
+#define ID_MAX 48
+
+/* An entry handed to the channel and not yet delivered. */
+struct flight {
+	TAILQ_ENTRY(flight) link;
+	char id[ID_MAX];
+	bool acking;		/* delivered: its XACK is on the way */
+};
+TAILQ_HEAD(flight_list, flight);
+
+struct outbox {
+	struct channels *ch;
+	char stream[64];
+	char consumer[96];
+	struct outbox_ops ops;
+	void *arg;
+	struct event *timer;
+	bool group_ok, pending_done, busy;
+	time_t last_claim;
+	struct flight_list flights;
+	struct outbox_stats stats;
+};
+
+static void later(struct outbox *o, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	o->busy = false;
+	evtimer_add(o->timer, &tv);
+}
+
+static struct flight *flight_find(struct outbox *o, const char *id, size_t len)
+{
+	struct flight *f;
+
+	TAILQ_FOREACH(f, &o->flights, link)
+		if (strlen(f->id) == len && memcmp(f->id, id, len) == 0)
+			return f;
+	return NULL;
+}
+
+static void noop_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+static void on_acked(void *arg, int err)
+{
+	struct flight *f = arg;
+	struct outbox *o = talloc_get_type_abort(talloc_parent(f), struct outbox);
+
+	if (err == -ECANCELED)
+		return;
+	if (err == 0)
+		store_stream_del(o->ch->store, o->stream, f->id, strlen(f->id), noop_done, NULL);
+	TAILQ_REMOVE(&o->flights, f, link);
+	talloc_free(f);
+}
+
+void outbox_done(struct outbox *o, const char *id)
+{
+	struct flight *f = flight_find(o, id, strlen(id));
+
+	if (f == NULL || f->acking)
+		return;
+	o->stats.sent++;
+	f->acking = true;
+	if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, strlen(f->id), on_acked,
+			    f) < 0) {
+		/* Pending still: sent again later. The SMS goes twice; nothing is lost. */
+		TAILQ_REMOVE(&o->flights, f, link);
+		talloc_free(f);
+	}
+}
+
+void outbox_drop(struct outbox *o, const char *id)
+{
+	struct flight *f = flight_find(o, id, strlen(id));
+
+	if (f && !f->acking) {
+		TAILQ_REMOVE(&o->flights, f, link);
+		talloc_free(f);
+	}
+}
+
+void outbox_again(struct outbox *o)
+{
+	o->pending_done = false;
+	if (!o->busy)
+		later(o, 0);
+}
+
+static bool field_is(const struct store_kv *kv, const char *name)
+{
+	return kv->klen == strlen(name) && memcmp(kv->key, name, kv->klen) == 0;
+}
+
+/* Hands one entry to the channel; false when it was in flight already. */
+static bool take(struct outbox *o, const struct store_entry *se)
+{
+	char to[MSISDN_E164_MAX + 2] = "", masked[24];
+	const char *text = NULL;
+	size_t tlen = 0;
+	struct flight *f;
+	int rc;
+
+	if (se->idlen >= ID_MAX || flight_find(o, se->id, se->idlen))
+		return false;
+	for (size_t i = 0; i < se->n; i++) {
+		if (field_is(&se->kv[i], "to") && se->kv[i].vlen < sizeof(to)) {
+			memcpy(to, se->kv[i].val, se->kv[i].vlen);
+			to[se->kv[i].vlen] = '\0';
+		} else if (field_is(&se->kv[i], "text")) {
+			text = se->kv[i].val;
+			tlen = se->kv[i].vlen;
+		}
+	}
+	f = talloc_zero(o, struct flight);
+	if (f == NULL)
+		return false;
+	memcpy(f->id, se->id, se->idlen);
+	TAILQ_INSERT_TAIL(&o->flights, f, link);
+	if (to[0] == '\0' || text == NULL) {
+		LOGP(LOGC_MAIN, LOGL_ERROR, "outbox %s: entry %s is not an SMS; dropped", o->stream,
+		     f->id);
+		outbox_done(o, f->id);
+		return true;
+	}
+	rc = o->ops.deliver(o->arg, f->id, to, text, tlen);
+	if (rc == -ENOBUFS) {
+		outbox_drop(o, se->id);	/* pending: read again at the next claim round */
+	} else if (rc < 0) {
+		msisdn_mask(to, strlen(to), masked, sizeof(masked));
+		LOGP(LOGC_MAIN, LOGL_ERROR, "outbox %s: SMS to %s cannot be sent (%s); dropped",
+		     o->stream, masked, strerror(-rc));
+		o->stats.lost++;
+		outbox_done(o, f->id);
+	}
+	return true;
+}
+
+static void on_entries(void *arg, int err, const struct store_entry *se, size_t n)
+{
+	struct outbox *o = arg;
+	size_t taken = 0;
+
+	if (err == -ECANCELED)
+		return;
+	if (err < 0) {
+		later(o, 1000);
+		return;
+	}
+	for (size_t i = 0; i < n && o->ops.ready(o->arg); i++)
+		taken += take(o, &se[i]);
+	/* Own backlog taken (what it still holds is in flight): new entries now. */
+	if (!o->pending_done && taken == 0)
+		o->pending_done = true;
+	later(o, (n == STORE_ENTRIES_MAX && taken) || !o->pending_done ? 0 : POLL_MS);
+}
+
+static void on_group(void *arg, int err)
+{
+	struct outbox *o = arg;
+
+	if (err == -ECANCELED)
+		return;
+	o->group_ok = err == 0;
+	later(o, err == 0 ? 0 : 1000);
+}
+
+/* Reads while the channel can take what it holds. */
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *o = arg;
+	struct store *st = o->ch->store;
+	time_t now = time(NULL);
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (o->busy)
+		return;
+	if (!o->ops.ready(o->arg) || !store_is_up(st)) {
+		if (!store_is_up(st))
+			o->group_ok = false;
+		later(o, 500);
+		return;
+	}
+	o->busy = true;
+	if (!o->group_ok) {
+		rc = store_group_create(st, o->stream, GROUP, on_group, o);
+	} else if (o->pending_done && now - o->last_claim >= CLAIM_EVERY_S) {
+		o->last_claim = now;
+		o->pending_done = false;	/* own entries left for later, after this */
+		rc = store_group_claim(st, o->stream, GROUP, o->consumer, CLAIM_IDLE_MS,
+				       on_entries, o);
+	} else {
+		rc = store_group_read(st, o->stream, GROUP, o->consumer, !o->pending_done,
+				      on_entries, o);
+	}
+	if (rc < 0)
+		later(o, 500);
+}
+
+struct add {
+	struct outbox *o;
+	char *to, *text;
+	size_t len;
+};
+
+static void direct(struct outbox *o, const char *to, const char *text, size_t len)
+{
+	char masked[24];
+	int rc = o->ops.deliver(o->arg, NULL, to, text, len);
+
+	if (rc < 0) {
+		msisdn_mask(to, strlen(to), masked, sizeof(masked));
+		LOGP(LOGC_MAIN, LOGL_ERROR, "outbox %s: SMS to %s lost: %s", o->stream, masked,
+		     strerror(-rc));
+		o->stats.lost++;
+	}
+}
+
+static void on_added(void *arg, int err, const char *id, size_t len, bool changed)
+{
+	struct add *a = arg;
+
+	(void)id;
+	(void)len;
+	(void)changed;
+	if (err == -ECANCELED) {
+		talloc_free(a);
+		return;
+	}
+	if (err < 0) {
+		direct(a->o, a->to, a->text, a->len);
+	} else {
+		a->o->stats.queued++;
+		if (!a->o->busy)
+			later(a->o, 0);
+	}
+	talloc_free(a);
+}
+
+void outbox_add(struct outbox *o, const char *to, const char *text, size_t len)
+{
+	struct add *a = talloc_zero(o, struct add);
+	char rid[UUID_STR_LEN + 1];
+	uuid_t u;
+
+	if (a == NULL || (a->to = talloc_strdup(a, to)) == NULL ||
+	    (a->text = talloc_strndup(a, text, len)) == NULL) {
+		talloc_free(a);
+		direct(o, to, text, len);
+		return;
+	}
+	a->o = o;
+	a->len = len;
+	uuid_generate(u);
+	uuid_unparse(u, rid);
+	{
+		struct store_kv kv[2] = {
+			{ "to", 2, a->to, strlen(a->to) },
+			{ "text", 4, a->text, len },
+		};
+
+		if (store_ceir_enqueue(o->ch->store, o->stream, rid, REMEMBER_S, kv, 2, on_added,
+				       a) < 0) {
+			direct(o, to, text, len);
+			talloc_free(a);
+		}
+	}
+}
+
+static int outbox_destructor(struct outbox *o)
+{
+	if (o->timer)
+		event_free(o->timer);
+	return 0;
+}
+
+struct outbox *outbox_start(void *ctx, struct channels *ch, const char *stream,
+			    const struct outbox_ops *ops, void *arg)
+{
+	struct outbox *o = talloc_zero(ctx, struct outbox);
+	char host[64] = "ceirgw";
+
+	if (o == NULL)
+		return NULL;
+	o->ch = ch;
+	o->ops = *ops;
+	o->arg = arg;
+	TAILQ_INIT(&o->flights);
+	snprintf(o->stream, sizeof(o->stream), "%s", stream);
+	/* The same name after a restart: its own unsent entries come back at once. */
+	gethostname(host, sizeof(host) - 1);
+	snprintf(o->consumer, sizeof(o->consumer), "%s-%d", host, ch->cfg->http_port);
+	o->last_claim = time(NULL);
+	o->timer = evtimer_new(ch->base, tick, o);
+	if (o->timer == NULL) {
+		talloc_free(o);
+		return NULL;
+	}
+	talloc_set_destructor(o, outbox_destructor);
+	later(o, 0);
+	return o;
+}
+
+const struct outbox_stats *outbox_stats(const struct outbox *o)
+{
+	return &o->stats;
+}
