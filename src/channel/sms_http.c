@@ -1,7 +1,8 @@
 /* SMS over HTTP, for Kannel's smsbox: a `group = sms-service` with
  * get-url = "http://HOST:PORT/sms?from=%p&to=%P&text=%a&smsc=%i" (or post-url with the same
- * fields as a form). The response body is the reply SMS, which smsbox sends back and splits
- * into concatenated parts when it is longer than one (doc/kannel.md). */
+ * fields as a form), and accept-x-kannel-headers = true so that a UCS-2 reply keeps its
+ * coding. The response body is the reply SMS, which smsbox sends back and splits into
+ * concatenated parts when it is longer than one (doc/kannel.md). */
 #include "channel/channels.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "app/http.h"
 #include "core/logging.h"
+#include "domain/gsm.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
 #include "flow/engine.h"
@@ -27,6 +29,14 @@ static void on_reply(void *arg, const struct engine_reply *r)
 	struct sms_req *s = arg;
 	struct evhttp_request *req = http_pending_req(s->p);
 
+	struct sms_measure m;
+
+	/* smsbox sends a get-url reply as GSM 7-bit unless the reply says otherwise, whatever
+	 * its charset: a text outside the GSM alphabet (Arabic) would reach the phone as
+	 * question marks. X-Kannel-Coding: 2 makes it UCS-2; smsbox reads the header only with
+	 * accept-x-kannel-headers = true on the sms-service (doc/kannel.md). */
+	if (req && sms_measure(r->text, r->len, &m) == 0 && m.coding == SMS_UCS2)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "X-Kannel-Coding", "2");
 	/* Also when Redis is down: the user gets "busy, try later" rather than smsbox's
 	 * generic could-not-fetch text. */
 	if (req)

@@ -49,7 +49,7 @@ imei_of() { "$CEIRGWCTL" imei "$1" | awk '$1 == "imei" { print $2 }'; }
 
 today=$(date -u +%F)
 yesterday=$(date -u -d '-1 day' +%F)
-declare -a OWNER P Q
+declare -a OWNER P Q BUYER H
 echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
 echo "msisdn,national_id" >"$TEST_TMP/kyc.csv"
 for i in "${!LANGS[@]}"; do
@@ -62,7 +62,17 @@ for i in "${!LANGS[@]}"; do
 	echo "${P[i]},${OWNER[i]#+},63902100000000$((i + 1)),2025-06-01,$today" \
 		>>"$TEST_TMP/pairings.csv"
 	echo "${OWNER[i]#+},${NATID[i]}" >>"$TEST_TMP/kyc.csv"
+	# BUYER[i]: a number with a phone (H) but no ID on record.
+	BUYER[i]=+25473300010$((i + 1))
+	H[i]=$(imei_of "35332000${i}9$((i + 1))003")
+	echo "${H[i]},${BUYER[i]#+},63902100000010$((i + 1)),2025-01-01,$today" \
+		>>"$TEST_TMP/pairings.csv"
 done
+# D: one IMEI in two phones at once (two SIMs): a clone.
+D=$(imei_of 35332100555555)
+echo "$D,254700000001,639021000000011,2025-01-01,$today" >>"$TEST_TMP/pairings.csv"
+echo "$D,254700000002,639021000000012,2025-02-01,$today" >>"$TEST_TMP/pairings.csv"
+U=123456780000010	# a valid IMEI of no known model
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
@@ -332,6 +342,41 @@ is "$(R XLEN ceir:requests)" 16 "16 requests on ceir:requests in all"
 is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
 is "$(cut -f2,4 "$TEST_TMP/sms.log" | sort -u)" "384"$'\t'"UTF-8" \
 	"every SMS from the short code, in UTF-8 on the sendsms interface"
+
+# ---- each failure, in every language ------------------------------------------------------------
+# The owner's number speaks its language (chosen above); the buyer's SMS take the language of
+# their keyword.
+for i in "${!LANGS[@]}"; do
+	l=${LANGS[i]} who=${OWNER[i]} buyer=${BUYER[i]}
+	kc=$(kw "$l" kw.check) kst=$(kw "$l" kw.stolen)
+	bad=${P[i]:0:14}$(( (${P[i]:14:1} + 1) % 10 ))
+	is "$(walk "f1$l" "$who" 1 "$bad")" "END $(render "$l" check.invalid_check imei="$bad")" \
+		"$l: check: a wrong check digit, why"
+	is "$(walk "f2$l" "$who" 1 12345)" "END $(render "$l" check.invalid_length)" \
+		"$l: check: too short, why"
+	is "$(sms "$buyer" "$kc $D")" "$(render "$l" check.duplicated maker=Samsung model=SGH-W110)" \
+		"$l: check by SMS: duplicated (two SIMs at once)"
+	is "$(sms "$buyer" "$kc $U")" "$(render "$l" check.unknown imei="$U")" \
+		"$l: check by SMS: no known model"
+	# Report: the ID digits wrong, twice more, then locked out.
+	dial "w$l" "$who" >/dev/null
+	is "$(press 2 2 0000)" "CON $(render "$l" report.id_wrong tries=2)" \
+		"$l: report: wrong ID digits, 2 tries left"
+	is "$(press 0001)" "CON $(render "$l" report.id_wrong tries=1)" "$l: ... 1 try left"
+	is "$(press 0002)" "END $(render "$l" report.locked minutes=60)" "$l: ... locked out"
+	R DEL "rl:{kyc:$who}" >/dev/null
+	# Not linked: a phone never used with this number.
+	other=${P[$(( (i + 1) % ${#LANGS[@]} ))]}
+	is "$(walk "n$l" "$who" 2 8 "$other")" "END $(render "$l" report.not_linked)" \
+		"$l: report: a phone not used with this number: what to do next"
+	# No ID on record for the number.
+	is "$(sms "$buyer" "$kst ${H[i]} 9999")" "$(render "$l" report.no_kyc)" \
+		"$l: report by SMS from a number with no ID on record"
+	# Too many checks from one number.
+	lim=""
+	for n in $(seq 1 31); do lim=$(sms "$buyer" "$kc ${H[i]}"); done
+	is "$lim" "$(render "$l" common.limited)" "$l: the 31st check in an hour: politely refused"
+done
 
 # ---- no full number, no PIN in the log --------------------------------------------------------
 leaks=""
