@@ -477,7 +477,7 @@ static void stop(struct daemon *d)
 
 static int start_journeys(struct daemon *d, char *err, size_t errsz)
 {
-	struct engine_sms_hook hook = { sendsms_send, NULL };
+	struct engine_sms_hook hook = { sendsms_send, NULL, NULL };
 
 	d->kyc_keylen = load_kyc_key(d, err, errsz);
 	if (d->kyc_keylen < 0) {
@@ -505,6 +505,7 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 			return -EINVAL;
 		}
 		hook.arg = d->ch.sendsms;
+		hook.outbox = OUTBOX_HTTP;
 		engine_set_sms_hook(d->engine, &hook);
 	}
 	if (d->cfg->bearerbox) {
@@ -516,6 +517,7 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 		/* The box is the operator's own path to the SMSC: notifications take it. */
 		hook.send = box_send;
 		hook.arg = d->ch.box;
+		hook.outbox = OUTBOX_BOX;
 		engine_set_sms_hook(d->engine, &hook);
 	}
 	if (hook.arg == NULL)

@@ -957,7 +957,6 @@ static void connect_now(struct box *b)
 
 /* ---- notifications: through the outbox (outbox.c) -------------------------------------- */
 
-#define OUTBOX_STREAM "ceirgw:outbox"
 
 static int push_destructor(struct box_push *p)
 {
@@ -1125,7 +1124,7 @@ struct box *box_start(void *ctx, struct channels *ch, char *err, size_t errsz)
 	{
 		static const struct outbox_ops ops = { box_deliver, box_ready };
 
-		b->outbox = outbox_start(b, ch, OUTBOX_STREAM, &ops, b);
+		b->outbox = outbox_start(b, ch, OUTBOX_BOX, &ops, b);
 	}
 	if (b->reconnect == NULL || b->heartbeat == NULL || b->mt_retry == NULL ||
 	    b->outbox == NULL) {

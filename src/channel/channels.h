@@ -61,6 +61,9 @@ const struct sendsms_stats *sendsms_stats(const struct sendsms *s);
  * once delivered, or outbox_drop(id) when it is given up for now: the entry is read again at
  * the next claim round, or at once after outbox_again), -ENOBUFS to leave it for later, or
  * another -errno when it can never be sent. ready says whether deliveries can be made now. */
+#define OUTBOX_BOX "ceirgw:outbox"		/* the Kannel box's */
+#define OUTBOX_HTTP "ceirgw:outbox-http"	/* smsbox's sendsms's */
+
 struct outbox_ops {
 	int (*deliver)(void *arg, const char *id, const char *to, const char *text, size_t len);
 	bool (*ready)(void *arg);

@@ -28,7 +28,6 @@
 
 static const int retry_s[] = { 1, 5, 30, 120 };
 
-#define OUTBOX_STREAM "ceirgw:outbox-http"
 
 struct sendsms {
 	struct event_base *base;
@@ -102,7 +101,7 @@ struct sendsms *sendsms_create(void *ctx, struct channels *ch, char *err, size_t
 		return NULL;
 	}
 	evhttp_connection_set_timeout(s->conn, SENDSMS_TIMEOUT_S);
-	s->outbox = outbox_start(s, ch, OUTBOX_STREAM, &ops, s);
+	s->outbox = outbox_start(s, ch, OUTBOX_HTTP, &ops, s);
 	if (s->outbox == NULL) {
 		errbuf_set(err, errsz, "out of memory");
 		talloc_free(s);

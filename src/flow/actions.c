@@ -694,8 +694,12 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->tag,
 	     r->s.ref);
 	run_set_model(r);
-	/* The reference and the PIN go by SMS to the number the report came from. */
-	run_send_sms(r, r->msisdn, "notify.receipt");
+	/* The reference and the PIN go by SMS to the number the report came from: already in
+	 * the outbox when the channel has one (report_enqueued), else now. */
+	if (r->e->sms.outbox == NULL)
+		run_send_sms(r, r->msisdn, "notify.receipt");
+	else
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
 	run_finish(r, "accepted");
 }
 
@@ -709,6 +713,24 @@ static void report_enqueued(void *arg, int err, const char *id, size_t len, bool
 	if (err < 0) {
 		fail_store(r, err);
 		return;
+	}
+	if (r->e->sms.outbox && r->e->sms.send) {
+		char text[1024];
+		int n;
+
+		run_set_model(r);
+		n = run_render_key(r, "notify.receipt", text, sizeof(text));
+		if (n > 0) {
+			r->e->stats.sms_sent++;
+			struct store_sms sms = { r->msisdn, text, (size_t)n };
+
+			rc = store_report_transition_sms(r->e->st, r->s.imei, "verified", "sent",
+							 kv, 1, r->e->sms.outbox, &sms, 1,
+							 report_sent, r);
+			if (rc < 0)
+				fail_store(r, rc);
+			return;
+		}
 	}
 	rc = store_report_transition(r->e->st, r->s.imei, "verified|sent", "sent", kv, 1,
 				     report_sent, r);

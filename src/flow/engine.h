@@ -39,6 +39,9 @@ enum engine_channel { EC_USSD, EC_SMS, EC_API };
 struct engine_sms_hook {
 	void (*send)(void *arg, const char *to, const char *text, size_t len);
 	void *arg;
+	/* The Redis outbox stream the channel reads (channels.h), or NULL: a receipt is then
+	 * added there in the same step as its report's move to "sent". */
+	const char *outbox;
 };
 
 /* Creates the engine. cfg and what it names must outlive it; kyc_key may be NULL (report and

@@ -257,6 +257,8 @@ struct result_ctx {
 	void (*done)(void *arg, int err);
 	void *arg;
 	bool unblock_rejected;
+	bool queued;		/* the SMS went into the outbox with the move */
+	char text[1024];
 };
 
 static void result_end(struct result_ctx *rc, int err)
@@ -294,7 +296,8 @@ static void result_on_transition(void *arg, int err, const char *state, size_t l
 	if (changed) {
 		LOGP(LOGC_CEIR, LOGL_NOTICE, "report %s: %s%s%s", rc->r->s.ref, rc->result,
 		     rc->reason[0] ? ": " : "", rc->reason);
-		result_notify(rc);
+		if (!rc->queued)
+			result_notify(rc);
 	} else {
 		LOGP(LOGC_CEIR, LOGL_INFO, "report %s: result %s changes nothing (a repeat)",
 		     rc->r->s.ref, rc->result);
@@ -337,8 +340,31 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		f[nf++] = (struct store_kv){ "reject_reason", 13, rc->reason, strlen(rc->reason) };
 	}
 	run_render_why(r, rc->reason);	/* in the report's language */
-	e = store_report_transition(r->e->st, r->s.imei, from, to, f, nf, result_on_transition,
-				    rc);
+	if (r->e->sms.outbox && r->e->sms.send) {
+		/* The SMS go into the outbox in the same step as the move: a ceirgw that stops
+		 * in between would otherwise see the result again, find it changes nothing, and
+		 * never tell the owner. */
+		struct store_sms sms[STORE_SMS_MAX];
+		size_t nsms = 0;
+		char key[32];
+		int len;
+
+		snprintf(key, sizeof(key), "notify.%s",
+			 rc->unblock_rejected ? "rejected" : rc->result);
+		len = run_render_key(r, key, rc->text, sizeof(rc->text));
+		if (len > 0 && r->reporter[0])
+			sms[nsms++] = (struct store_sms){ r->reporter, rc->text, (size_t)len };
+		if (len > 0 && r->owner_f[0] && strcmp(r->owner_f, r->reporter) != 0)
+			sms[nsms++] = (struct store_sms){ r->owner_f, rc->text, (size_t)len };
+		rc->queued = true;
+		r->e->stats.sms_sent += nsms;
+		e = store_report_transition_sms(r->e->st, r->s.imei, from, to, f, nf,
+						r->e->sms.outbox, sms, nsms, result_on_transition,
+						rc);
+	} else {
+		e = store_report_transition(r->e->st, r->s.imei, from, to, f, nf,
+					    result_on_transition, rc);
+	}
 	if (e < 0)
 		result_end(rc, e);
 }

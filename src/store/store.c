@@ -81,6 +81,25 @@ static struct script report_transition_script = {
 	"return {ARGV[2], 1}\n", ""
 };
 
+/* A report's move and the SMS that tell of it, in one step: a ceirgw that stops in between
+ * cannot leave one without the other. KEYS: rep:{imei}, the outbox stream. ARGV: allowed
+ * states, the new state, the count of SMS, their to and text pairs, then field/value pairs.
+ * Returns the state now and whether it changed (the SMS are added only then). */
+static struct script report_sms_script = {
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not st then return {'', 0} end\n"
+	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
+	"  return {st, 0}\n"
+	"end\n"
+	"local k = tonumber(ARGV[3])\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', redis.call('TIME')[1],\n"
+	"           unpack(ARGV, 4 + 2 * k))\n"
+	"for i = 0, k - 1 do\n"
+	"  redis.call('XADD', KEYS[2], '*', 'to', ARGV[4 + 2 * i], 'text', ARGV[5 + 2 * i])\n"
+	"end\n"
+	"return {ARGV[2], 1}\n", ""
+};
+
 /* Open reports that have not moved for ARGV[1] seconds, at most ARGV[2], as "imei,imei".
  * KEYS: the index of open reports (a sorted set: IMEI by the time it was opened). */
 static struct script report_due_script = {
@@ -332,6 +351,7 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	script_sha(&report_transition_script);
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
+	script_sha(&report_sms_script);
 	st->retry = evtimer_new(base, retry_cb, st);
 	if (st->retry == NULL) {
 		talloc_free(st);
@@ -1051,6 +1071,54 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 			    store_result_cb cb, void *arg)
 {
 	return report_transition(st, imei, from, to, 0, fields, n, cb, arg);
+}
+
+int store_report_transition_sms(struct store *st, const char *imei, const char *from,
+				const char *to, const struct store_kv *fields, size_t n,
+				const char *stream, const struct store_sms *sms, size_t nsms,
+				store_result_cb cb, void *arg)
+{
+	const char *argv[6 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	size_t lens[6 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	char count[4];
+	struct op *op;
+	int argc;
+
+	op = op_new(st, OP_RESULT, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.result = cb;
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
+	    to == NULL || *to == '\0' || stream == NULL || *stream == '\0' ||
+	    nsms > STORE_SMS_MAX) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	argv[0] = "2";
+	lens[0] = 1;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	argv[2] = stream;
+	lens[2] = strlen(stream);
+	argv[3] = from;
+	lens[3] = strlen(from);
+	argv[4] = to;
+	lens[4] = strlen(to);
+	lens[5] = (size_t)snprintf(count, sizeof(count), "%zu", nsms);
+	argv[5] = count;
+	argc = 6;
+	for (size_t i = 0; i < nsms; i++) {
+		argv[argc] = sms[i].to;
+		lens[argc++] = strlen(sms[i].to);
+		argv[argc] = sms[i].text;
+		lens[argc++] = sms[i].len;
+	}
+	argc = add_fields(argv, lens, argc, fields, n);
+	if (argc < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return op_start_script(op, &report_sms_script, argc, argv, lens);
 }
 
 int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,

@@ -119,6 +119,19 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 			    const char *to, const struct store_kv *fields, size_t n,
 			    store_result_cb cb, void *arg);
 
+/* The same, and in the same step (one Lua script) SMS added to an outbox stream (fields to
+ * and text, channels.h): the move and the SMS that tell of it happen together or not at all. */
+#define STORE_SMS_MAX 2
+struct store_sms {
+	const char *to;
+	const char *text;
+	size_t len;
+};
+int store_report_transition_sms(struct store *st, const char *imei, const char *from,
+				const char *to, const struct store_kv *fields, size_t n,
+				const char *stream, const struct store_sms *sms, size_t nsms,
+				store_result_cb cb, void *arg);
+
 /* The same, for a report a journey left half-way: only when its last change is idle_s
  * seconds old or more; else s is "busy" (another journey is at work on it) and nothing
  * changes. */
