@@ -1024,8 +1024,8 @@ static int box_deliver(void *arg, const char *id, const char *to, const char *te
 	octstr_destroy(smsc);
 	if (n <= 0) {
 		talloc_free(p);
-		if (n == -ENOBUFS)
-			b->stats.mt_lost += id == NULL;
+		if (id == NULL)
+			b->stats.mt_lost++;	/* no outbox entry behind it: gone */
 		return n < 0 ? n : -EIO;
 	}
 	if (p)

@@ -61,11 +61,13 @@ static struct script report_create_script = {
 	"return {ARGV[1], 1}\n", ""
 };
 
-/* A report's state changes only from the states given, and with ARGV[3] > 0 only when its
- * last change is at least that many seconds old (another journey may be at work on it).
- * KEYS: rep:{imei}. ARGV: allowed states "a|b", the new state, the idle seconds, then
- * field/value pairs. Returns the state now (or 'busy') and whether it changed; '' for no
- * report. */
+/* A report's state changes only from the states given, and with an idle time > 0 only when
+ * its last change is at least that many seconds old (another journey may be at work on it).
+ * With an outbox stream (KEYS[2]), the SMS that tell of the change are added to it in the
+ * same step: a ceirgw that stops in between cannot leave one without the other. KEYS:
+ * rep:{imei}[, the outbox stream]. ARGV: allowed states "a|b", the new state, the idle
+ * seconds, the count of SMS, their to and text pairs, then field/value pairs. Returns the
+ * state now (or 'busy') and whether it changed; '' for no report. */
 static struct script report_transition_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st then return {'', 0} end\n"
@@ -77,25 +79,10 @@ static struct script report_transition_script = {
 	"if idle > 0 and now - tonumber(redis.call('HGET', KEYS[1], 'updated') or '0') < idle then\n"
 	"  return {'busy', 0}\n"
 	"end\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 4))\n"
-	"return {ARGV[2], 1}\n", ""
-};
-
-/* A report's move and the SMS that tell of it, in one step: a ceirgw that stops in between
- * cannot leave one without the other. KEYS: rep:{imei}, the outbox stream. ARGV: allowed
- * states, the new state, the count of SMS, their to and text pairs, then field/value pairs.
- * Returns the state now and whether it changed (the SMS are added only then). */
-static struct script report_sms_script = {
-	"local st = redis.call('HGET', KEYS[1], 'state')\n"
-	"if not st then return {'', 0} end\n"
-	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
-	"  return {st, 0}\n"
-	"end\n"
-	"local k = tonumber(ARGV[3])\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', redis.call('TIME')[1],\n"
-	"           unpack(ARGV, 4 + 2 * k))\n"
+	"local k = tonumber(ARGV[4])\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 5 + 2 * k))\n"
 	"for i = 0, k - 1 do\n"
-	"  redis.call('XADD', KEYS[2], '*', 'to', ARGV[4 + 2 * i], 'text', ARGV[5 + 2 * i])\n"
+	"  redis.call('XADD', KEYS[2], '*', 'to', ARGV[5 + 2 * i], 'text', ARGV[6 + 2 * i])\n"
 	"end\n"
 	"return {ARGV[2], 1}\n", ""
 };
@@ -351,7 +338,6 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	script_sha(&report_transition_script);
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
-	script_sha(&report_sms_script);
 	st->retry = evtimer_new(base, retry_cb, st);
 	if (st->retry == NULL) {
 		talloc_free(st);
@@ -1031,82 +1017,41 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 
 static int report_transition(struct store *st, const char *imei, const char *from,
 			     const char *to, unsigned idle_s, const struct store_kv *fields,
-			     size_t n, store_result_cb cb, void *arg)
+			     size_t n, const char *stream, const struct store_sms *sms,
+			     size_t nsms, store_result_cb cb, void *arg)
 {
-	const char *argv[5 + 2 * FIELDS_MAX];
-	size_t lens[5 + 2 * FIELDS_MAX];
-	char idle[12];
+	const char *argv[7 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	size_t lens[7 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	char idle[12], count[4];
 	struct op *op;
-	int argc;
+	int argc = 0;
 
 	op = op_new(st, OP_RESULT, arg);
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.result = cb;
 	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
-	    to == NULL || *to == '\0') {
+	    to == NULL || *to == '\0' || nsms > STORE_SMS_MAX ||
+	    (nsms && (stream == NULL || *stream == '\0'))) {
 		talloc_free(op);
 		return -EINVAL;
 	}
-	argv[0] = "1";
-	lens[0] = 1;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	argv[2] = from;
-	lens[2] = strlen(from);
-	argv[3] = to;
-	lens[3] = strlen(to);
-	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
-	argv[4] = idle;
-	argc = add_fields(argv, lens, 5, fields, n);
-	if (argc < 0) {
-		talloc_free(op);
-		return -EINVAL;
+	argv[argc] = nsms ? "2" : "1";	/* the keys: the report, and the outbox */
+	lens[argc++] = 1;
+	argv[argc] = op->key;
+	lens[argc++] = op->keylen;
+	if (nsms) {
+		argv[argc] = stream;
+		lens[argc++] = strlen(stream);
 	}
-	return op_start_script(op, &report_transition_script, argc, argv, lens);
-}
-
-int store_report_transition(struct store *st, const char *imei, const char *from,
-			    const char *to, const struct store_kv *fields, size_t n,
-			    store_result_cb cb, void *arg)
-{
-	return report_transition(st, imei, from, to, 0, fields, n, cb, arg);
-}
-
-int store_report_transition_sms(struct store *st, const char *imei, const char *from,
-				const char *to, const struct store_kv *fields, size_t n,
-				const char *stream, const struct store_sms *sms, size_t nsms,
-				store_result_cb cb, void *arg)
-{
-	const char *argv[6 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	size_t lens[6 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	char count[4];
-	struct op *op;
-	int argc;
-
-	op = op_new(st, OP_RESULT, arg);
-	if (op == NULL)
-		return op_new_err(st);
-	op->cb.result = cb;
-	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
-	    to == NULL || *to == '\0' || stream == NULL || *stream == '\0' ||
-	    nsms > STORE_SMS_MAX) {
-		talloc_free(op);
-		return -EINVAL;
-	}
-	argv[0] = "2";
-	lens[0] = 1;
-	argv[1] = op->key;
-	lens[1] = op->keylen;
-	argv[2] = stream;
-	lens[2] = strlen(stream);
-	argv[3] = from;
-	lens[3] = strlen(from);
-	argv[4] = to;
-	lens[4] = strlen(to);
-	lens[5] = (size_t)snprintf(count, sizeof(count), "%zu", nsms);
-	argv[5] = count;
-	argc = 6;
+	argv[argc] = from;
+	lens[argc++] = strlen(from);
+	argv[argc] = to;
+	lens[argc++] = strlen(to);
+	lens[argc] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
+	argv[argc++] = idle;
+	lens[argc] = (size_t)snprintf(count, sizeof(count), "%zu", nsms);
+	argv[argc++] = count;
 	for (size_t i = 0; i < nsms; i++) {
 		argv[argc] = sms[i].to;
 		lens[argc++] = strlen(sms[i].to);
@@ -1118,14 +1063,31 @@ int store_report_transition_sms(struct store *st, const char *imei, const char *
 		talloc_free(op);
 		return -EINVAL;
 	}
-	return op_start_script(op, &report_sms_script, argc, argv, lens);
+	return op_start_script(op, &report_transition_script, argc, argv, lens);
+}
+
+int store_report_transition(struct store *st, const char *imei, const char *from,
+			    const char *to, const struct store_kv *fields, size_t n,
+			    store_result_cb cb, void *arg)
+{
+	return report_transition(st, imei, from, to, 0, fields, n, NULL, NULL, 0, cb, arg);
+}
+
+int store_report_transition_sms(struct store *st, const char *imei, const char *from,
+				const char *to, const struct store_kv *fields, size_t n,
+				const char *stream, const struct store_sms *sms, size_t nsms,
+				store_result_cb cb, void *arg)
+{
+	if (stream == NULL || *stream == '\0')
+		return -EINVAL;
+	return report_transition(st, imei, from, to, 0, fields, n, stream, sms, nsms, cb, arg);
 }
 
 int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg)
 {
-	return report_transition(st, imei, from, to, idle_s, fields, n, cb, arg);
+	return report_transition(st, imei, from, to, idle_s, fields, n, NULL, NULL, 0, cb, arg);
 }
 
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)
