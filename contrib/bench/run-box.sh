@@ -10,7 +10,7 @@
 #   contrib/bench/run-box.sh
 # Environment: BUILD (./build), N (20000 MOs), WARMUP (200 MOs, a checked run before the
 # measured one), TIMEOUT (120 s for the N replies), STORE (none, or file: bearerbox's store
-# file), BOX_CPU (0), LOAD_CPU (1), KEEP (set: keep the temporary directory and its logs).
+# file), BOX_CPU (0), LOAD_CPU (1), REDIS_CPU (LOAD_CPU: ceirgw's redis-server), KEEP (set: keep the temporary directory and its logs).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/contrib/bench
@@ -22,58 +22,15 @@ timeout=${TIMEOUT:-120}
 store=${STORE:-none}
 box_cpu=${BOX_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
+redis_cpu=${REDIS_CPU:-$load_cpu}
 bearerbox=${BEARERBOX:-/usr/sbin/bearerbox}
 fakesmsc=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
 imei=356938035643809	# Nokia N900, a TAC of the embedded TAC list
-hz=$(getconf CLK_TCK)
 
-for tool in "$bearerbox" "$fakesmsc" redis-server redis-cli gw-config taskset curl cc; do
-	command -v "$tool" >/dev/null || { echo "run-box.sh: $tool is missing" >&2; exit 1; }
-done
-
-work=$(mktemp -d /tmp/ceirgw-bench-box-XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ -n "${KEEP:-}" ]; then echo "run-box.sh: files kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Stops PID (one this script started) and waits for it.
-stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
-# wait_for SECONDS CMD...: runs CMD until it succeeds.
-wait_for() {
-	local n=$(( $1 * 20 ))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$(( n - 1 ))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-
-# CPU ticks (utime + stime) of PID so far. The command name is skipped: it may hold spaces.
-ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
+# shellcheck source=contrib/bench/lib.sh
+. "$bench/lib.sh"
+bench_init box
+need "$bearerbox" "$fakesmsc" redis-server redis-cli gw-config taskset curl cc
 
 now() { date +%s.%N; }
 
@@ -206,12 +163,7 @@ stop "$bpid"
 stop "$bb_pid"
 
 # ceirgw
-redis_port=$(free_port)
-taskset -c "$load_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-	--appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-redis_pid=$!
-pids+=("$redis_pid")
-wait_for 10 redis-cli -p "$redis_port" ping || { echo "redis-server did not start" >&2; exit 1; }
+start_redis "$redis_cpu"
 bb_start
 http_port=$(free_port)
 cat >"$work/ceirgw.conf" <<EOF
@@ -235,18 +187,10 @@ stop "$bb_pid"
 stop "$redis_pid"
 
 # --- the table --------------------------------------------------------------------------------
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=""
-if git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
-	dirty="+changes"	# the working tree differs from the commit
-fi
-echo "machine: $(nproc) x $model, kernel $(uname -r), commit $commit$dirty, $(date -u +%FT%TZ)," \
-     "load average $load_before before, $load after"
+bench_machine "$load_before"
 echo "load: fakesmsc -i 0 -m $n (after $warmup checked), MO \"CHECK $imei\" from 4 senders;" \
      "bearerbox $("$bearerbox" -v 2 --version 2>&1 | grep -o 'version .[0-9.]*' | head -1 | tr -d "\`'")" \
-     "store ${store}; box on core $box_cpu, bearerbox + fakesmsc + redis-server on core $load_cpu"
+     "store ${store}; box on core $box_cpu, bearerbox + fakesmsc on core $load_cpu, redis-server on core $redis_cpu"
 echo "time: from fakesmsc's start to the N-th reply in its log (polled every 20 ms)"
 echo
 awk '

@@ -21,71 +21,17 @@ server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 imeis=${IMEIS:-1000}
 tacdb=$top/data/tacdb.csv
-hz=$(getconf CLK_TCK)
 
-for tool in wrk redis-server redis-cli node npm taskset pkg-config curl cc; do
-	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 1; }
-done
-
-work=$(mktemp -d /tmp/ceirgw-bench-http-XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Stops PID (one this script started) and waits for it.
-stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-free_port() {
-	local p
-	while :; do
-		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
-# wait_for SECONDS CMD...: runs CMD until it succeeds.
-wait_for() {
-	local n=$(( $1 * 20 ))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$(( n - 1 ))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-
-# CPU ticks (utime + stime) of PID so far. The command name is skipped: it may hold spaces.
-ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
+# shellcheck source=contrib/bench/lib.sh
+. "$bench/lib.sh"
+bench_init http
+need wrk redis-server redis-cli node npm taskset pkg-config curl cc
 
 # ussd PORT SESSION TEXT: one aggregator callback; prints the reply.
 ussd() {
 	curl -sf -X POST "http://127.0.0.1:$1/ussd" --data-urlencode "sessionId=$2" \
 		--data-urlencode "phoneNumber=+254700000001" --data-urlencode "serviceCode=*384#" \
 		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
-}
-
-# start_redis: a private redis-server on LOAD_CPU; sets redis_port and redis_pid.
-start_redis() {
-	redis_port=$(free_port)
-	taskset -c "$load_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-		--appendonly no --dir "$work" >"$work/redis-$redis_port.log" 2>&1 &
-	redis_pid=$!
-	pids+=("$redis_pid")
-	wait_for 10 redis-cli -p "$redis_port" ping || { echo "redis-server did not start" >&2; exit 1; }
 }
 
 # --- build what is measured -------------------------------------------------------------------
@@ -152,7 +98,7 @@ measure null "$port" "$spid" -
 stop "$spid"
 
 # node-peer
-start_redis
+start_redis "$load_cpu"
 port=$(free_port)
 taskset -c "$server_cpu" node "$bench/node-peer/server.js" "$port" \
 	"redis://127.0.0.1:$redis_port" "$tacdb" 2>"$work/node.err" &
@@ -165,7 +111,7 @@ stop "$spid"
 stop "$redis_pid"
 
 # ceirgw
-start_redis
+start_redis "$load_cpu"
 port=$(free_port)
 cat >"$work/ceirgw.conf" <<EOF
 group = ceirgw
@@ -186,15 +132,7 @@ stop "$spid"
 stop "$redis_pid"
 
 # --- the table --------------------------------------------------------------------------------
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=""
-if git -C "$top" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
-	dirty="+changes"	# the working tree differs from the commit
-fi
-echo "machine: $(nproc) x $model, kernel $(uname -r), commit $commit$dirty, $(date -u +%FT%TZ)," \
-     "load average $load_before before, $load after"
+bench_machine "$load_before"
 echo "load: wrk -t1 -c$conns -d${duration}s, a journey = 3 POST /ussd pipelined (dial, 1, 1*IMEI)," \
      "fresh session and caller each; server on core $server_cpu, wrk + redis-server on core $load_cpu"
 echo "latency: whole journey, first request written to third response (wrk's CO correction undone)"
