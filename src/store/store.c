@@ -1,5 +1,5 @@
 /* The asynchronous store: hiredis's async API on the daemon's libevent loop
- * (hiredis/adapters/libevent.h). Commands are always argv, never formatted strings. A lost
+ * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop). Commands are always argv, never formatted strings. A lost
  * connection is retried with exponential backoff from 100 ms up to 5 s; hiredis answers every
  * command still pending with a NULL reply when the connection drops, which becomes -EAGAIN
  * for the operation's caller, once. Scripts run by EVALSHA, and by EVAL when Redis does not
@@ -15,10 +15,10 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libevent.h>
 #include <openssl/sha.h>
 
 #include "core/logging.h"
+#include "store/redis_ev.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -260,9 +260,14 @@ static void connect_now(struct store *st)
 		schedule_retry(st);
 		return;
 	}
+	if (redis_ev_attach(ac, st->base) < 0) {
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: out of memory", st->address);
+		redisAsyncFree(ac);
+		schedule_retry(st);
+		return;
+	}
 	ac->data = st;
 	st->ac = ac;
-	redisLibeventAttach(ac, st->base);
 	redisAsyncSetConnectCallback(ac, connected_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnected_cb);
 	if (st->url.password[0]) {
