@@ -1024,6 +1024,12 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 	}
 	r->skeylen = (size_t)snprintf(r->skey, sizeof(r->skey), "u:%.*s:%s", (int)sidlen, sid,
 				      msisdn + (msisdn[0] == '+'));
+	if (cumulative && len == 0) {
+		/* The aggregator's first step: a new session. Were it a retry of that step, the
+		 * answer would be the same menu, so no session is looked up. */
+		fetch_lang(r);
+		return 0;
+	}
 	rc = store_session_get(e->st, r->skey, r->skeylen, on_session, r);
 	if (rc < 0) {
 		/* Answered later, as promised: from the loop, not from inside this call. */
