@@ -103,3 +103,17 @@ bench_machine() {
 	echo "machine: $(nproc) x $model, kernel $(uname -r), commit $commit$dirty," \
 	     "$(date -u +%FT%TZ), load average $1 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 }
+
+# bench_target WHAT MEASURED OP GOAL: one line of make bench's closing table of targets
+# (appended to the file BENCH_SUMMARY names, when set). OP is >= or <=, or "=" for a figure
+# that must equal GOAL exactly; MEASURED "-" when it could not be measured.
+bench_target() {
+	[ -n "${BENCH_SUMMARY:-}" ] || return 0
+	awk -v w="$1" -v m="$2" -v op="$3" -v g="$4" 'BEGIN {
+		if (m == "-") v = "not measured"
+		else if (op == ">=") v = (m + 0 >= g + 0) ? "holds" : "missed"
+		else if (op == "<=") v = (m + 0 <= g + 0) ? "holds" : "missed"
+		else v = (m == g) ? "holds" : "missed"
+		printf "%s\t%s\t%s %s\t%s\n", w, m, op, g, v
+	}' >>"$BENCH_SUMMARY"
+}

@@ -209,4 +209,6 @@ END {
 	print "(box us, bb us, redis us: CPU microseconds per MO answered, utime + stime from /proc/PID/stat)"
 	printf "target (issue 8)                          ratio   target\n"
 	printf "ceirgw / null-box MOs answered/s          %5s   >= 0.9\n", ratio(rate[ce], rate[nu])
-}' "$work/results"
+	printf "T\tbox path: ceirgw / null-box MOs answered/s\t%s\t>=\t0.9\n", ratio(rate[ce], rate[nu]) >targets
+}' targets="$work/targets" "$work/results"
+while IFS=$'\t' read -r _ what m op goal; do bench_target "$what" "$m" "$op" "$goal"; done <"$work/targets"

@@ -161,4 +161,9 @@ END {
 	printf "ceirgw / null server CPU per journey      %5s   <= 2\n", ratio(cpu[ce], cpu[nu])
 	printf "ceirgw+redis / node-peer+redis CPU        %5s   <= 0.33\n", ratio(t[ce], t[no])
 	printf "ceirgw / null p99                         %5s   <= 2\n", ratio(p99[ce], p99[nu])
-}' "$work/results"
+	printf "T\tHTTP check: ceirgw / node-peer journeys/s\t%s\t>=\t3\n", ratio(j[ce], j[no]) >targets
+	printf "T\tHTTP check: ceirgw / null CPU per journey\t%s\t<=\t2\n", ratio(cpu[ce], cpu[nu]) >targets
+	printf "T\tHTTP check: ceirgw+Redis / node-peer+Redis CPU\t%s\t<=\t0.33\n", ratio(t[ce], t[no]) >targets
+	printf "T\tHTTP check: ceirgw / null p99\t%s\t<=\t2\n", ratio(p99[ce], p99[nu]) >targets
+}' targets="$work/targets" "$work/results"
+while IFS=$'\t' read -r _ what m op goal; do bench_target "$what" "$m" "$op" "$goal"; done <"$work/targets"
