@@ -58,13 +58,10 @@ static const struct {
 
 #define NEXTENSION (sizeof(extension) / sizeof(extension[0]))
 
-int gsm_septets(uint32_t cp)
+static int septets_scan(uint32_t cp)
 {
 	size_t i;
 
-	/* Letters and digits, most of any text, sit at their ASCII codes: no table scan. */
-	if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
-		return 1;
 	if (cp >= GSM_NONE)
 		return 0;
 	for (i = 0; i < 128; i++) {
@@ -76,6 +73,24 @@ int gsm_septets(uint32_t cp)
 			return 2;
 	}
 	return 0;
+}
+
+int gsm_septets(uint32_t cp)
+{
+	/* ASCII, nearly every character of a screen, by a table read off the two above the
+	 * first time: spaces, newlines and punctuation would each scan 128 entries. */
+	static uint8_t ascii[128];
+	static bool ascii_ready;
+
+	if (cp < 128) {
+		if (!ascii_ready) {
+			for (uint32_t c = 0; c < 128; c++)
+				ascii[c] = (uint8_t)septets_scan(c);
+			ascii_ready = true;
+		}
+		return ascii[cp];
+	}
+	return septets_scan(cp);
 }
 
 int32_t gsm_default_char(unsigned code)

@@ -1312,25 +1312,8 @@ static void act_unblock(struct run *r)
 
 /* ---- language --------------------------------------------------------------------------- */
 
-void run_build_languages(struct run *r)
-{
-	const char *codes[9];
-	size_t n = tpl_languages(r->j->tpl, codes, 9), len = 0;
-
-	r->langs[0] = '\0';
-	for (size_t i = 0; i < n && i < 9; i++) {
-		int k = snprintf(r->langs + len, sizeof(r->langs) - len, "%s%zu %s", i ? "\n" : "",
-				 i + 1, tpl_language_name(r->j->tpl, codes[i]));
-
-		if (k < 0 || len + (size_t)k >= sizeof(r->langs))
-			break;
-		len += (size_t)k;
-	}
-}
-
 static void act_languages(struct run *r)
 {
-	run_build_languages(r);
 	run_finish(r, "done");
 }
 
@@ -1340,7 +1323,6 @@ static void act_language(struct run *r)
 	size_t n = tpl_languages(r->j->tpl, codes, 9);
 
 	if (r->pick < 1 || r->pick > n || r->pick > 9) {
-		run_build_languages(r);	/* the list again, for the screen it goes back to */
 		run_finish(r, "invalid");
 		return;
 	}

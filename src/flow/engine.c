@@ -35,6 +35,24 @@ static int yaml_name(const struct dirent *d)
 	return n > 5 && d->d_name[0] != '.' && strcmp(d->d_name + n - 5, ".yaml") == 0;
 }
 
+/* The language menu's lines, "1 English" to at most "9 ...": every screen may show them, so
+ * they are built with the journeys rather than for every screen. */
+static void build_languages(struct journeys *j)
+{
+	const char *codes[9];
+	size_t n = tpl_languages(j->tpl, codes, 9), len = 0;
+
+	j->langs[0] = '\0';
+	for (size_t i = 0; i < n && i < 9; i++) {
+		int k = snprintf(j->langs + len, sizeof(j->langs) - len, "%s%zu %s", i ? "\n" : "",
+				 i + 1, tpl_language_name(j->tpl, codes[i]));
+
+		if (k < 0 || len + (size_t)k >= sizeof(j->langs))
+			break;
+		len += (size_t)k;
+	}
+}
+
 struct journeys *journeys_load(void *ctx, const char *flows_dir, const char *templates_dir,
 			       const char *default_lang, flow_problem_fn report, void *arg,
 			       char *err, size_t errsz)
@@ -88,6 +106,7 @@ struct journeys *journeys_load(void *ctx, const char *flows_dir, const char *tem
 			   problems, problems == 1 ? "" : "s");
 		goto fail;
 	}
+	build_languages(j);
 	return j;
 fail:
 	talloc_free(j);
@@ -541,9 +560,7 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	VAR("tries", r->tries);
 	VAR("minutes", r->minutes);
 	VAR("handsets", r->list);
-	if (r->langs[0] == '\0')
-		run_build_languages(r);
-	VAR("languages", r->langs);
+	VAR("languages", r->j->langs);
 	VAR("reason", reason);
 	VAR("police", r->s.police);
 	VAR("why", r->why);

@@ -22,6 +22,7 @@ struct engine;
 struct journeys {
 	struct flow *flow;
 	struct tpl_set *tpl;
+	char langs[512];	/* the language menu's lines ("1 English\n2 Francais"), built once */
 };
 
 /* Loads the one flow of flows_dir (*.yaml) and every language of templates_dir, sets the

@@ -89,7 +89,6 @@ struct run {
 
 	/* Placeholder values of the screen to render. */
 	char maker[96], model[128], date[11], tries[24], minutes[24], why[128], list[512];
-	char langs[512];
 	char why_code[48];
 	char reported_at[24];	/* a resumed report's, ISO 8601 */
 
@@ -150,9 +149,8 @@ void run_send_sms(struct run *r, const char *to, const char *key);
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n);
 void run_render_why(struct run *r, const char *code);
 
-/* The numbered list of the session's handsets (r->list) and of the languages (r->langs). */
+/* The numbered list of the session's handsets (r->list). */
 void run_build_handsets(struct run *r);
-void run_build_languages(struct run *r);
 
 /* entry.c */
 void api_start(struct run *r, int err);
