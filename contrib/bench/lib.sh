@@ -37,12 +37,17 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
-# A TCP port nobody listens on.
+# A TCP port nobody listens on, below the kernel's ephemeral range (whose ports outgoing
+# connections take at any time) and never the same twice in one run.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_low" -gt 21000 ] || eph_low=32768
 free_port() {
 	local p
 	while :; do
-		p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+		p=$(( (RANDOM * 32768 + RANDOM) % (eph_low - 20000) + 20000 ))
+		grep -qx "$p" "$work/.ports" 2>/dev/null && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p" >>"$work/.ports"
 			echo "$p"
 			return
 		fi
@@ -62,6 +67,17 @@ wait_for() {
 
 # shellcheck disable=SC2034	# used by the scripts that source this file
 hz=$(getconf CLK_TCK)
+
+# up PID SECONDS CMD...: runs CMD until it succeeds; gives up at once when PID is gone.
+up() {
+	local pid=$1 n=$(( $2 * 20 ))
+	shift 2
+	while ! "$@" >/dev/null 2>&1; do
+		kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ] || return 1
+		n=$(( n - 1 ))
+		sleep 0.05
+	done
+}
 
 # CPU ticks (utime + stime) of PID so far. The command name is skipped: it may hold spaces.
 ticks() {
@@ -92,7 +108,8 @@ redis_used() {
 		awk -F: '/^used_memory:/ {u = $2} /^used_memory_startup:/ {s = $2} END {print u - s}'
 }
 
-# bench_machine LOAD_BEFORE: one line naming the machine, the commit and the load.
+# bench_machine LOAD_BEFORE: one line naming the machine, the commit (of $top) and the load.
+# shellcheck disable=SC2154	# top: set by the script that sources this file
 bench_machine() {
 	local model commit dirty=""
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -105,12 +122,14 @@ bench_machine() {
 }
 
 # bench_target WHAT MEASURED OP GOAL: one line of make bench's closing table of targets
-# (appended to the file BENCH_SUMMARY names, when set). OP is >= or <=, or "=" for a figure
-# that must equal GOAL exactly; MEASURED "-" when it could not be measured.
+# (appended to the file BENCH_SUMMARY names, when set). OP is >= or <=, "=" for a figure
+# that must equal GOAL exactly, or "figure" for one measured with no target; MEASURED "-"
+# when it could not be measured.
 bench_target() {
 	[ -n "${BENCH_SUMMARY:-}" ] || return 0
 	awk -v w="$1" -v m="$2" -v op="$3" -v g="$4" 'BEGIN {
 		if (m == "-") v = "not measured"
+		else if (op == "figure") { v = "(figure)"; op = ""; g = "" }
 		else if (op == ">=") v = (m + 0 >= g + 0) ? "holds" : "missed"
 		else if (op == "<=") v = (m + 0 <= g + 0) ? "holds" : "missed"
 		else v = (m == g) ? "holds" : "missed"
