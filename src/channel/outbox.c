@@ -10,6 +10,7 @@
 #include "channel/channels.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -32,9 +33,15 @@
 #define CLAIM_IDLE_MS 120000
 #define ID_MAX 48
 
+/* Entries in flight are found by id through a hash table: up to the channel's queue
+ * (10,000 for sendsms) can be, and every delivery looks one up. */
+#define FLIGHT_BUCKETS 1024
+
 /* An entry handed to the channel and not yet delivered. */
 struct flight {
 	TAILQ_ENTRY(flight) link;
+	struct outbox *o;
+	size_t idlen;
 	char id[ID_MAX];
 	bool acking;		/* delivered: its XACK is on the way */
 };
@@ -49,7 +56,7 @@ struct outbox {
 	struct event *timer;
 	bool group_ok, pending_done, busy;
 	time_t last_claim;
-	struct flight_list flights;
+	struct flight_list flights[FLIGHT_BUCKETS];
 	struct outbox_stats stats;
 };
 
@@ -61,14 +68,30 @@ static void later(struct outbox *o, int ms)
 	evtimer_add(o->timer, &tv);
 }
 
+/* FNV-1a of a stream entry id. */
+static struct flight_list *bucket(struct outbox *o, const char *id, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)id[i]) * 16777619u;
+	return &o->flights[h & (FLIGHT_BUCKETS - 1)];
+}
+
 static struct flight *flight_find(struct outbox *o, const char *id, size_t len)
 {
 	struct flight *f;
 
-	TAILQ_FOREACH(f, &o->flights, link)
-		if (strlen(f->id) == len && memcmp(f->id, id, len) == 0)
+	TAILQ_FOREACH(f, bucket(o, id, len), link)
+		if (f->idlen == len && memcmp(f->id, id, len) == 0)
 			return f;
 	return NULL;
+}
+
+static void flight_free(struct flight *f)
+{
+	TAILQ_REMOVE(bucket(f->o, f->id, f->idlen), f, link);
+	talloc_free(f);
 }
 
 static void noop_done(void *arg, int err)
@@ -80,14 +103,13 @@ static void noop_done(void *arg, int err)
 static void on_acked(void *arg, int err)
 {
 	struct flight *f = arg;
-	struct outbox *o = talloc_get_type_abort(talloc_parent(f), struct outbox);
+	struct outbox *o = f->o;
 
 	if (err == -ECANCELED)
 		return;
 	if (err == 0)
-		store_stream_del(o->ch->store, o->stream, f->id, strlen(f->id), noop_done, NULL);
-	TAILQ_REMOVE(&o->flights, f, link);
-	talloc_free(f);
+		store_stream_del(o->ch->store, o->stream, f->id, f->idlen, noop_done, NULL);
+	flight_free(f);
 }
 
 void outbox_done(struct outbox *o, const char *id)
@@ -98,11 +120,9 @@ void outbox_done(struct outbox *o, const char *id)
 		return;
 	o->stats.sent++;
 	f->acking = true;
-	if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, strlen(f->id), on_acked,
-			    f) < 0) {
+	if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, f->idlen, on_acked, f) < 0) {
 		/* Pending still: sent again later. The SMS goes twice; nothing is lost. */
-		TAILQ_REMOVE(&o->flights, f, link);
-		talloc_free(f);
+		flight_free(f);
 	}
 }
 
@@ -110,10 +130,8 @@ void outbox_drop(struct outbox *o, const char *id)
 {
 	struct flight *f = flight_find(o, id, strlen(id));
 
-	if (f && !f->acking) {
-		TAILQ_REMOVE(&o->flights, f, link);
-		talloc_free(f);
-	}
+	if (f && !f->acking)
+		flight_free(f);
 }
 
 void outbox_again(struct outbox *o)
@@ -151,8 +169,10 @@ static bool take(struct outbox *o, const struct store_entry *se)
 	f = talloc_zero(o, struct flight);
 	if (f == NULL)
 		return false;
+	f->o = o;
+	f->idlen = se->idlen;
 	memcpy(f->id, se->id, se->idlen);
-	TAILQ_INSERT_TAIL(&o->flights, f, link);
+	TAILQ_INSERT_TAIL(bucket(o, f->id, f->idlen), f, link);
 	if (to[0] == '\0' || text == NULL) {
 		LOGP(LOGC_MAIN, LOGL_ERROR, "outbox %s: entry %s is not an SMS; dropped", o->stream,
 		     f->id);
@@ -323,7 +343,8 @@ struct outbox *outbox_start(void *ctx, struct channels *ch, const char *stream,
 	o->ch = ch;
 	o->ops = *ops;
 	o->arg = arg;
-	TAILQ_INIT(&o->flights);
+	for (size_t i = 0; i < FLIGHT_BUCKETS; i++)
+		TAILQ_INIT(&o->flights[i]);
 	snprintf(o->stream, sizeof(o->stream), "%s", stream);
 	/* The same name after a restart: its own unsent entries come back at once. */
 	gethostname(host, sizeof(host) - 1);
