@@ -171,7 +171,8 @@ void run_send_sms(struct run *r, const char *to, const char *key)
 		return;
 	msisdn_mask(to, strlen(to), masked, sizeof(masked));
 	if (r->e->sms.send == NULL) {
-		LOGP(LOGC_FLOW, LOGL_WARN, "%s: no SMS path configured (sendsms-url): %s to %s "
+		/* Warned once at start; a warning per report would flood the log under load. */
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: no SMS path configured (sendsms-url): %s to %s "
 		     "not sent", r->tag, key, masked);
 		return;
 	}
