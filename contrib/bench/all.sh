@@ -1,0 +1,44 @@
+#!/bin/bash
+# make bench: every benchmark of issue 8, one after the other in one run, each printing its
+# own table, then one closing table of every target with its measured ratio or figure.
+#   contrib/bench/all.sh            (or: make bench)
+# Environment: BUILD (./build); IMPORT_ROWS (10000000); and each script's own (see its head).
+# Takes about a quarter of an hour on the 2-core machine; nothing else should run meanwhile.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$top/contrib/bench
+BUILD=$(cd "${BUILD:-$top/build}" 2>/dev/null && pwd) ||
+	{ echo "all.sh: no build directory ${BUILD:-$top/build} (contrib/setup.sh build, or BUILD=DIR)" >&2; exit 1; }
+export BUILD
+BENCH_SUMMARY=$(mktemp /tmp/ceirgw-bench-summary-XXXXXX)
+export BENCH_SUMMARY
+trap 'rm -f "$BENCH_SUMMARY"' EXIT
+failed=()
+
+# part TITLE SCRIPT ARGS...: one benchmark; a failure is reported and the others still run.
+part() {
+	local title=$1 script=$2
+	shift 2
+	printf '\n== %s (contrib/bench/%s)\n\n' "$title" "$script"
+	if ! bash "$bench/$script" "$@"; then
+		failed+=("$script")
+		echo "** $script failed"
+	fi
+}
+
+echo "ceirgw benchmarks, $(date -u +%FT%TZ)"
+part "HTTP check journey: ceirgw, the null server, the Node peer" run.sh
+part "Redis: the commands of one check journey, by redis-benchmark" redis-mix.sh
+part "Instructions per check journey under callgrind" callgrind.sh
+part "Box path: SMS checks through bearerbox and fakesmsc" run-box.sh
+part "Report journey over HTTP against 1e6 imported pairings" report.sh
+part "USSD sessions left open" sessions.sh
+part "Import of pairings" import.sh "$BUILD" "${IMPORT_ROWS:-10000000}"
+
+printf '\n== Targets (issue 8), from the runs above\n\n'
+awk -F'\t' '{ printf "%-52s %12s %10s   %s\n", $1, $2, $3, $4 }' "$BENCH_SUMMARY"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo
+	echo "failed: ${failed[*]}"
+	exit 1
+fi
