@@ -3,7 +3,7 @@
 # own table, then one closing table of every target with its measured ratio or figure.
 #   contrib/bench/all.sh            (or: make bench)
 # Environment: BUILD (./build); IMPORT_ROWS (10000000); and each script's own (see its head).
-# Takes about a quarter of an hour on the 2-core machine; nothing else should run meanwhile.
+# Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/contrib/bench
@@ -36,7 +36,7 @@ part "USSD sessions left open" sessions.sh
 part "Import of pairings" import.sh "$BUILD" "${IMPORT_ROWS:-10000000}"
 
 printf '\n== Targets (issue 8), from the runs above\n\n'
-awk -F'\t' '{ printf "%-52s %12s %10s   %s\n", $1, $2, $3, $4 }' "$BENCH_SUMMARY"
+awk -F'\t' '{ printf "%-62s %12s %10s   %s\n", $1, $2, $3, $4 }' "$BENCH_SUMMARY"
 if [ ${#failed[@]} -gt 0 ]; then
 	echo
 	echo "failed: ${failed[*]}"
