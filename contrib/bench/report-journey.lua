@@ -27,7 +27,6 @@
 
 local ffi = require("ffi")
 ffi.cdef[[
-typedef struct { uint64_t count, limit, min, max; uint64_t data[?]; } wrk_stats;
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
 int clock_gettime(int clk, bench_timespec *ts);
 int getpid(void);
@@ -179,41 +178,9 @@ function response(status, headers, body)
 	maybe_finish()
 end
 
--- wrk 4 "corrects" its latency histogram for coordinated omission before done() (see
--- ussd-journey.lua, where this comes from): undone exactly here, D'[m] = D[m] + sum over
--- k >= 1 of D[m + kE] for m > E, E = duration / (responses / connections).
-local function journey_latencies(summary, latency, connections)
-	local s = ffi.cast("wrk_stats **", latency)[0]
-	local lo, hi = tonumber(s.min), tonumber(s.max)
-	local d = {}
-	if hi < lo then return d, 0, lo, hi end
-	local per = math.floor(summary.requests / connections)
-	local e = per > 0 and math.floor(summary.duration / per) or hi + 1
-	local tail = {}
-	local n = 0
-	for m = hi, lo, -1 do
-		local v = tonumber(s.data[m])
-		if m > e then
-			v = v - (tail[m] or 0)
-		end
-		d[m] = v
-		n = n + v
-		if m - e > e then
-			tail[m - e] = v + (tail[m] or 0)
-		end
-	end
-	return d, n, lo, hi
-end
-
-local function percentile(d, n, lo, hi, p)
-	local rank = math.max(1, math.ceil(p / 100 * n))
-	local total = 0
-	for m = lo, hi do
-		total = total + d[m]
-		if total >= rank then return m end
-	end
-	return hi
-end
+-- The latency histogram as the journeys' (wrk's coordinated-omission correction undone).
+local latency_lib = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "latency.lua")
+local journey_latencies, percentile = latency_lib.journeys, latency_lib.percentile
 
 function done(summary, latency, requests)
 	local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
