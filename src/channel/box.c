@@ -368,8 +368,9 @@ static void mo_part_done(struct box_mo *req)
 {
 	if (req->parts_left > 0 && --req->parts_left > 0)
 		return;
-	store_session_set(req->b->ch->store, req->key, strlen(req->key), "s", 1, BOX_MO_TTL_S,
-			  on_marked, NULL);
+	if (store_session_set(req->b->ch->store, req->key, strlen(req->key), "s", 1, BOX_MO_TTL_S,
+			      on_marked, NULL) < 0)
+		on_marked(NULL, -EAGAIN);
 	req->state = MO_DONE;
 	mo_finish(req, ack_success);
 }
