@@ -74,6 +74,11 @@ static int bulk_destructor(struct bulk *b)
 	if (b->c)
 		redisFree(b->c);
 	free(b->dups.slots);
+	free(b->ie);
+	free(b->me);
+	free(b->sort_tmp);
+	free(b->ke);
+	free(b->kyc_tmp);
 	return 0;
 }
 
@@ -260,26 +265,33 @@ static uint64_t sort_key(uint64_t v, uint64_t bucket_mod, uint64_t rest)
 	return (v % bucket_mod) * rest + v / bucket_mod;
 }
 
+/* Grows a batch array to cap entries. The batch arrays are plain malloc: a batch of several
+ * million rows passes talloc's 256 MiB limit on one block. */
+static int grow(struct bulk *b, void **p, size_t cap, size_t size)
+{
+	void *q = cap <= SIZE_MAX / size ? realloc(*p, cap * size) : NULL;
+
+	if (q == NULL) {
+		snprintf(b->err, sizeof(b->err), "out of memory for a batch of %zu rows (--batch)",
+			 cap);
+		return -ENOMEM;
+	}
+	*p = q;
+	return 0;
+}
+
 int bulk_add_pairing(struct bulk *b, uint64_t imei_body, const struct pair_rec *rec)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 4096;
-		struct imei_ent *ie;
-		struct msisdn_ent *me;
 
 		if (cap > b->o.batch_rows && b->o.batch_rows > b->cap)
 			cap = b->o.batch_rows;
-		ie = talloc_realloc(b, b->ie, struct imei_ent, cap);
-		if (ie == NULL)
-			return -ENOMEM;
-		b->ie = ie;
-		me = talloc_realloc(b, b->me, struct msisdn_ent, cap);
-		if (me == NULL)
-			return -ENOMEM;
-		b->me = me;
-		talloc_free(b->sort_tmp);
-		b->sort_tmp = talloc_size(b, cap * sizeof(struct imei_ent));
-		if (b->sort_tmp == NULL)
+		free(b->sort_tmp);
+		b->sort_tmp = NULL;
+		if (grow(b, (void **)&b->ie, cap, sizeof(*b->ie)) < 0 ||
+		    grow(b, (void **)&b->me, cap, sizeof(*b->me)) < 0 ||
+		    grow(b, &b->sort_tmp, cap, sizeof(*b->ie)) < 0)
 			return -ENOMEM;
 		b->cap = cap;
 	}
@@ -596,40 +608,82 @@ out:
 	return rc;
 }
 
+/* A window of buckets: the HMGETs of its buckets go out together, then the HSETs of the
+ * ones that changed. */
+struct window {
+	size_t starts[WINDOW_BUCKETS + 1];
+	size_t nb;		/* buckets; 0: none were left */
+	size_t hsets;		/* HSETs its merge appended, whose replies are unread */
+};
+
+/* Appends the HMGETs of the next window's buckets, from row *i on. */
+static int window_fill(struct bulk *b, const struct direction *d, void *tmp, struct cmdbuf *cb,
+		       struct window *w, size_t *i)
+{
+	int rc = 0;
+
+	w->hsets = 0;
+	for (w->nb = 0; w->nb < WINDOW_BUCKETS && *i < d->n && rc == 0; w->nb++) {
+		w->starts[w->nb] = *i;
+		*i = bucket_end(b, d, *i);
+		rc = append_hmget(b, d, tmp, cb, w->starts[w->nb], *i);
+	}
+	w->starts[w->nb] = *i;
+	return rc;
+}
+
+static int read_hsets(struct bulk *b, struct window *w)
+{
+	redisReply *r;
+	int rc = 0;
+
+	for (; w->hsets > 0 && rc == 0; w->hsets--) {
+		r = NULL;
+		if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
+		    r->type != REDIS_REPLY_INTEGER)
+			rc = set_err(b, "HSET", r);
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+/* Writes one direction of the batch. Two windows of HMGETs are in flight ahead of the merge,
+ * so that Redis works while the client merges: the commands go out as H0 H1 S0 H2 S1 H3 ...
+ * (H: a window's HMGETs, S: its HSETs), and their replies come back in that order. The
+ * windows hold distinct buckets, so an HMGET sent before an earlier window's HSET reads
+ * nothing that HSET changes. */
 static int flush_direction(struct bulk *b, const struct direction *d)
 {
 	void *tmp = talloc_new(b);
 	struct cmdbuf cb = { 0 };
-	size_t starts[WINDOW_BUCKETS + 1];
-	size_t i = 0, w, nb, hsets, k;
-	redisReply *r;
+	struct window *win = talloc_array(tmp, struct window, 4), *cur;
+	size_t i = 0, w, k;
 	int rc = 0;
 
-	if (tmp == NULL)
+	if (tmp == NULL || win == NULL) {
+		talloc_free(tmp);
+		snprintf(b->err, sizeof(b->err), "%s: out of memory", d->name);
 		return -ENOMEM;
-	while (i < d->n && rc == 0) {
-		/* A window of buckets: their HMGETs go out together. */
-		for (nb = 0; nb < WINDOW_BUCKETS && i < d->n; nb++) {
-			starts[nb] = i;
-			i = bucket_end(b, d, i);
-			if ((rc = append_hmget(b, d, tmp, &cb, starts[nb], i)) < 0)
-				break;
-		}
-		starts[nb] = i;
-		hsets = 0;
-		for (w = 0; w < nb && rc >= 0; w++) {
-			rc = merge_bucket(b, d, tmp, &cb, starts[w], starts[w + 1]);
-			hsets += rc > 0;
-		}
-		for (k = 0; k < hsets && rc >= 0; k++) {
-			r = NULL;
-			if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
-			    r->type != REDIS_REPLY_INTEGER)
-				rc = set_err(b, "HSET", r);
-			freeReplyObject(r);
-		}
-		rc = rc < 0 ? rc : 0;
 	}
+	rc = window_fill(b, d, tmp, &cb, &win[0], &i);
+	if (rc == 0)
+		rc = window_fill(b, d, tmp, &cb, &win[1], &i);
+	for (w = 0; rc == 0 && win[w % 4].nb > 0; w++) {
+		cur = &win[w % 4];
+		if (w >= 2)
+			rc = read_hsets(b, &win[(w - 2) % 4]);
+		for (k = 0; k < cur->nb && rc >= 0; k++) {
+			rc = merge_bucket(b, d, tmp, &cb, cur->starts[k], cur->starts[k + 1]);
+			cur->hsets += rc > 0;
+		}
+		if (rc >= 0)
+			rc = window_fill(b, d, tmp, &cb, &win[(w + 2) % 4], &i);
+	}
+	/* The HSET replies of the last two windows (an empty window has none). */
+	if (rc == 0 && w >= 2)
+		rc = read_hsets(b, &win[(w - 2) % 4]);
+	if (rc == 0 && w >= 1)
+		rc = read_hsets(b, &win[(w - 1) % 4]);
 	talloc_free(tmp);
 	if (rc == -ENOMEM)
 		snprintf(b->err, sizeof(b->err), "%s: out of memory", d->name);
@@ -640,14 +694,11 @@ int bulk_add_kyc(struct bulk *b, uint64_t msisdn, const struct kyc_rec *rec)
 {
 	if (b->kn == b->kcap) {
 		size_t cap = b->kcap ? 2 * b->kcap : 4096;
-		struct kyc_ent *ke = talloc_realloc(b, b->ke, struct kyc_ent, cap);
 
-		if (ke == NULL)
-			return -ENOMEM;
-		b->ke = ke;
-		talloc_free(b->kyc_tmp);
-		b->kyc_tmp = talloc_size(b, cap * sizeof(struct kyc_ent));
-		if (b->kyc_tmp == NULL)
+		free(b->kyc_tmp);
+		b->kyc_tmp = NULL;
+		if (grow(b, (void **)&b->ke, cap, sizeof(*b->ke)) < 0 ||
+		    grow(b, &b->kyc_tmp, cap, sizeof(*b->ke)) < 0)
 			return -ENOMEM;
 		b->kcap = cap;
 	}
