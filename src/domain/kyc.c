@@ -86,6 +86,25 @@ bool kyc_matches(const uint8_t *key, size_t keylen, const char *typed, size_t le
 	return CRYPTO_memcmp(d, stored->full, KYC_FULL_LEN) == 0;
 }
 
+int kyc_candidate(const uint8_t *key, size_t keylen, const char *typed, size_t len,
+		  uint8_t out[KYC_FULL_LEN], bool *tail)
+{
+	char id[KYC_ID_MAX + 1];
+	int n = kyc_normalise(typed, len, id);
+
+	if (n < 0)
+		return -EINVAL;
+	*tail = n == KYC_TAIL_DIGITS;
+	if (*tail) {
+		hmac(key, keylen, "tail:", id, (size_t)n, out, KYC_TAIL_LEN);
+		OPENSSL_cleanse(id, sizeof(id));
+		return KYC_TAIL_LEN;
+	}
+	hmac(key, keylen, "id:", id, (size_t)n, out, KYC_FULL_LEN);
+	OPENSSL_cleanse(id, sizeof(id));
+	return KYC_FULL_LEN;
+}
+
 int kyc_read_key(const char *path, uint8_t *key, size_t keysz, char *err, size_t errsz)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -37,6 +37,13 @@ void kyc_digest(const uint8_t *key, size_t keylen, const char *id, size_t idlen,
 bool kyc_matches(const uint8_t *key, size_t keylen, const char *typed, size_t len,
 		 const struct kyc_digest *stored);
 
+/* The digest that kyc_matches would compare what a user typed with, for a comparison made
+ * elsewhere (the store's, which counts the try in the same step): of the last digits (*tail
+ * true, KYC_TAIL_LEN bytes) or of the whole ID (KYC_FULL_LEN bytes). Returns the digest's
+ * length, or -EINVAL for input that is not an ID (no try is spent on it). */
+int kyc_candidate(const uint8_t *key, size_t keylen, const char *typed, size_t len,
+		  uint8_t out[KYC_FULL_LEN], bool *tail);
+
 /* Reads the HMAC key file: at least KYC_KEY_MIN bytes, trailing newline dropped; at most
  * 1024. Returns the length or -errno with err filled. */
 int kyc_read_key(const char *path, uint8_t *key, size_t keysz, char *err, size_t errsz);

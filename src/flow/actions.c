@@ -189,31 +189,46 @@ struct rate_step {
 	struct run *r;
 	next_fn next;
 	unsigned hits;
+	const char *what;	/* limit.<what>: the text that names what was counted */
 };
 
-static void on_rate(void *arg, int err, long long count)
+/* {minutes} of a wait of ms milliseconds, rounded up: "1" at least. */
+static void minutes_of(struct run *r, long long ms)
+{
+	long long m = ms > 0 ? (ms + 59999) / 60000 : 1;
+
+	snprintf(r->minutes, sizeof(r->minutes), "%lld", m > 0 ? m : 1);
+}
+
+static void on_rate(void *arg, int err, long long count, long long ms_left)
 {
 	struct rate_step *rs = arg;
 	struct run *r = rs->r;
 	next_fn next = rs->next;
 	unsigned hits = rs->hits;
+	char key[40];
 
+	snprintf(key, sizeof(key), "limit.%s", rs->what);
 	talloc_free(rs);
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
 	if (count > (long long)hits) {
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited", r->tag);
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited (%s)", r->tag, key + 6);
+		/* The refusal says what was counted and when it ends (issue 15). */
+		minutes_of(r, ms_left);
+		run_render_key(r, key, r->what, sizeof(r->what));
 		run_finish(r, "limited");
 		return;
 	}
 	next(r);
 }
 
-/* Counts a hit on rl:{prefix+id} against rate; goes on with next, or finishes "limited". */
+/* Counts a hit on rl:{prefix+id} against rate; goes on with next, or finishes "limited"
+ * with {what} (the text limit.<what>) and {minutes} set. */
 static void rate(struct run *r, const char *prefix, const char *id,
-		 const struct config_rate *rt, next_fn next)
+		 const struct config_rate *rt, const char *what, next_fn next)
 {
 	struct rate_step *rs = talloc_zero(r, struct rate_step);
 	char name[96];
@@ -226,7 +241,8 @@ static void rate(struct run *r, const char *prefix, const char *id,
 	rs->r = r;
 	rs->next = next;
 	rs->hits = rt->hits;
-	rc = store_rate_hit(r->e->st, name, (size_t)n, rt->seconds, on_rate, rs);
+	rs->what = what;
+	rc = store_limit_hit(r->e->st, name, (size_t)n, rt->seconds, on_rate, rs);
 	if (rc < 0) {
 		talloc_free(rs);
 		defer_fail(r, rc);
@@ -314,11 +330,6 @@ static void check_lookup(struct run *r)
 	}
 }
 
-static void check_imei_limit(struct run *r)
-{
-	rate(r, "chk:i:", r->s.imei, &r->e->cfg->rate_check_imei, check_lookup);
-}
-
 static void act_check(struct run *r)
 {
 	struct imei im;
@@ -346,10 +357,14 @@ static void act_check(struct run *r)
 		run_finish(r, "invalid_reserved");
 		return;
 	}
+	/* Counted per caller only: a budget per IMEI would let strangers' checks refuse every
+	 * buyer's check of that phone (issue 15). The API's callers are its keys, with their
+	 * quota (channel/api.c). */
 	if (r->ch == EC_API)
-		check_imei_limit(r);
+		check_lookup(r);
 	else
-		rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, check_imei_limit);
+		rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, "checks",
+		     check_lookup);
 }
 
 /* ---- handsets ------------------------------------------------------------------------- */
@@ -498,6 +513,9 @@ static void act_pick_handset(struct run *r)
 
 /* ---- link: the IMEI was used with the owner's number within the window ----------------- */
 
+/* What the link finds is kept in the session and told only after the ID digits match
+ * (kyc_decide): told at once, it would show anyone who types a number and an IMEI whether
+ * the two are paired, and give a stranger the reference of a reported phone (issue 15). */
 static void link_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
 	struct run *r = arg;
@@ -512,23 +530,24 @@ static void link_on_pairings(void *arg, int err, const struct pair_rec *recs, si
 		if (recs[k].msisdn == owner && recs[k].last_seen >= from &&
 		    recs[k].last_seen >= best)
 			best = recs[k].last_seen ? recs[k].last_seen : 1;
-	if (best == 0) {
-		LOGP(LOGC_FLOW, LOGL_INFO, "%s: IMEI %.8s... not linked to the owner within %ld "
-		     "days", r->tag, r->s.imei, r->e->cfg->ownership_window_days);
-		run_finish(r, "not_linked");
-		return;
-	}
 	snprintf(r->s.link_owner, sizeof(r->s.link_owner), "%s", r->s.owner);
 	memcpy(r->s.link_imei, r->s.imei, 15);
 	r->s.link_imei[15] = '\0';
 	r->s.last_seen = best;
+	if (best == 0) {
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: IMEI %.8s... not linked to the owner within %ld "
+		     "days", r->tag, r->s.imei, r->e->cfg->ownership_window_days);
+		r->s.link_state = 'n';
+	} else if (r->s.link_state != 'r' && r->s.link_state != 'o') {
+		r->s.link_state = 'y';
+	}
 	run_finish(r, "linked");
 }
 
 static void link_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char state[24] = "", ref[REF_LEN + 1] = "";
+	char state[24] = "", ref[REF_LEN + 1] = "", owner[MSISDN_E164_MAX + 1] = "";
 	int rc;
 
 	if (err < 0) {
@@ -540,16 +559,21 @@ static void link_on_report(void *arg, int err, const struct store_kv *kv, size_t
 			kv_copy(&kv[i], state, sizeof(state));
 		else if (kv_is(&kv[i], "ref"))
 			kv_copy(&kv[i], ref, sizeof(ref));
+		else if (kv_is(&kv[i], "owner"))
+			kv_copy(&kv[i], owner, sizeof(owner));
 	}
-	/* An open report that got as far as the CEIR: say so. One still "received" or
-	 * "verified" was left by a journey that stopped half-way; the report action completes
-	 * it. */
+	/* An open report that got as far as the CEIR. One still "received" or "verified" was
+	 * left by a journey that stopped half-way; the report action completes it. */
+	r->s.link_state = '\0';
+	r->s.ref[0] = '\0';
 	if (state[0] && strcmp(state, "unblocked") != 0 && strcmp(state, "rejected") != 0 &&
 	    strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
-		snprintf(r->s.ref, sizeof(r->s.ref), "%s", ref);
-		run_set_model(r);
-		run_finish(r, "reported");
-		return;
+		if (strcmp(owner, r->s.owner) == 0) {
+			snprintf(r->s.ref, sizeof(r->s.ref), "%s", ref);
+			r->s.link_state = 'r';
+		} else {
+			r->s.link_state = 'o';
+		}
 	}
 	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), link_on_pairings, r);
 	if (rc < 0)
@@ -564,11 +588,6 @@ static void link_lookup(struct run *r)
 		fail_store(r, rc);	/* from a store answer already */
 }
 
-static void link_imei_limit(struct run *r)
-{
-	rate(r, "rep:i:", r->s.imei, &r->e->cfg->rate_report_imei, link_lookup);
-}
-
 static void act_link(struct run *r)
 {
 	struct imei im;
@@ -579,17 +598,41 @@ static void act_link(struct run *r)
 		return;
 	}
 	snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
-	rate(r, "rep:m:", r->msisdn, &r->e->cfg->rate_report_msisdn, link_imei_limit);
+	r->s.link_state = '\0';
+	r->s.link_owner[0] = r->s.link_imei[0] = '\0';
+	/* Per caller only: a budget per IMEI let strangers' tries refuse the owner's own
+	 * report (issue 15). */
+	rate(r, "rep:m:", r->msisdn, &r->e->cfg->rate_report_msisdn, "reports", link_lookup);
 }
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
 
-static void minutes_of_lockout(struct run *r)
+/* The ID digits matched: now what the link found may be told. */
+static void kyc_decide(struct run *r)
 {
-	snprintf(r->minutes, sizeof(r->minutes), "%ld", (r->e->cfg->verify_lockout + 59) / 60);
+	snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
+	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0) {
+		run_finish(r, "match");		/* a flow without a link step: report re-checks */
+		return;
+	}
+	switch (r->s.link_state) {
+	case 'n':
+		run_finish(r, "not_linked");
+		return;
+	case 'r':
+		run_set_model(r);
+		run_finish(r, "reported");
+		return;
+	case 'o':
+		run_finish(r, "reported_other");
+		return;
+	default:
+		run_finish(r, "match");
+	}
 }
 
-static void kyc_on_miss(void *arg, int err, long long count)
+static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long long left,
+			  long long ms_left)
 {
 	struct run *r = arg;
 
@@ -597,72 +640,57 @@ static void kyc_on_miss(void *arg, int err, long long count)
 		fail_store(r, err);
 		return;
 	}
-	if (count >= r->e->cfg->verify_tries) {
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %lld times: locked out", r->tag,
-		     count);
-		minutes_of_lockout(r);
-		run_finish(r, "locked");
-		return;
-	}
-	snprintf(r->tries, sizeof(r->tries), "%lld", r->e->cfg->verify_tries - count);
-	run_finish(r, "mismatch");
-}
-
-static void kyc_on_record(void *arg, int err, const struct kyc_rec *rec)
-{
-	struct run *r = arg;
-	struct kyc_digest d;
-	char name[40];
-	int n, rc;
-
-	if (err < 0) {
-		fail_store(r, err);
-		return;
-	}
-	if (rec == NULL) {
+	switch (res) {
+	case STORE_VERIFY_NONE:
 		run_finish(r, "no_record");
 		return;
-	}
-	memcpy(d.full, rec->full, sizeof(d.full));
-	memcpy(d.tail, rec->tail, sizeof(d.tail));
-	if (r->id[0] && kyc_matches(r->e->kyc_key, r->e->kyc_keylen, r->id, strlen(r->id), &d)) {
-		snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
-		OPENSSL_cleanse(r->id, sizeof(r->id));
-		run_finish(r, "match");
+	case STORE_VERIFY_MATCH:
+		kyc_decide(r);
 		return;
+	case STORE_VERIFY_MISMATCH:
+		if (left > 0) {
+			snprintf(r->tries, sizeof(r->tries), "%lld", left);
+			run_finish(r, "mismatch");
+			return;
+		}
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %ld times: locked out", r->tag,
+		     r->e->cfg->verify_tries);
+		break;
+	case STORE_VERIFY_LOCKED:
+		break;
 	}
-	OPENSSL_cleanse(r->id, sizeof(r->id));
-	n = snprintf(name, sizeof(name), "kyc:%s", r->s.owner);
-	rc = store_rate_hit(r->e->st, name, (size_t)n, (unsigned)r->e->cfg->verify_lockout,
-			    kyc_on_miss, r);
-	if (rc < 0)
-		fail_store(r, rc);
+	minutes_of(r, ms_left);
+	run_finish(r, "locked");
 }
 
-static void kyc_on_peek(void *arg, int err, long long count)
+static void kyc_compare(struct run *r)
 {
-	struct run *r = arg;
-	int rc;
+	uint8_t cand[KYC_FULL_LEN];
+	bool tail = false;
+	int len, rc;
 
-	if (err < 0) {
-		fail_store(r, err);
+	len = kyc_candidate(r->e->kyc_key, r->e->kyc_keylen, r->id, strlen(r->id), cand, &tail);
+	OPENSSL_cleanse(r->id, sizeof(r->id));
+	if (len < 0) {
+		/* Not an ID at all: refused before anything is compared or counted. */
+		snprintf(r->tries, sizeof(r->tries), "%ld", r->e->cfg->verify_tries);
+		run_finish(r, "mismatch");
 		return;
 	}
-	if (count >= r->e->cfg->verify_tries) {
-		minutes_of_lockout(r);
-		run_finish(r, "locked");
-		return;
-	}
-	rc = store_kyc_get(r->e->st, e164_number(r->s.owner), kyc_on_record, r);
+	/* The owner's own line and every other line have separate budgets: strangers' wrong
+	 * tries cannot lock the owner out of reporting from their own number, and together they
+	 * never compare more than verify-tries candidates per owner and lock-out period. */
+	rc = store_verify_kyc(r->e->st, e164_number(r->s.owner),
+			      strcmp(r->msisdn, r->s.owner) == 0 ? "own" : "oth", cand,
+			      (size_t)len, tail, (unsigned)r->e->cfg->verify_tries,
+			      (unsigned)r->e->cfg->verify_lockout, kyc_on_verify, r);
+	OPENSSL_cleanse(cand, sizeof(cand));
 	if (rc < 0)
 		fail_store(r, rc);
 }
 
 static void act_kyc(struct run *r)
 {
-	char name[40];
-	int n, rc;
-
 	if (r->e->kyc_keylen == 0) {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: no kyc-key-file: national IDs cannot be checked",
 		     r->tag);
@@ -671,10 +699,9 @@ static void act_kyc(struct run *r)
 	}
 	if (r->s.owner[0] == '\0')
 		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
-	n = snprintf(name, sizeof(name), "kyc:%s", r->s.owner);
-	rc = store_rate_peek(r->e->st, name, (size_t)n, kyc_on_peek, r);
-	if (rc < 0)
-		defer_fail(r, rc);
+	r->s.kyc_owner[0] = '\0';
+	/* Each caller's tries also count against the caller, whoever they name. */
+	rate(r, "vf:m:", r->msisdn, &r->e->cfg->rate_verify_msisdn, "verify", kyc_compare);
 }
 
 /* ---- report ------------------------------------------------------------------------------- */
@@ -915,6 +942,13 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 		report_verify(r, true);
 		return;
 	}
+	if (strcmp(owner, r->s.owner) != 0) {
+		/* Another owner's report, opened since the link looked: not this owner's
+		 * reference to know (issue 15). */
+		r->s.ref[0] = '\0';
+		run_finish(r, "reported_other");
+		return;
+	}
 	run_set_model(r);
 	run_finish(r, "reported");
 }
@@ -1011,7 +1045,8 @@ static void act_report(struct run *r)
 	int rc;
 
 	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
-	    strcmp(r->s.link_imei, r->s.imei) != 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
+	    strcmp(r->s.link_imei, r->s.imei) != 0 || r->s.link_state == 'n' ||
+	    r->s.last_seen == 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
 	    r->s.reason[0] == '\0') {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: report without verified ownership: the flow "
 		     "skips a step", r->tag);
@@ -1157,7 +1192,7 @@ static void act_status(struct run *r)
 		run_finish(r, "unknown");
 		return;
 	}
-	rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, status_find);
+	rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, "checks", status_find);
 }
 
 static void unblock_done(void *arg, int err, const char *s, size_t len, bool changed)
@@ -1196,51 +1231,12 @@ static void unblock_enqueued(void *arg, int err, const char *id, size_t len, boo
 		fail_store(r, rc);
 }
 
-static void unblock_on_miss(void *arg, int err, long long count)
+/* The PIN matched, counted in the same step: queue the unblock. */
+static void unblock_request(struct run *r)
 {
-	struct run *r = arg;
-
-	if (err < 0) {
-		fail_store(r, err);
-		return;
-	}
-	if (count >= r->e->cfg->verify_tries) {
-		minutes_of_lockout(r);
-		run_finish(r, "locked");
-		return;
-	}
-	run_finish(r, "wrong_pin");
-}
-
-static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
-{
-	struct run *r = arg;
-	char digest[17], rid[32], now[24], tac[9] = "", name[40];
-	char lang[8];
+	char rid[32], now[24], tac[9] = "";
 	int rc;
 
-	if (err < 0) {
-		fail_store(r, err);
-		return;
-	}
-	memcpy(lang, r->s.lang, sizeof(lang));
-	if (!run_report_fields(r, kv, n)) {
-		memcpy(r->s.lang, lang, sizeof(lang));
-		run_finish(r, "unknown");
-		return;
-	}
-	memcpy(r->s.lang, lang, sizeof(lang));
-	pin_digest(r->e, r->s.ref, r->pin, digest);
-	OPENSSL_cleanse(r->pin, sizeof(r->pin));
-	if (strlen(r->pin_digest) != 16 || CRYPTO_memcmp(digest, r->pin_digest, 16) != 0) {
-		int nl = snprintf(name, sizeof(name), "pin:%s", r->s.ref);
-
-		rc = store_rate_hit(r->e->st, name, (size_t)nl,
-				    (unsigned)r->e->cfg->verify_lockout, unblock_on_miss, r);
-		if (rc < 0)
-			fail_store(r, rc);
-		return;
-	}
 	if (strcmp(r->state, "unblock_sent") == 0) {
 		run_finish(r, "already");
 		return;
@@ -1272,27 +1268,77 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 		fail_store(r, rc);
 }
 
-static void unblock_on_peek(void *arg, int err, long long count)
+static void unblock_on_verify(void *arg, int err, enum store_verify_result res, long long left,
+			      long long ms_left)
 {
 	struct run *r = arg;
+
+	(void)left;
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	switch (res) {
+	case STORE_VERIFY_MATCH:
+		unblock_request(r);
+		return;
+	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
+		run_finish(r, "unknown");
+		return;
+	case STORE_VERIFY_MISMATCH:
+		if (left > 0) {
+			run_finish(r, "wrong_pin");
+			return;
+		}
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
+		     r->tag, r->s.ref, r->e->cfg->verify_tries);
+		break;
+	case STORE_VERIFY_LOCKED:
+		break;
+	}
+	minutes_of(r, ms_left);
+	run_finish(r, "locked");
+}
+
+static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	char digest[17], lang[8];
+	bool own;
+	int rc;
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	if (count >= r->e->cfg->verify_tries) {
-		minutes_of_lockout(r);
-		run_finish(r, "locked");
+	memcpy(lang, r->s.lang, sizeof(lang));
+	if (!run_report_fields(r, kv, n)) {
+		memcpy(r->s.lang, lang, sizeof(lang));
+		OPENSSL_cleanse(r->pin, sizeof(r->pin));
+		run_finish(r, "unknown");
 		return;
 	}
+	memcpy(r->s.lang, lang, sizeof(lang));
+	pin_digest(r->e, r->s.ref, r->pin, digest);
+	OPENSSL_cleanse(r->pin, sizeof(r->pin));
+	/* The report's owner and reporter have a budget of their own: strangers' wrong PINs
+	 * cannot lock them out of unblocking their phone (issue 15). */
+	own = strcmp(r->msisdn, r->owner_f) == 0 || strcmp(r->msisdn, r->reporter) == 0;
+	rc = store_verify_pin(r->e->st, r->s.imei, own ? "own" : "oth", digest, 16,
+			      (unsigned)r->e->cfg->verify_tries,
+			      (unsigned)r->e->cfg->verify_lockout, unblock_on_verify, r);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void unblock_find(struct run *r)
+{
 	find_report(r, unblock_on_report);
 }
 
 static void act_unblock(struct run *r)
 {
-	char name[40];
-	int n, rc;
-
 	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
 		run_finish(r, "unknown");
 		return;
@@ -1305,10 +1351,9 @@ static void act_unblock(struct run *r)
 		defer_fail(r, -ENOKEY);
 		return;
 	}
-	n = snprintf(name, sizeof(name), "pin:%s", r->s.ref);
-	rc = store_rate_peek(r->e->st, name, (size_t)n, unblock_on_peek, r);
-	if (rc < 0)
-		defer_fail(r, rc);
+	/* Every attempt counts against the caller first, known reference or not: the
+	 * references are not for guessing either. */
+	rate(r, "ub:m:", r->msisdn, &r->e->cfg->rate_unblock_msisdn, "unblock", unblock_find);
 }
 
 /* ---- language --------------------------------------------------------------------------- */

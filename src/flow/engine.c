@@ -270,6 +270,9 @@ size_t sess_encode(const struct sess *s, char *out, size_t outsz)
 		put(&p, end, "ls", num);
 	}
 	put(&p, end, "ko", s->kyc_owner);
+	num[0] = s->link_state;
+	num[1] = '\0';
+	put(&p, end, "lk", num);
 	return (size_t)(p - out);
 }
 
@@ -327,6 +330,10 @@ int sess_decode(const char *in, size_t len, struct sess *s)
 			ok = copy_val(s->link_imei, sizeof(s->link_imei), eq + 1, vl);
 		else if (KEY("ko"))
 			ok = copy_val(s->kyc_owner, sizeof(s->kyc_owner), eq + 1, vl);
+		else if (KEY("lk")) {
+			ok = vl == 1 && strchr("ynro", eq[1]) != NULL;
+			s->link_state = ok ? eq[1] : '\0';
+		}
 		else if (KEY("ls")) {
 			char num[8];
 
@@ -564,6 +571,7 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	VAR("reason", reason);
 	VAR("police", r->s.police);
 	VAR("why", r->why);
+	VAR("what", r->what);
 	VAR("code", r->e->cfg->sms_code);
 #undef VAR
 	rc = tpl_render(r->j->tpl, r->s.lang, key, v, n, out, outsz, NULL);

@@ -50,6 +50,10 @@ struct sess {
 	char link_imei[16];
 	unsigned last_seen;		/* days since 2000-01-01 */
 	char kyc_owner[MSISDN_E164_MAX + 1];
+	/* What the link found, told only once the ID digits prove the caller is the owner
+	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this
+	 * owner (s.ref is its reference), 'o' reported by someone else. */
+	char link_state;
 };
 
 size_t sess_encode(const struct sess *s, char *out, size_t outsz);
@@ -89,6 +93,7 @@ struct run {
 
 	/* Placeholder values of the screen to render. */
 	char maker[96], model[128], date[11], tries[24], minutes[24], why[128], list[512];
+	char what[96];			/* what a limit counted, in the run's language */
 	char why_code[48];
 	char reported_at[24];	/* a resumed report's, ISO 8601 */
 

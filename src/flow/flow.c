@@ -29,16 +29,17 @@ static const char *const out_check[] = { "clean", "stolen", "lost", "blocked", "
 static const char *const out_handsets[] = { "some", "none", "unavailable", NULL };
 static const char *const out_pick[] = { "done", "invalid", NULL };
 static const char *const out_done[] = { "done", NULL };
-static const char *const out_link[] = { "linked", "not_linked", "reported", "invalid",
-	"limited", "unavailable", NULL };
+/* The link's finding waits for the ID digits (issue 15: nothing before proof): the kyc
+ * action tells it, once they match. */
+static const char *const out_link[] = { "linked", "invalid", "limited", "unavailable", NULL };
 static const char *const out_kyc[] = { "match", "mismatch", "locked", "no_record",
-	"unavailable", NULL };
-static const char *const out_report[] = { "accepted", "reported", "not_verified", "limited",
-	"unavailable", NULL };
+	"not_linked", "reported", "reported_other", "limited", "unavailable", NULL };
+static const char *const out_report[] = { "accepted", "reported", "reported_other",
+	"not_verified", "limited", "unavailable", NULL };
 static const char *const out_status[] = { "received", "verified", "sent", "blocked",
 	"unblock_sent", "unblocked", "rejected", "unknown", "limited", "unavailable", NULL };
 static const char *const out_unblock[] = { "accepted", "already", "wrong_pin", "locked",
-	"unknown", "not_blocked", "unavailable", NULL };
+	"unknown", "not_blocked", "limited", "unavailable", NULL };
 
 static const struct flow_action_info actions[FA_COUNT] = {
 	[FA_CHECK] = { "check", out_check },
@@ -72,6 +73,7 @@ static const struct tpl_placeholder placeholders[] = {
 	{ "reason", 12, true },	/* texts of the same language */
 	{ "police", 24, true },
 	{ "why", 30, true },
+	{ "what", 24, true },	/* limit.* texts of the same language */
 	{ "code", 12, true },
 };
 

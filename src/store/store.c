@@ -43,6 +43,52 @@ static struct script rate_script = {
 	"return n\n", ""
 };
 
+/* A rate-limit counter as rate_script, that also answers how long its window has left (ms),
+ * so that a refusal can say when to try again. */
+static struct script limit_script = {
+	"local n = redis.call('INCR', KEYS[1])\n"
+	"if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
+	"local ttl = redis.call('PTTL', KEYS[1])\n"
+	"if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end\n"
+	"return {n, ttl}\n", ""
+};
+
+/* A secret's check that cannot be raced (issue 15): the try is counted and the secret
+ * compared in one step, so that however many requests arrive at once, at most `tries`
+ * candidates are ever compared within the counter's window. KEYS: the hash that holds the
+ * digest, the failure counter (the same hash tag: one slot). ARGV: the hash's field, the
+ * digest's 1-based offset in the value, the candidate digest, tries, window (ms), the
+ * value's length (0: any). The try is counted first; a match, or a record that is not
+ * there, gives it back, so that only failures use the budget. Returns {result, tries left,
+ * ms until the window ends}: result 0 no record, 1 match, 2 mismatch, 3 locked (compared
+ * nothing). The comparison is not constant-time, but it runs inside Redis, far from any
+ * clock a caller can read, and the counter bounds the tries whatever their timing. */
+static struct script verify_script = {
+	"local n = redis.call('INCR', KEYS[2])\n"
+	"if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end\n"
+	"local tries = tonumber(ARGV[4])\n"
+	"local function giveback()\n"
+	"  if n == 1 then redis.call('DEL', KEYS[2]) else redis.call('DECR', KEYS[2]) end\n"
+	"end\n"
+	"if n > tries then\n"
+	"  redis.call('DECR', KEYS[2])\n"
+	"  local ttl = redis.call('PTTL', KEYS[2])\n"
+	"  if ttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]); ttl = tonumber(ARGV[5]) end\n"
+	"  return {3, 0, ttl}\n"
+	"end\n"
+	"local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+	"local off, c, want = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[6])\n"
+	"if not v or (want > 0 and #v ~= want) or #v < off + #c - 1 then\n"
+	"  giveback()\n"
+	"  return {0, tries - n + 1, 0}\n"
+	"end\n"
+	"if string.sub(v, off, off + #c - 1) == c then\n"
+	"  giveback()\n"
+	"  return {1, tries - n + 1, 0}\n"
+	"end\n"
+	"return {2, tries - n, redis.call('PTTL', KEYS[2])}\n", ""
+};
+
 /* A report for an IMEI, unless one is open: then its reference. KEYS: rep:{imei},
  * rep:{imei}:past. ARGV: the new reference, then field/value pairs. A closed report
  * (unblocked or rejected) moves to the list of past references. */
@@ -122,7 +168,8 @@ struct store {
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES };
+	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES, OP_LIMIT,
+	OP_VERIFY };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -138,6 +185,8 @@ struct op {
 		store_result_cb result;
 		store_fields_cb fields;
 		store_entries_cb entries;
+		store_limit_cb limit;
+		store_verify_cb verify;
 	} cb;
 	void *arg;
 	char key[ID_MAX + 8];
@@ -343,6 +392,8 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	script_sha(&report_transition_script);
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
+	script_sha(&limit_script);
+	script_sha(&verify_script);
 	st->retry = evtimer_new(base, retry_cb, st);
 	if (st->retry == NULL) {
 		talloc_free(st);
@@ -426,6 +477,12 @@ static void op_fail(struct op *op, int err)
 		break;
 	case OP_FIELDS:
 		op->cb.fields(op->arg, err, NULL, 0);
+		break;
+	case OP_LIMIT:
+		op->cb.limit(op->arg, err, 0, 0);
+		break;
+	case OP_VERIFY:
+		op->cb.verify(op->arg, err, STORE_VERIFY_NONE, 0, 0);
 		break;
 	}
 }
@@ -605,6 +662,17 @@ static void entries_reply(struct op *op, const redisReply *reply)
 	op->cb.entries(op->arg, 0, e, n);
 }
 
+/* Whether a script answered an array of n integers. */
+static bool int_array(const redisReply *reply, size_t n)
+{
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+			return false;
+	return true;
+}
+
 static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct op *op = privdata;
@@ -663,6 +731,22 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		break;
 	case OP_SETNX:
 		op->cb.count(op->arg, 0, reply->type == REDIS_REPLY_STATUS ? 1 : 0);
+		break;
+	case OP_LIMIT:
+		if (int_array(reply, 2))
+			op->cb.limit(op->arg, 0, reply->element[0]->integer,
+				     reply->element[1]->integer);
+		else
+			op_fail(op, -EPROTO);
+		break;
+	case OP_VERIFY:
+		if (int_array(reply, 3) && reply->element[0]->integer >= STORE_VERIFY_NONE &&
+		    reply->element[0]->integer <= STORE_VERIFY_LOCKED)
+			op->cb.verify(op->arg, 0,
+				      (enum store_verify_result)reply->element[0]->integer,
+				      reply->element[1]->integer, reply->element[2]->integer);
+		else
+			op_fail(op, -EPROTO);
 		break;
 	case OP_ENTRIES:
 		entries_reply(op, reply);
@@ -1327,4 +1411,102 @@ int store_group_ack(struct store *st, const char *stream, const char *group, con
 		return op_new_err(st);
 	op->cb.done = cb;
 	return op_start(op, 4, argv, lens);
+}
+
+/* ---- limits and secrets that cannot be raced (issue 15) -------------------------------- */
+
+int store_limit_hit(struct store *st, const char *name, size_t len, unsigned window_s,
+		    store_limit_cb cb, void *arg)
+{
+	struct op *op;
+	int rc = keyed_op(st, OP_LIMIT, "rl:", name, len, arg, &op);
+	char ms[24];
+
+	if (rc < 0)
+		return rc;
+	if (window_s == 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.limit = cb;
+	{
+		const char *argv[] = { "1", op->key, ms };
+		size_t lens[] = { 1, op->keylen,
+				  (size_t)snprintf(ms, sizeof(ms), "%llu",
+						   (unsigned long long)window_s * 1000) };
+
+		return op_start_script(op, &limit_script, 3, argv, lens);
+	}
+}
+
+/* Runs verify_script over key (the hash) and counter, which share key's hash tag. */
+static int verify_run(struct op *op, const char *counter, size_t clen, const void *field,
+		      size_t flen, unsigned offset, const void *cand, size_t candlen,
+		      unsigned tries, unsigned window_s, size_t value_len)
+{
+	char off[8], t[12], ms[24], vl[12];
+	const char *argv[] = { "2", op->key, counter, field, off, cand, t, ms, vl };
+	size_t lens[] = { 1, op->keylen, clen, flen,
+			  (size_t)snprintf(off, sizeof(off), "%u", offset), candlen,
+			  (size_t)snprintf(t, sizeof(t), "%u", tries),
+			  (size_t)snprintf(ms, sizeof(ms), "%llu",
+					   (unsigned long long)window_s * 1000),
+			  (size_t)snprintf(vl, sizeof(vl), "%zu", value_len) };
+
+	if (tries == 0 || window_s == 0 || candlen == 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return op_start_script(op, &verify_script, 9, argv, lens);
+}
+
+int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const void *cand,
+		     size_t candlen, bool tail, unsigned tries, unsigned window_s,
+		     store_verify_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_VERIFY, arg);
+	uint8_t field[PAIRS_FIELD_MAX];
+	char counter[ID_MAX + 48];
+	size_t fl;
+	int n;
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.verify = cb;
+	pairs_kyc_key(msisdn, st->o.bucket_digits, op->key, &op->keylen, field, &fl);
+	/* "kyc:{45678}:vf:254712345678:own": the record's slot, one counter per owner and
+	 * kind of caller. */
+	n = snprintf(counter, sizeof(counter), "%.*s:vf:%llu:%s", (int)op->keylen, op->key,
+		     (unsigned long long)msisdn, who);
+	if (n < 0 || (size_t)n >= sizeof(counter)) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	/* The value (pairs_kyc_encode): a format byte, 8 bytes of the whole ID's digest at
+	 * offset 2, 4 of the last digits' at offset 10, the registration day. */
+	return verify_run(op, counter, (size_t)n, field, fl, tail ? 10 : 2, cand, candlen, tries,
+			  window_s, PAIRS_KYC_VALUE_LEN);
+}
+
+int store_verify_pin(struct store *st, const char *imei, const char *who, const char *digest,
+		     size_t len, unsigned tries, unsigned window_s, store_verify_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_VERIFY, arg);
+	char counter[ID_MAX + 48];
+	int n;
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.verify = cb;
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	/* "rep:{356938035643809}:pin:own": the report's slot. */
+	n = snprintf(counter, sizeof(counter), "%.*s:pin:%s", (int)op->keylen, op->key, who);
+	if (n < 0 || (size_t)n >= sizeof(counter)) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	return verify_run(op, counter, (size_t)n, "pin", 3, 1, digest, len, tries, window_s, 0);
 }

@@ -196,4 +196,39 @@ int store_group_ack(struct store *st, const char *stream, const char *group, con
 int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,
 		     store_done_cb cb, void *arg);
 
+/* ---- limits and secrets that cannot be raced (issue 15) ---- */
+
+/* Counts one hit on a rate-limit counter as store_rate_hit does, and answers how many ms
+ * its window has left, so that a refusal can say when to try again. */
+typedef void (*store_limit_cb)(void *arg, int err, long long count, long long ms_left);
+int store_limit_hit(struct store *st, const char *name, size_t len, unsigned window_s,
+		    store_limit_cb cb, void *arg);
+
+/* A secret checked against its stored digest with the try counted in the same step (one Lua
+ * script), so that however many requests arrive at once, over however many connections, at
+ * most `tries` candidates are compared per counter and window_s. Only failures use the
+ * budget: a match or a missing record gives the try back. left is the tries that remain
+ * after this one; ms_left the time until the counter's window ends (mismatch, locked). */
+enum store_verify_result {
+	STORE_VERIFY_NONE,	/* no record to compare with */
+	STORE_VERIFY_MATCH,
+	STORE_VERIFY_MISMATCH,
+	STORE_VERIFY_LOCKED,	/* the budget is used up: nothing was compared */
+};
+typedef void (*store_verify_cb)(void *arg, int err, enum store_verify_result res,
+				long long left, long long ms_left);
+
+/* The national ID digits of an MSISDN: cand is the keyed digest of what was typed
+ * (domain/kyc.h), of the last digits (tail) or of the whole ID. who names the counter
+ * ("own": the owner's own line, "oth": any other), so that strangers' failures never use up
+ * the owner's own budget. The counter shares the KYC record's slot. */
+int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const void *cand,
+		     size_t candlen, bool tail, unsigned tries, unsigned window_s,
+		     store_verify_cb cb, void *arg);
+
+/* The unblock PIN of the IMEI's report: digest is the hex digest the report keeps ("pin"
+ * field); who as above ("own": the report's owner or reporter). */
+int store_verify_pin(struct store *st, const char *imei, const char *who, const char *digest,
+		     size_t len, unsigned tries, unsigned window_s, store_verify_cb cb, void *arg);
+
 #endif

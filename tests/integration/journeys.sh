@@ -60,6 +60,8 @@ sendsms-username = ceirgw
 sendsms-password = secret
 rate-check-msisdn = 40/3600
 rate-report-msisdn = 40/86400
+rate-verify-msisdn = 40/3600
+rate-unblock-msisdn = 40/3600
 api-keys-file = api.keys
 EOF
 echo "partner-a k3y-0f-partner-a-0123456789" >"$TEST_TMP/api.keys"
@@ -195,8 +197,10 @@ ok $((!$?)) "the PIN is not in the log"
 grep -q "254712345678" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN in the log"
 
-# Already reported: the same reference, nothing queued.
+# Already reported: the same reference once the ID digits match, nothing queued.
 r=$(walk r2 "$OWNER" 2 2)
+is "$r" "CON $(render en report.ask_id)" "report again: the ID digits first, nothing told before"
+r=$(walk r2b "$OWNER" 2 2 5926)
 is "$r" "END $(render en report.already ref="$ref")" "report again: already reported, the reference"
 is "$(entries)" "$((n0 + 1))" "... nothing queued"
 is "$(sms "$OTHER" "$A")" "$(render en check.stolen maker=Nokia model=N900 date="$(date -u +%F)")" \
@@ -217,10 +221,13 @@ like "$last" "$FRIEND" "the reporter is the friend's number"
 like "$last" "$OWNER2" "the owner is the owner's number"
 like "$last" "lost" "reason lost"
 
-# Failures: not linked; wrong ID until locked out; no KYC.
+# Failures: not linked (told only once the ID digits match); wrong ID until locked out; no
+# KYC.
 r=$(walk r4 "$FRIEND" 2 2 "0722000111" "$B")
+is "$r" "CON $(render en report.ask_id)" "IMEI not used with that number: not told before the ID"
+r=$(walk r4b "$FRIEND" 2 2 "0722000111" "$B" 6543)
 is "$r" "END $(render en report.not_linked)" "IMEI not used with that number: what to do next"
-r=$(walk r5 "$OWNER" 2 8 "$G")
+r=$(walk r5 "$OWNER" 2 8 "$G" 5926)
 is "$r" "END $(render en report.not_linked)" "a number seen with the IMEI only long ago: not linked"
 dial r6 "$OWNER" >/dev/null
 r=$(press 2 8 "$B" 1111)
@@ -228,7 +235,7 @@ is "$r" "CON $(render en report.id_wrong tries=1)" "wrong ID again: 1 try left"
 is "$(press 3333)" "END $(render en report.locked minutes=60)" "third wrong: locked out for the period"
 r=$(walk r7 "$OWNER" 2 8 "$B" 5926)
 is "$r" "END $(render en report.locked minutes=60)" "locked out even with the right digits"
-R DEL "rl:{kyc:$OWNER}" >/dev/null
+R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
 r=$(walk r8 "$OWNER" 2 8 "12345")
 is "$r" "CON $(render en report.bad_imei)" "report: a bad IMEI is asked again"
 
@@ -238,8 +245,12 @@ ref3=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
 is "$r" "$(render en sms.report_done ref="$ref3")" "SMS: STOLEN <IMEI> <ID digits>"
 is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref="$ref3")" \
 	"SMS: again: already reported"
-is "$(sms "$OWNER2" "STOLEN $A 9876")" "$(render en report.already ref="$ref")" \
-	"SMS: someone else's report of a reported phone: already reported"
+r=$(sms "$OWNER2" "STOLEN $A 9876")
+is "$r" "$(render en sms.id_wrong tries=2)" \
+	"SMS: someone else's report of a reported phone, wrong ID: no reference, no report told"
+r=$(sms "$OWNER2" "STOLEN $A 6543")
+is "$r" "$(render en report.not_linked)" \
+	"SMS: ... with the right ID, not paired: not linked, still no reference nor report told"
 r=$(sms "$OTHER" "STOLEN $H 9999")
 is "$r" "$(render en report.no_kyc)" "SMS: a number without an ID on record"
 is "$(sms "$OWNER" "STOLEN 12345 5926")" "$(render en sms.bad_imei)" "SMS: a bad IMEI"
@@ -300,7 +311,8 @@ is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref=1000000009
 # ---- rate limits ----------------------------------------------------------------------------
 lim=""
 for i in $(seq 1 45); do lim=$(sms "+254733000999" "$A"); done
-is "$lim" "$(render en common.limited)" "41 checks an hour from one number: politely refused"
+is "$lim" "$(render en common.limited what="$(render en limit.checks)" minutes=60)" \
+	"41 checks an hour from one number: refused, saying what and for how long"
 
 # ---- the JSON API -----------------------------------------------------------------------------
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/imei/$A")
@@ -330,7 +342,7 @@ for l in $langs; do
 		"$(render "$l" status.rejected ref="$ref2" \
 			why="$(render "$l" status.why.not_the_owner)")" \
 		"language $l: SMS keyword $kw answers in $l"
-	r=$(walk "x$l" "$who" 2 2 "0722000111" "$U")
+	r=$(walk "x$l" "$who" 2 2 "0722000111" "$U" 6543)
 	is "$r" "END $(render "$l" report.not_linked)" "language $l: report failure text"
 done
 

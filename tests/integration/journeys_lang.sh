@@ -364,10 +364,10 @@ for i in "${!LANGS[@]}"; do
 		"$l: report: wrong ID digits, 2 tries left"
 	is "$(press 0001)" "CON $(render "$l" report.id_wrong tries=1)" "$l: ... 1 try left"
 	is "$(press 0002)" "END $(render "$l" report.locked minutes=60)" "$l: ... locked out"
-	R DEL "rl:{kyc:$who}" >/dev/null
-	# Not linked: a phone never used with this number.
+	R --scan --pattern "kyc:*:vf:${who#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
+	# Not linked: a phone never used with this number, told once the ID digits match.
 	other=${P[$(( (i + 1) % ${#LANGS[@]} ))]}
-	is "$(walk "n$l" "$who" 2 8 "$other")" "END $(render "$l" report.not_linked)" \
+	is "$(walk "n$l" "$who" 2 8 "$other" "${NATID[i]: -4}")" "END $(render "$l" report.not_linked)" \
 		"$l: report: a phone not used with this number: what to do next"
 	# No ID on record for the number.
 	is "$(sms "$buyer" "$kst ${H[i]} 9999")" "$(render "$l" report.no_kyc)" \
@@ -375,7 +375,8 @@ for i in "${!LANGS[@]}"; do
 	# Too many checks from one number.
 	lim=""
 	for n in $(seq 1 31); do lim=$(sms "$buyer" "$kc ${H[i]}"); done
-	is "$lim" "$(render "$l" common.limited)" "$l: the 31st check in an hour: politely refused"
+	is "$lim" "$(render "$l" common.limited what="$(render "$l" limit.checks)" minutes=60)" \
+		"$l: the 31st check in an hour: refused, saying what and for how long"
 done
 
 # ---- no full number, no PIN in the log --------------------------------------------------------

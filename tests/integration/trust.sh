@@ -1,0 +1,228 @@
+# Issue 15, the attacks on ownership, each as a burst: strangers guessing the owner's ID digits
+# and a report's PIN over hundreds of connections and numbers at once (at most verify-tries
+# candidates are ever compared), a stranger's report of a reported phone (no reference, no
+# report told), strangers trying to lock an owner out and to use up a buyer's check, and the
+# per-caller limits, whose refusals say what was limited and for how long. A real
+# redis-server and the real ceirgw, callers on the HTTP callbacks from loopback.
+. "$(dirname "$0")/lib.sh"
+
+REDIS_CLI=$(command -v redis-cli)
+rport=$(free_port)
+hport=$(free_port)
+url=http://127.0.0.1:$hport
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+
+today=$(date -u +%F)
+OWNER=+254712345678	# phones A and B, ID 31415926
+OWNER2=+254722000111	# phone C, ID A9876543
+OWNER3=+254722000444	# phone E, ID 27182818
+STRANGER=+254733000222	# has an ID on record (11223344) and phone H
+A=356938035643809
+B=353320000000013
+C=353322001234567
+E=353320000000047
+H=353320000000039
+cat >"$TEST_TMP/pairings.csv" <<EOF
+imei,msisdn,imsi,first_seen,last_seen
+$A,254712345678,639021000000001,2025-01-01,$today
+$B,254712345678,639021000000001,2025-06-01,$today
+$C,254722000111,639021000000002,2025-01-01,$today
+$E,254722000444,639021000000004,2025-01-01,$today
+$H,254733000222,639021000000003,2025-01-01,$today
+EOF
+cat >"$TEST_TMP/kyc.csv" <<EOF
+msisdn,national_id
+254712345678,31415926
+254722000111,A9876543
+254722000444,27182818
+254733000222,11223344
+EOF
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+log-level = info
+verify-tries = 3
+verify-lockout = 3600
+rate-report-msisdn = 100/86400
+EOF
+"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" >/dev/null
+ok $? "pairings imported"
+"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+	"$TEST_TMP/kyc.csv" >/dev/null
+ok $? "KYC imported"
+
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 10 curl -sf "$url/healthz"
+ok $? "ceirgw is up"
+
+render() { "$CEIRGWCTL" flows render "$@"; }
+sms() {
+	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
+		--data-urlencode "text=$2"
+}
+entries() { R XLEN ceir:requests; }
+
+# burst KIND FILE: sends every line of FILE at once, 50 connections at a time, one request
+# each; prints each reply on one line (newlines as '|'), in any order. A line is
+# "CALLER<TAB>TEXT": KIND sms sends TEXT as an SMS from CALLER, KIND ussd as one USSD
+# callback of a new session whose inputs are TEXT.
+burst() {
+	python3 - "$url" "$1" "$2" <<'EOF'
+import sys, urllib.parse, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+url, kind, path = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = [l.rstrip('\n').split('\t', 1) for l in open(path) if l.strip()]
+def one(i_line):
+    i, (who, text) = i_line
+    try:
+        if kind == 'sms':
+            q = urllib.parse.urlencode({'from': who, 'to': '384', 'text': text})
+            req = urllib.request.Request(url + '/sms?' + q)
+        else:
+            body = urllib.parse.urlencode({'sessionId': 'burst%d' % i, 'phoneNumber': who,
+                                           'serviceCode': '*384#', 'text': text}).encode()
+            req = urllib.request.Request(url + '/ussd', data=body)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read().decode().replace('\n', '|')
+    except Exception as e:
+        return 'ERROR %s' % e
+with ThreadPoolExecutor(50) as ex:
+    for r in ex.map(one, enumerate(lines)):
+        print(r)
+EOF
+}
+# count FILE TEXT: the replies in FILE that are exactly TEXT (newlines as '|').
+count() { grep -cxF -- "$(printf '%s' "$2" | tr '\n' '|')" "$1"; }
+# caller N: a distinct stranger's number for each N (none of them in the operators' data).
+caller() { printf '+2547350%05d' "$1"; }
+counter() { R --scan --pattern "$1" | while read -r k; do R GET "$k"; done; }
+
+# ---- 1. strangers guess the owner's ID digits: 300 at once, from 300 numbers -----------------
+# Each is a whole USSD journey in one callback: report, for another number, the owner's
+# number, the owner's phone, an ID guess. None is right.
+for i in $(seq 1 300); do
+	printf '%s\t2*2*0712345678*%s*%04d\n' "$(caller "$i")" "$A" "$(( (i * 7919) % 10000 ))"
+done | grep -v '\*5926$' >"$TEST_TMP/id.burst"
+burst ussd "$TEST_TMP/id.burst" >"$TEST_TMP/id.out"
+n=$(wc -l <"$TEST_TMP/id.burst")
+wrong2=$(count "$TEST_TMP/id.out" "CON $(render en report.id_wrong tries=2)")
+wrong1=$(count "$TEST_TMP/id.out" "CON $(render en report.id_wrong tries=1)")
+locked=$(count "$TEST_TMP/id.out" "END $(render en report.locked minutes=60)")
+is "$wrong2 $wrong1" "1 1" "ID burst: exactly two guesses told 'wrong' (2, then 1 try left)"
+is "$locked" "$((n - 2))" "ID burst: every other of the $n guesses locked out"
+is "$(counter "kyc:*:vf:254712345678:oth")" 3 "ID burst: 3 candidates compared, no more"
+grep -q "ERROR" "$TEST_TMP/id.out"
+ok $((!$?)) "ID burst: every request answered"
+# The owner's own line keeps its own budget.
+r=$(sms "$OWNER" "STOLEN $A 5926")
+ref=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "$(render en sms.report_done ref="$ref")" \
+	"after the burst the owner reports from their own line: accepted"
+grep -q "$ref" "$TEST_TMP/id.out"
+ok $((!$?)) "no reply of the burst holds the reference"
+
+# ---- 2. a stranger's report of a reported phone: nothing of the owner's is told -------------
+r=$(sms "$STRANGER" "STOLEN $A 0000")
+is "$r" "$(render en sms.id_wrong tries=2)" "stranger: STOLEN <reported IMEI> <wrong>: only 'wrong'"
+r=$(sms "$STRANGER" "STOLEN $A 3344")
+is "$r" "$(render en report.not_linked)" \
+	"stranger: STOLEN <reported IMEI> <own right ID>: not linked, no report told"
+r=$(sms "+254733000999" "STOLEN $A 5926")
+is "$r" "$(render en report.no_kyc)" "a number with no ID on record: no report told"
+for f in "$TEST_TMP"/*.out; do grep -q "$ref" "$f" && echo "$f"; done >"$TEST_TMP/leaks"
+is "$(cat "$TEST_TMP/leaks")" "" "the reference was told to no stranger"
+
+# ---- 3. strangers guess the PIN: 300 at once, from 300 numbers --------------------------------
+# The report's PIN is set to one the test knows: its digest as ceirgw keeps it (HMAC-SHA-256
+# with the key file, over "pin:<ref>:<pin>", 8 bytes in hex).
+pin=482916
+digest=$(python3 -c 'import hmac,hashlib,sys
+k=open(sys.argv[1],"rb").read().rstrip(b"\n")
+print(hmac.new(k,("pin:%s:%s"%(sys.argv[2],sys.argv[3])).encode(),hashlib.sha256).hexdigest()[:16])' \
+	"$TEST_TMP/kyc.key" "$ref" "$pin")
+R HSET "rep:{$A}" pin "$digest" >/dev/null
+is "$(R HGET "rep:{$A}" state)" sent "the report is with the CEIR"
+for i in $(seq 1 300); do
+	printf '%s\tRECOVERED %s %06d\n' "$(caller $((1000 + i)))" "$ref" "$(( (i * 104729) % 1000000 ))"
+done | grep -v " $pin\$" >"$TEST_TMP/pin.burst"
+n=$(wc -l <"$TEST_TMP/pin.burst")
+n0=$(entries)
+burst sms "$TEST_TMP/pin.burst" >"$TEST_TMP/pin.out"
+wrong=$(count "$TEST_TMP/pin.out" "$(render en unblock.wrong_pin ref="$ref")")
+locked=$(count "$TEST_TMP/pin.out" "$(render en unblock.locked minutes=60)")
+is "$wrong" 2 "PIN burst: two guesses told 'wrong'"
+is "$locked" "$((n - 2))" "PIN burst: every other of the $n guesses locked out"
+is "$(R GET "rep:{$A}:pin:oth")" 3 "PIN burst: 3 PINs compared, no more"
+r=$(sms "$(caller 2000)" "RECOVERED $ref $pin")
+is "$r" "$(render en unblock.locked minutes=60)" "a stranger with the right PIN after the burst: locked"
+is "$(entries)" "$n0" "no unblock request queued"
+r=$(sms "$OWNER" "RECOVERED $ref $pin")
+is "$r" "$(render en unblock.done ref="$ref")" "the owner's own line keeps its budget: unblock requested"
+is "$(entries)" "$((n0 + 1))" "one unblock request queued"
+
+# ---- 4. one number, many unblock attempts at once: the per-caller limit -----------------------
+for i in $(seq 1 40); do
+	printf '%s\tRECOVERED %s %06d\n' "$STRANGER" "$ref" "$i"
+done >"$TEST_TMP/ub.burst"
+burst sms "$TEST_TMP/ub.burst" >"$TEST_TMP/ub.out"
+lim=$(render en common.limited what="$(render en limit.unblock)" minutes=60)
+is "$(count "$TEST_TMP/ub.out" "$lim")" 35 \
+	"40 unblock attempts at once from one number: 35 refused, saying what and for how long"
+
+# ---- 5. strangers try to lock an owner out ---------------------------------------------------
+# Over SMS each stranger names only themselves; over USSD they name the owner's number with
+# wrong digits, many at once from one number (which has a phone of its own: 9 is "for another
+# number"); its own limit holds it back as well.
+for i in $(seq 1 12); do printf '%s\tSTOLEN %s %04d\n' "$(caller $((3000 + i)))" "$C" "$i"; done \
+	>"$TEST_TMP/lock.burst"
+burst sms "$TEST_TMP/lock.burst" >"$TEST_TMP/lock.out"
+for i in $(seq 1 30); do
+	printf '%s\t2*9*0722000111*%s*%04d\n' "$STRANGER" "$C" "$i"
+done >"$TEST_TMP/lock2.burst"
+burst ussd "$TEST_TMP/lock2.burst" >"$TEST_TMP/lock2.out"
+is "$(counter "kyc:*:vf:254722000111:oth")" 3 "one stranger's 30 guesses at once: 3 compared"
+vlim=$(render en common.limited what="$(render en limit.verify)" minutes=60)
+is "$(count "$TEST_TMP/lock2.out" "END $vlim")" 22 \
+	"... 22 refused by the stranger's own limit (10 an hour, 2 used), saying what and how long"
+r=$(sms "$OWNER2" "STOLEN $C 6543")
+ref2=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "$(render en sms.report_done ref="$ref2")" "the owner still reports from their own line"
+
+# ---- 6. strangers try to use up a buyer's check ----------------------------------------------
+for i in $(seq 1 150); do printf '%s\tCHECK %s\n' "$(caller $((4000 + i)))" "$E"; done \
+	>"$TEST_TMP/chk.burst"
+burst sms "$TEST_TMP/chk.burst" >"$TEST_TMP/chk.out"
+is "$(sort -u "$TEST_TMP/chk.out" | wc -l)" 1 "150 checks of one IMEI from 150 numbers: one answer"
+grep -q "$(render en limit.checks)" "$TEST_TMP/chk.out"
+ok $((!$?)) "... none refused"
+r=$(sms "+254733000555" "CHECK $E")
+is "$r" "$(head -n1 "$TEST_TMP/chk.out")" "a buyer's check after them is answered"
+# Enumeration from one number is still limited, truthfully.
+for i in $(seq 1 35); do printf '%s\tCHECK 35332000%06d\n' "+254733000666" "$i"; done \
+	>"$TEST_TMP/enum.burst"
+burst sms "$TEST_TMP/enum.burst" >"$TEST_TMP/enum.out"
+clim=$(render en common.limited what="$(render en limit.checks)" minutes=60)
+is "$(count "$TEST_TMP/enum.out" "$clim")" 5 "35 checks at once from one number: 5 refused"
+
+# ---- 7. an owner's ID never goes to the log -------------------------------------------------
+for s in 31415926 5926 "$pin" 254712345678 254722000111; do
+	grep -q "$s" "$TEST_TMP/ceirgw.log" && echo "$s"
+done >"$TEST_TMP/logleaks"
+is "$(cat "$TEST_TMP/logleaks")" "" "no ID, PIN or full MSISDN in the log"
+
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+done_testing
