@@ -719,7 +719,7 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 	}
 	r->e->stats.reports_accepted++;
 	store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
-	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->tag,
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->rtag,
 	     r->s.ref);
 	run_set_model(r);
 	/* The reference and the PIN go by SMS to the number the report came from: already in
@@ -898,14 +898,14 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 		/* Opened by a version that did not keep last_seen with it, or damaged: its owner's
 		 * next try completes it; the sweep stops looking. */
 		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
-		     r->tag, r->s.ref, state);
+		     r->rtag, r->s.ref, state);
 		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
 		run_finish(r, "reported");
 		return;
 	}
 	r->s.last_seen = days;
 	r->ch = strcmp(ch, "ussd") == 0 ? EC_USSD : EC_SMS;
-	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref, state);
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, r->s.ref, state);
 	report_verify(r, true);
 }
 
@@ -936,7 +936,7 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 	    strcmp(owner, r->s.owner) == 0) {
 		/* Completed now, with the same reference: its request id is the same, so the
 		 * enqueue adds nothing if the stopped journey got that far. */
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->tag, r->s.ref,
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, r->s.ref,
 		     state);
 		snprintf(r->reported_at, sizeof(r->reported_at), "%s", at);
 		report_verify(r, true);
@@ -1210,7 +1210,7 @@ static void unblock_done(void *arg, int err, const char *s, size_t len, bool cha
 		return;
 	}
 	r->e->stats.unblocks_accepted++;
-	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->tag, r->s.ref);
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->rtag, r->s.ref);
 	run_finish(r, "accepted");
 }
 
@@ -1291,7 +1291,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 			return;
 		}
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
-		     r->tag, r->s.ref, r->e->cfg->verify_tries);
+		     r->rtag, r->s.ref, r->e->cfg->verify_tries);
 		break;
 	case STORE_VERIFY_LOCKED:
 		break;

@@ -149,6 +149,7 @@ static void on_due(void *arg, int err, const void *data, size_t len, bool found)
 			memcpy(imei, p, 15);
 			imei[15] = '\0';
 			snprintf(r->tag, sizeof(r->tag), "sweep #%llu", (unsigned long long)e->seq);
+			snprintf(r->rtag, sizeof(r->rtag), "sweep #%llu", (unsigned long long)e->seq);
 			r->done = sweep_done;
 			if (actions_sweep_report(r, imei) < 0)
 				talloc_free(r);
@@ -273,6 +274,23 @@ size_t sess_encode(const struct sess *s, char *out, size_t outsz)
 	num[0] = s->link_state;
 	num[1] = '\0';
 	put(&p, end, "lk", num);
+	if (s->end_text[0] && end - p > 4) {
+		/* "t=" and the text with '\\' and newlines escaped, on one line. */
+		char *q = p;
+
+		memcpy(q, "t=", 2);
+		q += 2;
+		for (const char *c = s->end_text; *c && end - q > 3; c++) {
+			if (*c == '\n' || *c == '\\') {
+				*q++ = '\\';
+				*q++ = *c == '\n' ? 'n' : '\\';
+			} else {
+				*q++ = *c;
+			}
+		}
+		*q++ = '\n';
+		p = q;
+	}
 	return (size_t)(p - out);
 }
 
@@ -330,7 +348,22 @@ int sess_decode(const char *in, size_t len, struct sess *s)
 			ok = copy_val(s->link_imei, sizeof(s->link_imei), eq + 1, vl);
 		else if (KEY("ko"))
 			ok = copy_val(s->kyc_owner, sizeof(s->kyc_owner), eq + 1, vl);
-		else if (KEY("lk")) {
+		else if (KEY("t")) {
+			size_t k = 0;
+
+			for (size_t i = 0; i < vl && ok; i++) {
+				char c = eq[1 + i];
+
+				if (c == '\\' && i + 1 < vl) {
+					c = eq[2 + i] == 'n' ? '\n' : eq[2 + i];
+					i++;
+				}
+				ok = k + 1 < sizeof(s->end_text);
+				if (ok)
+					s->end_text[k++] = c;
+			}
+			s->end_text[k] = '\0';
+		} else if (KEY("lk")) {
 			ok = vl == 1 && strchr("ynro", eq[1]) != NULL;
 			s->link_state = ok ? eq[1] : '\0';
 		}
@@ -662,7 +695,7 @@ static void on_saved(void *arg, int err)
 /* Shows the current screen: a waiting one is saved with the session first. */
 static void show(struct run *r, const struct flow_screen *sc, bool end)
 {
-	char enc[1024];
+	char enc[2048];
 	size_t elen;
 	int rc;
 
@@ -686,6 +719,8 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 		return;
 	}
 	snprintf(r->s.screen, sizeof(r->s.screen), "%s", sc->name);
+	if (end && r->len < sizeof(r->s.end_text))
+		memcpy(r->s.end_text, r->out, r->len + 1);
 	elen = sess_encode(&r->s, enc, sizeof(enc));
 	if (end) {
 		/* Kept a minute at its last screen: an aggregator that retries the last step
@@ -831,6 +866,8 @@ static struct run *run_new(struct engine *e, enum engine_channel ch, const char 
 	snprintf(r->tag, sizeof(r->tag), "%s %s #%llu",
 		 ch == EC_USSD ? "ussd" : ch == EC_SMS ? "sms" : "api", masked,
 		 (unsigned long long)++e->seq);
+	snprintf(r->rtag, sizeof(r->rtag), "%s #%llu",
+		 ch == EC_USSD ? "ussd" : ch == EC_SMS ? "sms" : "api", (unsigned long long)e->seq);
 	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
 	e->stats.requests[ch]++;
 	return r;
@@ -1011,6 +1048,15 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 		run_build_handsets(r);
 	if (r->cumulative)	/* the aggregator repeats every input so far */
 		r->next_input = r->ninputs > r->s.consumed ? r->s.consumed : r->ninputs;
+	if (r->j->flow->screens[r->screen].kind == FS_END && r->s.end_text[0]) {
+		/* The last screen again, as it was: its values (minutes, tries, ...) are not in
+		 * the session. */
+		size_t n = strlen(r->s.end_text);
+
+		memcpy(r->out, r->s.end_text, n + 1);
+		reply(r, r->out, n, true);
+		return;
+	}
 	if (r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) {
 		/* A repeat of a step the aggregator got no answer to: the same screen again,
 		 * also for the last one (the session outlives its end by a minute for this). */

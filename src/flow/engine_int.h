@@ -54,6 +54,9 @@ struct sess {
 	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this
 	 * owner (s.ref is its reference), 'o' reported by someone else. */
 	char link_state;
+	/* An end screen as it was shown (its values are not kept): what a repeat of the last
+	 * step gets again. */
+	char end_text[640];
 };
 
 size_t sess_encode(const struct sess *s, char *out, size_t outsz);
@@ -66,6 +69,11 @@ struct run {
 	enum engine_channel ch;
 	char msisdn[MSISDN_E164_MAX + 1];
 	char tag[64];			/* "ussd +2547****5678 #12" for logs */
+	/* "ussd #12": for the lines that name a report's reference. The reference is a
+	 * bearer secret for STATUS and half of an unblock; next to eight digits of the number
+	 * it would let whoever reads the log tie a report to a subscriber, so those lines show
+	 * no digit of the number, and #12 still ties them to the run's other lines. */
+	char rtag[32];
 	engine_reply_cb cb;
 	void *arg;
 

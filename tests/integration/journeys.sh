@@ -233,6 +233,9 @@ dial r6 "$OWNER" >/dev/null
 r=$(press 2 8 "$B" 1111)
 is "$r" "CON $(render en report.id_wrong tries=1)" "wrong ID again: 1 try left"
 is "$(press 3333)" "END $(render en report.locked minutes=60)" "third wrong: locked out for the period"
+r=$(ussd r6 "$OWNER" "$(cat "$TEST_TMP/session.text")")
+is "$r" "END $(render en report.locked minutes=60)" \
+	"the aggregator repeats the step after the end: the same text, its minutes too"
 r=$(walk r7 "$OWNER" 2 8 "$B" 5926)
 is "$r" "END $(render en report.locked minutes=60)" "locked out even with the right digits"
 R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
