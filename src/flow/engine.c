@@ -873,7 +873,8 @@ static struct run *run_new(struct engine *e, enum engine_channel ch, const char 
 	return r;
 }
 
-/* Splits text into inputs at sep (a copy, owned by r). At most 32 inputs. */
+/* Splits text into inputs at sep (a copy, owned by r). At most ENGINE_USSD_INPUTS_MAX inputs:
+ * -E2BIG beyond. */
 static int split_inputs(struct run *r, const char *text, size_t len, char sep)
 {
 	char *copy = talloc_strndup(r, text, len);
@@ -881,7 +882,7 @@ static int split_inputs(struct run *r, const char *text, size_t len, char sep)
 
 	if (copy == NULL)
 		return -ENOMEM;
-	r->inputs = talloc_array(r, char *, 32);
+	r->inputs = talloc_array(r, char *, ENGINE_USSD_INPUTS_MAX);
 	if (r->inputs == NULL)
 		return -ENOMEM;
 	r->ninputs = 0;
@@ -889,7 +890,7 @@ static int split_inputs(struct run *r, const char *text, size_t len, char sep)
 		return 0;
 	for (i = 0; i <= len; i++) {
 		if (i == len || copy[i] == sep) {
-			if (r->ninputs == 32)
+			if (r->ninputs == ENGINE_USSD_INPUTS_MAX)
 				return -E2BIG;
 			copy[i] = '\0';
 			r->inputs[r->ninputs++] = copy + start;
@@ -1075,7 +1076,7 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 	struct run *r;
 	int rc;
 
-	if (sidlen == 0 || sidlen > 64 || !printable(sid, sidlen) || len > 1024)
+	if (sidlen == 0 || sidlen > 64 || !printable(sid, sidlen) || len > ENGINE_USSD_TEXT_MAX)
 		return -EINVAL;
 	r = run_new(e, EC_USSD, msisdn, cb, arg);
 	if (r == NULL)
@@ -1091,7 +1092,7 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 		rc = split_inputs(r, text, len, '\0');
 	if (rc < 0) {
 		talloc_free(r);
-		return rc == -E2BIG ? -EINVAL : rc;
+		return rc;
 	}
 	r->skeylen = (size_t)snprintf(r->skey, sizeof(r->skey), "u:%.*s:%s", (int)sidlen, sid,
 				      msisdn + (msisdn[0] == '+'));

@@ -84,7 +84,10 @@ enum engine_ussd_mode {
 /* A USSD step. msisdn is the caller in E.164; sid[0..sidlen) the channel's session id
  * (printable, at most 64 bytes); text the input as mode says. Returns 0 and calls cb exactly
  * once later (never from inside this call), or -EINVAL for arguments no channel should
- * pass. */
+ * pass (a session id that is not 1 to 64 printable bytes, a text over ENGINE_USSD_TEXT_MAX
+ * bytes), -E2BIG for a text of more than ENGINE_USSD_INPUTS_MAX inputs. */
+#define ENGINE_USSD_TEXT_MAX 1024
+#define ENGINE_USSD_INPUTS_MAX 32
 int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
 		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
 		void *arg);
