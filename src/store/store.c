@@ -535,9 +535,12 @@ static int op_start_script(struct op *op, const struct script *sc, int argc,
 	if (op->sargv == NULL || op->slens == NULL)
 		goto oom;
 	for (i = 0; i < argc; i++) {
-		copy = talloc_memdup(op, argv[i], lens[i] + 1);
+		/* Binary arguments (a digest, a bucketed field) have no NUL after them. */
+		copy = talloc_size(op, lens[i] + 1);
 		if (copy == NULL)
 			goto oom;
+		memcpy(copy, argv[i], lens[i]);
+		copy[lens[i]] = '\0';
 		op->sargv[i + 2] = copy;
 		op->slens[i + 2] = lens[i];
 	}
