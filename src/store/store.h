@@ -5,8 +5,10 @@
  * Every operation either returns 0 and later calls its callback exactly once, or returns a
  * negative errno at once without calling it: -EAGAIN when Redis is not connected now (a
  * temporary failure: the caller says "try later"), -ENOMEM. A callback's err is 0, or
- * -EAGAIN when the connection dropped before the answer (also temporary), -ECANCELED when
- * the store is being freed, -EPROTO when Redis answered something it should not have. */
+ * -EAGAIN when the connection dropped before the answer or Redis did not answer within the
+ * timeout (also temporary; the command may still have run, as with a dropped connection),
+ * -ECANCELED when the store is being freed, -EPROTO when Redis answered something it should
+ * not have. */
 #ifndef CEIRGW_STORE_STORE_H
 #define CEIRGW_STORE_STORE_H
 
@@ -22,6 +24,9 @@ struct store;
 
 struct store_options {
 	int bucket_digits;	/* pairing-bucket-digits, as the data was imported with */
+	/* redis-timeout: a command (or the handshake) unanswered this long drops the
+	 * connection and answers what was on it -EAGAIN. 0: the default, 1000. */
+	int timeout_ms;
 };
 
 /* Creates the store and starts connecting to url. Returns a talloc child of ctx (freeing it
@@ -29,7 +34,8 @@ struct store_options {
 struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
 			   const struct store_options *o);
 
-/* True once connected and authenticated, until the connection drops. */
+/* True once connected and authenticated, until the connection drops or a command times
+ * out (then until a new connection is up). */
 bool store_is_up(const struct store *st);
 
 /* Human-readable address for logs and health replies ("unix:/var/lib/ceirgw/redis.sock"),
