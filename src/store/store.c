@@ -137,7 +137,7 @@ struct store {
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES };
+	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES, OP_CLAIM };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -155,6 +155,7 @@ struct op {
 		store_result_cb result;
 		store_fields_cb fields;
 		store_entries_cb entries;
+		store_claim_cb claim;
 	} cb;
 	void *arg;
 	char key[ID_MAX + 8];
@@ -535,6 +536,9 @@ static void op_fail(struct op *op, int err)
 	case OP_ENTRIES:
 		op->cb.entries(op->arg, err, NULL, 0);
 		break;
+	case OP_CLAIM:
+		op->cb.claim(op->arg, err, NULL, 0, NULL);
+		break;
 	case OP_GET:
 	case OP_TAC:
 		op->cb.data(op->arg, err, NULL, 0, false);
@@ -686,7 +690,7 @@ static void entries_reply(struct op *op, const redisReply *reply)
 	const redisReply *list;
 	size_t i, j, n = 0;
 
-	if (reply->type == REDIS_REPLY_NIL) {
+	if (reply->type == REDIS_REPLY_NIL && op->kind == OP_ENTRIES) {
 		op->cb.entries(op->arg, 0, NULL, 0);
 		return;
 	}
@@ -733,6 +737,19 @@ static void entries_reply(struct op *op, const redisReply *reply)
 			e[n].n++;
 		}
 		n++;
+	}
+	if (op->kind == OP_CLAIM) {
+		char next[48];
+		const redisReply *c = reply->element[0];
+
+		if (c->type != REDIS_REPLY_STRING || c->len >= sizeof(next)) {
+			op_fail(op, -EPROTO);
+			return;
+		}
+		memcpy(next, c->str, c->len);
+		next[c->len] = '\0';
+		op->cb.claim(op->arg, 0, e, n, next);
+		return;
 	}
 	op->cb.entries(op->arg, 0, e, n);
 }
@@ -800,6 +817,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		op->cb.count(op->arg, 0, reply->type == REDIS_REPLY_STATUS ? 1 : 0);
 		break;
 	case OP_ENTRIES:
+	case OP_CLAIM:
 		entries_reply(op, reply);
 		break;
 	case OP_GET:
@@ -1382,11 +1400,18 @@ int store_group_create(struct store *st, const char *stream, const char *group,
 int store_group_read(struct store *st, const char *stream, const char *group,
 		     const char *consumer, bool pending, store_entries_cb cb, void *arg)
 {
+	return store_group_pending(st, stream, group, consumer, pending ? "0" : ">", cb, arg);
+}
+
+int store_group_pending(struct store *st, const char *stream, const char *group,
+			const char *consumer, const char *after, store_entries_cb cb, void *arg)
+{
 	struct op *op = op_new(st, OP_ENTRIES, arg);
 	char count[8];
 	const char *argv[9] = { "XREADGROUP", "GROUP", group, consumer, "COUNT", count,
-				"STREAMS", stream, pending ? "0" : ">" };
-	size_t lens[9] = { 10, 5, strlen(group), strlen(consumer), 5, 0, 7, strlen(stream), 1 };
+				"STREAMS", stream, after };
+	size_t lens[9] = { 10, 5, strlen(group), strlen(consumer), 5, 0, 7, strlen(stream),
+			   strlen(after) };
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1407,6 +1432,26 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.entries = cb;
+	op->autoclaim = true;
+	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
+	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
+	return op_start(op, 8, argv, lens);
+}
+
+int store_group_claim_from(struct store *st, const char *stream, const char *group,
+			   const char *consumer, unsigned idle_ms, const char *cursor,
+			   store_claim_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_CLAIM, arg);
+	char idle[16], count[8];
+	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, cursor, "COUNT",
+				count };
+	size_t lens[8] = { 10, strlen(stream), strlen(group), strlen(consumer), 0,
+			   strlen(cursor), 5, 0 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.claim = cb;
 	op->autoclaim = true;
 	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
 	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);

@@ -193,9 +193,21 @@ int store_group_create(struct store *st, const char *stream, const char *group,
  * delivered but not acknowledged. Never blocks the connection. */
 int store_group_read(struct store *st, const char *stream, const char *group,
 		     const char *consumer, bool pending, store_entries_cb cb, void *arg);
+/* Up to STORE_ENTRIES_MAX of consumer's own pending entries with ids after the id after
+ * ("0": from the first), in id order; none once after is past the last. Reading them again
+ * from the last id seen moves on through a long list (XREADGROUP ... STREAMS s <id>). */
+int store_group_pending(struct store *st, const char *stream, const char *group,
+			const char *consumer, const char *after, store_entries_cb cb, void *arg);
 /* Takes over entries another consumer left pending over idle_ms (XAUTOCLAIM). */
 int store_group_claim(struct store *st, const char *stream, const char *group,
 		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg);
+/* The same from cursor ("0-0": the start of the pending list); next is the cursor the
+ * following call goes on from, "0-0" once the whole list was scanned. */
+typedef void (*store_claim_cb)(void *arg, int err, const struct store_entry *e, size_t n,
+			       const char *next);
+int store_group_claim_from(struct store *st, const char *stream, const char *group,
+			   const char *consumer, unsigned idle_ms, const char *cursor,
+			   store_claim_cb cb, void *arg);
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg);
 /* Deletes one entry of a stream (XDEL): an outbox entry once it is delivered. */
