@@ -137,7 +137,7 @@ struct store {
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES, OP_CLAIM };
+	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES };
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
@@ -155,7 +155,6 @@ struct op {
 		store_result_cb result;
 		store_fields_cb fields;
 		store_entries_cb entries;
-		store_claim_cb claim;
 	} cb;
 	void *arg;
 	char key[ID_MAX + 8];
@@ -174,6 +173,10 @@ struct op {
 	bool result_changed, mapping;
 	bool tolerate_busygroup;	/* XGROUP CREATE: an existing group is fine */
 	bool autoclaim;			/* XAUTOCLAIM: [cursor, entries, deleted] */
+	/* store_group_claim_from: its caller, reached through claim_answer. */
+	store_claim_cb claim_cb;
+	void *claim_arg;
+	char cursor[48];
 };
 
 static void connect_now(struct store *st);
@@ -471,12 +474,16 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
 	st->retry = evtimer_new(base, retry_cb, st);
-	st->watch = evtimer_new(base, watch_cb, st);
-	if (st->retry == NULL || st->watch == NULL) {
+	if (st->retry == NULL) {
 		talloc_free(st);
 		return NULL;
 	}
 	talloc_set_destructor(st, store_destructor);
+	st->watch = evtimer_new(base, watch_cb, st);
+	if (st->watch == NULL) {
+		talloc_free(st);
+		return NULL;
+	}
 	connect_now(st);
 	return st;
 }
@@ -535,9 +542,6 @@ static void op_fail(struct op *op, int err)
 		break;
 	case OP_ENTRIES:
 		op->cb.entries(op->arg, err, NULL, 0);
-		break;
-	case OP_CLAIM:
-		op->cb.claim(op->arg, err, NULL, 0, NULL);
 		break;
 	case OP_GET:
 	case OP_TAC:
@@ -690,7 +694,7 @@ static void entries_reply(struct op *op, const redisReply *reply)
 	const redisReply *list;
 	size_t i, j, n = 0;
 
-	if (reply->type == REDIS_REPLY_NIL && op->kind == OP_ENTRIES) {
+	if (reply->type == REDIS_REPLY_NIL) {
 		op->cb.entries(op->arg, 0, NULL, 0);
 		return;
 	}
@@ -701,6 +705,13 @@ static void entries_reply(struct op *op, const redisReply *reply)
 			op_fail(op, -EPROTO);
 			return;
 		}
+		if (op->claim_cb && (reply->element[0]->type != REDIS_REPLY_STRING ||
+				     reply->element[0]->len >= sizeof(op->cursor))) {
+			op_fail(op, -EPROTO);
+			return;
+		}
+		if (op->claim_cb)
+			memcpy(op->cursor, reply->element[0]->str, reply->element[0]->len + 1);
 		list = reply->element[1];
 	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
 		   reply->element[0]->type != REDIS_REPLY_ARRAY ||
@@ -737,19 +748,6 @@ static void entries_reply(struct op *op, const redisReply *reply)
 			e[n].n++;
 		}
 		n++;
-	}
-	if (op->kind == OP_CLAIM) {
-		char next[48];
-		const redisReply *c = reply->element[0];
-
-		if (c->type != REDIS_REPLY_STRING || c->len >= sizeof(next)) {
-			op_fail(op, -EPROTO);
-			return;
-		}
-		memcpy(next, c->str, c->len);
-		next[c->len] = '\0';
-		op->cb.claim(op->arg, 0, e, n, next);
-		return;
 	}
 	op->cb.entries(op->arg, 0, e, n);
 }
@@ -817,7 +815,6 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		op->cb.count(op->arg, 0, reply->type == REDIS_REPLY_STATUS ? 1 : 0);
 		break;
 	case OP_ENTRIES:
-	case OP_CLAIM:
 		entries_reply(op, reply);
 		break;
 	case OP_GET:
@@ -1438,11 +1435,20 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 	return op_start(op, 8, argv, lens);
 }
 
+/* An XAUTOCLAIM with its cursor answers as store_group_claim does, to this, which adds the
+ * next cursor for the caller. */
+static void claim_answer(void *arg, int err, const struct store_entry *e, size_t n)
+{
+	struct op *op = arg;
+
+	op->claim_cb(op->claim_arg, err, e, n, err == 0 ? op->cursor : NULL);
+}
+
 int store_group_claim_from(struct store *st, const char *stream, const char *group,
 			   const char *consumer, unsigned idle_ms, const char *cursor,
 			   store_claim_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_CLAIM, arg);
+	struct op *op = op_new(st, OP_ENTRIES, NULL);
 	char idle[16], count[8];
 	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, cursor, "COUNT",
 				count };
@@ -1451,7 +1457,10 @@ int store_group_claim_from(struct store *st, const char *stream, const char *gro
 
 	if (op == NULL)
 		return op_new_err(st);
-	op->cb.claim = cb;
+	op->cb.entries = claim_answer;
+	op->arg = op;
+	op->claim_cb = cb;
+	op->claim_arg = arg;
 	op->autoclaim = true;
 	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
 	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
