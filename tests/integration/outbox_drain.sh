@@ -119,4 +119,10 @@ echo "# sent twice: $twice"
 ok $? "at most the stated window is sent twice (sendsms: the request in progress, and its XACK)"
 kill -0 "$gw" 2>/dev/null
 ok $? "ceirgw is running"
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
+	"no sanitizer report from ceirgw"
 done_testing

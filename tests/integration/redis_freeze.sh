@@ -105,4 +105,10 @@ n=$(grep -c "no answer in 1000 ms" "$TEST_TMP/ceirgw.log")
 is "$n" 1 "the timeout is logged once for the episode"
 grep -q "answering again, after" "$TEST_TMP/ceirgw.log"
 ok $? "and the end of the episode"
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
+	"no sanitizer report from ceirgw"
 done_testing
