@@ -194,6 +194,7 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 		{ "bearerbox", &d->cfg->bearerbox, &next->bearerbox },
 		{ "data-dir", &d->cfg->data_dir, &next->data_dir },
 		{ "redis-server", &d->cfg->redis_server, &next->redis_server },
+		{ "redis-timeout", &d->cfg->redis_timeout_s, &next->redis_timeout_s },
 		/* The store addresses buckets with it; the data was imported with it. */
 		{ "pairing-bucket-digits", &d->cfg->pairing_bucket_digits_s,
 		  &next->pairing_bucket_digits_s },
@@ -223,6 +224,7 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	memcpy(next->http_host, d->cfg->http_host, sizeof(next->http_host));
 	next->http_port = d->cfg->http_port;
 	next->pairing_bucket_digits = d->cfg->pairing_bucket_digits;
+	next->redis_timeout = d->cfg->redis_timeout;
 }
 
 static void on_tac_fetched(void *arg, int err, const void *text, size_t len, bool found)
@@ -428,7 +430,8 @@ static int start_store(struct daemon *d)
 		     (long)redis_embed_pid(d->embed), url.path);
 	}
 	d->store = store_create(d, d->base, &url, &(struct store_options){
-		.bucket_digits = d->cfg->pairing_bucket_digits });
+		.bucket_digits = d->cfg->pairing_bucket_digits,
+		.timeout_ms = (int)d->cfg->redis_timeout });
 	if (d->store == NULL)
 		return -ENOMEM;
 	store_on_up(d->store, fetch_tac, d);

@@ -3,15 +3,25 @@
  * stream first; a ceirgw reads it from there through a consumer group and hands it to its
  * channel (the Kannel box, or smsbox's sendsms), and acknowledges and deletes the entry once
  * the channel says it was delivered. The consumer is named after the host and the HTTP port,
- * so a restarted ceirgw sends its own unsent entries again at once; entries of a consumer
- * that does not come back are taken over by another after CLAIM_IDLE_MS. Without Redis an
- * SMS goes straight to the channel, as before. Why a stream and a group rather than a list:
- * it is the pattern the CEIR results already use (pending entries, XAUTOCLAIM). */
+ * so a restarted ceirgw sends its own unsent entries again at once, reading its pending list
+ * with a cursor (however long the list is), before any new entry; entries of a consumer
+ * that does not come back are taken over by another after CLAIM_IDLE_MS, XAUTOCLAIM going
+ * on with its cursor to the end of the list. Without Redis an SMS goes straight to the
+ * channel, as before. Why a stream and a group rather than a list: it is the pattern the
+ * CEIR results already use (pending entries, XAUTOCLAIM).
+ *
+ * Sent twice: an entry is sent again when ceirgw stops after its channel has handed it
+ * over and before its XACK is in Redis. A delivery whose XACK fails (Redis dropped or timed
+ * out) is kept and acknowledged again once Redis is back, never read again meanwhile, so
+ * only a ceirgw that stops inside that window sends twice: the channel's own round trip
+ * (sendsms: the one request smsbox is answering; the box: the MTs bearerbox has not acked
+ * yet) and then one Redis round trip, longer only while Redis is away (doc/redis-keys.md). */
 #include "channel/channels.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
@@ -30,7 +40,10 @@
 #define REMEMBER_S 60		/* an add repeated within this is added once */
 #define POLL_MS 250
 #define CLAIM_EVERY_S 30
-#define CLAIM_IDLE_MS 120000
+/* Longer than an entry stays with a live ceirgw's channel: sendsms tries for 156 s (and up
+ * to 10 s per try) before it gives one up, and a live owner's entry taken over by another
+ * ceirgw would be sent by both. */
+#define CLAIM_IDLE_MS 300000
 #define ID_MAX 48
 
 /* Entries in flight are found by id through a hash table: up to the channel's queue
@@ -43,9 +56,14 @@ struct flight {
 	struct outbox *o;
 	size_t idlen;
 	char id[ID_MAX];
-	bool acking;		/* delivered: its XACK is on the way */
+	bool acking;		/* delivered: its XACK is on the way, or owed */
+	TAILQ_ENTRY(flight) owe;	/* in owed while its XACK waits for Redis */
 };
 TAILQ_HEAD(flight_list, flight);
+TAILQ_HEAD(owed_list, flight);
+
+/* What the read in progress reads: its own pending entries, new ones, or others'. */
+enum outbox_read { READ_PENDING, READ_NEW, READ_CLAIM };
 
 struct outbox {
 	struct channels *ch;
@@ -54,8 +72,12 @@ struct outbox {
 	struct outbox_ops ops;
 	void *arg;
 	struct event *timer;
-	bool group_ok, pending_done, busy;
+	bool group_ok, pending_done, busy, claiming;
+	enum outbox_read reading;
+	char after[ID_MAX];	/* the pending pass goes on after this id */
+	char cursor[ID_MAX];	/* XAUTOCLAIM's, while claiming */
 	time_t last_claim;
+	struct owed_list owed;
 	struct flight_list flights[FLIGHT_BUCKETS];
 	struct outbox_stats stats;
 };
@@ -100,6 +122,37 @@ static void noop_done(void *arg, int err)
 	(void)err;
 }
 
+/* A stream id "ms-seq" as two numbers; "0" and ">"-less forms as 0-0. */
+static void id_parse(const char *id, unsigned long long *ms, unsigned long long *seq)
+{
+	char *end;
+
+	*ms = strtoull(id, &end, 10);
+	*seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+}
+
+/* The pending pass goes back to just before id (XREADGROUP reads after the id it is given),
+ * unless it is to read from earlier already. */
+static void rewind_to(struct outbox *o, const char *id, size_t len)
+{
+	unsigned long long ms, seq, ams, aseq;
+	char buf[ID_MAX];
+
+	if (len >= sizeof(buf))
+		return;
+	memcpy(buf, id, len);
+	buf[len] = '\0';
+	id_parse(buf, &ms, &seq);
+	if (seq > 0)
+		seq--;
+	else if (ms > 0)
+		ms--, seq = UINT64_MAX;
+	id_parse(o->after, &ams, &aseq);
+	if (o->pending_done || ms < ams || (ms == ams && seq < aseq))
+		snprintf(o->after, sizeof(o->after), "%llu-%llu", ms, seq);
+	o->pending_done = false;
+}
+
 static void on_acked(void *arg, int err)
 {
 	struct flight *f = arg;
@@ -107,9 +160,37 @@ static void on_acked(void *arg, int err)
 
 	if (err == -ECANCELED)
 		return;
+	if (err == -EAGAIN) {
+		/* Redis dropped or timed out: the XACK may not have landed. The entry stays
+		 * in flight, so no read hands it to the channel again, and the XACK goes again
+		 * once Redis is back (tick). */
+		TAILQ_INSERT_TAIL(&o->owed, f, owe);
+		return;
+	}
 	if (err == 0)
 		store_stream_del(o->ch->store, o->stream, f->id, f->idlen, noop_done, NULL);
 	flight_free(f);
+}
+
+static void ack(struct flight *f)
+{
+	struct outbox *o = f->o;
+
+	if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, f->idlen, on_acked, f) < 0)
+		TAILQ_INSERT_TAIL(&o->owed, f, owe);
+}
+
+/* The XACKs that Redis was not there for. */
+static void ack_owed(struct outbox *o)
+{
+	struct flight *f;
+
+	while ((f = TAILQ_FIRST(&o->owed)) != NULL) {
+		if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, f->idlen, on_acked,
+				    f) < 0)
+			return;
+		TAILQ_REMOVE(&o->owed, f, owe);
+	}
 }
 
 void outbox_done(struct outbox *o, const char *id)
@@ -120,10 +201,7 @@ void outbox_done(struct outbox *o, const char *id)
 		return;
 	o->stats.sent++;
 	f->acking = true;
-	if (store_group_ack(o->ch->store, o->stream, GROUP, f->id, f->idlen, on_acked, f) < 0) {
-		/* Pending still: sent again later. The SMS goes twice; nothing is lost. */
-		flight_free(f);
-	}
+	ack(f);
 }
 
 void outbox_drop(struct outbox *o, const char *id)
@@ -137,6 +215,7 @@ void outbox_drop(struct outbox *o, const char *id)
 void outbox_again(struct outbox *o)
 {
 	o->pending_done = false;
+	snprintf(o->after, sizeof(o->after), "0-0");
 	if (!o->busy)
 		later(o, 0);
 }
@@ -146,7 +225,8 @@ static bool field_is(const struct store_kv *kv, const char *name)
 	return kv->klen == strlen(name) && memcmp(kv->key, name, kv->klen) == 0;
 }
 
-/* Hands one entry to the channel; false when it was in flight already. */
+/* Hands one entry to the channel. Returns false when the channel cannot take it now (the
+ * entry stays pending for this consumer, and is read again). */
 static bool take(struct outbox *o, const struct store_entry *se)
 {
 	char to[MSISDN_E164_MAX + 2] = "", masked[24];
@@ -156,7 +236,7 @@ static bool take(struct outbox *o, const struct store_entry *se)
 	int rc;
 
 	if (se->idlen >= ID_MAX || flight_find(o, se->id, se->idlen))
-		return false;
+		return true;	/* in flight already, or its XACK is */
 	for (size_t i = 0; i < se->n; i++) {
 		if (field_is(&se->kv[i], "to") && se->kv[i].vlen < sizeof(to)) {
 			memcpy(to, se->kv[i].val, se->kv[i].vlen);
@@ -181,7 +261,8 @@ static bool take(struct outbox *o, const struct store_entry *se)
 	}
 	rc = o->ops.deliver(o->arg, f->id, to, text, tlen);
 	if (rc == -ENOBUFS) {
-		outbox_drop(o, se->id);	/* pending: read again at the next claim round */
+		flight_free(f);
+		return false;
 	} else if (rc < 0) {
 		msisdn_mask(to, strlen(to), masked, sizeof(masked));
 		LOGP(LOGC_MAIN, LOGL_ERROR, "outbox %s: SMS to %s cannot be sent (%s); dropped",
@@ -192,10 +273,27 @@ static bool take(struct outbox *o, const struct store_entry *se)
 	return true;
 }
 
+/* Hands what was read to the channel while it takes them. Returns how many it went through;
+ * the rest are this consumer's pending entries now, read again from the first of them. */
+static size_t take_all(struct outbox *o, const struct store_entry *se, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && o->ops.ready(o->arg) && take(o, &se[i]); i++)
+		;
+	if (o->reading == READ_PENDING && i > 0 && se[i - 1].idlen < sizeof(o->after)) {
+		memcpy(o->after, se[i - 1].id, se[i - 1].idlen);
+		o->after[se[i - 1].idlen] = '\0';
+	}
+	if (i < n)
+		rewind_to(o, se[i].id, se[i].idlen);
+	return i;
+}
+
 static void on_entries(void *arg, int err, const struct store_entry *se, size_t n)
 {
 	struct outbox *o = arg;
-	size_t taken = 0;
+	size_t taken;
 
 	if (err == -ECANCELED)
 		return;
@@ -203,12 +301,31 @@ static void on_entries(void *arg, int err, const struct store_entry *se, size_t 
 		later(o, 1000);
 		return;
 	}
-	for (size_t i = 0; i < n && o->ops.ready(o->arg); i++)
-		taken += take(o, &se[i]);
-	/* Own backlog taken (what it still holds is in flight): new entries now. */
-	if (!o->pending_done && taken == 0)
-		o->pending_done = true;
-	later(o, (n == STORE_ENTRIES_MAX && taken) || !o->pending_done ? 0 : POLL_MS);
+	taken = take_all(o, se, n);
+	if (o->reading == READ_PENDING && n == 0)
+		o->pending_done = true;		/* own backlog taken: new entries now */
+	/* At once while there is more to read and the channel takes it. */
+	later(o, taken == n && (o->reading == READ_PENDING ? n > 0 : n == STORE_ENTRIES_MAX) ?
+	      0 : POLL_MS);
+}
+
+static void on_claimed(void *arg, int err, const struct store_entry *se, size_t n,
+		       const char *next)
+{
+	struct outbox *o = arg;
+	size_t taken;
+
+	if (err == -ECANCELED)
+		return;
+	if (err < 0) {
+		later(o, 1000);
+		return;
+	}
+	taken = take_all(o, se, n);
+	snprintf(o->cursor, sizeof(o->cursor), "%s", next);
+	if (strcmp(next, "0-0") == 0)
+		o->claiming = false;	/* the whole list scanned: again in CLAIM_EVERY_S */
+	later(o, o->claiming && taken == n ? 0 : POLL_MS);
 }
 
 static void on_group(void *arg, int err)
@@ -221,7 +338,9 @@ static void on_group(void *arg, int err)
 	later(o, err == 0 ? 0 : 1000);
 }
 
-/* Reads while the channel can take what it holds. */
+/* Reads while the channel can take what it holds: its own pending entries first (after a
+ * restart, or what the channel could not take), then a claim round when one is due, then
+ * new entries. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *o = arg;
@@ -233,6 +352,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (o->busy)
 		return;
+	if (store_is_up(st))
+		ack_owed(o);
 	if (!o->ops.ready(o->arg) || !store_is_up(st)) {
 		if (!store_is_up(st))
 			o->group_ok = false;
@@ -242,14 +363,22 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	o->busy = true;
 	if (!o->group_ok) {
 		rc = store_group_create(st, o->stream, GROUP, on_group, o);
-	} else if (o->pending_done && now - o->last_claim >= CLAIM_EVERY_S) {
-		o->last_claim = now;
-		o->pending_done = false;	/* own entries left for later, after this */
-		rc = store_group_claim(st, o->stream, GROUP, o->consumer, CLAIM_IDLE_MS,
-				       on_entries, o);
+	} else if (!o->pending_done) {
+		o->reading = READ_PENDING;
+		rc = store_group_pending(st, o->stream, GROUP, o->consumer, o->after, on_entries,
+					 o);
+	} else if (o->claiming || now - o->last_claim >= CLAIM_EVERY_S) {
+		if (!o->claiming) {
+			o->claiming = true;
+			o->last_claim = now;
+			snprintf(o->cursor, sizeof(o->cursor), "0-0");
+		}
+		o->reading = READ_CLAIM;
+		rc = store_group_claim_from(st, o->stream, GROUP, o->consumer, CLAIM_IDLE_MS,
+					    o->cursor, on_claimed, o);
 	} else {
-		rc = store_group_read(st, o->stream, GROUP, o->consumer, !o->pending_done,
-				      on_entries, o);
+		o->reading = READ_NEW;
+		rc = store_group_read(st, o->stream, GROUP, o->consumer, false, on_entries, o);
 	}
 	if (rc < 0)
 		later(o, 500);
@@ -345,6 +474,8 @@ struct outbox *outbox_start(void *ctx, struct channels *ch, const char *stream,
 	o->arg = arg;
 	for (size_t i = 0; i < FLIGHT_BUCKETS; i++)
 		TAILQ_INIT(&o->flights[i]);
+	TAILQ_INIT(&o->owed);
+	snprintf(o->after, sizeof(o->after), "0-0");
 	snprintf(o->stream, sizeof(o->stream), "%s", stream);
 	/* The same name after a restart: its own unsent entries come back at once. */
 	gethostname(host, sizeof(host) - 1);

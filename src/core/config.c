@@ -70,6 +70,9 @@ static const struct config_var vars[] = {
 	VAR("log-level", CT_LEVEL, log_level_name, "info", "debug, info, notice, warn or error"),
 	VAR("redis-server", CT_PATH, redis_server, CEIRGW_REDIS_SERVER,
 	    "redis-server program started for the embedded default"),
+	INT("redis-timeout", redis_timeout, "1000", 100, 60000,
+	    "milliseconds Redis has to answer a command (or to connect): past it the connection "
+	    "is dropped and remade, and what waited on it answers \"try later\""),
 	VAR("kyc-key-file", CT_PATH, kyc_key_file, NULL,
 	    "file holding the HMAC key national IDs are digested with (16 bytes or more)"),
 	INT("pairing-bucket-digits", pairing_bucket_digits, "5", 3, 8,

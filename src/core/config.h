@@ -28,6 +28,7 @@ struct ceirgw_config {
 	char *log_file;		/* absolute, or NULL for stderr */
 	char *log_level_name;
 	char *redis_server;	/* redis-server binary for the embedded default */
+	char *redis_timeout_s;
 	char *kyc_key_file;	/* absolute, or NULL */
 	char *pairing_bucket_digits_s;
 	char *duplicate_min_ids_s;
@@ -54,6 +55,7 @@ struct ceirgw_config {
 	int http_port;
 	enum log_level log_level;
 	long pairing_bucket_digits;	/* see doc/redis-keys.md */
+	long redis_timeout;		/* ms: the store's command timeout */
 	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
 	bool duplicate_by_imsi;
 	long session_ttl, ownership_window_days, verify_tries, verify_lockout;

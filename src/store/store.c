@@ -1,9 +1,11 @@
 /* The asynchronous store: hiredis's async API on the daemon's libevent loop
- * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop). Commands are always argv, never formatted strings. A lost
- * connection is retried with exponential backoff from 100 ms up to 5 s; hiredis answers every
- * command still pending with a NULL reply when the connection drops, which becomes -EAGAIN
- * for the operation's caller, once. Scripts run by EVALSHA, and by EVAL when Redis does not
- * know them yet (NOSCRIPT: a restarted or flushed server). */
+ * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop).
+ * Commands are always argv, never formatted strings. A lost connection is retried with
+ * exponential backoff from 100 ms up to 5 s; hiredis answers every command still pending
+ * with a NULL reply when the connection drops, which becomes -EAGAIN for the operation's
+ * caller, once. hiredis 0.14 has no command timeout, so the store keeps its own: see
+ * watch_cb. Scripts run by EVALSHA, and by EVAL when Redis does not know them yet
+ * (NOSCRIPT: a restarted or flushed server). */
 #include "store/store.h"
 
 #include <errno.h>
@@ -16,12 +18,14 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
+#include <sys/queue.h>
 
 #include "core/logging.h"
 #include "store/redis_ev.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define TIMEOUT_DEFAULT_MS 1000
 #define ID_MAX 128		/* session ids and counter names */
 
 enum store_state { ST_DOWN, ST_CONNECTING, ST_UP };
@@ -152,6 +156,9 @@ static struct script enqueue_script = {
 	"return {id, 1}\n", ""
 };
 
+struct op;
+TAILQ_HEAD(op_list, op);
+
 struct store {
 	struct event_base *base;
 	struct redis_url url;
@@ -165,6 +172,14 @@ struct store {
 	size_t pending;
 	void (*on_up)(void *arg);
 	void *on_up_arg;
+	/* The timeout (watch_cb): the connection's one timer, the operations on the wire
+	 * oldest first, and the times it checks them against (ms, monotonic clock). */
+	struct event *watch;
+	struct op_list flight;
+	long long connect_deadline, last_sent;
+	unsigned timeouts;	/* in this episode: since the connection was last up */
+	bool dropping;		/* in drop(): hiredis's NULL replies leave the ops to it */
+	bool *gone;		/* set by the destructor while drop() answers */
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
@@ -175,6 +190,8 @@ enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL
 struct op {
 	struct store *st;
 	enum op_kind kind;
+	TAILQ_ENTRY(op) link;	/* in st->flight while its command is on the wire */
+	long long deadline;	/* of that command (ms, monotonic) */
 	union {
 		store_done_cb done;
 		store_count_cb count;
@@ -205,15 +222,33 @@ struct op {
 	bool result_changed, mapping;
 	bool tolerate_busygroup;	/* XGROUP CREATE: an existing group is fine */
 	bool autoclaim;			/* XAUTOCLAIM: [cursor, entries, deleted] */
+	/* store_group_claim_from: its caller, reached through claim_answer. */
+	store_claim_cb claim_cb;
+	void *claim_arg;
+	char cursor[48];
 };
 
 static void connect_now(struct store *st);
+static int keepalive(struct store *st);
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void set_state(struct store *st, enum store_state s)
 {
 	if (st->state != s)
 		LOGP(LOGC_STORE, s == ST_UP ? LOGL_NOTICE : LOGL_INFO, "redis %s: %s -> %s",
 		     st->address, state_names[st->state], state_names[s]);
+	if (s == ST_UP && st->timeouts) {
+		LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: answering again, after %u timeouts",
+		     st->address, st->timeouts);
+		st->timeouts = 0;
+	}
 	st->state = s;
 }
 
@@ -235,6 +270,83 @@ static void schedule_retry(struct store *st)
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	connect_now(arg);
+}
+
+static void op_fail(struct op *op, int err);
+
+static void watch_arm(struct store *st, long long ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(st->watch, &tv);
+}
+
+/* Redis did not answer in time: the connection goes, and every operation on it is answered
+ * -EAGAIN now, as when a connection drops. Only from the watch timer: inside a hiredis
+ * callback, redisAsyncFree would only mark the context and free it later. hiredis first
+ * answers its commands with NULL replies, which op_reply leaves to this function (dropping),
+ * then has no pointer left to any op: each is answered here once, out of the list first. */
+static void drop(struct store *st)
+{
+	redisAsyncContext *ac = st->ac;
+	bool gone = false;
+	struct op *op;
+
+	st->ac = NULL;
+	ac->data = NULL;	/* its connect and disconnect callbacks: nothing to do */
+	st->dropping = true;
+	redisAsyncFree(ac);
+	st->dropping = false;
+	schedule_retry(st);	/* down first: what the callers try now fails at once */
+	st->gone = &gone;
+	while ((op = TAILQ_FIRST(&st->flight)) != NULL) {
+		TAILQ_REMOVE(&st->flight, op, link);
+		op_fail(op, -EAGAIN);
+		if (gone)
+			return;	/* a caller freed the store, and the op with it */
+		talloc_free(op);
+	}
+	st->gone = NULL;
+}
+
+/* The connection's one timer. Redis answers a connection's commands in the order they were
+ * sent, so the oldest command on the wire is the one to time: the timer is due at its
+ * deadline, or at the handshake's, and moves on lazily (checked when it fires, never
+ * re-armed per command). A connection with nothing on the wire gets a PING once a timeout
+ * has passed since the last command, so that a frozen Redis shows (store_is_up, /healthz)
+ * even when no traffic meets it. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+	struct op *op = TAILQ_FIRST(&st->flight);
+	long long now = now_ms(), due;
+
+	(void)fd;
+	(void)what;
+	if (st->ac == NULL)
+		return;		/* down: the retry timer connects again, and arms this */
+	if (st->state != ST_UP)
+		due = st->connect_deadline;
+	else
+		due = op ? op->deadline : st->last_sent + st->o.timeout_ms;
+	if (now < due) {
+		watch_arm(st, due - now);
+		return;
+	}
+	if (st->state == ST_UP && op == NULL) {
+		keepalive(st);	/* out of memory: the next round tries again */
+		watch_arm(st, st->o.timeout_ms);
+		return;
+	}
+	if (st->timeouts++ == 0)
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: no answer in %d ms %s; dropping the "
+		     "connection, %zu operations answered \"try again\"", st->address,
+		     st->o.timeout_ms, st->state == ST_UP ? "to a command" : "while connecting",
+		     st->pending);
+	else
+		LOGP(LOGC_STORE, LOGL_DEBUG, "redis %s: no answer in %d ms again (%u)",
+		     st->address, st->o.timeout_ms, st->timeouts);
+	drop(st);
 }
 
 /* The last step of the handshake (AUTH, SELECT, PING: whichever are needed, pipelined) has
@@ -297,6 +409,9 @@ static void connect_now(struct store *st)
 	int n;
 
 	set_state(st, ST_CONNECTING);
+	/* The handshake times out too: a frozen server accepts connections (the kernel does)
+	 * and never answers. */
+	st->connect_deadline = now_ms() + st->o.timeout_ms;
 	if (st->url.kind == REDIS_URL_UNIX)
 		ac = redisAsyncConnectUnix(st->url.path);
 	else
@@ -317,6 +432,7 @@ static void connect_now(struct store *st)
 	}
 	ac->data = st;
 	st->ac = ac;
+	watch_arm(st, st->o.timeout_ms);
 	redisAsyncSetConnectCallback(ac, connected_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnected_cb);
 	if (st->url.password[0]) {
@@ -347,13 +463,24 @@ static void connect_now(struct store *st)
 
 static int store_destructor(struct store *st)
 {
+	struct op *op;
+
 	st->closing = true;
+	if (st->gone)
+		*st->gone = true;
 	if (st->retry)
 		event_free(st->retry);
+	if (st->watch)
+		event_free(st->watch);
 	if (st->ac) {
 		/* Pending operations are answered with -ECANCELED from inside this call. */
 		redisAsyncFree(st->ac);
 		st->ac = NULL;
+	}
+	/* And those a timeout's drop() had not answered yet when its caller freed the store. */
+	while ((op = TAILQ_FIRST(&st->flight)) != NULL) {
+		TAILQ_REMOVE(&st->flight, op, link);
+		op_fail(op, -ECANCELED);
 	}
 	return 0;
 }
@@ -380,6 +507,9 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 	st->base = base;
 	st->url = *url;
 	st->o = *o;
+	if (st->o.timeout_ms <= 0)
+		st->o.timeout_ms = TIMEOUT_DEFAULT_MS;
+	TAILQ_INIT(&st->flight);
 	st->backoff_ms = BACKOFF_MIN_MS;
 	if (url->kind == REDIS_URL_UNIX)
 		snprintf(st->address, sizeof(st->address), "unix:%s", url->path);
@@ -400,6 +530,11 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 		return NULL;
 	}
 	talloc_set_destructor(st, store_destructor);
+	st->watch = evtimer_new(base, watch_cb, st);
+	if (st->watch == NULL) {
+		talloc_free(st);
+		return NULL;
+	}
 	connect_now(st);
 	return st;
 }
@@ -497,6 +632,11 @@ static int op_send(struct op *op, int argc, const char **argv, const size_t *len
 	    redisAsyncCommandArgv(st->ac, op_reply, op, argc, argv, lens) != REDIS_OK)
 		return -EAGAIN;
 	st->pending++;
+	/* Each command is timed from its own sending (a resent one as well): it is the
+	 * connection that is judged, and watch_cb finds the list in deadline order. */
+	st->last_sent = now_ms();
+	op->deadline = st->last_sent + st->o.timeout_ms;
+	TAILQ_INSERT_TAIL(&st->flight, op, link);
 	return 0;
 }
 
@@ -625,6 +765,13 @@ static void entries_reply(struct op *op, const redisReply *reply)
 			op_fail(op, -EPROTO);
 			return;
 		}
+		if (op->claim_cb && (reply->element[0]->type != REDIS_REPLY_STRING ||
+				     reply->element[0]->len >= sizeof(op->cursor))) {
+			op_fail(op, -EPROTO);
+			return;
+		}
+		if (op->claim_cb)
+			memcpy(op->cursor, reply->element[0]->str, reply->element[0]->len + 1);
 		list = reply->element[1];
 	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
 		   reply->element[0]->type != REDIS_REPLY_ARRAY ||
@@ -687,6 +834,9 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 	int n = 0;
 
 	st->pending--;
+	if (reply == NULL && st->dropping)
+		return;		/* drop() answers it, once hiredis has let go of it */
+	TAILQ_REMOVE(&st->flight, op, link);
 	if (reply == NULL) {
 		op_fail(op, st->closing ? -ECANCELED : -EAGAIN);
 		goto done;
@@ -873,6 +1023,18 @@ static int field_op(struct op *op, void (*make)(uint64_t, int, char *, size_t *,
 	argv[2] = (const char *)field;
 	lens[2] = fl;
 	return op_start(op, 3, argv, lens);
+}
+
+static void keepalive_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+/* The PING watch_cb sends on an idle connection: an op like any other, timed like any. */
+static int keepalive(struct store *st)
+{
+	return store_ping(st, keepalive_done, NULL);
 }
 
 int store_ping(struct store *st, store_done_cb cb, void *arg)
@@ -1322,11 +1484,18 @@ int store_group_create(struct store *st, const char *stream, const char *group,
 int store_group_read(struct store *st, const char *stream, const char *group,
 		     const char *consumer, bool pending, store_entries_cb cb, void *arg)
 {
+	return store_group_pending(st, stream, group, consumer, pending ? "0" : ">", cb, arg);
+}
+
+int store_group_pending(struct store *st, const char *stream, const char *group,
+			const char *consumer, const char *after, store_entries_cb cb, void *arg)
+{
 	struct op *op = op_new(st, OP_ENTRIES, arg);
 	char count[8];
 	const char *argv[9] = { "XREADGROUP", "GROUP", group, consumer, "COUNT", count,
-				"STREAMS", stream, pending ? "0" : ">" };
-	size_t lens[9] = { 10, 5, strlen(group), strlen(consumer), 5, 0, 7, strlen(stream), 1 };
+				"STREAMS", stream, after };
+	size_t lens[9] = { 10, 5, strlen(group), strlen(consumer), 5, 0, 7, strlen(stream),
+			   strlen(after) };
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1347,6 +1516,38 @@ int store_group_claim(struct store *st, const char *stream, const char *group,
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.entries = cb;
+	op->autoclaim = true;
+	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
+	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
+	return op_start(op, 8, argv, lens);
+}
+
+/* An XAUTOCLAIM with its cursor answers as store_group_claim does, to this, which adds the
+ * next cursor for the caller. */
+static void claim_answer(void *arg, int err, const struct store_entry *e, size_t n)
+{
+	struct op *op = arg;
+
+	op->claim_cb(op->claim_arg, err, e, n, err == 0 ? op->cursor : NULL);
+}
+
+int store_group_claim_from(struct store *st, const char *stream, const char *group,
+			   const char *consumer, unsigned idle_ms, const char *cursor,
+			   store_claim_cb cb, void *arg)
+{
+	struct op *op = op_new(st, OP_ENTRIES, NULL);
+	char idle[16], count[8];
+	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, cursor, "COUNT",
+				count };
+	size_t lens[8] = { 10, strlen(stream), strlen(group), strlen(consumer), 0,
+			   strlen(cursor), 5, 0 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.entries = claim_answer;
+	op->arg = op;
+	op->claim_cb = cb;
+	op->claim_arg = arg;
 	op->autoclaim = true;
 	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
 	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);

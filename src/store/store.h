@@ -5,8 +5,10 @@
  * Every operation either returns 0 and later calls its callback exactly once, or returns a
  * negative errno at once without calling it: -EAGAIN when Redis is not connected now (a
  * temporary failure: the caller says "try later"), -ENOMEM. A callback's err is 0, or
- * -EAGAIN when the connection dropped before the answer (also temporary), -ECANCELED when
- * the store is being freed, -EPROTO when Redis answered something it should not have. */
+ * -EAGAIN when the connection dropped before the answer or Redis did not answer within the
+ * timeout (also temporary; the command may still have run, as with a dropped connection),
+ * -ECANCELED when the store is being freed, -EPROTO when Redis answered something it should
+ * not have. */
 #ifndef CEIRGW_STORE_STORE_H
 #define CEIRGW_STORE_STORE_H
 
@@ -22,6 +24,9 @@ struct store;
 
 struct store_options {
 	int bucket_digits;	/* pairing-bucket-digits, as the data was imported with */
+	/* redis-timeout: a command (or the handshake) unanswered this long drops the
+	 * connection and answers what was on it -EAGAIN. 0: the default, 1000. */
+	int timeout_ms;
 };
 
 /* Creates the store and starts connecting to url. Returns a talloc child of ctx (freeing it
@@ -29,7 +34,8 @@ struct store_options {
 struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
 			   const struct store_options *o);
 
-/* True once connected and authenticated, until the connection drops. */
+/* True once connected and authenticated, until the connection drops or a command times
+ * out (then until a new connection is up). */
 bool store_is_up(const struct store *st);
 
 /* Human-readable address for logs and health replies ("unix:/var/lib/ceirgw/redis.sock"),
@@ -187,9 +193,21 @@ int store_group_create(struct store *st, const char *stream, const char *group,
  * delivered but not acknowledged. Never blocks the connection. */
 int store_group_read(struct store *st, const char *stream, const char *group,
 		     const char *consumer, bool pending, store_entries_cb cb, void *arg);
+/* Up to STORE_ENTRIES_MAX of consumer's own pending entries with ids after the id after
+ * ("0": from the first), in id order; none once after is past the last. Reading them again
+ * from the last id seen moves on through a long list (XREADGROUP ... STREAMS s <id>). */
+int store_group_pending(struct store *st, const char *stream, const char *group,
+			const char *consumer, const char *after, store_entries_cb cb, void *arg);
 /* Takes over entries another consumer left pending over idle_ms (XAUTOCLAIM). */
 int store_group_claim(struct store *st, const char *stream, const char *group,
 		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg);
+/* The same from cursor ("0-0": the start of the pending list); next is the cursor the
+ * following call goes on from, "0-0" once the whole list was scanned. */
+typedef void (*store_claim_cb)(void *arg, int err, const struct store_entry *e, size_t n,
+			       const char *next);
+int store_group_claim_from(struct store *st, const char *stream, const char *group,
+			   const char *consumer, unsigned idle_ms, const char *cursor,
+			   store_claim_cb cb, void *arg);
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg);
 /* Deletes one entry of a stream (XDEL): an outbox entry once it is delivered. */

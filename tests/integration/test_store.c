@@ -1,7 +1,8 @@
 /* Integration: the asynchronous store against real redis-server processes. Lookups of
  * imported pairings both ways, sessions with a TTL, the rate-limit script surviving a
  * SCRIPT FLUSH (EVALSHA falls back to EVAL), every pending operation answered exactly once
- * when the server dies, and AUTH with a password and with an ACL user. */
+ * when the server dies or freezes (redis-timeout), and AUTH with a password and with an
+ * ACL user. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <talloc.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -438,6 +440,88 @@ static void test_pending_answered_once(void **state)
 	redis_embed_stop(f->re);
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct answers {
+	struct answer *a;
+	size_t n;
+};
+
+static bool all_answered(void *arg)
+{
+	struct answers *as = arg;
+
+	for (size_t i = 0; i < as->n; i++)
+		if (as->a[i].calls == 0)
+			return false;
+	return true;
+}
+
+static bool is_down(void *st) { return !store_is_up(st); }
+
+/* A frozen server (SIGSTOP): what is on the wire is answered once, -EAGAIN, within the
+ * timeout; the store is down meanwhile, also with nothing on the wire (the idle PING), and
+ * up again after SIGCONT, with no second answer to anything. */
+static void test_timeout_answered_once(void **state)
+{
+	enum { N = 20 };
+	struct fixture *f = *state;
+	struct store_options o = { .bucket_digits = 5, .timeout_ms = 300 };
+	struct store *st = store_create(f->ctx, f->base, &f->url, &o);
+	pid_t pid = redis_embed_pid(f->re);
+	struct answer a[N], b;
+	struct answers as = { a, N };
+	long long t0, t;
+	size_t i;
+
+	memset(a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	assert_non_null(st);
+	assert_true(run_until(f->base, is_up, st, 5000));
+	kill(pid, SIGSTOP);
+	t0 = mono_ms();
+	for (i = 0; i < N; i++)
+		assert_int_equal(i % 2 ? store_imei_pairings(st, BODY_A, on_pairings, &a[i]) :
+				 store_rate_hit(st, "t", 1, 60, on_count, &a[i]), 0);
+	assert_true(run_until(f->base, all_answered, &as, 2000));
+	t = mono_ms() - t0;
+	assert_true(t >= 290 && t <= 300 + 250);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(a[i].calls, 1);
+		assert_int_equal(a[i].err, -EAGAIN);
+	}
+	assert_false(store_is_up(st));
+	assert_int_equal(store_pending(st), 0);
+	assert_int_equal(store_ping(st, on_done, &b), -EAGAIN);
+	/* Still frozen: each new connection's handshake times out too. */
+	run_until(f->base, never, NULL, 1500);
+	assert_false(store_is_up(st));
+	kill(pid, SIGCONT);
+	assert_true(run_until(f->base, is_up, st, 5000));
+	run_until(f->base, never, NULL, 300);
+	for (i = 0; i < N; i++)
+		assert_int_equal(a[i].calls, 1);
+	assert_int_equal(store_ping(st, on_done, &b), 0);
+	assert_true(run_until(f->base, answered, &b, 2000));
+	assert_int_equal(b.err, 0);
+
+	/* Idle: no command waits, yet a freeze shows within two timeouts. */
+	kill(pid, SIGSTOP);
+	t0 = mono_ms();
+	assert_true(run_until(f->base, is_down, st, 2000));
+	t = mono_ms() - t0;
+	kill(pid, SIGCONT);
+	assert_true(t <= 2 * 300 + 250);
+	assert_true(run_until(f->base, is_up, st, 5000));
+	talloc_free(st);
+}
+
 /* A redis-server that wants a password (requirepass) and knows an ACL user. */
 static pid_t start_auth_server(const char *dir, char *sock, size_t socksz)
 {
@@ -508,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 	};
 

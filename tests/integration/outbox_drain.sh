@@ -1,0 +1,128 @@
+# The outbox after a crash: 5,000 receipts pending for this ceirgw's own consumer (read from
+# the stream and never acknowledged, as a killed ceirgw leaves them) are all sent, each
+# once, within 60 s of a restart, and the pending list ends empty. Then a kill -9 in the
+# middle of a second backlog: after the restart every receipt arrives, and at most the
+# window the outbox states (doc/redis-keys.md) is sent twice.
+. "$(dirname "$0")/lib.sh"
+
+REDIS_CLI=$(command -v redis-cli)
+rport=$(free_port)
+hport=$(free_port)
+sport=$(free_port)
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+OUTBOX=ceirgw:outbox-http
+CONSUMER=$(hostname | cut -c1-63)-$hport	# as outbox.c names it: host and HTTP port
+N=5000
+
+"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 R ping
+
+# smsbox's sendsms, faked: one line per request with the text it carried, then 202 as
+# Kannel answers.
+cat >"$TEST_TMP/smsbox.py" <<'EOF'
+import sys, urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+out = open(sys.argv[2], "a", buffering=1)
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # The status line, headers and body in one write, without Nagle: else each reply
+    # waits out the client's delayed ACK (40 ms).
+    wbufsize = 65536
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        out.write(q.get("text", [""])[0] + "\n")
+        body = b"0: Accepted for delivery"
+        self.send_response(202)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+python3 "$TEST_TMP/smsbox.py" "$sport" "$TEST_TMP/sent" 2>"$TEST_TMP/smsbox.err" &
+test_pids="$test_pids $!"
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$sport/"
+: >"$TEST_TMP/sent"
+
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis = redis://127.0.0.1:$rport
+log-file = ceirgw.log
+log-level = info
+sendsms-url = http://127.0.0.1:$sport/cgi-bin/sendsms
+EOF
+
+# backlog FROM TO: receipts FROM..TO added to the outbox and read by ceirgw's consumer
+# without an acknowledgement: what a ceirgw killed after reading them leaves pending.
+backlog() {
+	seq "$1" "$2" | awk -v s="$OUTBOX" '{ print "XADD " s " * to +254712345678 text receipt-" $1 }' |
+		R >/dev/null
+	R XREADGROUP GROUP ceirgw "$CONSUMER" COUNT 100000 STREAMS "$OUTBOX" '>' >/dev/null
+}
+pending() { R XPENDING "$OUTBOX" ceirgw | head -1; }
+sent() { wc -l <"$TEST_TMP/sent"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+R XGROUP CREATE "$OUTBOX" ceirgw 0 MKSTREAM >/dev/null
+backlog 1 "$N"
+is "$(pending)" "$N" "$N receipts pending for ceirgw's consumer"
+
+t0=$(now)
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 60 sh -c "[ \$(wc -l <'$TEST_TMP/sent') -ge $N ]"
+ok $? "all $N sent within 60 s of the start"
+t=$(since "$t0")
+echo "# $N receipts in $t s ($(awk -v n="$N" -v t="$t" 'BEGIN { printf "%d", n / t }')/s, ceirgw's start included)"
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XPENDING $OUTBOX ceirgw | head -1)\" = 0 ]"
+ok $? "the pending list ends empty"
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XLEN $OUTBOX)\" = 0 ]"
+ok $? "and the stream too (delivered entries are deleted)"
+sleep 0.5
+is "$(sent)" "$N" "nothing more was sent"
+is "$(sort "$TEST_TMP/sent" | uniq | wc -l)" "$N" "each receipt once"
+
+# ---- a kill -9 in the middle of a backlog -----------------------------------------------
+kill -9 "$gw"
+{ wait "$gw"; } 2>/dev/null
+: >"$TEST_TMP/sent"
+backlog 1 "$N"
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 60 sh -c "[ \$(wc -l <'$TEST_TMP/sent') -ge $((N / 3)) ]"
+kill -9 "$gw"
+{ wait "$gw"; } 2>/dev/null
+echo "# killed with $(sent) sent, $(pending) pending"
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+wait_for 60 sh -c "[ \$(sort -u '$TEST_TMP/sent' | wc -l) -ge $N ]"
+ok $? "after a kill -9 and a restart, every receipt arrives"
+wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XPENDING $OUTBOX ceirgw | head -1)\" = 0 ]"
+ok $? "the pending list ends empty"
+twice=$(sort "$TEST_TMP/sent" | uniq -d | wc -l)
+echo "# sent twice: $twice"
+[ "$twice" -le 2 ]
+ok $? "at most the stated window is sent twice (sendsms: the request in progress, and its XACK)"
+kill -0 "$gw" 2>/dev/null
+ok $? "ceirgw is running"
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
+	"no sanitizer report from ceirgw"
+done_testing
