@@ -274,13 +274,13 @@ size_t sess_encode(const struct sess *s, char *out, size_t outsz)
 	num[0] = s->link_state;
 	num[1] = '\0';
 	put(&p, end, "lk", num);
-	if (s->end_text[0] && end - p > 4) {
+	if (s->shown[0] && end - p > 4) {
 		/* "t=" and the text with '\\' and newlines escaped, on one line. */
 		char *q = p;
 
 		memcpy(q, "t=", 2);
 		q += 2;
-		for (const char *c = s->end_text; *c && end - q > 3; c++) {
+		for (const char *c = s->shown; *c && end - q > 3; c++) {
 			if (*c == '\n' || *c == '\\') {
 				*q++ = '\\';
 				*q++ = *c == '\n' ? 'n' : '\\';
@@ -358,11 +358,11 @@ int sess_decode(const char *in, size_t len, struct sess *s)
 					c = eq[2 + i] == 'n' ? '\n' : eq[2 + i];
 					i++;
 				}
-				ok = k + 1 < sizeof(s->end_text);
+				ok = k + 1 < sizeof(s->shown);
 				if (ok)
-					s->end_text[k++] = c;
+					s->shown[k++] = c;
 			}
-			s->end_text[k] = '\0';
+			s->shown[k] = '\0';
 		} else if (KEY("lk")) {
 			ok = vl == 1 && strchr("ynro", eq[1]) != NULL;
 			s->link_state = ok ? eq[1] : '\0';
@@ -719,8 +719,12 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 		return;
 	}
 	snprintf(r->s.screen, sizeof(r->s.screen), "%s", sc->name);
-	if (end && r->len < sizeof(r->s.end_text))
-		memcpy(r->s.end_text, r->out, r->len + 1);
+	/* Transient values are not in the session: a repeat of this step gets the text itself,
+	 * for an end screen always (its text is the journey's result). */
+	r->s.shown[0] = '\0';
+	if ((end || r->tries[0] || r->minutes[0] || r->what[0] || r->why[0] || r->date[0] ||
+	     r->pin_out[0]) && r->len < sizeof(r->s.shown))
+		memcpy(r->s.shown, r->out, r->len + 1);
 	elen = sess_encode(&r->s, enc, sizeof(enc));
 	if (end) {
 		/* Kept a minute at its last screen: an aggregator that retries the last step
@@ -1049,13 +1053,14 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 		run_build_handsets(r);
 	if (r->cumulative)	/* the aggregator repeats every input so far */
 		r->next_input = r->ninputs > r->s.consumed ? r->s.consumed : r->ninputs;
-	if (r->j->flow->screens[r->screen].kind == FS_END && r->s.end_text[0]) {
-		/* The last screen again, as it was: its values (minutes, tries, ...) are not in
-		 * the session. */
-		size_t n = strlen(r->s.end_text);
+	if ((r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) &&
+	    r->s.shown[0]) {
+		/* The screen again, as it was: its values (minutes, tries, ...) are not in the
+		 * session. */
+		size_t n = strlen(r->s.shown);
 
-		memcpy(r->out, r->s.end_text, n + 1);
-		reply(r, r->out, n, true);
+		memcpy(r->out, r->s.shown, n + 1);
+		reply(r, r->out, n, r->j->flow->screens[r->screen].kind == FS_END);
 		return;
 	}
 	if (r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) {

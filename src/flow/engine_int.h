@@ -54,9 +54,9 @@ struct sess {
 	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this
 	 * owner (s.ref is its reference), 'o' reported by someone else. */
 	char link_state;
-	/* An end screen as it was shown (its values are not kept): what a repeat of the last
-	 * step gets again. */
-	char end_text[640];
+	/* The screen as it was shown, when it holds values the session does not keep (tries,
+	 * minutes, what was limited, the end's text): what a repeat of the step gets again. */
+	char shown[640];
 };
 
 size_t sess_encode(const struct sess *s, char *out, size_t outsz);
