@@ -1272,21 +1272,25 @@ bool http_req_allowed(const struct http_req *req, const struct config_allow *all
 	return false;
 }
 
-/* Looks for name= in a query without decoding all of it; the value decoded into out. */
+/* The value of the first name= pair of a query, decoded into out; the other pairs are not
+ * looked at (one that the form parser refuses must not hide the token). */
 static bool query_param(const char *q, const char *name, char *out, size_t outsz)
 {
-	struct http_form f;
-	void *tmp = talloc_new(NULL);
-	const char *v = NULL, *why;
+	size_t nlen = strlen(name);
 
-	if (tmp && http_form_parse_str(tmp, q, strlen(q), &f, &why) == 0)
-		v = http_form_get(&f, name);
-	if (v && strlen(v) < outsz)
-		memcpy(out, v, strlen(v) + 1);
-	else
-		v = NULL;
-	talloc_free(tmp);
-	return v != NULL;
+	while (*q) {
+		size_t plen = strcspn(q, "&");
+
+		if (plen > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			size_t vlen = plen - nlen - 1;
+
+			return vlen < outsz && http_uri_decode(q + nlen + 1, vlen, true, out) >= 0;
+		}
+		q += plen;
+		if (*q == '&')
+			q++;
+	}
+	return false;
 }
 
 bool http_req_token_ok(const struct http_req *req, const char *token)
