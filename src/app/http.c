@@ -127,6 +127,8 @@ struct http_server {
 	struct event *ev_accept, *ev_backoff;
 	struct http_limits lim;
 	const struct timeval *tv_idle, *tv_request, *tv_linger;
+	struct timeval tv_plain[3];	/* when libevent has no common timeout left */
+	unsigned log_second, log_lines, log_suppressed;
 	struct route routes[8];
 	size_t nroutes;
 	unsigned backoff_ms;		/* 0: accepting */
@@ -139,6 +141,32 @@ struct http_server {
 };
 
 static const http_parser_settings parser_settings;
+
+/* Lines about single clients' requests (a refusal, a bad request) are what a hostile client
+ * makes as many of as it likes: at most 10 a second, then one line saying how many were
+ * left out. */
+#define HTTP_LOG_PER_S 10
+
+static bool http_log_ok(struct http_server *hs)
+{
+	struct timeval now;
+
+	event_base_gettimeofday_cached(hs->base, &now);
+	if ((unsigned)now.tv_sec != hs->log_second) {
+		if (hs->log_suppressed)
+			LOGP(LOGC_HTTP, LOGL_NOTICE, "%u lines about refused or bad requests left "
+			     "out of the log in the last seconds", hs->log_suppressed);
+		hs->log_second = (unsigned)now.tv_sec;
+		hs->log_lines = 0;
+		hs->log_suppressed = 0;
+	}
+	if (hs->log_lines < HTTP_LOG_PER_S) {
+		hs->log_lines++;
+		return true;
+	}
+	hs->log_suppressed++;
+	return false;
+}
 
 /* ---- connections ------------------------------------------------------------------------ */
 
@@ -740,7 +768,8 @@ static void conn_refuse(struct http_conn *c, int status, const char *reason, con
 	struct http_req *r = c->req;
 
 	c->hs->st.bad_requests++;
-	LOGP(LOGC_HTTP, LOGL_INFO, "%s: %d %s (%s)", c->peer, status, reason, why);
+	if (logging_level() <= LOGL_INFO && http_log_ok(c->hs))
+		LOGP(LOGC_HTTP, LOGL_INFO, "%s: %d %s (%s)", c->peer, status, reason, why);
 	r->minor = c->parser.http_major == 1 && c->parser.http_minor == 0 ? 0 : 1;
 	r->keepalive = false;
 	r->method = HTTP_REQ_GET;	/* a HEAD's error still has its body */
@@ -830,8 +859,11 @@ static void conn_process(struct http_conn *c)
 			break;
 		}
 		evbuffer_drain(c->in, used);
-		if (!complete)
+		if (!complete) {
+			if (used > 0 && evbuffer_get_length(c->in) > 0)
+				continue;	/* more than four chunks were waiting */
 			break;		/* more to read */
+		}
 		dispatch(c);
 	}
 	c->processing = false;
@@ -1125,18 +1157,24 @@ static evutil_socket_t listen_on(const char *host, int port, char *err, size_t e
 	return fd;
 }
 
+/* Common timeouts: every connection's timer of one duration sits in one queue, O(1) to
+ * arm. libevent has 256 of them per loop; reloads with ever new values could use them up,
+ * and then plain timeouts do. */
+static const struct timeval *timeout_of(struct http_server *hs, int i, unsigned secs)
+{
+	const struct timeval *tv;
+
+	hs->tv_plain[i] = (struct timeval){ (time_t)secs, 0 };
+	tv = event_base_init_common_timeout(hs->base, &hs->tv_plain[i]);
+	return tv ? tv : &hs->tv_plain[i];
+}
+
 void http_server_set_limits(struct http_server *hs, const struct http_limits *lim)
 {
-	struct timeval tv = { 0, 0 };
-
 	hs->lim = *lim;
-	/* Common timeouts: every connection's timer of one duration sits in one queue, O(1). */
-	tv.tv_sec = lim->idle_timeout;
-	hs->tv_idle = event_base_init_common_timeout(hs->base, &tv);
-	tv.tv_sec = lim->request_timeout;
-	hs->tv_request = event_base_init_common_timeout(hs->base, &tv);
-	tv.tv_sec = HTTP_LINGER_S;
-	hs->tv_linger = event_base_init_common_timeout(hs->base, &tv);
+	hs->tv_idle = timeout_of(hs, 0, lim->idle_timeout);
+	hs->tv_request = timeout_of(hs, 1, lim->request_timeout);
+	hs->tv_linger = timeout_of(hs, 2, HTTP_LINGER_S);
 }
 
 static struct http_server *server_new(void *ctx, struct event_base *base,
@@ -1150,10 +1188,6 @@ static struct http_server *server_new(void *ctx, struct event_base *base,
 	hs->base = base;
 	talloc_set_destructor(hs, server_destructor);
 	http_server_set_limits(hs, lim);
-	if (hs->tv_idle == NULL || hs->tv_request == NULL || hs->tv_linger == NULL) {
-		talloc_free(hs);
-		return NULL;
-	}
 	return hs;
 }
 
@@ -1324,9 +1358,11 @@ int http_req_authorize(const struct http_req *req, const struct config_allow *al
 		why = "missing or wrong token";
 	if (why == NULL)
 		return 0;
-	LOGP(LOGC_HTTP, LOGL_NOTICE, "%s %s from %s refused: %s",
-	     req->method == HTTP_REQ_POST ? "POST" : req->method == HTTP_REQ_HEAD ? "HEAD" : "GET",
-	     req->path, http_req_peer(req), why);
+	if (http_log_ok(req->hs))
+		LOGP(LOGC_HTTP, LOGL_NOTICE, "%s %s from %s refused: %s",
+		     req->method == HTTP_REQ_POST ? "POST" :
+		     req->method == HTTP_REQ_HEAD ? "HEAD" : "GET",
+		     req->path, http_req_peer(req), why);
 	return -EACCES;
 }
 
