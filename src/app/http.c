@@ -643,6 +643,18 @@ static int on_headers_complete(http_parser *p)
 	if (split_url(r) < 0)
 		return req_fail(r, 400, "Bad Request", "not a URL");
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+		const char *expect = http_req_header(r, "Expect");
+
+		/* A client that waits for "go on" before its body (curl beyond 1 KiB, .NET's
+		 * HttpClient) would otherwise wait out its own timer (RFC 9110 10.1.1). */
+		if (expect && p->http_minor >= 1) {
+			static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			if (strcasecmp(expect, "100-continue") != 0)
+				return req_fail(r, 417, "Expectation Failed",
+						"Expect: 100-continue only");
+			(void)!send(c->fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		r->body_cap = (size_t)p->content_length;
 		r->body = talloc_size(r, r->body_cap + 1);
 		if (r->body == NULL)
@@ -783,6 +795,7 @@ static const char *status_reason(int status)
 	case 408: return "Request Timeout";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 505: return "HTTP Version Not Supported";

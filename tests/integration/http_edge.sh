@@ -87,6 +87,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-ww
 	--data-binary @<(head -c 70000 /dev/zero | tr '\0' a) "$url/sms?token=$SMS_TOKEN")
 is "$code" 413 "a body over 64 KiB is refused"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz")" 200 "and ceirgw still answers"
+out=$($PROBE raw "$port" "b'POST /sms?token=$SMS_TOKEN HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 29\r\n\r\n'")
+like "$out" "status=100" "Expect: 100-continue is answered before the body is sent"
 
 # --- bounds ---------------------------------------------------------------------------------
 out=$($PROBE pipeline "$port" "$main" 100 6)
