@@ -96,7 +96,10 @@ static void ussd_cb(struct http_req *req, void *arg)
 		inputs = talloc_strndup(req, args, alen);
 	rc = engine_ussd(ch->engine, m.e164, sid, strlen(sid), inputs ? inputs : text,
 			 strlen(inputs ? inputs : text), ENGINE_USSD_CUMULATIVE, on_reply, req);
-	if (rc < 0)
+	if (rc == -E2BIG)	/* the engine's ENGINE_USSD_INPUTS_MAX */
+		http_reply_lit(req, 400, "Bad Request",
+			       "END at most 32 inputs in one session\n");
+	else if (rc < 0)
 		http_reply_lit(req, 400, "Bad Request",
 			       "END a sessionId of printable characters and a text of at most "
 			       "1024 bytes\n");

@@ -69,6 +69,9 @@ struct ceirgw_config {
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
+	long http_max_connections, http_request_timeout, http_idle_timeout;
+	struct config_allow http_allow_ip;
+	struct config_rate api_key_quota;
 	enum log_level log_level;
 	long pairing_bucket_digits;	/* see doc/redis-keys.md */
 	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
@@ -78,9 +81,6 @@ struct ceirgw_config {
 	long box_heartbeat, box_max_frame, box_max_queue;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
 			   rate_report_imei;
-	long http_max_connections, http_request_timeout, http_idle_timeout;
-	struct config_allow http_allow_ip;
-	struct config_rate api_key_quota;
 };
 
 /* What the command line sets; NULL members leave the file's value. */
