@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "app/http.h"
 #include "channel/channels.h"
@@ -266,6 +265,13 @@ static void fetch_tac(void *arg)
 		LOGP(LOGC_MAIN, LOGL_WARN, "TAC table in Redis not read now: %s", strerror(-rc));
 }
 
+static void http_limits_of(const struct ceirgw_config *cfg, struct http_limits *lim)
+{
+	lim->max_connections = (unsigned)cfg->http_max_connections;
+	lim->request_timeout = (unsigned)cfg->http_request_timeout;
+	lim->idle_timeout = (unsigned)cfg->http_idle_timeout;
+}
+
 static void reload(struct daemon *d)
 {
 	struct ceirgw_config *next;
@@ -324,6 +330,12 @@ static void reload(struct daemon *d)
 	talloc_free(d->cfg);
 	d->cfg = next;
 	d->ch.cfg = next;
+	if (d->http) {
+		struct http_limits lim;
+
+		http_limits_of(next, &lim);
+		http_server_set_limits(d->http, &lim);
+	}
 	if (d->engine) {
 		engine_set_config(d->engine, next);
 		engine_set_journeys(d->engine, j);
@@ -365,14 +377,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-static void healthz(struct evhttp_request *req, void *arg)
+static void healthz(struct http_req *req, void *arg)
 {
 	struct daemon *d = arg;
 	bool up = store_is_up(d->store);
 	struct json_buf jb;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+	if (http_req_method(req) != HTTP_REQ_GET && http_req_method(req) != HTTP_REQ_HEAD) {
 		http_reply_error(req, 405, "Method Not Allowed", "use GET");
 		return;
 	}
@@ -404,7 +415,7 @@ static void healthz(struct evhttp_request *req, void *arg)
 		json_key_int(&jb, "box_mt_lost", (long long)bs->mt_lost);
 	}
 	json_object_end(&jb);
-	http_reply_json(req, up ? HTTP_OK : 503, up ? "OK" : "Service Unavailable", &jb);
+	http_reply_json(req, up ? 200 : 503, up ? "OK" : "Service Unavailable", &jb);
 	json_free(&jb);
 }
 
@@ -527,17 +538,17 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 		LOGP(LOGC_CONFIG, LOGL_WARN, "neither bearerbox nor sendsms-url: receipts and CEIR "
 		     "results are not sent by SMS");
 	d->ch.results = results_start(d, &d->ch);
-	if (d->ch.results == NULL || channel_ussd_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||
-	    channel_sms_http_start(&d->ch, http_server_evhttp(d->http)) < 0 ||
+	if (d->ch.results == NULL || channel_ussd_http_start(&d->ch, d->http) < 0 ||
+	    channel_sms_http_start(&d->ch, d->http) < 0 ||
 	    channel_api_start(&d->ch, d->http) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
 /* The event loop. With epoll, the changes to a descriptor's events within one pass are
- * folded into one epoll_ctl: evhttp turns reading and writing off and on around every
- * request, 13 system calls a USSD journey without this (no descriptor is ever dup()ed
- * here, which the changelist would not survive). */
+ * folded into one epoll_ctl: the evhttp client (sendsms) and bufferevents turn reading and
+ * writing off and on around every request (no descriptor is ever dup()ed here, which the
+ * changelist would not survive). */
 static struct event_base *new_base(void)
 {
 	struct event_config *cfg = event_config_new();
@@ -568,8 +579,11 @@ int daemon_run(struct daemon *d)
 	if (rc == 0)
 		rc = start_store(d);
 	if (rc == 0) {
-		d->http = http_server_create(d, d->base, d->cfg->http_host, d->cfg->http_port, err,
-					     sizeof(err));
+		struct http_limits lim;
+
+		http_limits_of(d->cfg, &lim);
+		d->http = http_server_create(d, d->base, d->cfg->http_host, d->cfg->http_port,
+					     &lim, err, sizeof(err));
 		if (d->http == NULL) {
 			LOGP(LOGC_HTTP, LOGL_ERROR, "%s", err);
 			rc = -EADDRNOTAVAIL;
@@ -578,7 +592,7 @@ int daemon_run(struct daemon *d)
 	if (rc == 0)
 		rc = start_journeys(d, err, sizeof(err));
 	if (rc == 0) {
-		evhttp_set_cb(http_server_evhttp(d->http), "/healthz", healthz, d);
+		http_server_route(d->http, "/healthz", false, healthz, d);
 		LOGP(LOGC_MAIN, LOGL_NOTICE, "ceirgw %s ready: http %s, redis %s", PACKAGE_VERSION,
 		     d->cfg->http_listen, store_address(d->store));
 		logging_echo_errors(0);

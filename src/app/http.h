@@ -1,52 +1,135 @@
-/* The HTTP server (libevent evhttp) that serves health now and the USSD and SMS callbacks
- * later. Sets TCP_NODELAY on every connection: evhttp does not, and replies to pipelined
- * requests then wait out the client's delayed ACK (about 4,000 instead of 60,000 requests/s
- * measured on a null server). */
+/* The HTTP/1.1 server (RFC 9112) the USSD and SMS callbacks, the JSON API and /healthz are
+ * served by: our own connection handling on raw libevent events, with Debian's http_parser
+ * for the grammar and our own checks on top of it against request smuggling (doc/http.md).
+ * One request at a time per connection, every resource a client can make us hold bounded. */
 #ifndef CEIRGW_APP_HTTP_H
 #define CEIRGW_APP_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
+struct config_allow;
 struct event_base;
-struct evhttp;
-struct evhttp_request;
 struct json_buf;
+struct sockaddr;
 
 struct http_server;
+struct http_req;
 
-/* Listens on host:port. Returns a talloc child of ctx (freeing it closes the server) or NULL
- * with a reason in err. */
+/* What a client may hold. Timeouts in seconds. */
+struct http_limits {
+	unsigned max_connections;	/* beyond it a new connection is answered 503, closed */
+	unsigned request_timeout;	/* from a request's first byte to its last, in total */
+	unsigned idle_timeout;		/* a kept-alive connection waiting for its next request */
+};
+
+/* Listens on host:port. Returns a talloc child of ctx (freeing it closes the server and every
+ * connection) or NULL with a reason in err. */
 struct http_server *http_server_create(void *ctx, struct event_base *base, const char *host,
-				       int port, char *err, size_t errsz);
+				       int port, const struct http_limits *lim, char *err,
+				       size_t errsz);
 
-struct evhttp *http_server_evhttp(struct http_server *hs);
+/* New limits (a reload): they apply to connections from their next state on. */
+void http_server_set_limits(struct http_server *hs, const struct http_limits *lim);
 
-/* Sends code with the buffer's JSON (and a newline) as application/json. */
-void http_reply_json(struct evhttp_request *req, int code, const char *reason,
+/* A handler owns req until it replies: exactly once, now or later (an http_reply_* call). */
+typedef void (*http_handler)(struct http_req *req, void *arg);
+
+/* Requests for path (exactly, the query aside), or for every path that starts with it when
+ * prefix is true, go to cb. Returns 0 or -ENOSPC (eight routes at most). Others get 404. */
+int http_server_route(struct http_server *hs, const char *path, bool prefix, http_handler cb,
+		      void *arg);
+
+/* Serves an already connected socket as if accepted (tests and the fuzzer: a socketpair),
+ * peer naming the client. Returns 0 or -errno; the server closes fd in every case. */
+int http_server_adopt(struct http_server *hs, int fd, const struct sockaddr *peer,
+		      size_t peerlen);
+
+struct http_server_stats {
+	unsigned long long accepted, requests, refused_cap, bad_requests, timeouts;
+	unsigned connections;
+};
+const struct http_server_stats *http_server_stats(const struct http_server *hs);
+
+/* ---- a request ------------------------------------------------------------------------- */
+
+enum http_req_method { HTTP_REQ_GET = 1, HTTP_REQ_HEAD = 2, HTTP_REQ_POST = 4 };
+
+enum http_req_method http_req_method(const struct http_req *req);
+/* The path as sent (still percent-encoded), NUL-terminated; len may be NULL. */
+const char *http_req_path(const struct http_req *req, size_t *len);
+/* The query without its '?', "" when none; NUL-terminated. */
+const char *http_req_query(const struct http_req *req, size_t *len);
+/* The first header of that name (any case), NUL-terminated, or NULL. */
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The body (Content-Length bytes; may hold NULs), len 0 when none. */
+const char *http_req_body(const struct http_req *req, size_t *len);
+/* The client's address for logs and the allow-list: "192.0.2.1", "2001:db8::1". */
+const char *http_req_peer(const struct http_req *req);
+
+/* Whether the client's address is on the list (config.h's http-allow-ip). */
+bool http_req_allowed(const struct http_req *req, const struct config_allow *allow);
+
+/* Whether the request carries token, as X-Ceirgw-Token or as the query's token= (the form
+ * Kannel's get-url and aggregators' callback URLs can send); compared in constant time. A
+ * NULL or empty token requires nothing. */
+bool http_req_token_ok(const struct http_req *req, const char *token);
+
+/* The caller checks of /ussd and /sms: allowed address, then token. Returns 0 or -EACCES,
+ * having logged one line naming the peer and what failed (never the token). */
+int http_req_authorize(const struct http_req *req, const struct config_allow *allow,
+		       const char *token);
+
+/* ---- forms ----------------------------------------------------------------------------- */
+
+#define HTTP_FORM_FIELDS 32
+#define HTTP_FORM_NAME_MAX 64
+#define HTTP_FORM_VALUE_MAX 8192
+
+struct http_field {
+	const char *name, *value;	/* decoded, NUL-terminated */
+	size_t nlen, vlen;
+};
+struct http_form {
+	size_t n;
+	struct http_field f[HTTP_FORM_FIELDS];
+};
+
+/* The fields of a POST (application/x-www-form-urlencoded body) or of a GET's query,
+ * percent- and '+'-decoded into memory of req. Returns 0, or -EINVAL with why set to a short
+ * text for the client: a pair without '=', an empty name, a decoded NUL (%00) (refused rather
+ * than cut), more fields or longer names or values than the limits above. */
+int http_form_parse(struct http_req *req, struct http_form *out, const char **why);
+/* Parses s[0..len) (a query or body) the same way; the decoded text is a talloc child of ctx. */
+int http_form_parse_str(void *ctx, const char *s, size_t len, struct http_form *out,
+			const char **why);
+/* Percent-decodes s[0..len) into out (room for len + 1 bytes; NUL-terminated), '+' as a
+ * space when plus (forms) and as itself otherwise (paths). Returns the decoded length, or
+ * -EINVAL for a decoded NUL (%00). */
+ssize_t http_uri_decode(const char *s, size_t len, bool plus, char *out);
+
+/* The first field of that name, or NULL. */
+const char *http_form_get(const struct http_form *f, const char *name);
+
+/* ---- replies: each ends the request (req is freed; a no-op when the client is gone) ---- */
+
+/* Adds a header to the reply to come. name and value must hold no CR or LF. Returns 0 or
+ * -EINVAL/-ENOMEM. */
+int http_reply_header(struct http_req *req, const char *name, const char *value);
+
+/* Sends code with body as ctype; Cache-Control: no-store. HEAD gets the headers only. */
+void http_reply(struct http_req *req, int code, const char *reason, const char *ctype,
+		const void *body, size_t len);
+/* text/plain; charset=utf-8 */
+void http_reply_text(struct http_req *req, int code, const char *reason, const char *text,
+		     size_t len);
+#define http_reply_lit(req, code, reason, lit) \
+	http_reply_text(req, code, reason, lit, sizeof(lit) - 1)
+/* application/json: the buffer's JSON and a newline. */
+void http_reply_json(struct http_req *req, int code, const char *reason,
 		     const struct json_buf *jb);
-
-/* Sends a JSON error object {"error": code_name, "message": message}. */
-void http_reply_error(struct evhttp_request *req, int code, const char *reason,
-		      const char *message);
-
-/* Requests whose path starts with prefix go to cb (four prefixes at most). */
-int http_server_set_prefix_cb(struct http_server *hs, const char *prefix,
-			      void (*cb)(struct evhttp_request *req, void *arg), void *arg);
-
-/* A request answered later, from another callback: the client may be gone by then (evhttp
- * then frees the request). http_pending_req() is NULL once it is; free the pending (a talloc
- * child of ctx) after replying. */
-struct http_pending;
-struct http_pending *http_pending_new(void *ctx, struct evhttp_request *req);
-struct evhttp_request *http_pending_req(const struct http_pending *p);
-
-/* Sends code with a text/plain UTF-8 body. */
-void http_reply_text(struct evhttp_request *req, int code, const char *reason,
-		     const char *text, size_t len);
-
-/* The form fields of a POST (application/x-www-form-urlencoded body) or of a GET's query.
- * Returns 0 or -EINVAL (a body with NUL, a bad query); free with evhttp_clear_headers(). */
-struct evkeyvalq;
-int http_form(struct evhttp_request *req, struct evkeyvalq *out);
+/* A JSON error object {"status", "error": reason, "message"}. */
+void http_reply_error(struct http_req *req, int code, const char *reason, const char *message);
 
 #endif

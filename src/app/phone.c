@@ -770,48 +770,32 @@ static bool sms_for_us(const struct phone *p, const char *to)
 	return false;
 }
 
-static const char *field(struct evkeyvalq *body, struct evkeyvalq *query, const char *key)
+static void on_sendsms(struct http_req *req, void *arg)
 {
-	const char *v = evhttp_find_header(body, key);
-
-	return v ? v : evhttp_find_header(query, key);
-}
-
-static void on_sendsms(struct evhttp_request *req, void *arg)
-{
+	static const char accepted[] = "0: Accepted for delivery";
 	struct phone *p = arg;
-	struct evkeyvalq query, body;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-	const char *to, *from, *text, *charset;
-	struct evbuffer *reply, *in;
+	struct http_form query, body;
+	const char *to, *from, *text, *charset, *why;
 	char masked[32];
-	char *form;
-	size_t len;
 
-	/* evhttp_parse_query_str() initialises the list first, even for "" or a bad query */
-	evhttp_parse_query_str(q ? q : "", &query);
-	in = evhttp_request_get_input_buffer(req);
-	len = evbuffer_get_length(in);
-	form = NULL;
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST && len > 0)
-		form = talloc_strndup(p, (const char *)evbuffer_pullup(in, -1), len);
-	evhttp_parse_query_str(form ? form : "", &body);
-	talloc_free(form);
-	to = field(&body, &query, "to");
-	from = field(&body, &query, "from");
-	text = field(&body, &query, "text");
-	charset = field(&body, &query, "charset");
+	/* Fields of the POST form first, then of the query, as smsbox reads them. */
+	if (http_form_parse_str(req, http_req_query(req, NULL), strlen(http_req_query(req, NULL)),
+				&query, &why) < 0)
+		query.n = 0;
+	body.n = 0;
+	if (http_req_method(req) == HTTP_REQ_POST) {
+		size_t len;
+		const char *b = http_req_body(req, &len);
 
-	/* Kannel's answer whatever it does with the message. */
-	reply = evbuffer_new();
-	if (reply)
-		evbuffer_add_printf(reply, "0: Accepted for delivery");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-	evhttp_send_reply(req, 202, "Accepted", reply);
-	if (reply)
-		evbuffer_free(reply);
-
+		if (http_form_parse_str(req, b, len, &body, &why) < 0)
+			body.n = 0;
+	}
+#define FIELD(k) (http_form_get(&body, k) ? http_form_get(&body, k) : http_form_get(&query, k))
+	to = FIELD("to");
+	from = FIELD("from");
+	text = FIELD("text");
+	charset = FIELD("charset");
+#undef FIELD
 	async_begin(p);
 	if (to && sms_for_us(p, to)) {
 		if (charset && strcasecmp(charset, "UTF-8") != 0 && strcasecmp(charset, "UTF8") != 0)
@@ -822,8 +806,8 @@ static void on_sendsms(struct evhttp_request *req, void *arg)
 		phone_err("ignored an SMS for %s", to ? masked : "nobody (no 'to')");
 	}
 	async_end(p);
-	evhttp_clear_headers(&query);
-	evhttp_clear_headers(&body);
+	/* Kannel's answer whatever it does with the message (the fields above live in req). */
+	http_reply(req, 202, "Accepted", "text/plain", accepted, sizeof(accepted) - 1);
 }
 
 /* ---- the session ---------------------------------------------------------------------- */
@@ -1130,13 +1114,14 @@ static int listen_setup(struct phone *p)
 
 	if (parse_hostport(p, p->listen, &host, &port) < 0)
 		return -EINVAL;
-	p->server = http_server_create(p, p->base, host, port, err, sizeof(err));
+	p->server = http_server_create(p, p->base, host, port,
+				       &(struct http_limits){ 64, 10, 30 }, err, sizeof(err));
 	talloc_free(host);
 	if (p->server == NULL) {
 		fprintf(stderr, "phone: %s\n", err);
 		return -EADDRINUSE;
 	}
-	if (evhttp_set_cb(http_server_evhttp(p->server), "/cgi-bin/sendsms", on_sendsms, p) < 0)
+	if (http_server_route(p->server, "/cgi-bin/sendsms", false, on_sendsms, p) < 0)
 		return -ENOMEM;
 	return 0;
 }

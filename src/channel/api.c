@@ -1,15 +1,15 @@
 /* The JSON API: GET /v1/imei/{imei} answers the buyer's check for web sites, apps and
  * partners: {"imei", "status", "reason", "tac", "maker", "model", "reported_on"}. Keys come
  * from api-keys-file ("NAME KEY" per line), sent as "Authorization: Bearer KEY" or
- * "X-API-Key: KEY" and compared in constant time. */
+ * "X-API-Key: KEY" and compared in constant time. Each key may make api-key-quota requests
+ * (counted in Redis by the key's NAME, so every ceirgw process shares the count; the key
+ * itself is never a Redis key nor logged); beyond, 429 with Retry-After (RFC 6585 4). */
 #include "channel/channels.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 #include <talloc.h>
 
@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/logging.h"
 #include "flow/engine.h"
+#include "store/store.h"
 
 #define API_KEY_MIN 16
 #define API_KEY_MAX 128
@@ -95,18 +96,38 @@ static const char *api_client(const struct api_keys *k, const char *given)
 	return who;
 }
 
+/* The {imei} of the path, percent-decoded into out (NUL-terminated). Returns its length, or
+ * -EINVAL when it is empty, longer than outsz - 1 or holds a NUL. */
+static ssize_t api_path_imei(const char *s, char *out, size_t outsz)
+{
+	char buf[3 * 64 + 1];	/* 64 decoded bytes at most, each "%XX" at most */
+	size_t len = strlen(s);
+	ssize_t n;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	n = http_uri_decode(s, len, false, buf);
+	if (n <= 0 || (size_t)n >= outsz)
+		return -EINVAL;
+	memcpy(out, buf, (size_t)n + 1);
+	return n;
+}
+
 struct api_req {
-	struct http_pending *p;
+	struct http_req *req;
+	struct channels *ch;
+	const char *who;	/* the key's name, in the api_req */
+	char imei[65];
+	size_t len;
+	unsigned window;
 };
 
 static void on_check(void *arg, const struct engine_check *c)
 {
 	struct api_req *a = arg;
-	struct evhttp_request *req = http_pending_req(a->p);
+	struct http_req *req = a->req;
 	struct json_buf jb;
 
-	if (req == NULL)
-		goto out;
 	if (c->err == -EAGAIN) {
 		http_reply_error(req, 503, "Service Unavailable", "the store is unavailable; retry");
 		goto out;
@@ -123,7 +144,7 @@ static void on_check(void *arg, const struct engine_check *c)
 		json_key_cstr(&jb, "reason", c->reason);
 		json_key_cstr(&jb, "message", "not a valid IMEI: see reason");
 		json_object_end(&jb);
-		http_reply_json(req, HTTP_BADREQUEST, "Bad Request", &jb);
+		http_reply_json(req, 400, "Bad Request", &jb);
 	} else {
 		json_key_cstr(&jb, "imei", c->imei);
 		json_key_cstr(&jb, "status", c->status);
@@ -133,56 +154,92 @@ static void on_check(void *arg, const struct engine_check *c)
 		if (c->date && c->date[0])
 			json_key_cstr(&jb, "reported_on", c->date);
 		json_object_end(&jb);
-		http_reply_json(req, HTTP_OK, "OK", &jb);
+		http_reply_json(req, 200, "OK", &jb);
 	}
 	json_free(&jb);
 out:
 	talloc_free(a);
 }
 
-static void imei_cb(struct evhttp_request *req, void *arg)
+static void on_quota(void *arg, int err, long long count)
+{
+	struct api_req *a = arg;
+	const struct config_rate *q = &a->ch->cfg->api_key_quota;
+	char secs[16];
+
+	if (err < 0) {
+		http_reply_error(a->req, 503, "Service Unavailable", "the store is unavailable; retry");
+		talloc_free(a);
+		return;
+	}
+	if (count > (long long)q->hits) {
+		/* The window started at its first request and lasts at most this long. */
+		snprintf(secs, sizeof(secs), "%u", a->window);
+		http_reply_header(a->req, "Retry-After", secs);
+		http_reply_error(a->req, 429, "Too Many Requests",
+				 "this API key's quota (api-key-quota) is used up; see Retry-After");
+		if (count == (long long)q->hits + 1)	/* once per window, not per request */
+			LOGP(LOGC_HTTP, LOGL_NOTICE, "API key %s over its quota of %u in %u s",
+			     a->who, q->hits, q->seconds);
+		talloc_free(a);
+		return;
+	}
+	if (engine_check(a->ch->engine, a->imei, a->len, a->who, on_check, a) < 0) {
+		http_reply_error(a->req, 503, "Service Unavailable", "try again");
+		talloc_free(a);
+	}
+}
+
+static void imei_cb(struct http_req *req, void *arg)
 {
 	struct channels *ch = arg;
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL, *who;
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	const char *auth = http_req_header(req, "Authorization"), *key = NULL, *who;
+	const char *path = http_req_path(req, NULL);
 	struct api_req *a;
-	char *imei;
-	size_t len;
+	char name[96];
+	ssize_t len;
+	int n;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+	if (http_req_method(req) != HTTP_REQ_GET) {
 		http_reply_error(req, 405, "Method Not Allowed", "use GET");
 		return;
 	}
 	if (auth && strncmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
 	else
-		key = evhttp_find_header(h, "X-API-Key");
+		key = http_req_header(req, "X-API-Key");
 	who = api_client(ch->keys, key);
 	if (who == NULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer");
+		http_reply_header(req, "WWW-Authenticate", "Bearer");
 		http_reply_error(req, 401, "Unauthorized",
 				 "an API key is required (Authorization: Bearer KEY)");
 		return;
 	}
-	imei = evhttp_uridecode(path + strlen("/v1/imei/"), 0, &len);
-	if (imei == NULL || len == 0 || len > 64 || strlen(imei) != len) {
-		free(imei);
-		http_reply_error(req, HTTP_BADREQUEST, "Bad Request",
-				 "expected /v1/imei/{imei}, 15 digits");
+	a = talloc_zero(ch->ctx, struct api_req);
+	if (a == NULL) {
+		http_reply_error(req, 503, "Service Unavailable", "try again");
 		return;
 	}
-	a = talloc_zero(ch->ctx, struct api_req);
-	if (a == NULL || (a->p = http_pending_new(a, req)) == NULL ||
-	    engine_check(ch->engine, imei, len, who, on_check, a) < 0) {
+	a->req = req;
+	a->ch = ch;
+	a->window = ch->cfg->api_key_quota.seconds;
+	len = api_path_imei(path + strlen("/v1/imei/"), a->imei, sizeof(a->imei));
+	if (len <= 0) {
+		talloc_free(a);
+		http_reply_error(req, 400, "Bad Request", "expected /v1/imei/{imei}, 15 digits");
+		return;
+	}
+	a->len = (size_t)len;
+	a->who = talloc_strdup(a, who);	/* the keys may be reloaded meanwhile */
+	n = snprintf(name, sizeof(name), "api:%s", who);
+	if (a->who == NULL ||
+	    store_rate_hit(ch->store, name, (size_t)n, a->window, on_quota, a) < 0) {
 		talloc_free(a);
 		http_reply_error(req, 503, "Service Unavailable", "try again");
 	}
-	free(imei);
 }
 
 int channel_api_start(struct channels *ch, struct http_server *hs)
 {
-	return http_server_set_prefix_cb(hs, "/v1/imei/", imei_cb, ch);
+	return http_server_route(hs, "/v1/imei/", true, imei_cb, ch);
 }

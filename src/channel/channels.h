@@ -9,12 +9,9 @@
 #include "core/config.h"
 
 struct engine;
-struct evhttp;
 struct event_base;
+struct http_server;
 struct store;
-
-#define http_reply_lit(req, code, reason, lit) \
-	http_reply_text(req, code, reason, lit, sizeof(lit) - 1)
 
 /* What every channel shares; owned by the daemon. */
 struct channels {
@@ -35,13 +32,13 @@ struct channels {
 
 #define MSISDN_MEMO_BLOCKS 65536
 
-/* POST /ussd */
-int channel_ussd_http_start(struct channels *ch, struct evhttp *http);
-/* GET|POST /sms */
-int channel_sms_http_start(struct channels *ch, struct evhttp *http);
+/* POST /ussd, from http-allow-ip with ussd-token */
+int channel_ussd_http_start(struct channels *ch, struct http_server *hs);
+/* GET|POST /sms, from http-allow-ip with sms-token */
+int channel_sms_http_start(struct channels *ch, struct http_server *hs);
 
-/* GET /v1/imei/{imei}, with the keys of api-keys-file (NULL: every request gets 401). */
-struct http_server;
+/* GET /v1/imei/{imei}, with the keys of api-keys-file (NULL: every request gets 401), each
+ * within api-key-quota. */
 struct api_keys *api_keys_load(void *ctx, const char *path, char *err, size_t errsz);
 size_t api_keys_count(const struct api_keys *k);
 int channel_api_start(struct channels *ch, struct http_server *hs);

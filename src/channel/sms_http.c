@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <talloc.h>
 
 #include "app/http.h"
@@ -20,75 +18,59 @@
 #include "domain/msisdn_memo.h"
 #include "flow/engine.h"
 
-struct sms_req {
-	struct http_pending *p;
-};
-
+/* The engine answers exactly once; the request is replied to (and freed) then. */
 static void on_reply(void *arg, const struct engine_reply *r)
 {
-	struct sms_req *s = arg;
-	struct evhttp_request *req = http_pending_req(s->p);
-
+	struct http_req *req = arg;
 	struct sms_measure m;
 
 	/* smsbox sends a get-url reply as GSM 7-bit unless the reply says otherwise, whatever
 	 * its charset: a text outside the GSM alphabet (Arabic) would reach the phone as
 	 * question marks. X-Kannel-Coding: 2 makes it UCS-2; smsbox reads the header only with
 	 * accept-x-kannel-headers = true on the sms-service (doc/kannel.md). */
-	if (req && sms_measure(r->text, r->len, &m) == 0 && m.coding == SMS_UCS2)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "X-Kannel-Coding", "2");
+	if (sms_measure(r->text, r->len, &m) == 0 && m.coding == SMS_UCS2)
+		http_reply_header(req, "X-Kannel-Coding", "2");
 	/* Also when Redis is down: the user gets "busy, try later" rather than smsbox's
 	 * generic could-not-fetch text. */
-	if (req)
-		http_reply_text(req, HTTP_OK, "OK", r->text, r->len);
-	talloc_free(s);
+	http_reply_text(req, 200, "OK", r->text, r->len);
 }
 
-static void sms_cb(struct evhttp_request *req, void *arg)
+static void sms_cb(struct http_req *req, void *arg)
 {
 	struct channels *ch = arg;
-	struct evkeyvalq form;
-	const char *from, *text;
+	struct http_form form;
+	const char *from, *text, *why;
 	struct msisdn m;
-	struct sms_req *s;
-	int rc;
 
-	if (http_form(req, &form) < 0) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
-			       "bad form or query\n");
+	if (http_req_authorize(req, &ch->cfg->http_allow_ip, ch->cfg->sms_token) < 0) {
+		http_reply_lit(req, 403, "Forbidden", "this caller is not allowed\n");
 		return;
 	}
-	from = evhttp_find_header(&form, "from");
-	text = evhttp_find_header(&form, "text");
+	if (http_form_parse(req, &form, &why) < 0) {
+		char *msg = talloc_asprintf(req, "bad form or query: %s\n", why);
+
+		if (msg)
+			http_reply_text(req, 400, "Bad Request", msg, strlen(msg));
+		else
+			http_reply_lit(req, 400, "Bad Request", "bad form or query\n");
+		return;
+	}
+	from = http_form_get(&form, "from");
+	text = http_form_get(&form, "text");
 	if (from == NULL || text == NULL) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
-			       "from and text are required\n");
-		goto out;
+		http_reply_lit(req, 400, "Bad Request", "from and text are required\n");
+		return;
 	}
 	msisdn_memo_parse(ch->msisdn, from, strlen(from), &m);
 	if (!m.valid) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
-			       "from is not a valid number\n");
-		goto out;
+		http_reply_lit(req, 400, "Bad Request", "from is not a valid number\n");
+		return;
 	}
-	s = talloc_zero(ch->ctx, struct sms_req);
-	if (s == NULL || (s->p = http_pending_new(s, req)) == NULL) {
-		talloc_free(s);
-		http_reply_lit(req, 500, "Internal Server Error",
-			       "");
-		goto out;
-	}
-	rc = engine_sms(ch->engine, m.e164, text, strlen(text), on_reply, s);
-	if (rc < 0) {
-		talloc_free(s);
-		http_reply_lit(req, 503, "Service Unavailable",
-			       "");
-	}
-out:
-	evhttp_clear_headers(&form);
+	if (engine_sms(ch->engine, m.e164, text, strlen(text), on_reply, req) < 0)
+		http_reply_lit(req, 503, "Service Unavailable", "");
 }
 
-int channel_sms_http_start(struct channels *ch, struct evhttp *http)
+int channel_sms_http_start(struct channels *ch, struct http_server *hs)
 {
-	return evhttp_set_cb(http, "/sms", sms_cb, ch) == 0 ? 0 : -EEXIST;
+	return http_server_route(hs, "/sms", false, sms_cb, ch);
 }

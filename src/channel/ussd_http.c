@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <talloc.h>
 
 #include "app/http.h"
@@ -18,25 +16,18 @@
 #include "domain/msisdn_memo.h"
 #include "flow/engine.h"
 
-struct ussd_req {
-	struct http_pending *p;
-};
-
+/* The engine answers exactly once; the request is replied to (and freed) then, also when
+ * the aggregator has gone meanwhile. */
 static void on_reply(void *arg, const struct engine_reply *r)
 {
-	struct ussd_req *u = arg;
-	struct evhttp_request *req = http_pending_req(u->p);
-	char *body;
+	struct http_req *req = arg;
+	char *body = talloc_asprintf(req, "%s%.*s", r->end ? "END " : "CON ", (int)r->len,
+				     r->text);
 
-	if (req) {
-		body = talloc_asprintf(u, "%s%.*s", r->end ? "END " : "CON ", (int)r->len, r->text);
-		if (body)
-			http_reply_text(req, HTTP_OK, "OK", body, strlen(body));
-		else
-			http_reply_lit(req, 500, "Internal Server Error",
-			       "END ");
-	}
-	talloc_free(u);
+	if (body)
+		http_reply_text(req, 200, "OK", body, strlen(body));
+	else
+		http_reply_lit(req, 500, "Internal Server Error", "END ");
 }
 
 /* "*384*1*356...#": the base code and the arguments after it ("1*356..."). */
@@ -56,69 +47,65 @@ static void split_code(const char *code, const char **args, size_t *alen)
 	*alen = (size_t)(hash - star - 1);
 }
 
-static void ussd_cb(struct evhttp_request *req, void *arg)
+static void ussd_cb(struct http_req *req, void *arg)
 {
 	struct channels *ch = arg;
-	struct evkeyvalq form;
-	const char *sid, *phone, *text, *code, *args;
+	struct http_form form;
+	const char *sid, *phone, *text, *code, *args, *why;
 	char *inputs = NULL;
 	struct msisdn m;
-	struct ussd_req *u;
 	size_t alen;
 	int rc;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_reply_lit(req, 405, "Method Not Allowed",
-			       "END use POST\n");
+	if (http_req_authorize(req, &ch->cfg->http_allow_ip, ch->cfg->ussd_token) < 0) {
+		http_reply_lit(req, 403, "Forbidden", "END this caller is not allowed\n");
 		return;
 	}
-	if (http_form(req, &form) < 0) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
-			       "END bad form\n");
+	if (http_req_method(req) != HTTP_REQ_POST) {
+		http_reply_lit(req, 405, "Method Not Allowed", "END use POST\n");
 		return;
 	}
-	sid = evhttp_find_header(&form, "sessionId");
-	phone = evhttp_find_header(&form, "phoneNumber");
-	text = evhttp_find_header(&form, "text");
-	code = evhttp_find_header(&form, "serviceCode");
+	if (http_form_parse(req, &form, &why) < 0) {
+		char *msg = talloc_asprintf(req, "END bad form: %s\n", why);
+
+		if (msg)
+			http_reply_text(req, 400, "Bad Request", msg, strlen(msg));
+		else
+			http_reply_lit(req, 400, "Bad Request", "END bad form\n");
+		return;
+	}
+	sid = http_form_get(&form, "sessionId");
+	phone = http_form_get(&form, "phoneNumber");
+	text = http_form_get(&form, "text");
+	code = http_form_get(&form, "serviceCode");
 	if (sid == NULL || *sid == '\0' || strlen(sid) > 64 || phone == NULL) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
+		http_reply_lit(req, 400, "Bad Request",
 			       "END sessionId (1 to 64 characters) and phoneNumber are required\n");
-		goto out;
+		return;
 	}
 	msisdn_memo_parse(ch->msisdn, phone, strlen(phone), &m);
 	if (!m.valid) {
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
-			       "END phoneNumber is not a valid number\n");
-		goto out;
+		http_reply_lit(req, 400, "Bad Request", "END phoneNumber is not a valid number\n");
+		return;
 	}
 	if (text == NULL)
 		text = "";
 	/* *384*ARG# dialled: some aggregators put ARG in serviceCode, not in text. */
 	split_code(code, &args, &alen);
 	if (alen && strlen(text) == 0)
-		inputs = talloc_strndup(ch->ctx, args, alen);
-	u = talloc_zero(ch->ctx, struct ussd_req);
-	if (u == NULL || (u->p = http_pending_new(u, req)) == NULL) {
-		talloc_free(u);
-		http_reply_lit(req, 500, "Internal Server Error",
-			       "END \n");
-		goto out;
-	}
+		inputs = talloc_strndup(req, args, alen);
 	rc = engine_ussd(ch->engine, m.e164, sid, strlen(sid), inputs ? inputs : text,
-			 strlen(inputs ? inputs : text), ENGINE_USSD_CUMULATIVE, on_reply, u);
-	if (rc < 0) {
-		talloc_free(u);
-		http_reply_lit(req, HTTP_BADREQUEST, "Bad Request",
+			 strlen(inputs ? inputs : text), ENGINE_USSD_CUMULATIVE, on_reply, req);
+	if (rc == -E2BIG)	/* the engine's ENGINE_USSD_INPUTS_MAX */
+		http_reply_lit(req, 400, "Bad Request",
+			       "END at most 32 inputs in one session\n");
+	else if (rc < 0)
+		http_reply_lit(req, 400, "Bad Request",
 			       "END a sessionId of printable characters and a text of at most "
-				"1024 bytes\n");
-	}
-out:
-	talloc_free(inputs);
-	evhttp_clear_headers(&form);
+			       "1024 bytes\n");
 }
 
-int channel_ussd_http_start(struct channels *ch, struct evhttp *http)
+int channel_ussd_http_start(struct channels *ch, struct http_server *hs)
 {
-	return evhttp_set_cb(http, "/ussd", ussd_cb, ch) == 0 ? 0 : -EEXIST;
+	return http_server_route(hs, "/ussd", false, ussd_cb, ch);
 }

@@ -3,6 +3,7 @@
  * Kannel's add-on boxes do. Every variable is one row of the table below. */
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <talloc.h>
 #include <unistd.h>
 
@@ -33,6 +35,7 @@ enum config_type {
 	CT_OPS,		/* comma-separated values 0..255: USSD operations */
 	CT_OP,		/* one value 0..255: a USSD operation */
 	CT_TLVTYPE,	/* octetstring or integer: an smpp-tlv group's type */
+	CT_ALLOW,	/* an address list in Kannel's box-allow-ip style */
 };
 
 struct config_var {
@@ -48,6 +51,9 @@ struct config_var {
 #define VAR(n, t, field, d, h) { n, t, offsetof(struct ceirgw_config, field), d, h, 0, 0, 0 }
 #define INT(n, field, d, lo, hi, h) \
 	{ n, CT_INT, offsetof(struct ceirgw_config, field##_s), d, h, lo, hi, \
+	  offsetof(struct ceirgw_config, field) }
+#define ALLOW(n, field, d, h) \
+	{ n, CT_ALLOW, offsetof(struct ceirgw_config, field##_s), d, h, 0, 0, \
 	  offsetof(struct ceirgw_config, field) }
 #define RATE(n, field, d, h) \
 	{ n, CT_RATE, offsetof(struct ceirgw_config, field##_s), d, h, 0, 0, \
@@ -159,6 +165,25 @@ static const struct config_var vars[] = {
 	    "operation value ceirgw answers with to show a screen and wait: USSR request"),
 	VAR("ussd-op-end", CT_OP, ussd_op_end, "17",
 	    "operation value ceirgw answers with to show a screen and end: PSSR response"),
+	/* The HTTP edge (doc/http.md). */
+	INT("http-max-connections", http_max_connections, "1024", 1, 1000000,
+	    "HTTP connections open at once; beyond, a new one is answered 503 and closed"),
+	INT("http-request-timeout", http_request_timeout, "10", 1, 3600,
+	    "seconds a client has to send one whole request (headers and body) and to read its "
+	    "reply"),
+	INT("http-idle-timeout", http_idle_timeout, "30", 1, 86400,
+	    "seconds a kept-alive HTTP connection may wait for its next request"),
+	ALLOW("http-allow-ip", http_allow_ip, "127.0.0.1;::1",
+	      "addresses /ussd and /sms callers may come from, ';'-separated, '*' for any octet "
+	      "(10.0.*.*) or alone for any address (Kannel's box-allow-ip style)"),
+	VAR("ussd-token", CT_SECRET, ussd_token, NULL,
+	    "shared secret /ussd callers must send as token= in the URL or X-Ceirgw-Token; "
+	    "unset: none"),
+	VAR("sms-token", CT_SECRET, sms_token, NULL,
+	    "shared secret /sms callers (smsbox get-url) must send as token= or X-Ceirgw-Token; "
+	    "unset: none"),
+	RATE("api-key-quota", api_key_quota, "600/60",
+	     "requests one JSON API key may make: HITS/SECONDS (429 beyond)"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -270,6 +295,81 @@ static char *folder_of(void *ctx, const char *path)
 	else if (slash)
 		*slash = '\0';
 	return talloc_strdup(ctx, real);
+}
+
+/* One IPv4 pattern: four octets, each decimal 0..255 or '*'. */
+static int parse_allow_v4(const char *s, size_t len, struct config_allow_ip *ip)
+{
+	unsigned octet = 0, i = 0, v = 0, digits = 0;
+
+	memset(ip, 0, sizeof(*ip));
+	ip->family = AF_INET;
+	for (i = 0; i <= len; i++) {
+		char c = i < len ? s[i] : '.';
+
+		if (c == '.') {
+			if (octet > 3 || digits == 0)
+				return -EINVAL;
+			ip->addr[octet++] = (unsigned char)v;
+			v = 0;
+			digits = 0;
+		} else if (c == '*' && digits == 0 && (i + 1 == len || s[i + 1] == '.')) {
+			ip->any |= (unsigned char)(1u << octet);
+			digits = 1;
+		} else if (c >= '0' && c <= '9' && !(ip->any & (1u << octet)) && digits < 3) {
+			v = v * 10 + (unsigned)(c - '0');
+			digits++;
+			if (v > 255)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return octet == 4 ? 0 : -EINVAL;
+}
+
+int config_parse_allow(const char *s, struct config_allow *out)
+{
+	struct config_allow a;
+	const char *p = s;
+
+	memset(&a, 0, sizeof(a));
+	while (*p) {
+		size_t len = strcspn(p, ";");
+		const char *item = p;
+		char buf[64];
+
+		p += len;
+		if (*p == ';')
+			p++;
+		while (len && (*item == ' ' || *item == '\t')) {
+			item++;
+			len--;
+		}
+		while (len && (item[len - 1] == ' ' || item[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			continue;
+		if (len == 1 && *item == '*') {
+			a.all = true;
+			continue;
+		}
+		if (a.n == CONFIG_ALLOW_MAX || len >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, item, len);
+		buf[len] = '\0';
+		if (strchr(buf, ':')) {
+			a.ip[a.n].family = AF_INET6;
+			if (inet_pton(AF_INET6, buf, a.ip[a.n].addr) != 1)
+				return -EINVAL;
+		} else if (parse_allow_v4(buf, len, &a.ip[a.n]) < 0) {
+			return -EINVAL;
+		}
+		a.n++;
+	}
+	if (out)
+		*out = a;
+	return 0;
 }
 
 int config_parse_ops(const char *s, unsigned char *out, size_t outsz)
@@ -386,6 +486,11 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	case CT_OP:
 		if (config_parse_ops(*val, NULL, 0) != 1)
 			why = "expected one number from 0 to 255";
+		break;
+	case CT_ALLOW:
+		if (config_parse_allow(*val, (struct config_allow *)((char *)cfg + v->target)) < 0)
+			why = "expected IPv4 or IPv6 addresses separated by ';' (at most 64), '*' "
+			      "for any octet of an IPv4 address, or '*' alone for any address";
 		break;
 	case CT_WORD:
 		if (**val == '\0' || strlen(*val) > 64)

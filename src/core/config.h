@@ -14,6 +14,18 @@ struct config_rate {
 	unsigned hits, seconds;
 };
 
+/* http-allow-ip: Kannel's box-allow-ip style, "127.0.0.1;::1;10.0.*.*" or "*". */
+#define CONFIG_ALLOW_MAX 64
+struct config_allow {
+	bool all;
+	unsigned n;
+	struct config_allow_ip {
+		int family;			/* AF_INET or AF_INET6 */
+		unsigned char addr[16];
+		unsigned char any;		/* AF_INET: bit i set when octet i is '*' */
+	} ip[CONFIG_ALLOW_MAX];
+};
+
 struct ceirgw_config {
 	char *path;		/* the file read (absolute), or NULL for the built-in defaults */
 	char *base_dir;		/* relative paths resolve from here: the file's folder, or cwd */
@@ -49,10 +61,18 @@ struct ceirgw_config {
 	char *ussd_meta_group, *ussd_op_tlv, *ussd_session_tlv, *ussd_tlv_type;
 	char *ussd_op_begin, *ussd_op_answer, *ussd_op_release, *ussd_op_continue,
 	     *ussd_op_end;	/* lists of decimal values, checked by the box */
+	/* The HTTP edge (doc/http.md). */
+	char *http_max_connections_s, *http_request_timeout_s, *http_idle_timeout_s;
+	char *http_allow_ip_s;
+	char *ussd_token, *sms_token;	/* NULL: none required */
+	char *api_key_quota_s;
 
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
+	long http_max_connections, http_request_timeout, http_idle_timeout;
+	struct config_allow http_allow_ip;
+	struct config_rate api_key_quota;
 	enum log_level log_level;
 	long pairing_bucket_digits;	/* see doc/redis-keys.md */
 	long redis_timeout;		/* ms: the store's command timeout */
@@ -91,6 +111,9 @@ int config_parse_hostport(const char *s, char *host, size_t hostsz, int *port);
  * not such a list. */
 #define CONFIG_OPS_MAX 8
 int config_parse_ops(const char *s, unsigned char *out, size_t outsz);
+
+/* Parses an http-allow-ip list into out (which may be NULL). Returns 0 or -EINVAL. */
+int config_parse_allow(const char *s, struct config_allow *out);
 
 /* The TAC table used when tac-file is not set: the installed copy, else the source tree's. */
 const char *config_default_tac_file(void);

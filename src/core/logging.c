@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 static const char *const level_names[] = {
 	[LOGL_DEBUG] = "debug", [LOGL_INFO] = "info", [LOGL_NOTICE] = "notice",
 	[LOGL_WARN] = "warn", [LOGL_ERROR] = "error",
@@ -29,10 +31,13 @@ static struct {
 	int echo_errors;
 } lg = { "ceirgw", LOGL_INFO, NULL, "", 0 };
 
+static void libevent_log(int severity, const char *msg);
+
 void logging_setup(const char *ident, enum log_level level)
 {
 	snprintf(lg.ident, sizeof(lg.ident), "%s", ident);
 	lg.level = level;
+	event_set_log_callback(libevent_log);
 }
 
 void logging_set_level(enum log_level level)
@@ -143,4 +148,15 @@ void logging_msg(enum log_cat cat, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	logging_vmsg(cat, level, fmt, ap);
 	va_end(ap);
+}
+
+/* libevent's own messages (a failed epoll_ctl, a bad event) would go to stderr, unformatted
+ * and unrated; they come here instead, as one line each under "main". */
+static void libevent_log(int severity, const char *msg)
+{
+	enum log_level level = severity == EVENT_LOG_DEBUG ? LOGL_DEBUG :
+			       severity == EVENT_LOG_MSG ? LOGL_INFO :
+			       severity == EVENT_LOG_WARN ? LOGL_WARN : LOGL_ERROR;
+
+	LOGP(LOGC_MAIN, level, "libevent: %s", msg);
 }

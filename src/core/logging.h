@@ -11,7 +11,8 @@ enum log_level { LOGL_DEBUG = 0, LOGL_INFO, LOGL_NOTICE, LOGL_WARN, LOGL_ERROR }
 enum log_cat { LOGC_MAIN = 0, LOGC_CONFIG, LOGC_HTTP, LOGC_STORE, LOGC_DOMAIN, LOGC_KBOX,
 	LOGC_FLOW, LOGC_CEIR, LOGC__COUNT };
 
-/* Sets the program name printed on each line and the lowest level printed. */
+/* Sets the program name printed on each line and the lowest level printed; libevent's own
+ * messages come through here from then on. */
 void logging_setup(const char *ident, enum log_level level);
 void logging_set_level(enum log_level level);
 enum log_level logging_level(void);
