@@ -161,11 +161,11 @@ out:
 	talloc_free(a);
 }
 
-static void on_quota(void *arg, int err, long long count)
+static void on_quota(void *arg, int err, long long count, long long ms_left)
 {
 	struct api_req *a = arg;
 	const struct config_rate *q = &a->ch->cfg->api_key_quota;
-	char secs[16];
+	char secs[24];
 
 	if (err < 0) {
 		http_reply_error(a->req, 503, "Service Unavailable", "the store is unavailable; retry");
@@ -173,8 +173,9 @@ static void on_quota(void *arg, int err, long long count)
 		return;
 	}
 	if (count > (long long)q->hits) {
-		/* The window started at its first request and lasts at most this long. */
-		snprintf(secs, sizeof(secs), "%u", a->window);
+		/* What is left of the window that started at its first request. */
+		snprintf(secs, sizeof(secs), "%lld",
+			 ms_left > 0 ? (ms_left + 999) / 1000 : (long long)a->window);
 		http_reply_header(a->req, "Retry-After", secs);
 		http_reply_error(a->req, 429, "Too Many Requests",
 				 "this API key's quota (api-key-quota) is used up; see Retry-After");
@@ -233,7 +234,7 @@ static void imei_cb(struct http_req *req, void *arg)
 	a->who = talloc_strdup(a, who);	/* the keys may be reloaded meanwhile */
 	n = snprintf(name, sizeof(name), "api:%s", who);
 	if (a->who == NULL ||
-	    store_rate_hit(ch->store, name, (size_t)n, a->window, on_quota, a) < 0) {
+	    store_limit_hit(ch->store, name, (size_t)n, a->window, on_quota, a) < 0) {
 		talloc_free(a);
 		http_reply_error(req, 503, "Service Unavailable", "try again");
 	}

@@ -165,7 +165,7 @@ for i in 1 2 3 4 5 6; do
 		-H "Authorization: Bearer $KEY" "$url/v1/imei/356938035643809")"
 done
 is "$codes" " 200 200 200 200 200 429" "api-key-quota = 5/60: the 6th request is 429"
-grep -qi '^Retry-After: 60' "$TEST_TMP/api.h"
+grep -qiE "^Retry-After: (59|60)\s*$" "$TEST_TMP/api.h"
 ok $? "... with Retry-After"
 "$REDIS_CLI" -p "$rport" --scan | grep -q "$KEY"
 is $? 1 "the key itself is no Redis key"
