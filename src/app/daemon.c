@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
@@ -265,11 +266,38 @@ static void fetch_tac(void *arg)
 		LOGP(LOGC_MAIN, LOGL_WARN, "TAC table in Redis not read now: %s", strerror(-rc));
 }
 
+/* Room for every connection http-max-connections allows, Redis's, the box's and the files:
+ * the soft descriptor limit is raised towards the hard one when it is lower (a shell's 1024
+ * is the common case), so that the cap, not EMFILE, is what refuses a flood. */
+static void raise_fd_limit(const struct ceirgw_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->http_max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			LOGP(LOGC_MAIN, LOGL_INFO, "descriptor limit raised to %llu",
+			     (unsigned long long)want);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)cfg->http_max_connections + 256)
+		LOGP(LOGC_MAIN, LOGL_WARN, "descriptor limit %llu is below http-max-connections "
+		     "+ 256: a flood may meet EMFILE before the cap (raise LimitNOFILE)",
+		     (unsigned long long)rl.rlim_cur);
+}
+
 static void http_limits_of(const struct ceirgw_config *cfg, struct http_limits *lim)
 {
 	lim->max_connections = (unsigned)cfg->http_max_connections;
 	lim->request_timeout = (unsigned)cfg->http_request_timeout;
 	lim->idle_timeout = (unsigned)cfg->http_idle_timeout;
+	lim->trusted = cfg->http_allow_ip;
+	lim->max_per_address = (unsigned)cfg->http_max_per_address;
 }
 
 static void reload(struct daemon *d)
@@ -581,6 +609,7 @@ int daemon_run(struct daemon *d)
 	if (rc == 0) {
 		struct http_limits lim;
 
+		raise_fd_limit(d->cfg);
 		http_limits_of(d->cfg, &lim);
 		d->http = http_server_create(d, d->base, d->cfg->http_host, d->cfg->http_port,
 					     &lim, err, sizeof(err));

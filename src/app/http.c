@@ -54,6 +54,8 @@
 #define HTTP_ACCEPTS_PER_PASS 32
 #define HTTP_BACKOFF_MIN_MS 100
 #define HTTP_BACKOFF_MAX_MS 1000
+/* Connections per address of the untrusted, counted in a hash table of this many chains. */
+#define HTTP_ADDR_BUCKETS 256
 
 #define RETRIABLE(e) ((e) == EAGAIN || (e) == EWOULDBLOCK || (e) == EINTR)
 
@@ -70,6 +72,14 @@ enum conn_state {
 enum strict_state { SS_START, SS_LINE, SS_CR, SS_LINE_START, SS_END_CR, SS_DONE };
 
 struct http_conn;
+
+/* The connections open from one untrusted address (IPv4, or an IPv6 /64). */
+struct addr_slot {
+	struct addr_slot *next;
+	unsigned char key[8];
+	unsigned char klen;
+	unsigned count;
+};
 
 struct http_req {
 	struct http_server *hs;
@@ -109,6 +119,8 @@ struct http_conn {
 	bool dead;
 	int depth;			/* callbacks of ours on the stack: free only at 0 */
 	size_t lingered;
+	bool trusted;			/* from http-allow-ip: no reserve, no per-address cap */
+	struct addr_slot *slot;		/* the untrusted address's count */
 	struct sockaddr_storage peer_sa;
 	char peer[INET6_ADDRSTRLEN];
 };
@@ -135,6 +147,8 @@ struct http_server {
 	int backoff_errno;
 	unsigned long long backoff_missed;
 	bool at_cap;			/* logged once per episode */
+	unsigned untrusted;		/* connections open from outside http-allow-ip */
+	struct addr_slot *addrs[HTTP_ADDR_BUCKETS];
 	struct http_server_stats st;
 	time_t date_t;
 	char date[40];
@@ -172,6 +186,7 @@ static bool http_log_ok(struct http_server *hs)
 
 static void conn_close(struct http_conn *c);
 static void conn_process(struct http_conn *c);
+static void slot_release(struct http_server *hs, struct addr_slot *slot);
 
 static void conn_enter(struct http_conn *c)
 {
@@ -212,6 +227,12 @@ static int conn_destructor(struct http_conn *c)
 	if (c->fd >= 0)
 		evutil_closesocket(c->fd);
 	c->hs->st.connections--;
+	if (!c->trusted)
+		c->hs->untrusted--;
+	if (c->slot) {
+		c->slot->count--;
+		slot_release(c->hs, c->slot);
+	}
 	return 0;
 }
 
@@ -988,17 +1009,24 @@ static void peer_name(const struct sockaddr_storage *sa, char *out, size_t outsz
 }
 
 static int conn_new(struct http_server *hs, evutil_socket_t fd, const struct sockaddr *sa,
-		    size_t salen)
+		    size_t salen, bool trusted, struct addr_slot *slot)
 {
 	struct http_conn *c = talloc_zero(hs, struct http_conn);
 
 	if (c == NULL) {
+		slot_release(hs, slot);
 		evutil_closesocket(fd);
 		return -ENOMEM;
 	}
 	c->hs = hs;
 	c->fd = fd;
+	c->trusted = trusted;
+	c->slot = slot;
+	if (slot)
+		slot->count++;
 	hs->st.connections++;
+	if (!trusted)
+		hs->untrusted++;
 	talloc_set_destructor(c, conn_destructor);
 	if (salen > sizeof(c->peer_sa))
 		salen = sizeof(c->peer_sa);
@@ -1022,11 +1050,137 @@ static int conn_new(struct http_server *hs, evutil_socket_t fd, const struct soc
 	return 0;
 }
 
+/* Forgets an untrusted address once none of its connections is left. */
+static void slot_release(struct http_server *hs, struct addr_slot *slot)
+{
+	struct addr_slot **pp;
+
+	if (slot == NULL || slot->count > 0)
+		return;
+	pp = &hs->addrs[slot->key[slot->klen - 1] % HTTP_ADDR_BUCKETS];
+	while (*pp != slot)
+		pp = &(*pp)->next;
+	*pp = slot->next;
+	talloc_free(slot);
+}
+
+/* Whether an address is on an allow-list (http-allow-ip's syntax). */
+static bool sa_allowed(const struct sockaddr_storage *sa, const struct config_allow *allow)
+{
+	const unsigned char *a4 = NULL, *a6 = NULL;
+
+	if (allow->all)
+		return true;
+	if (sa->ss_family == AF_INET) {
+		a4 = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		/* An IPv4 client of a [::] listener is still an IPv4 client. */
+		if (IN6_IS_ADDR_V4MAPPED(in6))
+			a4 = in6->s6_addr + 12;
+		else
+			a6 = in6->s6_addr;
+	}
+	for (unsigned i = 0; i < allow->n; i++) {
+		const struct config_allow_ip *ip = &allow->ip[i];
+
+		if (ip->family == AF_INET6 && a6 && memcmp(ip->addr, a6, 16) == 0)
+			return true;
+		if (ip->family == AF_INET && a4) {
+			unsigned o;
+
+			for (o = 0; o < 4; o++)
+				if (!(ip->any & (1u << o)) && ip->addr[o] != a4[o])
+					break;
+			if (o == 4)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The count of connections from an untrusted address: an IPv4 address, or an IPv6 address's
+ * /64 (what one subscriber or host is given). NULL: out of memory. */
+static struct addr_slot *addr_slot(struct http_server *hs, const struct sockaddr_storage *sa)
+{
+	unsigned char key[8];
+	unsigned char klen = 0;
+	struct addr_slot **head, *s;
+
+	if (sa->ss_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		klen = 4;
+	} else if (sa->ss_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(in6)) {
+			memcpy(key, in6->s6_addr + 12, 4);
+			klen = 4;
+		} else {
+			memcpy(key, in6->s6_addr, 8);
+			klen = 8;
+		}
+	} else {
+		key[0] = 0;	/* a Unix socket of the tests */
+		klen = 1;
+	}
+	head = &hs->addrs[key[klen - 1] % HTTP_ADDR_BUCKETS];
+	for (s = *head; s; s = s->next)
+		if (s->klen == klen && memcmp(s->key, key, klen) == 0)
+			return s;
+	s = talloc_zero(hs, struct addr_slot);
+	if (s == NULL)
+		return NULL;
+	memcpy(s->key, key, klen);
+	s->klen = klen;
+	s->next = *head;
+	*head = s;
+	return s;
+}
+
+/* Whether a new connection from sa may have a slot; *trusted and *slot say how it counts.
+ * The untrusted together never take the quarter of http-max-connections kept for the
+ * callers of http-allow-ip, and each of their addresses at most max_per_address. */
+static bool conn_admit(struct http_server *hs, const struct sockaddr_storage *sa,
+		       bool *trusted, struct addr_slot **slot)
+{
+	unsigned max = hs->lim.max_connections, reserve = max / 4;
+
+	*slot = NULL;
+	*trusted = sa_allowed(sa, &hs->lim.trusted);
+	if (hs->st.connections >= max)
+		return false;
+	if (*trusted)
+		return true;
+	if (hs->untrusted >= max - reserve)
+		return false;
+	*slot = addr_slot(hs, sa);
+	if (*slot == NULL)
+		return false;
+	if ((*slot)->count >= hs->lim.max_per_address) {
+		hs->st.refused_address++;
+		return false;
+	}
+	return true;
+}
+
 int http_server_adopt(struct http_server *hs, int fd, const struct sockaddr *peer,
 		      size_t peerlen)
 {
+	struct sockaddr_storage sa;
+	struct addr_slot *slot;
+	bool trusted;
+
+	memset(&sa, 0, sizeof(sa));
+	memcpy(&sa, peer, peerlen < sizeof(sa) ? peerlen : sizeof(sa));
 	evutil_make_socket_nonblocking(fd);
-	return conn_new(hs, fd, peer, peerlen);
+	if (!conn_admit(hs, &sa, &trusted, &slot)) {
+		slot_release(hs, slot);
+		evutil_closesocket(fd);
+		return -EBUSY;
+	}
+	return conn_new(hs, fd, peer, peerlen, trusted, slot);
 }
 
 static void on_backoff(evutil_socket_t fd, short what, void *arg)
@@ -1062,16 +1216,28 @@ static void accept_backoff(struct http_server *hs, int err)
  * than left in the backlog: the caller learns now that it should retry or fail over, the
  * backlog never fills with clients that have long given up, and the first free slot goes
  * to a fresh connection. */
-static void refuse_at_cap(struct http_server *hs, evutil_socket_t fd)
+static void refuse_at_cap(struct http_server *hs, evutil_socket_t fd,
+			  const struct sockaddr_storage *sa)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 				   "Retry-After: 1\r\nConnection: close\r\n\r\n";
 
 	hs->st.refused_cap++;
-	if (!hs->at_cap) {
-		hs->at_cap = true;
-		LOGP(LOGC_HTTP, LOGL_WARN, "%u connections open (http-max-connections): new "
-		     "ones are refused with 503 until some close", hs->lim.max_connections);
+	if (hs->st.connections >= hs->lim.max_connections) {
+		if (!hs->at_cap) {
+			hs->at_cap = true;
+			LOGP(LOGC_HTTP, LOGL_WARN, "%u connections open (http-max-connections): "
+			     "new ones are refused with 503 until some close",
+			     hs->lim.max_connections);
+		}
+	} else if (http_log_ok(hs)) {
+		char peer[INET6_ADDRSTRLEN];
+
+		peer_name(sa, peer, sizeof(peer));
+		LOGP(LOGC_HTTP, LOGL_NOTICE, "%s: refused with 503: %u connections from outside "
+		     "http-allow-ip (%u kept for its callers) or %u from this address "
+		     "(http-max-connections-per-address)", peer, hs->untrusted,
+		     hs->lim.max_connections / 4, hs->lim.max_per_address);
 	}
 	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	evutil_closesocket(fd);
@@ -1103,16 +1269,24 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			     strerror(hs->backoff_errno));
 			hs->backoff_ms = 0;
 		}
-		if (hs->st.connections >= hs->lim.max_connections) {
-			refuse_at_cap(hs, fd);
-			continue;
+		if (salen < sizeof(sa))
+			memset((char *)&sa + salen, 0, sizeof(sa) - salen);
+		{
+			struct addr_slot *slot;
+			bool trusted;
+
+			if (!conn_admit(hs, &sa, &trusted, &slot)) {
+				slot_release(hs, slot);	/* one made for this refusal */
+				refuse_at_cap(hs, fd, &sa);
+				continue;
+			}
+			if (hs->at_cap && hs->st.connections < hs->lim.max_connections) {
+				hs->at_cap = false;
+				LOGP(LOGC_HTTP, LOGL_NOTICE, "below http-max-connections again "
+				     "(%llu refused so far)", hs->st.refused_cap);
+			}
+			conn_new(hs, fd, (struct sockaddr *)&sa, salen, trusted, slot);
 		}
-		if (hs->at_cap && hs->st.connections < hs->lim.max_connections) {
-			hs->at_cap = false;
-			LOGP(LOGC_HTTP, LOGL_NOTICE, "below http-max-connections again (%llu "
-			     "refused so far)", hs->st.refused_cap);
-		}
-		conn_new(hs, fd, (struct sockaddr *)&sa, salen);
 	}
 }
 

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct config_allow;
+#include "core/config.h"	/* struct config_allow */
+
 struct event_base;
 struct json_buf;
 struct sockaddr;
@@ -22,6 +23,12 @@ struct http_limits {
 	unsigned max_connections;	/* beyond it a new connection is answered 503, closed */
 	unsigned request_timeout;	/* from a request's first byte to its last, in total */
 	unsigned idle_timeout;		/* a kept-alive connection waiting for its next request */
+	/* The callers the USSD and SMS callbacks serve (http-allow-ip): a quarter of
+	 * max_connections is kept for them, so that nobody else (the API's and /healthz's
+	 * public) can fill every slot, and each other address may hold at most
+	 * max_per_address connections (an IPv6 address counts by its /64). */
+	struct config_allow trusted;
+	unsigned max_per_address;
 };
 
 /* Listens on host:port. Returns a talloc child of ctx (freeing it closes the server and every
@@ -48,6 +55,7 @@ int http_server_adopt(struct http_server *hs, int fd, const struct sockaddr *pee
 
 struct http_server_stats {
 	unsigned long long accepted, requests, refused_cap, bad_requests, timeouts;
+	unsigned long long refused_address;	/* of refused_cap: over max_per_address */
 	unsigned connections;
 };
 const struct http_server_stats *http_server_stats(const struct http_server *hs);

@@ -1115,7 +1115,8 @@ static int listen_setup(struct phone *p)
 	if (parse_hostport(p, p->listen, &host, &port) < 0)
 		return -EINVAL;
 	p->server = http_server_create(p, p->base, host, port,
-				       &(struct http_limits){ 64, 10, 30 }, err, sizeof(err));
+				       &(struct http_limits){ 64, 10, 30, { .all = true }, 64 },
+				       err, sizeof(err));
 	talloc_free(host);
 	if (p->server == NULL) {
 		fprintf(stderr, "phone: %s\n", err);

@@ -167,7 +167,10 @@ static const struct config_var vars[] = {
 	    "operation value ceirgw answers with to show a screen and end: PSSR response"),
 	/* The HTTP edge (doc/http.md). */
 	INT("http-max-connections", http_max_connections, "1024", 1, 1000000,
-	    "HTTP connections open at once; beyond, a new one is answered 503 and closed"),
+	    "HTTP connections open at once; beyond, a new one is answered 503 and closed. A "
+	    "quarter of them is kept for the callers of http-allow-ip"),
+	INT("http-max-connections-per-address", http_max_per_address, "64", 1, 1000000,
+	    "HTTP connections one address outside http-allow-ip (an IPv6 /64) may hold"),
 	INT("http-request-timeout", http_request_timeout, "10", 1, 3600,
 	    "seconds a client has to send one whole request (headers and body) and to read its "
 	    "reply"),

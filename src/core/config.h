@@ -63,6 +63,7 @@ struct ceirgw_config {
 	     *ussd_op_end;	/* lists of decimal values, checked by the box */
 	/* The HTTP edge (doc/http.md). */
 	char *http_max_connections_s, *http_request_timeout_s, *http_idle_timeout_s;
+	char *http_max_per_address_s;
 	char *http_allow_ip_s;
 	char *ussd_token, *sms_token;	/* NULL: none required */
 	char *api_key_quota_s;
@@ -71,6 +72,7 @@ struct ceirgw_config {
 	char http_host[256];
 	int http_port;
 	long http_max_connections, http_request_timeout, http_idle_timeout;
+	long http_max_per_address;
 	struct config_allow http_allow_ip;
 	struct config_rate api_key_quota;
 	enum log_level log_level;

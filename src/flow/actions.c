@@ -656,6 +656,11 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %ld times: locked out", r->tag,
 		     r->e->cfg->verify_tries);
 		break;
+	case STORE_VERIFY_PEEKED:
+		/* Not an ID: nothing compared or counted; the tries left as they are. */
+		snprintf(r->tries, sizeof(r->tries), "%lld", left);
+		run_finish(r, "mismatch");
+		return;
 	case STORE_VERIFY_LOCKED:
 		break;
 	}
@@ -671,12 +676,8 @@ static void kyc_compare(struct run *r)
 
 	len = kyc_candidate(r->e->kyc_key, r->e->kyc_keylen, r->id, strlen(r->id), cand, &tail);
 	OPENSSL_cleanse(r->id, sizeof(r->id));
-	if (len < 0) {
-		/* Not an ID at all: refused before anything is compared or counted. */
-		snprintf(r->tries, sizeof(r->tries), "%ld", r->e->cfg->verify_tries);
-		run_finish(r, "mismatch");
-		return;
-	}
+	if (len < 0)
+		len = 0;	/* not an ID at all: the store only reads the tries left */
 	/* The owner's own line and every other line have separate budgets: strangers' wrong
 	 * tries cannot lock the owner out of reporting from their own number, and together they
 	 * never compare more than verify-tries candidates per owner and lock-out period. */
@@ -720,7 +721,7 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 	r->e->stats.reports_accepted++;
 	store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->rtag,
-	     r->s.ref);
+	     run_ref_log(r));
 	run_set_model(r);
 	/* The reference and the PIN go by SMS to the number the report came from: already in
 	 * the outbox when the channel has one (report_enqueued), else now. */
@@ -898,14 +899,15 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 		/* Opened by a version that did not keep last_seen with it, or damaged: its owner's
 		 * next try completes it; the sweep stops looking. */
 		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
-		     r->rtag, r->s.ref, state);
+		     r->rtag, run_ref_log(r), state);
 		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
 		run_finish(r, "reported");
 		return;
 	}
 	r->s.last_seen = days;
 	r->ch = strcmp(ch, "ussd") == 0 ? EC_USSD : EC_SMS;
-	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, r->s.ref, state);
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, run_ref_log(r),
+	     state);
 	report_verify(r, true);
 }
 
@@ -936,7 +938,7 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 	    strcmp(owner, r->s.owner) == 0) {
 		/* Completed now, with the same reference: its request id is the same, so the
 		 * enqueue adds nothing if the stopped journey got that far. */
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, r->s.ref,
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, run_ref_log(r),
 		     state);
 		snprintf(r->reported_at, sizeof(r->reported_at), "%s", at);
 		report_verify(r, true);
@@ -1210,7 +1212,8 @@ static void unblock_done(void *arg, int err, const char *s, size_t len, bool cha
 		return;
 	}
 	r->e->stats.unblocks_accepted++;
-	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->rtag, r->s.ref);
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->rtag,
+	     run_ref_log(r));
 	run_finish(r, "accepted");
 }
 
@@ -1283,6 +1286,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 		unblock_request(r);
 		return;
 	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
+	case STORE_VERIFY_PEEKED:	/* not asked for: a PIN digest is never empty */
 		run_finish(r, "unknown");
 		return;
 	case STORE_VERIFY_MISMATCH:
@@ -1291,7 +1295,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 			return;
 		}
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
-		     r->rtag, r->s.ref, r->e->cfg->verify_tries);
+		     r->rtag, run_ref_log(r), r->e->cfg->verify_tries);
 		break;
 	case STORE_VERIFY_LOCKED:
 		break;

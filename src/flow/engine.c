@@ -571,6 +571,17 @@ static void utf8_trim(char *out, size_t outsz, const char *s, size_t max)
 	out[i] = '\0';
 }
 
+const char *run_ref_log(struct run *r)
+{
+	size_t n = strlen(r->s.ref);
+
+	memset(r->ref_log, '*', REF_LEN);
+	r->ref_log[REF_LEN] = '\0';
+	if (n >= 4)
+		memcpy(r->ref_log + REF_LEN - 4, r->s.ref + n - 4, 4);
+	return r->ref_log;
+}
+
 /* Renders a text of the run's language; "" when it has none (logged). */
 int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 {

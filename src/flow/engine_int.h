@@ -69,11 +69,10 @@ struct run {
 	enum engine_channel ch;
 	char msisdn[MSISDN_E164_MAX + 1];
 	char tag[64];			/* "ussd +2547****5678 #12" for logs */
-	/* "ussd #12": for the lines that name a report's reference. The reference is a
-	 * bearer secret for STATUS and half of an unblock; next to eight digits of the number
-	 * it would let whoever reads the log tie a report to a subscriber, so those lines show
-	 * no digit of the number, and #12 still ties them to the run's other lines. */
+	/* "ussd #12": for the lines that name a report's reference (run_ref_log: four of its
+	 * digits), which show no digit of the number; #12 ties them to the run's other lines. */
 	char rtag[32];
+	char ref_log[REF_LEN + 1];	/* run_ref_log()'s */
 	engine_reply_cb cb;
 	void *arg;
 
@@ -143,6 +142,10 @@ void run_remember_lang(struct run *r);
 /* Validates one input into its variable (the session, or the transient ID and PIN). */
 bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len);
 bool ref_valid(const char *s, size_t len);
+/* The session's reference as logs show it: its last four digits ("******8044"). Whole, it is
+ * a bearer secret (STATUS, half of an unblock) that a log reader could use, and tie to the
+ * masked number of the run's other lines; four digits still find the line for support. */
+const char *run_ref_log(struct run *r);
 void ref_finish(char ref[REF_LEN + 1]);
 
 /* actions.c */

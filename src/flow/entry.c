@@ -294,13 +294,13 @@ static void result_on_transition(void *arg, int err, const char *state, size_t l
 		return;
 	}
 	if (changed) {
-		LOGP(LOGC_CEIR, LOGL_NOTICE, "report %s: %s%s%s", rc->r->s.ref, rc->result,
+		LOGP(LOGC_CEIR, LOGL_NOTICE, "report %s: %s%s%s", run_ref_log(rc->r), rc->result,
 		     rc->reason[0] ? ": " : "", rc->reason);
 		if (!rc->queued)
 			result_notify(rc);
 	} else {
 		LOGP(LOGC_CEIR, LOGL_INFO, "report %s: result %s changes nothing (a repeat)",
-		     rc->r->s.ref, rc->result);
+		     run_ref_log(rc->r), rc->result);
 	}
 	result_end(rc, 0);
 }
@@ -379,7 +379,8 @@ static void result_on_ref(void *arg, int err, const void *imei, size_t len, bool
 		return;
 	}
 	if (!found || len != 15) {
-		LOGP(LOGC_CEIR, LOGL_WARN, "result for unknown report %s; dropped", rc->r->s.ref);
+		LOGP(LOGC_CEIR, LOGL_WARN, "result for unknown report %s; dropped",
+		     run_ref_log(rc->r));
 		result_end(rc, 0);
 		return;
 	}

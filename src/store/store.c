@@ -65,9 +65,16 @@ static struct script limit_script = {
  * value's length (0: any). The try is counted first; a match, or a record that is not
  * there, gives it back, so that only failures use the budget. Returns {result, tries left,
  * ms until the window ends}: result 0 no record, 1 match, 2 mismatch, 3 locked (compared
- * nothing). The comparison is not constant-time, but it runs inside Redis, far from any
- * clock a caller can read, and the counter bounds the tries whatever their timing. */
+ * nothing). An empty candidate (what was typed is not an ID at all) counts nothing and
+ * answers 4 with the tries left, or 3 when locked out. The comparison is not constant-time,
+ * but it runs inside Redis, far from any clock a caller can read, and the counter bounds the
+ * tries whatever their timing. */
 static struct script verify_script = {
+	"if ARGV[3] == '' then\n"
+	"  local n = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"  if n >= tonumber(ARGV[4]) then return {3, 0, redis.call('PTTL', KEYS[2])} end\n"
+	"  return {4, tonumber(ARGV[4]) - n, 0}\n"
+	"end\n"
 	"local n = redis.call('INCR', KEYS[2])\n"
 	"if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end\n"
 	"local tries = tonumber(ARGV[4])\n"
@@ -894,7 +901,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		break;
 	case OP_VERIFY:
 		if (int_array(reply, 3) && reply->element[0]->integer >= STORE_VERIFY_NONE &&
-		    reply->element[0]->integer <= STORE_VERIFY_LOCKED)
+		    reply->element[0]->integer <= STORE_VERIFY_PEEKED)
 			op->cb.verify(op->arg, 0,
 				      (enum store_verify_result)reply->element[0]->integer,
 				      reply->element[1]->integer, reply->element[2]->integer);
@@ -1657,7 +1664,7 @@ static int verify_run(struct op *op, const char *counter, size_t clen, const voi
 					   (unsigned long long)window_s * 1000),
 			  (size_t)snprintf(vl, sizeof(vl), "%zu", value_len) };
 
-	if (tries == 0 || window_s == 0 || candlen == 0) {
+	if (tries == 0 || window_s == 0) {
 		talloc_free(op);
 		return -EINVAL;
 	}

@@ -232,12 +232,15 @@ enum store_verify_result {
 	STORE_VERIFY_MATCH,
 	STORE_VERIFY_MISMATCH,
 	STORE_VERIFY_LOCKED,	/* the budget is used up: nothing was compared */
+	STORE_VERIFY_PEEKED,	/* an empty candidate: nothing counted or compared */
 };
 typedef void (*store_verify_cb)(void *arg, int err, enum store_verify_result res,
 				long long left, long long ms_left);
 
 /* The national ID digits of an MSISDN: cand is the keyed digest of what was typed
- * (domain/kyc.h), of the last digits (tail) or of the whole ID. who names the counter
+ * (domain/kyc.h), of the last digits (tail) or of the whole ID; candlen 0 (what was typed is
+ * no ID) only reads the counter, so that the reply can say truthfully how many tries are
+ * left. who names the counter
  * ("own": the owner's own line, "oth": any other), so that strangers' failures never use up
  * the owner's own budget. The counter shares the KYC record's slot. */
 int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const void *cand,

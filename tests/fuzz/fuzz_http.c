@@ -99,7 +99,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGPIPE, SIG_IGN);
 	logging_setup("fuzz_http", LOGL_ERROR);	/* every bad request is logged at info */
 	base = event_base_new();
-	hs = http_server_create(NULL, base, NULL, 0, &(struct http_limits){ 16, 10, 30 }, NULL, 0);
+	hs = http_server_create(NULL, base, NULL, 0, &(struct http_limits){ 16, 10, 30, { .all = true }, 16 },
+				NULL, 0);
 	CHECK(hs != NULL);
 	CHECK(http_server_route(hs, "/ussd", false, on_later, NULL) == 0);
 	CHECK(http_server_route(hs, "/sms", false, on_now, NULL) == 0);

@@ -112,6 +112,41 @@ ok $? "and /healthz answers once they are gone"
 grep -c "new ones are refused" "$TEST_TMP/main.log" | grep -qx 1
 ok $? "one log line for the episode"
 
+# --- the slots kept for the callers of http-allow-ip ----------------------------------------
+# A client outside the allow-list (here 127.0.0.1, with only 127.0.0.2 allowed) holding idle
+# connections gets at most three quarters of http-max-connections; the allowed caller is
+# still served. One address outside the list holds at most
+# http-max-connections-per-address.
+kport=$(free_port)
+start_gw keep "$kport" "http-max-connections = 20" "http-allow-ip = 127.0.0.2"
+keep=$gw
+$PROBE hold "$kport" 30 "$keep" 3 >"$TEST_TMP/keep.out" &
+hold=$!
+sleep 1.5
+r=$(curl -s --interface 127.0.0.2 -X POST "http://127.0.0.1:$kport/ussd" -d sessionId=k1 \
+	--data-urlencode "phoneNumber=+254712345678" --data-urlencode "serviceCode=*384#" \
+	--data-urlencode "text=")
+like "$r" "CON " "30 idle connections from outside the allow-list: its caller is still served"
+wait "$hold"
+out=$(cat "$TEST_TMP/keep.out")
+open=$(echo "$out" | sed -n 's/open=\([0-9]*\).*/\1/p')
+[ "${open:-99}" -le 15 ]
+ok $? "... they hold at most 15 of the 20 slots ($out)"
+kill "$keep"
+wait_exit 10 "$keep"
+aport=$(free_port)
+start_gw peraddr "$aport" "http-max-connections = 100" "http-allow-ip = 127.0.0.2" \
+	"http-max-connections-per-address = 10"
+peraddr=$gw
+out=$($PROBE hold "$aport" 30 "$peraddr" 1)
+open=$(echo "$out" | sed -n 's/open=\([0-9]*\).*/\1/p')
+[ "${open:-99}" -le 10 ]
+ok $? "one address outside the allow-list: at most http-max-connections-per-address ($out)"
+wait_for 5 curl -sf "http://127.0.0.1:$aport/healthz"
+ok $? "... and it is served again once they are gone"
+kill "$peraddr"
+wait_exit 10 "$peraddr"
+
 # --- callers of /ussd and /sms --------------------------------------------------------------
 ussd() {	# ussd URL_SUFFIX [CURL ARGS]: status and body of a dial
 	local suffix=$1

@@ -127,6 +127,10 @@ is "$locked" "$((n - 2))" "ID burst: every other of the $n guesses locked out"
 is "$(counter "kyc:*:vf:254712345678:oth")" 3 "ID burst: 3 candidates compared, no more"
 grep -q "ERROR" "$TEST_TMP/id.out"
 ok $((!$?)) "ID burst: every request answered"
+r=$(curl -s -X POST "$url/ussd" -d sessionId=x1 --data-urlencode "phoneNumber=$(caller 999)" \
+	--data-urlencode "serviceCode=*384#" --data-urlencode "text=2*2*0712345678*$A*1")
+is "$r" "END $(render en report.locked minutes=60)" \
+	"then a stranger's input that is no ID at all: locked out, not 'tries left'"
 # The owner's own line keeps its own budget.
 r=$(sms "$OWNER" "STOLEN $A 5926")
 ref=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
@@ -138,6 +142,8 @@ ok $((!$?)) "no reply of the burst holds the reference"
 # ---- 2. a stranger's report of a reported phone: nothing of the owner's is told -------------
 r=$(sms "$STRANGER" "STOLEN $A 0000")
 is "$r" "$(render en sms.id_wrong tries=2)" "stranger: STOLEN <reported IMEI> <wrong>: only 'wrong'"
+r=$(sms "$STRANGER" "STOLEN $A 12")
+is "$r" "$(render en sms.id_wrong tries=2)" "not an ID: nothing counted, the true tries left"
 r=$(sms "$STRANGER" "STOLEN $A 3344")
 is "$r" "$(render en report.not_linked)" \
 	"stranger: STOLEN <reported IMEI> <own right ID>: not linked, no report told"
@@ -196,8 +202,8 @@ done >"$TEST_TMP/lock2.burst"
 burst ussd "$TEST_TMP/lock2.burst" >"$TEST_TMP/lock2.out"
 is "$(counter "kyc:*:vf:254722000111:oth")" 3 "one stranger's 30 guesses at once: 3 compared"
 vlim=$(render en common.limited what="$(render en limit.verify)" minutes=60)
-is "$(count "$TEST_TMP/lock2.out" "END $vlim")" 22 \
-	"... 22 refused by the stranger's own limit (10 an hour, 2 used), saying what and how long"
+is "$(count "$TEST_TMP/lock2.out" "END $vlim")" 23 \
+	"... 23 refused by the stranger's own limit (10 an hour, 3 used), saying what and how long"
 r=$(sms "$OWNER2" "STOLEN $C 6543")
 ref2=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
 is "$r" "$(render en sms.report_done ref="$ref2")" "the owner still reports from their own line"
