@@ -3,8 +3,9 @@
  * connection. Kannel answers 202 "0: Accepted for delivery" (or "3: Queued for later
  * delivery"); anything else is retried at 1 s, 5 s, 30 s and 2 min. Each SMS waits in the
  * Redis outbox (outbox.c) until smsbox has accepted it: one still refused after the retries
- * stays there and is tried again at the outbox's next round, and one a stopped ceirgw had
- * not handed over is sent when it starts again. Only an SMS that could not be put in the
+ * stays there and is tried again once it has been pending for the outbox's claim time (5
+ * minutes, outbox.c), and one a stopped ceirgw had not handed over is sent when it starts
+ * again. Only an SMS that could not be put in the
  * outbox (Redis down) is lost after the retries. */
 #include "channel/channels.h"
 
