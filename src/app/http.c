@@ -1456,41 +1456,9 @@ const char *http_req_peer(const struct http_req *req)
 
 bool http_req_allowed(const struct http_req *req, const struct config_allow *allow)
 {
-	const struct sockaddr_storage *sa;
-	const unsigned char *a4 = NULL, *a6 = NULL;
-
 	if (allow->all)
 		return true;
-	if (req->conn == NULL)
-		return false;
-	sa = &req->conn->peer_sa;
-	if (sa->ss_family == AF_INET) {
-		a4 = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-	} else if (sa->ss_family == AF_INET6) {
-		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		/* An IPv4 client of a [::] listener is still an IPv4 client. */
-		if (IN6_IS_ADDR_V4MAPPED(in6))
-			a4 = in6->s6_addr + 12;
-		else
-			a6 = in6->s6_addr;
-	}
-	for (unsigned i = 0; i < allow->n; i++) {
-		const struct config_allow_ip *ip = &allow->ip[i];
-
-		if (ip->family == AF_INET6 && a6 && memcmp(ip->addr, a6, 16) == 0)
-			return true;
-		if (ip->family == AF_INET && a4) {
-			unsigned o;
-
-			for (o = 0; o < 4; o++)
-				if (!(ip->any & (1u << o)) && ip->addr[o] != a4[o])
-					break;
-			if (o == 4)
-				return true;
-		}
-	}
-	return false;
+	return req->conn != NULL && sa_allowed(&req->conn->peer_sa, allow);
 }
 
 /* The value of the first name= pair of a query, decoded into out; the other pairs are not
