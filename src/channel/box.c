@@ -533,8 +533,15 @@ static void run_engine(struct box_mo *req)
 		rc = engine_ussd(b->ch->engine, req->e164, req->sid, strlen(req->sid), text, len,
 				 ENGINE_USSD_ANSWER, on_reply, req);
 	}
-	if (rc < 0)
+	if (rc == -EINVAL || rc == -E2BIG) {
+		/* It will never be taken (a text over 1024 bytes or 32 inputs, a bad session id):
+		 * offered again, it would come back for ever. */
+		LOGP(LOGC_KBOX, LOGL_NOTICE, "box: MO from %s that the engine refuses (%s); dropped",
+		     req->masked, strerror(-rc));
+		mo_finish(req, ack_failed);
+	} else if (rc < 0) {
 		mo_later(req, strerror(-rc));
+	}
 }
 
 static void on_record(void *arg, int err, const void *data, size_t len, bool found)
