@@ -1,5 +1,6 @@
 /* libFuzzer harness over every parser that reads what strangers send: IMEI (3GPP TS 23.003),
- * MSISDN (ITU-T E.164 through libphonenumber), digit normalisation and the TAC table CSV.
+ * MSISDN (ITU-T E.164 through libphonenumber), digit normalisation, the TAC table CSV, and
+ * what a Redis Cluster node answers (hash slots, MOVED and ASK).
  * Besides crashes it checks what each header promises, and aborts on a broken promise. */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include "domain/imei.h"
 #include "domain/msisdn.h"
 #include "domain/tac.h"
+#include "store/cluster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -210,6 +212,21 @@ static void fuzz_tac(const char *in, size_t len)
 	talloc_free(ctx);
 }
 
+/* A redirection: read as a MOVED or ASK, or refused; what is read keeps the header's word,
+ * and a key's slot is always a slot. */
+static void fuzz_cluster(const char *in, size_t len)
+{
+	struct cluster_redirect r;
+	int rc = cluster_redirect_parse(in, len, &r);
+
+	CHECK(rc == 0 || rc == -ENOENT || rc == -EINVAL);
+	if (rc == 0) {
+		CHECK(r.slot < CLUSTER_SLOTS && r.port >= 1 && r.port <= 65535);
+		CHECK(strlen(r.host) <= CLUSTER_HOST_MAX && strchr(r.host, ' ') == NULL);
+	}
+	CHECK(cluster_keyslot(in, len) < CLUSTER_SLOTS);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -218,6 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_digits(in, size);
 	fuzz_mask(in, size);
 	fuzz_tac(in, size);
+	fuzz_cluster(in, size);
 	/* the first byte picks the default region and the rest is the number; the whole input
 	 * is also read from Kenya, whose 000 prefix makes the 00 rule matter */
 	if (size > 0)
