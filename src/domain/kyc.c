@@ -67,42 +67,32 @@ void kyc_digest(const uint8_t *key, size_t keylen, const char *id, size_t idlen,
 	hmac(key, keylen, "tail:", id + idlen - tail, tail, out->tail, sizeof(out->tail));
 }
 
-bool kyc_matches(const uint8_t *key, size_t keylen, const char *typed, size_t len,
-		 const struct kyc_digest *stored)
-{
-	char id[KYC_ID_MAX + 1];
-	uint8_t d[KYC_FULL_LEN];
-	int n;
-
-	/* The last digits alone are shorter than a whole ID may be: read them leniently. */
-	n = kyc_normalise(typed, len, id);
-	if (n < 0)
-		return false;
-	if (n == KYC_TAIL_DIGITS) {
-		hmac(key, keylen, "tail:", id, (size_t)n, d, KYC_TAIL_LEN);
-		return CRYPTO_memcmp(d, stored->tail, KYC_TAIL_LEN) == 0;
-	}
-	hmac(key, keylen, "id:", id, (size_t)n, d, KYC_FULL_LEN);
-	return CRYPTO_memcmp(d, stored->full, KYC_FULL_LEN) == 0;
-}
-
 int kyc_candidate(const uint8_t *key, size_t keylen, const char *typed, size_t len,
 		  uint8_t out[KYC_FULL_LEN], bool *tail)
 {
 	char id[KYC_ID_MAX + 1];
+	/* The last digits alone are shorter than a whole ID may be: read them leniently. */
 	int n = kyc_normalise(typed, len, id);
 
 	if (n < 0)
 		return -EINVAL;
 	*tail = n == KYC_TAIL_DIGITS;
-	if (*tail) {
-		hmac(key, keylen, "tail:", id, (size_t)n, out, KYC_TAIL_LEN);
-		OPENSSL_cleanse(id, sizeof(id));
-		return KYC_TAIL_LEN;
-	}
-	hmac(key, keylen, "id:", id, (size_t)n, out, KYC_FULL_LEN);
+	hmac(key, keylen, *tail ? "tail:" : "id:", id, (size_t)n, out,
+	     *tail ? KYC_TAIL_LEN : KYC_FULL_LEN);
 	OPENSSL_cleanse(id, sizeof(id));
-	return KYC_FULL_LEN;
+	return *tail ? KYC_TAIL_LEN : KYC_FULL_LEN;
+}
+
+bool kyc_matches(const uint8_t *key, size_t keylen, const char *typed, size_t len,
+		 const struct kyc_digest *stored)
+{
+	uint8_t d[KYC_FULL_LEN];
+	bool tail;
+	int n = kyc_candidate(key, keylen, typed, len, d, &tail);
+	bool ok = n > 0 && CRYPTO_memcmp(d, tail ? stored->tail : stored->full, (size_t)n) == 0;
+
+	OPENSSL_cleanse(d, sizeof(d));
+	return ok;
 }
 
 int kyc_read_key(const char *path, uint8_t *key, size_t keysz, char *err, size_t errsz)

@@ -197,7 +197,7 @@ static void minutes_of(struct run *r, long long ms)
 {
 	long long m = ms > 0 ? (ms + 59999) / 60000 : 1;
 
-	snprintf(r->minutes, sizeof(r->minutes), "%lld", m > 0 ? m : 1);
+	snprintf(r->minutes, sizeof(r->minutes), "%lld", m);
 }
 
 static void on_rate(void *arg, int err, long long count, long long ms_left)

@@ -40,15 +40,8 @@ struct script {
 	char sha[2 * SHA_DIGEST_LENGTH + 1];
 };
 
-/* Rate-limit counter: the window starts with the first hit. */
-static struct script rate_script = {
-	"local n = redis.call('INCR', KEYS[1])\n"
-	"if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
-	"return n\n", ""
-};
-
-/* A rate-limit counter as rate_script, that also answers how long its window has left (ms),
- * so that a refusal can say when to try again. */
+/* Rate-limit counter: the window starts with the first hit. Answers the hits in the window
+ * and how long it has left (ms), so that a refusal can say when to try again. */
 static struct script limit_script = {
 	"local n = redis.call('INCR', KEYS[1])\n"
 	"if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end\n"
@@ -190,7 +183,7 @@ struct store {
 };
 
 enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC, OP_PEEK, OP_SETNX, OP_ENTRIES, OP_LIMIT,
+	OP_RESULT, OP_FIELDS, OP_TAC, OP_SETNX, OP_ENTRIES, OP_LIMIT,
 	OP_VERIFY };
 
 /* One operation in flight; a talloc child of the store. */
@@ -524,7 +517,6 @@ struct store *store_create(void *ctx, struct event_base *base, const struct redi
 		snprintf(st->address, sizeof(st->address), "[%s]:%d", url->host, url->port);
 	else
 		snprintf(st->address, sizeof(st->address), "%s:%d", url->host, url->port);
-	script_sha(&rate_script);
 	script_sha(&report_create_script);
 	script_sha(&report_transition_script);
 	script_sha(&enqueue_script);
@@ -594,7 +586,6 @@ static void op_fail(struct op *op, int err)
 		op->cb.done(op->arg, err);
 		break;
 	case OP_RATE:
-	case OP_PEEK:
 	case OP_SETNX:
 		op->cb.count(op->arg, err, 0);
 		break;
@@ -876,16 +867,8 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		op->cb.done(op->arg, 0);
 		break;
 	case OP_RATE:
-		if (reply->type == REDIS_REPLY_INTEGER)
-			op->cb.count(op->arg, 0, reply->integer);
-		else
-			op_fail(op, -EPROTO);
-		break;
-	case OP_PEEK:
-		if (reply->type == REDIS_REPLY_STRING)
-			op->cb.count(op->arg, 0, strtoll(reply->str, NULL, 10));
-		else if (reply->type == REDIS_REPLY_NIL)
-			op->cb.count(op->arg, 0, 0);
+		if (int_array(reply, 2))
+			op->cb.count(op->arg, 0, reply->element[0]->integer);
 		else
 			op_fail(op, -EPROTO);
 		break;
@@ -1198,7 +1181,7 @@ int store_rate_hit(struct store *st, const char *name, size_t len, unsigned wind
 				  (size_t)snprintf(ms, sizeof(ms), "%llu",
 						   (unsigned long long)window_s * 1000) };
 
-		return op_start_script(op, &rate_script, 3, argv, lens);
+		return op_start_script(op, &limit_script, 3, argv, lens);
 	}
 }
 
@@ -1440,17 +1423,6 @@ int store_ceir_enqueue(struct store *st, const char *stream, const char *request
 	return op_start_script(op, &enqueue_script, argc, argv, lens);
 }
 
-int store_rate_peek(struct store *st, const char *name, size_t len, store_count_cb cb, void *arg)
-{
-	struct op *op;
-	int rc = keyed_op(st, OP_PEEK, "rl:", name, len, arg, &op);
-
-	if (rc < 0)
-		return rc;
-	op->cb.count = cb;
-	return key_command(op, "GET");
-}
-
 int store_ref_reserve(struct store *st, const char *ref, size_t len, const char *imei,
 		      store_count_cb cb, void *arg)
 {
@@ -1511,26 +1483,8 @@ int store_group_pending(struct store *st, const char *stream, const char *group,
 	return op_start(op, 9, argv, lens);
 }
 
-int store_group_claim(struct store *st, const char *stream, const char *group,
-		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg)
-{
-	struct op *op = op_new(st, OP_ENTRIES, arg);
-	char idle[16], count[8];
-	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, "0", "COUNT",
-				count };
-	size_t lens[8] = { 10, strlen(stream), strlen(group), strlen(consumer), 0, 1, 5, 0 };
-
-	if (op == NULL)
-		return op_new_err(st);
-	op->cb.entries = cb;
-	op->autoclaim = true;
-	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
-	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
-	return op_start(op, 8, argv, lens);
-}
-
-/* An XAUTOCLAIM with its cursor answers as store_group_claim does, to this, which adds the
- * next cursor for the caller. */
+/* An XAUTOCLAIM answers as a read does, to this, which adds the next cursor for the
+ * caller. */
 static void claim_answer(void *arg, int err, const struct store_entry *e, size_t n)
 {
 	struct op *op = arg;

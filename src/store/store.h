@@ -164,9 +164,6 @@ int store_ceir_enqueue(struct store *st, const char *stream, const char *request
 		       unsigned remember_s, const struct store_kv *fields, size_t n,
 		       store_result_cb cb, void *arg);
 
-/* The count of a rate-limit counter without counting a hit (0 when none runs). */
-int store_rate_peek(struct store *st, const char *name, size_t len, store_count_cb cb, void *arg);
-
 /* Reserves a new report reference for a 15-digit IMEI (ref:{ref}, SET NX), before
  * store_report_create: count is 1 when reserved, 0 when the reference is taken (draw
  * another). */
@@ -198,11 +195,9 @@ int store_group_read(struct store *st, const char *stream, const char *group,
  * from the last id seen moves on through a long list (XREADGROUP ... STREAMS s <id>). */
 int store_group_pending(struct store *st, const char *stream, const char *group,
 			const char *consumer, const char *after, store_entries_cb cb, void *arg);
-/* Takes over entries another consumer left pending over idle_ms (XAUTOCLAIM). */
-int store_group_claim(struct store *st, const char *stream, const char *group,
-		      const char *consumer, unsigned idle_ms, store_entries_cb cb, void *arg);
-/* The same from cursor ("0-0": the start of the pending list); next is the cursor the
- * following call goes on from, "0-0" once the whole list was scanned. */
+/* Takes over entries another consumer left pending over idle_ms (XAUTOCLAIM), from cursor
+ * ("0-0": the start of the pending list); next is the cursor the following call goes on
+ * from, "0-0" once the whole list was scanned. */
 typedef void (*store_claim_cb)(void *arg, int err, const struct store_entry *e, size_t n,
 			       const char *next);
 int store_group_claim_from(struct store *st, const char *stream, const char *group,
