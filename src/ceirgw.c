@@ -24,6 +24,9 @@ static void usage(FILE *out)
 		"      --redis URL        redis://[user:pass@]host:port[/db] or unix:///path;\n"
 		"                         without one, ceirgw starts its own redis-server\n"
 		"                         under data-dir\n"
+		"      --redis-cluster HOST:PORT[,HOST:PORT...]\n"
+		"                         a Redis Cluster's seed nodes instead (credentials as\n"
+		"                         redis://user:pass@host:port items)\n"
 		"      --http ADDR:PORT   where the HTTP server listens (default 127.0.0.1:8080)\n"
 		"      --bearerbox HOST:PORT  bearerbox's smsbox-port to connect to as a box\n"
 		"      --log-level LEVEL  debug, info, notice, warn or error\n"
@@ -39,10 +42,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_REDIS = 256, OPT_HTTP, OPT_BEARERBOX, OPT_LOG_LEVEL, OPT_CHECK };
+	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_HTTP, OPT_BEARERBOX, OPT_LOG_LEVEL, OPT_CHECK };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "redis-cluster", required_argument, NULL, OPT_CLUSTER },
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "bearerbox", required_argument, NULL, OPT_BEARERBOX },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -63,6 +67,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case OPT_REDIS: ov.redis = optarg; break;
+		case OPT_CLUSTER: ov.redis_cluster = optarg; break;
 		case OPT_HTTP: ov.http_listen = optarg; break;
 		case OPT_BEARERBOX: ov.bearerbox = optarg; break;
 		case OPT_LOG_LEVEL: ov.log_level = optarg; break;

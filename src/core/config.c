@@ -23,6 +23,7 @@
 enum config_type {
 	CT_HOSTPORT,	/* ADDR:PORT */
 	CT_REDIS,	/* a Redis URL */
+	CT_CLUSTER,	/* Redis Cluster seed nodes */
 	CT_PATH,	/* a file or folder; relative to the config file's folder */
 	CT_REGION,	/* ISO 3166 alpha-2 region libphonenumber knows */
 	CT_LEVEL,	/* a log level name */
@@ -64,6 +65,16 @@ static const struct config_var vars[] = {
 	    "address and port of the HTTP server (health, USSD and SMS callbacks)"),
 	VAR("redis", CT_REDIS, redis, NULL,
 	    "Redis to use; unset: start a private redis-server under data-dir"),
+	VAR("redis-cluster", CT_CLUSTER, redis_cluster, NULL,
+	    "Redis Cluster to use instead: seed nodes HOST:PORT[,HOST:PORT...] (or "
+	    "redis://[user:password@]host:port items); exclusive with redis"),
+	INT("redis-replicas-ack", redis_replicas_ack, "0", 0, 8,
+	    "replicas that must acknowledge a report's or an unblock's writes (WAIT) before the "
+	    "user hears it is accepted; 0: the master's answer is enough (1 recommended on a "
+	    "cluster with replicas)"),
+	INT("redis-replicas-timeout", redis_replicas_timeout, "200", 10, 30000,
+	    "milliseconds the replicas have to acknowledge (redis-replicas-ack); past it the user "
+	    "hears \"try later\" and the journey is completed later"),
 	VAR("bearerbox", CT_HOSTPORT, bearerbox, NULL,
 	    "bearerbox smsbox-port to connect to as a box; unset: no Kannel box connection"),
 	VAR("data-dir", CT_PATH, data_dir, "/var/lib/ceirgw",
@@ -268,7 +279,7 @@ char *config_kyc_key_file(void *ctx, const struct ceirgw_config *cfg)
 {
 	if (cfg->kyc_key_file)
 		return talloc_strdup(ctx, cfg->kyc_key_file);
-	if (cfg->redis == NULL)
+	if (cfg->redis == NULL && cfg->redis_cluster == NULL)
 		return talloc_asprintf(ctx, "%s/kyc.key", cfg->data_dir);
 	return NULL;
 }
@@ -423,6 +434,15 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	case CT_REDIS:
 		redis_url_parse(*val, &url, &why);
 		break;
+	case CT_CLUSTER: {
+		struct redis_seeds *seeds = talloc(cfg, struct redis_seeds);
+
+		if (seeds == NULL)
+			return -ENOMEM;
+		redis_seeds_parse(*val, seeds, &why);
+		talloc_free(seeds);
+		break;
+	}
 	case CT_PATH:
 		if (**val == '\0') {
 			why = "empty path";
@@ -620,7 +640,14 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 		if ((cfg->base_dir = talloc_strdup(cfg, cwd)) == NULL)
 			goto oom;
 	}
+	if (ov && (ov->redis || ov->redis_cluster)) {
+		/* One on the command line replaces either in the file. */
+		talloc_free(cfg->redis);
+		talloc_free(cfg->redis_cluster);
+		cfg->redis = cfg->redis_cluster = NULL;
+	}
 	if (ov && (set_override(cfg, &cfg->redis, ov->redis) < 0 ||
+		   set_override(cfg, &cfg->redis_cluster, ov->redis_cluster) < 0 ||
 		   set_override(cfg, &cfg->http_listen, ov->http_listen) < 0 ||
 		   set_override(cfg, &cfg->bearerbox, ov->bearerbox) < 0 ||
 		   set_override(cfg, &cfg->log_level_name, ov->log_level) < 0))
@@ -631,6 +658,19 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	for (i = 0; i < NVARS; i++) {
 		if (check_value(cfg, &vars[i], err, errsz) < 0)
 			goto fail;
+	}
+	if (cfg->redis && cfg->redis_cluster) {
+		snprintf(err, errsz, "%s: redis and redis-cluster are both set: use one (a single "
+			 "Redis, or a Redis Cluster's seed nodes)",
+			 cfg->path ? cfg->path : "command line");
+		goto fail;
+	}
+	if (cfg->redis_replicas_ack > 0 && cfg->redis_replicas_timeout >= cfg->redis_timeout) {
+		snprintf(err, errsz, "%s: redis-replicas-timeout (%ld ms) must be below "
+			 "redis-timeout (%ld ms): the wait holds the node's connection",
+			 cfg->path ? cfg->path : "built-in default", cfg->redis_replicas_timeout,
+			 cfg->redis_timeout);
+		goto fail;
 	}
 	config_parse_hostport(cfg->http_listen, cfg->http_host, sizeof(cfg->http_host),
 			      &cfg->http_port);
@@ -652,7 +692,8 @@ void config_dump(const struct ceirgw_config *cfg, FILE *out)
 		val = (const char *const *)((const char *)cfg + vars[i].offset);
 		if (vars[i].type == CT_SECRET && *val)
 			fprintf(out, "%s = (set)\n", vars[i].name);
-		else if (vars[i].type == CT_REDIS && *val && strchr(*val, '@'))
+		else if ((vars[i].type == CT_REDIS || vars[i].type == CT_CLUSTER) && *val &&
+			 strchr(*val, '@'))
 			fprintf(out, "%s = (set, with a password)\n", vars[i].name);
 		else
 			fprintf(out, "%s = %s\n", vars[i].name, *val ? *val : "(unset)");

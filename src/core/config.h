@@ -39,6 +39,9 @@ struct ceirgw_config {
 	char *default_region;	/* ISO 3166 alpha-2, for numbers typed without '+' */
 	char *log_file;		/* absolute, or NULL for stderr */
 	char *log_level_name;
+	char *redis_cluster;	/* Redis Cluster seed nodes (redis_seeds_parse); exclusive with
+				 * redis */
+	char *redis_replicas_ack_s, *redis_replicas_timeout_s;
 	char *redis_server;	/* redis-server binary for the embedded default */
 	char *redis_timeout_s;
 	char *kyc_key_file;	/* absolute, or NULL */
@@ -78,6 +81,8 @@ struct ceirgw_config {
 	enum log_level log_level;
 	long pairing_bucket_digits;	/* see doc/redis-keys.md */
 	long redis_timeout;		/* ms: the store's command timeout */
+	long redis_replicas_ack;	/* WAIT for this many replicas before "accepted" */
+	long redis_replicas_timeout;	/* ms, WAIT's timeout */
 	long duplicate_min_ids;		/* the duplicate rule (ITU-T Q.5052) */
 	bool duplicate_by_imsi;
 	long session_ttl, ownership_window_days, verify_tries, verify_lockout;
@@ -90,6 +95,7 @@ struct ceirgw_config {
 /* What the command line sets; NULL members leave the file's value. */
 struct config_overrides {
 	const char *redis;
+	const char *redis_cluster;	/* either replaces both of the file's */
 	const char *http_listen;
 	const char *bearerbox;
 	const char *log_level;

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,81 @@ int redis_url_parse(const char *s, struct redis_url *u, const char **why)
 	if (u->kind == REDIS_URL_TCP)
 		return parse_tcp(p, end, u, why);
 	return parse_unix(p, end, u, why);
+}
+
+int redis_seeds_parse(const char *s, struct redis_seeds *out, const char **why)
+{
+	const char *dummy, *p, *end, *comma;
+	const struct redis_url *cred = NULL;
+	char item[1100];
+	unsigned i;
+
+	if (why == NULL)
+		why = &dummy;
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || strlen(s) > 4096) {
+		*why = "missing or overlong list of seed nodes";
+		return -EINVAL;
+	}
+	for (p = s; *p; p = *comma ? comma + 1 : comma) {
+		struct redis_url *u;
+		size_t len;
+
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		while (p < comma && isspace((unsigned char)*p))
+			p++;
+		end = comma;
+		while (end > p && isspace((unsigned char)end[-1]))
+			end--;
+		len = (size_t)(end - p);
+		if (len == 0) {
+			*why = "an empty item in the list of seed nodes";
+			return -EINVAL;
+		}
+		if (out->n == REDIS_SEEDS_MAX) {
+			*why = "more than 16 seed nodes";
+			return -EINVAL;
+		}
+		if (len + 9 >= sizeof(item)) {
+			*why = "an overlong seed node";
+			return -EINVAL;
+		}
+		u = &out->seed[out->n];
+		if (strncmp(p, "redis://", 8) == 0 || strncmp(p, "rediss://", 9) == 0 ||
+		    strncmp(p, "unix://", 7) == 0)
+			snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		else
+			snprintf(item, sizeof(item), "redis://%.*s", (int)len, p);
+		if (redis_url_parse(item, u, why) < 0)
+			return -EINVAL;
+		if (u->kind != REDIS_URL_TCP) {
+			*why = "cluster nodes are reached over TCP (host:port), not a unix socket";
+			return -EINVAL;
+		}
+		if (u->db != 0) {
+			*why = "a Redis Cluster has only database 0";
+			return -EINVAL;
+		}
+		if (u->password[0]) {
+			if (cred && (strcmp(cred->user, u->user) != 0 ||
+				     strcmp(cred->password, u->password) != 0)) {
+				*why = "seed nodes with different credentials (a cluster's nodes share "
+				       "one ACL)";
+				return -EINVAL;
+			}
+			cred = u;
+		}
+		out->n++;
+	}
+	if (out->n == 0) {
+		*why = "no seed node";
+		return -EINVAL;
+	}
+	for (i = 0; cred && i < out->n; i++) {
+		memcpy(out->seed[i].user, cred->user, sizeof(cred->user));
+		memcpy(out->seed[i].password, cred->password, sizeof(cred->password));
+	}
+	return 0;
 }

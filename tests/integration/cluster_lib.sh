@@ -1,0 +1,115 @@
+# A real Redis Cluster for the tests (issue 16): redis-server processes on loopback, made a
+# cluster by redis-cli --cluster create, with a short cluster-node-timeout so that a killed
+# master's replica takes over within seconds. Sourced after lib.sh, not run.
+#
+#   cluster_start MASTERS REPLICAS   starts MASTERS*(1+REPLICAS) nodes and waits until every
+#                                    slot is served; sets CLUSTER_PORTS (masters first, as
+#                                    created), CLUSTER_SEEDS ("127.0.0.1:P,127.0.0.1:P,...")
+#   RC ARGS...                       redis-cli -c on a live node (follows redirections)
+#   cluster_port_of_key KEY          the port of the master that serves KEY now
+#   cluster_masters                  the ports of the masters now, one per line
+#   cluster_wait_ok SECONDS          waits until every live node says cluster_state:ok and
+#                                    all 16384 slots are served by live masters
+#   cluster_kill PORT                SIGKILLs the node on PORT (kept from cleanup's list)
+
+REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
+: "${CLUSTER_NODE_TIMEOUT:=1000}"
+CLUSTER_PORTS=""
+CLUSTER_SEEDS=""
+declare -A cluster_pid
+
+cluster_start() {
+	local masters=$1 replicas=$2 n i p addrs=""
+	n=$((masters * (1 + replicas)))
+	for ((i = 0; i < n; i++)); do
+		p=$(free_port)
+		mkdir -p "$TEST_TMP/cluster/$p"
+		"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+			--cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
+			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
+			--enable-debug-command local \
+			--dir "$TEST_TMP/cluster/$p" >"$TEST_TMP/cluster/$p/redis.log" 2>&1 &
+		cluster_pid[$p]=$!
+		test_pids="$test_pids $!"
+		CLUSTER_PORTS="$CLUSTER_PORTS $p"
+		addrs="$addrs 127.0.0.1:$p"
+	done
+	CLUSTER_PORTS=${CLUSTER_PORTS# }
+	for p in $CLUSTER_PORTS; do
+		wait_for 10 "$REDIS_CLI" -p "$p" ping || return 1
+	done
+	# shellcheck disable=SC2086
+	"$REDIS_CLI" --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes \
+		>"$TEST_TMP/cluster/create.log" 2>&1 || { cat "$TEST_TMP/cluster/create.log"; return 1; }
+	CLUSTER_SEEDS=$(echo "$addrs" | sed -e 's/^ //' -e 's/ /,/g')
+	cluster_wait_ok 30 && wait_for 30 cluster_replicas_online "$replicas"
+}
+
+# Every master has N replicas online (their first sync done).
+cluster_replicas_online() {
+	local p
+	for p in $(cluster_masters); do
+		[ "$("$REDIS_CLI" -p "$p" info replication | grep -c 'state=online')" -ge "$1" ] ||
+			return 1
+	done
+}
+
+# A port of a node that answers.
+cluster_live_port() {
+	local p
+	for p in $CLUSTER_PORTS; do
+		if "$REDIS_CLI" -p "$p" ping >/dev/null 2>&1; then echo "$p"; return 0; fi
+	done
+	return 1
+}
+
+RC() { "$REDIS_CLI" -c -p "$(cluster_live_port)" "$@"; }
+
+# "port first-last first-last ..." for each master that is not failed, from CLUSTER NODES.
+cluster_master_slots() {
+	"$REDIS_CLI" -p "$(cluster_live_port)" cluster nodes |
+		awk '$3 ~ /master/ && $3 !~ /fail/ {
+			split($2, a, "[:@]"); line = a[2]
+			for (i = 9; i <= NF; i++) if ($i !~ /^\[/) line = line " " $i
+			print line }'
+}
+
+cluster_port_of_key() {
+	local slot
+	slot=$("$REDIS_CLI" -p "$(cluster_live_port)" cluster keyslot "$1")
+	cluster_master_slots | awk -v s="$slot" '{
+		for (i = 2; i <= NF; i++) {
+			n = split($i, r, "-"); lo = r[1] + 0; hi = (n == 2 ? r[2] : r[1]) + 0
+			if (lo <= s && s <= hi) { print $1; exit }
+		} }'
+}
+
+cluster_masters() {
+	"$REDIS_CLI" -p "$(cluster_live_port)" cluster nodes |
+		awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@]"); print a[2] }' | sort -n
+}
+
+cluster_ok_once() {
+	local p info covered=0 port ranges
+	for p in $CLUSTER_PORTS; do
+		"$REDIS_CLI" -p "$p" ping >/dev/null 2>&1 || continue
+		info=$("$REDIS_CLI" -p "$p" cluster info 2>/dev/null) || return 1
+		case $info in *cluster_state:ok*) ;; *) return 1 ;; esac
+	done
+	# Every slot served by a master that answers.
+	while read -r port ranges; do
+		"$REDIS_CLI" -p "$port" ping >/dev/null 2>&1 || return 1
+		covered=$((covered + $(echo "$ranges" | awk '{ for (i = 1; i <= NF; i++) {
+			n = split($i, r, "-"); t += (n == 2 ? r[2] - r[1] + 1 : 1) } } END { print t + 0 }')))
+	done < <(cluster_master_slots)
+	[ "$covered" -eq 16384 ]
+}
+
+cluster_wait_ok() { wait_for "$1" cluster_ok_once; }
+
+cluster_kill() {
+	kill -9 "${cluster_pid[$1]}" 2>/dev/null
+	wait "${cluster_pid[$1]}" 2>/dev/null
+	return 0
+}
