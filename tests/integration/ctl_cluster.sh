@@ -11,8 +11,15 @@ data=$top_srcdir/tests/data
 gendump=$top_builddir/tests/tools/gendump
 ctl() { "$CEIRGWCTL" "$@"; }
 
-cluster_start 3 1
-ok $? "a cluster of 3 masters and 3 replicas starts"
+if ! cluster_start 3 1; then
+	ok 1 "a cluster of 3 masters and 3 replicas starts"
+	for f in "$TEST_TMP"/cluster/*/redis.log "$TEST_TMP"/cluster/create.log; do
+		tail -n 5 "$f" | sed "s|^|# ${f#"$TEST_TMP"/cluster/}: |"
+	done
+	done_testing
+	exit 1
+fi
+ok 0 "a cluster of 3 masters and 3 replicas starts"
 sport=$(free_port)
 "$REDIS_SERVER" --port "$sport" --bind 127.0.0.1 --save '' --appendonly no \
 	--enable-debug-command local --dir "$TEST_TMP" >"$TEST_TMP/single.log" 2>&1 &
