@@ -61,6 +61,7 @@ children_cpu() {
 run_import() {
 	local name=$1 servers=$2 rate t0 t1 c0 c1 k0 k1 bytes=0 p
 	shift 2
+	# shellcheck disable=SC2086	# servers: pids, split into words on purpose
 	c0=$(cpu $servers)
 	times >"$work/times0"
 	t0=$(date +%s.%N)
@@ -68,6 +69,7 @@ run_import() {
 		>"$work/out" 2>&1
 	t1=$(date +%s.%N)
 	times >"$work/times1"
+	# shellcheck disable=SC2086
 	c1=$(cpu $servers)
 	k0=$(children_cpu "$work/times0")
 	k1=$(children_cpu "$work/times1")
