@@ -48,6 +48,7 @@ struct ctl {
 	const char *region;
 	/* import, lookup */
 	const char *redis;
+	const char *redis_cluster;	/* seed nodes; exclusive with redis */
 	const char *rejects_path;
 	size_t batch;		/* rows per pipelined batch */
 	const char *kyc_key_path;
@@ -69,19 +70,22 @@ static void usage(FILE *out)
 		"  msisdn [--json] [--region CC] [-c FILE] INPUT...\n"
 		"      read each INPUT as a phone number and print its E.164 form, whether it is\n"
 		"      valid and why, its region and type, and the masked form logs show\n"
-		"  import pairings [-c FILE] [--redis URL] [--rejects FILE] [--region CC]\n"
-		"                  [--batch ROWS] FILE...\n"
+		"  import pairings [-c FILE] [--redis URL | --redis-cluster SEEDS]\n"
+		"                  [--rejects FILE] [--region CC] [--batch ROWS] FILE...\n"
 		"      load operators' IMEI-MSISDN pairings (CSV, plain or gzip, header row\n"
 		"      naming imei, msisdn and optionally imsi, first_seen, last_seen); bad rows\n"
 		"      go to the rejects file with their line and reason; --batch: rows merged\n"
 		"      per pipelined batch (default 4000000: about 90 bytes a row, 350 MB)\n"
-		"  import kyc [-c FILE] [--kyc-key FILE] [--redis URL] [--rejects FILE] FILE...\n"
+		"  import kyc [-c FILE] [--kyc-key FILE] [--redis URL | --redis-cluster SEEDS]\n"
+		"             [--rejects FILE] FILE...\n"
 		"      load subscribers' KYC (header naming msisdn and national_id, optionally\n"
 		"      registered_at): national IDs are kept only as HMAC digests\n"
-		"  import tac [-c FILE] [--redis URL] [--rejects FILE] FILE\n"
+		"  import tac [-c FILE] [--redis URL | --redis-cluster SEEDS] [--rejects FILE]\n"
+		"             FILE\n"
 		"      put an operator's TAC table (the tacdb CSV format) in Redis, where every\n"
 		"      ceirgw on that Redis takes it from instead of tac-file\n"
-		"  verify [-c FILE] [--kyc-key FILE] [--redis URL] MSISDN ID\n"
+		"  verify [-c FILE] [--kyc-key FILE] [--redis URL | --redis-cluster SEEDS]\n"
+		"         MSISDN ID\n"
 		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
 		"  flows check|render [-c FILE] [--flows DIR] [--templates DIR] [LANG KEY\n"
 		"              [NAME=VALUE]...]\n"
@@ -92,13 +96,17 @@ static void usage(FILE *out)
 		"  phone --msisdn NUMBER [--url URL] [--code CODE] [--listen ADDR:PORT]\n"
 		"      a terminal phone: dial the USSD code, answer its screens, send SMS and\n"
 		"      see the replies and notifications (ceirgwctl phone --help)\n"
-		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL] [--region CC] VALUE...\n"
+		"  lookup imei|msisdn [--json] [-c FILE] [--redis URL | --redis-cluster SEEDS]\n"
+		"                     [--region CC] VALUE...\n"
 		"      show what the store holds: an IMEI's numbers with their seen windows and\n"
 		"      whether it is duplicated, or a number's IMEIs\n"
 		"\n"
-		"Without --redis or a redis in the configuration, import and lookup use the\n"
-		"embedded Redis under data-dir: a running ceirgw's, else one started for the\n"
-		"command.\n"
+		"Where the store is: --redis URL (redis://[user:pass@]host:port[/db] or\n"
+		"unix:///path), or --redis-cluster SEEDS, a Redis Cluster's seed nodes\n"
+		"(HOST:PORT[,HOST:PORT...], credentials as redis://user:pass@host:port items);\n"
+		"the two exclude each other. Either replaces the configuration's redis or\n"
+		"redis-cluster. Without any, import and lookup use the embedded Redis under\n"
+		"data-dir: a running ceirgw's, else one started for the command.\n"
 		"\n"
 		"An INPUT of '-' reads one input per line from standard input.\n"
 		"  --json          one JSON object per input and line\n"
@@ -333,12 +341,14 @@ static uint64_t digits_number(const char *s, size_t n)
 	return v;
 }
 
-/* Connects to the store: --redis, else the configuration's redis, else the embedded Redis
- * under data-dir (a running ceirgw's, or one started for this command). */
+/* Connects to the store: --redis or --redis-cluster, else the configuration's redis or
+ * redis-cluster, else the embedded Redis under data-dir (a running ceirgw's, or one started
+ * for this command). */
 static int connect_store(struct ctl *c)
 {
 	struct bulk_options o = { 5, 2, true, c->batch ? c->batch : 4000000 };
-	const char *url_s = c->redis, *why = NULL;
+	const char *url_s = c->redis, *seeds_s = c->redis_cluster, *why = NULL;
+	struct redis_seeds *seeds;
 	struct redis_url url;
 	char err[1024], *sock;
 
@@ -346,8 +356,33 @@ static int connect_store(struct ctl *c)
 		o.bucket_digits = c->cfg->pairing_bucket_digits;
 		o.dup_min_ids = c->cfg->duplicate_min_ids;
 		o.dup_by_imsi = c->cfg->duplicate_by_imsi;
-		if (url_s == NULL)
+		/* Either option on the command line replaces both of the file's settings. */
+		if (url_s == NULL && seeds_s == NULL) {
 			url_s = c->cfg->redis;
+			seeds_s = c->cfg->redis_cluster;
+		}
+	}
+	if (seeds_s) {
+		/* 16 seeds of 500 bytes: off the stack. */
+		seeds = talloc(c->ctx, struct redis_seeds);
+		if (seeds == NULL) {
+			fprintf(stderr, "ceirgwctl: out of memory\n");
+			return EXIT_USAGE;
+		}
+		/* Not echoed: the list may carry the cluster's password. */
+		if (redis_seeds_parse(seeds_s, seeds, &why) < 0) {
+			fprintf(stderr, "ceirgwctl: %s: %s\n",
+				c->redis_cluster ? "--redis-cluster" : "redis-cluster", why);
+			return EXIT_USAGE;
+		}
+		c->bulk = bulk_connect_cluster(c->ctx, seeds, &o, 5000, err, sizeof(err));
+		explicit_bzero(seeds, sizeof(*seeds));
+		talloc_free(seeds);
+		if (c->bulk == NULL) {
+			fprintf(stderr, "ceirgwctl: Redis Cluster: %s\n", err);
+			return EXIT_USAGE;
+		}
+		return 0;
 	}
 	if (url_s) {
 		if (redis_url_parse(url_s, &url, &why) < 0) {
@@ -387,11 +422,13 @@ static int connect_store(struct ctl *c)
  * read where it means something. */
 static int store_options(struct ctl *c, int argc, char **argv)
 {
-	enum { OPT_REDIS = 256, OPT_REJECTS, OPT_REGION, OPT_JSON, OPT_BATCH, OPT_KEY };
+	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_REJECTS, OPT_REGION, OPT_JSON, OPT_BATCH,
+	       OPT_KEY };
 	const struct option opts[] = {
 		{ "kyc-key", required_argument, NULL, OPT_KEY },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "redis-cluster", required_argument, NULL, OPT_CLUSTER },
 		{ "rejects", required_argument, NULL, OPT_REJECTS },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "config", required_argument, NULL, 'c' },
@@ -406,6 +443,7 @@ static int store_options(struct ctl *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_REDIS: c->redis = optarg; break;
+		case OPT_CLUSTER: c->redis_cluster = optarg; break;
 		case OPT_REJECTS: c->rejects_path = optarg; break;
 		case OPT_KEY: c->kyc_key_path = optarg; break;
 		case OPT_REGION: c->region = optarg; break;
@@ -426,6 +464,11 @@ static int store_options(struct ctl *c, int argc, char **argv)
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
+	}
+	if (c->redis && c->redis_cluster) {
+		fprintf(stderr, "ceirgwctl: --redis and --redis-cluster exclude each other: give "
+			"one Redis, or a Redis Cluster's seed nodes\n");
+		return -1;
 	}
 	if (c->config_path) {
 		gw_start();
@@ -668,6 +711,9 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	if (st->corrupt)
 		printf("warning: %zu stored values did not decode and were replaced\n",
 		       st->corrupt);
+	if (st->redirects)
+		printf("cluster: %zu redirections followed (slots moved during the import)\n",
+		       st->redirects);
 	return rc < 0 ? EXIT_INVALID : EXIT_VALID;
 }
 

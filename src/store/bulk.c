@@ -1,7 +1,16 @@
 /* Bulk loading of pairings (hiredis, blocking, pipelined). A batch is sorted by bucket, then
  * written bucket by bucket: HMGET of the fields the batch touches, a merge in the client, an
  * HSET of the fields that changed. Windows of buckets keep the pipeline and its replies
- * bounded. Commands are argv, never formatted strings. */
+ * bounded. Commands are argv, never formatted strings.
+ *
+ * On a Redis Cluster (Redis Cluster specification, "Redirection and resharding") each
+ * bucket's commands go to the master of its key's slot, one connection per master, so a
+ * window is one pipeline per node and the nodes work side by side. A command answered
+ * MOVED (its slot moved: the map learns it, and is read again from CLUSTER SLOTS before the
+ * next window), ASK (its key is being migrated: ASKING, then the command, on the node named)
+ * or TRYAGAIN (a multi-key command met a slot half migrated: wait, send again) is sent again
+ * from the bytes kept for it until its reply is read. A single Redis is the same code with
+ * one connection and no map: it is never sent a CLUSTER command. */
 #define _GNU_SOURCE
 #include "store/bulk.h"
 
@@ -15,10 +24,19 @@
 #include <hiredis/hiredis.h>
 
 #include "domain/tac.h"
+#include "store/cluster.h"
 
 #define WINDOW_BUCKETS 512	/* buckets whose commands are in flight together */
 #define LOCK_KEY "import:{lock}"
 #define LOCK_TTL_MS "600000"	/* renewed by every batch: a crashed import frees it */
+#define COMMAND_TIMEOUT_S 60	/* replies to a million-field pipeline arrive in large
+				 * pieces; no command may hang */
+#define REDIRECTS_MAX 16	/* per command: a slot that moves takes one MOVED, or an ASK
+				 * and a MOVED; more is a cluster that does not settle */
+#define TRYAGAIN_MS 10		/* doubled at each TRYAGAIN, up to 320 ms */
+#define CONNS_MAX (2 * CLUSTER_NODES_MAX)	/* the masters, and nodes redirections name */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Rows of a batch. sk, the sort key, comes first: the bucket, then the number, as one
  * integer that a radix sort orders (see sort_key). */
@@ -46,11 +64,45 @@ struct u64set {
 	size_t cap, used;
 };
 
-struct bulk {
+/* Commands in the Redis protocol (RESP), one after the other. */
+struct bytes {
+	char *p;
+	size_t len, cap;
+};
+
+/* One connection: the single Redis, or one cluster node. Replies come back in the order the
+ * commands went. A command sent again on a connection that has others in flight (after a
+ * redirection) reads their replies first: they wait in early, in order, for their owners. */
+struct conn {
+	char host[CLUSTER_HOST_MAX + 1];
+	int port;
 	redisContext *c;
+	unsigned gen;		/* counts (re)connections: a pipelined command sent on an
+				 * earlier one lost its reply with it */
+	size_t pending;		/* commands sent whose replies are still in the socket */
+	redisReply **early;	/* replies read ahead, the oldest at early[early_head] */
+	size_t early_head, early_n, early_cap;
+};
+
+/* A pipelined command: its connection, and its bytes in its window's arena, kept until its
+ * reply is read so that a redirection can send it again. */
+struct pcmd {
+	unsigned conn, gen;
+	size_t off, len;
+};
+
+struct bulk {
+	struct conn *conns;
+	unsigned nconns;
+	struct redis_url url;	/* a single Redis: its address; both: the credentials */
+	struct cluster_map *map;	/* NULL: a single Redis, every command on conns[0] */
+	int16_t node_conn[CLUSTER_NODES_MAX];	/* map node -> conns index, -1: not yet */
+	bool map_stale;		/* a MOVED was followed: read CLUSTER SLOTS again */
+	int timeout_ms;		/* to connect */
+	struct bytes cmd;	/* the command being sent outside the pipelines */
 	struct bulk_options o;
 	struct bulk_stats st;
-	char err[256];
+	char err[512];
 	struct imei_ent *ie;
 	struct msisdn_ent *me;
 	void *sort_tmp;		/* the radix sort's second buffer */
@@ -63,16 +115,30 @@ struct bulk {
 	char token[40];
 	bool locked;
 	struct u64set dups;
-	char *resp;		/* one command in the Redis protocol, see append_argv */
-	size_t resp_cap;
 };
+
+static void conn_drop(struct conn *cn)
+{
+	if (cn->c)
+		redisFree(cn->c);
+	cn->c = NULL;
+	while (cn->early_n > 0) {
+		freeReplyObject(cn->early[cn->early_head++]);
+		cn->early_n--;
+	}
+	cn->early_head = 0;
+	cn->pending = 0;
+}
 
 static int bulk_destructor(struct bulk *b)
 {
+	unsigned i;
+
 	if (b->locked)
 		bulk_unlock(b);
-	if (b->c)
-		redisFree(b->c);
+	for (i = 0; i < b->nconns; i++)
+		conn_drop(&b->conns[i]);
+	explicit_bzero(b->url.password, sizeof(b->url.password));
 	free(b->dups.slots);
 	free(b->ie);
 	free(b->me);
@@ -82,25 +148,368 @@ static int bulk_destructor(struct bulk *b)
 	return 0;
 }
 
-static int set_err(struct bulk *b, const char *what, const redisReply *r)
+/* Says what failed in b->err: the connection's error, an error reply, or a reply of the wrong
+ * type. A cluster node is named (a single Redis is the one the user gave). Returns -EIO. */
+static int set_err(struct bulk *b, unsigned i, const char *what, const redisReply *r)
 {
-	if (b->c->err)
-		snprintf(b->err, sizeof(b->err), "%s: %s", what, b->c->errstr);
+	const struct conn *cn = &b->conns[i];
+	char node[CLUSTER_HOST_MAX + 24] = "";
+
+	if (b->map)
+		snprintf(node, sizeof(node), " (node %.100s:%d)", cn->host, cn->port);
+	if (cn->c && cn->c->err)
+		snprintf(b->err, sizeof(b->err), "%s%s: %s", what, node, cn->c->errstr);
 	else if (r && r->type == REDIS_REPLY_ERROR)
-		snprintf(b->err, sizeof(b->err), "%s: %.200s", what, r->str);
+		snprintf(b->err, sizeof(b->err), "%s%s: %.200s", what, node, r->str);
 	else
-		snprintf(b->err, sizeof(b->err), "%s: unexpected reply", what);
+		snprintf(b->err, sizeof(b->err), "%s%s: unexpected reply", what, node);
 	return -EIO;
 }
 
-/* Runs one command and checks its reply type. Returns 0 or -EIO. */
-static int command(struct bulk *b, const char *what, int want, int argc, const char **argv,
-		   const size_t *lens, redisReply **out)
-{
-	redisReply *r = redisCommandArgv(b->c, argc, argv, lens);
+/* Appends one command, argv in RESP, to out: formatted here rather than by hiredis, whose
+ * formatting grows an sds string argument by argument and showed at the top of the import's
+ * profile. The same bytes on the wire. Returns 0 or -ENOMEM. */
+static int bytes_argv(void *ctx, struct bytes *out, size_t argc, const char **argv,
+		      const size_t *lens);
 
-	if (r == NULL || (want >= 0 && (int)r->type != want)) {
-		set_err(b, what, r);
+/* The connection to host:port, added (not yet connected) when new. Returns its index, or
+ * -ENOSPC past CONNS_MAX (a cluster naming ever new nodes). The table never moves: a
+ * connection's address stays valid while others are added. */
+static int conn_get(struct bulk *b, const char *host, int port)
+{
+	struct conn *cn;
+	unsigned i;
+
+	for (i = 0; i < b->nconns; i++)
+		if (b->conns[i].port == port && strcmp(b->conns[i].host, host) == 0)
+			return (int)i;
+	if (b->nconns == CONNS_MAX) {
+		snprintf(b->err, sizeof(b->err), "more than %d Redis nodes named", CONNS_MAX);
+		return -ENOSPC;
+	}
+	cn = &b->conns[b->nconns];
+	snprintf(cn->host, sizeof(cn->host), "%s", host);
+	cn->port = port;
+	return (int)b->nconns++;
+}
+
+/* A command on a connection with nothing in flight (just opened): AUTH, SELECT. */
+static int conn_setup_command(struct bulk *b, unsigned i, const char *what, int argc,
+			      const char **argv, const size_t *lens)
+{
+	redisReply *r = redisCommandArgv(b->conns[i].c, argc, argv, lens);
+	int rc = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_STATUS)
+		rc = set_err(b, i, what, r);
+	freeReplyObject(r);
+	return rc;
+}
+
+/* Connects connection i unless it is up: a single Redis at b->url, a cluster node at its
+ * host:port; AUTH with the credentials, SELECT a database other than 0, a timeout on every
+ * command. A connection that failed is opened again: what was in flight on it is lost (its
+ * commands' owners see gen change). Returns 0 or -EIO. */
+static int conn_open(struct bulk *b, unsigned i)
+{
+	struct timeval tv = { b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000 };
+	struct conn *cn = &b->conns[i];
+	const char *argv[3];
+	size_t lens[3];
+	char db[16];
+	int n;
+
+	if (cn->c && !cn->c->err)
+		return 0;
+	conn_drop(cn);
+	cn->gen++;
+	cn->c = b->map == NULL && b->url.kind == REDIS_URL_UNIX ?
+		redisConnectUnixWithTimeout(b->url.path, tv) :
+		redisConnectWithTimeout(cn->host, cn->port, tv);
+	if (cn->c == NULL || cn->c->err) {
+		if (b->map)
+			snprintf(b->err, sizeof(b->err), "cannot connect to cluster node "
+				 "%.100s:%d: %s", cn->host, cn->port,
+				 cn->c ? cn->c->errstr : "out of memory");
+		else
+			snprintf(b->err, sizeof(b->err), "cannot connect to Redis: %s",
+				 cn->c ? cn->c->errstr : "out of memory");
+		conn_drop(cn);
+		return -EIO;
+	}
+	tv.tv_sec = COMMAND_TIMEOUT_S;
+	tv.tv_usec = 0;
+	redisSetTimeout(cn->c, tv);
+	if (b->url.password[0]) {
+		argv[0] = "AUTH";
+		lens[0] = 4;
+		n = 1;
+		if (b->url.user[0]) {
+			argv[n] = b->url.user;
+			lens[n++] = strlen(b->url.user);
+		}
+		argv[n] = b->url.password;
+		lens[n++] = strlen(b->url.password);
+		if (conn_setup_command(b, i, "AUTH", n, argv, lens) < 0)
+			goto fail;
+	}
+	if (b->url.db) {
+		argv[0] = "SELECT";
+		lens[0] = 6;
+		lens[1] = (size_t)snprintf(db, sizeof(db), "%d", b->url.db);
+		argv[1] = db;
+		if (conn_setup_command(b, i, "SELECT", 2, argv, lens) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	conn_drop(cn);
+	return -EIO;
+}
+
+/* Reads the next reply from connection i's socket. Returns 0 or -EIO. */
+static int read_socket(struct bulk *b, unsigned i, const char *what, redisReply **out)
+{
+	struct conn *cn = &b->conns[i];
+	redisReply *r = NULL;
+
+	if (redisGetReply(cn->c, (void **)&r) != REDIS_OK || r == NULL) {
+		set_err(b, i, what, r);
+		freeReplyObject(r);
+		return -EIO;
+	}
+	cn->pending--;
+	*out = r;
+	return 0;
+}
+
+/* The next reply of connection i: one read ahead first, else the socket's. */
+static int take_reply(struct bulk *b, unsigned i, const char *what, redisReply **out)
+{
+	struct conn *cn = &b->conns[i];
+
+	if (cn->early_n == 0)
+		return read_socket(b, i, what, out);
+	*out = cn->early[cn->early_head++];
+	if (--cn->early_n == 0)
+		cn->early_head = 0;
+	return 0;
+}
+
+static int early_push(struct bulk *b, struct conn *cn, redisReply *r)
+{
+	if (cn->early_head + cn->early_n == cn->early_cap) {
+		if (cn->early_head > 0) {
+			memmove(cn->early, cn->early + cn->early_head,
+				cn->early_n * sizeof(*cn->early));
+			cn->early_head = 0;
+		} else {
+			size_t cap = cn->early_cap ? 2 * cn->early_cap : 64;
+			redisReply **e = talloc_realloc(b, cn->early, redisReply *, cap);
+
+			if (e == NULL) {
+				freeReplyObject(r);
+				snprintf(b->err, sizeof(b->err), "out of memory");
+				return -ENOMEM;
+			}
+			cn->early = e;
+			cn->early_cap = cap;
+		}
+	}
+	cn->early[cn->early_head + cn->early_n++] = r;
+	return 0;
+}
+
+/* Sends one command, given as RESP bytes, on connection i, preceded by ASKING when asking,
+ * and reads its reply (and first, into early, the replies of what was in flight before it).
+ * Returns 0 with the reply in *out (an error reply included), or -EIO. */
+static int call_raw(struct bulk *b, unsigned i, const char *cmd, size_t len, bool asking,
+		    const char *what, redisReply **out)
+{
+	static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
+	struct conn *cn;
+	redisReply *r;
+	size_t before;
+
+	if (conn_open(b, i) < 0)
+		return -EIO;
+	cn = &b->conns[i];
+	before = cn->pending;
+	if ((asking && redisAppendFormattedCommand(cn->c, asking_cmd,
+						   sizeof(asking_cmd) - 1) != REDIS_OK) ||
+	    redisAppendFormattedCommand(cn->c, cmd, len) != REDIS_OK) {
+		snprintf(b->err, sizeof(b->err), "%s: out of memory", what);
+		return -EIO;
+	}
+	cn->pending += 1 + asking;
+	for (; before > 0; before--) {
+		if (read_socket(b, i, what, &r) < 0 || early_push(b, cn, r) < 0)
+			return -EIO;
+	}
+	if (asking) {
+		if (read_socket(b, i, "ASKING", &r) < 0)
+			return -EIO;
+		if (r->type != REDIS_REPLY_STATUS) {
+			set_err(b, i, "ASKING", r);
+			freeReplyObject(r);
+			return -EIO;
+		}
+		freeReplyObject(r);
+	}
+	return read_socket(b, i, what, out);
+}
+
+/* How long the n-th TRYAGAIN waits, in microseconds. */
+static useconds_t tryagain_wait(unsigned n)
+{
+	return (useconds_t)(TRYAGAIN_MS << (n < 5 ? n : 5)) * 1000;
+}
+
+/* Follows the redirections of a cluster: *r is the reply connection *i gave to cmd; while it
+ * is MOVED, ASK or TRYAGAIN, sends cmd where it says (at most REDIRECTS_MAX times) and puts
+ * the new reply in *r and its connection in *i. Any other reply is left to the caller.
+ * Returns 0, or -EIO (*r freed). */
+static int follow(struct bulk *b, unsigned *i, const char *cmd, size_t len, const char *what,
+		  redisReply **r)
+{
+	struct cluster_redirect rd;
+	unsigned hops, tries = 0;
+	bool asking;
+	int to, rc;
+
+	for (hops = 0; b->map && (*r)->type == REDIS_REPLY_ERROR; hops++) {
+		rc = cluster_redirect_parse((*r)->str, (*r)->len, &rd);
+		if (rc == -ENOENT && strncmp((*r)->str, "TRYAGAIN", 8) != 0)
+			return 0;	/* an error of the command itself */
+		if (rc == -EINVAL || hops == REDIRECTS_MAX) {
+			snprintf(b->err, sizeof(b->err), "%s: %s (%.100s)", what,
+				 rc == -EINVAL ? "a redirection that does not parse" :
+				 "still redirected after " STR(REDIRECTS_MAX) " tries: the "
+				 "cluster's slots do not settle", (*r)->str);
+			freeReplyObject(*r);
+			return -EIO;
+		}
+		b->st.redirects++;
+		asking = false;
+		if (rc == -ENOENT) {
+			/* TRYAGAIN: the keys of a multi-key command are half migrated. */
+			usleep(tryagain_wait(tries++));
+			to = (int)*i;
+		} else {
+			const char *host = rd.host[0] ? rd.host : b->conns[*i].host;
+
+			if (rd.kind == CLUSTER_MOVED) {
+				/* The slot is elsewhere for good: route it there from now on, and
+				 * read the whole map again before the next window. */
+				if (cluster_map_set(b->map, rd.slot, host, rd.port) < 0) {
+					snprintf(b->err, sizeof(b->err), "%s: MOVED to a node the "
+						 "map cannot hold (%.100s)", what, (*r)->str);
+					freeReplyObject(*r);
+					return -EIO;
+				}
+				b->map_stale = true;
+			} else {
+				asking = true;	/* this command only, the map unchanged */
+			}
+			to = conn_get(b, host, rd.port);
+		}
+		freeReplyObject(*r);
+		*r = NULL;
+		if (to < 0 || call_raw(b, (unsigned)to, cmd, len, asking, what, r) < 0)
+			return -EIO;
+		*i = (unsigned)to;
+	}
+	return 0;
+}
+
+/* Reads the slot map again from CLUSTER SLOTS, asking a connection with nothing in flight
+ * first, then any other. Returns 0 or -EIO. */
+static int refresh_map(struct bulk *b)
+{
+	static const char cmd[] = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+	redisReply *r;
+	unsigned pass, i, k;
+	int rc;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < b->nconns; i++) {
+			const struct conn *cn = &b->conns[i];
+			bool idle = cn->c && !cn->c->err && cn->pending == 0 && cn->early_n == 0;
+
+			if (idle != (pass == 0))
+				continue;
+			if (call_raw(b, i, cmd, sizeof(cmd) - 1, false, "CLUSTER SLOTS", &r) < 0)
+				continue;
+			if (r->type == REDIS_REPLY_ERROR) {
+				set_err(b, i, "CLUSTER SLOTS", r);
+				freeReplyObject(r);
+				continue;
+			}
+			rc = cluster_map_from_slots(b->map, r, cn->host);
+			freeReplyObject(r);
+			if (rc < 0) {
+				snprintf(b->err, sizeof(b->err), "CLUSTER SLOTS of %.100s:%d: %s",
+					 cn->host, cn->port, rc == -ENOSPC ? "more masters than "
+					 "ceirgw handles" : rc == -ENOMEM ? "out of memory" :
+					 "not a slot map");
+				continue;
+			}
+			for (k = 0; k < CLUSTER_NODES_MAX; k++)
+				b->node_conn[k] = -1;
+			b->map_stale = false;
+			return 0;
+		}
+	}
+	return -EIO;
+}
+
+/* The connection for a command on key: the single Redis's, or the master of its slot's.
+ * Returns its index, or -EIO (err says why). */
+static int route(struct bulk *b, const char *key, size_t keylen)
+{
+	const struct cluster_node *node;
+	unsigned slot;
+	int n, i;
+
+	if (b->map == NULL)
+		return 0;
+	slot = cluster_keyslot(key, keylen);
+	n = b->map->slot_node[slot];
+	if (n < 0 && refresh_map(b) == 0)
+		n = b->map->slot_node[slot];
+	if (n < 0) {
+		snprintf(b->err, sizeof(b->err), "no master serves slot %u (the cluster does not "
+			 "cover every slot)", slot);
+		return -EIO;
+	}
+	if (b->node_conn[n] < 0) {
+		node = &b->map->nodes[n];
+		i = conn_get(b, node->host, node->port);
+		if (i < 0)
+			return -EIO;
+		b->node_conn[n] = (int16_t)i;
+	}
+	return b->node_conn[n];
+}
+
+/* Runs one command on connection i, following redirections, and checks its reply type
+ * (want < 0: any but an error). Returns 0 with the reply in *out when out is given (freed
+ * otherwise), or -EIO. */
+static int command_on(struct bulk *b, unsigned i, const char *what, int want, size_t argc,
+		      const char **argv, const size_t *lens, redisReply **out)
+{
+	redisReply *r;
+
+	b->cmd.len = 0;
+	if (bytes_argv(b, &b->cmd, argc, argv, lens) < 0) {
+		snprintf(b->err, sizeof(b->err), "%s: out of memory", what);
+		return -EIO;
+	}
+	if (call_raw(b, i, b->cmd.p, b->cmd.len, false, what, &r) < 0 ||
+	    follow(b, &i, b->cmd.p, b->cmd.len, what, &r) < 0)
+		return -EIO;
+	if (want >= 0 ? (int)r->type != want : r->type == REDIS_REPLY_ERROR) {
+		set_err(b, i, what, r);
 		freeReplyObject(r);
 		return -EIO;
 	}
@@ -111,22 +520,35 @@ static int command(struct bulk *b, const char *what, int want, int argc, const c
 	return 0;
 }
 
-struct bulk *bulk_connect(void *ctx, const struct redis_url *url, const struct bulk_options *o,
-			  int timeout_ms, char *err, size_t errsz)
+/* Runs one command on argv[1], its key: on the master of the key's slot. */
+static int command(struct bulk *b, const char *what, int want, size_t argc, const char **argv,
+		   const size_t *lens, redisReply **out)
 {
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	struct bulk *b = talloc_zero(ctx, struct bulk);
-	const char *argv[3];
-	size_t lens[3];
-	char db[16];
 	int i;
 
-	if (b == NULL) {
-		snprintf(err, errsz, "out of memory");
+	/* A refresh that fails is tried again next time: the map MOVED patched still routes. */
+	if (b->map_stale)
+		refresh_map(b);
+	i = route(b, argv[1], lens[1]);
+	return i < 0 ? -EIO : command_on(b, (unsigned)i, what, want, argc, argv, lens, out);
+}
+
+/* What both constructors share: the options, the bucket arithmetic. */
+static struct bulk *bulk_new(void *ctx, const struct bulk_options *o, int timeout_ms)
+{
+	struct bulk *b = talloc_zero(ctx, struct bulk);
+	int i;
+
+	if (b == NULL)
+		return NULL;
+	b->conns = talloc_zero_array(b, struct conn, CONNS_MAX);
+	if (b->conns == NULL) {
+		talloc_free(b);
 		return NULL;
 	}
 	talloc_set_destructor(b, bulk_destructor);
 	b->o = *o;
+	b->timeout_ms = timeout_ms;
 	b->bucket_mod = 1;
 	for (i = 0; i < o->bucket_digits; i++)
 		b->bucket_mod *= 10;
@@ -134,42 +556,88 @@ struct bulk *bulk_connect(void *ctx, const struct redis_url *url, const struct b
 	for (i = o->bucket_digits; i < 14; i++)
 		b->imei_rest *= 10;
 	b->msisdn_rest = b->imei_rest * 10;	/* E.164 numbers have up to 15 digits */
-	b->c = url->kind == REDIS_URL_UNIX ? redisConnectUnixWithTimeout(url->path, tv)
-					   : redisConnectWithTimeout(url->host, url->port, tv);
-	if (b->c == NULL || b->c->err) {
-		snprintf(err, errsz, "cannot connect to Redis: %s",
-			 b->c ? b->c->errstr : "out of memory");
-		goto fail;
+	for (i = 0; i < CLUSTER_NODES_MAX; i++)
+		b->node_conn[i] = -1;
+	return b;
+}
+
+struct bulk *bulk_connect(void *ctx, const struct redis_url *url, const struct bulk_options *o,
+			  int timeout_ms, char *err, size_t errsz)
+{
+	struct bulk *b = bulk_new(ctx, o, timeout_ms);
+
+	if (b == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
 	}
-	/* Replies to a million-field pipeline arrive in large pieces; no command may hang. */
-	tv.tv_sec = 60;
-	tv.tv_usec = 0;
-	redisSetTimeout(b->c, tv);
-	if (url->password[0]) {
-		argv[0] = "AUTH";
-		lens[0] = 4;
-		i = 1;
-		if (url->user[0]) {
-			argv[i] = url->user;
-			lens[i++] = strlen(url->user);
-		}
-		argv[i] = url->password;
-		lens[i++] = strlen(url->password);
-		if (command(b, "AUTH", REDIS_REPLY_STATUS, i, argv, lens, NULL) < 0)
-			goto fail_cmd;
-	}
-	if (url->db) {
-		argv[0] = "SELECT";
-		lens[0] = 6;
-		lens[1] = (size_t)snprintf(db, sizeof(db), "%d", url->db);
-		argv[1] = db;
-		if (command(b, "SELECT", REDIS_REPLY_STATUS, 2, argv, lens, NULL) < 0)
-			goto fail_cmd;
+	b->url = *url;
+	if (conn_get(b, url->kind == REDIS_URL_TCP ? url->host : url->path, url->port) < 0 ||
+	    conn_open(b, 0) < 0) {
+		snprintf(err, errsz, "%s", b->err);
+		talloc_free(b);
+		return NULL;
 	}
 	return b;
-fail_cmd:
+}
+
+struct bulk *bulk_connect_cluster(void *ctx, const struct redis_seeds *seeds,
+				  const struct bulk_options *o, int timeout_ms, char *err,
+				  size_t errsz)
+{
+	static const char cmd[] = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+	struct bulk *b = bulk_new(ctx, o, timeout_ms);
+	redisReply *r;
+	unsigned s, k, covered;
+	int i, rc;
+
+	if (b == NULL || (b->map = talloc(b, struct cluster_map)) == NULL) {
+		talloc_free(b);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	cluster_map_init(b->map);
+	/* The cluster's nodes share one ACL: the seeds' credentials open every connection. */
+	memcpy(b->url.user, seeds->seed[0].user, sizeof(b->url.user));
+	memcpy(b->url.password, seeds->seed[0].password, sizeof(b->url.password));
+	snprintf(b->err, sizeof(b->err), "no seed node given");
+	for (s = 0; s < seeds->n; s++) {
+		i = conn_get(b, seeds->seed[s].host, seeds->seed[s].port);
+		if (i < 0)
+			break;
+		if (call_raw(b, (unsigned)i, cmd, sizeof(cmd) - 1, false, "CLUSTER SLOTS",
+			     &r) < 0)
+			continue;	/* a seed that is down: the next one */
+		if (r->type == REDIS_REPLY_ERROR) {
+			if (strstr(r->str, "cluster support disabled"))
+				snprintf(b->err, sizeof(b->err), "%.100s:%d is not a cluster node "
+					 "(cluster support disabled): a single Redis is given as "
+					 "redis, not redis-cluster", seeds->seed[s].host,
+					 seeds->seed[s].port);
+			else
+				set_err(b, (unsigned)i, "CLUSTER SLOTS", r);
+			freeReplyObject(r);
+			continue;
+		}
+		rc = cluster_map_from_slots(b->map, r, seeds->seed[s].host);
+		freeReplyObject(r);
+		if (rc < 0) {
+			snprintf(b->err, sizeof(b->err), "CLUSTER SLOTS of %.100s:%d: %s",
+				 seeds->seed[s].host, seeds->seed[s].port, rc == -ENOSPC ?
+				 "more masters than ceirgw handles" : rc == -ENOMEM ?
+				 "out of memory" : "not a slot map");
+			continue;
+		}
+		for (covered = 0, k = 0; k < CLUSTER_SLOTS; k++)
+			covered += b->map->slot_node[k] >= 0;
+		if (covered == 0) {
+			snprintf(b->err, sizeof(b->err), "the cluster of %.100s:%d serves no slot "
+				 "yet (CLUSTER ADDSLOTS, or redis-cli --cluster create)",
+				 seeds->seed[s].host, seeds->seed[s].port);
+			continue;
+		}
+		return b;
+	}
 	snprintf(err, errsz, "%s", b->err);
-fail:
 	talloc_free(b);
 	return NULL;
 }
@@ -184,11 +652,8 @@ int bulk_lock(struct bulk *b, char *err, size_t errsz)
 	snprintf(b->token, sizeof(b->token), "%ld-%lx", (long)getpid(), (unsigned long)random());
 	for (i = 0; i < 6; i++)
 		lens[i] = strlen(argv[i]);
-	r = redisCommandArgv(b->c, 6, argv, lens);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-		set_err(b, "SET " LOCK_KEY, r);
+	if (command(b, "SET " LOCK_KEY, -1, 6, argv, lens, &r) < 0) {
 		snprintf(err, errsz, "%s", b->err);
-		freeReplyObject(r);
 		return -EIO;
 	}
 	if (r->type == REDIS_REPLY_NIL) {
@@ -210,10 +675,16 @@ void bulk_unlock(struct bulk *b)
 	const char *argv[] = { "EVAL", script, "1", LOCK_KEY, b->token };
 	size_t lens[5];
 	size_t i;
+	int n;
 
 	for (i = 0; i < 5; i++)
 		lens[i] = strlen(argv[i]);
-	freeReplyObject(redisCommandArgv(b->c, 5, argv, lens));
+	/* The key is argv[3]: route by it. */
+	if (b->map_stale)
+		refresh_map(b);
+	n = route(b, LOCK_KEY, strlen(LOCK_KEY));
+	if (n >= 0)
+		command_on(b, (unsigned)n, "EVAL", -1, 5, argv, lens, NULL);
 	b->locked = false;
 }
 
@@ -490,55 +961,134 @@ static size_t put_dec(char *p, size_t n)
 	return len;
 }
 
-/* Queues a command given as argv, formatted here in RESP (the Redis protocol): hiredis's own
- * formatting grows an sds string argument by argument, which showed at the top of the
- * import's profile. The same bytes on the wire. */
-static int append_argv(struct bulk *b, size_t argc, const char **argv, const size_t *lens)
+static int bytes_argv(void *ctx, struct bytes *out, size_t argc, const char **argv,
+		      const size_t *lens)
 {
-	size_t need = 16, i, pos = 0;
+	size_t need = out->len + 16, i, pos = out->len;
+	char *p;
 
 	for (i = 0; i < argc; i++)
 		need += lens[i] + 24;
-	if (need > b->resp_cap) {
-		char *p = talloc_realloc(b, b->resp, char, need);
+	if (need > out->cap) {
+		size_t cap = need > 2 * out->cap ? need : 2 * out->cap;
 
+		p = talloc_realloc(ctx, out->p, char, cap);
 		if (p == NULL)
 			return -ENOMEM;
-		b->resp = p;
-		b->resp_cap = need;
+		out->p = p;
+		out->cap = cap;
 	}
-	b->resp[pos++] = '*';
-	pos += put_dec(b->resp + pos, argc);
-	b->resp[pos++] = '\r';
-	b->resp[pos++] = '\n';
+	p = out->p;
+	p[pos++] = '*';
+	pos += put_dec(p + pos, argc);
+	p[pos++] = '\r';
+	p[pos++] = '\n';
 	for (i = 0; i < argc; i++) {
-		b->resp[pos++] = '$';
-		pos += put_dec(b->resp + pos, lens[i]);
-		b->resp[pos++] = '\r';
-		b->resp[pos++] = '\n';
-		memcpy(b->resp + pos, argv[i], lens[i]);
+		p[pos++] = '$';
+		pos += put_dec(p + pos, lens[i]);
+		p[pos++] = '\r';
+		p[pos++] = '\n';
+		memcpy(p + pos, argv[i], lens[i]);
 		pos += lens[i];
-		b->resp[pos++] = '\r';
-		b->resp[pos++] = '\n';
+		p[pos++] = '\r';
+		p[pos++] = '\n';
 	}
-	return redisAppendFormattedCommand(b->c, b->resp, pos) == REDIS_OK ? 0 : -EIO;
+	out->len = pos;
+	return 0;
 }
 
-/* Appends HMGET for the bucket of rows [i, j). */
+/* A window of buckets: the HMGETs of its buckets go out together, then the HSETs of the
+ * ones that changed. */
+struct window {
+	size_t starts[WINDOW_BUCKETS + 1];
+	size_t nb;		/* buckets; 0: none were left */
+	size_t hsets;		/* HSETs its merge appended, whose replies are unread */
+	struct pcmd hmget[WINDOW_BUCKETS], hset[WINDOW_BUCKETS];
+	struct bytes arena;	/* its commands' bytes, until their replies are read */
+};
+
+/* Queues argv (argv[1] its key) on the connection of its key's slot, keeping its bytes in
+ * w's arena; *p says where it went. hiredis holds it until flush_all or a read on that
+ * connection writes it. Returns 0, -ENOMEM or -EIO. */
+static int pipe_append(struct bulk *b, void *tmp, struct window *w, struct pcmd *p,
+		       size_t argc, const char **argv, const size_t *lens)
+{
+	size_t off = w->arena.len;
+	struct conn *cn;
+	int i = route(b, argv[1], lens[1]);
+
+	if (i < 0 || conn_open(b, (unsigned)i) < 0)
+		return -EIO;
+	if (bytes_argv(tmp, &w->arena, argc, argv, lens) < 0)
+		return -ENOMEM;
+	cn = &b->conns[i];
+	if (redisAppendFormattedCommand(cn->c, w->arena.p + off, w->arena.len - off) != REDIS_OK)
+		return -ENOMEM;
+	cn->pending++;
+	*p = (struct pcmd){ (unsigned)i, cn->gen, off, w->arena.len - off };
+	return 0;
+}
+
+/* Reads the reply to pipelined command p of window w, following redirections, and checks
+ * its type. Returns 0 with the reply in *out, or -EIO. */
+static int pipe_reply(struct bulk *b, const struct window *w, const struct pcmd *p,
+		      const char *what, int want, redisReply **out)
+{
+	unsigned i = p->conn;
+	redisReply *r;
+
+	if (p->gen != b->conns[i].gen) {
+		snprintf(b->err, sizeof(b->err), "%s: the connection to %.100s:%d was lost and "
+			 "opened again", what, b->conns[i].host, b->conns[i].port);
+		return -EIO;
+	}
+	if (take_reply(b, i, what, &r) < 0 ||
+	    follow(b, &i, w->arena.p + p->off, p->len, what, &r) < 0)
+		return -EIO;
+	if ((int)r->type != want) {
+		set_err(b, i, what, r);
+		freeReplyObject(r);
+		return -EIO;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Writes what every connection has queued, so that all nodes work on their part of a window
+ * while the replies are read one node after the other. Returns 0 or -EIO. */
+static int flush_all(struct bulk *b)
+{
+	unsigned i;
+	int done;
+
+	for (i = 0; i < b->nconns; i++) {
+		redisContext *c = b->conns[i].c;
+
+		if (c == NULL || c->err)
+			continue;
+		do {
+			if (redisBufferWrite(c, &done) == REDIS_ERR)
+				return set_err(b, i, "writing commands", NULL);
+		} while (!done);
+	}
+	return 0;
+}
+
+/* Appends HMGET for the bucket of rows [i, j), the window's k-th. */
 static int append_hmget(struct bulk *b, const struct direction *d, void *tmp,
-			struct cmdbuf *cb, size_t i, size_t j)
+			struct cmdbuf *cb, struct window *w, size_t k, size_t i, size_t j)
 {
 	char key[PAIRS_KEY_MAX];
-	size_t keylen, fl, nargs = 2, used = 0, k;
+	size_t keylen, fl, nargs = 2, used = 0, r;
 	uint8_t *field;
 
 	if (cmdbuf_reserve(tmp, cb, 2 + (j - i), (j - i) * PAIRS_FIELD_MAX + PAIRS_KEY_MAX) < 0)
 		return -ENOMEM;
-	for (k = i; k < j; k++) {
-		if (k > i && d->key_of(b, k) == d->key_of(b, k - 1))
+	for (r = i; r < j; r++) {
+		if (r > i && d->key_of(b, r) == d->key_of(b, r - 1))
 			continue;	/* one field per number */
 		field = cb->bytes + PAIRS_KEY_MAX + used;
-		d->make_key(d->key_of(b, k), b->o.bucket_digits, key, &keylen, field, &fl);
+		d->make_key(d->key_of(b, r), b->o.bucket_digits, key, &keylen, field, &fl);
 		cb->argv[nargs] = (const char *)field;
 		cb->lens[nargs++] = fl;
 		used += fl;
@@ -548,13 +1098,14 @@ static int append_hmget(struct bulk *b, const struct direction *d, void *tmp,
 	cb->lens[0] = 5;
 	cb->argv[1] = (const char *)cb->bytes;
 	cb->lens[1] = keylen;
-	return append_argv(b, nargs, cb->argv, cb->lens);
+	return pipe_append(b, tmp, w, &w->hmget[k], nargs, cb->argv, cb->lens);
 }
 
-/* Reads the bucket's HMGET reply, merges, and appends an HSET of what changed. Returns 1
- * when an HSET was appended, 0 when nothing changed, -EIO. */
+/* Reads the HMGET reply of the window's k-th bucket, rows [i, j), merges, and appends an
+ * HSET of what changed. Returns 1 when an HSET was appended, 0 when nothing changed, -EIO,
+ * -ENOMEM. */
 static int merge_bucket(struct bulk *b, const struct direction *d, void *tmp,
-			struct cmdbuf *cb, size_t i, size_t j)
+			struct cmdbuf *cb, struct window *w, size_t kb, size_t i, size_t j)
 {
 	char key[PAIRS_KEY_MAX];
 	size_t keylen, fl, nargs = 2, used = PAIRS_KEY_MAX, k, end, vlen, f = 0;
@@ -563,11 +1114,8 @@ static int merge_bucket(struct bulk *b, const struct direction *d, void *tmp,
 	const redisReply *old;
 	int rc = 0;
 
-	if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
-	    r->type != REDIS_REPLY_ARRAY) {
-		rc = set_err(b, "HMGET", r);
-		goto out;
-	}
+	if (pipe_reply(b, w, &w->hmget[kb], "HMGET", REDIS_REPLY_ARRAY, &r) < 0)
+		return -EIO;
 	if (cmdbuf_reserve(tmp, cb, 2 + 2 * (j - i), PAIRS_KEY_MAX +
 			   (j - i) * (PAIRS_FIELD_MAX + PAIRS_IMEI_VALUE_MAX)) < 0) {
 		rc = -ENOMEM;
@@ -577,7 +1125,8 @@ static int merge_bucket(struct bulk *b, const struct direction *d, void *tmp,
 		for (end = k + 1; end < j && d->key_of(b, end) == d->key_of(b, k); end++)
 			;
 		if (f >= r->elements) {
-			rc = set_err(b, "HMGET (short reply)", NULL);
+			snprintf(b->err, sizeof(b->err), "HMGET (short reply)");
+			rc = -EIO;
 			goto out;
 		}
 		old = r->element[f];
@@ -601,62 +1150,58 @@ static int merge_bucket(struct bulk *b, const struct direction *d, void *tmp,
 	cb->lens[0] = 4;
 	cb->argv[1] = (const char *)cb->bytes;
 	cb->lens[1] = keylen;
-	rc = append_argv(b, nargs, cb->argv, cb->lens);
+	rc = pipe_append(b, tmp, w, &w->hset[w->hsets], nargs, cb->argv, cb->lens);
 	rc = rc < 0 ? rc : 1;
 out:
 	freeReplyObject(r);
 	return rc;
 }
 
-/* A window of buckets: the HMGETs of its buckets go out together, then the HSETs of the
- * ones that changed. */
-struct window {
-	size_t starts[WINDOW_BUCKETS + 1];
-	size_t nb;		/* buckets; 0: none were left */
-	size_t hsets;		/* HSETs its merge appended, whose replies are unread */
-};
-
-/* Appends the HMGETs of the next window's buckets, from row *i on. */
+/* Appends the HMGETs of the next window's buckets, from row *i on, and writes them out. */
 static int window_fill(struct bulk *b, const struct direction *d, void *tmp, struct cmdbuf *cb,
 		       struct window *w, size_t *i)
 {
 	int rc = 0;
 
+	/* A MOVED since the last window: the map is read again before routing more (when that
+	 * fails, the map as MOVED patched it still routes; the next window tries again). */
+	if (b->map_stale)
+		refresh_map(b);
 	w->hsets = 0;
+	w->arena.len = 0;
 	for (w->nb = 0; w->nb < WINDOW_BUCKETS && *i < d->n && rc == 0; w->nb++) {
 		w->starts[w->nb] = *i;
 		*i = bucket_end(b, d, *i);
-		rc = append_hmget(b, d, tmp, cb, w->starts[w->nb], *i);
+		rc = append_hmget(b, d, tmp, cb, w, w->nb, w->starts[w->nb], *i);
 	}
 	w->starts[w->nb] = *i;
-	return rc;
+	return rc < 0 ? rc : flush_all(b);
 }
 
 static int read_hsets(struct bulk *b, struct window *w)
 {
 	redisReply *r;
-	int rc = 0;
+	size_t k;
 
-	for (; w->hsets > 0 && rc == 0; w->hsets--) {
-		r = NULL;
-		if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
-		    r->type != REDIS_REPLY_INTEGER)
-			rc = set_err(b, "HSET", r);
+	for (k = 0; k < w->hsets; k++) {
+		if (pipe_reply(b, w, &w->hset[k], "HSET", REDIS_REPLY_INTEGER, &r) < 0)
+			return -EIO;
 		freeReplyObject(r);
 	}
-	return rc;
+	w->hsets = 0;
+	return 0;
 }
 
 /* Writes one direction of the batch. Two windows of HMGETs are in flight ahead of the merge,
  * so that Redis works while the client merges: the commands go out as H0 H1 S0 H2 S1 H3 ...
- * (H: a window's HMGETs, S: its HSETs), and their replies come back in that order. The
- * windows hold distinct buckets, so an HMGET sent before an earlier window's HSET reads
- * nothing that HSET changes. */
+ * (H: a window's HMGETs, S: its HSETs), and their replies come back in that order (on each
+ * node of a cluster, for its buckets). The windows hold distinct buckets, so an HMGET sent
+ * before an earlier window's HSET reads nothing that HSET changes. */
 static int flush_direction(struct bulk *b, const struct direction *d)
 {
 	void *tmp = talloc_new(b);
 	struct cmdbuf cb = { 0 };
-	struct window *win = talloc_array(tmp, struct window, 4), *cur;
+	struct window *win = talloc_zero_array(tmp, struct window, 4), *cur;
 	size_t i = 0, w, k;
 	int rc = 0;
 
@@ -673,7 +1218,8 @@ static int flush_direction(struct bulk *b, const struct direction *d)
 		if (w >= 2)
 			rc = read_hsets(b, &win[(w - 2) % 4]);
 		for (k = 0; k < cur->nb && rc >= 0; k++) {
-			rc = merge_bucket(b, d, tmp, &cb, cur->starts[k], cur->starts[k + 1]);
+			rc = merge_bucket(b, d, tmp, &cb, cur, k, cur->starts[k],
+					  cur->starts[k + 1]);
 			cur->hsets += rc > 0;
 		}
 		if (rc >= 0)
@@ -769,7 +1315,7 @@ static int hget(struct bulk *b, const char *key, size_t keylen, const uint8_t *f
 	if (command(b, "HGET", -1, 3, argv, lens, out) < 0)
 		return -EIO;
 	if ((*out)->type != REDIS_REPLY_NIL && (*out)->type != REDIS_REPLY_STRING) {
-		set_err(b, "HGET", *out);
+		snprintf(b->err, sizeof(b->err), "HGET: unexpected reply");
 		freeReplyObject(*out);
 		return -EIO;
 	}
@@ -835,30 +1381,15 @@ int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec)
 	return rc;
 }
 
-/* Reads the replies of n pipelined commands. Returns 0 or -EIO. */
-static int drain(struct bulk *b, size_t n, const char *what)
-{
-	redisReply *r;
-	int rc = 0;
-
-	while (n-- > 0) {
-		r = NULL;
-		if (redisGetReply(b->c, (void **)&r) != REDIS_OK || r == NULL ||
-		    r->type == REDIS_REPLY_ERROR)
-			rc = set_err(b, what, r);
-		freeReplyObject(r);
-		if (b->c->err)
-			return -EIO;
-	}
-	return rc;
-}
-
+/* Writes the table to a new key, then renames it over the old one. Every key shares the
+ * hash tag {tac}: on a cluster, RENAME (two keys) stays within one slot, and a slot being
+ * migrated between the two answers TRYAGAIN until both keys are across. */
 int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *source)
 {
 	enum { CHUNK = 1000 };
 	static const char tmp_key[] = "tac:{tac}:new";
 	const char *argv[2 + 2 * CHUNK];
-	size_t lens[2 + 2 * CHUNK], i, n = tac_table_size(t), k = 0, sent = 0, vl;
+	size_t lens[2 + 2 * CHUNK], i, n = tac_table_size(t), k = 0, vl;
 	char *tacs = talloc_size(b, CHUNK * 9), *vals = talloc_size(b, CHUNK * 512);
 	struct tac_entry e;
 	int rc = 0;
@@ -873,8 +1404,7 @@ int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *sour
 	lens[0] = 3;
 	argv[1] = tmp_key;
 	lens[1] = sizeof(tmp_key) - 1;
-	rc = append_argv(b, 2, argv, lens);
-	sent++;
+	rc = command(b, "DEL tac:{tac}:new", -1, 2, argv, lens, NULL);
 	for (i = 0; i < n && rc == 0; i++) {
 		tac_table_at(t, i, tacs + 9 * k, &e);
 		/* maker, unit separator, model: neither holds a control character */
@@ -884,15 +1414,11 @@ int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *sour
 		argv[3 + 2 * k] = vals + 512 * k;
 		lens[3 + 2 * k] = vl;
 		if (++k == CHUNK || i + 1 == n) {
+			/* Sent and answered before tacs and vals are reused. */
 			argv[0] = "HSET";
 			lens[0] = 4;
-			rc = append_argv(b, 2 + 2 * k, argv, lens);
-			sent++;
+			rc = command(b, "HSET tac:{tac}:new", -1, 2 + 2 * k, argv, lens, NULL);
 			k = 0;
-			/* The values live in tacs/vals: send before they are reused. */
-			if (rc == 0)
-				rc = drain(b, sent, "HSET tac:{tac}:new");
-			sent = 0;
 		}
 	}
 	if (rc == 0) {
@@ -901,18 +1427,17 @@ int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *sour
 		const char *meta[] = { "SET", "tac:{tac}:source", source };
 		size_t metal[] = { 3, 16, strlen(source) };
 
-		rc = append_argv(b, 3, ren, renl);
+		rc = command(b, "RENAME tac:{tac}", -1, 3, ren, renl, NULL);
 		if (rc == 0)
-			rc = append_argv(b, 3, meta, metal);
-		if (rc == 0)
-			rc = drain(b, 2, "RENAME tac:{tac}");
+			rc = command(b, "SET tac:{tac}:source", -1, 3, meta, metal, NULL);
 	}
 	talloc_free(tacs);
 	talloc_free(vals);
 	return rc < 0 ? -EIO : 0;
 }
 
-size_t bulk_used_memory(struct bulk *b)
+/* used_memory less used_memory_startup of connection i's Redis; 0 when it does not say. */
+static size_t used_memory(struct bulk *b, unsigned i)
 {
 	const char *argv[] = { "INFO", "memory" };
 	size_t lens[] = { 4, 6 };
@@ -920,7 +1445,7 @@ size_t bulk_used_memory(struct bulk *b)
 	redisReply *r;
 	const char *p;
 
-	if (command(b, "INFO", REDIS_REPLY_STRING, 2, argv, lens, &r) < 0)
+	if (command_on(b, i, "INFO", REDIS_REPLY_STRING, 2, argv, lens, &r) < 0)
 		return 0;
 	if ((p = strstr(r->str, "\r\nused_memory:")) != NULL)
 		used = strtoull(p + 14, NULL, 10);
@@ -928,4 +1453,23 @@ size_t bulk_used_memory(struct bulk *b)
 		startup = strtoull(p + 22, NULL, 10);
 	freeReplyObject(r);
 	return used > startup ? (size_t)(used - startup) : 0;
+}
+
+size_t bulk_used_memory(struct bulk *b)
+{
+	size_t sum = 0;
+	unsigned n;
+	int i;
+
+	if (b->map == NULL)
+		return used_memory(b, 0);
+	if (b->map_stale)
+		refresh_map(b);
+	/* The masters that serve slots: the map's nodes once read from CLUSTER SLOTS. */
+	for (n = 0; n < b->map->nnodes; n++) {
+		i = conn_get(b, b->map->nodes[n].host, b->map->nodes[n].port);
+		if (i >= 0)
+			sum += used_memory(b, (unsigned)i);
+	}
+	return sum;
 }

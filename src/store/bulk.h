@@ -1,7 +1,8 @@
-/* The bulk side of the store, for ceirgwctl: a blocking hiredis connection that loads
+/* The bulk side of the store, for ceirgwctl: blocking hiredis connections that load
  * operator pairings in pipelined batches, merging with what Redis already holds (so a
- * re-import changes nothing and a later dump widens the seen windows), and reads them back.
- * Only the store includes hiredis. */
+ * re-import changes nothing and a later dump widens the seen windows), and read them back.
+ * One Redis, or a Redis Cluster: one connection per master, commands routed by hash slot,
+ * MOVED, ASK and TRYAGAIN followed (issue 16). Only the store includes hiredis. */
 #ifndef CEIRGW_STORE_BULK_H
 #define CEIRGW_STORE_BULK_H
 
@@ -22,6 +23,8 @@ struct bulk_stats {
 	size_t duplicated;		/* IMEIs that met the duplicate rule when written */
 	size_t corrupt;			/* stored values that did not decode: replaced */
 	size_t kyc_written;		/* KYC records created or changed */
+	size_t redirects;		/* MOVED, ASK and TRYAGAIN answers followed (a cluster
+					 * whose slots moved); 0 on a single Redis */
 };
 
 struct bulk_options {
@@ -35,6 +38,15 @@ struct bulk_options {
  * the reason in err. */
 struct bulk *bulk_connect(void *ctx, const struct redis_url *url, const struct bulk_options *o,
 			  int timeout_ms, char *err, size_t errsz);
+
+/* Connects to a Redis Cluster through the first of its seed nodes that answers (AUTH, then
+ * CLUSTER SLOTS for the map of slots to masters), within timeout_ms a node. Each master
+ * gets one connection when a command first needs it, to the address the cluster announces,
+ * with the seeds' credentials. Every operation below works the same on it. Returns a talloc
+ * child of ctx, or NULL with the reason in err (a seed that is no cluster node says so). */
+struct bulk *bulk_connect_cluster(void *ctx, const struct redis_seeds *seeds,
+				  const struct bulk_options *o, int timeout_ms, char *err,
+				  size_t errsz);
 
 /* Takes the import lock (one import at a time: the merge reads then writes). Returns 0,
  * -EBUSY when another import holds it, -EIO on a Redis error (err says which). */
@@ -68,7 +80,8 @@ int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec);
 struct tac_table;
 int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *source);
 
-/* Bytes Redis uses for data (INFO memory used_memory minus used_memory_startup), or 0. */
+/* Bytes Redis uses for data (INFO memory used_memory minus used_memory_startup), summed
+ * over the masters of a cluster, or 0. */
 size_t bulk_used_memory(struct bulk *b);
 
 #endif
