@@ -19,13 +19,16 @@ CLUSTER_SEEDS=""
 declare -A cluster_pid
 
 cluster_start() {
-	local masters=$1 replicas=$2 n i p addrs=""
+	local masters=$1 replicas=$2 n i p bus addrs=""
 	n=$((masters * (1 + replicas)))
 	for ((i = 0; i < n; i++)); do
 		p=$(free_port)
+		# The cluster bus port: by default PORT+10000, which may be in the kernel's
+		# ephemeral range or taken; one of free_port's instead.
+		bus=$(free_port)
 		mkdir -p "$TEST_TMP/cluster/$p"
 		"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
-			--cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+			--cluster-enabled yes --cluster-port "$bus" --cluster-config-file "nodes-$p.conf" \
 			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
 			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
 			--enable-debug-command local \
