@@ -8,8 +8,9 @@
 #   backend_start [REDIS-SERVER OPTION...]   starts the back-end and waits until it serves
 #                 every key; the options go to the single redis-server only (a cluster's
 #                 nodes are started by cluster_start, the DEBUG command enabled). Sets:
-#     BACKEND_REDIS_CONF   the line of ceirgw.conf's group ceirgw that names it:
+#     BACKEND_REDIS_CONF   the lines of ceirgw.conf's group ceirgw that name it:
 #                          "redis = redis://127.0.0.1:P" or "redis-cluster = H:P,H:P,..."
+#                          (and a data-dir in the test's folder)
 #     BACKEND_CONSUMER     the options that point contrib/ceir-consumer at it (an array):
 #                          (--redis redis://127.0.0.1:P) or (--redis-cluster H:P,...)
 #   R ARGS...             redis-cli on the back-end. On a cluster it follows redirections
@@ -50,7 +51,10 @@ backend_start() {
 	if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
 		cluster_start 3 1 || { echo "Bail out! the Redis Cluster did not start"; exit 1; }
 		backend_port=${CLUSTER_PORTS%% *}
-		BACKEND_REDIS_CONF="redis-cluster = $CLUSTER_SEEDS"
+		# data-dir: a ceirgw or ceirgwctl that took the file for one without a Redis would
+		# start its embedded Redis there, in the test's folder, not in /var/lib/ceirgw.
+		BACKEND_REDIS_CONF="redis-cluster = $CLUSTER_SEEDS
+data-dir = $TEST_TMP/no-embedded-redis"
 		BACKEND_CONSUMER=(--redis-cluster "$CLUSTER_SEEDS")
 		export CEIRGW_TEST_REDIS="cluster:$CLUSTER_SEEDS"
 		echo "# cluster seeds: $CLUSTER_SEEDS"
