@@ -40,7 +40,7 @@ single | cluster) ;;
 	exit 1
 	;;
 esac
-. "$top_srcdir/tests/integration/cluster_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cluster_lib.sh"
 
 BACKEND_REDIS_CONF=""
 BACKEND_CONSUMER=()
