@@ -27,11 +27,13 @@ cluster_start() {
 		# ephemeral range or taken; one of free_port's instead.
 		bus=$(free_port)
 		mkdir -p "$TEST_TMP/cluster/$p"
+		# repl-diskless-sync-delay 0: a replica's first sync at once, not after the 5 s a
+		# master waits by default for more replicas to share one transfer.
 		"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
 			--cluster-enabled yes --cluster-port "$bus" --cluster-config-file "nodes-$p.conf" \
 			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
 			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
-			--enable-debug-command local \
+			--enable-debug-command local --repl-diskless-sync-delay 0 \
 			--dir "$TEST_TMP/cluster/$p" >"$TEST_TMP/cluster/$p/redis.log" 2>&1 &
 		cluster_pid[$p]=$!
 		test_pids="$test_pids $!"
