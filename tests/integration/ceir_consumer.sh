@@ -1,10 +1,13 @@
 #!/bin/bash
-# contrib/ceir-consumer, the reference CEIR stand-in, against a real redis-server: block,
-# unblock, --reject and bad requests answered with the fields of doc/ceir-queue.md and
-# acknowledged; its own pending entries re-handled on start; one result per request id even
-# when a request is handled twice; --once, --count, --delay, SIGTERM, a Redis that comes up
-# late; and no phone number in what it prints. Every check reads Redis with redis-cli.
+# contrib/ceir-consumer, the reference CEIR stand-in, against a real Redis (one redis-server
+# and --redis, or with CEIRGW_TEST_BACKEND=cluster a cluster and --redis-cluster:
+# backend_lib.sh): block, unblock, --reject and bad requests answered with the fields of
+# doc/ceir-queue.md and acknowledged; its own pending entries re-handled on start; one result
+# per request id even when a request is handled twice; --once, --count, --delay, SIGTERM, a
+# Redis that comes up late; and no phone number in what it prints. Every check reads Redis
+# with redis-cli.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
 consumer=$top_srcdir/contrib/ceir-consumer
 # The script runs on Debian's python3 (its shebang) with redis-py; CI installs it, so a
@@ -14,13 +17,9 @@ if ! /usr/bin/python3 -c 'import redis' 2>/dev/null; then
 	exit 1
 fi
 
-port=$(free_port)
-"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-	--logfile "$TEST_TMP/redis.log" &
-test_pids="$test_pids $!"
-rcli() { redis-cli -p "$port" "$@"; }
-wait_for 10 rcli ping
-url=redis://127.0.0.1:$port
+backend_start
+rcli() { R "$@"; }
+where=("${BACKEND_CONSUMER[@]}")	# the consumer's --redis or --redis-cluster
 out_all=$TEST_TMP/all-output	# everything the consumer printed, checked for numbers at the end
 
 # add_request REQUEST_ID TYPE REF IMEI: a request as ceirgw adds it; an empty REQUEST_ID or
@@ -57,7 +56,7 @@ pending() { rcli XPENDING ceir:requests ceir | head -1; }
 
 # run_consumer ARGS...: runs it to the end (10 s at most), output in $out; sets $status.
 run_consumer() {
-	"$consumer" --redis "$url" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+	"$consumer" "${where[@]}" "$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
 	local pid=$!
 	test_pids="$test_pids $pid"
 	wait_exit 10 "$pid"
@@ -72,6 +71,12 @@ is $? 0 "--help exits 0"
 like "$help" "--reject IMEI=REASON" "and lists the options"
 "$consumer" --reject 356938035643809 >/dev/null 2>&1
 is $? 2 "a --reject without =REASON exits 2"
+like "$help" "--redis-cluster HOST:PORT" "--help names --redis-cluster"
+"$consumer" --redis redis://127.0.0.1:6379 --redis-cluster 127.0.0.1:7000 >/dev/null 2>&1
+is $? 2 "--redis and --redis-cluster together exit 2"
+"$consumer" --redis-cluster 127.0.0.1 >"$TEST_TMP/out" 2>&1
+is $? 2 "a --redis-cluster seed without a port exits 2"
+like "$(cat "$TEST_TMP/out")" "HOST:PORT" "and says what it wants"
 
 # --- block, unblock, reject, bad requests ------------------------------------------------
 add_request 4821773015-block block 4821773015 356938035643809
@@ -115,11 +120,19 @@ is "$status" 0 "--once with nothing to do exits 0"
 [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000 ]
 ok $? "and does so at once"
 is "$out" "" "and prints nothing"
-url=redis://127.0.0.1:$port/1
-run_consumer --once
-is "$status" 0 "--once on an empty database (redis://host:port/db) exits 0"
-is "$(rcli -n 1 XINFO GROUPS ceir:requests | sed -n 2p)" ceir "and has created the stream and its group"
-url=redis://127.0.0.1:$port
+if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
+	skip "--once on an empty database (redis://host:port/db) exits 0" \
+		"a Redis Cluster has database 0 only"
+	skip "and has created the stream and its group" "a Redis Cluster has database 0 only"
+else
+	where=("${BACKEND_CONSUMER[@]}")
+	where[1]=${where[1]}/1
+	run_consumer --once
+	is "$status" 0 "--once on an empty database (redis://host:port/db) exits 0"
+	is "$(rcli -n 1 XINFO GROUPS ceir:requests | sed -n 2p)" ceir \
+		"and has created the stream and its group"
+	where=("${BACKEND_CONSUMER[@]}")
+fi
 
 # --- its own pending entries ------------------------------------------------------------
 add_request 7012345672-block block 7012345672 356938035643809
@@ -165,36 +178,72 @@ is "$(result_of 8212345679-block)" "blocked||8212345679|356938035643809" "the ne
 [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 500 ]
 ok $? "after --delay"
 
-"$consumer" --redis "$url" --block-ms 200 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+"$consumer" "${where[@]}" --block-ms 200 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
 pid=$!
 test_pids="$test_pids $pid"
 sleep 0.5
 add_request 9012345670-unblock unblock 9012345670 356938035643809
-wait_for 10 sh -c "redis-cli -p $port XRANGE ceir:results - + | grep -qx 9012345670-unblock"
+answered() { rcli XRANGE ceir:results - + | grep -qx "$1"; }
+wait_for 10 answered 9012345670-unblock
 ok $? "a running consumer answers a request added while it waits"
 kill -TERM "$pid"
 wait_exit 5 "$pid"
 is "$exit_status" 0 "SIGTERM stops it with status 0"
 cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
 
-# --- a Redis that comes up late, on a Unix socket ----------------------------------------
-sock=$TEST_TMP/late.sock
-"$consumer" --redis "unix://$sock" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
-pid=$!
-test_pids="$test_pids $pid"
-wait_for 10 grep -q retrying "$TEST_TMP/err"
-ok $? "without Redis it says so on stderr and retries"
-"$REDIS_SERVER" --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize no \
-	--logfile "$TEST_TMP/late.log" &
-test_pids="$test_pids $!"
-wait_for 10 redis-cli -s "$sock" XINFO GROUPS ceir:requests
-ok $? "when Redis comes up (unix://...) it creates its group"
-redis-cli -s "$sock" XADD ceir:requests '*' request_id 9112345679-block type block \
-	ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
-wait_exit 10 "$pid"
-is "$exit_status" 0 "and answers the request"
-like "$(redis-cli -s "$sock" XRANGE ceir:results - +)" 9112345679-block "on that Redis"
-cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+# --- a Redis that comes up late ----------------------------------------------------------
+# has_group REDIS-CLI-OPTION...: the group ceir is on ceir:requests (redis-cli exits 0 on an
+# error reply too: the group's name must be in the answer).
+has_group() { redis-cli "$@" XINFO GROUPS ceir:requests 2>/dev/null | grep -qx ceir; }
+if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
+	# A cluster of one master that comes up late: nothing on its port first, then a node that
+	# serves no slot yet (a cluster not formed), then the node given every slot.
+	lport=$(free_port)
+	"$consumer" --redis-cluster "127.0.0.1:$lport" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+	pid=$!
+	test_pids="$test_pids $pid"
+	wait_for 10 grep -q retrying "$TEST_TMP/err"
+	ok $? "without Redis it says so on stderr and retries"
+	mkdir -p "$TEST_TMP/late"
+	"$REDIS_SERVER" --port "$lport" --bind 127.0.0.1 --save '' --appendonly no \
+		--cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file nodes.conf \
+		--dir "$TEST_TMP/late" >"$TEST_TMP/late.log" 2>&1 &
+	test_pids="$test_pids $!"
+	wait_for 10 redis-cli -p "$lport" ping
+	retries() { grep -c retrying "$TEST_TMP/err"; }
+	more_retries() { [ "$(retries)" -gt "$1" ]; }
+	wait_for 10 more_retries "$(retries)"
+	ok $? "a cluster node that serves no slot yet: it still retries"
+	is "$(redis-cli -p "$lport" DBSIZE)" 0 "and has created nothing there"
+	redis-cli -p "$lport" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+	wait_for 10 has_group -p "$lport"
+	ok $? "when the cluster is up (--redis-cluster) it creates its group"
+	redis-cli -p "$lport" XADD ceir:requests '*' request_id 9112345679-block type block \
+		ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
+	wait_exit 10 "$pid"
+	is "$exit_status" 0 "and answers the request"
+	like "$(redis-cli -p "$lport" XRANGE ceir:results - +)" 9112345679-block "on that cluster"
+	cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+else
+	# On a Unix socket.
+	sock=$TEST_TMP/late.sock
+	"$consumer" --redis "unix://$sock" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+	pid=$!
+	test_pids="$test_pids $pid"
+	wait_for 10 grep -q retrying "$TEST_TMP/err"
+	ok $? "without Redis it says so on stderr and retries"
+	"$REDIS_SERVER" --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize no \
+		--logfile "$TEST_TMP/late.log" &
+	test_pids="$test_pids $!"
+	wait_for 10 has_group -s "$sock"
+	ok $? "when Redis comes up (unix://...) it creates its group"
+	redis-cli -s "$sock" XADD ceir:requests '*' request_id 9112345679-block type block \
+		ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
+	wait_exit 10 "$pid"
+	is "$exit_status" 0 "and answers the request"
+	like "$(redis-cli -s "$sock" XRANGE ceir:results - +)" 9112345679-block "on that Redis"
+	cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+fi
 
 # --- never a phone number -----------------------------------------------------------------
 [ -s "$out_all" ] && ! grep -q '+254' "$out_all"

@@ -19,16 +19,21 @@ CLUSTER_SEEDS=""
 declare -A cluster_pid
 
 cluster_start() {
-	local masters=$1 replicas=$2 n i p addrs=""
+	local masters=$1 replicas=$2 n i p bus addrs=""
 	n=$((masters * (1 + replicas)))
 	for ((i = 0; i < n; i++)); do
 		p=$(free_port)
+		# The cluster bus port: by default PORT+10000, which may be in the kernel's
+		# ephemeral range or taken; one of free_port's instead.
+		bus=$(free_port)
 		mkdir -p "$TEST_TMP/cluster/$p"
+		# repl-diskless-sync-delay 0: a replica's first sync at once, not after the 5 s a
+		# master waits by default for more replicas to share one transfer.
 		"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
-			--cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+			--cluster-enabled yes --cluster-port "$bus" --cluster-config-file "nodes-$p.conf" \
 			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
 			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
-			--enable-debug-command local \
+			--enable-debug-command local --repl-diskless-sync-delay 0 \
 			--dir "$TEST_TMP/cluster/$p" >"$TEST_TMP/cluster/$p/redis.log" 2>&1 &
 		cluster_pid[$p]=$!
 		test_pids="$test_pids $!"

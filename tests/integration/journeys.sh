@@ -1,23 +1,17 @@
-# The journeys end to end: a real redis-server, the real ceirgw, operator data imported with
+# The journeys end to end: a real Redis (one redis-server, or a cluster with
+# CEIRGW_TEST_BACKEND=cluster: backend_lib.sh), the real ceirgw, operator data imported with
 # ceirgwctl, the reference CEIR consumer (contrib/ceir-consumer), and `ceirgwctl phone` as the
 # sendsms endpoint that receives the owner's SMS. Walks check, report, status, unblock and
 # language by USSD (the aggregator callback) and by SMS, with the failures the issue names,
 # and checks the CEIR stream and the notifications.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-rport=$(free_port)
 hport=$(free_port)
 pport=$(free_port)
-while [ "$pport" = "$hport" ] || [ "$pport" = "$rport" ]; do pport=$(free_port); done
 url=http://127.0.0.1:$hport
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+backend_start
 
 today=$(date -u +%F)
 old=$(date -u -d '-400 days' +%F)
@@ -51,7 +45,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 kyc-key-file = kyc.key
 log-file = ceirgw.log
 log-level = debug
@@ -262,17 +256,17 @@ is "$(sms "$OWNER" "STOLEN 12345 5926")" "$(render en sms.bad_imei)" "SMS: a bad
 is "$(sms "$OTHER" "STATUS $ref")" "$(render en status.sent ref="$ref" maker=Nokia model=N900)" \
 	"STATUS: sent to the CEIR"
 is "$(sms "$OTHER" "STATUS 1234567890")" "$(render en status.unknown)" "STATUS: not a reference"
-/usr/bin/python3 "$CONSUMER" --redis "redis://127.0.0.1:$rport" --once --reject "$C=not-the-owner" \
+/usr/bin/python3 "$CONSUMER" "${BACKEND_CONSUMER[@]}" --once --reject "$C=not-the-owner" \
 	>"$TEST_TMP/consumer.out" 2>&1
 ok $? "the reference CEIR consumer answered every request"
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$A}' state)\" = blocked ]"
+wait_for 10 r_is blocked HGET "rep:{$A}" state
 ok $? "ceirgw read the result: the report is blocked"
 wait_for 10 grep -q "(report $ref) is now blocked" "$TEST_TMP/phone.out"
 ok $? "the owner got the 'blocked' SMS"
 r=$(walk s1 "$OTHER" 4 "$ref")
 is "$r" "END $(render en status.blocked ref="$ref" maker=Nokia model=N900)" "status by menu: blocked"
 is "$(sms "$OTHER" "$A")" "$(render en check.blocked maker=Nokia model=N900)" "check: blocked"
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$C}' state)\" = rejected ]"
+wait_for 10 r_is rejected HGET "rep:{$C}" state
 ok $? "a rejected request: the report is rejected"
 is "$(sms "$OWNER2" "STATUS $ref2")" \
 	"$(render en status.rejected ref="$ref2" \
@@ -290,8 +284,8 @@ like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-unblock" "request id <ref>
 r=$(walk u1 "$OWNER" 3 "$ref" "$pin")
 is "$r" "END $(render en unblock.already ref="$ref")" "unblock by menu again: already requested"
 is "$(entries)" "$((n1 + 1))" "... nothing queued twice"
-/usr/bin/python3 "$CONSUMER" --redis "redis://127.0.0.1:$rport" --once >>"$TEST_TMP/consumer.out" 2>&1
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport HGET 'rep:{$A}' state)\" = unblocked ]"
+/usr/bin/python3 "$CONSUMER" "${BACKEND_CONSUMER[@]}" --once >>"$TEST_TMP/consumer.out" 2>&1
+wait_for 10 r_is unblocked HGET "rep:{$A}" state
 ok $? "the CEIR unblocked it"
 wait_for 10 grep -q "(report $ref) is unblocked" "$TEST_TMP/phone.out"
 ok $? "the owner got the 'unblocked' SMS"

@@ -1,5 +1,5 @@
-# Every journey's happy path in every shipped language, end to end: a real redis-server, the
-# real ceirgw, operator data imported with ceirgwctl, the reference CEIR consumer
+# Every journey's happy path in every shipped language, end to end: a real Redis (one
+# redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh), the real ceirgw, operator data imported with ceirgwctl, the reference CEIR consumer
 # (contrib/ceir-consumer, run whenever the CEIR is to answer), and a recording sendsms
 # endpoint (Kannel's interface) that keeps every SMS ceirgw sends with its coding. Per
 # language (en as the control, then fr, sw, ar) one owner picks the language in the USSD
@@ -8,8 +8,8 @@
 # that language's keywords.
 # Expected texts come from `ceirgwctl flows render`, never from copies of the translations.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
 PYTHON=/usr/bin/python3
 CONSUMER=$top_srcdir/contrib/ceir-consumer
 # Ports below the kernel's ephemeral range: no client socket (of this test or another) can
@@ -20,17 +20,13 @@ low_port() {
 	while p=$(free_port); [ "$p" -ge "$eph" ]; do :; done
 	echo "$p"
 }
-rport=$(low_port)
 hport=$(low_port)
 pport=$(low_port)
 url=http://127.0.0.1:$hport
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
+backend_start
 wait_for 10 R ping
-ok $? "redis-server is up"
+ok $? "redis is up"
 
 # ---- the data: per language an owner with two phones and an ID on record ----------------
 # LANGS[i]: language; TACs of the phone reported by USSD (P) and by SMS (Q), with the maker
@@ -77,7 +73,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 kyc-key-file = kyc.key
 log-file = ceirgw.log
 log-level = debug
@@ -141,7 +137,7 @@ fi
 
 # ceir: the CEIR answers every request waiting (blocked, unblocked).
 ceir() {
-	"$PYTHON" "$CONSUMER" --redis "redis://127.0.0.1:$rport" --consumer it-lang --once \
+	"$PYTHON" "$CONSUMER" "${BACKEND_CONSUMER[@]}" --consumer it-lang --once \
 		>>"$TEST_TMP/consumer.out" 2>&1
 }
 
@@ -202,16 +198,15 @@ sms_wait() { wait_for 10 sh -c '[ "$(awk -F"\t" -v to="$1" "\$1 == to { print \$
 sms_ref() { wait_for 10 sh -c 'awk -F"\t" -v to="$1" "\$1 == to" "$3" | grep -qF -- "$2"' \
 	sh "$1" "$2" "$TEST_TMP/sms.log"; }
 # state_is IMEI STATE: waits until the report of IMEI is in STATE.
-state_is() { wait_for 10 sh -c '[ "$("$1" -p "$2" HGET "rep:{$3}" state)" = "$4" ]' \
-	sh "$REDIS_CLI" "$rport" "$1" "$2"; }
+state_is() { wait_for 10 r_is "$2" HGET "rep:{$1}" state; }
 # entries IMEI [TYPE]: the CEIR requests for IMEI, one line each: the fields named below.
 FIELDS="type request_id ref imei maker model reporter_msisdn owner_msisdn reason police_ref"
 FIELDS="$FIELDS channel kyc_matched"
 entries() {
-	"$PYTHON" - "$rport" "$1" "${2:-}" $FIELDS <<'EOF'
-import sys, redis
-port, imei, typ, names = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
-for _, f in redis.Redis(port=port, decode_responses=True).xrange("ceir:requests"):
+	backend_python - "$1" "${2:-}" $FIELDS <<'EOF'
+import sys, ceirgw_test_backend as backend
+imei, typ, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+for _, f in backend.connect(decode_responses=True).xrange("ceir:requests"):
     if f.get("imei") == imei and (not typ or f.get("type") == typ):
         print("|".join(f.get(n, "<none>") for n in names))
 EOF

@@ -1,4 +1,5 @@
-# Exactly once when ceirgw is killed in the middle of journeys: a real redis-server, the real
+# Exactly once when ceirgw is killed in the middle of journeys: a real Redis (one
+# redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh), the real
 # ceirgw, 30 owners each with one phone and an ID on record. All 30 report by SMS at once and
 # ceirgw is killed (SIGKILL) while they are in flight; it starts again on the same Redis, every
 # owner tries again, then once more. Each phone must end with one report in state sent, one
@@ -17,9 +18,13 @@
 # "XREADGROUP ... COUNT 1 BLOCK 0 ... >" N times then "DEBUG SLEEP" freezes it once N entries
 # were added, however many one batch of ceirgw's commands adds (the group "freeze" is ours),
 # possibly one command later.
+# On a cluster, "Redis" in the above is the master that serves ceir:requests, and "at once"
+# freezes every master.
 . "$(dirname "$0")/lib.sh"
+# A master frozen for FREEZE_S must not be taken for dead and replaced by its replica.
+: "${CLUSTER_NODE_TIMEOUT:=10000}"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
 PYTHON=/usr/bin/python3
 N=30
 FREEZE_S=1.5
@@ -31,17 +36,13 @@ low_port() {
 	while p=$(free_port); [ "$p" -ge "$eph" ]; do :; done
 	echo "$p"
 }
-rport=$(low_port)
 hport=$(low_port)
 pport=$(low_port)
 url=http://127.0.0.1:$hport
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--enable-debug-command local --dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
+backend_start --enable-debug-command local
 wait_for 10 R ping
-ok $? "redis-server is up"
+ok $? "Redis is up"
 
 # ---- the data: owner k has phone IMEI[k] and an ID ending in ID4[k]. Owners 1..N report in
 # the burst, N+1 and N+2 by USSD, N+3 while sendsms is down.
@@ -63,7 +64,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 kyc-key-file = kyc.key
 log-file = ceirgw.log
 log-level = debug
@@ -123,32 +124,51 @@ start_gw() {
 	echo "Bail out! ceirgw did not start"
 	exit 1
 }
-asleep() { ! timeout 0.2 "$REDIS_CLI" -p "$rport" PING >/dev/null 2>&1; }
-# freeze_after N: Redis sleeps FREEZE_S: at once (0), right after the next entry added to
-# ceir:requests (1), or once N more entries were added.
+# The connections that freeze Redis (freeze_after), and the ports they freeze.
+freeze_fds=""
+freeze_ports=""
+asleep() {
+	local p
+	for p in $freeze_ports; do
+		! timeout 0.2 "$REDIS_CLI" -p "$p" PING >/dev/null 2>&1 || return 1
+	done
+}
+# freeze_after N: Redis sleeps FREEZE_S: at once (0: every master), right after the next
+# entry added to ceir:requests (1), or once N more entries were added (1 and N: the master
+# of ceir:requests).
 R XGROUP CREATE ceir:requests freeze '$' MKSTREAM >/dev/null
 freeze_after() {
-	local i
+	local i p fd
 	R XGROUP SETID ceir:requests freeze '$' >/dev/null
-	exec 5<>"/dev/tcp/127.0.0.1/$rport"
-	{
-		if [ "$1" = 1 ]; then
-			printf 'XREAD BLOCK 0 STREAMS ceir:requests $\r\n'
-		else
-			for i in $(seq 1 "$1"); do
-				printf 'XREADGROUP GROUP freeze t COUNT 1 BLOCK 0 STREAMS ceir:requests >\r\n'
-			done
-		fi
-		printf 'DEBUG SLEEP %s\r\n' "$FREEZE_S"
-	} >&5
+	freeze_fds=""
+	if [ "$1" = 0 ]; then
+		freeze_ports=$(backend_masters)
+	else
+		freeze_ports=$(backend_port_of_key ceir:requests)
+	fi
+	for p in $freeze_ports; do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$p"
+		freeze_fds="$freeze_fds $fd"
+		{
+			if [ "$1" = 1 ]; then
+				printf 'XREAD BLOCK 0 STREAMS ceir:requests $\r\n'
+			else
+				for i in $(seq 1 "$1"); do
+					printf 'XREADGROUP GROUP freeze t COUNT 1 BLOCK 0 STREAMS ceir:requests >\r\n'
+				done
+			fi
+			printf 'DEBUG SLEEP %s\r\n' "$FREEZE_S"
+		} >&"$fd"
+	done
 }
 # kill_frozen: once Redis is frozen, SIGKILL ceirgw; then wait for Redis to wake up.
 kill_frozen() {
+	local fd
 	wait_for 10 asleep
 	ok $? "$1: Redis frozen with requests in flight"
 	{ kill -9 "$gw"; wait "$gw"; } 2>/dev/null
-	exec 5>&-
-	wait_for 10 R ping
+	for fd in $freeze_fds; do exec {fd}>&-; done
+	wait_for 10 backend_awake
 }
 ussd() {
 	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
@@ -163,11 +183,11 @@ render() { "$CEIRGWCTL" flows render "$@"; }
 ref_in() { printf '%s' "$1" | grep -o '[0-9]\{10\}' | head -n1; }
 # block_entries IMEI: the block requests on ceir:requests for IMEI, one request_id a line.
 block_entries() {
-	"$PYTHON" - "$rport" "$1" <<'EOF'
-import sys, redis
-r = redis.Redis(port=int(sys.argv[1]), decode_responses=True)
+	backend_python - "$1" <<'EOF'
+import sys, ceirgw_test_backend as backend
+r = backend.connect(decode_responses=True)
 for _, f in r.xrange("ceir:requests"):
-    if f.get("imei") == sys.argv[2] and f.get("type") == "block":
+    if f.get("imei") == sys.argv[1] and f.get("type") == "block":
         print(f.get("request_id", "-"))
 EOF
 }
@@ -257,9 +277,9 @@ is "$(check_answers first retry again)" "" \
 refs=$(for k in $(seq 1 $N); do R HGET "rep:{${IMEI[k]}}" ref; done)
 is "$(printf '%s\n' $refs | grep -c '^[0-9]\{10\}$')" "$N" "every report has a reference"
 is "$(printf '%s\n' $refs | sort -u | wc -l)" "$N" "... and no two the same"
-is "$("$PYTHON" - "$rport" <<'EOF'
-import collections, sys, redis
-r = redis.Redis(port=int(sys.argv[1]), decode_responses=True)
+is "$(backend_python - <<'EOF'
+import collections, ceirgw_test_backend as backend
+r = backend.connect(decode_responses=True)
 n = collections.Counter(f.get("imei") for _, f in r.xrange("ceir:requests"))
 print(" ".join(sorted(i for i, c in n.items() if c > 1)))
 EOF
@@ -335,8 +355,7 @@ for v in 1 2; do
 		[ "$got" = accepted ] || [ "$got" = already ]
 		ok $? "USSD 2: the retried step: accepted or already reported, with the reference"
 		# Within 10 s of its last change the report is left to the sweep, which completes it.
-		wait_for 30 sh -c '[ "$("$1" -p "$2" HGET "rep:{$3}" state)" = sent ]' sh \
-			"$REDIS_CLI" "$rport" "${IMEI[k]}"
+		wait_for 30 r_is sent HGET "rep:{${IMEI[k]}}" state
 		ok $? "USSD 2: the report is sent (by the retry, or the sweep)"
 	fi
 	is "$(ussd "$sid" "${OWNER[k]}" "$text*1")" "$r" "USSD $v: retried again: the same answer"

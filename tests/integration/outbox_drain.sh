@@ -2,22 +2,18 @@
 # the stream and never acknowledged, as a killed ceirgw leaves them) are all sent, each
 # once, within 60 s of a restart, and the pending list ends empty. Then a kill -9 in the
 # middle of a second backlog: after the restart every receipt arrives, and at most the
-# window the outbox states (doc/redis-keys.md) is sent twice.
+# window the outbox states (doc/redis-keys.md) is sent twice. On one redis-server, or a
+# cluster with CEIRGW_TEST_BACKEND=cluster (backend_lib.sh).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
 sport=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
 OUTBOX=ceirgw:outbox-http
 CONSUMER=$(hostname | cut -c1-63)-$hport	# as outbox.c names it: host and HTTP port
 N=5000
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+backend_start
 
 # smsbox's sendsms, faked: one line per request with the text it carried, then 202 as
 # Kannel answers.
@@ -56,7 +52,7 @@ wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$sport/"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 log-file = ceirgw.log
 log-level = info
 sendsms-url = http://127.0.0.1:$sport/cgi-bin/sendsms
@@ -70,6 +66,7 @@ backlog() {
 	R XREADGROUP GROUP ceirgw "$CONSUMER" COUNT 100000 STREAMS "$OUTBOX" '>' >/dev/null
 }
 pending() { R XPENDING "$OUTBOX" ceirgw | head -1; }
+pending_is() { [ "$(pending)" = "$1" ]; }
 sent() { wc -l <"$TEST_TMP/sent"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -86,9 +83,9 @@ wait_for 60 sh -c "[ \$(wc -l <'$TEST_TMP/sent') -ge $N ]"
 ok $? "all $N sent within 60 s of the start"
 t=$(since "$t0")
 echo "# $N receipts in $t s ($(awk -v n="$N" -v t="$t" 'BEGIN { printf "%d", n / t }')/s, ceirgw's start included)"
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XPENDING $OUTBOX ceirgw | head -1)\" = 0 ]"
+wait_for 10 pending_is 0
 ok $? "the pending list ends empty"
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XLEN $OUTBOX)\" = 0 ]"
+wait_for 10 r_is 0 XLEN "$OUTBOX"
 ok $? "and the stream too (delivered entries are deleted)"
 sleep 0.5
 is "$(sent)" "$N" "nothing more was sent"
@@ -111,7 +108,7 @@ gw=$!
 test_pids="$test_pids $gw"
 wait_for 60 sh -c "[ \$(sort -u '$TEST_TMP/sent' | wc -l) -ge $N ]"
 ok $? "after a kill -9 and a restart, every receipt arrives"
-wait_for 10 sh -c "[ \"\$($REDIS_CLI -p $rport XPENDING $OUTBOX ceirgw | head -1)\" = 0 ]"
+wait_for 10 pending_is 0
 ok $? "the pending list ends empty"
 twice=$(sort "$TEST_TMP/sent" | uniq -d | wc -l)
 echo "# sent twice: $twice"

@@ -1,18 +1,15 @@
 # The CEIR's results left pending by a ceirgw that stopped (its consumer is named by host and
 # pid, so a restarted ceirgw is another consumer): the next ceirgw takes the whole backlog
-# over at once, batch after batch with XAUTOCLAIM's cursor, not 32 every 30 s.
+# over at once, batch after batch with XAUTOCLAIM's cursor, not 32 every 30 s. On one
+# redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster (backend_lib.sh).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+backend_start
 
 N=3000
+pending_is() { [ "$(R XPENDING ceir:results ceirgw | head -n1)" = "$1" ]; }
 # Results for references no report has (ceirgw logs and acknowledges each), read by a
 # consumer of a ceirgw that is gone, and idle for 2 minutes already.
 R XGROUP CREATE ceir:results ceirgw 0 MKSTREAM >/dev/null
@@ -22,14 +19,16 @@ for i in $(seq 1 $N); do
 done | R >/dev/null
 R XREADGROUP GROUP ceirgw gone-host-1 COUNT $N STREAMS ceir:results '>' >/dev/null
 R XPENDING ceir:results ceirgw - + $N gone-host-1 | awk 'NR % 4 == 1' >"$TEST_TMP/ids"
-xargs -n 500 sh -c "\"$REDIS_CLI\" -p $rport XCLAIM ceir:results ceirgw gone-host-1 0 \"\$@\" \
-	IDLE 120000 JUSTID >/dev/null" _ <"$TEST_TMP/ids"
+# shellcheck disable=SC2086 # $ids: 500 entry ids
+xargs -n 500 <"$TEST_TMP/ids" | while read -r ids; do
+	R XCLAIM ceir:results ceirgw gone-host-1 0 $ids IDLE 120000 JUSTID >/dev/null
+done
 is "$(R XPENDING ceir:results ceirgw | head -n1)" "$N" "$N results pending for a stopped consumer"
 
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 log-file = ceirgw.log
 EOF
 "$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
@@ -38,7 +37,7 @@ test_pids="$test_pids $gw"
 wait_for 10 curl -sf "http://127.0.0.1:$hport/healthz"
 ok $? "ceirgw is up"
 t0=$(date +%s%N)
-wait_for 30 sh -c "[ \"\$(\"$REDIS_CLI\" -p $rport XPENDING ceir:results ceirgw | head -n1)\" = 0 ]"
+wait_for 30 pending_is 0
 ok $? "the whole backlog taken over and acknowledged"
 echo "# drained $N results in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 is "$(grep -cE 'unknown report|not a result' "$TEST_TMP/ceirgw.log")" "$N" \

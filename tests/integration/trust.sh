@@ -2,20 +2,15 @@
 # and a report's PIN over hundreds of connections and numbers at once (at most verify-tries
 # candidates are ever compared), a stranger's report of a reported phone (no reference, no
 # report told), strangers trying to lock an owner out and to use up a buyer's check, and the
-# per-caller limits, whose refusals say what was limited and for how long. A real
-# redis-server and the real ceirgw, callers on the HTTP callbacks from loopback.
+# per-caller limits, whose refusals say what was limited and for how long. A real Redis (one
+# redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh) and the real
+# ceirgw, callers on the HTTP callbacks from loopback.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
 url=http://127.0.0.1:$hport
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+backend_start
 
 today=$(date -u +%F)
 OWNER=+254712345678	# phones A and B, ID 31415926
@@ -46,7 +41,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
+$BACKEND_REDIS_CONF
 kyc-key-file = kyc.key
 log-file = ceirgw.log
 log-level = info
