@@ -11,6 +11,15 @@
 #   cluster_wait_ok SECONDS          waits until every live node says cluster_state:ok and
 #                                    all 16384 slots are served by live masters
 #   cluster_kill PORT                SIGKILLs the node on PORT (kept from cleanup's list)
+#   cluster_restart PORT             starts a killed node again with its nodes.conf (empty:
+#                                    no persistence): it rejoins, as a replica of whoever
+#                                    took its slots over, and waits until it answers
+#   cluster_replicas_online N        every master has N replicas online (first sync done)
+#   cluster_id PORT                  the node id of the node on PORT
+#   cluster_reshard FROM TO SLOTS [PIPELINE]
+#                                    redis-cli --cluster reshard: SLOTS slots of the master
+#                                    on port FROM to the master on port TO, PIPELINE keys a
+#                                    MIGRATE (redis-cli's default 10)
 
 REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
 : "${CLUSTER_NODE_TIMEOUT:=1000}"
@@ -18,20 +27,25 @@ CLUSTER_PORTS=""
 CLUSTER_SEEDS=""
 declare -A cluster_pid
 
+# cluster_node_start PORT: the redis-server of a node (its folder made), in the background.
+cluster_node_start() {
+	"$REDIS_SERVER" --port "$1" --bind 127.0.0.1 --save '' --appendonly no \
+		--cluster-enabled yes --cluster-config-file "nodes-$1.conf" \
+		--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
+		--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
+		--enable-debug-command local \
+		--dir "$TEST_TMP/cluster/$1" >>"$TEST_TMP/cluster/$1/redis.log" 2>&1 &
+	cluster_pid[$1]=$!
+	test_pids="$test_pids $!"
+}
+
 cluster_start() {
 	local masters=$1 replicas=$2 n i p addrs=""
 	n=$((masters * (1 + replicas)))
 	for ((i = 0; i < n; i++)); do
 		p=$(free_port)
 		mkdir -p "$TEST_TMP/cluster/$p"
-		"$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
-			--cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
-			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
-			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
-			--enable-debug-command local \
-			--dir "$TEST_TMP/cluster/$p" >"$TEST_TMP/cluster/$p/redis.log" 2>&1 &
-		cluster_pid[$p]=$!
-		test_pids="$test_pids $!"
+		cluster_node_start "$p"
 		CLUSTER_PORTS="$CLUSTER_PORTS $p"
 		addrs="$addrs 127.0.0.1:$p"
 	done
@@ -112,4 +126,18 @@ cluster_kill() {
 	kill -9 "${cluster_pid[$1]}" 2>/dev/null
 	wait "${cluster_pid[$1]}" 2>/dev/null
 	return 0
+}
+
+cluster_restart() {
+	cluster_node_start "$1"
+	wait_for 10 "$REDIS_CLI" -p "$1" ping
+}
+
+cluster_id() { "$REDIS_CLI" -p "$1" cluster myid; }
+
+cluster_reshard() {
+	"$REDIS_CLI" --cluster reshard "127.0.0.1:$1" --cluster-from "$(cluster_id "$1")" \
+		--cluster-to "$(cluster_id "$2")" --cluster-slots "$3" \
+		--cluster-pipeline "${4:-10}" --cluster-yes \
+		>>"$TEST_TMP/cluster/reshard.log" 2>&1
 }

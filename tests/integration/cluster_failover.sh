@@ -1,0 +1,311 @@
+# A master of the Redis Cluster dies while users report and check phones (issue 16): a real
+# 3 masters + 3 replicas cluster (cluster_lib.sh), the real ceirgw on it with
+# redis-replicas-ack = 1, operator data for 6,200 owners and 2,200 more phones imported with
+# ceirgwctl, receipts queued for a sendsms endpoint of ours. tests/tools/journey_load.py
+# drives USSD report journeys (7 steps) and check journeys (3 steps), 12 in flight, at most
+# 250 started a second, and compares every screen with the one due.
+#
+# Twice: first the master that holds ceir:requests, then the one that serves the pairings of
+# the most phones the next run uses, is SIGKILLed while the journeys run. Its replica takes
+# over; once the cluster is whole again the dead node is started again (as a supervisor
+# would) and rejoins as the new master's replica; the load goes on for 300 more journeys.
+# Each time:
+#   (a) every report whose user saw a reference is on ceir:requests exactly once, with its
+#       report still holding that reference (a write the user was told of is not lost in the
+#       failover), and its receipt SMS reached sendsms or waits on the outbox stream;
+#   (b) every request answered, within 3 x redis-timeout + 1 s;
+#   (c) the users in the gap got the "try later" screen, and no one anything else unexpected;
+#   (d) ceirgw, the same process, serves every journey started after the cluster is whole
+#       again, and a batch of fresh ones after the run.
+# Last, the users who got "try later" report again: each is answered with a reference
+# (accepted, or already reported: the report a cut journey left is completed by ceirgw's
+# sweep), and that reference too is on the stream exactly once.
+# Figures (failover gap, try-later count, latencies) are printed as TAP comments.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
+
+PYTHON=/usr/bin/python3
+LOAD=$top_srcdir/tests/tools/journey_load.py
+CHECK=$top_srcdir/tests/tools/cluster_check.py
+REDIS_TIMEOUT=1000	# ms, ceirgw's redis-timeout
+BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))
+RATE=250		# journeys started a second, at most
+OUTBOX=ceirgw:outbox-http
+
+hport=$(free_port)
+pport=$(free_port)
+url=http://127.0.0.1:$hport
+
+t_start=$(date +%s)
+cluster_start 3 1
+ok $? "a Redis Cluster of 3 masters and 3 replicas is up"
+
+# ---- the data: owner k (+25471 and k on 7 digits) has one phone, IMEI TAC + k on 6 digits
+# (three TACs by turns), and an ID on record; phone j of the checks (TAC + 500000 + j) is used
+# by +25472 and j. Jobs: R (report) and C (check) lines for journey_load.py.
+"$PYTHON" - "$TEST_TMP" "$(date -u +%F)" <<'EOF'
+import sys
+d, today = sys.argv[1], sys.argv[2]
+def luhn(body):
+    s = 0
+    for i, ch in enumerate(body):
+        x = (ord(ch) - 48) * (2 if i % 2 else 1)
+        s += x - 9 if x > 9 else x
+    return body + str((10 - s % 10) % 10)
+TACS = [("35693803", "Nokia", "N900"), ("35332000", "Samsung", "SGH-W110"),
+        ("35332200", "Siemens", "A52")]
+pairings = open(d + "/pairings.csv", "w")
+kyc = open(d + "/kyc.csv", "w")
+pairings.write("imei,msisdn,imsi,first_seen,last_seen\n")
+kyc.write("msisdn,national_id\n")
+owners, checks = [], []
+for k in range(1, 6201):
+    tac, maker, model = TACS[k % 3]
+    imei, msisdn, nid = luhn(tac + "%06d" % k), "+25471%07d" % k, "3%07d" % (k * 7919 % 10**7)
+    pairings.write("%s,%s,6390200%08d,2025-01-01,%s\n" % (imei, msisdn[1:], k, today))
+    kyc.write("%s,%s\n" % (msisdn[1:], nid))
+    owners.append("R\t%s\t%s\t%s\t%s\t%s\n" % (msisdn, imei, nid[-4:], maker, model))
+for j in range(1, 2201):
+    tac, maker, model = TACS[j % 3]
+    imei = luhn(tac + "%06d" % (500000 + j))
+    pairings.write("%s,25472%07d,6390300%08d,2025-01-01,%s\n" % (imei, j, j, today))
+    checks.append("C\t+25473%07d\t%s\t%s\t%s\n" % (j, imei, maker, model))
+def jobs(name, o, c):
+    # three reports, then a check
+    with open("%s/%s.jobs" % (d, name), "w") as f:
+        for i, line in enumerate(o):
+            f.write(line)
+            if i % 3 == 2 and c:
+                f.write(c.pop(0))
+        f.writelines(c)
+jobs("run1", owners[0:3000], checks[0:1000])
+jobs("run2", owners[3000:6000], checks[1000:2000])
+jobs("after1", owners[6000:6100], checks[2000:2100])
+jobs("after2", owners[6100:6200], checks[2100:2200])
+EOF
+ok $? "data for 6200 owners and 2200 more phones generated"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+cat >"$TEST_TMP/ceirgw.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$hport
+redis-cluster = $CLUSTER_SEEDS
+redis-replicas-ack = 1
+redis-timeout = $REDIS_TIMEOUT
+kyc-key-file = kyc.key
+log-file = ceirgw.log
+log-level = info
+sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
+sendsms-username = ceirgw
+sendsms-password = secret
+report-sweep-after = 11
+rate-check-msisdn = 1000000/3600
+rate-report-msisdn = 1000000/86400
+rate-verify-msisdn = 1000000/3600
+EOF
+out=$("$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
+	"$TEST_TMP/pairings.csv" 2>&1)
+ok $? "pairings imported into the cluster"
+like "$out" "8400 imported, 0 rejected" "... all 8400 of them"
+out=$("$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
+	"$TEST_TMP/kyc.csv" 2>&1)
+ok $? "KYC imported into the cluster"
+like "$out" "6200 imported, 0 rejected" "... all 6200 owners"
+
+# The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text".
+cat >"$TEST_TMP/sendsms.py" <<'EOF'
+import http.server, sys, urllib.parse
+out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        g = lambda k: q.get(k, [""])[0]
+        if u.path == "/cgi-bin/sendsms":
+            out.write(g("to") + "\t" + g("text").replace("\n", "\\n") + "\n")
+        body = b"0: Accepted for delivery"
+        self.send_response(202)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+: >"$TEST_TMP/sms.log"
+"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>>"$TEST_TMP/sendsms.err" &
+test_pids="$test_pids $!"
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
+ok $? "the sendsms endpoint is up"
+
+"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
+gw=$!
+test_pids="$test_pids $gw"
+if ! wait_for 10 curl -sf "$url/healthz"; then
+	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
+	echo "Bail out! ceirgw did not start on the cluster"
+	exit 1
+fi
+ok 0 "ceirgw is up on the cluster"
+
+# ---- helpers ----------------------------------------------------------------------------------
+# load NAME [OPTIONS...]: journey_load.py over $TEST_TMP/NAME.jobs; NAME.journeys, .summary.
+load() {
+	local name=$1
+	shift
+	"$PYTHON" "$LOAD" --url "$url" --ctl "$CEIRGWCTL" --jobs "$TEST_TMP/$name.jobs" \
+		--out "$TEST_TMP/$name" --tag "$name" --workers 12 --timeout 10 "$@"
+}
+summary() { sed -n "s/^$2=//p" "$TEST_TMP/$1.summary"; }
+# outcomes NAME [FROM]: "outcome count ..." of the journeys (those whose index >= FROM).
+outcomes() {
+	awk -F'\t' -v from="${2:-0}" '$1 >= from { n[$7]++ }
+		END { for (o in n) printf "%s %d\n", o, n[o] }' "$TEST_TMP/$1.journeys" | sort | xargs
+}
+# count NAME OUTCOME [FROM]
+count() {
+	awk -F'\t' -v o="$2" -v from="${3:-0}" '$1 >= from && $7 == o { n++ } END { print n + 0 }' \
+		"$TEST_TMP/$1.journeys"
+}
+# stream_check JOURNEYS...: cluster_check.py's verdict on the CEIR stream; KEY=VALUE words.
+check_stream() { "$PYTHON" "$CHECK" "$CLUSTER_SEEDS" stream ceir:requests "$@"; }
+check_receipts() {
+	"$PYTHON" "$CHECK" "$CLUSTER_SEEDS" receipts "$OUTBOX" "$TEST_TMP/sms.log" "$@"
+}
+field() { printf '%s\n' "$1" | sed -n "s/^$2 //p"; }
+receipts_done() { [ "$(field "$(check_receipts "$@")" missing)" = 0 ]; }
+progress_at_least() { [ "$(cut -d' ' -f2 "$TEST_TMP/$1.progress" 2>/dev/null || echo 0)" -ge "$2" ]; }
+
+# failover NAME VICTIM WHAT: runs $TEST_TMP/NAME.jobs, SIGKILLs the master on port VICTIM once
+# 400 journeys have ended, waits for the failover, restarts the dead node, lets 300 more
+# journeys start, then checks (a) to (d).
+failover() {
+	local name=$1 victim=$2 what=$3 lpid t_kill t_ok t_back new bad s max
+	rm -f "$TEST_TMP/$name.whole"
+	load "$name" --rate "$RATE" --min-reports 1000 --until-file "$TEST_TMP/$name.whole" \
+		--after 300 --max-seconds 90 >"$TEST_TMP/$name.out" 2>&1 &
+	lpid=$!
+	wait_for 30 progress_at_least "$name" 400
+	ok $? "$name: 400 journeys done before the kill"
+	t_kill=$(date +%s.%N)
+	cluster_kill "$victim"
+	cluster_wait_ok 30
+	ok $? "$name: the master of $what ($victim) is killed, its replica took over"
+	t_ok=$(date +%s.%N)
+	new=$(for p in $(cluster_masters); do
+		[ "$("$REDIS_CLI" -p "$p" role | sed -n 1p)" = master ] && echo "$p"; done | xargs)
+	cluster_restart "$victim" && wait_for 30 cluster_replicas_online 1
+	ok $? "$name: the dead node is back as a replica"
+	t_back=$(date +%s.%N)
+	touch "$TEST_TMP/$name.whole"
+	wait_exit 120 "$lpid"
+	is "$exit_status" 0 "$name: the load driver ended"
+	sed 's/^/# /' "$TEST_TMP/$name.out"
+	is "$(summary "$name" ran_out)" 0 "$name: jobs enough for 300 journeys after the failover"
+	kill -0 "$gw" 2>/dev/null
+	ok $? "$name: ceirgw (pid $gw) is still running, never restarted"
+
+	# (b) and (c)
+	max=$(summary "$name" max_ms)
+	awk -v m="$max" -v b="$BOUND_MS" 'BEGIN { exit !(m + 0 < b) }'
+	ok $? "$name: every request answered within $BOUND_MS ms (max $max ms)"
+	is "$(count "$name" error)" 0 "$name: no request went unanswered (refused, reset, hung)"
+	bad=$(awk -F'\t' '$7 == "unexpected" { print $1 ": step " $8 ": " $11 }' \
+		"$TEST_TMP/$name.journeys" | head -n 5)
+	is "$(count "$name" unexpected)" 0 "$name: no screen other than the due one or 'try later'"
+	[ -n "$bad" ] && printf '%s\n' "$bad" | sed 's/^/#   /'
+	is "$(count "$name" accepted)" "$(awk -F'\t' '$2 == "R" && $7 != "try_later"' \
+		"$TEST_TMP/$name.journeys" | wc -l)" \
+		"$name: every report journey not cut by 'try later' ended with a reference"
+	[ "$(count "$name" accepted)" -ge 1000 ]
+	ok $? "$name: at least 1000 reports accepted"
+	# (d)
+	from=$(summary "$name" recovered_at)
+	is "$(outcomes "$name" "$from")" "$(printf 'accepted %s ok %s' \
+		"$(awk -F'\t' -v f="$from" '$1 >= f && $2 == "R"' "$TEST_TMP/$name.journeys" | wc -l)" \
+		"$(awk -F'\t' -v f="$from" '$1 >= f && $2 == "C"' "$TEST_TMP/$name.journeys" | wc -l)")" \
+		"$name: every journey started once the cluster was whole again answered right"
+	# the figures
+	awk -F'\t' -v k="$t_kill" -v o="$t_ok" -v b="$t_back" -v n="$name" '
+		{ j++ } $7 == "try_later" { t++; if (!f || $6 < f) f = $6; if ($6 > l) l = $6
+		  s[$8]++ }
+		END {
+			printf "# %s: %d journeys, %d got \"try later\"", n, j, t
+			if (t) { printf " (ended %.2f s to %.2f s after the kill; at step:", f - k, l - k
+				for (x in s) printf " %s:%d", x, s[x]; printf ")" }
+			printf "\n# %s: the cluster was ok again %.2f s after the kill, the node back %.2f s after\n",
+				n, o - k, b - k }' "$TEST_TMP/$name.journeys"
+	echo "# $name: masters now: $new; outcomes: $(outcomes "$name");" \
+		"latency p50 $(summary "$name" p50_ms) ms, p99 $(summary "$name" p99_ms) ms," \
+		"max $max ms over $(summary "$name" requests) requests"
+
+	# (a)
+	s=$(check_stream "$TEST_TMP/$name.journeys")
+	printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
+	is "$(field "$s" seen)" "$(count "$name" accepted)" "$name: the references seen, read back"
+	is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)" 0/0/0 \
+		"$name: every reference a user saw is on ceir:requests exactly once, for its IMEI"
+	is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
+		"$name: no request id or phone twice on the stream"
+	is "$(field "$s" lost)" 0 "$name: every report a user was told of survived the failover"
+	wait_for 30 receipts_done "$TEST_TMP/$name.journeys"
+	s=$(check_receipts "$TEST_TMP/$name.journeys")
+	printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
+	is "$(field "$s" missing)" 0 \
+		"$name: every receipt reached sendsms or waits on $OUTBOX (within 30 s)"
+	is "$(field "$s" pending)" 0 "$name: ... none left behind in a report's rep:{imei}:out"
+	echo "# $name: receipts: $(field "$s" delivered) delivered, $(field "$s" queued) queued"
+
+	# (d) a batch of fresh journeys, all unpaced
+	load "after${name#run}" >"$TEST_TMP/after.out" 2>&1
+	is "$(outcomes "after${name#run}")" "accepted 100 ok 100" \
+		"$name: after the failover 100 reports and 100 checks, all answered right"
+	s=$(check_stream "$TEST_TMP/after${name#run}.journeys")
+	is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" lost)" 0/0/0 \
+		"$name: ... each of those reports on the stream once"
+}
+
+# ---- run 1: the master of ceir:requests ----------------------------------------------------------
+failover run1 "$(cluster_port_of_key ceir:requests)" ceir:requests
+
+# ---- run 2: the master serving the pairings of the most phones run 2 reports ----------------------
+awk -F'\t' '$1 == "R" { print "pi:{" substr($3, 10, 5) "}" }' "$TEST_TMP/run2.jobs" \
+	>"$TEST_TMP/run2.keys"
+by_master=$("$PYTHON" "$CHECK" "$CLUSTER_SEEDS" masters "$TEST_TMP/run2.keys")
+echo "# run2: pairing buckets (pi:) of its phones by master: $(echo $by_master)"
+failover run2 "$(printf '%s\n' "$by_master" | awk 'NR == 1 { print $1 }')" "the most pairings"
+
+# ---- the users who got "try later" report again ----------------------------------------------------
+cat "$TEST_TMP/run1.journeys" "$TEST_TMP/run2.journeys" |
+	awk -F'\t' '$2 == "R" && $7 == "try_later" { print $3 }' | sort -u >"$TEST_TMP/retry.imeis"
+grep -hF -f "$TEST_TMP/retry.imeis" "$TEST_TMP/run1.jobs" "$TEST_TMP/run2.jobs" \
+	>"$TEST_TMP/retry.jobs"
+n=$(wc -l <"$TEST_TMP/retry.jobs")
+load retry --allow-already >"$TEST_TMP/retry.out" 2>&1
+is "$(( $(count retry accepted) + $(count retry already) ))" "$n" \
+	"the $n users who got 'try later' try again: each is answered with a reference"
+echo "# retry: $(outcomes retry)"
+stream_settled() {
+	s=$(check_stream "$TEST_TMP/retry.journeys")
+	[ "$(field "$s" missing)/$(field "$s" twice)" = 0/0 ]
+}
+wait_for 40 stream_settled
+s=$(check_stream "$TEST_TMP/run1.journeys" "$TEST_TMP/run2.journeys" "$TEST_TMP/after1.journeys" \
+	"$TEST_TMP/after2.journeys" "$TEST_TMP/retry.journeys")
+printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
+is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)/$(field "$s" lost)" 0/0/0/0 \
+	"in the end: every reference any user saw on the stream exactly once (the sweep's too)"
+is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
+	"in the end: no request id or phone twice on the stream"
+echo "# in the end: $(field "$s" blocks) block requests for $(field "$s" seen) references seen"
+
+kill -0 "$gw" 2>/dev/null
+ok $? "ceirgw is the process it was at the start"
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | head -n 5 | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 "no sanitizer report from ceirgw"
+kill "$gw"
+wait_exit 10 "$gw"
+is "$exit_status" 0 "ceirgw stops cleanly"
+echo "# $(( $(date +%s) - t_start )) s"
+done_testing
