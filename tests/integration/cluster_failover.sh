@@ -23,159 +23,18 @@
 # Figures (failover gap, try-later count, latencies) are printed as TAP comments.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
+. "$(dirname "$0")/cluster_journeys_lib.sh"
 
-PYTHON=/usr/bin/python3
-LOAD=$top_srcdir/tests/tools/journey_load.py
-CHECK=$top_srcdir/tests/tools/cluster_check.py
 REDIS_TIMEOUT=1000	# ms, ceirgw's redis-timeout
 BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))
 RATE=250		# journeys started a second, at most
-OUTBOX=ceirgw:outbox-http
-
-hport=$(free_port)
-pport=$(free_port)
-url=http://127.0.0.1:$hport
 
 t_start=$(date +%s)
 cluster_start 3 1
 ok $? "a Redis Cluster of 3 masters and 3 replicas is up"
-
-# ---- the data: owner k (+25471 and k on 7 digits) has one phone, IMEI TAC + k on 6 digits
-# (three TACs by turns), and an ID on record; phone j of the checks (TAC + 500000 + j) is used
-# by +25472 and j. Jobs: R (report) and C (check) lines for journey_load.py.
-"$PYTHON" - "$TEST_TMP" "$(date -u +%F)" <<'EOF'
-import sys
-d, today = sys.argv[1], sys.argv[2]
-def luhn(body):
-    s = 0
-    for i, ch in enumerate(body):
-        x = (ord(ch) - 48) * (2 if i % 2 else 1)
-        s += x - 9 if x > 9 else x
-    return body + str((10 - s % 10) % 10)
-TACS = [("35693803", "Nokia", "N900"), ("35332000", "Samsung", "SGH-W110"),
-        ("35332200", "Siemens", "A52")]
-pairings = open(d + "/pairings.csv", "w")
-kyc = open(d + "/kyc.csv", "w")
-pairings.write("imei,msisdn,imsi,first_seen,last_seen\n")
-kyc.write("msisdn,national_id\n")
-owners, checks = [], []
-for k in range(1, 6201):
-    tac, maker, model = TACS[k % 3]
-    imei, msisdn, nid = luhn(tac + "%06d" % k), "+25471%07d" % k, "3%07d" % (k * 7919 % 10**7)
-    pairings.write("%s,%s,6390200%08d,2025-01-01,%s\n" % (imei, msisdn[1:], k, today))
-    kyc.write("%s,%s\n" % (msisdn[1:], nid))
-    owners.append("R\t%s\t%s\t%s\t%s\t%s\n" % (msisdn, imei, nid[-4:], maker, model))
-for j in range(1, 2201):
-    tac, maker, model = TACS[j % 3]
-    imei = luhn(tac + "%06d" % (500000 + j))
-    pairings.write("%s,25472%07d,6390300%08d,2025-01-01,%s\n" % (imei, j, j, today))
-    checks.append("C\t+25473%07d\t%s\t%s\t%s\n" % (j, imei, maker, model))
-def jobs(name, o, c):
-    # three reports, then a check
-    with open("%s/%s.jobs" % (d, name), "w") as f:
-        for i, line in enumerate(o):
-            f.write(line)
-            if i % 3 == 2 and c:
-                f.write(c.pop(0))
-        f.writelines(c)
-jobs("run1", owners[0:3000], checks[0:1000])
-jobs("run2", owners[3000:6000], checks[1000:2000])
-jobs("after1", owners[6000:6100], checks[2000:2100])
-jobs("after2", owners[6100:6200], checks[2100:2200])
-EOF
-ok $? "data for 6200 owners and 2200 more phones generated"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis-cluster = $CLUSTER_SEEDS
-redis-replicas-ack = 1
-redis-timeout = $REDIS_TIMEOUT
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = info
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-report-sweep-after = 11
-rate-check-msisdn = 1000000/3600
-rate-report-msisdn = 1000000/86400
-rate-verify-msisdn = 1000000/3600
-EOF
-out=$("$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" 2>&1)
-ok $? "pairings imported into the cluster"
-like "$out" "8400 imported, 0 rejected" "... all 8400 of them"
-out=$("$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" 2>&1)
-ok $? "KYC imported into the cluster"
-like "$out" "6200 imported, 0 rejected" "... all 6200 owners"
-
-# The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text".
-cat >"$TEST_TMP/sendsms.py" <<'EOF'
-import http.server, sys, urllib.parse
-out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(u.query)
-        g = lambda k: q.get(k, [""])[0]
-        if u.path == "/cgi-bin/sendsms":
-            out.write(g("to") + "\t" + g("text").replace("\n", "\\n") + "\n")
-        body = b"0: Accepted for delivery"
-        self.send_response(202)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-: >"$TEST_TMP/sms.log"
-"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>>"$TEST_TMP/sendsms.err" &
-test_pids="$test_pids $!"
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
-ok $? "the sendsms endpoint is up"
-
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-if ! wait_for 10 curl -sf "$url/healthz"; then
-	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
-	echo "Bail out! ceirgw did not start on the cluster"
-	exit 1
-fi
-ok 0 "ceirgw is up on the cluster"
-
-# ---- helpers ----------------------------------------------------------------------------------
-# load NAME [OPTIONS...]: journey_load.py over $TEST_TMP/NAME.jobs; NAME.journeys, .summary.
-load() {
-	local name=$1
-	shift
-	"$PYTHON" "$LOAD" --url "$url" --ctl "$CEIRGWCTL" --jobs "$TEST_TMP/$name.jobs" \
-		--out "$TEST_TMP/$name" --tag "$name" --workers 12 --timeout 10 "$@"
-}
-summary() { sed -n "s/^$2=//p" "$TEST_TMP/$1.summary"; }
-# outcomes NAME [FROM]: "outcome count ..." of the journeys (those whose index >= FROM).
-outcomes() {
-	awk -F'\t' -v from="${2:-0}" '$1 >= from { n[$7]++ }
-		END { for (o in n) printf "%s %d\n", o, n[o] }' "$TEST_TMP/$1.journeys" | sort | xargs
-}
-# count NAME OUTCOME [FROM]
-count() {
-	awk -F'\t' -v o="$2" -v from="${3:-0}" '$1 >= from && $7 == o { n++ } END { print n + 0 }' \
-		"$TEST_TMP/$1.journeys"
-}
-# stream_check JOURNEYS...: cluster_check.py's verdict on the CEIR stream; KEY=VALUE words.
-check_stream() { "$PYTHON" "$CHECK" "$CLUSTER_SEEDS" stream ceir:requests "$@"; }
-check_receipts() {
-	"$PYTHON" "$CHECK" "$CLUSTER_SEEDS" receipts "$OUTBOX" "$TEST_TMP/sms.log" "$@"
-}
-field() { printf '%s\n' "$1" | sed -n "s/^$2 //p"; }
-receipts_done() { [ "$(field "$(check_receipts "$@")" missing)" = 0 ]; }
-progress_at_least() { [ "$(cut -d' ' -f2 "$TEST_TMP/$1.progress" 2>/dev/null || echo 0)" -ge "$2" ]; }
+cj_data 6200 2200 run1:1-3000:1-1000 run2:3001-6000:1001-2000 after1:6001-6100:2001-2100 \
+	after2:6101-6200:2101-2200
+cj_start
 
 # failover NAME VICTIM WHAT: runs $TEST_TMP/NAME.jobs, SIGKILLs the master on port VICTIM once
 # 400 journeys have ended, waits for the failover, restarts the dead node, lets 300 more
@@ -302,8 +161,7 @@ echo "# in the end: $(field "$s" blocks) block requests for $(field "$s" seen) r
 
 kill -0 "$gw" 2>/dev/null
 ok $? "ceirgw is the process it was at the start"
-grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | head -n 5 | sed 's/^/# /'
-is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 "no sanitizer report from ceirgw"
+sanitizer_clean
 kill "$gw"
 wait_exit 10 "$gw"
 is "$exit_status" 0 "ceirgw stops cleanly"

@@ -19,7 +19,8 @@
 #   cluster_reshard FROM TO SLOTS [PIPELINE]
 #                                    redis-cli --cluster reshard: SLOTS slots of the master
 #                                    on port FROM to the master on port TO, PIPELINE keys a
-#                                    MIGRATE (redis-cli's default 10)
+#                                    MIGRATE (redis-cli's default 10), once the nodes
+#                                    agree (cluster_agree: redis-cli --cluster check)
 
 REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
 : "${CLUSTER_NODE_TIMEOUT:=1000}"
@@ -135,7 +136,16 @@ cluster_restart() {
 
 cluster_id() { "$REDIS_CLI" -p "$1" cluster myid; }
 
+# Every node agrees on the slots, none is open (redis-cli --cluster check).
+cluster_agree() {
+	local out
+	out=$("$REDIS_CLI" --cluster check "127.0.0.1:$(cluster_live_port)" 2>&1) || return 1
+	case $out in *ERR*|*WARNING*) return 1 ;; esac
+}
+
+# (waits until the nodes agree first: redis-cli refuses to reshard before)
 cluster_reshard() {
+	wait_for 10 cluster_agree || return 1
 	"$REDIS_CLI" --cluster reshard "127.0.0.1:$1" --cluster-from "$(cluster_id "$1")" \
 		--cluster-to "$(cluster_id "$2")" --cluster-slots "$3" \
 		--cluster-pipeline "${4:-10}" --cluster-yes \

@@ -19,6 +19,10 @@ lines (and "# ..." lines naming what is wrong, at most 5 of each kind).
       rep:{imei}:out still holds SMS not relayed to the outbox)
   cluster_check.py SEEDS masters KEYS_FILE
       how many of the keys (one a line) each master serves now: "port count", most first
+  cluster_check.py SEEDS slotmap
+      "slot port" for each of the 16384 slots: the master serving it now ("-": none)
+  cluster_check.py - keyslots KEYS_FILE
+      "slot key" for each key (one a line)
 SEEDS: "host:port,host:port,..." as in redis-cluster (or redis://host:port: one Redis).
 """
 import collections
@@ -138,8 +142,8 @@ def receipts(rc, outbox, smslog, files):
     say("pending", len(pending), pending)
 
 
-def masters(seeds, keys_file):
-    owner = [None] * 16384
+def slot_owners(seeds):
+    owner = ["-"] * 16384
     for hp in seeds.split(","):
         h, p = hp.rsplit(":", 1)
         try:
@@ -151,13 +155,18 @@ def masters(seeds, keys_file):
         sys.exit("cluster_check.py: no seed node answers")
     for lo, hi, master, *_ in reply:
         for s in range(lo, hi + 1):
-            owner[s] = master[1]
-    n = collections.Counter()
+            owner[s] = str(master[1])
+    return owner
+
+
+def read_keys(keys_file):
     with open(keys_file) as f:
-        for line in f:
-            k = line.strip()
-            if k:
-                n[owner[key_slot(k.encode())]] += 1
+        return [line.strip() for line in f if line.strip()]
+
+
+def masters(seeds, keys_file):
+    owner = slot_owners(seeds)
+    n = collections.Counter(owner[key_slot(k.encode())] for k in read_keys(keys_file))
     for port, c in n.most_common():
         print("%s %d" % (port, c))
 
@@ -168,6 +177,14 @@ def main():
     cmd, args = sys.argv[2], sys.argv[3:]
     if cmd == "masters":
         masters(sys.argv[1], args[0])
+        return
+    if cmd == "slotmap":
+        for slot, port in enumerate(slot_owners(sys.argv[1])):
+            print("%d %s" % (slot, port))
+        return
+    if cmd == "keyslots":
+        for k in read_keys(args[0]):
+            print("%d %s" % (key_slot(k.encode()), k))
         return
     rc = connect(sys.argv[1])
     if cmd == "stream":

@@ -31,7 +31,7 @@ Options:
 With neither --min-reports nor --until-file, every job is run.
 
 Writes PREFIX.journeys, one journey a line, tab-separated:
-  index kind imei msisdn t_start t_end outcome step ref max_latency_ms detail
+  index kind imei msisdn t_start t_end outcome step ref max_latency_ms detail sessionId
   (t_*: Unix seconds; outcome: accepted, already, ok (a check), try_later, unexpected,
   error; step: the step that ended it, 0-based; ref: the reference shown, or -)
 PREFIX.summary (key=value lines) and PREFIX.progress ("started ended" while it runs).
@@ -222,7 +222,7 @@ class Run:
             outcome = "ok"
         detail = detail.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
         return ((i, job[0], imei, msisdn, "%.3f" % t_start, "%.3f" % time.time(), outcome,
-                 step, ref, "%.1f" % (maxlat * 1000), detail or "(empty)"), conn)
+                 step, ref, "%.1f" % (maxlat * 1000), detail or "(empty)", sid), conn)
 
     def progress(self):
         while not self.done_evt.wait(0.1):
