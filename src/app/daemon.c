@@ -191,6 +191,10 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	} f[] = {
 		{ "http-listen", &d->cfg->http_listen, &next->http_listen },
 		{ "redis", &d->cfg->redis, &next->redis },
+		{ "redis-cluster", &d->cfg->redis_cluster, &next->redis_cluster },
+		{ "redis-replicas-ack", &d->cfg->redis_replicas_ack_s, &next->redis_replicas_ack_s },
+		{ "redis-replicas-timeout", &d->cfg->redis_replicas_timeout_s,
+		  &next->redis_replicas_timeout_s },
 		{ "bearerbox", &d->cfg->bearerbox, &next->bearerbox },
 		{ "data-dir", &d->cfg->data_dir, &next->data_dir },
 		{ "redis-server", &d->cfg->redis_server, &next->redis_server },
@@ -225,6 +229,8 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	next->http_port = d->cfg->http_port;
 	next->pairing_bucket_digits = d->cfg->pairing_bucket_digits;
 	next->redis_timeout = d->cfg->redis_timeout;
+	next->redis_replicas_ack = d->cfg->redis_replicas_ack;
+	next->redis_replicas_timeout = d->cfg->redis_replicas_timeout;
 }
 
 static void on_tac_fetched(void *arg, int err, const void *text, size_t len, bool found)
@@ -420,7 +426,8 @@ static void healthz(struct http_req *req, void *arg)
 	json_key_cstr(&jb, "status", up ? "ok" : "unavailable");
 	json_key_cstr(&jb, "version", PACKAGE_VERSION);
 	json_key_cstr(&jb, "redis", up ? "up" : "down");
-	json_key_cstr(&jb, "redis_mode", d->embed ? "embedded" : "external");
+	json_key_cstr(&jb, "redis_mode", d->embed ? "embedded" :
+		      d->cfg->redis_cluster ? "cluster" : "external");
 	json_key_int(&jb, "tac_entries", (long long)tac_table_size(d->tac));
 	json_key_cstr(&jb, "tac_source", d->tac_source);
 	json_key_int(&jb, "reloads", d->reloads);
@@ -449,10 +456,25 @@ static void healthz(struct http_req *req, void *arg)
 
 static int start_store(struct daemon *d)
 {
+	struct store_options o = {
+		.bucket_digits = d->cfg->pairing_bucket_digits,
+		.timeout_ms = (int)d->cfg->redis_timeout,
+		.replicas_ack = (int)d->cfg->redis_replicas_ack,
+		.replicas_timeout_ms = (int)d->cfg->redis_replicas_timeout,
+	};
+	struct redis_seeds seeds;
 	struct redis_url url;
 	const char *why;
 	char err[512];
 
+	if (d->cfg->redis_cluster) {
+		redis_seeds_parse(d->cfg->redis_cluster, &seeds, &why);	/* checked */
+		d->store = store_create_cluster(d, d->base, &seeds, &o);
+		if (d->store == NULL)
+			return -ENOMEM;
+		store_on_up(d->store, fetch_tac, d);
+		return 0;
+	}
 	if (d->cfg->redis) {
 		redis_url_parse(d->cfg->redis, &url, &why);	/* checked by config_load */
 	} else {
@@ -468,9 +490,7 @@ static int start_store(struct daemon *d)
 		LOGP(LOGC_STORE, LOGL_NOTICE, "embedded redis-server pid %ld on %s",
 		     (long)redis_embed_pid(d->embed), url.path);
 	}
-	d->store = store_create(d, d->base, &url, &(struct store_options){
-		.bucket_digits = d->cfg->pairing_bucket_digits,
-		.timeout_ms = (int)d->cfg->redis_timeout });
+	d->store = store_create(d, d->base, &url, &o);
 	if (d->store == NULL)
 		return -ENOMEM;
 	store_on_up(d->store, fetch_tac, d);

@@ -158,13 +158,28 @@ static void on_due(void *arg, int err, const void *data, size_t len, bool found)
 	}
 }
 
+static void on_relayed(void *arg, int err, long long n)
+{
+	(void)arg;
+	if (err == 0 && n > 0)
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "sweep: relaying the SMS of %lld reports left in their "
+		     "outbox", n);
+}
+
+/* SMS a transition kept in a report's outbox are relayed to the outbox stream within
+ * milliseconds; those still there after this long were left by a stop or a failure. */
+#define RELAY_SWEEP_IDLE_S 10
+
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 
 	(void)fd;
 	(void)what;
-	if (e->sweeping || e->j == NULL || !store_is_up(e->st))
+	if (!store_is_up(e->st))
+		return;
+	store_relay_sweep(e->st, RELAY_SWEEP_IDLE_S, SWEEP_BATCH, on_relayed, e);
+	if (e->sweeping || e->j == NULL)
 		return;
 	e->sweeping = true;
 	if (store_reports_due(e->st, (unsigned)e->cfg->report_sweep_after, SWEEP_BATCH, on_due,

@@ -1,15 +1,28 @@
 /* The asynchronous store: hiredis's async API on the daemon's libevent loop
- * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop).
- * Commands are always argv, never formatted strings. A lost connection is retried with
- * exponential backoff from 100 ms up to 5 s; hiredis answers every command still pending
- * with a NULL reply when the connection drops, which becomes -EAGAIN for the operation's
- * caller, once. hiredis 0.14 has no command timeout, so the store keeps its own: see
- * watch_cb. Scripts run by EVALSHA, and by EVAL when Redis does not know them yet
- * (NOSCRIPT: a restarted or flushed server). */
+ * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop), to
+ * one Redis or to a Redis Cluster (issue 16). Commands are always argv, never formatted
+ * strings.
+ *
+ * Connections are nodes. A single Redis is one node, reconnected on its own with exponential
+ * backoff from 100 ms up to 5 s. On a cluster there is a node per master the slot map names
+ * (and per seed), connected when an operation first needs it and again after a failure, not
+ * before its backoff has passed; the map comes from CLUSTER SLOTS, refreshed every
+ * REFRESH_PERIOD_MS, after a MOVED and when a node fails (at most one refresh at a time, not
+ * more often than REFRESH_MIN_MS). Nothing above the store knows which it talks to.
+ *
+ * Every operation keeps its command, so that a MOVED (the slot is elsewhere now: the map is
+ * fixed and the command resent), an ASK (a slot being migrated: ASKING and the command on the
+ * target, the map unchanged), a TRYAGAIN, CLUSTERDOWN or LOADING (wait a little, with jitter)
+ * or a NOSCRIPT (EVAL with the body: a restarted, flushed or just promoted node) sends it
+ * again, at most REDIRECTS_MAX times and within the timeout. hiredis answers every command
+ * still pending with a NULL reply when a connection drops, which becomes -EAGAIN for the
+ * operation's caller, once. hiredis 0.14 has no command timeout, so the store keeps its own
+ * per connection: see watch_cb. */
 #include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <talloc.h>
@@ -21,18 +34,26 @@
 #include <sys/queue.h>
 
 #include "core/logging.h"
+#include "store/cluster.h"
 #include "store/redis_ev.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define TIMEOUT_DEFAULT_MS 1000
 #define ID_MAX 128		/* session ids and counter names */
+#define REFRESH_PERIOD_MS 5000	/* a quiet gateway's map is this old at most */
+#define REFRESH_MIN_MS 100	/* between two refreshes a MOVED or a failure asks for */
+#define REDIRECTS_MAX 5		/* MOVED, ASK and TRYAGAIN per operation */
+#define NODES_MAX (CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
+#define RELAY_INDEX "rep:relay"	/* reports whose outbox has SMS the store relays */
+#define RELAY_REMEMBER_S 86400	/* an SMS relayed is not relayed again for this long */
 
 enum store_state { ST_DOWN, ST_CONNECTING, ST_UP };
 
 static const char *const state_names[] = {
 	[ST_DOWN] = "down", [ST_CONNECTING] = "connecting", [ST_UP] = "up",
 };
+
 
 /* A Lua script and its SHA-1, the name EVALSHA knows it by. */
 struct script {
@@ -113,11 +134,14 @@ static struct script report_create_script = {
 
 /* A report's state changes only from the states given, and with an idle time > 0 only when
  * its last change is at least that many seconds old (another journey may be at work on it).
- * With an outbox stream (KEYS[2]), the SMS that tell of the change are added to it in the
- * same step: a ceirgw that stops in between cannot leave one without the other. KEYS:
- * rep:{imei}[, the outbox stream]. ARGV: allowed states "a|b", the new state, the idle
- * seconds, the count of SMS, their to and text pairs, then field/value pairs. Returns the
- * state now (or 'busy') and whether it changed; '' for no report. */
+ * The SMS that tell of the change are kept in the report's own slot in the same step
+ * (KEYS[2], the report's outbox: field "<ref>:<n>", value "<stream>\n<to>\n<text>"), so
+ * that a ceirgw that stops in between cannot leave one without the other; the store then
+ * relays them to the outbox stream (relay_start). A Redis Cluster refuses a script whose keys
+ * lie in two slots, and the outbox stream is one key for every report (issue 16). KEYS:
+ * rep:{imei}, rep:{imei}:out. ARGV: allowed states "a|b", the new state, the idle seconds,
+ * the count of SMS, the outbox stream, their to and text pairs, then field/value pairs.
+ * Returns the state now (or 'busy') and whether it changed; '' for no report. */
 static struct script report_transition_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st then return {'', 0} end\n"
@@ -130,11 +154,23 @@ static struct script report_transition_script = {
 	"  return {'busy', 0}\n"
 	"end\n"
 	"local k = tonumber(ARGV[4])\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 5 + 2 * k))\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 6 + 2 * k))\n"
+	"local ref = redis.call('HGET', KEYS[1], 'ref') or ''\n"
 	"for i = 0, k - 1 do\n"
-	"  redis.call('XADD', KEYS[2], '*', 'to', ARGV[5 + 2 * i], 'text', ARGV[6 + 2 * i])\n"
+	"  local n = redis.call('HINCRBY', KEYS[1], 'outseq', 1)\n"
+	"  redis.call('HSET', KEYS[2], ref .. ':' .. n,\n"
+	"             ARGV[5] .. '\\n' .. ARGV[6 + 2 * i] .. '\\n' .. ARGV[7 + 2 * i])\n"
 	"end\n"
 	"return {ARGV[2], 1}\n", ""
+};
+
+/* Takes an IMEI off the index of reports whose outbox the store relays (rep:relay), unless
+ * a transition indexed it again since the relay began. KEYS: the index. ARGV: the IMEI, the
+ * relay's start (ms). */
+static struct script relay_done_script = {
+	"local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+	"if s and tonumber(s) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end\n"
+	"return 1\n", ""
 };
 
 /* Open reports that have not moved for ARGV[1] seconds, at most ARGV[2], as "imei,imei".
@@ -157,41 +193,70 @@ static struct script enqueue_script = {
 };
 
 struct op;
+struct node;
 TAILQ_HEAD(op_list, op);
 
-struct store {
-	struct event_base *base;
-	struct redis_url url;
-	struct store_options o;
-	char address[300];	/* host (255) and port, or "unix:" and a path */
+/* A connection: the single Redis, or one node of a cluster. A talloc child of the store. */
+struct node {
+	struct store *st;
+	char host[CLUSTER_HOST_MAX + 1];	/* "" for the single Redis */
+	int port;
+	char address[300];	/* host (255) and port, or "unix:" and a path: for logs */
 	redisAsyncContext *ac;
 	enum store_state state;
-	struct event *retry;
+	struct event *retry;	/* the single Redis: reconnects on its own */
 	int backoff_ms;
-	bool closing;
-	size_t pending;
-	void (*on_up)(void *arg);
-	void *on_up_arg;
+	long long down_until;	/* a cluster node that failed is not tried again before */
 	/* The timeout (watch_cb): the connection's one timer, the operations on the wire
 	 * oldest first, and the times it checks them against (ms, monotonic clock). */
 	struct event *watch;
 	struct op_list flight;
 	long long connect_deadline, last_sent;
 	unsigned timeouts;	/* in this episode: since the connection was last up */
+	size_t pending;
 	bool dropping;		/* in drop(): hiredis's NULL replies leave the ops to it */
-	bool *gone;		/* set by the destructor while drop() answers */
 };
 
-enum op_kind { OP_PING, OP_PAIRINGS, OP_HANDSETS, OP_KYC, OP_SET, OP_GET, OP_DEL, OP_RATE,
-	OP_RESULT, OP_FIELDS, OP_TAC, OP_SETNX, OP_ENTRIES, OP_LIMIT,
-	OP_VERIFY };
+struct store {
+	struct event_base *base;
+	struct redis_url url;	/* the single Redis; on a cluster, the credentials */
+	struct redis_seeds seeds;
+	bool cluster;
+	struct store_options o;
+	char address[300];
+	struct node *nodes[NODES_MAX];	/* nodes[0]: the single Redis */
+	unsigned nnodes;
+	struct cluster_map *map;
+	bool map_ok, was_up;
+	struct event *refresh;
+	bool refreshing;
+	unsigned refresh_next;	/* the node the refresh asks next */
+	unsigned refresh_fails;	/* refreshes in a row that no node answered */
+	long long refresh_last;
+	struct op_list parked;	/* waiting out a TRYAGAIN */
+	bool closing;
+	bool *gone;		/* set by the destructor while drop() answers */
+	void (*on_up)(void *arg);
+	void *on_up_arg;
+};
+
+/* What an operation does with Redis's answer: one per kind, beside its operations. */
+struct op_type {
+	/* Answers the op from a reply that is not an error. Returns true once the op is
+	 * answered (it is then freed), false when it sent its next command and waits. */
+	bool (*reply)(struct op *op, const redisReply *r);
+	/* Answers an operation that failed as a whole. */
+	void (*fail)(struct op *op, int err);
+};
 
 /* One operation in flight; a talloc child of the store. */
 struct op {
 	struct store *st;
-	enum op_kind kind;
-	TAILQ_ENTRY(op) link;	/* in st->flight while its command is on the wire */
+	const struct op_type *type;
+	struct node *node;	/* the node its command is on, or was last sent to */
+	TAILQ_ENTRY(op) link;	/* in node->flight while on the wire, or in st->parked */
 	long long deadline;	/* of that command (ms, monotonic) */
+	long long born;		/* redirections and retries end at born + timeout */
 	union {
 		store_done_cb done;
 		store_count_cb count;
@@ -206,30 +271,32 @@ struct op {
 		store_verify_cb verify;
 	} cb;
 	void *arg;
+	/* The key the command is routed by (its slot), and the command itself, kept to send
+	 * again after a redirection. keylen 0: no key (any node, or pinned). */
 	char key[ID_MAX + 8];
 	size_t keylen;
-	/* For a script: its arguments after the name, kept to send EVAL if EVALSHA meets
-	 * NOSCRIPT. */
+	int argc;
+	const char **argv;
+	size_t *lens;
+	void *argbuf;		/* what argv points into when the op copied it */
+	bool pinned;		/* goes to node, whatever the key (WAIT after a write) */
+	struct node *ask;	/* the target of an ASK: ASKING first, once */
+	unsigned redirects;
+	struct event *park;	/* TRYAGAIN: the timer that sends it again */
+	/* A script: its arguments after the name (EVALSHA/EVAL and the SHA or body). */
 	const struct script *script;
 	int sargc;
 	const char **sargv;
 	size_t *slens;
-	bool retried;
-	/* store_report_create: the answer waits until ref:{ref} maps the reference back. */
-	char imei[16];
-	char result[40];
-	size_t result_len;
-	bool result_changed, mapping;
+	bool retried;		/* NOSCRIPT: sent again by EVAL */
 	bool tolerate_busygroup;	/* XGROUP CREATE: an existing group is fine */
-	bool autoclaim;			/* XAUTOCLAIM: [cursor, entries, deleted] */
-	/* store_group_claim_from: its caller, reached through claim_answer. */
-	store_claim_cb claim_cb;
-	void *claim_arg;
-	char cursor[48];
+	void *data;		/* the op's own state (struct result_op, ...) */
 };
 
-static void connect_now(struct store *st);
-static int keepalive(struct store *st);
+static void node_connect(struct node *n);
+static int keepalive(struct node *n);
+static void map_refresh_soon(struct store *st);
+static void op_reply(redisAsyncContext *ac, void *r, void *privdata);
 
 static long long now_ms(void)
 {
@@ -239,46 +306,54 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void set_state(struct store *st, enum store_state s)
+static void set_state(struct node *n, enum store_state s)
 {
-	if (st->state != s)
+	if (n->state != s)
 		LOGP(LOGC_STORE, s == ST_UP ? LOGL_NOTICE : LOGL_INFO, "redis %s: %s -> %s",
-		     st->address, state_names[st->state], state_names[s]);
-	if (s == ST_UP && st->timeouts) {
+		     n->address, state_names[n->state], state_names[s]);
+	if (s == ST_UP && n->timeouts) {
 		LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: answering again, after %u timeouts",
-		     st->address, st->timeouts);
-		st->timeouts = 0;
+		     n->address, n->timeouts);
+		n->timeouts = 0;
 	}
-	st->state = s;
+	n->state = s;
 }
 
-static void schedule_retry(struct store *st)
+/* The connection is gone: the single Redis is connected again after the backoff; a cluster
+ * node only when an operation needs it, not before the backoff has passed, and the map is
+ * read again (a master that fails is replaced by its replica). */
+static void node_down(struct node *n)
 {
 	struct timeval tv;
 
-	if (st->closing)
+	if (n->st->closing)
 		return;
-	set_state(st, ST_DOWN);
-	tv.tv_sec = st->backoff_ms / 1000;
-	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
-	evtimer_add(st->retry, &tv);
-	st->backoff_ms *= 2;
-	if (st->backoff_ms > BACKOFF_MAX_MS)
-		st->backoff_ms = BACKOFF_MAX_MS;
+	set_state(n, ST_DOWN);
+	if (n->st->cluster) {
+		n->down_until = now_ms() + n->backoff_ms;
+		map_refresh_soon(n->st);
+	} else {
+		tv.tv_sec = n->backoff_ms / 1000;
+		tv.tv_usec = (n->backoff_ms % 1000) * 1000;
+		evtimer_add(n->retry, &tv);
+	}
+	n->backoff_ms *= 2;
+	if (n->backoff_ms > BACKOFF_MAX_MS)
+		n->backoff_ms = BACKOFF_MAX_MS;
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	connect_now(arg);
+	(void)fd;
+	(void)what;
+	node_connect(arg);
 }
 
-static void op_fail(struct op *op, int err);
-
-static void watch_arm(struct store *st, long long ms)
+static void watch_arm(struct node *n, long long ms)
 {
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
-	evtimer_add(st->watch, &tv);
+	evtimer_add(n->watch, &tv);
 }
 
 /* Redis did not answer in time: the connection goes, and every operation on it is answered
@@ -286,22 +361,24 @@ static void watch_arm(struct store *st, long long ms)
  * callback, redisAsyncFree would only mark the context and free it later. hiredis first
  * answers its commands with NULL replies, which op_reply leaves to this function (dropping),
  * then has no pointer left to any op: each is answered here once, out of the list first. */
-static void drop(struct store *st)
+static void drop(struct node *n)
 {
-	redisAsyncContext *ac = st->ac;
+	struct store *st = n->st;
+	redisAsyncContext *ac = n->ac;
 	bool gone = false;
 	struct op *op;
 
-	st->ac = NULL;
+	n->ac = NULL;
 	ac->data = NULL;	/* its connect and disconnect callbacks: nothing to do */
-	st->dropping = true;
+	n->dropping = true;
 	redisAsyncFree(ac);
-	st->dropping = false;
-	schedule_retry(st);	/* down first: what the callers try now fails at once */
+	n->dropping = false;
+	n->pending = 0;
+	node_down(n);		/* down first: what the callers try now fails at once */
 	st->gone = &gone;
-	while ((op = TAILQ_FIRST(&st->flight)) != NULL) {
-		TAILQ_REMOVE(&st->flight, op, link);
-		op_fail(op, -EAGAIN);
+	while ((op = TAILQ_FIRST(&n->flight)) != NULL) {
+		TAILQ_REMOVE(&n->flight, op, link);
+		op->type->fail(op, -EAGAIN);
 		if (gone)
 			return;	/* a caller freed the store, and the op with it */
 		talloc_free(op);
@@ -317,143 +394,160 @@ static void drop(struct store *st)
  * even when no traffic meets it. */
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct store *st = arg;
-	struct op *op = TAILQ_FIRST(&st->flight);
+	struct node *n = arg;
+	struct op *op = TAILQ_FIRST(&n->flight);
+	int timeout = n->st->o.timeout_ms;
 	long long now = now_ms(), due;
 
 	(void)fd;
 	(void)what;
-	if (st->ac == NULL)
-		return;		/* down: the retry timer connects again, and arms this */
-	if (st->state != ST_UP)
-		due = st->connect_deadline;
+	if (n->ac == NULL)
+		return;		/* down: connecting again arms this */
+	if (n->state != ST_UP)
+		due = n->connect_deadline;
 	else
-		due = op ? op->deadline : st->last_sent + st->o.timeout_ms;
+		due = op ? op->deadline : n->last_sent + timeout;
 	if (now < due) {
-		watch_arm(st, due - now);
+		watch_arm(n, due - now);
 		return;
 	}
-	if (st->state == ST_UP && op == NULL) {
-		keepalive(st);	/* out of memory: the next round tries again */
-		watch_arm(st, st->o.timeout_ms);
+	if (n->state == ST_UP && op == NULL) {
+		keepalive(n);	/* out of memory: the next round tries again */
+		watch_arm(n, timeout);
 		return;
 	}
-	if (st->timeouts++ == 0)
+	if (n->timeouts++ == 0)
 		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: no answer in %d ms %s; dropping the "
-		     "connection, %zu operations answered \"try again\"", st->address,
-		     st->o.timeout_ms, st->state == ST_UP ? "to a command" : "while connecting",
-		     st->pending);
+		     "connection, %zu operations answered \"try again\"", n->address, timeout,
+		     n->state == ST_UP ? "to a command" : "while connecting", n->pending);
 	else
-		LOGP(LOGC_STORE, LOGL_DEBUG, "redis %s: no answer in %d ms again (%u)",
-		     st->address, st->o.timeout_ms, st->timeouts);
-	drop(st);
+		LOGP(LOGC_STORE, LOGL_DEBUG, "redis %s: no answer in %d ms again (%u)", n->address,
+		     timeout, n->timeouts);
+	drop(n);
+}
+
+static void store_became_up(struct store *st)
+{
+	if (!st->was_up && st->on_up) {
+		st->was_up = true;
+		st->on_up(st->on_up_arg);
+	}
+	st->was_up = true;
 }
 
 /* The last step of the handshake (AUTH, SELECT, PING: whichever are needed, pipelined) has
  * answered. */
 static void handshake_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
-	struct store *st = ac->data;
+	struct node *n = ac->data;
 	redisReply *reply = r;
 	long step = (long)privdata;
 
-	if (st == NULL || st->closing || reply == NULL)
+	if (n == NULL || n->st->closing || reply == NULL)
 		return;		/* the disconnect callback handles a NULL reply */
 	if (reply->type == REDIS_REPLY_ERROR) {
-		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s refused: %.200s", st->address,
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s refused: %.200s", n->address,
 		     step == 0 ? "AUTH" : step == 1 ? "SELECT" : "PING", reply->str);
 		redisAsyncDisconnect(ac);
 		return;
 	}
 	if (step == 2) {
-		st->backoff_ms = BACKOFF_MIN_MS;
-		set_state(st, ST_UP);
-		if (st->on_up)
-			st->on_up(st->on_up_arg);
+		n->backoff_ms = BACKOFF_MIN_MS;
+		n->down_until = 0;
+		set_state(n, ST_UP);
+		if (!n->st->cluster) {
+			n->st->was_up = false;	/* each time the single Redis is up again */
+			store_became_up(n->st);
+		}
 	}
 }
 
 static void connected_cb(const redisAsyncContext *ac, int status)
 {
-	struct store *st = ac->data;
+	struct node *n = ac->data;
 
-	if (st == NULL)
+	if (n == NULL)
 		return;
 	if (status != REDIS_OK) {
-		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: %s", st->address, ac->errstr);
-		st->ac = NULL;	/* hiredis frees the context after this callback */
-		schedule_retry(st);
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: %s", n->address, ac->errstr);
+		n->ac = NULL;	/* hiredis frees the context after this callback */
+		n->pending = 0;
+		node_down(n);
 	}
 }
 
 static void disconnected_cb(const redisAsyncContext *ac, int status)
 {
-	struct store *st = ac->data;
+	struct node *n = ac->data;
 
-	if (st == NULL)
+	if (n == NULL)
 		return;
-	st->ac = NULL;
-	if (st->closing)
+	n->ac = NULL;
+	n->pending = 0;
+	if (n->st->closing)
 		return;
-	LOGP(LOGC_STORE, LOGL_WARN, "redis %s: connection lost%s%s", st->address,
+	LOGP(LOGC_STORE, LOGL_WARN, "redis %s: connection lost%s%s", n->address,
 	     status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
-	schedule_retry(st);
+	node_down(n);
 }
 
-static void connect_now(struct store *st)
+static void node_connect(struct node *n)
 {
+	struct store *st = n->st;
 	const char *argv[3];
 	size_t lens[3];
 	redisAsyncContext *ac;
 	char db[16];
-	int n;
+	int k;
 
-	set_state(st, ST_CONNECTING);
+	set_state(n, ST_CONNECTING);
 	/* The handshake times out too: a frozen server accepts connections (the kernel does)
 	 * and never answers. */
-	st->connect_deadline = now_ms() + st->o.timeout_ms;
-	if (st->url.kind == REDIS_URL_UNIX)
+	n->connect_deadline = now_ms() + st->o.timeout_ms;
+	if (st->cluster)
+		ac = redisAsyncConnect(n->host, n->port);
+	else if (st->url.kind == REDIS_URL_UNIX)
 		ac = redisAsyncConnectUnix(st->url.path);
 	else
 		ac = redisAsyncConnect(st->url.host, st->url.port);
 	if (ac == NULL || ac->err) {
-		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: %s", st->address,
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: %s", n->address,
 		     ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);
-		schedule_retry(st);
+		node_down(n);
 		return;
 	}
 	if (redis_ev_attach(ac, st->base) < 0) {
-		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: out of memory", st->address);
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: cannot connect: out of memory", n->address);
 		redisAsyncFree(ac);
-		schedule_retry(st);
+		node_down(n);
 		return;
 	}
-	ac->data = st;
-	st->ac = ac;
-	watch_arm(st, st->o.timeout_ms);
+	ac->data = n;
+	n->ac = ac;
+	watch_arm(n, st->o.timeout_ms);
 	redisAsyncSetConnectCallback(ac, connected_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnected_cb);
 	if (st->url.password[0]) {
 		/* AUTH user password (a Redis 6 ACL user) or AUTH password. */
-		n = 0;
-		argv[n] = "AUTH";
-		lens[n++] = 4;
+		k = 0;
+		argv[k] = "AUTH";
+		lens[k++] = 4;
 		if (st->url.user[0]) {
-			argv[n] = st->url.user;
-			lens[n++] = strlen(st->url.user);
+			argv[k] = st->url.user;
+			lens[k++] = strlen(st->url.user);
 		}
-		argv[n] = st->url.password;
-		lens[n++] = strlen(st->url.password);
-		redisAsyncCommandArgv(ac, handshake_cb, (void *)0L, n, argv, lens);
+		argv[k] = st->url.password;
+		lens[k++] = strlen(st->url.password);
+		redisAsyncCommandArgv(ac, handshake_cb, (void *)0L, k, argv, lens);
 	}
 	if (st->url.db) {
-		n = snprintf(db, sizeof(db), "%d", st->url.db);
+		k = snprintf(db, sizeof(db), "%d", st->url.db);
 		argv[0] = "SELECT";
 		lens[0] = 6;
 		argv[1] = db;
-		lens[1] = (size_t)n;
+		lens[1] = (size_t)k;
 		redisAsyncCommandArgv(ac, handshake_cb, (void *)1L, 2, argv, lens);
 	}
 	argv[0] = "PING";
@@ -461,235 +555,664 @@ static void connect_now(struct store *st)
 	redisAsyncCommandArgv(ac, handshake_cb, (void *)2L, 1, argv, lens);
 }
 
-static int store_destructor(struct store *st)
+static void node_close(struct node *n)
 {
-	struct op *op;
-
-	st->closing = true;
-	if (st->gone)
-		*st->gone = true;
-	if (st->retry)
-		event_free(st->retry);
-	if (st->watch)
-		event_free(st->watch);
-	if (st->ac) {
+	if (n->retry)
+		event_free(n->retry);
+	n->retry = NULL;
+	if (n->watch)
+		event_free(n->watch);
+	n->watch = NULL;
+	if (n->ac) {
 		/* Pending operations are answered with -ECANCELED from inside this call. */
-		redisAsyncFree(st->ac);
-		st->ac = NULL;
+		redisAsyncFree(n->ac);
+		n->ac = NULL;
 	}
-	/* And those a timeout's drop() had not answered yet when its caller freed the store. */
-	while ((op = TAILQ_FIRST(&st->flight)) != NULL) {
-		TAILQ_REMOVE(&st->flight, op, link);
-		op_fail(op, -ECANCELED);
-	}
-	return 0;
 }
 
-static void script_sha(struct script *s)
+static struct node *node_new(struct store *st, const char *host, int port)
 {
-	unsigned char md[SHA_DIGEST_LENGTH];
-	size_t i;
+	struct node *n;
 
-	if (s->sha[0])
+	if (st->nnodes == NODES_MAX)
+		return NULL;
+	n = talloc_zero(st, struct node);
+	if (n == NULL)
+		return NULL;
+	n->st = st;
+	TAILQ_INIT(&n->flight);
+	n->backoff_ms = BACKOFF_MIN_MS;
+	n->watch = evtimer_new(st->base, watch_cb, n);
+	if (!st->cluster)
+		n->retry = evtimer_new(st->base, retry_cb, n);
+	if (n->watch == NULL || (!st->cluster && n->retry == NULL)) {
+		node_close(n);
+		talloc_free(n);
+		return NULL;
+	}
+	if (st->cluster) {
+		snprintf(n->host, sizeof(n->host), "%s", host);
+		n->port = port;
+		snprintf(n->address, sizeof(n->address), strchr(host, ':') ? "[%s]:%d" : "%s:%d",
+			 host, port);
+	} else {
+		snprintf(n->address, sizeof(n->address), "%s", st->address);
+	}
+	st->nodes[st->nnodes++] = n;
+	return n;
+}
+
+/* The cluster node at host:port, made when first needed. NULL: out of memory, or more nodes
+ * than the store keeps. */
+static struct node *node_get(struct store *st, const char *host, int port)
+{
+	for (unsigned i = 0; i < st->nnodes; i++)
+		if (st->nodes[i]->port == port && strcmp(st->nodes[i]->host, host) == 0)
+			return st->nodes[i];
+	return node_new(st, host, port);
+}
+
+/* Whether the node takes a command now: connected, or connecting (hiredis queues it behind
+ * the handshake). A cluster node that is down is connected here, unless it failed within
+ * its backoff: then the operation fails at once, rather than waiting on a dead master until
+ * the map names its replica. */
+static bool node_ready(struct node *n)
+{
+	if (n->ac && n->state != ST_DOWN)
+		return n->st->cluster || n->state == ST_UP;
+	if (!n->st->cluster || now_ms() < n->down_until)
+		return false;
+	node_connect(n);
+	return n->ac != NULL;
+}
+
+/* ---- the slot map ---------------------------------------------------------------------- */
+
+static void refresh_cb(evutil_socket_t fd, short what, void *arg);
+static int map_ask(struct store *st, struct node *n);
+
+static void refresh_arm(struct store *st, long long ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(st->refresh, &tv);
+}
+
+/* A refresh as soon as the last one is REFRESH_MIN_MS old. */
+static void map_refresh_soon(struct store *st)
+{
+	long long wait;
+
+	if (!st->cluster || st->refreshing || st->closing)
 		return;
-	SHA1((const unsigned char *)s->body, strlen(s->body), md);
-	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+	wait = st->refresh_last + REFRESH_MIN_MS - now_ms();
+	refresh_arm(st, wait > 0 ? wait : 0);
 }
 
-struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
-			   const struct store_options *o)
+/* The next node to ask for the map: the masters the map names, then the seeds, round. */
+static struct node *refresh_candidate(struct store *st, unsigned i)
 {
-	struct store *st = talloc_zero(ctx, struct store);
+	unsigned nmap = st->map_ok ? st->map->nnodes : 0;
 
-	if (st == NULL)
-		return NULL;
-	st->base = base;
-	st->url = *url;
-	st->o = *o;
-	if (st->o.timeout_ms <= 0)
-		st->o.timeout_ms = TIMEOUT_DEFAULT_MS;
-	TAILQ_INIT(&st->flight);
-	st->backoff_ms = BACKOFF_MIN_MS;
-	if (url->kind == REDIS_URL_UNIX)
-		snprintf(st->address, sizeof(st->address), "unix:%s", url->path);
-	else if (strchr(url->host, ':'))
-		snprintf(st->address, sizeof(st->address), "[%s]:%d", url->host, url->port);
-	else
-		snprintf(st->address, sizeof(st->address), "%s:%d", url->host, url->port);
-	script_sha(&report_create_script);
-	script_sha(&report_transition_script);
-	script_sha(&enqueue_script);
-	script_sha(&report_due_script);
-	script_sha(&limit_script);
-	script_sha(&verify_script);
-	st->retry = evtimer_new(base, retry_cb, st);
-	if (st->retry == NULL) {
-		talloc_free(st);
-		return NULL;
+	i %= nmap + st->seeds.n;
+	if (i < nmap)
+		return node_get(st, st->map->nodes[i].host, st->map->nodes[i].port);
+	return node_get(st, st->seeds.seed[i - nmap].host, st->seeds.seed[i - nmap].port);
+}
+
+/* Asks one node after another, each once per round, until one answers. */
+static void map_refresh(struct store *st)
+{
+	unsigned tries = (st->map_ok ? st->map->nnodes : 0) + st->seeds.n;
+
+	st->refreshing = true;
+	st->refresh_last = now_ms();
+	for (unsigned i = 0; i < tries; i++) {
+		struct node *n = refresh_candidate(st, st->refresh_next++);
+
+		if (n && map_ask(st, n) == 0)
+			return;	/* answered in slots_reply or slots_fail */
 	}
-	talloc_set_destructor(st, store_destructor);
-	st->watch = evtimer_new(base, watch_cb, st);
-	if (st->watch == NULL) {
-		talloc_free(st);
-		return NULL;
-	}
-	connect_now(st);
-	return st;
+	st->refreshing = false;
+	if (st->refresh_fails++ == 0)
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: no node answers for the slot map",
+		     st->address);
+	refresh_arm(st, st->map_ok ? REFRESH_MIN_MS * 5 : BACKOFF_MIN_MS * 5);
 }
 
-bool store_is_up(const struct store *st)
+static void refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
-	return st->state == ST_UP;
-}
+	struct store *st = arg;
 
-const char *store_address(const struct store *st)
-{
-	return st->address;
-}
-
-size_t store_pending(const struct store *st)
-{
-	return st->pending;
+	(void)fd;
+	(void)what;
+	if (!st->refreshing)
+		map_refresh(st);
 }
 
 /* ---- operations ----------------------------------------------------------------------- */
 
-static struct op *op_new(struct store *st, enum op_kind kind, void *arg)
+static bool usable(const struct store *st)
 {
-	struct op *op;
+	if (st->closing)
+		return false;
+	if (st->cluster)
+		return st->map_ok && st->refresh_fails < 3;
+	return st->nodes[0]->state == ST_UP && st->nodes[0]->ac != NULL;
+}
 
-	if (st->state != ST_UP || st->ac == NULL)
-		return NULL;
-	op = talloc_zero(st, struct op);
+static int op_destructor(struct op *op);
+
+static struct op *op_alloc(struct store *st, const struct op_type *type, void *arg)
+{
+	struct op *op = talloc_zero(st, struct op);
+
 	if (op) {
 		op->st = st;
-		op->kind = kind;
+		op->type = type;
 		op->arg = arg;
+		op->born = now_ms();
+		talloc_set_destructor(op, op_destructor);
 	}
 	return op;
+}
+
+static struct op *op_new(struct store *st, const struct op_type *type, void *arg)
+{
+	return usable(st) ? op_alloc(st, type, arg) : NULL;
 }
 
 /* The reason op_new returned NULL. */
 static int op_new_err(const struct store *st)
 {
-	return st->state != ST_UP || st->ac == NULL ? -EAGAIN : -ENOMEM;
+	return usable(st) ? -ENOMEM : -EAGAIN;
 }
 
-/* Answers an operation that failed as a whole. */
-static void op_fail(struct op *op, int err)
-{
-	switch (op->kind) {
-	case OP_PING:
-	case OP_SET:
-	case OP_DEL:
-		op->cb.done(op->arg, err);
-		break;
-	case OP_RATE:
-	case OP_SETNX:
-		op->cb.count(op->arg, err, 0);
-		break;
-	case OP_ENTRIES:
-		op->cb.entries(op->arg, err, NULL, 0);
-		break;
-	case OP_GET:
-	case OP_TAC:
-		op->cb.data(op->arg, err, NULL, 0, false);
-		break;
-	case OP_PAIRINGS:
-		op->cb.pairings(op->arg, err, NULL, 0);
-		break;
-	case OP_HANDSETS:
-		op->cb.handsets(op->arg, err, NULL, 0);
-		break;
-	case OP_KYC:
-		op->cb.kyc(op->arg, err, NULL);
-		break;
-	case OP_RESULT:
-		op->cb.result(op->arg, err, NULL, 0, false);
-		break;
-	case OP_FIELDS:
-		op->cb.fields(op->arg, err, NULL, 0);
-		break;
-	case OP_LIMIT:
-		op->cb.limit(op->arg, err, 0, 0);
-		break;
-	case OP_VERIFY:
-		op->cb.verify(op->arg, err, STORE_VERIFY_NONE, 0, 0);
-		break;
-	}
-}
-
-static void op_reply(redisAsyncContext *ac, void *r, void *privdata);
-
-static int op_send(struct op *op, int argc, const char **argv, const size_t *lens)
+/* The node the op's command goes to now. */
+static struct node *op_route(struct op *op)
 {
 	struct store *st = op->st;
+	const struct cluster_node *cn;
 
-	if (st->ac == NULL ||
-	    redisAsyncCommandArgv(st->ac, op_reply, op, argc, argv, lens) != REDIS_OK)
+	if (op->pinned)
+		return op->node;
+	if (!st->cluster)
+		return st->nodes[0];
+	if (op->ask)
+		return op->ask;
+	if (op->keylen == 0) {
+		/* No key (PING): any master the map names. */
+		cn = st->map->nnodes ? &st->map->nodes[0] : NULL;
+	} else {
+		cn = cluster_map_node(st->map, cluster_keyslot(op->key, op->keylen));
+	}
+	return cn ? node_get(st, cn->host, cn->port) : NULL;
+}
+
+static void ignore_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	(void)ac;
+	(void)r;
+	(void)privdata;
+}
+
+/* Sends the op's command (op->argv) where it belongs now. */
+static int op_send(struct op *op)
+{
+	struct node *n = op_route(op);
+	static const char *asking[] = { "ASKING" };
+	static const size_t asking_len[] = { 6 };
+
+	if (n == NULL || !node_ready(n))
 		return -EAGAIN;
-	st->pending++;
+	if (op->ask && !op->pinned &&
+	    redisAsyncCommandArgv(n->ac, ignore_reply, NULL, 1, asking, asking_len) != REDIS_OK)
+		return -EAGAIN;
+	op->ask = NULL;		/* ASKING holds for the one command after it */
+	if (redisAsyncCommandArgv(n->ac, op_reply, op, op->argc, op->argv, op->lens) != REDIS_OK)
+		return -EAGAIN;
+	op->node = n;
+	n->pending++;
 	/* Each command is timed from its own sending (a resent one as well): it is the
 	 * connection that is judged, and watch_cb finds the list in deadline order. */
-	st->last_sent = now_ms();
-	op->deadline = st->last_sent + st->o.timeout_ms;
-	TAILQ_INSERT_TAIL(&st->flight, op, link);
+	n->last_sent = now_ms();
+	op->deadline = n->last_sent + op->st->o.timeout_ms;
+	TAILQ_INSERT_TAIL(&n->flight, op, link);
 	return 0;
 }
 
-/* Sends an operation, or frees it and returns why it could not be sent. */
+/* Copies argv into one block, after skip empty slots (a script's name and SHA). */
+static void *op_copy(struct op *op, int skip, int argc, const char **argv, const size_t *lens,
+		     const char ***out_argv, size_t **out_lens)
+{
+	int total_argc = argc + skip, i;
+	size_t total = 0;
+	char *p, *block;
+
+	for (i = 0; i < argc; i++)
+		total += lens[i] + 1;
+	block = talloc_size(op, total + (size_t)total_argc * (sizeof(char *) + sizeof(size_t)));
+	if (block == NULL)
+		return NULL;
+	*out_argv = (const char **)(void *)block;
+	*out_lens = (size_t *)(void *)(block + (size_t)total_argc * sizeof(char *));
+	p = block + (size_t)total_argc * (sizeof(char *) + sizeof(size_t));
+	for (i = 0; i < argc; i++) {
+		/* Binary arguments (a digest, a bucketed field) have no NUL after them. */
+		memcpy(p, argv[i], lens[i]);
+		p[lens[i]] = '\0';
+		(*out_argv)[skip + i] = p;
+		(*out_lens)[skip + i] = lens[i];
+		p += lens[i] + 1;
+	}
+	return block;
+}
+
+/* Makes argv the op's command, copied into the op, and sends it. Returns 0, or why it
+ * could not be sent (the op is not answered). */
+static int op_cmd(struct op *op, int argc, const char **argv, const size_t *lens)
+{
+	const char **av;
+	size_t *al;
+	void *block = op_copy(op, 0, argc, argv, lens, &av, &al);
+
+	if (block == NULL)
+		return -ENOMEM;
+	talloc_free(op->argbuf);
+	op->argbuf = block;
+	op->argv = av;
+	op->lens = al;
+	op->argc = argc;
+	return op_send(op);
+}
+
+/* Sends an operation's first command, or frees it and returns why it could not be sent. */
 static int op_start(struct op *op, int argc, const char **argv, const size_t *lens)
 {
-	int rc = op_send(op, argc, argv, lens);
+	int rc = op_cmd(op, argc, argv, lens);
 
 	if (rc < 0)
 		talloc_free(op);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
-/* EVALSHA, or EVAL with the body once Redis said NOSCRIPT. */
+/* EVALSHA, or EVAL with the body once Redis said NOSCRIPT: the script's arguments become
+ * the op's command. */
 static int op_script(struct op *op, bool eval)
 {
 	op->sargv[0] = eval ? "EVAL" : "EVALSHA";
 	op->slens[0] = strlen(op->sargv[0]);
 	op->sargv[1] = eval ? op->script->body : op->script->sha;
 	op->slens[1] = strlen(op->sargv[1]);
-	return op_send(op, op->sargc, op->sargv, op->slens);
+	op->argc = op->sargc;
+	op->argv = op->sargv;
+	op->lens = op->slens;
+	return op_send(op);
 }
 
-/* Keeps a copy of a script's arguments (numkeys, keys, args) in the op and sends it.
- * Returns 0, or frees the op and returns why it could not be sent. */
+/* Keeps a copy of a script's arguments (numkeys, keys, args) in the op, for as long as the
+ * op lives. Returns 0 or -ENOMEM. */
+static int op_keep_script(struct op *op, const struct script *sc, int argc, const char **argv,
+			  const size_t *lens)
+{
+	if (op_copy(op, 2, argc, argv, lens, &op->sargv, &op->slens) == NULL)
+		return -ENOMEM;
+	op->script = sc;
+	op->sargc = argc + 2;
+	return 0;
+}
+
+/* Keeps a script's arguments and sends it. Returns 0, or frees the op and returns why it
+ * could not be sent. */
 static int op_start_script(struct op *op, const struct script *sc, int argc,
 			   const char **argv, const size_t *lens)
 {
-	int i;
-	char *copy;
+	int rc = op_keep_script(op, sc, argc, argv, lens);
 
-	op->script = sc;
-	op->sargc = argc + 2;
-	op->sargv = talloc_array(op, const char *, op->sargc);
-	op->slens = talloc_array(op, size_t, op->sargc);
-	if (op->sargv == NULL || op->slens == NULL)
-		goto oom;
-	for (i = 0; i < argc; i++) {
-		/* Binary arguments (a digest, a bucketed field) have no NUL after them. */
-		copy = talloc_size(op, lens[i] + 1);
-		if (copy == NULL)
-			goto oom;
-		memcpy(copy, argv[i], lens[i]);
-		copy[lens[i]] = '\0';
-		op->sargv[i + 2] = copy;
-		op->slens[i + 2] = lens[i];
-	}
-	if (op_script(op, false) == 0)
-		return 0;
-	talloc_free(op);
-	return -EAGAIN;
-oom:
-	talloc_free(op);
-	return -ENOMEM;
+	if (rc == 0)
+		rc = op_script(op, false);
+	if (rc < 0)
+		talloc_free(op);
+	return rc;
 }
+
+/* ---- answers, redirections and retries ------------------------------------------------- */
+
+static void park_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *op = arg;
+
+	(void)fd;
+	(void)what;
+	TAILQ_REMOVE(&op->st->parked, op, link);
+	if (op_send(op) < 0) {
+		op->type->fail(op, -EAGAIN);
+		talloc_free(op);
+	}
+}
+
+/* TRYAGAIN (a multi-key command during a slot's migration), CLUSTERDOWN (a failover under
+ * way), LOADING (a node reading its data): sent again after a short wait with jitter, so
+ * that gateways do not come back all at once. Returns false when there is no time left. */
+static bool op_park(struct op *op)
+{
+	long long wait = 20LL << (op->redirects < 5 ? op->redirects : 5);
+	struct timeval tv;
+
+	wait += rand() % (wait + 1);
+	if (now_ms() + wait > op->born + op->st->o.timeout_ms)
+		return false;
+	if (op->park == NULL && (op->park = evtimer_new(op->st->base, park_cb, op)) == NULL)
+		return false;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(op->park, &tv);
+	TAILQ_INSERT_TAIL(&op->st->parked, op, link);
+	return true;
+}
+
+static int op_destructor(struct op *op)
+{
+	if (op->park)
+		event_free(op->park);
+	return 0;
+}
+
+/* A cluster's answer that is no answer yet: MOVED, ASK, TRYAGAIN and the like. Returns true
+ * when the op goes on (sent again, or parked), false to answer it with the error. */
+static bool op_redirect(struct op *op, const redisReply *reply)
+{
+	struct store *st = op->st;
+	struct cluster_redirect rd;
+	const char *host;
+
+	if (!st->cluster)
+		return false;
+	if (++op->redirects > REDIRECTS_MAX || now_ms() > op->born + st->o.timeout_ms) {
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: still redirected after %u tries: %.100s",
+		     st->address, op->redirects - 1, reply->str);
+		return false;
+	}
+	if (cluster_redirect_parse(reply->str, reply->len, &rd) == 0) {
+		host = rd.host[0] ? rd.host : op->node->host;	/* "" : the node that answered */
+		if (rd.kind == CLUSTER_MOVED) {
+			if (cluster_map_set(st->map, rd.slot, host, rd.port) == 0)
+				map_refresh_soon(st);
+		} else {
+			op->ask = node_get(st, host, rd.port);
+			if (op->ask == NULL)
+				return false;
+		}
+		return op_send(op) == 0;
+	}
+	if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+	    strncmp(reply->str, "LOADING", 7) == 0) {
+		if (strncmp(reply->str, "CLUSTERDOWN", 11) == 0)
+			map_refresh_soon(st);
+		return op_park(op);
+	}
+	return false;
+}
+
+static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct op *op = privdata;
+	struct node *n = op->node;
+	struct store *st = op->st;
+	redisReply *reply = r;
+	bool later;
+
+	(void)ac;
+	n->pending--;
+	if (reply == NULL && n->dropping)
+		return;		/* drop() answers it, once hiredis has let go of it */
+	TAILQ_REMOVE(&n->flight, op, link);
+	if (reply == NULL) {
+		op->type->fail(op, st->closing ? -ECANCELED : -EAGAIN);
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		if (op->script && !op->retried && op->argv == op->sargv &&
+		    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+			op->retried = true;
+			if (op_script(op, true) == 0)
+				return;		/* the same op, answered by EVAL */
+			op->type->fail(op, -EAGAIN);
+			goto done;
+		}
+		if (op_redirect(op, reply))
+			return;
+		if (op->tolerate_busygroup && strncmp(reply->str, "BUSYGROUP", 9) == 0) {
+			op->cb.done(op->arg, 0);	/* XGROUP CREATE: the group is there */
+			goto done;
+		}
+		/* Logged, and answered -EPROTO, or -EAGAIN from a cluster that cannot answer
+		 * now. */
+		later = strncmp(reply->str, "TRYAGAIN", 8) == 0 ||
+			strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+			strncmp(reply->str, "LOADING", 7) == 0 ||
+			strncmp(reply->str, "MOVED", 5) == 0 || strncmp(reply->str, "ASK", 3) == 0;
+		LOGP(LOGC_STORE, later ? LOGL_WARN : LOGL_ERROR, "redis %s: %.200s", n->address,
+		     reply->str);
+		op->type->fail(op, later ? -EAGAIN : -EPROTO);
+		goto done;
+	}
+	if (!op->type->reply(op, reply))
+		return;		/* its next command is on the wire */
+done:
+	talloc_free(op);
+}
+
+/* ---- answers, by kind of operation ------------------------------------------------------ */
+
+static void done_fail(struct op *op, int err)
+{
+	op->cb.done(op->arg, err);
+}
+
+static bool done_reply(struct op *op, const redisReply *r)
+{
+	(void)r;
+	op->cb.done(op->arg, 0);
+	return true;
+}
+
+static const struct op_type done_type = { done_reply, done_fail };
+
+static bool ping_reply(struct op *op, const redisReply *r)
+{
+	op->cb.done(op->arg, r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0 ?
+			     0 : -EPROTO);
+	return true;
+}
+
+static const struct op_type ping_type = { ping_reply, done_fail };
+
+/* Whether a script answered an array of n integers. */
+static bool int_array(const redisReply *reply, size_t n)
+{
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+			return false;
+	return true;
+}
+
+static void count_fail(struct op *op, int err)
+{
+	op->cb.count(op->arg, err, 0);
+}
+
+/* The rate-limit script: {hits, ms left}. */
+static bool rate_reply(struct op *op, const redisReply *r)
+{
+	if (int_array(r, 2))
+		op->cb.count(op->arg, 0, r->element[0]->integer);
+	else
+		count_fail(op, -EPROTO);
+	return true;
+}
+
+static const struct op_type rate_type = { rate_reply, count_fail };
+
+/* SET NX: OK when set, nil when the key was there. */
+static bool setnx_reply(struct op *op, const redisReply *r)
+{
+	op->cb.count(op->arg, 0, r->type == REDIS_REPLY_STATUS ? 1 : 0);
+	return true;
+}
+
+static const struct op_type setnx_type = { setnx_reply, count_fail };
+
+static void limit_fail(struct op *op, int err)
+{
+	op->cb.limit(op->arg, err, 0, 0);
+}
+
+static bool limit_reply(struct op *op, const redisReply *r)
+{
+	if (int_array(r, 2))
+		op->cb.limit(op->arg, 0, r->element[0]->integer, r->element[1]->integer);
+	else
+		limit_fail(op, -EPROTO);
+	return true;
+}
+
+static const struct op_type limit_type = { limit_reply, limit_fail };
+
+static void verify_fail(struct op *op, int err)
+{
+	op->cb.verify(op->arg, err, STORE_VERIFY_NONE, 0, 0);
+}
+
+static bool verify_reply(struct op *op, const redisReply *r)
+{
+	if (int_array(r, 3) && r->element[0]->integer >= STORE_VERIFY_NONE &&
+	    r->element[0]->integer <= STORE_VERIFY_PEEKED)
+		op->cb.verify(op->arg, 0, (enum store_verify_result)r->element[0]->integer,
+			      r->element[1]->integer, r->element[2]->integer);
+	else
+		verify_fail(op, -EPROTO);
+	return true;
+}
+
+static const struct op_type verify_type = { verify_reply, verify_fail };
+
+static void data_fail(struct op *op, int err)
+{
+	op->cb.data(op->arg, err, NULL, 0, false);
+}
+
+/* GET: a string, or nil. */
+static bool get_reply(struct op *op, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING)
+		op->cb.data(op->arg, 0, r->str, r->len, true);
+	else
+		op->cb.data(op->arg, 0, NULL, 0, false);
+	return true;
+}
+
+static const struct op_type get_type = { get_reply, data_fail };
+
+static void pairings_fail(struct op *op, int err)
+{
+	op->cb.pairings(op->arg, err, NULL, 0);
+}
+
+static bool pairings_reply(struct op *op, const redisReply *r)
+{
+	struct pair_rec recs[PAIRS_MAX_RECORDS];
+	int n = 0;
+
+	if (r->type == REDIS_REPLY_STRING)
+		n = pairs_imei_decode((const uint8_t *)r->str, r->len, recs, PAIRS_MAX_RECORDS);
+	if (n < 0) {
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: an IMEI value that does not decode",
+		     op->node->address, op->key);
+		pairings_fail(op, -EPROTO);
+	} else {
+		op->cb.pairings(op->arg, 0, recs, (size_t)n);
+	}
+	return true;
+}
+
+static const struct op_type pairings_type = { pairings_reply, pairings_fail };
+
+static void handsets_fail(struct op *op, int err)
+{
+	op->cb.handsets(op->arg, err, NULL, 0);
+}
+
+static bool handsets_reply(struct op *op, const redisReply *r)
+{
+	uint64_t bodies[PAIRS_MAX_RECORDS];
+	int n = 0;
+
+	if (r->type == REDIS_REPLY_STRING)
+		n = pairs_msisdn_decode((const uint8_t *)r->str, r->len, bodies, PAIRS_MAX_RECORDS);
+	if (n < 0) {
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: an MSISDN value that does not decode",
+		     op->node->address, op->key);
+		handsets_fail(op, -EPROTO);
+	} else {
+		op->cb.handsets(op->arg, 0, bodies, (size_t)n);
+	}
+	return true;
+}
+
+static const struct op_type handsets_type = { handsets_reply, handsets_fail };
+
+static void kyc_fail(struct op *op, int err)
+{
+	op->cb.kyc(op->arg, err, NULL);
+}
+
+static bool kyc_reply(struct op *op, const redisReply *r)
+{
+	struct kyc_rec kyc;
+
+	if (r->type != REDIS_REPLY_STRING) {
+		op->cb.kyc(op->arg, 0, NULL);
+	} else if (pairs_kyc_decode((const uint8_t *)r->str, r->len, &kyc) < 0) {
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a KYC value that does not decode",
+		     op->node->address, op->key);
+		kyc_fail(op, -EPROTO);
+	} else {
+		op->cb.kyc(op->arg, 0, &kyc);
+	}
+	return true;
+}
+
+static const struct op_type kyc_type = { kyc_reply, kyc_fail };
+
+static void fields_fail(struct op *op, int err)
+{
+	op->cb.fields(op->arg, err, NULL, 0);
+}
+
+/* HGETALL: field, value, ... (at most 64 pairs are lent). */
+static bool fields_reply(struct op *op, const redisReply *r)
+{
+	struct store_kv kv[64];
+	size_t i, nkv = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		fields_fail(op, -EPROTO);
+		return true;
+	}
+	for (i = 0; i + 1 < r->elements && nkv < 64; i += 2, nkv++) {
+		kv[nkv].key = r->element[i]->str;
+		kv[nkv].klen = r->element[i]->len;
+		kv[nkv].val = r->element[i + 1]->str;
+		kv[nkv].vlen = r->element[i + 1]->len;
+	}
+	op->cb.fields(op->arg, 0, kv, nkv);
+	return true;
+}
+
+static const struct op_type fields_type = { fields_reply, fields_fail };
 
 /* Appends s[0..n) to the CSV text as one quoted field (RFC 4180). */
 static char *csv_quoted(char *out, const char *s, size_t n)
@@ -707,26 +1230,26 @@ static char *csv_quoted(char *out, const char *s, size_t n)
 }
 
 /* The HGETALL of tac:{tac} as tacdb CSV text. */
-static void tac_reply(struct op *op, const redisReply *reply)
+static bool tac_reply(struct op *op, const redisReply *reply)
 {
 	size_t i, cap = 32;
 	char *text, *p;
 	const char *sep;
 
 	if (reply->type != REDIS_REPLY_ARRAY) {
-		op_fail(op, -EPROTO);
-		return;
+		data_fail(op, -EPROTO);
+		return true;
 	}
 	if (reply->elements == 0) {
 		op->cb.data(op->arg, 0, NULL, 0, false);
-		return;
+		return true;
 	}
 	for (i = 0; i < reply->elements; i++)
 		cap += 2 * reply->element[i]->len + 8;
 	text = talloc_size(op, cap);
 	if (text == NULL) {
-		op_fail(op, -ENOMEM);
-		return;
+		data_fail(op, -ENOMEM);
+		return true;
 	}
 	p = text + sprintf(text, "tac,maker,model\n");
 	for (i = 0; i + 1 < reply->elements; i += 2) {
@@ -742,52 +1265,27 @@ static void tac_reply(struct op *op, const redisReply *reply)
 		*p++ = '\n';
 	}
 	op->cb.data(op->arg, 0, text, (size_t)(p - text), true);
+	return true;
 }
 
-/* XREADGROUP's answer: [[stream, [[id, [f, v, ...]], ...]]], or nil when nothing came. */
-static void entries_reply(struct op *op, const redisReply *reply)
-{
-	struct store_entry e[STORE_ENTRIES_MAX];
-	struct store_kv kv[STORE_ENTRIES_MAX][16];
-	const redisReply *list;
-	size_t i, j, n = 0;
+static const struct op_type tac_type = { tac_reply, data_fail };
 
-	if (reply->type == REDIS_REPLY_NIL) {
-		op->cb.entries(op->arg, 0, NULL, 0);
-		return;
-	}
-	if (op->autoclaim) {
-		/* XAUTOCLAIM: [next cursor, entries, deleted ids] */
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
-			op_fail(op, -EPROTO);
-			return;
-		}
-		if (op->claim_cb && (reply->element[0]->type != REDIS_REPLY_STRING ||
-				     reply->element[0]->len >= sizeof(op->cursor))) {
-			op_fail(op, -EPROTO);
-			return;
-		}
-		if (op->claim_cb)
-			memcpy(op->cursor, reply->element[0]->str, reply->element[0]->len + 1);
-		list = reply->element[1];
-	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
-		   reply->element[0]->type != REDIS_REPLY_ARRAY ||
-		   reply->element[0]->elements != 2 ||
-		   reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
-		op_fail(op, -EPROTO);
-		return;
-	} else {
-		list = reply->element[0]->element[1];
-	}
+/* A list of stream entries ([[id, [f, v, ...]], ...]) into e and kv. Returns how many, or
+ * -EPROTO. */
+static int entries_parse(const redisReply *list, struct store_entry *e,
+			 struct store_kv (*kv)[16])
+{
+	size_t i, j;
+	int n = 0;
+
+	if (list->type != REDIS_REPLY_ARRAY)
+		return -EPROTO;
 	for (i = 0; i < list->elements && n < STORE_ENTRIES_MAX; i++) {
 		const redisReply *ent = list->element[i], *f;
 
 		if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
-		    ent->element[0]->type != REDIS_REPLY_STRING) {
-			op_fail(op, -EPROTO);
-			return;
-		}
+		    ent->element[0]->type != REDIS_REPLY_STRING)
+			return -EPROTO;
 		e[n].id = ent->element[0]->str;
 		e[n].idlen = ent->element[0]->len;
 		e[n].kv = kv[n];
@@ -807,194 +1305,679 @@ static void entries_reply(struct op *op, const redisReply *reply)
 		}
 		n++;
 	}
-	op->cb.entries(op->arg, 0, e, n);
+	return n;
 }
 
-/* Whether a script answered an array of n integers. */
-static bool int_array(const redisReply *reply, size_t n)
+static void entries_fail(struct op *op, int err)
 {
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
-			return false;
+	op->cb.entries(op->arg, err, NULL, 0);
+}
+
+/* XREADGROUP: [[stream, [[id, [f, v, ...]], ...]]], or nil when nothing came. */
+static bool entries_reply(struct op *op, const redisReply *reply)
+{
+	struct store_entry e[STORE_ENTRIES_MAX];
+	struct store_kv kv[STORE_ENTRIES_MAX][16];
+	int n;
+
+	if (reply->type == REDIS_REPLY_NIL) {
+		op->cb.entries(op->arg, 0, NULL, 0);
+		return true;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2) {
+		entries_fail(op, -EPROTO);
+		return true;
+	}
+	n = entries_parse(reply->element[0]->element[1], e, kv);
+	if (n < 0)
+		entries_fail(op, n);
+	else
+		op->cb.entries(op->arg, 0, e, (size_t)n);
 	return true;
 }
 
-static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
+static const struct op_type entries_type = { entries_reply, entries_fail };
+
+/* store_group_claim_from's caller. */
+struct claim_op {
+	store_claim_cb cb;
+	void *arg;
+};
+
+static void claim_fail(struct op *op, int err)
 {
-	struct op *op = privdata;
+	struct claim_op *c = op->data;
+
+	c->cb(c->arg, err, NULL, 0, NULL);
+}
+
+/* XAUTOCLAIM: [next cursor, entries, deleted ids]. */
+static bool claim_reply(struct op *op, const redisReply *reply)
+{
+	struct claim_op *c = op->data;
+	struct store_entry e[STORE_ENTRIES_MAX];
+	struct store_kv kv[STORE_ENTRIES_MAX][16];
+	char cursor[48];
+	int n;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[0]->len >= sizeof(cursor)) {
+		claim_fail(op, -EPROTO);
+		return true;
+	}
+	memcpy(cursor, reply->element[0]->str, reply->element[0]->len + 1);
+	n = entries_parse(reply->element[1], e, kv);
+	if (n < 0)
+		claim_fail(op, n);
+	else
+		c->cb(c->arg, 0, e, (size_t)n, cursor);
+	return true;
+}
+
+static const struct op_type claim_type = { claim_reply, claim_fail };
+
+/* ---- the slot map's answer -------------------------------------------------------------- */
+
+static void slots_fail(struct op *op, int err)
+{
 	struct store *st = op->st;
-	redisReply *reply = r;
-	struct pair_rec recs[PAIRS_MAX_RECORDS];
-	uint64_t bodies[PAIRS_MAX_RECORDS];
-	struct kyc_rec kyc;
-	int n = 0;
 
-	st->pending--;
-	if (reply == NULL && st->dropping)
-		return;		/* drop() answers it, once hiredis has let go of it */
-	TAILQ_REMOVE(&st->flight, op, link);
-	if (reply == NULL) {
-		op_fail(op, st->closing ? -ECANCELED : -EAGAIN);
-		goto done;
-	}
-	if (reply->type == REDIS_REPLY_ERROR && op->script && !op->retried &&
-	    strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-		op->retried = true;
-		if (op_script(op, true) == 0)
-			return;		/* the same op, answered by EVAL */
-		op_fail(op, -EAGAIN);
-		goto done;
-	}
-	if (reply->type == REDIS_REPLY_ERROR && op->tolerate_busygroup &&
-	    strncmp(reply->str, "BUSYGROUP", 9) == 0) {
-		op->cb.done(op->arg, 0);
-		goto done;
-	}
-	if (reply->type == REDIS_REPLY_ERROR) {
-		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %.200s", st->address, reply->str);
-		op_fail(op, -EPROTO);
-		goto done;
-	}
-	switch (op->kind) {
-	case OP_PING:
-		op->cb.done(op->arg, reply->type == REDIS_REPLY_STATUS &&
-			    strcmp(reply->str, "PONG") == 0 ? 0 : -EPROTO);
-		break;
-	case OP_SET:
-	case OP_DEL:
-		op->cb.done(op->arg, 0);
-		break;
-	case OP_RATE:
-		if (int_array(reply, 2))
-			op->cb.count(op->arg, 0, reply->element[0]->integer);
-		else
-			op_fail(op, -EPROTO);
-		break;
-	case OP_SETNX:
-		op->cb.count(op->arg, 0, reply->type == REDIS_REPLY_STATUS ? 1 : 0);
-		break;
-	case OP_LIMIT:
-		if (int_array(reply, 2))
-			op->cb.limit(op->arg, 0, reply->element[0]->integer,
-				     reply->element[1]->integer);
-		else
-			op_fail(op, -EPROTO);
-		break;
-	case OP_VERIFY:
-		if (int_array(reply, 3) && reply->element[0]->integer >= STORE_VERIFY_NONE &&
-		    reply->element[0]->integer <= STORE_VERIFY_PEEKED)
-			op->cb.verify(op->arg, 0,
-				      (enum store_verify_result)reply->element[0]->integer,
-				      reply->element[1]->integer, reply->element[2]->integer);
-		else
-			op_fail(op, -EPROTO);
-		break;
-	case OP_ENTRIES:
-		entries_reply(op, reply);
-		break;
-	case OP_GET:
-		if (reply->type == REDIS_REPLY_STRING)
-			op->cb.data(op->arg, 0, reply->str, reply->len, true);
-		else
-			op->cb.data(op->arg, 0, NULL, 0, false);
-		break;
-	case OP_PAIRINGS:
-		if (reply->type == REDIS_REPLY_STRING)
-			n = pairs_imei_decode((const uint8_t *)reply->str, reply->len, recs,
-					      PAIRS_MAX_RECORDS);
-		if (n < 0) {
-			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: an IMEI value that does not "
-			     "decode", st->address, op->key);
-			op_fail(op, -EPROTO);
-		} else {
-			op->cb.pairings(op->arg, 0, recs, (size_t)n);
-		}
-		break;
-	case OP_RESULT:
-		if (op->mapping) {
-			/* The reference's mapping is written: now the report's answer. */
-			op->cb.result(op->arg, 0, op->result, op->result_len, op->result_changed);
-			break;
-		}
-		if (op->imei[0] && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-		    reply->element[0]->type == REDIS_REPLY_STRING &&
-		    reply->element[0]->len > 0 && reply->element[0]->len < sizeof(op->result)) {
-			/* Every answer maps its reference, the open report's too: a retry repairs
-			 * a mapping that a dropped connection left unwritten. */
-			char key[ID_MAX + 8];
-			const char *argv[3] = { "SET", key, op->imei };
-			size_t lens[3];
+	(void)err;
+	st->refreshing = false;
+	if (st->closing)
+		return;
+	if (st->refresh_fails++ == 0)
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: CLUSTER SLOTS not answered by %s",
+		     st->address, op->node ? op->node->address : "a node");
+	/* The next node at once while there are untried ones, then after a while. */
+	refresh_arm(st, st->refresh_fails < (st->map_ok ? st->map->nnodes : 0) + st->seeds.n ?
+			0 : 500);
+}
 
-			op->result_len = reply->element[0]->len;
-			memcpy(op->result, reply->element[0]->str, op->result_len);
-			op->result_changed = reply->element[1]->type == REDIS_REPLY_INTEGER &&
-					     reply->element[1]->integer != 0;
-			lens[0] = 3;
-			lens[1] = (size_t)snprintf(key, sizeof(key), "ref:{%.*s}",
-						   (int)op->result_len, op->result);
-			lens[2] = 15;
-			op->mapping = true;
-			if (op_send(op, 3, argv, lens) == 0)
-				return;
-			op_fail(op, -EAGAIN);
-			break;
-		}
-		if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-		    reply->element[0]->type == REDIS_REPLY_STRING &&
-		    reply->element[1]->type == REDIS_REPLY_INTEGER)
-			op->cb.result(op->arg, 0, reply->element[0]->str, reply->element[0]->len,
-				      reply->element[1]->integer != 0);
-		else
-			op_fail(op, -EPROTO);
-		break;
-	case OP_FIELDS: {
-		struct store_kv kv[64];
-		size_t i, nkv = 0;
+static bool slots_reply(struct op *op, const redisReply *r)
+{
+	struct store *st = op->st;
+	int rc = cluster_map_from_slots(st->map, r, op->node->host);
 
-		if (reply->type != REDIS_REPLY_ARRAY) {
-			op_fail(op, -EPROTO);
-			break;
-		}
-		for (i = 0; i + 1 < reply->elements && nkv < 64; i += 2, nkv++) {
-			kv[nkv].key = reply->element[i]->str;
-			kv[nkv].klen = reply->element[i]->len;
-			kv[nkv].val = reply->element[i + 1]->str;
-			kv[nkv].vlen = reply->element[i + 1]->len;
-		}
-		op->cb.fields(op->arg, 0, kv, nkv);
-		break;
+	if (rc < 0) {
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s answered CLUSTER SLOTS with no map we "
+		     "can use (%s)", st->address, op->node->address, strerror(-rc));
+		slots_fail(op, rc);
+		return true;
 	}
-	case OP_TAC:
-		tac_reply(op, reply);
-		break;
-	case OP_KYC:
-		if (reply->type != REDIS_REPLY_STRING) {
-			op->cb.kyc(op->arg, 0, NULL);
-		} else if (pairs_kyc_decode((const uint8_t *)reply->str, reply->len, &kyc) < 0) {
-			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a KYC value that does not "
-			     "decode", st->address, op->key);
-			op_fail(op, -EPROTO);
-		} else {
-			op->cb.kyc(op->arg, 0, &kyc);
-		}
-		break;
-	case OP_HANDSETS:
-		if (reply->type == REDIS_REPLY_STRING)
-			n = pairs_msisdn_decode((const uint8_t *)reply->str, reply->len, bodies,
-						PAIRS_MAX_RECORDS);
-		if (n < 0) {
-			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: an MSISDN value that does not "
-			     "decode", st->address, op->key);
-			op_fail(op, -EPROTO);
-		} else {
-			op->cb.handsets(op->arg, 0, bodies, (size_t)n);
-		}
-		break;
+	if (st->refresh_fails || !st->map_ok)
+		LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: slot map from %s: %u masters",
+		     st->address, op->node->address, st->map->nnodes);
+	st->refreshing = false;
+	st->refresh_fails = 0;
+	st->map_ok = true;
+	refresh_arm(st, REFRESH_PERIOD_MS);
+	store_became_up(st);
+	return true;
+}
+
+static const struct op_type slots_type = { slots_reply, slots_fail };
+
+static void noop_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+/* Sends CLUSTER SLOTS to n. Returns 0 (answered in slots_reply or slots_fail) or < 0. */
+static int map_ask(struct store *st, struct node *n)
+{
+	const char *argv[] = { "CLUSTER", "SLOTS" };
+	size_t lens[] = { 7, 5 };
+	struct op *op = st->closing ? NULL : op_alloc(st, &slots_type, NULL);
+
+	if (op == NULL)
+		return -ENOMEM;
+	op->cb.done = noop_done;
+	op->node = n;
+	op->pinned = true;
+	return op_start(op, 2, argv, lens);
+}
+
+/* ---- writes that answer a result: reports, the CEIR queue ------------------------------ */
+
+/* The steps of a result op. A report's SMS are indexed (MARK) before its transition writes
+ * them into its outbox (SCRIPT); a new report's reference is mapped to its IMEI (MAP) before
+ * the answer; with redis-replicas-ack, each write is followed by WAIT on its own node's
+ * connection (WAIT after SCRIPT, WAIT_MAP after MAP), so that what the user is told was
+ * accepted is on a replica too. */
+enum result_step { R_MARK, R_SCRIPT, R_WAIT, R_MAP, R_WAIT_MAP };
+
+struct result_op {
+	enum result_step step;
+	char result[40];
+	size_t len;
+	bool changed;
+	char report_key[ID_MAX + 8];	/* the script's routing key, once MARK is done */
+	size_t report_keylen;
+	char imei[16];		/* MAP: the value; relay: whose outbox */
+	bool map, relay;
+	long long mark;		/* relay: when the report was indexed (ms, wall clock) */
+};
+
+static void relay_start(struct store *st, const char *imei, long long mark);
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void result_fail(struct op *op, int err)
+{
+	struct result_op *ro = op->data;
+
+	op->cb.result(op->arg, err, NULL, 0, false);
+	/* A transition that may have written SMS: the relay takes them, or takes the index
+	 * entry off (the sweep would too, later). */
+	if (ro->relay && ro->step > R_MARK && !op->st->closing)
+		relay_start(op->st, ro->imei, ro->mark);
+}
+
+static void result_answer(struct op *op)
+{
+	struct result_op *ro = op->data;
+
+	op->cb.result(op->arg, 0, ro->result, ro->len, ro->changed);
+	if (ro->relay && !op->st->closing)
+		relay_start(op->st, ro->imei, ro->mark);
+}
+
+/* WAIT numreplicas timeout, on the connection the write went over. */
+static int result_wait(struct op *op, enum result_step step)
+{
+	struct store *st = op->st;
+	char n[12], ms[24];
+	const char *argv[] = { "WAIT", n, ms };
+	size_t lens[] = { 4, (size_t)snprintf(n, sizeof(n), "%d", st->o.replicas_ack),
+			  (size_t)snprintf(ms, sizeof(ms), "%d", st->o.replicas_timeout_ms) };
+
+	((struct result_op *)op->data)->step = step;
+	op->pinned = true;
+	return op_cmd(op, 3, argv, lens);
+}
+
+/* After a write: WAIT for the replicas, or the next step. Returns true once answered. */
+static bool result_written(struct op *op);
+
+static bool result_next(struct op *op)
+{
+	struct result_op *ro = op->data;
+	char key[ID_MAX + 8];
+	const char *argv[3] = { "SET", key, ro->imei };
+	size_t lens[3];
+
+	op->pinned = false;
+	if (ro->map && ro->step < R_MAP) {
+		/* Every answer maps its reference, the open report's too: a retry repairs a
+		 * mapping that a dropped connection left unwritten. */
+		lens[0] = 3;
+		lens[1] = (size_t)snprintf(key, sizeof(key), "ref:{%.*s}", (int)ro->len, ro->result);
+		lens[2] = 15;
+		memcpy(op->key, key, lens[1]);
+		op->keylen = lens[1];
+		ro->step = R_MAP;
+		if (op_cmd(op, 3, argv, lens) == 0)
+			return false;
+		result_fail(op, -EAGAIN);
+		return true;
 	}
-done:
-	talloc_free(op);
+	result_answer(op);
+	return true;
+}
+
+static bool result_written(struct op *op)
+{
+	struct result_op *ro = op->data;
+
+	if (op->st->o.replicas_ack <= 0)
+		return result_next(op);
+	if (result_wait(op, ro->step == R_MAP ? R_WAIT_MAP : R_WAIT) == 0)
+		return false;
+	result_fail(op, -EAGAIN);
+	return true;
+}
+
+static bool result_reply(struct op *op, const redisReply *r)
+{
+	struct result_op *ro = op->data;
+
+	switch (ro->step) {
+	case R_MARK:
+		memcpy(op->key, ro->report_key, ro->report_keylen);
+		op->keylen = ro->report_keylen;
+		ro->step = R_SCRIPT;
+		if (op_script(op, false) == 0)
+			return false;
+		result_fail(op, -EAGAIN);
+		return true;
+	case R_SCRIPT:
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_INTEGER ||
+		    r->element[0]->len >= sizeof(ro->result) ||
+		    (ro->map && r->element[0]->len == 0)) {
+			result_fail(op, -EPROTO);
+			return true;
+		}
+		ro->len = r->element[0]->len;
+		memcpy(ro->result, r->element[0]->str, ro->len);
+		ro->result[ro->len] = '\0';
+		ro->changed = r->element[1]->integer != 0;
+		return result_written(op);
+	case R_MAP:
+		return result_written(op);
+	case R_WAIT:
+	case R_WAIT_MAP:
+		if (r->type != REDIS_REPLY_INTEGER || r->integer < op->st->o.replicas_ack) {
+			LOGP(LOGC_STORE, LOGL_WARN, "redis %s: %lld of %d replicas acknowledged a "
+			     "write within %d ms; answered \"try again\"", op->node->address,
+			     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL,
+			     op->st->o.replicas_ack, op->st->o.replicas_timeout_ms);
+			result_fail(op, -EAGAIN);
+			return true;
+		}
+		return result_next(op);
+	}
+	return true;
+}
+
+static const struct op_type result_type = { result_reply, result_fail };
+
+static struct op *result_op_new(struct store *st, store_result_cb cb, void *arg)
+{
+	struct op *op = op_new(st, &result_type, arg);
+
+	if (op == NULL)
+		return NULL;
+	op->data = talloc_zero(op, struct result_op);
+	if (op->data == NULL) {
+		talloc_free(op);
+		return NULL;
+	}
+	op->cb.result = cb;
+	((struct result_op *)op->data)->step = R_SCRIPT;
+	return op;
+}
+
+/* ---- the relay: a report's outbox to the outbox stream --------------------------------- */
+
+/* One relay of one report's outbox (rep:{imei}:out): each SMS is added to its stream once
+ * (store_ceir_enqueue, by an id made of the IMEI and the SMS's field), then taken out of the
+ * report's outbox; when all went, the IMEI leaves the index, unless a transition indexed it
+ * again since mark. Anything that fails stays for the sweep (store_relay_sweep). */
+struct relay {
+	struct store *st;
+	char imei[16];
+	long long mark;
+	unsigned left;
+	bool failed;
+};
+
+struct relay_sms {
+	struct relay *rl;
+	char field[48];
+	size_t flen;
+};
+
+static void relay_finish(struct relay *rl)
+{
+	struct store *st = rl->st;
+	struct op *op;
+	char mark[24];
+	const char *argv[] = { "1", RELAY_INDEX, rl->imei, mark };
+	size_t lens[] = { 1, strlen(RELAY_INDEX), 15,
+			  (size_t)snprintf(mark, sizeof(mark), "%lld", rl->mark) };
+
+	if (!rl->failed && (op = op_new(st, &done_type, NULL)) != NULL) {
+		op->cb.done = noop_done;
+		memcpy(op->key, RELAY_INDEX, lens[1]);
+		op->keylen = lens[1];
+		op_start_script(op, &relay_done_script, 4, argv, lens);
+	}
+	talloc_free(rl);
+}
+
+static void relay_deleted(void *arg, int err)
+{
+	struct relay_sms *rs = arg;
+	struct relay *rl = rs->rl;
+
+	if (err < 0)
+		rl->failed = true;
+	talloc_free(rs);
+	if (--rl->left == 0)
+		relay_finish(rl);
+}
+
+static void relay_queued(void *arg, int err, const char *id, size_t len, bool changed)
+{
+	struct relay_sms *rs = arg;
+	struct relay *rl = rs->rl;
+	struct store *st = rl->st;
+	struct op *op;
+	const char *argv[3] = { "HDEL", NULL, rs->field };
+	size_t lens[3] = { 4, 0, rs->flen };
+
+	(void)id;
+	(void)len;
+	(void)changed;
+	if (err < 0 || st->closing || (op = op_new(st, &done_type, rs)) == NULL) {
+		relay_deleted(rs, err < 0 ? err : -EAGAIN);
+		return;
+	}
+	op->cb.done = relay_deleted;
+	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "rep:{%s}:out", rl->imei);
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	if (op_start(op, 3, argv, lens) < 0)
+		relay_deleted(rs, -EAGAIN);
+}
+
+/* One SMS of the outbox: field "<ref>:<n>", value "<stream>\n<to>\n<text>". */
+static void relay_one(struct relay *rl, const redisReply *f, const redisReply *v)
+{
+	const char *nl1, *nl2, *end;
+	struct relay_sms *rs;
+	char stream[ID_MAX + 1], rid[80];
+	struct store_kv kv[2];
+	int rc;
+
+	if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len == 0 ||
+	    f->len >= sizeof(rs->field))
+		goto bad;
+	end = v->str + v->len;
+	nl1 = memchr(v->str, '\n', v->len);
+	nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
+	if (nl2 == NULL || nl1 == v->str || (size_t)(nl1 - v->str) > ID_MAX || nl2 == nl1 + 1)
+		goto bad;
+	rs = talloc_zero(rl, struct relay_sms);
+	if (rs == NULL) {
+		rl->failed = true;
+		return;
+	}
+	rs->rl = rl;
+	memcpy(rs->field, f->str, f->len);
+	rs->flen = f->len;
+	snprintf(stream, sizeof(stream), "%.*s", (int)(nl1 - v->str), v->str);
+	snprintf(rid, sizeof(rid), "sms:%s:%.*s", rl->imei, (int)f->len, f->str);
+	kv[0] = (struct store_kv){ "to", 2, nl1 + 1, (size_t)(nl2 - nl1 - 1) };
+	kv[1] = (struct store_kv){ "text", 4, nl2 + 1, (size_t)(end - nl2 - 1) };
+	rl->left++;
+	rc = store_ceir_enqueue(rl->st, stream, rid, RELAY_REMEMBER_S, kv, 2, relay_queued, rs);
+	if (rc < 0) {
+		rl->failed = true;
+		rl->left--;
+		talloc_free(rs);
+	}
+	return;
+bad:
+	LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: rep:{%.8s...}:out holds an SMS that does not "
+	     "read; left there", rl->st->address, rl->imei);
+	rl->failed = true;
+}
+
+static void relay_read_fail(struct op *op, int err)
+{
+	(void)err;
+	talloc_free(op->data);	/* the relay: the sweep comes back to it */
+}
+
+static bool relay_read_reply(struct op *op, const redisReply *r)
+{
+	struct relay *rl = op->data;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		relay_read_fail(op, -EPROTO);
+		return true;
+	}
+	talloc_steal(rl->st, rl);	/* outlives this op */
+	rl->left = 1;			/* held until every SMS is sent on */
+	for (size_t i = 0; i + 1 < r->elements && i < 2 * 64; i += 2)
+		relay_one(rl, r->element[i], r->element[i + 1]);
+	if (--rl->left == 0)
+		relay_finish(rl);
+	return true;
+}
+
+static const struct op_type relay_read_type = { relay_read_reply, relay_read_fail };
+
+static void relay_start(struct store *st, const char *imei, long long mark)
+{
+	struct op *op = op_new(st, &relay_read_type, NULL);
+	struct relay *rl;
+	const char *argv[2] = { "HGETALL", NULL };
+	size_t lens[2] = { 7, 0 };
+
+	if (op == NULL)
+		return;		/* the sweep relays it */
+	rl = talloc_zero(op, struct relay);
+	if (rl == NULL) {
+		talloc_free(op);
+		return;
+	}
+	rl->st = st;
+	memcpy(rl->imei, imei, 16);
+	rl->mark = mark;
+	op->data = rl;
+	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "rep:{%s}:out", imei);
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	op_start(op, 2, argv, lens);
+}
+
+/* The sweep's read of the index. */
+struct relay_sweep {
+	store_count_cb cb;
+	void *arg;
+	long long cutoff;
+};
+
+static void sweep_fail(struct op *op, int err)
+{
+	struct relay_sweep *sw = op->data;
+
+	sw->cb(sw->arg, err, 0);
+}
+
+static bool sweep_reply(struct op *op, const redisReply *r)
+{
+	struct relay_sweep *sw = op->data;
+	long long n = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		sweep_fail(op, -EPROTO);
+		return true;
+	}
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		char imei[16];
+
+		if (e->type != REDIS_REPLY_STRING || e->len != 15)
+			continue;
+		memcpy(imei, e->str, 15);
+		imei[15] = '\0';
+		relay_start(op->st, imei, sw->cutoff);
+		n++;
+	}
+	sw->cb(sw->arg, 0, n);
+	return true;
+}
+
+static const struct op_type sweep_type = { sweep_reply, sweep_fail };
+
+int store_relay_sweep(struct store *st, unsigned idle_s, unsigned max, store_count_cb cb,
+		      void *arg)
+{
+	struct op *op = op_new(st, &sweep_type, NULL);
+	struct relay_sweep *sw;
+	char cut[24], count[12];
+	const char *argv[] = { "ZRANGEBYSCORE", RELAY_INDEX, "-inf", cut, "LIMIT", "0", count };
+	size_t lens[7] = { 13, strlen(RELAY_INDEX), 4, 0, 5, 1, 0 };
+
+	if (op == NULL)
+		return op_new_err(st);
+	sw = talloc_zero(op, struct relay_sweep);
+	if (sw == NULL || max == 0) {
+		talloc_free(op);
+		return sw ? -EINVAL : -ENOMEM;
+	}
+	sw->cb = cb;
+	sw->arg = arg;
+	sw->cutoff = wall_ms() - (long long)idle_s * 1000;
+	op->data = sw;
+	memcpy(op->key, RELAY_INDEX, lens[1]);
+	op->keylen = lens[1];
+	lens[3] = (size_t)snprintf(cut, sizeof(cut), "%lld", sw->cutoff);
+	lens[6] = (size_t)snprintf(count, sizeof(count), "%u", max);
+	return op_start(op, 7, argv, lens);
+}
+
+/* ---- the store ------------------------------------------------------------------------- */
+
+static int store_destructor(struct store *st)
+{
+	struct op *op;
+
+	st->closing = true;
+	if (st->gone)
+		*st->gone = true;
+	if (st->refresh)
+		event_free(st->refresh);
+	st->refresh = NULL;
+	for (unsigned i = 0; i < st->nnodes; i++) {
+		struct node *n = st->nodes[i];
+
+		node_close(n);
+		/* And those a timeout's drop() had not answered yet when its caller freed the
+		 * store. */
+		while ((op = TAILQ_FIRST(&n->flight)) != NULL) {
+			TAILQ_REMOVE(&n->flight, op, link);
+			op->type->fail(op, -ECANCELED);
+		}
+	}
+	while ((op = TAILQ_FIRST(&st->parked)) != NULL) {
+		TAILQ_REMOVE(&st->parked, op, link);
+		op->type->fail(op, -ECANCELED);
+	}
+	return 0;
+}
+
+static void script_sha(struct script *s)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	size_t i;
+
+	if (s->sha[0])
+		return;
+	SHA1((const unsigned char *)s->body, strlen(s->body), md);
+	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+static struct store *store_new(void *ctx, struct event_base *base, const struct store_options *o)
+{
+	struct store *st = talloc_zero(ctx, struct store);
+
+	if (st == NULL)
+		return NULL;
+	st->base = base;
+	st->o = *o;
+	if (st->o.timeout_ms <= 0)
+		st->o.timeout_ms = TIMEOUT_DEFAULT_MS;
+	if (st->o.replicas_ack > 0 && st->o.replicas_timeout_ms <= 0)
+		st->o.replicas_timeout_ms = st->o.timeout_ms / 2;
+	TAILQ_INIT(&st->parked);
+	script_sha(&report_create_script);
+	script_sha(&report_transition_script);
+	script_sha(&relay_done_script);
+	script_sha(&enqueue_script);
+	script_sha(&report_due_script);
+	script_sha(&limit_script);
+	script_sha(&verify_script);
+	talloc_set_destructor(st, store_destructor);
+	return st;
+}
+
+struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
+			   const struct store_options *o)
+{
+	struct store *st = store_new(ctx, base, o);
+	struct node *n;
+
+	if (st == NULL)
+		return NULL;
+	st->url = *url;
+	if (url->kind == REDIS_URL_UNIX)
+		snprintf(st->address, sizeof(st->address), "unix:%s", url->path);
+	else if (strchr(url->host, ':'))
+		snprintf(st->address, sizeof(st->address), "[%s]:%d", url->host, url->port);
+	else
+		snprintf(st->address, sizeof(st->address), "%s:%d", url->host, url->port);
+	n = node_new(st, "", 0);
+	if (n == NULL) {
+		talloc_free(st);
+		return NULL;
+	}
+	node_connect(n);
+	return st;
+}
+
+struct store *store_create_cluster(void *ctx, struct event_base *base,
+				   const struct redis_seeds *seeds, const struct store_options *o)
+{
+	struct store *st;
+
+	if (seeds->n == 0)
+		return NULL;
+	st = store_new(ctx, base, o);
+	if (st == NULL)
+		return NULL;
+	st->cluster = true;
+	st->seeds = *seeds;
+	/* The credentials every node is reached with: the seeds share them. */
+	memcpy(st->url.user, seeds->seed[0].user, sizeof(st->url.user));
+	memcpy(st->url.password, seeds->seed[0].password, sizeof(st->url.password));
+	snprintf(st->address, sizeof(st->address),
+		 strchr(seeds->seed[0].host, ':') ? "cluster [%s]:%d" : "cluster %s:%d",
+		 seeds->seed[0].host, seeds->seed[0].port);
+	st->map = talloc_zero(st, struct cluster_map);
+	st->refresh = evtimer_new(base, refresh_cb, st);
+	if (st->map == NULL || st->refresh == NULL) {
+		talloc_free(st);
+		return NULL;
+	}
+	cluster_map_init(st->map);
+	map_refresh(st);
+	return st;
+}
+
+bool store_is_up(const struct store *st)
+{
+	return usable(st);
+}
+
+const char *store_address(const struct store *st)
+{
+	return st->address;
+}
+
+size_t store_pending(const struct store *st)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < st->nnodes; i++)
+		n += st->nodes[i]->pending;
+	return n;
 }
 
 /* HGET of a bucketed field: the operators' data. */
@@ -1021,15 +2004,25 @@ static void keepalive_done(void *arg, int err)
 	(void)err;
 }
 
-/* The PING watch_cb sends on an idle connection: an op like any other, timed like any. */
-static int keepalive(struct store *st)
+/* The PING watch_cb sends on an idle connection: an op like any other, timed like any, on
+ * that node. */
+static int keepalive(struct node *n)
 {
-	return store_ping(st, keepalive_done, NULL);
+	const char *argv[] = { "PING" };
+	size_t lens[] = { 4 };
+	struct op *op;
+
+	if (n->st->closing || (op = op_alloc(n->st, &ping_type, NULL)) == NULL)
+		return -ENOMEM;
+	op->cb.done = keepalive_done;
+	op->node = n;
+	op->pinned = true;
+	return op_start(op, 1, argv, lens);
 }
 
 int store_ping(struct store *st, store_done_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_PING, arg);
+	struct op *op = op_new(st, &ping_type, arg);
 	const char *argv[] = { "PING" };
 	size_t lens[] = { 4 };
 
@@ -1041,7 +2034,7 @@ int store_ping(struct store *st, store_done_cb cb, void *arg)
 
 int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_PAIRINGS, arg);
+	struct op *op = op_new(st, &pairings_type, arg);
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1051,7 +2044,7 @@ int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb 
 
 int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_HANDSETS, arg);
+	struct op *op = op_new(st, &handsets_type, arg);
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1061,7 +2054,7 @@ int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb c
 
 int store_kyc_get(struct store *st, uint64_t msisdn, store_kyc_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_KYC, arg);
+	struct op *op = op_new(st, &kyc_type, arg);
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1084,7 +2077,21 @@ static int make_key(struct op *op, const char *prefix, const char *id, size_t id
 	return 0;
 }
 
-static int keyed_op(struct store *st, enum op_kind kind, const char *prefix, const char *id,
+/* Routes the op by a whole key (a stream, an index). Frees the op on -EINVAL. */
+static int stream_key(struct op *op, const char *key)
+{
+	size_t len = strlen(key);
+
+	if (len == 0 || len >= sizeof(op->key)) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	memcpy(op->key, key, len + 1);
+	op->keylen = len;
+	return 0;
+}
+
+static int keyed_op(struct store *st, const struct op_type *kind, const char *prefix, const char *id,
 		    size_t idlen, void *arg, struct op **out)
 {
 	struct op *op = op_new(st, kind, arg);
@@ -1103,7 +2110,7 @@ int store_session_set(struct store *st, const char *id, size_t idlen, const void
 		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_SET, "s:", id, idlen, arg, &op);
+	int rc = keyed_op(st, &done_type, "s:", id, idlen, arg, &op);
 	char ttl[16];
 	const char *argv[5];
 	size_t lens[5];
@@ -1141,7 +2148,7 @@ int store_session_get(struct store *st, const char *id, size_t idlen, store_data
 		      void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_GET, "s:", id, idlen, arg, &op);
+	int rc = keyed_op(st, &get_type, "s:", id, idlen, arg, &op);
 
 	if (rc < 0)
 		return rc;
@@ -1153,7 +2160,7 @@ int store_session_del(struct store *st, const char *id, size_t idlen, store_done
 		      void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_DEL, "s:", id, idlen, arg, &op);
+	int rc = keyed_op(st, &done_type, "s:", id, idlen, arg, &op);
 
 	if (rc < 0)
 		return rc;
@@ -1165,7 +2172,7 @@ int store_rate_hit(struct store *st, const char *name, size_t len, unsigned wind
 		   store_count_cb cb, void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_RATE, "rl:", name, len, arg, &op);
+	int rc = keyed_op(st, &rate_type, "rl:", name, len, arg, &op);
 
 	if (rc < 0)
 		return rc;
@@ -1230,19 +2237,21 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	const char *argv[4 + 2 * FIELDS_MAX];
 	size_t lens[4 + 2 * FIELDS_MAX], pastlen;
 	char past[ID_MAX + 8];
+	struct result_op *ro;
 	struct op *op;
 	int argc;
 
-	op = op_new(st, OP_RESULT, arg);
+	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
-	op->cb.result = cb;
+	ro = op->data;
 	if (report_keys(imei, op->key, &op->keylen, past, &pastlen) < 0 || ref == NULL ||
 	    *ref == '\0' || strlen(ref) > 32) {
 		talloc_free(op);
 		return -EINVAL;
 	}
-	memcpy(op->imei, imei, 16);
+	memcpy(ro->imei, imei, 16);
+	ro->map = true;
 	argv[0] = "2";
 	lens[0] = 1;
 	argv[1] = op->key;
@@ -1264,30 +2273,30 @@ static int report_transition(struct store *st, const char *imei, const char *fro
 			     size_t n, const char *stream, const struct store_sms *sms,
 			     size_t nsms, store_result_cb cb, void *arg)
 {
-	const char *argv[7 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	size_t lens[7 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	char idle[12], count[4];
+	const char *argv[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	size_t lens[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
+	char idle[12], count[4], out[ID_MAX + 8], mark[24];
+	struct result_op *ro;
 	struct op *op;
-	int argc = 0;
+	int argc = 0, rc;
 
-	op = op_new(st, OP_RESULT, arg);
+	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
-	op->cb.result = cb;
+	ro = op->data;
 	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
 	    to == NULL || *to == '\0' || nsms > STORE_SMS_MAX ||
-	    (nsms && (stream == NULL || *stream == '\0'))) {
+	    (nsms && (stream == NULL || *stream == '\0' || strlen(stream) > ID_MAX ||
+		      strchr(stream, '\n')))) {
 		talloc_free(op);
 		return -EINVAL;
 	}
-	argv[argc] = nsms ? "2" : "1";	/* the keys: the report, and the outbox */
+	argv[argc] = "2";	/* the keys: the report, and its outbox */
 	lens[argc++] = 1;
 	argv[argc] = op->key;
 	lens[argc++] = op->keylen;
-	if (nsms) {
-		argv[argc] = stream;
-		lens[argc++] = strlen(stream);
-	}
+	lens[argc] = (size_t)snprintf(out, sizeof(out), "%.*s:out", (int)op->keylen, op->key);
+	argv[argc++] = out;
 	argv[argc] = from;
 	lens[argc++] = strlen(from);
 	argv[argc] = to;
@@ -1296,7 +2305,14 @@ static int report_transition(struct store *st, const char *imei, const char *fro
 	argv[argc++] = idle;
 	lens[argc] = (size_t)snprintf(count, sizeof(count), "%zu", nsms);
 	argv[argc++] = count;
+	argv[argc] = nsms ? stream : "";
+	lens[argc] = strlen(argv[argc]);
+	argc++;
 	for (size_t i = 0; i < nsms; i++) {
+		if (sms[i].to == NULL || strchr(sms[i].to, '\n') || *sms[i].to == '\0') {
+			talloc_free(op);
+			return -EINVAL;
+		}
 		argv[argc] = sms[i].to;
 		lens[argc++] = strlen(sms[i].to);
 		argv[argc] = sms[i].text;
@@ -1307,7 +2323,29 @@ static int report_transition(struct store *st, const char *imei, const char *fro
 		talloc_free(op);
 		return -EINVAL;
 	}
-	return op_start_script(op, &report_transition_script, argc, argv, lens);
+	if (nsms == 0)
+		return op_start_script(op, &report_transition_script, argc, argv, lens);
+	/* The SMS: the report is indexed for the relay first (R_MARK), then the script. */
+	rc = op_keep_script(op, &report_transition_script, argc, argv, lens);
+	if (rc < 0) {
+		talloc_free(op);
+		return rc;
+	}
+	memcpy(ro->report_key, op->key, op->keylen);
+	ro->report_keylen = op->keylen;
+	memcpy(ro->imei, imei, 16);
+	ro->relay = true;
+	ro->mark = wall_ms();
+	ro->step = R_MARK;
+	memcpy(op->key, RELAY_INDEX, strlen(RELAY_INDEX));
+	op->keylen = strlen(RELAY_INDEX);
+	{
+		const char *zadd[] = { "ZADD", RELAY_INDEX, mark, imei };
+		size_t zl[] = { 4, op->keylen, (size_t)snprintf(mark, sizeof(mark), "%lld", ro->mark),
+				15 };
+
+		return op_start(op, 4, zadd, zl);
+	}
 }
 
 int store_report_transition(struct store *st, const char *imei, const char *from,
@@ -1336,7 +2374,7 @@ int store_report_resume(struct store *st, const char *imei, const char *from, co
 
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_FIELDS, arg);
+	struct op *op = op_new(st, &fields_type, arg);
 
 	if (op == NULL)
 		return op_new_err(st);
@@ -1350,13 +2388,14 @@ int store_report_get(struct store *st, const char *imei, store_fields_cb cb, voi
 
 int store_tac_fetch(struct store *st, store_data_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_TAC, arg);
+	struct op *op = op_new(st, &tac_type, arg);
 	const char *argv[] = { "HGETALL", "tac:{tac}" };
 	size_t lens[] = { 7, 9 };
 
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.data = cb;
+	stream_key(op, "tac:{tac}");
 	return op_start(op, 2, argv, lens);
 }
 
@@ -1370,7 +2409,7 @@ int store_report_find(struct store *st, const char *ref, size_t len, store_data_
 		      void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_GET, "ref:", ref, len, arg, &op);
+	int rc = keyed_op(st, &get_type, "ref:", ref, len, arg, &op);
 
 	if (rc < 0)
 		return rc;
@@ -1388,10 +2427,9 @@ int store_ceir_enqueue(struct store *st, const char *stream, const char *request
 	struct op *op;
 	int argc, dl;
 
-	op = op_new(st, OP_RESULT, arg);
+	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
-	op->cb.result = cb;
 	/* The dedup key must share the stream's slot: the stream's own hash tag when its name
 	 * has one, else its whole name as the tag (a name without braces hashes whole). */
 	open = strchr(stream, '{');
@@ -1427,7 +2465,7 @@ int store_ref_reserve(struct store *st, const char *ref, size_t len, const char 
 		      store_count_cb cb, void *arg)
 {
 	struct op *op = NULL;
-	int rc = keyed_op(st, OP_SETNX, "ref:", ref, len, arg, &op);
+	int rc = keyed_op(st, &setnx_type, "ref:", ref, len, arg, &op);
 	const char *argv[4] = { "SET", NULL, imei, "NX" };
 	size_t lens[4];
 
@@ -1449,12 +2487,14 @@ int store_ref_reserve(struct store *st, const char *ref, size_t len, const char 
 int store_group_create(struct store *st, const char *stream, const char *group,
 		       store_done_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_SET, arg);
+	struct op *op = op_new(st, &done_type, arg);
 	const char *argv[6] = { "XGROUP", "CREATE", stream, group, "0", "MKSTREAM" };
 	size_t lens[6] = { 6, 6, strlen(stream), strlen(group), 1, 8 };
 
 	if (op == NULL)
 		return op_new_err(st);
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
 	op->cb.done = cb;
 	op->tolerate_busygroup = true;
 	return op_start(op, 6, argv, lens);
@@ -1469,7 +2509,7 @@ int store_group_read(struct store *st, const char *stream, const char *group,
 int store_group_pending(struct store *st, const char *stream, const char *group,
 			const char *consumer, const char *after, store_entries_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_ENTRIES, arg);
+	struct op *op = op_new(st, &entries_type, arg);
 	char count[8];
 	const char *argv[9] = { "XREADGROUP", "GROUP", group, consumer, "COUNT", count,
 				"STREAMS", stream, after };
@@ -1478,25 +2518,19 @@ int store_group_pending(struct store *st, const char *stream, const char *group,
 
 	if (op == NULL)
 		return op_new_err(st);
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
 	op->cb.entries = cb;
 	lens[5] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
 	return op_start(op, 9, argv, lens);
-}
-
-/* An XAUTOCLAIM answers as a read does, to this, which adds the next cursor for the
- * caller. */
-static void claim_answer(void *arg, int err, const struct store_entry *e, size_t n)
-{
-	struct op *op = arg;
-
-	op->claim_cb(op->claim_arg, err, e, n, err == 0 ? op->cursor : NULL);
 }
 
 int store_group_claim_from(struct store *st, const char *stream, const char *group,
 			   const char *consumer, unsigned idle_ms, const char *cursor,
 			   store_claim_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_ENTRIES, NULL);
+	struct op *op = op_new(st, &claim_type, NULL);
+	struct claim_op *c;
 	char idle[16], count[8];
 	const char *argv[8] = { "XAUTOCLAIM", stream, group, consumer, idle, cursor, "COUNT",
 				count };
@@ -1505,11 +2539,16 @@ int store_group_claim_from(struct store *st, const char *stream, const char *gro
 
 	if (op == NULL)
 		return op_new_err(st);
-	op->cb.entries = claim_answer;
-	op->arg = op;
-	op->claim_cb = cb;
-	op->claim_arg = arg;
-	op->autoclaim = true;
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
+	c = talloc_zero(op, struct claim_op);
+	if (c == NULL) {
+		talloc_free(op);
+		return -ENOMEM;
+	}
+	c->cb = cb;
+	c->arg = arg;
+	op->data = c;
 	lens[4] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_ms);
 	lens[7] = (size_t)snprintf(count, sizeof(count), "%d", STORE_ENTRIES_MAX);
 	return op_start(op, 8, argv, lens);
@@ -1520,7 +2559,7 @@ int store_group_claim_from(struct store *st, const char *stream, const char *gro
 int store_report_open(struct store *st, const char *imei, bool open, store_done_cb cb,
 		      void *arg)
 {
-	struct op *op = op_new(st, OP_SET, arg);
+	struct op *op = op_new(st, &done_type, arg);
 	char now[24];
 	const char *zadd[4] = { "ZADD", REPORTS_OPEN, now, imei };
 	const char *zrem[3] = { "ZREM", REPORTS_OPEN, imei };
@@ -1529,6 +2568,7 @@ int store_report_open(struct store *st, const char *imei, bool open, store_done_
 
 	if (op == NULL)
 		return op_new_err(st);
+	stream_key(op, REPORTS_OPEN);
 	op->cb.done = cb;
 	if (!open)
 		return op_start(op, 3, zrem, lr);
@@ -1539,13 +2579,14 @@ int store_report_open(struct store *st, const char *imei, bool open, store_done_
 int store_reports_due(struct store *st, unsigned idle_s, unsigned max, store_data_cb cb,
 		      void *arg)
 {
-	struct op *op = op_new(st, OP_GET, arg);
+	struct op *op = op_new(st, &get_type, arg);
 	char a1[16], a2[16];
 	const char *argv[4] = { "1", REPORTS_OPEN, a1, a2 };
 	size_t lens[4] = { 1, strlen(REPORTS_OPEN), 0, 0 };
 
 	if (op == NULL)
 		return op_new_err(st);
+	stream_key(op, REPORTS_OPEN);
 	op->cb.data = cb;
 	lens[2] = (size_t)snprintf(a1, sizeof(a1), "%u", idle_s);
 	lens[3] = (size_t)snprintf(a2, sizeof(a2), "%u", max);
@@ -1555,12 +2596,14 @@ int store_reports_due(struct store *st, unsigned idle_s, unsigned max, store_dat
 int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,
 		     store_done_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_SET, arg);
+	struct op *op = op_new(st, &done_type, arg);
 	const char *argv[3] = { "XDEL", stream, id };
 	size_t lens[3] = { 4, strlen(stream), idlen };
 
 	if (op == NULL)
 		return op_new_err(st);
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
 	op->cb.done = cb;
 	return op_start(op, 3, argv, lens);
 }
@@ -1568,12 +2611,14 @@ int store_stream_del(struct store *st, const char *stream, const char *id, size_
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_SET, arg);
+	struct op *op = op_new(st, &done_type, arg);
 	const char *argv[4] = { "XACK", stream, group, id };
 	size_t lens[4] = { 4, strlen(stream), strlen(group), idlen };
 
 	if (op == NULL)
 		return op_new_err(st);
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
 	op->cb.done = cb;
 	return op_start(op, 4, argv, lens);
 }
@@ -1584,7 +2629,7 @@ int store_limit_hit(struct store *st, const char *name, size_t len, unsigned win
 		    store_limit_cb cb, void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, OP_LIMIT, "rl:", name, len, arg, &op);
+	int rc = keyed_op(st, &limit_type, "rl:", name, len, arg, &op);
 	char ms[24];
 
 	if (rc < 0)
@@ -1629,7 +2674,7 @@ int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const v
 		     size_t candlen, bool tail, unsigned tries, unsigned window_s,
 		     store_verify_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_VERIFY, arg);
+	struct op *op = op_new(st, &verify_type, arg);
 	uint8_t field[PAIRS_FIELD_MAX];
 	char counter[ID_MAX + 48];
 	size_t fl;
@@ -1656,7 +2701,7 @@ int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const v
 int store_verify_pin(struct store *st, const char *imei, const char *who, const char *digest,
 		     size_t len, unsigned tries, unsigned window_s, store_verify_cb cb, void *arg)
 {
-	struct op *op = op_new(st, OP_VERIFY, arg);
+	struct op *op = op_new(st, &verify_type, arg);
 	char counter[ID_MAX + 48];
 	int n;
 

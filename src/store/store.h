@@ -27,12 +27,23 @@ struct store_options {
 	/* redis-timeout: a command (or the handshake) unanswered this long drops the
 	 * connection and answers what was on it -EAGAIN. 0: the default, 1000. */
 	int timeout_ms;
+	/* redis-replicas-ack: a write the user is told was accepted (a report, its reference,
+	 * a transition, a CEIR request) is answered only once this many replicas acknowledged
+	 * it (WAIT on its node's connection), else -EAGAIN. 0: the master's answer. */
+	int replicas_ack;
+	int replicas_timeout_ms;	/* WAIT's timeout; 0: half of timeout_ms */
 };
 
 /* Creates the store and starts connecting to url. Returns a talloc child of ctx (freeing it
  * disconnects and answers what is pending with -ECANCELED) or NULL. */
 struct store *store_create(void *ctx, struct event_base *base, const struct redis_url *url,
 			   const struct store_options *o);
+
+/* The same on a Redis Cluster, from its seed nodes (redis-cluster, issue 16): operations are
+ * routed by their keys' slots, one connection per master; see store.c. */
+struct redis_seeds;
+struct store *store_create_cluster(void *ctx, struct event_base *base,
+				   const struct redis_seeds *seeds, const struct store_options *o);
 
 /* True once connected and authenticated, until the connection drops or a command times
  * out (then until a new connection is up). */
@@ -125,8 +136,11 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 			    const char *to, const struct store_kv *fields, size_t n,
 			    store_result_cb cb, void *arg);
 
-/* The same, and in the same step (one Lua script) SMS added to an outbox stream (fields to
- * and text, channels.h): the move and the SMS that tell of it happen together or not at all. */
+/* The same, and in the same step (one Lua script) SMS kept for an outbox stream (fields to
+ * and text, channels.h): the move and the SMS that tell of it happen together or not at all.
+ * The SMS are written in the report's own slot (rep:{imei}:out) and the store adds them to
+ * the stream right after (each once, by an id of its own), so that the script touches one
+ * slot on a Redis Cluster; what a stop cuts short, store_relay_sweep finishes. */
 #define STORE_SMS_MAX 2
 struct store_sms {
 	const char *to;
@@ -163,6 +177,12 @@ int store_report_get(struct store *st, const char *imei, store_fields_cb cb, voi
 int store_ceir_enqueue(struct store *st, const char *stream, const char *request_id,
 		       unsigned remember_s, const struct store_kv *fields, size_t n,
 		       store_result_cb cb, void *arg);
+
+/* Finishes the relays (see store_report_transition_sms) that a stopped ceirgw, or a failure,
+ * left undone for idle_s seconds or more: at most max reports' outboxes. count is how many
+ * were started. */
+int store_relay_sweep(struct store *st, unsigned idle_s, unsigned max, store_count_cb cb,
+		      void *arg);
 
 /* Reserves a new report reference for a 15-digit IMEI (ref:{ref}, SET NX), before
  * store_report_create: count is 1 when reserved, 0 when the reference is taken (draw
