@@ -16,6 +16,9 @@
 #                                    took its slots over, and waits until it answers
 #   cluster_replicas_online N        every master has N replicas online (first sync done)
 #   cluster_id PORT                  the node id of the node on PORT
+#   cluster_redirects                "ASK a MOVED m TRYAGAIN t ASKING n": the redirections
+#                                    the live nodes answered (INFO errorstats) and the
+#                                    ASKING they were sent (INFO commandstats), summed
 #   cluster_reshard FROM TO SLOTS [PIPELINE]
 #                                    redis-cli --cluster reshard: SLOTS slots of the master
 #                                    on port FROM to the master on port TO, PIPELINE keys a
@@ -27,6 +30,21 @@ REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
 CLUSTER_PORTS=""
 CLUSTER_SEEDS=""
 declare -A cluster_pid
+
+# A port for a node: free, and so is its cluster bus port (the port + 10000), both below the
+# kernel's ephemeral range, where no client socket can be holding the bus port when the node
+# binds it.
+cluster_free_port() {
+	local p
+	# (an ephemeral range starting below 30100 leaves no such ports: any free port then)
+	[ "$eph_low" -gt 30100 ] || { free_port; return; }
+	while p=$(free_port); do
+		[ $((p + 10000)) -lt "$eph_low" ] || continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null && continue
+		echo "$p"
+		return
+	done
+}
 
 # cluster_node_start PORT: the redis-server of a node (its folder made), in the background.
 cluster_node_start() {
@@ -44,7 +62,7 @@ cluster_start() {
 	local masters=$1 replicas=$2 n i p addrs=""
 	n=$((masters * (1 + replicas)))
 	for ((i = 0; i < n; i++)); do
-		p=$(free_port)
+		p=$(cluster_free_port)
 		mkdir -p "$TEST_TMP/cluster/$p"
 		cluster_node_start "$p"
 		CLUSTER_PORTS="$CLUSTER_PORTS $p"
@@ -150,4 +168,16 @@ cluster_reshard() {
 		--cluster-to "$(cluster_id "$2")" --cluster-slots "$3" \
 		--cluster-pipeline "${4:-10}" --cluster-yes \
 		>>"$TEST_TMP/cluster/reshard.log" 2>&1
+}
+
+cluster_redirects() {
+	local p
+	for p in $CLUSTER_PORTS; do
+		"$REDIS_CLI" -p "$p" info errorstats 2>/dev/null
+		"$REDIS_CLI" -p "$p" info commandstats 2>/dev/null | grep '^cmdstat_asking:'
+	done | tr -d '\r' | awk -F'[:=,]' '
+		/^errorstat_/ { n[substr($1, 11)] += $3 }
+		/^cmdstat_asking:/ { n["ASKING"] += $3 }
+		END { printf "ASK %d MOVED %d TRYAGAIN %d ASKING %d\n", n["ASK"], n["MOVED"],
+			n["TRYAGAIN"], n["ASKING"] }'
 }

@@ -8,7 +8,8 @@
 # First 100 journeys on the cluster as created: every one answers as the flow says. Then,
 # while journeys run, `redis-cli --cluster reshard` moves 1,500 slots three times, one key a
 # MIGRATE: the master of ceir:requests gives the lowest slots it serves (ceir:requests's
-# among them) to another master, then two more moves between the others. Keys of those slots
+# among them) to the next master, that one its lowest to the third, the third its lowest to
+# the first. Keys of those slots
 # are half here, half there while their slot migrates (ASK), then served elsewhere (MOVED):
 # pairing buckets, KYC, sessions in the middle of a journey, reports, the CEIR stream. Once
 # the last move is done the load goes on for 200 more journeys. The moved slots must have
@@ -43,15 +44,20 @@ awk -F'\t' '$7 != "accepted" && $7 != "ok" { print "# " $1 ": " $7 " at step " $
 # ---- journeys while slots move ----------------------------------------------------------------
 slotmap() { "$PYTHON" "$CHECK" "$CLUSTER_SEEDS" slotmap; }
 slotmap >"$TEST_TMP/slots.0"
+redirects0=$(cluster_redirects)
 load run --rate "$RATE" --until-file "$TEST_TMP/run.moved" --after 200 --max-seconds 90 \
 	>"$TEST_TMP/run.out" 2>&1 &
 lpid=$!
 wait_for 30 progress_at_least run 200
 ok $? "200 journeys done before the first move"
-from=$(cluster_port_of_key ceir:requests)
+# The masters in turn from that of ceir:requests: each gives its lowest slots to the next.
+read -r -a ring <<<"$(cluster_masters | xargs)"
+c=0
+while [ "${ring[c]}" != "$(cluster_port_of_key ceir:requests)" ]; do c=$((c + 1)); done
 moves=""
 for i in 1 2 3; do
-	to=$(cluster_masters | grep -vx "$from" | head -n 1)
+	from=${ring[(c + i - 1) % 3]}
+	to=${ring[(c + i) % 3]}
 	t0=$(date +%s.%N)
 	cluster_reshard "$from" "$to" "$SLOTS" 1
 	ok $? "move $i: $SLOTS slots from the master on $from to the one on $to, journeys running"
@@ -59,11 +65,16 @@ for i in 1 2 3; do
 	slotmap >"$TEST_TMP/slots.$i"
 	[ "$i" = 1 ] && is "$(cluster_port_of_key ceir:requests)" "$to" \
 		"move 1 took ceir:requests's slot to $to"
-	from=$to
 done
 touch "$TEST_TMP/run.moved"
 wait_exit 120 "$lpid"
 is "$exit_status" 0 "the load driver ended"
+redirects=$(printf '%s\n%s\n' "$redirects0" "$(cluster_redirects)" | awk '
+	NR == 1 { for (i = 2; i <= NF; i += 2) a[i] = $i; next }
+	{ for (i = 1; i <= NF; i += 2) printf "%s%s %d", (i > 1 ? " " : ""), $i, $(i + 1) - a[i + 1] }')
+echo "# redirections the nodes answered during the run: $redirects"
+[ "$(echo "$redirects" | awk '{ print $2 + $4 }')" -gt 0 ]
+ok $? "ceirgw was redirected (ASK or MOVED) while slots moved"
 sed 's/^/# /' "$TEST_TMP/run.out"
 is "$(summary run ran_out)" 0 "jobs enough for 200 journeys after the last move"
 cluster_wait_ok 10

@@ -121,7 +121,7 @@ def receipts(rc, outbox, smslog, files):
             if len(w) == 10 and w.isdigit() and ("report %s for" % w) in text:
                 queued.add((w, f.get("to")))
     n_del = n_q = 0
-    missing, pending = [], []
+    missing, pending, stale = [], [], []
     for ref, (imei, msisdn) in sorted(seen.items()):
         if (ref, msisdn) in delivered:
             n_del += 1
@@ -130,16 +130,18 @@ def receipts(rc, outbox, smslog, files):
         else:
             missing.append("%s to %s (IMEI %s)" % (ref, msisdn, imei))
         k = "rep:{%s}:out" % imei
-        t = rc.type(k)
-        n = {"list": rc.llen, "stream": rc.xlen, "hash": rc.hlen, "zset": rc.zcard,
-             "set": rc.scard}.get(t, lambda _k: 1 if t == "string" else 0)(k)
-        if n:
-            pending.append("%s: %s %s of %d" % (ref, k, t, n))
+        for f, v in rc.hgetall(k).items():
+            if not f.startswith(ref + ":"):
+                continue	# another report's of the same phone
+            sent = (ref, msisdn) in delivered and "report %s for" % ref in v
+            (stale if sent else pending).append(
+                "%s: %s %s = %r%s" % (ref, k, f, v, ", sent already" if sent else ""))
     print("seen %d" % len(seen))
     print("delivered %d" % n_del)
     print("queued %d" % n_q)
     say("missing", len(missing), missing)
     say("pending", len(pending), pending)
+    say("stale", len(stale), stale)
 
 
 def slot_owners(seeds):

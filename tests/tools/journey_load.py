@@ -23,11 +23,12 @@ Options:
   --workers N         journeys in flight (12)
   --timeout S         seconds a request may take before it counts as hung (10)
   --rate R            journeys started per second at most, all workers together (0: no cap)
-  --min-reports N     go on until N report journeys have ended (0)
+  --min-reports N     go on until N report journeys have ended with a reference (0)
   --until-file F      ... and, once F exists, until --after more journeys have started
   --after N           (200)
   --max-seconds S     start no journey after S seconds whatever else (120)
-  --allow-already     a report may end with "already reported, Reference <ref>" (retries)
+  --allow-already     a report may end with "already reported, Reference <ref>" (a retry:
+                      at any step, in fact after the ID digits)
 With neither --min-reports nor --until-file, every job is run.
 
 Writes PREFIX.journeys, one journey a line, tab-separated:
@@ -87,7 +88,7 @@ class Run:
         self.next = 0
         self.started = 0
         self.ended = 0
-        self.reports_ended = 0
+        self.accepted = 0		# report journeys that ended with a reference
         self.recovered_at = None	# self.started when --until-file was first seen
         self.stop = False
         self.ran_out = False
@@ -113,10 +114,10 @@ class Run:
                 self.recovered_at = self.started
             if (self.recovered_at is not None and
                     self.started - self.recovered_at >= a.after and
-                    self.reports_ended >= a.min_reports):
+                    self.accepted >= a.min_reports):
                 self.stop = True
                 return False
-        elif a.min_reports and self.reports_ended >= a.min_reports:
+        elif a.min_reports and self.accepted >= a.min_reports:
             self.stop = True
             return False
         if a.rate > 0:
@@ -139,8 +140,8 @@ class Run:
             res, conn = self.journey(i, job, conn)
             with self.lock:
                 self.ended += 1
-                if job[0] == "R":
-                    self.reports_ended += 1
+                if res[6] in ("accepted", "already"):
+                    self.accepted += 1
                 self.out.write("\t".join(str(x) for x in res) + "\n")
         if conn is not None:
             conn.close()
@@ -200,6 +201,10 @@ class Run:
             if status == 200 and body == s.later:
                 outcome = "try_later"
                 break
+            m = s.already.match(body) if self.a.allow_already and status == 200 else None
+            if m:
+                outcome, ref = "already", m.group(1)	# once the ID digits matched
+                break
             if status != 200:
                 outcome, detail = "unexpected", "%d %s" % (status, body)
                 break
@@ -211,10 +216,6 @@ class Run:
             m = s.done.match(body)
             if m:
                 outcome, ref = "accepted", m.group(1)
-                break
-            m = s.already.match(body)
-            if m and self.a.allow_already:
-                outcome, ref = "already", m.group(1)
                 break
             outcome, detail = "unexpected", body
             break
