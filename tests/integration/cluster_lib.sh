@@ -174,7 +174,7 @@ cluster_redirects() {
 	local p
 	for p in $CLUSTER_PORTS; do
 		"$REDIS_CLI" -p "$p" info errorstats 2>/dev/null
-		"$REDIS_CLI" -p "$p" info commandstats 2>/dev/null | grep '^cmdstat_asking:'
+		"$REDIS_CLI" -p "$p" info commandstats 2>/dev/null | sed -n '/^cmdstat_asking:/p'
 	done | tr -d '\r' | awk -F'[:=,]' '
 		/^errorstat_/ { n[substr($1, 11)] += $3 }
 		/^cmdstat_asking:/ { n["ASKING"] += $3 }

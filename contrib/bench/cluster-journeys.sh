@@ -1,0 +1,316 @@
+#!/bin/bash
+# HTTP benchmark of issue 16: the USSD check journey and the report journey with ceirgw on a
+# Redis Cluster of MASTERS masters, and the same on one redis-server, in one run: journeys/s,
+# ceirgw's and Redis's CPU per journey (Redis: the sum over every redis-server process, from
+# /proc/PID/stat before and after), and the ratios cluster / single (the target: the
+# cluster's journeys/s >= 0.8 of the single Redis's). Figures, never assertions of timing.
+#   contrib/bench/cluster-journeys.sh      (also run by contrib/bench/cluster.sh)
+# Environment: BUILD (./build), DURATION (10 s a measured run), CONNECTIONS (64), WARMUP (2 s),
+# ROWS (200000 pairings rows for the report journey), MASTERS (3), REPLICAS (0: with 1 or
+# more, ceirgw also waits for that many replicas, redis-replicas-ack, and their CPU counts),
+# SERVER_CPU (0), LOAD_CPU (1), SEED (1), IMEIS (1000).
+#
+# The same steps for each store, the single Redis first:
+#   - the Redis: one redis-server, or MASTERS (+ replicas) made a cluster by redis-cli
+#     (tests/integration/cluster_lib.sh), every redis-server on core LOAD_CPU, with the
+#     listpack settings of doc/redis-keys.md;
+#   - the data: a gendump KE dump of ROWS rows and its KYC, imported with ceirgwctl through
+#     the same configuration file ceirgw reads (redis or redis-cluster);
+#   - ceirgw on core SERVER_CPU (log-level warn, rate limits raised), receipts to the null
+#     sendsms server of run.sh through the outbox as in production;
+#   - the check journey as run.sh measures it (ussd-journey.lua: 3 POST /ussd pipelined, a
+#     checked warm-up, then DURATION), wrk on core LOAD_CPU;
+#   - the report journey as report.sh measures it (report-journey.lua: 7 POST /ussd
+#     pipelined, owners of the dump chosen by owners.py, journeys started for DURATION then
+#     drained); the receipts left in the outbox are waited for, not counted; every report
+#     accepted must be on the CEIR stream exactly once (the script exits 1 when not).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$top/contrib/bench
+build=$(cd "${BUILD:-$top/build}" 2>/dev/null && pwd) ||
+	{ echo "cluster-journeys.sh: no build directory ${BUILD:-$top/build} (contrib/setup.sh build, or BUILD=DIR)" >&2; exit 1; }
+duration=${DURATION:-10}
+conns=${CONNECTIONS:-64}
+warmup=${WARMUP:-2}
+rows=${ROWS:-200000}
+masters=${MASTERS:-3}
+replicas=${REPLICAS:-0}
+server_cpu=${SERVER_CPU:-0}
+load_cpu=${LOAD_CPU:-1}
+seed=${SEED:-1}
+imeis=${IMEIS:-1000}
+window=90			# ownership-window-days: ceirgw's default
+stream=ceir:requests		# ceir-requests-stream: ceirgw's default
+outbox=ceirgw:outbox-http	# the receipts on their way to sendsms
+tacdb=$top/data/tacdb.csv
+
+# shellcheck source=contrib/bench/lib.sh
+. "$bench/lib.sh"
+bench_init cluster-journeys
+need wrk redis-server redis-cli taskset curl python3 pkg-config cc
+
+# The tests' cluster helpers, on this script's folder, ports and process list; every
+# redis-server pinned to LOAD_CPU with the listpack settings.
+TEST_TMP=$work
+test_pids=""
+cat >"$work/redis-server" <<EOF
+#!/bin/sh
+exec taskset -c $load_cpu redis-server "\$@" --hash-max-listpack-entries 512 --hash-max-listpack-value 128
+EOF
+chmod +x "$work/redis-server"
+REDIS_SERVER=$work/redis-server
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$top/tests/integration/cluster_lib.sh"
+
+# --- build what is measured, the data ---------------------------------------------------------
+make -C "$build" -s src/ceirgw src/ceirgwctl tests/tools/gendump >/dev/null
+# shellcheck disable=SC2046	# pkg-config's flags are words
+cc -O2 -Wall -o "$work/null-server" "$bench/null-server.c" $(pkg-config --cflags --libs libevent)
+ctl=$build/src/ceirgwctl
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)	# others' work on the machine shows in the figures
+digits=$(( ${#rows} - 3 ))	# about 100 pairings a bucket, as report.sh
+[ "$digits" -lt 3 ] && digits=3
+[ "$digits" -gt 8 ] && digits=8
+last_day=$(date -u +%F)
+for kind in pairings kyc; do
+	"$build/tests/tools/gendump" "$kind" --rows "$rows" --region KE --seed "$seed" --clones 1 \
+		--garbage 1 --until "$last_day" --out "$work/$kind.csv" --stats "$work/$kind.json" 2>/dev/null
+done
+pairings=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pairings"])' "$work/pairings.json")
+eligible=$(taskset -c "$server_cpu" python3 "$bench/owners.py" "$work/pairings.csv" "$work/kyc.csv" \
+	"$work/owners.txt" "$window")
+[ "$eligible" -ge 2 ] || { echo "cluster-journeys.sh: no owners in the dump" >&2; exit 1; }
+head -c 32 /dev/urandom | base64 >"$work/kyc.key"
+chmod 600 "$work/kyc.key"
+sms_port=$(free_port)
+taskset -c "$load_cpu" "$work/null-server" "$sms_port" 2>"$work/null.err" &
+pids+=("$!")
+
+# --- one store --------------------------------------------------------------------------------
+redis_pids=()
+R() { redis-cli -c -p "$rport" "$@"; }
+# Commands the store's redis-servers have run (INFO stats), all together.
+redis_cmds() {
+	local p t=0 n
+	for p in $store_ports; do
+		n=$(redis-cli -p "$p" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p')
+		t=$(( t + n ))
+	done
+	echo "$t"
+}
+redis_ticks() {
+	local p t=0
+	for p in "${redis_pids[@]}"; do t=$(( t + $(ticks "$p") )); done
+	echo "$t"
+}
+
+start_single() {
+	start_redis "$load_cpu" --hash-max-listpack-entries 512 --hash-max-listpack-value 128
+	redis_pids=("$redis_pid")
+	rport=$redis_port
+	store_ports=$redis_port
+	store_conf="redis = redis://127.0.0.1:$redis_port"
+	store_what="one redis-server"
+}
+
+start_cluster() {
+	local p
+	CLUSTER_PORTS=""
+	cluster_start "$masters" "$replicas" || { echo "cluster-journeys.sh: no cluster" >&2; exit 1; }
+	for p in $test_pids; do pids+=("$p"); done
+	test_pids=""
+	redis_pids=()
+	for p in $CLUSTER_PORTS; do redis_pids+=("${cluster_pid[$p]}"); done
+	rport=${CLUSTER_PORTS%% *}
+	store_ports=$CLUSTER_PORTS
+	store_conf="redis-cluster = $CLUSTER_SEEDS"
+	[ "$replicas" -gt 0 ] && store_conf="$store_conf
+redis-replicas-ack = $replicas"
+	store_what="a cluster of $masters masters and $((masters * replicas)) replicas"
+}
+
+stop_store() {
+	local p
+	for p in "${redis_pids[@]}"; do stop "$p"; done
+}
+
+# measure_check NAME: run.sh's check journey: "NAME check journeys seconds p50 p99 errors
+# ceirgw_ticks redis_ticks redis_commands - - -" to $work/results.
+measure_check() {
+	local out check line s0 s1 r0 r1 c0 c1
+	local wrk=(taskset -c "$load_cpu" wrk -t1 -c"$conns" -s "$bench/ussd-journey.lua")
+	out=$(BENCH_CHECK=1 BENCH_CONNECTIONS=$conns "${wrk[@]}" -d"${warmup}s" "$url" -- "$tacdb" "$imeis")
+	check=$(echo "$out" | sed -n 's/^CHECK //p')
+	read -r c_menu c_ask c_end c_other _ <<<"${check:-0 0 0 1}"
+	if [ "$c_other" -ne 0 ] || [ "$c_end" -eq 0 ]; then
+		echo "$1: wrong replies in the check warm-up (menu ask end other sample): $check" >&2
+		exit 1
+	fi
+	s0=$(ticks "$gw")
+	r0=$(redis_ticks)
+	c0=$(redis_cmds)
+	out=$(BENCH_CONNECTIONS=$conns "${wrk[@]}" -d"${duration}s" "$url" -- "$tacdb" "$imeis")
+	s1=$(ticks "$gw")
+	r1=$(redis_ticks)
+	c1=$(redis_cmds)
+	line=$(echo "$out" | sed -n 's/^JOURNEYS //p')
+	[ -n "$line" ] || { echo "$1: no figures from wrk:" >&2; echo "$out" >&2; exit 1; }
+	read -r j secs p50 p99 errs non2xx <<<"$line"
+	echo "$1 check $j $secs $p50 $p99 $(( errs + non2xx )) $(( s1 - s0 )) $(( r1 - r0 ))" \
+		"$(( c1 - c0 )) - - -" >>"$work/results"
+}
+
+# measure_report NAME: report.sh's report journey, and every accepted report on the stream
+# once: "NAME report journeys seconds p50 p99 errors ceirgw_ticks redis_ticks redis_commands
+# accepted on_stream bad" to $work/results.
+measure_report() {
+	local out line screens s0 s1 r0 r1 c0 c1 verdict
+	s0=$(ticks "$gw")
+	r0=$(redis_ticks)
+	c0=$(redis_cmds)
+	out=$(BENCH_CONNECTIONS=$conns taskset -c "$load_cpu" wrk -t1 -c"$conns" \
+		-d"$(( duration + 20 ))s" -s "$bench/report-journey.lua" "$url" -- \
+		"$work/owners.txt" "$work/refs-$1.txt" "$duration")
+	s1=$(ticks "$gw")
+	r1=$(redis_ticks)
+	c1=$(redis_cmds)
+	line=$(echo "$out" | sed -n 's/^JOURNEYS //p')
+	screens=$(echo "$out" | sed -n 's/^SCREENS //p')
+	[ -n "$line" ] || { echo "$1: no figures from wrk:" >&2; echo "$out" >&2; exit 1; }
+	read -r _ completed secs p50 p99 _ errs non2xx drained ranout <<<"$line"
+	read -r _ _ _ _ _ _ c_done c_other sample <<<"$screens"
+	[ "$drained" = 1 ] || echo "$1: wrk stopped with report journeys under way" >&2
+	[ "$ranout" = 0 ] || echo "$1: the owners ran out before $duration s: raise ROWS" >&2
+	[ "$c_other" -eq 0 ] || echo "$1: $c_other replies that were no step of the journey, as: $sample" >&2
+	# the receipts the run queued: waited for, outside the figures
+	outbox_empty() { [ "$(R XLEN "$outbox")" = 0 ]; }
+	wait_for 120 outbox_empty || echo "$1: receipts still in the outbox after 2 minutes" >&2
+	R --raw EVAL "
+local out = {}
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+	local f, v = e[2], {}
+	for i = 1, #f, 2 do v[f[i]] = f[i + 1] end
+	out[#out + 1] = (v.type or '-') .. ' ' .. (v.ref or '-') .. ' ' .. (v.request_id or '-')
+end
+return out" 1 "$stream" >"$work/stream-$1.txt"
+	verdict=$(python3 - "$work/refs-$1.txt" "$work/stream-$1.txt" <<'EOF'
+import sys
+acc = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+ent = [l.split() for l in open(sys.argv[2]) if l.strip()]
+refs = [e[1] for e in ent if len(e) == 3 and e[0] == 'block' and e[2] == e[1] + '-block']
+bad = len(ent) - len(refs) + (len(refs) - len(set(refs))) + len(set(acc) - set(refs)) + \
+    (len(acc) - len(set(acc)))
+print(len(acc), len(ent), bad)
+EOF
+)
+	echo "$1 report $completed $secs $p50 $p99 $(( errs + non2xx + c_other )) $(( s1 - s0 ))" \
+		"$(( r1 - r0 )) $(( c1 - c0 )) $verdict" >>"$work/results"
+}
+
+# run_store NAME: the store (start_NAME), the import, ceirgw, both journeys.
+run_store() {
+	local name=$1 port
+	"start_$name"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	cat >"$work/ceirgw-$name.conf" <<EOF
+group = ceirgw
+http-listen = 127.0.0.1:$port
+$store_conf
+log-level = warn
+sendsms-url = http://127.0.0.1:$sms_port/cgi-bin/sendsms
+sendsms-username = bench
+sendsms-password = bench
+tac-file = $tacdb
+kyc-key-file = $work/kyc.key
+pairing-bucket-digits = $digits
+ownership-window-days = $window
+rate-check-msisdn = 1000000/3600
+rate-report-msisdn = 1000000/86400
+rate-verify-msisdn = 1000000/3600
+EOF
+	imports+=("$name: $(taskset -c "$server_cpu" "$ctl" import pairings -c "$work/ceirgw-$name.conf" \
+		--rejects "$work/rejects-pairings.csv" "$work/pairings.csv" | sed -n 1p)")
+	imports+=("$name: $(taskset -c "$server_cpu" "$ctl" import kyc -c "$work/ceirgw-$name.conf" \
+		--rejects "$work/rejects-kyc.csv" "$work/kyc.csv" | sed -n 1p)")
+	taskset -c "$server_cpu" "$build/src/ceirgw" -c "$work/ceirgw-$name.conf" 2>"$work/ceirgw-$name.err" &
+	gw=$!
+	pids+=("$gw")
+	wait_for 20 curl -sf "$url/healthz" ||
+		{ echo "ceirgw did not start on $store_what:" >&2; cat "$work/ceirgw-$name.err" >&2; exit 1; }
+	measure_check "$name"
+	measure_report "$name"
+	[ "$name" = cluster ] && redirects="$(cluster_redirects)"
+	stop "$gw"
+	stop_store
+	whats+=("$name: $store_what")
+}
+
+: >"$work/results"
+imports=()
+whats=()
+redirects=-
+run_store single
+run_store cluster
+
+# --- the table --------------------------------------------------------------------------------
+bench_machine "$load_before"
+echo "stores: ${whats[*]}; every redis-server on core $load_cpu, ceirgw on core $server_cpu"
+echo "data: gendump KE --seed $seed --clones 1 --garbage 1: $rows rows, $pairings pairings," \
+     "pairing-bucket-digits $digits; $eligible owners to report with"
+for i in "${imports[@]}"; do echo "import: $i"; done
+echo "cluster: redirections its nodes answered over the run (INFO errorstats; ASKING: commandstats): $redirects"
+echo "load: wrk -t1 -c$conns on core $load_cpu; check: ${warmup} s checked warm-up, then ${duration} s of" \
+     "journeys of 3 POST /ussd pipelined (run.sh); report: journeys of 7 POST /ussd pipelined," \
+     "started for ${duration} s then drained (report.sh)"
+echo
+awk -v hz="$hz" '
+{ k = $1 " " $2; row[++n] = k; j[k] = $3; t[k] = $4; p50[k] = $5 / 1000; p99[k] = $6 / 1000
+  err[k] = $7; cpu[k] = $8 * 1e6 / hz / $3; red[k] = $9 * 1e6 / hz / $3; cmd[k] = $10 / $3
+  acc[k] = $11; ons[k] = $12; bad[k] = $13 }
+function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+END {
+	printf "%-8s %-7s %9s %8s %10s %7s %7s %10s %9s %6s %9s %10s %4s %6s\n", "store",
+	       "journey", "journeys", "seconds", "journeys/s", "p50 ms", "p99 ms", "ceirgw us",
+	       "redis us", "cmds", "accepted", "on-stream", "bad", "errors"
+	for (i = 1; i <= n; i++) {
+		k = row[i]; split(k, w, " ")
+		printf "%-8s %-7s %9d %8.3f %10.0f %7.2f %7.2f %10.1f %9.1f %6.1f %9s %10s %4s %6d\n",
+		       w[1], w[2], j[k], t[k], j[k] / t[k], p50[k], p99[k], cpu[k], red[k], cmd[k],
+		       acc[k], ons[k], bad[k], err[k]
+	}
+	print ""
+	print "(ceirgw us, redis us: CPU microseconds per journey, utime + stime from /proc/PID/stat;"
+	print " redis: every redis-server of the store together; cmds: commands they ran per journey,"
+	print " INFO stats total_commands_processed, those inside scripts too; bad: stream entries that are no block"
+	print " request of their reference, references twice, accepted references not on the stream)"
+	printf "cluster / single                          check   report   target\n"
+	for (x = 1; x <= 3; x++) {
+		if (x == 1) { what = "journeys/s"; a = j["cluster check"] / t["cluster check"]
+			b = j["single check"] / t["single check"]; c = j["cluster report"] / t["cluster report"]
+			d = j["single report"] / t["single report"]; goal = ">= 0.8" }
+		if (x == 2) { what = "Redis CPU per journey"; a = red["cluster check"]; b = red["single check"]
+			c = red["cluster report"]; d = red["single report"]; goal = "" }
+		if (x == 3) { what = "ceirgw CPU per journey"; a = cpu["cluster check"]; b = cpu["single check"]
+			c = cpu["cluster report"]; d = cpu["single report"]; goal = "" }
+		printf "%-40s %6s %8s   %s\n", what, ratio(a, b), ratio(c, d), goal
+		if (x == 1) {
+			printf "T\tcluster: check journeys/s, cluster / single\t%s\t>=\t0.8\n", ratio(a, b) >targets
+			printf "T\tcluster: report journeys/s, cluster / single\t%s\t>=\t0.8\n", ratio(c, d) >targets
+		}
+		if (x == 2) {
+			printf "T\tcluster: Redis CPU per check journey, cluster / single\t%s\tfigure\t-\n", ratio(a, b) >targets
+			printf "T\tcluster: Redis CPU per report journey, cluster / single\t%s\tfigure\t-\n", ratio(c, d) >targets
+		}
+	}
+}' targets="$work/targets" "$work/results"
+while IFS=$'\t' read -r _ what m op goal; do bench_target "$what" "$m" "$op" "$goal"; done <"$work/targets"
+fail=0
+while read -r name journey _ _ _ _ _ _ _ _ acc ons bad; do
+	[ "$journey" = report ] || continue
+	if [ "$bad" != 0 ] || [ "$acc" != "$ons" ] || [ "$acc" -le 1 ]; then
+		echo "FAIL: $name: $acc reports accepted, $ons entries on the CEIR stream, $bad wrong" >&2
+		fail=1
+	fi
+done <"$work/results"
+exit "$fail"
