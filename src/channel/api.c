@@ -197,9 +197,7 @@ static void imei_cb(struct http_req *req, void *arg)
 	const char *auth = http_req_header(req, "Authorization"), *key = NULL, *who;
 	const char *path = http_req_path(req, NULL);
 	struct api_req *a;
-	char name[96];
 	ssize_t len;
-	int n;
 
 	if (http_req_method(req) != HTTP_REQ_GET) {
 		http_reply_error(req, 405, "Method Not Allowed", "use GET");
@@ -232,9 +230,9 @@ static void imei_cb(struct http_req *req, void *arg)
 	}
 	a->len = (size_t)len;
 	a->who = talloc_strdup(a, who);	/* the keys may be reloaded meanwhile */
-	n = snprintf(name, sizeof(name), "api:%s", who);
 	if (a->who == NULL ||
-	    store_limit_hit(ch->store, name, (size_t)n, a->window, on_quota, a) < 0) {
+	    store_limit_hit(ch->store, STORE_LIMIT_API, a->who, strlen(a->who), a->window,
+			    on_quota, a) < 0) {
 		talloc_free(a);
 		http_reply_error(req, 503, "Service Unavailable", "try again");
 	}

@@ -62,7 +62,8 @@ struct box_mo {
 	enum mo_state state;
 	unsigned long long gen;	/* the connection whose bearerbox waits for the ack */
 	uuid_t id;
-	char key[40];		/* "mo:<32 hex digits>" */
+	char key[40];		/* its Msg id: 32 hex digits */
+	struct store_rec_id rec;	/* its record in the store, by key */
 	char e164[24];
 	char masked[24];
 	Msg *msg;		/* as received */
@@ -75,6 +76,12 @@ struct box_mo {
 	unsigned parts_left;	/* MTs of the reply not yet acknowledged by bearerbox */
 	struct event *timer;
 };
+
+/* The MO's record in the store (its reply, or that bearerbox has it). */
+static const struct store_rec_id *mo_rec(struct box_mo *req)
+{
+	return &req->rec;
+}
 
 /* An MT bearerbox has not acknowledged yet. */
 struct box_mt {
@@ -368,7 +375,7 @@ static void mo_part_done(struct box_mo *req)
 {
 	if (req->parts_left > 0 && --req->parts_left > 0)
 		return;
-	if (store_session_set(req->b->ch->store, req->key, strlen(req->key), "s", 1, BOX_MO_TTL_S,
+	if (store_session_set(req->b->ch->store, mo_rec(req), "s", 1, BOX_MO_TTL_S,
 			      on_marked, NULL) < 0)
 		on_marked(NULL, -EAGAIN);
 	req->state = MO_DONE;
@@ -473,7 +480,7 @@ static void on_reply(void *arg, const struct engine_reply *r)
 		return;
 	}
 	req->state = MO_SAVING;
-	if (store_session_set(req->b->ch->store, req->key, strlen(req->key), req->reply,
+	if (store_session_set(req->b->ch->store, mo_rec(req), req->reply,
 			      strlen(req->reply), BOX_MO_TTL_S, on_saved, req) < 0)
 		mo_later(req, "Redis unavailable");
 }
@@ -567,7 +574,7 @@ static void on_record(void *arg, int err, const void *data, size_t len, bool fou
 		return;
 	}
 	if (parse_record(data, len, &sr) < 0) {
-		LOGP(LOGC_KBOX, LOGL_WARN, "box: MO record %s unreadable; answering again",
+		LOGP(LOGC_KBOX, LOGL_WARN, "box: MO record mo:%s unreadable; answering again",
 		     req->key);
 		run_engine(req);
 		return;
@@ -637,13 +644,13 @@ static void handle_mo(struct box *b, Msg *m)
 	talloc_set_destructor(req, mo_destructor);
 	uuid_unparse(m->sms.id, idhex);
 	{
-		size_t k = 3;
+		size_t k = 0;
 
-		memcpy(req->key, "mo:", 3);
 		for (const char *c = idhex; *c && k < sizeof(req->key) - 1; c++)
 			if (*c != '-')
 				req->key[k++] = *c;
 		req->key[k] = '\0';
+		req->rec = (struct store_rec_id){ STORE_REC_MO, req->key, k, NULL };
 	}
 
 	msisdn_mask(octstr_get_cstr(m->sms.sender), (size_t)octstr_len(m->sms.sender),
@@ -704,7 +711,7 @@ static void handle_mo(struct box *b, Msg *m)
 		}
 	}
 	req->state = MO_LOOKUP;
-	if (store_session_get(b->ch->store, req->key, strlen(req->key), on_record, req) < 0)
+	if (store_session_get(b->ch->store, mo_rec(req), on_record, req) < 0)
 		mo_later(req, "Redis unavailable");
 }
 

@@ -225,14 +225,13 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 	next(r);
 }
 
-/* Counts a hit on rl:{prefix+id} against rate; goes on with next, or finishes "limited"
- * with {what} (the text limit.<what>) and {minutes} set. */
-static void rate(struct run *r, const char *prefix, const char *id,
-		 const struct config_rate *rt, const char *what, next_fn next)
+/* Counts a hit of the caller on the limit kind against rate; goes on with next, or
+ * finishes "limited" with {what} (the text limit.<what>) and {minutes} set. */
+static void rate(struct run *r, enum store_limit kind, const struct config_rate *rt,
+		 const char *what, next_fn next)
 {
 	struct rate_step *rs = talloc_zero(r, struct rate_step);
-	char name[96];
-	int n = snprintf(name, sizeof(name), "%s%s", prefix, id), rc;
+	int rc;
 
 	if (rs == NULL) {
 		defer_fail(r, -ENOMEM);
@@ -242,7 +241,8 @@ static void rate(struct run *r, const char *prefix, const char *id,
 	rs->next = next;
 	rs->hits = rt->hits;
 	rs->what = what;
-	rc = store_limit_hit(r->e->st, name, (size_t)n, rt->seconds, on_rate, rs);
+	rc = store_limit_hit(r->e->st, kind, r->msisdn, strlen(r->msisdn), rt->seconds, on_rate,
+			     rs);
 	if (rc < 0) {
 		talloc_free(rs);
 		defer_fail(r, rc);
@@ -363,7 +363,7 @@ static void act_check(struct run *r)
 	if (r->ch == EC_API)
 		check_lookup(r);
 	else
-		rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, "checks",
+		rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks",
 		     check_lookup);
 }
 
@@ -602,7 +602,7 @@ static void act_link(struct run *r)
 	r->s.link_owner[0] = r->s.link_imei[0] = '\0';
 	/* Per caller only: a budget per IMEI let strangers' tries refuse the owner's own
 	 * report (issue 15). */
-	rate(r, "rep:m:", r->msisdn, &r->e->cfg->rate_report_msisdn, "reports", link_lookup);
+	rate(r, STORE_LIMIT_REPORT, &r->e->cfg->rate_report_msisdn, "reports", link_lookup);
 }
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
@@ -702,7 +702,7 @@ static void act_kyc(struct run *r)
 		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
 	r->s.kyc_owner[0] = '\0';
 	/* Each caller's tries also count against the caller, whoever they name. */
-	rate(r, "vf:m:", r->msisdn, &r->e->cfg->rate_verify_msisdn, "verify", kyc_compare);
+	rate(r, STORE_LIMIT_VERIFY, &r->e->cfg->rate_verify_msisdn, "verify", kyc_compare);
 }
 
 /* ---- report ------------------------------------------------------------------------------- */
@@ -1194,7 +1194,7 @@ static void act_status(struct run *r)
 		run_finish(r, "unknown");
 		return;
 	}
-	rate(r, "chk:m:", r->msisdn, &r->e->cfg->rate_check_msisdn, "checks", status_find);
+	rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks", status_find);
 }
 
 static void unblock_done(void *arg, int err, const char *s, size_t len, bool changed)
@@ -1357,7 +1357,7 @@ static void act_unblock(struct run *r)
 	}
 	/* Every attempt counts against the caller first, known reference or not: the
 	 * references are not for guessing either. */
-	rate(r, "ub:m:", r->msisdn, &r->e->cfg->rate_unblock_msisdn, "unblock", unblock_find);
+	rate(r, STORE_LIMIT_UNBLOCK, &r->e->cfg->rate_unblock_msisdn, "unblock", unblock_find);
 }
 
 /* ---- language --------------------------------------------------------------------------- */

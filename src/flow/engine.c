@@ -721,6 +721,7 @@ static void on_saved(void *arg, int err)
 /* Shows the current screen: a waiting one is saved with the session first. */
 static void show(struct run *r, const struct flow_screen *sc, bool end)
 {
+	struct store_rec_id ussd_rec;
 	char enc[2048];
 	size_t elen;
 	int rc;
@@ -752,15 +753,16 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	     r->pin_out[0]) && r->len < sizeof(r->s.shown))
 		memcpy(r->s.shown, r->out, r->len + 1);
 	elen = sess_encode(&r->s, enc, sizeof(enc));
+	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn };
 	if (end) {
 		/* Kept a minute at its last screen: an aggregator that retries the last step
 		 * (no answer reached it) gets the same answer, not a new journey. */
-		store_session_set(r->e->st, r->skey, r->skeylen, enc, elen, SESSION_END_TTL_S,
+		store_session_set(r->e->st, &ussd_rec, enc, elen, SESSION_END_TTL_S,
 				  noop_done, NULL);
 		reply(r, r->out, r->len, true);
 		return;
 	}
-	rc = store_session_set(r->e->st, r->skey, r->skeylen, enc, elen,
+	rc = store_session_set(r->e->st, &ussd_rec, enc, elen,
 			       (unsigned)r->e->cfg->session_ttl, on_saved, r);
 	if (rc < 0)
 		on_saved(r, rc);
@@ -996,10 +998,6 @@ static void on_lang(void *arg, int err, const void *data, size_t len, bool found
 	enter(r);
 }
 
-static int lang_key(const struct run *r, char *out, size_t outsz)
-{
-	return snprintf(out, outsz, "lang:%s", r->msisdn);
-}
 
 static void enter_deferred(struct run *r, int err)
 {
@@ -1009,9 +1007,8 @@ static void enter_deferred(struct run *r, int err)
 
 static void fetch_lang(struct run *r)
 {
-	char key[40];
-	int n = lang_key(r, key, sizeof(key));
-	int rc = store_session_get(r->e->st, key, (size_t)n, on_lang, r);
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
+	int rc = store_session_get(r->e->st, &rid, on_lang, r);
 
 	if (rc < 0) {
 		/* Without Redis the journey's first action will say "unavailable". */
@@ -1028,11 +1025,10 @@ void run_goto(struct run *r, int screen)
 
 void run_remember_lang(struct run *r)
 {
-	char key[40];
-	int n = lang_key(r, key, sizeof(key));
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
 
-	store_session_set(r->e->st, key, (size_t)n, r->s.lang, strlen(r->s.lang), LANG_TTL_S,
-			  noop_done, NULL);
+	store_session_set(r->e->st, &rid, r->s.lang, strlen(r->s.lang), LANG_TTL_S, noop_done,
+			  NULL);
 }
 
 static void on_session(void *arg, int err, const void *data, size_t len, bool found)
@@ -1125,15 +1121,16 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 		talloc_free(r);
 		return rc;
 	}
-	r->skeylen = (size_t)snprintf(r->skey, sizeof(r->skey), "u:%.*s:%s", (int)sidlen, sid,
-				      msisdn + (msisdn[0] == '+'));
+	memcpy(r->sid, sid, sidlen);
+	r->sidlen = sidlen;
 	if (cumulative && len == 0) {
 		/* The aggregator's first step: a new session. Were it a retry of that step, the
 		 * answer would be the same menu, so no session is looked up. */
 		fetch_lang(r);
 		return 0;
 	}
-	rc = store_session_get(e->st, r->skey, r->skeylen, on_session, r);
+	rc = store_session_get(e->st, &(struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen,
+							      r->msisdn }, on_session, r);
 	if (rc < 0) {
 		/* Answered later, as promised: from the loop, not from inside this call. */
 		r->deferred_err = rc;
@@ -1144,13 +1141,10 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 
 void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, size_t sidlen)
 {
-	char key[128];
-	int n;
-
 	if (sidlen == 0 || sidlen > 64)
 		return;
-	n = snprintf(key, sizeof(key), "u:%.*s:%s", (int)sidlen, sid, msisdn + (msisdn[0] == '+'));
-	store_session_del(e->st, key, (size_t)n, noop_done, NULL);
+	store_session_del(e->st, &(struct store_rec_id){ STORE_REC_USSD, sid, sidlen, msisdn },
+			  noop_done, NULL);
 }
 
 int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,

@@ -76,8 +76,8 @@ struct run {
 	engine_reply_cb cb;
 	void *arg;
 
-	char skey[96];			/* the session's id */
-	size_t skeylen;
+	char sid[65];			/* the USSD session's id (with msisdn: its record) */
+	size_t sidlen;
 	bool has_session, cumulative;
 	bool fresh_if_new;	/* an answer whose session is gone starts afresh */
 	bool fresh_session;	/* a dial: a session left under its id is dropped */

@@ -1044,18 +1044,6 @@ static void count_fail(struct op *op, int err)
 	op->cb.count(op->arg, err, 0);
 }
 
-/* The rate-limit script: {hits, ms left}. */
-static bool rate_reply(struct op *op, const redisReply *r)
-{
-	if (int_array(r, 2))
-		op->cb.count(op->arg, 0, r->element[0]->integer);
-	else
-		count_fail(op, -EPROTO);
-	return true;
-}
-
-static const struct op_type rate_type = { rate_reply, count_fail };
-
 /* SET NX: OK when set, nil when the key was there. */
 static bool setnx_reply(struct op *op, const redisReply *r)
 {
@@ -2106,11 +2094,57 @@ static int keyed_op(struct store *st, const struct op_type *kind, const char *pr
 	return 0;
 }
 
-int store_session_set(struct store *st, const char *id, size_t idlen, const void *data,
+/* "s:{u:<session id>:<msisdn without +>}", "s:{lang:<msisdn>}", "s:{mo:<id>}": a record
+ * and nothing else under its hash tag. Returns 0 or -EINVAL. */
+static int rec_key(struct op *op, const struct store_rec_id *rid)
+{
+	char id[ID_MAX + 1];
+	int n;
+
+	if (rid == NULL || rid->id == NULL || rid->idlen == 0 || rid->idlen > ID_MAX ||
+	    memchr(rid->id, '\0', rid->idlen))
+		return -EINVAL;
+	switch (rid->kind) {
+	case STORE_REC_USSD:
+		if (rid->msisdn == NULL || rid->msisdn[0] == '\0')
+			return -EINVAL;
+		n = snprintf(id, sizeof(id), "u:%.*s:%s", (int)rid->idlen, rid->id,
+			     rid->msisdn + (rid->msisdn[0] == '+'));
+		break;
+	case STORE_REC_LANG:
+		n = snprintf(id, sizeof(id), "lang:%.*s", (int)rid->idlen, rid->id);
+		break;
+	case STORE_REC_MO:
+		n = snprintf(id, sizeof(id), "mo:%.*s", (int)rid->idlen, rid->id);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (n < 0 || (size_t)n >= sizeof(id))
+		return -EINVAL;
+	return make_key(op, "s:", id, (size_t)n);
+}
+
+static int rec_op(struct store *st, const struct op_type *type, const struct store_rec_id *rid,
+		  void *arg, struct op **out)
+{
+	struct op *op = op_new(st, type, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	if (rec_key(op, rid) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	*out = op;
+	return 0;
+}
+
+int store_session_set(struct store *st, const struct store_rec_id *rid, const void *data,
 		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, &done_type, "s:", id, idlen, arg, &op);
+	int rc = rec_op(st, &done_type, rid, arg, &op);
 	char ttl[16];
 	const char *argv[5];
 	size_t lens[5];
@@ -2135,7 +2169,7 @@ int store_session_set(struct store *st, const char *id, size_t idlen, const void
 	return op_start(op, 5, argv, lens);
 }
 
-/* Sends "CMD key" for an op made by keyed_op. */
+/* Sends "CMD key" for an op made by keyed_op or rec_op. */
 static int key_command(struct op *op, const char *cmd)
 {
 	const char *argv[2] = { cmd, op->key };
@@ -2144,11 +2178,11 @@ static int key_command(struct op *op, const char *cmd)
 	return op_start(op, 2, argv, lens);
 }
 
-int store_session_get(struct store *st, const char *id, size_t idlen, store_data_cb cb,
+int store_session_get(struct store *st, const struct store_rec_id *rid, store_data_cb cb,
 		      void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, &get_type, "s:", id, idlen, arg, &op);
+	int rc = rec_op(st, &get_type, rid, arg, &op);
 
 	if (rc < 0)
 		return rc;
@@ -2156,40 +2190,16 @@ int store_session_get(struct store *st, const char *id, size_t idlen, store_data
 	return key_command(op, "GET");
 }
 
-int store_session_del(struct store *st, const char *id, size_t idlen, store_done_cb cb,
+int store_session_del(struct store *st, const struct store_rec_id *rid, store_done_cb cb,
 		      void *arg)
 {
 	struct op *op;
-	int rc = keyed_op(st, &done_type, "s:", id, idlen, arg, &op);
+	int rc = rec_op(st, &done_type, rid, arg, &op);
 
 	if (rc < 0)
 		return rc;
 	op->cb.done = cb;
 	return key_command(op, "DEL");
-}
-
-int store_rate_hit(struct store *st, const char *name, size_t len, unsigned window_s,
-		   store_count_cb cb, void *arg)
-{
-	struct op *op;
-	int rc = keyed_op(st, &rate_type, "rl:", name, len, arg, &op);
-
-	if (rc < 0)
-		return rc;
-	if (window_s == 0) {
-		talloc_free(op);
-		return -EINVAL;
-	}
-	op->cb.count = cb;
-	{
-		char ms[24];
-		const char *argv[] = { "1", op->key, ms };
-		size_t lens[] = { 1, op->keylen,
-				  (size_t)snprintf(ms, sizeof(ms), "%llu",
-						   (unsigned long long)window_s * 1000) };
-
-		return op_start_script(op, &limit_script, 3, argv, lens);
-	}
 }
 
 /* ---- reports and the CEIR queue ------------------------------------------------------ */
@@ -2625,19 +2635,28 @@ int store_group_ack(struct store *st, const char *stream, const char *group, con
 
 /* ---- limits and secrets that cannot be raced (issue 15) -------------------------------- */
 
-int store_limit_hit(struct store *st, const char *name, size_t len, unsigned window_s,
-		    store_limit_cb cb, void *arg)
+int store_limit_hit(struct store *st, enum store_limit what, const char *who, size_t len,
+		    unsigned window_s, store_limit_cb cb, void *arg)
 {
+	/* "rl:{chk:m:+254712345678}": one counter per kind and caller. */
+	static const char *const prefix[] = {
+		[STORE_LIMIT_CHECK] = "chk:m:", [STORE_LIMIT_REPORT] = "rep:m:",
+		[STORE_LIMIT_VERIFY] = "vf:m:", [STORE_LIMIT_UNBLOCK] = "ub:m:",
+		[STORE_LIMIT_API] = "api:",
+	};
+	char name[ID_MAX + 1], ms[24];
 	struct op *op;
-	int rc = keyed_op(st, &limit_type, "rl:", name, len, arg, &op);
-	char ms[24];
+	int n, rc;
 
+	if ((unsigned)what >= sizeof(prefix) / sizeof(prefix[0]) || who == NULL || len == 0 ||
+	    window_s == 0)
+		return -EINVAL;
+	n = snprintf(name, sizeof(name), "%s%.*s", prefix[what], (int)len, who);
+	if (n < 0 || (size_t)n >= sizeof(name) || memchr(who, '\0', len))
+		return -EINVAL;
+	rc = keyed_op(st, &limit_type, "rl:", name, (size_t)n, arg, &op);
 	if (rc < 0)
 		return rc;
-	if (window_s == 0) {
-		talloc_free(op);
-		return -EINVAL;
-	}
 	op->cb.limit = cb;
 	{
 		const char *argv[] = { "1", op->key, ms };

@@ -84,20 +84,27 @@ int store_kyc_get(struct store *st, uint64_t msisdn, store_kyc_cb cb, void *arg)
  * and a row per TAC) for tac_table_parse; found false when there is none. */
 int store_tac_fetch(struct store *st, store_data_cb cb, void *arg);
 
-/* A session's state, kept ttl_s seconds from this write (any ceirgw process may serve the
- * session's next step). id is the session's key (pointer and length). */
-int store_session_set(struct store *st, const char *id, size_t idlen, const void *data,
-		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg);
-int store_session_get(struct store *st, const char *id, size_t idlen, store_data_cb cb,
-		      void *arg);
-int store_session_del(struct store *st, const char *id, size_t idlen, store_done_cb cb,
-		      void *arg);
+/* Records of a session or a number, named by what they are for (the store names their keys,
+ * doc/redis-keys.md): any ceirgw process may serve the next step. */
+enum store_rec {
+	STORE_REC_USSD,		/* a USSD session: id is the session id, msisdn the caller's */
+	STORE_REC_LANG,		/* the language a number chose: id is the number */
+	STORE_REC_MO,		/* an MO bearerbox sent: id is its Msg id (32 hex digits) */
+};
+struct store_rec_id {
+	enum store_rec kind;
+	const char *id;		/* id[0..idlen): printable */
+	size_t idlen;
+	const char *msisdn;	/* STORE_REC_USSD only */
+};
 
-/* Counts one hit on a rate-limit counter that starts when first hit and lasts window_s
- * seconds (an atomic Lua script: INCR, then PEXPIRE on the first hit). count is the hits in
- * the current window, this one included. */
-int store_rate_hit(struct store *st, const char *name, size_t len, unsigned window_s,
-		   store_count_cb cb, void *arg);
+/* A record's bytes, kept ttl_s seconds from this write. */
+int store_session_set(struct store *st, const struct store_rec_id *rid, const void *data,
+		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg);
+int store_session_get(struct store *st, const struct store_rec_id *rid, store_data_cb cb,
+		      void *arg);
+int store_session_del(struct store *st, const struct store_rec_id *rid, store_done_cb cb,
+		      void *arg);
 
 /* ---- reports and the CEIR queue ---- */
 
@@ -231,11 +238,22 @@ int store_stream_del(struct store *st, const char *stream, const char *id, size_
 
 /* ---- limits and secrets that cannot be raced (issue 15) ---- */
 
-/* Counts one hit on a rate-limit counter as store_rate_hit does, and answers how many ms
- * its window has left, so that a refusal can say when to try again. */
+/* What a rate limit counts, per caller (the store names the counter). */
+enum store_limit {
+	STORE_LIMIT_CHECK,	/* checks and status lookups, per number */
+	STORE_LIMIT_REPORT,	/* report attempts, per number */
+	STORE_LIMIT_VERIFY,	/* national ID tries, per number */
+	STORE_LIMIT_UNBLOCK,	/* unblock attempts, per number */
+	STORE_LIMIT_API,	/* JSON API requests, per key name */
+};
+
+/* Counts one hit of who (an E.164 number, or an API key's name) on a counter that starts
+ * when first hit and lasts window_s seconds (an atomic Lua script: INCR, then PEXPIRE on the
+ * first hit). count is the hits in the current window, this one included; ms_left how long
+ * the window has left, so that a refusal can say when to try again. */
 typedef void (*store_limit_cb)(void *arg, int err, long long count, long long ms_left);
-int store_limit_hit(struct store *st, const char *name, size_t len, unsigned window_s,
-		    store_limit_cb cb, void *arg);
+int store_limit_hit(struct store *st, enum store_limit what, const char *who, size_t len,
+		    unsigned window_s, store_limit_cb cb, void *arg);
 
 /* A secret checked against its stored digest with the try counted in the same step (one Lua
  * script), so that however many requests arrive at once, over however many connections, at

@@ -70,13 +70,23 @@ cluster_start() {
 	done
 	CLUSTER_PORTS=${CLUSTER_PORTS# }
 	for p in $CLUSTER_PORTS; do
-		wait_for 10 "$REDIS_CLI" -p "$p" ping || return 1
+		wait_for 20 "$REDIS_CLI" -p "$p" ping || {
+			echo "# cluster_start: node $p does not answer"
+			tail -5 "$TEST_TMP/cluster/$p/redis.log" | sed 's/^/# /'
+			return 1
+		}
 	done
 	# shellcheck disable=SC2086
 	"$REDIS_CLI" --cluster create $addrs --cluster-replicas "$replicas" --cluster-yes \
 		>"$TEST_TMP/cluster/create.log" 2>&1 || { cat "$TEST_TMP/cluster/create.log"; return 1; }
 	CLUSTER_SEEDS=$(echo "$addrs" | sed -e 's/^ //' -e 's/ /,/g')
-	cluster_wait_ok 30 && wait_for 30 cluster_replicas_online "$replicas"
+	cluster_wait_ok 60 || {
+		echo "# cluster_start: not every slot served in 60 s"
+		"$REDIS_CLI" -p "${CLUSTER_PORTS%% *}" cluster info | sed 's/^/# /'
+		return 1
+	}
+	wait_for 60 cluster_replicas_online "$replicas" ||
+		{ echo "# cluster_start: replicas not in sync in 60 s"; return 1; }
 }
 
 # Every master has N replicas online (their first sync done).

@@ -181,6 +181,12 @@ static void on_count(void *arg, int err, long long count)
 	a->count = count;
 }
 
+static void on_limit(void *arg, int err, long long count, long long ms_left)
+{
+	(void)ms_left;
+	on_count(arg, err, count);
+}
+
 static void test_lookups(void **state)
 {
 	struct fixture *f = *state;
@@ -219,29 +225,38 @@ static void test_session(void **state)
 	struct answer set = { 0 }, get = { 0 }, del = { 0 }, gone = { 0 };
 	static const char id[] = "ATUid_0123456789abcdef";
 	static const char blob[] = "menu=report\0step=3";	/* binary-safe */
+	const struct store_rec_id rid = { STORE_REC_MO, id, sizeof(id) - 1, NULL };
+	const struct store_rec_id none = { STORE_REC_MO, "", 0, NULL };
+	const struct store_rec_id ussd = { STORE_REC_USSD, "ATUid_1", 7, "+254712345678" };
 	redisContext *c;
 	redisReply *r;
 
-	assert_int_equal(store_session_set(f->st, id, sizeof(id) - 1, blob, sizeof(blob), 120,
+	assert_int_equal(store_session_set(f->st, &rid, blob, sizeof(blob), 120,
 					   on_done, &set), 0);
-	assert_int_equal(store_session_get(f->st, id, sizeof(id) - 1, on_data, &get), 0);
+	assert_int_equal(store_session_get(f->st, &rid, on_data, &get), 0);
 	assert_true(run_until(f->base, answered, &get, 5000));
 	assert_int_equal(set.err, 0);
 	assert_true(get.found);
 	assert_int_equal(get.len, sizeof(blob));
 	assert_memory_equal(get.data, blob, sizeof(blob));
 	c = redisConnectUnix(f->url.path);
-	r = redisCommand(c, "TTL s:{%s}", id);
+	r = redisCommand(c, "TTL s:{mo:%s}", id);
 	assert_true(r->integer > 100 && r->integer <= 120);
 	freeReplyObject(r);
-	redisFree(c);
-	assert_int_equal(store_session_del(f->st, id, sizeof(id) - 1, on_done, &del), 0);
-	assert_int_equal(store_session_get(f->st, id, sizeof(id) - 1, on_data, &gone), 0);
+	assert_int_equal(store_session_del(f->st, &rid, on_done, &del), 0);
+	assert_int_equal(store_session_get(f->st, &rid, on_data, &gone), 0);
 	assert_true(run_until(f->base, answered, &gone, 5000));
 	assert_false(gone.found);
-	assert_int_equal(store_session_get(f->st, "", 0, on_data, &gone), -EINVAL);
-	assert_int_equal(store_session_set(f->st, id, sizeof(id) - 1, "x", 1, 0, on_done, &set),
-			 -EINVAL);
+	assert_int_equal(store_session_get(f->st, &none, on_data, &gone), -EINVAL);
+	assert_int_equal(store_session_set(f->st, &rid, "x", 1, 0, on_done, &set), -EINVAL);
+	/* A USSD session's record is named by its id and the caller's number. */
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(store_session_set(f->st, &ussd, "x", 1, 60, on_done, &set), 0);
+	assert_true(run_until(f->base, answered, &set, 5000));
+	r = redisCommand(c, "EXISTS s:{u:ATUid_1:254712345678}");
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	redisFree(c);
 }
 
 static void test_rate_script_survives_flush(void **state)
@@ -251,17 +266,17 @@ static void test_rate_script_survives_flush(void **state)
 	redisContext *c = redisConnectUnix(f->url.path);
 	redisReply *r;
 
-	assert_int_equal(store_rate_hit(f->st, "pin:+2547****5678", 17, 60, on_count, &a), 0);
+	assert_int_equal(store_limit_hit(f->st, STORE_LIMIT_VERIFY, "+254712345678", 13, 60, on_limit, &a), 0);
 	assert_true(run_until(f->base, answered, &a, 5000));
 	assert_int_equal(a.err, 0);
 	assert_int_equal(a.count, 1);
 	/* A restarted or flushed Redis forgets scripts: EVALSHA meets NOSCRIPT, EVAL runs it. */
 	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
-	assert_int_equal(store_rate_hit(f->st, "pin:+2547****5678", 17, 60, on_count, &b), 0);
+	assert_int_equal(store_limit_hit(f->st, STORE_LIMIT_VERIFY, "+254712345678", 13, 60, on_limit, &b), 0);
 	assert_true(run_until(f->base, answered, &b, 5000));
 	assert_int_equal(b.err, 0);
 	assert_int_equal(b.count, 2);
-	r = redisCommand(c, "PTTL rl:{pin:+2547****5678}");
+	r = redisCommand(c, "PTTL rl:{vf:m:+254712345678}");
 	assert_true(r->integer > 50000 && r->integer <= 60000);	/* set by the first hit */
 	freeReplyObject(r);
 	redisFree(c);
@@ -488,7 +503,7 @@ static void test_timeout_answered_once(void **state)
 	t0 = mono_ms();
 	for (i = 0; i < N; i++)
 		assert_int_equal(i % 2 ? store_imei_pairings(st, BODY_A, on_pairings, &a[i]) :
-				 store_rate_hit(st, "t", 1, 60, on_count, &a[i]), 0);
+				 store_limit_hit(st, STORE_LIMIT_CHECK, "t", 1, 60, on_limit, &a[i]), 0);
 	assert_true(run_until(f->base, all_answered, &as, 2000));
 	t = mono_ms() - t0;
 	assert_true(t >= 290 && t <= 300 + 250);

@@ -202,6 +202,12 @@ static void on_count(void *arg, int err, long long count)
 	a->count = count;
 }
 
+static void on_limit(void *arg, int err, long long count, long long ms_left)
+{
+	(void)ms_left;
+	on_count(arg, err, count);
+}
+
 static void on_result(void *arg, int err, const char *s, size_t len, bool changed)
 {
 	struct answer *a = arg;
@@ -222,6 +228,22 @@ static void on_result(void *arg, int err, const char *s, size_t len, bool change
 
 /* ---- tests ---- */
 
+struct answers {
+	struct answer *a;
+	int n;
+};
+
+/* Every answer in: operations on different masters answer in any order. */
+static bool all_answered(void *arg)
+{
+	struct answers *as = arg;
+
+	for (int i = 0; i < as->n; i++)
+		if (as->a[i].calls == 0)
+			return false;
+	return true;
+}
+
 /* Sessions spread over every master, each read back as written. */
 static void test_spread(void **state)
 {
@@ -236,17 +258,19 @@ static void test_spread(void **state)
 
 		snprintf(val, sizeof(val), "value-%d", i);
 		memset(&set[i], 0, sizeof(set[i]));
-		assert_int_equal(store_session_set(f->st, id, (size_t)n, val, strlen(val), 60,
+		assert_int_equal(store_session_set(f->st, &(struct store_rec_id){ STORE_REC_MO,
+						   id, (size_t)n, NULL }, val, strlen(val), 60,
 						   on_done, &set[i]), 0);
 	}
-	assert_true(run_until(f->base, answered, &set[N - 1], 5000));
+	assert_true(run_until(f->base, all_answered, &(struct answers){ set, N }, 5000));
 	for (int i = 0; i < N; i++) {
 		int n = snprintf(id, sizeof(id), "spread-%d", i);
 
 		assert_int_equal(set[i].calls, 1);
 		assert_int_equal(set[i].err, 0);
 		memset(&get[i], 0, sizeof(get[i]));
-		assert_int_equal(store_session_get(f->st, id, (size_t)n, on_data, &get[i]), 0);
+		assert_int_equal(store_session_get(f->st, &(struct store_rec_id){ STORE_REC_MO,
+						   id, (size_t)n, NULL }, on_data, &get[i]), 0);
 	}
 	for (int i = 0; i < N; i++) {
 		assert_true(run_until(f->base, answered, &get[i], 5000));
@@ -308,23 +332,25 @@ static void move_slot(struct fixture *f, const char *key, bool finish)
 static void test_moved_and_ask(void **state)
 {
 	struct fixture *f = *state;
+	const struct store_rec_id mover = { STORE_REC_MO, "mover", 5, NULL };
+	const struct store_rec_id asker = { STORE_REC_MO, "asker", 5, NULL };
 	struct answer a;
 
-	RUN(f, a, store_session_set(f->st, "mover", 5, "one", 3, 600, on_done, &a));
+	RUN(f, a, store_session_set(f->st, &mover, "one", 3, 600, on_done, &a));
 	assert_int_equal(a.err, 0);
 	/* The slot moves: the store's map says the old master, which answers MOVED. */
-	move_slot(f, "s:{mover}", true);
-	RUN(f, a, store_session_get(f->st, "mover", 5, on_data, &a));
+	move_slot(f, "s:{mo:mover}", true);
+	RUN(f, a, store_session_get(f->st, &mover, on_data, &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.found);
 	assert_memory_equal(a.data, "one", 3);
 	/* And again, from the fixed map. */
-	RUN(f, a, store_session_get(f->st, "mover", 5, on_data, &a));
+	RUN(f, a, store_session_get(f->st, &mover, on_data, &a));
 	assert_true(a.found);
 	/* Half-way: the source says ASK for a key it no longer has. */
-	RUN(f, a, store_session_set(f->st, "asker", 5, "two", 3, 600, on_done, &a));
-	move_slot(f, "s:{asker}", false);
-	RUN(f, a, store_session_get(f->st, "asker", 5, on_data, &a));
+	RUN(f, a, store_session_set(f->st, &asker, "two", 3, 600, on_done, &a));
+	move_slot(f, "s:{mo:asker}", false);
+	RUN(f, a, store_session_get(f->st, &asker, on_data, &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.found);
 	assert_memory_equal(a.data, "two", 3);
@@ -335,7 +361,7 @@ static void test_noscript_everywhere(void **state)
 	struct fixture *f = *state;
 	struct answer a;
 
-	RUN(f, a, store_rate_hit(f->st, "flushed", 7, 60, on_count, &a));
+	RUN(f, a, store_limit_hit(f->st, STORE_LIMIT_CHECK, "flushed", 7, 60, on_limit, &a));
 	assert_int_equal(a.count, 1);
 	for (unsigned i = 0; i < f->seeds.n; i++) {
 		redisContext *c = redisConnect(f->seeds.seed[i].host, f->seeds.seed[i].port);
@@ -343,7 +369,7 @@ static void test_noscript_everywhere(void **state)
 		freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
 		redisFree(c);
 	}
-	RUN(f, a, store_rate_hit(f->st, "flushed", 7, 60, on_count, &a));
+	RUN(f, a, store_limit_hit(f->st, STORE_LIMIT_CHECK, "flushed", 7, 60, on_limit, &a));
 	assert_int_equal(a.err, 0);
 	assert_int_equal(a.count, 2);
 }
