@@ -59,6 +59,7 @@ failover() {
 	cluster_restart "$victim" && wait_for 30 cluster_replicas_online 1
 	ok $? "$name: the dead node is back as a replica"
 	t_back=$(date +%s.%N)
+	echo "$t_kill $t_ok $t_back" >"$TEST_TMP/$name.times"
 	touch "$TEST_TMP/$name.whole"
 	wait_exit 120 "$lpid"
 	is "$exit_status" 0 "$name: the load driver ended"
@@ -107,7 +108,9 @@ failover() {
 		"$name: every journey started once the cluster was whole again answered right"
 	# the figures
 	awk -F'\t' -v k="$t_kill" -v o="$t_ok" -v b="$t_back" -v n="$name" '
-		{ j++ }
+		{ j++; if (!t0 || $5 < t0) t0 = $5; if ($6 > te) te = $6 }
+		$7 == "accepted" || $7 == "ok" { if ($6 < k) r1++; else if ($6 >= o && $6 < b) r2++
+			else if ($6 >= b) r3++ }
 		$7 == "try_later" { t++; s[$8]++; if (!f || $6 < f) f = $6
 			if ($8 < 6 && $6 > l) l = $6; if ($8 == 6 && $6 > c) c = $6 }
 		END {
@@ -115,6 +118,9 @@ failover() {
 			if (t) { printf " (at step:"; for (x in s) printf " %s:%d", x, s[x]; printf ")" }
 			printf "\n# %s: the cluster was ok again %.2f s after the kill, the node back" \
 			       " as a replica %.2f s after\n", n, o - k, b - k
+			printf "# %s: journeys answered right a second: %.0f before the kill, %.0f from" \
+			       " the failover to the node'"'"'s return, %.0f after\n", n,
+			       r1 / (k - t0), r2 / (b - o), r3 / (te - b)
 			if (t) printf "# %s: \"try later\" from %.2f s after the kill: the last before" \
 			       " the confirm step %.2f s after, the last at the confirm step (WAIT for" \
 			       " a replica) %.2f s after\n", n, f - k, l ? l - k : 0, c ? c - k : 0 }' \
@@ -157,7 +163,7 @@ failover run1 "$(cluster_port_of_key ceir:requests)" ceir:requests
 awk -F'\t' '$1 == "R" { print "pi:{" substr($3, 10, 5) "}" }' "$TEST_TMP/run2.jobs" \
 	>"$TEST_TMP/run2.keys"
 by_master=$("$PYTHON" "$CHECK" "$CLUSTER_SEEDS" masters "$TEST_TMP/run2.keys")
-echo "# run2: pairing buckets (pi:) of its phones by master: $(echo $by_master)"
+echo "# run2: pairing buckets (pi:) of its phones by master (port count): $(printf '%s\n' "$by_master" | xargs)"
 failover run2 "$(printf '%s\n' "$by_master" | awk 'NR == 1 { print $1 }')" "the most pairings"
 
 # ---- the users who got "try later" report again ----------------------------------------------------
