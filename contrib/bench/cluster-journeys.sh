@@ -8,9 +8,11 @@
 # Environment: BUILD (./build), DURATION (10 s a measured run), CONNECTIONS (64), WARMUP (2 s),
 # ROWS (200000 pairings rows for the report journey), MASTERS (3), REPLICAS (0: with 1 or
 # more, ceirgw also waits for that many replicas, redis-replicas-ack, and their CPU counts),
-# SERVER_CPU (0), LOAD_CPU (1), SEED (1), IMEIS (1000).
+# ROUNDS (2), SERVER_CPU (0), LOAD_CPU (1), SEED (1), IMEIS (1000).
 #
-# The same steps for each store, the single Redis first:
+# Both stores are set up first, each with its own ceirgw; then the measured runs alternate
+# between them, ROUNDS times (single, cluster, single, ...: a change in the machine's other
+# load falls on both), each journey's ratio from the rounds' sums. For each store:
 #   - the Redis: one redis-server, or MASTERS (+ replicas) made a cluster by redis-cli
 #     (tests/integration/cluster_lib.sh), every redis-server on core LOAD_CPU, with the
 #     listpack settings of doc/redis-keys.md;
@@ -22,8 +24,9 @@
 #     checked warm-up, then DURATION), wrk on core LOAD_CPU;
 #   - the report journey as report.sh measures it (report-journey.lua: 7 POST /ussd
 #     pipelined, owners of the dump chosen by owners.py, journeys started for DURATION then
-#     drained); the receipts left in the outbox are waited for, not counted; every report
-#     accepted must be on the CEIR stream exactly once (the script exits 1 when not).
+#     drained, each round its own owners); the receipts left in the outbox are waited
+#     for, not counted; every report accepted must be on the CEIR stream exactly once (the
+#     script exits 1 when not).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/contrib/bench
@@ -34,6 +37,7 @@ conns=${CONNECTIONS:-64}
 warmup=${WARMUP:-2}
 rows=${ROWS:-200000}
 masters=${MASTERS:-3}
+rounds=${ROUNDS:-2}
 replicas=${REPLICAS:-0}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
@@ -129,15 +133,21 @@ redis-replicas-ack = $replicas"
 	store_what="a cluster of $masters masters and $((masters * replicas)) replicas"
 }
 
-stop_store() {
-	local p
-	for p in "${redis_pids[@]}"; do stop "$p"; done
+# use_store NAME: the store's ceirgw, URL, redis-server processes and ports.
+declare -A S_gw S_url S_pids S_ports S_rport
+use_store() {
+	gw=${S_gw[$1]}
+	url=${S_url[$1]}
+	read -r -a redis_pids <<<"${S_pids[$1]}"
+	store_ports=${S_ports[$1]}
+	rport=${S_rport[$1]}
 }
 
-# measure_check NAME: run.sh's check journey: "NAME check journeys seconds p50 p99 errors
-# ceirgw_ticks redis_ticks redis_commands - - -" to $work/results.
+# measure_check NAME ROUND: run.sh's check journey: "NAME check ROUND journeys seconds p50 p99
+# errors ceirgw_ticks redis_ticks redis_commands - - -" to $work/results.
 measure_check() {
 	local out check line s0 s1 r0 r1 c0 c1
+	use_store "$1"
 	local wrk=(taskset -c "$load_cpu" wrk -t1 -c"$conns" -s "$bench/ussd-journey.lua")
 	out=$(BENCH_CHECK=1 BENCH_CONNECTIONS=$conns "${wrk[@]}" -d"${warmup}s" "$url" -- "$tacdb" "$imeis")
 	check=$(echo "$out" | sed -n 's/^CHECK //p')
@@ -156,21 +166,23 @@ measure_check() {
 	line=$(echo "$out" | sed -n 's/^JOURNEYS //p')
 	[ -n "$line" ] || { echo "$1: no figures from wrk:" >&2; echo "$out" >&2; exit 1; }
 	read -r j secs p50 p99 errs non2xx <<<"$line"
-	echo "$1 check $j $secs $p50 $p99 $(( errs + non2xx )) $(( s1 - s0 )) $(( r1 - r0 ))" \
+	echo "$1 check $2 $j $secs $p50 $p99 $(( errs + non2xx )) $(( s1 - s0 )) $(( r1 - r0 ))" \
 		"$(( c1 - c0 )) - - -" >>"$work/results"
 }
 
-# measure_report NAME: report.sh's report journey, and every accepted report on the stream
-# once: "NAME report journeys seconds p50 p99 errors ceirgw_ticks redis_ticks redis_commands
-# accepted on_stream bad" to $work/results.
+# measure_report NAME ROUND: report.sh's report journey with the owners of the round, and
+# every report the store accepted so far on its stream once: "NAME report ROUND journeys
+# seconds p50 p99 errors ceirgw_ticks redis_ticks redis_commands accepted on_stream bad" to
+# $work/results.
 measure_report() {
 	local out line screens s0 s1 r0 r1 c0 c1 verdict
+	use_store "$1"
 	s0=$(ticks "$gw")
 	r0=$(redis_ticks)
 	c0=$(redis_cmds)
 	out=$(BENCH_CONNECTIONS=$conns taskset -c "$load_cpu" wrk -t1 -c"$conns" \
 		-d"$(( duration + 20 ))s" -s "$bench/report-journey.lua" "$url" -- \
-		"$work/owners.txt" "$work/refs-$1.txt" "$duration")
+		"$work/owners-$2.txt" "$work/refs-$1-$2.txt" "$duration")
 	s1=$(ticks "$gw")
 	r1=$(redis_ticks)
 	c1=$(redis_cmds)
@@ -193,6 +205,7 @@ for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
 	out[#out + 1] = (v.type or '-') .. ' ' .. (v.ref or '-') .. ' ' .. (v.request_id or '-')
 end
 return out" 1 "$stream" >"$work/stream-$1.txt"
+	cat "$work/refs-$1"-*.txt >"$work/refs-$1.txt"
 	verdict=$(python3 - "$work/refs-$1.txt" "$work/stream-$1.txt" <<'EOF'
 import sys
 acc = [l.strip() for l in open(sys.argv[1]) if l.strip()]
@@ -203,16 +216,15 @@ bad = len(ent) - len(refs) + (len(refs) - len(set(refs))) + len(set(acc) - set(r
 print(len(acc), len(ent), bad)
 EOF
 )
-	echo "$1 report $completed $secs $p50 $p99 $(( errs + non2xx + c_other )) $(( s1 - s0 ))" \
+	echo "$1 report $2 $completed $secs $p50 $p99 $(( errs + non2xx + c_other )) $(( s1 - s0 ))" \
 		"$(( r1 - r0 )) $(( c1 - c0 )) $verdict" >>"$work/results"
 }
 
-# run_store NAME: the store (start_NAME), the import, ceirgw, both journeys.
-run_store() {
+# setup_store NAME: the store (start_NAME), the import, its ceirgw.
+setup_store() {
 	local name=$1 port
 	"start_$name"
 	port=$(free_port)
-	url=http://127.0.0.1:$port
 	cat >"$work/ceirgw-$name.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$port
@@ -234,24 +246,36 @@ EOF
 	imports+=("$name: $(taskset -c "$server_cpu" "$ctl" import kyc -c "$work/ceirgw-$name.conf" \
 		--rejects "$work/rejects-kyc.csv" "$work/kyc.csv" | sed -n 1p)")
 	taskset -c "$server_cpu" "$build/src/ceirgw" -c "$work/ceirgw-$name.conf" 2>"$work/ceirgw-$name.err" &
-	gw=$!
-	pids+=("$gw")
-	wait_for 20 curl -sf "$url/healthz" ||
+	S_gw[$name]=$!
+	pids+=("$!")
+	S_url[$name]=http://127.0.0.1:$port
+	S_pids[$name]="${redis_pids[*]}"
+	S_ports[$name]=$store_ports
+	S_rport[$name]=$rport
+	wait_for 20 curl -sf "http://127.0.0.1:$port/healthz" ||
 		{ echo "ceirgw did not start on $store_what:" >&2; cat "$work/ceirgw-$name.err" >&2; exit 1; }
-	measure_check "$name"
-	measure_report "$name"
-	[ "$name" = cluster ] && redirects="$(cluster_redirects)"
-	stop "$gw"
-	stop_store
 	whats+=("$name: $store_what")
 }
 
 : >"$work/results"
 imports=()
 whats=()
-redirects=-
-run_store single
-run_store cluster
+setup_store single
+setup_store cluster
+# each round its own owners: no one reports twice on a store
+split -n "l/$rounds" -d -a 3 "$work/owners.txt" "$work/owners-split-"
+r=0
+for f in "$work"/owners-split-*; do r=$((r + 1)); mv "$f" "$work/owners-$r.txt"; done
+for ((r = 1; r <= rounds; r++)); do
+	measure_check single "$r"
+	measure_check cluster "$r"
+done
+for ((r = 1; r <= rounds; r++)); do
+	measure_report single "$r"
+	measure_report cluster "$r"
+done
+use_store cluster
+redirects=$(cluster_redirects)
 
 # --- the table --------------------------------------------------------------------------------
 bench_machine "$load_before"
@@ -260,53 +284,58 @@ echo "data: gendump KE --seed $seed --clones 1 --garbage 1: $rows rows, $pairing
      "pairing-bucket-digits $digits; $eligible owners to report with"
 for i in "${imports[@]}"; do echo "import: $i"; done
 echo "cluster: redirections its nodes answered over the run (INFO errorstats; ASKING: commandstats): $redirects"
-echo "load: wrk -t1 -c$conns on core $load_cpu; check: ${warmup} s checked warm-up, then ${duration} s of" \
+echo "load: wrk -t1 -c$conns on core $load_cpu, $rounds rounds alternating the stores; check: ${warmup} s checked warm-up, then ${duration} s of" \
      "journeys of 3 POST /ussd pipelined (run.sh); report: journeys of 7 POST /ussd pipelined," \
      "started for ${duration} s then drained (report.sh)"
 echo
 awk -v hz="$hz" '
-{ k = $1 " " $2; row[++n] = k; j[k] = $3; t[k] = $4; p50[k] = $5 / 1000; p99[k] = $6 / 1000
-  err[k] = $7; cpu[k] = $8 * 1e6 / hz / $3; red[k] = $9 * 1e6 / hz / $3; cmd[k] = $10 / $3
-  acc[k] = $11; ons[k] = $12; bad[k] = $13 }
+{ k = $1 " " $2; row[++n] = $0
+  J[k] += $4; T[k] += $5; CPU[k] += $9; RED[k] += $10 }
 function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 END {
-	printf "%-8s %-7s %9s %8s %10s %7s %7s %10s %9s %6s %9s %10s %4s %6s\n", "store",
-	       "journey", "journeys", "seconds", "journeys/s", "p50 ms", "p99 ms", "ceirgw us",
-	       "redis us", "cmds", "accepted", "on-stream", "bad", "errors"
+	printf "%-8s %-7s %5s %9s %8s %10s %7s %7s %10s %9s %6s %9s %10s %4s %6s\n", "store",
+	       "journey", "round", "journeys", "seconds", "journeys/s", "p50 ms", "p99 ms",
+	       "ceirgw us", "redis us", "cmds", "accepted", "on-stream", "bad", "errors"
 	for (i = 1; i <= n; i++) {
-		k = row[i]; split(k, w, " ")
-		printf "%-8s %-7s %9d %8.3f %10.0f %7.2f %7.2f %10.1f %9.1f %6.1f %9s %10s %4s %6d\n",
-		       w[1], w[2], j[k], t[k], j[k] / t[k], p50[k], p99[k], cpu[k], red[k], cmd[k],
-		       acc[k], ons[k], bad[k], err[k]
+		split(row[i], w, " ")
+		printf "%-8s %-7s %5d %9d %8.3f %10.0f %7.2f %7.2f %10.1f %9.1f %6.1f %9s %10s %4s %6d\n",
+		       w[1], w[2], w[3], w[4], w[5], w[4] / w[5], w[6] / 1000, w[7] / 1000,
+		       w[9] * 1e6 / hz / w[4], w[10] * 1e6 / hz / w[4], w[11] / w[4], w[12], w[13],
+		       w[14], w[8]
 	}
 	print ""
 	print "(ceirgw us, redis us: CPU microseconds per journey, utime + stime from /proc/PID/stat;"
 	print " redis: every redis-server of the store together; cmds: commands they ran per journey,"
-	print " INFO stats total_commands_processed, those inside scripts too; bad: stream entries that are no block"
-	print " request of their reference, references twice, accepted references not on the stream)"
-	printf "cluster / single                          check   report   target\n"
-	for (x = 1; x <= 3; x++) {
-		if (x == 1) { what = "journeys/s"; a = j["cluster check"] / t["cluster check"]
-			b = j["single check"] / t["single check"]; c = j["cluster report"] / t["cluster report"]
-			d = j["single report"] / t["single report"]; goal = ">= 0.8" }
-		if (x == 2) { what = "Redis CPU per journey"; a = red["cluster check"]; b = red["single check"]
-			c = red["cluster report"]; d = red["single report"]; goal = "" }
-		if (x == 3) { what = "ceirgw CPU per journey"; a = cpu["cluster check"]; b = cpu["single check"]
-			c = cpu["cluster report"]; d = cpu["single report"]; goal = "" }
-		printf "%-40s %6s %8s   %s\n", what, ratio(a, b), ratio(c, d), goal
-		if (x == 1) {
-			printf "T\tcluster: check journeys/s, cluster / single\t%s\t>=\t0.8\n", ratio(a, b) >targets
-			printf "T\tcluster: report journeys/s, cluster / single\t%s\t>=\t0.8\n", ratio(c, d) >targets
-		}
-		if (x == 2) {
-			printf "T\tcluster: Redis CPU per check journey, cluster / single\t%s\tfigure\t-\n", ratio(a, b) >targets
-			printf "T\tcluster: Redis CPU per report journey, cluster / single\t%s\tfigure\t-\n", ratio(c, d) >targets
-		}
+	print " INFO stats total_commands_processed, those inside scripts too; accepted, on-stream: the"
+	print " store so far; bad: stream entries that are no block request of their reference,"
+	print " references twice, accepted references not on the stream)"
+	print ""
+	printf "%-8s %-7s %10s %10s %10s\n", "all", "journey", "journeys/s", "ceirgw us", "redis us"
+	for (s = 1; s <= 2; s++) for (x = 1; x <= 2; x++) {
+		k = (s == 1 ? "single" : "cluster") " " (x == 1 ? "check" : "report")
+		js[k] = J[k] / T[k]; cu[k] = CPU[k] * 1e6 / hz / J[k]; ru[k] = RED[k] * 1e6 / hz / J[k]
+		split(k, w, " ")
+		printf "%-8s %-7s %10.0f %10.1f %10.1f\n", w[1], w[2], js[k], cu[k], ru[k]
 	}
+	printf "\ncluster / single (all rounds)               check   report   target\n"
+	printf "%-40s %8s %8s   %s\n", "journeys/s", ratio(js["cluster check"], js["single check"]),
+	       ratio(js["cluster report"], js["single report"]), ">= 0.8"
+	printf "%-40s %8s %8s\n", "Redis CPU per journey", ratio(ru["cluster check"], ru["single check"]),
+	       ratio(ru["cluster report"], ru["single report"])
+	printf "%-40s %8s %8s\n", "ceirgw CPU per journey", ratio(cu["cluster check"], cu["single check"]),
+	       ratio(cu["cluster report"], cu["single report"])
+	printf "T\tcluster: check journeys/s, cluster / single\t%s\t>=\t0.8\n",
+	       ratio(js["cluster check"], js["single check"]) >targets
+	printf "T\tcluster: report journeys/s, cluster / single\t%s\t>=\t0.8\n",
+	       ratio(js["cluster report"], js["single report"]) >targets
+	printf "T\tcluster: Redis CPU per check journey, cluster / single\t%s\tfigure\t-\n",
+	       ratio(ru["cluster check"], ru["single check"]) >targets
+	printf "T\tcluster: Redis CPU per report journey, cluster / single\t%s\tfigure\t-\n",
+	       ratio(ru["cluster report"], ru["single report"]) >targets
 }' targets="$work/targets" "$work/results"
 while IFS=$'\t' read -r _ what m op goal; do bench_target "$what" "$m" "$op" "$goal"; done <"$work/targets"
 fail=0
-while read -r name journey _ _ _ _ _ _ _ _ acc ons bad; do
+while read -r name journey _ _ _ _ _ _ _ _ _ acc ons bad; do
 	[ "$journey" = report ] || continue
 	if [ "$bad" != 0 ] || [ "$acc" != "$ons" ] || [ "$acc" -le 1 ]; then
 		echo "FAIL: $name: $acc reports accepted, $ons entries on the CEIR stream, $bad wrong" >&2
