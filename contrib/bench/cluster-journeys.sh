@@ -93,14 +93,19 @@ pids+=("$!")
 # --- one store --------------------------------------------------------------------------------
 redis_pids=()
 R() { redis-cli -c -p "$rport" "$@"; }
-# Commands the store's redis-servers have run (INFO stats), all together.
+# "commands reads": what the store's redis-servers have run (INFO stats
+# total_commands_processed) and the reads they made from clients (total_reads_processed: one
+# a read(2) of a connection), all together.
 redis_cmds() {
-	local p t=0 n
+	local p c=0 r=0 n m
 	for p in $store_ports; do
-		n=$(redis-cli -p "$p" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p')
-		t=$(( t + n ))
+		read -r n m < <(redis-cli -p "$p" info stats | tr -d '\r' | awk -F: '
+			$1 == "total_commands_processed" { c = $2 } $1 == "total_reads_processed" { r = $2 }
+			END { print c + 0, r + 0 }')
+		c=$(( c + n ))
+		r=$(( r + m ))
 	done
-	echo "$t"
+	echo "$c $r"
 }
 redis_ticks() {
 	local p t=0
@@ -144,9 +149,9 @@ use_store() {
 }
 
 # measure_check NAME ROUND: run.sh's check journey: "NAME check ROUND journeys seconds p50 p99
-# errors ceirgw_ticks redis_ticks redis_commands - - -" to $work/results.
+# errors ceirgw_ticks redis_ticks redis_commands redis_reads - - -" to $work/results.
 measure_check() {
-	local out check line s0 s1 r0 r1 c0 c1
+	local out check line s0 s1 r0 r1 c0 c1 d0 d1
 	use_store "$1"
 	local wrk=(taskset -c "$load_cpu" wrk -t1 -c"$conns" -s "$bench/ussd-journey.lua")
 	out=$(BENCH_CHECK=1 BENCH_CONNECTIONS=$conns "${wrk[@]}" -d"${warmup}s" "$url" -- "$tacdb" "$imeis")
@@ -158,34 +163,34 @@ measure_check() {
 	fi
 	s0=$(ticks "$gw")
 	r0=$(redis_ticks)
-	c0=$(redis_cmds)
+	read -r c0 d0 <<<"$(redis_cmds)"
 	out=$(BENCH_CONNECTIONS=$conns "${wrk[@]}" -d"${duration}s" "$url" -- "$tacdb" "$imeis")
 	s1=$(ticks "$gw")
 	r1=$(redis_ticks)
-	c1=$(redis_cmds)
+	read -r c1 d1 <<<"$(redis_cmds)"
 	line=$(echo "$out" | sed -n 's/^JOURNEYS //p')
 	[ -n "$line" ] || { echo "$1: no figures from wrk:" >&2; echo "$out" >&2; exit 1; }
 	read -r j secs p50 p99 errs non2xx <<<"$line"
 	echo "$1 check $2 $j $secs $p50 $p99 $(( errs + non2xx )) $(( s1 - s0 )) $(( r1 - r0 ))" \
-		"$(( c1 - c0 )) - - -" >>"$work/results"
+		"$(( c1 - c0 )) $(( d1 - d0 )) - - -" >>"$work/results"
 }
 
 # measure_report NAME ROUND: report.sh's report journey with the owners of the round, and
 # every report the store accepted so far on its stream once: "NAME report ROUND journeys
-# seconds p50 p99 errors ceirgw_ticks redis_ticks redis_commands accepted on_stream bad" to
-# $work/results.
+# seconds p50 p99 errors ceirgw_ticks redis_ticks redis_commands redis_reads accepted
+# on_stream bad" to $work/results.
 measure_report() {
-	local out line screens s0 s1 r0 r1 c0 c1 verdict
+	local out line screens s0 s1 r0 r1 c0 c1 d0 d1 verdict
 	use_store "$1"
 	s0=$(ticks "$gw")
 	r0=$(redis_ticks)
-	c0=$(redis_cmds)
+	read -r c0 d0 <<<"$(redis_cmds)"
 	out=$(BENCH_CONNECTIONS=$conns taskset -c "$load_cpu" wrk -t1 -c"$conns" \
 		-d"$(( duration + 20 ))s" -s "$bench/report-journey.lua" "$url" -- \
 		"$work/owners-$2.txt" "$work/refs-$1-$2.txt" "$duration")
 	s1=$(ticks "$gw")
 	r1=$(redis_ticks)
-	c1=$(redis_cmds)
+	read -r c1 d1 <<<"$(redis_cmds)"
 	line=$(echo "$out" | sed -n 's/^JOURNEYS //p')
 	screens=$(echo "$out" | sed -n 's/^SCREENS //p')
 	[ -n "$line" ] || { echo "$1: no figures from wrk:" >&2; echo "$out" >&2; exit 1; }
@@ -217,7 +222,7 @@ print(len(acc), len(ent), bad)
 EOF
 )
 	echo "$1 report $2 $completed $secs $p50 $p99 $(( errs + non2xx + c_other )) $(( s1 - s0 ))" \
-		"$(( r1 - r0 )) $(( c1 - c0 )) $verdict" >>"$work/results"
+		"$(( r1 - r0 )) $(( c1 - c0 )) $(( d1 - d0 )) $verdict" >>"$work/results"
 }
 
 # setup_store NAME: the store (start_NAME), the import, its ceirgw.
@@ -293,20 +298,21 @@ awk -v hz="$hz" '
   J[k] += $4; T[k] += $5; CPU[k] += $9; RED[k] += $10 }
 function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 END {
-	printf "%-8s %-7s %5s %9s %8s %10s %7s %7s %10s %9s %6s %9s %10s %4s %6s\n", "store",
-	       "journey", "round", "journeys", "seconds", "journeys/s", "p50 ms", "p99 ms",
-	       "ceirgw us", "redis us", "cmds", "accepted", "on-stream", "bad", "errors"
+	printf "%-8s %-7s %5s %9s %8s %10s %7s %7s %10s %9s %6s %6s %9s %10s %4s %6s\n",
+	       "store", "journey", "round", "journeys", "seconds", "journeys/s", "p50 ms", "p99 ms",
+	       "ceirgw us", "redis us", "cmds", "reads", "accepted", "on-stream", "bad", "errors"
 	for (i = 1; i <= n; i++) {
 		split(row[i], w, " ")
-		printf "%-8s %-7s %5d %9d %8.3f %10.0f %7.2f %7.2f %10.1f %9.1f %6.1f %9s %10s %4s %6d\n",
+		printf "%-8s %-7s %5d %9d %8.3f %10.0f %7.2f %7.2f %10.1f %9.1f %6.1f %6.1f %9s %10s %4s %6d\n",
 		       w[1], w[2], w[3], w[4], w[5], w[4] / w[5], w[6] / 1000, w[7] / 1000,
-		       w[9] * 1e6 / hz / w[4], w[10] * 1e6 / hz / w[4], w[11] / w[4], w[12], w[13],
-		       w[14], w[8]
+		       w[9] * 1e6 / hz / w[4], w[10] * 1e6 / hz / w[4], w[11] / w[4], w[12] / w[4],
+		       w[13], w[14], w[15], w[8]
 	}
 	print ""
 	print "(ceirgw us, redis us: CPU microseconds per journey, utime + stime from /proc/PID/stat;"
 	print " redis: every redis-server of the store together; cmds: commands they ran per journey,"
-	print " INFO stats total_commands_processed, those inside scripts too; accepted, on-stream: the"
+	print " INFO stats total_commands_processed, those inside scripts too; reads: reads from client"
+	print " connections per journey, total_reads_processed; accepted, on-stream: the"
 	print " store so far; bad: stream entries that are no block request of their reference,"
 	print " references twice, accepted references not on the stream)"
 	print ""
@@ -335,7 +341,7 @@ END {
 }' targets="$work/targets" "$work/results"
 while IFS=$'\t' read -r _ what m op goal; do bench_target "$what" "$m" "$op" "$goal"; done <"$work/targets"
 fail=0
-while read -r name journey _ _ _ _ _ _ _ _ _ acc ons bad; do
+while read -r name journey _ _ _ _ _ _ _ _ _ _ acc ons bad; do
 	[ "$journey" = report ] || continue
 	if [ "$bad" != 0 ] || [ "$acc" != "$ons" ] || [ "$acc" -le 1 ]; then
 		echo "FAIL: $name: $acc reports accepted, $ons entries on the CEIR stream, $bad wrong" >&2
