@@ -284,7 +284,7 @@ redirects=$(cluster_redirects)
 
 # --- the table --------------------------------------------------------------------------------
 bench_machine "$load_before"
-echo "stores: ${whats[*]}; every redis-server on core $load_cpu, ceirgw on core $server_cpu"
+echo "stores: $(IFS=';'; echo "${whats[*]}" | sed 's/;/; /g'); every redis-server on core $load_cpu, ceirgw on core $server_cpu"
 echo "data: gendump KE --seed $seed --clones 1 --garbage 1: $rows rows, $pairings pairings," \
      "pairing-bucket-digits $digits; $eligible owners to report with"
 for i in "${imports[@]}"; do echo "import: $i"; done
