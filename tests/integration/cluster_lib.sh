@@ -16,6 +16,13 @@
 #                                    took its slots over, and waits until it answers
 #   cluster_replicas_online N        every master has N replicas online (first sync done)
 #   cluster_id PORT                  the node id of the node on PORT
+#   cluster_migrate_held KEY TO SECONDS
+#                                    moves the slot of KEY to the master on port TO by hand
+#                                    (SETSLOT IMPORTING/MIGRATING, MIGRATE of its keys), and
+#                                    holds it half-way, the keys moved and the slot still
+#                                    migrating, until the target was sent an ASKING (at most
+#                                    SECONDS), then ends it (SETSLOT NODE on every master);
+#                                    returns 1 when no ASKING came
 #   cluster_redirects                "ASK a MOVED m TRYAGAIN t ASKING n": the redirections
 #                                    the live nodes answered (INFO errorstats) and the
 #                                    ASKING they were sent (INFO commandstats), summed
@@ -190,4 +197,38 @@ cluster_redirects() {
 		/^cmdstat_asking:/ { n["ASKING"] += $3 }
 		END { printf "ASK %d MOVED %d TRYAGAIN %d ASKING %d\n", n["ASK"], n["MOVED"],
 			n["TRYAGAIN"], n["ASKING"] }'
+}
+
+cluster_asking() {
+	"$REDIS_CLI" -p "$1" info commandstats | tr -d '\r' |
+		awk -F'[:=,]' '$1 == "cmdstat_asking" { n = $3 } END { print n + 0 }'
+}
+
+cluster_asking_above() { [ "$(cluster_asking "$1")" -gt "$2" ]; }
+
+# cluster_move_keys SLOT FROM TO: MIGRATEs the keys of SLOT still on FROM to TO.
+cluster_move_keys() {
+	local keys
+	while keys=$("$REDIS_CLI" -p "$2" cluster getkeysinslot "$1" 100) && [ -n "$keys" ]; do
+		# shellcheck disable=SC2086	# the keys are words
+		"$REDIS_CLI" -p "$2" migrate 127.0.0.1 "$3" "" 0 5000 KEYS $keys >/dev/null || return 1
+	done
+}
+
+cluster_migrate_held() {
+	local slot from to=$2 ask0 held p
+	slot=$("$REDIS_CLI" -p "$to" cluster keyslot "$1")
+	from=$(cluster_port_of_key "$1")
+	[ -n "$from" ] && [ "$from" != "$to" ] || return 1
+	ask0=$(cluster_asking "$to")
+	"$REDIS_CLI" -p "$to" cluster setslot "$slot" importing "$(cluster_id "$from")" >/dev/null &&
+	"$REDIS_CLI" -p "$from" cluster setslot "$slot" migrating "$(cluster_id "$to")" >/dev/null &&
+	cluster_move_keys "$slot" "$from" "$to" || return 1
+	wait_for "$3" cluster_asking_above "$to" "$ask0"
+	held=$?
+	cluster_move_keys "$slot" "$from" "$to" || return 1
+	for p in "$to" "$from" $(cluster_masters); do
+		"$REDIS_CLI" -p "$p" cluster setslot "$slot" node "$(cluster_id "$to")" >/dev/null
+	done
+	return "$held"
 }

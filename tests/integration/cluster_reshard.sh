@@ -9,7 +9,8 @@
 # while journeys run, `redis-cli --cluster reshard` moves 1,500 slots three times, one key a
 # MIGRATE: the master of ceir:requests gives the lowest slots it serves (ceir:requests's
 # among them) to the next master, that one its lowest to the third, the third its lowest to
-# the first. Keys of those slots
+# the first; last, the slot of rep:open is moved by hand and held half-way (its key on the
+# new master, the slot still migrating) until ceirgw follows an ASK there. Keys of those slots
 # are half here, half there while their slot migrates (ASK), then served elsewhere (MOVED):
 # pairing buckets, KYC, sessions in the middle of a journey, reports, the CEIR stream. Once
 # the last move is done the load goes on for 200 more journeys. The moved slots must have
@@ -66,6 +67,13 @@ for i in 1 2 3; do
 	[ "$i" = 1 ] && is "$(cluster_port_of_key ceir:requests)" "$to" \
 		"move 1 took ceir:requests's slot to $to"
 done
+# Move 4: the slot of rep:open (every report adds its IMEI when opened, takes it out when
+# sent) by hand, held half-way, its key moved and the slot still migrating, until ceirgw
+# followed an ASK to the new master.
+to=$(cluster_masters | grep -vx "$(cluster_port_of_key rep:open)" | head -n 1)
+cluster_migrate_held rep:open "$to" 10
+ok $? "move 4: the slot of rep:open held half-way to $to until ceirgw followed an ASK there"
+is "$(cluster_port_of_key rep:open)" "$to" "move 4: rep:open is served by $to"
 touch "$TEST_TMP/run.moved"
 wait_exit 120 "$lpid"
 is "$exit_status" 0 "the load driver ended"
