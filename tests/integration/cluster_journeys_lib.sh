@@ -111,6 +111,12 @@ EOF
 		"$TEST_TMP/kyc.csv" 2>&1)
 	ok $? "KYC imported into the cluster"
 	like "$out" "$kycrows imported, 0 rejected" "... all $kycrows owners"
+	# (in the cluster, not some other Redis: the first owner's pairing and ID buckets)
+	local imei msisdn
+	imei=$(awk -F, 'NR == 2 { print $1 }' "$TEST_TMP/pairings.csv")
+	msisdn=$(awk -F, 'NR == 2 { print $1 }' "$TEST_TMP/kyc.csv")
+	is "$(RC exists "pi:{${imei:9:5}}")/$(RC exists "kyc:{${msisdn: -5}}")" 1/1 \
+		"... into the cluster's nodes"
 
 	# The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text".
 	cat >"$TEST_TMP/sendsms.py" <<'EOF'
