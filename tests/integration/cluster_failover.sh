@@ -45,8 +45,12 @@ cj_start
 # 400 journeys have ended, waits for the failover, restarts the dead node, lets 300 more
 # journeys start, then checks (a) to (d).
 failover() {
-	local name=$1 victim=$2 what=$3 lpid t_kill t_ok t_back new bad s max
+	local name=$1 victim=$2 what=$3 lpid t_kill t_ok t_back new bad s max promoted
 	rm -f "$TEST_TMP/$name.whole"
+	# the victim's replica, which takes over
+	promoted=$(for p in $CLUSTER_PORTS; do
+		case $("$REDIS_CLI" -p "$p" role 2>/dev/null | xargs) in
+		"slave 127.0.0.1 $victim "*) echo "$p" ;; esac; done | xargs)
 	load "$name" --rate "$RATE" --min-reports 1000 --until-file "$TEST_TMP/$name.whole" \
 		--after 300 --max-seconds 90 >"$TEST_TMP/$name.out" 2>&1 &
 	lpid=$!
@@ -148,6 +152,11 @@ failover() {
 		"$name: every receipt reached sendsms or waits on $OUTBOX (within 30 s)"
 	is "$(field "$s" pending)/$(field "$s" stale)" 0/0 \
 		"$name: ... none left in its report's outbox rep:{imei}:out, unsent or sent already"
+	printf '%s\n' "$s" | grep -o 'rep:{[0-9]*}:out' | sort -u | while read -r k; do
+		p=$(cluster_port_of_key "$k")
+		echo "#   $k is served by $p$(case " $promoted " in *" $p "*)
+			echo ", the replica that took over from $victim" ;; esac)"
+	done
 	echo "# $name: receipts: $(field "$s" delivered) delivered, $(field "$s" queued) queued"
 
 	# (d) a batch of fresh journeys, all unpaced
