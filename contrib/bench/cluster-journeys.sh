@@ -250,6 +250,10 @@ EOF
 		--rejects "$work/rejects-pairings.csv" "$work/pairings.csv" | sed -n 1p)")
 	imports+=("$name: $(taskset -c "$server_cpu" "$ctl" import kyc -c "$work/ceirgw-$name.conf" \
 		--rejects "$work/rejects-kyc.csv" "$work/kyc.csv" | sed -n 1p)")
+	local keys=0 p
+	for p in $store_ports; do keys=$(( keys + $(redis-cli -p "$p" dbsize) )); done
+	[ "$keys" -gt 0 ] || { echo "cluster-journeys.sh: the import did not reach $store_what" \
+		"(is redis-cluster known to this ceirgwctl?)" >&2; exit 1; }
 	taskset -c "$server_cpu" "$build/src/ceirgw" -c "$work/ceirgw-$name.conf" 2>"$work/ceirgw-$name.err" &
 	S_gw[$name]=$!
 	pids+=("$!")
