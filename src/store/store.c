@@ -44,7 +44,8 @@
 #define REFRESH_PERIOD_MS 5000	/* a quiet gateway's map is this old at most */
 #define REFRESH_MIN_MS 100	/* between two refreshes a MOVED or a failure asks for */
 #define REDIRECTS_MAX 5		/* MOVED, ASK and TRYAGAIN per operation */
-#define NODES_MAX (CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
+/* The masters and their twins, and the seeds. */
+#define NODES_MAX (2 * CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
 #define RELAY_INDEX "rep:relay"	/* reports whose outbox has SMS the store relays */
 #define RELAY_REMEMBER_S 86400	/* an SMS relayed is not relayed again for this long */
 
@@ -215,6 +216,25 @@ struct node {
 	unsigned timeouts;	/* in this episode: since the connection was last up */
 	size_t pending;
 	bool dropping;		/* in drop(): hiredis's NULL replies leave the ops to it */
+	/* With redis-replicas-ack: the writes that must reach replicas, each followed by its
+	 * WAIT, go over a second connection to the same server (its twin), made when first
+	 * needed. A WAIT blocks its connection until the replicas answer or its timeout ends;
+	 * on the node's own connection it would hold up every read and limit behind it. */
+	struct node *twin;
+	bool is_twin;
+	/* A twin's WAITs, shared (a group commit): WAIT covers every write its connection sent
+	 * before it, so one WAIT answers every write answered before it was sent. wseq counts
+	 * the writes sent; the WAIT on the wire (wait) covers those up to wait_covers, and
+	 * answers the ops in wait_cur; the ops in wait_next wrote later and get the next WAIT,
+	 * sent when this one is answered. */
+	unsigned long long wseq, wait_covers;
+	struct op *wait;
+	struct op_list wait_cur, wait_next;
+	/* A WAIT answered short (too few replicas): until then (redis-replicas-timeout
+	 * later), the writes that must reach replicas fail at once, before they write, rather
+	 * than each waiting it out for a replica that is not there. Then a WAIT tries again:
+	 * a replica that is back is used within that time. */
+	long long short_until;
 };
 
 struct store {
@@ -280,6 +300,9 @@ struct op {
 	size_t *lens;
 	void *argbuf;		/* what argv points into when the op copied it */
 	bool pinned;		/* goes to node, whatever the key (WAIT after a write) */
+	bool durable;		/* a write to WAIT for: over its node's twin connection */
+	bool waited;		/* its write answered, it had (or waits for) its WAIT */
+	unsigned long long wseq;	/* durable: its write's number on the twin */
 	struct node *ask;	/* the target of an ASK: ASKING first, once */
 	unsigned redirects;
 	struct event *park;	/* TRYAGAIN: the timer that sends it again */
@@ -455,7 +478,7 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *privdata)
 		n->backoff_ms = BACKOFF_MIN_MS;
 		n->down_until = 0;
 		set_state(n, ST_UP);
-		if (!n->st->cluster) {
+		if (!n->st->cluster && !n->is_twin) {
 			n->st->was_up = false;	/* each time the single Redis is up again */
 			store_became_up(n->st);
 		}
@@ -581,6 +604,8 @@ static struct node *node_new(struct store *st, const char *host, int port)
 		return NULL;
 	n->st = st;
 	TAILQ_INIT(&n->flight);
+	TAILQ_INIT(&n->wait_cur);
+	TAILQ_INIT(&n->wait_next);
 	n->backoff_ms = BACKOFF_MIN_MS;
 	n->watch = evtimer_new(st->base, watch_cb, n);
 	if (!st->cluster)
@@ -607,9 +632,30 @@ static struct node *node_new(struct store *st, const char *host, int port)
 static struct node *node_get(struct store *st, const char *host, int port)
 {
 	for (unsigned i = 0; i < st->nnodes; i++)
-		if (st->nodes[i]->port == port && strcmp(st->nodes[i]->host, host) == 0)
+		if (!st->nodes[i]->is_twin && st->nodes[i]->port == port &&
+		    strcmp(st->nodes[i]->host, host) == 0)
 			return st->nodes[i];
 	return node_new(st, host, port);
+}
+
+/* The twin connection of node n (see struct node), made when first needed; a single
+ * Redis's twin connects at once and then, like the node, on its own. NULL: out of memory,
+ * or more connections than the store keeps. */
+static struct node *node_twin(struct node *n)
+{
+	struct node *t = n->twin;
+
+	if (t)
+		return t;
+	t = node_new(n->st, n->host, n->port);
+	if (t == NULL)
+		return NULL;
+	t->is_twin = true;
+	snprintf(t->address, sizeof(t->address), "%s", n->address);
+	n->twin = t;
+	if (!n->st->cluster)
+		node_connect(t);
+	return t;
 }
 
 /* Whether the node takes a command now: connected, or connecting (hiredis queues it behind
@@ -619,7 +665,7 @@ static struct node *node_get(struct store *st, const char *host, int port)
 static bool node_ready(struct node *n)
 {
 	if (n->ac && n->state != ST_DOWN)
-		return n->st->cluster || n->state == ST_UP;
+		return n->st->cluster || n->is_twin || n->state == ST_UP;
 	if (!n->st->cluster || now_ms() < n->down_until)
 		return false;
 	node_connect(n);
@@ -733,20 +779,21 @@ static struct node *op_route(struct op *op)
 {
 	struct store *st = op->st;
 	const struct cluster_node *cn;
+	struct node *n;
 
 	if (op->pinned)
 		return op->node;
-	if (!st->cluster)
-		return st->nodes[0];
-	if (op->ask)
-		return op->ask;
-	if (op->keylen == 0) {
-		/* No key (PING): any master the map names. */
-		cn = st->map->nnodes ? &st->map->nodes[0] : NULL;
+	if (!st->cluster) {
+		n = st->nodes[0];
+	} else if (op->ask) {
+		n = op->ask;
 	} else {
-		cn = cluster_map_node(st->map, cluster_keyslot(op->key, op->keylen));
+		/* No key (PING): any master the map names. */
+		cn = op->keylen == 0 ? (st->map->nnodes ? &st->map->nodes[0] : NULL) :
+			cluster_map_node(st->map, cluster_keyslot(op->key, op->keylen));
+		n = cn ? node_get(st, cn->host, cn->port) : NULL;
 	}
-	return cn ? node_get(st, cn->host, cn->port) : NULL;
+	return n && op->durable ? node_twin(n) : n;
 }
 
 static void ignore_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -763,7 +810,12 @@ static int op_send(struct op *op)
 	static const char *asking[] = { "ASKING" };
 	static const size_t asking_len[] = { 6 };
 
-	if (n == NULL || !node_ready(n))
+	if (n == NULL || !node_ready(n)) {
+		/* A master that is down, or unknown: its replica may have its slots now. */
+		map_refresh_soon(op->st);
+		return -EAGAIN;
+	}
+	if (op->durable && !op->pinned && n->short_until > now_ms())
 		return -EAGAIN;
 	if (op->ask && !op->pinned &&
 	    redisAsyncCommandArgv(n->ac, ignore_reply, NULL, 1, asking, asking_len) != REDIS_OK)
@@ -772,6 +824,8 @@ static int op_send(struct op *op)
 	if (redisAsyncCommandArgv(n->ac, op_reply, op, op->argc, op->argv, op->lens) != REDIS_OK)
 		return -EAGAIN;
 	op->node = n;
+	if (op->durable && !op->pinned)
+		op->wseq = ++n->wseq;
 	n->pending++;
 	/* Each command is timed from its own sending (a resent one as well): it is the
 	 * connection that is judged, and watch_cb finds the list in deadline order. */
@@ -1480,18 +1534,122 @@ static void result_answer(struct op *op)
 		relay_start(op->st, ro->imei, ro->mark);
 }
 
-/* WAIT numreplicas timeout, on the connection the write went over. */
+/* ---- WAIT, shared by the writes of a twin connection ---------------------------------- */
+
+static bool wait_reply(struct op *w, const redisReply *r);
+static void wait_fail(struct op *w, int err);
+static const struct op_type wait_type = { wait_reply, wait_fail };
+
+/* Sends the twin's next WAIT, for the ops in wait_next (and any that wrote before it). */
+static int wait_send(struct node *n)
+{
+	struct store *st = n->st;
+	char k[12], ms[24];
+	const char *argv[] = { "WAIT", k, ms };
+	size_t lens[] = { 4, (size_t)snprintf(k, sizeof(k), "%d", st->o.replicas_ack),
+			  (size_t)snprintf(ms, sizeof(ms), "%d", st->o.replicas_timeout_ms) };
+	struct op *w = op_alloc(st, &wait_type, n), *op;
+
+	if (w == NULL)
+		return -ENOMEM;
+	w->node = n;
+	w->pinned = true;
+	if (op_start(w, 3, argv, lens) < 0)
+		return -EAGAIN;
+	n->wait = w;
+	n->wait_covers = n->wseq;
+	while ((op = TAILQ_FIRST(&n->wait_next)) != NULL) {
+		TAILQ_REMOVE(&n->wait_next, op, link);
+		TAILQ_INSERT_TAIL(&n->wait_cur, op, link);
+	}
+	return 0;
+}
+
+/* A durable op whose write Redis answered waits for a WAIT sent after that write on the
+ * same connection: the one on the wire if it covers the write, else the next. Its reply
+ * function then gets the WAIT's reply. Returns 0, or why it cannot wait (not answered). */
+static int op_wait(struct op *op)
+{
+	struct node *n = op->node;
+
+	op->waited = true;
+	if (n->wait && n->wait_covers >= op->wseq) {
+		TAILQ_INSERT_TAIL(&n->wait_cur, op, link);
+		return 0;
+	}
+	TAILQ_INSERT_TAIL(&n->wait_next, op, link);
+	if (n->wait == NULL && wait_send(n) < 0) {
+		TAILQ_REMOVE(&n->wait_next, op, link);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Answers the ops of list l: with the WAIT's reply r, or failed with err when r is NULL.
+ * Returns false when a caller freed the store meanwhile. */
+static bool wait_answer(struct store *st, struct op_list *l, const redisReply *r, int err)
+{
+	bool gone = false, *outer = st->gone;
+	struct op *op;
+
+	st->gone = &gone;
+	while ((op = TAILQ_FIRST(l)) != NULL) {
+		bool done = true;
+
+		TAILQ_REMOVE(l, op, link);
+		if (r)
+			done = op->type->reply(op, r);
+		else
+			op->type->fail(op, err);
+		if (gone) {
+			if (outer)
+				*outer = true;
+			return false;
+		}
+		if (done)
+			talloc_free(op);
+	}
+	st->gone = outer;
+	return true;
+}
+
+static bool wait_reply(struct op *w, const redisReply *r)
+{
+	struct node *n = w->arg;
+	struct store *st = n->st;
+
+	n->wait = NULL;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < st->o.replicas_ack) {
+		n->short_until = now_ms() + st->o.replicas_timeout_ms;
+		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: %lld of %d replicas acknowledged the writes "
+		     "of a WAIT within %d ms; they are answered \"try again\"", n->address,
+		     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL, st->o.replicas_ack,
+		     st->o.replicas_timeout_ms);
+	}
+	if (!wait_answer(st, &n->wait_cur, r, 0))
+		return false;	/* w went with the store */
+	if (!TAILQ_EMPTY(&n->wait_next) && wait_send(n) < 0 &&
+	    !wait_answer(st, &n->wait_next, NULL, -EAGAIN))
+		return false;
+	return true;
+}
+
+/* The WAIT failed (its connection dropped or timed out): so do the writes it was for, and
+ * those after them, whose connection it was. */
+static void wait_fail(struct op *w, int err)
+{
+	struct node *n = w->arg;
+	struct store *st = n->st;
+
+	n->wait = NULL;
+	if (wait_answer(st, &n->wait_cur, NULL, err))
+		wait_answer(st, &n->wait_next, NULL, err);
+}
+
 static int result_wait(struct op *op, enum result_step step)
 {
-	struct store *st = op->st;
-	char n[12], ms[24];
-	const char *argv[] = { "WAIT", n, ms };
-	size_t lens[] = { 4, (size_t)snprintf(n, sizeof(n), "%d", st->o.replicas_ack),
-			  (size_t)snprintf(ms, sizeof(ms), "%d", st->o.replicas_timeout_ms) };
-
 	((struct result_op *)op->data)->step = step;
-	op->pinned = true;
-	return op_cmd(op, 3, argv, lens);
+	return op_wait(op);
 }
 
 /* After a write: WAIT for the replicas, or the next step. Returns true once answered. */
@@ -1567,11 +1725,7 @@ static bool result_reply(struct op *op, const redisReply *r)
 	case R_WAIT:
 	case R_WAIT_MAP:
 		if (r->type != REDIS_REPLY_INTEGER || r->integer < op->st->o.replicas_ack) {
-			LOGP(LOGC_STORE, LOGL_WARN, "redis %s: %lld of %d replicas acknowledged a "
-			     "write within %d ms; answered \"try again\"", op->node->address,
-			     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL,
-			     op->st->o.replicas_ack, op->st->o.replicas_timeout_ms);
-			result_fail(op, -EAGAIN);
+			result_fail(op, -EAGAIN);	/* logged by wait_reply */
 			return true;
 		}
 		return result_next(op);
@@ -1593,9 +1747,32 @@ static struct op *result_op_new(struct store *st, store_result_cb cb, void *arg)
 		return NULL;
 	}
 	op->cb.result = cb;
+	op->durable = st->o.replicas_ack > 0;
 	((struct result_op *)op->data)->step = R_SCRIPT;
 	return op;
 }
+
+/* A write answered done once the replicas have it too (redis-replicas-ack): the write,
+ * then WAIT on the same connection; without redis-replicas-ack, once Redis has it. */
+static bool acked_reply(struct op *op, const redisReply *r)
+{
+	struct store *st = op->st;
+
+	if (!op->waited && st->o.replicas_ack > 0) {
+		if (op_wait(op) == 0)
+			return false;
+		op->cb.done(op->arg, -EAGAIN);
+		return true;
+	}
+	if (op->waited && (r->type != REDIS_REPLY_INTEGER || r->integer < st->o.replicas_ack)) {
+		op->cb.done(op->arg, -EAGAIN);
+		return true;
+	}
+	op->cb.done(op->arg, 0);
+	return true;
+}
+
+static const struct op_type acked_type = { acked_reply, done_fail };
 
 /* ---- the relay: a report's outbox to the outbox stream --------------------------------- */
 
@@ -1659,11 +1836,12 @@ static void relay_queued(void *arg, int err, const char *id, size_t len, bool ch
 	(void)id;
 	(void)len;
 	(void)changed;
-	if (err < 0 || st->closing || (op = op_new(st, &done_type, rs)) == NULL) {
+	if (err < 0 || st->closing || (op = op_new(st, &acked_type, rs)) == NULL) {
 		relay_deleted(rs, err < 0 ? err : -EAGAIN);
 		return;
 	}
 	op->cb.done = relay_deleted;
+	op->durable = st->o.replicas_ack > 0;
 	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "rep:{%s}:out", rl->imei);
 	argv[1] = op->key;
 	lens[1] = op->keylen;
