@@ -169,6 +169,10 @@ static void on_relayed(void *arg, int err, long long n)
 /* SMS a transition kept in a report's outbox are relayed to the outbox stream within
  * milliseconds; those still there after this long were left by a stop or a failure. */
 #define RELAY_SWEEP_IDLE_S 10
+/* Reports whose SMS one sweep relays, at most: a relay costs Redis a few commands, and a
+ * backlog (a master that refused writes for a while, a slot that moved) clears at 100 a
+ * second rather than 2. */
+#define RELAY_SWEEP_BATCH 1000
 
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -178,7 +182,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!store_is_up(e->st))
 		return;
-	store_relay_sweep(e->st, RELAY_SWEEP_IDLE_S, SWEEP_BATCH, on_relayed, e);
+	store_relay_sweep(e->st, RELAY_SWEEP_IDLE_S, RELAY_SWEEP_BATCH, on_relayed, e);
 	if (e->sweeping || e->j == NULL)
 		return;
 	e->sweeping = true;

@@ -44,6 +44,8 @@
 #define REFRESH_PERIOD_MS 5000	/* a quiet gateway's map is this old at most */
 #define REFRESH_MIN_MS 100	/* between two refreshes a MOVED or a failure asks for */
 #define REDIRECTS_MAX 5		/* MOVED, ASK and TRYAGAIN per operation */
+/* At most one ROLE this often to a master whose replicas fell short (struct node). */
+#define PROBE_MS 20
 /* The masters and their twins, and the seeds. */
 #define NODES_MAX (2 * CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
 #define RELAY_INDEX "rep:relay"	/* reports whose outbox has SMS the store relays */
@@ -230,11 +232,14 @@ struct node {
 	unsigned long long wseq, wait_covers;
 	struct op *wait;
 	struct op_list wait_cur, wait_next;
-	/* A WAIT answered short (too few replicas): until then (redis-replicas-timeout
-	 * later), the writes that must reach replicas fail at once, before they write, rather
-	 * than each waiting it out for a replica that is not there. Then a WAIT tries again:
-	 * a replica that is back is used within that time. */
-	long long short_until;
+	/* A WAIT answered short (too few replicas): from then on the writes that must reach
+	 * replicas fail at once, before they write, rather than each waiting out
+	 * redis-replicas-timeout for a replica that is not there, until ROLE (which does not
+	 * block) lists enough replicas online again. A refused write asks ROLE, one at a time
+	 * and at most every PROBE_MS. */
+	bool short_;
+	struct op *probe;
+	long long probe_next;
 };
 
 struct store {
@@ -304,7 +309,8 @@ struct op {
 	bool waited;		/* its write answered, it had (or waits for) its WAIT */
 	unsigned long long wseq;	/* durable: its write's number on the twin */
 	struct node *ask;	/* the target of an ASK: ASKING first, once */
-	unsigned redirects;
+	unsigned redirects;	/* MOVED and ASK followed */
+	unsigned parks;		/* TRYAGAIN and the like waited out */
 	struct event *park;	/* TRYAGAIN: the timer that sends it again */
 	/* A script: its arguments after the name (EVALSHA/EVAL and the SHA or body). */
 	const struct script *script;
@@ -803,6 +809,55 @@ static void ignore_reply(redisAsyncContext *ac, void *r, void *privdata)
 	(void)privdata;
 }
 
+static int op_start(struct op *op, int argc, const char **argv, const size_t *lens);
+
+/* ROLE, on a master whose replicas did not all acknowledge a WAIT: the replicas it lists
+ * are online; enough of them, and the writes that wait for replicas go there again. */
+static bool probe_reply(struct op *op, const redisReply *r)
+{
+	struct node *n = op->arg;
+	const redisReply *list;
+
+	n->probe = NULL;
+	n->probe_next = now_ms() + PROBE_MS;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0 &&
+	    (list = r->element[2])->type == REDIS_REPLY_ARRAY &&
+	    list->elements >= (size_t)op->st->o.replicas_ack) {
+		LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: %zu replicas online again", n->address,
+		     list->elements);
+		n->short_ = false;
+	}
+	return true;
+}
+
+static void probe_fail(struct op *op, int err)
+{
+	struct node *n = op->arg;
+
+	(void)err;
+	n->probe = NULL;
+	n->probe_next = now_ms() + PROBE_MS;
+}
+
+static const struct op_type probe_type = { probe_reply, probe_fail };
+
+static void probe_replicas(struct node *n)
+{
+	const char *argv[] = { "ROLE" };
+	size_t lens[] = { 4 };
+	struct op *op;
+
+	if (n->probe || now_ms() < n->probe_next || n->st->closing ||
+	    (op = op_alloc(n->st, &probe_type, n)) == NULL)
+		return;
+	op->node = n;
+	op->pinned = true;
+	n->probe_next = now_ms() + PROBE_MS;
+	if (op_start(op, 1, argv, lens) == 0)
+		n->probe = op;
+}
+
 /* Sends the op's command (op->argv) where it belongs now. */
 static int op_send(struct op *op)
 {
@@ -815,8 +870,10 @@ static int op_send(struct op *op)
 		map_refresh_soon(op->st);
 		return -EAGAIN;
 	}
-	if (op->durable && !op->pinned && n->short_until > now_ms())
+	if (op->durable && !op->pinned && n->short_) {
+		probe_replicas(n);
 		return -EAGAIN;
+	}
 	if (op->ask && !op->pinned &&
 	    redisAsyncCommandArgv(n->ac, ignore_reply, NULL, 1, asking, asking_len) != REDIS_OK)
 		return -EAGAIN;
@@ -946,13 +1003,16 @@ static void park_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* TRYAGAIN (a multi-key command during a slot's migration), CLUSTERDOWN (a failover under
- * way), LOADING (a node reading its data): sent again after a short wait with jitter, so
- * that gateways do not come back all at once. Returns false when there is no time left. */
+ * way), LOADING (a node reading its data): sent again after a short wait (10 ms doubling to
+ * 80) with jitter, so that gateways do not come back all at once, as often as the op's
+ * timeout allows: a slot with many keys can take seconds to migrate. Returns false when
+ * there is no time left. */
 static bool op_park(struct op *op)
 {
-	long long wait = 20LL << (op->redirects < 5 ? op->redirects : 5);
+	long long wait = 10LL << (op->parks < 3 ? op->parks : 3);
 	struct timeval tv;
 
+	op->parks++;
 	wait += rand() % (wait + 1);
 	if (now_ms() + wait > op->born + op->st->o.timeout_ms)
 		return false;
@@ -982,12 +1042,14 @@ static bool op_redirect(struct op *op, const redisReply *reply)
 
 	if (!st->cluster)
 		return false;
-	if (++op->redirects > REDIRECTS_MAX || now_ms() > op->born + st->o.timeout_ms) {
-		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: still redirected after %u tries: %.100s",
-		     st->address, op->redirects - 1, reply->str);
+	if (now_ms() > op->born + st->o.timeout_ms)
 		return false;
-	}
 	if (cluster_redirect_parse(reply->str, reply->len, &rd) == 0) {
+		if (++op->redirects > REDIRECTS_MAX) {
+			LOGP(LOGC_STORE, LOGL_WARN, "redis %s: still redirected after %u "
+			     "redirections: %.100s", st->address, op->redirects - 1, reply->str);
+			return false;
+		}
 		host = rd.host[0] ? rd.host : op->node->host;	/* "" : the node that answered */
 		if (rd.kind == CLUSTER_MOVED) {
 			if (cluster_map_set(st->map, rd.slot, host, rd.port) == 0)
@@ -1490,7 +1552,7 @@ static int map_ask(struct store *st, struct node *n)
  * the answer; with redis-replicas-ack, each write is followed by WAIT on its own node's
  * connection (WAIT after SCRIPT, WAIT_MAP after MAP), so that what the user is told was
  * accepted is on a replica too. */
-enum result_step { R_MARK, R_SCRIPT, R_WAIT, R_MAP, R_WAIT_MAP };
+enum result_step { R_MARK, R_WAIT_MARK, R_SCRIPT, R_WAIT, R_MAP, R_WAIT_MAP };
 
 struct result_op {
 	enum result_step step;
@@ -1521,7 +1583,7 @@ static void result_fail(struct op *op, int err)
 	op->cb.result(op->arg, err, NULL, 0, false);
 	/* A transition that may have written SMS: the relay takes them, or takes the index
 	 * entry off (the sweep would too, later). */
-	if (ro->relay && ro->step > R_MARK && !op->st->closing)
+	if (ro->relay && ro->step >= R_SCRIPT && !op->st->closing)
 		relay_start(op->st, ro->imei, ro->mark);
 }
 
@@ -1535,6 +1597,12 @@ static void result_answer(struct op *op)
 }
 
 /* ---- WAIT, shared by the writes of a twin connection ---------------------------------- */
+
+/* Whether WAIT's reply counts enough replicas. */
+static bool wait_enough(const struct store *st, const redisReply *r)
+{
+	return r->type == REDIS_REPLY_INTEGER && r->integer >= st->o.replicas_ack;
+}
 
 static bool wait_reply(struct op *w, const redisReply *r);
 static void wait_fail(struct op *w, int err);
@@ -1619,8 +1687,8 @@ static bool wait_reply(struct op *w, const redisReply *r)
 	struct store *st = n->st;
 
 	n->wait = NULL;
-	if (r->type != REDIS_REPLY_INTEGER || r->integer < st->o.replicas_ack) {
-		n->short_until = now_ms() + st->o.replicas_timeout_ms;
+	if (!wait_enough(st, r)) {
+		n->short_ = true;
 		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: %lld of %d replicas acknowledged the writes "
 		     "of a WAIT within %d ms; they are answered \"try again\"", n->address,
 		     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL, st->o.replicas_ack,
@@ -1699,8 +1767,22 @@ static bool result_reply(struct op *op, const redisReply *r)
 
 	switch (ro->step) {
 	case R_MARK:
+		/* The index entry must outlive a failover as the SMS will: WAIT for it too. */
+		if (op->st->o.replicas_ack > 0) {
+			if (result_wait(op, R_WAIT_MARK) == 0)
+				return false;
+			result_fail(op, -EAGAIN);
+			return true;
+		}
+		/* fall through */
+	case R_WAIT_MARK:
+		if (ro->step == R_WAIT_MARK && !wait_enough(op->st, r)) {
+			result_fail(op, -EAGAIN);
+			return true;
+		}
 		memcpy(op->key, ro->report_key, ro->report_keylen);
 		op->keylen = ro->report_keylen;
+		op->pinned = false;
 		ro->step = R_SCRIPT;
 		if (op_script(op, false) == 0)
 			return false;
@@ -1724,7 +1806,7 @@ static bool result_reply(struct op *op, const redisReply *r)
 		return result_written(op);
 	case R_WAIT:
 	case R_WAIT_MAP:
-		if (r->type != REDIS_REPLY_INTEGER || r->integer < op->st->o.replicas_ack) {
+		if (!wait_enough(op->st, r)) {
 			result_fail(op, -EAGAIN);	/* logged by wait_reply */
 			return true;
 		}
@@ -1764,7 +1846,7 @@ static bool acked_reply(struct op *op, const redisReply *r)
 		op->cb.done(op->arg, -EAGAIN);
 		return true;
 	}
-	if (op->waited && (r->type != REDIS_REPLY_INTEGER || r->integer < st->o.replicas_ack)) {
+	if (op->waited && !wait_enough(st, r)) {
 		op->cb.done(op->arg, -EAGAIN);
 		return true;
 	}

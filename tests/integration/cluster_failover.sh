@@ -145,11 +145,11 @@ failover() {
 	is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
 		"$name: no request id or phone twice on the stream"
 	is "$(field "$s" lost)" 0 "$name: every report a user was told of survived the failover"
-	wait_for 30 receipts_done "$TEST_TMP/$name.journeys"
+	wait_for 45 receipts_done "$TEST_TMP/$name.journeys"
 	s=$(check_receipts "$TEST_TMP/$name.journeys")
 	printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
 	is "$(field "$s" missing)" 0 \
-		"$name: every receipt reached sendsms or waits on $OUTBOX (within 30 s)"
+		"$name: every receipt reached sendsms or waits on $OUTBOX (within 45 s)"
 	is "$(field "$s" pending)/$(field "$s" stale)" 0/0 \
 		"$name: ... none left in its report's outbox rep:{imei}:out, unsent or sent already"
 	printf '%s\n' "$s" | grep -o 'rep:{[0-9]*}:out' | sort -u | while read -r k; do

@@ -1,6 +1,6 @@
 # Slots move between the masters of a Redis Cluster while users report and check phones
 # (issue 16): a real 3 masters + 3 replicas cluster (cluster_lib.sh), the real ceirgw on it
-# (redis-replicas-ack = 1), operator data for 3,700 owners and 1,300 more phones imported
+# (redis-replicas-ack = 1), operator data for 6,200 owners and 2,100 more phones imported
 # with ceirgwctl (cluster_journeys_lib.sh). tests/tools/journey_load.py drives USSD report
 # journeys (7 steps) and check journeys (3 steps), 12 in flight, and compares every screen
 # with the text due.
@@ -33,7 +33,7 @@ SLOTS=1500		# slots a move
 t_start=$(date +%s)
 cluster_start 3 1
 ok $? "a Redis Cluster of 3 masters and 3 replicas is up"
-cj_data 3700 1300 base:1-75:1-25 run:76-3700:26-1300
+cj_data 6200 2100 base:1-75:1-25 run:76-6200:26-2100
 cj_start
 
 # ---- the journeys as the flow says, nothing moving --------------------------------------------
@@ -130,10 +130,10 @@ is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)" 0/0/0 \
 is "$(field "$s" blocks)" "$(field "$s" seen)" "... and nothing else is"
 is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)/$(field "$s" lost)" 0/0/0/0 \
 	"no request id or phone twice on the stream; every report holds its reference"
-wait_for 30 receipts_done "$TEST_TMP/base.journeys" "$TEST_TMP/run.journeys"
+wait_for 45 receipts_done "$TEST_TMP/base.journeys" "$TEST_TMP/run.journeys"
 s=$(check_receipts "$TEST_TMP/base.journeys" "$TEST_TMP/run.journeys")
 printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
-is "$(field "$s" missing)" 0 "every receipt reached sendsms or waits on $OUTBOX (within 30 s)"
+is "$(field "$s" missing)" 0 "every receipt reached sendsms or waits on $OUTBOX (within 45 s)"
 is "$(field "$s" pending)" 0 "... none left behind in a report's rep:{imei}:out"
 
 kill -0 "$gw" 2>/dev/null
