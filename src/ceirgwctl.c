@@ -385,8 +385,9 @@ static int connect_store(struct ctl *c)
 		return 0;
 	}
 	if (url_s) {
+		/* Not echoed: the URL may carry the password. */
 		if (redis_url_parse(url_s, &url, &why) < 0) {
-			fprintf(stderr, "ceirgwctl: --redis %s: %s\n", url_s, why);
+			fprintf(stderr, "ceirgwctl: --redis: %s\n", why);
 			return EXIT_USAGE;
 		}
 	} else {

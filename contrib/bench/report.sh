@@ -207,6 +207,23 @@ EOF
 )
 read -r n_acc n_stream n_dups n_missing n_odd n_stranger <<<"$verdict"
 
+# --- what a report keeps in Redis for the years (doc/scale.md, Sizing) ------------------------
+# MEMORY USAGE of the keys a report leaves once its journey and receipt are done: its hash
+# rep:{imei} and its reference ref:{ref}; summed over up to 2000 of the accepted references.
+# (The CEIR stream entry and its dedup key leave with the CEIR's trimming and the TTL.)
+mapfile -t mem_refs < <(head -n 2000 "$work/refs.txt")
+rep_mem=$(redis-cli -p "$redis_port" --raw EVAL "
+local n, rep, ref = 0, 0, 0
+for _, r in ipairs(ARGV) do
+	local imei = redis.call('GET', 'ref:{' .. r .. '}')
+	if imei then
+		n = n + 1
+		ref = ref + (redis.call('MEMORY', 'USAGE', 'ref:{' .. r .. '}') or 0)
+		rep = rep + (redis.call('MEMORY', 'USAGE', 'rep:{' .. imei .. '}') or 0)
+	end
+end
+return n .. ' ' .. rep .. ' ' .. ref" 0 "${mem_refs[@]}")
+
 # --- the figures ------------------------------------------------------------------------------
 bench_machine "$load_before"
 echo "data: gendump KE --seed $seed --clones 1 --garbage 1 --until $last_day: $rows rows, $pairings" \
@@ -217,6 +234,10 @@ echo "load: wrk -t1 -c$conns, journeys started for ${duration} s then drained; a
      "pipelined (dial, 2, 2*K, 2*K*DDDD, ...*1, ...*1*0, ...*1*0*1), a fresh session and owner" \
      "each; ceirgw on core $server_cpu, wrk + redis-server + the sendsms null server on core $load_cpu"
 echo "latency: whole journey, first request written to seventh response (wrk's CO correction undone)"
+read -r m_n m_rep m_ref <<<"$rep_mem"
+[ "${m_n:-0}" -gt 0 ] &&
+	echo "memory: a report keeps $(( (m_rep + m_ref) / m_n )) bytes in Redis (rep:{imei} $(( m_rep / m_n ))," \
+	     "ref:{ref} $(( m_ref / m_n )); MEMORY USAGE over $m_n accepted reports)"
 echo
 awk -v p="$pairings" -v j="$completed" -v t="$secs" -v p50="$p50" -v p99="$p99" \
     -v s=$(( s1 - s0 )) -v r=$(( r1 - r0 )) -v hz="$hz" -v acc="$n_acc" -v ons="$n_stream" \

@@ -540,6 +540,11 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 			why = "expected imsi or msisdn";
 		break;
 	}
+	if (why && (v->type == CT_REDIS || v->type == CT_CLUSTER)) {
+		/* Not echoed: the value may carry the Redis password. */
+		snprintf(err, errsz, "%s: %s: %s", where, v->name, why);
+		return -EINVAL;
+	}
 	if (why) {
 		snprintf(err, errsz, "%s: %s = '%.200s': %s", where, v->name, *val, why);
 		return -EINVAL;

@@ -141,7 +141,7 @@ static const struct bad_case bad_cases[] = {
 	{ "bad http-listen", "group = ceirgw\nhttp-listen = 8080\n", "http-listen = '8080'" },
 	{ "http port too big", "group = ceirgw\nhttp-listen = 1.2.3.4:70000\n", "http-listen" },
 	{ "ipv6 without brackets", "group = ceirgw\nhttp-listen = ::1:80\n", "brackets" },
-	{ "bad redis url", "group = ceirgw\nredis = localhost:6379\n", "redis = 'localhost:6379'" },
+	{ "bad redis url", "group = ceirgw\nredis = localhost:6379\n", "redis: " },
 	{ "tls redis url", "group = ceirgw\nredis = rediss://h\n", "TLS" },
 	{ "bad bearerbox", "group = ceirgw\nbearerbox = bb\n", "bearerbox = 'bb'" },
 	{ "bad region", "group = ceirgw\ndefault-region = XX\n", "default-region = 'XX'" },
@@ -166,6 +166,27 @@ static void test_bad(void **state)
 	assert_null(config_load(NULL, path, NULL, err, sizeof(err)));
 	if (strstr(err, c->expect) == NULL)
 		fail_msg("error '%s' does not contain '%s'", err, c->expect);
+}
+
+/* A Redis URL or seed list that does not parse is refused without being echoed: it may
+ * carry the password. */
+static void test_redis_password_not_echoed(void **state)
+{
+	static const char *const texts[] = {
+		"group = ceirgw\nredis = redis://ceirgw:s3cretpw@127.0.0.1:notaport\n",
+		"group = ceirgw\nredis-cluster = redis://u:s3cretpw@10.0.0.1:6379,10.0.0.2:99999\n",
+	};
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		err[0] = '\0';
+		assert_null(config_load(NULL, write_conf("pw.conf", texts[i]), NULL, err,
+					sizeof(err)));
+		assert_non_null(strstr(err, i == 0 ? "redis: " : "redis-cluster: "));
+		if (strstr(err, "s3cretpw"))
+			fail_msg("the error echoes the password: %s", err);
+	}
 }
 
 struct hp_case {
@@ -229,7 +250,7 @@ static int teardown_dir(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[4 + NBAD + NHP];
+	struct CMUnitTest tests[5 + NBAD + NHP];
 	size_t i, n = 0;
 	int rc;
 
@@ -237,6 +258,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_beside_kannel);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_password_not_echoed);
 	for (i = 0; i < NBAD; i++)
 		tests[n++] = (struct CMUnitTest){ .name = bad_cases[i].name, .test_func = test_bad,
 						  .initial_state = (void *)&bad_cases[i] };
