@@ -2,6 +2,7 @@
 # operator data, ceirgw on the cluster with a sendsms endpoint of ours, the load driver
 # (tests/tools/journey_load.py) and what is read back (tests/tools/cluster_check.py).
 # Sourced after lib.sh and cluster_lib.sh, once cluster_start has set CLUSTER_SEEDS; not run.
+# (replicas_single.sh uses all but cj_start on one Redis: CLUSTER_SEEDS=redis://host:port.)
 #
 #   cj_data OWNERS CHECKS NAME:O1-O2:C1-C2...
 #                          owner k (+25471 and k on 7 digits) has one phone (a TAC of three

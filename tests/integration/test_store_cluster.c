@@ -5,9 +5,11 @@
  * again by EVAL; a report's SMS reach the outbox stream once through the report's own
  * outbox; a master killed mid-run fails its operations within the timeout, each answered
  * once, and the store carries on on the promoted replica without being made again; WAIT
- * answers "try again" when fewer replicas than asked acknowledge. */
+ * answers "try again" when fewer replicas than asked acknowledge, and a frozen replica holds
+ * up only the writes that wait for it, not the reads of its master. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <talloc.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@
 
 #include "core/logging.h"
 #include "core/redis_url.h"
+#include "store/cluster.h"
 #include "store/store.h"
 
 struct fixture {
@@ -480,6 +484,338 @@ static void test_replicas_ack(void **state)
 	talloc_free(two);
 }
 
+/* A replica frozen (SIGSTOP): the writes that wait for it (redis-replicas-ack 1) on its
+ * master are answered "try again", once each; the reads of that master's keys, sent with
+ * them and again while their WAIT blocks on the master, are all answered before the first
+ * "try again", none queued behind the WAIT (they go over the master's own connection, the
+ * writes over its twin); a write on another master is not held up; once the replica is
+ * thawed, a write to its master is accepted again within a few seconds. */
+static pid_t frozen_pid;	/* SIGCONT by the teardown, whatever the test's outcome */
+
+static int teardown_thaw(void **state)
+{
+	if (frozen_pid > 0)
+		kill(frozen_pid, SIGCONT);
+	frozen_pid = 0;
+	return teardown(state);
+}
+
+/* The slot ranges of the master on port, from CLUSTER SLOTS. */
+struct slot_ranges {
+	long long lo[64], hi[64];
+	int n;
+};
+
+static void master_slots(struct fixture *f, int port, struct slot_ranges *sr)
+{
+	redisContext *c = redisConnect(f->seeds.seed[0].host, f->seeds.seed[0].port);
+	redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+
+	sr->n = 0;
+	for (size_t k = 0; r && k < r->elements && sr->n < 64; k++) {
+		const redisReply *e = r->element[k];
+
+		if (e->element[2]->element[1]->integer == port) {
+			sr->lo[sr->n] = e->element[0]->integer;
+			sr->hi[sr->n++] = e->element[1]->integer;
+		}
+	}
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+static bool on_slots(const struct slot_ranges *sr, const char *key)
+{
+	long long slot = cluster_keyslot(key, strlen(key));
+
+	for (int i = 0; i < sr->n; i++)
+		if (sr->lo[i] <= slot && slot <= sr->hi[i])
+			return true;
+	return false;
+}
+
+/* The pid of the (first) replica of the master c talks to, and its port: ROLE on the
+ * master, INFO server on the replica (the same machine). 0 when it has none. */
+static pid_t replica_of(redisContext *c, int *rport)
+{
+	redisReply *r = redisCommand(c, "ROLE");
+	redisContext *rc;
+	const char *p;
+	pid_t pid = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[2]->type != REDIS_REPLY_ARRAY || r->element[2]->elements == 0) {
+		freeReplyObject(r);
+		return 0;
+	}
+	*rport = atoi(r->element[2]->element[0]->element[1]->str);
+	rc = redisConnect(r->element[2]->element[0]->element[0]->str, *rport);
+	freeReplyObject(r);
+	if (rc == NULL || rc->err) {
+		if (rc)
+			redisFree(rc);
+		return 0;
+	}
+	r = redisCommand(rc, "INFO server");
+	if (r && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "process_id:")) != NULL)
+		pid = (pid_t)atol(p + strlen("process_id:"));
+	freeReplyObject(r);
+	redisFree(rc);
+	return pid;
+}
+
+/* Whether a client (the store's WAIT) is blocked on the server c talks to. */
+static bool master_blocked(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO clients");
+	const char *p;
+	bool blocked = false;
+
+	if (r && r->type == REDIS_REPLY_STRING &&
+	    (p = strstr(r->str, "blocked_clients:")) != NULL)
+		blocked = atol(p + strlen("blocked_clients:")) > 0;
+	freeReplyObject(r);
+	return blocked;
+}
+
+/* Answers in the order they came. */
+static unsigned answer_seq;
+
+struct ordered {
+	int calls, err;
+	unsigned seq;
+	bool found;
+	char data[32];
+	size_t len;
+};
+
+static void on_ordered_result(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct ordered *o = arg;
+
+	(void)s;
+	(void)len;
+	(void)changed;
+	o->calls++;
+	o->err = err;
+	o->seq = ++answer_seq;
+}
+
+static void on_ordered_fields(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct ordered *o = arg;
+
+	(void)kv;
+	o->calls++;
+	o->err = err;
+	o->found = n > 0;
+	o->seq = ++answer_seq;
+}
+
+static void on_ordered_data(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct ordered *o = arg;
+
+	o->calls++;
+	o->err = err;
+	o->found = found;
+	o->len = len;
+	if (found && len <= sizeof(o->data))
+		memcpy(o->data, data, len);
+	o->seq = ++answer_seq;
+}
+
+struct ordered_set {
+	struct ordered *o;
+	int n;
+};
+
+static bool ordered_all(void *arg)
+{
+	const struct ordered_set *os = arg;
+
+	for (int i = 0; i < os->n; i++)
+		if (os->o[i].calls == 0)
+			return false;
+	return true;
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+/* The next IMEI (from *next on) whose report key the master with ranges sr serves (or, with
+ * other, does not serve); ref: a reference whose ref:{ref} key is as well. */
+static void pick_imei(const struct slot_ranges *sr, bool other, long long *next, char *imei,
+		      char *ref)
+{
+	char key[48];
+
+	for (;;) {
+		snprintf(imei, 16, "%015lld", (*next)++);
+		snprintf(key, sizeof(key), "rep:{%s}", imei);
+		if (on_slots(sr, key) == other)
+			continue;
+		snprintf(ref, 11, "7%09u", (unsigned)(*next % 1000000000LL));
+		snprintf(key, sizeof(key), "ref:{%s}", ref);
+		if (!other || !on_slots(sr, key))
+			return;
+	}
+}
+
+static void test_frozen_replica_reads(void **state)
+{
+	enum { W = 50, RD = 50 };
+	struct fixture *f = *state;
+	struct store *st = make_store(f, 1);
+	const struct store_kv fields[] = { { "reason", 6, "stolen", 6 } };
+	static struct ordered w[W], rg[RD], sg[RD];
+	static char imeis[W][16], refs[W][11];
+	char imei[16], ref[11], sid[RD][16], val[16];
+	struct slot_ranges sr;
+	struct answer a;
+	redisContext *c;
+	int port = 0, rport = 0, again = 0, tries = 0;
+	unsigned first_again = 0, last_read = 0;
+	long long next = 490154203237518LL;
+	pid_t pid;
+
+	assert_non_null(st);
+	/* The master of a report key and its replica. */
+	c = master_of(f, "rep:{490154203237518}", &port);
+	assert_non_null(c);
+	pid = replica_of(c, &rport);
+	redisFree(c);
+	assert_true(pid > 0);
+	master_slots(f, port, &sr);
+	assert_true(sr.n > 0);
+
+	/* Before: a write there is acknowledged by the replica (the twin connection made);
+	 * sessions on that master to read back. */
+	pick_imei(&sr, false, &next, imei, ref);
+	RUN(f, a, store_report_create(st, imei, ref, fields, 1, on_result, &a));
+	assert_int_equal(a.err, 0);
+	for (int i = 0, k = 0; i < RD; k++) {
+		char key[40];
+		int n = snprintf(sid[i], sizeof(sid[i]), "frz-%d", k);
+
+		snprintf(key, sizeof(key), "s:{mo:%s}", sid[i]);
+		if (!on_slots(&sr, key))
+			continue;
+		snprintf(val, sizeof(val), "v%d", i);
+		RUN(f, a, store_session_set(st, &(struct store_rec_id){ STORE_REC_MO, sid[i],
+					    (size_t)n, NULL }, val, strlen(val), 60, on_done, &a));
+		assert_int_equal(a.err, 0);
+		i++;
+	}
+	for (int i = 0; i < W; i++)
+		pick_imei(&sr, false, &next, imeis[i], refs[i]);
+
+	/* Frozen; then, in one pass of the loop, the writes and a wave of reads; once the
+	 * writes' WAIT blocks on the master, a second wave. */
+	c = redisConnect(f->seeds.seed[0].host, port);
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	frozen_pid = pid;
+	memset(w, 0, sizeof(w));
+	memset(rg, 0, sizeof(rg));
+	memset(sg, 0, sizeof(sg));
+	answer_seq = 0;
+	for (int i = 0; i < W; i++)
+		assert_int_equal(store_report_create(st, imeis[i], refs[i], fields, 1,
+						     on_ordered_result, &w[i]), 0);
+	for (int wave = 0; wave < 2; wave++) {
+		if (wave == 1) {
+			/* The writes answered by the master, their WAIT sent and blocked there
+			 * (the replica cannot acknowledge), none of them answered yet. */
+			for (int k = 0; k < 40 && !master_blocked(c); k++)
+				run_until(f->base, never, NULL, 5);
+			assert_true(master_blocked(c));
+			assert_true(run_until(f->base, ordered_all,
+					      &(struct ordered_set){ rg, RD / 2 }, 200));
+			for (int i = 0; i < W; i++)
+				assert_int_equal(w[i].calls, 0);
+		}
+		for (int i = wave * RD / 2; i < (wave + 1) * RD / 2; i++) {
+			assert_int_equal(store_report_get(st, imeis[i % W], on_ordered_fields,
+							  &rg[i]), 0);
+			assert_int_equal(store_session_get(st, &(struct store_rec_id){
+							   STORE_REC_MO, sid[i], strlen(sid[i]),
+							   NULL }, on_ordered_data, &sg[i]), 0);
+		}
+	}
+	redisFree(c);
+	assert_true(run_until(f->base, ordered_all, &(struct ordered_set){ w, W }, 5000));
+	assert_true(run_until(f->base, ordered_all, &(struct ordered_set){ rg, RD }, 5000));
+	assert_true(run_until(f->base, ordered_all, &(struct ordered_set){ sg, RD }, 5000));
+	run_until(f->base, never, NULL, 200);	/* a second answer would come now */
+	for (int i = 0; i < RD; i++) {
+		char want[16];
+
+		assert_int_equal(rg[i].calls, 1);
+		assert_int_equal(rg[i].err, 0);
+		assert_int_equal(sg[i].calls, 1);
+		assert_int_equal(sg[i].err, 0);
+		snprintf(want, sizeof(want), "v%d", i);
+		assert_true(sg[i].found);
+		assert_int_equal(sg[i].len, strlen(want));
+		assert_memory_equal(sg[i].data, want, sg[i].len);
+		if (rg[i].seq > last_read)
+			last_read = rg[i].seq;
+		if (sg[i].seq > last_read)
+			last_read = sg[i].seq;
+	}
+	for (int i = 0; i < W; i++) {
+		assert_int_equal(w[i].calls, 1);
+		/* No replica can have acknowledged: none "accepted", none anything but "try
+		 * again". */
+		assert_int_equal(w[i].err, -EAGAIN);
+		again++;
+		if (first_again == 0 || w[i].seq < first_again)
+			first_again = w[i].seq;
+	}
+	assert_int_equal(again, W);
+	/* Every read answered before the first write's "try again", the second wave's too,
+	 * sent while the WAIT blocked: none waited behind it. */
+	assert_true(last_read < first_again);
+	assert_int_equal(answer_seq, W + 2 * RD);
+
+	/* Still frozen: a write on another master (report and reference) is acknowledged. */
+	pick_imei(&sr, true, &next, imei, ref);
+	RUN(f, a, store_report_create(st, imei, ref, fields, 1, on_result, &a));
+	assert_int_equal(a.err, 0);
+
+	/* Thawed: within a few seconds, a write to its master is acknowledged again. */
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	frozen_pid = 0;
+	for (tries = 1; tries <= 50; tries++) {
+		int rc;
+
+		pick_imei(&sr, false, &next, imei, ref);
+		memset(&a, 0, sizeof(a));
+		rc = store_report_create(st, imei, ref, fields, 1, on_result, &a);
+		if (rc == 0) {
+			assert_true(run_until(f->base, answered, &a, 5000));
+			assert_true(a.err == 0 || a.err == -EAGAIN);
+			if (a.err == 0)
+				break;
+		} else {
+			assert_int_equal(rc, -EAGAIN);	/* refused at once, before it wrote */
+		}
+		run_until(f->base, never, NULL, 100);
+	}
+	assert_true(tries <= 50);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+	printf("# frozen replica (port %d, master %d): %d reads, half of them sent while the WAIT "
+	       "blocked, answered before the first of %d writes' \"try again\"; a write accepted "
+	       "again at try %d after SIGCONT\n", rport, port, 2 * RD, W, tries);
+	talloc_free(st);
+}
+
 /* The master of a key dies with operations on the wire: each is answered once, -EAGAIN,
  * within the timeout; its replica takes over and the same store goes on, the data written
  * with a replica's acknowledgement still there. */
@@ -564,6 +900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicas_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frozen_replica_reads, setup, teardown_thaw),
 		/* Last: it kills a master. */
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 	};
