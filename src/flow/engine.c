@@ -118,7 +118,9 @@ fail:
 /* ---- the sweep: reports journeys left half-way ------------------------------------------ */
 
 #define SWEEP_EVERY_S 10
-#define SWEEP_BATCH 20
+/* Half-done reports one sweep resumes, at most: each a new PIN, the CEIR request and an SMS;
+ * after an outage that refused many confirms, 20 a second. */
+#define SWEEP_BATCH 200
 
 static void sweep_done(struct run *r, const char *outcome)
 {

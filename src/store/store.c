@@ -46,6 +46,7 @@
 #define REDIRECTS_MAX 5		/* MOVED, ASK and TRYAGAIN per operation */
 /* At most one ROLE this often to a master whose replicas fell short (struct node). */
 #define PROBE_MS 20
+#define PROBE_EVERY_MS 100
 /* The masters and their twins, and the seeds. */
 #define NODES_MAX (2 * CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
 #define RELAY_INDEX "rep:relay"	/* reports whose outbox has SMS the store relays */
@@ -235,11 +236,13 @@ struct node {
 	/* A WAIT answered short (too few replicas): from then on the writes that must reach
 	 * replicas fail at once, before they write, rather than each waiting out
 	 * redis-replicas-timeout for a replica that is not there, until ROLE (which does not
-	 * block) lists enough replicas online again. A refused write asks ROLE, one at a time
-	 * and at most every PROBE_MS. */
+	 * block) lists enough replicas online again. ROLE is asked every PROBE_EVERY_MS while
+	 * short (probe_ev), and by a refused write, one at a time and at most every PROBE_MS:
+	 * a replica that is back is used before the next confirm needs it. */
 	bool short_;
 	struct op *probe;
-	long long probe_next;
+	long long probe_next, probe_logged;
+	struct event *probe_ev;
 };
 
 struct store {
@@ -586,6 +589,9 @@ static void node_connect(struct node *n)
 
 static void node_close(struct node *n)
 {
+	if (n->probe_ev)
+		event_free(n->probe_ev);
+	n->probe_ev = NULL;
 	if (n->retry)
 		event_free(n->retry);
 	n->retry = NULL;
@@ -824,8 +830,13 @@ static bool probe_reply(struct op *op, const redisReply *r)
 	    r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0 &&
 	    (list = r->element[2])->type == REDIS_REPLY_ARRAY &&
 	    list->elements >= (size_t)op->st->o.replicas_ack) {
-		LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: %zu replicas online again", n->address,
-		     list->elements);
+		/* Once in 10 s at most: a frozen replica stays listed (until repl-timeout)
+		 * while its WAITs keep answering short. */
+		if (now_ms() - n->probe_logged > 10000) {
+			LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: %zu replicas online again; the "
+			     "writes that wait for them go on", n->address, list->elements);
+			n->probe_logged = now_ms();
+		}
 		n->short_ = false;
 	}
 	return true;
@@ -856,6 +867,31 @@ static void probe_replicas(struct node *n)
 	n->probe_next = now_ms() + PROBE_MS;
 	if (op_start(op, 1, argv, lens) == 0)
 		n->probe = op;
+}
+
+static void probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	struct timeval tv = { 0, PROBE_EVERY_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!n->short_ || n->st->closing)
+		return;
+	probe_replicas(n);
+	evtimer_add(n->probe_ev, &tv);
+}
+
+/* A WAIT answered short: the node's durable writes are refused until ROLE says otherwise. */
+static void replicas_short(struct node *n)
+{
+	struct timeval tv = { 0, PROBE_EVERY_MS * 1000 };
+
+	n->short_ = true;
+	if (n->probe_ev == NULL && (n->probe_ev = evtimer_new(n->st->base, probe_cb, n)) == NULL)
+		return;		/* the refused writes still ask */
+	if (!evtimer_pending(n->probe_ev, NULL))
+		evtimer_add(n->probe_ev, &tv);
 }
 
 /* Sends the op's command (op->argv) where it belongs now. */
@@ -1688,7 +1724,7 @@ static bool wait_reply(struct op *w, const redisReply *r)
 
 	n->wait = NULL;
 	if (!wait_enough(st, r)) {
-		n->short_ = true;
+		replicas_short(n);
 		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: %lld of %d replicas acknowledged the writes "
 		     "of a WAIT within %d ms; they are answered \"try again\"", n->address,
 		     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL, st->o.replicas_ack,
