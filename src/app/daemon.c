@@ -18,8 +18,8 @@
 
 #include <event2/event.h>
 
-#include "app/http.h"
 #include "channel/channels.h"
+#include "channel/http.h"
 #include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"

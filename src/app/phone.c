@@ -26,7 +26,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "app/http.h"
+#include "channel/http.h"
 #include "core/utf8.h"
 #include "domain/msisdn.h"
 

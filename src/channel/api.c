@@ -13,7 +13,7 @@
 #include <openssl/crypto.h>
 #include <talloc.h>
 
-#include "app/http.h"
+#include "channel/http.h"
 #include "core/errbuf.h"
 #include "core/json.h"
 #include "core/logging.h"

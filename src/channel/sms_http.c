@@ -11,7 +11,7 @@
 
 #include <talloc.h>
 
-#include "app/http.h"
+#include "channel/http.h"
 #include "core/logging.h"
 #include "domain/gsm.h"
 #include "domain/msisdn.h"

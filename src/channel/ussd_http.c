@@ -10,7 +10,7 @@
 
 #include <talloc.h>
 
-#include "app/http.h"
+#include "channel/http.h"
 #include "core/logging.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"

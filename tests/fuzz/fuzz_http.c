@@ -1,4 +1,4 @@
-/* libFuzzer harness for the HTTP server (app/http.h): the input is what a client sends, fed
+/* libFuzzer harness for the HTTP server (channel/http.h): the input is what a client sends, fed
  * over a socketpair into the real connection state machine on a private event loop, cut
  * into writes of a size the first byte picks, with handlers that answer at once, answer
  * later (after the client may have gone) and read every accessor and the form parser.
@@ -20,7 +20,7 @@
 
 #include <event2/event.h>
 
-#include "app/http.h"
+#include "channel/http.h"
 #include "core/config.h"
 #include "core/logging.h"
 

@@ -2,8 +2,8 @@
  * served by: our own connection handling on raw libevent events, with Debian's http_parser
  * for the grammar and our own checks on top of it against request smuggling (doc/http.md).
  * One request at a time per connection, every resource a client can make us hold bounded. */
-#ifndef CEIRGW_APP_HTTP_H
-#define CEIRGW_APP_HTTP_H
+#ifndef CEIRGW_CHANNEL_HTTP_H
+#define CEIRGW_CHANNEL_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

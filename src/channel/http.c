@@ -7,7 +7,7 @@
  * connection after any error, so nothing a client sends is ever read as a second request
  * that a proxy did not see. doc/http.md says what each limit is and why. */
 #define _GNU_SOURCE	/* accept4 */
-#include "app/http.h"
+#include "channel/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
