@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/phone.h"
 #include "core/config.h"
 #include "core/redis_url.h"
 #include "core/gw.h"
@@ -23,7 +24,6 @@
 #include "domain/msisdn_memo.h"
 #include "domain/tac.h"
 #include "flow/engine.h"
-#include "app/phone.h"
 #include "import/import.h"
 #include "import/rejects.h"
 #include "store/bulk.h"

@@ -1,7 +1,7 @@
 /* The phone simulator behind `ceirgwctl phone`. USSD and SMS go to the gateway the way an
  * aggregator forwards them (form posts; USSD answers "CON "/"END ", Africa's Talking style);
  * notifications arrive on Kannel's sendsms HTTP interface (Kannel user guide, "Sending SMS"). */
-#include "app/phone.h"
+#include "ctl/phone.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,8 +1,8 @@
 /* `ceirgwctl phone`: a feature phone on a terminal that dials USSD codes and texts the short
  * code through the gateway's aggregator-style HTTP callbacks, and stands in for Kannel's
  * sendsms interface to show the SMS notifications the gateway sends to it. */
-#ifndef CEIRGW_APP_PHONE_H
-#define CEIRGW_APP_PHONE_H
+#ifndef CEIRGW_CTL_PHONE_H
+#define CEIRGW_CTL_PHONE_H
 
 /* Runs the phone until standard input ends (or "quit") and --linger has passed. argv[0] is
  * "phone"; the options are read with getopt_long. Allocates under ctx and frees all of it
