@@ -18,14 +18,13 @@
 #include "gwlib/gwlib.h"
 
 #include "core/redis_url.h"
-#include "domain/msisdn.h"
 
 enum config_type {
 	CT_HOSTPORT,	/* ADDR:PORT */
 	CT_REDIS,	/* a Redis URL */
 	CT_CLUSTER,	/* Redis Cluster seed nodes */
 	CT_PATH,	/* a file or folder; relative to the config file's folder */
-	CT_REGION,	/* ISO 3166 alpha-2 region libphonenumber knows */
+	CT_REGION,	/* ISO 3166 alpha-2 region: config_region_known() (config.h) */
 	CT_LEVEL,	/* a log level name */
 	CT_INT,		/* a decimal number within the variable's bounds */
 	CT_IDENTITY,	/* imsi or msisdn */
@@ -458,7 +457,7 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	case CT_REGION:
 		for (char *c = *val; *c; c++)	/* "ke" is KE */
 			*c = (char)toupper((unsigned char)*c);
-		if (!msisdn_region_known(*val))
+		if (!config_region_known(*val))
 			why = "not a region code libphonenumber knows (two letters, e.g. KE, NG, FR)";
 		break;
 	case CT_LEVEL:

@@ -107,6 +107,15 @@ struct config_overrides {
 struct ceirgw_config *config_load(void *ctx, const char *path, const struct config_overrides *ov,
 				  char *err, size_t errsz);
 
+/* Whether default-region may be region (upper case): a region libphonenumber knows. Only the
+ * domain can tell (msisdn_region_known), and core includes nothing from above itself, so core
+ * declares what it needs and leaves the definition to the layer that wires core and domain
+ * together: src/app/config_region.c, which sits in libceirgw.la beside config.c. Whatever
+ * links config_load (the programs, the tests) therefore gets the check with nothing to set
+ * up, and config_load still refuses a bad default-region in its place among the variables,
+ * with its usual message. A program that links core without src/app defines its own. */
+bool config_region_known(const char *region);
+
 /* Writes the effective configuration, one "name = value" line each, as --check-config shows
  * it. */
 void config_dump(const struct ceirgw_config *cfg, FILE *out);
