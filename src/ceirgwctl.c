@@ -18,6 +18,7 @@
 #include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "domain/digits.h"
 #include "domain/imei.h"
 #include "domain/kyc.h"
 #include "domain/msisdn.h"
@@ -330,17 +331,6 @@ bad:
 	return EXIT_USAGE;
 }
 
-/* A string of ASCII digits as a number: an E.164 number without its '+', an IMEI body. */
-static uint64_t digits_number(const char *s, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	return v;
-}
-
 /* Connects to the store: --redis or --redis-cluster, else the configuration's redis or
  * redis-cluster, else the embedded Redis under data-dir (a running ceirgw's, or one started
  * for this command). */
@@ -536,7 +526,7 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 			msisdn_reason_name(m.reason));
 		return EXIT_INVALID;
 	}
-	v = digits_number(m.e164 + 1, strlen(m.e164) - 1);
+	v = digits_value(m.e164 + 1, strlen(m.e164) - 1);
 	if ((rc = connect_store(c)) != 0)
 		return rc;
 	rc = bulk_kyc_get(c->bulk, v, &rec);
@@ -800,7 +790,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 				bad = true;
 				continue;
 			}
-			v = digits_number(im.imei, 14);
+			v = digits_value(im.imei, 14);
 			n = bulk_imei_pairings(c->bulk, v, recs);
 			if (n < 0)
 				goto store_error;
@@ -814,7 +804,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 			bad = true;
 			continue;
 		}
-		v = digits_number(m.e164 + 1, strlen(m.e164) - 1);
+		v = digits_value(m.e164 + 1, strlen(m.e164) - 1);
 		n = bulk_msisdn_handsets(c->bulk, v, bodies);
 		if (n < 0)
 			goto store_error;

@@ -96,3 +96,13 @@ enum digits_status digits_normalise(const char *in, size_t len, char *out, size_
 	*ndigits = seen;
 	return st;
 }
+
+uint64_t digits_value(const char *s, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	return v;
+}

@@ -5,6 +5,7 @@
 #define CEIRGW_DOMAIN_DIGITS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What digits_normalise() met besides digits and separators. */
 enum digits_status {
@@ -30,5 +31,10 @@ int digits_is_separator(const char *s, size_t len, size_t *used);
  * that accept one strip it first. Returns DIGITS_OK or DIGITS_OTHER. */
 enum digits_status digits_normalise(const char *in, size_t len, char *out, size_t outsz,
 				    size_t *ndigits);
+
+/* The number s[0..n) writes in ASCII digits: an IMEI's body, an E.164 number without its '+'
+ * or an IMSI as the store keeps them. s must hold n ASCII digits and nothing else (parse or
+ * normalise first) and n be at most 19, so that the value fits; s needs no NUL. */
+uint64_t digits_value(const char *s, size_t n);
 
 #endif

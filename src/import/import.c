@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "domain/digits.h"
 #include "domain/imei.h"
 #include "domain/kyc.h"
 #include "domain/msisdn_memo.h"
@@ -38,16 +39,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t digits_value(const char *s, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	return v;
 }
 
 /* Today as days since 2000-01-01: the seen date of rows that carry none. */
