@@ -1,7 +1,7 @@
 # Shared helpers for the shell integration tests: TAP output, temporary folders that are
 # removed on exit, free ports, waiting for a condition, and the processes a test starts (its
-# redis-server, ceirgw, a sendsms endpoint). Sourced, not run. journey_lib.sh has the
-# journeys' side: ceirgw's configuration, the USSD and SMS callers.
+# redis-server, ceirgw and its configuration, a sendsms endpoint). Sourced, not run.
+# journey_lib.sh has the callers of ceirgw's USSD and SMS callbacks.
 # Environment (set by make check): top_srcdir, top_builddir, REDIS_SERVER.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
