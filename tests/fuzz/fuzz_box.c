@@ -9,19 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzlib.h"
+
 #include "channel/boxproto.h"
 #include "core/gw.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

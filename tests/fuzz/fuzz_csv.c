@@ -17,19 +17,10 @@
 
 #include <talloc.h>
 
+#include "fuzzlib.h"
+
 #include "import/csv.h"
 #include "import/rejects.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* abort() is what libFuzzer reports as a crash; the line says which promise broke */
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 static const char *const wanted[] = { "imei", "msisdn", "kyc_id" };
 

@@ -12,19 +12,10 @@
 
 #include <talloc.h>
 
+#include "fuzzlib.h"
+
 #include "flow/flow.h"
 #include "flow/templates.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* abort() is what libFuzzer reports as a crash; the line says which promise broke */
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 /* The keys of the seed corpus' flows (tests/fuzz/corpus-flows), a few of them too long for
  * one screen, and one left out of Arabic: the checker's every kind of text problem. */

@@ -7,19 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzlib.h"
+
 #include "core/utf8.h"
 #include "domain/gsm.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* abort() is what libFuzzer reports as a crash; the line says which promise broke */
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 #define MAXPARTS 64
 

@@ -20,20 +20,11 @@
 
 #include <event2/event.h>
 
+#include "fuzzlib.h"
+
 #include "channel/http.h"
 #include "core/config.h"
 #include "core/logging.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 static struct event_base *base;
 static struct http_server *hs;

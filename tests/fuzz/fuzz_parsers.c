@@ -11,22 +11,13 @@
 
 #include <talloc.h>
 
+#include "fuzzlib.h"
+
 #include "domain/digits.h"
 #include "domain/imei.h"
 #include "domain/msisdn.h"
 #include "domain/tac.h"
 #include "store/cluster.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* abort() is what libFuzzer reports as a crash; the line says which promise broke */
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 static bool all_digits(const char *s, size_t n)
 {

@@ -11,18 +11,9 @@
 
 #include <talloc.h>
 
+#include "fuzzlib.h"
+
 #include "flow/templates.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* abort() is what libFuzzer reports as a crash; the line says which promise broke */
-#define CHECK(cond)								\
-	do {									\
-		if (!(cond)) {							\
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();						\
-		}								\
-	} while (0)
 
 static const struct tpl_placeholder reg[] = {
 	{ "ref", 10, true }, { "maker", 24, false }, { "model", 32, false },

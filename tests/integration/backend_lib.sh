@@ -13,11 +13,12 @@
 #                          (and a data-dir in the test's folder)
 #     BACKEND_CONSUMER     the options that point contrib/ceir-consumer at it (an array):
 #                          (--redis redis://127.0.0.1:P) or (--redis-cluster H:P,...)
-#   R ARGS...             redis-cli on the back-end. On a cluster it follows redirections
-#                         (-c), and the commands that speak of the whole data set are run on
-#                         every master and merged: KEYS, --scan, DBSIZE, FLUSHALL, FLUSHDB,
-#                         DEBUG (every master at once), CONFIG SET (every node). With no
-#                         arguments it reads commands from standard input, as redis-cli does.
+#   R ARGS...             redis-cli on the back-end (lib.sh's on one redis-server). On a
+#                         cluster it follows redirections (-c), and the commands that speak of
+#                         the whole data set are run on every master and merged: KEYS,
+#                         --scan, DBSIZE, FLUSHALL, FLUSHDB, DEBUG (every master at once),
+#                         CONFIG SET (every node). With no arguments it reads commands from
+#                         standard input, as redis-cli does.
 #   r_is WANT ARGS...     succeeds when R ARGS... prints exactly WANT (for wait_for).
 #   backend_python ARGS...   /usr/bin/python3 with the module ceirgw_test_backend importable:
 #                         backend.connect(**redis_kwargs) gives a redis.Redis or a
@@ -30,9 +31,9 @@
 #
 # A test that needs something only one back-end has checks $CEIRGW_TEST_BACKEND itself and
 # says why in a skip.
+# shellcheck disable=SC2034,SC2154 # (BACKEND_*: the test's to use; rport: lib.sh's)
 
 : "${CEIRGW_TEST_BACKEND:=single}"
-REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
 case $CEIRGW_TEST_BACKEND in
 single | cluster) ;;
 *)
@@ -46,6 +47,7 @@ BACKEND_REDIS_CONF=""
 BACKEND_CONSUMER=()
 backend_port=""	# single: the redis-server; cluster: the node redis-cli -c starts from
 
+# shellcheck disable=SC2120 # (its arguments are optional)
 backend_start() {
 	echo "# back-end: $CEIRGW_TEST_BACKEND"
 	if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
@@ -59,14 +61,11 @@ data-dir = $TEST_TMP/no-embedded-redis"
 		export CEIRGW_TEST_REDIS="cluster:$CLUSTER_SEEDS"
 		echo "# cluster seeds: $CLUSTER_SEEDS"
 	else
-		backend_port=$(free_port)
-		"$REDIS_SERVER" --port "$backend_port" --bind 127.0.0.1 --save '' --appendonly no \
-			"$@" --dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-		test_pids="$test_pids $!"
+		redis_start "$@" || { echo "Bail out! redis-server did not start"; exit 1; }
+		backend_port=$rport
 		BACKEND_REDIS_CONF="redis = redis://127.0.0.1:$backend_port"
 		BACKEND_CONSUMER=(--redis "redis://127.0.0.1:$backend_port")
 		export CEIRGW_TEST_REDIS="redis://127.0.0.1:$backend_port"
-		wait_for 10 R ping || { echo "Bail out! redis-server did not start"; exit 1; }
 	fi
 }
 
@@ -89,13 +88,9 @@ backend_awake() {
 	done
 }
 
-# R on a cluster: what names keys goes where the key is (-c); what speaks of the data set, to
-# every master.
-R() {
-	if [ "$CEIRGW_TEST_BACKEND" != cluster ]; then
-		"$REDIS_CLI" -p "$backend_port" "$@"
-		return
-	fi
+# R on a cluster (one redis-server: lib.sh's R): what names keys goes where the key is (-c);
+# what speaks of the data set, to every master.
+R_cluster() {
 	local p pids="" rc=0 n
 	case ${1:-} in
 	"")	# commands on standard input: redis-cli says where it was redirected; not a reply
@@ -146,6 +141,10 @@ R() {
 	esac
 	"$REDIS_CLI" -c -p "$backend_port" "$@"
 }
+
+if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
+	R() { R_cluster "$@"; }
+fi
 
 r_is() {
 	local want=$1

@@ -11,21 +11,10 @@
 # report is acked; hostile frames drop the connection without a crash.
 . "$(dirname "$0")/lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
 bport=$(free_port)
 while [ "$bport" = "$hport" ]; do bport=$(free_port); done
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-
-start_redis() {
-	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$TEST_TMP" --dbfilename dump.rdb >>"$TEST_TMP/redis.log" 2>&1 &
-	redis_pid=$!
-	test_pids="$test_pids $redis_pid"
-	wait_for 10 R ping
-}
-start_redis
+redis_start
 
 today=$(date -u +%F)
 cat >"$TEST_TMP/pairings.csv" <<EOF
@@ -38,22 +27,9 @@ msisdn,national_id
 254712345678,31415926
 254722000111,A9876543
 EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/gw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
-bearerbox = 127.0.0.1:$bport
-box-id = ceir-proto
-box-heartbeat = 1
-kyc-key-file = kyc.key
-log-file = gw.log
-log-level = debug
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/gw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null &&
-	"$CEIRGWCTL" import kyc -c "$TEST_TMP/gw.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" >/dev/null
+gw_conf "redis = redis://127.0.0.1:$rport" debug "bearerbox = 127.0.0.1:$bport" \
+	"box-id = ceir-proto" "box-heartbeat = 1"
+{ import_pairings && import_kyc; } >/dev/null
 ok $? "operator data imported"
 
 gw=
@@ -61,9 +37,7 @@ gw=
 act() {
 	case $1 in
 	start_gw)
-		"$CEIRGW" -c "$TEST_TMP/gw.conf" >>"$TEST_TMP/gw.err" 2>&1 &
-		gw=$!
-		test_pids="$test_pids $gw"
+		gw_spawn >>"$TEST_TMP/ceirgw.err"
 		echo started ;;
 	kill_gw)
 		kill -9 "$gw"
@@ -79,7 +53,7 @@ act() {
 		wait "$redis_pid" 2>/dev/null
 		echo down ;;
 	redis_up)
-		start_redis && echo up || echo failed ;;
+		redis_start && echo up || echo failed ;;
 	*)
 		echo "unknown action $1" ;;
 	esac
@@ -401,7 +375,8 @@ except Exception:
 EOF
 
 coproc FBB { PYTHONPATH="$top_srcdir/tests/tools" /usr/bin/python3 -u "$TEST_TMP/scenarios.py" \
-	"$bport" "$hport" "$TEST_TMP/gw.log" ceir-proto 2>"$TEST_TMP/fbb.err"; }
+	"$bport" "$hport" "$TEST_TMP/ceirgw.log" ceir-proto 2>"$TEST_TMP/fbb.err"; }
+# shellcheck disable=SC2153 # (FBB_PID: bash sets it, coproc FBB)
 fbb_pid=$FBB_PID
 test_pids="$test_pids $fbb_pid"
 # Copies: bash closes FBB's descriptors when the coprocess exits.
@@ -418,7 +393,7 @@ wait "$fbb_pid"
 ok $? "the fake bearerbox exited cleanly"
 [ -s "$TEST_TMP/fbb.err" ] && sed 's/^/# /' "$TEST_TMP/fbb.err"
 
-grep -q "254712345678\|254722000111" "$TEST_TMP/gw.log"
+grep -q "254712345678\|254722000111" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN in the log"
 
 done_testing

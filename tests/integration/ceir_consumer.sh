@@ -195,15 +195,32 @@ cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
 # has_group REDIS-CLI-OPTION...: the group ceir is on ceir:requests (redis-cli exits 0 on an
 # error reply too: the group's name must be in the answer).
 has_group() { redis-cli "$@" XINFO GROUPS ceir:requests 2>/dev/null | grep -qx ceir; }
-if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
-	# A cluster of one master that comes up late: nothing on its port first, then a node that
-	# serves no slot yet (a cluster not formed), then the node given every slot.
-	lport=$(free_port)
-	"$consumer" --redis-cluster "127.0.0.1:$lport" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
+# late_consumer OPTION...: the consumer (--count 1) on a Redis that is not up yet; a TAP line:
+# it says so and retries. Sets pid.
+late_consumer() {
+	"$consumer" "$@" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
 	pid=$!
 	test_pids="$test_pids $pid"
 	wait_for 10 grep -q retrying "$TEST_TMP/err"
 	ok $? "without Redis it says so on stderr and retries"
+}
+# late_answered WHAT REDIS-CLI-OPTION...: a block request on the Redis that came up late; two
+# TAP lines: the consumer answers it and ends, its result is on that Redis ("on that WHAT").
+late_answered() {
+	local what=$1
+	shift
+	redis-cli "$@" XADD ceir:requests '*' request_id 9112345679-block type block \
+		ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
+	wait_exit 10 "$pid"
+	is "$exit_status" 0 "and answers the request"
+	like "$(redis-cli "$@" XRANGE ceir:results - +)" 9112345679-block "on that $what"
+	cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+}
+if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
+	# A cluster of one master that comes up late: nothing on its port first, then a node that
+	# serves no slot yet (a cluster not formed), then the node given every slot.
+	lport=$(free_port)
+	late_consumer --redis-cluster "127.0.0.1:$lport"
 	mkdir -p "$TEST_TMP/late"
 	"$REDIS_SERVER" --port "$lport" --bind 127.0.0.1 --save '' --appendonly no \
 		--cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file nodes.conf \
@@ -218,31 +235,17 @@ if [ "$CEIRGW_TEST_BACKEND" = cluster ]; then
 	redis-cli -p "$lport" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
 	wait_for 10 has_group -p "$lport"
 	ok $? "when the cluster is up (--redis-cluster) it creates its group"
-	redis-cli -p "$lport" XADD ceir:requests '*' request_id 9112345679-block type block \
-		ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
-	wait_exit 10 "$pid"
-	is "$exit_status" 0 "and answers the request"
-	like "$(redis-cli -p "$lport" XRANGE ceir:results - +)" 9112345679-block "on that cluster"
-	cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+	late_answered cluster -p "$lport"
 else
 	# On a Unix socket.
 	sock=$TEST_TMP/late.sock
-	"$consumer" --redis "unix://$sock" --count 1 >"$TEST_TMP/out" 2>"$TEST_TMP/err" &
-	pid=$!
-	test_pids="$test_pids $pid"
-	wait_for 10 grep -q retrying "$TEST_TMP/err"
-	ok $? "without Redis it says so on stderr and retries"
+	late_consumer --redis "unix://$sock"
 	"$REDIS_SERVER" --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize no \
 		--logfile "$TEST_TMP/late.log" &
 	test_pids="$test_pids $!"
 	wait_for 10 has_group -s "$sock"
 	ok $? "when Redis comes up (unix://...) it creates its group"
-	redis-cli -s "$sock" XADD ceir:requests '*' request_id 9112345679-block type block \
-		ref 9112345679 imei 356938035643809 owner_msisdn +254712345678 >/dev/null
-	wait_exit 10 "$pid"
-	is "$exit_status" 0 "and answers the request"
-	like "$(redis-cli -s "$sock" XRANGE ceir:results - +)" 9112345679-block "on that Redis"
-	cat "$TEST_TMP/out" "$TEST_TMP/err" >>"$out_all"
+	late_answered Redis -s "$sock"
 fi
 
 # --- never a phone number -----------------------------------------------------------------

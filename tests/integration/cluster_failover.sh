@@ -30,8 +30,6 @@
 . "$(dirname "$0")/cluster_lib.sh"
 . "$(dirname "$0")/cluster_journeys_lib.sh"
 
-REDIS_TIMEOUT=1000	# ms, ceirgw's redis-timeout
-BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))
 RATE=250		# journeys started a second, at most
 
 t_start=$(date +%s)
@@ -193,14 +191,8 @@ stream_settled() {
 	[ "$(field "$s" missing)/$(field "$s" twice)" = 0/0 ]
 }
 wait_for 40 stream_settled
-s=$(check_stream "$TEST_TMP/run1.journeys" "$TEST_TMP/run2.journeys" "$TEST_TMP/after1.journeys" \
-	"$TEST_TMP/after2.journeys" "$TEST_TMP/retry.journeys")
-printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
-is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)/$(field "$s" lost)" 0/0/0/0 \
-	"in the end: every reference any user saw on the stream exactly once (the sweep's too)"
-is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
-	"in the end: no request id or phone twice on the stream"
-echo "# in the end: $(field "$s" blocks) block requests for $(field "$s" seen) references seen"
+stream_in_the_end " (the sweep's too)" "$TEST_TMP/run1.journeys" "$TEST_TMP/run2.journeys" \
+	"$TEST_TMP/after1.journeys" "$TEST_TMP/after2.journeys" "$TEST_TMP/retry.journeys"
 
 # ---- run 3: a replica dies, its master lives on ------------------------------------------------
 # The replica of the master serving the most pairings of run 3's phones is killed and stays
@@ -244,11 +236,5 @@ s=$(check_stream "$TEST_TMP/run3.journeys")
 is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" lost)" 0/0/0 \
 	"run3: every reference seen is on the stream exactly once"
 
-kill -0 "$gw" 2>/dev/null
-ok $? "ceirgw is the process it was at the start"
-sanitizer_clean
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-echo "# $(( $(date +%s) - t_start )) s"
+cj_end
 done_testing

@@ -3,6 +3,7 @@
 # (tests/tools/journey_load.py) and what is read back (tests/tools/cluster_check.py).
 # Sourced after lib.sh and cluster_lib.sh, once cluster_start has set CLUSTER_SEEDS; not run.
 # (replicas_single.sh uses all but cj_start on one Redis: CLUSTER_SEEDS=redis://host:port.)
+# It sources journey_lib.sh.
 #
 #   cj_data OWNERS CHECKS NAME:O1-O2:C1-C2...
 #                          owner k (+25471 and k on 7 digits) has one phone (a TAC of three
@@ -10,10 +11,12 @@
 #                          (TAC, 500000 + j) is used by +25472 and j and checked by +25473 and
 #                          j. NAME.jobs: owners O1..O2 report, phones C1..C2 are checked, a
 #                          check after every three reports. Two TAP lines.
-#   cj_start               ceirgw.conf (redis-cluster, redis-replicas-ack 1, redis-timeout
-#                          REDIS_TIMEOUT), the import (ceirgwctl, that configuration), the
-#                          sendsms endpoint, ceirgw; sets gw. TAP lines; bails out when
-#                          ceirgw does not come up.
+#   cj_conf REDIS          ceirgw.conf (journey_lib.sh's gw_conf) on the Redis REDIS names,
+#                          with redis-replicas-ack 1, redis-timeout REDIS_TIMEOUT, the sweep
+#                          at 11 s and rate limits out of the way
+#   cj_start               cj_conf on the cluster, the import (ceirgwctl, that
+#                          configuration), the sendsms endpoint, ceirgw; sets gw. TAP lines;
+#                          bails out when ceirgw does not come up.
 #   load NAME [OPTION...]  journey_load.py over NAME.jobs: NAME.journeys, NAME.summary
 #   summary NAME KEY       a value of NAME.summary
 #   outcomes NAME [FROM]   "outcome count ..." of the journeys (of index FROM and later)
@@ -22,13 +25,21 @@
 #   check_receipts JOURNEYS...    cluster_check.py receipts
 #   field TEXT KEY         the value of "KEY value" in TEXT
 #   receipts_done JOURNEYS...     no receipt missing, none left in a report's outbox
+#   stream_in_the_end WHAT JOURNEYS...
+#                          check_stream over JOURNEYS: two TAP lines, every reference a user
+#                          saw on the stream exactly once (WHAT after that) and no request id
+#                          or phone twice, with what it found as comments
 #   progress_at_least NAME N      the driver has ended N journeys
-#   sanitizer_clean        no sanitizer report in ceirgw.err (a TAP line)
+#   cj_end                 TAP lines: ceirgw is the process it was at the start, has no
+#                          sanitizer report, stops cleanly; the test's time as a comment
+# shellcheck disable=SC2034,SC2154 # (BOUND_MS: the test's to use; top_srcdir...: lib.sh's)
 
 # The tests that source this file load the whole machine (a 3+3 cluster, ceirgw, 12 journeys
 # in flight) and judge every answer against a failover's or a migration's course: under
 # make -j they take turns, not share two cores. (Its processes inherit the lock and die with
 # the test; the wait is bounded all the same.)
+. "$(dirname "${BASH_SOURCE[0]}")/journey_lib.sh"
+
 exec 8>"${TMPDIR:-/tmp}/ceirgw-cluster-journeys.lock"
 flock -w 900 8 || echo "# cluster_journeys_lib: another cluster journey test held the lock for 15 min"
 
@@ -36,6 +47,7 @@ PYTHON=/usr/bin/python3
 LOAD=$top_srcdir/tests/tools/journey_load.py
 CHECK=$top_srcdir/tests/tools/cluster_check.py
 : "${REDIS_TIMEOUT:=1000}"	# ms, ceirgw's redis-timeout
+BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))	# every request answered within this
 OUTBOX=ceirgw:outbox-http	# the receipts on their way to sendsms
 hport=$(free_port)
 pport=$(free_port)
@@ -88,81 +100,34 @@ EOF
 		"... no phone in two journeys"
 }
 
+cj_conf() {
+	gw_conf "$1" info "redis-replicas-ack = 1" "redis-timeout = $REDIS_TIMEOUT" \
+		"report-sweep-after = 11" "rate-check-msisdn = 1000000/3600" \
+		"rate-report-msisdn = 1000000/86400" "rate-verify-msisdn = 1000000/3600"
+}
+
 cj_start() {
-	local out
-	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-	cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis-cluster = $CLUSTER_SEEDS
-redis-replicas-ack = 1
-redis-timeout = $REDIS_TIMEOUT
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = info
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-report-sweep-after = 11
-rate-check-msisdn = 1000000/3600
-rate-report-msisdn = 1000000/86400
-rate-verify-msisdn = 1000000/3600
-EOF
-	local rows kycrows
+	local out rows kycrows imei msisdn
+	cj_conf "redis-cluster = $CLUSTER_SEEDS"
 	rows=$(($(wc -l <"$TEST_TMP/pairings.csv") - 1))
 	kycrows=$(($(wc -l <"$TEST_TMP/kyc.csv") - 1))
-	out=$("$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-		"$TEST_TMP/pairings.csv" 2>&1)
+	out=$(import_pairings 2>&1)
 	ok $? "pairings imported into the cluster (ceirgwctl, redis-cluster in its configuration)"
 	like "$out" "$rows imported, 0 rejected" "... all $rows of them"
-	out=$("$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" 2>&1)
+	out=$(import_kyc 2>&1)
 	ok $? "KYC imported into the cluster"
 	like "$out" "$kycrows imported, 0 rejected" "... all $kycrows owners"
 	# (in the cluster, not some other Redis: the first owner's pairing and ID buckets)
-	local imei msisdn
 	imei=$(awk -F, 'NR == 2 { print $1 }' "$TEST_TMP/pairings.csv")
 	msisdn=$(awk -F, 'NR == 2 { print $1 }' "$TEST_TMP/kyc.csv")
 	is "$(RC exists "pi:{${imei:9:5}}")/$(RC exists "kyc:{${msisdn: -5}}")" 1/1 \
 		"... into the cluster's nodes"
 
 	# The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text".
-	cat >"$TEST_TMP/sendsms.py" <<'EOF'
-import http.server, sys, urllib.parse
-out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(u.query)
-        g = lambda k: q.get(k, [""])[0]
-        if u.path == "/cgi-bin/sendsms":
-            out.write(g("to") + "\t" + g("text").replace("\n", "\\n") + "\n")
-        body = b"0: Accepted for delivery"
-        self.send_response(202)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-	: >"$TEST_TMP/sms.log"
-	"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>>"$TEST_TMP/sendsms.err" &
-	test_pids="$test_pids $!"
-	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
+	sendsms_start "$pport" "$TEST_TMP/sms.log"
 	ok $? "the sendsms endpoint is up"
-
-	"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-	gw=$!
-	test_pids="$test_pids $gw"
-	if ! wait_for 10 curl -sf "$url/healthz"; then
-		tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
-		echo "Bail out! ceirgw did not start on the cluster"
-		exit 1
-	fi
-	ok 0 "ceirgw is up on the cluster"
+	gw_start
+	ok $? "ceirgw is up on the cluster"
 }
 
 load() {
@@ -192,11 +157,24 @@ receipts_done() {
 	s=$(check_receipts "$@")
 	[ "$(field "$s" missing)/$(field "$s" pending)/$(field "$s" stale)" = 0/0/0 ]
 }
+stream_in_the_end() {
+	local s what=$1
+	shift
+	s=$(check_stream "$@")
+	printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
+	is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)/$(field "$s" lost)" 0/0/0/0 \
+		"in the end: every reference any user saw on the stream exactly once$what"
+	is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
+		"in the end: no request id or phone twice on the stream"
+	echo "# in the end: $(field "$s" blocks) block requests for $(field "$s" seen) references seen"
+}
 progress_at_least() {
 	[ "$(cut -d' ' -f2 "$TEST_TMP/$1.progress" 2>/dev/null || echo 0)" -ge "$2" ]
 }
-sanitizer_clean() {
-	grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | head -n 5 | sed 's/^/# /'
-	is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
-		"no sanitizer report from ceirgw"
+cj_end() {
+	kill -0 "$gw" 2>/dev/null
+	ok $? "ceirgw is the process it was at the start"
+	sanitizer_clean
+	gw_stop
+	echo "# $(( $(date +%s) - t_start )) s"
 }

@@ -25,8 +25,6 @@
 . "$(dirname "$0")/cluster_lib.sh"
 . "$(dirname "$0")/cluster_journeys_lib.sh"
 
-REDIS_TIMEOUT=1000	# ms, ceirgw's redis-timeout
-BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))
 RATE=200		# journeys started a second, at most
 SLOTS=1500		# slots a move
 
@@ -136,11 +134,5 @@ printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
 is "$(field "$s" missing)" 0 "every receipt reached sendsms or waits on $OUTBOX (within 45 s)"
 is "$(field "$s" pending)" 0 "... none left behind in a report's rep:{imei}:out"
 
-kill -0 "$gw" 2>/dev/null
-ok $? "ceirgw is the process it was at the start"
-sanitizer_clean
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-echo "# $(( $(date +%s) - t_start )) s"
+cj_end
 done_testing

@@ -8,13 +8,8 @@
 
 command -v curl >/dev/null || { echo "1..0 # SKIP curl not installed"; exit 0; }
 PROBE="python3 $top_srcdir/tests/tools/http_probe.py"
-REDIS_CLI=$(command -v redis-cli)
 
-rport=$(free_port)
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 "$REDIS_CLI" -p "$rport" ping
+redis_start
 
 # Under AddressSanitizer (.ci/run) freed memory waits in a 256 MB quarantine, which would
 # read as growth in the RSS test: a small one keeps that test about ceirgw.
@@ -35,9 +30,7 @@ start_gw() {
 		printf 'log-file = %s.log\nlog-level = info\napi-keys-file = api.keys\n' "$name"
 		printf '%s\n' "$@"
 	} >"$TEST_TMP/$name.conf"
-	"$CEIRGW" -c "$TEST_TMP/$name.conf" 2>"$TEST_TMP/$name.err" &
-	gw=$!
-	test_pids="$test_pids $gw"
+	gw_spawn "$TEST_TMP/$name.conf"
 	wait_for 10 curl -sf "http://127.0.0.1:$port/healthz"
 }
 
@@ -148,33 +141,34 @@ kill "$peraddr"
 wait_exit 10 "$peraddr"
 
 # --- callers of /ussd and /sms --------------------------------------------------------------
-ussd() {	# ussd URL_SUFFIX [CURL ARGS]: status and body of a dial
+ussd_status() {	# ussd_status URL_SUFFIX [CURL ARGS]: status and body of a dial
 	local suffix=$1
 	shift
 	curl -s -w ' %{http_code}' -X POST "$url/ussd$suffix" "$@" --data-urlencode "sessionId=s$RANDOM" \
 		--data-urlencode "phoneNumber=+254700000001" --data-urlencode "serviceCode=*384#" \
 		--data-urlencode "text="
 }
-out=$(ussd "")
+out=$(ussd_status "")
 like "$out" "END " "/ussd without the token: an END screen"
 like "$out" " 403" "... 403"
-out=$(ussd "?token=wrong")
+out=$(ussd_status "?token=wrong")
 like "$out" " 403" "/ussd with a wrong token: 403"
-out=$(ussd "?token=$USSD_TOKEN")
+out=$(ussd_status "?token=$USSD_TOKEN")
 like "$out" "CON " "/ussd with the token in the URL: the menu"
 like "$out" " 200" "... 200"
-out=$(ussd "" -H "X-Ceirgw-Token: $USSD_TOKEN")
+out=$(ussd_status "" -H "X-Ceirgw-Token: $USSD_TOKEN")
 like "$out" " 200" "/ussd with the token as X-Ceirgw-Token: 200"
-sms() { curl -s -o /dev/null -w '%{http_code}' "$url/sms?from=%2B254700000001&text=hello$1"; }
-is "$(sms "")" 403 "/sms without its token: 403"
-is "$(sms "&token=$USSD_TOKEN")" 403 "/sms with the USSD channel's token: 403"
-is "$(sms "&token=$SMS_TOKEN")" 200 "/sms with its token: 200"
+# sms_status QUERY: the status of an SMS from +254700000001, QUERY after its text
+sms_status() { curl -s -o /dev/null -w '%{http_code}' "$url/sms?from=%2B254700000001&text=hello$1"; }
+is "$(sms_status "")" 403 "/sms without its token: 403"
+is "$(sms_status "&token=$USSD_TOKEN")" 403 "/sms with the USSD channel's token: 403"
+is "$(sms_status "&token=$SMS_TOKEN")" 200 "/sms with its token: 200"
 grep -q "/ussd from 127.0.0.1 refused: missing or wrong token" "$TEST_TMP/main.log"
 ok $? "a refusal is logged with the caller's address"
 grep -q -e "$USSD_TOKEN" -e "$SMS_TOKEN" "$TEST_TMP/main.log"
 is $? 1 "no token in the log"
 
-is "$(sms "%00&token=$SMS_TOKEN")" 400 "a %00 in a form field is refused, not cut"
+is "$(sms_status "%00&token=$SMS_TOKEN")" 400 "a %00 in a form field is refused, not cut"
 out=$(curl -s -X POST "$url/ussd?token=$USSD_TOKEN" --data 'sessionId=a%00b&phoneNumber=%2B254700000001&text=')
 like "$out" "END bad form: a form field holds a NUL character (%00)" "... and says so"
 
@@ -195,14 +189,14 @@ kill "$gw"
 
 # --- the API key quota ----------------------------------------------------------------------
 codes=""
-for i in 1 2 3 4 5 6; do
+for _ in 1 2 3 4 5 6; do
 	codes="$codes $(curl -s -o "$TEST_TMP/api.out" -D "$TEST_TMP/api.h" -w '%{http_code}' \
 		-H "Authorization: Bearer $KEY" "$url/v1/imei/356938035643809")"
 done
 is "$codes" " 200 200 200 200 200 429" "api-key-quota = 5/60: the 6th request is 429"
 grep -qiE "^Retry-After: (59|60)\s*$" "$TEST_TMP/api.h"
 ok $? "... with Retry-After"
-"$REDIS_CLI" -p "$rport" --scan | grep -q "$KEY"
+R --scan | grep -q "$KEY"
 is $? 1 "the key itself is no Redis key"
 
 # --- out of descriptors ---------------------------------------------------------------------

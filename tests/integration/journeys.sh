@@ -6,6 +6,7 @@
 # and checks the CEIR stream and the notifications.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
 CONSUMER=$top_srcdir/contrib/ceir-consumer
 hport=$(free_port)
@@ -41,31 +42,11 @@ msisdn,national_id
 254712345678,31415926
 254722000111,A9876543
 EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$BACKEND_REDIS_CONF
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = debug
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-rate-check-msisdn = 40/3600
-rate-report-msisdn = 40/86400
-rate-verify-msisdn = 40/3600
-rate-unblock-msisdn = 40/3600
-api-keys-file = api.keys
-EOF
+gw_conf "$BACKEND_REDIS_CONF" debug "rate-check-msisdn = 40/3600" \
+	"rate-report-msisdn = 40/86400" "rate-verify-msisdn = 40/3600" \
+	"rate-unblock-msisdn = 40/3600" "api-keys-file = api.keys"
 echo "partner-a k3y-0f-partner-a-0123456789" >"$TEST_TMP/api.keys"
-
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null
-ok $? "pairings imported"
-"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" >/dev/null
-ok $? "KYC imported"
+import_data
 
 # The owner's phone: it receives the SMS ceirgw sends through "sendsms". Its standard input
 # stays open (a FIFO) so that it keeps listening.
@@ -75,54 +56,9 @@ mkfifo "$TEST_TMP/phone.in"
 test_pids="$test_pids $!"
 exec 7>"$TEST_TMP/phone.in"
 
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-wait_for 10 curl -sf "$url/healthz"
+gw_start
 ok $? "ceirgw is up"
 
-# ussd SESSION CALLER TEXT: one aggregator callback, the reply body.
-ussd() {
-	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
-		--data-urlencode "phoneNumber=$2" --data-urlencode "serviceCode=*384#" \
-		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
-}
-# walk SESSION CALLER INPUT...: dials, then sends each input as the aggregator does (all
-# inputs so far joined by '*'); prints the last reply.
-walk() {
-	local sid=$1 who=$2 text="" r
-	shift 2
-	r=$(ussd "$sid" "$who" "")
-	for i in "$@"; do
-		text=${text:+$text*}$i
-		r=$(ussd "$sid" "$who" "$text")
-	done
-	printf '%s' "$r"
-}
-# dial SESSION CALLER, then press INPUT...: one step at a time, as a user does; press prints
-# the reply to the last input. The inputs so far live in a file: $(press ...) is a subshell.
-dial() {
-	printf '%s\n%s\n' "$1" "$2" >"$TEST_TMP/session"
-	: >"$TEST_TMP/session.text"
-	ussd "$1" "$2" ""
-}
-press() {
-	local r sid who text
-	{ read -r sid; read -r who; } <"$TEST_TMP/session"
-	text=$(cat "$TEST_TMP/session.text")
-	for i in "$@"; do
-		text=${text:+$text*}$i
-		r=$(ussd "$sid" "$who" "$text")
-	done
-	printf '%s' "$text" >"$TEST_TMP/session.text"
-	printf '%s' "$r"
-}
-sms() {
-	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
-		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
-}
-render() { "$CEIRGWCTL" flows render "$@"; }
-entries() { R XLEN ceir:requests; }
 
 # ---- check ---------------------------------------------------------------------------------
 r=$(ussd c1 "$OTHER" "")
@@ -166,11 +102,11 @@ is "$(press 1)" "CON $(render en report.ask_police)" "report: police report numb
 is "$(press "OB/123/2026")" \
 	"CON $(render en report.confirm maker=Nokia model=N900 imei_tail=3809 reason=stolen)" \
 	"report: confirm with maker, model, IMEI tail and reason"
-n0=$(entries)
+n0=$(queued)
 r=$(press 1)
-ref=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+ref=$(ref_in "$r")
 is "$r" "END $(render en report.done ref="$ref")" "report accepted with a reference"
-is "$(entries)" "$((n0 + 1))" "one block request on ceir:requests"
+is "$(queued)" "$((n0 + 1))" "one block request on ceir:requests"
 last=$(R XREVRANGE ceir:requests + - COUNT 1)
 for want in "block" "$ref-block" "$A" "Nokia" "N900" "$OWNER" "pairing-window" "stolen" \
 	"OB/123/2026" "ussd" "yes"; do
@@ -181,7 +117,7 @@ case $(R HGETALL "rep:{$A}") in *31415926*|*5926*) ok 1 "no ID digits stored" ;;
 *) ok 0 "no ID digits stored" ;; esac
 r=$(ussd r1 "$OWNER" "$(cat "$TEST_TMP/session.text")")
 is "$r" "END $(render en report.done ref="$ref")" "the aggregator retries the last step: same answer"
-is "$(entries)" "$((n0 + 1))" "... and nothing queued twice"
+is "$(queued)" "$((n0 + 1))" "... and nothing queued twice"
 wait_for 5 grep -q "report $ref for" "$TEST_TMP/phone.out"
 ok $? "the receipt SMS reached the owner's phone"
 pin=$(grep -o "PIN: [0-9]\{6\}" "$TEST_TMP/phone.out" | head -n1 | cut -c6-)
@@ -196,7 +132,7 @@ r=$(walk r2 "$OWNER" 2 2)
 is "$r" "CON $(render en report.ask_id)" "report again: the ID digits first, nothing told before"
 r=$(walk r2b "$OWNER" 2 2 5926)
 is "$r" "END $(render en report.already ref="$ref")" "report again: already reported, the reference"
-is "$(entries)" "$((n0 + 1))" "... nothing queued"
+is "$(queued)" "$((n0 + 1))" "... nothing queued"
 is "$(sms "$OTHER" "$A")" "$(render en check.stolen maker=Nokia model=N900 date="$(date -u +%F)")" \
 	"check now says: reported stolen, with the date"
 
@@ -208,7 +144,7 @@ r=$(press 2 "0722000111" "$C" "A9876543" 2 0)
 is "$r" "CON $(render en report.confirm maker=Siemens model=A52 imei_tail=4567 reason=lost)" \
 	"another number: owner, IMEI, whole ID, lost, no police report"
 r=$(press 1)
-ref2=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+ref2=$(ref_in "$r")
 is "$r" "END $(render en report.done ref="$ref2")" "another number: accepted"
 last=$(R XREVRANGE ceir:requests + - COUNT 1)
 like "$last" "$FRIEND" "the reporter is the friend's number"
@@ -238,7 +174,7 @@ is "$r" "CON $(render en report.bad_imei)" "report: a bad IMEI is asked again"
 
 # ---- report by SMS ------------------------------------------------------------------------
 r=$(sms "$OWNER" "stolen $B 5926")
-ref3=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+ref3=$(ref_in "$r")
 is "$r" "$(render en sms.report_done ref="$ref3")" "SMS: STOLEN <IMEI> <ID digits>"
 is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref="$ref3")" \
 	"SMS: again: already reported"
@@ -276,14 +212,14 @@ is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
 # ---- unblock ------------------------------------------------------------------------------
 is "$(sms "$OWNER" "RECOVERED $ref 000000")" "$(render en unblock.wrong_pin ref="$ref")" \
 	"RECOVERED with a wrong PIN"
-n1=$(entries)
+n1=$(queued)
 is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.done ref="$ref")" \
 	"RECOVERED <ref> <PIN>: unblock requested"
-is "$(entries)" "$((n1 + 1))" "one unblock request queued"
+is "$(queued)" "$((n1 + 1))" "one unblock request queued"
 like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-unblock" "request id <ref>-unblock"
 r=$(walk u1 "$OWNER" 3 "$ref" "$pin")
 is "$r" "END $(render en unblock.already ref="$ref")" "unblock by menu again: already requested"
-is "$(entries)" "$((n1 + 1))" "... nothing queued twice"
+is "$(queued)" "$((n1 + 1))" "... nothing queued twice"
 /usr/bin/python3 "$CONSUMER" "${BACKEND_CONSUMER[@]}" --once >>"$TEST_TMP/consumer.out" 2>&1
 wait_for 10 r_is unblocked HGET "rep:{$A}" state
 ok $? "the CEIR unblocked it"
@@ -298,10 +234,10 @@ R DEL "rep:{$B}" >/dev/null
 R HSET "rep:{$B}" ref 1000000009 state received owner "$OWNER" reason stolen \
 	reported_at 2026-11-01T10:00:00Z >/dev/null
 R SET "ref:{1000000009}" "$B" >/dev/null
-n2=$(entries)
+n2=$(queued)
 r=$(sms "$OWNER" "STOLEN $B 5926")
 is "$r" "$(render en sms.report_done ref=1000000009)" "a half-done report completes with its reference"
-is "$(entries)" "$((n2 + 1))" "... queued once"
+is "$(queued)" "$((n2 + 1))" "... queued once"
 is "$(sms "$OWNER" "STOLEN $B 5926")" "$(render en report.already ref=1000000009)" \
 	"... and is then already reported"
 
@@ -323,7 +259,7 @@ like "$r" '"reason":"bad_check_digit"' "API: invalid IMEI: the reason"
 like "$r" " 400" "API: invalid IMEI: 400"
 
 # ---- languages: every shipped one, chosen in the menu and remembered ----------------------
-langs=$(ls "$top_srcdir/templates" | sed -n 's/\.yaml$//p' | LC_ALL=C sort)
+langs=$(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | sed -n 's/\.yaml$//p' | LC_ALL=C sort)
 i=0
 for l in $langs; do
 	i=$((i + 1))
@@ -343,8 +279,6 @@ for l in $langs; do
 	is "$r" "END $(render "$l" report.not_linked)" "language $l: report failure text"
 done
 
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
+gw_stop
 exec 7>&-
 done_testing

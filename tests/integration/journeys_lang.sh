@@ -9,19 +9,12 @@
 # Expected texts come from `ceirgwctl flows render`, never from copies of the translations.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
 PYTHON=/usr/bin/python3
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-# Ports below the kernel's ephemeral range: no client socket (of this test or another) can
-# be holding one when its server binds it.
-low_port() {
-	local p eph
-	eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	while p=$(free_port); [ "$p" -ge "$eph" ]; do :; done
-	echo "$p"
-}
-hport=$(low_port)
-pport=$(low_port)
+hport=$(free_port)
+pport=$(free_port)
 url=http://127.0.0.1:$hport
 
 backend_start
@@ -39,9 +32,6 @@ Q_TAC=(35332000 44919451 35332200 35060680)
 Q_MAKER=(Samsung Siemens Siemens Nokia)
 Q_MODEL=(SGH-W110 M35i A52 3310)
 NATID=(31415926 A2718281 16180339 14142135)
-
-# imei_of BODY14: the IMEI with its check digit, as ceirgwctl computes it.
-imei_of() { "$CEIRGWCTL" imei "$1" | awk '$1 == "imei" { print $2 }'; }
 
 today=$(date -u +%F)
 yesterday=$(date -u -d '-1 day' +%F)
@@ -69,71 +59,15 @@ D=$(imei_of 35332100555555)
 echo "$D,254700000001,639021000000011,2025-01-01,$today" >>"$TEST_TMP/pairings.csv"
 echo "$D,254700000002,639021000000012,2025-02-01,$today" >>"$TEST_TMP/pairings.csv"
 U=123456780000010	# a valid IMEI of no known model
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$BACKEND_REDIS_CONF
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = debug
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-EOF
-
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null
-ok $? "pairings imported"
-"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" >/dev/null
-ok $? "KYC imported"
+gw_conf "$BACKEND_REDIS_CONF" debug
+import_data
 
 # ---- the sendsms endpoint: records each SMS as to, from, coding, charset, text -------------
 # (one line each; a newline in the text is written \n, a tab \t, a backslash \\).
-cat >"$TEST_TMP/sendsms.py" <<'EOF'
-import http.server, sys, urllib.parse
-out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
-def esc(s):
-    return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
-        g = lambda k: q.get(k, [""])[0]
-        if u.path != "/cgi-bin/sendsms" or g("username") != "ceirgw" or g("password") != "secret":
-            code, body = 403, b"Authorization failed for sendsms"
-        else:
-            out.write("\t".join([g("to"), g("from"), g("coding"), g("charset"),
-                                 esc(g("text"))]) + "\n")
-            code, body = 202, b"0: Accepted for delivery"
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-: >"$TEST_TMP/sms.log"
-"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>"$TEST_TMP/sendsms.err" &
-test_pids="$test_pids $!"
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
+sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to from coding charset text
 
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-wait_for 10 curl -sf "$url/healthz"
-up=$?
-ok $up "ceirgw is up"
-if [ $up -ne 0 ]; then
-	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
-	echo "Bail out! ceirgw did not start"
-	exit 1
-fi
+gw_start
+ok $? "ceirgw is up"
 
 # ceir: the CEIR answers every request waiting (blocked, unblocked).
 ceir() {
@@ -141,68 +75,52 @@ ceir() {
 		>>"$TEST_TMP/consumer.out" 2>&1
 }
 
-# ---- helpers (as in journeys.sh) ------------------------------------------------------------
-# ussd SESSION CALLER TEXT: one aggregator callback, the reply body.
-ussd() {
-	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
-		--data-urlencode "phoneNumber=$2" --data-urlencode "serviceCode=*384#" \
-		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
-}
-# walk SESSION CALLER INPUT...: dials, then sends each input as the aggregator does (all
-# inputs so far joined by '*'); prints the last reply.
-walk() {
-	local sid=$1 who=$2 text="" r
-	shift 2
-	r=$(ussd "$sid" "$who" "")
-	for i in "$@"; do
-		text=${text:+$text*}$i
-		r=$(ussd "$sid" "$who" "$text")
-	done
-	printf '%s' "$r"
-}
-# dial SESSION CALLER, then press INPUT...: one step at a time; press prints the reply to the
-# last input. The inputs so far live in a file: $(press ...) is a subshell.
-dial() {
-	printf '%s\n%s\n' "$1" "$2" >"$TEST_TMP/session"
-	: >"$TEST_TMP/session.text"
-	ussd "$1" "$2" ""
-}
-press() {
-	local r sid who text
-	{ read -r sid; read -r who; } <"$TEST_TMP/session"
-	text=$(cat "$TEST_TMP/session.text")
-	for i in "$@"; do
-		text=${text:+$text*}$i
-		r=$(ussd "$sid" "$who" "$text")
-	done
-	printf '%s' "$text" >"$TEST_TMP/session.text"
-	printf '%s' "$r"
-}
-sms() {
-	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
-		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
-}
-render() { "$CEIRGWCTL" flows render "$@"; }
+# ---- helpers ------------------------------------------------------------------------------------
 # kw LANG KEY: the first keyword of a language's list.
 kw() { render "$1" "$2" | cut -d, -f1; }
-ref_in() { printf '%s' "$1" | grep -o '[0-9]\{10\}' | head -n1; }
 esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
 # sms_to WHO: the SMS sent to WHO so far, one line each: coding TAB text.
 sms_to() { awk -F'\t' -v to="$1" '$1 == to { print $3 "\t" $5 }' "$TEST_TMP/sms.log"; }
 # sms_count WHO TEXT: how many SMS with exactly TEXT went to WHO.
 sms_count() { sms_to "$1" | cut -f2- | grep -cxF -- "$(esc "$2")"; }
 # sms_wait WHO TEXT: waits until an SMS with exactly TEXT reached WHO.
+# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
 sms_wait() { wait_for 10 sh -c '[ "$(awk -F"\t" -v to="$1" "\$1 == to { print \$5 }" "$3" |
 	grep -cxF -- "$2")" -ge 1 ]' sh "$1" "$(esc "$2")" "$TEST_TMP/sms.log"; }
 # sms_ref WHO REF: waits until an SMS that names REF reached WHO.
+# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
 sms_ref() { wait_for 10 sh -c 'awk -F"\t" -v to="$1" "\$1 == to" "$3" | grep -qF -- "$2"' \
 	sh "$1" "$2" "$TEST_TMP/sms.log"; }
+# receipt WHO REF: waits for the receipt SMS of REF to WHO; sets rec (coding TAB text) and pin
+# (the PIN it carries), and adds the PIN to pins.
+receipt() {
+	sms_ref "$1" "$2"
+	rec=$(sms_to "$1" | grep -F "$2" | head -n1)
+	pin=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
+	pins="$pins $pin"
+}
 # state_is IMEI STATE: waits until the report of IMEI is in STATE.
 state_is() { wait_for 10 r_is "$2" HGET "rep:{$1}" state; }
+# ceir_makes IMEI STATE DESCRIPTION: the CEIR answers (ceir); a TAP line: the report of IMEI
+# comes to STATE.
+ceir_makes() {
+	ceir
+	state_is "$1" "$2"
+	ok $? "$3"
+}
+# told_once WHO LANG STATE REF MAKER MODEL DESCRIPTION: waits for the SMS that tells WHO, in
+# LANG, the report REF is STATE (notify.STATE); a TAP line: exactly one came.
+told_once() {
+	local want
+	want=$(render "$2" "notify.$3" ref="$4" maker="$5" model="$6")
+	sms_wait "$1" "$want"
+	is "$(sms_count "$1" "$want")" 1 "$7"
+}
 # entries IMEI [TYPE]: the CEIR requests for IMEI, one line each: the fields named below.
 FIELDS="type request_id ref imei maker model reporter_msisdn owner_msisdn reason police_ref"
 FIELDS="$FIELDS channel kyc_matched"
 entries() {
+	# shellcheck disable=SC2086 # $FIELDS: the names, a word each
 	backend_python - "$1" "${2:-}" $FIELDS <<'EOF'
 import sys, ceirgw_test_backend as backend
 imei, typ, names = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -227,7 +145,7 @@ entry_want() {
 # The language menu lists every shipped language by its name, in the order of their codes.
 menu=""
 j=0
-for f in $(cd "$top_srcdir/templates" && ls -- *.yaml | LC_ALL=C sort); do
+for f in $(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | LC_ALL=C sort); do
 	j=$((j + 1))
 	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
 done
@@ -265,31 +183,20 @@ for i in "${!LANGS[@]}"; do
 	is "$r" "END $(render "$l" report.done ref="$ref")" "$l: report accepted, with a reference"
 	is "$(entries "$p")" "$(entry_want block "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
 		"$l: exactly one block request, with the report's fields"
-	sms_ref "$who" "$ref"
-	rec=$(sms_to "$who" | grep -F "$ref" | head -n1)
-	pin=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
-	pins="$pins $pin"
+	receipt "$who" "$ref"
 	is "${rec#*$'\t'}" "$(esc "$(render "$l" notify.receipt ref="$ref" maker="$pmk" model="$pmd" \
 		pin="$pin")")" "$l: the receipt SMS, with the PIN, in $l"
 	is "${rec%%$'\t'*}" "$coding" "$l: the receipt's coding is $coding"
-	ceir
-	state_is "$p" blocked
-	ok $? "$l: the CEIR blocked it"
-	want=$(render "$l" notify.blocked ref="$ref" maker="$pmk" model="$pmd")
-	sms_wait "$who" "$want"
-	is "$(sms_count "$who" "$want")" 1 "$l: one 'blocked' SMS, in $l"
+	ceir_makes "$p" blocked "$l: the CEIR blocked it"
+	told_once "$who" "$l" blocked "$ref" "$pmk" "$pmd" "$l: one 'blocked' SMS, in $l"
 	is "$(walk "s$l" "$who" 4 "$ref")" "END $(render "$l" status.blocked ref="$ref" maker="$pmk" \
 		model="$pmd")" "$l: status by menu: blocked"
 	is "$(walk "u$l" "$who" 3 "$ref" "$pin")" "END $(render "$l" unblock.done ref="$ref")" \
 		"$l: unblock by menu with the PIN"
 	is "$(entries "$p" unblock)" "$(entry_want unblock "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
 		"$l: exactly one unblock request"
-	ceir
-	state_is "$p" unblocked
-	ok $? "$l: the CEIR unblocked it"
-	want=$(render "$l" notify.unblocked ref="$ref" maker="$pmk" model="$pmd")
-	sms_wait "$who" "$want"
-	is "$(sms_count "$who" "$want")" 1 "$l: one 'unblocked' SMS, in $l"
+	ceir_makes "$p" unblocked "$l: the CEIR unblocked it"
+	told_once "$who" "$l" unblocked "$ref" "$pmk" "$pmd" "$l: one 'unblocked' SMS, in $l"
 	is "$(entries "$p" | wc -l)" 2 "$l: P: two requests in all, block and unblock"
 
 	# -- the same by SMS, with the language's own keywords
@@ -301,15 +208,11 @@ for i in "${!LANGS[@]}"; do
 		"$l: SMS $kst again: already reported, same reference"
 	is "$(entries "$q")" "$(entry_want block "$ref2" "$q" "$qmk" "$qmd" "$who" sms)" \
 		"$l: SMS: exactly one block request"
-	sms_ref "$who" "$ref2"
-	rec=$(sms_to "$who" | grep -F "$ref2" | head -n1)
-	pin2=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
-	pins="$pins $pin2"
+	receipt "$who" "$ref2"
+	pin2=$pin
 	is "$rec" "$coding"$'\t'"$(esc "$(render "$l" notify.receipt ref="$ref2" maker="$qmk" \
 		model="$qmd" pin="$pin2")")" "$l: SMS: the receipt with the PIN, in $l"
-	ceir
-	state_is "$q" blocked
-	ok $? "$l: SMS: the CEIR blocked it"
+	ceir_makes "$q" blocked "$l: SMS: the CEIR blocked it"
 	is "$(sms "$who" "$kss $ref2")" "$(render "$l" status.blocked ref="$ref2" maker="$qmk" \
 		model="$qmd")" "$l: SMS $kss <ref>: blocked"
 	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.done ref="$ref2")" \
@@ -318,15 +221,11 @@ for i in "${!LANGS[@]}"; do
 		"$l: SMS $kre again: already requested"
 	is "$(entries "$q" unblock)" "$(entry_want unblock "$ref2" "$q" "$qmk" "$qmd" "$who" sms)" \
 		"$l: SMS: exactly one unblock request"
-	ceir
-	state_is "$q" unblocked
-	ok $? "$l: SMS: the CEIR unblocked it"
+	ceir_makes "$q" unblocked "$l: SMS: the CEIR unblocked it"
 	is "$(sms "$who" "$kss $ref2")" "$(render "$l" status.unblocked ref="$ref2" maker="$qmk" \
 		model="$qmd")" "$l: SMS $kss <ref>: unblocked"
 	for k in blocked unblocked; do
-		want=$(render "$l" notify.$k ref="$ref2" maker="$qmk" model="$qmd")
-		sms_wait "$who" "$want"
-		is "$(sms_count "$who" "$want")" 1 "$l: SMS: one '$k' SMS, in $l"
+		told_once "$who" "$l" "$k" "$ref2" "$qmk" "$qmd" "$l: SMS: one '$k' SMS, in $l"
 	done
 	is "$(entries "$q" | wc -l)" 2 "$l: Q: two requests in all"
 	is "$(sms_to "$who" | wc -l)" 6 "$l: six SMS to the owner in all"
@@ -382,13 +281,9 @@ done
 for pin in $pins; do
 	grep -Eq "(^|[^0-9])$pin([^0-9]|$)" "$TEST_TMP/ceirgw.log" && leaks="$leaks PIN"
 done
-is "$(echo $pins | wc -w)" 8 "8 PINs received"
+is "$(wc -w <<<"$pins")" 8 "8 PINs received"
 is "$leaks" "" "the ceirgw log holds no owner's full number and no PIN"
 
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
-is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
-	"no sanitizer report from ceirgw"
+gw_stop
+sanitizer_clean
 done_testing

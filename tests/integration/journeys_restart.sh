@@ -24,20 +24,12 @@
 # A master frozen for FREEZE_S must not be taken for dead and replaced by its replica.
 : "${CLUSTER_NODE_TIMEOUT:=10000}"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
-PYTHON=/usr/bin/python3
 N=30
 FREEZE_S=1.5
-# Ports below the kernel's ephemeral range: no client socket (of this test or another) can
-# be holding one when its server binds it.
-low_port() {
-	local p eph
-	eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	while p=$(free_port); [ "$p" -ge "$eph" ]; do :; done
-	echo "$p"
-}
-hport=$(low_port)
-pport=$(low_port)
+hport=$(free_port)
+pport=$(free_port)
 url=http://127.0.0.1:$hport
 
 backend_start --enable-debug-command local
@@ -46,7 +38,6 @@ ok $? "Redis is up"
 
 # ---- the data: owner k has phone IMEI[k] and an ID ending in ID4[k]. Owners 1..N report in
 # the burst, N+1 and N+2 by USSD, N+3 while sendsms is down.
-imei_of() { "$CEIRGWCTL" imei "$1" | awk '$1 == "imei" { print $2 }'; }
 declare -a OWNER IMEI ID4
 today=$(date -u +%F)
 echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
@@ -60,70 +51,14 @@ for k in $(seq 1 $((N + 3))); do
 		>>"$TEST_TMP/pairings.csv"
 	echo "${OWNER[k]#+},77${ID4[k]}" >>"$TEST_TMP/kyc.csv"
 done
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$BACKEND_REDIS_CONF
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = debug
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-report-sweep-after = 11
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null
-ok $? "pairings imported"
-"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" >/dev/null
-ok $? "KYC imported"
+gw_conf "$BACKEND_REDIS_CONF" debug "report-sweep-after = 11"
+import_data
 
 # The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text" (a newline in
 # the text as \n).
-cat >"$TEST_TMP/sendsms.py" <<'EOF'
-import http.server, sys, urllib.parse
-out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(u.query)
-        g = lambda k: q.get(k, [""])[0]
-        if u.path == "/cgi-bin/sendsms":
-            out.write(g("to") + "\t" + g("text").replace("\n", "\\n") + "\n")
-        body = b"0: Accepted for delivery"
-        self.send_response(202)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-: >"$TEST_TMP/sms.log"
-rec=""
-start_rec() {
-	"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>>"$TEST_TMP/sendsms.err" &
-	rec=$!
-	test_pids="$test_pids $rec"
-	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
-}
-start_rec
+sendsms_start "$pport" "$TEST_TMP/sms.log"
 
 # ---- helpers ----------------------------------------------------------------------------------
-gw=""
-start_gw() {
-	"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-	gw=$!
-	test_pids="$test_pids $gw"
-	wait_for 10 curl -sf "$url/healthz" && return
-	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
-	echo "Bail out! ceirgw did not start"
-	exit 1
-}
 # The connections that freeze Redis (freeze_after), and the ports they freeze.
 freeze_fds=""
 freeze_ports=""
@@ -170,17 +105,6 @@ kill_frozen() {
 	for fd in $freeze_fds; do exec {fd}>&-; done
 	wait_for 10 backend_awake
 }
-ussd() {
-	curl -s -X POST "$url/ussd" --data-urlencode "sessionId=$1" \
-		--data-urlencode "phoneNumber=$2" --data-urlencode "serviceCode=*384#" \
-		--data-urlencode "text=$3" --data-urlencode "networkCode=63902"
-}
-sms() {
-	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
-		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
-}
-render() { "$CEIRGWCTL" flows render "$@"; }
-ref_in() { printf '%s' "$1" | grep -o '[0-9]\{10\}' | head -n1; }
 # block_entries IMEI: the block requests on ceir:requests for IMEI, one request_id a line.
 block_entries() {
 	backend_python - "$1" <<'EOF'
@@ -217,7 +141,7 @@ first_reports() {
 	wait
 }
 
-start_gw
+gw_start
 ok $? "ceirgw is up"
 
 # ---- SMS: 30 reports at once, ceirgw killed in the middle --------------------------------------
@@ -236,7 +160,7 @@ echo "# after the kill: $cut of $N without an answer; reports:" \
 	"$(printf '%s\n' "${KILLED_AT[@]:1}" | sed 's/^$/none/' | sort | uniq -c | xargs);" \
 	"$(R XLEN ceir:requests) block requests"
 
-start_gw
+gw_start
 ok $? "ceirgw is up again on the same Redis"
 burst retry
 burst again
@@ -268,14 +192,16 @@ entries_per_phone() {
 	local k got bad=""
 	for k in $(seq 1 $N); do
 		got=$(block_entries "${IMEI[k]}")
-		[ "$got" = "$(R HGET "rep:{${IMEI[k]}}" ref)-block" ] || bad="$bad $k:[$(echo $got)]"
+		[ "$got" = "$(R HGET "rep:{${IMEI[k]}}" ref)-block" ] || bad="$bad $k:[${got//$'\n'/ }]"
 	done
 	printf '%s' "$bad"
 }
 is "$(check_answers first retry again)" "" \
 	"every answer names the report's reference (accepted or already reported)"
 refs=$(for k in $(seq 1 $N); do R HGET "rep:{${IMEI[k]}}" ref; done)
+# shellcheck disable=SC2086 # $refs: the references, a word each (none for a report without)
 is "$(printf '%s\n' $refs | grep -c '^[0-9]\{10\}$')" "$N" "every report has a reference"
+# shellcheck disable=SC2086
 is "$(printf '%s\n' $refs | sort -u | wc -l)" "$N" "... and no two the same"
 is "$(backend_python - <<'EOF'
 import collections, ceirgw_test_backend as backend
@@ -322,6 +248,7 @@ for v in 1 2; do
 		wait_for 10 asleep
 		ussd "$sid" "${OWNER[k]}" "$text*1" >"$TEST_TMP/ussd$v.first" &
 		cpid=$!
+		# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
 		wait_for 10 sh -c '[ -n "$(ss -Htn state established "( dport = :$1 )")" ]' sh "$hport"
 	else
 		# Frozen once the step has added the block request, before ceirgw hears of it.
@@ -339,7 +266,7 @@ for v in 1 2; do
 			"USSD 2: killed after the block request was queued"
 	fi
 	echo "# USSD $v after the kill: report ${IMEI[k]:11}: $(R HGET "rep:{${IMEI[k]}}" state)"
-	start_gw
+	gw_start
 	ok $? "USSD $v: ceirgw is up again"
 	r=$(ussd "$sid" "${OWNER[k]}" "$text*1")
 	ref=$(R HGET "rep:{${IMEI[k]}}" ref)
@@ -380,20 +307,22 @@ is "$norcpt" "" "every owner of the burst got the receipt SMS with the PIN"
 # The same, made certain: sendsms is down when the report is accepted (ceirgw retries the SMS
 # in 1 s), and ceirgw is killed before the retry.
 k=$((N + 3))
-{ kill "$rec"; wait "$rec"; } 2>/dev/null
+{ kill "$sendsms_pid"; wait "$sendsms_pid"; } 2>/dev/null
 n=$(grep -c "not accepted" "$TEST_TMP/ceirgw.log")
 r=$(sms "${OWNER[k]}" "STOLEN ${IMEI[k]} ${ID4[k]}")
 ref=$(ref_in "$r")
 is "$r" "$(render en sms.report_done ref="$ref")" "sendsms down: the report is accepted"
+# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
 wait_for 5 sh -c '[ "$(grep -c "not accepted" "$1")" -gt "$2" ]' sh "$TEST_TMP/ceirgw.log" "$n"
 ok $? "... its receipt waits for a retry"
 { kill -9 "$gw"; wait "$gw"; } 2>/dev/null
-start_rec
-start_gw
+sendsms_start "$pport" "$TEST_TMP/sms.log"
+gw_start
 ok $? "ceirgw is up again, and sendsms"
 is "$(sms "${OWNER[k]}" "STOLEN ${IMEI[k]} ${ID4[k]}")" "$(render en report.already ref="$ref")" \
 	"the owner retries: already reported, the same reference"
 is "$(block_entries "${IMEI[k]}")" "$ref-block" "... one block request"
+# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
 wait_for 10 sh -c 'grep -F "$1" "$2" | grep -qF "report $3 for"' sh "${OWNER[k]}" \
 	"$TEST_TMP/sms.log" "$ref"
 ok $? "the owner gets the receipt with the PIN after all, from the outbox"
@@ -403,15 +332,12 @@ leaks=""
 for k in $(seq 1 $((N + 3))); do
 	grep -q "${OWNER[k]#+}" "$TEST_TMP/ceirgw.log" && leaks="$leaks $k"
 done
+# shellcheck disable=SC2013 # (a PIN is a word)
 for pin in $(grep -o 'PIN: [0-9]\{6\}' "$TEST_TMP/sms.log" | cut -c6-); do
 	grep -Eq "(^|[^0-9])$pin([^0-9]|$)" "$TEST_TMP/ceirgw.log" && leaks="$leaks PIN"
 done
 is "$leaks" "" "the ceirgw log holds no owner's full number and no PIN"
 
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
-is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
-	"no sanitizer report from ceirgw"
+gw_stop
+sanitizer_clean
 done_testing

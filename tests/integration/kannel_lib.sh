@@ -5,6 +5,10 @@
 # that a killed bearerbox keeps what it had), one fake SMSC per name given, and whatever the
 # test appends. fake_start connects one fakesmsc in its interactive mode (MO lines on its
 # standard input, replies in its log); fake_mo sends one MO and waits for what comes back.
+# box_connected says whether a ceirgw is connected to bearerbox; fake_report and
+# fake_french_help are journeys both ways of running ceirgw with Kannel walk (kannel_sms.sh,
+# kannel_smsbox.sh).
+# shellcheck disable=SC2154 # (top_srcdir: lib.sh's)
 
 BEARERBOX=${BEARERBOX:-/usr/sbin/bearerbox}
 FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
@@ -24,7 +28,8 @@ while [ "$bb_box" = "$bb_admin" ]; do bb_box=$(free_port); done
 bb_pid=
 
 # bb_conf NAME:PORT... : the fake SMSCs; more groups may be appended to $TEST_TMP/kannel.conf.
-# BB_CORE: more lines for the core group.
+# BB_CORE: more lines for the core group; BB_SMSBOX: for the smsbox group (a real smsbox's).
+# shellcheck disable=SC2120 # (its arguments are optional)
 bb_conf() {
 	cat >"$TEST_TMP/kannel.conf" <<CONF
 group = core
@@ -42,6 +47,7 @@ ${BB_CORE:-}
 # bearerbox wants an smsbox group once smsbox-port is set; ceirgw takes smsbox's place.
 group = smsbox
 bearerbox-host = 127.0.0.1
+${BB_SMSBOX:-}
 CONF
 	for s in "$@"; do
 		cat >>"$TEST_TMP/kannel.conf" <<CONF
@@ -128,3 +134,44 @@ fake_mo() {
 
 # The text of one fake_replies line, its newlines back.
 reply_text() { cut -f4- | sed 's/\\n/\n/g'; }
+
+# box_connected PORT: the ceirgw with its HTTP on PORT says it is connected to bearerbox.
+box_connected() {
+	curl -s "http://127.0.0.1:$1/healthz" | grep -q '"bearerbox":"connected"'
+}
+
+# fake_report OWNER IMEI ID4 MAKER MODEL DESCRIPTION...: OWNER (E.164) sends STOLEN IMEI ID4
+# through the fake SMSC "fake"; five TAP lines, with the five DESCRIPTIONs: the reply to the
+# sender names a reference, the receipt goes to OWNER, the receipt has the PIN, one block
+# request is queued, it is <ref>-block. Sets ref and pin.
+fake_report() {
+	local owner=$1 imei=$2 id4=$3 maker=$4 model=$5 n0 r reply receipt
+	shift 5
+	n0=$(R XLEN ceir:requests)
+	r=$(fake_mo fake "${owner#+}" "STOLEN $imei $id4" 2)
+	reply=$(printf '%s\n' "$r" | grep "^${owner#+}	" | head -n1)
+	ref=$(printf '%s' "$reply" | reply_text | grep -o '[0-9]\{10\}' | head -n1)
+	is "$(printf '%s' "$reply" | reply_text)" "$(render en sms.report_done ref="$ref")" "$1"
+	receipt=$(printf '%s\n' "$r" | grep "^$owner	" | head -n1)
+	pin=$(printf '%s' "$receipt" | grep -o 'PIN: [0-9]\{6\}' | cut -c6-)
+	is "$(printf '%s' "$receipt" | cut -f1)" "$owner" "$2"
+	is "$(printf '%s' "$receipt" | reply_text)" \
+		"$(render en notify.receipt ref="$ref" maker="$maker" model="$model" pin="$pin")" "$3"
+	is "$(R XLEN ceir:requests)" "$((n0 + 1))" "$4"
+	like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-block" "$5"
+}
+
+# fake_french_help WHO DESCRIPTION: WHO chooses French in the USSD menu (over HTTP, on $url:
+# journey_lib.sh's ussd; a TAP line, DESCRIPTION), then asks the fake SMSC "fake" for help:
+# two TAP lines, it comes in two GSM 7-bit parts that join into the whole French text.
+fake_french_help() {
+	local fr help r
+	ussd l1 "$1" "" >/dev/null
+	fr=$(ussd l1 "$1" 5 | grep -o '[0-9] Fran' | cut -c1)
+	like "$(ussd l1 "$1" "5*$fr")" "$(render fr lang.done)" "$2"
+	help=$(render fr sms.help code=384)
+	r=$(fake_mo fake "${1#+}" "?")
+	is "$(printf '%s' "$r" | cut -f2,3)" "$(printf 'gsm\t2')" \
+		"French help (${#help} characters): two GSM 7-bit parts"
+	is "$(printf '%s' "$r" | reply_text)" "$help" "... that join into the whole text"
+}

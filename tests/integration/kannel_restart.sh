@@ -9,18 +9,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
 fport=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
 TOTAL=1000
 OWNERS=40
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+redis_start
 ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 
 today=$(date -u +%F)
@@ -36,33 +30,17 @@ for i in $(seq 1 "$OWNERS"); do
 	echo "25471100$n 384 text STOLEN $imei $n" >>"$TEST_TMP/msgs"
 	echo "25473300$n 384 text CHECK $imei" >>"$TEST_TMP/msgs"
 done
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
-bearerbox = 127.0.0.1:$bb_box
-box-smsc-id = fake
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-rate-check-msisdn = 100000/3600
-rate-check-imei = 100000/3600
-rate-report-msisdn = 100000/86400
-rate-report-imei = 100000/86400
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null &&
-	"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" >/dev/null
+gw_conf "redis = redis://127.0.0.1:$rport" info "bearerbox = 127.0.0.1:$bb_box" \
+	"box-smsc-id = fake" "rate-check-msisdn = 100000/3600" "rate-check-imei = 100000/3600" \
+	"rate-report-msisdn = 100000/86400" "rate-report-imei = 100000/86400"
+{ import_pairings && import_kyc; } >/dev/null
 ok $? "$OWNERS owners with a phone and an ID on record"
 
 BB_CORE="access-log = $TEST_TMP/access.log" bb_conf fake:"$fport"
 bb_start
 ok $? "bearerbox is up"
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-test_pids="$test_pids $!"
-connected() { curl -s "http://127.0.0.1:$hport/healthz" | grep -q '"bearerbox":"connected"'; }
-wait_for 10 connected
+gw_spawn
+wait_for 10 box_connected "$hport"
 ok $? "ceirgw is connected"
 
 # MO replies go to the sender as it came ("2547..."), notifications to E.164 ("+2547...").
@@ -71,14 +49,17 @@ receipts() { cat "$TEST_TMP"/fake*.log | "$REPLIES" /dev/stdin | grep -c '^+'; }
 received() { grep -c 'Receive SMS' "$TEST_TMP/access.log"; }
 
 mapfile -t msgs <"$TEST_TMP/msgs"
-"$FAKESMSC" -H 127.0.0.1 -r "$fport" -i 0.004 -m "$TOTAL" "${msgs[@]}" \
-	>"$TEST_TMP/fake1.log" 2>&1 &
-fake1=$!
-test_pids="$test_pids $fake1"
+# send N LOG: fakesmsc sends N MOs picked from msgs, its log in LOG; sets fake.
+send() {
+	"$FAKESMSC" -H 127.0.0.1 -r "$fport" -i 0.004 -m "$1" "${msgs[@]}" >"$2" 2>&1 &
+	fake=$!
+	test_pids="$test_pids $fake"
+}
+send "$TOTAL" "$TEST_TMP/fake1.log"
 wait_for 20 sh -c "[ \$(grep -c 'Got message' '$TEST_TMP/fake1.log') -ge 250 ]"
 ok $? "250 replies in: now bearerbox is killed"
 bb_kill KILL
-wait "$fake1" 2>/dev/null
+wait "$fake" 2>/dev/null
 sent1=$(grep -c 'sent message' "$TEST_TMP/fake1.log")
 ok $((sent1 >= TOTAL)) "fakesmsc had sent $sent1 of $TOTAL when bearerbox died"
 wait_for 5 sh -c "! curl -s http://127.0.0.1:$hport/healthz | grep -q '\"bearerbox\":\"connected\"'"
@@ -87,13 +68,10 @@ ok $? "ceirgw saw bearerbox go"
 sleep 1
 bb_start
 ok $? "bearerbox restarted on its store file"
-wait_for 40 connected
+wait_for 40 box_connected "$hport"
 ok $? "ceirgw reconnected by itself"
 rest=$((TOTAL - sent1))
-"$FAKESMSC" -H 127.0.0.1 -r "$fport" -i 0.004 -m "$rest" "${msgs[@]}" \
-	>"$TEST_TMP/fake2.log" 2>&1 &
-fake2=$!
-test_pids="$test_pids $fake2"
+send "$rest" "$TEST_TMP/fake2.log"
 wait_for 60 sh -c "[ \$(grep -c 'sent message' '$TEST_TMP/fake2.log') -ge $rest ]"
 ok $? "the other $rest MOs sent"
 took=$(received)

@@ -5,28 +5,19 @@
 # a bearerbox that sends a frame over the limit.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-rport=$(free_port)
 h1=$(free_port)
 h2=$(free_port)
 f1=$(free_port)
 f2=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-render() { "$CEIRGWCTL" flows render "$@"; }
+url=http://127.0.0.1:$h1	# the USSD callback (journey_lib.sh's ussd)
 health() { curl -s "http://127.0.0.1:$1/healthz"; }
 # hfield PORT NAME: a number of /healthz
 hfield() { health "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
 
-start_redis() {
-	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$TEST_TMP" --dbfilename dump.rdb >>"$TEST_TMP/redis.log" 2>&1 &
-	redis_pid=$!
-	test_pids="$test_pids $redis_pid"
-	wait_for 10 R ping
-}
-start_redis
+redis_start
 
 today=$(date -u +%F)
 OWNER=+254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)
@@ -46,7 +37,7 @@ msisdn,national_id
 254712345678,31415926
 254722000111,A9876543
 EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
+kyc_key
 # gwconf FILE HTTP_PORT [more lines]
 gwconf() {
 	local f=$1 port=$2
@@ -64,10 +55,7 @@ gwconf() {
 }
 gwconf "$TEST_TMP/gw1.conf" "$h1" "log-file = gw1.log"
 gwconf "$TEST_TMP/gw2.conf" "$h2" "log-file = gw2.log" "box-id = ceir-b"
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/gw1.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null &&
-	"$CEIRGWCTL" import kyc -c "$TEST_TMP/gw1.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" >/dev/null
+{ import_pairings "$TEST_TMP/gw1.conf" && import_kyc "$TEST_TMP/gw1.conf"; } >/dev/null
 ok $? "operator data imported"
 
 # Two fake SMSCs; what comes in on fake2 goes to the box named ceir-b.
@@ -81,14 +69,10 @@ EOF
 bb_start
 ok $? "bearerbox is up"
 
-"$CEIRGW" -c "$TEST_TMP/gw1.conf" 2>"$TEST_TMP/gw1.err" &
-gw1=$!
-test_pids="$test_pids $gw1"
-"$CEIRGW" -c "$TEST_TMP/gw2.conf" 2>"$TEST_TMP/gw2.err" &
-gw2=$!
-test_pids="$test_pids $gw2"
-wait_for 10 sh -c "curl -s http://127.0.0.1:$h1/healthz | grep -q '\"bearerbox\":\"connected\"' &&
-	curl -s http://127.0.0.1:$h2/healthz | grep -q '\"bearerbox\":\"connected\"'"
+gw_spawn "$TEST_TMP/gw1.conf"
+gw_spawn "$TEST_TMP/gw2.conf"
+both_connected() { box_connected "$h1" && box_connected "$h2"; }
+wait_for 10 both_connected
 ok $? "both ceirgw processes are connected to bearerbox"
 wait_for 5 sh -c "[ \$(curl -s -m 2 'http://127.0.0.1:$bb_admin/status.txt?password=secret' |
 	grep -c 'on-line') -ge 2 ]"
@@ -131,19 +115,9 @@ is "$(fake_count fake)" "$((n1 + 6))" "every one of them got one reply"
 
 # ---- report, receipt, French and Arabic, the CEIR's result ------------------------------------
 n0=$(R XLEN ceir:requests)
-r=$(fake_mo fake "${OWNER#+}" "STOLEN $B 5926" 2)
-reply=$(printf '%s\n' "$r" | grep "^${OWNER#+}	" | head -n1)
-ref=$(printf '%s' "$reply" | reply_text | grep -o '[0-9]\{10\}' | head -n1)
-is "$(printf '%s' "$reply" | reply_text)" "$(render en sms.report_done ref="$ref")" \
-	"STOLEN through Kannel: the reference"
-receipt=$(printf '%s\n' "$r" | grep "^$OWNER	" | head -n1)
-pin=$(printf '%s' "$receipt" | grep -o 'PIN: [0-9]\{6\}' | cut -c6-)
-is "$(printf '%s' "$receipt" | cut -f1)" "$OWNER" "the receipt goes to the owner (a push, E.164)"
-is "$(printf '%s' "$receipt" | reply_text)" \
-	"$(render en notify.receipt ref="$ref" maker=Samsung model=SGH-W110 pin="$pin")" \
-	"the receipt with the PIN"
-is "$(R XLEN ceir:requests)" "$((n0 + 1))" "one block request queued"
-like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-block" "request id <ref>-block"
+fake_report "$OWNER" "$B" 5926 Samsung SGH-W110 "STOLEN through Kannel: the reference" \
+	"the receipt goes to the owner (a push, E.164)" "the receipt with the PIN" \
+	"one block request queued" "request id <ref>-block"
 is "$(fake_mo fake "${OWNER#+}" "STOLEN $B 5926" | reply_text)" \
 	"$(render en report.already ref="$ref")" "again: already reported"
 is "$(R XLEN ceir:requests)" "$((n0 + 1))" "... nothing queued twice"
@@ -152,19 +126,7 @@ r=$(fake_mo fake "${BUYER#+}" "VERIFIER $A")
 is "$(printf '%s' "$r" | reply_text)" "$(render fr check.clean maker=Nokia model=N900)" \
 	"a French keyword: the answer in French"
 # The buyer chooses French in the USSD menu (over HTTP): the language is the number's.
-ussd() {
-	curl -s -X POST "http://127.0.0.1:$h1/ussd" --data-urlencode "sessionId=$1" \
-		--data-urlencode "phoneNumber=$BUYER" --data-urlencode "serviceCode=*384#" \
-		--data-urlencode "text=$2"
-}
-ussd l1 "" >/dev/null
-fr=$(ussd l1 5 | grep -o '[0-9] Fran' | cut -c1)
-like "$(ussd l1 "5*$fr")" "$(render fr lang.done)" "the buyer chose French"
-help_fr=$(render fr sms.help code=384)
-r=$(fake_mo fake "${BUYER#+}" "?")
-is "$(printf '%s' "$r" | cut -f2,3)" "$(printf 'gsm\t2')" \
-	"French help (${#help_fr} characters): two GSM 7-bit parts"
-is "$(printf '%s' "$r" | reply_text)" "$help_fr" "... that join into the whole text"
+fake_french_help "$BUYER" "the buyer chose French"
 
 kw=$(render ar kw.check | cut -d, -f1)
 r=$(fake_mo fake "${BUYER#+}" "$kw $A")
@@ -200,7 +162,7 @@ wait_for 5 sh -c "[ \$(curl -s http://127.0.0.1:$h1/healthz | grep -o '\"box_mo_
 	cut -d: -f2) -ge 1 ]"
 ok $? "Redis down: the MO goes back to bearerbox (ack_failed_tmp)"
 is "$(fake_count fake)" "$n1" "... and nobody got an answer yet"
-start_redis
+redis_start
 wait_for 15 sh -c "[ \$('$REPLIES' '$TEST_TMP/fake.log' | wc -l) -gt $n1 ]"
 ok $? "Redis back: the MO is answered"
 sleep 1
@@ -247,9 +209,8 @@ fakebb=$!
 test_pids="$test_pids $fakebb"
 gwconf "$TEST_TMP/gw3.conf" "$(free_port)" "log-file = gw3.log"
 sed -i "s/^bearerbox = .*/bearerbox = 127.0.0.1:$fport/" "$TEST_TMP/gw3.conf"
-"$CEIRGW" -c "$TEST_TMP/gw3.conf" 2>"$TEST_TMP/gw3.err" &
-gw3=$!
-test_pids="$test_pids $gw3"
+gw_spawn "$TEST_TMP/gw3.conf"
+gw3=$gw
 wait_exit 20 "$fakebb"
 is "$exit_status" 0 "the fake bearerbox saw what it expected"
 is "$(sed -n 1p "$TEST_TMP/fakebb.out")" "connection 1: msg type 1 command 3" \

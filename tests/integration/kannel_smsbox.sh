@@ -5,6 +5,7 @@
 # result, an Arabic reply (UCS-2) and a long French one (two concatenated parts).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
 SMSBOX=${SMSBOX:-/usr/sbin/smsbox}
 if [ ! -x "$SMSBOX" ]; then
@@ -13,19 +14,13 @@ if [ ! -x "$SMSBOX" ]; then
 	exit 1
 fi
 
-REDIS_CLI=$(command -v redis-cli)
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-rport=$(free_port)
 hport=$(free_port)
 fport=$(free_port)
-sport=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-render() { "$CEIRGWCTL" flows render "$@"; }
+pport=$(free_port)
+url=http://127.0.0.1:$hport
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >>"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+redis_start
 ok $? "Redis is up"
 
 today=$(date -u +%F)
@@ -42,49 +37,16 @@ cat >"$TEST_TMP/kyc.csv" <<EOF
 msisdn,national_id
 254712345678,31415926
 EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/gw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
-kyc-key-file = kyc.key
-log-level = debug
-log-file = gw.log
-sendsms-url = http://127.0.0.1:$sport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/gw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null &&
-	"$CEIRGWCTL" import kyc -c "$TEST_TMP/gw.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" >/dev/null
+gw_conf "redis = redis://127.0.0.1:$rport" debug	# sendsms-url: smsbox's, on pport
+{ import_pairings && import_kyc; } >/dev/null
 ok $? "operator data imported"
 
-# A complete kannel.conf for bearerbox and smsbox 1.4.5 (bb_conf's smsbox group only holds
-# what bearerbox wants of it; smsbox needs its sendsms-port and reads its services here).
-cat >"$TEST_TMP/kannel.conf" <<EOF
-group = core
-admin-port = $bb_admin
-admin-password = secret
-smsbox-port = $bb_box
-box-allow-ip = 127.0.0.1
-log-file = $TEST_TMP/bearerbox.log
-log-level = 1
-store-type = file
-store-location = $TEST_TMP/bearerbox.store
-store-dump-freq = 1
-
-group = smsbox
-bearerbox-host = 127.0.0.1
-sendsms-port = $sport
+# kannel.conf for bearerbox and smsbox 1.4.5: smsbox needs its sendsms-port in its group and
+# reads its services here.
+BB_SMSBOX="sendsms-port = $pport
 log-file = $TEST_TMP/smsbox.log
-log-level = 0
-
-group = smsc
-smsc = fake
-smsc-id = fake
-port = $fport
-connect-allow-ip = 127.0.0.1
+log-level = 0" bb_conf fake:"$fport"
+cat >>"$TEST_TMP/kannel.conf" <<EOF
 
 group = sms-service
 keyword = default
@@ -111,15 +73,13 @@ smsbox_pid=$!
 test_pids="$test_pids $smsbox_pid"
 # sendsms answers (403 without a user) once smsbox is up and connected.
 wait_for 15 sh -c "curl -s -m 1 -o /dev/null -w '%{http_code}' \
-	'http://127.0.0.1:$sport/cgi-bin/sendsms' | grep -q '^[1-5]' && [ \$(curl -s -m 2 \
+	'http://127.0.0.1:$pport/cgi-bin/sendsms' | grep -q '^[1-5]' && [ \$(curl -s -m 2 \
 	'http://127.0.0.1:$bb_admin/status.txt?password=secret' | grep -c 'on-line') -ge 1 ]"
 rc=$?
 ok $rc "smsbox is up, its sendsms port open, connected to bearerbox"
 [ $rc -eq 0 ] || grep -v DEBUG "$TEST_TMP/smsbox.out" | tail -n 5 | sed 's/^/# /'
 
-"$CEIRGW" -c "$TEST_TMP/gw.conf" 2>"$TEST_TMP/gw.err" &
-test_pids="$test_pids $!"
-wait_for 10 sh -c "curl -sf http://127.0.0.1:$hport/healthz"
+gw_start
 ok $? "ceirgw is up (no bearerbox, sendsms-url set)"
 
 fake_start fake "$fport"
@@ -133,20 +93,10 @@ is "$(printf '%s' "$r" | reply_text)" "$(render en check.clean maker=Nokia model
 	"... maker, model, not reported (through smsbox's get-url)"
 
 # ---- 2. report: the reply through get-url, the receipt through sendsms ----------------------
-n0=$(R XLEN ceir:requests)
-r=$(fake_mo fake "${OWNER#+}" "STOLEN $B 5926" 2)
-reply=$(printf '%s\n' "$r" | grep "^${OWNER#+}	" | head -n1)
-ref=$(printf '%s' "$reply" | reply_text | grep -o '[0-9]\{10\}' | head -n1)
-is "$(printf '%s' "$reply" | reply_text)" "$(render en sms.report_done ref="$ref")" \
-	"STOLEN: the reply with the reference"
-receipt=$(printf '%s\n' "$r" | grep "^$OWNER	" | head -n1)
-pin=$(printf '%s' "$receipt" | grep -o 'PIN: [0-9]\{6\}' | cut -c6-)
-is "$(printf '%s' "$receipt" | cut -f1)" "$OWNER" "the receipt goes to the owner (sendsms's to=, E.164)"
-is "$(printf '%s' "$receipt" | reply_text)" \
-	"$(render en notify.receipt ref="$ref" maker=Samsung model=SGH-W110 pin="$pin")" \
-	"... with the PIN, through smsbox's sendsms"
-is "$(R XLEN ceir:requests)" "$((n0 + 1))" "one block request queued"
-like "$(R XREVRANGE ceir:requests + - COUNT 1)" "$ref-block" "... request id <ref>-block"
+fake_report "$OWNER" "$B" 5926 Samsung SGH-W110 "STOLEN: the reply with the reference" \
+	"the receipt goes to the owner (sendsms's to=, E.164)" \
+	"... with the PIN, through smsbox's sendsms" "one block request queued" \
+	"... request id <ref>-block"
 
 # ---- 3. the CEIR's result, through sendsms --------------------------------------------------
 n1=$(fake_count fake)
@@ -170,21 +120,9 @@ is "$(printf '%s\n' "$ar" | head -n1 | cut -f2,3)" "$(printf 'ucs2\t1')" \
 is "$(printf '%s\n' "$ar" | head -n1 | reply_text)" "$want" "... in Arabic, whole"
 
 # ---- 5. French, long: smsbox splits the body into two concatenated parts ----------------------
-ussd() {
-	curl -s -X POST "http://127.0.0.1:$hport/ussd" --data-urlencode "sessionId=$1" \
-		--data-urlencode "phoneNumber=$BUYER" --data-urlencode "serviceCode=*384#" \
-		--data-urlencode "text=$2"
-}
-ussd l1 "" >/dev/null
-fr=$(ussd l1 5 | grep -o '[0-9] Fran' | cut -c1)
-like "$(ussd l1 "5*$fr")" "$(render fr lang.done)" "the buyer chose French (USSD over HTTP)"
-help_fr=$(render fr sms.help code=384)
-r=$(fake_mo fake "${BUYER#+}" "?")
-is "$(printf '%s' "$r" | cut -f2,3)" "$(printf 'gsm\t2')" \
-	"French help (${#help_fr} characters): two GSM 7-bit parts"
-is "$(printf '%s' "$r" | reply_text)" "$help_fr" "... that join into the whole text"
+fake_french_help "$BUYER" "the buyer chose French (USSD over HTTP)"
 
-grep -q "254712345678\|${pin:-no PIN}" "$TEST_TMP/gw.log"
+grep -q "254712345678\|${pin:-no PIN}" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN and no PIN in ceirgw's log"
 
 # smsbox first, then bearerbox (which waits for its boxes to go), rather than a KILL at exit.

@@ -12,16 +12,9 @@ if [ ! -d "$SIM/node_modules/smpp" ]; then
 	done_testing
 	exit 1
 fi
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-render() { "$CEIRGWCTL" flows render "$@"; }
 
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-test_pids="$test_pids $!"
-wait_for 10 R ping
+redis_start
 ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 
 today=$(date -u +%F)
@@ -35,22 +28,9 @@ $A,$OWNER,639021000000001,2025-01-01,$today
 $B,$OWNER,639021000000001,2025-06-01,$today
 EOF
 printf 'msisdn,national_id\n%s,31415926\n' "$OWNER" >"$TEST_TMP/kyc.csv"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
-bearerbox = 127.0.0.1:$bb_box
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = debug
-session-ttl = 10
-box-smsc-id = ussd
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null &&
-	"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-		"$TEST_TMP/kyc.csv" >/dev/null
+gw_conf "redis = redis://127.0.0.1:$rport" debug "bearerbox = 127.0.0.1:$bb_box" \
+	"session-ttl = 10" "box-smsc-id = ussd"
+{ import_pairings && import_kyc; } >/dev/null
 ok $? "operator data imported"
 
 # The USSD centre first: bearerbox binds to it.
@@ -103,9 +83,8 @@ bb_start
 ok $? "bearerbox is up"
 wait_for 15 sh -c "curl -s http://127.0.0.1:$cport/status | grep -q '\"bound\":true'"
 ok $? "bearerbox bound to the USSD centre (transceiver)"
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-test_pids="$test_pids $!"
-wait_for 10 sh -c "curl -s http://127.0.0.1:$hport/healthz | grep -q '\"bearerbox\":\"connected\"'"
+gw_spawn
+wait_for 10 box_connected "$hport"
 ok $? "ceirgw is connected to bearerbox"
 
 # dial SESSION MSISDN [CODE] / answer SESSION MSISDN TEXT: the reply as JSON.

@@ -1,5 +1,7 @@
 # Shared helpers for the shell integration tests: TAP output, temporary folders that are
-# removed on exit, free ports, waiting for a condition. Sourced, not run.
+# removed on exit, free ports, waiting for a condition, and the processes a test starts (its
+# redis-server, ceirgw and its configuration, a sendsms endpoint). Sourced, not run.
+# journey_lib.sh has the callers of ceirgw's USSD and SMS callbacks.
 # Environment (set by make check): top_srcdir, top_builddir, REDIS_SERVER.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -9,6 +11,7 @@
 top_srcdir=$(cd "$top_srcdir" && pwd -P)
 CEIRGW=$top_builddir/src/ceirgw
 CEIRGWCTL=$top_builddir/src/ceirgwctl
+REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli)}
 
 tap_n=0
 tap_failed=0
@@ -121,3 +124,117 @@ wait_exit() {
 	wait "$2"
 	exit_status=$?
 }
+
+# ---- the processes of a test --------------------------------------------------------------
+#   redis_start [OPTION...]  a redis-server of the test's own on 127.0.0.1:$rport (a free port
+#                        when rport is unset), no persistence but what OPTION... asks for, its
+#                        files in $TEST_TMP; sets rport and redis_pid and waits until it
+#                        answers (the status). Again after a stop: the same port and folder.
+#   R ARGS...            redis-cli on it (backend_lib.sh: on the test's back-end)
+#   kyc_key              a new KYC key in $TEST_TMP/kyc.key (kyc-key-file = kyc.key)
+#   gw_conf REDIS LOG-LEVEL [LINE...]
+#                        $TEST_TMP/ceirgw.conf: ceirgw on 127.0.0.1:$hport, on the Redis that
+#                        REDIS names (its lines: "redis = ...", $BACKEND_REDIS_CONF), a new
+#                        KYC key (kyc_key), its log in ceirgw.log at LOG-LEVEL, its SMS to a
+#                        sendsms endpoint on $pport (user ceirgw, password secret) when pport
+#                        is set; then LINE..., a setting each
+#   import_pairings [CONF] / import_kyc [CONF]
+#                        ceirgwctl imports $TEST_TMP/pairings.csv / kyc.csv with CONF (default
+#                        $TEST_TMP/ceirgw.conf), rejects to rej.csv / rej2.csv; what it says
+#                        and its status
+#   gw_spawn [CONF]      ceirgw -c CONF (default $TEST_TMP/ceirgw.conf) in the background, its
+#                        standard error added to CONF's name with .err for .conf; sets gw
+#   gw_start [CONF]      gw_spawn, then waits (10 s) until $url/healthz (default
+#                        http://127.0.0.1:$hport) answers; bails out, with the end of
+#                        ceirgw's standard error and log, when it does not
+#   gw_stop              SIGTERM to $gw; a TAP line: "ceirgw stops cleanly" (status 0, 10 s)
+#   sanitizer_clean [ERR]    a TAP line: no sanitizer report in ERR (default ceirgw.err)
+#   sendsms_start PORT LOG [--auth USER:PASSWORD] [FIELD...]
+#                        a sendsms endpoint (tests/tools/sendsms_recorder.py) on PORT that
+#                        adds each SMS to LOG, one line of the fields FIELD... (default: to
+#                        text); sets sendsms_pid and waits until it listens
+#   render LANG KEY [NAME=VALUE...]   a text of the flows as ceirgw renders it
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+redis_start() {
+	: "${rport:=$(free_port)}"
+	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$TEST_TMP" "$@" >>"$TEST_TMP/redis.log" 2>&1 &
+	redis_pid=$!
+	test_pids="$test_pids $redis_pid"
+	wait_for 10 R ping
+}
+
+R() { "$REDIS_CLI" -p "$rport" "$@"; }
+
+kyc_key() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"; }
+
+# shellcheck disable=SC2154 # (hport, pport: the test's)
+gw_conf() {
+	local redis=$1 level=$2
+	shift 2
+	kyc_key
+	{
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$hport" "$redis" \
+			"kyc-key-file = kyc.key" "log-file = ceirgw.log" "log-level = $level"
+		[ -z "${pport:-}" ] || printf '%s\n' \
+			"sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms" \
+			"sendsms-username = ceirgw" "sendsms-password = secret"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$TEST_TMP/ceirgw.conf"
+}
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+import_pairings() {
+	"$CEIRGWCTL" import pairings -c "${1:-$TEST_TMP/ceirgw.conf}" --rejects "$TEST_TMP/rej.csv" \
+		"$TEST_TMP/pairings.csv"
+}
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+import_kyc() {
+	"$CEIRGWCTL" import kyc -c "${1:-$TEST_TMP/ceirgw.conf}" --rejects "$TEST_TMP/rej2.csv" \
+		"$TEST_TMP/kyc.csv"
+}
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+gw_spawn() {
+	local conf=${1:-$TEST_TMP/ceirgw.conf}
+	"$CEIRGW" -c "$conf" 2>>"${conf%.conf}.err" &
+	gw=$!
+	test_pids="$test_pids $gw"
+}
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+gw_start() {
+	local conf=${1:-$TEST_TMP/ceirgw.conf}
+	gw_spawn "$conf"
+	wait_for 10 curl -sf "${url:-http://127.0.0.1:$hport}/healthz" && return
+	tail -n 5 "${conf%.conf}.err" "${conf%.conf}.log" 2>&1 | sed 's/^/# /'
+	echo "Bail out! ceirgw did not start"
+	exit 1
+}
+
+gw_stop() {
+	kill "$gw"
+	wait_exit 10 "$gw"
+	is "$exit_status" 0 "ceirgw stops cleanly"
+}
+
+# shellcheck disable=SC2120 # (its arguments are optional)
+sanitizer_clean() {
+	local err=${1:-$TEST_TMP/ceirgw.err}
+	grep -E "Sanitizer|runtime error" "$err" | head -n 5 | sed 's/^/# /'
+	is "$(grep -cE "Sanitizer|runtime error" "$err")" 0 "no sanitizer report from ceirgw"
+}
+
+sendsms_start() {
+	local port=$1
+	shift
+	/usr/bin/python3 "$top_srcdir/tests/tools/sendsms_recorder.py" "$port" "$@" \
+		2>>"$TEST_TMP/sendsms.err" &
+	sendsms_pid=$!
+	test_pids="$test_pids $sendsms_pid"
+	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/"
+}
+
+render() { "$CEIRGWCTL" flows render "$@"; }

@@ -17,37 +17,7 @@ backend_start
 
 # smsbox's sendsms, faked: one line per request with the text it carried, then 202 as
 # Kannel answers.
-cat >"$TEST_TMP/smsbox.py" <<'EOF'
-import sys, urllib.parse
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-out = open(sys.argv[2], "a", buffering=1)
-
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # The status line, headers and body in one write, without Nagle: else each reply
-    # waits out the client's delayed ACK (40 ms).
-    wbufsize = 65536
-    disable_nagle_algorithm = True
-
-    def do_GET(self):
-        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        out.write(q.get("text", [""])[0] + "\n")
-        body = b"0: Accepted for delivery"
-        self.send_response(202)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-python3 "$TEST_TMP/smsbox.py" "$sport" "$TEST_TMP/sent" 2>"$TEST_TMP/smsbox.err" &
-test_pids="$test_pids $!"
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$sport/"
-: >"$TEST_TMP/sent"
+sendsms_start "$sport" "$TEST_TMP/sent" text
 
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
@@ -76,9 +46,7 @@ backlog 1 "$N"
 is "$(pending)" "$N" "$N receipts pending for ceirgw's consumer"
 
 t0=$(now)
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
+gw_spawn
 wait_for 60 sh -c "[ \$(wc -l <'$TEST_TMP/sent') -ge $N ]"
 ok $? "all $N sent within 60 s of the start"
 t=$(since "$t0")
@@ -96,16 +64,12 @@ kill -9 "$gw"
 { wait "$gw"; } 2>/dev/null
 : >"$TEST_TMP/sent"
 backlog 1 "$N"
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
+gw_spawn
 wait_for 60 sh -c "[ \$(wc -l <'$TEST_TMP/sent') -ge $((N / 3)) ]"
 kill -9 "$gw"
 { wait "$gw"; } 2>/dev/null
 echo "# killed with $(sent) sent, $(pending) pending"
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
+gw_spawn
 wait_for 60 sh -c "[ \$(sort -u '$TEST_TMP/sent' | wc -l) -ge $N ]"
 ok $? "after a kill -9 and a restart, every receipt arrives"
 wait_for 10 pending_is 0
@@ -116,10 +80,6 @@ echo "# sent twice: $twice"
 ok $? "at most the stated window is sent twice (sendsms: the request in progress, and its XACK)"
 kill -0 "$gw" 2>/dev/null
 ok $? "ceirgw is running"
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
-is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
-	"no sanitizer report from ceirgw"
+gw_stop
+sanitizer_clean
 done_testing

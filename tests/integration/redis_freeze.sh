@@ -4,17 +4,9 @@
 # a check works; ceirgw did not crash and logged the timeout.
 . "$(dirname "$0")/lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-rport=$(free_port)
 hport=$(free_port)
 url=http://127.0.0.1:$hport
-R() { "$REDIS_CLI" -p "$rport" "$@"; }
-
-"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TEST_TMP" >"$TEST_TMP/redis.log" 2>&1 &
-rpid=$!
-test_pids="$test_pids $rpid"
-wait_for 10 R ping
+redis_start
 
 A=356938035643809
 cat >"$TEST_TMP/pairings.csv" <<EOF
@@ -29,17 +21,12 @@ redis-timeout = 1000
 log-file = ceirgw.log
 log-level = info
 EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null
+import_pairings >/dev/null
 ok $? "pairings imported"
 
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-wait_for 10 curl -sf "$url/healthz"
+gw_start
 ok $? "ceirgw is up"
 
-render() { "$CEIRGWCTL" flows render "$@"; }
 clean="END $(render en check.clean maker=Nokia model=N900)"
 busy="END $(render en common.unavailable)"
 # check SESSION CALLER: *384*IMEI#, the reply body.
@@ -60,6 +47,7 @@ burst() {
 			>"$TEST_TMP/$1.t.$i" &
 		pids="$pids $!"
 	done
+	# shellcheck disable=SC2086 # (the pids, a word each)
 	wait $pids
 }
 # burst_ok NAME N: how many replies were the "unavailable" screen within 2.5 s.
@@ -79,7 +67,7 @@ healthz() { curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$url/healthz"; 
 
 is "$(check f1 +254733000001)" "$clean" "a check before the freeze"
 
-kill -STOP "$rpid"
+kill -STOP "$redis_pid"
 t0=$(date +%s.%N)
 burst b1 20
 is "$(burst_ok b1 20 | tail -1)" 20 "a frozen Redis: 20 checks at once, each 'unavailable' within 2.5 s"
@@ -93,7 +81,7 @@ is "$(healthz)" 503 "/healthz still answers 503"
 # The rest of the 6 s.
 sleep "$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { r = 6 - (now - t0); printf "%.2f\n", (r > 0 ? r : 0) }')"
 is "$(healthz)" 503 "/healthz answers 503 until the end of the freeze"
-kill -CONT "$rpid"
+kill -CONT "$redis_pid"
 t1=$(date +%s.%N)
 wait_for 8 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $url/healthz)\" = 200 ]"
 ok $? "after SIGCONT, /healthz answers 200 again"
@@ -105,10 +93,6 @@ n=$(grep -c "no answer in 1000 ms" "$TEST_TMP/ceirgw.log")
 is "$n" 1 "the timeout is logged once for the episode"
 grep -q "answering again, after" "$TEST_TMP/ceirgw.log"
 ok $? "and the end of the episode"
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
-grep -E "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err" | sed 's/^/# /'
-is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ceirgw.err")" 0 \
-	"no sanitizer report from ceirgw"
+gw_stop
+sanitizer_clean
 done_testing

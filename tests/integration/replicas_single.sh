@@ -30,14 +30,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_journeys_lib.sh"
 
-REDIS_CLI=$(command -v redis-cli)
-REDIS_TIMEOUT=1000	# ms, ceirgw's redis-timeout
-BOUND_MS=$((3 * REDIS_TIMEOUT + 1000))
-mport=$(free_port)
+rport=$(free_port)	# the master (redis_start, R)
 sport=$(free_port)
 # cluster_check.py (check_stream, check_receipts) on one Redis.
-CLUSTER_SEEDS=redis://127.0.0.1:$mport
-R() { "$REDIS_CLI" -p "$mport" "$@"; }
+CLUSTER_SEEDS=redis://127.0.0.1:$rport
 t_start=$(date +%s)
 
 # ---- 1. the master and its replica ----------------------------------------------------------------
@@ -45,7 +41,7 @@ t_start=$(date +%s)
 replica_start() {
 	mkdir -p "$TEST_TMP/replica"
 	"$REDIS_SERVER" --port "$sport" --bind 127.0.0.1 --save '' --appendonly no \
-		--replicaof 127.0.0.1 "$mport" --repl-diskless-sync-delay 0 \
+		--replicaof 127.0.0.1 "$rport" --repl-diskless-sync-delay 0 \
 		--dir "$TEST_TMP/replica" >>"$TEST_TMP/replica/redis.log" 2>&1 &
 	spid=$!
 	test_pids="$test_pids $spid"
@@ -63,12 +59,8 @@ replica_caught_up() {
 	[ -n "$m" ] && [ "$m" = "$s" ]
 }
 mkdir -p "$TEST_TMP/master"
-"$REDIS_SERVER" --port "$mport" --bind 127.0.0.1 --save '' --appendonly no \
-	--repl-diskless-sync-delay 0 --dir "$TEST_TMP/master" >"$TEST_TMP/master/redis.log" 2>&1 &
-mpid=$!
-test_pids="$test_pids $mpid"
-wait_for 10 R ping
-ok $? "a redis-server master is up on port $mport"
+redis_start --repl-diskless-sync-delay 0 --dir "$TEST_TMP/master"
+ok $? "a redis-server master is up on port $rport"
 replica_start
 wait_for 20 replica_online
 ok $? "its replica (port $sport) is online: the master lists it (INFO replication, ROLE)"
@@ -80,71 +72,20 @@ ok $? "its replica (port $sport) is online: the master lists it (INFO replicatio
 # reports, then checks of its own.
 cj_data 1000 330 run:1-200:1-60 frozen:201-500:61-160 thaw:501-540:1-0 back:541-640:161-190 \
 	dead:641-940:191-290 warm:941-980:1-0 again:981-1000:291-330
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$mport
-redis-replicas-ack = 1
-redis-timeout = $REDIS_TIMEOUT
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = info
-sendsms-url = http://127.0.0.1:$pport/cgi-bin/sendsms
-sendsms-username = ceirgw
-sendsms-password = secret
-report-sweep-after = 11
-rate-check-msisdn = 1000000/3600
-rate-report-msisdn = 1000000/86400
-rate-verify-msisdn = 1000000/3600
-EOF
+cj_conf "redis = redis://127.0.0.1:$rport"
 rows=$(($(wc -l <"$TEST_TMP/pairings.csv") - 1))
 kycrows=$(($(wc -l <"$TEST_TMP/kyc.csv") - 1))
-out=$("$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" 2>&1)
-like "$out" "$rows imported, 0 rejected" "all $rows pairings imported into the master (ceirgwctl)"
-out=$("$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" 2>&1)
-like "$out" "$kycrows imported, 0 rejected" "all $kycrows owners' IDs imported"
+like "$(import_pairings 2>&1)" "$rows imported, 0 rejected" \
+	"all $rows pairings imported into the master (ceirgwctl)"
+like "$(import_kyc 2>&1)" "$kycrows imported, 0 rejected" "all $kycrows owners' IDs imported"
 imei=$(awk -F, 'NR == 2 { print $1 }' "$TEST_TMP/pairings.csv")
 wait_for 10 replica_caught_up
 is "$("$REDIS_CLI" -p "$sport" exists "pi:{${imei:9:5}}")" 1 "... and replicated"
 
-cat >"$TEST_TMP/sendsms.py" <<'EOF'
-import http.server, sys, urllib.parse
-out = open(sys.argv[2], "a", buffering=1, encoding="utf-8")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(u.query)
-        g = lambda k: q.get(k, [""])[0]
-        if u.path == "/cgi-bin/sendsms":
-            out.write(g("to") + "\t" + g("text").replace("\n", "\\n") + "\n")
-        body = b"0: Accepted for delivery"
-        self.send_response(202)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-: >"$TEST_TMP/sms.log"
-"$PYTHON" "$TEST_TMP/sendsms.py" "$pport" "$TEST_TMP/sms.log" 2>>"$TEST_TMP/sendsms.err" &
-test_pids="$test_pids $!"
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$pport/"
+sendsms_start "$pport" "$TEST_TMP/sms.log"
 ok $? "the sendsms endpoint is up"
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-if ! wait_for 10 curl -sf "$url/healthz"; then
-	tail -n 5 "$TEST_TMP/ceirgw.err" "$TEST_TMP/ceirgw.log" 2>&1 | sed 's/^/# /'
-	echo "Bail out! ceirgw did not start"
-	exit 1
-fi
-ok 0 "ceirgw is up on the master, redis-replicas-ack 1"
+gw_start
+ok $? "ceirgw is up on the master, redis-replicas-ack 1"
 
 # ---- helpers --------------------------------------------------------------------------------------
 jobs_of() { awk -F'\t' -v k="$2" '$1 == k' "$TEST_TMP/$1.jobs" | wc -l; }
@@ -291,7 +232,7 @@ all_journeys() { ls "$TEST_TMP"/*.journeys; }
 # nor waits on the outbox stream).
 reports_check() {
 	cut -f3 "$TEST_TMP"/*.jobs | sort -u >"$TEST_TMP/imeis"
-	"$PYTHON" - "$mport" "$TEST_TMP/imeis" "$TEST_TMP/sms.log" "$OUTBOX" <<'PY'
+	"$PYTHON" - "$rport" "$TEST_TMP/imeis" "$TEST_TMP/sms.log" "$OUTBOX" <<'PY'
 import collections, sys
 import redis
 r = redis.Redis(port=int(sys.argv[1]), decode_responses=True)
@@ -356,20 +297,12 @@ echo "# reports left half-way by a 'try later': $(field "$s" halfway)" \
 	"($(field "$s" unblocked) of them with their block request already), $(R zcard rep:open)" \
 	"IMEIs on the sweep's index"
 # shellcheck disable=SC2046
-s=$(check_stream $(all_journeys))
-printf '%s\n' "$s" | grep '^#' | sed 's/^/#   /'
-is "$(field "$s" missing)/$(field "$s" twice)/$(field "$s" wrong)/$(field "$s" lost)" 0/0/0/0 \
-	"in the end: every reference any user saw on the stream exactly once"
-is "$(field "$s" dup_ids)/$(field "$s" dup_imeis)/$(field "$s" odd)" 0/0/0 \
-	"in the end: no request id or phone twice on the stream"
-echo "# in the end: $(field "$s" blocks) block requests for $(field "$s" seen) references seen"
+stream_in_the_end "" $(all_journeys)
 
 # ---- 8. ceirgw stops, its log ----------------------------------------------------------------------
 kill -0 "$gw" 2>/dev/null
 ok $? "ceirgw is the process it was at the start"
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
+gw_stop
 cut -f2 "$TEST_TMP"/*.jobs | tr -d + | sort -u >"$TEST_TMP/numbers"
 grep -o 'PIN: [0-9]*' "$TEST_TMP/sms.log" | cut -c6- | sort -u >"$TEST_TMP/pins"
 [ "$(wc -l <"$TEST_TMP/pins")" -gt 0 ]

@@ -31,10 +31,7 @@ http-listen = 127.0.0.1:$hport
 $BACKEND_REDIS_CONF
 log-file = ceirgw.log
 EOF
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-wait_for 10 curl -sf "http://127.0.0.1:$hport/healthz"
+gw_start
 ok $? "ceirgw is up"
 t0=$(date +%s%N)
 wait_for 30 pending_is 0
@@ -43,7 +40,5 @@ echo "# drained $N results in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 is "$(grep -cE 'unknown report|not a result' "$TEST_TMP/ceirgw.log")" "$N" \
 	"each result handled once (none of them has a report: each logged and dropped)"
 
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
+gw_stop
 done_testing

@@ -7,6 +7,7 @@
 # ceirgw, callers on the HTTP callbacks from loopback.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
 hport=$(free_port)
 url=http://127.0.0.1:$hport
@@ -37,37 +38,13 @@ msisdn,national_id
 254722000444,27182818
 254733000222,11223344
 EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$BACKEND_REDIS_CONF
-kyc-key-file = kyc.key
-log-file = ceirgw.log
-log-level = info
-verify-tries = 3
-verify-lockout = 3600
-rate-report-msisdn = 100/86400
-EOF
-"$CEIRGWCTL" import pairings -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej.csv" \
-	"$TEST_TMP/pairings.csv" >/dev/null
-ok $? "pairings imported"
-"$CEIRGWCTL" import kyc -c "$TEST_TMP/ceirgw.conf" --rejects "$TEST_TMP/rej2.csv" \
-	"$TEST_TMP/kyc.csv" >/dev/null
-ok $? "KYC imported"
+gw_conf "$BACKEND_REDIS_CONF" info "verify-tries = 3" "verify-lockout = 3600" \
+	"rate-report-msisdn = 100/86400"
+import_data
 
-"$CEIRGW" -c "$TEST_TMP/ceirgw.conf" 2>"$TEST_TMP/ceirgw.err" &
-gw=$!
-test_pids="$test_pids $gw"
-wait_for 10 curl -sf "$url/healthz"
+gw_start
 ok $? "ceirgw is up"
 
-render() { "$CEIRGWCTL" flows render "$@"; }
-sms() {
-	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
-		--data-urlencode "text=$2"
-}
-entries() { R XLEN ceir:requests; }
 
 # burst KIND FILE: sends every line of FILE at once, 50 connections at a time, one request
 # each; prints each reply on one line (newlines as '|'), in any order. A line is
@@ -161,7 +138,7 @@ for i in $(seq 1 300); do
 	printf '%s\tRECOVERED %s %06d\n' "$(caller $((1000 + i)))" "$ref" "$(( (i * 104729) % 1000000 ))"
 done | grep -v " $pin\$" >"$TEST_TMP/pin.burst"
 n=$(wc -l <"$TEST_TMP/pin.burst")
-n0=$(entries)
+n0=$(queued)
 burst sms "$TEST_TMP/pin.burst" >"$TEST_TMP/pin.out"
 wrong=$(count "$TEST_TMP/pin.out" "$(render en unblock.wrong_pin ref="$ref")")
 locked=$(count "$TEST_TMP/pin.out" "$(render en unblock.locked minutes=60)")
@@ -170,10 +147,10 @@ is "$locked" "$((n - 2))" "PIN burst: every other of the $n guesses locked out"
 is "$(R GET "rep:{$A}:pin:oth")" 3 "PIN burst: 3 PINs compared, no more"
 r=$(sms "$(caller 2000)" "RECOVERED $ref $pin")
 is "$r" "$(render en unblock.locked minutes=60)" "a stranger with the right PIN after the burst: locked"
-is "$(entries)" "$n0" "no unblock request queued"
+is "$(queued)" "$n0" "no unblock request queued"
 r=$(sms "$OWNER" "RECOVERED $ref $pin")
 is "$r" "$(render en unblock.done ref="$ref")" "the owner's own line keeps its budget: unblock requested"
-is "$(entries)" "$((n0 + 1))" "one unblock request queued"
+is "$(queued)" "$((n0 + 1))" "one unblock request queued"
 
 # ---- 4. one number, many unblock attempts at once: the per-caller limit -----------------------
 for i in $(seq 1 40); do
@@ -243,7 +220,5 @@ for s in 31415926 5926 27182818 "$pin" 254712345678 254722000111 254722000444; d
 done >"$TEST_TMP/logleaks"
 is "$(cat "$TEST_TMP/logleaks")" "" "no ID, PIN or full MSISDN in the log"
 
-kill "$gw"
-wait_exit 10 "$gw"
-is "$exit_status" 0 "ceirgw stops cleanly"
+gw_stop
 done_testing
