@@ -1,9 +1,10 @@
 /* The actions the flows name (flow.h): check, handsets, link, kyc, report, status, unblock,
  * language; the SMS command parser; the JSON API's check; the CEIR results. Each action is
- * a short chain of store operations ending in run_finish(r, "<outcome>"). The order of the
- * report's steps (reserve the reference, open the report, record the evidence, enqueue with
- * the decision's request id, mark it sent) makes every step safe to repeat: a retry or a
- * restart in the middle never queues a decision twice (doc/ceir-queue.md). */
+ * a short chain of store operations ending in one of its outcomes (outcomes.h), as in
+ * run_finish(r, CHECK_CLEAN). The order of the report's steps (reserve the reference, open
+ * the report, record the evidence, enqueue with the decision's request id, mark it sent)
+ * makes every step safe to repeat: a retry or a restart in the middle never queues a
+ * decision twice (doc/ceir-queue.md). */
 #include "flow/engine_int.h"
 
 #include <ctype.h>
@@ -33,7 +34,7 @@ static void fail_store(struct run *r, int err)
 {
 	if (err != -EAGAIN)
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: store: %s", r->tag, strerror(-err));
-	run_finish(r, "unavailable");
+	run_finish_unavailable(r);
 }
 
 /* ---- deferral --------------------------------------------------------------------------- */
@@ -190,6 +191,7 @@ struct rate_step {
 	next_fn next;
 	unsigned hits;
 	const char *what;	/* limit.<what>: the text that names what was counted */
+	enum flow_outcome limited;	/* the action's "limited" */
 };
 
 /* {minutes} of a wait of ms milliseconds, rounded up: "1" at least. */
@@ -206,6 +208,7 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 	struct run *r = rs->r;
 	next_fn next = rs->next;
 	unsigned hits = rs->hits;
+	enum flow_outcome limited = rs->limited;
 	char key[40];
 
 	snprintf(key, sizeof(key), "limit.%s", rs->what);
@@ -219,16 +222,16 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 		/* The refusal says what was counted and when it ends (issue 15). */
 		minutes_of(r, ms_left);
 		run_render_key(r, key, r->what, sizeof(r->what));
-		run_finish(r, "limited");
+		run_finish(r, limited);
 		return;
 	}
 	next(r);
 }
 
 /* Counts a hit of the caller on the limit kind against rate; goes on with next, or
- * finishes "limited" with {what} (the text limit.<what>) and {minutes} set. */
+ * finishes limited with {what} (the text limit.<what>) and {minutes} set. */
 static void rate(struct run *r, enum store_limit kind, const struct config_rate *rt,
-		 const char *what, next_fn next)
+		 const char *what, enum flow_outcome limited, next_fn next)
 {
 	struct rate_step *rs = talloc_zero(r, struct rate_step);
 	int rc;
@@ -241,6 +244,7 @@ static void rate(struct run *r, enum store_limit kind, const struct config_rate 
 	rs->next = next;
 	rs->hits = rt->hits;
 	rs->what = what;
+	rs->limited = limited;
 	rc = store_limit_hit(r->e->st, kind, r->msisdn, strlen(r->msisdn), rt->seconds, on_rate,
 			     rs);
 	if (rc < 0) {
@@ -259,17 +263,17 @@ static void check_decide(struct run *r)
 	}
 	run_set_model(r);
 	if (strcmp(r->state, "blocked") == 0 || strcmp(r->state, "unblock_sent") == 0) {
-		run_finish(r, "blocked");
+		run_finish(r, CHECK_BLOCKED);
 	} else if (r->state[0] && strcmp(r->state, "unblocked") != 0 &&
 		   strcmp(r->state, "rejected") != 0) {
 		date_of(r->created, r->date);
-		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? "lost" : "stolen");
+		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? CHECK_LOST : CHECK_STOLEN);
 	} else if (r->flag) {
-		run_finish(r, "duplicated");
+		run_finish(r, CHECK_DUPLICATED);
 	} else if (r->maker[0] == '\0') {
-		run_finish(r, "unknown");
+		run_finish(r, CHECK_UNKNOWN);
 	} else {
-		run_finish(r, "clean");
+		run_finish(r, CHECK_CLEAN);
 	}
 }
 
@@ -344,17 +348,17 @@ static void act_check(struct run *r)
 	case IMEI_TOO_SHORT:
 	case IMEI_TOO_LONG:
 		r->s.imei[0] = '\0';
-		run_finish(r, "invalid_length");
+		run_finish(r, CHECK_INVALID_LENGTH);
 		return;
 	case IMEI_NOT_DIGITS:
 		r->s.imei[0] = '\0';
-		run_finish(r, "invalid_digits");
+		run_finish(r, CHECK_INVALID_DIGITS);
 		return;
 	case IMEI_BAD_CHECK_DIGIT:
-		run_finish(r, "invalid_check");
+		run_finish(r, CHECK_INVALID_CHECK);
 		return;
 	case IMEI_RESERVED:
-		run_finish(r, "invalid_reserved");
+		run_finish(r, CHECK_INVALID_RESERVED);
 		return;
 	}
 	/* Counted per caller only: a budget per IMEI would let strangers' checks refuse every
@@ -364,7 +368,7 @@ static void act_check(struct run *r)
 		check_lookup(r);
 	else
 		rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks",
-		     check_lookup);
+		     CHECK_LIMITED, check_lookup);
 }
 
 /* ---- handsets ------------------------------------------------------------------------- */
@@ -427,7 +431,7 @@ static void handsets_done(struct run *r)
 		if (r->cand_ok[i])
 			r->s.handsets[r->s.nhandsets++] = r->cand[i];
 	run_build_handsets(r);
-	run_finish(r, r->s.nhandsets ? "some" : "none");
+	run_finish(r, r->s.nhandsets ? HANDSETS_SOME : HANDSETS_NONE);
 }
 
 struct cand_ctx {
@@ -504,11 +508,11 @@ static void act_handsets(struct run *r)
 static void act_pick_handset(struct run *r)
 {
 	if (r->pick < 1 || r->pick > r->s.nhandsets) {
-		run_finish(r, "invalid");
+		run_finish(r, PICK_HANDSET_INVALID);
 		return;
 	}
 	body_to_imei(r->s.handsets[r->pick - 1], r->s.imei);
-	run_finish(r, "done");
+	run_finish(r, PICK_HANDSET_DONE);
 }
 
 /* ---- link: the IMEI was used with the owner's number within the window ----------------- */
@@ -541,7 +545,7 @@ static void link_on_pairings(void *arg, int err, const struct pair_rec *recs, si
 	} else if (r->s.link_state != 'r' && r->s.link_state != 'o') {
 		r->s.link_state = 'y';
 	}
-	run_finish(r, "linked");
+	run_finish(r, LINK_LINKED);
 }
 
 static void link_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
@@ -594,7 +598,7 @@ static void act_link(struct run *r)
 
 	imei_parse(r->s.imei, strlen(r->s.imei), &im);
 	if (!im.valid || r->s.owner[0] == '\0') {
-		run_finish(r, "invalid");
+		run_finish(r, LINK_INVALID);
 		return;
 	}
 	snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
@@ -602,7 +606,8 @@ static void act_link(struct run *r)
 	r->s.link_owner[0] = r->s.link_imei[0] = '\0';
 	/* Per caller only: a budget per IMEI let strangers' tries refuse the owner's own
 	 * report (issue 15). */
-	rate(r, STORE_LIMIT_REPORT, &r->e->cfg->rate_report_msisdn, "reports", link_lookup);
+	rate(r, STORE_LIMIT_REPORT, &r->e->cfg->rate_report_msisdn, "reports", LINK_LIMITED,
+	     link_lookup);
 }
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
@@ -612,22 +617,22 @@ static void kyc_decide(struct run *r)
 {
 	snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
 	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0) {
-		run_finish(r, "match");		/* a flow without a link step: report re-checks */
+		run_finish(r, KYC_MATCH);	/* a flow without a link step: report re-checks */
 		return;
 	}
 	switch (r->s.link_state) {
 	case 'n':
-		run_finish(r, "not_linked");
+		run_finish(r, KYC_NOT_LINKED);
 		return;
 	case 'r':
 		run_set_model(r);
-		run_finish(r, "reported");
+		run_finish(r, KYC_REPORTED);
 		return;
 	case 'o':
-		run_finish(r, "reported_other");
+		run_finish(r, KYC_REPORTED_OTHER);
 		return;
 	default:
-		run_finish(r, "match");
+		run_finish(r, KYC_MATCH);
 	}
 }
 
@@ -642,7 +647,7 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 	}
 	switch (res) {
 	case STORE_VERIFY_NONE:
-		run_finish(r, "no_record");
+		run_finish(r, KYC_NO_RECORD);
 		return;
 	case STORE_VERIFY_MATCH:
 		kyc_decide(r);
@@ -650,7 +655,7 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 	case STORE_VERIFY_MISMATCH:
 		if (left > 0) {
 			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, "mismatch");
+			run_finish(r, KYC_MISMATCH);
 			return;
 		}
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %ld times: locked out", r->tag,
@@ -659,13 +664,13 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 	case STORE_VERIFY_PEEKED:
 		/* Not an ID: nothing compared or counted; the tries left as they are. */
 		snprintf(r->tries, sizeof(r->tries), "%lld", left);
-		run_finish(r, "mismatch");
+		run_finish(r, KYC_MISMATCH);
 		return;
 	case STORE_VERIFY_LOCKED:
 		break;
 	}
 	minutes_of(r, ms_left);
-	run_finish(r, "locked");
+	run_finish(r, KYC_LOCKED);
 }
 
 static void kyc_compare(struct run *r)
@@ -702,7 +707,8 @@ static void act_kyc(struct run *r)
 		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
 	r->s.kyc_owner[0] = '\0';
 	/* Each caller's tries also count against the caller, whoever they name. */
-	rate(r, STORE_LIMIT_VERIFY, &r->e->cfg->rate_verify_msisdn, "verify", kyc_compare);
+	rate(r, STORE_LIMIT_VERIFY, &r->e->cfg->rate_verify_msisdn, "verify", KYC_LIMITED,
+	     kyc_compare);
 }
 
 /* ---- report ------------------------------------------------------------------------------- */
@@ -729,7 +735,7 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 		run_send_sms(r, r->msisdn, "notify.receipt");
 	else
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
-	run_finish(r, "accepted");
+	run_finish(r, REPORT_ACCEPTED);
 }
 
 static void report_enqueued(void *arg, int err, const char *id, size_t len, bool changed)
@@ -780,7 +786,7 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 	}
 	if (!changed && !(len == 8 && memcmp(state, "verified", 8) == 0) &&
 	    !(len == 4 && memcmp(state, "sent", 4) == 0)) {
-		run_finish(r, "reported");
+		run_finish(r, REPORT_REPORTED);
 		return;
 	}
 	run_set_model(r);
@@ -863,7 +869,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 	uint16_t days = 0;
 
 	if (err < 0) {
-		run_finish(r, "unavailable");
+		run_finish_unavailable(r);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -891,7 +897,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 	if (strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
 		/* Gone, or further along: nothing to complete. */
 		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
-		run_finish(r, "reported");
+		run_finish(r, REPORT_REPORTED);
 		return;
 	}
 	if (r->s.ref[0] == '\0' || r->msisdn[0] == '\0' || r->s.owner[0] == '\0' ||
@@ -901,7 +907,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
 		     r->rtag, run_ref_log(r), state);
 		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
-		run_finish(r, "reported");
+		run_finish(r, REPORT_REPORTED);
 		return;
 	}
 	r->s.last_seen = days;
@@ -948,11 +954,11 @@ static void report_on_existing(void *arg, int err, const struct store_kv *kv, si
 		/* Another owner's report, opened since the link looked: not this owner's
 		 * reference to know (issue 15). */
 		r->s.ref[0] = '\0';
-		run_finish(r, "reported_other");
+		run_finish(r, REPORT_REPORTED_OTHER);
 		return;
 	}
 	run_set_model(r);
-	run_finish(r, "reported");
+	run_finish(r, REPORT_REPORTED);
 }
 
 static void report_created(void *arg, int err, const char *ref, size_t len, bool changed)
@@ -1052,7 +1058,7 @@ static void act_report(struct run *r)
 	    r->s.reason[0] == '\0') {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: report without verified ownership: the flow "
 		     "skips a step", r->tag);
-		run_finish(r, "not_verified");
+		run_finish(r, REPORT_NOT_VERIFIED);
 		return;
 	}
 	if (r->e->kyc_keylen == 0) {
@@ -1117,6 +1123,7 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 {
 	struct run *r = arg;
 	char lang[8];
+	int i;
 
 	if (err < 0) {
 		fail_store(r, err);
@@ -1126,18 +1133,20 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 	memcpy(lang, r->s.lang, sizeof(lang));
 	if (!run_report_fields(r, kv, n)) {
 		memcpy(r->s.lang, lang, sizeof(lang));
-		run_finish(r, "unknown");
+		run_finish(r, STATUS_UNKNOWN);
 		return;
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
-	run_finish(r, run_outcome_index(FA_STATUS, r->state) >= 0 ? r->state : "received");
+	i = run_outcome_index(FA_STATUS, r->state);
+	run_finish(r, i >= 0 ? (enum flow_outcome)FLOW_OUTCOME(FA_STATUS, i) : STATUS_RECEIVED);
 }
 
 typedef void (*fields_fn)(void *arg, int err, const struct store_kv *kv, size_t n);
 
 struct find_ctx {
 	struct run *r;
+	enum flow_outcome unknown;	/* the action's "unknown": no such reference */
 	fields_fn next;
 };
 
@@ -1145,6 +1154,7 @@ static void on_found_ref(void *arg, int err, const void *imei, size_t len, bool 
 {
 	struct find_ctx *fc = arg;
 	struct run *r = fc->r;
+	enum flow_outcome unknown = fc->unknown;
 	fields_fn next = fc->next;
 	int rc;
 
@@ -1154,7 +1164,7 @@ static void on_found_ref(void *arg, int err, const void *imei, size_t len, bool 
 		return;
 	}
 	if (!found || len != 15) {
-		run_finish(r, "unknown");
+		run_finish(r, unknown);
 		return;
 	}
 	memcpy(r->s.imei, imei, 15);
@@ -1164,8 +1174,9 @@ static void on_found_ref(void *arg, int err, const void *imei, size_t len, bool 
 		fail_store(r, rc);
 }
 
-/* The report with the session's reference: next gets its fields. */
-static void find_report(struct run *r, fields_fn next)
+/* The report with the session's reference: next gets its fields, or the run finishes
+ * unknown. */
+static void find_report(struct run *r, enum flow_outcome unknown, fields_fn next)
 {
 	struct find_ctx *fc = talloc_zero(r, struct find_ctx);
 	int rc;
@@ -1175,6 +1186,7 @@ static void find_report(struct run *r, fields_fn next)
 		return;
 	}
 	fc->r = r;
+	fc->unknown = unknown;
 	fc->next = next;
 	rc = store_report_find(r->e->st, r->s.ref, REF_LEN, on_found_ref, fc);
 	if (rc < 0) {
@@ -1185,16 +1197,17 @@ static void find_report(struct run *r, fields_fn next)
 
 static void status_find(struct run *r)
 {
-	find_report(r, status_on_report);
+	find_report(r, STATUS_UNKNOWN, status_on_report);
 }
 
 static void act_status(struct run *r)
 {
 	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
-		run_finish(r, "unknown");
+		run_finish(r, STATUS_UNKNOWN);
 		return;
 	}
-	rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks", status_find);
+	rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks", STATUS_LIMITED,
+	     status_find);
 }
 
 static void unblock_done(void *arg, int err, const char *s, size_t len, bool changed)
@@ -1208,13 +1221,13 @@ static void unblock_done(void *arg, int err, const char *s, size_t len, bool cha
 		return;
 	}
 	if (!changed) {
-		run_finish(r, "already");
+		run_finish(r, UNBLOCK_ALREADY);
 		return;
 	}
 	r->e->stats.unblocks_accepted++;
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: unblock request queued", r->rtag,
 	     run_ref_log(r));
-	run_finish(r, "accepted");
+	run_finish(r, UNBLOCK_ACCEPTED);
 }
 
 static void unblock_enqueued(void *arg, int err, const char *id, size_t len, bool changed)
@@ -1241,11 +1254,11 @@ static void unblock_request(struct run *r)
 	int rc;
 
 	if (strcmp(r->state, "unblock_sent") == 0) {
-		run_finish(r, "already");
+		run_finish(r, UNBLOCK_ALREADY);
 		return;
 	}
 	if (strcmp(r->state, "sent") != 0 && strcmp(r->state, "blocked") != 0) {
-		run_finish(r, "not_blocked");
+		run_finish(r, UNBLOCK_NOT_BLOCKED);
 		return;
 	}
 	memcpy(tac, r->s.imei, 8);
@@ -1287,11 +1300,11 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 		return;
 	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
 	case STORE_VERIFY_PEEKED:	/* not asked for: a PIN digest is never empty */
-		run_finish(r, "unknown");
+		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	case STORE_VERIFY_MISMATCH:
 		if (left > 0) {
-			run_finish(r, "wrong_pin");
+			run_finish(r, UNBLOCK_WRONG_PIN);
 			return;
 		}
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
@@ -1301,7 +1314,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 		break;
 	}
 	minutes_of(r, ms_left);
-	run_finish(r, "locked");
+	run_finish(r, UNBLOCK_LOCKED);
 }
 
 static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
@@ -1319,7 +1332,7 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 	if (!run_report_fields(r, kv, n)) {
 		memcpy(r->s.lang, lang, sizeof(lang));
 		OPENSSL_cleanse(r->pin, sizeof(r->pin));
-		run_finish(r, "unknown");
+		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
@@ -1338,17 +1351,17 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 
 static void unblock_find(struct run *r)
 {
-	find_report(r, unblock_on_report);
+	find_report(r, UNBLOCK_UNKNOWN, unblock_on_report);
 }
 
 static void act_unblock(struct run *r)
 {
 	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
-		run_finish(r, "unknown");
+		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	}
 	if (strlen(r->pin) != PIN_LEN) {
-		run_finish(r, "wrong_pin");
+		run_finish(r, UNBLOCK_WRONG_PIN);
 		return;
 	}
 	if (r->e->kyc_keylen == 0) {
@@ -1357,14 +1370,15 @@ static void act_unblock(struct run *r)
 	}
 	/* Every attempt counts against the caller first, known reference or not: the
 	 * references are not for guessing either. */
-	rate(r, STORE_LIMIT_UNBLOCK, &r->e->cfg->rate_unblock_msisdn, "unblock", unblock_find);
+	rate(r, STORE_LIMIT_UNBLOCK, &r->e->cfg->rate_unblock_msisdn, "unblock", UNBLOCK_LIMITED,
+	     unblock_find);
 }
 
 /* ---- language --------------------------------------------------------------------------- */
 
 static void act_languages(struct run *r)
 {
-	run_finish(r, "done");
+	run_finish(r, LANGUAGES_DONE);
 }
 
 static void act_language(struct run *r)
@@ -1373,18 +1387,18 @@ static void act_language(struct run *r)
 	size_t n = tpl_languages(r->j->tpl, codes, 9);
 
 	if (r->pick < 1 || r->pick > n || r->pick > 9) {
-		run_finish(r, "invalid");
+		run_finish(r, LANGUAGE_INVALID);
 		return;
 	}
 	snprintf(r->s.lang, sizeof(r->s.lang), "%s", codes[r->pick - 1]);
 	run_remember_lang(r);
-	run_finish(r, "done");
+	run_finish(r, LANGUAGE_DONE);
 }
 
 static void act_owner_caller(struct run *r)
 {
 	snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
-	run_finish(r, "done");
+	run_finish(r, OWNER_CALLER_DONE);
 }
 
 void actions_run(struct run *r, enum flow_action a)
@@ -1401,6 +1415,6 @@ void actions_run(struct run *r, enum flow_action a)
 	case FA_UNBLOCK: act_unblock(r); break;
 	case FA_LANGUAGES: act_languages(r); break;
 	case FA_LANGUAGE: act_language(r); break;
-	case FA_COUNT: run_finish(r, "unavailable"); break;
+	case FA_COUNT: run_finish_unavailable(r); break;
 	}
 }

@@ -787,7 +787,7 @@ void run_outcome(struct run *r, int outcome)
 	step(r);
 }
 
-/* The outcome index by name (the actions use names, the flow indexes). */
+/* The outcome index by name (a report's state as a status outcome; "unavailable"). */
 int run_outcome_index(enum flow_action a, const char *name)
 {
 	const char *const *o = flow_action_info(a)->outcomes;
@@ -798,10 +798,12 @@ int run_outcome_index(enum flow_action a, const char *name)
 	return -1;
 }
 
-void run_finish(struct run *r, const char *outcome)
+/* Goes on with the outcome named outcome of action a, which must be the running action's
+ * (any action for FA_COUNT): an API run or the sweep takes its name, a flow its screen. */
+static void finish(struct run *r, enum flow_action a, const char *outcome)
 {
 	const struct flow_screen *sc;
-	int i;
+	int i = -1;
 
 	if (r->api_cb) {
 		api_finish(r, outcome);
@@ -812,7 +814,8 @@ void run_finish(struct run *r, const char *outcome)
 		return;
 	}
 	sc = &r->j->flow->screens[r->screen];
-	i = run_outcome_index(sc->action, outcome);
+	if (a == sc->action || a == FA_COUNT)
+		i = run_outcome_index(sc->action, outcome);
 
 	if (i < 0) {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: action %s has no outcome %s", r->tag,
@@ -822,6 +825,18 @@ void run_finish(struct run *r, const char *outcome)
 			i = 0;
 	}
 	run_outcome(r, i);
+}
+
+void run_finish(struct run *r, enum flow_outcome o)
+{
+	enum flow_action a = flow_outcome_action(o);
+
+	finish(r, a, flow_action_info(a)->outcomes[flow_outcome_index(o)]);
+}
+
+void run_finish_unavailable(struct run *r)
+{
+	finish(r, FA_COUNT, "unavailable");
 }
 
 static void step(struct run *r)

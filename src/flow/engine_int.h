@@ -10,6 +10,7 @@
 
 #include "domain/msisdn.h"
 #include "domain/tac.h"
+#include "flow/outcomes.h"
 #include "store/store.h"
 
 struct event_base;
@@ -134,7 +135,10 @@ struct run {
 
 /* engine.c */
 void run_outcome(struct run *r, int outcome);
-void run_finish(struct run *r, const char *outcome);
+/* Ends the running action with its outcome o (or, the steps every action shares,
+ * with its "unavailable"). */
+void run_finish(struct run *r, enum flow_outcome o);
+void run_finish_unavailable(struct run *r);
 int run_outcome_index(enum flow_action a, const char *name);
 int run_render_key(struct run *r, const char *key, char *out, size_t outsz);
 void run_set_model(struct run *r);

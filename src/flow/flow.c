@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "core/errbuf.h"
+#include "flow/outcomes.h"
 
 static const char *const vars[FV_COUNT] = {
 	[FV_NONE] = "", [FV_IMEI] = "imei", [FV_OWNER] = "owner", [FV_ID] = "id",
@@ -23,37 +24,17 @@ static const char *const vars[FV_COUNT] = {
 	[FV_PICK] = "pick",
 };
 
-static const char *const out_check[] = { "clean", "stolen", "lost", "blocked", "duplicated",
-	"unknown", "invalid_length", "invalid_digits", "invalid_check", "invalid_reserved",
-	"limited", "unavailable", NULL };
-static const char *const out_handsets[] = { "some", "none", "unavailable", NULL };
-static const char *const out_pick[] = { "done", "invalid", NULL };
-static const char *const out_done[] = { "done", NULL };
-/* The link's finding waits for the ID digits (issue 15: nothing before proof): the kyc
- * action tells it, once they match. */
-static const char *const out_link[] = { "linked", "invalid", "limited", "unavailable", NULL };
-static const char *const out_kyc[] = { "match", "mismatch", "locked", "no_record",
-	"not_linked", "reported", "reported_other", "limited", "unavailable", NULL };
-static const char *const out_report[] = { "accepted", "reported", "reported_other",
-	"not_verified", "limited", "unavailable", NULL };
-static const char *const out_status[] = { "received", "verified", "sent", "blocked",
-	"unblock_sent", "unblocked", "rejected", "unknown", "limited", "unavailable", NULL };
-static const char *const out_unblock[] = { "accepted", "already", "wrong_pin", "locked",
-	"unknown", "not_blocked", "limited", "unavailable", NULL };
+/* The actions and their outcome names, from the one table in outcomes.h. */
+#define OUTCOME_NAME(a, o, name) name,
+#define OUTCOME_NAMES(a, name) \
+	static const char *const out_##a[] = { a##_OUTCOMES(OUTCOME_NAME) NULL };
+FLOW_ACTIONS(OUTCOME_NAMES)
 
-static const struct flow_action_info actions[FA_COUNT] = {
-	[FA_CHECK] = { "check", out_check },
-	[FA_HANDSETS] = { "handsets", out_handsets },
-	[FA_PICK_HANDSET] = { "pick_handset", out_pick },
-	[FA_OWNER_CALLER] = { "owner_is_caller", out_done },
-	[FA_LINK] = { "link", out_link },
-	[FA_KYC] = { "kyc", out_kyc },
-	[FA_REPORT] = { "report", out_report },
-	[FA_STATUS] = { "status", out_status },
-	[FA_UNBLOCK] = { "unblock", out_unblock },
-	[FA_LANGUAGES] = { "languages", out_done },
-	[FA_LANGUAGE] = { "language", out_pick },
-};
+#define ACTION_INFO(a, name) [FA_##a] = { name, out_##a },
+static const struct flow_action_info actions[FA_COUNT] = { FLOW_ACTIONS(ACTION_INFO) };
+
+#define ACTION_ONE(a, name) + 1
+_Static_assert(0 FLOW_ACTIONS(ACTION_ONE) == FA_COUNT, "FLOW_ACTIONS lists every action once");
 
 /* Worst cases for tpl_check: values the engine trims to these lengths (engine.c). */
 static const struct tpl_placeholder placeholders[] = {

@@ -34,7 +34,8 @@ enum flow_var {
 	FV_COUNT
 };
 
-/* The actions. Each ends in one of its outcomes; the flow maps every outcome to a screen. */
+/* The actions. Each ends in one of its outcomes (outcomes.h); the flow maps every outcome to
+ * a screen. */
 enum flow_action {
 	FA_CHECK,	/* the status of FV_IMEI, for a buyer */
 	FA_HANDSETS,	/* the phones the operators' data links to the owner (FV_OWNER or caller) */

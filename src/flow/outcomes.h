@@ -1,0 +1,129 @@
+/* The actions' outcomes, one table (X-macros, as Kannel's msg-decl.h): each action with its
+ * name in the flows and its outcomes, in the order of the flow's screen per outcome. From it
+ * come the outcome names the flow checker knows (flow.c) and enum flow_outcome, which the
+ * actions finish with: run_finish(r, CHECK_CLEAN). A misspelt outcome does not compile. */
+#ifndef CEIRGW_FLOW_OUTCOMES_H
+#define CEIRGW_FLOW_OUTCOMES_H
+
+#include "flow/flow.h"
+
+/* X(action, name): the action is FA_<action>, its outcomes <action>_OUTCOMES. */
+#define FLOW_ACTIONS(X) \
+	X(CHECK, "check") \
+	X(HANDSETS, "handsets") \
+	X(PICK_HANDSET, "pick_handset") \
+	X(OWNER_CALLER, "owner_is_caller") \
+	X(LINK, "link") \
+	X(KYC, "kyc") \
+	X(REPORT, "report") \
+	X(STATUS, "status") \
+	X(UNBLOCK, "unblock") \
+	X(LANGUAGES, "languages") \
+	X(LANGUAGE, "language")
+
+/* X(action, outcome, name): the outcome is <action>_<outcome>, "name" in the flows. */
+#define CHECK_OUTCOMES(X) \
+	X(CHECK, CLEAN, "clean") \
+	X(CHECK, STOLEN, "stolen") \
+	X(CHECK, LOST, "lost") \
+	X(CHECK, BLOCKED, "blocked") \
+	X(CHECK, DUPLICATED, "duplicated") \
+	X(CHECK, UNKNOWN, "unknown") \
+	X(CHECK, INVALID_LENGTH, "invalid_length") \
+	X(CHECK, INVALID_DIGITS, "invalid_digits") \
+	X(CHECK, INVALID_CHECK, "invalid_check") \
+	X(CHECK, INVALID_RESERVED, "invalid_reserved") \
+	X(CHECK, LIMITED, "limited") \
+	X(CHECK, UNAVAILABLE, "unavailable")
+
+#define HANDSETS_OUTCOMES(X) \
+	X(HANDSETS, SOME, "some") \
+	X(HANDSETS, NONE, "none") \
+	X(HANDSETS, UNAVAILABLE, "unavailable")
+
+#define PICK_HANDSET_OUTCOMES(X) \
+	X(PICK_HANDSET, DONE, "done") \
+	X(PICK_HANDSET, INVALID, "invalid")
+
+#define OWNER_CALLER_OUTCOMES(X) \
+	X(OWNER_CALLER, DONE, "done")
+
+/* The link's finding waits for the ID digits (issue 15: nothing before proof): the kyc
+ * action tells it, once they match. */
+#define LINK_OUTCOMES(X) \
+	X(LINK, LINKED, "linked") \
+	X(LINK, INVALID, "invalid") \
+	X(LINK, LIMITED, "limited") \
+	X(LINK, UNAVAILABLE, "unavailable")
+
+#define KYC_OUTCOMES(X) \
+	X(KYC, MATCH, "match") \
+	X(KYC, MISMATCH, "mismatch") \
+	X(KYC, LOCKED, "locked") \
+	X(KYC, NO_RECORD, "no_record") \
+	X(KYC, NOT_LINKED, "not_linked") \
+	X(KYC, REPORTED, "reported") \
+	X(KYC, REPORTED_OTHER, "reported_other") \
+	X(KYC, LIMITED, "limited") \
+	X(KYC, UNAVAILABLE, "unavailable")
+
+#define REPORT_OUTCOMES(X) \
+	X(REPORT, ACCEPTED, "accepted") \
+	X(REPORT, REPORTED, "reported") \
+	X(REPORT, REPORTED_OTHER, "reported_other") \
+	X(REPORT, NOT_VERIFIED, "not_verified") \
+	X(REPORT, LIMITED, "limited") \
+	X(REPORT, UNAVAILABLE, "unavailable")
+
+#define STATUS_OUTCOMES(X) \
+	X(STATUS, RECEIVED, "received") \
+	X(STATUS, VERIFIED, "verified") \
+	X(STATUS, SENT, "sent") \
+	X(STATUS, BLOCKED, "blocked") \
+	X(STATUS, UNBLOCK_SENT, "unblock_sent") \
+	X(STATUS, UNBLOCKED, "unblocked") \
+	X(STATUS, REJECTED, "rejected") \
+	X(STATUS, UNKNOWN, "unknown") \
+	X(STATUS, LIMITED, "limited") \
+	X(STATUS, UNAVAILABLE, "unavailable")
+
+#define UNBLOCK_OUTCOMES(X) \
+	X(UNBLOCK, ACCEPTED, "accepted") \
+	X(UNBLOCK, ALREADY, "already") \
+	X(UNBLOCK, WRONG_PIN, "wrong_pin") \
+	X(UNBLOCK, LOCKED, "locked") \
+	X(UNBLOCK, UNKNOWN, "unknown") \
+	X(UNBLOCK, NOT_BLOCKED, "not_blocked") \
+	X(UNBLOCK, LIMITED, "limited") \
+	X(UNBLOCK, UNAVAILABLE, "unavailable")
+
+#define LANGUAGES_OUTCOMES(X) \
+	X(LANGUAGES, DONE, "done")
+
+#define LANGUAGE_OUTCOMES(X) \
+	X(LANGUAGE, DONE, "done") \
+	X(LANGUAGE, INVALID, "invalid")
+
+/* An outcome's value holds its action and its index in the action's outcomes. */
+#define FLOW_OUTCOME(a, i) ((int)(a) * 256 + (i))
+
+#define FLOW_OUTCOME_ENUM_(a, o, name) a##_##o,
+#define FLOW_ACTION_ENUM_(a, name) \
+	a##_OUTCOMES_BEGIN_ = FLOW_OUTCOME(FA_##a, 0) - 1, a##_OUTCOMES(FLOW_OUTCOME_ENUM_)
+enum flow_outcome {
+	FLOW_ACTIONS(FLOW_ACTION_ENUM_)
+};
+#undef FLOW_ACTION_ENUM_
+#undef FLOW_OUTCOME_ENUM_
+
+static inline enum flow_action flow_outcome_action(enum flow_outcome o)
+{
+	return (enum flow_action)((int)o / 256);
+}
+
+static inline int flow_outcome_index(enum flow_outcome o)
+{
+	return (int)o % 256;
+}
+
+#endif
