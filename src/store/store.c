@@ -43,9 +43,8 @@
 #define ID_MAX 128		/* session ids and counter names */
 #define REFRESH_PERIOD_MS 5000	/* a quiet gateway's map is this old at most */
 #define REFRESH_MIN_MS 100	/* between two refreshes a MOVED or a failure asks for */
-#define REDIRECTS_MAX 5		/* MOVED, ASK and TRYAGAIN per operation */
-/* At most one ROLE this often to a master whose replicas fell short (struct node). */
-#define PROBE_MS 20
+#define REDIRECTS_MAX 5		/* MOVED and ASK per operation (TRYAGAIN: until its timeout) */
+/* ROLE this often to a master whose replicas fell short (struct node). */
 #define PROBE_EVERY_MS 100
 /* The masters and their twins, and the seeds. */
 #define NODES_MAX (2 * CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
@@ -233,15 +232,14 @@ struct node {
 	unsigned long long wseq, wait_covers;
 	struct op *wait;
 	struct op_list wait_cur, wait_next;
-	/* A WAIT answered short (too few replicas): from then on the writes that must reach
-	 * replicas fail at once, before they write, rather than each waiting out
+	/* A WAIT answered short (too few replicas): from then on (refusing) the writes that
+	 * must reach replicas fail at once, before they write, rather than each waiting out
 	 * redis-replicas-timeout for a replica that is not there, until ROLE (which does not
-	 * block) lists enough replicas online again. ROLE is asked every PROBE_EVERY_MS while
-	 * short (probe_ev), and by a refused write, one at a time and at most every PROBE_MS:
-	 * a replica that is back is used before the next confirm needs it. */
-	bool short_;
+	 * block), asked every PROBE_EVERY_MS (probe_ev), one at a time (probe), lists enough
+	 * replicas online again. */
+	bool refusing;
 	struct op *probe;
-	long long probe_next, probe_logged;
+	long long probe_logged;
 	struct event *probe_ev;
 };
 
@@ -825,7 +823,6 @@ static bool probe_reply(struct op *op, const redisReply *r)
 	const redisReply *list;
 
 	n->probe = NULL;
-	n->probe_next = now_ms() + PROBE_MS;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 	    r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0 &&
 	    (list = r->element[2])->type == REDIS_REPLY_ARRAY &&
@@ -837,7 +834,7 @@ static bool probe_reply(struct op *op, const redisReply *r)
 			     "writes that wait for them go on", n->address, list->elements);
 			n->probe_logged = now_ms();
 		}
-		n->short_ = false;
+		n->refusing = false;
 	}
 	return true;
 }
@@ -848,7 +845,6 @@ static void probe_fail(struct op *op, int err)
 
 	(void)err;
 	n->probe = NULL;
-	n->probe_next = now_ms() + PROBE_MS;
 }
 
 static const struct op_type probe_type = { probe_reply, probe_fail };
@@ -859,12 +855,10 @@ static void probe_replicas(struct node *n)
 	size_t lens[] = { 4 };
 	struct op *op;
 
-	if (n->probe || now_ms() < n->probe_next || n->st->closing ||
-	    (op = op_alloc(n->st, &probe_type, n)) == NULL)
+	if (n->probe || (op = op_alloc(n->st, &probe_type, n)) == NULL)
 		return;
 	op->node = n;
 	op->pinned = true;
-	n->probe_next = now_ms() + PROBE_MS;
 	if (op_start(op, 1, argv, lens) == 0)
 		n->probe = op;
 }
@@ -876,7 +870,7 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!n->short_ || n->st->closing)
+	if (!n->refusing || n->st->closing)
 		return;
 	probe_replicas(n);
 	evtimer_add(n->probe_ev, &tv);
@@ -887,9 +881,11 @@ static void replicas_short(struct node *n)
 {
 	struct timeval tv = { 0, PROBE_EVERY_MS * 1000 };
 
-	n->short_ = true;
-	if (n->probe_ev == NULL && (n->probe_ev = evtimer_new(n->st->base, probe_cb, n)) == NULL)
-		return;		/* the refused writes still ask */
+	n->refusing = true;
+	if (n->probe_ev == NULL && (n->probe_ev = evtimer_new(n->st->base, probe_cb, n)) == NULL) {
+		n->refusing = false;	/* nothing would ask again: WAIT is the probe then */
+		return;
+	}
 	if (!evtimer_pending(n->probe_ev, NULL))
 		evtimer_add(n->probe_ev, &tv);
 }
@@ -906,10 +902,8 @@ static int op_send(struct op *op)
 		map_refresh_soon(op->st);
 		return -EAGAIN;
 	}
-	if (op->durable && !op->pinned && n->short_) {
-		probe_replicas(n);
+	if (op->durable && !op->pinned && n->refusing)
 		return -EAGAIN;
-	}
 	if (op->ask && !op->pinned &&
 	    redisAsyncCommandArgv(n->ac, ignore_reply, NULL, 1, asking, asking_len) != REDIS_OK)
 		return -EAGAIN;
@@ -1585,9 +1579,9 @@ static int map_ask(struct store *st, struct node *n)
 
 /* The steps of a result op. A report's SMS are indexed (MARK) before its transition writes
  * them into its outbox (SCRIPT); a new report's reference is mapped to its IMEI (MAP) before
- * the answer; with redis-replicas-ack, each write is followed by WAIT on its own node's
- * connection (WAIT after SCRIPT, WAIT_MAP after MAP), so that what the user is told was
- * accepted is on a replica too. */
+ * the answer; with redis-replicas-ack, each write goes over its node's twin connection and
+ * waits for a WAIT there (WAIT_MARK after MARK, WAIT after SCRIPT, WAIT_MAP after MAP), so
+ * that what the user is told was accepted is on a replica too. */
 enum result_step { R_MARK, R_WAIT_MARK, R_SCRIPT, R_WAIT, R_MAP, R_WAIT_MAP };
 
 struct result_op {
@@ -1766,7 +1760,6 @@ static bool result_next(struct op *op)
 	const char *argv[3] = { "SET", key, ro->imei };
 	size_t lens[3];
 
-	op->pinned = false;
 	if (ro->map && ro->step < R_MAP) {
 		/* Every answer maps its reference, the open report's too: a retry repairs a
 		 * mapping that a dropped connection left unwritten. */
@@ -1818,7 +1811,6 @@ static bool result_reply(struct op *op, const redisReply *r)
 		}
 		memcpy(op->key, ro->report_key, ro->report_keylen);
 		op->keylen = ro->report_keylen;
-		op->pinned = false;
 		ro->step = R_SCRIPT;
 		if (op_script(op, false) == 0)
 			return false;
