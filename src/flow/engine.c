@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,55 +267,6 @@ static void put(char **p, char *end, const char *k, const char *v)
 		*p = end;
 }
 
-size_t sess_encode(const struct sess *s, char *out, size_t outsz)
-{
-	char *p = out, *end = out + outsz, num[24], list[8 * 16];
-	size_t i, l = 0;
-
-	put(&p, end, "v", "1");
-	put(&p, end, "s", s->screen);
-	snprintf(num, sizeof(num), "%u", s->consumed);
-	put(&p, end, "c", num);
-	put(&p, end, "l", s->lang);
-	put(&p, end, "imei", s->imei);
-	put(&p, end, "owner", s->owner);
-	put(&p, end, "reason", s->reason);
-	put(&p, end, "police", s->police);
-	put(&p, end, "ref", s->ref);
-	for (i = 0; i < s->nhandsets; i++)
-		l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", i ? "," : "",
-				      (unsigned long long)s->handsets[i]);
-	put(&p, end, "h", l ? list : NULL);
-	put(&p, end, "lo", s->link_owner);
-	put(&p, end, "li", s->link_imei);
-	if (s->last_seen) {
-		snprintf(num, sizeof(num), "%u", s->last_seen);
-		put(&p, end, "ls", num);
-	}
-	put(&p, end, "ko", s->kyc_owner);
-	num[0] = s->link_state;
-	num[1] = '\0';
-	put(&p, end, "lk", num);
-	if (s->shown[0] && end - p > 4) {
-		/* "t=" and the text with '\\' and newlines escaped, on one line. */
-		char *q = p;
-
-		memcpy(q, "t=", 2);
-		q += 2;
-		for (const char *c = s->shown; *c && end - q > 3; c++) {
-			if (*c == '\n' || *c == '\\') {
-				*q++ = '\\';
-				*q++ = *c == '\n' ? 'n' : '\\';
-			} else {
-				*q++ = *c;
-			}
-		}
-		*q++ = '\n';
-		p = q;
-	}
-	return (size_t)(p - out);
-}
-
 static bool copy_val(char *dst, size_t dstsz, const char *v, size_t len)
 {
 	if (len >= dstsz)
@@ -324,6 +276,190 @@ static bool copy_val(char *dst, size_t dstsz, const char *v, size_t len)
 	return true;
 }
 
+/* SESS_FIELDS as data: each field's key, kind and place. */
+enum sess_kind { SK_VAR, SK_STR, SK_UINT, SK_CHAR, SK_LIST, SK_TEXT };
+struct sess_field {
+	const char *key;	/* NULL: the flow variable's name */
+	enum flow_var var;
+	enum sess_kind kind;
+	size_t off, size;	/* LIST: size is the count */
+	size_t count_off;	/* LIST: where its count is */
+};
+#define SESS_SIZE_(field) sizeof(((struct sess *)0)->field)
+#define SESS_DESC_VAR(field, key) { NULL, FV_##key, SK_VAR, offsetof(struct sess, field), \
+				    SESS_SIZE_(field), 0 },
+#define SESS_DESC_STR(field, key) { key, FV_NONE, SK_STR, offsetof(struct sess, field), \
+				    SESS_SIZE_(field), 0 },
+#define SESS_DESC_UINT(field, key) { key, FV_NONE, SK_UINT, offsetof(struct sess, field), 0, 0 },
+#define SESS_DESC_CHAR(field, key) { key, FV_NONE, SK_CHAR, offsetof(struct sess, field), 1, 0 },
+#define SESS_DESC_LIST(field, key) { key, FV_NONE, SK_LIST, offsetof(struct sess, field), \
+				     SESS_SIZE_(field) / sizeof(uint64_t), \
+				     offsetof(struct sess, n##field) },
+#define SESS_DESC_TEXT(field, key) { key, FV_NONE, SK_TEXT, offsetof(struct sess, field), \
+				     SESS_SIZE_(field), 0 },
+#define SESS_DESC_(kind, field, key, size) SESS_DESC_##kind(field, key)
+static const struct sess_field sess_fields[] = { SESS_FIELDS(SESS_DESC_) };
+
+/* Every SAVED flow variable has its row in SESS_FIELDS. */
+#define SAVED_ONE_SAVED + 1
+#define SAVED_ONE_RUN
+#define SAVED_ONE_(v, name, keep) SAVED_ONE_##keep
+#define VAR_ROW_VAR + 1
+#define VAR_ROW_STR
+#define VAR_ROW_UINT
+#define VAR_ROW_CHAR
+#define VAR_ROW_LIST
+#define VAR_ROW_TEXT
+#define VAR_ROW_(kind, field, key, size) VAR_ROW_##kind
+_Static_assert(0 FLOW_VARS(SAVED_ONE_) == 0 SESS_FIELDS(VAR_ROW_),
+	       "every SAVED variable of FLOW_VARS is a VAR row of SESS_FIELDS");
+
+/* The letters a CHAR field may hold. */
+static const char sess_link_states[] = "ynro";
+
+static const char *sess_key(const struct sess_field *f)
+{
+	return f->key ? f->key : flow_var_name(f->var);
+}
+
+size_t sess_encode(const struct sess *s, char *out, size_t outsz)
+{
+	const char *base = (const char *)s;
+	char *p = out, *end = out + outsz, num[24], list[8 * 16];
+	size_t i, k, l;
+
+	put(&p, end, "v", "1");
+	for (i = 0; i < sizeof(sess_fields) / sizeof(sess_fields[0]); i++) {
+		const struct sess_field *f = &sess_fields[i];
+		const char *key = sess_key(f), *field = base + f->off;
+
+		switch (f->kind) {
+		case SK_VAR:
+		case SK_STR:
+			put(&p, end, key, field);
+			break;
+		case SK_UINT: {
+			unsigned u;
+
+			memcpy(&u, field, sizeof(u));
+			if (u) {
+				snprintf(num, sizeof(num), "%u", u);
+				put(&p, end, key, num);
+			}
+			break;
+		}
+		case SK_CHAR:
+			num[0] = *field;
+			num[1] = '\0';
+			put(&p, end, key, num);
+			break;
+		case SK_LIST: {
+			unsigned count;
+
+			memcpy(&count, base + f->count_off, sizeof(count));
+			for (k = l = 0; k < count && k < f->size; k++) {
+				uint64_t v;
+
+				memcpy(&v, field + k * sizeof(v), sizeof(v));
+				l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", k ? "," : "",
+						      (unsigned long long)v);
+			}
+			put(&p, end, key, l ? list : NULL);
+			break;
+		}
+		case SK_TEXT:
+			if (*field && end - p > 4) {
+				/* "t=" and the text with '\\' and newlines escaped, on one line. */
+				char *q = p;
+				size_t kl = strlen(key);
+
+				if ((size_t)(end - q) <= kl + 3)
+					break;
+				memcpy(q, key, kl);
+				q += kl;
+				*q++ = '=';
+				for (const char *c = field; *c && end - q > 3; c++) {
+					if (*c == '\n' || *c == '\\') {
+						*q++ = '\\';
+						*q++ = *c == '\n' ? 'n' : '\\';
+					} else {
+						*q++ = *c;
+					}
+				}
+				*q++ = '\n';
+				p = q;
+			}
+			break;
+		}
+	}
+	return (size_t)(p - out);
+}
+
+/* One "key=value" of the record into its field; false when the value does not fit. */
+static bool sess_decode_field(const struct sess_field *f, struct sess *s, const char *v,
+			      size_t vl)
+{
+	char *base = (char *)s, *field = base + f->off;
+
+	switch (f->kind) {
+	case SK_VAR:
+	case SK_STR:
+		return copy_val(field, f->size, v, vl);
+	case SK_UINT: {
+		char num[8];
+		unsigned u;
+
+		if (!copy_val(num, sizeof(num), v, vl))
+			return false;
+		u = (unsigned)strtoul(num, NULL, 10);
+		memcpy(field, &u, sizeof(u));
+		return true;
+	}
+	case SK_CHAR:
+		if (vl != 1 || v[0] == '\0' || strchr(sess_link_states, v[0]) == NULL) {
+			*field = '\0';
+			return false;
+		}
+		*field = v[0];
+		return true;
+	case SK_LIST: {
+		char list[8 * 16], *q, *save = NULL;
+		unsigned count = 0;
+
+		if (!copy_val(list, sizeof(list), v, vl))
+			return false;
+		for (q = strtok_r(list, ",", &save); q && count < f->size;
+		     q = strtok_r(NULL, ",", &save)) {
+			uint64_t x = strtoull(q, NULL, 10);
+
+			memcpy(field + count * sizeof(x), &x, sizeof(x));
+			count++;
+		}
+		memcpy(base + f->count_off, &count, sizeof(count));
+		return true;
+	}
+	case SK_TEXT: {
+		size_t k = 0;
+		bool ok = true;
+
+		for (size_t i = 0; i < vl && ok; i++) {
+			char c = v[i];
+
+			if (c == '\\' && i + 1 < vl) {
+				c = v[i + 1] == 'n' ? '\n' : v[i + 1];
+				i++;
+			}
+			ok = k + 1 < f->size;
+			if (ok)
+				field[k++] = c;
+		}
+		field[k] = '\0';
+		return ok;
+	}
+	}
+	return false;
+}
+
 int sess_decode(const char *in, size_t len, struct sess *s)
 {
 	const char *p = in, *end = in + len;
@@ -331,7 +467,7 @@ int sess_decode(const char *in, size_t len, struct sess *s)
 	memset(s, 0, sizeof(*s));
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
-		size_t kl, vl;
+		size_t kl, vl, i;
 		bool ok = true;
 
 		if (nl == NULL)
@@ -341,67 +477,19 @@ int sess_decode(const char *in, size_t len, struct sess *s)
 			return -EINVAL;
 		kl = (size_t)(eq - p);
 		vl = (size_t)(nl - eq - 1);
-#define KEY(k) (kl == sizeof(k) - 1 && memcmp(p, k, kl) == 0)
-		if (KEY("v"))
+		if (kl == 1 && p[0] == 'v') {
 			ok = vl == 1 && eq[1] == '1';
-		else if (KEY("s"))
-			ok = copy_val(s->screen, sizeof(s->screen), eq + 1, vl);
-		else if (KEY("c")) {
-			char num[8];
+		} else {
+			/* Unknown keys are skipped: a newer ceirgw's record still reads. */
+			for (i = 0; i < sizeof(sess_fields) / sizeof(sess_fields[0]); i++) {
+				const char *key = sess_key(&sess_fields[i]);
 
-			ok = copy_val(num, sizeof(num), eq + 1, vl);
-			s->consumed = (unsigned)strtoul(num, NULL, 10);
-		} else if (KEY("l"))
-			ok = copy_val(s->lang, sizeof(s->lang), eq + 1, vl);
-		else if (KEY("imei"))
-			ok = copy_val(s->imei, sizeof(s->imei), eq + 1, vl);
-		else if (KEY("owner"))
-			ok = copy_val(s->owner, sizeof(s->owner), eq + 1, vl);
-		else if (KEY("reason"))
-			ok = copy_val(s->reason, sizeof(s->reason), eq + 1, vl);
-		else if (KEY("police"))
-			ok = copy_val(s->police, sizeof(s->police), eq + 1, vl);
-		else if (KEY("ref"))
-			ok = copy_val(s->ref, sizeof(s->ref), eq + 1, vl);
-		else if (KEY("lo"))
-			ok = copy_val(s->link_owner, sizeof(s->link_owner), eq + 1, vl);
-		else if (KEY("li"))
-			ok = copy_val(s->link_imei, sizeof(s->link_imei), eq + 1, vl);
-		else if (KEY("ko"))
-			ok = copy_val(s->kyc_owner, sizeof(s->kyc_owner), eq + 1, vl);
-		else if (KEY("t")) {
-			size_t k = 0;
-
-			for (size_t i = 0; i < vl && ok; i++) {
-				char c = eq[1 + i];
-
-				if (c == '\\' && i + 1 < vl) {
-					c = eq[2 + i] == 'n' ? '\n' : eq[2 + i];
-					i++;
+				if (strlen(key) == kl && memcmp(p, key, kl) == 0) {
+					ok = sess_decode_field(&sess_fields[i], s, eq + 1, vl);
+					break;
 				}
-				ok = k + 1 < sizeof(s->shown);
-				if (ok)
-					s->shown[k++] = c;
 			}
-			s->shown[k] = '\0';
-		} else if (KEY("lk")) {
-			ok = vl == 1 && strchr("ynro", eq[1]) != NULL;
-			s->link_state = ok ? eq[1] : '\0';
 		}
-		else if (KEY("ls")) {
-			char num[8];
-
-			ok = copy_val(num, sizeof(num), eq + 1, vl);
-			s->last_seen = (unsigned)strtoul(num, NULL, 10);
-		} else if (KEY("h")) {
-			char list[8 * 16], *q, *save = NULL;
-
-			ok = copy_val(list, sizeof(list), eq + 1, vl);
-			for (q = ok ? strtok_r(list, ",", &save) : NULL;
-			     q && s->nhandsets < SESS_HANDSETS_MAX; q = strtok_r(NULL, ",", &save))
-				s->handsets[s->nhandsets++] = strtoull(q, NULL, 10);
-		}
-#undef KEY
 		if (!ok)
 			return -EINVAL;
 		p = nl + 1;
@@ -603,16 +691,58 @@ const char *run_ref_log(struct run *r)
 	return r->ref_log;
 }
 
+/* The value of placeholder p for the run; tail and reason are run_render_key's. */
+static const char *placeholder_value(struct run *r, enum flow_placeholder p, const char *tail,
+				     const char *reason)
+{
+	switch (p) {
+	case FP_MAKER:
+		return r->maker;
+	case FP_MODEL:
+		return r->model;
+	case FP_IMEI:
+		return r->s.imei;
+	case FP_IMEI_TAIL:
+		return tail;
+	case FP_DATE:
+		return r->date;
+	case FP_REF:
+		return r->s.ref;
+	case FP_PIN:
+		return r->pin_out;
+	case FP_TRIES:
+		return r->tries;
+	case FP_MINUTES:
+		return r->minutes;
+	case FP_HANDSETS:
+		return r->list;
+	case FP_LANGUAGES:
+		return r->j->langs;
+	case FP_REASON:
+		return reason;
+	case FP_POLICE:
+		return r->s.police;
+	case FP_WHY:
+		return r->why;
+	case FP_WHAT:
+		return r->what;
+	case FP_CODE:
+		return r->e->cfg->sms_code;
+	case FP_COUNT:
+		break;
+	}
+	return "";
+}
+
 /* Renders a text of the run's language; "" when it has none (logged). */
 int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 {
-	struct tpl_var v[20];
-	size_t n = 0;
+	const struct tpl_placeholder *reg;
+	struct tpl_var v[FP_COUNT];
+	size_t n, i;
 	char tail[5] = "", reason[48] = "";
 	int rc;
 
-#define VAR(nm, value) do { v[n].name = (nm); v[n].val = (value); \
-			      v[n].len = strlen(v[n].val); n++; } while (0)
 	if (strlen(r->s.imei) >= 4)
 		memcpy(tail, r->s.imei + strlen(r->s.imei) - 4, 5);
 	if (r->s.reason[0]) {
@@ -622,23 +752,12 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 		if (tpl_render(r->j->tpl, r->s.lang, k, NULL, 0, reason, sizeof(reason), NULL) < 0)
 			reason[0] = '\0';
 	}
-	VAR("maker", r->maker);
-	VAR("model", r->model);
-	VAR("imei", r->s.imei);
-	VAR("imei_tail", tail);
-	VAR("date", r->date);
-	VAR("ref", r->s.ref);
-	VAR("pin", r->pin_out);
-	VAR("tries", r->tries);
-	VAR("minutes", r->minutes);
-	VAR("handsets", r->list);
-	VAR("languages", r->j->langs);
-	VAR("reason", reason);
-	VAR("police", r->s.police);
-	VAR("why", r->why);
-	VAR("what", r->what);
-	VAR("code", r->e->cfg->sms_code);
-#undef VAR
+	reg = flow_placeholders(&n);
+	for (i = 0; i < n; i++) {
+		v[i].name = reg[i].name;
+		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason);
+		v[i].len = strlen(v[i].val);
+	}
 	rc = tpl_render(r->j->tpl, r->s.lang, key, v, n, out, outsz, NULL);
 	if (rc < 0) {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: text %s (%s) does not render: %s", r->tag, key,

@@ -34,30 +34,50 @@ struct engine {
 	bool sweeping;
 };
 
-/* A session's variables: what survives from one USSD step to the next. */
+/* A session's variables: what survives from one USSD step to the next, one table (X-macros)
+ * that makes struct sess and drives its encoding into the session record (sess_encode,
+ * sess_decode). X(kind, field, key, size):
+ *   VAR   a SAVED variable of the flow (FLOW_VARS), kept under its flow name: key is its FV_
+ *         name; char field[size]
+ *   STR   char field[size], under key; absent when ""
+ *   UINT  unsigned field; absent when 0
+ *   CHAR  char field, one of the letters key's row allows (sess_decode); absent when '\0'
+ *   LIST  uint64_t field[size] and unsigned n<field>: a comma-separated list
+ *   TEXT  char field[size], '\\' and newlines escaped on the record's one line
+ * The record is "key=value" lines after "v=1"; a new field is one row here (and, for a flow
+ * variable, its row in FLOW_VARS and its validation in run_take_input). */
+#define SESS_FIELDS(X) \
+	X(STR, screen, "s", FLOW_NAME_MAX + 1) \
+	X(UINT, consumed, "c", 0)	/* inputs used so far (the aggregator repeats them) */ \
+	X(STR, lang, "l", 8) \
+	X(VAR, imei, IMEI, 41)		/* 15 digits, or what was typed when not an IMEI */ \
+	X(VAR, owner, OWNER, MSISDN_E164_MAX + 1) \
+	X(VAR, reason, REASON, 8) \
+	X(VAR, police, POLICE, 25) \
+	X(VAR, ref, REF, REF_LEN + 1) \
+	X(LIST, handsets, "h", SESS_HANDSETS_MAX)	/* IMEI bodies listed to pick from */ \
+	/* What was verified, and for whom: the report action insists on both. */ \
+	X(STR, link_owner, "lo", MSISDN_E164_MAX + 1) \
+	X(STR, link_imei, "li", 16) \
+	X(UINT, last_seen, "ls", 0)	/* days since 2000-01-01 */ \
+	X(STR, kyc_owner, "ko", MSISDN_E164_MAX + 1) \
+	/* What the link found, told only once the ID digits prove the caller is the owner \
+	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this \
+	 * owner (s.ref is its reference), 'o' reported by someone else. */ \
+	X(CHAR, link_state, "lk", 0) \
+	/* The screen as it was shown, when it holds values the session does not keep (tries, \
+	 * minutes, what was limited, the end's text): what a repeat of the step gets again. */ \
+	X(TEXT, shown, "t", 640)
+
+#define SESS_MEMBER_VAR(field, size) char field[size];
+#define SESS_MEMBER_STR(field, size) char field[size];
+#define SESS_MEMBER_UINT(field, size) unsigned field;
+#define SESS_MEMBER_CHAR(field, size) char field;
+#define SESS_MEMBER_LIST(field, size) uint64_t field[size]; unsigned n##field;
+#define SESS_MEMBER_TEXT(field, size) char field[size];
+#define SESS_MEMBER_(kind, field, key, size) SESS_MEMBER_##kind(field, size)
 struct sess {
-	char screen[FLOW_NAME_MAX + 1];
-	unsigned consumed;		/* inputs used so far (the aggregator repeats them) */
-	char lang[8];
-	char imei[41];			/* 15 digits, or what was typed when not an IMEI */
-	char owner[MSISDN_E164_MAX + 1];
-	char reason[8];
-	char police[25];
-	char ref[REF_LEN + 1];
-	uint64_t handsets[SESS_HANDSETS_MAX];	/* IMEI bodies listed to pick from */
-	unsigned nhandsets;
-	/* What was verified, and for whom: the report action insists on both. */
-	char link_owner[MSISDN_E164_MAX + 1];
-	char link_imei[16];
-	unsigned last_seen;		/* days since 2000-01-01 */
-	char kyc_owner[MSISDN_E164_MAX + 1];
-	/* What the link found, told only once the ID digits prove the caller is the owner
-	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this
-	 * owner (s.ref is its reference), 'o' reported by someone else. */
-	char link_state;
-	/* The screen as it was shown, when it holds values the session does not keep (tries,
-	 * minutes, what was limited, the end's text): what a repeat of the step gets again. */
-	char shown[640];
+	SESS_FIELDS(SESS_MEMBER_)
 };
 
 size_t sess_encode(const struct sess *s, char *out, size_t outsz);

@@ -18,11 +18,9 @@
 #include "core/errbuf.h"
 #include "flow/outcomes.h"
 
-static const char *const vars[FV_COUNT] = {
-	[FV_NONE] = "", [FV_IMEI] = "imei", [FV_OWNER] = "owner", [FV_ID] = "id",
-	[FV_REASON] = "reason", [FV_POLICE] = "police", [FV_REF] = "ref", [FV_PIN] = "pin",
-	[FV_PICK] = "pick",
-};
+#define VAR_NAME(v, name, keep) [FV_##v] = name,
+static const char *const vars[FV_COUNT] = { [FV_NONE] = "", FLOW_VARS(VAR_NAME) };
+#undef VAR_NAME
 
 /* The actions and their outcome names, from the one table in outcomes.h. */
 #define OUTCOME_NAME(a, o, name) name,
@@ -37,26 +35,9 @@ static const struct flow_action_info actions[FA_COUNT] = { FLOW_ACTIONS(ACTION_I
 _Static_assert(0 FLOW_ACTIONS(ACTION_ONE) == FA_COUNT, "FLOW_ACTIONS lists every action once");
 
 /* Worst cases for tpl_check: values the engine trims to these lengths (engine.c). */
-static const struct tpl_placeholder placeholders[] = {
-	{ "maker", 20, true },
-	{ "model", 30, true },
-	{ "imei", 15, true },
-	{ "imei_tail", 4, true },
-	{ "date", 10, true },
-	{ "ref", 10, true },
-	{ "pin", 6, true },
-	{ "tries", 1, true },
-	{ "minutes", 4, true },
-	/* A list the engine cuts, line by line, to what the screen holds; the checker asks
-	 * that a screen leave room for at least one line. */
-	{ "handsets", 36, true },
-	{ "languages", 50, false },
-	{ "reason", 12, true },	/* texts of the same language */
-	{ "police", 24, true },
-	{ "why", 30, true },
-	{ "what", 24, true },	/* limit.* texts of the same language */
-	{ "code", 12, true },
-};
+#define PH_INFO(p, name, max, gsm) [FP_##p] = { name, max, gsm },
+static const struct tpl_placeholder placeholders[FP_COUNT] = { FLOW_PLACEHOLDERS(PH_INFO) };
+#undef PH_INFO
 
 const struct flow_action_info *flow_action_info(enum flow_action a)
 {

@@ -19,20 +19,58 @@
 #define FLOW_RULES_MAX		32	/* commands and dial shortcuts */
 #define FLOW_KEYWORDS_MAX	511	/* bytes of a keyword list the SMS matcher reads (entry.c) */
 
-/* The variables a journey carries from screen to screen. Inputs fill them, actions read and
- * write them; each has its own validation (flow_var_check). */
+/* The variables a journey carries from screen to screen, one table (X-macros): inputs fill
+ * them, actions read and write them. X(VAR, name, keep): the variable is FV_<VAR>, "name" in
+ * the flows; keep is SAVED (kept with the USSD session between steps, in struct sess under
+ * its name: engine_int.h) or RUN (this request only, never stored). Each has its own
+ * validation (engine.c's run_take_input, a switch the compiler checks for every FV_). */
+#define FLOW_VARS(X) \
+	X(IMEI, "imei", SAVED)		/* an IMEI as typed; validated as a valid IMEI */ \
+	X(OWNER, "owner", SAVED)	/* the owner's number, E.164 */ \
+	X(ID, "id", RUN)		/* national ID, its last characters as typed */ \
+	X(REASON, "reason", SAVED)	/* stolen | lost */ \
+	X(POLICE, "police", SAVED)	/* police report number, "" for none */ \
+	X(REF, "ref", SAVED)		/* a report reference: 10 digits, Luhn */ \
+	X(PIN, "pin", RUN)		/* the unblock PIN */ \
+	X(PICK, "pick", RUN)		/* a line of a list the screen shows (handsets, languages) */
+
+#define FLOW_VAR_ENUM_(v, name, keep) FV_##v,
 enum flow_var {
 	FV_NONE = 0,
-	FV_IMEI,	/* an IMEI as typed; validated as a valid IMEI */
-	FV_OWNER,	/* the owner's number, E.164 */
-	FV_ID,		/* national ID, its last characters as typed (never stored) */
-	FV_REASON,	/* stolen | lost */
-	FV_POLICE,	/* police report number, "" for none */
-	FV_REF,		/* a report reference: 10 digits, Luhn */
-	FV_PIN,		/* the unblock PIN (never stored) */
-	FV_PICK,	/* a line of a list the screen shows (handsets, languages) */
+	FLOW_VARS(FLOW_VAR_ENUM_)
 	FV_COUNT
 };
+#undef FLOW_VAR_ENUM_
+
+/* The placeholders templates may use, one table: X(PH, name, max_chars, gsm_safe). The engine
+ * fills each (engine.c's run_render_key, a switch the compiler checks for every FP_) and
+ * trims it to max_chars; the texts' checker (templates.h) proves the worst case fits. */
+#define FLOW_PLACEHOLDERS(X) \
+	X(MAKER, "maker", 20, true) \
+	X(MODEL, "model", 30, true) \
+	X(IMEI, "imei", 15, true) \
+	X(IMEI_TAIL, "imei_tail", 4, true) \
+	X(DATE, "date", 10, true) \
+	X(REF, "ref", 10, true) \
+	X(PIN, "pin", 6, true) \
+	X(TRIES, "tries", 1, true) \
+	X(MINUTES, "minutes", 4, true) \
+	/* A list the engine cuts, line by line, to what the screen holds; the checker asks \
+	 * that a screen leave room for at least one line. */ \
+	X(HANDSETS, "handsets", 36, true) \
+	X(LANGUAGES, "languages", 50, false) \
+	X(REASON, "reason", 12, true)	/* texts of the same language */ \
+	X(POLICE, "police", 24, true) \
+	X(WHY, "why", 30, true) \
+	X(WHAT, "what", 24, true)	/* limit.* texts of the same language */ \
+	X(CODE, "code", 12, true)
+
+#define FLOW_PH_ENUM_(p, name, max, gsm) FP_##p,
+enum flow_placeholder {
+	FLOW_PLACEHOLDERS(FLOW_PH_ENUM_)
+	FP_COUNT
+};
+#undef FLOW_PH_ENUM_
 
 /* The actions. Each ends in one of its outcomes (outcomes.h); the flow maps every outcome to
  * a screen. */
@@ -59,7 +97,8 @@ struct flow_action_info {
 const struct flow_action_info *flow_action_info(enum flow_action a);
 const char *flow_var_name(enum flow_var v);
 
-/* The placeholders templates may use (the engine fills them); see templates.h. */
+/* The placeholders templates may use (FLOW_PLACEHOLDERS, in its order: index FP_*); see
+ * templates.h. */
 const struct tpl_placeholder *flow_placeholders(size_t *n);
 
 enum flow_screen_kind {
