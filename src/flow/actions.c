@@ -37,26 +37,6 @@ static void fail_store(struct run *r, int err)
 	run_finish_unavailable(r);
 }
 
-/* ---- deferral --------------------------------------------------------------------------- */
-
-static void deferred_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct run *r = arg;
-
-	(void)fd;
-	(void)what;
-	r->deferred(r, r->deferred_err);
-}
-
-void actions_defer(struct run *r, void (*fn)(struct run *r, int err))
-{
-	static const struct timeval now = { 0, 0 };
-
-	r->deferred = fn;
-	if (event_base_once(r->e->base, -1, EV_TIMEOUT, deferred_cb, r, &now) < 0)
-		fn(r, r->deferred_err);	/* cannot happen short of memory */
-}
-
 /* An action that fails before its first store operation answers later, from the loop. */
 static void finish_deferred_unavailable(struct run *r, int err)
 {
@@ -66,7 +46,7 @@ static void finish_deferred_unavailable(struct run *r, int err)
 static void defer_fail(struct run *r, int err)
 {
 	r->deferred_err = err;
-	actions_defer(r, finish_deferred_unavailable);
+	run_defer(r, finish_deferred_unavailable);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -88,16 +68,6 @@ static uint64_t imei_body(const char *imei15)
 	memcpy(b, imei15, 14);
 	b[14] = '\0';
 	return strtoull(b, NULL, 10);
-}
-
-static void body_to_imei(uint64_t body, char out[16])
-{
-	char d[16];
-	struct imei im;
-
-	snprintf(d, sizeof(d), "%014llu", (unsigned long long)body);
-	imei_parse(d, 14, &im);
-	snprintf(out, 16, "%s", im.imei);
 }
 
 static void iso_time(time_t t, char out[24])
@@ -373,50 +343,6 @@ static void act_check(struct run *r)
 
 /* ---- handsets ------------------------------------------------------------------------- */
 
-/* Cuts s to at most max code points. */
-static void utf8_cut(char *s, size_t max)
-{
-	size_t i = 0, cps = 0;
-
-	while (s[i] && cps < max) {
-		i++;
-		while (((unsigned char)s[i] & 0xc0) == 0x80)
-			i++;
-		cps++;
-	}
-	s[i] = '\0';
-}
-
-void run_build_handsets(struct run *r)
-{
-	char imei_save[sizeof(r->s.imei)], maker[sizeof(r->maker)], model[sizeof(r->model)];
-	size_t len = 0;
-
-	memcpy(imei_save, r->s.imei, sizeof(imei_save));
-	memcpy(maker, r->maker, sizeof(maker));
-	memcpy(model, r->model, sizeof(model));
-	r->list[0] = '\0';
-	for (unsigned i = 0; i < r->s.nhandsets; i++) {
-		char imei[16], line[96];
-		int n;
-
-		body_to_imei(r->s.handsets[i], imei);
-		snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
-		run_set_model(r);
-		utf8_cut(r->maker, 12);
-		utf8_cut(r->model, 14);
-		n = snprintf(line, sizeof(line), "%s%u %s %s ...%s", len ? "\n" : "", i + 1,
-			     r->maker[0] ? r->maker : "?", r->model, imei + 11);
-		if (n < 0 || len + (size_t)n >= sizeof(r->list))
-			break;
-		memcpy(r->list + len, line, (size_t)n + 1);
-		len += (size_t)n;
-	}
-	memcpy(r->s.imei, imei_save, sizeof(imei_save));
-	memcpy(r->maker, maker, sizeof(maker));
-	memcpy(r->model, model, sizeof(model));
-}
-
 static void handsets_done(struct run *r)
 {
 	unsigned i;
@@ -511,7 +437,7 @@ static void act_pick_handset(struct run *r)
 		run_finish(r, PICK_HANDSET_INVALID);
 		return;
 	}
-	body_to_imei(r->s.handsets[r->pick - 1], r->s.imei);
+	run_imei_of_body(r->s.handsets[r->pick - 1], r->s.imei);
 	run_finish(r, PICK_HANDSET_DONE);
 }
 
@@ -725,7 +651,7 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 		return;
 	}
 	r->e->stats.reports_accepted++;
-	store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
+	store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->rtag,
 	     run_ref_log(r));
 	run_set_model(r);
@@ -853,12 +779,6 @@ static void report_verify(struct run *r, bool resume)
 		fail_store(r, rc);
 }
 
-void actions_noop_done(void *arg, int err)
-{
-	(void)arg;
-	(void)err;
-}
-
 /* The sweep (engine_sweep): a report still "received" or "verified" long after its journey
  * stopped is completed as its owner's retry would: a new PIN, the block request, the receipt
  * to the number it came from. */
@@ -896,7 +816,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 	}
 	if (strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
 		/* Gone, or further along: nothing to complete. */
-		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
+		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
 		run_finish(r, REPORT_REPORTED);
 		return;
 	}
@@ -906,7 +826,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 		 * next try completes it; the sweep stops looking. */
 		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
 		     r->rtag, run_ref_log(r), state);
-		store_report_open(r->e->st, r->s.imei, false, actions_noop_done, NULL);
+		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
 		run_finish(r, REPORT_REPORTED);
 		return;
 	}
@@ -919,6 +839,7 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 
 int actions_sweep_report(struct run *r, const char *imei)
 {
+	r->action = FA_REPORT;
 	snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
 	return store_report_get(r->e->st, r->s.imei, sweep_on_report, r);
 }
@@ -997,7 +918,7 @@ static void report_create(struct run *r)
 	pairs_format_date((uint16_t)r->s.last_seen, last_seen);
 	/* Indexed first: a report a journey leaves half-way is then always found again (the
 	 * sweep drops an index entry with no report behind it). */
-	store_report_open(r->e->st, r->s.imei, true, actions_noop_done, NULL);
+	store_report_open(r->e->st, r->s.imei, true, run_noop_done, NULL);
 	{
 		struct store_kv kv[] = {
 #define KV(k, v) { k, strlen(k), v, strlen(v) }
@@ -1403,6 +1324,7 @@ static void act_owner_caller(struct run *r)
 
 void actions_run(struct run *r, enum flow_action a)
 {
+	r->action = a;
 	switch (a) {
 	case FA_CHECK: act_check(r); break;
 	case FA_HANDSETS: act_handsets(r); break;

@@ -32,7 +32,9 @@ struct journeys *journeys_load(void *ctx, const char *flows_dir, const char *tem
 			       const char *default_lang, flow_problem_fn report, void *arg,
 			       char *err, size_t errsz);
 
-enum engine_channel { EC_USSD, EC_SMS, EC_API };
+/* The channel a request came by; EC_NONE for the engine's own work (a CEIR result, the
+ * sweep). */
+enum engine_channel { EC_USSD, EC_SMS, EC_API, EC_NONE };
 
 /* How the engine sends an SMS of its own (the receipt with the PIN, CEIR results): to is
  * E.164, text UTF-8. The channel that owns the SMS path (Kannel's sendsms, the box) does
@@ -124,7 +126,7 @@ int engine_ceir_result(struct engine *e, const char *ref, size_t reflen, const c
 
 /* Counters for /metrics. */
 struct engine_stats {
-	uint64_t requests[3];	/* by channel */
+	uint64_t requests[3];	/* by channel: USSD, SMS, API */
 	uint64_t outcomes_unavailable;
 	uint64_t reports_accepted, unblocks_accepted, checks;
 	uint64_t sms_sent;

@@ -1,5 +1,12 @@
-/* What engine.c and actions.c share: the engine, a request's run and the session it keeps.
- * Not for other modules (they use engine.h). */
+/* What the engine's files share: the engine, a request's run and the session it keeps. Not
+ * for other modules (they use engine.h). The files, bottom up (each calls only those below):
+ *   run.c      a run: its constructor, its end (run_finish), deferral, the session record,
+ *              the inputs' validation, the rendering of texts
+ *   actions.c  the actions the flows name, each a chain of store operations ending in one of
+ *              its outcomes
+ *   journey.c  the USSD and SMS journeys: the flow's steps, the sessions, the SMS commands
+ *   entry.c    the JSON API's check and the CEIR's results
+ *   engine.c   loading the journeys, the engine itself and its sweep */
 #ifndef CEIRGW_FLOW_ENGINE_INT_H
 #define CEIRGW_FLOW_ENGINE_INT_H
 
@@ -83,9 +90,23 @@ struct sess {
 size_t sess_encode(const struct sess *s, char *out, size_t outsz);
 int sess_decode(const char *in, size_t len, struct sess *s);
 
+struct run;
+
+/* What a kind of run does with an action's outcome: one record per kind, given to run_new.
+ * A journey (journey.c) goes to the screen the flow maps the outcome to; the API check
+ * (entry.c) answers its caller; the sweep (engine.c) logs it. A journey replies to its
+ * channel through the run's cb; the other kinds answer through their own context (owner). */
+struct run_ops {
+	const char *name;	/* "ussd", "sms", "api", "ceir", "sweep": the runs' log tags */
+	void (*outcome)(struct run *r, enum flow_outcome o);
+};
+
 /* One request, from its arrival to its reply; a talloc child of the engine. */
 struct run {
 	struct engine *e;
+	const struct run_ops *ops;
+	void *owner;			/* the kind's own context (a talloc child), or NULL */
+	enum flow_action action;	/* the action running, FA_COUNT between actions */
 	struct journeys *j;		/* referenced: survives a reload */
 	enum engine_channel ch;
 	char msisdn[MSISDN_E164_MAX + 1];
@@ -94,7 +115,7 @@ struct run {
 	 * digits), which show no digit of the number; #12 ties them to the run's other lines. */
 	char rtag[32];
 	char ref_log[REF_LEN + 1];	/* run_ref_log()'s */
-	engine_reply_cb cb;
+	engine_reply_cb cb;		/* a journey's reply, NULL for other kinds */
 	void *arg;
 
 	char sid[65];			/* the USSD session's id (with msisdn: its record) */
@@ -142,58 +163,56 @@ struct run {
 	char pin_digest[20];
 	int attempts;
 
-	/* A run of the engine's own (the sweep): its outcome instead of a screen. */
-	void (*done)(struct run *r, const char *outcome);
-
-	/* The JSON API's check: its answer instead of a screen. */
-	engine_check_cb api_cb;
-	void *api_arg;
-
 	char out[2048];
 	size_t len;
 };
 
-/* engine.c */
-void run_outcome(struct run *r, int outcome);
-/* Ends the running action with its outcome o (or, the steps every action shares,
- * with its "unavailable"). */
+/* run.c */
+/* A run of the kind ops for a request from msisdn ("" for none), with the default language;
+ * NULL when out of memory or no journeys are loaded. The caller sets the rest (cb and arg for
+ * a journey, owner for its own context). */
+struct run *run_new(struct engine *e, const struct run_ops *ops, enum engine_channel ch,
+		    const char *msisdn);
+/* Ends the running action with its outcome o, an outcome of r->action (the compiler checks
+ * the name; run_finish checks the action); its kind's ops take it from there. */
 void run_finish(struct run *r, enum flow_outcome o);
+/* Ends the running action with its "unavailable" (the steps every action shares). */
 void run_finish_unavailable(struct run *r);
+const char *run_outcome_name(enum flow_outcome o);
 int run_outcome_index(enum flow_action a, const char *name);
+/* A journey's answer (r->cb, when set); frees the run. */
+void run_reply(struct run *r, const char *text, size_t len, bool end);
+/* Calls fn(r, r->deferred_err) from the event loop (a reply never comes from inside the
+ * call that asked for it). */
+void run_defer(struct run *r, void (*fn)(struct run *r, int err));
+void run_noop_done(void *arg, int err);
+
 int run_render_key(struct run *r, const char *key, char *out, size_t outsz);
 void run_set_model(struct run *r);
+/* The numbered list of the session's handsets (r->list). */
+void run_build_handsets(struct run *r);
 void run_remember_lang(struct run *r);
 /* Validates one input into its variable (the session, or the transient ID and PIN). */
 bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len);
+bool run_printable(const char *s, size_t len);
 bool ref_valid(const char *s, size_t len);
 /* The session's reference as logs show it: its last four digits ("******8044"). Whole, it is
  * a bearer secret (STATUS, half of an unblock) that a log reader could use, and tie to the
  * masked number of the run's other lines; four digits still find the line for support. */
 const char *run_ref_log(struct run *r);
 void ref_finish(char ref[REF_LEN + 1]);
+/* The 15-digit IMEI (with its check digit) of a 14-digit body. */
+void run_imei_of_body(uint64_t body, char out[16]);
 
 /* actions.c */
+/* Runs action a; it ends, later, in run_finish. */
 void actions_run(struct run *r, enum flow_action a);
-void sms_enter(struct run *r);
-/* Calls fn(r, r->deferred_err) from the event loop (a reply never comes from inside the
- * call that asked for it). */
-void actions_defer(struct run *r, void (*fn)(struct run *r, int err));
-/* Enters the flow at a screen after the SMS matched a rule (engine.c's step). */
-void run_goto(struct run *r, int screen);
-/* The sweep: completes the half-done report of imei (a run made by engine_sweep). */
+/* The sweep: completes the half-done report of imei (a run made by the engine's sweep). */
 int actions_sweep_report(struct run *r, const char *imei);
-void actions_noop_done(void *arg, int err);
 /* Sends an SMS of the engine's own (text key rendered in the run's language). */
 void run_send_sms(struct run *r, const char *to, const char *key);
 /* Reads a report's fields into the run; true when it is the report of r->s.ref. */
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n);
 void run_render_why(struct run *r, const char *code);
-
-/* The numbered list of the session's handsets (r->list). */
-void run_build_handsets(struct run *r);
-
-/* entry.c */
-void api_start(struct run *r, int err);
-void api_finish(struct run *r, const char *outcome);
 
 #endif

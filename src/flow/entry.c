@@ -13,217 +13,25 @@
 #include "domain/imei.h"
 #include "store/store.h"
 
-#define SMS_TOKENS_MAX 16
-
-static bool space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';';
-}
-
-/* Whether word (len bytes) is one of the comma-separated keywords, ASCII case folded. */
-static bool keyword_in(const char *list, const char *word, size_t len)
-{
-	const char *p = list;
-
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		while (n && *p == ' ') {
-			p++;
-			n--;
-		}
-		while (n && p[n - 1] == ' ')
-			n--;
-		if (n == len && n > 0) {
-			size_t i;
-
-			for (i = 0; i < n; i++)
-				if (tolower((unsigned char)p[i]) != tolower((unsigned char)word[i]))
-					break;
-			if (i == n)
-				return true;
-		}
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-	return false;
-}
-
-/* Matches the first word against a rule's keywords in every language. Returns true when one
- * matches; *lang is then the language it matched in, preferring the caller's own. */
-static bool keyword_match(struct run *r, const char *key, const char *word, size_t len,
-			  const char **lang)
-{
-	const char *codes[16];
-	size_t n = tpl_languages(r->j->tpl, codes, 16);
-	char list[512];
-	bool any = false;
-
-	*lang = NULL;
-	for (size_t i = 0; i < n && i < 16; i++) {
-		bool fallback = false;
-
-		if (tpl_render(r->j->tpl, codes[i], key, NULL, 0, list, sizeof(list),
-			       &fallback) < 0 || fallback)
-			continue;
-		if (!keyword_in(list, word, len))
-			continue;
-		if (!any || strcmp(codes[i], r->s.lang) == 0)
-			*lang = codes[i];
-		any = true;
-	}
-	return any;
-}
-
-/* Fills the rule's arguments from tokens: the IMEI (else the last) argument takes the extra
- * words, as people type an IMEI in groups ("3569 3803 5643 809"). */
-static bool fill_args(struct run *r, const struct flow_rule *rule, char **tok, size_t ntok)
-{
-	size_t extra, wide = rule->nargs - 1, t = 0;
-
-	if (ntok < rule->nargs)
-		return false;
-	extra = ntok - rule->nargs;
-	for (size_t a = 0; a < rule->nargs; a++)
-		if (rule->args[a] == FV_IMEI) {
-			wide = a;
-			break;
-		}
-	for (size_t a = 0; a < rule->nargs; a++) {
-		char joined[256];
-		size_t len = 0, take = a == wide ? extra + 1 : 1;
-
-		for (size_t k = 0; k < take; k++, t++) {
-			int n = snprintf(joined + len, sizeof(joined) - len, "%s%s", k ? " " : "",
-					 tok[t]);
-
-			if (n < 0 || len + (size_t)n >= sizeof(joined))
-				return false;
-			len += (size_t)n;
-		}
-		/* An invalid IMEI goes on: the action says why. Others must be valid. */
-		if (!run_take_input(r, rule->args[a], joined, len) && rule->args[a] != FV_IMEI)
-			return rule->args[a] == FV_REF || rule->args[a] == FV_PIN ||
-			       rule->args[a] == FV_ID;
-	}
-	return true;
-}
-
-void sms_enter(struct run *r)
-{
-	const struct flow *f = r->j->flow;
-	char *text = r->sms_text, *tok[SMS_TOKENS_MAX];
-	size_t ntok = 0, len = r->sms_len, i;
-	struct imei im;
-
-	/* Words, split at spaces; control characters count as spaces. */
-	for (i = 0; i < len; i++)
-		if ((unsigned char)text[i] < 0x20)
-			text[i] = ' ';
-	for (i = 0; i < len && ntok < SMS_TOKENS_MAX;) {
-		while (i < len && space(text[i]))
-			text[i++] = '\0';
-		if (i < len)
-			tok[ntok++] = text + i;
-		while (i < len && !space(text[i]))
-			i++;
-	}
-	while (i < len && space(text[i]))
-		text[i++] = '\0';
-	if (i < len)
-		ntok = 0;	/* too many words: no command */
-	for (i = 0; ntok && i < f->ncommands; i++) {
-		const struct flow_rule *rule = &f->commands[i];
-		const char *lang;
-
-		if (rule->keywords == NULL) {
-			/* A bare IMEI: the whole text, if it is digits and separators. */
-			if (rule->nargs != 1 || rule->args[0] != FV_IMEI)
-				continue;
-			char joined[256];
-			size_t jl = 0;
-
-			for (size_t k = 0; k < ntok && jl < sizeof(joined); k++)
-				jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s",
-						       k ? " " : "", tok[k]);
-			if (ntok > 6 || jl >= sizeof(joined))
-				continue;
-			imei_parse(joined, jl, &im);
-			if (im.reason == IMEI_NOT_DIGITS)
-				continue;
-			if (!fill_args(r, rule, tok, ntok))
-				continue;
-		} else {
-			if (!keyword_match(r, rule->keywords, tok[0], strlen(tok[0]), &lang))
-				continue;
-			if (!fill_args(r, rule, tok + 1, ntok - 1))
-				break;	/* the right command, used wrong: the help says how */
-			snprintf(r->s.lang, sizeof(r->s.lang), "%s", lang);
-		}
-		for (size_t k = 0; k < rule->nset; k++)
-			run_take_input(r, rule->set[k].var, rule->set[k].value,
-				       strlen(rule->set[k].value));
-		run_goto(r, rule->next);
-		return;
-	}
-	run_goto(r, f->sms_help);
-}
-
 /* ---- the JSON API's check -------------------------------------------------------------- */
 
+/* An API check: the check action alone, its outcome given to the caller's callback. */
 struct api_ctx {
 	engine_check_cb cb;
 	void *arg;
-	struct run *r;
 };
 
-/* Runs that answer otherwise (the API's callback, a CEIR result) show no screen. */
-static void no_reply(void *arg, const struct engine_reply *rep)
-{
-	(void)arg;
-	(void)rep;
-}
-
-int engine_check(struct engine *e, const char *imei, size_t len, const char *client,
-		 engine_check_cb cb, void *arg)
-{
-	struct run *r;
-
-	if (e->j == NULL)
-		return -EAGAIN;
-	r = talloc_zero(e, struct run);
-	if (r == NULL)
-		return -ENOMEM;
-	r->e = e;
-	r->j = e->j;
-	if (talloc_reference(r, r->j) == NULL) {
-		talloc_free(r);
-		return -ENOMEM;
-	}
-	r->ch = EC_API;
-	r->cb = no_reply;
-	r->api_cb = cb;
-	r->api_arg = arg;
-	snprintf(r->tag, sizeof(r->tag), "api %.32s #%llu", client ? client : "?", ++e->seq);
-	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
-	e->stats.requests[EC_API]++;
-	run_take_input(r, FV_IMEI, imei, len);
-	r->screen = -1;
-	actions_defer(r, api_start);
-	return 0;
-}
-
-void api_start(struct run *r, int err)
+static void api_start(struct run *r, int err)
 {
 	(void)err;
 	actions_run(r, FA_CHECK);
 }
 
-/* Called by run_finish for an API run instead of going on in the flow. */
-void api_finish(struct run *r, const char *outcome)
+/* The check's outcome as the API's answer, instead of a screen. */
+static void api_finish(struct run *r, enum flow_outcome o)
 {
+	const struct api_ctx *ac = r->owner;
+	const char *outcome = run_outcome_name(o);
 	struct engine_check c = { 0 };
 	struct imei im;
 
@@ -235,7 +43,7 @@ void api_finish(struct run *r, const char *outcome)
 		c.reason = imei_reason_name(r->imei_raw_len > sizeof(r->s.imei) - 1 &&
 					    im.reason != IMEI_NOT_DIGITS ? IMEI_TOO_LONG :
 					    im.reason);
-	} else if (strcmp(outcome, "unavailable") == 0) {
+	} else if (o == CHECK_UNAVAILABLE) {
 		c.err = -EAGAIN;
 	}
 	c.imei = im.has_digits ? im.imei : "";
@@ -244,8 +52,34 @@ void api_finish(struct run *r, const char *outcome)
 	c.maker = r->maker;
 	c.model = r->model;
 	c.date = r->date;
-	r->api_cb(r->api_arg, &c);
+	ac->cb(ac->arg, &c);
 	talloc_free(r);
+}
+
+static const struct run_ops api_ops = { "api", api_finish };
+
+int engine_check(struct engine *e, const char *imei, size_t len, const char *client,
+		 engine_check_cb cb, void *arg)
+{
+	struct api_ctx *ac;
+	struct run *r;
+
+	if (e->j == NULL)
+		return -EAGAIN;
+	r = run_new(e, &api_ops, EC_API, "");
+	if (r == NULL || (ac = talloc(r, struct api_ctx)) == NULL) {
+		talloc_free(r);
+		return -ENOMEM;
+	}
+	ac->cb = cb;
+	ac->arg = arg;
+	r->owner = ac;
+	/* The client's name (the API key's) instead of a number. */
+	snprintf(r->tag, sizeof(r->tag), "api %.32s #%llu", client ? client : "?", e->seq);
+	e->stats.requests[EC_API]++;
+	run_take_input(r, FV_IMEI, imei, len);
+	run_defer(r, api_start);
+	return 0;
 }
 
 /* ---- CEIR results ------------------------------------------------------------------------- */
@@ -391,6 +225,15 @@ static void result_on_ref(void *arg, int err, const void *imei, size_t len, bool
 		result_end(rc, e);
 }
 
+/* A result's run renders and sends the SMS and runs no action. */
+static void result_no_action(struct run *r, enum flow_outcome o)
+{
+	LOGP(LOGC_CEIR, LOGL_ERROR, "%s: an action ended (%s) in a CEIR result's run", r->tag,
+	     run_outcome_name(o));
+}
+
+static const struct run_ops ceir_ops = { "ceir", result_no_action };
+
 int engine_ceir_result(struct engine *e, const char *ref, size_t reflen, const char *imei,
 		       size_t imeilen, const char *result, size_t rlen, const char *reason,
 		       size_t reasonlen, void (*done)(void *arg, int err), void *arg)
@@ -408,17 +251,9 @@ int engine_ceir_result(struct engine *e, const char *ref, size_t reflen, const c
 	      (rlen == 9 && memcmp(result, "unblocked", 9) == 0) ||
 	      (rlen == 8 && memcmp(result, "rejected", 8) == 0)))
 		return -EINVAL;
-	r = talloc_zero(e, struct run);
-	if (r == NULL || talloc_reference(r, e->j) == NULL) {
-		talloc_free(r);
+	r = run_new(e, &ceir_ops, EC_NONE, "");
+	if (r == NULL)
 		return -ENOMEM;
-	}
-	r->e = e;
-	r->j = e->j;
-	r->ch = EC_API;
-	r->cb = no_reply;
-	snprintf(r->tag, sizeof(r->tag), "ceir #%llu", ++e->seq);
-	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
 	memcpy(r->s.ref, ref, REF_LEN);
 	r->s.ref[REF_LEN] = '\0';
 	rc = talloc_zero(r, struct result_ctx);

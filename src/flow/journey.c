@@ -1,0 +1,604 @@
+/* A journey: a USSD session or an SMS walking the flow (flow.h). The steps consume inputs,
+ * run the actions the screens name (actions.c) and show the screen they stop at; a waiting
+ * screen is saved with the session (a few "key=value" lines in Redis, never holding a
+ * national ID or a PIN), so that any ceirgw process can serve the next step. An SMS enters
+ * the flow by its commands (keywords of every language, then arguments), a dial by its
+ * shortcuts. */
+#include "flow/engine_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <talloc.h>
+
+#include "core/logging.h"
+#include "domain/gsm.h"
+#include "domain/imei.h"
+#include "store/store.h"
+
+/* A flow that loops through actions without waiting for input is a bug: stop it. */
+#define RUN_STEPS_MAX 64
+#define SESSION_END_TTL_S 60u
+
+static void apply_sets(struct run *r, const struct flow_set *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		run_take_input(r, set[i].var, set[i].value, strlen(set[i].value));
+}
+
+/* Cuts a USSD screen to what one screen holds (the checker proves the shipped texts fit;
+ * this guards against values wider than the registry promises, e.g. a TAC table's maker
+ * with characters outside GSM 7-bit). */
+static size_t fit_ussd(char *s, size_t len)
+{
+	struct sms_measure m;
+
+	while (len > 0 && sms_measure(s, len, &m) == 0 && !sms_fits_ussd(&m)) {
+		len--;
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+	}
+	s[len] = '\0';
+	return len;
+}
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+static void step(struct run *r);
+static void sms_enter(struct run *r);
+static void on_saved(void *arg, int err)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		/* The screen was rendered but the next step could not find its session: end it
+		 * now rather than show a menu that will not work. */
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: session not saved (%s)", r->tag, strerror(-err));
+		r->temporary = true;
+		r->len = (size_t)run_render_key(r, "common.unavailable", r->out, sizeof(r->out));
+		run_reply(r, r->out, r->len, true);
+		return;
+	}
+	run_reply(r, r->out, r->len, false);
+}
+
+/* Shows the current screen: a waiting one is saved with the session first. */
+static void show(struct run *r, const struct flow_screen *sc, bool end)
+{
+	struct store_rec_id ussd_rec;
+	char enc[2048];
+	size_t elen;
+	int rc;
+
+	r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
+	if (r->ch == EC_USSD) {
+		/* A list (the owner's phones) shows as many lines as the screen holds. */
+		struct sms_measure m;
+		char *nl;
+
+		while (r->list[0] && sms_measure(r->out, r->len, &m) == 0 && !sms_fits_ussd(&m)) {
+			nl = strrchr(r->list, '\n');
+			if (nl == NULL)
+				break;
+			*nl = '\0';
+			r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
+		}
+		r->len = fit_ussd(r->out, r->len);
+	}
+	if (r->ch != EC_USSD) {
+		run_reply(r, r->out, r->len, true);
+		return;
+	}
+	snprintf(r->s.screen, sizeof(r->s.screen), "%s", sc->name);
+	/* Transient values are not in the session: a repeat of this step gets the text itself,
+	 * for an end screen always (its text is the journey's result). */
+	r->s.shown[0] = '\0';
+	if ((end || r->tries[0] || r->minutes[0] || r->what[0] || r->why[0] || r->date[0] ||
+	     r->pin_out[0]) && r->len < sizeof(r->s.shown))
+		memcpy(r->s.shown, r->out, r->len + 1);
+	elen = sess_encode(&r->s, enc, sizeof(enc));
+	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn };
+	if (end) {
+		/* Kept a minute at its last screen: an aggregator that retries the last step
+		 * (no answer reached it) gets the same answer, not a new journey. */
+		store_session_set(r->e->st, &ussd_rec, enc, elen, SESSION_END_TTL_S,
+				  run_noop_done, NULL);
+		run_reply(r, r->out, r->len, true);
+		return;
+	}
+	rc = store_session_set(r->e->st, &ussd_rec, enc, elen,
+			       (unsigned)r->e->cfg->session_ttl, on_saved, r);
+	if (rc < 0)
+		on_saved(r, rc);
+}
+
+/* The running action ended: the flow goes on at the screen its outcome leads to. */
+static void journey_outcome(struct run *r, enum flow_outcome o)
+{
+	const struct flow_screen *sc = &r->j->flow->screens[r->screen];
+	const char *name = run_outcome_name(o);
+
+	if (strcmp(name, "unavailable") == 0)
+		r->temporary = true;
+	LOGP(LOGC_FLOW, LOGL_DEBUG, "%s: %s -> %s", r->tag, sc->name, name);
+	r->screen = sc->on[flow_outcome_index(o)];
+	step(r);
+}
+
+static const struct run_ops ussd_ops = { "ussd", journey_outcome };
+static const struct run_ops sms_ops = { "sms", journey_outcome };
+
+static void step(struct run *r)
+{
+	const struct flow *f = r->j->flow;
+
+	while (r->screen >= 0 && (size_t)r->screen < f->nscreens) {
+		const struct flow_screen *sc = &f->screens[r->screen];
+
+		if (++r->steps > RUN_STEPS_MAX) {
+			LOGP(LOGC_FLOW, LOGL_ERROR, "%s: the flow loops at %s without input", r->tag,
+			     sc->name);
+			break;
+		}
+		switch (sc->kind) {
+		case FS_ACTION:
+			actions_run(r, sc->action);
+			return;
+		case FS_END:
+			show(r, sc, true);
+			return;
+		case FS_MENU:
+		case FS_INPUT: {
+			const char *in;
+			size_t len, i;
+
+			if (r->next_input >= r->ninputs) {
+				show(r, sc, false);
+				return;
+			}
+			in = r->inputs[r->next_input];
+			len = strlen(in);
+			r->next_input++;
+			r->s.consumed++;
+			for (i = 0; i < sc->nchoices; i++)
+				if (len == 1 && in[0] == sc->choices[i].key)
+					break;
+			if (i < sc->nchoices) {
+				apply_sets(r, sc->choices[i].set, sc->choices[i].nset);
+				r->screen = sc->choices[i].next;
+			} else if (sc->input && run_take_input(r, sc->input, in, len)) {
+				r->screen = sc->next;
+			} else if (sc->invalid >= 0) {
+				r->screen = sc->invalid;
+			}	/* else: the same screen again */
+			break;
+		}
+		}
+	}
+	r->len = (size_t)run_render_key(r, "common.unavailable", r->out, sizeof(r->out));
+	run_reply(r, r->out, r->len, true);
+}
+
+/* ---- entry points ---------------------------------------------------------------------- */
+
+/* Splits text into inputs at sep (a copy, owned by r). At most ENGINE_USSD_INPUTS_MAX inputs:
+ * -E2BIG beyond. */
+static int split_inputs(struct run *r, const char *text, size_t len, char sep)
+{
+	char *copy = talloc_strndup(r, text, len);
+	size_t i, start = 0;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	r->inputs = talloc_array(r, char *, ENGINE_USSD_INPUTS_MAX);
+	if (r->inputs == NULL)
+		return -ENOMEM;
+	r->ninputs = 0;
+	if (len == 0)
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i == len || copy[i] == sep) {
+			if (r->ninputs == ENGINE_USSD_INPUTS_MAX)
+				return -E2BIG;
+			copy[i] = '\0';
+			r->inputs[r->ninputs++] = copy + start;
+			start = i + 1;
+		}
+	}
+	return 0;
+}
+
+static void start_fail(struct run *r, int err)
+{
+	(void)err;
+	r->temporary = true;
+	r->len = (size_t)run_render_key(r, "common.unavailable", r->out, sizeof(r->out));
+	run_reply(r, r->out, r->len, true);
+}
+
+/* Enters the flow: a dial with arguments or an SMS matched against the rules. */
+static void enter(struct run *r)
+{
+	const struct flow *f = r->j->flow;
+
+	if (r->ch == EC_USSD) {
+		for (size_t i = 0; i < f->ndial && r->ninputs; i++) {
+			const struct flow_rule *rule = &f->dial[i];
+			size_t k;
+
+			if (rule->nargs != r->ninputs)
+				continue;
+			for (k = 0; k < rule->nargs; k++) {
+				const char *in = r->inputs[k];
+				struct imei im;
+
+				/* *384*5# is the menu's 5: a shortcut's IMEI must have an IMEI's
+				 * digits (the check then says whether they are valid). */
+				if (rule->args[k] == FV_IMEI) {
+					imei_parse(in, strlen(in), &im);
+					if (!im.has_digits)
+						break;
+				}
+				if (!run_take_input(r, rule->args[k], in, strlen(in)) &&
+				    rule->args[k] != FV_IMEI)
+					break;
+			}
+			if (k < rule->nargs)
+				continue;
+			apply_sets(r, rule->set, rule->nset);
+			r->next_input = r->ninputs;
+			r->s.consumed = (unsigned)r->ninputs;
+			r->screen = rule->next;
+			step(r);
+			return;
+		}
+		/* No shortcut: the menu, with the dial's arguments as its first inputs (*384*1#
+		 * is "check"). */
+		r->screen = f->start;
+		step(r);
+		return;
+	}
+	sms_enter(r);
+}
+
+static void on_lang(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct run *r = arg;
+
+	if (err == 0 && found && len > 0 && len < sizeof(r->s.lang) &&
+	    tpl_language_name(r->j->tpl, talloc_strndup(r, data, len)) != NULL) {
+		memcpy(r->s.lang, data, len);
+		r->s.lang[len] = '\0';
+	}
+	/* Without Redis the default language does; the journey then says it is unavailable. */
+	enter(r);
+}
+
+static void enter_deferred(struct run *r, int err)
+{
+	(void)err;
+	enter(r);
+}
+
+static void fetch_lang(struct run *r)
+{
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
+	int rc = store_session_get(r->e->st, &rid, on_lang, r);
+
+	if (rc < 0) {
+		/* Without Redis the journey's first action will say "unavailable". */
+		r->deferred_err = rc;
+		run_defer(r, enter_deferred);
+	}
+}
+
+static void journey_goto(struct run *r, int screen)
+{
+	r->screen = screen;
+	step(r);
+}
+
+static void on_session(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct run *r = arg;
+	struct sess s;
+	int idx;
+
+	if (err < 0) {
+		start_fail(r, err);
+		return;
+	}
+	if (found && r->fresh_session) {
+		/* A dial under the id of an old session (the network reuses ids): a new one. */
+		found = false;
+	}
+	if (!found && r->fresh_if_new) {
+		/* An answer to a session that is gone (timed out): the menu, from the start. */
+		r->ninputs = 0;
+		r->next_input = 0;
+		fetch_lang(r);
+		return;
+	}
+	if (!found) {
+		/* A new session: the inputs are the dial's arguments. */
+		fetch_lang(r);
+		return;
+	}
+	r->has_session = true;
+	if (sess_decode(data, len, &s) < 0 || (idx = flow_screen_index(r->j->flow, s.screen)) < 0) {
+		/* A session of another version, or a screen a reload removed: start over. */
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: session state not usable, starting over", r->tag);
+		r->next_input = r->ninputs;
+		r->screen = r->j->flow->start;
+		step(r);
+		return;
+	}
+	r->s = s;
+	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
+		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
+	r->screen = idx;
+	run_set_model(r);
+	if (r->s.nhandsets)
+		run_build_handsets(r);
+	if (r->cumulative)	/* the aggregator repeats every input so far */
+		r->next_input = r->ninputs > r->s.consumed ? r->s.consumed : r->ninputs;
+	if ((r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) &&
+	    r->s.shown[0]) {
+		/* The screen again, as it was: its values (minutes, tries, ...) are not in the
+		 * session. */
+		size_t n = strlen(r->s.shown);
+
+		memcpy(r->out, r->s.shown, n + 1);
+		run_reply(r, r->out, n, r->j->flow->screens[r->screen].kind == FS_END);
+		return;
+	}
+	if (r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) {
+		/* A repeat of a step the aggregator got no answer to: the same screen again,
+		 * also for the last one (the session outlives its end by a minute for this). */
+		show(r, &r->j->flow->screens[r->screen],
+		     r->j->flow->screens[r->screen].kind == FS_END);
+		return;
+	}
+	step(r);
+}
+
+int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
+		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
+		void *arg)
+{
+	bool cumulative = mode == ENGINE_USSD_CUMULATIVE;
+	struct run *r;
+	int rc;
+
+	if (sidlen == 0 || sidlen > 64 || !run_printable(sid, sidlen) || len > ENGINE_USSD_TEXT_MAX)
+		return -EINVAL;
+	r = run_new(e, &ussd_ops, EC_USSD, msisdn);
+	if (r == NULL)
+		return -ENOMEM;
+	r->cb = cb;
+	r->arg = arg;
+	e->stats.requests[EC_USSD]++;
+	r->cumulative = cumulative;
+	r->fresh_if_new = mode == ENGINE_USSD_ANSWER;
+	r->cumulative_len = len;
+	r->fresh_session = mode == ENGINE_USSD_DIAL;
+	/* A dial's arguments are separated by '*' too (*384*1*ARG#). */
+	if (mode != ENGINE_USSD_ANSWER)
+		rc = split_inputs(r, text, len, '*');
+	else
+		rc = split_inputs(r, text, len, '\0');
+	if (rc < 0) {
+		talloc_free(r);
+		return rc;
+	}
+	memcpy(r->sid, sid, sidlen);
+	r->sidlen = sidlen;
+	if (cumulative && len == 0) {
+		/* The aggregator's first step: a new session. Were it a retry of that step, the
+		 * answer would be the same menu, so no session is looked up. */
+		fetch_lang(r);
+		return 0;
+	}
+	rc = store_session_get(e->st, &(struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen,
+							      r->msisdn }, on_session, r);
+	if (rc < 0) {
+		/* Answered later, as promised: from the loop, not from inside this call. */
+		r->deferred_err = rc;
+		run_defer(r, start_fail);
+	}
+	return 0;
+}
+
+void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, size_t sidlen)
+{
+	if (sidlen == 0 || sidlen > 64)
+		return;
+	store_session_del(e->st, &(struct store_rec_id){ STORE_REC_USSD, sid, sidlen, msisdn },
+			  run_noop_done, NULL);
+}
+
+int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
+	       engine_reply_cb cb, void *arg)
+{
+	struct run *r;
+
+	if (len > 1600)
+		len = 1600;	/* ten concatenated parts: more is not a command */
+	r = run_new(e, &sms_ops, EC_SMS, msisdn);
+	if (r == NULL)
+		return -ENOMEM;
+	r->cb = cb;
+	r->arg = arg;
+	e->stats.requests[EC_SMS]++;
+	r->sms_text = talloc_strndup(r, text, len);
+	if (r->sms_text == NULL) {
+		talloc_free(r);
+		return -ENOMEM;
+	}
+	r->sms_len = len;
+	fetch_lang(r);
+	return 0;
+}
+
+/* ---- SMS commands ------------------------------------------------------------------------ */
+
+#define SMS_TOKENS_MAX 16
+
+static bool space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';';
+}
+
+/* Whether word (len bytes) is one of the comma-separated keywords, ASCII case folded. */
+static bool keyword_in(const char *list, const char *word, size_t len)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		while (n && *p == ' ') {
+			p++;
+			n--;
+		}
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n == len && n > 0) {
+			size_t i;
+
+			for (i = 0; i < n; i++)
+				if (tolower((unsigned char)p[i]) != tolower((unsigned char)word[i]))
+					break;
+			if (i == n)
+				return true;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* Matches the first word against a rule's keywords in every language. Returns true when one
+ * matches; *lang is then the language it matched in, preferring the caller's own. */
+static bool keyword_match(struct run *r, const char *key, const char *word, size_t len,
+			  const char **lang)
+{
+	const char *codes[16];
+	size_t n = tpl_languages(r->j->tpl, codes, 16);
+	char list[512];
+	bool any = false;
+
+	*lang = NULL;
+	for (size_t i = 0; i < n && i < 16; i++) {
+		bool fallback = false;
+
+		if (tpl_render(r->j->tpl, codes[i], key, NULL, 0, list, sizeof(list),
+			       &fallback) < 0 || fallback)
+			continue;
+		if (!keyword_in(list, word, len))
+			continue;
+		if (!any || strcmp(codes[i], r->s.lang) == 0)
+			*lang = codes[i];
+		any = true;
+	}
+	return any;
+}
+
+/* Fills the rule's arguments from tokens: the IMEI (else the last) argument takes the extra
+ * words, as people type an IMEI in groups ("3569 3803 5643 809"). */
+static bool fill_args(struct run *r, const struct flow_rule *rule, char **tok, size_t ntok)
+{
+	size_t extra, wide = rule->nargs - 1, t = 0;
+
+	if (ntok < rule->nargs)
+		return false;
+	extra = ntok - rule->nargs;
+	for (size_t a = 0; a < rule->nargs; a++)
+		if (rule->args[a] == FV_IMEI) {
+			wide = a;
+			break;
+		}
+	for (size_t a = 0; a < rule->nargs; a++) {
+		char joined[256];
+		size_t len = 0, take = a == wide ? extra + 1 : 1;
+
+		for (size_t k = 0; k < take; k++, t++) {
+			int n = snprintf(joined + len, sizeof(joined) - len, "%s%s", k ? " " : "",
+					 tok[t]);
+
+			if (n < 0 || len + (size_t)n >= sizeof(joined))
+				return false;
+			len += (size_t)n;
+		}
+		/* An invalid IMEI goes on: the action says why. Others must be valid. */
+		if (!run_take_input(r, rule->args[a], joined, len) && rule->args[a] != FV_IMEI)
+			return rule->args[a] == FV_REF || rule->args[a] == FV_PIN ||
+			       rule->args[a] == FV_ID;
+	}
+	return true;
+}
+
+static void sms_enter(struct run *r)
+{
+	const struct flow *f = r->j->flow;
+	char *text = r->sms_text, *tok[SMS_TOKENS_MAX];
+	size_t ntok = 0, len = r->sms_len, i;
+	struct imei im;
+
+	/* Words, split at spaces; control characters count as spaces. */
+	for (i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20)
+			text[i] = ' ';
+	for (i = 0; i < len && ntok < SMS_TOKENS_MAX;) {
+		while (i < len && space(text[i]))
+			text[i++] = '\0';
+		if (i < len)
+			tok[ntok++] = text + i;
+		while (i < len && !space(text[i]))
+			i++;
+	}
+	while (i < len && space(text[i]))
+		text[i++] = '\0';
+	if (i < len)
+		ntok = 0;	/* too many words: no command */
+	for (i = 0; ntok && i < f->ncommands; i++) {
+		const struct flow_rule *rule = &f->commands[i];
+		const char *lang;
+
+		if (rule->keywords == NULL) {
+			/* A bare IMEI: the whole text, if it is digits and separators. */
+			if (rule->nargs != 1 || rule->args[0] != FV_IMEI)
+				continue;
+			char joined[256];
+			size_t jl = 0;
+
+			for (size_t k = 0; k < ntok && jl < sizeof(joined); k++)
+				jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s",
+						       k ? " " : "", tok[k]);
+			if (ntok > 6 || jl >= sizeof(joined))
+				continue;
+			imei_parse(joined, jl, &im);
+			if (im.reason == IMEI_NOT_DIGITS)
+				continue;
+			if (!fill_args(r, rule, tok, ntok))
+				continue;
+		} else {
+			if (!keyword_match(r, rule->keywords, tok[0], strlen(tok[0]), &lang))
+				continue;
+			if (!fill_args(r, rule, tok + 1, ntok - 1))
+				break;	/* the right command, used wrong: the help says how */
+			snprintf(r->s.lang, sizeof(r->s.lang), "%s", lang);
+		}
+		for (size_t k = 0; k < rule->nset; k++)
+			run_take_input(r, rule->set[k].var, rule->set[k].value,
+				       strlen(rule->set[k].value));
+		journey_goto(r, rule->next);
+		return;
+	}
+	journey_goto(r, f->sms_help);
+}

@@ -1,0 +1,729 @@
+/* A run: one request's walk through the engine, from its arrival to its answer (engine_int.h).
+ * Here is what every kind of run shares and what the actions build on: the one constructor
+ * (run_new, with the kind's ops record), the end of an action (run_finish, which hands the
+ * outcome to the kind's ops), deferral to the event loop, the session record, the inputs'
+ * validation and the rendering of texts. It calls no action, no journey step and no entry
+ * point: those are above it (actions.c, journey.c, engine.c, entry.c). */
+#include "flow/engine_int.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <talloc.h>
+
+#include "core/logging.h"
+#include "domain/imei.h"
+#include "domain/msisdn.h"
+#include "store/store.h"
+
+#define LANG_TTL_S (400u * 86400u)
+
+/* ---- a run: made, finished, answered ---------------------------------------------------- */
+
+struct run *run_new(struct engine *e, const struct run_ops *ops, enum engine_channel ch,
+		    const char *msisdn)
+{
+	struct run *r;
+	char masked[32];
+
+	if (e->j == NULL)
+		return NULL;
+	r = talloc_zero(e, struct run);
+	if (r == NULL)
+		return NULL;
+	r->e = e;
+	r->ops = ops;
+	r->j = e->j;
+	/* The flow and texts the run started with stay until it ends, whatever a reload does. */
+	if (talloc_reference(r, r->j) == NULL) {
+		talloc_free(r);
+		return NULL;
+	}
+	r->ch = ch;
+	r->screen = -1;
+	r->action = FA_COUNT;
+	snprintf(r->msisdn, sizeof(r->msisdn), "%s", msisdn);
+	e->seq++;
+	if (msisdn[0]) {
+		msisdn_mask(msisdn, strlen(msisdn), masked, sizeof(masked));
+		snprintf(r->tag, sizeof(r->tag), "%s %s #%llu", ops->name, masked,
+			 (unsigned long long)e->seq);
+	} else {
+		snprintf(r->tag, sizeof(r->tag), "%s #%llu", ops->name, (unsigned long long)e->seq);
+	}
+	snprintf(r->rtag, sizeof(r->rtag), "%s #%llu", ops->name, (unsigned long long)e->seq);
+	snprintf(r->s.lang, sizeof(r->s.lang), "%s", e->cfg->default_language);
+	return r;
+}
+
+void run_reply(struct run *r, const char *text, size_t len, bool end)
+{
+	struct engine_reply rep = { text, len, end, r->temporary, r->s.lang };
+
+	if (r->temporary)
+		r->e->stats.outcomes_unavailable++;
+	if (r->cb)
+		r->cb(r->arg, &rep);
+	talloc_free(r);
+}
+
+void run_noop_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
+void run_finish(struct run *r, enum flow_outcome o)
+{
+	if (flow_outcome_action(o) != r->action) {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: action %s ended with an outcome of %s", r->tag,
+		     r->action < FA_COUNT ? flow_action_info(r->action)->name : "(none)",
+		     flow_action_info(flow_outcome_action(o))->name);
+		run_finish_unavailable(r);
+		return;
+	}
+	r->ops->outcome(r, o);
+}
+
+void run_finish_unavailable(struct run *r)
+{
+	int i = r->action < FA_COUNT ? run_outcome_index(r->action, "unavailable") : -1;
+
+	r->temporary = true;
+	/* An action with no "unavailable" (none that uses the store) takes its first outcome. */
+	r->ops->outcome(r, (enum flow_outcome)FLOW_OUTCOME(r->action < FA_COUNT ? r->action : 0,
+							   i < 0 ? 0 : i));
+}
+
+const char *run_outcome_name(enum flow_outcome o)
+{
+	return flow_action_info(flow_outcome_action(o))->outcomes[flow_outcome_index(o)];
+}
+
+/* The outcome index by name (a report's state as a status outcome; "unavailable"). */
+int run_outcome_index(enum flow_action a, const char *name)
+{
+	const char *const *o = flow_action_info(a)->outcomes;
+
+	for (int i = 0; o[i]; i++)
+		if (strcmp(o[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- deferral --------------------------------------------------------------------------- */
+
+static void deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->deferred(r, r->deferred_err);
+}
+
+void run_defer(struct run *r, void (*fn)(struct run *r, int err))
+{
+	static const struct timeval now = { 0, 0 };
+
+	r->deferred = fn;
+	if (event_base_once(r->e->base, -1, EV_TIMEOUT, deferred_cb, r, &now) < 0)
+		fn(r, r->deferred_err);	/* cannot happen short of memory */
+}
+
+/* ---- sessions ------------------------------------------------------------------------- */
+
+/* The session lines: one "k=v" per variable that is set. Values never hold '\n' (inputs are
+ * validated before they are kept). */
+static void put(char **p, char *end, const char *k, const char *v)
+{
+	int n;
+
+	if (v == NULL || *v == '\0' || *p >= end)
+		return;
+	n = snprintf(*p, (size_t)(end - *p), "%s=%s\n", k, v);
+	*p += n > 0 ? n : 0;
+	if (*p > end)
+		*p = end;
+}
+
+static bool copy_val(char *dst, size_t dstsz, const char *v, size_t len)
+{
+	if (len >= dstsz)
+		return false;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+	return true;
+}
+
+/* SESS_FIELDS as data: each field's key, kind and place. */
+enum sess_kind { SK_VAR, SK_STR, SK_UINT, SK_CHAR, SK_LIST, SK_TEXT };
+struct sess_field {
+	const char *key;	/* NULL: the flow variable's name */
+	enum flow_var var;
+	enum sess_kind kind;
+	size_t off, size;	/* LIST: size is the count */
+	size_t count_off;	/* LIST: where its count is */
+};
+#define SESS_SIZE_(field) sizeof(((struct sess *)0)->field)
+#define SESS_DESC_VAR(field, key) { NULL, FV_##key, SK_VAR, offsetof(struct sess, field), \
+				    SESS_SIZE_(field), 0 },
+#define SESS_DESC_STR(field, key) { key, FV_NONE, SK_STR, offsetof(struct sess, field), \
+				    SESS_SIZE_(field), 0 },
+#define SESS_DESC_UINT(field, key) { key, FV_NONE, SK_UINT, offsetof(struct sess, field), 0, 0 },
+#define SESS_DESC_CHAR(field, key) { key, FV_NONE, SK_CHAR, offsetof(struct sess, field), 1, 0 },
+#define SESS_DESC_LIST(field, key) { key, FV_NONE, SK_LIST, offsetof(struct sess, field), \
+				     SESS_SIZE_(field) / sizeof(uint64_t), \
+				     offsetof(struct sess, n##field) },
+#define SESS_DESC_TEXT(field, key) { key, FV_NONE, SK_TEXT, offsetof(struct sess, field), \
+				     SESS_SIZE_(field), 0 },
+#define SESS_DESC_(kind, field, key, size) SESS_DESC_##kind(field, key)
+static const struct sess_field sess_fields[] = { SESS_FIELDS(SESS_DESC_) };
+
+/* Every SAVED flow variable has its row in SESS_FIELDS. */
+#define SAVED_ONE_SAVED + 1
+#define SAVED_ONE_RUN
+#define SAVED_ONE_(v, name, keep) SAVED_ONE_##keep
+#define VAR_ROW_VAR + 1
+#define VAR_ROW_STR
+#define VAR_ROW_UINT
+#define VAR_ROW_CHAR
+#define VAR_ROW_LIST
+#define VAR_ROW_TEXT
+#define VAR_ROW_(kind, field, key, size) VAR_ROW_##kind
+_Static_assert(0 FLOW_VARS(SAVED_ONE_) == 0 SESS_FIELDS(VAR_ROW_),
+	       "every SAVED variable of FLOW_VARS is a VAR row of SESS_FIELDS");
+
+/* The letters a CHAR field may hold. */
+static const char sess_link_states[] = "ynro";
+
+static const char *sess_key(const struct sess_field *f)
+{
+	return f->key ? f->key : flow_var_name(f->var);
+}
+
+size_t sess_encode(const struct sess *s, char *out, size_t outsz)
+{
+	const char *base = (const char *)s;
+	char *p = out, *end = out + outsz, num[24], list[8 * 16];
+	size_t i, k, l;
+
+	put(&p, end, "v", "1");
+	for (i = 0; i < sizeof(sess_fields) / sizeof(sess_fields[0]); i++) {
+		const struct sess_field *f = &sess_fields[i];
+		const char *key = sess_key(f), *field = base + f->off;
+
+		switch (f->kind) {
+		case SK_VAR:
+		case SK_STR:
+			put(&p, end, key, field);
+			break;
+		case SK_UINT: {
+			unsigned u;
+
+			memcpy(&u, field, sizeof(u));
+			if (u) {
+				snprintf(num, sizeof(num), "%u", u);
+				put(&p, end, key, num);
+			}
+			break;
+		}
+		case SK_CHAR:
+			num[0] = *field;
+			num[1] = '\0';
+			put(&p, end, key, num);
+			break;
+		case SK_LIST: {
+			unsigned count;
+
+			memcpy(&count, base + f->count_off, sizeof(count));
+			for (k = l = 0; k < count && k < f->size; k++) {
+				uint64_t v;
+
+				memcpy(&v, field + k * sizeof(v), sizeof(v));
+				l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", k ? "," : "",
+						      (unsigned long long)v);
+			}
+			put(&p, end, key, l ? list : NULL);
+			break;
+		}
+		case SK_TEXT:
+			if (*field && end - p > 4) {
+				/* "t=" and the text with '\\' and newlines escaped, on one line. */
+				char *q = p;
+				size_t kl = strlen(key);
+
+				if ((size_t)(end - q) <= kl + 3)
+					break;
+				memcpy(q, key, kl);
+				q += kl;
+				*q++ = '=';
+				for (const char *c = field; *c && end - q > 3; c++) {
+					if (*c == '\n' || *c == '\\') {
+						*q++ = '\\';
+						*q++ = *c == '\n' ? 'n' : '\\';
+					} else {
+						*q++ = *c;
+					}
+				}
+				*q++ = '\n';
+				p = q;
+			}
+			break;
+		}
+	}
+	return (size_t)(p - out);
+}
+
+/* One "key=value" of the record into its field; false when the value does not fit. */
+static bool sess_decode_field(const struct sess_field *f, struct sess *s, const char *v,
+			      size_t vl)
+{
+	char *base = (char *)s, *field = base + f->off;
+
+	switch (f->kind) {
+	case SK_VAR:
+	case SK_STR:
+		return copy_val(field, f->size, v, vl);
+	case SK_UINT: {
+		char num[8];
+		unsigned u;
+
+		if (!copy_val(num, sizeof(num), v, vl))
+			return false;
+		u = (unsigned)strtoul(num, NULL, 10);
+		memcpy(field, &u, sizeof(u));
+		return true;
+	}
+	case SK_CHAR:
+		if (vl != 1 || v[0] == '\0' || strchr(sess_link_states, v[0]) == NULL) {
+			*field = '\0';
+			return false;
+		}
+		*field = v[0];
+		return true;
+	case SK_LIST: {
+		char list[8 * 16], *q, *save = NULL;
+		unsigned count = 0;
+
+		if (!copy_val(list, sizeof(list), v, vl))
+			return false;
+		for (q = strtok_r(list, ",", &save); q && count < f->size;
+		     q = strtok_r(NULL, ",", &save)) {
+			uint64_t x = strtoull(q, NULL, 10);
+
+			memcpy(field + count * sizeof(x), &x, sizeof(x));
+			count++;
+		}
+		memcpy(base + f->count_off, &count, sizeof(count));
+		return true;
+	}
+	case SK_TEXT: {
+		size_t k = 0;
+		bool ok = true;
+
+		for (size_t i = 0; i < vl && ok; i++) {
+			char c = v[i];
+
+			if (c == '\\' && i + 1 < vl) {
+				c = v[i + 1] == 'n' ? '\n' : v[i + 1];
+				i++;
+			}
+			ok = k + 1 < f->size;
+			if (ok)
+				field[k++] = c;
+		}
+		field[k] = '\0';
+		return ok;
+	}
+	}
+	return false;
+}
+
+int sess_decode(const char *in, size_t len, struct sess *s)
+{
+	const char *p = in, *end = in + len;
+
+	memset(s, 0, sizeof(*s));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
+		size_t kl, vl, i;
+		bool ok = true;
+
+		if (nl == NULL)
+			return -EINVAL;
+		eq = memchr(p, '=', (size_t)(nl - p));
+		if (eq == NULL)
+			return -EINVAL;
+		kl = (size_t)(eq - p);
+		vl = (size_t)(nl - eq - 1);
+		if (kl == 1 && p[0] == 'v') {
+			ok = vl == 1 && eq[1] == '1';
+		} else {
+			/* Unknown keys are skipped: a newer ceirgw's record still reads. */
+			for (i = 0; i < sizeof(sess_fields) / sizeof(sess_fields[0]); i++) {
+				const char *key = sess_key(&sess_fields[i]);
+
+				if (strlen(key) == kl && memcmp(p, key, kl) == 0) {
+					ok = sess_decode_field(&sess_fields[i], s, eq + 1, vl);
+					break;
+				}
+			}
+		}
+		if (!ok)
+			return -EINVAL;
+		p = nl + 1;
+	}
+	return s->screen[0] ? 0 : -EINVAL;
+}
+
+/* ---- inputs --------------------------------------------------------------------------- */
+
+bool run_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Reference: 10 digits, the last the Luhn digit of the first 9 (catches one wrong digit and
+ * most swaps of two). */
+static int luhn_digit(const char *d, size_t n)
+{
+	int sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v = d[n - 1 - i] - '0';
+
+		if (i % 2 == 0) {
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+	}
+	return (10 - sum % 10) % 10;
+}
+
+bool ref_valid(const char *s, size_t len)
+{
+	if (len != REF_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return luhn_digit(s, REF_LEN - 1) == s[REF_LEN - 1] - '0';
+}
+
+void ref_finish(char ref[REF_LEN + 1])
+{
+	ref[REF_LEN - 1] = (char)('0' + luhn_digit(ref, REF_LEN - 1));
+	ref[REF_LEN] = '\0';
+}
+
+/* Copies digits-and-separators input as digits only (for refs and PINs typed with spaces). */
+static size_t digits_only(const char *in, size_t len, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] >= '0' && in[i] <= '9') {
+			if (n + 1 >= outsz)
+				return outsz;	/* too long */
+			out[n++] = in[i];
+		} else if (in[i] != ' ' && in[i] != '-') {
+			return outsz;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Validates one input into its variable. Returns true when valid. An IMEI is kept even when
+ * invalid (as digits and separators, bounded), so that the check can say why. */
+bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
+{
+	struct sess *s = &r->s;
+
+	switch (v) {
+	case FV_IMEI: {
+		struct imei im;
+
+		imei_parse(in, len, &im);
+		if (im.has_digits)
+			snprintf(s->imei, sizeof(s->imei), "%s", im.imei);
+		else if (run_printable(in, len))
+			copy_val(s->imei, sizeof(s->imei), in, len < sizeof(s->imei) ? len :
+				 sizeof(s->imei) - 1);
+		else
+			s->imei[0] = '\0';
+		r->imei_raw_len = len;
+		return im.valid;
+	}
+	case FV_OWNER: {
+		struct msisdn m;
+
+		if (len > MSISDN_INPUT_MAX)
+			return false;
+		msisdn_parse(in, len, r->e->cfg->default_region, &m);
+		if (!m.valid)
+			return false;
+		snprintf(s->owner, sizeof(s->owner), "%s", m.e164);
+		return true;
+	}
+	case FV_ID:
+		if (len == 0 || len >= sizeof(r->id) || !run_printable(in, len))
+			return false;
+		memcpy(r->id, in, len);
+		r->id[len] = '\0';
+		return true;
+	case FV_POLICE: {
+		size_t i;
+
+		if (len == 0 || len >= sizeof(s->police))
+			return false;
+		if (len == 1 && in[0] == '0') {
+			s->police[0] = '\0';
+			r->police_set = true;
+			return true;
+		}
+		for (i = 0; i < len; i++)
+			if (!((in[i] >= '0' && in[i] <= '9') || (in[i] >= 'A' && in[i] <= 'Z') ||
+			      (in[i] >= 'a' && in[i] <= 'z') || strchr("/-. #", in[i])))
+				return false;
+		memcpy(s->police, in, len);
+		s->police[len] = '\0';
+		r->police_set = true;
+		return true;
+	}
+	case FV_REF: {
+		char d[REF_LEN + 2];
+
+		if (digits_only(in, len, d, sizeof(d)) != REF_LEN || !ref_valid(d, REF_LEN))
+			return false;
+		memcpy(s->ref, d, REF_LEN + 1);
+		return true;
+	}
+	case FV_PIN: {
+		char d[PIN_LEN + 2];
+
+		if (digits_only(in, len, d, sizeof(d)) != PIN_LEN)
+			return false;
+		memcpy(r->pin, d, PIN_LEN + 1);
+		return true;
+	}
+	case FV_PICK: {
+		if (len == 0 || len > 2 || in[0] < '1' || in[0] > '9' ||
+		    (len == 2 && (in[1] < '0' || in[1] > '9')))
+			return false;
+		r->pick = (unsigned)strtoul(in, NULL, 10);
+		return true;
+	}
+	case FV_REASON:
+		if (len == 6 && memcmp(in, "stolen", 6) == 0)
+			snprintf(s->reason, sizeof(s->reason), "stolen");
+		else if (len == 4 && memcmp(in, "lost", 4) == 0)
+			snprintf(s->reason, sizeof(s->reason), "lost");
+		else
+			return false;
+		return true;
+	case FV_NONE:
+	case FV_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* ---- rendering ------------------------------------------------------------------------ */
+
+/* Copies at most max code points of s (UTF-8) into out. */
+static void utf8_trim(char *out, size_t outsz, const char *s, size_t max)
+{
+	size_t i = 0, cps = 0;
+
+	while (s[i] && cps < max && i + 4 < outsz) {
+		size_t k = 1;
+
+		while ((s[i + k] & 0xc0) == 0x80 && k < 4)
+			k++;
+		memcpy(out + i, s + i, k);
+		i += k;
+		cps++;
+	}
+	out[i] = '\0';
+}
+
+const char *run_ref_log(struct run *r)
+{
+	size_t n = strlen(r->s.ref);
+
+	memset(r->ref_log, '*', REF_LEN);
+	r->ref_log[REF_LEN] = '\0';
+	if (n >= 4)
+		memcpy(r->ref_log + REF_LEN - 4, r->s.ref + n - 4, 4);
+	return r->ref_log;
+}
+
+/* The value of placeholder p for the run; tail and reason are run_render_key's. */
+static const char *placeholder_value(struct run *r, enum flow_placeholder p, const char *tail,
+				     const char *reason)
+{
+	switch (p) {
+	case FP_MAKER:
+		return r->maker;
+	case FP_MODEL:
+		return r->model;
+	case FP_IMEI:
+		return r->s.imei;
+	case FP_IMEI_TAIL:
+		return tail;
+	case FP_DATE:
+		return r->date;
+	case FP_REF:
+		return r->s.ref;
+	case FP_PIN:
+		return r->pin_out;
+	case FP_TRIES:
+		return r->tries;
+	case FP_MINUTES:
+		return r->minutes;
+	case FP_HANDSETS:
+		return r->list;
+	case FP_LANGUAGES:
+		return r->j->langs;
+	case FP_REASON:
+		return reason;
+	case FP_POLICE:
+		return r->s.police;
+	case FP_WHY:
+		return r->why;
+	case FP_WHAT:
+		return r->what;
+	case FP_CODE:
+		return r->e->cfg->sms_code;
+	case FP_COUNT:
+		break;
+	}
+	return "";
+}
+
+/* Renders a text of the run's language; "" when it has none (logged). */
+int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
+{
+	const struct tpl_placeholder *reg;
+	struct tpl_var v[FP_COUNT];
+	size_t n, i;
+	char tail[5] = "", reason[48] = "";
+	int rc;
+
+	if (strlen(r->s.imei) >= 4)
+		memcpy(tail, r->s.imei + strlen(r->s.imei) - 4, 5);
+	if (r->s.reason[0]) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "reason.%s", r->s.reason);
+		if (tpl_render(r->j->tpl, r->s.lang, k, NULL, 0, reason, sizeof(reason), NULL) < 0)
+			reason[0] = '\0';
+	}
+	reg = flow_placeholders(&n);
+	for (i = 0; i < n; i++) {
+		v[i].name = reg[i].name;
+		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason);
+		v[i].len = strlen(v[i].val);
+	}
+	rc = tpl_render(r->j->tpl, r->s.lang, key, v, n, out, outsz, NULL);
+	if (rc < 0) {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: text %s (%s) does not render: %s", r->tag, key,
+		     r->s.lang, strerror(-rc));
+		out[0] = '\0';
+		return 0;
+	}
+	return rc;
+}
+
+/* Sets the maker and model from the TAC of the session's IMEI (trimmed as flow.c's
+ * placeholder registry promises). */
+void run_set_model(struct run *r)
+{
+	struct tac_entry te;
+	char tac[9];
+
+	r->maker[0] = r->model[0] = '\0';
+	if (strlen(r->s.imei) != 15 || r->e->tac == NULL)
+		return;
+	memcpy(tac, r->s.imei, 8);
+	tac[8] = '\0';
+	if (tac_lookup(r->e->tac, tac, &te) == 0) {
+		utf8_trim(r->maker, sizeof(r->maker), te.maker, 20);
+		utf8_trim(r->model, sizeof(r->model), te.model ? te.model : "", 30);
+	}
+}
+
+void run_remember_lang(struct run *r)
+{
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
+
+	store_session_set(r->e->st, &rid, r->s.lang, strlen(r->s.lang), LANG_TTL_S, run_noop_done,
+			  NULL);
+}
+
+/* ---- the handsets list ---------------------------------------------------------------- */
+
+void run_imei_of_body(uint64_t body, char out[16])
+{
+	char d[16];
+	struct imei im;
+
+	snprintf(d, sizeof(d), "%014llu", (unsigned long long)body);
+	imei_parse(d, 14, &im);
+	snprintf(out, 16, "%s", im.imei);
+}
+
+/* Cuts s to at most max code points. */
+static void utf8_cut(char *s, size_t max)
+{
+	size_t i = 0, cps = 0;
+
+	while (s[i] && cps < max) {
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+		cps++;
+	}
+	s[i] = '\0';
+}
+
+void run_build_handsets(struct run *r)
+{
+	char imei_save[sizeof(r->s.imei)], maker[sizeof(r->maker)], model[sizeof(r->model)];
+	size_t len = 0;
+
+	memcpy(imei_save, r->s.imei, sizeof(imei_save));
+	memcpy(maker, r->maker, sizeof(maker));
+	memcpy(model, r->model, sizeof(model));
+	r->list[0] = '\0';
+	for (unsigned i = 0; i < r->s.nhandsets; i++) {
+		char imei[16], line[96];
+		int n;
+
+		run_imei_of_body(r->s.handsets[i], imei);
+		snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
+		run_set_model(r);
+		utf8_cut(r->maker, 12);
+		utf8_cut(r->model, 14);
+		n = snprintf(line, sizeof(line), "%s%u %s %s ...%s", len ? "\n" : "", i + 1,
+			     r->maker[0] ? r->maker : "?", r->model, imei + 11);
+		if (n < 0 || len + (size_t)n >= sizeof(r->list))
+			break;
+		memcpy(r->list + len, line, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	memcpy(r->s.imei, imei_save, sizeof(imei_save));
+	memcpy(r->maker, maker, sizeof(maker));
+	memcpy(r->model, model, sizeof(model));
+}
