@@ -854,19 +854,19 @@ static void sc_unblock(void)
 static void sc_language(void)
 {
 	world_up(false, true);
-	comment("a pick that is no language, then French");
-	walk(BUYER, "g1", "5", "9", "2", NULL);
+	comment("a pick that is no language, then French (the list: ar, en, fr, sw)");
+	walk(BUYER, "g1", "5", "9", "3", NULL);
 	comment("remembered: the menu and the check in French");
 	walk(BUYER, "g2", "", "1", IMEI_A, NULL);
 	sms(BUYER, "CHECK 356938035643809");
 	comment("Swahili and Arabic");
-	walk(BUYER, "g3", "5", "3", NULL);
+	walk(BUYER, "g3", "5", "4", NULL);
 	walk(BUYER, "g4", "", NULL);
-	walk(BUYER, "g5", "5", "4", NULL);
+	walk(BUYER, "g5", "5", "1", NULL);
 	walk(BUYER, "g6", "4", "1", NULL);
 	comment("the choice cannot be saved: the language still changes for this session");
 	estore_fail(W.st, "session_set", 2, EF_DOWN);
-	walk(OTHER, "g7", "5", "2", NULL);
+	walk(OTHER, "g7", "5", "3", NULL);
 	walk(OTHER, "g8", "", NULL);
 	world_down();
 }
