@@ -24,6 +24,7 @@
 #include "core/logging.h"
 #include "domain/imei.h"
 #include "domain/kyc.h"
+#include "domain/report.h"
 #include "store/pairs.h"
 #include "store/store.h"
 
@@ -89,19 +90,6 @@ static void date_of(long long t, char out[11])
 	}
 	gmtime_r(&tt, &tm);
 	strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
-static bool kv_is(const struct store_kv *kv, const char *key)
-{
-	return kv->klen == strlen(key) && memcmp(kv->key, key, kv->klen) == 0;
-}
-
-static void kv_copy(const struct store_kv *kv, char *out, size_t outsz)
-{
-	size_t n = kv->vlen < outsz - 1 ? kv->vlen : outsz - 1;
-
-	memcpy(out, kv->val, n);
-	out[n] = '\0';
 }
 
 static bool random_digits(char *out, size_t n)
@@ -232,10 +220,9 @@ static void check_decide(struct run *r)
 		return;
 	}
 	run_set_model(r);
-	if (strcmp(r->state, "blocked") == 0 || strcmp(r->state, "unblock_sent") == 0) {
+	if (r->state == REPORT_BLOCKED || r->state == REPORT_UNBLOCK_SENT) {
 		run_finish(r, CHECK_BLOCKED);
-	} else if (r->state[0] && strcmp(r->state, "unblocked") != 0 &&
-		   strcmp(r->state, "rejected") != 0) {
+	} else if (report_state_open(r->state) || r->state_unknown) {
 		date_of(r->created, r->date);
 		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? CHECK_LOST : CHECK_STOLEN);
 	} else if (r->flag) {
@@ -250,21 +237,16 @@ static void check_decide(struct run *r)
 static void check_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
+	struct report rep;
 
 	if (err < 0)
 		r->failed = err;
-	for (size_t i = 0; i < n; i++) {
-		if (kv_is(&kv[i], "state"))
-			kv_copy(&kv[i], r->state, sizeof(r->state));
-		else if (kv_is(&kv[i], "reason"))
-			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
-		else if (kv_is(&kv[i], "created")) {
-			char t[24];
-
-			kv_copy(&kv[i], t, sizeof(t));
-			r->created = strtoll(t, NULL, 10);
-		}
-	}
+	report_decode(&rep, kv, n);
+	r->state = rep.state;
+	r->state_unknown = rep.state_unknown;
+	r->created = rep.created;
+	if (rep.reason[0])
+		snprintf(r->s.reason, sizeof(r->s.reason), "%s", rep.reason);
 	if (--r->outstanding == 0)
 		check_decide(r);
 }
@@ -287,7 +269,8 @@ static void check_lookup(struct run *r)
 	int rc;
 
 	r->e->stats.checks++;
-	r->state[0] = '\0';
+	r->state = REPORT_NONE;
+	r->state_unknown = false;
 	r->flag = false;
 	r->failed = 0;
 	r->outstanding = 2;
@@ -477,29 +460,23 @@ static void link_on_pairings(void *arg, int err, const struct pair_rec *recs, si
 static void link_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char state[24] = "", ref[REF_LEN + 1] = "", owner[MSISDN_E164_MAX + 1] = "";
+	struct report rep;
 	int rc;
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (kv_is(&kv[i], "state"))
-			kv_copy(&kv[i], state, sizeof(state));
-		else if (kv_is(&kv[i], "ref"))
-			kv_copy(&kv[i], ref, sizeof(ref));
-		else if (kv_is(&kv[i], "owner"))
-			kv_copy(&kv[i], owner, sizeof(owner));
-	}
-	/* An open report that got as far as the CEIR. One still "received" or "verified" was
-	 * left by a journey that stopped half-way; the report action completes it. */
+	report_decode(&rep, kv, n);
+	/* An open report that got as far as the CEIR (or in a state this version does not
+	 * know). One still received or verified was left by a journey that stopped half-way;
+	 * the report action completes it. */
 	r->s.link_state = '\0';
 	r->s.ref[0] = '\0';
-	if (state[0] && strcmp(state, "unblocked") != 0 && strcmp(state, "rejected") != 0 &&
-	    strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
-		if (strcmp(owner, r->s.owner) == 0) {
-			snprintf(r->s.ref, sizeof(r->s.ref), "%s", ref);
+	if (rep.state == REPORT_SENT || rep.state == REPORT_BLOCKED ||
+	    rep.state == REPORT_UNBLOCK_SENT || rep.state_unknown) {
+		if (strcmp(rep.owner, r->s.owner) == 0) {
+			snprintf(r->s.ref, sizeof(r->s.ref), "%s", rep.ref);
 			r->s.link_state = 'r';
 		} else {
 			r->s.link_state = 'o';
@@ -685,16 +662,17 @@ static void report_enqueued(void *arg, int err, const char *id, size_t len, bool
 			r->e->stats.sms_sent++;
 			struct store_sms sms = { r->msisdn, text, (size_t)n };
 
-			rc = store_report_transition_sms(r->e->st, r->s.imei, "verified", "sent",
-							 kv, 1, r->e->sms.outbox, &sms, 1,
-							 report_sent, r);
+			rc = store_report_transition_sms(r->e->st, r->s.imei,
+							 REPORT_EV_SEND_RECEIPT, kv, 1,
+							 r->e->sms.outbox, &sms, 1, report_sent,
+							 r);
 			if (rc < 0)
 				fail_store(r, rc);
 			return;
 		}
 	}
-	rc = store_report_transition(r->e->st, r->s.imei, "verified|sent", "sent", kv, 1,
-				     report_sent, r);
+	rc = store_report_transition(r->e->st, r->s.imei, REPORT_EV_SEND, kv, 1, report_sent,
+				     r);
 	if (rc < 0)
 		fail_store(r, rc);
 }
@@ -703,6 +681,7 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 {
 	struct run *r = arg;
 	char rid[32], now[24], last_seen[11], window[12], tac[9] = "";
+	enum report_state st = report_state_parse(state, len);
 	int rc;
 
 	(void)changed;
@@ -710,8 +689,7 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 		fail_store(r, err);
 		return;
 	}
-	if (!changed && !(len == 8 && memcmp(state, "verified", 8) == 0) &&
-	    !(len == 4 && memcmp(state, "sent", 4) == 0)) {
+	if (!changed && st != REPORT_VERIFIED && st != REPORT_SENT) {
 		run_finish(r, REPORT_REPORTED);
 		return;
 	}
@@ -771,7 +749,7 @@ static void report_verify(struct run *r, bool resume)
 			{ "kyc_matched", 11, "yes", 3 },
 		};
 
-		rc = store_report_resume(r->e->st, r->s.imei, "received|verified", "verified",
+		rc = store_report_resume(r->e->st, r->s.imei, REPORT_EV_VERIFY,
 					 resume ? REPORT_RESUME_IDLE_S : 0, kv, 3,
 					 report_verified, r);
 	}
@@ -785,55 +763,43 @@ static void report_verify(struct run *r, bool resume)
 static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char state[24] = "", ls[11] = "", ch[8] = "";
+	struct report rep;
 	uint16_t days = 0;
 
 	if (err < 0) {
 		run_finish_unavailable(r);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (kv_is(&kv[i], "state"))
-			kv_copy(&kv[i], state, sizeof(state));
-		else if (kv_is(&kv[i], "ref"))
-			kv_copy(&kv[i], r->s.ref, sizeof(r->s.ref));
-		else if (kv_is(&kv[i], "owner"))
-			kv_copy(&kv[i], r->s.owner, sizeof(r->s.owner));
-		else if (kv_is(&kv[i], "reporter"))
-			kv_copy(&kv[i], r->msisdn, sizeof(r->msisdn));
-		else if (kv_is(&kv[i], "reason"))
-			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
-		else if (kv_is(&kv[i], "police_ref"))
-			kv_copy(&kv[i], r->s.police, sizeof(r->s.police));
-		else if (kv_is(&kv[i], "lang"))
-			kv_copy(&kv[i], r->s.lang, sizeof(r->s.lang));
-		else if (kv_is(&kv[i], "reported_at"))
-			kv_copy(&kv[i], r->reported_at, sizeof(r->reported_at));
-		else if (kv_is(&kv[i], "last_seen"))
-			kv_copy(&kv[i], ls, sizeof(ls));
-		else if (kv_is(&kv[i], "channel"))
-			kv_copy(&kv[i], ch, sizeof(ch));
-	}
-	if (strcmp(state, "received") != 0 && strcmp(state, "verified") != 0) {
+	report_decode(&rep, kv, n);
+	/* The run is the sweep's own: what the report holds is all it knows. */
+	memcpy(r->s.ref, rep.ref, sizeof(r->s.ref));
+	memcpy(r->s.owner, rep.owner, sizeof(r->s.owner));
+	memcpy(r->msisdn, rep.reporter, sizeof(r->msisdn));
+	memcpy(r->s.reason, rep.reason, sizeof(r->s.reason));
+	memcpy(r->s.police, rep.police_ref, sizeof(r->s.police));
+	if (rep.lang[0])
+		memcpy(r->s.lang, rep.lang, sizeof(r->s.lang));
+	memcpy(r->reported_at, rep.reported_at, sizeof(r->reported_at));
+	if (rep.state != REPORT_RECEIVED && rep.state != REPORT_VERIFIED) {
 		/* Gone, or further along: nothing to complete. */
 		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
 		run_finish(r, REPORT_REPORTED);
 		return;
 	}
 	if (r->s.ref[0] == '\0' || r->msisdn[0] == '\0' || r->s.owner[0] == '\0' ||
-	    pairs_parse_date(ls, strlen(ls), &days) < 0) {
+	    pairs_parse_date(rep.last_seen, strlen(rep.last_seen), &days) < 0) {
 		/* Opened by a version that did not keep last_seen with it, or damaged: its owner's
 		 * next try completes it; the sweep stops looking. */
 		LOGP(LOGC_FLOW, LOGL_WARN, "%s: report %s left %s cannot be completed by the sweep",
-		     r->rtag, run_ref_log(r), state);
+		     r->rtag, run_ref_log(r), report_state_name(rep.state));
 		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
 		run_finish(r, REPORT_REPORTED);
 		return;
 	}
 	r->s.last_seen = days;
-	r->ch = strcmp(ch, "ussd") == 0 ? EC_USSD : EC_SMS;
+	r->ch = strcmp(rep.channel, "ussd") == 0 ? EC_USSD : EC_SMS;
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, run_ref_log(r),
-	     state);
+	     report_state_name(rep.state));
 	report_verify(r, true);
 }
 
@@ -847,31 +813,24 @@ int actions_sweep_report(struct run *r, const char *imei)
 static void report_on_existing(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char state[24] = "", owner[MSISDN_E164_MAX + 1] = "", at[24] = "";
+	struct report rep;
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (kv_is(&kv[i], "state"))
-			kv_copy(&kv[i], state, sizeof(state));
-		else if (kv_is(&kv[i], "owner"))
-			kv_copy(&kv[i], owner, sizeof(owner));
-		else if (kv_is(&kv[i], "reported_at"))
-			kv_copy(&kv[i], at, sizeof(at));
-	}
-	if ((strcmp(state, "received") == 0 || strcmp(state, "verified") == 0) &&
-	    strcmp(owner, r->s.owner) == 0) {
+	report_decode(&rep, kv, n);
+	if ((rep.state == REPORT_RECEIVED || rep.state == REPORT_VERIFIED) &&
+	    strcmp(rep.owner, r->s.owner) == 0) {
 		/* Completed now, with the same reference: its request id is the same, so the
 		 * enqueue adds nothing if the stopped journey got that far. */
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: completing report %s left %s", r->rtag, run_ref_log(r),
-		     state);
-		snprintf(r->reported_at, sizeof(r->reported_at), "%s", at);
+		     report_state_name(rep.state));
+		memcpy(r->reported_at, rep.reported_at, sizeof(r->reported_at));
 		report_verify(r, true);
 		return;
 	}
-	if (strcmp(owner, r->s.owner) != 0) {
+	if (strcmp(rep.owner, r->s.owner) != 0) {
 		/* Another owner's report, opened since the link looked: not this owner's
 		 * reference to know (issue 15). */
 		r->s.ref[0] = '\0';
@@ -1008,43 +967,64 @@ void run_render_why(struct run *r, const char *code)
 		run_render_key(r, "status.why.other", r->why, sizeof(r->why));
 }
 
+/* The run's fields a report's are copied into whole (memcpy): the same bounds. */
+#define SAME_SIZE_(a, b) _Static_assert(sizeof(a) == sizeof(b), #a " is " #b "'s size")
+SAME_SIZE_(((struct sess *)0)->ref, ((struct report *)0)->ref);
+SAME_SIZE_(((struct sess *)0)->owner, ((struct report *)0)->owner);
+SAME_SIZE_(((struct sess *)0)->reason, ((struct report *)0)->reason);
+SAME_SIZE_(((struct sess *)0)->police, ((struct report *)0)->police_ref);
+SAME_SIZE_(((struct sess *)0)->lang, ((struct report *)0)->lang);
+SAME_SIZE_(((struct run *)0)->msisdn, ((struct report *)0)->reporter);
+SAME_SIZE_(((struct run *)0)->reporter, ((struct report *)0)->reporter);
+SAME_SIZE_(((struct run *)0)->owner_f, ((struct report *)0)->owner);
+SAME_SIZE_(((struct run *)0)->reported_at, ((struct report *)0)->reported_at);
+SAME_SIZE_(((struct run *)0)->why_code, ((struct report *)0)->reject_reason);
+#undef SAME_SIZE_
+
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n)
 {
-	char ref[REF_LEN + 2] = "", why[48] = "";
+	struct report rep;
 
-	r->state[0] = '\0';
-	r->pin_digest[0] = '\0';
-	r->reporter[0] = r->owner_f[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (kv_is(&kv[i], "state"))
-			kv_copy(&kv[i], r->state, sizeof(r->state));
-		else if (kv_is(&kv[i], "ref"))
-			kv_copy(&kv[i], ref, sizeof(ref));
-		else if (kv_is(&kv[i], "pin"))
-			kv_copy(&kv[i], r->pin_digest, sizeof(r->pin_digest));
-		else if (kv_is(&kv[i], "reason"))
-			kv_copy(&kv[i], r->s.reason, sizeof(r->s.reason));
-		else if (kv_is(&kv[i], "reporter"))
-			kv_copy(&kv[i], r->reporter, sizeof(r->reporter));
-		else if (kv_is(&kv[i], "owner"))
-			kv_copy(&kv[i], r->owner_f, sizeof(r->owner_f));
-		else if (kv_is(&kv[i], "lang"))
-			kv_copy(&kv[i], r->s.lang, sizeof(r->s.lang));
-		else if (kv_is(&kv[i], "reject_reason"))
-			kv_copy(&kv[i], why, sizeof(why));
-	}
-	snprintf(r->why_code, sizeof(r->why_code), "%s", why);
+	report_decode(&rep, kv, n);
+	r->state = rep.state;
+	r->state_unknown = rep.state_unknown;
+	memcpy(r->pin_digest, rep.pin, sizeof(rep.pin));
+	memcpy(r->reporter, rep.reporter, sizeof(r->reporter));
+	memcpy(r->owner_f, rep.owner, sizeof(r->owner_f));
+	if (rep.reason[0])
+		memcpy(r->s.reason, rep.reason, sizeof(r->s.reason));
+	if (rep.lang[0])
+		memcpy(r->s.lang, rep.lang, sizeof(r->s.lang));
+	memcpy(r->why_code, rep.reject_reason, sizeof(r->why_code));
 	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
 		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
 	run_set_model(r);
-	return r->state[0] && strcmp(ref, r->s.ref) == 0;
+	return report_exists(&rep) && strcmp(rep.ref, r->s.ref) == 0;
+}
+
+/* STATUS answers with the report's state: each state is an outcome of its own (the flows
+ * give each its screen). One this version does not know reads as received, as before. */
+static enum flow_outcome status_outcome(enum report_state s)
+{
+	switch (s) {
+	case REPORT_RECEIVED: return STATUS_RECEIVED;
+	case REPORT_VERIFIED: return STATUS_VERIFIED;
+	case REPORT_SENT: return STATUS_SENT;
+	case REPORT_BLOCKED: return STATUS_BLOCKED;
+	case REPORT_UNBLOCK_SENT: return STATUS_UNBLOCK_SENT;
+	case REPORT_UNBLOCKED: return STATUS_UNBLOCKED;
+	case REPORT_REJECTED: return STATUS_REJECTED;
+	case REPORT_NONE:
+	case REPORT_STATE_COUNT:
+		break;
+	}
+	return STATUS_RECEIVED;
 }
 
 static void status_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
 	char lang[8];
-	int i;
 
 	if (err < 0) {
 		fail_store(r, err);
@@ -1059,8 +1039,7 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
-	i = run_outcome_index(FA_STATUS, r->state);
-	run_finish(r, i >= 0 ? (enum flow_outcome)FLOW_OUTCOME(FA_STATUS, i) : STATUS_RECEIVED);
+	run_finish(r, status_outcome(r->state));
 }
 
 typedef void (*fields_fn)(void *arg, int err, const struct store_kv *kv, size_t n);
@@ -1162,7 +1141,7 @@ static void unblock_enqueued(void *arg, int err, const char *id, size_t len, boo
 		fail_store(r, err);
 		return;
 	}
-	rc = store_report_transition(r->e->st, r->s.imei, "sent|blocked", "unblock_sent", kv, 1,
+	rc = store_report_transition(r->e->st, r->s.imei, REPORT_EV_UNBLOCK_REQUEST, kv, 1,
 				     unblock_done, r);
 	if (rc < 0)
 		fail_store(r, rc);
@@ -1174,11 +1153,11 @@ static void unblock_request(struct run *r)
 	char rid[32], now[24], tac[9] = "";
 	int rc;
 
-	if (strcmp(r->state, "unblock_sent") == 0) {
+	if (r->state == REPORT_UNBLOCK_SENT) {
 		run_finish(r, UNBLOCK_ALREADY);
 		return;
 	}
-	if (strcmp(r->state, "sent") != 0 && strcmp(r->state, "blocked") != 0) {
+	if (!report_event_allows(REPORT_EV_UNBLOCK_REQUEST, r->state)) {
 		run_finish(r, UNBLOCK_NOT_BLOCKED);
 		return;
 	}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "domain/msisdn.h"
+#include "domain/report.h"
 #include "domain/tac.h"
 #include "flow/outcomes.h"
 #include "store/store.h"
@@ -23,6 +24,7 @@
 struct event_base;
 
 #define REF_LEN 10
+_Static_assert(REF_LEN == REPORT_REF_LEN, "a session's reference is a report's");
 #define PIN_LEN 6
 #define SESS_HANDSETS_MAX 5
 
@@ -154,7 +156,8 @@ struct run {
 	int outstanding;
 	int failed;
 	bool flag;
-	char state[24];
+	enum report_state state;	/* the report's (run_report_fields, the check) */
+	bool state_unknown;		/* it has a state this version does not know */
 	char reporter[MSISDN_E164_MAX + 1], owner_f[MSISDN_E164_MAX + 1];
 	long long created;
 	uint64_t cand[8];

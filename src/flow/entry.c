@@ -11,6 +11,7 @@
 
 #include "core/logging.h"
 #include "domain/imei.h"
+#include "domain/report.h"
 #include "store/store.h"
 
 /* ---- the JSON API's check -------------------------------------------------------------- */
@@ -143,7 +144,7 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 {
 	struct result_ctx *rc = arg;
 	struct run *r = rc->r;
-	const char *from, *to = rc->result;
+	enum report_event ev;
 	struct store_kv f[1];
 	size_t nf = 0;
 	int e;
@@ -158,19 +159,20 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		result_end(rc, 0);
 		return;
 	}
+	/* The CEIR's result (its own names, doc/ceir-queue.md, which also name the SMS it
+	 * sends: notify.<result>) is an event of the report's table. */
 	if (strcmp(rc->result, "blocked") == 0) {
-		from = "received|verified|sent";
+		ev = REPORT_EV_CEIR_BLOCKED;
 	} else if (strcmp(rc->result, "unblocked") == 0) {
-		from = "unblock_sent|blocked|sent";
-	} else if (strcmp(r->state, "unblock_sent") == 0) {
+		ev = REPORT_EV_CEIR_UNBLOCKED;
+	} else if (r->state == REPORT_UNBLOCK_SENT) {
 		/* An unblock the CEIR refused: the phone stays blocked. */
-		from = "unblock_sent";
-		to = "blocked";
+		ev = REPORT_EV_UNBLOCK_REJECTED;
 		rc->unblock_rejected = true;
 		f[nf++] = (struct store_kv){ "unblock_rejected", 16, rc->reason,
 					     strlen(rc->reason) };
 	} else {
-		from = "received|verified|sent|blocked";
+		ev = REPORT_EV_CEIR_REJECTED;
 		f[nf++] = (struct store_kv){ "reject_reason", 13, rc->reason, strlen(rc->reason) };
 	}
 	run_render_why(r, rc->reason);	/* in the report's language */
@@ -192,11 +194,11 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 			sms[nsms++] = (struct store_sms){ r->owner_f, rc->text, (size_t)len };
 		rc->queued = true;
 		r->e->stats.sms_sent += nsms;
-		e = store_report_transition_sms(r->e->st, r->s.imei, from, to, f, nf,
+		e = store_report_transition_sms(r->e->st, r->s.imei, ev, f, nf,
 						r->e->sms.outbox, sms, nsms, result_on_transition,
 						rc);
 	} else {
-		e = store_report_transition(r->e->st, r->s.imei, from, to, f, nf,
+		e = store_report_transition(r->e->st, r->s.imei, ev, f, nf,
 					    result_on_transition, rc);
 	}
 	if (e < 0)

@@ -117,12 +117,13 @@ static struct script verify_script = {
 	"return {2, tries - n, redis.call('PTTL', KEYS[2])}\n", ""
 };
 
-/* A report for an IMEI, unless one is open: then its reference. KEYS: rep:{imei},
- * rep:{imei}:past. ARGV: the new reference, then field/value pairs. A closed report
- * (unblocked or rejected) moves to the list of past references. */
+/* A report for an IMEI, unless one is open: then its reference (REPORT_EV_OPEN,
+ * domain/report.h). KEYS: rep:{imei}, rep:{imei}:past. ARGV: the new reference, the closed
+ * states "unblocked|rejected" and the state a report opens in (both from the event table),
+ * then field/value pairs. A closed report moves to the list of past references. */
 static struct script report_create_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
-	"if st and st ~= 'unblocked' and st ~= 'rejected' then\n"
+	"if st and not string.find('|' .. ARGV[2] .. '|', '|' .. st .. '|', 1, true) then\n"
 	"  return {redis.call('HGET', KEYS[1], 'ref'), 0}\n"
 	"end\n"
 	"if st then\n"
@@ -130,8 +131,8 @@ static struct script report_create_script = {
 	"  redis.call('DEL', KEYS[1])\n"
 	"end\n"
 	"local t = redis.call('TIME')[1]\n"
-	"redis.call('HSET', KEYS[1], 'ref', ARGV[1], 'state', 'received', 'created', t,\n"
-	"           'updated', t, unpack(ARGV, 2))\n"
+	"redis.call('HSET', KEYS[1], 'ref', ARGV[1], 'state', ARGV[3], 'created', t,\n"
+	"           'updated', t, unpack(ARGV, 4))\n"
 	"return {ARGV[1], 1}\n", ""
 };
 
@@ -142,7 +143,8 @@ static struct script report_create_script = {
  * that a ceirgw that stops in between cannot leave one without the other; the store then
  * relays them to the outbox stream (relay_start). A Redis Cluster refuses a script whose keys
  * lie in two slots, and the outbox stream is one key for every report (issue 16). KEYS:
- * rep:{imei}, rep:{imei}:out. ARGV: allowed states "a|b", the new state, the idle seconds,
+ * rep:{imei}, rep:{imei}:out. ARGV: allowed states "a|b" and the new state (an event's row
+ * of domain/report.h: report_transition writes no other move), the idle seconds,
  * the count of SMS, the outbox stream, their to and text pairs, then field/value pairs.
  * Returns the state now (or 'busy') and whether it changed; '' for no report. */
 static struct script report_transition_script = {
@@ -2532,12 +2534,12 @@ static int add_fields(const char **argv, size_t *lens, int argc, const struct st
 int store_report_create(struct store *st, const char *imei, const char *ref,
 			const struct store_kv *fields, size_t n, store_result_cb cb, void *arg)
 {
-	const char *argv[4 + 2 * FIELDS_MAX];
-	size_t lens[4 + 2 * FIELDS_MAX], pastlen;
-	char past[ID_MAX + 8];
+	const char *argv[6 + 2 * FIELDS_MAX];
+	size_t lens[6 + 2 * FIELDS_MAX], pastlen;
+	char past[ID_MAX + 8], closed[REPORT_SET_MAX];
 	struct result_op *ro;
 	struct op *op;
-	int argc;
+	int argc, nc;
 
 	op = result_op_new(st, cb, arg);
 	if (op == NULL)
@@ -2558,7 +2560,17 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	lens[2] = pastlen;
 	argv[3] = ref;
 	lens[3] = strlen(ref);
-	argc = add_fields(argv, lens, 4, fields, n);
+	/* The states a report may be opened over: no report, or a closed one. */
+	nc = report_states_format(report_event_from(REPORT_EV_OPEN), closed, sizeof(closed));
+	if (nc < 0) {
+		talloc_free(op);
+		return nc;
+	}
+	argv[4] = closed;
+	lens[4] = (size_t)nc;
+	argv[5] = report_state_name(report_event_to(REPORT_EV_OPEN));
+	lens[5] = strlen(argv[5]);
+	argc = add_fields(argv, lens, 6, fields, n);
 	if (argc < 0) {
 		talloc_free(op);
 		return -EINVAL;
@@ -2566,24 +2578,30 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	return op_start_script(op, &report_create_script, argc, argv, lens);
 }
 
-static int report_transition(struct store *st, const char *imei, const char *from,
-			     const char *to, unsigned idle_s, const struct store_kv *fields,
+static int report_transition(struct store *st, const char *imei, enum report_event ev,
+			     unsigned idle_s, const struct store_kv *fields,
 			     size_t n, const char *stream, const struct store_sms *sms,
 			     size_t nsms, store_result_cb cb, void *arg)
 {
 	const char *argv[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
 	size_t lens[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	char idle[12], count[4], out[ID_MAX + 8], mark[24];
+	char idle[12], count[4], out[ID_MAX + 8], mark[24], from[REPORT_SET_MAX];
+	const char *to = report_state_name(report_event_to(ev));
 	struct result_op *ro;
 	struct op *op;
-	int argc = 0, rc;
+	int argc = 0, rc, nfrom;
 
+	/* Only a move of the event table is written; OPEN is store_report_create's. */
+	if ((unsigned)ev >= REPORT_EVENT_COUNT || ev == REPORT_EV_OPEN)
+		return -EINVAL;
+	nfrom = report_states_format(report_event_from(ev), from, sizeof(from));
+	if (nfrom <= 0)
+		return -EINVAL;
 	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
 	ro = op->data;
-	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || from == NULL ||
-	    to == NULL || *to == '\0' || nsms > STORE_SMS_MAX ||
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || nsms > STORE_SMS_MAX ||
 	    (nsms && (stream == NULL || *stream == '\0' || strlen(stream) > ID_MAX ||
 		      strchr(stream, '\n')))) {
 		talloc_free(op);
@@ -2596,7 +2614,7 @@ static int report_transition(struct store *st, const char *imei, const char *fro
 	lens[argc] = (size_t)snprintf(out, sizeof(out), "%.*s:out", (int)op->keylen, op->key);
 	argv[argc++] = out;
 	argv[argc] = from;
-	lens[argc++] = strlen(from);
+	lens[argc++] = (size_t)nfrom;
 	argv[argc] = to;
 	lens[argc++] = strlen(to);
 	lens[argc] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
@@ -2646,28 +2664,28 @@ static int report_transition(struct store *st, const char *imei, const char *fro
 	}
 }
 
-int store_report_transition(struct store *st, const char *imei, const char *from,
-			    const char *to, const struct store_kv *fields, size_t n,
-			    store_result_cb cb, void *arg)
+int store_report_transition(struct store *st, const char *imei, enum report_event ev,
+			    const struct store_kv *fields, size_t n, store_result_cb cb,
+			    void *arg)
 {
-	return report_transition(st, imei, from, to, 0, fields, n, NULL, NULL, 0, cb, arg);
+	return report_transition(st, imei, ev, 0, fields, n, NULL, NULL, 0, cb, arg);
 }
 
-int store_report_transition_sms(struct store *st, const char *imei, const char *from,
-				const char *to, const struct store_kv *fields, size_t n,
+int store_report_transition_sms(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
 				const char *stream, const struct store_sms *sms, size_t nsms,
 				store_result_cb cb, void *arg)
 {
 	if (stream == NULL || *stream == '\0')
 		return -EINVAL;
-	return report_transition(st, imei, from, to, 0, fields, n, stream, sms, nsms, cb, arg);
+	return report_transition(st, imei, ev, 0, fields, n, stream, sms, nsms, cb, arg);
 }
 
-int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
+int store_report_resume(struct store *st, const char *imei, enum report_event ev,
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg)
 {
-	return report_transition(st, imei, from, to, idle_s, fields, n, NULL, NULL, 0, cb, arg);
+	return report_transition(st, imei, ev, idle_s, fields, n, NULL, NULL, 0, cb, arg);
 }
 
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "core/redis_url.h"
+#include "domain/kv.h"
+#include "domain/report.h"
 #include "store/pairs.h"
 
 struct event_base;
@@ -108,13 +110,7 @@ int store_session_del(struct store *st, const struct store_rec_id *rid, store_do
 
 /* ---- reports and the CEIR queue ---- */
 
-/* A field or value pair (pointer and length, binary-safe). */
-struct store_kv {
-	const char *key;
-	size_t klen;
-	const char *val;
-	size_t vlen;
-};
+/* A field or value pair (pointer and length, binary-safe): struct store_kv, domain/kv.h. */
 
 /* s[0..len) is a reference, a state or a stream entry id; changed says whether this call
  * changed anything (false: the existing answer, e.g. the open report's reference). */
@@ -124,8 +120,8 @@ typedef void (*store_fields_cb)(void *arg, int err, const struct store_kv *kv, s
 
 /* Opens a report for a 15-digit IMEI with reference ref and the given fields, state
  * "received" and created/updated times from Redis's clock, atomically (Lua on rep:{imei}):
- * unless a report is open (neither unblocked nor rejected), whose reference is answered
- * with changed false. A closed report's reference moves to rep:{imei}:past. The answer
+ * REPORT_EV_OPEN (domain/report.h), unless a report is open (neither unblocked nor
+ * rejected), whose reference is answered with changed false. A closed report's reference moves to rep:{imei}:past. The answer
  * comes once ref:{reference} maps the reference to the IMEI. The IMEI's status is its
  * report's state (store_report_get). */
 int store_report_create(struct store *st, const char *imei, const char *ref,
@@ -136,12 +132,13 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 int store_report_find(struct store *st, const char *ref, size_t len, store_data_cb cb,
 		      void *arg);
 
-/* Moves the IMEI's report to state to, with the given fields, only from one of the states
- * in from ("verified|sent"). Answers the state now; changed false when the report was in
- * another state (s is that state) or there is none (s is ""). */
-int store_report_transition(struct store *st, const char *imei, const char *from,
-			    const char *to, const struct store_kv *fields, size_t n,
-			    store_result_cb cb, void *arg);
+/* Moves the IMEI's report as the event ev says (domain/report.h: to report_event_to(ev),
+ * only from a state report_event_allows), with the given fields; -EINVAL for an event that
+ * is not in the table, or OPEN (store_report_create's). Answers the state now; changed false
+ * when the report was in another state (s is that state) or there is none (s is ""). */
+int store_report_transition(struct store *st, const char *imei, enum report_event ev,
+			    const struct store_kv *fields, size_t n, store_result_cb cb,
+			    void *arg);
 
 /* The same, and in the same step (one Lua script) SMS kept for an outbox stream (fields to
  * and text, channels.h): the move and the SMS that tell of it happen together or not at all.
@@ -154,15 +151,15 @@ struct store_sms {
 	const char *text;
 	size_t len;
 };
-int store_report_transition_sms(struct store *st, const char *imei, const char *from,
-				const char *to, const struct store_kv *fields, size_t n,
+int store_report_transition_sms(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
 				const char *stream, const struct store_sms *sms, size_t nsms,
 				store_result_cb cb, void *arg);
 
 /* The same, for a report a journey left half-way: only when its last change is idle_s
  * seconds old or more; else s is "busy" (another journey is at work on it) and nothing
  * changes. */
-int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
+int store_report_resume(struct store *st, const char *imei, enum report_event ev,
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg);
 

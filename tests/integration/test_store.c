@@ -355,22 +355,23 @@ static void test_reports(void **state)
 		assert_memory_equal(g.data, imei, 15);
 		assert_false(u.found);	/* the reference that was not issued maps to nothing */
 	}
-	RUN(f, r, store_report_transition(f->st, imei, "received", "verified", NULL, 0,
-					  on_result, &r));
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_VERIFY, NULL, 0, on_result,
+					  &r));
 	assert_string_equal(r.s, "verified");
 	assert_true(r.changed);
-	RUN(f, r, store_report_transition(f->st, imei, "sent", "blocked", NULL, 0, on_result,
-					  &r));
+	/* An event whose states leave verified out (sent|blocked). */
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_UNBLOCK_REQUEST, NULL, 0,
+					  on_result, &r));
 	assert_string_equal(r.s, "verified");	/* not from verified */
 	assert_false(r.changed);
 	RUN(f, r, store_report_get(f->st, imei, on_fields, &r));
 	assert_string_equal(r.state, "verified");
 	assert_true(r.nkv >= 7);	/* ref, state, created, updated and the three given */
-	RUN(f, r, store_report_transition(f->st, "490139201234567", "received", "verified",
-					  NULL, 0, on_result, &r));
+	RUN(f, r, store_report_transition(f->st, "490139201234567", REPORT_EV_VERIFY, NULL, 0,
+					  on_result, &r));
 	assert_string_equal(r.s, "");	/* no report */
 	/* Closed, the IMEI can be reported again; the old reference is kept. */
-	RUN(f, r, store_report_transition(f->st, imei, "verified", "rejected", fields, 1,
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_CEIR_REJECTED, fields, 1,
 					  on_result, &r));
 	RUN(f, r, store_report_create(f->st, imei, "M3N4P5", fields, 3, on_result, &r));
 	assert_string_equal(r.s, "M3N4P5");

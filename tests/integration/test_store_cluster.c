@@ -404,7 +404,8 @@ static void test_relay(void **state)
 
 	RUN(f, a, store_report_create(f->st, imei, "1234567890", fields, 1, on_result, &a));
 	assert_int_equal(a.err, 0);
-	RUN(f, a, store_report_transition_sms(f->st, imei, "received", "sent", NULL, 0,
+	/* A move with its SMS from received: the CEIR's block (received|verified|sent). */
+	RUN(f, a, store_report_transition_sms(f->st, imei, REPORT_EV_CEIR_BLOCKED, NULL, 0,
 					      "ceirgw:outbox", sms, 2, on_result, &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.changed);

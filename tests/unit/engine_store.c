@@ -52,7 +52,7 @@ struct pend {
 	size_t n;
 };
 
-struct report {
+struct erep {
 	char imei[16];
 	char *k[FIELDS_MAX], *v[FIELDS_MAX];
 	size_t n;
@@ -94,7 +94,7 @@ struct store {
 	size_t npairs;
 	struct { uint64_t msisdn; struct kyc_digest d; } kyc[16];
 	size_t nkyc;
-	struct report reports[MODEL_MAX];
+	struct erep reports[MODEL_MAX];
 	size_t nreports;
 	struct { char ref[16]; char imei[16]; } refs[MODEL_MAX];
 	size_t nrefs;
@@ -282,7 +282,7 @@ static int queue(struct store *st, struct pend *p, struct line *l, enum estore_f
 
 /* ---- the model -------------------------------------------------------------------------- */
 
-static struct report *report_of(struct store *st, const char *imei)
+static struct erep *report_of(struct store *st, const char *imei)
 {
 	for (size_t i = 0; i < st->nreports; i++)
 		if (strcmp(st->reports[i].imei, imei) == 0)
@@ -290,7 +290,7 @@ static struct report *report_of(struct store *st, const char *imei)
 	return NULL;
 }
 
-static const char *rep_get(const struct report *rp, const char *k)
+static const char *rep_get(const struct erep *rp, const char *k)
 {
 	for (size_t i = 0; rp && i < rp->n; i++)
 		if (strcmp(rp->k[i], k) == 0)
@@ -298,7 +298,7 @@ static const char *rep_get(const struct report *rp, const char *k)
 	return NULL;
 }
 
-static void rep_set(struct store *st, struct report *rp, const char *k, size_t kl,
+static void rep_set(struct store *st, struct erep *rp, const char *k, size_t kl,
 		    const char *v, size_t vl)
 {
 	size_t i;
@@ -315,7 +315,7 @@ static void rep_set(struct store *st, struct report *rp, const char *k, size_t k
 	rp->v[i] = talloc_strndup(st, v, vl);
 }
 
-static void rep_setn(struct store *st, struct report *rp, const char *k, long long n)
+static void rep_setn(struct store *st, struct erep *rp, const char *k, long long n)
 {
 	char num[24];
 
@@ -323,9 +323,9 @@ static void rep_setn(struct store *st, struct report *rp, const char *k, long lo
 	rep_set(st, rp, k, strlen(k), num, strlen(num));
 }
 
-static struct report *report_new(struct store *st, const char *imei)
+static struct erep *report_new(struct store *st, const char *imei)
 {
-	struct report *rp;
+	struct erep *rp;
 
 	if (st->nreports == MODEL_MAX)
 		abort();
@@ -516,7 +516,7 @@ void estore_kyc(struct store *st, const char *msisdn, const char *id)
 
 void estore_report(struct store *st, const char *imei, const char *const *fields)
 {
-	struct report *rp = report_of(st, imei);
+	struct erep *rp = report_of(st, imei);
 
 	if (rp == NULL)
 		rp = report_new(st, imei);
@@ -716,7 +716,7 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	add_fields(l, fields, n);
 	p->cb.result = cb;
 	if (how != EF_TIMEOUT) {
-		struct report *rp = report_of(st, imei);
+		struct erep *rp = report_of(st, imei);
 		const char *state = rep_get(rp, "state");
 
 		if (state && strcmp(state, "unblocked") != 0 && strcmp(state, "rejected") != 0) {
@@ -783,7 +783,7 @@ static void transition(struct store *st, struct pend *p, struct line *l, const c
 		       const struct store_kv *fields, size_t n, const char *stream,
 		       const struct store_sms *sms, size_t nsms)
 {
-	struct report *rp = report_of(st, imei);
+	struct erep *rp = report_of(st, imei);
 	const char *state = rep_get(rp, "state"), *updated;
 	char bars[128], want[32];
 
@@ -817,11 +817,19 @@ static void transition(struct store *st, struct pend *p, struct line *l, const c
 	}
 }
 
-int store_report_transition(struct store *st, const char *imei, const char *from,
-			    const char *to, const struct store_kv *fields, size_t n,
-			    store_result_cb cb, void *arg)
+/* The event's allowed states and target, as the real store gives them to its script. */
+#define EVENT_FROM_TO(ev) \
+	char from[REPORT_SET_MAX]; \
+	const char *to = report_state_name(report_event_to(ev)); \
+	if (report_event_to(ev) == REPORT_NONE || ev == REPORT_EV_OPEN || \
+	    report_states_format(report_event_from(ev), from, sizeof(from)) < 0) \
+		return -EINVAL
+
+int store_report_transition(struct store *st, const char *imei, enum report_event ev,
+			    const struct store_kv *fields, size_t n, store_result_cb cb, void *arg)
 {
-	OPEN("report_transition", " %s %s -> %s", imei, from, to);
+	EVENT_FROM_TO(ev);
+	OPEN("report_transition", " %s %s: %s -> %s", imei, report_event_name(ev), from, to);
 	struct pend *p = pend_new(st, RK_RESULT, arg);
 
 	add_fields(l, fields, n);
@@ -831,14 +839,16 @@ int store_report_transition(struct store *st, const char *imei, const char *from
 	return queue(st, p, l, how);
 }
 
-int store_report_transition_sms(struct store *st, const char *imei, const char *from,
-				const char *to, const struct store_kv *fields, size_t n,
+int store_report_transition_sms(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
 				const char *stream, const struct store_sms *sms, size_t nsms,
 				store_result_cb cb, void *arg)
 {
+	EVENT_FROM_TO(ev);
 	if (stream == NULL || *stream == '\0')
 		return -EINVAL;
-	OPEN("report_transition_sms", " %s %s -> %s sms=%zu", imei, from, to, nsms);
+	OPEN("report_transition_sms", " %s %s: %s -> %s sms=%zu", imei, report_event_name(ev),
+	     from, to, nsms);
 	struct pend *p = pend_new(st, RK_RESULT, arg);
 
 	add_fields(l, fields, n);
@@ -848,11 +858,13 @@ int store_report_transition_sms(struct store *st, const char *imei, const char *
 	return queue(st, p, l, how);
 }
 
-int store_report_resume(struct store *st, const char *imei, const char *from, const char *to,
+int store_report_resume(struct store *st, const char *imei, enum report_event ev,
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg)
 {
-	OPEN("report_resume", " %s %s -> %s idle=%u", imei, from, to, idle_s);
+	EVENT_FROM_TO(ev);
+	OPEN("report_resume", " %s %s: %s -> %s idle=%u", imei, report_event_name(ev), from, to,
+	     idle_s);
 	struct pend *p = pend_new(st, RK_RESULT, arg);
 
 	add_fields(l, fields, n);
@@ -932,7 +944,7 @@ int store_report_get(struct store *st, const char *imei, store_fields_cb cb, voi
 
 	p->cb.fields = cb;
 	if (how != EF_TIMEOUT) {
-		struct report *rp = report_of(st, imei);
+		struct erep *rp = report_of(st, imei);
 
 		add(l, " =>");
 		for (size_t i = 0; rp && i < rp->n; i++) {
