@@ -2,7 +2,8 @@
 # make bench: every benchmark of issue 8, one after the other in one run, each printing its
 # own table, then one closing table of every target with its measured ratio or figure.
 #   contrib/bench/all.sh            (or: make bench)
-# Environment: BUILD (./build); IMPORT_ROWS (10000000); and each script's own (see its head).
+# Environment: BUILD (./build); IMPORT_ROWS (10000000); and each script's own (see its head),
+# passed through: BASE_REV=REV (and REPEATS) has run.sh measure REV's ceirgw next to this build.
 # Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +28,7 @@ part() {
 }
 
 echo "ceirgw benchmarks, $(date -u +%FT%TZ)"
-part "HTTP check journey: ceirgw, the null server, the Node peer" run.sh
+part "HTTP check journey: ceirgw, the null server, the Node peer${BASE_REV:+, ceirgw of $BASE_REV}" run.sh
 part "Redis: the commands of one check journey, by redis-benchmark" redis-mix.sh
 part "Instructions per check journey under callgrind" callgrind.sh
 part "Box path: SMS checks through bearerbox and fakesmsc" run-box.sh

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "looplib.h"
+#include "store_testlib.h"
 
 #include "core/logging.h"
 #include "core/redis_url.h"
@@ -37,12 +37,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (f == NULL)
+	if (f == NULL || testlib_tmpdir(f->dir, sizeof(f->dir), "ceirgw-smoke") < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ceirgw-smoke-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	f->server = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	f->server = testlib_redis_server();
 	f->ctx = talloc_new(NULL);
 	f->base = event_base_new();
 	*state = f;
@@ -52,20 +49,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[PATH_MAX + 16];
-	int rc;
 
-	talloc_free(f->ctx);
-	event_base_free(f->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	rc = system(cmd);
-	free(f);
-	return rc == 0 ? 0 : -1;
+	return testlib_free_fixture(f, f->ctx, f->base, f->dir);
 }
-
-
-static bool is_up(void *st) { return store_is_up(st); }
-static bool is_down(void *st) { return !store_is_up(st); }
 
 struct ping_result { bool done, ok; };
 

@@ -22,7 +22,6 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "looplib.h"
 #include <hiredis/hiredis.h>
 
 #include "core/logging.h"
@@ -30,6 +29,8 @@
 #include "store/bulk.h"
 #include "store/redis_embed.h"
 #include "store/store.h"
+
+#include "store_testlib.h"
 
 #define BODY_A 35693803564380ULL	/* 356938035643809 */
 #define BODY_B 35209901111111ULL
@@ -48,10 +49,6 @@ struct fixture {
 
 static const struct store_options opts = { .bucket_digits = 5 };
 
-
-static bool is_up(void *st) { return store_is_up(st); }
-static bool never(void *arg) { (void)arg; return false; }
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -62,12 +59,9 @@ static int setup(void **state)
 	struct kyc_rec k1 = { { 1, 2, 3, 4, 5, 6, 7, 8 }, { 9, 10, 11, 12 }, 7000 };
 	struct bulk *b;
 
-	if (f == NULL)
+	if (f == NULL || testlib_tmpdir(f->dir, sizeof(f->dir), "ceirgw-store") < 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ceirgw-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	f->server = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	f->server = testlib_redis_server();
 	f->ctx = talloc_new(NULL);
 	f->base = event_base_new();
 	f->re = redis_embed_start(f->ctx, f->server, f->dir, 10000, err, sizeof(err));
@@ -93,98 +87,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[PATH_MAX + 16];
-	int rc;
 
-	talloc_free(f->ctx);
-	event_base_free(f->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	rc = system(cmd);
-	free(f);
-	return rc == 0 ? 0 : -1;
-}
-
-/* What a callback received. */
-struct answer {
-	int calls;
-	int err;
-	size_t n;
-	struct pair_rec recs[PAIRS_MAX_RECORDS];
-	uint64_t bodies[PAIRS_MAX_RECORDS];
-	char data[64];
-	size_t len;
-	bool found;
-	long long count;
-};
-
-static bool answered(void *arg) { return ((struct answer *)arg)->calls > 0; }
-
-static void on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->n = n;
-	if (n)
-		memcpy(a->recs, recs, n * sizeof(*recs));
-}
-
-static void on_handsets(void *arg, int err, const uint64_t *bodies, size_t n)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->n = n;
-	if (n)
-		memcpy(a->bodies, bodies, n * sizeof(*bodies));
-}
-
-static void on_kyc(void *arg, int err, const struct kyc_rec *rec)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->found = rec != NULL;
-	if (rec)
-		a->count = rec->registered + 1000 * rec->tail[3];
-}
-
-static void on_done(void *arg, int err)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-}
-
-static void on_data(void *arg, int err, const void *data, size_t len, bool found)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->found = found;
-	a->len = len;
-	if (found && len <= sizeof(a->data))
-		memcpy(a->data, data, len);
-}
-
-static void on_count(void *arg, int err, long long count)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->count = count;
-}
-
-static void on_limit(void *arg, int err, long long count, long long ms_left)
-{
-	(void)ms_left;
-	on_count(arg, err, count);
+	return testlib_free_fixture(f, f->ctx, f->base, f->dir);
 }
 
 static void test_lookups(void **state)
@@ -464,23 +368,6 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct answers {
-	struct answer *a;
-	size_t n;
-};
-
-static bool all_answered(void *arg)
-{
-	struct answers *as = arg;
-
-	for (size_t i = 0; i < as->n; i++)
-		if (as->a[i].calls == 0)
-			return false;
-	return true;
-}
-
-static bool is_down(void *st) { return !store_is_up(st); }
-
 /* A frozen server (SIGSTOP): what is on the wire is answered once, -EAGAIN, within the
  * timeout; the store is down meanwhile, also with nothing on the wire (the idle PING), and
  * up again after SIGCONT, with no second answer to anything. */
@@ -542,7 +429,7 @@ static void test_timeout_answered_once(void **state)
 static pid_t start_auth_server(const char *dir, char *sock, size_t socksz)
 {
 	char pidfile[PATH_MAX + 16], cmd[3 * PATH_MAX];
-	const char *server = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	const char *server = testlib_redis_server();
 	FILE *p;
 	long pid = 0;
 	int i;

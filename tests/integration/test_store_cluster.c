@@ -26,12 +26,12 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
-#include "looplib.h"
-
 #include "core/logging.h"
 #include "core/redis_url.h"
 #include "store/cluster.h"
 #include "store/store.h"
+
+#include "store_testlib.h"
 
 struct fixture {
 	void *ctx;
@@ -39,8 +39,6 @@ struct fixture {
 	struct redis_seeds seeds;
 	struct store *st;
 };
-
-static bool is_up(void *st) { return store_is_up(st); }
 
 static struct store *make_store(struct fixture *f, int replicas_ack)
 {
@@ -165,52 +163,7 @@ static redisContext *other_master(struct fixture *f, int port, int *other)
 	return NULL;
 }
 
-/* ---- answers ---- */
-
-struct answer {
-	int calls, err;
-	char data[256];
-	size_t len;
-	bool found, changed;
-	long long count;
-};
-
-static bool answered(void *arg) { return ((struct answer *)arg)->calls > 0; }
-
-static void on_done(void *arg, int err)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-}
-
-static void on_data(void *arg, int err, const void *data, size_t len, bool found)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->found = found;
-	a->len = len;
-	if (found && len <= sizeof(a->data))
-		memcpy(a->data, data, len);
-}
-
-static void on_count(void *arg, int err, long long count)
-{
-	struct answer *a = arg;
-
-	a->calls++;
-	a->err = err;
-	a->count = count;
-}
-
-static void on_limit(void *arg, int err, long long count, long long ms_left)
-{
-	(void)ms_left;
-	on_count(arg, err, count);
-}
+/* ---- answers (the common ones are in store_testlib.h) ---- */
 
 static void on_result(void *arg, int err, const char *s, size_t len, bool changed)
 {
@@ -231,22 +184,6 @@ static void on_result(void *arg, int err, const char *s, size_t len, bool change
 } while (0)
 
 /* ---- tests ---- */
-
-struct answers {
-	struct answer *a;
-	int n;
-};
-
-/* Every answer in: operations on different masters answer in any order. */
-static bool all_answered(void *arg)
-{
-	struct answers *as = arg;
-
-	for (int i = 0; i < as->n; i++)
-		if (as->a[i].calls == 0)
-			return false;
-	return true;
-}
 
 /* Sessions spread over every master, each read back as written. */
 static void test_spread(void **state)
@@ -639,12 +576,6 @@ static bool ordered_all(void *arg)
 		if (os->o[i].calls == 0)
 			return false;
 	return true;
-}
-
-static bool never(void *arg)
-{
-	(void)arg;
-	return false;
 }
 
 /* The next IMEI (from *next on) whose report key the master with ranges sr serves (or, with
