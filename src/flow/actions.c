@@ -213,19 +213,34 @@ static void rate(struct run *r, enum store_limit kind, const struct config_rate 
 
 /* ---- check ---------------------------------------------------------------------------- */
 
-static void check_decide(struct run *r)
+/* The check's own state: its two lookups, answered in either order. */
+struct check_ctx {
+	struct run *r;
+	int outstanding;
+	int failed;
+	bool duplicated;
+	enum report_state state;
+	bool state_unknown;
+	long long created;
+};
+
+static void check_decide(struct check_ctx *cx)
 {
-	if (r->failed) {
-		fail_store(r, r->failed);
+	struct run *r = cx->r;
+	struct check_ctx c = *cx;
+
+	talloc_free(cx);
+	if (c.failed) {
+		fail_store(r, c.failed);
 		return;
 	}
 	run_set_model(r);
-	if (r->state == REPORT_BLOCKED || r->state == REPORT_UNBLOCK_SENT) {
+	if (c.state == REPORT_BLOCKED || c.state == REPORT_UNBLOCK_SENT) {
 		run_finish(r, CHECK_BLOCKED);
-	} else if (report_state_open(r->state) || r->state_unknown) {
-		date_of(r->created, r->date);
+	} else if (report_state_open(c.state) || c.state_unknown) {
+		date_of(c.created, r->date);
 		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? CHECK_LOST : CHECK_STOLEN);
-	} else if (r->flag) {
+	} else if (c.duplicated) {
 		run_finish(r, CHECK_DUPLICATED);
 	} else if (r->maker[0] == '\0') {
 		run_finish(r, CHECK_UNKNOWN);
@@ -236,54 +251,58 @@ static void check_decide(struct run *r)
 
 static void check_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
-	struct run *r = arg;
+	struct check_ctx *cx = arg;
 	struct report rep;
 
 	if (err < 0)
-		r->failed = err;
+		cx->failed = err;
 	report_decode(&rep, kv, n);
-	r->state = rep.state;
-	r->state_unknown = rep.state_unknown;
-	r->created = rep.created;
+	cx->state = rep.state;
+	cx->state_unknown = rep.state_unknown;
+	cx->created = rep.created;
 	if (rep.reason[0])
-		snprintf(r->s.reason, sizeof(r->s.reason), "%s", rep.reason);
-	if (--r->outstanding == 0)
-		check_decide(r);
+		snprintf(cx->r->s.reason, sizeof(cx->r->s.reason), "%s", rep.reason);
+	if (--cx->outstanding == 0)
+		check_decide(cx);
 }
 
 static void check_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
-	struct run *r = arg;
+	struct check_ctx *cx = arg;
+	const struct ceirgw_config *cfg = cx->r->e->cfg;
 
 	if (err < 0)
-		r->failed = err;
+		cx->failed = err;
 	else
-		r->flag = pairs_duplicated(recs, n, (unsigned)r->e->cfg->duplicate_min_ids,
-					   r->e->cfg->duplicate_by_imsi);
-	if (--r->outstanding == 0)
-		check_decide(r);
+		cx->duplicated = pairs_duplicated(recs, n, (unsigned)cfg->duplicate_min_ids,
+						  cfg->duplicate_by_imsi);
+	if (--cx->outstanding == 0)
+		check_decide(cx);
 }
 
 static void check_lookup(struct run *r)
 {
+	struct check_ctx *cx = talloc_zero(r, struct check_ctx);
 	int rc;
 
+	if (cx == NULL) {
+		defer_fail(r, -ENOMEM);
+		return;
+	}
 	r->e->stats.checks++;
-	r->state = REPORT_NONE;
-	r->state_unknown = false;
-	r->flag = false;
-	r->failed = 0;
-	r->outstanding = 2;
-	rc = store_report_get(r->e->st, r->s.imei, check_on_report, r);
+	cx->r = r;
+	cx->outstanding = 2;
+	rc = store_report_get(r->e->st, r->s.imei, check_on_report, cx);
 	if (rc < 0) {
+		talloc_free(cx);
 		defer_fail(r, rc);
 		return;
 	}
-	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), check_on_pairings, r);
+	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), check_on_pairings, cx);
 	if (rc < 0) {
 		/* The report's answer is on its way: let it finish the action. */
-		r->failed = rc;
-		r->outstanding--;
+		cx->failed = rc;
+		cx->outstanding--;
 	}
 }
 
@@ -326,78 +345,101 @@ static void act_check(struct run *r)
 
 /* ---- handsets ------------------------------------------------------------------------- */
 
-static void handsets_done(struct run *r)
+/* The handsets action's own state: the phones the owner's number was seen with lately
+ * (at most HANDSETS_CAND, newest last), each checked for the owner within the window. */
+#define HANDSETS_CAND 8
+struct handsets_ctx {
+	struct run *r;
+	int outstanding;
+	int failed;
+	uint64_t cand[HANDSETS_CAND];
+	bool cand_ok[HANDSETS_CAND];
+	unsigned ncand;
+};
+
+static void handsets_done(struct handsets_ctx *hc)
 {
+	struct run *r = hc->r;
 	unsigned i;
 
-	if (r->failed) {
-		fail_store(r, r->failed);
+	if (hc->failed) {
+		int err = hc->failed;
+
+		talloc_free(hc);
+		fail_store(r, err);
 		return;
 	}
-	/* Newest first; the screen shows as many as fit (engine.c). */
+	/* Newest first; the screen shows as many as fit (journey.c). */
 	r->s.nhandsets = 0;
-	for (i = r->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
-		if (r->cand_ok[i])
-			r->s.handsets[r->s.nhandsets++] = r->cand[i];
+	for (i = hc->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
+		if (hc->cand_ok[i])
+			r->s.handsets[r->s.nhandsets++] = hc->cand[i];
+	talloc_free(hc);
 	run_build_handsets(r);
 	run_finish(r, r->s.nhandsets ? HANDSETS_SOME : HANDSETS_NONE);
 }
 
+/* One candidate's lookup: which of hc's it is. */
 struct cand_ctx {
-	struct run *r;
+	struct handsets_ctx *hc;
 	unsigned i;
 };
 
 static void handsets_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
 	struct cand_ctx *cc = arg;
-	struct run *r = cc->r;
+	struct handsets_ctx *hc = cc->hc;
+	struct run *r = hc->r;
 	uint64_t owner = e164_number(r->s.owner);
 	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days;
 
 	if (err < 0)
-		r->failed = err;
+		hc->failed = err;
 	for (size_t k = 0; k < n; k++)
 		if (recs[k].msisdn == owner && recs[k].last_seen >= from)
-			r->cand_ok[cc->i] = true;
+			hc->cand_ok[cc->i] = true;
 	talloc_free(cc);
-	if (--r->outstanding == 0)
-		handsets_done(r);
+	if (--hc->outstanding == 0)
+		handsets_done(hc);
 }
 
 static void handsets_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
 {
 	struct run *r = arg;
-	size_t first = n > 8 ? n - 8 : 0;
+	size_t first = n > HANDSETS_CAND ? n - HANDSETS_CAND : 0;
+	struct handsets_ctx *hc;
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	r->ncand = 0;
-	r->failed = 0;
-	for (size_t i = first; i < n; i++) {
-		r->cand[r->ncand] = bodies[i];
-		r->cand_ok[r->ncand] = false;
-		r->ncand++;
-	}
-	if (r->ncand == 0) {
-		handsets_done(r);
+	hc = talloc_zero(r, struct handsets_ctx);
+	if (hc == NULL) {
+		fail_store(r, -ENOMEM);
 		return;
 	}
-	r->outstanding = (int)r->ncand;
-	for (unsigned i = 0; i < r->ncand; i++) {
-		struct cand_ctx *cc = talloc_zero(r, struct cand_ctx);
-		int rc = cc ? store_imei_pairings(r->e->st, r->cand[i], handsets_on_pairings, cc) :
+	hc->r = r;
+	for (size_t i = first; i < n; i++)
+		hc->cand[hc->ncand++] = bodies[i];
+	if (hc->ncand == 0) {
+		handsets_done(hc);
+		return;
+	}
+	hc->outstanding = (int)hc->ncand;
+	for (unsigned i = 0; i < hc->ncand; i++) {
+		struct cand_ctx *cc = talloc_zero(hc, struct cand_ctx);
+		int rc = cc ? store_imei_pairings(r->e->st, hc->cand[i], handsets_on_pairings, cc) :
 			      -ENOMEM;
 
 		if (rc < 0) {
 			talloc_free(cc);
-			r->failed = rc;
-			if (--r->outstanding == 0)
-				handsets_done(r);	/* from a store answer: not reentrant */
+			hc->failed = rc;
+			if (--hc->outstanding == 0) {
+				handsets_done(hc);	/* from a store answer: not reentrant */
+				return;
+			}
 		} else {
-			cc->r = r;
+			cc->hc = hc;
 			cc->i = i;
 		}
 	}
@@ -896,40 +938,54 @@ static void report_create(struct run *r)
 		fail_store(r, rc);
 }
 
-static int report_draw_ref(struct run *r);
+/* Drawing a free reference: the draws so far (a taken one is drawn again, 5 times at most). */
+struct draw_ctx {
+	struct run *r;
+	int attempts;
+};
+
+static int report_draw_ref(struct draw_ctx *dc);
 
 static void report_on_reserve(void *arg, int err, long long reserved)
 {
-	struct run *r = arg;
+	struct draw_ctx *dc = arg;
+	struct run *r = dc->r;
 	int rc;
 
 	if (err < 0) {
+		talloc_free(dc);
 		fail_store(r, err);
 		return;
 	}
 	if (reserved) {
+		talloc_free(dc);
 		report_create(r);
 		return;
 	}
-	rc = ++r->attempts >= 5 ? -EEXIST : report_draw_ref(r);
-	if (rc < 0)
+	rc = ++dc->attempts >= 5 ? -EEXIST : report_draw_ref(dc);
+	if (rc < 0) {
+		talloc_free(dc);
 		fail_store(r, rc);
+	}
 }
 
 /* Draws a reference (9 random digits, never a leading 0, and the Luhn digit) and reserves
  * it. Returns 0 or why nothing was sent. */
-static int report_draw_ref(struct run *r)
+static int report_draw_ref(struct draw_ctx *dc)
 {
+	struct run *r = dc->r;
+
 	if (!random_digits(r->s.ref, REF_LEN - 1))
 		return -EIO;
 	if (r->s.ref[0] == '0')
 		r->s.ref[0] = '1';	/* a reference never starts with 0: no digit gets lost */
 	ref_finish(r->s.ref);
-	return store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, r);
+	return store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, dc);
 }
 
 static void act_report(struct run *r)
 {
+	struct draw_ctx *dc;
 	int rc;
 
 	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
@@ -945,11 +1001,18 @@ static void act_report(struct run *r)
 		defer_fail(r, -ENOKEY);
 		return;
 	}
-	r->attempts = 0;
 	r->reported_at[0] = '\0';
-	rc = report_draw_ref(r);
-	if (rc < 0)
+	dc = talloc_zero(r, struct draw_ctx);
+	if (dc == NULL) {
+		defer_fail(r, -ENOMEM);
+		return;
+	}
+	dc->r = r;
+	rc = report_draw_ref(dc);
+	if (rc < 0) {
+		talloc_free(dc);
 		defer_fail(r, rc);
+	}
 }
 
 /* ---- status and unblock: a report by its reference ------------------------------------- */
@@ -975,31 +1038,24 @@ SAME_SIZE_(((struct sess *)0)->reason, ((struct report *)0)->reason);
 SAME_SIZE_(((struct sess *)0)->police, ((struct report *)0)->police_ref);
 SAME_SIZE_(((struct sess *)0)->lang, ((struct report *)0)->lang);
 SAME_SIZE_(((struct run *)0)->msisdn, ((struct report *)0)->reporter);
-SAME_SIZE_(((struct run *)0)->reporter, ((struct report *)0)->reporter);
-SAME_SIZE_(((struct run *)0)->owner_f, ((struct report *)0)->owner);
 SAME_SIZE_(((struct run *)0)->reported_at, ((struct report *)0)->reported_at);
 SAME_SIZE_(((struct run *)0)->why_code, ((struct report *)0)->reject_reason);
 #undef SAME_SIZE_
 
 bool run_report_fields(struct run *r, const struct store_kv *kv, size_t n)
 {
-	struct report rep;
+	const struct report *rep = &r->rep;
 
-	report_decode(&rep, kv, n);
-	r->state = rep.state;
-	r->state_unknown = rep.state_unknown;
-	memcpy(r->pin_digest, rep.pin, sizeof(rep.pin));
-	memcpy(r->reporter, rep.reporter, sizeof(r->reporter));
-	memcpy(r->owner_f, rep.owner, sizeof(r->owner_f));
-	if (rep.reason[0])
-		memcpy(r->s.reason, rep.reason, sizeof(r->s.reason));
-	if (rep.lang[0])
-		memcpy(r->s.lang, rep.lang, sizeof(r->s.lang));
-	memcpy(r->why_code, rep.reject_reason, sizeof(r->why_code));
+	report_decode(&r->rep, kv, n);
+	if (rep->reason[0])
+		memcpy(r->s.reason, rep->reason, sizeof(r->s.reason));
+	if (rep->lang[0])
+		memcpy(r->s.lang, rep->lang, sizeof(r->s.lang));
+	memcpy(r->why_code, rep->reject_reason, sizeof(r->why_code));
 	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
 		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
 	run_set_model(r);
-	return report_exists(&rep) && strcmp(rep.ref, r->s.ref) == 0;
+	return report_exists(rep) && strcmp(rep->ref, r->s.ref) == 0;
 }
 
 /* STATUS answers with the report's state: each state is an outcome of its own (the flows
@@ -1039,7 +1095,7 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
-	run_finish(r, status_outcome(r->state));
+	run_finish(r, status_outcome(r->rep.state));
 }
 
 typedef void (*fields_fn)(void *arg, int err, const struct store_kv *kv, size_t n);
@@ -1153,11 +1209,11 @@ static void unblock_request(struct run *r)
 	char rid[32], now[24], tac[9] = "";
 	int rc;
 
-	if (r->state == REPORT_UNBLOCK_SENT) {
+	if (r->rep.state == REPORT_UNBLOCK_SENT) {
 		run_finish(r, UNBLOCK_ALREADY);
 		return;
 	}
-	if (!report_event_allows(REPORT_EV_UNBLOCK_REQUEST, r->state)) {
+	if (!report_event_allows(REPORT_EV_UNBLOCK_REQUEST, r->rep.state)) {
 		run_finish(r, UNBLOCK_NOT_BLOCKED);
 		return;
 	}
@@ -1171,7 +1227,7 @@ static void unblock_request(struct run *r)
 			KV("request_id", rid), KV("type", "unblock"), KV("ref", r->s.ref),
 			KV("imei", r->s.imei), KV("tac", tac), KV("maker", r->maker),
 			KV("model", r->model), KV("reporter_msisdn", r->msisdn),
-			KV("owner_msisdn", r->owner_f), KV("rule", "report-pin"),
+			KV("owner_msisdn", r->rep.owner), KV("rule", "report-pin"),
 			KV("kyc_matched", "pin"), KV("reason", "recovered"), KV("channel", ch),
 			KV("requested_at", now),
 #undef KV
@@ -1240,7 +1296,7 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 	OPENSSL_cleanse(r->pin, sizeof(r->pin));
 	/* The report's owner and reporter have a budget of their own: strangers' wrong PINs
 	 * cannot lock them out of unblocking their phone (issue 15). */
-	own = strcmp(r->msisdn, r->owner_f) == 0 || strcmp(r->msisdn, r->reporter) == 0;
+	own = strcmp(r->msisdn, r->rep.owner) == 0 || strcmp(r->msisdn, r->rep.reporter) == 0;
 	rc = store_verify_pin(r->e->st, r->s.imei, own ? "own" : "oth", digest, 16,
 			      (unsigned)r->e->cfg->verify_tries,
 			      (unsigned)r->e->cfg->verify_lockout, unblock_on_verify, r);

@@ -152,19 +152,10 @@ struct run {
 	int deferred_err;
 	void (*deferred)(struct run *r, int err);
 
-	/* Action scratch. */
-	int outstanding;
-	int failed;
-	bool flag;
-	enum report_state state;	/* the report's (run_report_fields, the check) */
-	bool state_unknown;		/* it has a state this version does not know */
-	char reporter[MSISDN_E164_MAX + 1], owner_f[MSISDN_E164_MAX + 1];
-	long long created;
-	uint64_t cand[8];
-	unsigned ncand;
-	bool cand_ok[8];
-	char pin_digest[20];
-	int attempts;
+	/* The report the run is about (status, unblock, a CEIR result: by its reference), as
+	 * run_report_fields read it. What an action keeps only while it runs is its own
+	 * context, a talloc child of the run (actions.c: check_ctx, handsets_ctx, ...). */
+	struct report rep;
 
 	char out[2048];
 	size_t len;

@@ -111,10 +111,10 @@ static void result_notify(struct result_ctx *rc)
 	char key[32];
 
 	snprintf(key, sizeof(key), "notify.%s", rc->unblock_rejected ? "rejected" : rc->result);
-	if (r->reporter[0])
-		run_send_sms(r, r->reporter, key);
-	if (r->owner_f[0] && strcmp(r->owner_f, r->reporter) != 0)
-		run_send_sms(r, r->owner_f, key);
+	if (r->rep.reporter[0])
+		run_send_sms(r, r->rep.reporter, key);
+	if (r->rep.owner[0] && strcmp(r->rep.owner, r->rep.reporter) != 0)
+		run_send_sms(r, r->rep.owner, key);
 }
 
 static void result_on_transition(void *arg, int err, const char *state, size_t len,
@@ -165,7 +165,7 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		ev = REPORT_EV_CEIR_BLOCKED;
 	} else if (strcmp(rc->result, "unblocked") == 0) {
 		ev = REPORT_EV_CEIR_UNBLOCKED;
-	} else if (r->state == REPORT_UNBLOCK_SENT) {
+	} else if (r->rep.state == REPORT_UNBLOCK_SENT) {
 		/* An unblock the CEIR refused: the phone stays blocked. */
 		ev = REPORT_EV_UNBLOCK_REJECTED;
 		rc->unblock_rejected = true;
@@ -188,10 +188,10 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		snprintf(key, sizeof(key), "notify.%s",
 			 rc->unblock_rejected ? "rejected" : rc->result);
 		len = run_render_key(r, key, rc->text, sizeof(rc->text));
-		if (len > 0 && r->reporter[0])
-			sms[nsms++] = (struct store_sms){ r->reporter, rc->text, (size_t)len };
-		if (len > 0 && r->owner_f[0] && strcmp(r->owner_f, r->reporter) != 0)
-			sms[nsms++] = (struct store_sms){ r->owner_f, rc->text, (size_t)len };
+		if (len > 0 && r->rep.reporter[0])
+			sms[nsms++] = (struct store_sms){ r->rep.reporter, rc->text, (size_t)len };
+		if (len > 0 && r->rep.owner[0] && strcmp(r->rep.owner, r->rep.reporter) != 0)
+			sms[nsms++] = (struct store_sms){ r->rep.owner, rc->text, (size_t)len };
 		rc->queued = true;
 		r->e->stats.sms_sent += nsms;
 		e = store_report_transition_sms(r->e->st, r->s.imei, ev, f, nf,
