@@ -244,9 +244,14 @@ size_t sess_encode(const struct sess *s, char *out, size_t outsz)
 			for (k = l = 0; k < count && k < f->size; k++) {
 				uint64_t v;
 
+				int w;
+
 				memcpy(&v, field + k * sizeof(v), sizeof(v));
-				l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", k ? "," : "",
-						      (unsigned long long)v);
+				w = snprintf(list + l, sizeof(list) - l, "%s%llu", k ? "," : "",
+					     (unsigned long long)v);
+				if (w < 0 || l + (size_t)w >= sizeof(list))
+					break;
+				l += (size_t)w;
 			}
 			put(&p, end, key, l ? list : NULL);
 			break;

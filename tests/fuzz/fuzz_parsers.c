@@ -1,6 +1,7 @@
 /* libFuzzer harness over every parser that reads what strangers send: IMEI (3GPP TS 23.003),
- * MSISDN (ITU-T E.164 through libphonenumber), digit normalisation, the TAC table CSV, and
- * what a Redis Cluster node answers (hash slots, MOVED and ASK).
+ * MSISDN (ITU-T E.164 through libphonenumber), digit normalisation, the TAC table CSV, what
+ * a Redis Cluster node answers (hash slots, MOVED and ASK), and what Redis gives back of
+ * ours: a USSD session record and a report hash.
  * Besides crashes it checks what each header promises, and aborts on a broken promise. */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,7 +17,9 @@
 #include "domain/digits.h"
 #include "domain/imei.h"
 #include "domain/msisdn.h"
+#include "domain/report.h"
 #include "domain/tac.h"
+#include "flow/engine_int.h"
 #include "store/cluster.h"
 
 static bool all_digits(const char *s, size_t n)
@@ -218,6 +221,52 @@ static void fuzz_cluster(const char *in, size_t len)
 	CHECK(cluster_keyslot(in, len) < CLUSTER_SLOTS);
 }
 
+/* A session record: what decodes encodes to a record that decodes to the same encoding. */
+static void fuzz_session(const char *in, size_t len)
+{
+	static char rec[4096], again[4096];
+	struct sess a, b;
+	size_t n, m;
+
+	if (sess_decode(in, len, &a) < 0)
+		return;
+	CHECK(a.screen[0] != '\0' && a.nhandsets <= SESS_HANDSETS_MAX);
+	CHECK(memchr(a.shown, '\0', sizeof(a.shown)) != NULL);
+	n = sess_encode(&a, rec, sizeof(rec));
+	CHECK(n > 0 && n < sizeof(rec));
+	CHECK(sess_decode(rec, n, &b) == 0);
+	m = sess_encode(&b, again, sizeof(again));
+	CHECK(m == n && memcmp(rec, again, n) == 0);
+}
+
+/* A report hash: "field=value" lines. Every text field ends within its bound. */
+static void fuzz_report(const char *in, size_t len)
+{
+	struct store_kv kv[32];
+	struct report rep;
+	size_t n = 0;
+	const char *p = in, *end = in + len;
+
+	while (p < end && n < 32) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *eq;
+
+		if (nl == NULL)
+			nl = end;
+		eq = memchr(p, '=', (size_t)(nl - p));
+		if (eq) {
+			kv[n++] = (struct store_kv){ p, (size_t)(eq - p), eq + 1,
+						     (size_t)(nl - eq - 1) };
+		}
+		p = nl + 1;
+	}
+	(void)report_decode(&rep, kv, n);
+	CHECK((unsigned)rep.state < REPORT_STATE_COUNT);
+	CHECK(!(rep.state_unknown && rep.state != REPORT_NONE));
+#define FIELD_ENDS(f, size) CHECK(memchr(rep.f, '\0', sizeof(rep.f)) != NULL);
+	REPORT_TEXT_FIELDS(FIELD_ENDS)
+#undef FIELD_ENDS
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -227,6 +276,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_mask(in, size);
 	fuzz_tac(in, size);
 	fuzz_cluster(in, size);
+	fuzz_session(in, size);
+	fuzz_report(in, size);
 	/* the first byte picks the default region and the rest is the number; the whole input
 	 * is also read from Kenya, whose 000 prefix makes the 00 rule matter */
 	if (size > 0)
