@@ -25,7 +25,8 @@
 . "$(dirname "$0")/cluster_lib.sh"
 . "$(dirname "$0")/cluster_journeys_lib.sh"
 
-RATE=200		# journeys started a second, at most
+RATE=100		# journeys started a second, at most: 6,100 of them last a minute, for moves
+		# that take 40 s on a loaded machine (10 s each and the held one)
 SLOTS=1500		# slots a move
 
 t_start=$(date +%s)
@@ -44,7 +45,7 @@ awk -F'\t' '$7 != "accepted" && $7 != "ok" { print "# " $1 ": " $7 " at step " $
 slotmap() { "$PYTHON" "$CHECK" "$CLUSTER_SEEDS" slotmap; }
 slotmap >"$TEST_TMP/slots.0"
 redirects0=$(cluster_redirects)
-load run --rate "$RATE" --until-file "$TEST_TMP/run.moved" --after 200 --max-seconds 90 \
+load run --rate "$RATE" --until-file "$TEST_TMP/run.moved" --after 200 --max-seconds 100 \
 	>"$TEST_TMP/run.out" 2>&1 &
 lpid=$!
 wait_for 30 progress_at_least run 200
