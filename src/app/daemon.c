@@ -537,6 +537,13 @@ static void stop(struct daemon *d)
 	d->base = NULL;
 }
 
+/* The channels served over HTTP, in the table's order (channel/channels.h). */
+static int (*const http_channels[])(struct channels *, struct http_server *) = {
+#define X(name, what) channel_##name##_start,
+	CHANNELS_HTTP(X)
+#undef X
+};
+
 static int start_journeys(struct daemon *d, char *err, size_t errsz)
 {
 	struct engine_sms_hook hook = { sendsms_send, NULL, NULL };
@@ -586,10 +593,11 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 		LOGP(LOGC_CONFIG, LOGL_WARN, "neither bearerbox nor sendsms-url: receipts and CEIR "
 		     "results are not sent by SMS");
 	d->ch.results = results_start(d, &d->ch);
-	if (d->ch.results == NULL || channel_ussd_http_start(&d->ch, d->http) < 0 ||
-	    channel_sms_http_start(&d->ch, d->http) < 0 ||
-	    channel_api_start(&d->ch, d->http) < 0)
+	if (d->ch.results == NULL)
 		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(http_channels) / sizeof(http_channels[0]); i++)
+		if (http_channels[i](&d->ch, d->http) < 0)
+			return -ENOMEM;
 	return 0;
 }
 

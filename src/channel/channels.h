@@ -1,5 +1,6 @@
 /* The channels: each turns one wire format into engine calls (flow/engine.h) and the reply
- * back. A new channel is one new file with its start function here. */
+ * back. A new channel is one new file with its start function here (CHANNELS_HTTP for those
+ * served over HTTP). */
 #ifndef CEIRGW_CHANNEL_CHANNELS_H
 #define CEIRGW_CHANNEL_CHANNELS_H
 
@@ -32,16 +33,23 @@ struct channels {
 
 #define MSISDN_MEMO_BLOCKS 65536
 
-/* POST /ussd, from http-allow-ip with ussd-token */
-int channel_ussd_http_start(struct channels *ch, struct http_server *hs);
-/* GET|POST /sms, from http-allow-ip with sms-token */
-int channel_sms_http_start(struct channels *ch, struct http_server *hs);
+/* The channels served over HTTP, one line each (X-macros, as flow/outcomes.h): X(name, what)
+ * declares int channel_<name>_start(struct channels *, struct http_server *), defined in the
+ * channel's file, which routes the channel's paths and returns 0 or a negative errno; the
+ * daemon starts them in this order. what says what the channel serves, to whom. A new HTTP
+ * channel (a USSD aggregator's format: doc/development.md) is its file and its line here. */
+#define CHANNELS_HTTP(X) \
+	X(ussd_http, "POST /ussd, from http-allow-ip with ussd-token: Africa's Talking's USSD") \
+	X(sms_http, "GET|POST /sms, from http-allow-ip with sms-token: Kannel smsbox's SMS") \
+	X(api, "GET /v1/imei/{imei}, with the keys of api-keys-file, each within api-key-quota")
 
-/* GET /v1/imei/{imei}, with the keys of api-keys-file (NULL: every request gets 401), each
- * within api-key-quota. */
+#define X(name, what) int channel_##name##_start(struct channels *ch, struct http_server *hs);
+CHANNELS_HTTP(X)
+#undef X
+
+/* The API's keys (api-keys-file; NULL: every request gets 401). */
 struct api_keys *api_keys_load(void *ctx, const char *path, char *err, size_t errsz);
 size_t api_keys_count(const struct api_keys *k);
-int channel_api_start(struct channels *ch, struct http_server *hs);
 
 /* Notifications through Kannel's sendsms HTTP interface (sendsms-url). Messages that cannot
  * be handed over are retried (1 s, 5 s, 30 s, 2 min) and then logged as lost. */
