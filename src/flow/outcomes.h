@@ -72,7 +72,6 @@
 	X(REPORT, REPORTED, "reported") \
 	X(REPORT, REPORTED_OTHER, "reported_other") \
 	X(REPORT, NOT_VERIFIED, "not_verified") \
-	X(REPORT, LIMITED, "limited") \
 	X(REPORT, UNAVAILABLE, "unavailable")
 
 #define STATUS_OUTCOMES(X) \
