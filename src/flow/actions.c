@@ -15,7 +15,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

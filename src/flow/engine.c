@@ -5,20 +5,15 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <talloc.h>
 
 #include "core/errbuf.h"
 #include "core/logging.h"
-#include "domain/gsm.h"
-#include "domain/imei.h"
-#include "domain/msisdn.h"
 #include "store/store.h"
 
 /* ---- loading -------------------------------------------------------------------------- */
