@@ -385,15 +385,22 @@ while IFS= read -r line <&"$fbb_out"; do
 	case $line in
 	"do "*) act "${line#do }" >&"$fbb_in" ;;
 	"ok "*) ok 0 "${line#ok }" ;;
-	"not ok "*) ok 1 "${line#not ok }" ;;
+	"not ok "*) ok 1 "${line#not ok }"; failed=1 ;;
 	*) echo "$line" ;;
 	esac
 done
 wait "$fbb_pid"
 ok $? "the fake bearerbox exited cleanly"
 [ -s "$TEST_TMP/fbb.err" ] && sed 's/^/# /' "$TEST_TMP/fbb.err"
+# A scenario failed: what ceirgw said of its connections meanwhile, for the reader of the log.
+if [ -n "${failed:-}" ]; then
+	echo "# ceirgw's last lines on the box connection:"
+	grep -E "box:|ERROR|FATAL" "$TEST_TMP/ceirgw.log" | tail -n 20 | sed 's/^/#   /'
+	tail -n 20 "$TEST_TMP/ceirgw.err" 2>/dev/null | sed 's/^/#   err: /'
+fi
 
 grep -q "254712345678\|254722000111" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN in the log"
+sanitizer_clean
 
 done_testing
