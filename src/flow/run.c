@@ -138,17 +138,26 @@ void run_defer(struct run *r, void (*fn)(struct run *r, int err))
 /* ---- sessions ------------------------------------------------------------------------- */
 
 /* The session lines: one "k=v" per variable that is set. Values never hold '\n' (inputs are
- * validated before they are kept). */
+ * validated before they are kept). A line that does not fit is left out, with every one
+ * after it (the record then lacks them rather than ending in half a line). Copied, not
+ * formatted: a journey encodes its session at every step. */
 static void put(char **p, char *end, const char *k, const char *v)
 {
-	int n;
+	size_t kl, vl;
 
 	if (v == NULL || *v == '\0' || *p >= end)
 		return;
-	n = snprintf(*p, (size_t)(end - *p), "%s=%s\n", k, v);
-	*p += n > 0 ? n : 0;
-	if (*p > end)
+	kl = strlen(k);
+	vl = strlen(v);
+	if ((size_t)(end - *p) < kl + vl + 2) {
 		*p = end;
+		return;
+	}
+	memcpy(*p, k, kl);
+	(*p)[kl] = '=';
+	memcpy(*p + kl + 1, v, vl);
+	(*p)[kl + 1 + vl] = '\n';
+	*p += kl + vl + 2;
 }
 
 static bool copy_val(char *dst, size_t dstsz, const char *v, size_t len)
