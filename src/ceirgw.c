@@ -90,7 +90,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ceirgw: %s\n", err);
 		rc = 1;
 	} else if (check) {
-		config_dump(daemon_config(d), stdout);
+		const struct ceirgw_config *cfg = daemon_config(d);
+
+		config_dump(cfg, stdout);
+		/* Reports are taken all the same: the operator must know the owners get no PIN. */
+		if (cfg->bearerbox == NULL && cfg->sendsms_url == NULL)
+			printf("warning: no SMS path (neither bearerbox nor sendsms-url): the receipt "
+			       "with the unblock PIN and the CEIR's results are not sent to anyone\n");
 		printf("configuration OK\n");
 		rc = 0;
 	} else {

@@ -17,6 +17,10 @@ is $? 2 "an unknown option exits 2"
 out=$("$CEIRGW" --check-config -c "$top_srcdir/contrib/ceirgw.conf" 2>&1)
 is $? 0 "contrib/ceirgw.conf passes --check-config from the source tree"
 like "$out" "tac-file = $top_srcdir/contrib/../data/tacdb.csv" "relative paths resolve from the file's folder"
+like "$out" "warning: no SMS path" "--check-config warns that no SMS can leave (no bearerbox, no sendsms-url)"
+printf 'group = ceirgw\nsendsms-url = http://127.0.0.1:13013/cgi-bin/sendsms\n' >"$TEST_TMP/sms.conf"
+out=$("$CEIRGW" --check-config -c "$TEST_TMP/sms.conf" 2>&1)
+is "$(echo "$out" | grep -c 'no SMS path')" 0 "... and does not with a sendsms-url"
 
 printf 'group = ceirgw\nhttp-listen = nowhere\n' >"$TEST_TMP/bad.conf"
 out=$("$CEIRGW" --check-config -c "$TEST_TMP/bad.conf" 2>&1)
