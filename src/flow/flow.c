@@ -1044,6 +1044,10 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 		if (f->commands[i].keywords)
 			check_keywords(&c, &f->commands[i]);
 	tpl_check(t, NULL, is_ussd_screen, &c, tpl_problem, &c);	/* counted in tpl_problem */
+	/* The SMS help is the reply to anything the short code does not understand: one part,
+	 * so that it costs the operator one SMS and arrives whole on any phone. */
+	if (f->sms_help >= 0 && f->screens[f->sms_help].text)
+		tpl_check_sms_part(t, f->screens[f->sms_help].text, tpl_problem, &c);
 out:
 	talloc_free(reach);
 	talloc_free(ends);

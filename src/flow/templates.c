@@ -893,11 +893,16 @@ static void ph_list(char *buf, size_t sz, const struct tpl_text *t)
 	}
 }
 
-/* The worst rendering of a screen: the literal text measured by sms_measure(), each
- * placeholder adding max_chars units (one septet or one UTF-16 unit per character, see
- * struct tpl_placeholder), and UCS-2 as soon as the text or one value needs it. */
+/* One SMS part: 160 GSM 7-bit septets, or 70 UTF-16 units in UCS-2 (3GPP TS 23.038). */
+#define SMS_PART_GSM7 160
+#define SMS_PART_UCS2 70
+
+/* The worst rendering of a screen (sms_part: of one SMS part): the literal text measured by
+ * sms_measure(), each placeholder adding max_chars units (one septet or one UTF-16 unit per
+ * character, see struct tpl_placeholder), and UCS-2 as soon as the text or one value needs
+ * it. */
 static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const char *lang,
-			 const struct tpl_text *t)
+			 const struct tpl_text *t, bool sms_part)
 {
 	char *lit = talloc_size(NULL, t->len + 3), *forcing = NULL;
 	const struct tpl_placeholder *ph;
@@ -943,7 +948,14 @@ static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const c
 	}
 	m.units += extra;
 	m.chars += extra;
-	if (!sms_fits_ussd(&m)) {
+	if (sms_part) {
+		size_t limit = m.coding == SMS_GSM7 ? SMS_PART_GSM7 : SMS_PART_UCS2;
+
+		if (m.units > limit)
+			problem(c, lang, t->key, "SMS needs up to %zu %s, one part holds %zu",
+				m.units, m.coding == SMS_GSM7 ? "GSM-7 septets" : "UCS-2 units",
+				limit);
+	} else if (!sms_fits_ussd(&m)) {
 		if (m.coding == SMS_GSM7)
 			problem(c, lang, t->key, "screen needs up to %zu GSM-7 septets, %zu fit",
 				m.units, sms_ussd_limit(SMS_GSM7));
@@ -1006,7 +1018,22 @@ size_t tpl_check(const struct tpl_set *s, const char *default_lang, tpl_screen_f
 			continue;
 		for (a = 0; a < l->ntexts; a++)
 			if (is_screen(l->texts[a].key, screen_arg))
-				check_screen(&c, s, l->code, &l->texts[a]);
+				check_screen(&c, s, l->code, &l->texts[a], false);
+	}
+	return c.problems;
+}
+
+size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_fn report,
+			  void *report_arg)
+{
+	struct tpl_checker c = { .report = report, .arg = report_arg };
+
+	for (size_t i = 0; i < s->nlangs; i++) {
+		const struct tpl_lang *l = s->langs[i];
+
+		for (size_t a = 0; a < l->ntexts; a++)
+			if (strcmp(l->texts[a].key, key) == 0)
+				check_screen(&c, s, l->code, &l->texts[a], true);
 	}
 	return c.problems;
 }

@@ -106,4 +106,10 @@ typedef bool (*tpl_screen_fn)(const char *key, void *arg);
 size_t tpl_check(const struct tpl_set *s, const char *default_lang, tpl_screen_fn is_screen,
 		 void *screen_arg, tpl_problem_fn report, void *report_arg);
 
+/* Checks that the worst rendering of key, as tpl_check() measures it, fits one SMS part in
+ * every language that has it: 160 GSM-7 septets, or 70 UCS-2 units. Returns the number of
+ * problems, each reported once. */
+size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_fn report,
+			  void *report_arg);
+
 #endif

@@ -128,6 +128,16 @@ case $out in *"language fr"*) r=1 ;; *) r=0 ;; esac
 ok $r "keywords_long: 511 bytes exactly (fr) are fine"
 problems keywords_long 1
 
+# The SMS help is one SMS part in every language: 161 GSM-7 septets (en) and 71 UCS-2 units
+# (ar) are one too many; 160 exactly (fr) fits.
+fault help_long "flow mini, screen sms_help, language en: text sms.help: SMS needs up to 161 GSM-7 septets, one part holds 160" \
+	"the SMS help over one GSM-7 part"
+like "$out" "flow mini, screen sms_help, language ar: text sms.help: SMS needs up to 71 UCS-2 units, one part holds 70" \
+	"help_long: the SMS help over one UCS-2 part"
+echo "$out" | grep -q "language fr: text sms.help"
+ok $((!$?)) "help_long: 160 septets exactly (fr) fit"
+problems help_long 2
+
 fault keyword_space "flow mini, language en: keywords kw.check: 'CHECK PHONE' holds a space, a ';' or a control character, where an SMS is cut into words: no word is ever that keyword" \
 	"a keyword with a space: names it"
 problems keyword_space 1
