@@ -48,6 +48,7 @@ enum flow_var {
 #define FLOW_PLACEHOLDERS(X) \
 	X(MAKER, "maker", 20, true) \
 	X(MODEL, "model", 30, true) \
+	X(PHONE, "phone", 30, true)	/* "maker model" in one, cut to 30 */ \
 	X(IMEI, "imei", 15, true) \
 	X(IMEI_TAIL, "imei_tail", 4, true) \
 	X(DATE, "date", 10, true) \

@@ -583,15 +583,17 @@ const char *run_ref_log(struct run *r)
 	return r->ref_log;
 }
 
-/* The value of placeholder p for the run; tail and reason are run_render_key's. */
+/* The value of placeholder p for the run; tail, reason and phone are run_render_key's. */
 static const char *placeholder_value(struct run *r, enum flow_placeholder p, const char *tail,
-				     const char *reason)
+				     const char *reason, const char *phone)
 {
 	switch (p) {
 	case FP_MAKER:
 		return r->maker;
 	case FP_MODEL:
 		return r->model;
+	case FP_PHONE:
+		return phone;
 	case FP_IMEI:
 		return r->s.imei;
 	case FP_IMEI_TAIL:
@@ -632,7 +634,7 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	const struct tpl_placeholder *reg;
 	struct tpl_var v[FP_COUNT];
 	size_t n, i;
-	char tail[5] = "", reason[48] = "";
+	char tail[5] = "", reason[48] = "", both[sizeof(r->maker) + sizeof(r->model)], phone[128];
 	int rc;
 
 	if (strlen(r->s.imei) >= 4)
@@ -644,10 +646,21 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 		if (tpl_render(r->j->tpl, r->s.lang, k, NULL, 0, reason, sizeof(reason), NULL) < 0)
 			reason[0] = '\0';
 	}
+	/* The maker and the model in one, as a narrow screen (UCS-2) can afford. */
+	phone[0] = '\0';
+	if (r->maker[0] || r->model[0]) {
+		size_t ml = strlen(r->maker), dl = strlen(r->model), o = ml;
+
+		memcpy(both, r->maker, ml);
+		if (ml && dl)
+			both[o++] = ' ';
+		memcpy(both + o, r->model, dl + 1);
+		utf8_trim(phone, sizeof(phone), both, 30);
+	}
 	reg = flow_placeholders(&n);
 	for (i = 0; i < n; i++) {
 		v[i].name = reg[i].name;
-		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason);
+		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason, phone);
 		v[i].len = strlen(v[i].val);
 	}
 	rc = tpl_render(r->j->tpl, r->s.lang, key, v, n, out, outsz, NULL);

@@ -100,7 +100,7 @@ is "$(press 9999)" "CON $(render en report.id_wrong tries=2)" "report: wrong ID 
 is "$(press 5926)" "CON $(render en report.reason)" "report: right ID digits: stolen or lost?"
 is "$(press 1)" "CON $(render en report.ask_police)" "report: police report number?"
 is "$(press "OB/123/2026")" \
-	"CON $(render en report.confirm maker=Nokia model=N900 imei_tail=3809 reason=stolen)" \
+	"CON $(render en report.confirm phone="Nokia N900" imei_tail=3809 reason=stolen)" \
 	"report: confirm with maker, model, IMEI tail and reason"
 n0=$(queued)
 r=$(press 1)
@@ -141,7 +141,7 @@ dial r3 "$FRIEND" >/dev/null
 r=$(press 2)
 is "$r" "CON $(render en report.which)" "report from a number with no phones: whose?"
 r=$(press 2 "0722000111" "$C" "A9876543" 2 0)
-is "$r" "CON $(render en report.confirm maker=Siemens model=A52 imei_tail=4567 reason=lost)" \
+is "$r" "CON $(render en report.confirm phone="Siemens A52" imei_tail=4567 reason=lost)" \
 	"another number: owner, IMEI, whole ID, lost, no police report"
 r=$(press 1)
 ref2=$(ref_in "$r")

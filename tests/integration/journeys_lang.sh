@@ -176,7 +176,7 @@ for i in "${!LANGS[@]}"; do
 	is "$(press "$id4")" "CON $(render "$l" report.reason)" \
 		"$l: report: ID digits right: what happened?"
 	is "$(press 1)" "CON $(render "$l" report.ask_police)" "$l: report: police report number?"
-	is "$(press 0)" "CON $(render "$l" report.confirm maker="$pmk" model="$pmd" \
+	is "$(press 0)" "CON $(render "$l" report.confirm phone="$pmk $pmd" \
 		imei_tail="${p:11}" reason="$(render "$l" reason.stolen)")" "$l: report: confirm"
 	r=$(press 1)
 	ref=$(ref_in "$r")

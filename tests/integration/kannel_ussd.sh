@@ -105,7 +105,7 @@ is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_id)" "picke
 is "$(screen "$(answer 1001 "$OWNER" 5926)")" "2|$(render en report.reason)" "right ID digits"
 is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_police)" "stolen"
 is "$(screen "$(answer 1001 "$OWNER" 0)")" \
-	"2|$(render en report.confirm maker=Samsung model=SGH-W110 imei_tail=0013 reason=stolen)" \
+	"2|$(render en report.confirm phone="Samsung SGH-W110" imei_tail=0013 reason=stolen)" \
 	"no police report: confirm"
 r=$(answer 1001 "$OWNER" 1)
 ref=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)

@@ -64,7 +64,7 @@ class Screens:
         self.ask_id = "CON " + render(ctl, "report.ask_id")
         self.reason = "CON " + render(ctl, "report.reason")
         self.police = "CON " + render(ctl, "report.ask_police")
-        self.confirm = "CON " + render(ctl, "report.confirm", maker="@MAKER@", model="@MODEL@",
+        self.confirm = "CON " + render(ctl, "report.confirm", phone="@PHONE@",
                                        imei_tail="@TAIL@", reason="stolen")
         done = "END " + render(ctl, "report.done", ref="@REF@")
         already = "END " + render(ctl, "report.already", ref="@REF@")
@@ -76,7 +76,10 @@ class Screens:
 
 
 def fill(text, maker, model, imei):
-    return text.replace("@MAKER@", maker).replace("@MODEL@", model).replace("@TAIL@", imei[-4:])
+    # {phone}: the maker and the model in one, cut to 30 characters, as the engine does
+    phone = " ".join(p for p in (maker, model) if p)[:30]
+    return (text.replace("@MAKER@", maker).replace("@MODEL@", model)
+            .replace("@PHONE@", phone).replace("@TAIL@", imei[-4:]))
 
 
 class Run:
