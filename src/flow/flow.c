@@ -34,7 +34,7 @@ static const struct flow_action_info actions[FA_COUNT] = { FLOW_ACTIONS(ACTION_I
 #define ACTION_ONE(a, name) + 1
 _Static_assert(0 FLOW_ACTIONS(ACTION_ONE) == FA_COUNT, "FLOW_ACTIONS lists every action once");
 
-/* Worst cases for tpl_check: values the engine trims to these lengths (engine.c). */
+/* Worst cases for tpl_check: values the engine trims to these lengths (run.c). */
 #define PH_INFO(p, name, max, gsm) [FP_##p] = { name, max, gsm },
 static const struct tpl_placeholder placeholders[FP_COUNT] = { FLOW_PLACEHOLDERS(PH_INFO) };
 #undef PH_INFO
@@ -305,7 +305,7 @@ static int load_set(struct loader *ld, const yaml_node_t *n, struct flow_set *se
 	return 0;
 }
 
-/* The arguments as the engine takes them (entry.c's fill_args(), engine.c's enter()): each
+/* The arguments as the engine takes them (journey.c's fill_args() and enter()): each
  * into its variable, so one named twice would only keep the second; a dial carries digits,
  * so never a reason, which is the word stolen or lost. */
 static int load_args(struct loader *ld, const yaml_node_t *n, struct flow_rule *r, bool commands)
@@ -339,7 +339,7 @@ static int load_args(struct loader *ld, const yaml_node_t *n, struct flow_rule *
 
 /* A rule the engine could never match, or whose arguments it would overwrite: refused here
  * rather than left to a gateway that answers such an SMS with the help, without a word in
- * the log. rules[0..i) are the rule's elders: entry.c's sms_enter() tries them in order. */
+ * the log. rules[0..i) are the rule's elders: journey.c's sms_enter() tries them in order. */
 static int rule_usable(struct loader *ld, const yaml_node_t *rn, const yaml_node_t *kw,
 		       const struct flow_rule *rules, size_t i, bool commands)
 {
@@ -885,7 +885,7 @@ static bool sms_space(char ch)
 	return (unsigned char)ch < 0x20 || ch == ' ' || ch == ';';
 }
 
-/* One language's keyword list as entry.c's keyword_in() reads it: split at commas, each
+/* One language's keyword list as journey.c's keyword_in() reads it: split at commas, each
  * keyword trimmed of spaces, compared with the first word of the SMS, which never holds a
  * space, a ';' or a control character (the SMS is cut into words there). */
 static void keyword_list(struct checker *c, const struct flow_rule *r, const char *lang,
@@ -929,7 +929,7 @@ static void keyword_list(struct checker *c, const struct flow_rule *r, const cha
 		problem(c, NULL, lang, msg);
 }
 
-/* A command's keywords in every language, as the engine matches them (entry.c's
+/* A command's keywords in every language, as the engine matches them (journey.c's
  * keyword_match()): rendered without values into FLOW_KEYWORDS_MAX + 1 bytes, a language
  * that lacks them skipped (need_key() and tpl_check() report that). */
 static void check_keywords(struct checker *c, const struct flow_rule *r)

@@ -17,13 +17,13 @@
 #define FLOW_ARGS_MAX		3
 #define FLOW_SETS_MAX		4
 #define FLOW_RULES_MAX		32	/* commands and dial shortcuts */
-#define FLOW_KEYWORDS_MAX	511	/* bytes of a keyword list the SMS matcher reads (entry.c) */
+#define FLOW_KEYWORDS_MAX	511	/* bytes of a keyword list the SMS matcher reads (journey.c) */
 
 /* The variables a journey carries from screen to screen, one table (X-macros): inputs fill
  * them, actions read and write them. X(VAR, name, keep): the variable is FV_<VAR>, "name" in
  * the flows; keep is SAVED (kept with the USSD session between steps, in struct sess under
  * its name: engine_int.h) or RUN (this request only, never stored). Each has its own
- * validation (engine.c's run_take_input, a switch the compiler checks for every FV_). */
+ * validation (run.c's run_take_input, a switch the compiler checks for every FV_). */
 #define FLOW_VARS(X) \
 	X(IMEI, "imei", SAVED)		/* an IMEI as typed; validated as a valid IMEI */ \
 	X(OWNER, "owner", SAVED)	/* the owner's number, E.164 */ \
@@ -43,7 +43,7 @@ enum flow_var {
 #undef FLOW_VAR_ENUM_
 
 /* The placeholders templates may use, one table: X(PH, name, max_chars, gsm_safe). The engine
- * fills each (engine.c's run_render_key, a switch the compiler checks for every FP_) and
+ * fills each (run.c's run_render_key, a switch the compiler checks for every FP_) and
  * trims it to max_chars; the texts' checker (templates.h) proves the worst case fits. */
 #define FLOW_PLACEHOLDERS(X) \
 	X(MAKER, "maker", 20, true) \
