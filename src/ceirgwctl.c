@@ -610,6 +610,10 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 	printf("tac: %zu rows: %zu TACs loaded, %zu rejected, %zu duplicates; the TAC table in "
 	       "Redis now replaces tac-file for every ceirgw on this Redis\n", st.rows,
 	       st.loaded, st.rejected, st.duplicates);
+	if (st.padded)
+		printf("tac: %zu TACs of fewer than 8 digits padded with leading zeros (%zu left "
+		       "out: the same TAC written with 8 digits wins)\n", st.padded,
+		       st.padded_dropped);
 	if (st.rejected)
 		rejects_summary(ra.rj, stdout);
 	return EXIT_VALID;

@@ -83,6 +83,10 @@ static struct tac_table *load_tac(void *ctx, const char *path, char *err, size_t
 	     "from line %zu, %zu duplicates)", path, st.loaded,
 	     (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
 	     st.rows, st.rejected, st.first_bad_line, st.duplicates);
+	if (st.padded)
+		LOGP(LOGC_MAIN, LOGL_NOTICE, "TAC table %s: %zu TACs of fewer than 8 digits padded "
+		     "with leading zeros (%zu left out: the same TAC written with 8 digits wins)",
+		     path, st.padded, st.padded_dropped);
 	return t;
 }
 
@@ -253,6 +257,10 @@ static void on_tac_fetched(void *arg, int err, const void *text, size_t len, boo
 		     d->tac_source);
 		return;
 	}
+	if (st.padded)
+		LOGP(LOGC_MAIN, LOGL_NOTICE, "TAC table in Redis: %zu TACs of fewer than 8 digits "
+		     "padded with leading zeros (%zu left out: the same TAC written with 8 digits "
+		     "wins)", st.padded, st.padded_dropped);
 	talloc_free(d->tac);
 	d->tac = t;
 	d->tac_source = "redis";

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +43,11 @@ struct tac_table {
 	char *preamble;
 };
 
-/* A row while loading: seq (its order in the file) makes "first one wins" survive qsort. */
+/* A row while loading: seq (its order in the file) makes "first one wins" survive qsort;
+ * padded marks a TAC read from fewer than 8 digits. */
 struct build_row {
 	uint32_t tac, maker_off, model_off, seq;
+	bool padded;
 };
 
 /* Everything temporary hangs under tmp and goes in one talloc_free. */
@@ -187,13 +190,14 @@ static int csv_field(const char *line, size_t len, size_t *pos, char *out, size_
 	return more;
 }
 
-/* Parses "12345678" (exactly 8 ASCII digits). Returns 0, or -EINVAL. */
+/* Parses "12345678" (1 to 8 ASCII digits: fewer are the same TAC without its leading
+ * zeros, see add_row). Returns 0, or -EINVAL. */
 static int parse_tac(const char *s, size_t n, uint32_t *tac)
 {
 	uint32_t v = 0;
 	size_t i;
 
-	if (n != TAC_DIGITS)
+	if (n == 0 || n > TAC_DIGITS)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
@@ -255,6 +259,7 @@ static int add_row(struct builder *b, const char *line, size_t len, const char *
 	char tac_s[TAC_LINE_MAX + 1], maker[TAC_LINE_MAX + 1], model[TAC_LINE_MAX + 1];
 	size_t pos = 0, tac_n, maker_n, model_n, cap;
 	struct build_row *rows, r;
+	bool nul;
 
 	*why = "row_too_long";
 	if (len > TAC_LINE_MAX)
@@ -262,12 +267,18 @@ static int add_row(struct builder *b, const char *line, size_t len, const char *
 	*why = "too_few_columns";
 	if (!csv_field(line, len, &pos, tac_s, &tac_n))
 		return 0;
+	/* A NUL byte ends a field (csv_field): "1234\0" "5678" would read as a short TAC. */
+	nul = memchr(line, '\0', pos) != NULL;
 	if (!csv_field(line, len, &pos, maker, &maker_n))
 		return 0;
 	csv_field(line, len, &pos, model, &model_n);
 	*why = "bad_tac";
-	if (parse_tac(tac_s, tac_n, &r.tac) < 0)
+	if (nul || parse_tac(tac_s, tac_n, &r.tac) < 0)
 		return 0;
+	/* TACs are 8 digits (3GPP TS 23.003 6.2.1); a shorter one is a spreadsheet's number
+	 * that lost its leading zeros (779 Apple rows of the Osmocom file read "1130000" for
+	 * 01130000), so it is the same TAC left-padded: the value as a number already is. */
+	r.padded = tac_n < TAC_DIGITS;
 	if (intern(b, maker, maker_n, &r.maker_off) < 0 ||
 	    intern(b, model, model_n, &r.model_off) < 0)
 		return -ENOMEM;
@@ -290,6 +301,10 @@ static int build_row_cmp(const void *a, const void *b)
 
 	if (x->tac != y->tac)
 		return x->tac < y->tac ? -1 : 1;
+	/* A TAC written with its 8 digits comes before the same TAC padded: the padded one is
+	 * a repair, the other one is what its author wrote. */
+	if (x->padded != y->padded)
+		return x->padded ? 1 : -1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -321,9 +336,10 @@ static struct tac_table *fail(struct tac_table *t, void *tmp, int err)
 }
 
 /* Lines up to the header are the preamble; after it, blank lines are skipped and every other
- * line is a row, rejected unless it has three columns and a TAC of exactly 8 ASCII digits
- * once the blanks around it are trimmed (the Osmocom file has " 35572302"). Rows are
- * collected in file order, sorted, and the first of each TAC kept. */
+ * line is a row, rejected unless it has three columns and a TAC of 1 to 8 ASCII digits
+ * once the blanks around it are trimmed (the Osmocom file has " 35572302"); a TAC of fewer
+ * digits is left-padded with zeros. Rows are collected in file order, sorted, and the first
+ * of each TAC kept, a TAC written with 8 digits before one padded to them. */
 struct tac_table *tac_table_parse(void *ctx, const char *buf, size_t len,
 				  struct tac_load_stats *stats, char *err, size_t errsz)
 {
@@ -339,6 +355,7 @@ struct tac_table *tac_table_parse_ex(void *ctx, const char *buf, size_t len,
 	struct builder b = { 0 };
 	struct tac_table *t = NULL;
 	size_t pos = 0, start, header_at, linelen, lineno = 0, i, j;
+	bool kept_padded = false;
 	const char *line;
 	int rc;
 
@@ -384,6 +401,8 @@ struct tac_table *tac_table_parse_ex(void *ctx, const char *buf, size_t len,
 		rc = add_row(&b, line, linelen, &why);
 		if (rc < 0)
 			goto nomem;
+		if (rc == 1 && b.rows[b.n - 1].padded)
+			st.padded++;
 		if (rc == 0) {
 			if (reject)
 				reject(arg, lineno, why, line, linelen);
@@ -411,8 +430,12 @@ struct tac_table *tac_table_parse_ex(void *ctx, const char *buf, size_t len,
 	for (i = 0, j = 0; i < b.n; i++) {
 		if (j > 0 && t->rows[j - 1].tac == b.rows[i].tac) {
 			st.duplicates++;
+			/* Sorted 8-digit first: a padded row loses to the 8-digit one kept. */
+			if (b.rows[i].padded && !kept_padded)
+				st.padded_dropped++;
 			continue;
 		}
+		kept_padded = b.rows[i].padded;
 		t->rows[j].tac = b.rows[i].tac;
 		t->rows[j].maker_off = b.rows[i].maker_off;
 		t->rows[j].model_off = b.rows[i].model_off;

@@ -1,7 +1,8 @@
 /* TAC (Type Allocation Code, the first 8 digits of an IMEI) -> maker and model, from a CSV
  * table in the Osmocom tacdb format: optional preamble lines (the licence), a header line
  * starting with "tac" whose next two columns are maker and model ("tac,name,name,..." or
- * "tac,maker,model,..."), then one row per TAC. Quoted fields ("a,b") are read as CSV. */
+ * "tac,maker,model,..."), then one row per TAC. Quoted fields ("a,b") are read as CSV. A TAC
+ * of fewer than 8 digits ("1130000": a spreadsheet read it as a number) is left-padded. */
 #ifndef CEIRGW_DOMAIN_TAC_H
 #define CEIRGW_DOMAIN_TAC_H
 
@@ -18,8 +19,13 @@ struct tac_load_stats {
 	size_t rows;		/* data rows read */
 	size_t loaded;		/* entries in the table */
 	size_t rejected;	/* rows with a bad TAC or too few columns */
-	size_t duplicates;	/* rows whose TAC was already loaded (the first one wins) */
+	size_t duplicates;	/* rows whose TAC was already loaded (the first one wins, but a
+				 * TAC written with 8 digits wins over the same one padded) */
 	size_t first_bad_line;	/* line number of the first rejected row, 0 if none */
+	size_t padded;		/* rows whose TAC had fewer than 8 digits (a spreadsheet dropped
+				 * its leading zeros), read left-padded with zeros */
+	size_t padded_dropped;	/* of those, rows left out for a row of the same TAC written
+				 * with 8 digits (counted in duplicates too) */
 };
 
 /* Loads a table from a file. Returns the table (a talloc child of ctx) or NULL with errno set

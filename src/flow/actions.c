@@ -235,6 +235,8 @@ static void check_decide(struct check_ctx *cx)
 	}
 	run_set_model(r);
 	if (c.state == REPORT_BLOCKED || c.state == REPORT_UNBLOCK_SENT) {
+		/* Why it is blocked, and since when: a buyer is told not to buy it (issue 18). */
+		date_of(c.created, r->date);
 		run_finish(r, CHECK_BLOCKED);
 	} else if (report_state_open(c.state) || c.state_unknown) {
 		date_of(c.created, r->date);
@@ -533,7 +535,7 @@ static void link_lookup(struct run *r)
 	int rc = store_report_get(r->e->st, r->s.imei, link_on_report, r);
 
 	if (rc < 0)
-		fail_store(r, rc);	/* from a store answer already */
+		defer_fail(r, rc);	/* the action's first store operation */
 }
 
 static void act_link(struct run *r)
@@ -548,10 +550,10 @@ static void act_link(struct run *r)
 	snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
 	r->s.link_state = '\0';
 	r->s.link_owner[0] = r->s.link_imei[0] = '\0';
-	/* Per caller only: a budget per IMEI let strangers' tries refuse the owner's own
-	 * report (issue 15). */
-	rate(r, STORE_LIMIT_REPORT, &r->e->cfg->rate_report_msisdn, "reports", LINK_LIMITED,
-	     link_lookup);
+	/* Not counted: it tells nothing before the ID digits match (which are counted), and a
+	 * report is counted when it is submitted (act_report), not each time someone opens the
+	 * list or goes back to it (issue 18). */
+	link_lookup(r);
 }
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
@@ -982,11 +984,26 @@ static int report_draw_ref(struct draw_ctx *dc)
 	return store_ref_reserve(r->e->st, r->s.ref, REF_LEN, r->s.imei, report_on_reserve, dc);
 }
 
-static void act_report(struct run *r)
+/* Reserves a reference, then opens the report with it (report_create). */
+static void report_reserve(struct run *r)
 {
-	struct draw_ctx *dc;
+	struct draw_ctx *dc = talloc_zero(r, struct draw_ctx);
 	int rc;
 
+	if (dc == NULL) {
+		fail_store(r, -ENOMEM);		/* from a store answer: not reentrant */
+		return;
+	}
+	dc->r = r;
+	rc = report_draw_ref(dc);
+	if (rc < 0) {
+		talloc_free(dc);
+		fail_store(r, rc);
+	}
+}
+
+static void act_report(struct run *r)
+{
 	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
 	    strcmp(r->s.link_imei, r->s.imei) != 0 || r->s.link_state == 'n' ||
 	    r->s.last_seen == 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
@@ -1001,17 +1018,12 @@ static void act_report(struct run *r)
 		return;
 	}
 	r->reported_at[0] = '\0';
-	dc = talloc_zero(r, struct draw_ctx);
-	if (dc == NULL) {
-		defer_fail(r, -ENOMEM);
-		return;
-	}
-	dc->r = r;
-	rc = report_draw_ref(dc);
-	if (rc < 0) {
-		talloc_free(dc);
-		defer_fail(r, rc);
-	}
+	/* Counted when submitted, per caller only: a budget per IMEI or per owner would let
+	 * strangers' reports refuse the owner's own (issue 15); each report needs the ID
+	 * digits, themselves counted (kyc), and opening the phone list counts nothing
+	 * (issue 18). */
+	rate(r, STORE_LIMIT_REPORT, &r->e->cfg->rate_report_msisdn, "reports", REPORT_LIMITED,
+	     report_reserve);
 }
 
 /* ---- status and unblock: a report by its reference ------------------------------------- */
@@ -1244,7 +1256,6 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 {
 	struct run *r = arg;
 
-	(void)left;
 	if (err < 0) {
 		fail_store(r, err);
 		return;
@@ -1254,11 +1265,17 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 		unblock_request(r);
 		return;
 	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
-	case STORE_VERIFY_PEEKED:	/* not asked for: a PIN digest is never empty */
 		run_finish(r, UNBLOCK_UNKNOWN);
+		return;
+	case STORE_VERIFY_PEEKED:
+		/* Not a PIN: nothing compared or counted; the tries left as they are. */
+		snprintf(r->tries, sizeof(r->tries), "%lld", left);
+		run_finish(r, UNBLOCK_WRONG_PIN);
 		return;
 	case STORE_VERIFY_MISMATCH:
 		if (left > 0) {
+			/* How many tries are left, as the ID digits' reply says (issue 18). */
+			snprintf(r->tries, sizeof(r->tries), "%lld", left);
 			run_finish(r, UNBLOCK_WRONG_PIN);
 			return;
 		}
@@ -1275,7 +1292,8 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char digest[17], lang[8];
+	char digest[17] = "", lang[8];
+	size_t len = 0;
 	bool own;
 	int rc;
 
@@ -1291,12 +1309,17 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 		return;
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
-	pin_digest(r->e, r->s.ref, r->pin, digest);
+	/* A PIN that is not 6 digits (an SMS's) is no try: the store only reads the counter,
+	 * so that the reply says truthfully how many tries are left. */
+	if (strlen(r->pin) == PIN_LEN) {
+		pin_digest(r->e, r->s.ref, r->pin, digest);
+		len = 16;
+	}
 	OPENSSL_cleanse(r->pin, sizeof(r->pin));
 	/* The report's owner and reporter have a budget of their own: strangers' wrong PINs
 	 * cannot lock them out of unblocking their phone (issue 15). */
 	own = strcmp(r->msisdn, r->rep.owner) == 0 || strcmp(r->msisdn, r->rep.reporter) == 0;
-	rc = store_verify_pin(r->e->st, r->s.imei, own ? "own" : "oth", digest, 16,
+	rc = store_verify_pin(r->e->st, r->s.imei, own ? "own" : "oth", digest, len,
 			      (unsigned)r->e->cfg->verify_tries,
 			      (unsigned)r->e->cfg->verify_lockout, unblock_on_verify, r);
 	OPENSSL_cleanse(digest, sizeof(digest));
@@ -1313,10 +1336,6 @@ static void act_unblock(struct run *r)
 {
 	if (!ref_valid(r->s.ref, strlen(r->s.ref))) {
 		run_finish(r, UNBLOCK_UNKNOWN);
-		return;
-	}
-	if (strlen(r->pin) != PIN_LEN) {
-		run_finish(r, UNBLOCK_WRONG_PIN);
 		return;
 	}
 	if (r->e->kyc_keylen == 0) {

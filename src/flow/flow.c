@@ -35,7 +35,7 @@ static const struct flow_action_info actions[FA_COUNT] = { FLOW_ACTIONS(ACTION_I
 _Static_assert(0 FLOW_ACTIONS(ACTION_ONE) == FA_COUNT, "FLOW_ACTIONS lists every action once");
 
 /* Worst cases for tpl_check: values the engine trims to these lengths (run.c). */
-#define PH_INFO(p, name, max, gsm) [FP_##p] = { name, max, gsm },
+#define PH_INFO(p, name, max, gsm, values) [FP_##p] = { name, max, gsm, values },
 static const struct tpl_placeholder placeholders[FP_COUNT] = { FLOW_PLACEHOLDERS(PH_INFO) };
 #undef PH_INFO
 

@@ -42,31 +42,33 @@ enum flow_var {
 };
 #undef FLOW_VAR_ENUM_
 
-/* The placeholders templates may use, one table: X(PH, name, max_chars, gsm_safe). The engine
- * fills each (run.c's run_render_key, a switch the compiler checks for every FP_) and
- * trims it to max_chars; the texts' checker (templates.h) proves the worst case fits. */
+/* The placeholders templates may use, one table: X(PH, name, max_chars, gsm_safe, values).
+ * The engine fills each (run.c's run_render_key, a switch the compiler checks for every
+ * FP_) and trims it to max_chars; the texts' checker (templates.h) proves the worst case
+ * fits, measuring a placeholder with values as the longest of those texts. */
 #define FLOW_PLACEHOLDERS(X) \
-	X(MAKER, "maker", 20, true) \
-	X(MODEL, "model", 30, true) \
-	X(PHONE, "phone", 30, true)	/* "maker model" in one, cut to 30 */ \
-	X(IMEI, "imei", 15, true) \
-	X(IMEI_TAIL, "imei_tail", 4, true) \
-	X(DATE, "date", 10, true) \
-	X(REF, "ref", 10, true) \
-	X(PIN, "pin", 6, true) \
-	X(TRIES, "tries", 1, true) \
-	X(MINUTES, "minutes", 4, true) \
+	X(MAKER, "maker", 20, true, NULL) \
+	X(MODEL, "model", 30, true, NULL) \
+	X(PHONE, "phone", 30, true, NULL)	/* "maker model" in one, cut to 30 */ \
+	X(IMEI, "imei", 15, true, NULL) \
+	X(IMEI_TAIL, "imei_tail", 4, true, NULL) \
+	X(DATE, "date", 10, true, NULL) \
+	X(REF, "ref", 10, true, NULL) \
+	X(PIN, "pin", 6, true, NULL) \
+	X(TRIES, "tries", 1, true, NULL) \
+	X(MINUTES, "minutes", 4, true, NULL) \
 	/* A list the engine cuts, line by line, to what the screen holds; the checker asks \
 	 * that a screen leave room for at least one line. */ \
-	X(HANDSETS, "handsets", 36, true) \
-	X(LANGUAGES, "languages", 50, false) \
-	X(REASON, "reason", 12, true)	/* texts of the same language */ \
-	X(POLICE, "police", 24, true) \
-	X(WHY, "why", 30, true) \
-	X(WHAT, "what", 24, true)	/* limit.* texts of the same language */ \
-	X(CODE, "code", 12, true)
+	X(HANDSETS, "handsets", 36, true, NULL) \
+	X(LANGUAGES, "languages", 50, false, NULL) \
+	/* Texts of the same language (reason.stolen, limit.checks): measured as they are. */ \
+	X(REASON, "reason", 12, true, "reason.") \
+	X(POLICE, "police", 24, true, NULL) \
+	X(WHY, "why", 30, true, NULL) \
+	X(WHAT, "what", 24, true, "limit.") \
+	X(CODE, "code", 12, true, NULL)
 
-#define FLOW_PH_ENUM_(p, name, max, gsm) FP_##p,
+#define FLOW_PH_ENUM_(p, name, max, gsm, values) FP_##p,
 enum flow_placeholder {
 	FLOW_PLACEHOLDERS(FLOW_PH_ENUM_)
 	FP_COUNT

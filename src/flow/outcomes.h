@@ -49,11 +49,11 @@
 	X(OWNER_CALLER, DONE, "done")
 
 /* The link's finding waits for the ID digits (issue 15: nothing before proof): the kyc
- * action tells it, once they match. */
+ * action tells it, once they match. It counts nothing: a report is counted when it is
+ * submitted (REPORT limited, issue 18). */
 #define LINK_OUTCOMES(X) \
 	X(LINK, LINKED, "linked") \
 	X(LINK, INVALID, "invalid") \
-	X(LINK, LIMITED, "limited") \
 	X(LINK, UNAVAILABLE, "unavailable")
 
 #define KYC_OUTCOMES(X) \
@@ -72,6 +72,7 @@
 	X(REPORT, REPORTED, "reported") \
 	X(REPORT, REPORTED_OTHER, "reported_other") \
 	X(REPORT, NOT_VERIFIED, "not_verified") \
+	X(REPORT, LIMITED, "limited") \
 	X(REPORT, UNAVAILABLE, "unavailable")
 
 #define STATUS_OUTCOMES(X) \

@@ -79,6 +79,9 @@ struct tpl_set *tpl_set_new(void *ctx, const struct tpl_placeholder *reg, size_t
 		s->reg[i].name = talloc_strdup(s->reg, reg[i].name);
 		if (s->reg[i].name == NULL)
 			goto fail;
+		if (reg[i].values != NULL &&
+		    (s->reg[i].values = talloc_strdup(s->reg, reg[i].values)) == NULL)
+			goto fail;
 	}
 	s->nreg = nreg;
 	return s;
@@ -897,13 +900,41 @@ static void ph_list(char *buf, size_t sz, const struct tpl_text *t)
 #define SMS_PART_GSM7 160
 #define SMS_PART_UCS2 70
 
+/* The longest of l's texts whose key starts with prefix, in units of its own coding (GSM
+ * septets are never fewer than the same text's UTF-16 units, so it bounds either), and
+ * whether one of them needs UCS-2. Returns false when l has no such text. */
+static bool values_measure(const struct tpl_lang *l, const char *prefix, size_t *units,
+			   bool *ucs2)
+{
+	size_t i, plen = strlen(prefix);
+	struct sms_measure m;
+	bool any = false;
+
+	*units = 0;
+	*ucs2 = false;
+	for (i = 0; l != NULL && i < l->ntexts; i++) {
+		if (strncmp(l->texts[i].key, prefix, plen) != 0 ||
+		    sms_measure(l->texts[i].text, l->texts[i].len, &m) < 0)
+			continue;
+		any = true;
+		if (m.units > *units)
+			*units = m.units;
+		if (m.coding != SMS_GSM7)
+			*ucs2 = true;
+	}
+	return any;
+}
+
 /* The worst rendering of a screen (sms_part: of one SMS part): the literal text measured by
  * sms_measure(), each placeholder adding max_chars units (one septet or one UTF-16 unit per
- * character, see struct tpl_placeholder), and UCS-2 as soon as the text or one value needs
- * it. */
+ * character, see struct tpl_placeholder), or the longest of its values' texts in this
+ * language, and UCS-2 as soon as the text or one value needs it. */
 static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const char *lang,
 			 const struct tpl_text *t, bool sms_part)
 {
+	const struct tpl_lang *l = lang_find(s, lang);
+	size_t vunits;
+	bool vucs2;
 	char *lit = talloc_size(NULL, t->len + 3), *forcing = NULL;
 	const struct tpl_placeholder *ph;
 	struct sms_measure m, lm;
@@ -922,6 +953,12 @@ static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const c
 			j++;
 			if (ph == NULL)	/* the loader refuses these; a set is never half-checked */
 				continue;
+			if (ph->values != NULL && values_measure(l, ph->values, &vunits, &vucs2)) {
+				extra += vunits;
+				if (vucs2 && forcing == NULL)
+					forcing = talloc_strdup(lit, ph->name);
+				continue;
+			}
 			extra += ph->max_chars;
 			if (!ph->gsm_safe && ph->max_chars > 0 && forcing == NULL)
 				forcing = talloc_strndup(lit, ph->name, strlen(ph->name));

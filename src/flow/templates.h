@@ -27,11 +27,15 @@
 
 /* What the journeys may put into a text. max_chars and gsm_safe describe the worst value
  * tpl_check() assumes: max_chars characters, all in the GSM 7-bit default alphabet when
- * gsm_safe (one septet each), else all forcing UCS-2 (one UTF-16 unit each). */
+ * gsm_safe (one septet each), else all forcing UCS-2 (one UTF-16 unit each). A placeholder
+ * whose value is always one of the same language's texts under a key prefix (values:
+ * "reason." for {reason}) is measured as the longest of those instead, in each language;
+ * NULL for any other. */
 struct tpl_placeholder {
 	const char *name;
 	unsigned max_chars;
 	bool gsm_safe;
+	const char *values;
 };
 
 /* All languages, one talloc tree; a copy of the registry hangs under it. */

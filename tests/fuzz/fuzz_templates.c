@@ -16,8 +16,8 @@
 #include "flow/templates.h"
 
 static const struct tpl_placeholder reg[] = {
-	{ "ref", 10, true }, { "maker", 24, false }, { "model", 32, false },
-	{ "date", 10, true }, { "reason", 40, false },
+	{ "ref", 10, true, NULL }, { "maker", 24, false, NULL }, { "model", 32, false, NULL },
+	{ "date", 10, true, NULL }, { "reason", 40, false, NULL },
 };
 #define NREG (sizeof(reg) / sizeof(reg[0]))
 

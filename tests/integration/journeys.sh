@@ -85,6 +85,12 @@ is "$(sms "$OTHER" "CHECK 490154203237518")" \
 is "$(sms "$OTHER" "$D")" "$(render en check.duplicated maker=Samsung model=SGH-W110)" \
 	"duplicated: two SIMs at once"
 is "$(sms "$OTHER" "$U")" "$(render en check.unknown imei=$U)" "unknown model"
+like "$(render en check.unknown imei=$U)" "not in our list" \
+	"... told as a model not in the list, not as a fake"
+is "$(sms "$OTHER" "013327001234568")" "$(render en check.clean maker=Apple model="iPhone 5 (A1428)")" \
+	"an Apple TAC whose leading zero the table lost (1332700): known"
+grep -q "TACs of fewer than 8 digits padded with leading zeros" "$TEST_TMP/ceirgw.log"
+ok $? "the load log counts the padded TACs"
 r=$(sms "$OTHER" "hello there")
 is "$r" "$(render en sms.help code=384)" "SMS: no command: the help"
 
@@ -201,7 +207,11 @@ wait_for 10 grep -q "(report $ref) is now blocked" "$TEST_TMP/phone.out"
 ok $? "the owner got the 'blocked' SMS"
 r=$(walk s1 "$OTHER" 4 "$ref")
 is "$r" "END $(render en status.blocked ref="$ref" maker=Nokia model=N900)" "status by menu: blocked"
-is "$(sms "$OTHER" "$A")" "$(render en check.blocked maker=Nokia model=N900)" "check: blocked"
+r=$(sms "$OTHER" "$A")
+is "$r" "$(render en check.blocked maker=Nokia model=N900 reason=stolen date="$today")" \
+	"check: blocked, with why and since when"
+like "$r" "reported stolen on $today and BLOCKED" "... reported stolen on the report's date"
+like "$r" "Do not buy it" "... and do not buy"
 wait_for 10 r_is rejected HGET "rep:{$C}" state
 ok $? "a rejected request: the report is rejected"
 is "$(sms "$OWNER2" "STATUS $ref2")" \
@@ -210,8 +220,10 @@ is "$(sms "$OWNER2" "STATUS $ref2")" \
 is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
 
 # ---- unblock ------------------------------------------------------------------------------
-is "$(sms "$OWNER" "RECOVERED $ref 000000")" "$(render en unblock.wrong_pin ref="$ref")" \
-	"RECOVERED with a wrong PIN"
+r=$(sms "$OWNER" "RECOVERED $ref 000000")
+is "$r" "$(render en unblock.wrong_pin ref="$ref" tries=2)" "RECOVERED with a wrong PIN: 2 tries left"
+r=$(walk u0 "$OWNER" 3 "$ref" 000001)
+is "$r" "END $(render en unblock.wrong_pin ref="$ref" tries=1)" "... by menu again: 1 try left"
 n1=$(queued)
 is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.done ref="$ref")" \
 	"RECOVERED <ref> <PIN>: unblock requested"

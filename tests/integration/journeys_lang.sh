@@ -191,6 +191,13 @@ for i in "${!LANGS[@]}"; do
 	told_once "$who" "$l" blocked "$ref" "$pmk" "$pmd" "$l: one 'blocked' SMS, in $l"
 	is "$(walk "s$l" "$who" 4 "$ref")" "END $(render "$l" status.blocked ref="$ref" maker="$pmk" \
 		model="$pmd")" "$l: status by menu: blocked"
+	is "$(walk "b$l" "$who" 1 "$p")" "END $(render "$l" check.blocked maker="$pmk" model="$pmd" \
+		reason="$(render "$l" reason.stolen)" date="$today")" \
+		"$l: check by menu: blocked, reported stolen on its date, do not buy"
+	wrong=000000
+	[ "$pin" = "$wrong" ] && wrong=000001
+	is "$(walk "v$l" "$who" 3 "$ref" "$wrong")" "END $(render "$l" unblock.wrong_pin ref="$ref" \
+		tries=2)" "$l: unblock by menu with a wrong PIN: 2 tries left"
 	is "$(walk "u$l" "$who" 3 "$ref" "$pin")" "END $(render "$l" unblock.done ref="$ref")" \
 		"$l: unblock by menu with the PIN"
 	is "$(entries "$p" unblock)" "$(entry_want unblock "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
@@ -215,6 +222,13 @@ for i in "${!LANGS[@]}"; do
 	ceir_makes "$q" blocked "$l: SMS: the CEIR blocked it"
 	is "$(sms "$who" "$kss $ref2")" "$(render "$l" status.blocked ref="$ref2" maker="$qmk" \
 		model="$qmd")" "$l: SMS $kss <ref>: blocked"
+	is "$(sms "$who" "$(kw "$l" kw.check) $q")" "$(render "$l" check.blocked maker="$qmk" \
+		model="$qmd" reason="$(render "$l" reason.stolen)" date="$today")" \
+		"$l: SMS check: blocked, reported stolen on its date, do not buy"
+	wrong=000000
+	[ "$pin2" = "$wrong" ] && wrong=000001
+	is "$(sms "$who" "$kre $ref2 $wrong")" "$(render "$l" unblock.wrong_pin ref="$ref2" tries=2)" \
+		"$l: SMS $kre <ref> <wrong PIN>: 2 tries left"
 	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.done ref="$ref2")" \
 		"$l: SMS $kre <ref> <PIN>: unblock requested"
 	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.already ref="$ref2")" \
@@ -251,7 +265,7 @@ for i in "${!LANGS[@]}"; do
 	is "$(sms "$buyer" "$kc $D")" "$(render "$l" check.duplicated maker=Samsung model=SGH-W110)" \
 		"$l: check by SMS: duplicated (two SIMs at once)"
 	is "$(sms "$buyer" "$kc $U")" "$(render "$l" check.unknown imei="$U")" \
-		"$l: check by SMS: no known model"
+		"$l: check by SMS: a model not in our list"
 	# Report: the ID digits wrong, twice more, then locked out.
 	dial "w$l" "$who" >/dev/null
 	is "$(press 2 2 0000)" "CON $(render "$l" report.id_wrong tries=2)" \

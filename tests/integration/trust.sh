@@ -2,7 +2,8 @@
 # and a report's PIN over hundreds of connections and numbers at once (at most verify-tries
 # candidates are ever compared), a stranger's report of a reported phone (no reference, no
 # report told), strangers trying to lock an owner out and to use up a buyer's check, and the
-# per-caller limits, whose refusals say what was limited and for how long. A real Redis (one
+# per-caller limits, whose refusals say what was limited and for how long; a report counted
+# when it is submitted, never when the phone list is opened (issue 18). A real Redis (one
 # redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh) and the real
 # ceirgw, callers on the HTTP callbacks from loopback.
 . "$(dirname "$0")/lib.sh"
@@ -17,12 +18,16 @@ today=$(date -u +%F)
 OWNER=+254712345678	# phones A and B, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 OWNER3=+254722000444	# phone E, ID 27182818
+OWNER4=+254722000555	# phones F and G1..G9, ID 16180339
 STRANGER=+254733000222	# has an ID on record (11223344) and phone H
 A=356938035643809
 B=353320000000013
 C=353322001234567
 E=353320000000047
 H=353320000000039
+F=353320000000054
+G=()
+for i in $(seq 1 9); do G[i]=$(imei_of "353320001000$(printf '%02d' "$i")"); done
 cat >"$TEST_TMP/pairings.csv" <<EOF
 imei,msisdn,imsi,first_seen,last_seen
 $A,254712345678,639021000000001,2025-01-01,$today
@@ -30,16 +35,21 @@ $B,254712345678,639021000000001,2025-06-01,$today
 $C,254722000111,639021000000002,2025-01-01,$today
 $E,254722000444,639021000000004,2025-01-01,$today
 $H,254733000222,639021000000003,2025-01-01,$today
+$F,254722000555,639021000000005,2025-01-01,$today
 EOF
+for i in $(seq 1 9); do
+	echo "${G[i]},254722000555,639021000000005,2025-06-01,$today" >>"$TEST_TMP/pairings.csv"
+done
 cat >"$TEST_TMP/kyc.csv" <<EOF
 msisdn,national_id
 254712345678,31415926
 254722000111,A9876543
 254722000444,27182818
 254733000222,11223344
+254722000555,16180339
 EOF
 gw_conf "$BACKEND_REDIS_CONF" info "verify-tries = 3" "verify-lockout = 3600" \
-	"rate-report-msisdn = 100/86400"
+	"rate-report-msisdn = 3/86400"
 import_data
 
 gw_start
@@ -140,9 +150,10 @@ done | grep -v " $pin\$" >"$TEST_TMP/pin.burst"
 n=$(wc -l <"$TEST_TMP/pin.burst")
 n0=$(queued)
 burst sms "$TEST_TMP/pin.burst" >"$TEST_TMP/pin.out"
-wrong=$(count "$TEST_TMP/pin.out" "$(render en unblock.wrong_pin ref="$ref")")
+wrong2=$(count "$TEST_TMP/pin.out" "$(render en unblock.wrong_pin ref="$ref" tries=2)")
+wrong1=$(count "$TEST_TMP/pin.out" "$(render en unblock.wrong_pin ref="$ref" tries=1)")
 locked=$(count "$TEST_TMP/pin.out" "$(render en unblock.locked minutes=60)")
-is "$wrong" 2 "PIN burst: two guesses told 'wrong'"
+is "$wrong2 $wrong1" "1 1" "PIN burst: exactly two guesses told 'wrong' (2, then 1 try left)"
 is "$locked" "$((n - 2))" "PIN burst: every other of the $n guesses locked out"
 is "$(R GET "rep:{$A}:pin:oth")" 3 "PIN burst: 3 PINs compared, no more"
 r=$(sms "$(caller 2000)" "RECOVERED $ref $pin")
@@ -214,8 +225,34 @@ ok $((!$?)) "... a repeated step shows its screen as it was, never with an empty
 grep -q "ERROR" "$TEST_TMP/one.out"
 ok $((!$?)) "... every request answered"
 
-# ---- 8. an owner's ID never goes to the log -------------------------------------------------
-for s in 31415926 5926 27182818 "$pin" 254712345678 254722000111 254722000444; do
+# ---- 8. reports are counted when submitted, not when the phone list is opened ---------------
+# 3 reports a day per number here: 20 journeys that open the list and pick a phone count
+# nothing; then a burst of reports from the owner's line is refused past the budget, saying
+# what and for how long.
+for i in $(seq 1 20); do printf '%s\t2*1\n' "$OWNER4"; done >"$TEST_TMP/list.burst"
+burst ussd "$TEST_TMP/list.burst" >"$TEST_TMP/list.out"
+is "$(count "$TEST_TMP/list.out" "CON $(render en report.ask_id)")" 20 \
+	"20 journeys open the phone list and pick a phone: each asks for the ID digits"
+is "$(R EXISTS "rl:{rep:m:$OWNER4}")" 0 "... and none is counted as a report"
+r=$(walk t1 "$OWNER4" 2 8 "$F" 0339 1 0 1)
+ref4=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
+is "$r" "END $(render en report.done ref="$ref4")" "the report after them is accepted"
+is "$(R GET "rl:{rep:m:$OWNER4}")" 1 "... and is the one report counted"
+# 9 reports of 9 other phones at once: each matches the ID digits (10 tries an hour per
+# number, 1 used), 2 more reports fit the budget, 7 are refused.
+for i in $(seq 1 9); do printf '%s\tSTOLEN %s 0339\n' "$OWNER4" "${G[i]}"; done >"$TEST_TMP/rep.burst"
+burst sms "$TEST_TMP/rep.burst" >"$TEST_TMP/rep.out"
+rlim=$(render en common.limited what="$(render en limit.reports)" minutes=1440)
+is "$(count "$TEST_TMP/rep.out" "$rlim")" 7 \
+	"9 reports at once over a budget of 2: 7 refused, saying what and for how long"
+is "$(grep -c "^$(render en sms.report_done ref=REF | sed 's/REF.*//')" "$TEST_TMP/rep.out")" 2 \
+	"... and the 2 within it accepted"
+grep -q "ERROR" "$TEST_TMP/rep.out"
+ok $((!$?)) "... every request answered"
+
+# ---- 9. an owner's ID never goes to the log -------------------------------------------------
+for s in 31415926 5926 27182818 16180339 "$pin" 254712345678 254722000111 254722000444 \
+	254722000555; do
 	grep -q "$s" "$TEST_TMP/ceirgw.log" && echo "$s"
 done >"$TEST_TMP/logleaks"
 is "$(cat "$TEST_TMP/logleaks")" "" "no ID, PIN or full MSISDN in the log"

@@ -685,9 +685,11 @@ static void sc_report_branches(void)
 	walk(OWNER1, "k6", "2", "8", IMEI_B, "5678", NULL);
 	seed_report(IMEI_C, "2345678901", "sent", "stolen", OTHER, OTHER, NULL, "en", NULL);
 	walk(OWNER2, "k7", "2", "1", "A1234567", NULL);
-	comment("limited: reports, then ID tries");
-	estore_limit(W.st, STORE_LIMIT_REPORT, OTHER, 10, 86400);
-	walk(OTHER, "l1", "2", "2", "0711000001", IMEI_A, NULL);
+	comment("limited: reports, counted when submitted (the list, the IMEI and the ID digits "
+		"are not refused), then ID tries");
+	estore_limit(W.st, STORE_LIMIT_REPORT, OWNER1, 10, 86400);
+	walk(OWNER1, "l1", "2", "8", IMEI_A, "5678", "2", "0", "1", NULL);
+	estore_limit(W.st, STORE_LIMIT_REPORT, OWNER1, 0, 86400);
 	estore_limit(W.st, STORE_LIMIT_VERIFY, NOKYC, 10, 3600);
 	walk(NOKYC, "l2", "2", "1", "1234", NULL);
 	comment("unavailable: the handsets, the link, the ID check, the report");
@@ -744,6 +746,8 @@ static void sc_report_races(void)
 
 static void sc_report_sms(void)
 {
+	char msg[80];
+
 	world_up(true, true);
 	comment("STOLEN <IMEI> <ID> from the owner's number, the receipt through the outbox");
 	sms(OWNER1, "VOLE 356938035643809 12345678");
@@ -755,9 +759,11 @@ static void sc_report_sms(void)
 	sms(OWNER2, "PERDU 860123450000027 B7654321");
 	comment("a command without its arguments: the help");
 	sms(OWNER2, "LOST");
-	comment("limited and unavailable");
+	comment("limited (counted when submitted, after the ID digits) and unavailable");
+	estore_kyc(W.st, NOKYC, "7654321");
 	estore_limit(W.st, STORE_LIMIT_REPORT, NOKYC, 10, 86400);
-	sms(NOKYC, "LOST 353322110000376 1234");
+	snprintf(msg, sizeof(msg), "LOST %s 4321", IMEI_D);
+	sms(NOKYC, msg);
 	estore_fail(W.st, "limit_hit", 1, EF_TIMEOUT);
 	sms(OWNER2, "LOST 860123450000027 A1234567");
 	estore_fail(W.st, "verify_kyc", 1, EF_DOWN);
@@ -832,8 +838,9 @@ static void sc_unblock(void)
 	walk(BUYER, "w3", "3", r4, "000002", NULL);
 	walk(BUYER, "w4", "3", r4, "444444", NULL);
 	sms(OTHER, (snprintf(msg, sizeof(msg), "UNBLOCK %s 444444", r4), msg));
-	comment("a PIN that is not six digits, by SMS; an unknown reference");
-	sms(OWNER1, (snprintf(msg, sizeof(msg), "UNBLOCK %s 12", r1), msg));
+	comment("a PIN that is not six digits, by SMS: no try, the tries left told; an unknown "
+		"reference");
+	sms(OWNER2, (snprintf(msg, sizeof(msg), "UNBLOCK %s 12", r1), msg));
 	sms(OWNER1, (snprintf(msg, sizeof(msg), "UNBLOCK %s 123456", make_ref("123123123", r3)),
 		     msg));
 	sms(OWNER1, "UNBLOCK 12 123456");
@@ -1037,8 +1044,8 @@ SCENARIO(ceir_results)
 SCENARIO(sweep)
 SCENARIO(no_key)
 
-/* Outcomes no journey can reach, and why: none. (REPORT limited, which nothing produced,
- * is gone: the report's attempts are counted at the link step, LINK limited.) */
+/* Outcomes no journey can reach, and why: none. (LINK limited is gone: a report is
+ * counted when it is submitted, REPORT limited, issue 18.) */
 static bool unreachable(enum flow_outcome o)
 {
 	(void)o;

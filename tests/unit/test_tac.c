@@ -26,14 +26,18 @@
 #include "domain/tac.h"
 
 /* What data/tacdb.csv holds, counted independently with Python's csv module: 25175 data
- * rows; 780 rejected (779 Apple rows whose TAC lost its leading zero, "1130000", and one
- * 6-digit "106600"); 3 duplicates, all rows whose TAC had a leading space (" 33205600")
- * and that appear again later without it. */
+ * rows, none rejected; 780 padded (779 Apple rows whose TAC lost its leading zero,
+ * "1130000", and one 6-digit "106600"), 50 of which are also in the file with their 8
+ * digits ("1194800" and "01194800"): the 8-digit row wins; 53 duplicates in all, the 50 and
+ * 3 rows whose TAC had a leading space (" 33205600") and that appear again later without
+ * it. */
 #define TACDB_ROWS		25175
-#define TACDB_LOADED		24392
-#define TACDB_REJECTED		780
-#define TACDB_DUPLICATES	3
-#define TACDB_FIRST_BAD		22025
+#define TACDB_LOADED		25122
+#define TACDB_REJECTED		0
+#define TACDB_DUPLICATES	53
+#define TACDB_FIRST_BAD		0
+#define TACDB_PADDED		780
+#define TACDB_PADDED_DROPPED	50
 
 struct lookup {
 	const char *tac;
@@ -50,6 +54,7 @@ struct parse_row {
 	size_t size, rows, rejected, duplicates, first_bad_line;
 	const char *preamble;	/* NULL: not checked */
 	struct lookup lookups[4];
+	size_t padded, padded_dropped;
 };
 
 #define H "tac,name,name\n"
@@ -57,9 +62,15 @@ struct parse_row {
 /* The literal's own length: some hold NUL bytes. */
 #define OK(name, buf, size, rows, rejected, dups, first_bad, preamble, ...) \
 	{ name, buf, sizeof(buf) - 1, 0, NULL, size, rows, rejected, dups, first_bad, preamble, \
-	  { __VA_ARGS__ } }
+	  { __VA_ARGS__ }, 0, 0 }
+/* Rows of TACs with fewer than 8 digits: how many were padded, how many lost to the same
+ * TAC written with 8 digits. */
+#define PAD(name, buf, size, rows, dups, padded, dropped, ...) \
+	{ name, buf, sizeof(buf) - 1, 0, NULL, size, rows, 0, dups, 0, "", { __VA_ARGS__ }, \
+	  padded, dropped }
 #define FAIL(name, buf, err, msg, rows, rejected, first_bad) \
-	{ name, buf, sizeof(buf) - 1, err, msg, 0, rows, rejected, 0, first_bad, NULL, { { 0 } } }
+	{ name, buf, sizeof(buf) - 1, err, msg, 0, rows, rejected, 0, first_bad, NULL, { { 0 } }, \
+	  0, 0 }
 
 static const struct parse_row parse_rows[] = {
 	OK("parse: header and one row", H "12345678,Maker,Model\n", 1, 1, 0, 0, 0, "",
@@ -102,8 +113,28 @@ static const struct parse_row parse_rows[] = {
 	   { "12345678", "A", "B" }),
 	OK("parse: UTF-8 byte order mark before the header", "\xef\xbb\xbf" H "12345678,A,B\n",
 	   1, 1, 0, 0, 0, "", { "12345678", "A", "B" }),
-	OK("parse: 7-digit TAC rejected", H "1234567,A,B\n12345678,C,D\n", 1, 2, 1, 0, 2, "",
-	   { "01234567", NULL, NULL }, { "12345678", "C", "D" }),
+	PAD("parse: 7-digit TAC padded with a leading zero", H "1234567,A,B\n12345678,C,D\n", 2,
+	    2, 0, 1, 0, { "01234567", "A", "B" }, { "12345678", "C", "D" },
+	    { "12345670", NULL, NULL }),
+	PAD("parse: 6-digit TAC padded with two zeros", H "106600,Cisco,WRTU54G\n", 1, 1, 0, 1, 0,
+	    { "00106600", "Cisco", "WRTU54G" }, { "10660000", NULL, NULL }),
+	PAD("parse: 1-digit TAC padded to 8 digits", H "7,A,B\n", 1, 1, 0, 1, 0,
+	    { "00000007", "A", "B" }),
+	PAD("parse: padded TAC quoted and with spaces", H " \"1234567\" ,A,B\n", 1, 1, 0, 1, 0,
+	    { "01234567", "A", "B" }),
+	PAD("parse: padded TAC after the same TAC in 8 digits: the 8-digit row wins",
+	    H "01194800,Apple,iPhone 3GS\n1194800,Apple,iPhone 4\n", 1, 2, 1, 1, 1,
+	    { "01194800", "Apple", "iPhone 3GS" }),
+	PAD("parse: padded TAC before the same TAC in 8 digits: the 8-digit row still wins",
+	    H "1194800,Apple,iPhone 4\n01194800,Apple,iPhone 3GS\n", 1, 2, 1, 1, 1,
+	    { "01194800", "Apple", "iPhone 3GS" }),
+	PAD("parse: the 8-digit row wins over padded rows before and after it",
+	    H "1194800,A,1\n01194800,B,2\n1194800,C,3\n", 1, 3, 2, 2, 2, { "01194800", "B", "2" }),
+	PAD("parse: two padded rows of one TAC: the first wins",
+	    H "1234567,First,A\n1234567,Second,B\n", 1, 2, 1, 2, 0,
+	    { "01234567", "First", "A" }),
+	PAD("parse: 6 and 7 digits padding to one TAC: the first wins",
+	    H "0123456,Seven,A\n123456,Six,B\n", 1, 2, 1, 2, 0, { "00123456", "Seven", "A" }),
 	OK("parse: 9-digit TAC rejected", H "123456789,A,B\n12345678,C,D\n", 1, 2, 1, 0, 2, "",
 	   { "12345678", "C", "D" }),
 	OK("parse: TAC with a letter rejected", H "1234567A,A,B\n12345678,C,D\n", 1, 2, 1, 0, 2,
@@ -131,7 +162,7 @@ static const struct parse_row parse_rows[] = {
 	OK("parse: empty maker accepted", H "12345678,,Model\n", 1, 1, 0, 0, 0, "",
 	   { "12345678", "", "Model" }),
 	OK("parse: counts the first bad line across preamble and blank lines",
-	   "L1\nL2\n" H "\n12345678,A,B\nbad\n1234567,x,y\n", 1, 3, 2, 0, 6, "L1\nL2",
+	   "L1\nL2\n" H "\n12345678,A,B\nbad\n123456789,x,y\n", 1, 3, 2, 0, 6, "L1\nL2",
 	   { "12345678", "A", "B" }),
 	OK("parse: duplicates, the first wins",
 	   H "12345678,First,A\n87654321,X,Y\n12345678,Second,B\n12345678,Third,C\n", 2, 4, 0, 2,
@@ -139,7 +170,7 @@ static const struct parse_row parse_rows[] = {
 	OK("parse: duplicate after trimming the TAC", H " 12345678,First,A\n12345678,Second,B\n",
 	   1, 2, 0, 1, 0, "", { "12345678", "First", "A" }),
 	OK("parse: rejected rows and duplicates counted apart",
-	   H "12345678,A,B\n1234567,x,y\n12345678,C,D\n", 1, 3, 1, 1, 3, "",
+	   H "12345678,A,B\n123456789,x,y\n12345678,C,D\n", 1, 3, 1, 1, 3, "",
 	   { "12345678", "A", "B" }),
 	OK("parse: quoted comma in the model", H "12345678,Panasonic,\"GU87, EB-GU87\",,\n", 1,
 	   1, 0, 0, 0, "", { "12345678", "Panasonic", "GU87, EB-GU87" }),
@@ -188,7 +219,7 @@ static const struct parse_row parse_rows[] = {
 	FAIL("parse: header only", H, EINVAL, "no rows", 0, 0, 0),
 	FAIL("parse: header without a newline", "tac,name,name", EINVAL, "no rows", 0, 0, 0),
 	FAIL("parse: header and blank lines only", H "\n\r\n  \n", EINVAL, "no rows", 0, 0, 0),
-	FAIL("parse: every row rejected", H "1234567,A,B\nabc,A,B\n12345678\n", EINVAL,
+	FAIL("parse: every row rejected", H "123456789,A,B\nabc,A,B\n12345678\n", EINVAL,
 	     "none of the 3 rows is valid", 3, 3, 2),
 };
 
@@ -217,6 +248,8 @@ static void check_stats_sum(const struct tac_load_stats *st)
 {
 	assert_int_equal(st->rows, st->loaded + st->rejected + st->duplicates);
 	assert_int_equal(st->rejected == 0, st->first_bad_line == 0);
+	assert_true(st->padded_dropped <= st->padded);
+	assert_true(st->padded_dropped <= st->duplicates);
 }
 
 static void test_parse_row(void **state)
@@ -258,6 +291,8 @@ static void test_parse_row(void **state)
 	assert_int_equal(st.rows, r->rows);
 	assert_int_equal(st.rejected, r->rejected);
 	assert_int_equal(st.first_bad_line, r->first_bad_line);
+	assert_int_equal(st.padded, r->padded);
+	assert_int_equal(st.padded_dropped, r->padded_dropped);
 	tac_table_free(t);
 	/* Nothing may be left behind, on success (freed above) or on failure. */
 	assert_int_equal(talloc_total_blocks(ctx), 1);
@@ -591,6 +626,8 @@ static void test_tacdb_counts(void **state)
 	assert_int_equal(tacdb_stats.rejected, TACDB_REJECTED);
 	assert_int_equal(tacdb_stats.duplicates, TACDB_DUPLICATES);
 	assert_int_equal(tacdb_stats.first_bad_line, TACDB_FIRST_BAD);
+	assert_int_equal(tacdb_stats.padded, TACDB_PADDED);
+	assert_int_equal(tacdb_stats.padded_dropped, TACDB_PADDED_DROPPED);
 }
 
 static void test_tacdb_preamble(void **state)
@@ -623,7 +660,13 @@ static const struct {
 	{ "tacdb: 99991000 is the largest TAC", { "99991000", "Siemens", "C62" } },
 	{ "tacdb: unknown TAC 99999999", { "99999999", NULL, NULL } },
 	{ "tacdb: unknown TAC 00000000", { "00000000", NULL, NULL } },
-	{ "tacdb: 7-digit Apple row 1130000 is not read as 01130000", { "01130000", NULL, NULL } },
+	{ "tacdb: 7-digit Apple row 1130000 is read as 01130000", { "01130000", "Apple", "iPhone 4" } },
+	{ "tacdb: 7-digit Apple row 1332700 is read as 01332700 (IMEI 013327001234568)",
+	  { "01332700", "Apple", "iPhone 5 (A1428)" } },
+	{ "tacdb: 6-digit row 106600 is read as 00106600", { "00106600", "Cisco", "WRTU54G" } },
+	{ "tacdb: 01194800 in 8 digits wins over 1194800 padded",
+	  { "01194800", "Apple", "iPhone 3GS" } },
+	{ "tacdb: 1130000 padded is not 11300000", { "11300000", NULL, NULL } },
 	{ "tacdb: a TAC with a letter is not found", { "3567590A", NULL, NULL } },
 };
 
@@ -632,8 +675,8 @@ static void test_tacdb_lookup(void **state)
 	check_lookups(tacdb, *state, 1);
 }
 
-/* Independently of tac.c's CSV reader: every line whose first field is 8 digits (spaces
- * around it ignored) is found under that TAC. */
+/* Independently of tac.c's CSV reader: every line whose first field is 1 to 8 digits (spaces
+ * around it ignored) is found under that TAC, left-padded to 8 digits. */
 static void test_tacdb_every_row(void **state)
 {
 	FILE *f = fopen(tacdb_path, "r");
@@ -650,9 +693,10 @@ static void test_tacdb_every_row(void **state)
 			;
 		for (i = n; p[i] == ' '; i++)
 			;
-		if (n != 8 || p[i] != ',')
+		if (n == 0 || n > 8 || p[i] != ',')
 			continue;
-		memcpy(tac, p, 8);
+		memset(tac, '0', 8 - n);
+		memcpy(tac + 8 - n, p, n);
 		tac[8] = '\0';
 		if (tac_lookup(tacdb, tac, &e) != 0)
 			fail_msg("TAC %s not found", tac);
@@ -707,7 +751,7 @@ int main(void)
 			free(tests);
 			return 1;
 		}
-		ADD("tacdb: loads 24392 of 25175 rows, 780 rejected, 3 duplicates",
+		ADD("tacdb: loads 25122 of 25175 rows, 780 padded, none rejected, 53 duplicates",
 		    test_tacdb_counts);
 		ADD("tacdb: preamble is the CC-BY-SA licence line", test_tacdb_preamble);
 		for (i = 0; i < nlook; i++)

@@ -20,12 +20,12 @@
 #include "flow/templates.h"
 
 static const struct tpl_placeholder reg[] = {
-	{ "ref", 10, true },
-	{ "maker", 24, false },
-	{ "model", 32, false },
-	{ "date", 10, true },
-	{ "reason", 40, false },
-	{ "imei", 16, true },
+	{ "ref", 10, true, NULL },
+	{ "maker", 24, false, NULL },
+	{ "model", 32, false, NULL },
+	{ "date", 10, true, NULL },
+	{ "reason", 40, false, NULL },
+	{ "imei", 16, true, NULL },
 };
 #define NREG (sizeof(reg) / sizeof(reg[0]))
 
@@ -711,6 +711,65 @@ static void test_check_screen_arabic(void **state)
 	talloc_free(ctx);
 }
 
+/* A placeholder whose values are the language's own texts (reason.*) is measured as the
+ * longest of them, in each language, not as its registry length (40 UCS-2 here). */
+static const struct tpl_placeholder vreg[] = {
+	{ "ref", 10, true, NULL },
+	{ "reason", 40, false, "reason." },
+};
+
+/* Checks a set of one language: text a is lit then {reason}; more holds further texts. */
+static size_t values_problems(const char *lang, const char *lit, const char *more,
+			      struct problems *p)
+{
+	void *ctx = talloc_new(NULL);
+	char err[512] = "", *fname = talloc_asprintf(ctx, "%s.yaml", lang);
+	char *y = talloc_asprintf(ctx, "language: %s\nname: x\ntexts:\n  a: \"%s{reason}\"\n%s",
+				  lang, lit, more);
+	struct tpl_set *s = tpl_load_mem(ctx, fname, y, strlen(y), vreg, 2, err, sizeof(err));
+	size_t n;
+
+	if (s == NULL)
+		fail_msg("%s", err);
+	n = tpl_check(s, lang, all_screens, NULL, collect, p);
+	talloc_free(ctx);
+	return n;
+}
+
+static void test_check_screen_values(void **state)
+{
+	static const char en[] = "  reason.stolen: stolen\n  reason.lost: lost\n";
+	static const char ucs2[] = "  reason.stolen: \"\xc4\x81\"\n";
+	static const char ar[] = "  reason.stolen: \"\xd8\xb9\xd8\xb9\"\n"
+		"  reason.lost: \"\xd8\xb9\xd8\xb9\xd8\xb9\xd8\xb9\xd8\xb9\xd8\xb9\"\n";
+	void *ctx = talloc_new(NULL);
+	struct problems p = { 0 };
+	char *x = talloc_zero_array(ctx, char, 181), *a = talloc_strdup(ctx, "");
+	int i;
+
+	(void)state;
+	memset(x, 'x', 180);
+	/* GSM: 176 + the longest reason (6) fits; {reason} at 40 UCS-2 units would not */
+	assert_int_equal(values_problems("en", x + 4, en, &p), 0);
+	assert_int_equal(values_problems("en", x + 3, en, &p), 1);
+	assert_string_equal(p.last, "en a: screen needs up to 183 GSM-7 septets, 182 fit");
+	/* a value outside the GSM alphabet makes the screen UCS-2 */
+	assert_int_equal(values_problems("en", x + 101, ucs2, &p), 0);
+	assert_int_equal(values_problems("en", x + 100, ucs2, &p), 1);
+	assert_string_equal(p.last,
+			    "en a: screen needs up to 81 UCS-2 units, 80 fit ({reason} may force UCS-2)");
+	/* no reason.* text in the language: the registry's length */
+	assert_int_equal(values_problems("en", x + 100, "", &p), 1);
+	/* Arabic: 74 letters + the longest reason (6 letters) = 80 units */
+	for (i = 0; i < 74; i++)
+		a = talloc_strdup_append(a, "\xd8\xb9");
+	assert_int_equal(values_problems("ar", a, ar, &p), 0);
+	a = talloc_strdup_append(a, "\xd8\xb9");
+	assert_int_equal(values_problems("ar", a, ar, &p), 1);
+	assert_string_equal(p.last, "ar a: screen needs up to 81 UCS-2 units, 80 fit");
+	talloc_free(ctx);
+}
+
 static void test_check_screen_predicate(void **state)
 {
 	void *ctx = talloc_new(NULL);
@@ -758,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_check_screen_forced_ucs2),
 		cmocka_unit_test(test_check_screen_arabic),
 		cmocka_unit_test(test_check_screen_predicate),
+		cmocka_unit_test(test_check_screen_values),
 	};
 	struct CMUnitTest tests[NBAD + NMEM + NRENDER + sizeof(single) / sizeof(single[0])];
 	size_t i, n = 0;
