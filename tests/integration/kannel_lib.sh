@@ -163,7 +163,8 @@ fake_report() {
 
 # fake_french_help WHO DESCRIPTION: WHO chooses French in the USSD menu (over HTTP, on $url:
 # journey_lib.sh's ussd; a TAP line, DESCRIPTION), then asks the fake SMSC "fake" for help:
-# two TAP lines, it comes in two GSM 7-bit parts that join into the whole French text.
+# two TAP lines, it comes in one GSM 7-bit part (flows check proves the help fits one), the
+# whole French text.
 fake_french_help() {
 	local fr help r
 	ussd l1 "$1" "" >/dev/null
@@ -171,7 +172,20 @@ fake_french_help() {
 	like "$(ussd l1 "$1" "5*$fr")" "$(render fr lang.done)" "$2"
 	help=$(render fr sms.help code=384)
 	r=$(fake_mo fake "${1#+}" "?")
+	is "$(printf '%s' "$r" | cut -f2,3)" "$(printf 'gsm\t1')" \
+		"French help (${#help} characters): one GSM 7-bit part"
+	is "$(printf '%s' "$r" | reply_text)" "$help" "... the whole text"
+}
+
+# fake_french_long WHO IMEI ID4: WHO, whose ID ends in ID4, reports in French (VOLE) a phone
+# the operators' data does not link to WHO's number: the reply (report.not_linked, over one
+# SMS part in French) comes in two GSM 7-bit parts that join into the whole text. Two TAP
+# lines.
+fake_french_long() {
+	local text r
+	text=$(render fr report.not_linked)
+	r=$(fake_mo fake "${1#+}" "VOLE $2 $3")
 	is "$(printf '%s' "$r" | cut -f2,3)" "$(printf 'gsm\t2')" \
-		"French help (${#help} characters): two GSM 7-bit parts"
-	is "$(printf '%s' "$r" | reply_text)" "$help" "... that join into the whole text"
+		"a French reply of ${#text} characters: two GSM 7-bit parts"
+	is "$(printf '%s' "$r" | reply_text)" "$text" "... that join into the whole text"
 }

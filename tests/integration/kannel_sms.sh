@@ -127,6 +127,7 @@ is "$(printf '%s' "$r" | reply_text)" "$(render fr check.clean maker=Nokia model
 	"a French keyword: the answer in French"
 # The buyer chooses French in the USSD menu (over HTTP): the language is the number's.
 fake_french_help "$BUYER" "the buyer chose French"
+fake_french_long "$OWNER" "$C" 5926
 
 kw=$(render ar kw.check | cut -d, -f1)
 r=$(fake_mo fake "${BUYER#+}" "$kw $A")

@@ -121,6 +121,7 @@ is "$(printf '%s\n' "$ar" | head -n1 | reply_text)" "$want" "... in Arabic, whol
 
 # ---- 5. French, long: smsbox splits the body into two concatenated parts ----------------------
 fake_french_help "$BUYER" "the buyer chose French (USSD over HTTP)"
+fake_french_long "$OWNER" "$A" 5926
 
 grep -q "254712345678\|${pin:-no PIN}" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN and no PIN in ceirgw's log"
