@@ -344,6 +344,41 @@ static void act_check(struct run *r)
 		     CHECK_LIMITED, check_lookup);
 }
 
+/* ---- imei_why: why an input was not an IMEI -------------------------------------------- */
+
+/* The reasons of act_check, for a screen that asks again and says which (issue 18): an
+ * invalid IMEI keeps the session. Pure: nothing is looked up or counted. */
+static void act_imei_why(struct run *r)
+{
+	struct imei im;
+
+	imei_parse(r->s.imei, strlen(r->s.imei), &im);
+	if (r->imei_raw_len > sizeof(r->s.imei) - 1 && im.reason != IMEI_NOT_DIGITS)
+		im.reason = IMEI_TOO_LONG;
+	switch (im.reason) {
+	case IMEI_OK:
+		snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
+		run_finish(r, IMEI_WHY_VALID);
+		return;
+	case IMEI_TOO_SHORT:
+	case IMEI_TOO_LONG:
+		r->s.imei[0] = '\0';
+		run_finish(r, IMEI_WHY_INVALID_LENGTH);
+		return;
+	case IMEI_NOT_DIGITS:
+		r->s.imei[0] = '\0';
+		run_finish(r, IMEI_WHY_INVALID_DIGITS);
+		return;
+	case IMEI_BAD_CHECK_DIGIT:
+		run_finish(r, IMEI_WHY_INVALID_CHECK);
+		return;
+	case IMEI_RESERVED:
+		run_finish(r, IMEI_WHY_INVALID_RESERVED);
+		return;
+	}
+	run_finish(r, IMEI_WHY_INVALID_DIGITS);
+}
+
 /* ---- handsets ------------------------------------------------------------------------- */
 
 /* The handsets action's own state: the phones the owner's number was seen with lately
@@ -1390,6 +1425,7 @@ void actions_run(struct run *r, enum flow_action a)
 	case FA_UNBLOCK: act_unblock(r); break;
 	case FA_LANGUAGES: act_languages(r); break;
 	case FA_LANGUAGE: act_language(r); break;
+	case FA_IMEI_WHY: act_imei_why(r); break;
 	case FA_COUNT: run_finish_unavailable(r); break;
 	}
 }

@@ -139,6 +139,8 @@ struct run {
 	char pin[PIN_LEN + 1];		/* as typed */
 	char pin_out[PIN_LEN + 1];	/* a new PIN, for the receipt */
 	unsigned pick;
+	int answered;			/* the screen whose input this run took last, or -1 */
+	bool note;			/* the screen shows the flow's invalid-choice text first */
 	bool police_set;
 	size_t imei_raw_len;
 

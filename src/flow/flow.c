@@ -369,6 +369,34 @@ static int rule_usable(struct loader *ld, const yaml_node_t *rn, const yaml_node
 	return 0;
 }
 
+/* invalid: {var: screen}: where a rule goes when that argument is not valid; each variable
+ * one of the rule's args. */
+static int load_rule_invalid(struct loader *ld, const yaml_node_t *n, struct flow_rule *r)
+{
+	yaml_node_pair_t *p;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, n, "invalid: expected a mapping of argument: screen");
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
+		enum flow_var var;
+		size_t a;
+		int rc;
+
+		if ((rc = want_var(ld, k, &var)) < 0)
+			return rc;
+		for (a = 0; a < r->nargs; a++)
+			if (r->args[a] == var)
+				break;
+		if (a == r->nargs)
+			return fail(ld, k, "invalid: %s is not one of the rule's args", vars[var]);
+		/* unique_keys() refused a variable twice */
+		if ((rc = screen_ref(ld, v, &r->invalid[a])) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule *rules,
 		      size_t *nrules, bool commands)
 {
@@ -380,7 +408,7 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		const yaml_node_t *rn = node(ld, *it);
 		struct flow_rule *r;
 		yaml_node_pair_t *p;
-		const yaml_node_t *kw = NULL;
+		const yaml_node_t *kw = NULL, *inv = NULL, *missing = NULL;
 		bool have_next = false;
 		int rc;
 
@@ -391,6 +419,9 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		r = &rules[*nrules];
 		memset(r, 0, sizeof(*r));
 		r->line = rn->start_mark.line + 1;
+		r->missing = -1;
+		for (size_t a = 0; a < FLOW_ARGS_MAX; a++)
+			r->invalid[a] = -1;
 		for (p = rn->data.mapping.pairs.start; p < rn->data.mapping.pairs.top; p++) {
 			const yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
 			const char *ks = scalar(k);
@@ -407,6 +438,12 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 			else if (strcmp(ks, "next") == 0) {
 				rc = screen_ref(ld, v, &r->next);
 				have_next = true;
+			} else if (strcmp(ks, "invalid") == 0) {
+				inv = v;	/* read once the args are known */
+				rc = 0;
+			} else if (strcmp(ks, "missing") == 0 && commands) {
+				missing = v;
+				rc = screen_ref(ld, v, &r->missing);
 			} else
 				rc = fail(ld, k, "unknown key '%s' in a rule", ks);
 			if (rc < 0)
@@ -414,6 +451,10 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		}
 		if (!have_next)
 			return fail(ld, rn, "a rule needs next");
+		if (missing && r->nargs == 0)
+			return fail(ld, missing, "missing: a command without args never lacks one");
+		if (inv && (rc = load_rule_invalid(ld, inv, r)) < 0)
+			return rc;
 		if (!commands && r->nargs == 0)
 			return fail(ld, rn, "a dial shortcut needs args");
 		if ((rc = rule_usable(ld, rn, kw, rules, *nrules, commands)) < 0)
@@ -534,6 +575,8 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 			return fail(ld, k, "expected a key");
 		if (strcmp(ks, "text") == 0)
 			rc = want_key(ld, v, "text", &s->text);
+		else if (strcmp(ks, "invalid-text") == 0)
+			rc = want_key(ld, v, "invalid-text", &s->invalid_text);
 		else if (strcmp(ks, "choices") == 0)
 			rc = load_choices(ld, v, s);
 		else if (strcmp(ks, "input") == 0)
@@ -567,10 +610,13 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 			end = is_end ? v : NULL;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (text, choices, input, next, invalid, "
-				  "action, on, end)", ks);
+				  "invalid-text, action, on, end)", ks);
 		if (rc < 0)
 			return rc;
 	}
+	if (s->invalid_text && !s->nchoices && s->input != FV_PICK)
+		return fail(ld, n, "screen %s: invalid-text is a menu's (choices, or input pick)",
+			    s->name);
 	if (s->action != FA_COUNT) {
 		if (s->text || s->nchoices || s->input || have_next || have_invalid || end)
 			return fail(ld, n, "screen %s: an action screen has only action and on",
@@ -629,6 +675,8 @@ static int load_top(struct loader *ld)
 			rc = screen_ref(ld, v, &ld->f->start);
 		else if (strcmp(ks, "sms-help") == 0)
 			rc = screen_ref(ld, v, &ld->f->sms_help);
+		else if (strcmp(ks, "invalid-choice") == 0)
+			rc = want_key(ld, v, "invalid-choice", &ld->f->invalid_choice);
 		else if (strcmp(ks, "dial") == 0)
 			rc = load_rules(ld, v, ld->f->dial, &ld->f->ndial, false);
 		else if (strcmp(ks, "commands") == 0)
@@ -637,8 +685,8 @@ static int load_top(struct loader *ld)
 			screens = v;
 			rc = 0;
 		} else
-			rc = fail(ld, k, "unknown key '%s' (flow, start, sms-help, dial, commands, "
-				  "screens)", ks);
+			rc = fail(ld, k, "unknown key '%s' (flow, start, sms-help, invalid-choice, "
+				  "dial, commands, screens)", ks);
 		if (rc < 0)
 			return rc;
 	}
@@ -762,6 +810,11 @@ int flow_screen_index(const struct flow *f, const char *name)
 	return -1;
 }
 
+bool flow_screen_is_menu(const struct flow_screen *s)
+{
+	return s->kind == FS_MENU || (s->kind == FS_INPUT && s->input == FV_PICK);
+}
+
 /* ---- checking --------------------------------------------------------------------------- */
 
 struct checker {
@@ -839,8 +892,10 @@ static bool is_ussd_screen(const char *key, void *arg)
 	struct checker *c = arg;
 
 	for (size_t i = 0; i < c->f->nscreens; i++)
-		if (c->ussd_screen[i] && c->f->screens[i].text &&
-		    strcmp(c->f->screens[i].text, key) == 0)
+		if (c->ussd_screen[i] &&
+		    ((c->f->screens[i].text && strcmp(c->f->screens[i].text, key) == 0) ||
+		     (c->f->screens[i].invalid_text &&
+		      strcmp(c->f->screens[i].invalid_text, key) == 0)))
 			return true;
 	return false;
 }
@@ -854,7 +909,9 @@ static void tpl_problem(void *arg, const char *lang, const char *key, const char
 	/* The screen to name: one shown over USSD first (sizes are about those). */
 	for (int pass = 0; pass < 2 && screen == NULL; pass++)
 		for (size_t i = 0; key && i < c->f->nscreens; i++)
-			if (c->f->screens[i].text && strcmp(c->f->screens[i].text, key) == 0 &&
+			if (((c->f->screens[i].text && strcmp(c->f->screens[i].text, key) == 0) ||
+			     (c->f->screens[i].invalid_text &&
+			      strcmp(c->f->screens[i].invalid_text, key) == 0)) &&
 			    (pass == 1 || c->ussd_screen[i])) {
 				screen = c->f->screens[i].name;
 				break;
@@ -958,6 +1015,25 @@ static void check_keywords(struct checker *c, const struct flow_rule *r)
 	}
 }
 
+/* The invalid-choice text above every menu shown over USSD fits one screen with it, in every
+ * language (journey.c shows the two joined by a newline). */
+static void check_invalid_choice(struct checker *c)
+{
+	const struct flow *f = c->f;
+
+	need_key(c, NULL, f->invalid_choice);
+	for (size_t i = 0; i < f->nscreens; i++) {
+		const struct flow_screen *s = &f->screens[i];
+
+		if (!c->ussd_screen[i] || !flow_screen_is_menu(s) || s->text == NULL ||
+		    s->invalid_text)
+			continue;
+		for (size_t l = 0; l < c->nlangs; l++)
+			tpl_check_joined(c->t, c->langs[l], f->invalid_choice, s->text,
+					 tpl_problem, c);
+	}
+}
+
 size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn report,
 		  void *arg)
 {
@@ -978,12 +1054,19 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 	tpl_languages(t, c.langs, c.nlangs);
 	/* Reachable over USSD: from the start and the dial shortcuts. */
 	mark(f, f->start, c.ussd_screen, false);
-	for (i = 0; i < f->ndial; i++)
+	for (i = 0; i < f->ndial; i++) {
 		mark(f, f->dial[i].next, c.ussd_screen, false);
+		for (j = 0; j < f->dial[i].nargs; j++)
+			mark(f, f->dial[i].invalid[j], c.ussd_screen, false);
+	}
 	memcpy(reach, c.ussd_screen, f->nscreens);
 	/* Over SMS: the commands run actions until an end; a waiting screen is a fault. */
-	for (i = 0; i < f->ncommands; i++)
+	for (i = 0; i < f->ncommands; i++) {
 		mark(f, f->commands[i].next, sms, true);
+		mark(f, f->commands[i].missing, sms, true);
+		for (j = 0; j < f->commands[i].nargs; j++)
+			mark(f, f->commands[i].invalid[j], sms, true);
+	}
 	mark(f, f->sms_help, sms, true);
 	for (i = 0; i < f->nscreens; i++) {
 		if (sms[i])
@@ -1037,9 +1120,12 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 			}
 	}
 	/* Texts: present in every language; screens within one USSD screen. */
-	for (i = 0; i < f->nscreens; i++)
+	for (i = 0; i < f->nscreens; i++) {
 		if (f->screens[i].text)
 			need_key(&c, f->screens[i].name, f->screens[i].text);
+		if (f->screens[i].invalid_text)
+			need_key(&c, f->screens[i].name, f->screens[i].invalid_text);
+	}
 	for (i = 0; i < f->ncommands; i++)
 		if (f->commands[i].keywords)
 			check_keywords(&c, &f->commands[i]);
@@ -1048,6 +1134,8 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 	 * so that it costs the operator one SMS and arrives whole on any phone. */
 	if (f->sms_help >= 0 && f->screens[f->sms_help].text)
 		tpl_check_sms_part(t, f->screens[f->sms_help].text, tpl_problem, &c);
+	if (f->invalid_choice)
+		check_invalid_choice(&c);
 out:
 	talloc_free(reach);
 	talloc_free(ends);

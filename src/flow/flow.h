@@ -89,6 +89,7 @@ enum flow_action {
 	FA_UNBLOCK,	/* FV_REF + FV_PIN: queue the unblock request */
 	FA_LANGUAGES,	/* builds the language list */
 	FA_LANGUAGE,	/* FV_PICK -> the session's language, remembered for the number */
+	FA_IMEI_WHY,	/* why FV_IMEI is not an IMEI (a re-ask says so); no store */
 	FA_COUNT
 };
 
@@ -127,6 +128,9 @@ struct flow_screen {
 	const char *name;
 	enum flow_screen_kind kind;
 	const char *text;		/* template key (not FS_ACTION) */
+	/* A menu's text instead of the flow's invalid-choice text above its own, when it is
+	 * shown again for its own input (a menu too full for the note above it); or NULL. */
+	const char *invalid_text;
 	struct flow_choice choices[FLOW_CHOICES_MAX];
 	size_t nchoices;
 	enum flow_var input;		/* FS_INPUT, or FS_MENU's input besides the choices */
@@ -145,6 +149,10 @@ struct flow_rule {
 	const char *keywords;		/* template key of the keywords per language; NULL: none */
 	enum flow_var args[FLOW_ARGS_MAX];
 	size_t nargs;
+	/* Per argument: the screen an invalid one leads to (-1: none; the journey goes on
+	 * without it, an IMEI for the action to say why). */
+	int invalid[FLOW_ARGS_MAX];
+	int missing;			/* a command with too few words (-1: the help) */
 	struct flow_set set[FLOW_SETS_MAX];
 	size_t nset;
 	int next;
@@ -158,6 +166,9 @@ struct flow {
 	size_t nscreens;
 	int start;				/* the dial without arguments */
 	int sms_help;				/* reply to an SMS no command matches */
+	/* The text a menu shows above itself when it is shown again for its own input, which
+	 * was none of its choices (flow_screen_is_menu); NULL: none. */
+	const char *invalid_choice;
 	struct flow_rule dial[FLOW_RULES_MAX];
 	size_t ndial;
 	struct flow_rule commands[FLOW_RULES_MAX];
@@ -173,6 +184,10 @@ struct flow *flow_load_file(void *ctx, const char *path, char *err, size_t errsz
 
 /* The screen's index, or -1. */
 int flow_screen_index(const struct flow *f, const char *name);
+
+/* Whether a screen is a menu: it offers choices, or lines of a list to pick. Shown again for
+ * its own input, it says first that the input was not one of them (flow.invalid_choice). */
+bool flow_screen_is_menu(const struct flow_screen *s);
 
 /* One problem flow_check() found: the flow, the screen (may be NULL), the language (may be
  * NULL) and a message that reads on its own. */

@@ -65,6 +65,23 @@ static void on_saved(void *arg, int err)
 	run_reply(r, r->out, r->len, false);
 }
 
+/* The screen's text into r->out, below the flow's invalid-choice text when r->note (the
+ * flow checker proves the two fit one screen together), or the screen's own invalid-text. */
+static size_t render_screen(struct run *r, const struct flow_screen *sc)
+{
+	size_t n = 0;
+
+	if (r->note && sc->invalid_text)
+		return (size_t)run_render_key(r, sc->invalid_text, r->out, sizeof(r->out));
+	if (r->note) {
+		n = (size_t)run_render_key(r, r->j->flow->invalid_choice, r->out,
+					   sizeof(r->out) - 1);
+		if (n)
+			r->out[n++] = '\n';
+	}
+	return n + (size_t)run_render_key(r, sc->text, r->out + n, sizeof(r->out) - n);
+}
+
 /* Shows the current screen: a waiting one is saved with the session first. */
 static void show(struct run *r, const struct flow_screen *sc, bool end)
 {
@@ -73,7 +90,7 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	size_t elen;
 	int rc;
 
-	r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
+	r->len = render_screen(r, sc);
 	if (r->ch == EC_USSD) {
 		/* A list (the owner's phones) shows as many lines as the screen holds. */
 		struct sms_measure m;
@@ -84,7 +101,7 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 			if (nl == NULL)
 				break;
 			*nl = '\0';
-			r->len = (size_t)run_render_key(r, sc->text, r->out, sizeof(r->out));
+			r->len = render_screen(r, sc);
 		}
 		r->len = fit_ussd(r->out, r->len);
 	}
@@ -96,8 +113,8 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	/* Transient values are not in the session: a repeat of this step gets the text itself,
 	 * for an end screen always (its text is the journey's result). */
 	r->s.shown[0] = '\0';
-	if ((end || r->tries[0] || r->minutes[0] || r->what[0] || r->why[0] || r->date[0] ||
-	     r->pin_out[0]) && r->len < sizeof(r->s.shown))
+	if ((end || r->note || r->tries[0] || r->minutes[0] || r->what[0] || r->why[0] ||
+	     r->date[0] || r->pin_out[0]) && r->len < sizeof(r->s.shown))
 		memcpy(r->s.shown, r->out, r->len + 1);
 	elen = sess_encode(&r->s, enc, sizeof(enc));
 	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn };
@@ -156,6 +173,9 @@ static void step(struct run *r)
 			size_t len, i;
 
 			if (r->next_input >= r->ninputs) {
+				/* A menu shown again for its own input: that was no choice. */
+				r->note = (f->invalid_choice || sc->invalid_text) &&
+					  flow_screen_is_menu(sc) && r->answered == r->screen;
 				show(r, sc, false);
 				return;
 			}
@@ -163,6 +183,7 @@ static void step(struct run *r)
 			len = strlen(in);
 			r->next_input++;
 			r->s.consumed++;
+			r->answered = r->screen;
 			for (i = 0; i < sc->nchoices; i++)
 				if (len == 1 && in[0] == sc->choices[i].key)
 					break;
@@ -227,6 +248,7 @@ static void enter(struct run *r)
 	if (r->ch == EC_USSD) {
 		for (size_t i = 0; i < f->ndial && r->ninputs; i++) {
 			const struct flow_rule *rule = &f->dial[i];
+			int go = rule->next;
 			size_t k;
 
 			if (rule->nargs != r->ninputs)
@@ -235,23 +257,31 @@ static void enter(struct run *r)
 				const char *in = r->inputs[k];
 				struct imei im;
 
-				/* *384*5# is the menu's 5: a shortcut's IMEI must have an IMEI's
-				 * digits (the check then says whether they are valid). */
+				/* *384*5# is the menu's 5 (a choice is one digit, a list's line
+				 * two): a shortcut's IMEI is longer, digits and separators (the
+				 * check, or the rule's invalid screen, then says whether it is
+				 * valid: *384*12345# is an IMEI too short, not a menu choice). */
 				if (rule->args[k] == FV_IMEI) {
 					imei_parse(in, strlen(in), &im);
-					if (!im.has_digits)
+					if (!im.has_digits &&
+					    (strlen(in) <= 2 || im.reason == IMEI_NOT_DIGITS))
 						break;
 				}
-				if (!run_take_input(r, rule->args[k], in, strlen(in)) &&
-				    rule->args[k] != FV_IMEI)
+				if (run_take_input(r, rule->args[k], in, strlen(in)))
+					continue;
+				if (rule->invalid[k] >= 0) {
+					if (go == rule->next)
+						go = rule->invalid[k];	/* the first invalid one */
+				} else if (rule->args[k] != FV_IMEI) {
 					break;
+				}
 			}
 			if (k < rule->nargs)
 				continue;
 			apply_sets(r, rule->set, rule->nset);
 			r->next_input = r->ninputs;
 			r->s.consumed = (unsigned)r->ninputs;
-			r->screen = rule->next;
+			r->screen = go;
 			step(r);
 			return;
 		}
@@ -509,38 +539,79 @@ static bool keyword_match(struct run *r, const char *key, const char *word, size
 	return any;
 }
 
+/* Joins n words with spaces into out (256 bytes); false when they do not fit. */
+static bool join_words(char **tok, size_t n, char out[256], size_t *len)
+{
+	*len = 0;
+	for (size_t k = 0; k < n; k++) {
+		int w = snprintf(out + *len, 256 - *len, "%s%s", k ? " " : "", tok[k]);
+
+		if (w < 0 || *len + (size_t)w >= 256)
+			return false;
+		*len += (size_t)w;
+	}
+	return true;
+}
+
+/* Whether the words are the rule's arguments but the last, the IMEI typed in groups: with
+ * one word more the IMEI is valid ("STOLEN 3569 3803 5643 809" lacks the ID; read as the
+ * IMEI "3569 3803 5643" and the ID "809" it would be two faults that are not). wide is
+ * the IMEI's argument, extra the words it takes beyond one. */
+static bool lacks_last(const struct flow_rule *rule, char **tok, size_t wide, size_t extra)
+{
+	char joined[256];
+	size_t len;
+	struct imei im;
+
+	if (rule->args[wide] != FV_IMEI || wide + 1 >= rule->nargs ||
+	    !join_words(tok + wide, extra + 2, joined, &len))
+		return false;
+	imei_parse(joined, len, &im);
+	if (!im.valid)
+		return false;
+	if (!join_words(tok + wide, extra + 1, joined, &len))
+		return true;
+	imei_parse(joined, len, &im);
+	return !im.valid;
+}
+
 /* Fills the rule's arguments from tokens: the IMEI (else the last) argument takes the extra
- * words, as people type an IMEI in groups ("3569 3803 5643 809"). */
-static bool fill_args(struct run *r, const struct flow_rule *rule, char **tok, size_t ntok)
+ * words, as people type an IMEI in groups ("3569 3803 5643 809"). Returns the screen the
+ * SMS goes to: the rule's next; the rule's invalid screen of the first invalid argument
+ * that has one; its missing screen when words are missing; or -1 when the words are not
+ * the rule's (a keyword's command then gets the help). */
+static int fill_args(struct run *r, const struct flow_rule *rule, char **tok, size_t ntok)
 {
 	size_t extra, wide = rule->nargs - 1, t = 0;
 
 	if (ntok < rule->nargs)
-		return false;
+		return rule->missing;
 	extra = ntok - rule->nargs;
 	for (size_t a = 0; a < rule->nargs; a++)
 		if (rule->args[a] == FV_IMEI) {
 			wide = a;
 			break;
 		}
+	if (rule->missing >= 0 && lacks_last(rule, tok, wide, extra))
+		return rule->missing;
 	for (size_t a = 0; a < rule->nargs; a++) {
 		char joined[256];
-		size_t len = 0, take = a == wide ? extra + 1 : 1;
+		size_t len, take = a == wide ? extra + 1 : 1;
 
-		for (size_t k = 0; k < take; k++, t++) {
-			int n = snprintf(joined + len, sizeof(joined) - len, "%s%s", k ? " " : "",
-					 tok[t]);
-
-			if (n < 0 || len + (size_t)n >= sizeof(joined))
-				return false;
-			len += (size_t)n;
-		}
-		/* An invalid IMEI goes on: the action says why. Others must be valid. */
-		if (!run_take_input(r, rule->args[a], joined, len) && rule->args[a] != FV_IMEI)
+		if (!join_words(tok + t, take, joined, &len))
+			return -1;
+		t += take;
+		if (run_take_input(r, rule->args[a], joined, len))
+			continue;
+		if (rule->invalid[a] >= 0)
+			return rule->invalid[a];
+		/* An invalid IMEI goes on: the action says why. A reference, a PIN or an ID goes
+		 * on without it (the action says it does not match); others must be valid. */
+		if (rule->args[a] != FV_IMEI)
 			return rule->args[a] == FV_REF || rule->args[a] == FV_PIN ||
-			       rule->args[a] == FV_ID;
+			       rule->args[a] == FV_ID ? rule->next : -1;
 	}
-	return true;
+	return rule->next;
 }
 
 static void sms_enter(struct run *r)
@@ -569,6 +640,7 @@ static void sms_enter(struct run *r)
 	for (i = 0; ntok && i < f->ncommands; i++) {
 		const struct flow_rule *rule = &f->commands[i];
 		const char *lang;
+		int go;
 
 		if (rule->keywords == NULL) {
 			/* A bare IMEI: the whole text, if it is digits and separators. */
@@ -585,19 +657,21 @@ static void sms_enter(struct run *r)
 			imei_parse(joined, jl, &im);
 			if (im.reason == IMEI_NOT_DIGITS)
 				continue;
-			if (!fill_args(r, rule, tok, ntok))
+			if ((go = fill_args(r, rule, tok, ntok)) < 0)
 				continue;
 		} else {
 			if (!keyword_match(r, rule->keywords, tok[0], strlen(tok[0]), &lang))
 				continue;
-			if (!fill_args(r, rule, tok + 1, ntok - 1))
-				break;	/* the right command, used wrong: the help says how */
+			/* The right command, used wrong: its missing or invalid screen says how,
+			 * else the help. */
+			if ((go = fill_args(r, rule, tok + 1, ntok - 1)) < 0)
+				break;
 			snprintf(r->s.lang, sizeof(r->s.lang), "%s", lang);
 		}
 		for (size_t k = 0; k < rule->nset; k++)
 			run_take_input(r, rule->set[k].var, rule->set[k].value,
 				       strlen(rule->set[k].value));
-		journey_goto(r, rule->next);
+		journey_goto(r, go);
 		return;
 	}
 	journey_goto(r, f->sms_help);

@@ -19,7 +19,8 @@
 	X(STATUS, "status") \
 	X(UNBLOCK, "unblock") \
 	X(LANGUAGES, "languages") \
-	X(LANGUAGE, "language")
+	X(LANGUAGE, "language") \
+	X(IMEI_WHY, "imei_why")
 
 /* X(action, outcome, name): the outcome is <action>_<outcome>, "name" in the flows. */
 #define CHECK_OUTCOMES(X) \
@@ -103,6 +104,15 @@
 #define LANGUAGE_OUTCOMES(X) \
 	X(LANGUAGE, DONE, "done") \
 	X(LANGUAGE, INVALID, "invalid")
+
+/* Why an IMEI input was refused, for the screen that asks again and says why; valid when it
+ * is an IMEI after all. The same reasons as the check's invalid_* outcomes. */
+#define IMEI_WHY_OUTCOMES(X) \
+	X(IMEI_WHY, VALID, "valid") \
+	X(IMEI_WHY, INVALID_LENGTH, "invalid_length") \
+	X(IMEI_WHY, INVALID_DIGITS, "invalid_digits") \
+	X(IMEI_WHY, INVALID_CHECK, "invalid_check") \
+	X(IMEI_WHY, INVALID_RESERVED, "invalid_reserved")
 
 /* An outcome's value holds its action and its index in the action's outcomes. */
 #define FLOW_OUTCOME(a, i) ((int)(a) * 256 + (i))

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <talloc.h>
 
 #include "core/logging.h"
 #include "domain/imei.h"
+#include "domain/kyc.h"
 #include "domain/msisdn.h"
 #include "store/store.h"
 
@@ -45,6 +47,7 @@ struct run *run_new(struct engine *e, const struct run_ops *ops, enum engine_cha
 	}
 	r->ch = ch;
 	r->screen = -1;
+	r->answered = -1;
 	r->action = FA_COUNT;
 	snprintf(r->msisdn, sizeof(r->msisdn), "%s", msisdn);
 	e->seq++;
@@ -458,6 +461,38 @@ static size_t digits_only(const char *in, size_t len, char *out, size_t outsz)
 	return n;
 }
 
+/* The ID digits as the store can ever match them (kyc_candidate): the last KYC_TAIL_DIGITS
+ * characters of the ID, which the flows ask for as digits, or the whole ID (KYC_ID_MIN to
+ * KYC_ID_MAX letters and digits, holding a digit, as every national ID and passport number
+ * does), separators dropped and digits of any script read. Anything else ("abcd", "12",
+ * "56*8") is refused here, before the kyc action: a malformed ID compares nothing, so it is
+ * asked again without using a try (issue 18). r->id keeps the normalised form. */
+static bool id_take(struct run *r, const char *in, size_t len)
+{
+	char id[KYC_ID_MAX + 1];
+	int n;
+	bool digit = false, all_digits = true;
+
+	_Static_assert(sizeof(r->id) > KYC_ID_MAX, "an ID fits the run's");
+	r->id[0] = '\0';
+	if (len == 0 || !run_printable(in, len))
+		return false;
+	n = kyc_normalise(in, len, id);
+	for (int i = 0; i < n; i++) {
+		if (id[i] >= '0' && id[i] <= '9')
+			digit = true;
+		else
+			all_digits = false;
+	}
+	if (n < 0 || !digit || (n == KYC_TAIL_DIGITS && !all_digits)) {
+		OPENSSL_cleanse(id, sizeof(id));
+		return false;
+	}
+	memcpy(r->id, id, (size_t)n + 1);
+	OPENSSL_cleanse(id, sizeof(id));
+	return true;
+}
+
 /* Validates one input into its variable. Returns true when valid. An IMEI is kept even when
  * invalid (as digits and separators, bounded), so that the check can say why. */
 bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
@@ -491,11 +526,7 @@ bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 		return true;
 	}
 	case FV_ID:
-		if (len == 0 || len >= sizeof(r->id) || !run_printable(in, len))
-			return false;
-		memcpy(r->id, in, len);
-		r->id[len] = '\0';
-		return true;
+		return id_take(r, in, len);
 	case FV_POLICE: {
 		size_t i;
 

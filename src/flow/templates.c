@@ -925,12 +925,13 @@ static bool values_measure(const struct tpl_lang *l, const char *prefix, size_t 
 	return any;
 }
 
-/* The worst rendering of a screen (sms_part: of one SMS part): the literal text measured by
- * sms_measure(), each placeholder adding max_chars units (one septet or one UTF-16 unit per
- * character, see struct tpl_placeholder), or the longest of its values' texts in this
- * language, and UCS-2 as soon as the text or one value needs it. */
+/* The worst rendering of a screen (sms_part: of one SMS part; above: the text shown above it,
+ * for the messages): the literal text measured by sms_measure(), each placeholder adding
+ * max_chars units (one septet or one UTF-16 unit per character, see struct tpl_placeholder),
+ * or the longest of its values' texts in this language, and UCS-2 as soon as the text or one
+ * value needs it. */
 static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const char *lang,
-			 const struct tpl_text *t, bool sms_part)
+			 const struct tpl_text *t, bool sms_part, const char *above)
 {
 	const struct tpl_lang *l = lang_find(s, lang);
 	size_t vunits;
@@ -993,16 +994,20 @@ static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const c
 				m.units, m.coding == SMS_GSM7 ? "GSM-7 septets" : "UCS-2 units",
 				limit);
 	} else if (!sms_fits_ussd(&m)) {
+		char pre[TPL_KEY_MAX + 32] = "";
+
+		if (above)
+			snprintf(pre, sizeof(pre), "with %s above it, ", above);
 		if (m.coding == SMS_GSM7)
-			problem(c, lang, t->key, "screen needs up to %zu GSM-7 septets, %zu fit",
-				m.units, sms_ussd_limit(SMS_GSM7));
+			problem(c, lang, t->key, "%sscreen needs up to %zu GSM-7 septets, %zu fit",
+				pre, m.units, sms_ussd_limit(SMS_GSM7));
 		else if (lm.coding == SMS_GSM7)
 			problem(c, lang, t->key,
-				"screen needs up to %zu UCS-2 units, %zu fit ({%s} may force UCS-2)",
-				m.units, sms_ussd_limit(SMS_UCS2), forcing);
+				"%sscreen needs up to %zu UCS-2 units, %zu fit ({%s} may force UCS-2)",
+				pre, m.units, sms_ussd_limit(SMS_UCS2), forcing);
 		else
-			problem(c, lang, t->key, "screen needs up to %zu UCS-2 units, %zu fit",
-				m.units, sms_ussd_limit(SMS_UCS2));
+			problem(c, lang, t->key, "%sscreen needs up to %zu UCS-2 units, %zu fit",
+				pre, m.units, sms_ussd_limit(SMS_UCS2));
 	}
 	talloc_free(lit);
 }
@@ -1055,7 +1060,7 @@ size_t tpl_check(const struct tpl_set *s, const char *default_lang, tpl_screen_f
 			continue;
 		for (a = 0; a < l->ntexts; a++)
 			if (is_screen(l->texts[a].key, screen_arg))
-				check_screen(&c, s, l->code, &l->texts[a], false);
+				check_screen(&c, s, l->code, &l->texts[a], false, NULL);
 	}
 	return c.problems;
 }
@@ -1070,7 +1075,34 @@ size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_
 
 		for (size_t a = 0; a < l->ntexts; a++)
 			if (strcmp(l->texts[a].key, key) == 0)
-				check_screen(&c, s, l->code, &l->texts[a], true);
+				check_screen(&c, s, l->code, &l->texts[a], true, NULL);
 	}
+	return c.problems;
+}
+
+size_t tpl_check_joined(const struct tpl_set *s, const char *lang, const char *above,
+			const char *key, tpl_problem_fn report, void *report_arg)
+{
+	struct tpl_checker c = { .report = report, .arg = report_arg };
+	const struct tpl_lang *l = lang_find(s, lang);
+	const struct tpl_text *a = l ? text_find(l, above) : NULL;
+	const struct tpl_text *b = l ? text_find(l, key) : NULL;
+	struct tpl_text joined;
+
+	if (a == NULL || b == NULL)
+		return 0;	/* tpl_check() reports a missing text */
+	joined = *b;
+	joined.len = a->len + 1 + b->len;
+	joined.text = talloc_size(NULL, joined.len + 1);
+	if (joined.text == NULL) {
+		problem(&c, lang, key, "out of memory measuring the screen");
+		return c.problems;
+	}
+	/* Both texts are whole: a placeholder or an escaped brace never spans the newline. */
+	memcpy(joined.text, a->text, a->len);
+	joined.text[a->len] = '\n';
+	memcpy(joined.text + a->len + 1, b->text, b->len + 1);
+	check_screen(&c, s, lang, &joined, false, above);
+	talloc_free(joined.text);
 	return c.problems;
 }

@@ -116,4 +116,11 @@ size_t tpl_check(const struct tpl_set *s, const char *default_lang, tpl_screen_f
 size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_fn report,
 			  void *report_arg);
 
+/* Whether the text above, a newline and the text key, shown as one screen in lang, fit one
+ * USSD screen in their worst case (as tpl_check() measures one key). Reported once, under
+ * key, "with <above> above it, ...". A text lang lacks is tpl_check()'s to report: 0 here.
+ * Returns the number of problems. */
+size_t tpl_check_joined(const struct tpl_set *s, const char *lang, const char *above,
+			const char *key, tpl_problem_fn report, void *report_arg);
+
 #endif

@@ -135,6 +135,10 @@ static void check_rules(const struct flow *f, const struct flow_rule *r, size_t 
 			CHECK(r[i].args[a] > FV_NONE && r[i].args[a] < FV_COUNT &&
 			      r[i].args[a] != FV_PICK);
 		check_set(r[i].set, r[i].nset);
+		CHECK(in_range(f, r[i].missing, -1) && (cmd || r[i].missing == -1));
+		for (size_t a = 0; a < FLOW_ARGS_MAX; a++)
+			CHECK(in_range(f, r[i].invalid[a], -1) &&
+			      (a < r[i].nargs || r[i].invalid[a] == -1));
 	}
 }
 

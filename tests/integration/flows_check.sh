@@ -113,6 +113,23 @@ fault many_languages "flow mini, screen check_ask, language tr: text check.promp
 	"seventeen languages: the seventeenth is checked too"
 problems many_languages 17
 
+# ---- invalid input (issue 18): the menus' note, the rules' missing and invalid screens ------
+fault invalid_choice_long "flow mini, screen menu, language ar: text menu.main: with common.invalid_choice above it, screen needs up to" \
+	"the invalid-choice text above a menu that then does not fit: names the menu and language"
+case $out in *"language en"* | *"language fr"*) r=1 ;; *) r=0 ;; esac
+ok $r "invalid_choice_long: the languages where it fits are not blamed"
+problems invalid_choice_long 1
+
+fault invalid_choice_missing "flow mini, language en: text common.nope is missing" \
+	"an invalid-choice text no language has: reported for en"
+like "$out" "flow mini, language ar: text common.nope is missing" \
+	"invalid_choice_missing: and for ar"
+problems invalid_choice_missing 3
+
+fault sms_missing_input "flow mini, screen check_ask: an SMS command reaches this screen, which waits for input" \
+	"a command whose missing screen waits for input"
+problems sms_missing_input 1
+
 # ---- keywords an SMS could never match, per language -------------------------------------
 fault keywords_empty "flow mini, language fr: keywords kw.check: empty: the command at line 12 never matches in this language" \
 	"keywords empty in one language: names the language, the key and the command"
@@ -198,6 +215,10 @@ loaded end_quoted "42:41: end: expected true or false, lowercase and unquoted (n
 	"end: \"true\" (a string)"
 loaded end_false "46:16: screen lost_advice: neither choices, input, action nor end" \
 	"end: false is read: the screen is no end"
+loaded invalid_text_input "26:5: screen check_ask: invalid-text is a menu's (choices, or input pick)" \
+	"an invalid-text on an input screen"
+loaded rule_invalid_arg "18:15: invalid: pin is not one of the rule's args" \
+	"a rule's invalid: naming a variable that is not one of its args"
 
 # ---- the flow folder ---------------------------------------------------------------------
 check two_flows

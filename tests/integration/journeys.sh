@@ -94,6 +94,36 @@ ok $? "the load log counts the padded TACs"
 r=$(sms "$OTHER" "hello there")
 is "$r" "$(render en sms.help code=384)" "SMS: no command: the help"
 
+# A bad IMEI at the check's prompt (issue 18): asked again, saying why; the session goes on.
+# None of them is a check (the rate limit counts checks of IMEIs).
+dial c5 "$OTHER" >/dev/null
+is "$(press 1 356938035643808)" "CON $(render en imei.bad_check imei=356938035643808)" \
+	"check by menu: a wrong check digit: why, and asked again"
+is "$(press 12345)" "CON $(render en imei.bad_length)" "... too short: why, asked again"
+is "$(press 35693803564380912)" "CON $(render en imei.bad_length)" "... too long: asked again"
+is "$(press 0)" "CON $(render en imei.bad_length)" "... 0: not an IMEI, asked again"
+is "$(press 35693803O564380)" "CON $(render en imei.bad_digits)" "... a letter: why, asked again"
+is "$(press 490154203237518)" "CON $(render en imei.bad_reserved imei=490154203237518)" \
+	"... a known example IMEI: why, asked again"
+is "$(press "$A")" "END $(render en check.clean maker=Nokia model=N900)" \
+	"... then the right IMEI: checked, in the same session"
+# *384*<bad IMEI>#: the dial opened a session; the reason and the prompt keep it.
+is "$(ussd c6 "$OTHER" "12345")" "CON $(render en imei.bad_length)" \
+	"*384*<short IMEI>#: why, asked again"
+is "$(ussd c6 "$OTHER" "12345*$A")" "END $(render en check.clean maker=Nokia model=N900)" \
+	"... the right IMEI then: checked"
+is "$(ussd c7 "$OTHER" "356938035643808")" \
+	"CON $(render en imei.bad_check imei=356938035643808)" "*384*<bad check digit>#: asked again"
+
+# A menu input that is none of its choices says so, and shows the menu again (issue 18).
+notopt() { printf '%s\n%s' "$(render en common.invalid_choice)" "$(render en "$@")"; }
+dial m1 "$FRIEND" >/dev/null
+is "$(press 9)" "CON $(notopt menu.main)" "main menu: 9 is no choice: not an option, the menu"
+is "$(press x)" "CON $(notopt menu.main)" "... x: the same"
+is "$(press 2)" "CON $(render en report.which)" "... then 2: the report"
+is "$(press 0)" "CON $(notopt report.which)" "report: whose phone? 0 is no choice"
+is "$(press 1)" "CON $(render en report.ask_imei)" "... then 1: the IMEI"
+
 # ---- report by USSD, from the owner's own number, picking the phone from the list -----------
 dial r1 "$OWNER" >/dev/null
 r=$(press 2)
@@ -175,8 +205,49 @@ is "$r" "END $(render en report.locked minutes=60)" \
 r=$(walk r7 "$OWNER" 2 8 "$B" 5926)
 is "$r" "END $(render en report.locked minutes=60)" "locked out even with the right digits"
 R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
-r=$(walk r8 "$OWNER" 2 8 "12345")
-is "$r" "CON $(render en report.bad_imei)" "report: a bad IMEI is asked again"
+dial r8 "$OWNER" >/dev/null
+is "$(press 2 8 12345)" "CON $(render en imei.bad_length)" "report: a short IMEI: why, asked again"
+is "$(press 0)" "CON $(render en imei.bad_length)" "report: 0 at the IMEI prompt: asked again"
+is "$(press 3532O000000013)" "CON $(render en imei.bad_digits)" "report: a letter: asked again"
+is "$(press 353320000000014)" "CON $(render en imei.bad_check imei=353320000000014)" \
+	"report: a wrong check digit: asked again"
+is "$(press 000000000000000)" "CON $(render en imei.bad_reserved imei=000000000000000)" \
+	"report: a placeholder IMEI: asked again"
+is "$(press "$B")" "CON $(render en report.ask_id)" "report: the right IMEI: the ID digits next"
+
+# A malformed ID is no try (issue 18): 10 in a row re-ask, saying why, and use none; a
+# wrong one then has 2 tries left, and the right digits still work.
+bad_ids=(abcd 12 123 59 % 59#6 "5 9" "?" 1.2.3 ABCD)
+for bid in "${bad_ids[@]}"; do
+	r=$(press "$bid")
+	[ "$r" = "CON $(render en report.bad_id)" ] || break
+done
+is "$r" "CON $(render en report.bad_id)" "10 malformed IDs in a row: each asked again, saying why"
+is "$(R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | wc -l)" 0 "... none was counted"
+is "$(press 1111)" "CON $(render en report.id_wrong tries=2)" "... a wrong one then: 2 tries left"
+is "$(press abc)" "CON $(render en report.bad_id)" "... malformed after a wrong one: no try"
+is "$(press 5926)" "CON $(render en report.reason)" "... and the right digits work"
+is "$(press 3)" "CON $(notopt report.reason)" "stolen or lost? 3 is no choice"
+is "$(press 1)" "CON $(render en report.ask_police)" "... then 1: stolen"
+is "$(press "OB_12")" "CON $(render en report.bad_police)" \
+	"a police number with '_': why, asked again"
+is "$(press 0)" "CON $(render en report.confirm phone="Samsung SGH-W110" imei_tail=0013 \
+	reason=stolen)" "... then 0 (none): the confirmation"
+again=$(render en report.confirm_again phone="Samsung SGH-W110" imei_tail=0013)
+is "$(press 7)" "CON $again" "confirm: 7 is no choice: not an option, the question again"
+r=$(ussd r8 "$OWNER" "$(cat "$TEST_TMP/session.text")")
+is "$r" "CON $again" "the aggregator repeats that step: the same screen, the note too"
+is "$(press 2)" "END $(render en report.cancelled)" "... then 2: nothing reported"
+R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
+# The phone list: a line that is not there, letters and 00 say so.
+dial r9 "$OWNER" >/dev/null
+r=$(press 2)
+for in in 7 x 00; do
+	r2=$(press "$in")
+	is "$r2" "CON $(render en common.invalid_choice)"$'\n'"${r#CON }" \
+		"the phone list: $in is no choice: not an option, the list again"
+done
+is "$(press 1)" "CON $(render en report.ask_id)" "... then 1: the ID digits"
 
 # ---- report by SMS ------------------------------------------------------------------------
 r=$(sms "$OWNER" "stolen $B 5926")
@@ -193,6 +264,17 @@ is "$r" "$(render en report.not_linked)" \
 r=$(sms "$OTHER" "STOLEN $H 9999")
 is "$r" "$(render en report.no_kyc)" "SMS: a number without an ID on record"
 is "$(sms "$OWNER" "STOLEN 12345 5926")" "$(render en sms.bad_imei)" "SMS: a bad IMEI"
+# Issue 18: an ID that is not one uses no try and says so; an ID left out is asked for.
+for bid in abcd 12 123456789012345678901234567890123 59#6; do
+	is "$(sms "$OWNER2" "STOLEN $A $bid")" "$(render en sms.bad_id)" \
+		"SMS: STOLEN <IMEI> $bid: the ID digits are malformed, no try used"
+done
+is "$(sms "$OWNER2" "STOLEN $A")" "$(render en sms.no_id)" "SMS: STOLEN <IMEI>: add the ID digits"
+is "$(sms "$OWNER2" "lost 3569 3803 5643 809")" "$(render en sms.no_id)" \
+	"SMS: LOST <IMEI in groups>: add the ID digits"
+is "$(sms "$OWNER2" "STOLEN")" "$(render en sms.no_id)" "SMS: STOLEN alone: the IMEI and ID"
+is "$(sms "$OWNER2" "STOLEN $A 9876")" "$(render en sms.id_wrong tries=1)" \
+	"SMS: a wrong ID after them: the malformed ones used no try (1 left after 2 wrong)"
 
 # ---- status, the CEIR's results, notifications --------------------------------------------
 is "$(sms "$OTHER" "STATUS $ref")" "$(render en status.sent ref="$ref" maker=Nokia model=N900)" \

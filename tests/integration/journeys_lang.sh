@@ -258,10 +258,23 @@ for i in "${!LANGS[@]}"; do
 	l=${LANGS[i]} who=${OWNER[i]} buyer=${BUYER[i]}
 	kc=$(kw "$l" kw.check) kst=$(kw "$l" kw.stolen)
 	bad=${P[i]:0:14}$(( (${P[i]:14:1} + 1) % 10 ))
-	is "$(walk "f1$l" "$who" 1 "$bad")" "END $(render "$l" check.invalid_check imei="$bad")" \
-		"$l: check: a wrong check digit, why"
-	is "$(walk "f2$l" "$who" 1 12345)" "END $(render "$l" check.invalid_length)" \
-		"$l: check: too short, why"
+	# A bad IMEI is asked again, saying why; the session goes on (issue 18). By SMS, the
+	# reason ends the exchange.
+	dial "f1$l" "$who" >/dev/null
+	is "$(press 1 "$bad")" "CON $(render "$l" imei.bad_check imei="$bad")" \
+		"$l: check: a wrong check digit: why, asked again"
+	is "$(press 12345)" "CON $(render "$l" imei.bad_length)" "$l: ... too short: why, again"
+	is "$(press 0)" "CON $(render "$l" imei.bad_length)" "$l: ... 0: not an IMEI, again"
+	is "$(press 35693803O564380)" "CON $(render "$l" imei.bad_digits)" \
+		"$l: ... a letter: why, again"
+	is "$(press 490154203237518)" "CON $(render "$l" imei.bad_reserved imei=490154203237518)" \
+		"$l: ... a known example IMEI: why, again"
+	is "$(press "${P[i]}")" "END $(render "$l" check.clean maker="${P_MAKER[i]}" \
+		model="${P_MODEL[i]}")" "$l: ... the right IMEI: checked in the same session"
+	is "$(sms "$buyer" "$kc $bad")" "$(render "$l" check.invalid_check imei="$bad")" \
+		"$l: check by SMS: a wrong check digit, why"
+	is "$(sms "$buyer" "$kc 12345")" "$(render "$l" check.invalid_length)" \
+		"$l: check by SMS: too short, why"
 	is "$(sms "$buyer" "$kc $D")" "$(render "$l" check.duplicated maker=Samsung model=SGH-W110)" \
 		"$l: check by SMS: duplicated (two SIMs at once)"
 	is "$(sms "$buyer" "$kc $U")" "$(render "$l" check.unknown imei="$U")" \
@@ -277,6 +290,45 @@ for i in "${!LANGS[@]}"; do
 	other=${P[$(( (i + 1) % ${#LANGS[@]} ))]}
 	is "$(walk "n$l" "$who" 2 8 "$other" "${NATID[i]: -4}")" "END $(render "$l" report.not_linked)" \
 		"$l: report: a phone not used with this number: what to do next"
+	# Every invalid input of the report re-asks, saying why, and keeps the session; a menu
+	# input that is no choice says so; malformed ID digits use no try (issue 18).
+	notopt() { printf '%s\n%s' "$(render "$l" common.invalid_choice)" "$(render "$l" "$@")"; }
+	list="1 ${P_MAKER[i]} ${P_MODEL[i]} ...${P[i]:11}"$'\n'
+	list="${list}2 ${Q_MAKER[i]} ${Q_MODEL[i]} ...${Q[i]:11}"
+	dial "v$l" "$who" >/dev/null
+	is "$(press 9)" "CON $(notopt menu.main)" "$l: main menu: 9 is no choice: not an option"
+	is "$(press 2)" "CON $(render "$l" report.pick handsets="$list")" "$l: ... 2: the phones"
+	# The list shows the phones the screen holds: in Arabic (UCS-2) the note leaves room for one.
+	want=$(notopt report.pick handsets="$list")
+	[ "$l" = ar ] && want=$(notopt report.pick handsets="${list%%$'\n'*}")
+	is "$(press 7)" "CON $want" "$l: the phones: 7 is none"
+	is "$(press x)" "CON $want" "$l: the phones: x is none"
+	is "$(press 8)" "CON $(render "$l" report.ask_imei)" "$l: ... 8: another phone's IMEI"
+	is "$(press 0)" "CON $(render "$l" imei.bad_length)" "$l: report: IMEI 0: why, again"
+	is "$(press "${bad}")" "CON $(render "$l" imei.bad_check imei="$bad")" \
+		"$l: report: a wrong check digit: why, again"
+	is "$(press "${P[i]}")" "CON $(render "$l" report.ask_id)" "$l: ... the IMEI: the ID digits"
+	for bid in abcd 12 59#6 123456789012345678901234567890123; do
+		is "$(press "$bid")" "CON $(render "$l" report.bad_id)" \
+			"$l: ID digits $bid: malformed, asked again"
+	done
+	is "$(press "${NATID[i]: -4}")" "CON $(render "$l" report.reason)" \
+		"$l: ... the right digits: what happened? (no try was used)"
+	is "$(press 3)" "CON $(notopt report.reason)" "$l: what happened? 3 is no choice"
+	is "$(press 2)" "CON $(render "$l" report.ask_police)" "$l: ... 2: lost"
+	is "$(press "OB_1")" "CON $(render "$l" report.bad_police)" "$l: police number OB_1: why, again"
+	conf=(report.confirm phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${P[i]:11}" \
+		reason="$(render "$l" reason.lost)")
+	is "$(press 0)" "CON $(render "$l" "${conf[@]}")" "$l: ... 0: the confirmation"
+	is "$(press 5)" "CON $(render "$l" report.confirm_again \
+		phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${P[i]:11}")" \
+		"$l: confirm: 5 is no choice: says so, asks again"
+	is "$(walk "p$l" "$who" 3 "$ref" 12345)" "CON $(render "$l" unblock.bad_pin)" \
+		"$l: unblock: a PIN of 5 digits: why, asked again"
+	is "$(sms "$who" "$kst ${Q[i]} abcd")" "$(render "$l" sms.bad_id)" \
+		"$l: SMS $kst <IMEI> abcd: the ID digits malformed, no try"
+	is "$(sms "$who" "$kst ${Q[i]}")" "$(render "$l" sms.no_id)" \
+		"$l: SMS $kst <IMEI>: add the ID digits"
 	# No ID on record for the number.
 	is "$(sms "$buyer" "$kst ${H[i]} 9999")" "$(render "$l" report.no_kyc)" \
 		"$l: report by SMS from a number with no ID on record"

@@ -111,8 +111,9 @@ grep -q "ERROR" "$TEST_TMP/id.out"
 ok $((!$?)) "ID burst: every request answered"
 r=$(curl -s -X POST "$url/ussd" -d sessionId=x1 --data-urlencode "phoneNumber=$(caller 999)" \
 	--data-urlencode "serviceCode=*384#" --data-urlencode "text=2*2*0712345678*$A*1")
-is "$r" "END $(render en report.locked minutes=60)" \
-	"then a stranger's input that is no ID at all: locked out, not 'tries left'"
+is "$r" "CON $(render en report.bad_id)" \
+	"then a stranger's input that is no ID at all: asked again, saying why (issue 18)"
+is "$(counter "kyc:*:vf:254712345678:oth")" 3 "... nothing compared or counted"
 # The owner's own line keeps its own budget.
 r=$(sms "$OWNER" "STOLEN $A 5926")
 ref=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
@@ -125,7 +126,7 @@ ok $((!$?)) "no reply of the burst holds the reference"
 r=$(sms "$STRANGER" "STOLEN $A 0000")
 is "$r" "$(render en sms.id_wrong tries=2)" "stranger: STOLEN <reported IMEI> <wrong>: only 'wrong'"
 r=$(sms "$STRANGER" "STOLEN $A 12")
-is "$r" "$(render en sms.id_wrong tries=2)" "not an ID: nothing counted, the true tries left"
+is "$r" "$(render en sms.bad_id)" "not an ID: nothing counted, says why (issue 18)"
 r=$(sms "$STRANGER" "STOLEN $A 3344")
 is "$r" "$(render en report.not_linked)" \
 	"stranger: STOLEN <reported IMEI> <own right ID>: not linked, no report told"
@@ -185,8 +186,24 @@ done >"$TEST_TMP/lock2.burst"
 burst ussd "$TEST_TMP/lock2.burst" >"$TEST_TMP/lock2.out"
 is "$(counter "kyc:*:vf:254722000111:oth")" 3 "one stranger's 30 guesses at once: 3 compared"
 vlim=$(render en common.limited what="$(render en limit.verify)" minutes=60)
-is "$(count "$TEST_TMP/lock2.out" "END $vlim")" 23 \
-	"... 23 refused by the stranger's own limit (10 an hour, 3 used), saying what and how long"
+is "$(count "$TEST_TMP/lock2.out" "END $vlim")" 22 \
+	"... 22 refused by the stranger's own limit (10 an hour, 2 used: malformed IDs use none)"
+# Malformed ID digits are no tries (issue 18): 40 by SMS and 40 by USSD at once from the
+# owner's own line compare and count nothing, and each says why.
+bad=(abcd 12 123 59#6 x1y2 ABCD 1.2 "?" 12345678901234567890123456789012345 5-9)
+for i in $(seq 0 39); do printf '%s	STOLEN %s %s
+' "$OWNER2" "$C" "${bad[i % 10]}"; done \
+	>"$TEST_TMP/mal.burst"
+for i in $(seq 0 39); do printf '%s	2*1*%s
+' "$OWNER2" "${bad[i % 10]}"; done \
+	>"$TEST_TMP/mal2.burst"
+burst sms "$TEST_TMP/mal.burst" >"$TEST_TMP/mal.out"
+burst ussd "$TEST_TMP/mal2.burst" >"$TEST_TMP/mal2.out"
+is "$(count "$TEST_TMP/mal.out" "$(render en sms.bad_id)")" 40 \
+	"40 malformed ID digits at once by SMS: each says why"
+is "$(count "$TEST_TMP/mal2.out" "CON $(render en report.bad_id)")" 40 \
+	"40 malformed ID digits at once by USSD: each asked again, saying why"
+is "$(counter "kyc:*:vf:254722000111:own")" "" "... none compared or counted"
 r=$(sms "$OWNER2" "STOLEN $C 6543")
 ref2=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
 is "$r" "$(render en sms.report_done ref="$ref2")" "the owner still reports from their own line"

@@ -967,6 +967,77 @@ static void sc_no_key(void)
 
 /* ---- the transcripts against the .ok files -------------------------------------- */
 
+/* Issue 18: every invalid input asks again, says why and keeps the session; malformed ID
+ * digits compare nothing (no verify_kyc below them) and use no try; a menu input that is
+ * none of its choices says so. */
+static void sc_input(void)
+{
+	static const char *const bad_ids[] = { "abcd", "12", "123", "59#6", "x1y2", "ABCD", "1.2",
+		"?", "5-9", "123456789012345678901234567890123" };
+	char conf[256], ref[REF_LEN + 1] = "123456789", groups[64];
+
+	world_up(false, true);
+	comment("menus: no choice says so and shows the menu again; the aggregator's repeat of "
+		"that step gets it as it was");
+	walk(BUYER, "m1", "", "9", "00", "2", "3", "1", NULL);
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7*1");
+	comment("the check's prompt: each reason asked again, 0 too, then the right IMEI");
+	walk(BUYER, "c1", "1", "12345", "35693803564380x1", "356938035643808", "111111111111111",
+	     "0", IMEI_A, NULL);
+	comment("the dial *384*<IMEI>#: a bad one is asked again (its session goes on)");
+	walk(BUYER, "d1", "12345", IMEI_A, NULL);
+	walk(BUYER, "d2", "356938035643808", "x", NULL);
+	comment("the report's IMEI prompt: each reason, then the phone");
+	walk(OWNER1, "r1", "2", "8", "0", "35693803564380x1", "356938035643808", "000000000000000",
+	     IMEI_A, NULL);
+	comment("10 malformed ID digits: asked again, nothing compared; a wrong one then has 2 "
+		"tries left, the right one matches");
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+		ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", bad_ids[i]);
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "9999");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "abc");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "56 78");
+	comment("stolen or lost, a police number, the confirmation: each invalid input says so");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "3");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "OB_1");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "0");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "7");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "2");
+	comment("the phone list: a line not there, letters, 00");
+	walk(OWNER1, "p1", "2", "7", "x", "00", "1", NULL);
+	comment("unblock: a PIN that is not 6 digits");
+	ref_finish(ref);
+	walk(OWNER1, "u1", "3", ref, "12345", "abcdef", NULL);
+	comment("SMS: an ID that is not one; no ID; the IMEI in groups and no ID; the keyword "
+		"alone; then a wrong ID: 1 try left (one wrong by USSD above), none used by them");
+	snprintf(conf, sizeof(conf), "STOLEN %s abcd", IMEI_A);
+	sms(OWNER1, conf);
+	snprintf(conf, sizeof(conf), "STOLEN %s 12", IMEI_A);
+	sms(OWNER1, conf);
+	snprintf(conf, sizeof(conf), "STOLEN %s", IMEI_A);
+	sms(OWNER1, conf);
+	snprintf(groups, sizeof(groups), "LOST %.4s %.4s %.4s %s", IMEI_A, IMEI_A + 4, IMEI_A + 8,
+		 IMEI_A + 12);
+	sms(OWNER1, groups);
+	sms(OWNER1, "STOLEN");
+	snprintf(conf, sizeof(conf), "STOLEN %s 1111", IMEI_A);
+	sms(OWNER1, conf);
+	comment("by SMS (and the API) the check says why an IMEI is not one, and ends");
+	sms(BUYER, "CHECK 35693803564380x1");
+	sms(BUYER, "CHECK 356938035643808");
+	sms(BUYER, "CHECK 111111111111111");
+	comment("a session saved at the IMEI's re-check with an IMEI that is valid (a flow "
+		"reloaded under it): checked");
+	snprintf(conf, sizeof(conf), "v=1\ns=check_imei_why\nc=2\nl=en\nimei=%s\n", IMEI_A);
+	estore_session(W.st, "x1", BUYER, conf);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "x1", "1");
+	world_down();
+}
+
 static void run_scenario(const char *name, void (*fn)(void))
 {
 	char *path, *expected = NULL;
@@ -1043,6 +1114,7 @@ SCENARIO(language)
 SCENARIO(ceir_results)
 SCENARIO(sweep)
 SCENARIO(no_key)
+SCENARIO(input)
 
 /* Outcomes no journey can reach, and why: none. (LINK limited is gone: a report is
  * counted when it is submitted, REPORT limited, issue 18.) */
@@ -1102,6 +1174,7 @@ int main(void)
 		cmocka_unit_test(test_ceir_results),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_no_key),
+		cmocka_unit_test(test_input),
 		cmocka_unit_test(test_coverage),
 	};
 
