@@ -310,7 +310,9 @@ static bool sess_decode_field(const struct sess_field *f, struct sess *s, const 
 		char num[8];
 		unsigned u;
 
-		if (!copy_val(num, sizeof(num), v, vl))
+		/* Digits only: what sess_encode writes ("-465" would read as a number too big for
+		 * the record to take back). */
+		if (vl == 0 || !copy_val(num, sizeof(num), v, vl) || strspn(num, "0123456789") != vl)
 			return false;
 		u = (unsigned)strtoul(num, NULL, 10);
 		memcpy(field, &u, sizeof(u));

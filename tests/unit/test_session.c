@@ -98,6 +98,8 @@ static void test_refused(void **state)
 		"v=1\ns=main",					/* no newline */
 		"v=1\ns\n",					/* no '=' */
 		"v=1\ns=main\nc=123456789\n",			/* a number too long */
+		"v=1\ns=main\nls=-465\n",			/* a number with a sign */
+		"v=1\ns=main\nc=\n",				/* no number */
 	};
 	struct sess s;
 
