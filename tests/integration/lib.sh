@@ -76,28 +76,54 @@ cleanup() {
 	for p in $test_pids; do kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $test_pids; do kill -9 "$p" 2>/dev/null; done
+	ports_release
 	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $TEST_TMP"; else rm -rf "$TEST_TMP"; fi
 }
 trap cleanup EXIT
 
-# A TCP port on 127.0.0.1 that nothing listens on now and that this test has not been given
-# before (a port picked early, for a server started later, must not come out twice; $(...)
-# runs in a subshell, so the ports given are kept in a file).
+# A TCP port on 127.0.0.1 that nothing listens on now and that no test running on this
+# machine has been given: make check runs tests side by side, and a port picked early, for a
+# server started later, must not come out twice, in this test or another. Each port given is
+# reserved by creating a folder named after it (mkdir is atomic) holding the test's PID; the
+# folders go when the test exits, and one whose test is gone is taken back.
 # Below the kernel's ephemeral range: no client socket, of this test or another, can be
 # holding it when its server binds it.
 eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 [ "$eph_low" -gt 21000 ] 2>/dev/null || eph_low=32768
+PORTS_DIR=${TMPDIR:-/tmp}/ceirgw-test-ports
+mkdir -p "$PORTS_DIR" 2>/dev/null
+chmod 1777 "$PORTS_DIR" 2>/dev/null
+port_reserve() {	# port_reserve PORT: 0 when it is now this test's
+	local owner
+	if mkdir "$PORTS_DIR/$1" 2>/dev/null; then
+		echo "$$" >"$PORTS_DIR/$1/pid"
+		echo "$1" >>"$TEST_TMP/.ports"
+		return 0
+	fi
+	owner=$(cat "$PORTS_DIR/$1/pid" 2>/dev/null)
+	# A folder without a PID may be one being made this moment: left alone.
+	if [ -n "$owner" ] && [ "$owner" != "$$" ] && ! kill -0 "$owner" 2>/dev/null; then
+		rm -rf "$PORTS_DIR/$1"
+	fi
+	return 1
+}
 free_port() {
 	local p
 	while :; do
 		p=$(( (RANDOM * 32768 + RANDOM) % (eph_low - 20000) + 20000 ))
-		grep -qx "$p" "$TEST_TMP/.ports" 2>/dev/null && continue
+		port_reserve "$p" || continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p" >>"$TEST_TMP/.ports"
 			echo "$p"
 			return
 		fi
 	done
+}
+ports_release() {
+	local p
+	[ -f "$TEST_TMP/.ports" ] || return 0
+	while read -r p; do
+		[ "$(cat "$PORTS_DIR/$p/pid" 2>/dev/null)" = "$$" ] && rm -rf "$PORTS_DIR/$p"
+	done <"$TEST_TMP/.ports"
 }
 
 # wait_for SECONDS COMMAND...: runs COMMAND every 50 ms until it succeeds.
