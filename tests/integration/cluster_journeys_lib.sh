@@ -103,7 +103,8 @@ EOF
 cj_conf() {
 	gw_conf "$1" info "redis-replicas-ack = 1" "redis-timeout = $REDIS_TIMEOUT" \
 		"report-sweep-after = 11" "rate-check-msisdn = 1000000/3600" \
-		"rate-report-msisdn = 1000000/86400" "rate-verify-msisdn = 1000000/3600"
+		"rate-report-msisdn = 1000000/86400" "rate-verify-msisdn = 1000000/3600" \
+		${CJ_CONF_EXTRA:+"$CJ_CONF_EXTRA"}
 }
 
 cj_start() {
