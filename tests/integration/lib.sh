@@ -188,7 +188,16 @@ redis_start() {
 		--dir "$TEST_TMP" "$@" >>"$TEST_TMP/redis.log" 2>&1 &
 	redis_pid=$!
 	test_pids="$test_pids $redis_pid"
-	wait_for 10 R ping
+	# The server that answers must be this one: a PING alone is answered by any Redis on
+	# the port, another test's too if this one could not bind it.
+	wait_for 10 redis_is_ours && return
+	echo "# redis-server did not come up on port $rport; the end of its log:"
+	tail -5 "$TEST_TMP/redis.log" | sed 's/^/#   /'
+	return 1
+}
+
+redis_is_ours() {
+	[ "$(R info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')" = "$redis_pid" ]
 }
 
 R() { "$REDIS_CLI" -p "$rport" "$@"; }
