@@ -1572,6 +1572,11 @@ static void act_my_reports(struct run *r)
 		defer_fail(r, rc);
 }
 
+/* A new PIN is not sent again within this long of the last (the store answers "recent"):
+ * receipts sent at once reach the phone in any order, and only the last PIN written works.
+ * A receipt is relayed within milliseconds, or by the sweep within 10 s. */
+#define NEW_PIN_IDLE_S 60
+
 static void new_pin_done(void *arg, int err, const char *s, size_t len, bool changed)
 {
 	struct run *r = arg;
@@ -1581,19 +1586,29 @@ static void new_pin_done(void *arg, int err, const char *s, size_t len, bool cha
 		fail_store(r, err);
 		return;
 	}
+	if (!changed && len == 6 && memcmp(s, "recent", 6) == 0) {
+		/* Asked again while the last one is on its way: that one stands, and its PIN is
+		 * the one that works (one receipt, not several in any order). */
+		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: report %s: a new PIN was sent just now: it stands",
+		     r->rtag, run_ref_log(r));
+		run_finish(r, NEW_PIN_SENT);
+		return;
+	}
 	if (!changed) {
 		/* Moved or reopened since it was looked up. */
 		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
 		run_finish(r, len == 0 ? NEW_PIN_UNKNOWN : NEW_PIN_NOT_BLOCKED);
-		(void)s;
 		return;
 	}
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: new PIN, receipt to the owner's line",
 	     r->rtag, run_ref_log(r));
-	if (r->e->sms.outbox == NULL)
+	if (r->e->sms.outbox == NULL) {
 		run_send_sms(r, r->msisdn, "notify.receipt");
-	else
+	} else {
+		r->e->stats.sms_sent++;
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
+	}
 	OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
 	run_finish(r, NEW_PIN_SENT);
 }
@@ -1643,10 +1658,9 @@ static void new_pin_on_report(void *arg, int err, const struct store_kv *kv, siz
 		}
 		sms.len = (size_t)tn;
 		stream = r->e->sms.outbox;
-		r->e->stats.sms_sent++;
 	}
-	rc = store_report_new_pin(r->e->st, r->s.imei, r->s.ref, r->msisdn, digest, 16, stream,
-				  stream ? &sms : NULL, new_pin_done, r);
+	rc = store_report_new_pin(r->e->st, r->s.imei, r->s.ref, r->msisdn, digest, 16,
+				  NEW_PIN_IDLE_S, stream, stream ? &sms : NULL, new_pin_done, r);
 	OPENSSL_cleanse(digest, sizeof(digest));
 	OPENSSL_cleanse(text, sizeof(text));
 	if (rc < 0) {

@@ -173,15 +173,18 @@ static struct script report_transition_script = {
  * report's outbox in the same step, as report_transition_script keeps a move and its SMS: the
  * old PIN's digest is replaced and the receipt with the new PIN is queued together or not at
  * all, so that no owner is left with a PIN that no longer works and no SMS bringing the new
- * one, nor with two SMS of which one PIN works. Only for the report of the reference and the
- * owner given (the one the proven owner picked, not one opened since) and only in the states
- * given (those in which the PIN still unblocks: UNBLOCK_REQUEST's, domain/report.h). The
- * owner's own wrong-PIN counter starts again (the owner now holds the right PIN); the other
- * lines' counter is kept, so that strangers who locked the report out stay locked out
- * (doc/trust.md). KEYS: rep:{imei}, rep:{imei}:out, rep:{imei}:pin:own. ARGV: the states
- * "a|b", the reference, the owner, the new digest, the outbox stream ('' for none), then the
- * SMS's to and text when there is a stream. Returns the state and whether the PIN changed;
- * '' when there is no such report (none, another reference, another owner). */
+ * one. Only for the report of the reference and the owner given (the one the proven owner
+ * picked, not one opened since) and only in the states given (those in which the PIN still
+ * unblocks: UNBLOCK_REQUEST's, domain/report.h). Not again within the idle seconds of the
+ * last new PIN ('recent', nothing changed): receipts sent at once would be relayed and
+ * delivered in any order, and the owner could not tell which one's PIN is the one that works;
+ * the one just sent stands. The owner's own wrong-PIN counter starts again (the owner now
+ * holds the right PIN); the other lines' counter is kept, so that strangers who locked the
+ * report out stay locked out (doc/trust.md). KEYS: rep:{imei}, rep:{imei}:out,
+ * rep:{imei}:pin:own. ARGV: the states "a|b", the reference, the owner, the new digest, the
+ * idle seconds, the outbox stream ('' for none), then the SMS's to and text when there is a
+ * stream. Returns the state (or 'recent') and whether the PIN changed; '' when there is no
+ * such report (none, another reference, another owner). */
 static struct script report_new_pin_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st or redis.call('HGET', KEYS[1], 'ref') ~= ARGV[2] or\n"
@@ -189,12 +192,16 @@ static struct script report_new_pin_script = {
 	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
 	"  return {st, 0}\n"
 	"end\n"
-	"redis.call('HSET', KEYS[1], 'pin', ARGV[4], 'pin_at', redis.call('TIME')[1])\n"
+	"local now = tonumber(redis.call('TIME')[1])\n"
+	"if now - tonumber(redis.call('HGET', KEYS[1], 'pin_at') or '0') < tonumber(ARGV[5]) then\n"
+	"  return {'recent', 0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'pin', ARGV[4], 'pin_at', now)\n"
 	"redis.call('DEL', KEYS[3])\n"
-	"if ARGV[5] ~= '' then\n"
+	"if ARGV[6] ~= '' then\n"
 	"  local n = redis.call('HINCRBY', KEYS[1], 'outseq', 1)\n"
 	"  redis.call('HSET', KEYS[2], ARGV[2] .. ':' .. n,\n"
-	"             ARGV[5] .. '\\n' .. ARGV[6] .. '\\n' .. ARGV[7])\n"
+	"             ARGV[6] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[8])\n"
 	"end\n"
 	"return {st, 1}\n", ""
 };
@@ -2733,12 +2740,13 @@ int store_report_resume(struct store *st, const char *imei, enum report_event ev
 }
 
 int store_report_new_pin(struct store *st, const char *imei, const char *ref,
-			 const char *owner, const char *digest, size_t dlen, const char *stream,
-			 const struct store_sms *sms, store_result_cb cb, void *arg)
+			 const char *owner, const char *digest, size_t dlen, unsigned idle_s,
+			 const char *stream, const struct store_sms *sms, store_result_cb cb,
+			 void *arg)
 {
-	const char *argv[12];
-	size_t lens[12];
-	char out[ID_MAX + 8], own[ID_MAX + 16], from[REPORT_SET_MAX];
+	const char *argv[13];
+	size_t lens[13];
+	char out[ID_MAX + 8], own[ID_MAX + 16], from[REPORT_SET_MAX], idle[12];
 	struct op *op;
 	int argc = 0, nfrom;
 
@@ -2777,6 +2785,8 @@ int store_report_new_pin(struct store *st, const char *imei, const char *ref,
 	lens[argc++] = strlen(owner);
 	argv[argc] = digest;
 	lens[argc++] = dlen;
+	lens[argc] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
+	argv[argc++] = idle;
 	if (stream == NULL || *stream == '\0') {
 		argv[argc] = "";
 		lens[argc++] = 0;

@@ -329,7 +329,7 @@ static void test_new_pin(void **state)
 	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_VERIFY, NULL, 0, on_result, &r));
 	/* Not yet with the CEIR: no PIN to replace (the states are UNBLOCK_REQUEST's). */
 	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
-				       "aaaaaaaaaaaaaaaa", 16, NULL, NULL, on_result, &r));
+				       "aaaaaaaaaaaaaaaa", 16, 60, NULL, NULL, on_result, &r));
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.s, "verified");
 	assert_false(r.changed);
@@ -339,15 +339,15 @@ static void test_new_pin(void **state)
 	freeReplyObject(redisCommand(c, "SET rep:{%s}:pin:oth 3", imei));
 	/* Another reference (the report was closed and opened again since), another owner. */
 	RUN(f, r, store_report_new_pin(f->st, imei, "9999999999", "+254712345678",
-				       "bbbbbbbbbbbbbbbb", 16, NULL, NULL, on_result, &r));
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
 	assert_string_equal(r.s, "");
 	assert_false(r.changed);
 	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254799999999",
-				       "bbbbbbbbbbbbbbbb", 16, NULL, NULL, on_result, &r));
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
 	assert_string_equal(r.s, "");
 	assert_false(r.changed);
 	RUN(f, r, store_report_new_pin(f->st, "356938035643809", "1234567890", "+254712345678",
-				       "bbbbbbbbbbbbbbbb", 16, NULL, NULL, on_result, &r));
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
 	assert_string_equal(r.s, "");	/* no report */
 	rr = redisCommand(c, "HGET rep:{%s} pin", imei);
 	assert_string_equal(rr->str, "0123456789abcdef");
@@ -355,7 +355,7 @@ static void test_new_pin(void **state)
 	/* The owner's: replaced with the receipt in the same step, relayed once. */
 	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));	/* NOSCRIPT: EVAL */
 	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
-				       "cccccccccccccccc", 16, "ceirgw:outbox", &sms, on_result, &r));
+				       "cccccccccccccccc", 16, 60, "ceirgw:outbox", &sms, on_result, &r));
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.s, "sent");
 	assert_true(r.changed);
@@ -370,14 +370,28 @@ static void test_new_pin(void **state)
 	assert_string_equal(rr->element[0]->element[1]->element[1]->str, "+254712345678");
 	assert_string_equal(rr->element[0]->element[1]->element[3]->str, sms.text);
 	freeReplyObject(rr);
+	/* Asked again at once: the receipt just sent stands, nothing changes, no second SMS. */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "eeeeeeeeeeeeeeee", 16, 60, "ceirgw:outbox", &sms, on_result,
+				       &r));
+	assert_string_equal(r.s, "recent");
+	assert_false(r.changed);
+	rr = redisCommand(c, "HGET rep:{%s} pin", imei);
+	assert_string_equal(rr->str, "cccccccccccccccc");
+	freeReplyObject(rr);
+	assert_int_equal(int_reply(c, "XLEN ceirgw:outbox"), 1);
+	/* ... but once that time is over, a new one. */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "eeeeeeeeeeeeeeee", 16, 0, NULL, NULL, on_result, &r));
+	assert_true(r.changed);
 	/* Unblock requested: a PIN no longer unblocks anything, nothing changes. */
 	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_UNBLOCK_REQUEST, NULL, 0,
 					  on_result, &r));
 	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
-				       "dddddddddddddddd", 16, "ceirgw:outbox", &sms, on_result, &r));
+				       "dddddddddddddddd", 16, 60, "ceirgw:outbox", &sms, on_result, &r));
 	assert_string_equal(r.s, "unblock_sent");
 	assert_false(r.changed);
-	assert_int_equal(store_report_new_pin(f->st, imei, "1234567890", "+254712345678", "x", 0,
+	assert_int_equal(store_report_new_pin(f->st, imei, "1234567890", "+254712345678", "x", 0, 60,
 					      NULL, NULL, on_result, &r), -EINVAL);
 	redisFree(c);
 }

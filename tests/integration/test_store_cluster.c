@@ -402,7 +402,7 @@ static void test_new_pin(void **state)
 	freeReplyObject(redisCommand(c, "SET rep:{353320000000021}:pin:own 3"));
 	redisFree(c);
 	RUN(f, a, store_report_new_pin(f->st, imei, "2234567890", "+254712345678",
-				       "0123456789abcdef", 16, "ceirgw:outbox3", &sms, on_result,
+				       "0123456789abcdef", 16, 60, "ceirgw:outbox3", &sms, on_result,
 				       &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.changed);

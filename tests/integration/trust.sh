@@ -307,7 +307,9 @@ is "$(grep -cF "$ref5" "$TEST_TMP/sms.log")" 1 "... and no new PIN sent"
 r=$(walk t2 "$OWNER5" 6 2135)
 like "$r" "CON $(render en mine.list reports=)" "the owner's own line then lists its reports"
 like "$r" "...${K:11} $(render en rstate.sent) $today" "... its phone, with the CEIR"
-# 40 new PINs asked at once from the owner's line: 3 a day.
+# 40 new PINs asked at once from the owner's line: 3 a day counted, and one new PIN: the
+# others within a minute find the one just sent, which stands (receipts sent at once would
+# arrive in any order, and only the last PIN written works).
 for i in $(seq 1 40); do printf '%s\tPIN %s 2135\n' "$OWNER5" "$ref5"; done >"$TEST_TMP/rs.burst"
 burst sms "$TEST_TMP/rs.burst" >"$TEST_TMP/rs.out"
 sent=$(count "$TEST_TMP/rs.out" "$(render en sms.pin_sent ref="$ref5")")
@@ -315,27 +317,22 @@ rslim=$(count "$TEST_TMP/rs.out" "$(render en common.limited what="$(render en l
 	minutes=1440)")
 vflim=$(count "$TEST_TMP/rs.out" "$(render en common.limited what="$(render en limit.verify)" \
 	minutes=60)")
-is "$sent" 3 "40 new PINs at once from one number: 3 sent (rate-resend-msisdn)"
+is "$sent" 3 "40 new PINs at once from one number: 3 within rate-resend-msisdn"
 is "$((sent + rslim + vflim))" 40 "... every other refused, saying what (new PINs or ID tries) and how long"
 [ "$rslim" -ge 1 ]
 ok $? "... new PINs refused for a day ($rslim), the ID tries past their own limit ($vflim)"
-wait_for 10 sh -c '[ "$(grep -cF "$1" "$2")" -ge 4 ]' sh "$ref5" "$TEST_TMP/sms.log"
+wait_for 10 sh -c '[ "$(grep -cF "$1" "$2")" -ge 2 ]' sh "$ref5" "$TEST_TMP/sms.log"
 sleep 1
-is "$(grep -cF "$ref5" "$TEST_TMP/sms.log")" 4 "... the receipt and 3 new ones reached the owner's line, no more"
+is "$(grep -cF "$ref5" "$TEST_TMP/sms.log")" 2 \
+	"... one receipt again, with a new PIN, reached the owner's line: the 3 share it"
 newpin=$(grep -F "$ref5" "$TEST_TMP/sms.log" | tail -n1 | grep -ow '[0-9]\{6\}' | head -n1)
 oldpin=$(grep -F "$ref5" "$TEST_TMP/sms.log" | head -n1 | grep -ow '[0-9]\{6\}' | head -n1)
-pins_sent=$(grep -F "$ref5" "$TEST_TMP/sms.log" | grep -ow '[0-9]\{6\}' | sort -u | wc -l)
-is "$pins_sent" 4 "... each with a PIN of its own"
-ok=0
-for p in $(grep -F "$ref5" "$TEST_TMP/sms.log" | grep -ow '[0-9]\{6\}' | sort -u); do
-	[ "$p" = "$newpin" ] && continue
-	r=$(sms "$OWNER5" "RECOVERED $ref5 $p")
-	case $r in *"Wrong PIN"*|*"Too many wrong PINs"*) ;; *) ok=1 ;; esac
-done
-ok "$ok" "every earlier PIN (the first receipt's $([ -n "$oldpin" ] && echo too)) is refused as wrong"
-R DEL "rep:{$K}:pin:own" >/dev/null
+[ -n "$newpin" ] && [ "$newpin" != "$oldpin" ]
+ok $? "... a PIN of its own"
+r=$(sms "$OWNER5" "RECOVERED $ref5 $oldpin")
+is "$r" "$(render en unblock.wrong_pin ref="$ref5" tries=2)" "the first receipt's PIN is refused as wrong"
 is "$(sms "$OWNER5" "RECOVERED $ref5 $newpin")" "$(render en unblock.done ref="$ref5")" \
-	"the last new PIN unblocks"
+	"the new PIN unblocks"
 grep -q "$newpin" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no new PIN in the log"
 

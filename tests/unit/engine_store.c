@@ -863,16 +863,17 @@ int store_report_transition_sms(struct store *st, const char *imei, enum report_
  * unblocks from, gets the new digest, the owner's PIN counter starts again, the receipt goes
  * into its outbox. */
 int store_report_new_pin(struct store *st, const char *imei, const char *ref,
-			 const char *owner, const char *digest, size_t dlen, const char *stream,
-			 const struct store_sms *sms, store_result_cb cb, void *arg)
+			 const char *owner, const char *digest, size_t dlen, unsigned idle_s,
+			 const char *stream, const struct store_sms *sms, store_result_cb cb,
+			 void *arg)
 {
 	char from[REPORT_SET_MAX];
 
 	if (report_states_format(report_event_from(REPORT_EV_UNBLOCK_REQUEST), from,
 				 sizeof(from)) < 0 || dlen == 0)
 		return -EINVAL;
-	OPEN("report_new_pin", " %s %s %s %.*s in %s%s", imei, ref, owner, (int)dlen, digest,
-	     from, stream && *stream ? " sms=1" : "");
+	OPEN("report_new_pin", " %s %s %s %.*s in %s idle=%u%s", imei, ref, owner, (int)dlen,
+	     digest, from, idle_s, stream && *stream ? " sms=1" : "");
 	struct pend *p = pend_new(st, RK_RESULT, arg);
 
 	p->cb.result = cb;
@@ -893,7 +894,16 @@ int store_report_new_pin(struct store *st, const char *imei, const char *ref,
 			answer_result(p, l, state, false);
 			return queue(st, p, l, how);
 		}
+		{
+			const char *at = rep_get(rp, "pin_at");
+
+			if (at && test_now - atoll(at) < (long long)idle_s) {
+				answer_result(p, l, "recent", false);
+				return queue(st, p, l, how);
+			}
+		}
 		rep_set(st, rp, "pin", 3, digest, dlen);
+		rep_setn(st, rp, "pin_at", test_now);
 		snprintf(ckey, sizeof(ckey), "vf:pin:%s:own", imei);
 		{
 			struct counter *c = counter_of(st, ckey, false);

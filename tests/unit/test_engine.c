@@ -1190,6 +1190,8 @@ static void sc_my_reports_outbox(void)
 		    "111111", "sw", NULL);
 	snprintf(msg, sizeof(msg), "PIN %s 5678", rA);
 	sms(OWNER1, msg);
+	comment("asked again at once: the receipt just sent stands (one PIN that works, one SMS)");
+	sms(OWNER1, msg);
 	comment("Arabic, Swahili and French menus and lists");
 	walk(OWNER1, "o1", "5", "1", NULL);
 	walk(OWNER1, "o2", "6", "5678", NULL);
