@@ -126,6 +126,8 @@ static const struct config_var vars[] = {
 	     "national ID tries one number may make, for whatever owner: HITS/SECONDS"),
 	RATE("rate-unblock-msisdn", rate_unblock_msisdn, "5/3600",
 	     "unblock attempts (reference and PIN) from one number: HITS/SECONDS"),
+	RATE("rate-resend-msisdn", rate_resend_msisdn, "3/86400",
+	     "new PINs (a report's receipt sent again) one number may ask for: HITS/SECONDS"),
 	/* Per-IMEI limits let strangers refuse an owner's report and every buyer's check of a
 	 * phone (issue 15); they are read so that older files still load, and not used. */
 	RATE("rate-check-imei", rate_check_imei, "120/3600",

@@ -56,7 +56,8 @@ struct ceirgw_config {
 	char *session_ttl_s, *ownership_window_days_s, *verify_tries_s, *verify_lockout_s;
 	char *report_sweep_after_s;
 	char *rate_check_msisdn_s, *rate_check_imei_s, *rate_report_msisdn_s,
-	     *rate_report_imei_s, *rate_verify_msisdn_s, *rate_unblock_msisdn_s;
+	     *rate_report_imei_s, *rate_verify_msisdn_s, *rate_unblock_msisdn_s,
+	     *rate_resend_msisdn_s;
 	char *ceir_requests, *ceir_results, *ceir_group;
 	char *sendsms_url, *sendsms_username, *sendsms_password;
 	char *api_keys_file;	/* absolute, or NULL */
@@ -89,7 +90,8 @@ struct ceirgw_config {
 	long report_sweep_after;
 	long box_heartbeat, box_max_frame, box_max_queue;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
-			   rate_report_imei, rate_verify_msisdn, rate_unblock_msisdn;
+			   rate_report_imei, rate_verify_msisdn, rate_unblock_msisdn,
+			   rate_resend_msisdn;
 };
 
 /* What the command line sets; NULL members leave the file's value. */

@@ -1383,6 +1383,331 @@ static void act_unblock(struct run *r)
 	     unblock_find);
 }
 
+/* ---- my reports and a new PIN (issue 18: a lost reference or PIN recovered) -------------- */
+
+/* Both need the ID digits of the caller's own line matched in this session: the caller is the
+ * owner, and only the owner's reports are listed (nothing before proof, doc/trust.md). */
+static bool mine_verified(const struct run *r)
+{
+	return r->s.kyc_owner[0] != '\0' && strcmp(r->s.kyc_owner, r->msisdn) == 0 &&
+	       strcmp(r->s.owner, r->msisdn) == 0;
+}
+
+/* The candidates: the newest IMEIs the operators' data pairs with the caller's number. */
+#define MINE_CAND 16
+struct mine_ctx {
+	struct run *r;
+	int outstanding;
+	int failed;
+	unsigned ncand;
+	uint64_t cand[MINE_CAND];
+	bool ok[MINE_CAND];		/* a report that names the caller as the owner */
+	enum report_state state[MINE_CAND];
+	long long created[MINE_CAND];
+	char ref[MINE_CAND][REF_LEN + 1];
+};
+
+/* One line of the list: over USSD the phone, its IMEI's last 4 digits, the state and the date
+ * ("1 Samsung SM-A515F ...3809 BLOCKED 2026-01-05"); by SMS the reference instead of the
+ * phone, which the owner needs for PIN <ref> and STATUS ("1234567890 ...3809 BLOCKED"). */
+static int mine_line(struct run *r, const struct mine_ctx *mc, unsigned i, unsigned n,
+		     char *out, size_t outsz)
+{
+	char imei[16], key[40], state[48], date[11], maker[sizeof(r->maker) + sizeof(r->model)];
+
+	run_imei_of_body(mc->cand[i], imei);
+	snprintf(key, sizeof(key), "rstate.%s", report_state_name(mc->state[i]));
+	if (run_render_key(r, key, state, sizeof(state)) <= 0)
+		snprintf(state, sizeof(state), "%s", report_state_name(mc->state[i]));
+	if (r->ch != EC_USSD)
+		return snprintf(out, outsz, "%s ...%s %s", mc->ref[i], imei + 11, state);
+	snprintf(r->s.imei, sizeof(r->s.imei), "%s", imei);
+	run_set_model(r);
+	/* The phone cut to 16 characters: a line of the list is 48 at most (flow.h). */
+	snprintf(maker, sizeof(maker), "%s%s%s", r->maker[0] ? r->maker : "?",
+		 r->model[0] ? " " : "", r->model);
+	{
+		size_t k = 0, cps = 0;
+
+		while (maker[k] && cps < 16) {
+			k++;
+			while (((unsigned char)maker[k] & 0xc0) == 0x80)
+				k++;
+			cps++;
+		}
+		maker[k] = '\0';
+	}
+	date_of(mc->created[i], date);
+	return snprintf(out, outsz, "%u %s ...%s %s %s", n, maker, imei + 11, state, date);
+}
+
+static void mine_done(struct mine_ctx *mc)
+{
+	struct run *r = mc->r;
+	size_t len = 0;
+
+	if (mc->failed) {
+		int err = mc->failed;
+
+		talloc_free(mc);
+		fail_store(r, err);
+		return;
+	}
+	/* Newest first, as many as a pick can name. */
+	r->s.nmine = 0;
+	r->list[0] = '\0';
+	for (unsigned i = mc->ncand; i-- > 0 && r->s.nmine < SESS_HANDSETS_MAX;) {
+		char line[160];
+		int n;
+
+		if (!mc->ok[i])
+			continue;
+		n = mine_line(r, mc, i, r->s.nmine + 1, line + (len > 0), sizeof(line) - 1);
+		if (n < 0 || (size_t)n >= sizeof(line) - 1 ||
+		    len + (len > 0) + (size_t)n >= sizeof(r->s.mine_list))
+			break;
+		if (len > 0)
+			line[0] = '\n';
+		memcpy(r->list + len, line, (size_t)n + (len > 0) + 1);
+		len += (size_t)n + (len > 0);
+		r->s.mine[r->s.nmine++] = mc->cand[i];
+	}
+	talloc_free(mc);
+	r->s.imei[0] = '\0';
+	r->maker[0] = r->model[0] = '\0';
+	memcpy(r->s.mine_list, r->list, len + 1);
+	LOGP(LOGC_FLOW, LOGL_INFO, "%s: my reports: %u listed", r->tag, r->s.nmine);
+	run_finish(r, r->s.nmine ? MY_REPORTS_SOME : MY_REPORTS_NONE);
+}
+
+struct mine_cand {
+	struct mine_ctx *mc;
+	unsigned i;
+};
+
+static void mine_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct mine_cand *cc = arg;
+	struct mine_ctx *mc = cc->mc;
+	unsigned i = cc->i;
+	struct report rep;
+
+	talloc_free(cc);
+	if (err < 0) {
+		mc->failed = err;
+	} else {
+		report_decode(&rep, kv, n);
+		/* Only the reports that name the caller as the owner: a report of the same phone
+		 * by someone else (a later owner, a thief's) is not the caller's to see. */
+		if (report_exists(&rep) && !rep.state_unknown && rep.ref[0] &&
+		    strcmp(rep.owner, mc->r->msisdn) == 0) {
+			mc->ok[i] = true;
+			mc->state[i] = rep.state;
+			mc->created[i] = rep.created;
+			memcpy(mc->ref[i], rep.ref, sizeof(mc->ref[i]));
+		}
+	}
+	if (--mc->outstanding == 0)
+		mine_done(mc);
+}
+
+static void mine_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
+{
+	struct run *r = arg;
+	size_t first = n > MINE_CAND ? n - MINE_CAND : 0;
+	struct mine_ctx *mc;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	mc = talloc_zero(r, struct mine_ctx);
+	if (mc == NULL) {
+		fail_store(r, -ENOMEM);
+		return;
+	}
+	mc->r = r;
+	for (size_t i = first; i < n; i++)
+		mc->cand[mc->ncand++] = bodies[i];
+	if (mc->ncand == 0) {
+		mine_done(mc);
+		return;
+	}
+	mc->outstanding = (int)mc->ncand;
+	for (unsigned i = 0; i < mc->ncand; i++) {
+		struct mine_cand *cc = talloc_zero(mc, struct mine_cand);
+		char imei[16];
+		int rc;
+
+		run_imei_of_body(mc->cand[i], imei);
+		rc = cc ? store_report_get(r->e->st, imei, mine_on_report, cc) : -ENOMEM;
+		if (rc < 0) {
+			talloc_free(cc);
+			mc->failed = rc;
+			if (--mc->outstanding == 0) {
+				mine_done(mc);	/* from a store answer: not reentrant */
+				return;
+			}
+		} else {
+			cc->mc = mc;
+			cc->i = i;
+		}
+	}
+}
+
+static void act_my_reports(struct run *r)
+{
+	int rc;
+
+	r->s.nmine = 0;
+	r->s.mine_list[0] = '\0';
+	if (!mine_verified(r)) {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: my reports without the ID digits of the caller's "
+		     "line: the flow skips a step", r->tag);
+		run_finish(r, MY_REPORTS_NOT_VERIFIED);
+		return;
+	}
+	rc = store_msisdn_handsets(r->e->st, e164_number(r->msisdn), mine_on_list, r);
+	if (rc < 0)
+		defer_fail(r, rc);
+}
+
+/* A new PIN is not sent again within this long of the last (the store answers "recent"):
+ * receipts sent at once reach the phone in any order, and only the last PIN written works.
+ * A receipt is relayed within milliseconds, or by the sweep within 10 s. */
+#define NEW_PIN_IDLE_S 60
+
+static void new_pin_done(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+		fail_store(r, err);
+		return;
+	}
+	if (!changed && len == 6 && memcmp(s, "recent", 6) == 0) {
+		/* Asked again while the last one is on its way: that one stands, and its PIN is
+		 * the one that works (one receipt, not several in any order). */
+		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: report %s: a new PIN was sent just now: it stands",
+		     r->rtag, run_ref_log(r));
+		run_finish(r, NEW_PIN_SENT);
+		return;
+	}
+	if (!changed) {
+		/* Moved or reopened since it was looked up. */
+		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+		run_finish(r, len == 0 ? NEW_PIN_UNKNOWN : NEW_PIN_NOT_BLOCKED);
+		return;
+	}
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: new PIN, receipt to the owner's line",
+	     r->rtag, run_ref_log(r));
+	if (r->e->sms.outbox == NULL) {
+		run_send_sms(r, r->msisdn, "notify.receipt");
+	} else {
+		r->e->stats.sms_sent++;
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
+	}
+	OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+	run_finish(r, NEW_PIN_SENT);
+}
+
+static void new_pin_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct run *r = arg;
+	bool by_ref = r->pick == 0;
+	char digest[17], text[1024];
+	struct store_sms sms = { r->msisdn, text, 0 };
+	const char *stream = NULL;
+	int rc, tn;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	report_decode(&r->rep, kv, n);
+	/* The caller's own report only (owner: the caller, whose ID digits matched); by SMS the
+	 * one with the reference typed. Another's is unknown, as a reference that is none. */
+	if (!report_exists(&r->rep) || r->rep.ref[0] == '\0' ||
+	    strcmp(r->rep.owner, r->msisdn) != 0 ||
+	    (by_ref && strcmp(r->rep.ref, r->s.ref) != 0)) {
+		run_finish(r, NEW_PIN_UNKNOWN);
+		return;
+	}
+	memcpy(r->s.ref, r->rep.ref, sizeof(r->s.ref));
+	run_set_model(r);
+	if (!report_event_allows(REPORT_EV_UNBLOCK_REQUEST, r->rep.state)) {
+		run_finish(r, NEW_PIN_NOT_BLOCKED);
+		return;
+	}
+	if (!random_digits(r->pin_out, PIN_LEN)) {
+		fail_store(r, -EIO);
+		return;
+	}
+	pin_digest(r->e, r->s.ref, r->pin_out, digest);
+	/* The receipt again, with the new PIN, to the owner's line (the caller's): through the
+	 * report's outbox in the same step as the new digest where the channel has one, so that
+	 * the old PIN never stops working without the new one on its way. */
+	if (r->e->sms.outbox) {
+		tn = run_render_key(r, "notify.receipt", text, sizeof(text));
+		if (tn <= 0) {
+			OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+			fail_store(r, -EINVAL);
+			return;
+		}
+		sms.len = (size_t)tn;
+		stream = r->e->sms.outbox;
+	}
+	rc = store_report_new_pin(r->e->st, r->s.imei, r->s.ref, r->msisdn, digest, 16,
+				  NEW_PIN_IDLE_S, stream, stream ? &sms : NULL, new_pin_done, r);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	OPENSSL_cleanse(text, sizeof(text));
+	if (rc < 0) {
+		OPENSSL_cleanse(r->pin_out, sizeof(r->pin_out));
+		fail_store(r, rc);
+	}
+}
+
+static void new_pin_lookup(struct run *r)
+{
+	int rc;
+
+	if (r->pick == 0) {
+		find_report(r, NEW_PIN_UNKNOWN, new_pin_on_report);
+		return;
+	}
+	run_imei_of_body(r->s.mine[r->pick - 1], r->s.imei);
+	rc = store_report_get(r->e->st, r->s.imei, new_pin_on_report, r);
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+static void act_new_pin(struct run *r)
+{
+	if (!mine_verified(r)) {
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: new PIN without the ID digits of the caller's "
+		     "line: the flow skips a step", r->tag);
+		run_finish(r, NEW_PIN_NOT_VERIFIED);
+		return;
+	}
+	if (r->pick > r->s.nmine || (r->pick == 0 && !ref_valid(r->s.ref, strlen(r->s.ref)))) {
+		run_finish(r, r->pick ? NEW_PIN_INVALID : NEW_PIN_UNKNOWN);
+		return;
+	}
+	if (r->e->kyc_keylen == 0 || r->e->sms.send == NULL) {
+		/* A new PIN that no SMS can bring would only take the owner's old one away. */
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: no %s: no new PIN", r->tag,
+		     r->e->kyc_keylen == 0 ? "kyc-key-file" : "SMS path (sendsms-url, bearerbox)");
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	/* Counted per caller before anything is looked up: each is an SMS the gateway pays for
+	 * and a PIN the owner must then use. */
+	rate(r, STORE_LIMIT_RESEND, &r->e->cfg->rate_resend_msisdn, "resend", NEW_PIN_LIMITED,
+	     new_pin_lookup);
+}
+
 /* ---- language --------------------------------------------------------------------------- */
 
 static void act_languages(struct run *r)
@@ -1426,6 +1751,8 @@ void actions_run(struct run *r, enum flow_action a)
 	case FA_LANGUAGES: act_languages(r); break;
 	case FA_LANGUAGE: act_language(r); break;
 	case FA_IMEI_WHY: act_imei_why(r); break;
+	case FA_MY_REPORTS: act_my_reports(r); break;
+	case FA_NEW_PIN: act_new_pin(r); break;
 	case FA_COUNT: run_finish_unavailable(r); break;
 	}
 }

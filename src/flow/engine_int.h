@@ -65,6 +65,10 @@ struct engine {
 	X(VAR, police, POLICE, 25) \
 	X(VAR, ref, REF, REF_LEN + 1) \
 	X(LIST, handsets, "h", SESS_HANDSETS_MAX)	/* IMEI bodies listed to pick from */ \
+	/* "My reports" (issue 18): the IMEI bodies of the caller's reports listed, and the \
+	 * list as shown (states and dates are not kept otherwise), for a pick. */ \
+	X(LIST, mine, "m", SESS_HANDSETS_MAX) \
+	X(TEXT, mine_list, "ml", 400) \
 	/* What was verified, and for whom: the report action insists on both. */ \
 	X(STR, link_owner, "lo", MSISDN_E164_MAX + 1) \
 	X(STR, link_imei, "li", 16) \
@@ -144,7 +148,7 @@ struct run {
 	bool police_set;
 	size_t imei_raw_len;
 
-	/* Placeholder values of the screen to render. */
+	/* Placeholder values of the screen to render (list: {handsets} or {reports}). */
 	char maker[96], model[128], date[11], tries[24], minutes[24], why[128], list[512];
 	char what[96];			/* what a limit counted, in the run's language */
 	char why_code[48];

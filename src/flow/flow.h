@@ -61,6 +61,7 @@ enum flow_var {
 	 * that a screen leave room for at least one line. */ \
 	X(HANDSETS, "handsets", 36, true, NULL) \
 	X(LANGUAGES, "languages", 50, false, NULL) \
+	X(REPORTS, "reports", 48, true, NULL)	/* the caller's reports, a line each */ \
 	/* Texts of the same language (reason.stolen, limit.checks): measured as they are. */ \
 	X(REASON, "reason", 12, true, "reason.") \
 	X(POLICE, "police", 24, true, NULL) \
@@ -90,6 +91,8 @@ enum flow_action {
 	FA_LANGUAGES,	/* builds the language list */
 	FA_LANGUAGE,	/* FV_PICK -> the session's language, remembered for the number */
 	FA_IMEI_WHY,	/* why FV_IMEI is not an IMEI (a re-ask says so); no store */
+	FA_MY_REPORTS,	/* the reports of the caller's phones, once the ID digits matched */
+	FA_NEW_PIN,	/* FV_PICK (a line of that list) or FV_REF: a new PIN, by SMS */
 	FA_COUNT
 };
 

@@ -373,6 +373,8 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 	run_set_model(r);
 	if (r->s.nhandsets)
 		run_build_handsets(r);
+	if (r->s.nmine)		/* my reports: the list as it was built (states, dates) */
+		snprintf(r->list, sizeof(r->list), "%s", r->s.mine_list);
 	if (r->cumulative)	/* the aggregator repeats every input so far */
 		r->next_input = r->ninputs > r->s.consumed ? r->s.consumed : r->ninputs;
 	if ((r->next_input >= r->ninputs || r->j->flow->screens[r->screen].kind == FS_END) &&

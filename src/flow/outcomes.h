@@ -20,7 +20,9 @@
 	X(UNBLOCK, "unblock") \
 	X(LANGUAGES, "languages") \
 	X(LANGUAGE, "language") \
-	X(IMEI_WHY, "imei_why")
+	X(IMEI_WHY, "imei_why") \
+	X(MY_REPORTS, "my_reports") \
+	X(NEW_PIN, "new_pin")
 
 /* X(action, outcome, name): the outcome is <action>_<outcome>, "name" in the flows. */
 #define CHECK_OUTCOMES(X) \
@@ -113,6 +115,30 @@
 	X(IMEI_WHY, INVALID_DIGITS, "invalid_digits") \
 	X(IMEI_WHY, INVALID_CHECK, "invalid_check") \
 	X(IMEI_WHY, INVALID_RESERVED, "invalid_reserved")
+
+/* The reports of the caller's own phones (the IMEIs the operators' data pairs with the
+ * caller's number, whose report names the caller as the owner), only once the ID digits of
+ * the caller's line matched in this session (not_verified otherwise: a flow that skips the
+ * kyc step tells nothing). Nothing is counted: the ID digits were. */
+#define MY_REPORTS_OUTCOMES(X) \
+	X(MY_REPORTS, SOME, "some") \
+	X(MY_REPORTS, NONE, "none") \
+	X(MY_REPORTS, NOT_VERIFIED, "not_verified") \
+	X(MY_REPORTS, UNAVAILABLE, "unavailable")
+
+/* A new PIN for one of them (a line of the list, or by SMS its reference), sent with the
+ * receipt to the caller's line; the old PIN stops working. invalid: a pick no line has;
+ * unknown: no report of the caller's has that reference; not_blocked: the report is in no
+ * state where a PIN unblocks (closed, unblock requested, not yet with the CEIR); limited:
+ * rate-resend-msisdn. */
+#define NEW_PIN_OUTCOMES(X) \
+	X(NEW_PIN, SENT, "sent") \
+	X(NEW_PIN, INVALID, "invalid") \
+	X(NEW_PIN, UNKNOWN, "unknown") \
+	X(NEW_PIN, NOT_BLOCKED, "not_blocked") \
+	X(NEW_PIN, NOT_VERIFIED, "not_verified") \
+	X(NEW_PIN, LIMITED, "limited") \
+	X(NEW_PIN, UNAVAILABLE, "unavailable")
 
 /* An outcome's value holds its action and its index in the action's outcomes. */
 #define FLOW_OUTCOME(a, i) ((int)(a) * 256 + (i))

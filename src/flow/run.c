@@ -642,6 +642,7 @@ static const char *placeholder_value(struct run *r, enum flow_placeholder p, con
 	case FP_MINUTES:
 		return r->minutes;
 	case FP_HANDSETS:
+	case FP_REPORTS:
 		return r->list;
 	case FP_LANGUAGES:
 		return r->j->langs;

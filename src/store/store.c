@@ -169,6 +169,43 @@ static struct script report_transition_script = {
 	"return {ARGV[2], 1}\n", ""
 };
 
+/* A new unblock PIN for a report (issue 18: a lost PIN recovered), with its receipt SMS in the
+ * report's outbox in the same step, as report_transition_script keeps a move and its SMS: the
+ * old PIN's digest is replaced and the receipt with the new PIN is queued together or not at
+ * all, so that no owner is left with a PIN that no longer works and no SMS bringing the new
+ * one. Only for the report of the reference and the owner given (the one the proven owner
+ * picked, not one opened since) and only in the states given (those in which the PIN still
+ * unblocks: UNBLOCK_REQUEST's, domain/report.h). Not again within the idle seconds of the
+ * last new PIN ('recent', nothing changed): receipts sent at once would be relayed and
+ * delivered in any order, and the owner could not tell which one's PIN is the one that works;
+ * the one just sent stands. The owner's own wrong-PIN counter starts again (the owner now
+ * holds the right PIN); the other lines' counter is kept, so that strangers who locked the
+ * report out stay locked out (doc/trust.md). KEYS: rep:{imei}, rep:{imei}:out,
+ * rep:{imei}:pin:own. ARGV: the states "a|b", the reference, the owner, the new digest, the
+ * idle seconds, the outbox stream ('' for none), then the SMS's to and text when there is a
+ * stream. Returns the state (or 'recent') and whether the PIN changed; '' when there is no
+ * such report (none, another reference, another owner). */
+static struct script report_new_pin_script = {
+	"local st = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not st or redis.call('HGET', KEYS[1], 'ref') ~= ARGV[2] or\n"
+	"   redis.call('HGET', KEYS[1], 'owner') ~= ARGV[3] then return {'', 0} end\n"
+	"if not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
+	"  return {st, 0}\n"
+	"end\n"
+	"local now = tonumber(redis.call('TIME')[1])\n"
+	"if now - tonumber(redis.call('HGET', KEYS[1], 'pin_at') or '0') < tonumber(ARGV[5]) then\n"
+	"  return {'recent', 0}\n"
+	"end\n"
+	"redis.call('HSET', KEYS[1], 'pin', ARGV[4], 'pin_at', now)\n"
+	"redis.call('DEL', KEYS[3])\n"
+	"if ARGV[6] ~= '' then\n"
+	"  local n = redis.call('HINCRBY', KEYS[1], 'outseq', 1)\n"
+	"  redis.call('HSET', KEYS[2], ARGV[2] .. ':' .. n,\n"
+	"             ARGV[6] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[8])\n"
+	"end\n"
+	"return {st, 1}\n", ""
+};
+
 /* Takes an IMEI off the index of reports whose outbox the store relays (rep:relay), unless
  * a transition indexed it again since the relay began. KEYS: the index. ARGV: the IMEI, the
  * relay's start (ms). */
@@ -2177,6 +2214,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	TAILQ_INIT(&st->parked);
 	script_sha(&report_create_script);
 	script_sha(&report_transition_script);
+	script_sha(&report_new_pin_script);
 	script_sha(&relay_done_script);
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
@@ -2578,6 +2616,9 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	return op_start_script(op, &report_create_script, argc, argv, lens);
 }
 
+static int start_relayed(struct op *op, const struct script *sc, const char *imei, int argc,
+			 const char **argv, const size_t *lens);
+
 static int report_transition(struct store *st, const char *imei, enum report_event ev,
 			     unsigned idle_s, const struct store_kv *fields,
 			     size_t n, const char *stream, const struct store_sms *sms,
@@ -2585,11 +2626,10 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 {
 	const char *argv[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
 	size_t lens[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	char idle[12], count[4], out[ID_MAX + 8], mark[24], from[REPORT_SET_MAX];
+	char idle[12], count[4], out[ID_MAX + 8], from[REPORT_SET_MAX];
 	const char *to = report_state_name(report_event_to(ev));
-	struct result_op *ro;
 	struct op *op;
-	int argc = 0, rc, nfrom;
+	int argc = 0, nfrom;
 
 	/* Only a move of the event table is written; OPEN is store_report_create's. */
 	if ((unsigned)ev >= REPORT_EVENT_COUNT || ev == REPORT_EV_OPEN)
@@ -2600,7 +2640,6 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
-	ro = op->data;
 	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || nsms > STORE_SMS_MAX ||
 	    (nsms && (stream == NULL || *stream == '\0' || strlen(stream) > ID_MAX ||
 		      strchr(stream, '\n')))) {
@@ -2641,8 +2680,20 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 	}
 	if (nsms == 0)
 		return op_start_script(op, &report_transition_script, argc, argv, lens);
-	/* The SMS: the report is indexed for the relay first (R_MARK), then the script. */
-	rc = op_keep_script(op, &report_transition_script, argc, argv, lens);
+	return start_relayed(op, &report_transition_script, imei, argc, argv, lens);
+}
+
+/* Starts a report script (op's key is the report's) that writes SMS into the report's outbox:
+ * the report is indexed for the relay first (R_MARK), then the script; the store relays the
+ * SMS once the script answered (result_answer). */
+static int start_relayed(struct op *op, const struct script *sc, const char *imei, int argc,
+			 const char **argv, const size_t *lens)
+{
+	struct result_op *ro = op->data;
+	char mark[24];
+	int rc;
+
+	rc = op_keep_script(op, sc, argc, argv, lens);
 	if (rc < 0) {
 		talloc_free(op);
 		return rc;
@@ -2686,6 +2737,68 @@ int store_report_resume(struct store *st, const char *imei, enum report_event ev
 			store_result_cb cb, void *arg)
 {
 	return report_transition(st, imei, ev, idle_s, fields, n, NULL, NULL, 0, cb, arg);
+}
+
+int store_report_new_pin(struct store *st, const char *imei, const char *ref,
+			 const char *owner, const char *digest, size_t dlen, unsigned idle_s,
+			 const char *stream, const struct store_sms *sms, store_result_cb cb,
+			 void *arg)
+{
+	const char *argv[13];
+	size_t lens[13];
+	char out[ID_MAX + 8], own[ID_MAX + 16], from[REPORT_SET_MAX], idle[12];
+	struct op *op;
+	int argc = 0, nfrom;
+
+	/* Only where the PIN still unblocks the phone: the states UNBLOCK_REQUEST moves from. */
+	nfrom = report_states_format(report_event_from(REPORT_EV_UNBLOCK_REQUEST), from,
+				     sizeof(from));
+	if (nfrom <= 0)
+		return -EINVAL;
+	if (ref == NULL || owner == NULL || digest == NULL || *ref == '\0' || *owner == '\0' ||
+	    dlen == 0 || strlen(ref) > 32 || strlen(owner) > 32 ||
+	    (stream != NULL && *stream != '\0' &&
+	     (sms == NULL || sms->to == NULL || *sms->to == '\0' || strchr(sms->to, '\n') ||
+	      strlen(stream) > ID_MAX || strchr(stream, '\n'))))
+		return -EINVAL;
+	op = result_op_new(st, cb, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	argv[argc] = "3";	/* the keys: the report, its outbox, the owner's PIN counter */
+	lens[argc++] = 1;
+	argv[argc] = op->key;
+	lens[argc++] = op->keylen;
+	lens[argc] = (size_t)snprintf(out, sizeof(out), "%.*s:out", (int)op->keylen, op->key);
+	argv[argc++] = out;
+	lens[argc] = (size_t)snprintf(own, sizeof(own), "%.*s:pin:own", (int)op->keylen,
+				      op->key);
+	argv[argc++] = own;
+	argv[argc] = from;
+	lens[argc++] = (size_t)nfrom;
+	argv[argc] = ref;
+	lens[argc++] = strlen(ref);
+	argv[argc] = owner;
+	lens[argc++] = strlen(owner);
+	argv[argc] = digest;
+	lens[argc++] = dlen;
+	lens[argc] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
+	argv[argc++] = idle;
+	if (stream == NULL || *stream == '\0') {
+		argv[argc] = "";
+		lens[argc++] = 0;
+		return op_start_script(op, &report_new_pin_script, argc, argv, lens);
+	}
+	argv[argc] = stream;
+	lens[argc++] = strlen(stream);
+	argv[argc] = sms->to;
+	lens[argc++] = strlen(sms->to);
+	argv[argc] = sms->text;
+	lens[argc++] = sms->len;
+	return start_relayed(op, &report_new_pin_script, imei, argc, argv, lens);
 }
 
 int store_report_get(struct store *st, const char *imei, store_fields_cb cb, void *arg)
@@ -2948,6 +3061,7 @@ int store_limit_hit(struct store *st, enum store_limit what, const char *who, si
 	static const char *const prefix[] = {
 		[STORE_LIMIT_CHECK] = "chk:m:", [STORE_LIMIT_REPORT] = "rep:m:",
 		[STORE_LIMIT_VERIFY] = "vf:m:", [STORE_LIMIT_UNBLOCK] = "ub:m:",
+		[STORE_LIMIT_RESEND] = "rs:m:",
 		[STORE_LIMIT_API] = "api:",
 	};
 	char name[ID_MAX + 1], ms[24];

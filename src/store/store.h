@@ -163,6 +163,21 @@ int store_report_resume(struct store *st, const char *imei, enum report_event ev
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg);
 
+/* A new unblock PIN for the IMEI's report (issue 18), in one Lua script: the PIN's digest
+ * (digest[0..dlen), hex) replaces the old one, so that the old PIN fails from then on, the
+ * owner's own wrong-PIN counter ("own", store_verify_pin) starts again, and, with a stream,
+ * the receipt sms is written into the report's outbox in the same step and relayed as
+ * store_report_transition_sms's are. Only for the report whose reference is ref and whose
+ * owner is owner (E.164), and only in a state where the PIN unblocks (the states
+ * REPORT_EV_UNBLOCK_REQUEST moves from), and not within idle_s seconds of the last new PIN
+ * (s "recent": the receipt just sent stands); nothing changes otherwise. Answers the
+ * report's state with changed true when the PIN was replaced; s "" when there is no such
+ * report. */
+int store_report_new_pin(struct store *st, const char *imei, const char *ref,
+			 const char *owner, const char *digest, size_t dlen, unsigned idle_s,
+			 const char *stream, const struct store_sms *sms, store_result_cb cb,
+			 void *arg);
+
 /* The index of open reports (rep:open): a report goes in when it is opened and out once it
  * is with the CEIR, so that one a journey left half-way is found and completed. */
 int store_report_open(struct store *st, const char *imei, bool open, store_done_cb cb,
@@ -241,6 +256,7 @@ enum store_limit {
 	STORE_LIMIT_REPORT,	/* report attempts, per number */
 	STORE_LIMIT_VERIFY,	/* national ID tries, per number */
 	STORE_LIMIT_UNBLOCK,	/* unblock attempts, per number */
+	STORE_LIMIT_RESEND,	/* new PINs asked for (a receipt sent again), per number */
 	STORE_LIMIT_API,	/* JSON API requests, per key name */
 };
 

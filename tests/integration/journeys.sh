@@ -301,6 +301,62 @@ is "$(sms "$OWNER2" "STATUS $ref2")" \
 		why="$(render en status.why.not_the_owner)")" "STATUS: rejected, with why"
 is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
 
+# ---- my reports: a lost reference or PIN recovered (issue 18) -----------------------------
+# The caller's line is the owner: the ID digits first (a malformed one no try, a wrong one
+# counted), nothing of the owner's told before; then the reports of its phones; a pick sends
+# the receipt again with a new PIN to the line, and the old PIN stops working.
+nrc=$(grep -c "report $ref for" "$TEST_TMP/phone.out")
+dial y1 "$OWNER" >/dev/null
+is "$(press 6)" "CON $(render en mine.ask_id)" "my reports: the ID digits of the caller's line first"
+is "$(press abc)" "CON $(render en report.bad_id)" "... not an ID: why, asked again, no try"
+r=$(press 1111)
+is "$r" "CON $(render en report.id_wrong tries=2)" "... a wrong one: 2 tries left"
+case $r in *"$ref"*|*"$ref3"*|*3809*|*0013*) ok 1 "no reference nor phone before the ID matched" ;;
+*) ok 0 "no reference nor phone before the ID matched" ;; esac
+r=$(press 5926)
+like "$r" "CON $(render en mine.list reports=)" "... the right ones: the owner's reports"
+like "$r" "Nokia N900 ...3809 $(render en rstate.blocked) $today" \
+	"... the blocked Nokia: model, IMEI tail, state, date"
+like "$r" "Samsung SGH-W110 ...0013 $(render en rstate.blocked) $today" "... and the Samsung"
+line=$(printf '%s\n' "$r" | sed -n 's/^\([0-9]\) Nokia N900 \.\.\.3809.*/\1/p')
+is "$(press "$line")" "END $(render en mine.pin_sent ref="$ref")" \
+	"... picked: a new PIN is sent to the line, the old one no longer works"
+receipts_more() { [ "$(grep -c "report $ref for" "$TEST_TMP/phone.out")" -gt "$nrc" ]; }
+wait_for 5 receipts_more
+ok $? "the receipt again, with a new PIN, reached the owner's line"
+newpin=$(grep -o "report $ref for.*PIN: [0-9]\{6\}" "$TEST_TMP/phone.out" | tail -n1 | grep -o '[0-9]\{6\}$')
+is "${#newpin}" 6 "... a 6-digit PIN"
+[ "$newpin" != "$pin" ]
+ok $? "... a new one"
+is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.wrong_pin ref="$ref" tries=2)" \
+	"the old PIN fails: wrong PIN"
+is "$(R HGET "rep:{$A}" state)" blocked "... nothing queued, still blocked"
+grep -q "$newpin" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "the new PIN is not in the log"
+grep -q "$ref" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "no whole reference in the log"
+R DEL "rep:{$A}:pin:own" >/dev/null	# the unblock below counts its tries from 3
+pin=$newpin	# ... and unblocks with the new PIN
+# By SMS: REPORTS <ID digits> lists them with their references; PIN <ref> <ID digits>.
+r=$(sms "$OWNER" "REPORTS 5926")
+like "$r" "$(render en sms.mine_list reports= | head -n1)" "SMS: REPORTS <ID digits>: the list"
+like "$r" "$ref ...3809 $(render en rstate.blocked)" "... the reference, IMEI tail and state"
+like "$r" "$ref3 ...0013 $(render en rstate.blocked)" "... of each report of the owner's"
+is "$(sms "$OWNER" "REPORTS")" "$(render en sms.mine_no_id)" "SMS: REPORTS alone: add the ID digits"
+is "$(sms "$OWNER" "reports ab")" "$(render en sms.mine_bad_id)" "SMS: a malformed ID: no try"
+is "$(sms "$OWNER" "PIN 12345 5926")" "$(render en sms.pin_bad_ref)" "SMS: PIN with no reference"
+is "$(sms "$OWNER" "PIN $ref3 5926")" "$(render en sms.pin_sent ref="$ref3")" \
+	"SMS: PIN <ref> <ID digits>: a new PIN"
+wait_for 5 grep -q "report $ref3 for" "$TEST_TMP/phone.out"
+ok $? "... its receipt reached the owner's line"
+R --scan --pattern "kyc:*:vf:${OWNER2#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
+r=$(sms "$OWNER2" "PIN $ref 6543")
+is "$r" "$(render en sms.pin_unknown)" "SMS: another owner's reference, own ID right: unknown"
+r=$(sms "$OWNER2" "PIN $ref 0000")
+is "$r" "$(render en sms.mine_id_wrong tries=2)" "SMS: ... with a wrong ID: the ID, nothing else"
+is "$(sms "$FRIEND" "REPORTS 1234")" "$(render en mine.no_kyc)" "SMS: a line with no ID on record"
+is "$(walk y2 "$OTHER" 6 1234)" "END $(render en mine.no_kyc)" "USSD: the same"
+
 # ---- unblock ------------------------------------------------------------------------------
 r=$(sms "$OWNER" "RECOVERED $ref 000000")
 is "$r" "$(render en unblock.wrong_pin ref="$ref" tries=2)" "RECOVERED with a wrong PIN: 2 tries left"
@@ -371,7 +427,21 @@ for l in $langs; do
 		"language $l: SMS keyword $kw answers in $l"
 	r=$(walk "x$l" "$who" 2 2 "0722000111" "$U" 6543)
 	is "$r" "END $(render "$l" report.not_linked)" "language $l: report failure text"
+	# My reports in $l: the owner's line chooses $l, lists by USSD, and by SMS with the
+	# keyword of $l (the reply in its language).
+	walk "o$l" "$OWNER" 5 "$i" >/dev/null
+	r=$(walk "y$l" "$OWNER" 6)
+	is "$r" "CON $(render "$l" mine.ask_id)" "language $l: my reports asks the ID digits"
+	r=$(walk "z$l" "$OWNER" 6 5926)
+	like "$r" "CON $(render "$l" mine.list reports= | head -n1)" "language $l: my reports: the list"
+	like "$r" "...0013 $(render "$l" rstate.sent)" "language $l: ... the state in $l"
+	kw=$(render "$l" kw.reports | cut -d, -f1)
+	r=$(sms "$OWNER" "$kw 5926")
+	like "$r" "1000000009 ...0013 $(render "$l" rstate.sent)" \
+		"language $l: SMS $kw: the list in $l, with the reference"
+	is "$(sms "$OWNER" "$kw")" "$(render "$l" sms.mine_no_id)" "language $l: SMS $kw alone"
 done
+walk oen "$OWNER" 5 2 >/dev/null
 
 gw_stop
 exec 7>&-

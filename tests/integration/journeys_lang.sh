@@ -59,7 +59,8 @@ D=$(imei_of 35332100555555)
 echo "$D,254700000001,639021000000011,2025-01-01,$today" >>"$TEST_TMP/pairings.csv"
 echo "$D,254700000002,639021000000012,2025-02-01,$today" >>"$TEST_TMP/pairings.csv"
 U=123456780000010	# a valid IMEI of no known model
-gw_conf "$BACKEND_REDIS_CONF" debug
+# Each owner's ID digits are asked more than the default 10 an hour allows (my reports too).
+gw_conf "$BACKEND_REDIS_CONF" debug "rate-verify-msisdn = 40/3600"
 import_data
 
 # ---- the sendsms endpoint: records each SMS as to, from, coding, charset, text -------------
@@ -96,6 +97,16 @@ sms_ref() { wait_for 10 sh -c 'awk -F"\t" -v to="$1" "\$1 == to" "$3" | grep -qF
 receipt() {
 	sms_ref "$1" "$2"
 	rec=$(sms_to "$1" | grep -F "$2" | head -n1)
+	pin=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
+	pins="$pins $pin"
+}
+# receipt_again WHO REF: waits for a second receipt of REF to WHO (a new PIN, issue 18); sets
+# rec and pin from it, and adds the PIN to pins.
+# shellcheck disable=SC2016 # (sh -c's script, its arguments after it)
+receipt_again() {
+	wait_for 10 sh -c '[ "$(awk -F"\t" -v to="$1" "\$1 == to" "$3" | grep -F -- "$2" |
+		grep -cw "[0-9]\{6\}")" -ge 2 ]' sh "$1" "$2" "$TEST_TMP/sms.log"
+	rec=$(sms_to "$1" | grep -F "$2" | grep -w '[0-9]\{6\}' | sed -n 2p)
 	pin=$(printf '%s' "${rec#*$'\t'}" | grep -ow '[0-9]\{6\}' | head -n1)
 	pins="$pins $pin"
 }
@@ -194,10 +205,20 @@ for i in "${!LANGS[@]}"; do
 	is "$(walk "b$l" "$who" 1 "$p")" "END $(render "$l" check.blocked maker="$pmk" model="$pmd" \
 		reason="$(render "$l" reason.stolen)" date="$today")" \
 		"$l: check by menu: blocked, reported stolen on its date, do not buy"
-	wrong=000000
-	[ "$pin" = "$wrong" ] && wrong=000001
-	is "$(walk "v$l" "$who" 3 "$ref" "$wrong")" "END $(render "$l" unblock.wrong_pin ref="$ref" \
-		tries=2)" "$l: unblock by menu with a wrong PIN: 2 tries left"
+	# -- my reports (issue 18): after the ID digits, the owner's reports; a pick sends the
+	# receipt again with a new PIN to the owner's line; the old PIN is then a wrong one
+	dial "y$l" "$who" >/dev/null
+	is "$(press 6)" "CON $(render "$l" mine.ask_id)" "$l: my reports: the ID digits first"
+	mlist="1 $pmk $pmd ...${p:11} $(render "$l" rstate.blocked) $today"
+	is "$(press "$id4")" "CON $(render "$l" mine.list reports="$mlist")" \
+		"$l: my reports: the blocked phone, its IMEI tail, state and date"
+	is "$(press 1)" "END $(render "$l" mine.pin_sent ref="$ref")" "$l: my reports: a new PIN is sent"
+	old=$pin
+	receipt_again "$who" "$ref"
+	is "${rec#*$'\t'}" "$(esc "$(render "$l" notify.receipt ref="$ref" maker="$pmk" model="$pmd" \
+		pin="$pin")")" "$l: the receipt again, with the new PIN, in $l"
+	is "$(walk "v$l" "$who" 3 "$ref" "$old")" "END $(render "$l" unblock.wrong_pin ref="$ref" \
+		tries=2)" "$l: unblock by menu with the old PIN: wrong, 2 tries left"
 	is "$(walk "u$l" "$who" 3 "$ref" "$pin")" "END $(render "$l" unblock.done ref="$ref")" \
 		"$l: unblock by menu with the PIN"
 	is "$(entries "$p" unblock)" "$(entry_want unblock "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
@@ -225,10 +246,20 @@ for i in "${!LANGS[@]}"; do
 	is "$(sms "$who" "$(kw "$l" kw.check) $q")" "$(render "$l" check.blocked maker="$qmk" \
 		model="$qmd" reason="$(render "$l" reason.stolen)" date="$today")" \
 		"$l: SMS check: blocked, reported stolen on its date, do not buy"
-	wrong=000000
-	[ "$pin2" = "$wrong" ] && wrong=000001
-	is "$(sms "$who" "$kre $ref2 $wrong")" "$(render "$l" unblock.wrong_pin ref="$ref2" tries=2)" \
-		"$l: SMS $kre <ref> <wrong PIN>: 2 tries left"
+	krp=$(kw "$l" kw.reports) kpn=$(kw "$l" kw.pin)
+	r=$(sms "$who" "$krp $id4")
+	is "$r" "$(render "$l" sms.mine_list \
+		reports="$ref ...${p:11} $(render "$l" rstate.unblocked)"$'\n'"$ref2 ...${q:11} $(render \
+		"$l" rstate.blocked)")" "$l: SMS $krp <ID>: the owner's reports, with references"
+	is "$(sms "$who" "$kpn $ref2 $id4")" "$(render "$l" sms.pin_sent ref="$ref2")" \
+		"$l: SMS $kpn <ref> <ID>: a new PIN is sent"
+	old=$pin2
+	receipt_again "$who" "$ref2"
+	pin2=$pin
+	is "$rec" "$coding"$'\t'"$(esc "$(render "$l" notify.receipt ref="$ref2" maker="$qmk" \
+		model="$qmd" pin="$pin2")")" "$l: SMS: the receipt again with the new PIN, in $l"
+	is "$(sms "$who" "$kre $ref2 $old")" "$(render "$l" unblock.wrong_pin ref="$ref2" tries=2)" \
+		"$l: SMS $kre <ref> <old PIN>: wrong, 2 tries left"
 	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.done ref="$ref2")" \
 		"$l: SMS $kre <ref> <PIN>: unblock requested"
 	is "$(sms "$who" "$kre $ref2 $pin2")" "$(render "$l" unblock.already ref="$ref2")" \
@@ -242,7 +273,7 @@ for i in "${!LANGS[@]}"; do
 		told_once "$who" "$l" "$k" "$ref2" "$qmk" "$qmd" "$l: SMS: one '$k' SMS, in $l"
 	done
 	is "$(entries "$q" | wc -l)" 2 "$l: Q: two requests in all"
-	is "$(sms_to "$who" | wc -l)" 6 "$l: six SMS to the owner in all"
+	is "$(sms_to "$who" | wc -l)" 8 "$l: eight SMS to the owner in all (two receipts again)"
 	is "$(sms_to "$who" | cut -f1 | sort -u)" "$coding" "$l: every SMS with coding $coding"
 done
 
@@ -347,7 +378,7 @@ done
 for pin in $pins; do
 	grep -Eq "(^|[^0-9])$pin([^0-9]|$)" "$TEST_TMP/ceirgw.log" && leaks="$leaks PIN"
 done
-is "$(wc -w <<<"$pins")" 8 "8 PINs received"
+is "$(wc -w <<<"$pins")" 16 "16 PINs received (8 of them new ones)"
 is "$leaks" "" "the ceirgw log holds no owner's full number and no PIN"
 
 gw_stop

@@ -289,6 +289,113 @@ static void test_reports(void **state)
 	redisFree(c);
 }
 
+/* A new PIN (issue 18): the digest replaced, the owner's counter reset, the strangers' kept,
+ * the receipt queued and relayed, all only for the report of that reference and owner and in
+ * a state the PIN unblocks from. */
+static bool stream_has_one(void *arg)
+{
+	redisContext *c = arg;
+	redisReply *rr = redisCommand(c, "XLEN ceirgw:outbox");
+	bool one = rr && rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
+
+	freeReplyObject(rr);
+	return one;
+}
+
+static long long int_reply(redisContext *c, const char *cmd)
+{
+	redisReply *rr = redisCommand(c, cmd);
+	long long v = -1;
+
+	if (rr && rr->type == REDIS_REPLY_INTEGER)
+		v = rr->integer;
+	else if (rr && rr->type == REDIS_REPLY_STRING)
+		v = atoll(rr->str);
+	freeReplyObject(rr);
+	return v;
+}
+
+static void test_new_pin(void **state)
+{
+	struct fixture *f = *state;
+	static const char imei[] = "490139201234567";
+	const struct store_kv fields[] = { { "owner", 5, "+254712345678", 13 } };
+	const struct store_sms sms = { "+254712345678", "CEIR: report 1234567890 PIN 654321", 34 };
+	struct result r;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+
+	RUN(f, r, store_report_create(f->st, imei, "1234567890", fields, 1, on_result, &r));
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_VERIFY, NULL, 0, on_result, &r));
+	/* Not yet with the CEIR: no PIN to replace (the states are UNBLOCK_REQUEST's). */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "aaaaaaaaaaaaaaaa", 16, 60, NULL, NULL, on_result, &r));
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.s, "verified");
+	assert_false(r.changed);
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_SEND, NULL, 0, on_result, &r));
+	freeReplyObject(redisCommand(c, "HSET rep:{%s} pin 0123456789abcdef", imei));
+	freeReplyObject(redisCommand(c, "SET rep:{%s}:pin:own 2", imei));
+	freeReplyObject(redisCommand(c, "SET rep:{%s}:pin:oth 3", imei));
+	/* Another reference (the report was closed and opened again since), another owner. */
+	RUN(f, r, store_report_new_pin(f->st, imei, "9999999999", "+254712345678",
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
+	assert_string_equal(r.s, "");
+	assert_false(r.changed);
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254799999999",
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
+	assert_string_equal(r.s, "");
+	assert_false(r.changed);
+	RUN(f, r, store_report_new_pin(f->st, "356938035643809", "1234567890", "+254712345678",
+				       "bbbbbbbbbbbbbbbb", 16, 60, NULL, NULL, on_result, &r));
+	assert_string_equal(r.s, "");	/* no report */
+	rr = redisCommand(c, "HGET rep:{%s} pin", imei);
+	assert_string_equal(rr->str, "0123456789abcdef");
+	freeReplyObject(rr);
+	/* The owner's: replaced with the receipt in the same step, relayed once. */
+	freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));	/* NOSCRIPT: EVAL */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "cccccccccccccccc", 16, 60, "ceirgw:outbox", &sms, on_result, &r));
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.s, "sent");
+	assert_true(r.changed);
+	rr = redisCommand(c, "HGET rep:{%s} pin", imei);
+	assert_string_equal(rr->str, "cccccccccccccccc");
+	freeReplyObject(rr);
+	assert_int_equal(int_reply(c, "EXISTS rep:{490139201234567}:pin:own"), 0);
+	assert_int_equal(int_reply(c, "GET rep:{490139201234567}:pin:oth"), 3);
+	assert_true(run_until(f->base, stream_has_one, c, 5000));
+	rr = redisCommand(c, "XRANGE ceirgw:outbox - +");
+	assert_int_equal(rr->elements, 1);
+	assert_string_equal(rr->element[0]->element[1]->element[1]->str, "+254712345678");
+	assert_string_equal(rr->element[0]->element[1]->element[3]->str, sms.text);
+	freeReplyObject(rr);
+	/* Asked again at once: the receipt just sent stands, nothing changes, no second SMS. */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "eeeeeeeeeeeeeeee", 16, 60, "ceirgw:outbox", &sms, on_result,
+				       &r));
+	assert_string_equal(r.s, "recent");
+	assert_false(r.changed);
+	rr = redisCommand(c, "HGET rep:{%s} pin", imei);
+	assert_string_equal(rr->str, "cccccccccccccccc");
+	freeReplyObject(rr);
+	assert_int_equal(int_reply(c, "XLEN ceirgw:outbox"), 1);
+	/* ... but once that time is over, a new one. */
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "eeeeeeeeeeeeeeee", 16, 0, NULL, NULL, on_result, &r));
+	assert_true(r.changed);
+	/* Unblock requested: a PIN no longer unblocks anything, nothing changes. */
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_UNBLOCK_REQUEST, NULL, 0,
+					  on_result, &r));
+	RUN(f, r, store_report_new_pin(f->st, imei, "1234567890", "+254712345678",
+				       "dddddddddddddddd", 16, 60, "ceirgw:outbox", &sms, on_result, &r));
+	assert_string_equal(r.s, "unblock_sent");
+	assert_false(r.changed);
+	assert_int_equal(store_report_new_pin(f->st, imei, "1234567890", "+254712345678", "x", 0, 60,
+					      NULL, NULL, on_result, &r), -EINVAL);
+	redisFree(c);
+}
+
 static void test_enqueue_once(void **state)
 {
 	struct fixture *f = *state;
@@ -493,6 +600,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_script_survives_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),

@@ -369,6 +369,54 @@ static void test_relay(void **state)
 	redisFree(c);
 }
 
+/* A new PIN on a cluster (issue 18): the script's keys (the report, its outbox, its owner's
+ * PIN counter) share the report's slot; the receipt is relayed to the outbox stream, in
+ * another slot, once. */
+static bool outbox3_has(void *arg)
+{
+	struct fixture *f = arg;
+	int port;
+	redisContext *c = master_of(f, "ceirgw:outbox3", &port);
+	long long n = int_command(c, "XLEN ceirgw:outbox3");
+
+	redisFree(c);
+	return n >= 1;
+}
+
+static void test_new_pin(void **state)
+{
+	struct fixture *f = *state;
+	static const char imei[] = "353320000000021";
+	const struct store_kv fields[] = { { "owner", 5, "+254712345678", 13 } };
+	const struct store_sms sms = { "+254712345678", "New PIN 123456", 14 };
+	struct answer a;
+	redisContext *c;
+	int port;
+
+	RUN(f, a, store_report_create(f->st, imei, "2234567890", fields, 1, on_result, &a));
+	assert_int_equal(a.err, 0);
+	RUN(f, a, store_report_transition(f->st, imei, REPORT_EV_CEIR_BLOCKED, NULL, 0, on_result,
+					  &a));
+	assert_true(a.changed);
+	c = master_of(f, "rep:{353320000000021}:pin:own", &port);
+	freeReplyObject(redisCommand(c, "SET rep:{353320000000021}:pin:own 3"));
+	redisFree(c);
+	RUN(f, a, store_report_new_pin(f->st, imei, "2234567890", "+254712345678",
+				       "0123456789abcdef", 16, 60, "ceirgw:outbox3", &sms, on_result,
+				       &a));
+	assert_int_equal(a.err, 0);
+	assert_true(a.changed);
+	assert_true(run_until(f->base, outbox3_has, f, 5000));
+	run_until(f->base, answered, &(struct answer){ 0 }, 300);	/* the relay's end */
+	c = master_of(f, "ceirgw:outbox3", &port);
+	assert_int_equal(int_command(c, "XLEN ceirgw:outbox3"), 1);
+	redisFree(c);
+	c = master_of(f, "rep:{353320000000021}", &port);
+	assert_int_equal(int_command(c, "EXISTS rep:{353320000000021}:out"), 0);
+	assert_int_equal(int_command(c, "EXISTS rep:{353320000000021}:pin:own"), 0);
+	redisFree(c);
+}
+
 /* A relay cut short (the SMS left in the report's outbox, the report indexed): the sweep
  * sends it on. */
 static void test_relay_sweep(void **state)
@@ -831,6 +879,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_noscript_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicas_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_replica_reads, setup, teardown_thaw),
 		/* Last: it kills a master. */

@@ -19,6 +19,7 @@ OWNER=+254712345678	# phones A and B, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 OWNER3=+254722000444	# phone E, ID 27182818
 OWNER4=+254722000555	# phones F and G1..G9, ID 16180339
+OWNER5=+254722000666	# phone K, ID 14142135: my reports and new PINs (issue 18)
 STRANGER=+254733000222	# has an ID on record (11223344) and phone H
 A=356938035643809
 B=353320000000013
@@ -28,6 +29,7 @@ H=353320000000039
 F=353320000000054
 G=()
 for i in $(seq 1 9); do G[i]=$(imei_of "353320001000$(printf '%02d' "$i")"); done
+K=$(imei_of 35332000000006)
 cat >"$TEST_TMP/pairings.csv" <<EOF
 imei,msisdn,imsi,first_seen,last_seen
 $A,254712345678,639021000000001,2025-01-01,$today
@@ -36,6 +38,7 @@ $C,254722000111,639021000000002,2025-01-01,$today
 $E,254722000444,639021000000004,2025-01-01,$today
 $H,254733000222,639021000000003,2025-01-01,$today
 $F,254722000555,639021000000005,2025-01-01,$today
+$K,254722000666,639021000000006,2025-01-01,$today
 EOF
 for i in $(seq 1 9); do
 	echo "${G[i]},254722000555,639021000000005,2025-06-01,$today" >>"$TEST_TMP/pairings.csv"
@@ -47,10 +50,14 @@ msisdn,national_id
 254722000444,27182818
 254733000222,11223344
 254722000555,16180339
+254722000666,14142135
 EOF
+# A sendsms endpoint: the receipts of new PINs (issue 18) are counted there.
+pport=$(free_port)
 gw_conf "$BACKEND_REDIS_CONF" info "verify-tries = 3" "verify-lockout = 3600" \
-	"rate-report-msisdn = 3/86400"
+	"rate-report-msisdn = 3/86400" "rate-resend-msisdn = 3/86400"
 import_data
+sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
 
 gw_start
 ok $? "ceirgw is up"
@@ -267,9 +274,71 @@ is "$(grep -c "^$(render en sms.report_done ref=REF | sed 's/REF.*//')" "$TEST_T
 grep -q "ERROR" "$TEST_TMP/rep.out"
 ok $((!$?)) "... every request answered"
 
+# ---- 10. my reports and new PINs (issue 18) ---------------------------------------------------
+# The owner of "my reports" is always the calling line: no stranger can name another owner
+# there, so strangers' guesses compare only their own ID digits, never use the owner's
+# budget and never see a reference. New PINs are counted per calling number.
+r=$(sms "$OWNER5" "STOLEN $K 2135")
+ref5=$(ref_in "$r")
+is "$r" "$(render en sms.report_done ref="$ref5")" "my reports: the owner's phone reported"
+wait_for 10 grep -qF "$ref5" "$TEST_TMP/sms.log"
+ok $? "... its receipt sent"
+for i in $(seq 1 300); do
+	printf '%s\t6*%04d\n' "$(caller $((6000 + i)))" "$(( (i * 7) % 10000 ))"
+done >"$TEST_TMP/mine.burst"
+burst ussd "$TEST_TMP/mine.burst" >"$TEST_TMP/mine.out"
+is "$(count "$TEST_TMP/mine.out" "END $(render en mine.no_kyc)")" 300 \
+	"300 ID guesses at the my-reports prompt from 300 numbers: each checks its own line (none on record)"
+for i in $(seq 1 300); do
+	printf '%s\tPIN %s %04d\n' "$(caller $((7000 + i)))" "$ref5" "$i"
+done >"$TEST_TMP/pin.burst"
+for i in $(seq 1 40); do printf '%s\tPIN %s %04d\n' "$STRANGER" "$ref5" "$i"; done \
+	>>"$TEST_TMP/pin.burst"
+burst sms "$TEST_TMP/pin.burst" >"$TEST_TMP/pin.out"
+is "$(count "$TEST_TMP/pin.out" "$(render en mine.no_kyc)")" 300 \
+	"300 PIN <owner's ref> <guess> from 300 numbers: no ID on record for them, nothing else told"
+grep -qF "$ref5" "$TEST_TMP/mine.out" "$TEST_TMP/pin.out"
+ok $((!$?)) "... no reply names the owner's reference"
+is "$(grep -c "ERROR" "$TEST_TMP/pin.out")" 0 "... every request answered"
+is "$(counter "kyc:*:vf:254722000666:*")" "" "... the owner's ID counters untouched"
+[ "$(counter "kyc:*:vf:254733000222:own")" -le 3 ]
+ok $? "40 from a stranger with an ID on record: at most 3 of its own digits compared"
+is "$(grep -cF "$ref5" "$TEST_TMP/sms.log")" 1 "... and no new PIN sent"
+r=$(walk t2 "$OWNER5" 6 2135)
+like "$r" "CON $(render en mine.list reports=)" "the owner's own line then lists its reports"
+like "$r" "...${K:11} $(render en rstate.sent) $today" "... its phone, with the CEIR"
+# 40 new PINs asked at once from the owner's line: 3 a day counted, and one new PIN: the
+# others within a minute find the one just sent, which stands (receipts sent at once would
+# arrive in any order, and only the last PIN written works).
+for i in $(seq 1 40); do printf '%s\tPIN %s 2135\n' "$OWNER5" "$ref5"; done >"$TEST_TMP/rs.burst"
+burst sms "$TEST_TMP/rs.burst" >"$TEST_TMP/rs.out"
+sent=$(count "$TEST_TMP/rs.out" "$(render en sms.pin_sent ref="$ref5")")
+rslim=$(count "$TEST_TMP/rs.out" "$(render en common.limited what="$(render en limit.resend)" \
+	minutes=1440)")
+vflim=$(count "$TEST_TMP/rs.out" "$(render en common.limited what="$(render en limit.verify)" \
+	minutes=60)")
+is "$sent" 3 "40 new PINs at once from one number: 3 within rate-resend-msisdn"
+is "$((sent + rslim + vflim))" 40 "... every other refused, saying what (new PINs or ID tries) and how long"
+[ "$rslim" -ge 1 ]
+ok $? "... new PINs refused for a day ($rslim), the ID tries past their own limit ($vflim)"
+wait_for 10 sh -c '[ "$(grep -cF "$1" "$2")" -ge 2 ]' sh "$ref5" "$TEST_TMP/sms.log"
+sleep 1
+is "$(grep -cF "$ref5" "$TEST_TMP/sms.log")" 2 \
+	"... one receipt again, with a new PIN, reached the owner's line: the 3 share it"
+newpin=$(grep -F "$ref5" "$TEST_TMP/sms.log" | tail -n1 | grep -ow '[0-9]\{6\}' | head -n1)
+oldpin=$(grep -F "$ref5" "$TEST_TMP/sms.log" | head -n1 | grep -ow '[0-9]\{6\}' | head -n1)
+[ -n "$newpin" ] && [ "$newpin" != "$oldpin" ]
+ok $? "... a PIN of its own"
+r=$(sms "$OWNER5" "RECOVERED $ref5 $oldpin")
+is "$r" "$(render en unblock.wrong_pin ref="$ref5" tries=2)" "the first receipt's PIN is refused as wrong"
+is "$(sms "$OWNER5" "RECOVERED $ref5 $newpin")" "$(render en unblock.done ref="$ref5")" \
+	"the new PIN unblocks"
+grep -q "$newpin" "$TEST_TMP/ceirgw.log"
+ok $((!$?)) "no new PIN in the log"
+
 # ---- 9. an owner's ID never goes to the log -------------------------------------------------
-for s in 31415926 5926 27182818 16180339 "$pin" 254712345678 254722000111 254722000444 \
-	254722000555; do
+for s in 31415926 5926 27182818 16180339 14142135 "$pin" "$ref5" 254712345678 254722000111 \
+	254722000444 254722000555 254722000666; do
 	grep -q "$s" "$TEST_TMP/ceirgw.log" && echo "$s"
 done >"$TEST_TMP/logleaks"
 is "$(cat "$TEST_TMP/logleaks")" "" "no ID, PIN or full MSISDN in the log"

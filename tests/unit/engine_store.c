@@ -389,6 +389,7 @@ static const char *limit_name(enum store_limit what)
 	case STORE_LIMIT_REPORT: return "report";
 	case STORE_LIMIT_VERIFY: return "verify";
 	case STORE_LIMIT_UNBLOCK: return "unblock";
+	case STORE_LIMIT_RESEND: return "resend";
 	case STORE_LIMIT_API: return "api";
 	}
 	return "?";
@@ -855,6 +856,72 @@ int store_report_transition_sms(struct store *st, const char *imei, enum report_
 	p->cb.result = cb;
 	if (how != EF_TIMEOUT)
 		transition(st, p, l, imei, from, to, 0, fields, n, stream, sms, nsms);
+	return queue(st, p, l, how);
+}
+
+/* report_new_pin_script: the report of that reference and owner, in a state the PIN
+ * unblocks from, gets the new digest, the owner's PIN counter starts again, the receipt goes
+ * into its outbox. */
+int store_report_new_pin(struct store *st, const char *imei, const char *ref,
+			 const char *owner, const char *digest, size_t dlen, unsigned idle_s,
+			 const char *stream, const struct store_sms *sms, store_result_cb cb,
+			 void *arg)
+{
+	char from[REPORT_SET_MAX];
+
+	if (report_states_format(report_event_from(REPORT_EV_UNBLOCK_REQUEST), from,
+				 sizeof(from)) < 0 || dlen == 0)
+		return -EINVAL;
+	OPEN("report_new_pin", " %s %s %s %.*s in %s idle=%u%s", imei, ref, owner, (int)dlen,
+	     digest, from, idle_s, stream && *stream ? " sms=1" : "");
+	struct pend *p = pend_new(st, RK_RESULT, arg);
+
+	p->cb.result = cb;
+	if (how != EF_TIMEOUT) {
+		struct erep *rp = report_of(st, imei);
+		const char *state = rep_get(rp, "state"), *r = rep_get(rp, "ref"),
+			   *o = rep_get(rp, "owner");
+		char bars[128], want[32], ckey[128];
+
+		if (state == NULL || r == NULL || o == NULL || strcmp(r, ref) != 0 ||
+		    strcmp(o, owner) != 0) {
+			answer_result(p, l, "", false);
+			return queue(st, p, l, how);
+		}
+		snprintf(bars, sizeof(bars), "|%s|", from);
+		snprintf(want, sizeof(want), "|%s|", state);
+		if (strstr(bars, want) == NULL) {
+			answer_result(p, l, state, false);
+			return queue(st, p, l, how);
+		}
+		{
+			const char *at = rep_get(rp, "pin_at");
+
+			if (at && test_now - atoll(at) < (long long)idle_s) {
+				answer_result(p, l, "recent", false);
+				return queue(st, p, l, how);
+			}
+		}
+		rep_set(st, rp, "pin", 3, digest, dlen);
+		rep_setn(st, rp, "pin_at", test_now);
+		snprintf(ckey, sizeof(ckey), "vf:pin:%s:own", imei);
+		{
+			struct counter *c = counter_of(st, ckey, false);
+
+			if (c) {
+				c->count = 0;
+				c->expires_ms = 0;
+			}
+		}
+		answer_result(p, l, state, true);
+		if (stream && *stream) {
+			const char *seq = rep_get(rp, "outseq");
+
+			rep_setn(st, rp, "outseq", (seq ? atoll(seq) : 0) + 1);
+			add(l, "\n  outbox %s %s ", stream, sms->to);
+			add_bytes(l, sms->text, sms->len);
+		}
+	}
 	return queue(st, p, l, how);
 }
 
