@@ -700,7 +700,7 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 static int load_top(struct loader *ld)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&ld->doc);
-	const yaml_node_t *screens = NULL;
+	const yaml_node_t *screens = NULL, *home = NULL;
 	yaml_node_pair_t *p;
 	int rc;
 
@@ -728,8 +728,10 @@ static int load_top(struct loader *ld)
 			rc = want_key(ld, v, "invalid-choice", &ld->f->invalid_choice);
 		else if (strcmp(ks, "back") == 0)
 			rc = load_nav(ld, v, &ld->f->back, false);
-		else if (strcmp(ks, "home") == 0)
+		else if (strcmp(ks, "home") == 0) {
+			home = v;
 			rc = load_nav(ld, v, &ld->f->home, true);
+		}
 		else if (strcmp(ks, "dial") == 0)
 			rc = load_rules(ld, v, ld->f->dial, &ld->f->ndial, false);
 		else if (strcmp(ks, "commands") == 0)
@@ -782,7 +784,7 @@ static int load_top(struct loader *ld)
 	 * home. */
 	if (ld->f->back.input && ld->f->home.input &&
 	    strcmp(ld->f->back.input, ld->f->home.input) == 0)
-		return fail(ld, root, "back and home: both are typed %s", ld->f->back.input);
+		return fail(ld, home, "back and home: both are typed %s", ld->f->back.input);
 	return 0;
 }
 
