@@ -575,7 +575,7 @@ static void sc_check_ussd(void)
 	comment("arguments no channel should pass");
 	ussd(ENGINE_USSD_ANSWER, BUYER, "", "1");
 	ussd(ENGINE_USSD_DIAL, BUYER, "big", "1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*"
-	     "1*1*1*1*1*1*1");
+	     "1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1");
 	world_down();
 }
 
