@@ -1117,7 +1117,8 @@ size_t tpl_check_lines(const struct tpl_set *s, const char *lang, const char *co
 			continue;
 		w += (size_t)snprintf(with + w, sizeof(with) - w, "%s%s",
 				      i == 0 || (i == main + 1 && main == 0) ? "with " :
-				      i == main + 1 ? " and " : i + 1 == n ? " and " : ", ", keys[i]);
+				      i == main + 1 ? (n - main == 2 ? " and " : ", ") :
+				      i + 1 == n ? " and " : ", ", keys[i]);
 		if (i + 1 == main && w < sizeof(with))
 			w += (size_t)snprintf(with + w, sizeof(with) - w, " above it");
 		else if (i + 1 == n && w < sizeof(with))
