@@ -166,7 +166,7 @@ static void go_back(struct run *r)
 	r->screen = to;
 	r->answered = r->back_from = -1;
 	if (r->s.nhandsets)
-		run_build_handsets(r);	/* the list, should it be the phones' */
+		run_build_handsets(r);	/* a back to the phones shows their list */
 	run_set_model(r);
 }
 
