@@ -1,8 +1,8 @@
 -- wrk script of the report benchmark (report.sh): one USSD report journey is seven HTTP/1.1
 -- POST /ussd in the aggregator form (text: every answer so far, joined by '*'), pipelined on
 -- one connection: dial (""), "2" (report: the caller's phones), "2*K" (the phone), "2*K*DDDD"
--- (the last four digits of the owner's national ID), "...*1" (stolen), "...*1*0" (no police
--- report), "...*1*0*1" (confirm). K, the phone's place in the list, was worked out from the
+-- (the last four digits of the owner's national ID), "...*1" (stolen), "...*1*1" (no police
+-- report), "...*1*1*1" (confirm). K, the phone's place in the list, was worked out from the
 -- dump by report.sh, so no answer has to be read before the next step is sent. Every journey
 -- is a fresh session of the next owner of the list, each owner once.
 --   BENCH_CONNECTIONS=64 wrk -t1 -c64 -d40s -s report-journey.lua http://127.0.0.1:PORT -- \
@@ -96,7 +96,7 @@ local function journey(n)
 	local t = "2%2A" .. k .. "%2A" .. digits
 	return post(sid, caller, "") .. post(sid, caller, "2") .. post(sid, caller, "2%2A" .. k) ..
 		post(sid, caller, t) .. post(sid, caller, t .. "%2A1") ..
-		post(sid, caller, t .. "%2A1%2A0") .. post(sid, caller, t .. "%2A1%2A0%2A1")
+		post(sid, caller, t .. "%2A1%2A1") .. post(sid, caller, t .. "%2A1%2A1%2A1")
 end
 
 local function finish()

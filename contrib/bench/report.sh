@@ -140,8 +140,8 @@ probe 2 "CON Which phone?*" | grep -q "^$p_k .* \\.\\.\\.$tail4\$" ||
 probe "2*$p_k" "CON Enter the last 4 digits*" >/dev/null
 probe "$t" "CON What happened?*" >/dev/null
 probe "$t*1" "CON Enter the police report number*" >/dev/null
-probe "$t*1*0" "CON Report * ...$tail4 as stolen?*" >/dev/null
-r=$(probe "$t*1*0*1" "END Report received. Reference *")
+probe "$t*1*1" "CON Report * ...$tail4 as stolen?*" >/dev/null
+r=$(probe "$t*1*1*1" "END Report received. Reference *")
 printf '%s\n' "$r" | grep -o '[0-9]\{10\}' | head -n1 >"$work/refs-probe.txt"
 
 # --- the run ----------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ echo "data: gendump KE --seed $seed --clones 1 --garbage 1 --until $last_day: $r
 echo "import: $imp_p"
 echo "import: $imp_k"
 echo "load: wrk -t1 -c$conns, journeys started for ${duration} s then drained; a journey = 7 POST /ussd" \
-     "pipelined (dial, 2, 2*K, 2*K*DDDD, ...*1, ...*1*0, ...*1*0*1), a fresh session and owner" \
+     "pipelined (dial, 2, 2*K, 2*K*DDDD, ...*1, ...*1*1, ...*1*1*1), a fresh session and owner" \
      "each; ceirgw on core $server_cpu, wrk + redis-server + the sendsms null server on core $load_cpu"
 echo "latency: whole journey, first request written to seventh response (wrk's CO correction undone)"
 read -r m_n m_rep m_ref <<<"$rep_mem"

@@ -577,14 +577,19 @@ static void act_link(struct run *r)
 {
 	struct imei im;
 
+	/* The owner is the caller unless a question named another (one a back withdrew, too). */
+	if (r->s.owner[0] == '\0')
+		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
 	imei_parse(r->s.imei, strlen(r->s.imei), &im);
 	if (!im.valid || r->s.owner[0] == '\0') {
 		run_finish(r, LINK_INVALID);
 		return;
 	}
 	snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
+	/* A new link starts a new proof: the ID digits are matched after it (kyc), whatever
+	 * matched before it (a journey gone back to the IMEI or the owner). */
 	r->s.link_state = '\0';
-	r->s.link_owner[0] = r->s.link_imei[0] = '\0';
+	r->s.link_owner[0] = r->s.link_imei[0] = r->s.kyc_owner[0] = '\0';
 	/* Not counted: it tells nothing before the ID digits match (which are counted), and a
 	 * report is counted when it is submitted (act_report), not each time someone opens the
 	 * list or goes back to it (issue 18). */

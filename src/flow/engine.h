@@ -89,7 +89,9 @@ enum engine_ussd_mode {
  * pass (a session id that is not 1 to 64 printable bytes, a text over ENGINE_USSD_TEXT_MAX
  * bytes), -E2BIG for a text of more than ENGINE_USSD_INPUTS_MAX inputs. */
 #define ENGINE_USSD_TEXT_MAX 1024
-#define ENGINE_USSD_INPUTS_MAX 32
+/* The aggregator repeats every input of the session in each step: the happy path takes 8,
+ * and going back and home (issue 18) adds what the user retraces. */
+#define ENGINE_USSD_INPUTS_MAX 64
 int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
 		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
 		void *arg);

@@ -27,6 +27,9 @@ struct event_base;
 _Static_assert(REF_LEN == REPORT_REF_LEN, "a session's reference is a report's");
 #define PIN_LEN 6
 #define SESS_HANDSETS_MAX 5
+/* The way back holds this many questions, the oldest forgotten first: the longest journey
+ * (a report for another number) asks 7 before its confirmation. */
+#define SESS_BACK_MAX 8
 
 struct engine {
 	struct store *st;
@@ -78,6 +81,11 @@ struct engine {
 	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this \
 	 * owner (s.ref is its reference), 'o' reported by someone else. */ \
 	X(CHAR, link_state, "lk", 0) \
+	/* The way back (issue 18): the questions asked, the one on the screen last, as screen \
+	 * names joined by ',' (names, not indices: a reload may change the flow under a \
+	 * session; a name it no longer has goes to the start). A question asked again (a \
+	 * re-ask screen, a menu redrawn) is not added: back leaves the question. journey.c. */ \
+	X(STR, back, "b", SESS_BACK_MAX * (FLOW_NAME_MAX + 1)) \
 	/* The screen as it was shown, when it holds values the session does not keep (tries, \
 	 * minutes, what was limited, the end's text): what a repeat of the step gets again. */ \
 	X(TEXT, shown, "t", 640)
@@ -144,6 +152,9 @@ struct run {
 	char pin_out[PIN_LEN + 1];	/* a new PIN, for the receipt */
 	unsigned pick;
 	int answered;			/* the screen whose input this run took last, or -1 */
+	/* The waiting screen answered last, until the journey stops at the next one (which
+	 * then joins the way back unless it asks the same again); -1: none (a back, a home). */
+	int back_from;
 	bool note;			/* the screen shows the flow's invalid-choice text first */
 	bool police_set;
 	size_t imei_raw_len;
@@ -192,8 +203,13 @@ void run_set_model(struct run *r);
 /* The numbered list of the session's handsets (r->list). */
 void run_build_handsets(struct run *r);
 void run_remember_lang(struct run *r);
-/* Validates one input into its variable (the session, or the transient ID and PIN). */
+/* Validates one input into its variable (the session, or the transient ID and PIN). A new
+ * IMEI or owner forgets what was verified (the link and the ID digits must be proven again
+ * for it); new ID digits forget the last match. */
 bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len);
+/* Forgets a variable's value, as if its question had never been answered (a back out of
+ * it), with what was verified for it. */
+void run_forget(struct run *r, enum flow_var v);
 bool run_printable(const char *s, size_t len);
 bool ref_valid(const char *s, size_t len);
 /* The session's reference as logs show it: its last four digits ("******8044"). Whole, it is

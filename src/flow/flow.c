@@ -464,6 +464,45 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 	return 0;
 }
 
+/* back: {input: "0", text: common.back} and home: {input: "00", text: common.home, to: menu}:
+ * what the user types (1 to FLOW_NAV_INPUT_MAX of digits, '*' and '#', quoted or not) and the
+ * line shown for it; to (home only) where it goes, the start when not given. */
+static int load_nav(struct loader *ld, const yaml_node_t *n, struct flow_nav *nav, bool home)
+{
+	const char *what = home ? "home" : "back";
+	yaml_node_pair_t *p;
+	int rc;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, n, "%s: expected a mapping of input, text%s", what,
+			    home ? " and to" : "");
+	nav->line = n->start_mark.line + 1;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
+		const char *ks = scalar(k), *vs = scalar(v);
+
+		if (ks && strcmp(ks, "input") == 0) {
+			if (vs == NULL || vs[0] == '\0' || strlen(vs) > FLOW_NAV_INPUT_MAX ||
+			    strspn(vs, "0123456789*#") != strlen(vs))
+				return fail(ld, v, "%s: input is 1 to %d of 0-9, * and # (what a "
+					    "keypad sends)", what, FLOW_NAV_INPUT_MAX);
+			rc = (nav->input = talloc_strdup(ld->f, vs)) ? 0 : -ENOMEM;
+		} else if (ks && strcmp(ks, "text") == 0) {
+			rc = want_key(ld, v, "text", &nav->text);
+		} else if (ks && strcmp(ks, "to") == 0 && home) {
+			rc = screen_ref(ld, v, &nav->to);
+		} else {
+			rc = fail(ld, k, "%s: unknown key '%s' (input, text%s)", what,
+				  ks ? ks : "(not a name)", home ? ", to" : "");
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (nav->input == NULL || nav->text == NULL)
+		return fail(ld, n, "%s: needs input and text", what);
+	return 0;
+}
+
 static int load_choices(struct loader *ld, const yaml_node_t *n, struct flow_screen *s)
 {
 	yaml_node_pair_t *p;
@@ -602,6 +641,12 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 		} else if (strcmp(ks, "on") == 0) {
 			on = v;
 			rc = 0;
+		} else if (strcmp(ks, "no-back") == 0) {
+			/* the reason is for the reader; that there is one is the point */
+			if (scalar(v) == NULL || scalar(v)[0] == '\0')
+				return fail(ld, v, "no-back: expected the reason this screen "
+					    "offers no way back");
+			rc = (s->no_back = talloc_strdup(ld->f, scalar(v))) ? 0 : -ENOMEM;
 		} else if (strcmp(ks, "end") == 0) {
 			bool is_end = false;
 
@@ -610,13 +655,16 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 			end = is_end ? v : NULL;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (text, choices, input, next, invalid, "
-				  "invalid-text, action, on, end)", ks);
+				  "invalid-text, no-back, action, on, end)", ks);
 		if (rc < 0)
 			return rc;
 	}
 	if (s->invalid_text && !s->nchoices && s->input != FV_PICK)
 		return fail(ld, n, "screen %s: invalid-text is a menu's (choices, or input pick)",
 			    s->name);
+	if (s->no_back && (s->action != FA_COUNT || end))
+		return fail(ld, n, "screen %s: no-back is a menu's or an input's (a screen that "
+			    "waits)", s->name);
 	if (s->action != FA_COUNT) {
 		if (s->text || s->nchoices || s->input || have_next || have_invalid || end)
 			return fail(ld, n, "screen %s: an action screen has only action and on",
@@ -652,7 +700,7 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 static int load_top(struct loader *ld)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&ld->doc);
-	const yaml_node_t *screens = NULL;
+	const yaml_node_t *screens = NULL, *home = NULL;
 	yaml_node_pair_t *p;
 	int rc;
 
@@ -661,6 +709,7 @@ static int load_top(struct loader *ld)
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(ld, root, "expected a mapping (flow, start, screens, ...)");
 	ld->f->start = ld->f->sms_help = -3;
+	ld->f->back.to = ld->f->home.to = -1;
 	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
 		const char *ks = scalar(k);
@@ -677,6 +726,12 @@ static int load_top(struct loader *ld)
 			rc = screen_ref(ld, v, &ld->f->sms_help);
 		else if (strcmp(ks, "invalid-choice") == 0)
 			rc = want_key(ld, v, "invalid-choice", &ld->f->invalid_choice);
+		else if (strcmp(ks, "back") == 0)
+			rc = load_nav(ld, v, &ld->f->back, false);
+		else if (strcmp(ks, "home") == 0) {
+			home = v;
+			rc = load_nav(ld, v, &ld->f->home, true);
+		}
 		else if (strcmp(ks, "dial") == 0)
 			rc = load_rules(ld, v, ld->f->dial, &ld->f->ndial, false);
 		else if (strcmp(ks, "commands") == 0)
@@ -686,7 +741,7 @@ static int load_top(struct loader *ld)
 			rc = 0;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (flow, start, sms-help, invalid-choice, "
-				  "dial, commands, screens)", ks);
+				  "back, home, dial, commands, screens)", ks);
 		if (rc < 0)
 			return rc;
 	}
@@ -723,6 +778,13 @@ static int load_top(struct loader *ld)
 		}
 		*ld->refs[i].slot = idx;
 	}
+	if (ld->f->home.input && ld->f->home.to < 0)
+		ld->f->home.to = ld->f->start;
+	/* One input, one meaning: a flow whose back and home are typed alike would never go
+	 * home. */
+	if (ld->f->back.input && ld->f->home.input &&
+	    strcmp(ld->f->back.input, ld->f->home.input) == 0)
+		return fail(ld, home, "back and home: both are typed %s", ld->f->back.input);
 	return 0;
 }
 
@@ -813,6 +875,12 @@ int flow_screen_index(const struct flow *f, const char *name)
 bool flow_screen_is_menu(const struct flow_screen *s)
 {
 	return s->kind == FS_MENU || (s->kind == FS_INPUT && s->input == FV_PICK);
+}
+
+bool flow_screen_has_back(const struct flow *f, const struct flow_screen *s)
+{
+	return (f->back.input || f->home.input) && s->no_back == NULL &&
+	       (s->kind == FS_MENU || s->kind == FS_INPUT);
 }
 
 /* ---- checking --------------------------------------------------------------------------- */
@@ -1015,22 +1083,119 @@ static void check_keywords(struct checker *c, const struct flow_rule *r)
 	}
 }
 
-/* The invalid-choice text above every menu shown over USSD fits one screen with it, in every
- * language (journey.c shows the two joined by a newline). */
-static void check_invalid_choice(struct checker *c)
+/* The back or home line in every language starts with what is typed for it and a space
+ * ("0 Back", "00 Menu principal"): a translation cannot promise a key the engine does not
+ * take. */
+static void check_nav_text(struct checker *c, const struct flow_nav *nav, const char *what)
+{
+	char text[TPL_TEXT_MAX + 1], msg[300];
+	size_t il = strlen(nav->input);
+
+	need_key(c, NULL, nav->text);
+	for (size_t l = 0; l < c->nlangs; l++) {
+		bool fallback = false;
+		int len = tpl_render(c->t, c->langs[l], nav->text, NULL, 0, text, sizeof(text),
+				     &fallback);
+
+		if (len < 0 || fallback)
+			continue;	/* tpl_check() and need_key() report these */
+		if ((size_t)len <= il || strncmp(text, nav->input, il) != 0 || text[il] != ' ' ||
+		    strchr(text, '\n')) {
+			snprintf(msg, sizeof(msg), "%s: text %s is not one line that starts with "
+				 "'%s ' (what the user types for it)", what, nav->text, nav->input);
+			problem(c, NULL, c->langs[l], msg);
+		}
+	}
+}
+
+/* Back and home (flow.h): the start offers neither, and says so; a screen that offers them
+ * has no choice typed like them (the engine takes 0 and 00 as back and home before choices
+ * and inputs: a choice 0 would never be chosen). */
+static void check_nav(struct checker *c)
 {
 	const struct flow *f = c->f;
+	const struct flow_nav *navs[2] = { &f->back, &f->home };
+	char msg[300];
 
-	need_key(c, NULL, f->invalid_choice);
+	for (size_t k = 0; k < 2; k++)
+		if (navs[k]->input)
+			check_nav_text(c, navs[k], k ? "home" : "back");
+	if (f->start >= 0 && flow_screen_has_back(f, &f->screens[f->start]))
+		problem(c, f->screens[f->start].name, NULL, "the start has nothing to go back to: "
+			"say so with no-back");
 	for (size_t i = 0; i < f->nscreens; i++) {
 		const struct flow_screen *s = &f->screens[i];
 
-		if (!c->ussd_screen[i] || !flow_screen_is_menu(s) || s->text == NULL ||
-		    s->invalid_text)
+		if (!flow_screen_has_back(f, s))
 			continue;
-		for (size_t l = 0; l < c->nlangs; l++)
-			tpl_check_joined(c->t, c->langs[l], f->invalid_choice, s->text,
-					 tpl_problem, c);
+		for (size_t j = 0; j < s->nchoices; j++)
+			for (size_t k = 0; k < 2; k++)
+				if (navs[k]->input && strlen(navs[k]->input) == 1 &&
+				    navs[k]->input[0] == s->choices[j].key) {
+					snprintf(msg, sizeof(msg), "choice %c is typed like %s, "
+						 "which takes it first: the choice is never "
+						 "chosen", s->choices[j].key,
+						 k ? "home" : "back");
+					problem(c, s->name, NULL, msg);
+				}
+	}
+}
+
+/* Every menu and input shown over USSD fits one screen in every language as journey.c shows
+ * it: the text; below it the back line where it offers one; above it the flow's
+ * invalid-choice text when a menu is shown again for its own input, or in its place the
+ * menu's invalid-text. The home line is not proven: journey.c shows it where the screen as
+ * rendered has room for it (a list of phones or languages at its longest, or with the note
+ * above, may leave none), and 00 goes home whether its line is shown or not. */
+static void check_screens_with_lines(struct checker *c)
+{
+	const struct flow *f = c->f;
+
+	if (f->invalid_choice)
+		need_key(c, NULL, f->invalid_choice);
+	for (size_t i = 0; i < f->nscreens; i++) {
+		const struct flow_screen *s = &f->screens[i];
+		bool nav = flow_screen_has_back(f, s);
+		const char *keys[TPL_LINES_MAX];
+		size_t n = 0, main;
+
+		size_t d;
+
+		if (!c->ussd_screen[i] || s->text == NULL ||
+		    (s->kind != FS_MENU && s->kind != FS_INPUT))
+			continue;
+		/* screens alike (imei.bad_length asked by the check and the report): once */
+		for (d = 0; d < i; d++) {
+			const struct flow_screen *o = &f->screens[d];
+
+			if (c->ussd_screen[d] && o->text && strcmp(o->text, s->text) == 0 &&
+			    (o->kind == FS_MENU || o->kind == FS_INPUT) &&
+			    flow_screen_has_back(f, o) == nav &&
+			    flow_screen_is_menu(o) == flow_screen_is_menu(s) &&
+			    !o->invalid_text == !s->invalid_text &&
+			    (!s->invalid_text || strcmp(o->invalid_text, s->invalid_text) == 0))
+				break;
+		}
+		if (d < i)
+			continue;
+		for (int pass = 0; pass < 3; pass++) {
+			n = 0;
+			if (pass == 1 && !(flow_screen_is_menu(s) && f->invalid_choice &&
+					   !s->invalid_text))
+				continue;
+			if (pass == 2 && s->invalid_text == NULL)
+				continue;
+			if (pass == 1)
+				keys[n++] = f->invalid_choice;
+			main = n;
+			keys[n++] = pass == 2 ? s->invalid_text : s->text;
+			if (nav && f->back.input)
+				keys[n++] = f->back.text;
+			if (n == 1)
+				continue;	/* the text alone: tpl_check() measures it */
+			for (size_t l = 0; l < c->nlangs; l++)
+				tpl_check_lines(c->t, c->langs[l], keys, n, main, tpl_problem, c);
+		}
 	}
 }
 
@@ -1134,8 +1299,8 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 	 * so that it costs the operator one SMS and arrives whole on any phone. */
 	if (f->sms_help >= 0 && f->screens[f->sms_help].text)
 		tpl_check_sms_part(t, f->screens[f->sms_help].text, tpl_problem, &c);
-	if (f->invalid_choice)
-		check_invalid_choice(&c);
+	check_nav(&c);
+	check_screens_with_lines(&c);
 out:
 	talloc_free(reach);
 	talloc_free(ends);

@@ -141,6 +141,10 @@ struct flow_screen {
 	int invalid;			/* after an invalid input or choice (-1: show again) */
 	enum flow_action action;	/* FS_ACTION */
 	int *on;			/* FS_ACTION: screen per outcome, in the action's order */
+	/* Why this waiting screen offers no way back (the flow's back and home lines are not
+	 * shown, 0 and 00 are not taken as back and home): the start has nothing before it.
+	 * NULL: it offers them, as every menu and input past the start does. */
+	const char *no_back;
 	size_t line;
 };
 
@@ -162,6 +166,18 @@ struct flow_rule {
 	size_t line;
 };
 
+/* The flow's back or home: what the user types (input) and the line shown below every waiting
+ * screen past the start (text, a template key that starts with the input and a space: "0
+ * Back"). Back goes to the previous question the user answered, home to the screen to (the
+ * start) with the way back forgotten (journey.c). input NULL: the flow has none. */
+#define FLOW_NAV_INPUT_MAX 4	/* digits, '*' and '#': what a USSD keypad sends */
+struct flow_nav {
+	const char *input;
+	const char *text;
+	int to;				/* home: the screen it goes to (the start when not given) */
+	size_t line;
+};
+
 struct flow {
 	const char *name;
 	const char *file;
@@ -172,6 +188,8 @@ struct flow {
 	/* The text a menu shows above itself when it is shown again for its own input, which
 	 * was none of its choices (flow_screen_is_menu); NULL: none. */
 	const char *invalid_choice;
+	/* Offered on every waiting screen but the start's (flow_screen_has_back). */
+	struct flow_nav back, home;
 	struct flow_rule dial[FLOW_RULES_MAX];
 	size_t ndial;
 	struct flow_rule commands[FLOW_RULES_MAX];
@@ -191,6 +209,10 @@ int flow_screen_index(const struct flow *f, const char *name);
 /* Whether a screen is a menu: it offers choices, or lines of a list to pick. Shown again for
  * its own input, it says first that the input was not one of them (flow.invalid_choice). */
 bool flow_screen_is_menu(const struct flow_screen *s);
+
+/* Whether a waiting screen (menu or input) offers the flow's back and home: the flow has
+ * them and the screen does not say no-back. */
+bool flow_screen_has_back(const struct flow *f, const struct flow_screen *s);
 
 /* One problem flow_check() found: the flow, the screen (may be NULL), the language (may be
  * NULL) and a message that reads on its own. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <talloc.h>
 
 #include "core/logging.h"
@@ -45,6 +46,146 @@ static size_t fit_ussd(char *s, size_t len)
 	return len;
 }
 
+/* fit_ussd for a screen whose last tail bytes (the back and home lines) must stay whole: the
+ * text above them is cut instead. */
+static size_t fit_ussd_tail(char *s, size_t len, size_t tail)
+{
+	struct sms_measure m;
+	size_t body = len - tail, cut;
+
+	while (body > 0 && sms_measure(s, body + tail, &m) == 0 && !sms_fits_ussd(&m)) {
+		cut = body - 1;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
+		memmove(s + cut, s + body, tail);
+		body = cut;
+	}
+	s[body + tail] = '\0';
+	return body + tail;
+}
+
+/* ---- the way back ------------------------------------------------------------------------
+ * A session keeps the questions it asked (struct sess's back: screen names, the one on the
+ * screen last). The flow's back input (0) withdraws the answer of the question on the screen
+ * and goes to the one before it; home (00) forgets the journey and goes to the start. A screen
+ * that asks the same again (the same screen, or one that takes the same input: the re-ask
+ * screens, a menu redrawn after no choice) is not a new question, so one back leaves the
+ * question rather than going to the previous wrong try. doc/flows.md, "Back and home". */
+
+static size_t back_count(const struct sess *s)
+{
+	size_t n = 0;
+
+	for (const char *p = s->back; *p; p++)
+		n += *p == ',';
+	return s->back[0] ? n + 1 : 0;
+}
+
+/* Adds a question; the oldest is forgotten when SESS_BACK_MAX are kept. */
+static void back_push(struct sess *s, const char *name)
+{
+	size_t len = strlen(s->back), nl = strlen(name);
+	char *comma;
+
+	if (back_count(s) >= SESS_BACK_MAX && (comma = strchr(s->back, ',')) != NULL) {
+		len -= (size_t)(comma + 1 - s->back);
+		memmove(s->back, comma + 1, len + 1);
+	}
+	if (len + 1 + nl + 1 > sizeof(s->back))
+		len = 0;	/* cannot happen with names of FLOW_NAME_MAX: start afresh */
+	if (len)
+		s->back[len++] = ',';
+	memcpy(s->back + len, name, nl + 1);
+}
+
+/* Drops the last question; returns the screen of the one before it, or -1 when there is
+ * none (or the flow no longer has it). */
+static int back_pop(const struct flow *f, struct sess *s)
+{
+	char *comma = strrchr(s->back, ',');
+
+	if (comma == NULL) {
+		s->back[0] = '\0';
+		return -1;
+	}
+	*comma = '\0';
+	comma = strrchr(s->back, ',');
+	return flow_screen_index(f, comma ? comma + 1 : s->back);
+}
+
+static bool same_question(const struct flow *f, int from, int to)
+{
+	return from == to || (f->screens[from].input != FV_NONE &&
+			      f->screens[from].input == f->screens[to].input);
+}
+
+/* The journey stops at the waiting screen to: a new question joins the way back. */
+static void back_arrive(struct run *r, int to)
+{
+	const struct flow *f = r->j->flow;
+	int from = r->back_from;
+
+	r->back_from = -1;
+	/* Shown again (a session's next step, a back to it): it is the last question already. */
+	if (r->s.back[0] && (from < 0 || same_question(f, from, to)))
+		return;
+	back_push(&r->s, f->screens[to].name);
+}
+
+/* Home: the journey forgotten (what was typed and verified, the way back), the language and
+ * the inputs counted kept; the home screen next. */
+static void go_home(struct run *r)
+{
+	const struct flow *f = r->j->flow;
+	struct sess keep = r->s;
+
+	memset(&r->s, 0, sizeof(r->s));
+	memcpy(r->s.lang, keep.lang, sizeof(r->s.lang));
+	r->s.consumed = keep.consumed;
+	OPENSSL_cleanse(&keep, sizeof(keep));
+	r->list[0] = r->maker[0] = r->model[0] = '\0';
+	r->screen = f->home.input && f->home.to >= 0 ? f->home.to : f->start;
+	r->answered = r->back_from = -1;
+}
+
+/* Back: the answer to the question on the screen withdrawn (a value typed after it is new, to
+ * be proven again), and the question before it; the start when there is none. */
+static void go_back(struct run *r)
+{
+	const struct flow *f = r->j->flow;
+	const struct flow_screen *sc = &f->screens[r->screen];
+	int to;
+
+	if (sc->input != FV_NONE)
+		run_forget(r, sc->input);
+	to = back_pop(f, &r->s);
+	if (to < 0 || (f->screens[to].kind != FS_MENU && f->screens[to].kind != FS_INPUT)) {
+		go_home(r);
+		return;
+	}
+	r->screen = to;
+	r->answered = r->back_from = -1;
+	if (r->s.nhandsets)
+		run_build_handsets(r);	/* a back to the phones shows their list */
+	run_set_model(r);
+}
+
+enum nav { NAV_NONE, NAV_BACK, NAV_HOME };
+
+/* Whether an input is the flow's back or home at screen sc: taken before its choices and its
+ * input (flow_check refuses a choice typed alike; no input takes 0 or 00: doc/flows.md). */
+static enum nav nav_typed(const struct flow *f, const struct flow_screen *sc, const char *in,
+			  size_t len)
+{
+	if (!flow_screen_has_back(f, sc))
+		return NAV_NONE;
+	if (f->back.input && len == strlen(f->back.input) && memcmp(in, f->back.input, len) == 0)
+		return NAV_BACK;
+	if (f->home.input && len == strlen(f->home.input) && memcmp(in, f->home.input, len) == 0)
+		return NAV_HOME;
+	return NAV_NONE;
+}
+
 /* ---- running ---------------------------------------------------------------------------- */
 
 static void step(struct run *r);
@@ -66,20 +207,46 @@ static void on_saved(void *arg, int err)
 }
 
 /* The screen's text into r->out, below the flow's invalid-choice text when r->note (the
- * flow checker proves the two fit one screen together), or the screen's own invalid-text. */
-static size_t render_screen(struct run *r, const struct flow_screen *sc)
+ * flow checker proves the two fit one screen together), or the screen's own invalid-text;
+ * then, for a waiting screen past the start, the back line and (home) the home line. *tail
+ * is the length of those lines, which fitting the screen keeps whole. */
+static size_t render_screen(struct run *r, const struct flow_screen *sc, bool nav, bool home,
+			    size_t *tail)
 {
-	size_t n = 0;
+	const struct flow *f = r->j->flow;
+	size_t n = 0, start;
 
-	if (r->note && sc->invalid_text)
-		return (size_t)run_render_key(r, sc->invalid_text, r->out, sizeof(r->out));
-	if (r->note) {
-		n = (size_t)run_render_key(r, r->j->flow->invalid_choice, r->out,
-					   sizeof(r->out) - 1);
-		if (n)
-			r->out[n++] = '\n';
+	*tail = 0;
+	if (r->note && sc->invalid_text) {
+		n = (size_t)run_render_key(r, sc->invalid_text, r->out, sizeof(r->out));
+	} else {
+		if (r->note) {
+			n = (size_t)run_render_key(r, f->invalid_choice, r->out, sizeof(r->out) - 1);
+			if (n)
+				r->out[n++] = '\n';
+		}
+		n += (size_t)run_render_key(r, sc->text, r->out + n, sizeof(r->out) - n);
 	}
-	return n + (size_t)run_render_key(r, sc->text, r->out + n, sizeof(r->out) - n);
+	if (!nav)
+		return n;
+	start = n;
+	for (int k = 0; k < 2; k++) {
+		const struct flow_nav *nv = k ? &f->home : &f->back;
+
+		if (nv->input == NULL || (k && !home) || n + 2 >= sizeof(r->out))
+			continue;
+		r->out[n++] = '\n';
+		n += (size_t)run_render_key(r, nv->text, r->out + n, sizeof(r->out) - n);
+	}
+	*tail = n - start;
+	return n;
+}
+
+static bool fits_ussd(const char *s, size_t len)
+{
+	struct sms_measure m;
+
+	return sms_measure(s, len, &m) == 0 && sms_fits_ussd(&m);
 }
 
 /* Shows the current screen: a waiting one is saved with the session first. */
@@ -90,20 +257,29 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	size_t elen;
 	int rc;
 
-	r->len = render_screen(r, sc);
+	bool nav = !end && r->ch == EC_USSD && flow_screen_has_back(r->j->flow, sc);
+	size_t tail;
+
+	r->len = render_screen(r, sc, nav, false, &tail);
 	if (r->ch == EC_USSD) {
-		/* A list (the owner's phones) shows as many lines as the screen holds. */
-		struct sms_measure m;
+		/* A list (the owner's phones) shows as many lines as the screen holds with the
+		 * back line; the home line comes below where there is room left for it (00 goes
+		 * home all the same: flow_check proves the back line only). */
 		char *nl;
 
-		while (r->list[0] && sms_measure(r->out, r->len, &m) == 0 && !sms_fits_ussd(&m)) {
+		while (r->list[0] && !fits_ussd(r->out, r->len)) {
 			nl = strrchr(r->list, '\n');
 			if (nl == NULL)
 				break;
 			*nl = '\0';
-			r->len = render_screen(r, sc);
+			r->len = render_screen(r, sc, nav, false, &tail);
 		}
-		r->len = fit_ussd(r->out, r->len);
+		if (nav && r->j->flow->home.input) {
+			r->len = render_screen(r, sc, nav, true, &tail);
+			if (!fits_ussd(r->out, r->len))
+				r->len = render_screen(r, sc, nav, false, &tail);
+		}
+		r->len = tail ? fit_ussd_tail(r->out, r->len, tail) : fit_ussd(r->out, r->len);
 	}
 	if (r->ch != EC_USSD) {
 		run_reply(r, r->out, r->len, true);
@@ -171,7 +347,9 @@ static void step(struct run *r)
 		case FS_INPUT: {
 			const char *in;
 			size_t len, i;
+			enum nav nav;
 
+			back_arrive(r, r->screen);
 			if (r->next_input >= r->ninputs) {
 				/* A menu shown again for its own input: that was no choice. */
 				r->note = (f->invalid_choice || sc->invalid_text) &&
@@ -183,7 +361,18 @@ static void step(struct run *r)
 			len = strlen(in);
 			r->next_input++;
 			r->s.consumed++;
+			nav = nav_typed(f, sc, in, len);
+			if (nav != NAV_NONE) {
+				LOGP(LOGC_FLOW, LOGL_DEBUG, "%s: %s %s", r->tag, sc->name,
+				     nav == NAV_BACK ? "back" : "home");
+				if (nav == NAV_BACK)
+					go_back(r);
+				else
+					go_home(r);
+				break;
+			}
 			r->answered = r->screen;
+			r->back_from = r->screen;
 			for (i = 0; i < sc->nchoices; i++)
 				if (len == 1 && in[0] == sc->choices[i].key)
 					break;

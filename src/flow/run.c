@@ -48,6 +48,7 @@ struct run *run_new(struct engine *e, const struct run_ops *ops, enum engine_cha
 	r->ch = ch;
 	r->screen = -1;
 	r->answered = -1;
+	r->back_from = -1;
 	r->action = FA_COUNT;
 	snprintf(r->msisdn, sizeof(r->msisdn), "%s", msisdn);
 	e->seq++;
@@ -495,12 +496,66 @@ static bool id_take(struct run *r, const char *in, size_t len)
 	return true;
 }
 
+/* What was verified for the session's owner and IMEI: a new owner or IMEI (typed, or typed
+ * again after a back) must pass the link and the ID digits again before the report action
+ * takes it (act_report compares both with what was verified; this makes sure a value typed
+ * after the proof never finds the old proof still there). */
+static void unverify(struct sess *s)
+{
+	s->link_owner[0] = s->link_imei[0] = s->kyc_owner[0] = '\0';
+	s->link_state = '\0';
+	s->last_seen = 0;
+}
+
+void run_forget(struct run *r, enum flow_var v)
+{
+	struct sess *s = &r->s;
+
+	switch (v) {
+	case FV_IMEI:
+		s->imei[0] = '\0';
+		unverify(s);
+		break;
+	case FV_OWNER:
+		s->owner[0] = '\0';
+		unverify(s);
+		break;
+	case FV_ID:
+		OPENSSL_cleanse(r->id, sizeof(r->id));
+		s->kyc_owner[0] = '\0';
+		break;
+	case FV_REASON:
+		s->reason[0] = '\0';
+		break;
+	case FV_POLICE:
+		s->police[0] = '\0';
+		r->police_set = false;
+		break;
+	case FV_REF:
+		s->ref[0] = '\0';
+		break;
+	case FV_PIN:
+		OPENSSL_cleanse(r->pin, sizeof(r->pin));
+		break;
+	case FV_PICK:
+		r->pick = 0;
+		break;
+	case FV_NONE:
+	case FV_COUNT:
+		break;
+	}
+}
+
 /* Validates one input into its variable. Returns true when valid. An IMEI is kept even when
  * invalid (as digits and separators, bounded), so that the check can say why. */
 bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 {
 	struct sess *s = &r->s;
 
+	if (v == FV_IMEI || v == FV_OWNER)
+		unverify(s);
+	else if (v == FV_ID)
+		s->kyc_owner[0] = '\0';
 	switch (v) {
 	case FV_IMEI: {
 		struct imei im;
@@ -534,7 +589,9 @@ bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 
 		if (len == 0 || len >= sizeof(s->police))
 			return false;
-		if (len == 1 && in[0] == '0') {
+		/* 1 for none: 0 is back (the flow's back, taken before any input), and no
+		 * police number is the one digit 1. */
+		if (len == 1 && in[0] == '1') {
 			s->police[0] = '\0';
 			r->police_set = true;
 			return true;

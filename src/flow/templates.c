@@ -925,8 +925,8 @@ static bool values_measure(const struct tpl_lang *l, const char *prefix, size_t 
 	return any;
 }
 
-/* The worst rendering of a screen (sms_part: of one SMS part; above: the text shown above it,
- * for the messages): the literal text measured by sms_measure(), each placeholder adding
+/* The worst rendering of a screen (sms_part: of one SMS part; above: what is shown with it,
+ * "with common.invalid_choice above it", for the messages): the literal text measured by sms_measure(), each placeholder adding
  * max_chars units (one septet or one UTF-16 unit per character, see struct tpl_placeholder),
  * or the longest of its values' texts in this language, and UCS-2 as soon as the text or one
  * value needs it. */
@@ -994,10 +994,10 @@ static void check_screen(struct tpl_checker *c, const struct tpl_set *s, const c
 				m.units, m.coding == SMS_GSM7 ? "GSM-7 septets" : "UCS-2 units",
 				limit);
 	} else if (!sms_fits_ussd(&m)) {
-		char pre[TPL_KEY_MAX + 32] = "";
+		char pre[3 * TPL_KEY_MAX + 80] = "";
 
 		if (above)
-			snprintf(pre, sizeof(pre), "with %s above it, ", above);
+			snprintf(pre, sizeof(pre), "%s, ", above);
 		if (m.coding == SMS_GSM7)
 			problem(c, lang, t->key, "%sscreen needs up to %zu GSM-7 septets, %zu fit",
 				pre, m.units, sms_ussd_limit(SMS_GSM7));
@@ -1080,29 +1080,59 @@ size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_
 	return c.problems;
 }
 
-size_t tpl_check_joined(const struct tpl_set *s, const char *lang, const char *above,
-			const char *key, tpl_problem_fn report, void *report_arg)
+size_t tpl_check_lines(const struct tpl_set *s, const char *lang, const char *const *keys,
+		       size_t n, size_t main, tpl_problem_fn report, void *report_arg)
 {
 	struct tpl_checker c = { .report = report, .arg = report_arg };
 	const struct tpl_lang *l = lang_find(s, lang);
-	const struct tpl_text *a = l ? text_find(l, above) : NULL;
-	const struct tpl_text *b = l ? text_find(l, key) : NULL;
+	const struct tpl_text *t[TPL_LINES_MAX];
 	struct tpl_text joined;
+	char with[3 * TPL_KEY_MAX + 64] = "";
+	size_t i, o = 0, w = 0;
 
-	if (a == NULL || b == NULL)
-		return 0;	/* tpl_check() reports a missing text */
-	joined = *b;
-	joined.len = a->len + 1 + b->len;
-	joined.text = talloc_size(NULL, joined.len + 1);
+	if (l == NULL || n == 0 || n > TPL_LINES_MAX || main >= n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		t[i] = text_find(l, keys[i]);
+		if (t[i] == NULL)
+			return 0;	/* tpl_check() reports a missing text */
+		o += t[i]->len + 1;
+	}
+	joined = *t[main];
+	joined.len = o - 1;
+	joined.text = talloc_size(NULL, o);
 	if (joined.text == NULL) {
-		problem(&c, lang, key, "out of memory measuring the screen");
+		problem(&c, lang, keys[main], "out of memory measuring the screen");
 		return c.problems;
 	}
-	/* Both texts are whole: a placeholder or an escaped brace never spans the newline. */
-	memcpy(joined.text, a->text, a->len);
-	joined.text[a->len] = '\n';
-	memcpy(joined.text + a->len + 1, b->text, b->len + 1);
-	check_screen(&c, s, lang, &joined, false, above);
+	/* Each text is whole: a placeholder or an escaped brace never spans a newline. */
+	for (i = o = 0; i < n; i++) {
+		memcpy(joined.text + o, t[i]->text, t[i]->len);
+		o += t[i]->len;
+		joined.text[o++] = i + 1 < n ? '\n' : '\0';
+	}
+	/* "with A above it, B and C below it": what the message names besides the text. */
+	for (i = 0; i < n && w < sizeof(with); i++) {
+		if (i == main)
+			continue;
+		w += (size_t)snprintf(with + w, sizeof(with) - w, "%s%s",
+				      i == 0 || (i == main + 1 && main == 0) ? "with " :
+				      i == main + 1 ? (n - main == 2 ? " and " : ", ") :
+				      i + 1 == n ? " and " : ", ", keys[i]);
+		if (i + 1 == main && w < sizeof(with))
+			w += (size_t)snprintf(with + w, sizeof(with) - w, " above it");
+		else if (i + 1 == n && w < sizeof(with))
+			w += (size_t)snprintf(with + w, sizeof(with) - w, " below it");
+	}
+	check_screen(&c, s, lang, &joined, false, with[0] ? with : NULL);
 	talloc_free(joined.text);
 	return c.problems;
+}
+
+size_t tpl_check_joined(const struct tpl_set *s, const char *lang, const char *above,
+			const char *key, tpl_problem_fn report, void *report_arg)
+{
+	const char *keys[2] = { above, key };
+
+	return tpl_check_lines(s, lang, keys, 2, 1, report, report_arg);
 }

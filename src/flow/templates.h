@@ -123,4 +123,13 @@ size_t tpl_check_sms_part(const struct tpl_set *s, const char *key, tpl_problem_
 size_t tpl_check_joined(const struct tpl_set *s, const char *lang, const char *above,
 			const char *key, tpl_problem_fn report, void *report_arg);
 
+/* Whether the texts keys[0..n), joined by newlines into one screen in lang, fit one USSD
+ * screen in their worst case (as tpl_check() measures one key): a screen with a note above
+ * it and the lines a journey adds below it. Reported once, under keys[main], "with <keys
+ * before> above it and <keys after> below it, ...". At most TPL_LINES_MAX keys; a text lang
+ * lacks is tpl_check()'s to report: 0 here. Returns the number of problems. */
+#define TPL_LINES_MAX 4
+size_t tpl_check_lines(const struct tpl_set *s, const char *lang, const char *const *keys,
+		       size_t n, size_t main, tpl_problem_fn report, void *report_arg);
+
 #endif

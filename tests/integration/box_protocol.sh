@@ -372,13 +372,13 @@ def scenarios():
     nack, later = mo_ack(box, m8)
     check(whole(parts) and nack == 0, "an MO is still answered and acked", "%r" % (msgs + later,))
 
-    # 9. a USSD dial the engine can never take (40 inputs, over its 32): ack_failed, so that
+    # 9. a USSD dial the engine can never take (70 inputs, over its 64): ack_failed, so that
     # bearerbox drops it rather than offering it for ever; no MT
-    m9 = mo("254733000309", "*384*" + "1*" * 40 + "1#")
+    m9 = mo("254733000309", "*384*" + "1*" * 70 + "1#")
     m9["meta_data"] = b"?smpp?ussd_service_op=%01&its_session_info=%00%09&"
     box.send(m9)
     nack, msgs = mo_ack(box, m9, 5)
-    check(nack == fbb.ACK_FAILED, "a USSD dial of 41 inputs: ack_failed (nack 1), dropped",
+    check(nack == fbb.ACK_FAILED, "a USSD dial of 71 inputs: ack_failed (nack 1), dropped",
           "got %r, %r" % (nack, msgs))
     check(not [m for m in msgs if m.type == SMS], "... and no MT", "got %r" % (msgs,))
     box.shutdown()

@@ -120,6 +120,26 @@ case $out in *"language en"* | *"language fr"*) r=1 ;; *) r=0 ;; esac
 ok $r "invalid_choice_long: the languages where it fits are not blamed"
 problems invalid_choice_long 1
 
+# Back and home (issue 18): the back line below every screen past the start fits in every
+# language; a choice typed like back or home, a start that offers a way back, a line that
+# does not start with its input, back and home typed alike: each refused by name.
+fault back_long "flow mini, screen check_ask, language ar: text check.ask: with common.back below it, screen needs up to 88 UCS-2 units, 80 fit" \
+	"a back line that makes a screen too long in one language: names the screen, the language"
+case $out in *"language en"* | *"language fr"* | *"screen menu"*) r=1 ;; *) r=0 ;; esac
+ok $r "back_long: the languages where it fits and the start (no back line) are not blamed"
+problems back_long 1
+fault back_choice "flow mini, screen lost_menu: choice 0 is typed like back, which takes it first: the choice is never chosen" \
+	"a choice 0 on a screen with back: refused"
+problems back_choice 1
+fault back_start "flow mini, screen menu: the start has nothing to go back to: say so with no-back" \
+	"the start without no-back: refused"
+problems back_start 1
+fault back_text "flow mini, language fr: back: text common.back is not one line that starts with '0 '" \
+	"a back line that does not start with its input: names the language"
+problems back_text 1
+fault back_same "back_same.yaml:10:7: back and home: both are typed 0" \
+	"back and home typed alike: refused at load"
+
 fault invalid_choice_missing "flow mini, language en: text common.nope is missing" \
 	"an invalid-choice text no language has: reported for en"
 like "$out" "flow mini, language ar: text common.nope is missing" \

@@ -17,6 +17,8 @@
 #   queued                how many requests are on ceir:requests
 #   ref_in TEXT           the first reference (10 digits) in TEXT
 #   imei_of BODY14        the IMEI with its check digit, as ceirgwctl computes it
+#   (waiting and waiting_back, the screens past the start with their back and home lines,
+#   are lib.sh's, next to render)
 #
 # shellcheck disable=SC2154 # (url: the test's, set before it calls these)
 
@@ -72,3 +74,4 @@ queued() { R XLEN ceir:requests; }
 ref_in() { printf '%s' "$1" | grep -o '[0-9]\{10\}' | head -n1; }
 
 imei_of() { "$CEIRGWCTL" imei "$1" | awk '$1 == "imei" { print $2 }'; }
+

@@ -97,32 +97,40 @@ is "$r" "$(render en sms.help code=384)" "SMS: no command: the help"
 # A bad IMEI at the check's prompt (issue 18): asked again, saying why; the session goes on.
 # None of them is a check (the rate limit counts checks of IMEIs).
 dial c5 "$OTHER" >/dev/null
-is "$(press 1 356938035643808)" "CON $(render en imei.bad_check imei=356938035643808)" \
+is "$(press 1 356938035643808)" "CON $(waiting en imei.bad_check imei=356938035643808)" \
 	"check by menu: a wrong check digit: why, and asked again"
-is "$(press 12345)" "CON $(render en imei.bad_length)" "... too short: why, asked again"
-is "$(press 35693803564380912)" "CON $(render en imei.bad_length)" "... too long: asked again"
-is "$(press 0)" "CON $(render en imei.bad_length)" "... 0: not an IMEI, asked again"
-is "$(press 35693803O564380)" "CON $(render en imei.bad_digits)" "... a letter: why, asked again"
-is "$(press 490154203237518)" "CON $(render en imei.bad_reserved imei=490154203237518)" \
+is "$(press 12345)" "CON $(waiting en imei.bad_length)" "... too short: why, asked again"
+is "$(press 35693803564380912)" "CON $(waiting en imei.bad_length)" "... too long: asked again"
+is "$(press 0)" "CON $(render en menu.main)" "... 0: back to the menu, the question left"
+is "$(press 1)" "CON $(waiting en check.ask)" "... 1: the IMEI prompt again, the session kept"
+is "$(press 35693803O564380)" "CON $(waiting en imei.bad_digits)" "... a letter: why, asked again"
+is "$(press 490154203237518)" "CON $(waiting en imei.bad_reserved imei=490154203237518)" \
 	"... a known example IMEI: why, asked again"
 is "$(press "$A")" "END $(render en check.clean maker=Nokia model=N900)" \
 	"... then the right IMEI: checked, in the same session"
 # *384*<bad IMEI>#: the dial opened a session; the reason and the prompt keep it.
-is "$(ussd c6 "$OTHER" "12345")" "CON $(render en imei.bad_length)" \
+is "$(ussd c6 "$OTHER" "12345")" "CON $(waiting en imei.bad_length)" \
 	"*384*<short IMEI>#: why, asked again"
 is "$(ussd c6 "$OTHER" "12345*$A")" "END $(render en check.clean maker=Nokia model=N900)" \
 	"... the right IMEI then: checked"
 is "$(ussd c7 "$OTHER" "356938035643808")" \
-	"CON $(render en imei.bad_check imei=356938035643808)" "*384*<bad check digit>#: asked again"
+	"CON $(waiting en imei.bad_check imei=356938035643808)" "*384*<bad check digit>#: asked again"
 
 # A menu input that is none of its choices says so, and shows the menu again (issue 18).
-notopt() { printf '%s\n%s' "$(render en common.invalid_choice)" "$(render en "$@")"; }
+# (the start has no back and home lines; every other menu has them below.)
+notopt() {
+	if [ "$1" = menu.main ]; then
+		printf '%s\n%s' "$(render en common.invalid_choice)" "$(render en "$@")"
+	else
+		printf '%s\n%s' "$(render en common.invalid_choice)" "$(waiting en "$@")"
+	fi
+}
 dial m1 "$FRIEND" >/dev/null
 is "$(press 9)" "CON $(notopt menu.main)" "main menu: 9 is no choice: not an option, the menu"
 is "$(press x)" "CON $(notopt menu.main)" "... x: the same"
-is "$(press 2)" "CON $(render en report.which)" "... then 2: the report"
-is "$(press 0)" "CON $(notopt report.which)" "report: whose phone? 0 is no choice"
-is "$(press 1)" "CON $(render en report.ask_imei)" "... then 1: the IMEI"
+is "$(press 2)" "CON $(waiting en report.which)" "... then 2: the report"
+is "$(press 7)" "CON $(notopt report.which)" "report: whose phone? 7 is no choice"
+is "$(press 1)" "CON $(waiting en report.ask_imei)" "... then 1: the IMEI"
 
 # ---- report by USSD, from the owner's own number, picking the phone from the list -----------
 dial r1 "$OWNER" >/dev/null
@@ -131,12 +139,12 @@ like "$r" "1 Samsung SGH-W110 ...0013" "report: the owner's phones listed, newes
 like "$r" "2 Nokia N900 ...3809" "report: ... both phones within the window"
 case $r in *"...0021"*) ok 1 "a phone last seen outside the window is not listed" ;;
 *) ok 0 "a phone last seen outside the window is not listed" ;; esac
-is "$(press 2)" "CON $(render en report.ask_id)" "report: picked the Nokia, asked for the ID digits"
-is "$(press 9999)" "CON $(render en report.id_wrong tries=2)" "report: wrong ID digits, 2 tries left"
-is "$(press 5926)" "CON $(render en report.reason)" "report: right ID digits: stolen or lost?"
-is "$(press 1)" "CON $(render en report.ask_police)" "report: police report number?"
+is "$(press 2)" "CON $(waiting en report.ask_id)" "report: picked the Nokia, asked for the ID digits"
+is "$(press 9999)" "CON $(waiting en report.id_wrong tries=2)" "report: wrong ID digits, 2 tries left"
+is "$(press 5926)" "CON $(waiting en report.reason)" "report: right ID digits: stolen or lost?"
+is "$(press 1)" "CON $(waiting en report.ask_police)" "report: police report number?"
 is "$(press "OB/123/2026")" \
-	"CON $(render en report.confirm phone="Nokia N900" imei_tail=3809 reason=stolen)" \
+	"CON $(waiting en report.confirm phone="Nokia N900" imei_tail=3809 reason=stolen)" \
 	"report: confirm with maker, model, IMEI tail and reason"
 n0=$(queued)
 r=$(press 1)
@@ -165,7 +173,7 @@ ok $((!$?)) "no full MSISDN in the log"
 
 # Already reported: the same reference once the ID digits match, nothing queued.
 r=$(walk r2 "$OWNER" 2 2)
-is "$r" "CON $(render en report.ask_id)" "report again: the ID digits first, nothing told before"
+is "$r" "CON $(waiting en report.ask_id)" "report again: the ID digits first, nothing told before"
 r=$(walk r2b "$OWNER" 2 2 5926)
 is "$r" "END $(render en report.already ref="$ref")" "report again: already reported, the reference"
 is "$(queued)" "$((n0 + 1))" "... nothing queued"
@@ -175,9 +183,9 @@ is "$(sms "$OTHER" "$A")" "$(render en check.stolen maker=Nokia model=N900 date=
 # ---- report for another number, from a friend's phone -------------------------------------
 dial r3 "$FRIEND" >/dev/null
 r=$(press 2)
-is "$r" "CON $(render en report.which)" "report from a number with no phones: whose?"
-r=$(press 2 "0722000111" "$C" "A9876543" 2 0)
-is "$r" "CON $(render en report.confirm phone="Siemens A52" imei_tail=4567 reason=lost)" \
+is "$r" "CON $(waiting en report.which)" "report from a number with no phones: whose?"
+r=$(press 2 "0722000111" "$C" "A9876543" 2 1)
+is "$r" "CON $(waiting en report.confirm phone="Siemens A52" imei_tail=4567 reason=lost)" \
 	"another number: owner, IMEI, whole ID, lost, no police report"
 r=$(press 1)
 ref2=$(ref_in "$r")
@@ -190,14 +198,14 @@ like "$last" "lost" "reason lost"
 # Failures: not linked (told only once the ID digits match); wrong ID until locked out; no
 # KYC.
 r=$(walk r4 "$FRIEND" 2 2 "0722000111" "$B")
-is "$r" "CON $(render en report.ask_id)" "IMEI not used with that number: not told before the ID"
+is "$r" "CON $(waiting en report.ask_id)" "IMEI not used with that number: not told before the ID"
 r=$(walk r4b "$FRIEND" 2 2 "0722000111" "$B" 6543)
 is "$r" "END $(render en report.not_linked)" "IMEI not used with that number: what to do next"
 r=$(walk r5 "$OWNER" 2 8 "$G" 5926)
 is "$r" "END $(render en report.not_linked)" "a number seen with the IMEI only long ago: not linked"
 dial r6 "$OWNER" >/dev/null
 r=$(press 2 8 "$B" 1111)
-is "$r" "CON $(render en report.id_wrong tries=1)" "wrong ID again: 1 try left"
+is "$r" "CON $(waiting en report.id_wrong tries=1)" "wrong ID again: 1 try left"
 is "$(press 3333)" "END $(render en report.locked minutes=60)" "third wrong: locked out for the period"
 r=$(ussd r6 "$OWNER" "$(cat "$TEST_TMP/session.text")")
 is "$r" "END $(render en report.locked minutes=60)" \
@@ -206,48 +214,51 @@ r=$(walk r7 "$OWNER" 2 8 "$B" 5926)
 is "$r" "END $(render en report.locked minutes=60)" "locked out even with the right digits"
 R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
 dial r8 "$OWNER" >/dev/null
-is "$(press 2 8 12345)" "CON $(render en imei.bad_length)" "report: a short IMEI: why, asked again"
-is "$(press 0)" "CON $(render en imei.bad_length)" "report: 0 at the IMEI prompt: asked again"
-is "$(press 3532O000000013)" "CON $(render en imei.bad_digits)" "report: a letter: asked again"
-is "$(press 353320000000014)" "CON $(render en imei.bad_check imei=353320000000014)" \
+is "$(press 2 8 12345)" "CON $(waiting en imei.bad_length)" "report: a short IMEI: why, asked again"
+is "$(press 35693803564380912)" "CON $(waiting en imei.bad_length)" \
+	"report: 17 digits: asked again"
+is "$(press 3532O000000013)" "CON $(waiting en imei.bad_digits)" "report: a letter: asked again"
+is "$(press 353320000000014)" "CON $(waiting en imei.bad_check imei=353320000000014)" \
 	"report: a wrong check digit: asked again"
-is "$(press 000000000000000)" "CON $(render en imei.bad_reserved imei=000000000000000)" \
+is "$(press 000000000000000)" "CON $(waiting en imei.bad_reserved imei=000000000000000)" \
 	"report: a placeholder IMEI: asked again"
-is "$(press "$B")" "CON $(render en report.ask_id)" "report: the right IMEI: the ID digits next"
+is "$(press "$B")" "CON $(waiting en report.ask_id)" "report: the right IMEI: the ID digits next"
 
 # A malformed ID is no try (issue 18): 10 in a row re-ask, saying why, and use none; a
 # wrong one then has 2 tries left, and the right digits still work.
 bad_ids=(abcd 12 123 59 % 59#6 "5 9" "?" 1.2.3 ABCD)
 for bid in "${bad_ids[@]}"; do
 	r=$(press "$bid")
-	[ "$r" = "CON $(render en report.bad_id)" ] || break
+	[ "$r" = "CON $(waiting en report.bad_id)" ] || break
 done
-is "$r" "CON $(render en report.bad_id)" "10 malformed IDs in a row: each asked again, saying why"
+is "$r" "CON $(waiting en report.bad_id)" "10 malformed IDs in a row: each asked again, saying why"
 is "$(R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | wc -l)" 0 "... none was counted"
-is "$(press 1111)" "CON $(render en report.id_wrong tries=2)" "... a wrong one then: 2 tries left"
-is "$(press abc)" "CON $(render en report.bad_id)" "... malformed after a wrong one: no try"
-is "$(press 5926)" "CON $(render en report.reason)" "... and the right digits work"
+is "$(press 1111)" "CON $(waiting en report.id_wrong tries=2)" "... a wrong one then: 2 tries left"
+is "$(press abc)" "CON $(waiting en report.bad_id)" "... malformed after a wrong one: no try"
+is "$(press 5926)" "CON $(waiting en report.reason)" "... and the right digits work"
 is "$(press 3)" "CON $(notopt report.reason)" "stolen or lost? 3 is no choice"
-is "$(press 1)" "CON $(render en report.ask_police)" "... then 1: stolen"
-is "$(press "OB_12")" "CON $(render en report.bad_police)" \
+is "$(press 1)" "CON $(waiting en report.ask_police)" "... then 1: stolen"
+is "$(press "OB_12")" "CON $(waiting en report.bad_police)" \
 	"a police number with '_': why, asked again"
-is "$(press 0)" "CON $(render en report.confirm phone="Samsung SGH-W110" imei_tail=0013 \
-	reason=stolen)" "... then 0 (none): the confirmation"
-again=$(render en report.confirm_again phone="Samsung SGH-W110" imei_tail=0013)
+is "$(press 1)" "CON $(waiting en report.confirm phone="Samsung SGH-W110" imei_tail=0013 \
+	reason=stolen)" "... then 1 (none): the confirmation"
+again=$(waiting en report.confirm_again phone="Samsung SGH-W110" imei_tail=0013)
 is "$(press 7)" "CON $again" "confirm: 7 is no choice: not an option, the question again"
 r=$(ussd r8 "$OWNER" "$(cat "$TEST_TMP/session.text")")
 is "$r" "CON $again" "the aggregator repeats that step: the same screen, the note too"
 is "$(press 2)" "END $(render en report.cancelled)" "... then 2: nothing reported"
 R --scan --pattern "kyc:*:vf:${OWNER#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
-# The phone list: a line that is not there, letters and 00 say so.
+# The phone list: a line that is not there and letters say so; 00 is the menu.
 dial r9 "$OWNER" >/dev/null
 r=$(press 2)
-for in in 7 x 00; do
+for in in 7 x; do
 	r2=$(press "$in")
 	is "$r2" "CON $(render en common.invalid_choice)"$'\n'"${r#CON }" \
 		"the phone list: $in is no choice: not an option, the list again"
 done
-is "$(press 1)" "CON $(render en report.ask_id)" "... then 1: the ID digits"
+is "$(press 00)" "CON $(render en menu.main)" "the phone list: 00 is the menu"
+is "$(press 2)" "$r" "... 2: the list again, in the same session"
+is "$(press 1)" "CON $(waiting en report.ask_id)" "... then 1: the ID digits"
 
 # ---- report by SMS ------------------------------------------------------------------------
 r=$(sms "$OWNER" "stolen $B 5926")

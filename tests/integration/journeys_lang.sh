@@ -77,6 +77,15 @@ ceir() {
 }
 
 # ---- helpers ------------------------------------------------------------------------------------
+# pick_screen LANG LIST: the owner's phones as shown (report.pick): in Arabic (UCS-2) the two
+# phones fill the screen with the back line, and the home line is left out (00 still works).
+pick_screen() {
+	if [ "$1" = ar ]; then
+		waiting_back "$1" report.pick handsets="$2"
+	else
+		waiting "$1" report.pick handsets="$2"
+	fi
+}
 # kw LANG KEY: the first keyword of a language's list.
 kw() { render "$1" "$2" | cut -d, -f1; }
 esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
@@ -171,7 +180,7 @@ for i in "${!LANGS[@]}"; do
 	name=$(sed -n 's/^name: *//p' "$top_srcdir/templates/$l.yaml")
 	n=$(printf '%s\n' "$menu" | sed -n "s/^\([1-9]\) $name\$/\1/p")
 	dial "l$l" "$who" >/dev/null
-	is "$(press 5)" "CON $(render en lang.menu languages="$menu")" "$l: the language menu"
+	is "$(press 5)" "CON $(waiting en lang.menu languages="$menu")" "$l: the language menu"
 	is "$(press "$n")" "END $(render "$l" lang.done)" "$l: $name chosen in the menu"
 	is "$(ussd "m$l" "$who" "")" "CON $(render "$l" menu.main)" "$l: remembered for the number"
 
@@ -182,15 +191,16 @@ for i in "${!LANGS[@]}"; do
 	# -- report by USSD: the owner's phones, newest first; pick, ID, reason, no police number
 	dial "r$l" "$who" >/dev/null
 	list="1 $pmk $pmd ...${p:11}"$'\n'"2 $qmk $qmd ...${q:11}"
-	is "$(press 2)" "CON $(render "$l" report.pick handsets="$list")" "$l: report: the owner's phones"
-	is "$(press 1)" "CON $(render "$l" report.ask_id)" "$l: report: picked P, asked for the ID digits"
-	is "$(press "$id4")" "CON $(render "$l" report.reason)" \
+	is "$(press 2)" "CON $(pick_screen "$l" "$list")" "$l: report: the owner's phones"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_id)" "$l: report: picked P, asked for the ID digits"
+	is "$(press "$id4")" "CON $(waiting "$l" report.reason)" \
 		"$l: report: ID digits right: what happened?"
-	is "$(press 1)" "CON $(render "$l" report.ask_police)" "$l: report: police report number?"
-	is "$(press 0)" "CON $(render "$l" report.confirm phone="$pmk $pmd" \
+	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" "$l: report: police report number?"
+	is "$(press 1)" "CON $(waiting "$l" report.confirm phone="$pmk $pmd" \
 		imei_tail="${p:11}" reason="$(render "$l" reason.stolen)")" "$l: report: confirm"
 	r=$(press 1)
 	ref=$(ref_in "$r")
+	REFS[i]=$ref
 	is "$r" "END $(render "$l" report.done ref="$ref")" "$l: report accepted, with a reference"
 	is "$(entries "$p")" "$(entry_want block "$ref" "$p" "$pmk" "$pmd" "$who" ussd)" \
 		"$l: exactly one block request, with the report's fields"
@@ -292,13 +302,14 @@ for i in "${!LANGS[@]}"; do
 	# A bad IMEI is asked again, saying why; the session goes on (issue 18). By SMS, the
 	# reason ends the exchange.
 	dial "f1$l" "$who" >/dev/null
-	is "$(press 1 "$bad")" "CON $(render "$l" imei.bad_check imei="$bad")" \
+	is "$(press 1 "$bad")" "CON $(waiting "$l" imei.bad_check imei="$bad")" \
 		"$l: check: a wrong check digit: why, asked again"
-	is "$(press 12345)" "CON $(render "$l" imei.bad_length)" "$l: ... too short: why, again"
-	is "$(press 0)" "CON $(render "$l" imei.bad_length)" "$l: ... 0: not an IMEI, again"
-	is "$(press 35693803O564380)" "CON $(render "$l" imei.bad_digits)" \
+	is "$(press 12345)" "CON $(waiting "$l" imei.bad_length)" "$l: ... too short: why, again"
+	is "$(press 0)" "CON $(render "$l" menu.main)" "$l: ... 0: back to the menu, the question left"
+	is "$(press 1)" "CON $(waiting "$l" check.ask)" "$l: ... 1: the IMEI prompt again"
+	is "$(press 35693803O564380)" "CON $(waiting "$l" imei.bad_digits)" \
 		"$l: ... a letter: why, again"
-	is "$(press 490154203237518)" "CON $(render "$l" imei.bad_reserved imei=490154203237518)" \
+	is "$(press 490154203237518)" "CON $(waiting "$l" imei.bad_reserved imei=490154203237518)" \
 		"$l: ... a known example IMEI: why, again"
 	is "$(press "${P[i]}")" "END $(render "$l" check.clean maker="${P_MAKER[i]}" \
 		model="${P_MODEL[i]}")" "$l: ... the right IMEI: checked in the same session"
@@ -312,9 +323,9 @@ for i in "${!LANGS[@]}"; do
 		"$l: check by SMS: a model not in our list"
 	# Report: the ID digits wrong, twice more, then locked out.
 	dial "w$l" "$who" >/dev/null
-	is "$(press 2 2 0000)" "CON $(render "$l" report.id_wrong tries=2)" \
+	is "$(press 2 2 0000)" "CON $(waiting "$l" report.id_wrong tries=2)" \
 		"$l: report: wrong ID digits, 2 tries left"
-	is "$(press 0001)" "CON $(render "$l" report.id_wrong tries=1)" "$l: ... 1 try left"
+	is "$(press 0001)" "CON $(waiting "$l" report.id_wrong tries=1)" "$l: ... 1 try left"
 	is "$(press 0002)" "END $(render "$l" report.locked minutes=60)" "$l: ... locked out"
 	R --scan --pattern "kyc:*:vf:${who#+}:own" | while read -r k; do R DEL "$k"; done >/dev/null
 	# Not linked: a phone never used with this number, told once the ID digits match.
@@ -323,38 +334,45 @@ for i in "${!LANGS[@]}"; do
 		"$l: report: a phone not used with this number: what to do next"
 	# Every invalid input of the report re-asks, saying why, and keeps the session; a menu
 	# input that is no choice says so; malformed ID digits use no try (issue 18).
-	notopt() { printf '%s\n%s' "$(render "$l" common.invalid_choice)" "$(render "$l" "$@")"; }
+	notopt() {
+		if [ "$1" = menu.main ]; then
+			printf '%s\n%s' "$(render "$l" common.invalid_choice)" "$(render "$l" "$@")"
+		else
+			printf '%s\n%s' "$(render "$l" common.invalid_choice)" "$(waiting "$l" "$@")"
+		fi
+	}
 	list="1 ${P_MAKER[i]} ${P_MODEL[i]} ...${P[i]:11}"$'\n'
 	list="${list}2 ${Q_MAKER[i]} ${Q_MODEL[i]} ...${Q[i]:11}"
 	dial "v$l" "$who" >/dev/null
 	is "$(press 9)" "CON $(notopt menu.main)" "$l: main menu: 9 is no choice: not an option"
-	is "$(press 2)" "CON $(render "$l" report.pick handsets="$list")" "$l: ... 2: the phones"
+	is "$(press 2)" "CON $(pick_screen "$l" "$list")" "$l: ... 2: the phones"
 	# The list shows the phones the screen holds: in Arabic (UCS-2) the note leaves room for one.
 	want=$(notopt report.pick handsets="$list")
 	[ "$l" = ar ] && want=$(notopt report.pick handsets="${list%%$'\n'*}")
 	is "$(press 7)" "CON $want" "$l: the phones: 7 is none"
 	is "$(press x)" "CON $want" "$l: the phones: x is none"
-	is "$(press 8)" "CON $(render "$l" report.ask_imei)" "$l: ... 8: another phone's IMEI"
-	is "$(press 0)" "CON $(render "$l" imei.bad_length)" "$l: report: IMEI 0: why, again"
-	is "$(press "${bad}")" "CON $(render "$l" imei.bad_check imei="$bad")" \
+	is "$(press 8)" "CON $(waiting "$l" report.ask_imei)" "$l: ... 8: another phone's IMEI"
+	is "$(press 0)" "CON $(pick_screen "$l" "$list")" "$l: report: IMEI 0: back to the phones"
+	is "$(press 8)" "CON $(waiting "$l" report.ask_imei)" "$l: ... 8: the IMEI prompt again"
+	is "$(press "${bad}")" "CON $(waiting "$l" imei.bad_check imei="$bad")" \
 		"$l: report: a wrong check digit: why, again"
-	is "$(press "${P[i]}")" "CON $(render "$l" report.ask_id)" "$l: ... the IMEI: the ID digits"
+	is "$(press "${P[i]}")" "CON $(waiting "$l" report.ask_id)" "$l: ... the IMEI: the ID digits"
 	for bid in abcd 12 59#6 123456789012345678901234567890123; do
-		is "$(press "$bid")" "CON $(render "$l" report.bad_id)" \
+		is "$(press "$bid")" "CON $(waiting "$l" report.bad_id)" \
 			"$l: ID digits $bid: malformed, asked again"
 	done
-	is "$(press "${NATID[i]: -4}")" "CON $(render "$l" report.reason)" \
+	is "$(press "${NATID[i]: -4}")" "CON $(waiting "$l" report.reason)" \
 		"$l: ... the right digits: what happened? (no try was used)"
 	is "$(press 3)" "CON $(notopt report.reason)" "$l: what happened? 3 is no choice"
-	is "$(press 2)" "CON $(render "$l" report.ask_police)" "$l: ... 2: lost"
-	is "$(press "OB_1")" "CON $(render "$l" report.bad_police)" "$l: police number OB_1: why, again"
+	is "$(press 2)" "CON $(waiting "$l" report.ask_police)" "$l: ... 2: lost"
+	is "$(press "OB_1")" "CON $(waiting "$l" report.bad_police)" "$l: police number OB_1: why, again"
 	conf=(report.confirm phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${P[i]:11}" \
 		reason="$(render "$l" reason.lost)")
-	is "$(press 0)" "CON $(render "$l" "${conf[@]}")" "$l: ... 0: the confirmation"
-	is "$(press 5)" "CON $(render "$l" report.confirm_again \
+	is "$(press 1)" "CON $(waiting "$l" "${conf[@]}")" "$l: ... 1 (none): the confirmation"
+	is "$(press 5)" "CON $(waiting "$l" report.confirm_again \
 		phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${P[i]:11}")" \
 		"$l: confirm: 5 is no choice: says so, asks again"
-	is "$(walk "p$l" "$who" 3 "$ref" 12345)" "CON $(render "$l" unblock.bad_pin)" \
+	is "$(walk "p$l" "$who" 3 "$ref" 12345)" "CON $(waiting "$l" unblock.bad_pin)" \
 		"$l: unblock: a PIN of 5 digits: why, asked again"
 	is "$(sms "$who" "$kst ${Q[i]} abcd")" "$(render "$l" sms.bad_id)" \
 		"$l: SMS $kst <IMEI> abcd: the ID digits malformed, no try"
@@ -368,6 +386,88 @@ for i in "${!LANGS[@]}"; do
 	for n in $(seq 1 31); do lim=$(sms "$buyer" "$kc ${H[i]}"); done
 	is "$lim" "$(render "$l" common.limited what="$(render "$l" limit.checks)" minutes=60)" \
 		"$l: the 31st check in an hour: refused, saying what and for how long"
+done
+
+# ---- back and home, in every language (issue 18) ---------------------------------------------
+# At each input screen of the check, the report, the unblock, the status and the language, 0
+# goes back to the previous question and 00 to the menu, the session kept (the aggregator's
+# form: "2*1*0" counts the 0 as an input like any other). Then the trust rule: back from the
+# confirmation to the IMEI, another IMEI typed: the ID digits are asked again before any
+# confirmation, and the session keeps no proof for it.
+for i in "${!LANGS[@]}"; do
+	l=${LANGS[i]} who=${OWNER[i]} p=${P[i]} q=${Q[i]} id4=${NATID[i]: -4}
+	# The earlier journeys used up some of the number's ID tries (10 an hour): a fresh hour.
+	R --scan --pattern "rl:*" | while read -r k; do R DEL "$k"; done >/dev/null
+	R --scan --pattern "kyc:*:vf:${who#+}:*" | while read -r k; do R DEL "$k"; done >/dev/null
+	m=$(render "$l" menu.main)
+	list="1 ${P_MAKER[i]} ${P_MODEL[i]} ...${p:11}"$'\n'"2 ${Q_MAKER[i]} ${Q_MODEL[i]} ...${q:11}"
+	pconf=(report.confirm phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${p:11}" \
+		reason="$(render "$l" reason.stolen)")
+	dial "k$l" "$who" >/dev/null
+	# check
+	is "$(press 1)" "CON $(waiting "$l" check.ask)" "$l back: check: the IMEI prompt"
+	is "$(press 0)" "CON $m" "$l back: check: 0: the menu"
+	is "$(press 1 12345)" "CON $(waiting "$l" imei.bad_length)" "$l back: check: asked again"
+	is "$(press 0)" "CON $m" "$l back: check: 0 at the re-ask: the menu, not the wrong try"
+	is "$(press 1 00)" "CON $m" "$l back: check: 00 at the IMEI prompt: the menu"
+	# report: down to the confirmation, then back one question at a time
+	is "$(press 2)" "CON $(pick_screen "$l" "$list")" "$l back: report: the phones"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_id)" "$l back: report: the ID digits"
+	is "$(press "$id4")" "CON $(waiting "$l" report.reason)" "$l back: report: stolen or lost"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" "$l back: report: police number"
+	is "$(press 1)" "CON $(waiting "$l" "${pconf[@]}")" "$l back: report: the confirmation"
+	is "$(press 0)" "CON $(waiting "$l" report.ask_police)" "$l back: confirmation 0: police"
+	is "$(press 0)" "CON $(waiting "$l" report.reason)" "$l back: police 0: stolen or lost"
+	is "$(press 0)" "CON $(waiting "$l" report.ask_id)" "$l back: reason 0: the ID digits"
+	is "$(press 0)" "CON $(pick_screen "$l" "$list")" "$l back: ID 0: the phones"
+	is "$(press 0)" "CON $m" "$l back: phones 0: the menu"
+	# ... and 00 from each of them
+	is "$(press 2 00)" "CON $m" "$l back: 00 at the phones: the menu"
+	is "$(press 2 1 00)" "CON $m" "$l back: 00 at the ID digits: the menu"
+	is "$(press 2 8 00)" "CON $m" "$l back: 00 at the IMEI prompt: the menu"
+	is "$(press 2 1 "$id4" 00)" "CON $m" "$l back: 00 at stolen or lost: the menu"
+	is "$(press 2 1 "$id4" 1 00)" "CON $m" "$l back: 00 at the police number: the menu"
+	is "$(press 2 1 "$id4" 1 1 00)" "CON $m" "$l back: 00 at the confirmation: the menu"
+	is "$(press 2 8 12345 0)" "CON $(pick_screen "$l" "$list")" \
+		"$l back: 0 at the IMEI asked again: the phones"
+	is "$(press 00)" "CON $m" "$l back: 00 at the phones again: the menu"
+	# unblock, status, language: a second session (the aggregator repeats every input)
+	dial "kk$l" "$who" >/dev/null
+	is "$(press 3)" "CON $(waiting "$l" unblock.ask_ref)" "$l back: unblock: the reference"
+	is "$(press "${REFS[i]}")" "CON $(waiting "$l" unblock.ask_pin)" "$l back: unblock: the PIN"
+	is "$(press 0)" "CON $(waiting "$l" unblock.ask_ref)" "$l back: PIN 0: the reference"
+	is "$(press 0)" "CON $m" "$l back: reference 0: the menu"
+	is "$(press 3 "${REFS[i]}" 00)" "CON $m" "$l back: 00 at the PIN: the menu"
+	is "$(press 3 00)" "CON $m" "$l back: 00 at the reference: the menu"
+	is "$(press 4)" "CON $(waiting "$l" status.ask)" "$l back: status: the reference"
+	is "$(press 0)" "CON $m" "$l back: status 0: the menu"
+	is "$(press 4 00)" "CON $m" "$l back: 00 at the status: the menu"
+	is "$(press 5)" "CON $(waiting "$l" lang.menu languages="$menu")" "$l back: the languages"
+	is "$(press 0)" "CON $m" "$l back: languages 0: the menu"
+	is "$(press 5 00)" "CON $m" "$l back: 00 at the languages: the menu"
+	# the session kept throughout: a check at the end of it
+	is "$(press 1 "$p")" "END $(render "$l" check.clean maker="${P_MAKER[i]}" \
+		model="${P_MODEL[i]}")" "$l back: ... and a check in the same session"
+
+	# Trust: back from the confirmation of P to the IMEI prompt, Q typed instead.
+	dial "t$l" "$who" >/dev/null
+	is "$(press 2 8 "$p" "$id4" 1 1)" "CON $(waiting "$l" "${pconf[@]}")" \
+		"$l trust: P typed, the ID digits, at the confirmation"
+	is "$(press 0 0 0 0)" "CON $(waiting "$l" report.ask_imei)" \
+		"$l trust: back four times: the IMEI prompt"
+	is "$(press "$q")" "CON $(waiting "$l" report.ask_id)" \
+		"$l trust: another IMEI (Q): the ID digits asked again"
+	rec=$(R GET "s:{u:t$l:${who#+}}")
+	like "$rec" "s=report_id_ask" "$l trust: ... the session is at the ID prompt"
+	case $rec in *"ko="*) r=1 ;; *) r=0 ;; esac
+	ok $r "$l trust: ... and keeps no ID match: none for Q, the one for P forgotten"
+	is "$(press 1 1 1)" "CON $(waiting "$l" report.bad_id)" \
+		"$l trust: the inputs that confirmed before do not reach a confirmation"
+	is "$(press "$id4" 1 1)" "CON $(waiting "$l" report.confirm \
+		phone="${Q_MAKER[i]} ${Q_MODEL[i]}" imei_tail="${q:11}" \
+		reason="$(render "$l" reason.stolen)")" \
+		"$l trust: the ID digits again: the confirmation names Q"
+	is "$(press 2)" "END $(render "$l" report.cancelled)" "$l trust: 2: nothing reported"
 done
 
 # ---- no full number, no PIN in the log --------------------------------------------------------

@@ -229,7 +229,7 @@ is "$(R XLEN ceir:requests)" "$N" "later: still $N block requests"
 to_confirm() {
 	local text="" i
 	ussd "$1" "${OWNER[$2]}" "" >/dev/null
-	for i in 2 1 "${ID4[$2]}" 1 0; do
+	for i in 2 1 "${ID4[$2]}" 1 1; do
 		text=${text:+$text*}$i
 		ussd "$1" "${OWNER[$2]}" "$text" >/dev/null
 	done

@@ -101,12 +101,16 @@ is "$(field "$r" data_coding)" 0 "... in GSM 7-bit"
 r=$(answer 1001 "$OWNER" 2)
 like "$(screen "$r")" "2|" "answer 2 (USSR confirm): the owner's phones"
 like "$(field "$r" text)" "1 Samsung SGH-W110 ...0013" "... newest first"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_id)" "picked the Samsung"
-is "$(screen "$(answer 1001 "$OWNER" 5926)")" "2|$(render en report.reason)" "right ID digits"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(render en report.ask_police)" "stolen"
-is "$(screen "$(answer 1001 "$OWNER" 0)")" \
-	"2|$(render en report.confirm phone="Samsung SGH-W110" imei_tail=0013 reason=stolen)" \
-	"no police report: confirm"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_id)" "picked the Samsung"
+is "$(screen "$(answer 1001 "$OWNER" 5926)")" "2|$(waiting en report.reason)" "right ID digits"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "stolen"
+# 0 and 00 over SMPP as over HTTP (issue 18): back a question, on again, the session kept.
+is "$(screen "$(answer 1001 "$OWNER" 0)")" "2|$(waiting en report.reason)" \
+	"0 at the police number: back to stolen or lost, the USSD session kept"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "... stolen again"
+is "$(screen "$(answer 1001 "$OWNER" 1)")" \
+	"2|$(waiting en report.confirm phone="Samsung SGH-W110" imei_tail=0013 reason=stolen)" \
+	"no police report (1): confirm"
 r=$(answer 1001 "$OWNER" 1)
 ref=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
 is "$(screen "$r")" "17|$(render en report.done ref="$ref")" \
@@ -127,7 +131,7 @@ is "$(screen "$r")" "17|$(render en check.clean maker=Nokia model=N900)" \
 
 # ---- a session that times out ----------------------------------------------------------------
 is "$(screen "$(dial 1003 "$BUYER")")" "2|$(render en menu.main)" "another dial"
-is "$(screen "$(answer 1003 "$BUYER" 1)")" "2|$(render en check.ask)" "chose check"
+is "$(screen "$(answer 1003 "$BUYER" 1)")" "2|$(waiting en check.ask)" "chose check"
 sleep 11	# session-ttl is 10 s
 r=$(answer 1003 "$BUYER" "$A")
 is "$(screen "$r")" "2|$(render en menu.main)" \
@@ -156,6 +160,9 @@ is "$(screen "$r")" "17|$(render ar lang.done)" "Arabic chosen"
 r=$(dial 1006 "$BUYER")
 is "$(screen "$r")" "2|$(render ar menu.main)" "the menu in Arabic"
 is "$(field "$r" data_coding)" 8 "... in UCS-2 (data_coding 8)"
+is "$(screen "$(answer 1006 "$BUYER" 4)")" "2|$(waiting ar status.ask)" \
+	"the status prompt in Arabic, with its back and home lines"
+is "$(screen "$(answer 1006 "$BUYER" 00)")" "2|$(render ar menu.main)" "... 00: the menu"
 
 # ---- a plain SMS on the same link ----------------------------------------------------------
 r=$(sim sms "{\"msisdn\":\"$BUYER\",\"text\":\"CHECK $A\"}")

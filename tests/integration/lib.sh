@@ -273,3 +273,12 @@ sendsms_start() {
 }
 
 render() { "$CEIRGWCTL" flows render "$@"; }
+
+# waiting LANG KEY [NAME=VALUE]...: a screen past the start that waits for input as ceirgw
+# shows it: the text KEY, then the back and home lines (flows/ceir.yaml's back and home,
+# issue 18). waiting_back: the back line only, where the screen leaves no room for the home
+# line (00 goes home all the same).
+waiting() {
+	printf '%s\n%s\n%s' "$(render "$@")" "$(render "$1" common.back)" "$(render "$1" common.home)"
+}
+waiting_back() { printf '%s\n%s' "$(render "$@")" "$(render "$1" common.back)"; }

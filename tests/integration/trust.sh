@@ -108,8 +108,8 @@ for i in $(seq 1 300); do
 done | grep -v '\*5926$' >"$TEST_TMP/id.burst"
 burst ussd "$TEST_TMP/id.burst" >"$TEST_TMP/id.out"
 n=$(wc -l <"$TEST_TMP/id.burst")
-wrong2=$(count "$TEST_TMP/id.out" "CON $(render en report.id_wrong tries=2)")
-wrong1=$(count "$TEST_TMP/id.out" "CON $(render en report.id_wrong tries=1)")
+wrong2=$(count "$TEST_TMP/id.out" "CON $(waiting en report.id_wrong tries=2)")
+wrong1=$(count "$TEST_TMP/id.out" "CON $(waiting en report.id_wrong tries=1)")
 locked=$(count "$TEST_TMP/id.out" "END $(render en report.locked minutes=60)")
 is "$wrong2 $wrong1" "1 1" "ID burst: exactly two guesses told 'wrong' (2, then 1 try left)"
 is "$locked" "$((n - 2))" "ID burst: every other of the $n guesses locked out"
@@ -118,7 +118,7 @@ grep -q "ERROR" "$TEST_TMP/id.out"
 ok $((!$?)) "ID burst: every request answered"
 r=$(curl -s -X POST "$url/ussd" -d sessionId=x1 --data-urlencode "phoneNumber=$(caller 999)" \
 	--data-urlencode "serviceCode=*384#" --data-urlencode "text=2*2*0712345678*$A*1")
-is "$r" "CON $(render en report.bad_id)" \
+is "$r" "CON $(waiting en report.bad_id)" \
 	"then a stranger's input that is no ID at all: asked again, saying why (issue 18)"
 is "$(counter "kyc:*:vf:254712345678:oth")" 3 "... nothing compared or counted"
 # The owner's own line keeps its own budget.
@@ -208,7 +208,7 @@ burst sms "$TEST_TMP/mal.burst" >"$TEST_TMP/mal.out"
 burst ussd "$TEST_TMP/mal2.burst" >"$TEST_TMP/mal2.out"
 is "$(count "$TEST_TMP/mal.out" "$(render en sms.bad_id)")" 40 \
 	"40 malformed ID digits at once by SMS: each says why"
-is "$(count "$TEST_TMP/mal2.out" "CON $(render en report.bad_id)")" 40 \
+is "$(count "$TEST_TMP/mal2.out" "CON $(waiting en report.bad_id)")" 40 \
 	"40 malformed ID digits at once by USSD: each asked again, saying why"
 is "$(counter "kyc:*:vf:254722000111:own")" "" "... none compared or counted"
 r=$(sms "$OWNER2" "STOLEN $C 6543")
@@ -236,7 +236,7 @@ is "$(count "$TEST_TMP/enum.out" "$clim")" 5 "35 checks at once from one number:
 # the caller's limit (10 an hour) hold, whatever the session.
 r=$(curl -s -X POST "$url/ussd" -d sessionId=one --data-urlencode "phoneNumber=$OWNER3" \
 	--data-urlencode "serviceCode=*384#" --data-urlencode "text=2*8*$E")
-is "$r" "CON $(render en report.ask_id)" "one session at the ID prompt"
+is "$r" "CON $(waiting en report.ask_id)" "one session at the ID prompt"
 for i in $(seq 1 300); do printf '%s\t2*8*%s*%04d\n' "$OWNER3" "$E" "$(( (i * 31) % 10000 ))"; done |
 	grep -v '\*2818$' >"$TEST_TMP/one.burst"
 burst ussd1 "$TEST_TMP/one.burst" >"$TEST_TMP/one.out"
@@ -255,10 +255,10 @@ ok $((!$?)) "... every request answered"
 # what and for how long.
 for i in $(seq 1 20); do printf '%s\t2*1\n' "$OWNER4"; done >"$TEST_TMP/list.burst"
 burst ussd "$TEST_TMP/list.burst" >"$TEST_TMP/list.out"
-is "$(count "$TEST_TMP/list.out" "CON $(render en report.ask_id)")" 20 \
+is "$(count "$TEST_TMP/list.out" "CON $(waiting en report.ask_id)")" 20 \
 	"20 journeys open the phone list and pick a phone: each asks for the ID digits"
 is "$(R EXISTS "rl:{rep:m:$OWNER4}")" 0 "... and none is counted as a report"
-r=$(walk t1 "$OWNER4" 2 8 "$F" 0339 1 0 1)
+r=$(walk t1 "$OWNER4" 2 8 "$F" 0339 1 1 1)
 ref4=$(printf '%s' "$r" | grep -o '[0-9]\{10\}' | head -n1)
 is "$r" "END $(render en report.done ref="$ref4")" "the report after them is accepted"
 is "$(R GET "rl:{rep:m:$OWNER4}")" 1 "... and is the one report counted"

@@ -9,7 +9,7 @@ every screen compared with the text ceirgw must show and every request timed.
 JOBS, one journey a line (fields separated by tabs), taken in order:
   R <owner +E.164> <IMEI> <ID last 4> <maker> <model>   the owner reports their one phone:
       dial, 2 (their phones: this one, first), 2*1, 2*1*DDDD (ID digits), *1 (stolen),
-      *1*0 (no police report), *1*0*1 (confirm): "Report received. Reference <ref> ..."
+      *1*1 (no police report), *1*1*1 (confirm): "Report received. Reference <ref> ..."
   C <caller +E.164> <IMEI> <maker> <model>              a buyer checks a phone nobody
       reported: dial, 1, 1*<IMEI>: "<maker> <model>: not reported stolen or lost ..."
 The expected screens are rendered by `ceirgwctl flows render` (the shipped flow and texts).
@@ -56,21 +56,24 @@ def render(ctl, key, **kw):
 
 
 class Screens:
-    """The texts of the journeys, with @NAME@ where a journey's value goes."""
+    """The texts of the journeys, with @NAME@ where a journey's value goes. Every screen past
+    the menu ends with the back and home lines (flows/ceir.yaml, issue 18)."""
 
     def __init__(self, ctl):
+        nav = "\n" + render(ctl, "common.back") + "\n" + render(ctl, "common.home")
         self.menu = "CON " + render(ctl, "menu.main")
-        self.pick = "CON " + render(ctl, "report.pick", handsets="1 @MAKER@ @MODEL@ ...@TAIL@")
-        self.ask_id = "CON " + render(ctl, "report.ask_id")
-        self.reason = "CON " + render(ctl, "report.reason")
-        self.police = "CON " + render(ctl, "report.ask_police")
+        self.pick = "CON " + render(ctl, "report.pick",
+                                    handsets="1 @MAKER@ @MODEL@ ...@TAIL@") + nav
+        self.ask_id = "CON " + render(ctl, "report.ask_id") + nav
+        self.reason = "CON " + render(ctl, "report.reason") + nav
+        self.police = "CON " + render(ctl, "report.ask_police") + nav
         self.confirm = "CON " + render(ctl, "report.confirm", phone="@PHONE@",
-                                       imei_tail="@TAIL@", reason="stolen")
+                                       imei_tail="@TAIL@", reason="stolen") + nav
         done = "END " + render(ctl, "report.done", ref="@REF@")
         already = "END " + render(ctl, "report.already", ref="@REF@")
         self.done = re.compile(re.escape(done).replace("@REF@", r"([0-9]{10})") + r"\Z")
         self.already = re.compile(re.escape(already).replace("@REF@", r"([0-9]{10})") + r"\Z")
-        self.check_ask = "CON " + render(ctl, "check.ask")
+        self.check_ask = "CON " + render(ctl, "check.ask") + nav
         self.clean = "END " + render(ctl, "check.clean", maker="@MAKER@", model="@MODEL@")
         self.later = "END " + render(ctl, "common.unavailable")
 
@@ -189,7 +192,7 @@ class Run:
             t = "2*1*" + digits
             steps = [("", s.menu), ("2", fill(s.pick, maker, model, imei)),
                      ("2*1", s.ask_id), (t, s.reason), (t + "*1", s.police),
-                     (t + "*1*0", fill(s.confirm, maker, model, imei)), (t + "*1*0*1", None)]
+                     (t + "*1*1", fill(s.confirm, maker, model, imei)), (t + "*1*1*1", None)]
         else:
             _, msisdn, imei, maker, model = job
             steps = [("", s.menu), ("1", s.check_ask),

@@ -555,6 +555,16 @@ void estore_session(struct store *st, const char *sid, const char *msisdn, const
 	session_put(st, key, data, strlen(data), 180);
 }
 
+const char *estore_session_data(struct store *st, const char *sid, const char *msisdn)
+{
+	char key[160];
+	struct session *s;
+
+	snprintf(key, sizeof(key), "ussd:%s:%s", msisdn, sid);
+	s = session_of(st, key);
+	return s ? s->data : NULL;
+}
+
 void estore_ref_taken(struct store *st, const char *ref, const char *imei)
 {
 	ref_map(st, ref, imei);

@@ -576,7 +576,7 @@ static void sc_check_ussd(void)
 	comment("arguments no channel should pass");
 	ussd(ENGINE_USSD_ANSWER, BUYER, "", "1");
 	ussd(ENGINE_USSD_DIAL, BUYER, "big", "1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*"
-	     "1*1*1*1*1*1*1");
+	     "1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1");
 	world_down();
 }
 
@@ -656,7 +656,7 @@ static void sc_report_ussd(void)
 	ceir(ref, IMEI_B, "unblocked", "");
 	walk(OWNER1, "s4", "4", ref, NULL);
 	comment("reported again later: a new reference, the old one kept in the past");
-	walk(OWNER1, "r2", "2", "1", "12345678", "2", "0", "1", NULL);
+	walk(OWNER1, "r2", "2", "1", "12345678", "2", "1", "1", NULL);
 	walk(OWNER1, "s5", "4", ref, NULL);
 	world_down();
 }
@@ -667,7 +667,7 @@ static void sc_report_branches(void)
 
 	world_up(false, true);
 	comment("no phone of the caller's own: another owner's number, then the IMEI");
-	walk(BUYER, "b1", "2", "2", "12", "0722000002", "123", IMEI_C, "A1234567", "2", "0", "2",
+	walk(BUYER, "b1", "2", "2", "12", "0722000002", "123", IMEI_C, "A1234567", "2", "1", "2",
 	     NULL);
 	comment("from the list: 9 names another owner, 8 asks the IMEI");
 	walk(OWNER1, "b2", "2", "9", "0722 000 002", IMEI_C, NULL);
@@ -677,7 +677,7 @@ static void sc_report_branches(void)
 	walk(BUYER, "k1", "2", "2", "0711000001", IMEI_A, "9999", "8888", "7777", NULL);
 	walk(BUYER, "k2", "2", "2", "0711000001", IMEI_A, "5678", NULL);
 	comment("the owner's own budget is not used up by the stranger");
-	walk(OWNER1, "k3", "2", "1", "5678", "2", "0", "1", NULL);
+	walk(OWNER1, "k3", "2", "1", "5678", "2", "1", "1", NULL);
 	comment("no KYC record for the owner");
 	walk(NOKYC, "k4", "2", "1", "1234", NULL);
 	comment("a phone not used with the owner's number within 90 days");
@@ -689,7 +689,7 @@ static void sc_report_branches(void)
 	comment("limited: reports, counted when submitted (the list, the IMEI and the ID digits "
 		"are not refused), then ID tries");
 	estore_limit(W.st, STORE_LIMIT_REPORT, OWNER1, 10, 86400);
-	walk(OWNER1, "l1", "2", "8", IMEI_A, "5678", "2", "0", "1", NULL);
+	walk(OWNER1, "l1", "2", "8", IMEI_A, "5678", "2", "1", "1", NULL);
 	estore_limit(W.st, STORE_LIMIT_REPORT, OWNER1, 0, 86400);
 	estore_limit(W.st, STORE_LIMIT_VERIFY, NOKYC, 10, 3600);
 	walk(NOKYC, "l2", "2", "1", "1234", NULL);
@@ -701,7 +701,7 @@ static void sc_report_branches(void)
 	estore_fail(W.st, "verify_kyc", 1, EF_LOST);
 	walk(OWNER1, "u3", "2", "8", IMEI_A, "5678", NULL);
 	estore_fail(W.st, "ref_reserve", 1, EF_TIMEOUT);
-	walk(OWNER1, "u4", "2", "8", IMEI_A, "5678", "1", "0", "1", NULL);
+	walk(OWNER1, "u4", "2", "8", IMEI_A, "5678", "1", "1", "1", NULL);
 	comment("one pairing of two lost: no handset is listed that cannot be proven");
 	estore_fail(W.st, "imei_pairings", 2, EF_DOWN);
 	walk(OWNER1, "u5", "2", NULL);
@@ -722,23 +722,23 @@ static void sc_report_races(void)
 {
 	world_up(false, true);
 	comment("two sessions of OWNER1 reach the confirmation; the first reports");
-	walk(OWNER1, "a", "2", "8", IMEI_A, "5678", "1", "0", NULL);
-	walk(OWNER1, "b", "2", "8", IMEI_A, "5678", "2", "0", NULL);
+	walk(OWNER1, "a", "2", "8", IMEI_A, "5678", "1", "1", NULL);
+	walk(OWNER1, "b", "2", "8", IMEI_A, "5678", "2", "1", NULL);
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "a", "1");
 	comment("the second: reported (the same owner's)");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "b", "1");
 	comment("OWNER2 at the confirmation; meanwhile another owner reports the phone");
-	walk(OWNER2, "c", "2", "1", "A1234567", "1", "0", NULL);
+	walk(OWNER2, "c", "2", "1", "A1234567", "1", "1", NULL);
 	seed_report(IMEI_C, "2345678901", "sent", "stolen", OTHER, OTHER, NULL, "en", NULL);
 	ussd(ENGINE_USSD_ANSWER, OWNER2, "c", "1");
 	comment("a report left half-way (the evidence not recorded): the retry at once finds "
 		"it busy, after 10 s completes it");
 	estore_fail(W.st, "report_resume", 1, EF_TIMEOUT);
 	estore_kyc(W.st, NOKYC, "7654321");
-	walk(NOKYC, "e", "2", "1", "4321", "2", "0", "1", NULL);
-	walk(NOKYC, "f", "2", "1", "4321", "2", "0", "1", NULL);
+	walk(NOKYC, "e", "2", "1", "4321", "2", "1", "1", NULL);
+	walk(NOKYC, "f", "2", "1", "4321", "2", "1", "1", NULL);
 	later(30);
-	walk(NOKYC, "g", "2", "1", "4321", "2", "0", "1", NULL);
+	walk(NOKYC, "g", "2", "1", "4321", "2", "1", "1", NULL);
 	comment("the block request queued but its answer lost: the retry queues nothing twice");
 	estore_fail(W.st, "ceir_enqueue", 1, EF_LOST);
 	walk(OWNER2, "h", "2", "8", IMEI_B, NULL);
@@ -929,7 +929,7 @@ static void sc_sweep(void)
 	estore_fail(W.st, "report_resume", 1, EF_DOWN);
 	walk(OWNER1, "a", "2", "8", IMEI_A, "5678", "2", "OB 7", "1", NULL);
 	estore_fail(W.st, "report_resume", 1, EF_TIMEOUT);
-	walk(OWNER2, "b", "2", "1", "A1234567", "1", "0", "1", NULL);
+	walk(OWNER2, "b", "2", "1", "A1234567", "1", "1", "1", NULL);
 	comment("not yet due; then due: completed, the receipt to the reporter");
 	sweep();
 	later(120);
@@ -985,14 +985,14 @@ static void sc_input(void)
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7*1");
-	comment("the check's prompt: each reason asked again, 0 too, then the right IMEI");
+	comment("the check's prompt: each reason asked again, then the right IMEI");
 	walk(BUYER, "c1", "1", "12345", "35693803564380x1", "356938035643808", "111111111111111",
-	     "0", IMEI_A, NULL);
+	     IMEI_A, NULL);
 	comment("the dial *384*<IMEI>#: a bad one is asked again (its session goes on)");
 	walk(BUYER, "d1", "12345", IMEI_A, NULL);
 	walk(BUYER, "d2", "356938035643808", "x", NULL);
 	comment("the report's IMEI prompt: each reason, then the phone");
-	walk(OWNER1, "r1", "2", "8", "0", "35693803564380x1", "356938035643808", "000000000000000",
+	walk(OWNER1, "r1", "2", "8", "12", "35693803564380x1", "356938035643808", "000000000000000",
 	     IMEI_A, NULL);
 	comment("10 malformed ID digits: asked again, nothing compared; a wrong one then has 2 "
 		"tries left, the right one matches");
@@ -1005,11 +1005,11 @@ static void sc_input(void)
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "3");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "OB_1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "0");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "7");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "2");
-	comment("the phone list: a line not there, letters, 00");
-	walk(OWNER1, "p1", "2", "7", "x", "00", "1", NULL);
+	comment("the phone list: a line not there, letters");
+	walk(OWNER1, "p1", "2", "7", "x", "1", NULL);
 	comment("unblock: a PIN that is not 6 digits");
 	ref_finish(ref);
 	walk(OWNER1, "u1", "3", ref, "12345", "abcdef", NULL);
@@ -1036,6 +1036,81 @@ static void sc_input(void)
 	snprintf(conf, sizeof(conf), "v=1\ns=check_imei_why\nc=2\nl=en\nimei=%s\n", IMEI_A);
 	estore_session(W.st, "x1", BUYER, conf);
 	ussd(ENGINE_USSD_ANSWER, BUYER, "x1", "1");
+	world_down();
+}
+
+/* Issue 18: 0 goes back to the previous question and 00 to the menu at every screen past the
+ * start, the session kept; a question asked again is left by one 0; a value typed after a
+ * back is proven again (the link and the ID digits) before the report takes it. */
+static void sc_back(void)
+{
+	char ref[REF_LEN + 1], rec[1024];
+	const char *old, *s;
+
+	world_up(false, true);
+	comment("the check: 0 at the IMEI prompt, the menu; an IMEI asked again twice: one 0 "
+		"leaves the question; 00; then checked in the same session");
+	walk(BUYER, "c1", "", "1", "0", "1", "12345", "356938035643808", "0", "1", "00", "1",
+	     IMEI_A, NULL);
+	comment("a dialled IMEI asked again: nothing before it, 0 is the menu");
+	walk(BUYER, "d1", "12345", "0", NULL);
+	comment("the report from the list, back one question at a time to the menu");
+	walk(OWNER1, "r1", "", "2", "1", "5678", "1", "OB 1", "0", "0", "0", "0", "0", NULL);
+	comment("... and forward again: the ID digits asked again; 2 at the confirmation");
+	walk(OWNER1, "r1x", "2", "2", "5678", "2", "1", "2", NULL);
+	comment("00 from the confirmation: the menu, the journey forgotten");
+	walk(OWNER2, "h1", "", "2", "1", "A1234567", "1", "1", "00", NULL);
+	comment("wrong ID digits, asked again: one 0 leaves the question (the list, not the "
+		"wrong try); 00 at the reason");
+	walk(OWNER2, "w1", "2", "1", "0000", "0", "1", "A1234567", "00", NULL);
+	comment("another number: back from the IMEI to the number, to whose phone, to the menu");
+	walk(BUYER, "o1", "2", "2", "0722000002", "0", "0", "0", NULL);
+	comment("another number from the list, then back to the list and a phone of the "
+		"caller's own: the caller is the owner again");
+	walk(OWNER1, "o2", "2", "9", "0722000002", "0", "0", "1", "5678", NULL);
+	comment("unblock, status, language: 0 and 00 at each prompt");
+	make_ref("700000001", ref);
+	walk(OWNER1, "u1", "3", ref, "0", "0", NULL);
+	walk(OWNER1, "u2", "3", ref, "12", "00", NULL);
+	walk(OWNER1, "s1", "4", "0", NULL);
+	walk(BUYER, "s2", "4", "123", "00", NULL);
+	walk(BUYER, "g1", "5", "0", "5", "00", NULL);
+	comment("the aggregator's form: 0 and 00 are inputs it repeats like any other");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0*4");
+	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0*4*00");
+	comment("a session from before the way back (no b=): 0 goes to the start");
+	estore_session(W.st, "old", BUYER, "v=1\ns=check_ask\nc=1\nl=en\n");
+	ussd(ENGINE_USSD_ANSWER, BUYER, "old", "0");
+	comment("a way back naming a screen a reload removed: the start");
+	estore_session(W.st, "gone", BUYER, "v=1\ns=status_ask\nc=2\nl=en\nb=menu,nosuch,"
+		       "status_ask\n");
+	ussd(ENGINE_USSD_ANSWER, BUYER, "gone", "0");
+
+	comment("SECURITY: at the confirmation for IMEI A, back to the IMEI prompt, another of the "
+		"owner's phones typed: linked, but the ID digits must match again");
+	walk(OWNER1, "x1", "2", "8", IMEI_A, "5678", "1", "1", "0", "0", "0", "0", IMEI_B, "1",
+	     NULL);
+	comment("... the session as saved, moved by hand to the confirmation (what a flow that "
+		"skipped the ID would do): not verified, nothing reported");
+	old = estore_session_data(W.st, "x1", OWNER1);
+	assert_non_null(old);
+	assert_null(strstr(old, "\nko="));
+	s = strstr(old, "\ns=");
+	assert_non_null(s);
+	snprintf(rec, sizeof(rec), "%.*s\ns=report_confirm%s", (int)(s - old), old,
+		 strchr(s + 1, '\n'));
+	estore_session(W.st, "x1", OWNER1, rec);
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "x1", "1");
+	assert_null(estore_report_field(W.st, IMEI_B, "ref"));
+	comment("... the same by the way back: the ID prompt, its digits, then the report");
+	walk(OWNER1, "x2", "2", "8", IMEI_A, "5678", "1", "1", "0", "0", "0", "0", IMEI_B,
+	     "5678", "2", "1", "1", NULL);
+	assert_non_null(estore_report_field(W.st, IMEI_B, "ref"));
+	assert_null(estore_report_field(W.st, IMEI_A, "ref"));
 	world_down();
 }
 
@@ -1220,6 +1295,7 @@ SCENARIO(no_key)
 SCENARIO(input)
 SCENARIO(my_reports)
 SCENARIO(my_reports_outbox)
+SCENARIO(back)
 
 /* Outcomes no journey can reach, and why. (LINK limited is gone: a report is counted when it
  * is submitted, REPORT limited, issue 18.) MY_REPORTS not_verified: every flow runs
@@ -1283,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_input),
 		cmocka_unit_test(test_my_reports),
 		cmocka_unit_test(test_my_reports_outbox),
+		cmocka_unit_test(test_back),
 		cmocka_unit_test(test_coverage),
 	};
 
