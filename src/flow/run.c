@@ -556,6 +556,14 @@ bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 		memcpy(s->ref, d, REF_LEN + 1);
 		return true;
 	}
+	case FV_OTP: {
+		char d[OTP_LEN + 2];
+
+		if (digits_only(in, len, d, sizeof(d)) != OTP_LEN)
+			return false;
+		memcpy(r->otp, d, OTP_LEN + 1);
+		return true;
+	}
 	case FV_PIN: {
 		char d[PIN_LEN + 2];
 
@@ -655,6 +663,10 @@ static const char *placeholder_value(struct run *r, enum flow_placeholder p, con
 		return r->what;
 	case FP_CODE:
 		return r->e->cfg->sms_code;
+	case FP_LINE:
+		return r->line;
+	case FP_OTP:
+		return r->otp_out;
 	case FP_COUNT:
 		break;
 	}
@@ -690,6 +702,10 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 		memcpy(both + o, r->model, dl + 1);
 		utf8_trim(phone, sizeof(phone), both, 30);
 	}
+	/* Only what the owner recognises of their line: the screen is the reporter's. */
+	r->line[0] = '\0';
+	if (r->s.owner[0])
+		msisdn_mask(r->s.owner, strlen(r->s.owner), r->line, sizeof(r->line));
 	reg = flow_placeholders(&n);
 	for (i = 0; i < n; i++) {
 		v[i].name = reg[i].name;
