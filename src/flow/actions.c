@@ -686,6 +686,7 @@ static void otp_on_issue(void *arg, int err, enum store_otp_result res, long lon
 	}
 	switch (res) {
 	case STORE_OTP_SENT:
+		r->e->stats.sms_sent++;
 		msisdn_mask(r->s.owner, strlen(r->s.owner), masked, sizeof(masked));
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: one-time code to %s in the outbox", r->tag, masked);
 		run_finish(r, OTP_SEND_SENT);
@@ -733,7 +734,6 @@ static void otp_issue(struct run *r)
 			.sms = { r->s.owner, text, (size_t)n },
 		};
 
-		r->e->stats.sms_sent++;
 		rc = store_otp_issue(r->e->st, &o, otp_on_issue, r);
 	}
 	OPENSSL_cleanse(text, sizeof(text));
