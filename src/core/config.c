@@ -122,7 +122,7 @@ static const struct config_var vars[] = {
 	VAR("verify-report", CT_VERIFY, verify_report, "id",
 	    "what proves a report's owner by USSD: id (the national ID digits), otp (a one-time "
 	    "code by SMS to the owner's line) or id+otp (both); doc/trust.md"),
-	INT("otp-ttl", otp_ttl, "300", 30, 3600,
+	INT("otp-ttl", otp_ttl, "300", 10, 3600,
 	    "seconds a one-time code lasts (verify-report otp or id+otp)"),
 	RATE("rate-otp-line", rate_otp_line, "3/3600",
 	     "one-time codes sent to one owner's line: HITS/SECONDS, counted apart for the line "
