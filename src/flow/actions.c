@@ -931,6 +931,13 @@ static const char *receipt_to(const struct run *r)
 	return r->msisdn;
 }
 
+/* The evidence: whether the ID digits were proven ("no" only where verify-report = otp let a
+ * one-time code prove the line instead). */
+static const char *kyc_matched(const struct run *r)
+{
+	return strcmp(r->s.kyc_owner, r->s.owner) == 0 ? "yes" : "no";
+}
+
 static void report_sent(void *arg, int err, const char *s, size_t len, bool changed)
 {
 	struct run *r = arg;
@@ -1024,7 +1031,7 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 			KV("model", r->model), KV("reporter_msisdn", r->msisdn),
 			KV("owner_msisdn", r->s.owner), KV("rule", "pairing-window"),
 			KV("last_seen", last_seen), KV("window_days", window),
-			KV("kyc_matched", "yes"), KV("reason", r->s.reason),
+			KV("kyc_matched", kyc_matched(r)), KV("reason", r->s.reason),
 			KV("police_ref", r->s.police), KV("channel", ch),
 			KV("reported_at", r->reported_at[0] ? r->reported_at : now),
 			KV("requested_at", now),
@@ -1067,7 +1074,7 @@ static void report_verify(struct run *r, bool resume)
 		struct store_kv kv[] = {
 			{ "pin", 3, digest, 16 },
 			{ "last_seen", 9, last_seen, strlen(last_seen) },
-			{ "kyc_matched", 11, "yes", 3 },
+			{ "kyc_matched", 11, kyc_matched(r), strlen(kyc_matched(r)) },
 		};
 
 		rc = store_report_resume(r->e->st, r->s.imei, REPORT_EV_VERIFY,
@@ -1105,6 +1112,10 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 	 * one-time code proved it (receipt_to). */
 	if (rep.receipt_to[0] && strcmp(rep.receipt_to, rep.owner) == 0)
 		memcpy(r->s.otp_owner, rep.owner, sizeof(r->s.otp_owner));
+	/* And the evidence as the journey recorded it (a report opened before it was kept: the
+	 * ID digits, the only proof then). */
+	if (strcmp(rep.kyc_matched, "no") != 0)
+		memcpy(r->s.kyc_owner, rep.owner, sizeof(r->s.kyc_owner));
 	if (rep.state != REPORT_RECEIVED && rep.state != REPORT_VERIFIED) {
 		/* Gone, or further along: nothing to complete. */
 		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
@@ -1210,7 +1221,7 @@ static void report_create(struct run *r)
 			KV("last_seen", last_seen),
 			KV("owner", r->s.owner), KV("police_ref", r->s.police), KV("channel", ch),
 			KV("tac", tac), KV("lang", r->s.lang), KV("rule", "pairing-window"),
-			KV("reported_at", now),
+			KV("reported_at", now), KV("kyc_matched", kyc_matched(r)),
 			KV("receipt_to", r->s.owner),	/* last: only when it is the owner */
 #undef KV
 		};
