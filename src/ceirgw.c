@@ -97,6 +97,11 @@ int main(int argc, char **argv)
 		if (cfg->bearerbox == NULL && cfg->sendsms_url == NULL)
 			printf("warning: no SMS path (neither bearerbox nor sendsms-url): the receipt "
 			       "with the unblock PIN and the CEIR's results are not sent to anyone\n");
+		/* A one-time code that cannot leave: no owner could report by USSD. */
+		if (cfg->verify_mode != CONFIG_VERIFY_ID && cfg->bearerbox == NULL &&
+		    cfg->sendsms_url == NULL)
+			printf("warning: verify-report = %s needs an SMS path for its one-time "
+			       "codes: no report by USSD can be verified\n", cfg->verify_report);
 		printf("configuration OK\n");
 		rc = 0;
 	} else {

@@ -36,6 +36,7 @@ enum config_type {
 	CT_OP,		/* one value 0..255: a USSD operation */
 	CT_TLVTYPE,	/* octetstring or integer: an smpp-tlv group's type */
 	CT_ALLOW,	/* an address list in Kannel's box-allow-ip style */
+	CT_VERIFY,	/* id, otp or id+otp: what a report's owner proves (issue 18) */
 };
 
 struct config_var {
@@ -118,6 +119,16 @@ static const struct config_var vars[] = {
 	    "wrong national ID digits (per number) or PINs (per report) before a lock-out"),
 	INT("verify-lockout", verify_lockout, "3600", 60, 604800,
 	    "seconds the lock-out lasts, counted from the first wrong try"),
+	VAR("verify-report", CT_VERIFY, verify_report, "id",
+	    "what proves a report's owner by USSD: id (the national ID digits), otp (a one-time "
+	    "code by SMS to the owner's line) or id+otp (both); doc/trust.md"),
+	INT("otp-ttl", otp_ttl, "300", 10, 3600,
+	    "seconds a one-time code lasts (verify-report otp or id+otp)"),
+	RATE("rate-otp-line", rate_otp_line, "3/3600",
+	     "one-time codes sent to one owner's line: HITS/SECONDS, counted apart for the line "
+	     "itself and for every other number (against SMS-bombing an owner)"),
+	RATE("rate-otp-msisdn", rate_otp_msisdn, "5/3600",
+	     "one-time codes one number may ask for, for whatever owner: HITS/SECONDS"),
 	RATE("rate-check-msisdn", rate_check_msisdn, "30/3600",
 	     "checks a number may make: HITS/SECONDS (against IMEI enumeration)"),
 	RATE("rate-report-msisdn", rate_report_msisdn, "10/86400",
@@ -531,6 +542,16 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 		for (const char *c = *val; why == NULL && *c; c++)
 			if ((unsigned char)*c < ' ' || *c == 0x7f)
 				why = "no control characters";
+		break;
+	case CT_VERIFY:
+		if (strcmp(*val, "id") == 0)
+			cfg->verify_mode = CONFIG_VERIFY_ID;
+		else if (strcmp(*val, "otp") == 0)
+			cfg->verify_mode = CONFIG_VERIFY_OTP;
+		else if (strcmp(*val, "id+otp") == 0)
+			cfg->verify_mode = CONFIG_VERIFY_ID_OTP;
+		else
+			why = "expected id, otp or id+otp";
 		break;
 	case CT_IDENTITY:
 		if (strcmp(*val, "imsi") == 0)

@@ -26,6 +26,13 @@ struct config_allow {
 	} ip[CONFIG_ALLOW_MAX];
 };
 
+/* verify-report: what proves a report's owner (issue 18, doc/trust.md). */
+enum config_verify {
+	CONFIG_VERIFY_ID,	/* the national ID digits */
+	CONFIG_VERIFY_OTP,	/* a one-time code sent to the owner's line */
+	CONFIG_VERIFY_ID_OTP,	/* both */
+};
+
 struct ceirgw_config {
 	char *path;		/* the file read (absolute), or NULL for the built-in defaults */
 	char *base_dir;		/* relative paths resolve from here: the file's folder, or cwd */
@@ -55,6 +62,7 @@ struct ceirgw_config {
 	char *sms_code;
 	char *session_ttl_s, *ownership_window_days_s, *verify_tries_s, *verify_lockout_s;
 	char *report_sweep_after_s;
+	char *verify_report, *otp_ttl_s, *rate_otp_line_s, *rate_otp_msisdn_s;
 	char *rate_check_msisdn_s, *rate_check_imei_s, *rate_report_msisdn_s,
 	     *rate_report_imei_s, *rate_verify_msisdn_s, *rate_unblock_msisdn_s,
 	     *rate_resend_msisdn_s;
@@ -88,6 +96,9 @@ struct ceirgw_config {
 	bool duplicate_by_imsi;
 	long session_ttl, ownership_window_days, verify_tries, verify_lockout;
 	long report_sweep_after;
+	enum config_verify verify_mode;
+	long otp_ttl;
+	struct config_rate rate_otp_line, rate_otp_msisdn;
 	long box_heartbeat, box_max_frame, box_max_queue;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
 			   rate_report_imei, rate_verify_msisdn, rate_unblock_msisdn,

@@ -109,6 +109,9 @@ int report_states_format(unsigned set, char *out, size_t outsz);
 	X(last_seen, 10)		/* the owner's last day with the IMEI, YYYY-MM-DD */ \
 	X(pin, 16)			/* the PIN's digest (hex) */ \
 	X(kyc_matched, 7)		/* "yes" */ \
+	/* Where the receipt goes when not to the reporter: the owner's line, proven by a \
+	 * one-time code in the report's journey (issue 18). */ \
+	X(receipt_to, MSISDN_E164_MAX) \
 	X(request_entry, 47)		/* the block request's stream entry id */ \
 	X(unblock_entry, 47)		/* the unblock request's */ \
 	X(reject_reason, 47)		/* the CEIR's reason code, when it rejected the report */ \

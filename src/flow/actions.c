@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <talloc.h>
 
 #include "core/logging.h"
@@ -589,7 +590,7 @@ static void act_link(struct run *r)
 	/* A new link starts a new proof: the ID digits are matched after it (kyc), whatever
 	 * matched before it (a journey gone back to the IMEI or the owner). */
 	r->s.link_state = '\0';
-	r->s.link_owner[0] = r->s.link_imei[0] = r->s.kyc_owner[0] = '\0';
+	r->s.link_owner[0] = r->s.link_imei[0] = r->s.kyc_owner[0] = r->s.otp_owner[0] = '\0';
 	/* Not counted: it tells nothing before the ID digits match (which are counted), and a
 	 * report is counted when it is submitted (act_report), not each time someone opens the
 	 * list or goes back to it (issue 18). */
@@ -620,6 +621,229 @@ static void kyc_decide(struct run *r)
 	default:
 		run_finish(r, KYC_MATCH);
 	}
+}
+
+/* ---- verify_mode, otp_send, otp_check: a one-time code to the owner's line (issue 18) --- */
+
+static void act_verify_mode(struct run *r)
+{
+	switch (r->e->cfg->verify_mode) {
+	case CONFIG_VERIFY_OTP:
+		run_finish(r, VERIFY_MODE_OTP);
+		return;
+	case CONFIG_VERIFY_ID_OTP:
+		run_finish(r, VERIFY_MODE_ID_OTP);
+		return;
+	case CONFIG_VERIFY_ID:
+		break;
+	}
+	run_finish(r, VERIFY_MODE_ID);
+}
+
+/* Six digits, each of the 10^6 codes equally likely: a draw of 32 random bits at or above
+ * the last whole multiple of 10^6 is drawn again (a bias would make some codes likelier). */
+static bool otp_draw(char out[OTP_LEN + 1])
+{
+	const uint32_t lim = UINT32_MAX - UINT32_MAX % 1000000u;	/* (2^32-1) rounded down */
+	uint32_t v;
+
+	for (int i = 0; i < 16; i++) {
+		if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+			return false;
+		if (v < lim) {
+			snprintf(out, OTP_LEN + 1, "%06u", (unsigned)(v % 1000000u));
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The code is kept as a keyed digest bound to the line, as the PIN is to its reference. */
+static void otp_digest(const struct engine *e, const char *line, const char *code, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char msg[48];
+	int n = snprintf(msg, sizeof(msg), "otp:%s:%s", line, code);
+
+	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
+	     (size_t)n, md, &mdlen);
+	OPENSSL_cleanse(msg, sizeof(msg));
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* "own" when the caller is the owner's line: its codes have their own record and budget,
+ * so that strangers can neither use it up nor replace the code it asked for. */
+static const char *otp_who(const struct run *r)
+{
+	return strcmp(r->msisdn, r->s.owner) == 0 ? "own" : "oth";
+}
+
+static void otp_on_issue(void *arg, int err, enum store_otp_result res, long long ms)
+{
+	struct run *r = arg;
+	char masked[32];
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	switch (res) {
+	case STORE_OTP_SENT:
+		r->e->stats.sms_sent++;
+		msisdn_mask(r->s.owner, strlen(r->s.owner), masked, sizeof(masked));
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: one-time code to %s in the outbox", r->tag, masked);
+		run_finish(r, OTP_SEND_SENT);
+		return;
+	case STORE_OTP_LIMITED:
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited (one-time codes to the line)",
+		     r->tag);
+		minutes_of(r, ms);
+		run_finish(r, OTP_SEND_LINE_LIMITED);
+		return;
+	case STORE_OTP_LOCKED:
+		minutes_of(r, ms);
+		run_finish(r, OTP_SEND_LOCKED);
+		return;
+	}
+	fail_store(r, -EPROTO);
+}
+
+static void otp_issue(struct run *r)
+{
+	const struct ceirgw_config *cfg = r->e->cfg;
+	char digest[17], text[1024];
+	int n, rc;
+
+	/* The SMS says how long the code lasts. */
+	snprintf(r->minutes, sizeof(r->minutes), "%ld", (cfg->otp_ttl + 59) / 60);
+	if (!otp_draw(r->otp_out)) {
+		fail_store(r, -EIO);	/* from a store answer: not reentrant */
+		return;
+	}
+	otp_digest(r->e, r->s.owner, r->otp_out, digest);
+	n = run_render_key(r, "notify.otp", text, sizeof(text));
+	OPENSSL_cleanse(r->otp_out, sizeof(r->otp_out));
+	if (n <= 0) {
+		fail_store(r, -EINVAL);
+		return;
+	}
+	{
+		struct store_otp o = {
+			.line = r->s.owner, .who = otp_who(r), .requester = r->msisdn,
+			.digest = digest, .digestlen = 16, .ttl_s = (unsigned)cfg->otp_ttl,
+			.max_codes = cfg->rate_otp_line.hits,
+			.window_s = cfg->rate_otp_line.seconds,
+			.tries = (unsigned)cfg->verify_tries, .stream = r->e->sms.outbox,
+			.sms = { r->s.owner, text, (size_t)n },
+		};
+
+		rc = store_otp_issue(r->e->st, &o, otp_on_issue, r);
+	}
+	OPENSSL_cleanse(text, sizeof(text));
+	OPENSSL_cleanse(digest, sizeof(digest));
+	if (rc < 0)
+		fail_store(r, rc);
+}
+
+/* Sends a code to the owner's line (the number the link checked against the IMEI) through
+ * the outbox: counted per caller first, then per line in the store's one step. */
+static void act_otp_send(struct run *r)
+{
+	if (r->e->kyc_keylen == 0) {
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	if (r->s.owner[0] == '\0')
+		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
+	r->s.otp_owner[0] = '\0';
+	if (r->e->sms.outbox == NULL || r->e->sms.send == NULL) {
+		/* --check-config warns of it: a code that cannot leave proves nothing. */
+		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: verify-report needs an SMS path for its codes",
+		     r->tag);
+		defer_fail(r, -ENOTCONN);
+		return;
+	}
+	rate(r, STORE_LIMIT_OTP, &r->e->cfg->rate_otp_msisdn, "otp", OTP_SEND_LIMITED,
+	     otp_issue);
+}
+
+static void otp_on_verify(void *arg, int err, enum store_verify_result res, long long left,
+			  long long ms_left)
+{
+	struct run *r = arg;
+
+	if (err < 0) {
+		fail_store(r, err);
+		return;
+	}
+	switch (res) {
+	case STORE_VERIFY_NONE:
+	case STORE_VERIFY_PEEKED:
+		run_finish(r, OTP_CHECK_EXPIRED);
+		return;
+	case STORE_VERIFY_MATCH:
+		/* The caller holds the owner's line now: what the link found may be told. */
+		snprintf(r->s.otp_owner, sizeof(r->s.otp_owner), "%s", r->s.owner);
+		if (strcmp(r->s.link_owner, r->s.owner) == 0 &&
+		    strcmp(r->s.link_imei, r->s.imei) == 0) {
+			switch (r->s.link_state) {
+			case 'n':
+				run_finish(r, OTP_CHECK_NOT_LINKED);
+				return;
+			case 'r':
+				run_set_model(r);
+				run_finish(r, OTP_CHECK_REPORTED);
+				return;
+			case 'o':
+				run_finish(r, OTP_CHECK_REPORTED_OTHER);
+				return;
+			default:
+				break;
+			}
+		}
+		run_finish(r, OTP_CHECK_MATCH);
+		return;
+	case STORE_VERIFY_MISMATCH:
+		if (left > 0) {
+			snprintf(r->tries, sizeof(r->tries), "%lld", left);
+			run_finish(r, OTP_CHECK_WRONG);
+			return;
+		}
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong one-time code %ld times: locked out", r->tag,
+		     r->e->cfg->verify_tries);
+		break;
+	case STORE_VERIFY_LOCKED:
+		break;
+	}
+	minutes_of(r, ms_left);
+	run_finish(r, OTP_CHECK_LOCKED);
+}
+
+static void act_otp_check(struct run *r)
+{
+	char digest[17];
+	int rc;
+
+	if (r->e->kyc_keylen == 0) {
+		OPENSSL_cleanse(r->otp, sizeof(r->otp));
+		defer_fail(r, -ENOKEY);
+		return;
+	}
+	r->s.otp_owner[0] = '\0';
+	if (r->s.owner[0] == '\0' || strlen(r->otp) != OTP_LEN) {
+		OPENSSL_cleanse(r->otp, sizeof(r->otp));
+		run_finish(r, OTP_CHECK_EXPIRED);
+		return;
+	}
+	otp_digest(r->e, r->s.owner, r->otp, digest);
+	OPENSSL_cleanse(r->otp, sizeof(r->otp));
+	rc = store_verify_otp(r->e->st, r->s.owner, otp_who(r), r->msisdn, digest, 16,
+			      (unsigned)r->e->cfg->verify_tries, otp_on_verify, r);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	if (rc < 0)
+		defer_fail(r, rc);
 }
 
 static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long long left,
@@ -699,6 +923,26 @@ static void act_kyc(struct run *r)
 
 /* ---- report ------------------------------------------------------------------------------- */
 
+/* Where the receipt (the reference and the unblock PIN) goes: to the owner's line when a
+ * one-time code proved, in this journey, that the reporter on another line holds it now (a
+ * replacement SIM: the code reached it); else to the reporter, as always. Never to an owner's
+ * line only named: its SIM is often in the stolen phone, and the thief would get the PIN
+ * (doc/trust.md). */
+static const char *receipt_to(const struct run *r)
+{
+	if (r->s.owner[0] && strcmp(r->s.otp_owner, r->s.owner) == 0 &&
+	    strcmp(r->msisdn, r->s.owner) != 0)
+		return r->s.owner;
+	return r->msisdn;
+}
+
+/* The evidence: whether the ID digits were proven ("no" only where verify-report = otp let a
+ * one-time code prove the line instead). */
+static const char *kyc_matched(const struct run *r)
+{
+	return strcmp(r->s.kyc_owner, r->s.owner) == 0 ? "yes" : "no";
+}
+
 static void report_sent(void *arg, int err, const char *s, size_t len, bool changed)
 {
 	struct run *r = arg;
@@ -715,13 +959,14 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s accepted, block request queued", r->rtag,
 	     run_ref_log(r));
 	run_set_model(r);
-	/* The reference and the PIN go by SMS to the number the report came from: already in
-	 * the outbox when the channel has one (report_enqueued), else now. */
+	/* The reference and the PIN go by SMS to the number the report came from, or to the
+	 * owner's line a one-time code proved (receipt_to): already in the outbox when the
+	 * channel has one (report_enqueued), else now. */
 	if (r->e->sms.outbox == NULL)
-		run_send_sms(r, r->msisdn, "notify.receipt");
+		run_send_sms(r, receipt_to(r), "notify.receipt");
 	else
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
-	run_finish(r, REPORT_ACCEPTED);
+	run_finish(r, receipt_to(r) == r->msisdn ? REPORT_ACCEPTED : REPORT_ACCEPTED_OWNER);
 }
 
 static void report_enqueued(void *arg, int err, const char *id, size_t len, bool changed)
@@ -743,7 +988,7 @@ static void report_enqueued(void *arg, int err, const char *id, size_t len, bool
 		n = run_render_key(r, "notify.receipt", text, sizeof(text));
 		if (n > 0) {
 			r->e->stats.sms_sent++;
-			struct store_sms sms = { r->msisdn, text, (size_t)n };
+			struct store_sms sms = { receipt_to(r), text, (size_t)n };
 
 			rc = store_report_transition_sms(r->e->st, r->s.imei,
 							 REPORT_EV_SEND_RECEIPT, kv, 1,
@@ -791,15 +1036,20 @@ static void report_verified(void *arg, int err, const char *state, size_t len, b
 			KV("model", r->model), KV("reporter_msisdn", r->msisdn),
 			KV("owner_msisdn", r->s.owner), KV("rule", "pairing-window"),
 			KV("last_seen", last_seen), KV("window_days", window),
-			KV("kyc_matched", "yes"), KV("reason", r->s.reason),
+			KV("kyc_matched", kyc_matched(r)), KV("reason", r->s.reason),
 			KV("police_ref", r->s.police), KV("channel", ch),
 			KV("reported_at", r->reported_at[0] ? r->reported_at : now),
 			KV("requested_at", now),
+			/* Last, and only when it holds: the owner's line proven by a one-time
+			 * code (issue 18). */
+			KV("otp_matched", "yes"),
 #undef KV
 		};
+		size_t n = sizeof(kv) / sizeof(kv[0]) -
+			   (strcmp(r->s.otp_owner, r->s.owner) != 0);
 
 		rc = store_ceir_enqueue(r->e->st, r->e->cfg->ceir_requests, rid, DEDUP_REMEMBER_S,
-					kv, sizeof(kv) / sizeof(kv[0]), report_enqueued, r);
+					kv, n, report_enqueued, r);
 	}
 	if (rc < 0)
 		fail_store(r, rc);
@@ -829,7 +1079,7 @@ static void report_verify(struct run *r, bool resume)
 		struct store_kv kv[] = {
 			{ "pin", 3, digest, 16 },
 			{ "last_seen", 9, last_seen, strlen(last_seen) },
-			{ "kyc_matched", 11, "yes", 3 },
+			{ "kyc_matched", 11, kyc_matched(r), strlen(kyc_matched(r)) },
 		};
 
 		rc = store_report_resume(r->e->st, r->s.imei, REPORT_EV_VERIFY,
@@ -863,6 +1113,14 @@ static void sweep_on_report(void *arg, int err, const struct store_kv *kv, size_
 	if (rep.lang[0])
 		memcpy(r->s.lang, rep.lang, sizeof(r->s.lang));
 	memcpy(r->reported_at, rep.reported_at, sizeof(r->reported_at));
+	/* The receipt goes where the journey would have sent it: the owner's line, when a
+	 * one-time code proved it (receipt_to). */
+	if (rep.receipt_to[0] && strcmp(rep.receipt_to, rep.owner) == 0)
+		memcpy(r->s.otp_owner, rep.owner, sizeof(r->s.otp_owner));
+	/* And the evidence as the journey recorded it (a report opened before it was kept: the
+	 * ID digits, the only proof then). */
+	if (strcmp(rep.kyc_matched, "no") != 0)
+		memcpy(r->s.kyc_owner, rep.owner, sizeof(r->s.kyc_owner));
 	if (rep.state != REPORT_RECEIVED && rep.state != REPORT_VERIFIED) {
 		/* Gone, or further along: nothing to complete. */
 		store_report_open(r->e->st, r->s.imei, false, run_noop_done, NULL);
@@ -968,12 +1226,13 @@ static void report_create(struct run *r)
 			KV("last_seen", last_seen),
 			KV("owner", r->s.owner), KV("police_ref", r->s.police), KV("channel", ch),
 			KV("tac", tac), KV("lang", r->s.lang), KV("rule", "pairing-window"),
-			KV("reported_at", now),
+			KV("reported_at", now), KV("kyc_matched", kyc_matched(r)),
+			KV("receipt_to", r->s.owner),	/* last: only when it is the owner */
 #undef KV
 		};
+		size_t n = sizeof(kv) / sizeof(kv[0]) - (receipt_to(r) == r->msisdn);
 
-		rc = store_report_create(r->e->st, r->s.imei, r->s.ref, kv,
-					 sizeof(kv) / sizeof(kv[0]), report_created, r);
+		rc = store_report_create(r->e->st, r->s.imei, r->s.ref, kv, n, report_created, r);
 	}
 	if (rc < 0)
 		fail_store(r, rc);
@@ -1042,12 +1301,24 @@ static void report_reserve(struct run *r)
 	}
 }
 
+/* What verify-report asks of a report's owner, proven in this session: the ID digits, and
+ * the line, by a one-time code or by being the caller (the network vouches for the caller's
+ * number as it does for where a code goes: an SMS report comes from the owner's line). */
+static bool report_proven(const struct run *r)
+{
+	enum config_verify m = r->e->cfg->verify_mode;
+	bool id = strcmp(r->s.kyc_owner, r->s.owner) == 0;
+	bool line = strcmp(r->s.otp_owner, r->s.owner) == 0 ||
+		    strcmp(r->msisdn, r->s.owner) == 0;
+
+	return (m == CONFIG_VERIFY_OTP || id) && (m == CONFIG_VERIFY_ID || line);
+}
+
 static void act_report(struct run *r)
 {
 	if (r->s.owner[0] == '\0' || strcmp(r->s.link_owner, r->s.owner) != 0 ||
 	    strcmp(r->s.link_imei, r->s.imei) != 0 || r->s.link_state == 'n' ||
-	    r->s.last_seen == 0 || strcmp(r->s.kyc_owner, r->s.owner) != 0 ||
-	    r->s.reason[0] == '\0') {
+	    r->s.last_seen == 0 || !report_proven(r) || r->s.reason[0] == '\0') {
 		LOGP(LOGC_FLOW, LOGL_ERROR, "%s: report without verified ownership: the flow "
 		     "skips a step", r->tag);
 		run_finish(r, REPORT_NOT_VERIFIED);
@@ -1758,6 +2029,9 @@ void actions_run(struct run *r, enum flow_action a)
 	case FA_IMEI_WHY: act_imei_why(r); break;
 	case FA_MY_REPORTS: act_my_reports(r); break;
 	case FA_NEW_PIN: act_new_pin(r); break;
+	case FA_VERIFY_MODE: act_verify_mode(r); break;
+	case FA_OTP_SEND: act_otp_send(r); break;
+	case FA_OTP_CHECK: act_otp_check(r); break;
 	case FA_COUNT: run_finish_unavailable(r); break;
 	}
 }

@@ -26,6 +26,7 @@ struct event_base;
 #define REF_LEN 10
 _Static_assert(REF_LEN == REPORT_REF_LEN, "a session's reference is a report's");
 #define PIN_LEN 6
+#define OTP_LEN 6
 #define SESS_HANDSETS_MAX 5
 /* The way back holds this many questions, the oldest forgotten first: the longest journey
  * (a report for another number) asks 7 before its confirmation. */
@@ -77,6 +78,8 @@ struct engine {
 	X(STR, link_imei, "li", 16) \
 	X(UINT, last_seen, "ls", 0)	/* days since 2000-01-01 */ \
 	X(STR, kyc_owner, "ko", MSISDN_E164_MAX + 1) \
+	/* The line a one-time code proved, in this session (issue 18). */ \
+	X(STR, otp_owner, "oo", MSISDN_E164_MAX + 1) \
 	/* What the link found, told only once the ID digits prove the caller is the owner \
 	 * (issue 15: nothing before proof): 'y' linked, 'n' not linked, 'r' reported by this \
 	 * owner (s.ref is its reference), 'o' reported by someone else. */ \
@@ -150,6 +153,9 @@ struct run {
 	char id[40];			/* national ID characters as typed */
 	char pin[PIN_LEN + 1];		/* as typed */
 	char pin_out[PIN_LEN + 1];	/* a new PIN, for the receipt */
+	char otp[OTP_LEN + 1];		/* a one-time code as typed */
+	char otp_out[OTP_LEN + 1];	/* a new one-time code, for its SMS */
+	char line[24];			/* {line}: the owner's number, masked */
 	unsigned pick;
 	int answered;			/* the screen whose input this run took last, or -1 */
 	/* The waiting screen answered last, until the journey stops at the next one (which

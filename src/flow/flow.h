@@ -32,7 +32,8 @@
 	X(POLICE, "police", SAVED)	/* police report number, "" for none */ \
 	X(REF, "ref", SAVED)		/* a report reference: 10 digits, Luhn */ \
 	X(PIN, "pin", RUN)		/* the unblock PIN */ \
-	X(PICK, "pick", RUN)		/* a line of a list the screen shows (handsets, languages) */
+	X(PICK, "pick", RUN)		/* a line of a list the screen shows (handsets, languages) */ \
+	X(OTP, "otp", RUN)		/* a one-time code sent to the owner's line: 6 digits */
 
 #define FLOW_VAR_ENUM_(v, name, keep) FV_##v,
 enum flow_var {
@@ -67,7 +68,11 @@ enum flow_var {
 	X(POLICE, "police", 24, true, NULL) \
 	X(WHY, "why", 30, true, NULL) \
 	X(WHAT, "what", 24, true, "limit.") \
-	X(CODE, "code", 12, true, NULL)
+	X(CODE, "code", 12, true, NULL) \
+	/* The owner's line as its owner recognises it ("+2547****5678", msisdn_mask), and a \
+	 * one-time code (issue 18). */ \
+	X(LINE, "line", 16, true, NULL) \
+	X(OTP, "otp", 6, true, NULL)
 
 #define FLOW_PH_ENUM_(p, name, max, gsm, values) FP_##p,
 enum flow_placeholder {
@@ -93,6 +98,9 @@ enum flow_action {
 	FA_IMEI_WHY,	/* why FV_IMEI is not an IMEI (a re-ask says so); no store */
 	FA_MY_REPORTS,	/* the reports of the caller's phones, once the ID digits matched */
 	FA_NEW_PIN,	/* FV_PICK (a line of that list) or FV_REF: a new PIN, by SMS */
+	FA_VERIFY_MODE,	/* verify-report: id, otp or id+otp; no store */
+	FA_OTP_SEND,	/* a one-time code by SMS to FV_OWNER */
+	FA_OTP_CHECK,	/* FV_OTP against the code sent */
 	FA_COUNT
 };
 

@@ -22,7 +22,10 @@
 	X(LANGUAGE, "language") \
 	X(IMEI_WHY, "imei_why") \
 	X(MY_REPORTS, "my_reports") \
-	X(NEW_PIN, "new_pin")
+	X(NEW_PIN, "new_pin") \
+	X(VERIFY_MODE, "verify_mode") \
+	X(OTP_SEND, "otp_send") \
+	X(OTP_CHECK, "otp_check")
 
 /* X(action, outcome, name): the outcome is <action>_<outcome>, "name" in the flows. */
 #define CHECK_OUTCOMES(X) \
@@ -72,6 +75,9 @@
 
 #define REPORT_OUTCOMES(X) \
 	X(REPORT, ACCEPTED, "accepted") \
+	/* The receipt went to the owner's line, proven by a one-time code (issue 18): the \
+	 * reporter is told where ({line}). */ \
+	X(REPORT, ACCEPTED_OWNER, "accepted_owner") \
 	X(REPORT, REPORTED, "reported") \
 	X(REPORT, REPORTED_OTHER, "reported_other") \
 	X(REPORT, NOT_VERIFIED, "not_verified") \
@@ -139,6 +145,33 @@
 	X(NEW_PIN, NOT_VERIFIED, "not_verified") \
 	X(NEW_PIN, LIMITED, "limited") \
 	X(NEW_PIN, UNAVAILABLE, "unavailable")
+
+/* What proves a report's owner, as verify-report says (issue 18): the flow branches on it,
+ * before the ID digits (which proof first) and after them (whether a code follows). */
+#define VERIFY_MODE_OUTCOMES(X) \
+	X(VERIFY_MODE, ID, "id") \
+	X(VERIFY_MODE, OTP, "otp") \
+	X(VERIFY_MODE, ID_OTP, "id_otp")
+
+/* A one-time code to the owner's line (issue 18): sent, or refused with why and how long. */
+#define OTP_SEND_OUTCOMES(X) \
+	X(OTP_SEND, SENT, "sent") \
+	X(OTP_SEND, LIMITED, "limited")		/* the caller's code requests */ \
+	X(OTP_SEND, LINE_LIMITED, "line_limited")	/* codes sent to the line */ \
+	X(OTP_SEND, LOCKED, "locked") \
+	X(OTP_SEND, UNAVAILABLE, "unavailable")
+
+/* The code typed, compared with its try counted in the same step; a match tells what the
+ * link found, as the ID digits' match does (nothing before proof). */
+#define OTP_CHECK_OUTCOMES(X) \
+	X(OTP_CHECK, MATCH, "match") \
+	X(OTP_CHECK, WRONG, "wrong") \
+	X(OTP_CHECK, EXPIRED, "expired") \
+	X(OTP_CHECK, LOCKED, "locked") \
+	X(OTP_CHECK, NOT_LINKED, "not_linked") \
+	X(OTP_CHECK, REPORTED, "reported") \
+	X(OTP_CHECK, REPORTED_OTHER, "reported_other") \
+	X(OTP_CHECK, UNAVAILABLE, "unavailable")
 
 /* An outcome's value holds its action and its index in the action's outcomes. */
 #define FLOW_OUTCOME(a, i) ((int)(a) * 256 + (i))

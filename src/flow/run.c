@@ -502,7 +502,7 @@ static bool id_take(struct run *r, const char *in, size_t len)
  * after the proof never finds the old proof still there). */
 static void unverify(struct sess *s)
 {
-	s->link_owner[0] = s->link_imei[0] = s->kyc_owner[0] = '\0';
+	s->link_owner[0] = s->link_imei[0] = s->kyc_owner[0] = s->otp_owner[0] = '\0';
 	s->link_state = '\0';
 	s->last_seen = 0;
 }
@@ -523,6 +523,10 @@ void run_forget(struct run *r, enum flow_var v)
 	case FV_ID:
 		OPENSSL_cleanse(r->id, sizeof(r->id));
 		s->kyc_owner[0] = '\0';
+		break;
+	case FV_OTP:
+		OPENSSL_cleanse(r->otp, sizeof(r->otp));
+		s->otp_owner[0] = '\0';
 		break;
 	case FV_REASON:
 		s->reason[0] = '\0';
@@ -556,6 +560,8 @@ bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 		unverify(s);
 	else if (v == FV_ID)
 		s->kyc_owner[0] = '\0';
+	else if (v == FV_OTP)
+		s->otp_owner[0] = '\0';
 	switch (v) {
 	case FV_IMEI: {
 		struct imei im;
@@ -611,6 +617,14 @@ bool run_take_input(struct run *r, enum flow_var v, const char *in, size_t len)
 		if (digits_only(in, len, d, sizeof(d)) != REF_LEN || !ref_valid(d, REF_LEN))
 			return false;
 		memcpy(s->ref, d, REF_LEN + 1);
+		return true;
+	}
+	case FV_OTP: {
+		char d[OTP_LEN + 2];
+
+		if (digits_only(in, len, d, sizeof(d)) != OTP_LEN)
+			return false;
+		memcpy(r->otp, d, OTP_LEN + 1);
 		return true;
 	}
 	case FV_PIN: {
@@ -713,6 +727,10 @@ static const char *placeholder_value(struct run *r, enum flow_placeholder p, con
 		return r->what;
 	case FP_CODE:
 		return r->e->cfg->sms_code;
+	case FP_LINE:
+		return r->line;
+	case FP_OTP:
+		return r->otp_out;
 	case FP_COUNT:
 		break;
 	}
@@ -748,6 +766,10 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 		memcpy(both + o, r->model, dl + 1);
 		utf8_trim(phone, sizeof(phone), both, 30);
 	}
+	/* Only what the owner recognises of their line: the screen is the reporter's. */
+	r->line[0] = '\0';
+	if (r->s.owner[0])
+		msisdn_mask(r->s.owner, strlen(r->s.owner), r->line, sizeof(r->line));
 	reg = flow_placeholders(&n);
 	for (i = 0; i < n; i++) {
 		v[i].name = reg[i].name;

@@ -234,6 +234,56 @@ static struct script enqueue_script = {
 	"return {id, 1}\n", ""
 };
 
+/* A one-time code to an owner's line (issue 18): issued in one step with its limit and its
+ * SMS. KEYS: the code's record otp:{+line}:<who> (a hash: the code's keyed digest d, the
+ * number that asked for it by, wrong tries n), the codes sent in the window
+ * otp:{+line}:<who>:sent, the line's outbox otp:{+line}:out (as a report's, relayed to the
+ * outbox stream): one hash tag, one slot. ARGV: the digest, the asker, the code's life (ms),
+ * codes per window, the window (ms), verify-tries, the outbox stream, the SMS's to and text.
+ * A code whose tries are used up stays, locked, until it expires; a new one replaces any
+ * other. Refusals count nothing. Returns {"sent <ms>" | "limited <ms>" | "locked <ms>",
+ * sent 1 or 0}: the code's life, or how long the refusal lasts. */
+static struct script otp_issue_script = {
+	"local n = redis.call('HGET', KEYS[1], 'n')\n"
+	"if n and tonumber(n) >= tonumber(ARGV[6]) then\n"
+	"  return {'locked ' .. redis.call('PTTL', KEYS[1]), 0}\n"
+	"end\n"
+	"local c = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"if c >= tonumber(ARGV[4]) then\n"
+	"  local ttl = redis.call('PTTL', KEYS[2])\n"
+	"  if ttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]); ttl = tonumber(ARGV[5]) end\n"
+	"  return {'limited ' .. ttl, 0}\n"
+	"end\n"
+	"c = redis.call('INCR', KEYS[2])\n"
+	"if c == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('HSET', KEYS[1], 'd', ARGV[1], 'by', ARGV[2], 'n', 0)\n"
+	"redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+	"local t = redis.call('TIME')\n"
+	"redis.call('HSET', KEYS[3], t[1] .. '.' .. t[2] .. ':' .. c,\n"
+	"           ARGV[7] .. '\\n' .. ARGV[8] .. '\\n' .. ARGV[9])\n"
+	"return {'sent ' .. ARGV[3], 1}\n", ""
+};
+
+/* A one-time code's check that cannot be raced: the try counted and the code compared in
+ * one step, at most ARGV[3] wrong ones per code. KEYS: the code's record. ARGV: the number
+ * that tries it (only the one that asked for the code: anyone else compares nothing and is
+ * answered "no code"), the candidate's digest, tries. A match deletes the code. Returns
+ * {result, tries left, ms} as verify_script: 0 no code (expired, used, another's), 1 match,
+ * 2 mismatch, 3 locked (compared nothing; ms: until the code expires). */
+static struct script otp_verify_script = {
+	"local v = redis.call('HMGET', KEYS[1], 'd', 'by', 'n')\n"
+	"if not v[1] or v[2] ~= ARGV[1] then return {0, 0, 0} end\n"
+	"local tries, n = tonumber(ARGV[3]), tonumber(v[3] or '0')\n"
+	"if n >= tries then return {3, 0, redis.call('PTTL', KEYS[1])} end\n"
+	"if v[1] == ARGV[2] then\n"
+	"  redis.call('DEL', KEYS[1])\n"
+	"  return {1, tries - n, 0}\n"
+	"end\n"
+	"n = redis.call('HINCRBY', KEYS[1], 'n', 1)\n"
+	"return {2, tries - n, redis.call('PTTL', KEYS[1])}\n", ""
+};
+
 struct op;
 struct node;
 TAILQ_HEAD(op_list, op);
@@ -1630,12 +1680,13 @@ struct result_op {
 	bool changed;
 	char report_key[ID_MAX + 8];	/* the script's routing key, once MARK is done */
 	size_t report_keylen;
-	char imei[16];		/* MAP: the value; relay: whose outbox */
+	char imei[16];		/* MAP: the value */
+	char who[24];		/* relay: whose outbox (relay_outbox_key) */
 	bool map, relay;
 	long long mark;		/* relay: when the report was indexed (ms, wall clock) */
 };
 
-static void relay_start(struct store *st, const char *imei, long long mark);
+static void relay_start(struct store *st, const char *who, long long mark);
 
 static long long wall_ms(void)
 {
@@ -1653,7 +1704,7 @@ static void result_fail(struct op *op, int err)
 	/* A transition that may have written SMS: the relay takes them, or takes the index
 	 * entry off (the sweep would too, later). */
 	if (ro->relay && ro->step >= R_SCRIPT && !op->st->closing)
-		relay_start(op->st, ro->imei, ro->mark);
+		relay_start(op->st, ro->who, ro->mark);
 }
 
 static void result_answer(struct op *op)
@@ -1662,7 +1713,7 @@ static void result_answer(struct op *op)
 
 	op->cb.result(op->arg, 0, ro->result, ro->len, ro->changed);
 	if (ro->relay && !op->st->closing)
-		relay_start(op->st, ro->imei, ro->mark);
+		relay_start(op->st, ro->who, ro->mark);
 }
 
 /* ---- WAIT, shared by the writes of a twin connection ---------------------------------- */
@@ -1925,13 +1976,15 @@ static const struct op_type acked_type = { acked_reply, done_fail };
 
 /* ---- the relay: a report's outbox to the outbox stream --------------------------------- */
 
-/* One relay of one report's outbox (rep:{imei}:out): each SMS is added to its stream once
- * (store_ceir_enqueue, by an id made of the IMEI and the SMS's field), then taken out of the
- * report's outbox; when all went, the IMEI leaves the index, unless a transition indexed it
- * again since mark. Anything that fails stays for the sweep (store_relay_sweep). */
+/* One relay of one outbox: a report's (rep:{imei}:out) or an owner's line's, for its
+ * one-time codes (otp:{+line}:out, issue 18). Each SMS is added to its stream once
+ * (store_ceir_enqueue, by an id made of whose outbox it is and the SMS's field), then taken
+ * out of the outbox; when all went, the IMEI (or the line) leaves the index, unless a
+ * transition indexed it again since mark. Anything that fails stays for the sweep
+ * (store_relay_sweep). */
 struct relay {
 	struct store *st;
-	char imei[16];
+	char imei[24];		/* whose outbox: an IMEI, or a line (+E.164) */
 	long long mark;
 	unsigned left;
 	bool failed;
@@ -1943,13 +1996,39 @@ struct relay_sms {
 	size_t flen;
 };
 
+/* Whose outbox an index entry names: 15 digits (a report's IMEI) or a '+' and 8 to 15
+ * digits (an owner's line). */
+static bool relay_who_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 15)
+		;
+	else if (len >= 9 && len <= 16 && s[0] == '+')
+		i = 1;
+	else
+		return false;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* The outbox key of who: "rep:{<imei>}:out" or "otp:{+<line>}:out". */
+static size_t relay_outbox_key(const char *who, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s:{%s}:out", who[0] == '+' ? "otp" : "rep", who);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
 static void relay_finish(struct relay *rl)
 {
 	struct store *st = rl->st;
 	struct op *op;
 	char mark[24];
 	const char *argv[] = { "1", RELAY_INDEX, rl->imei, mark };
-	size_t lens[] = { 1, strlen(RELAY_INDEX), 15,
+	size_t lens[] = { 1, strlen(RELAY_INDEX), strlen(rl->imei),
 			  (size_t)snprintf(mark, sizeof(mark), "%lld", rl->mark) };
 
 	if (!rl->failed && (op = op_new(st, &done_type, NULL)) != NULL) {
@@ -1991,7 +2070,7 @@ static void relay_queued(void *arg, int err, const char *id, size_t len, bool ch
 	}
 	op->cb.done = relay_deleted;
 	op->durable = st->o.replicas_ack > 0;
-	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "rep:{%s}:out", rl->imei);
+	op->keylen = relay_outbox_key(rl->imei, op->key, sizeof(op->key));
 	argv[1] = op->key;
 	lens[1] = op->keylen;
 	if (op_start(op, 3, argv, lens) < 0)
@@ -2036,7 +2115,8 @@ static void relay_one(struct relay *rl, const redisReply *f, const redisReply *v
 	}
 	return;
 bad:
-	LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: rep:{%.8s...}:out holds an SMS that does not "
+	/* Eight characters: an IMEI's TAC, a line's country and operator (never the number). */
+	LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: the outbox of %.8s... holds an SMS that does not "
 	     "read; left there", rl->st->address, rl->imei);
 	rl->failed = true;
 }
@@ -2068,11 +2148,14 @@ static const struct op_type relay_read_type = { relay_read_reply, relay_read_fai
 
 static void relay_start(struct store *st, const char *imei, long long mark)
 {
-	struct op *op = op_new(st, &relay_read_type, NULL);
+	struct op *op;
 	struct relay *rl;
 	const char *argv[2] = { "HGETALL", NULL };
 	size_t lens[2] = { 7, 0 };
 
+	if (!relay_who_valid(imei, strlen(imei)))
+		return;
+	op = op_new(st, &relay_read_type, NULL);
 	if (op == NULL)
 		return;		/* the sweep relays it */
 	rl = talloc_zero(op, struct relay);
@@ -2081,10 +2164,10 @@ static void relay_start(struct store *st, const char *imei, long long mark)
 		return;
 	}
 	rl->st = st;
-	memcpy(rl->imei, imei, 16);
+	snprintf(rl->imei, sizeof(rl->imei), "%s", imei);
 	rl->mark = mark;
 	op->data = rl;
-	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "rep:{%s}:out", imei);
+	op->keylen = relay_outbox_key(imei, op->key, sizeof(op->key));
 	argv[1] = op->key;
 	lens[1] = op->keylen;
 	op_start(op, 2, argv, lens);
@@ -2115,12 +2198,12 @@ static bool sweep_reply(struct op *op, const redisReply *r)
 	}
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
-		char imei[16];
+		char imei[24];
 
-		if (e->type != REDIS_REPLY_STRING || e->len != 15)
+		if (e->type != REDIS_REPLY_STRING || !relay_who_valid(e->str, e->len))
 			continue;
-		memcpy(imei, e->str, 15);
-		imei[15] = '\0';
+		memcpy(imei, e->str, e->len);
+		imei[e->len] = '\0';
 		relay_start(op->st, imei, sw->cutoff);
 		n++;
 	}
@@ -2220,6 +2303,8 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&report_due_script);
 	script_sha(&limit_script);
 	script_sha(&verify_script);
+	script_sha(&otp_issue_script);
+	script_sha(&otp_verify_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
 }
@@ -2700,7 +2785,7 @@ static int start_relayed(struct op *op, const struct script *sc, const char *ime
 	}
 	memcpy(ro->report_key, op->key, op->keylen);
 	ro->report_keylen = op->keylen;
-	memcpy(ro->imei, imei, 16);
+	memcpy(ro->who, imei, 16);
 	ro->relay = true;
 	ro->mark = wall_ms();
 	ro->step = R_MARK;
@@ -3062,7 +3147,7 @@ int store_limit_hit(struct store *st, enum store_limit what, const char *who, si
 		[STORE_LIMIT_CHECK] = "chk:m:", [STORE_LIMIT_REPORT] = "rep:m:",
 		[STORE_LIMIT_VERIFY] = "vf:m:", [STORE_LIMIT_UNBLOCK] = "ub:m:",
 		[STORE_LIMIT_RESEND] = "rs:m:",
-		[STORE_LIMIT_API] = "api:",
+		[STORE_LIMIT_API] = "api:", [STORE_LIMIT_OTP] = "otp:m:",
 	};
 	char name[ID_MAX + 1], ms[24];
 	struct op *op;
@@ -3158,4 +3243,150 @@ int store_verify_pin(struct store *st, const char *imei, const char *who, const 
 		return -EINVAL;
 	}
 	return verify_run(op, counter, (size_t)n, "pin", 3, 1, digest, len, tries, window_s, 0);
+}
+
+/* ---- a one-time code to an owner's line (issue 18) ------------------------------------ */
+
+/* "otp:{+254712345678}:oth": the line's hash tag, so that the code, its counters and its
+ * outbox share one slot. Returns the key's length, or 0 for a line that is no E.164. */
+static size_t otp_key(const char *line, const char *who, const char *suffix, char *out,
+		      size_t outsz)
+{
+	size_t len = line ? strlen(line) : 0;
+	int n;
+
+	if (!relay_who_valid(line, len) || line[0] != '+' ||
+	    (strcmp(who, "own") != 0 && strcmp(who, "oth") != 0))
+		return 0;
+	n = snprintf(out, outsz, "otp:{%s}:%s%s", line, who, suffix);
+	return n < 0 || (size_t)n >= outsz ? 0 : (size_t)n;
+}
+
+/* The issue's answer, read from the result op's "sent 300000" (or limited, locked). */
+struct otp_issue_ctx {
+	store_otp_cb cb;
+	void *arg;
+};
+
+static void otp_issued(void *arg, int err, const char *s, size_t len, bool changed)
+{
+	struct otp_issue_ctx c = *(struct otp_issue_ctx *)arg;
+	enum store_otp_result res = STORE_OTP_SENT;
+	char buf[40];
+	long long ms = 0;
+
+	talloc_free(arg);
+	if (err < 0) {
+		c.cb(c.arg, err, STORE_OTP_SENT, 0);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1), s);
+	if (strncmp(buf, "sent ", 5) == 0 && changed)
+		ms = atoll(buf + 5);
+	else if (strncmp(buf, "limited ", 8) == 0 && !changed)
+		res = STORE_OTP_LIMITED, ms = atoll(buf + 8);
+	else if (strncmp(buf, "locked ", 7) == 0 && !changed)
+		res = STORE_OTP_LOCKED, ms = atoll(buf + 7);
+	else {
+		c.cb(c.arg, -EPROTO, STORE_OTP_SENT, 0);
+		return;
+	}
+	c.cb(c.arg, 0, res, ms);
+}
+
+int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb, void *arg)
+{
+	char sent[ID_MAX + 8], out[ID_MAX + 8], ttl[24], max[12], win[24], tries[12], mark[24];
+	struct otp_issue_ctx *c;
+	struct result_op *ro;
+	struct op *op;
+	size_t slen, olen;
+	int rc;
+
+	if (o->digest == NULL || o->digestlen == 0 || o->requester == NULL || o->ttl_s == 0 ||
+	    o->max_codes == 0 || o->window_s == 0 || o->tries == 0 || o->stream == NULL ||
+	    *o->stream == '\0' || strlen(o->stream) > ID_MAX || strchr(o->stream, '\n') ||
+	    o->sms.to == NULL || strchr(o->sms.to, '\n') || o->sms.text == NULL)
+		return -EINVAL;
+	c = talloc_zero(st, struct otp_issue_ctx);
+	if (c == NULL)
+		return -ENOMEM;
+	c->cb = cb;
+	c->arg = arg;
+	op = result_op_new(st, otp_issued, c);
+	if (op == NULL) {
+		talloc_free(c);
+		return op_new_err(st);
+	}
+	ro = op->data;
+	op->keylen = otp_key(o->line, o->who, "", op->key, sizeof(op->key));
+	slen = otp_key(o->line, o->who, ":sent", sent, sizeof(sent));
+	olen = relay_outbox_key(o->line, out, sizeof(out));
+	if (op->keylen == 0 || slen == 0) {
+		talloc_free(op);
+		talloc_free(c);
+		return -EINVAL;
+	}
+	{
+		const char *argv[] = { "3", op->key, sent, out, o->digest, o->requester, ttl, max,
+				       win, tries, o->stream, o->sms.to, o->sms.text };
+		size_t lens[] = { 1, op->keylen, slen, olen, o->digestlen, strlen(o->requester),
+				  (size_t)snprintf(ttl, sizeof(ttl), "%llu",
+						   (unsigned long long)o->ttl_s * 1000),
+				  (size_t)snprintf(max, sizeof(max), "%u", o->max_codes),
+				  (size_t)snprintf(win, sizeof(win), "%llu",
+						   (unsigned long long)o->window_s * 1000),
+				  (size_t)snprintf(tries, sizeof(tries), "%u", o->tries),
+				  strlen(o->stream), strlen(o->sms.to), o->sms.len };
+
+		rc = op_keep_script(op, &otp_issue_script, 13, argv, lens);
+	}
+	if (rc < 0) {
+		talloc_free(op);
+		talloc_free(c);
+		return rc;
+	}
+	/* As a report's SMS: the line is indexed for the relay first, then the script writes
+	 * the SMS into the line's outbox; the store relays it to the stream once. */
+	memcpy(ro->report_key, op->key, op->keylen);
+	ro->report_keylen = op->keylen;
+	snprintf(ro->who, sizeof(ro->who), "%s", o->line);
+	ro->relay = true;
+	ro->mark = wall_ms();
+	ro->step = R_MARK;
+	memcpy(op->key, RELAY_INDEX, strlen(RELAY_INDEX));
+	op->keylen = strlen(RELAY_INDEX);
+	{
+		const char *zadd[] = { "ZADD", RELAY_INDEX, mark, o->line };
+		size_t zl[] = { 4, op->keylen, (size_t)snprintf(mark, sizeof(mark), "%lld", ro->mark),
+				strlen(o->line) };
+
+		return op_start(op, 4, zadd, zl);
+	}
+}
+
+int store_verify_otp(struct store *st, const char *line, const char *who, const char *requester,
+		     const char *digest, size_t len, unsigned tries, store_verify_cb cb, void *arg)
+{
+	struct op *op;
+	char t[12];
+
+	if (requester == NULL || digest == NULL || len == 0 || tries == 0)
+		return -EINVAL;
+	op = op_new(st, &verify_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.verify = cb;
+	op->keylen = otp_key(line, who, "", op->key, sizeof(op->key));
+	if (op->keylen == 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	{
+		const char *argv[] = { "1", op->key, requester, digest, t };
+		size_t lens[] = { 1, op->keylen, strlen(requester), len,
+				  (size_t)snprintf(t, sizeof(t), "%u", tries) };
+
+		return op_start_script(op, &otp_verify_script, 5, argv, lens);
+	}
 }

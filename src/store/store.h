@@ -258,6 +258,7 @@ enum store_limit {
 	STORE_LIMIT_UNBLOCK,	/* unblock attempts, per number */
 	STORE_LIMIT_RESEND,	/* new PINs asked for (a receipt sent again), per number */
 	STORE_LIMIT_API,	/* JSON API requests, per key name */
+	STORE_LIMIT_OTP,	/* one-time codes asked for, per number (issue 18) */
 };
 
 /* Counts one hit of who (an E.164 number, or an API key's name) on a counter that starts
@@ -297,5 +298,39 @@ int store_verify_kyc(struct store *st, uint64_t msisdn, const char *who, const v
  * field); who as above ("own": the report's owner or reporter). */
 int store_verify_pin(struct store *st, const char *imei, const char *who, const char *digest,
 		     size_t len, unsigned tries, unsigned window_s, store_verify_cb cb, void *arg);
+
+/* ---- a one-time code to an owner's line (issue 18) ---- */
+
+/* A code for line (E.164), asked for by requester: "own" when the requester is the line,
+ * "oth" for every other line together (two records and budgets, so that strangers cannot
+ * use up or replace the owner's own). Only the code's keyed digest is kept. */
+struct store_otp {
+	const char *line, *who, *requester;
+	const char *digest;
+	size_t digestlen;
+	unsigned ttl_s;			/* the code's life */
+	unsigned max_codes, window_s;	/* codes sent to the line per window (per who) */
+	unsigned tries;			/* verify-tries: a code with this many wrong is locked */
+	const char *stream;		/* the outbox stream */
+	struct store_sms sms;		/* the SMS that carries the code, to line */
+};
+enum store_otp_result {
+	STORE_OTP_SENT,		/* ms: the code's life */
+	STORE_OTP_LIMITED,	/* max_codes were sent in the window: ms until it ends */
+	STORE_OTP_LOCKED,	/* the current code's tries are used up: ms until it expires */
+};
+typedef void (*store_otp_cb)(void *arg, int err, enum store_otp_result res, long long ms);
+
+/* Issues a code in one step (one Lua script on the line's slot): counts it against the
+ * line's window, replaces any previous code, and writes the SMS into the line's outbox,
+ * which the store relays to the outbox stream exactly once, as a report's. */
+int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb, void *arg);
+
+/* Compares the digest of a typed code with the line's current code, the try counted in the
+ * same step: at most tries wrong per code; a match deletes the code. Only the requester
+ * that asked for the code compares; anyone else gets STORE_VERIFY_NONE (as for an expired
+ * code). */
+int store_verify_otp(struct store *st, const char *line, const char *who, const char *requester,
+		     const char *digest, size_t len, unsigned tries, store_verify_cb cb, void *arg);
 
 #endif

@@ -21,6 +21,14 @@ like "$out" "warning: no SMS path" "--check-config warns that no SMS can leave (
 printf 'group = ceirgw\nsendsms-url = http://127.0.0.1:13013/cgi-bin/sendsms\n' >"$TEST_TMP/sms.conf"
 out=$("$CEIRGW" --check-config -c "$TEST_TMP/sms.conf" 2>&1)
 is "$(echo "$out" | grep -c 'no SMS path')" 0 "... and does not with a sendsms-url"
+printf 'group = ceirgw\nverify-report = id+otp\n' >"$TEST_TMP/otp.conf"
+out=$("$CEIRGW" --check-config -c "$TEST_TMP/otp.conf" 2>&1)
+like "$out" "warning: verify-report = id+otp needs an SMS path" \
+	"--check-config warns that one-time codes cannot leave (issue 18)"
+printf 'group = ceirgw\nverify-report = sms\n' >"$TEST_TMP/otp.conf"
+out=$("$CEIRGW" --check-config -c "$TEST_TMP/otp.conf" 2>&1)
+is $? 1 "--check-config refuses a verify-report other than id, otp or id+otp"
+like "$out" "expected id, otp or id+otp" "... and says what it expects"
 
 printf 'group = ceirgw\nhttp-listen = nowhere\n' >"$TEST_TMP/bad.conf"
 out=$("$CEIRGW" --check-config -c "$TEST_TMP/bad.conf" 2>&1)

@@ -158,6 +158,30 @@ static inline void on_handsets(void *arg, int err, const uint64_t *bodies, size_
 		memcpy(a->bodies, bodies, n * sizeof(*bodies));
 }
 
+/* A one-time code's issue (count: its result, store_otp_result; n: ms) and a check (count:
+ * store_verify_result; n: tries left). */
+static inline void on_otp(void *arg, int err, enum store_otp_result res, long long ms)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->count = (long long)res;
+	a->n = (size_t)(ms > 0 ? ms : 0);
+}
+
+static inline void on_verify(void *arg, int err, enum store_verify_result res, long long left,
+			     long long ms_left)
+{
+	struct answer *a = arg;
+
+	(void)ms_left;
+	a->calls++;
+	a->err = err;
+	a->count = (long long)res;
+	a->n = (size_t)(left > 0 ? left : 0);
+}
+
 /* Records whether a KYC record came, and registered + 1000 * tail[3] as a fingerprint. */
 static inline void on_kyc(void *arg, int err, const struct kyc_rec *rec)
 {

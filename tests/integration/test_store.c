@@ -396,6 +396,151 @@ static void test_new_pin(void **state)
 	redisFree(c);
 }
 
+/* A one-time code (issue 18): issued with its SMS, relayed to the outbox stream once; only a
+ * digest kept; checked with the try counted in the same step, at most 3 wrong per code even
+ * when 300 arrive at once; a match deletes it; only the asker compares; a locked code
+ * refuses a new one until it expires; at most max codes per window, "own" apart. */
+#define OTP_LINE "+254712345678"
+#define OTP_ASKER "+254733000003"
+
+static bool otp_relayed(void *arg)
+{
+	struct fixture *f = arg;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *r = redisCommand(c, "XLEN otp:test:outbox");
+	bool done = r && r->integer >= 1;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return done;
+}
+
+static int otp_issue(struct fixture *f, const char *who, const char *asker, const char *digest,
+		     unsigned ttl_s, struct answer *a)
+{
+	struct store_otp o = {
+		.line = OTP_LINE, .who = who, .requester = asker, .digest = digest,
+		.digestlen = strlen(digest), .ttl_s = ttl_s, .max_codes = 3, .window_s = 3600,
+		.tries = 3, .stream = "otp:test:outbox",
+		.sms = { OTP_LINE, "CEIR: your code is 123456.", 26 },
+	};
+
+	memset(a, 0, sizeof(*a));
+	if (store_otp_issue(f->st, &o, on_otp, a) != 0 ||
+	    !run_until(f->base, answered, a, 5000))
+		return -1;
+	return 0;
+}
+
+static long long otp_verify(struct fixture *f, const char *who, const char *asker,
+			    const char *digest, size_t *left)
+{
+	struct answer a = { 0 };
+
+	assert_int_equal(store_verify_otp(f->st, OTP_LINE, who, asker, digest, strlen(digest), 3,
+					  on_verify, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	if (left)
+		*left = a.n;
+	return a.count;
+}
+
+static void test_otp(void **state)
+{
+	struct fixture *f = *state;
+	redisContext *c = redisConnectUnix(f->url.path);
+	struct answer a;
+	redisReply *r;
+	size_t left;
+
+	assert_int_equal(otp_issue(f, "oth", OTP_ASKER, "d1d1d1d1d1d1d1d1", 60, &a), 0);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, STORE_OTP_SENT);
+	assert_int_equal(a.n, 60000);
+	/* The SMS reaches the stream once; the line's outbox and the index are then empty. */
+	assert_true(run_until(f->base, otp_relayed, f, 5000));
+	run_until(f->base, never, NULL, 200);
+	r = redisCommand(c, "XRANGE otp:test:outbox - +");
+	assert_int_equal(r->elements, 1);
+	assert_string_equal(r->element[0]->element[1]->element[1]->str, OTP_LINE);
+	freeReplyObject(r);
+	r = redisCommand(c, "EXISTS otp:{" OTP_LINE "}:out");
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	r = redisCommand(c, "ZCARD rep:relay");
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	/* Only the digest is kept, never the code. */
+	r = redisCommand(c, "HGETALL otp:{" OTP_LINE "}:oth");
+	assert_int_equal(r->elements, 6);
+	for (size_t i = 0; i < r->elements; i++)
+		assert_null(strstr(r->element[i]->str, "123456"));
+	freeReplyObject(r);
+
+	/* Anyone but the asker compares nothing. */
+	assert_int_equal(otp_verify(f, "oth", "+254755000005", "d1d1d1d1d1d1d1d1", NULL),
+			 STORE_VERIFY_NONE);
+	/* 300 wrong codes at once: 3 compared, the rest refused; the right one after them too. */
+	{
+		struct answer *as = talloc_zero_array(f->ctx, struct answer, 300);
+		struct answers all = { as, 300 };
+		int mismatch = 0, locked = 0;
+
+		for (int i = 0; i < 300; i++)
+			assert_int_equal(store_verify_otp(f->st, OTP_LINE, "oth", OTP_ASKER,
+							  "eeeeeeeeeeeeeeee", 16, 3, on_verify,
+							  &as[i]), 0);
+		assert_true(run_until(f->base, all_answered, &all, 10000));
+		for (int i = 0; i < 300; i++) {
+			mismatch += as[i].count == STORE_VERIFY_MISMATCH;
+			locked += as[i].count == STORE_VERIFY_LOCKED;
+		}
+		assert_int_equal(mismatch, 3);
+		assert_int_equal(locked, 297);
+		talloc_free(as);
+	}
+	assert_int_equal(otp_verify(f, "oth", OTP_ASKER, "d1d1d1d1d1d1d1d1", NULL),
+			 STORE_VERIFY_LOCKED);
+	/* A locked code refuses a new one until it expires. */
+	assert_int_equal(otp_issue(f, "oth", OTP_ASKER, "d2d2d2d2d2d2d2d2", 1, &a), 0);
+	assert_int_equal(a.count, STORE_OTP_LOCKED);
+	assert_true(a.n > 50000 && a.n <= 60000);
+	/* The owner's own line has its own code and budget. */
+	assert_int_equal(otp_issue(f, "own", OTP_LINE, "d3d3d3d3d3d3d3d3", 1, &a), 0);
+	assert_int_equal(a.count, STORE_OTP_SENT);
+	assert_int_equal(otp_verify(f, "own", OTP_LINE, "xxxxxxxxxxxxxxxx", &left),
+			 STORE_VERIFY_MISMATCH);
+	assert_int_equal(left, 2);
+	assert_int_equal(otp_verify(f, "own", OTP_LINE, "d3d3d3d3d3d3d3d3", NULL),
+			 STORE_VERIFY_MATCH);
+	/* A match deletes the code. */
+	assert_int_equal(otp_verify(f, "own", OTP_LINE, "d3d3d3d3d3d3d3d3", NULL),
+			 STORE_VERIFY_NONE);
+	/* Expired: a code of one second, no longer there after it. */
+	freeReplyObject(redisCommand(c, "DEL otp:{" OTP_LINE "}:oth"));
+	assert_int_equal(otp_issue(f, "oth", OTP_ASKER, "d4d4d4d4d4d4d4d4", 1, &a), 0);
+	assert_int_equal(a.count, STORE_OTP_SENT);
+	run_until(f->base, never, NULL, 1200);
+	assert_int_equal(otp_verify(f, "oth", OTP_ASKER, "d4d4d4d4d4d4d4d4", NULL),
+			 STORE_VERIFY_NONE);
+	/* The third code of the window is sent, the fourth refused with the window's end. */
+	assert_int_equal(otp_issue(f, "oth", OTP_ASKER, "d5d5d5d5d5d5d5d5", 60, &a), 0);
+	assert_int_equal(a.count, STORE_OTP_SENT);
+	assert_int_equal(otp_issue(f, "oth", OTP_ASKER, "d6d6d6d6d6d6d6d6", 60, &a), 0);
+	assert_int_equal(a.count, STORE_OTP_LIMITED);
+	assert_true(a.n > 3590000 && a.n <= 3600000);
+	/* The refused code did not replace the one sent. */
+	assert_int_equal(otp_verify(f, "oth", OTP_ASKER, "d5d5d5d5d5d5d5d5", NULL),
+			 STORE_VERIFY_MATCH);
+	/* Bad arguments are refused before anything is sent. */
+	assert_int_equal(store_verify_otp(f->st, "254712345678", "oth", OTP_ASKER, "d", 1, 3,
+					  on_verify, &a), -EINVAL);
+	assert_int_equal(store_verify_otp(f->st, OTP_LINE, "any", OTP_ASKER, "d", 1, 3,
+					  on_verify, &a), -EINVAL);
+	redisFree(c);
+}
+
 static void test_enqueue_once(void **state)
 {
 	struct fixture *f = *state;
@@ -602,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_otp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),

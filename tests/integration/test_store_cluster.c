@@ -444,6 +444,80 @@ static void test_relay_sweep(void **state)
 	redisFree(c);
 }
 
+/* A one-time code (issue 18): its record, its counter and its line's outbox share one slot
+ * (the script runs: a cluster refuses one whose keys lie in two); its SMS reaches the outbox
+ * stream once; a code checked on the cluster; an outbox of a line left behind is swept. */
+static bool otp_outbox_has(void *arg)
+{
+	struct fixture *f = arg;
+	int port;
+	redisContext *c = master_of(f, "ceirgw:otpbox", &port);
+	long long n = int_command(c, "XLEN ceirgw:otpbox");
+
+	redisFree(c);
+	return n >= 1;
+}
+
+static void test_otp(void **state)
+{
+	struct fixture *f = *state;
+	struct store_otp o = {
+		.line = "+254712345678", .who = "oth", .requester = "+254733000003",
+		.digest = "0123456789abcdef", .digestlen = 16, .ttl_s = 60, .max_codes = 3,
+		.window_s = 3600, .tries = 3, .stream = "ceirgw:otpbox",
+		.sms = { "+254712345678", "CEIR: your code is 123456.", 26 },
+	};
+	struct answer a = { 0 }, v = { 0 }, sw;
+	redisContext *c;
+	int port;
+	long long s1, s2, s3;
+
+	c = master_of(f, "otp:{+254712345678}:oth", &port);
+	s1 = int_command(c, "CLUSTER KEYSLOT otp:{+254712345678}:oth");
+	s2 = int_command(c, "CLUSTER KEYSLOT otp:{+254712345678}:oth:sent");
+	s3 = int_command(c, "CLUSTER KEYSLOT otp:{+254712345678}:out");
+	redisFree(c);
+	assert_int_equal(s1, s2);
+	assert_int_equal(s1, s3);
+	assert_int_equal(store_otp_issue(f->st, &o, on_otp, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, STORE_OTP_SENT);
+	assert_true(run_until(f->base, otp_outbox_has, f, 5000));
+	run_until(f->base, never, NULL, 300);	/* the relay's end */
+	c = master_of(f, "ceirgw:otpbox", &port);
+	assert_int_equal(int_command(c, "XLEN ceirgw:otpbox"), 1);
+	redisFree(c);
+	c = master_of(f, "otp:{+254712345678}:out", &port);
+	assert_int_equal(int_command(c, "EXISTS otp:{+254712345678}:out"), 0);
+	redisFree(c);
+	c = master_of(f, "rep:relay", &port);
+	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
+	redisFree(c);
+	assert_int_equal(store_verify_otp(f->st, o.line, "oth", o.requester, o.digest, 16, 3,
+					  on_verify, &v), 0);
+	assert_true(run_until(f->base, answered, &v, 5000));
+	assert_int_equal(v.err, 0);
+	assert_int_equal(v.count, STORE_VERIFY_MATCH);
+	/* A relay cut short: the line's outbox swept on, once. */
+	c = master_of(f, "otp:{+254700000009}:out", &port);
+	freeReplyObject(redisCommand(c, "HSET otp:{+254700000009}:out 1.2:1 %s",
+				     "ceirgw:otpbox2\n+254700000009\nLeft behind"));
+	redisFree(c);
+	c = master_of(f, "rep:relay", &port);
+	freeReplyObject(redisCommand(c, "ZADD rep:relay 1000 +254700000009"));
+	redisFree(c);
+	RUN(f, sw, store_relay_sweep(f->st, 10, 20, on_count, &sw));
+	assert_int_equal(sw.count, 1);
+	run_until(f->base, never, NULL, 1000);
+	c = master_of(f, "ceirgw:otpbox2", &port);
+	assert_int_equal(int_command(c, "XLEN ceirgw:otpbox2"), 1);
+	redisFree(c);
+	c = master_of(f, "rep:relay", &port);
+	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
+	redisFree(c);
+}
+
 /* WAIT: one replica per master acknowledges; asking for two answers "try again". */
 static void test_replicas_ack(void **state)
 {
@@ -880,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_otp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicas_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_replica_reads, setup, teardown_thaw),
 		/* Last: it kills a master. */

@@ -22,7 +22,7 @@
 #define FIELDS_MAX 64
 
 enum reply_kind { RK_DONE, RK_COUNT, RK_DATA, RK_PAIRS, RK_HANDSETS, RK_RESULT, RK_FIELDS,
-	RK_LIMIT, RK_VERIFY };
+	RK_LIMIT, RK_VERIFY, RK_OTP };
 
 /* One answer waiting for the loop: what the callback gets, copied. */
 struct pend {
@@ -38,6 +38,7 @@ struct pend {
 		store_fields_cb fields;
 		store_limit_cb limit;
 		store_verify_cb verify;
+		store_otp_cb otp;
 	} cb;
 	void *arg;
 	int err;
@@ -106,6 +107,11 @@ struct store {
 	size_t nseen;
 	struct { char imei[16]; long long score; } open[MODEL_MAX];
 	size_t nopen;
+	/* One-time codes (otp_issue_script): per line and who, the digest, who asked, the
+	 * wrong tries, when it expires, and the SMS that carried it (for the test to read). */
+	struct { char key[64]; char d[17]; char by[20]; long long n, expires_ms;
+		 char text[512]; } otps[8];
+	size_t notps;
 };
 
 /* ---- the line ---------------------------------------------------------------------------- */
@@ -179,6 +185,7 @@ static void fire(struct pend *p)
 	case RK_FIELDS: p->cb.fields(p->arg, p->err, p->kv, p->n); break;
 	case RK_LIMIT: p->cb.limit(p->arg, p->err, p->a, p->b); break;
 	case RK_VERIFY: p->cb.verify(p->arg, p->err, p->res, p->a, p->b); break;
+	case RK_OTP: p->cb.otp(p->arg, p->err, (enum store_otp_result)p->res, p->a); break;
 	}
 }
 
@@ -391,6 +398,7 @@ static const char *limit_name(enum store_limit what)
 	case STORE_LIMIT_UNBLOCK: return "unblock";
 	case STORE_LIMIT_RESEND: return "resend";
 	case STORE_LIMIT_API: return "api";
+	case STORE_LIMIT_OTP: return "otp";
 	}
 	return "?";
 }
@@ -1225,4 +1233,129 @@ int store_verify_pin(struct store *st, const char *imei, const char *who, const 
 		verify(st, p, l, ckey, pin, pin ? strlen(pin) : 0, digest, len, tries, window_s);
 	}
 	return queue(st, p, l, how);
+}
+
+/* ---- one-time codes (issue 18) ------------------------------------------------------------ */
+
+static size_t otp_slot(struct store *st, const char *line, const char *who, bool create)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "otp:%s:%s", line, who);
+	for (size_t i = 0; i < st->notps; i++)
+		if (strcmp(st->otps[i].key, key) == 0)
+			return i;
+	if (!create || st->notps == sizeof(st->otps) / sizeof(st->otps[0]))
+		return (size_t)-1;
+	memset(&st->otps[st->notps], 0, sizeof(st->otps[0]));
+	snprintf(st->otps[st->notps].key, sizeof(st->otps[0].key), "%s", key);
+	return st->notps++;
+}
+
+/* The code's SMS as the transcript shows it: its 6-digit code hidden (it is random). */
+static void add_masked(struct line *l, const char *s, size_t len)
+{
+	char buf[512];
+	size_t n = len < sizeof(buf) - 1 ? len : sizeof(buf) - 1;
+
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	for (size_t i = 0; i + 6 <= n; i++)
+		if (strspn(buf + i, "0123456789") == 6 && (i == 0 || buf[i - 1] < '0' ||
+							     buf[i - 1] > '9')) {
+			memset(buf + i, '#', 6);
+			i += 5;
+		}
+	add_bytes(l, buf, n);
+}
+
+int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb, void *arg)
+{
+	OPEN("otp_issue", " %s %s by %s ttl=%u max=%u/%u tries=%u %s to %s: ", o->line, o->who,
+	     o->requester, o->ttl_s, o->max_codes, o->window_s, o->tries, o->stream, o->sms.to);
+	struct pend *p = pend_new(st, RK_OTP, arg);
+
+	add_masked(l, o->sms.text, o->sms.len);
+	p->cb.otp = cb;
+	if (how != EF_TIMEOUT) {
+		size_t i = otp_slot(st, o->line, o->who, true);
+		char ckey[128];
+		struct counter *c;
+		long long now = now_ms();
+
+		snprintf(ckey, sizeof(ckey), "otp:%s:%s:sent", o->line, o->who);
+		c = counter_of(st, ckey, true);
+		if (c->expires_ms && c->expires_ms <= now)
+			c->count = 0, c->expires_ms = 0;
+		if (st->otps[i].d[0] && st->otps[i].expires_ms > now &&
+		    st->otps[i].n >= (long long)o->tries) {
+			p->res = (enum store_verify_result)STORE_OTP_LOCKED;
+			p->a = st->otps[i].expires_ms - now;
+			add(l, " => locked, %lld ms", p->a);
+		} else if (c->count >= (long long)o->max_codes) {
+			p->res = (enum store_verify_result)STORE_OTP_LIMITED;
+			p->a = c->expires_ms - now;
+			add(l, " => limited, %lld ms", p->a);
+		} else {
+			if (++c->count == 1)
+				c->expires_ms = now + (long long)o->window_s * 1000;
+			snprintf(st->otps[i].d, sizeof(st->otps[i].d), "%.*s", (int)o->digestlen,
+				 o->digest);
+			snprintf(st->otps[i].by, sizeof(st->otps[i].by), "%s", o->requester);
+			st->otps[i].n = 0;
+			st->otps[i].expires_ms = now + (long long)o->ttl_s * 1000;
+			snprintf(st->otps[i].text, sizeof(st->otps[i].text), "%.*s",
+				 (int)o->sms.len, o->sms.text);
+			p->res = (enum store_verify_result)STORE_OTP_SENT;
+			p->a = (long long)o->ttl_s * 1000;
+			add(l, " => sent, code %lld ms", p->a);
+		}
+	}
+	return queue(st, p, l, how);
+}
+
+int store_verify_otp(struct store *st, const char *line, const char *who, const char *requester,
+		     const char *digest, size_t len, unsigned tries, store_verify_cb cb, void *arg)
+{
+	OPEN("verify_otp", " %s %s by %s digest tries=%u", line, who, requester, tries);
+	struct pend *p = pend_new(st, RK_VERIFY, arg);
+
+	p->cb.verify = cb;
+	if (how != EF_TIMEOUT) {
+		size_t i = otp_slot(st, line, who, false);
+		long long now = now_ms();
+
+		if (i == (size_t)-1 || st->otps[i].d[0] == '\0' || st->otps[i].expires_ms <= now ||
+		    strcmp(st->otps[i].by, requester) != 0) {
+			p->res = STORE_VERIFY_NONE;
+		} else if (st->otps[i].n >= (long long)tries) {
+			p->res = STORE_VERIFY_LOCKED;
+			p->b = st->otps[i].expires_ms - now;
+		} else if (strlen(st->otps[i].d) == len && memcmp(st->otps[i].d, digest, len) == 0) {
+			p->res = STORE_VERIFY_MATCH;
+			p->a = (long long)tries - st->otps[i].n;
+			st->otps[i].d[0] = '\0';
+		} else {
+			p->res = STORE_VERIFY_MISMATCH;
+			p->a = (long long)tries - ++st->otps[i].n;
+			p->b = st->otps[i].expires_ms - now;
+		}
+		add(l, " => %s, %lld left, %lld ms", verify_names[p->res], p->a, p->b);
+	}
+	return queue(st, p, l, how);
+}
+
+const char *estore_otp_code(struct store *st, const char *line, const char *who, char out[7])
+{
+	size_t i = otp_slot(st, line, who, false);
+	const char *t = i == (size_t)-1 ? "" : st->otps[i].text;
+
+	out[0] = '\0';
+	for (size_t k = 0; t[k]; k++)
+		if (strspn(t + k, "0123456789") == 6 && (k == 0 || t[k - 1] < '0' || t[k - 1] > '9')) {
+			memcpy(out, t + k, 6);
+			out[6] = '\0';
+			break;
+		}
+	return out;
 }

@@ -65,4 +65,7 @@ void estore_fail_clear(struct store *st);
 /* Redis down altogether: store_is_up false, every operation -EAGAIN. */
 void estore_down(struct store *st, bool down);
 
+/* The one-time code the last SMS to line (who: "own" or "oth") carried, "" for none. */
+const char *estore_otp_code(struct store *st, const char *line, const char *who, char out[7]);
+
 #endif

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <talloc.h>
 
 #include "core/logging.h"
@@ -59,6 +60,12 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 	for (size_t i = 0; i < len; i++)
 		b[i] = (uint8_t)test_rng(&rng_state);
 	return (ssize_t)len;
+}
+
+/* One-time codes are drawn with OpenSSL's RAND_bytes (actions.c): this one, here. */
+int RAND_bytes(unsigned char *buf, int num)
+{
+	return getrandom(buf, (size_t)num, 0) == (ssize_t)num ? 1 : 0;
 }
 
 static FILE *tx;	/* the running scenario's transcript */
@@ -244,6 +251,11 @@ static void world_up(bool outbox, bool with_key)
 	W.cfg.rate_verify_msisdn = (struct config_rate){ 10, 3600 };
 	W.cfg.rate_unblock_msisdn = (struct config_rate){ 5, 3600 };
 	W.cfg.rate_resend_msisdn = (struct config_rate){ 3, 86400 };
+	W.cfg.verify_mode = CONFIG_VERIFY_ID;
+	W.cfg.verify_report = "id";
+	W.cfg.otp_ttl = 300;
+	W.cfg.rate_otp_line = (struct config_rate){ 3, 3600 };
+	W.cfg.rate_otp_msisdn = (struct config_rate){ 5, 3600 };
 	W.cfg.ceir_requests = "ceir:requests";
 	W.st = estore_create(W.ctx, W.base, tx, kyc_key, KYC_KEYLEN);
 	assert_non_null(W.st);
@@ -714,6 +726,87 @@ static void sc_report_branches(void)
 	comment("a session that does not decode: the menu");
 	estore_session(W.st, "x2", OWNER1, "v=2\ns=menu\n");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "x2", "1");
+	world_down();
+}
+
+/* The code of the last SMS to line ("own" or "oth" its record), and one that is not it. */
+static const char *otp_code(const char *line, const char *who, char out[7])
+{
+	estore_otp_code(W.st, line, who, out);
+	assert_int_equal(strlen(out), 6);
+	return out;
+}
+
+static const char *otp_wrong(const char *code, char out[7])
+{
+	memcpy(out, code, 7);
+	out[0] = out[0] == '9' ? '0' : (char)(out[0] + 1);
+	return out;
+}
+
+/* verify-report id+otp and otp (issue 18): a one-time code to the owner's line. */
+static void sc_otp(void)
+{
+	char code[7], bad[7];
+
+	world_up(true, true);
+	W.cfg.verify_mode = CONFIG_VERIFY_ID_OTP;
+	comment("id+otp, for another number: the ID digits, then the code sent to the owner's "
+		"line; a malformed code uses no try, a wrong one says the tries left; the "
+		"receipt goes to the owner's line and the reporter is told where");
+	walk(BUYER, "o1", "2", "2", "0711000001", IMEI_A, "5678", "12", NULL);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", otp_wrong(otp_code(OWNER1, "oth", code), bad));
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", code);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
+
+	W.cfg.verify_mode = CONFIG_VERIFY_OTP;
+	W.cfg.otp_ttl = 120;
+	comment("otp: the code instead of the ID digits; expired, then a new one");
+	walk(OWNER2, "o2", "2", "1", NULL);
+	otp_code(OWNER2, "own", code);
+	later(121);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", code);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "1");
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", otp_code(OWNER2, "own", code));
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "2");
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "1");
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "2");
+	comment("another caller's code compares nothing: no code of theirs");
+	walk(OTHER, "o3", "2", "2", "0711000001", IMEI_A, NULL);
+	walk(BUYER, "o4", "2", "2", "0711000001", IMEI_A, NULL);
+	ussd(ENGINE_USSD_ANSWER, OTHER, "o3", otp_code(OWNER1, "oth", code));
+	comment("three wrong codes: locked, and no new code until it expires");
+	otp_wrong(otp_code(OWNER1, "oth", code), bad);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
+	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
+	walk(BUYER, "o5", "2", "2", "0711000001", IMEI_A, NULL);
+	comment("the owner's own line keeps its own code and budget");
+	walk(OWNER1, "o6", "2", "8", IMEI_E, NULL);
+	comment("the code tells what the link found: not paired within the window, reported by "
+		"this owner, by another");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "o6", otp_code(OWNER1, "own", code));
+	seed_report(IMEI_B, "2345678901", "sent", "stolen", OWNER1, OWNER1, NULL, "en", NULL);
+	walk(OWNER1, "o7", "2", "8", IMEI_B, NULL);
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "o7", otp_code(OWNER1, "own", code));
+	seed_report(IMEI_C, "3456789012", "sent", "stolen", OTHER, OTHER, NULL, "en", NULL);
+	later(121);
+	walk(OWNER2, "o8", "2", "1", NULL);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "o8", otp_code(OWNER2, "own", code));
+	comment("codes to one line: at most 3 an hour from other lines (the owner's own kept)");
+	walk(NOKYC, "o9", "2", "9", "0711000001", IMEI_A, NULL);
+	comment("codes one caller asks for: limited");
+	estore_limit(W.st, STORE_LIMIT_OTP, OTHER, 5, 3600);
+	walk(OTHER, "oa", "2", "2", "0722000002", IMEI_C, NULL);
+	comment("unavailable: the issue, the check (an hour later: the line's window is over)");
+	later(3601);
+	estore_fail(W.st, "otp_issue", 1, EF_TIMEOUT);
+	walk(OWNER2, "ob", "2", "1", NULL);
+	walk(OWNER2, "oc", "2", "1", NULL);
+	estore_fail(W.st, "verify_otp", 1, EF_DOWN);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "oc", otp_code(OWNER2, "own", code));
 	world_down();
 }
 
@@ -1296,6 +1389,7 @@ SCENARIO(input)
 SCENARIO(my_reports)
 SCENARIO(my_reports_outbox)
 SCENARIO(back)
+SCENARIO(otp)
 
 /* Outcomes no journey can reach, and why. (LINK limited is gone: a report is counted when it
  * is submitted, REPORT limited, issue 18.) MY_REPORTS not_verified: every flow runs
@@ -1360,6 +1454,7 @@ int main(void)
 		cmocka_unit_test(test_my_reports),
 		cmocka_unit_test(test_my_reports_outbox),
 		cmocka_unit_test(test_back),
+		cmocka_unit_test(test_otp),
 		cmocka_unit_test(test_coverage),
 	};
 
