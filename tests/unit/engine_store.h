@@ -46,6 +46,8 @@ void estore_limit(struct store *st, enum store_limit what, const char *who, long
 		  unsigned window_s);
 /* A USSD session's record as the engine would have written it ("k=v\n" lines). */
 void estore_session(struct store *st, const char *sid, const char *msisdn, const char *data);
+/* The number's resume record gone (its TTL ran out, or another process dropped it). */
+void estore_resume_drop(struct store *st, const char *msisdn);
 /* A reference already taken (ref_reserve answers 0 for it). */
 void estore_ref_taken(struct store *st, const char *ref, const char *imei);
 
