@@ -119,7 +119,8 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 
 /* Saves the session at sc, whose text is r->out, then answers. At a resumable screen the
  * number's resume record is the same bytes (a later plain dial may continue there); at any
- * other, a record the journey left is dropped. Both writes go at once with the session's
+ * other, a record the journey left is dropped, but for "try later" (Redis failed the step:
+ * the user's next dial may continue where it stopped). Both writes go at once with the session's
  * (the record's success is not waited for: without it a dial shows the menu), so a step
  * costs no round trip more; the record shares the number's language slot
  * (doc/redis-keys.md). */
@@ -138,7 +139,7 @@ static void save(struct run *r, const struct flow_screen *sc, bool end)
 		store_session_set(r->e->st, &resume_rec, enc, elen,
 				  (unsigned)r->e->cfg->session_ttl, run_noop_done, NULL);
 		r->resume_dirty = true;
-	} else if (r->resume_dirty) {
+	} else if (r->resume_dirty && !(end && r->temporary)) {
 		store_session_del(r->e->st, &resume_rec, run_noop_done, NULL);
 		r->resume_dirty = false;
 	}

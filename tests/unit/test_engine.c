@@ -1086,6 +1086,12 @@ static void sc_resume(void)
 	estore_fail(W.st, "session_get", 2, EF_TIMEOUT);
 	ussd(ENGINE_USSD_ANSWER, OWNER2, "c6", "1");
 	estore_fail_clear(W.st);
+	comment("continued to the confirmation; Redis fails the report: try later, the record "
+		"kept; the next dial continues at the confirmation and the report is accepted");
+	walk(OWNER2, "c7", "", "1", "4567", "1", "0", NULL);
+	estore_fail(W.st, "limit_hit", 1, EF_TIMEOUT);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "c7", "1");
+	walk(OWNER2, "c8", "", "1", "1", NULL);
 	world_down();
 }
 
