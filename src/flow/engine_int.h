@@ -163,6 +163,10 @@ struct run {
 	int back_from;
 	bool note;			/* the screen shows the flow's invalid-choice text first */
 	bool police_set;
+	/* The number's resume record (STORE_REC_RESUME) may hold this journey: the session
+	 * was at a resumable screen, or the caller turned down the offer to continue. Dropped
+	 * at the next screen that is not resumable. */
+	bool resume_dirty;
 	size_t imei_raw_len;
 
 	/* Placeholder values of the screen to render (list: {handsets} or {reports}). */

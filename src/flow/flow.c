@@ -524,6 +524,12 @@ static int load_choices(struct loader *ld, const yaml_node_t *n, struct flow_scr
 				return fail(ld, k, "choices: key %s twice", ks);
 		c = &s->choices[s->nchoices++];
 		c->key = ks[0];
+		if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), FLOW_CONTINUE_NAME) == 0) {
+			/* where the interrupted journey stopped (the checker allows it only on
+			 * the flow's resume screen) */
+			c->next = FLOW_CONTINUE;
+			continue;
+		}
 		if (v->type == YAML_SCALAR_NODE) {
 			if ((rc = screen_ref(ld, v, &c->next)) < 0)
 				return rc;
@@ -592,7 +598,7 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 		       struct flow_screen *s)
 {
 	yaml_node_pair_t *p;
-	const yaml_node_t *on = NULL, *end = NULL;
+	const yaml_node_t *on = NULL, *end = NULL, *resumable = NULL;
 	bool have_next = false, have_invalid = false;
 	int rc;
 
@@ -601,6 +607,9 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 	s->line = n->start_mark.line + 1;
 	if (scalar(kn) == NULL || !name_ok(scalar(kn), FLOW_NAME_MAX))
 		return fail(ld, kn, "a screen name is 1 to 32 of a-z, 0-9 and '_'");
+	if (strcmp(scalar(kn), FLOW_CONTINUE_NAME) == 0)
+		return fail(ld, kn, "'%s' is reserved (a choice's: where a journey stopped)",
+			    FLOW_CONTINUE_NAME);
 	if ((s->name = talloc_strdup(ld->f, scalar(kn))) == NULL)
 		return -ENOMEM;
 	if (n->type != YAML_MAPPING_NODE)
@@ -653,9 +662,12 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 			/* end: false is a screen that is not an end, as without the key */
 			rc = want_bool(ld, v, "end", &is_end);
 			end = is_end ? v : NULL;
+		} else if (strcmp(ks, "resumable") == 0) {
+			rc = want_bool(ld, v, "resumable", &s->resumable);
+			resumable = s->resumable ? v : NULL;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (text, choices, input, next, invalid, "
-				  "invalid-text, no-back, action, on, end)", ks);
+				  "invalid-text, no-back, resumable, action, on, end)", ks);
 		if (rc < 0)
 			return rc;
 	}
@@ -665,6 +677,9 @@ static int load_screen(struct loader *ld, const yaml_node_t *kn, const yaml_node
 	if (s->no_back && (s->action != FA_COUNT || end))
 		return fail(ld, n, "screen %s: no-back is a menu's or an input's (a screen that "
 			    "waits)", s->name);
+	if (resumable && (s->action != FA_COUNT || end))
+		return fail(ld, resumable, "screen %s: only a screen that waits for input is "
+			    "resumable", s->name);
 	if (s->action != FA_COUNT) {
 		if (s->text || s->nchoices || s->input || have_next || have_invalid || end)
 			return fail(ld, n, "screen %s: an action screen has only action and on",
@@ -710,6 +725,7 @@ static int load_top(struct loader *ld)
 		return fail(ld, root, "expected a mapping (flow, start, screens, ...)");
 	ld->f->start = ld->f->sms_help = -3;
 	ld->f->back.to = ld->f->home.to = -1;
+	ld->f->resume = -1;
 	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
 		const char *ks = scalar(k);
@@ -732,6 +748,8 @@ static int load_top(struct loader *ld)
 			home = v;
 			rc = load_nav(ld, v, &ld->f->home, true);
 		}
+		else if (strcmp(ks, "resume") == 0)
+			rc = screen_ref(ld, v, &ld->f->resume);
 		else if (strcmp(ks, "dial") == 0)
 			rc = load_rules(ld, v, ld->f->dial, &ld->f->ndial, false);
 		else if (strcmp(ks, "commands") == 0)
@@ -741,7 +759,7 @@ static int load_top(struct loader *ld)
 			rc = 0;
 		} else
 			rc = fail(ld, k, "unknown key '%s' (flow, start, sms-help, invalid-choice, "
-				  "back, home, dial, commands, screens)", ks);
+				  "back, home, resume, dial, commands, screens)", ks);
 		if (rc < 0)
 			return rc;
 	}
@@ -1199,6 +1217,44 @@ static void check_screens_with_lines(struct checker *c)
 	}
 }
 
+/* The resume screen (doc/flows.md, "Resuming"): a menu whose one continue choice goes back
+ * to where the journey stopped, that shows nothing of the journey (no placeholder: the
+ * caller has proven nothing yet in this session); continue only there; resumable screens
+ * only with it. */
+static void check_resume(struct checker *c)
+{
+	const struct flow *f = c->f;
+	char out[TPL_TEXT_MAX + 1];
+	size_t i, j, ncont, nres = 0;
+
+	for (i = 0; i < f->nscreens; i++) {
+		const struct flow_screen *s = &f->screens[i];
+
+		nres += s->resumable;
+		for (j = ncont = 0; j < s->nchoices; j++)
+			ncont += s->choices[j].next == FLOW_CONTINUE;
+		if ((int)i == f->resume) {
+			if (s->kind != FS_MENU || s->input || s->resumable || ncont != 1 ||
+			    s->nchoices < 2)
+				problem(c, s->name, NULL, "the resume screen is a menu (no input, not "
+					"resumable itself) with one choice 'continue' and another");
+			for (j = 0; s->text && j < c->nlangs; j++)
+				if (tpl_render(c->t, c->langs[j], s->text, NULL, 0, out, sizeof(out),
+					       NULL) == -EINVAL)
+					problem(c, s->name, c->langs[j], "the resume screen shows a "
+						"placeholder: it must show nothing of the journey");
+		} else if (ncont) {
+			problem(c, s->name, NULL, "'continue' is a choice of the flow's resume "
+				"screen only");
+		}
+	}
+	if (f->resume >= 0 && nres == 0)
+		problem(c, f->screens[f->resume].name, NULL, "a resume screen, and no screen is "
+			"resumable");
+	if (f->resume < 0 && nres)
+		problem(c, NULL, NULL, "screens are resumable, and the flow names no resume screen");
+}
+
 size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn report,
 		  void *arg)
 {
@@ -1224,6 +1280,8 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 		for (j = 0; j < f->dial[i].nargs; j++)
 			mark(f, f->dial[i].invalid[j], c.ussd_screen, false);
 	}
+	/* A plain dial from a number with a journey in progress. */
+	mark(f, f->resume, c.ussd_screen, false);
 	memcpy(reach, c.ussd_screen, f->nscreens);
 	/* Over SMS: the commands run actions until an end; a waiting screen is a fault. */
 	for (i = 0; i < f->ncommands; i++) {
@@ -1301,6 +1359,7 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 		tpl_check_sms_part(t, f->screens[f->sms_help].text, tpl_problem, &c);
 	check_nav(&c);
 	check_screens_with_lines(&c);
+	check_resume(&c);
 out:
 	talloc_free(reach);
 	talloc_free(ends);

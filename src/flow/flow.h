@@ -128,9 +128,14 @@ struct flow_set {
 	const char *value;
 };
 
+/* A choice's target that is no screen: the screen where an interrupted journey stopped
+ * (`continue` in the flows, only on the flow's resume screen; doc/flows.md). */
+#define FLOW_CONTINUE		(-5)
+#define FLOW_CONTINUE_NAME	"continue"
+
 struct flow_choice {
 	char key;			/* '0'..'9' */
-	int next;			/* screen index */
+	int next;			/* screen index, or FLOW_CONTINUE */
 	struct flow_set set[FLOW_SETS_MAX];
 	size_t nset;
 };
@@ -144,6 +149,9 @@ struct flow_screen {
 	const char *invalid_text;
 	struct flow_choice choices[FLOW_CHOICES_MAX];
 	size_t nchoices;
+	/* A waiting screen of a journey that a later dial from the same number may continue
+	 * at, when the session timed out there (the flow's resume screen offers it). */
+	bool resumable;
 	enum flow_var input;		/* FS_INPUT, or FS_MENU's input besides the choices */
 	int next;			/* after a valid input */
 	int invalid;			/* after an invalid input or choice (-1: show again) */
@@ -193,6 +201,10 @@ struct flow {
 	size_t nscreens;
 	int start;				/* the dial without arguments */
 	int sms_help;				/* reply to an SMS no command matches */
+	/* The screen a plain dial shows instead of the start when the number has a journey in
+	 * progress (stopped at a resumable screen); its continue choice goes back there. -1:
+	 * none. */
+	int resume;
 	/* The text a menu shows above itself when it is shown again for its own input, which
 	 * was none of its choices (flow_screen_is_menu); NULL: none. */
 	const char *invalid_choice;

@@ -190,6 +190,7 @@ static enum nav nav_typed(const struct flow *f, const struct flow_screen *sc, co
 
 static void step(struct run *r);
 static void sms_enter(struct run *r);
+static void journey_goto(struct run *r, int screen);
 static void on_saved(void *arg, int err)
 {
 	struct run *r = arg;
@@ -249,14 +250,11 @@ static bool fits_ussd(const char *s, size_t len)
 	return sms_measure(s, len, &m) == 0 && sms_fits_ussd(&m);
 }
 
+static void save(struct run *r, const struct flow_screen *sc, bool end);
+
 /* Shows the current screen: a waiting one is saved with the session first. */
 static void show(struct run *r, const struct flow_screen *sc, bool end)
 {
-	struct store_rec_id ussd_rec;
-	char enc[2048];
-	size_t elen;
-	int rc;
-
 	bool nav = !end && r->ch == EC_USSD && flow_screen_has_back(r->j->flow, sc);
 	size_t tail;
 
@@ -292,8 +290,35 @@ static void show(struct run *r, const struct flow_screen *sc, bool end)
 	if ((end || r->note || r->tries[0] || r->minutes[0] || r->what[0] || r->why[0] ||
 	     r->date[0] || r->pin_out[0]) && r->len < sizeof(r->s.shown))
 		memcpy(r->s.shown, r->out, r->len + 1);
+	save(r, sc, end);
+}
+
+/* Saves the session at sc, whose text is r->out, then answers. At a resumable screen the
+ * number's resume record is the same bytes (a later plain dial may continue there); at any
+ * other, a record the journey left is dropped, but for "try later" (Redis failed the step:
+ * the user's next dial may continue where it stopped). Both writes go at once with the session's
+ * (the record's success is not waited for: without it a dial shows the menu), so a step
+ * costs no round trip more; the record shares the number's language slot
+ * (doc/redis-keys.md). */
+static void save(struct run *r, const struct flow_screen *sc, bool end)
+{
+	struct store_rec_id ussd_rec, resume_rec;
+	char enc[2048];
+	size_t elen;
+	int rc;
+
 	elen = sess_encode(&r->s, enc, sizeof(enc));
 	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn };
+	resume_rec = (struct store_rec_id){ STORE_REC_RESUME, r->msisdn, strlen(r->msisdn),
+					    NULL };
+	if (!end && sc->resumable) {
+		store_session_set(r->e->st, &resume_rec, enc, elen,
+				  (unsigned)r->e->cfg->session_ttl, run_noop_done, NULL);
+		r->resume_dirty = true;
+	} else if (r->resume_dirty && !(end && r->temporary)) {
+		store_session_del(r->e->st, &resume_rec, run_noop_done, NULL);
+		r->resume_dirty = false;
+	}
 	if (end) {
 		/* Kept a minute at its last screen: an aggregator that retries the last step
 		 * (no answer reached it) gets the same answer, not a new journey. */
@@ -321,6 +346,7 @@ static void journey_outcome(struct run *r, enum flow_outcome o)
 	step(r);
 }
 
+static void resume_continue(struct run *r);
 static const struct run_ops ussd_ops = { "ussd", journey_outcome };
 static const struct run_ops sms_ops = { "sms", journey_outcome };
 
@@ -376,6 +402,13 @@ static void step(struct run *r)
 			for (i = 0; i < sc->nchoices; i++)
 				if (len == 1 && in[0] == sc->choices[i].key)
 					break;
+			if (r->screen == f->resume && i < sc->nchoices &&
+			    sc->choices[i].next != FLOW_CONTINUE)
+				r->resume_dirty = true;	/* turned down: the record goes */
+			if (i < sc->nchoices && sc->choices[i].next == FLOW_CONTINUE) {
+				resume_continue(r);
+				return;
+			}
 			if (i < sc->nchoices) {
 				apply_sets(r, sc->choices[i].set, sc->choices[i].nset);
 				r->screen = sc->choices[i].next;
@@ -502,10 +535,38 @@ static void enter_deferred(struct run *r, int err)
 	enter(r);
 }
 
+/* The language and, for a plain dial, whether a journey waits to be continued: its resume
+ * screen then, instead of the start. */
+static void on_number(void *arg, int err, const char *lang, size_t len, bool resume)
+{
+	struct run *r = arg;
+
+	if (err == 0 && lang && len > 0 && len < sizeof(r->s.lang) &&
+	    tpl_language_name(r->j->tpl, talloc_strndup(r, lang, len)) != NULL) {
+		memcpy(r->s.lang, lang, len);
+		r->s.lang[len] = '\0';
+	}
+	if (err == 0 && resume && r->j->flow->resume >= 0) {
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: a journey in progress: offered to continue",
+		     r->tag);
+		journey_goto(r, r->j->flow->resume);
+		return;
+	}
+	enter(r);
+}
+
 static void fetch_lang(struct run *r)
 {
 	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
-	int rc = store_session_get(r->e->st, &rid, on_lang, r);
+	int rc;
+
+	/* A dial without arguments (or an answer to a session that is gone) may continue a
+	 * journey left at a resumable screen: one command reads both. A dial with arguments
+	 * (*384*IMEI#) goes where they say. */
+	if (r->ch == EC_USSD && r->ninputs == 0 && r->j->flow->resume >= 0)
+		rc = store_number_get(r->e->st, r->msisdn, strlen(r->msisdn), on_number, r);
+	else
+		rc = store_session_get(r->e->st, &rid, on_lang, r);
 
 	if (rc < 0) {
 		/* Without Redis the journey's first action will say "unavailable". */
@@ -559,6 +620,7 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
 		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
 	r->screen = idx;
+	r->resume_dirty = r->j->flow->screens[idx].resumable;
 	run_set_model(r);
 	if (r->s.nhandsets)
 		run_build_handsets(r);
@@ -584,6 +646,65 @@ static void on_session(void *arg, int err, const void *data, size_t len, bool fo
 		return;
 	}
 	step(r);
+}
+
+/* The number's journey in progress, read back to continue: its screen again exactly as it
+ * was shown (or the next inputs taken there), its variables kept, in this session. Gone
+ * (its TTL ran out since the offer) or unusable: the start. */
+static void on_resume_record(void *arg, int err, const void *data, size_t len, bool found)
+{
+	struct run *r = arg;
+	const struct flow *f = r->j->flow;
+	unsigned consumed = r->s.consumed;
+	struct sess s;
+	int idx = -1;
+
+	if (err < 0) {
+		start_fail(r, err);
+		return;
+	}
+	if (!found || sess_decode(data, len, &s) < 0 ||
+	    (idx = flow_screen_index(f, s.screen)) < 0 || !f->screens[idx].resumable) {
+		LOGP(LOGC_FLOW, LOGL_INFO, "%s: the journey to continue is gone, the start",
+		     r->tag);
+		r->resume_dirty = found;
+		journey_goto(r, f->start);
+		return;
+	}
+	LOGP(LOGC_FLOW, LOGL_INFO, "%s: continued at %s", r->tag, s.screen);
+	r->s = s;
+	r->s.consumed = consumed;	/* this session's inputs, as the aggregator counts them */
+	if (tpl_language_name(r->j->tpl, r->s.lang) == NULL)
+		snprintf(r->s.lang, sizeof(r->s.lang), "%s", r->e->cfg->default_language);
+	r->screen = idx;
+	r->resume_dirty = true;
+	r->answered = -1;
+	run_set_model(r);
+	if (r->s.nhandsets)
+		run_build_handsets(r);
+	if (r->next_input < r->ninputs) {
+		step(r);
+		return;
+	}
+	if (r->s.shown[0]) {
+		/* as it was shown: its values (tries left, the note) are not in the session */
+		r->len = strlen(r->s.shown);
+		memcpy(r->out, r->s.shown, r->len + 1);
+		save(r, &f->screens[idx], false);
+		return;
+	}
+	show(r, &f->screens[idx], false);
+}
+
+static void resume_continue(struct run *r)
+{
+	struct store_rec_id rid = { STORE_REC_RESUME, r->msisdn, strlen(r->msisdn), NULL };
+	int rc = store_session_get(r->e->st, &rid, on_resume_record, r);
+
+	if (rc < 0) {
+		r->deferred_err = rc;
+		run_defer(r, start_fail);
+	}
 }
 
 int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,

@@ -384,6 +384,7 @@ struct op {
 		store_entries_cb entries;
 		store_limit_cb limit;
 		store_verify_cb verify;
+		store_number_cb number;
 	} cb;
 	void *arg;
 	/* The key the command is routed by (its slot), and the command itself, kept to send
@@ -1338,6 +1339,31 @@ static bool get_reply(struct op *op, const redisReply *r)
 }
 
 static const struct op_type get_type = { get_reply, data_fail };
+
+static void number_fail(struct op *op, int err)
+{
+	op->cb.number(op->arg, err, NULL, 0, false);
+}
+
+/* MGET of a number's language and resume record: two strings or nils. */
+static bool number_reply(struct op *op, const redisReply *r)
+{
+	const redisReply *lang, *resume;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		number_fail(op, -EPROTO);
+		return true;
+	}
+	lang = r->element[0];
+	resume = r->element[1];
+	if (lang->type == REDIS_REPLY_STRING)
+		op->cb.number(op->arg, 0, lang->str, lang->len, resume->type == REDIS_REPLY_STRING);
+	else
+		op->cb.number(op->arg, 0, NULL, 0, resume->type == REDIS_REPLY_STRING);
+	return true;
+}
+
+static const struct op_type number_type = { number_reply, number_fail };
 
 static void pairings_fail(struct op *op, int err)
 {
@@ -2508,7 +2534,8 @@ static int keyed_op(struct store *st, const struct op_type *kind, const char *pr
 }
 
 /* "s:{u:<session id>:<msisdn without +>}", "s:{lang:<msisdn>}", "s:{mo:<id>}": a record
- * and nothing else under its hash tag. Returns 0 or -EINVAL. */
+ * and nothing else under its hash tag; "s:{lang:<msisdn>}:resume" shares the language's, so
+ * that a dial reads both in one command (store_number_get). Returns 0 or -EINVAL. */
 static int rec_key(struct op *op, const struct store_rec_id *rid)
 {
 	char id[ID_MAX + 1];
@@ -2525,6 +2552,7 @@ static int rec_key(struct op *op, const struct store_rec_id *rid)
 			     rid->msisdn + (rid->msisdn[0] == '+'));
 		break;
 	case STORE_REC_LANG:
+	case STORE_REC_RESUME:
 		n = snprintf(id, sizeof(id), "lang:%.*s", (int)rid->idlen, rid->id);
 		break;
 	case STORE_REC_MO:
@@ -2533,9 +2561,15 @@ static int rec_key(struct op *op, const struct store_rec_id *rid)
 	default:
 		return -EINVAL;
 	}
-	if (n < 0 || (size_t)n >= sizeof(id))
+	if (n < 0 || (size_t)n >= sizeof(id) || make_key(op, "s:", id, (size_t)n) < 0)
 		return -EINVAL;
-	return make_key(op, "s:", id, (size_t)n);
+	if (rid->kind == STORE_REC_RESUME) {
+		if (op->keylen + sizeof(":resume") > sizeof(op->key))
+			return -EINVAL;
+		memcpy(op->key + op->keylen, ":resume", sizeof(":resume"));
+		op->keylen += sizeof(":resume") - 1;
+	}
+	return 0;
 }
 
 static int rec_op(struct store *st, const struct op_type *type, const struct store_rec_id *rid,
@@ -2613,6 +2647,28 @@ int store_session_del(struct store *st, const struct store_rec_id *rid, store_do
 		return rc;
 	op->cb.done = cb;
 	return key_command(op, "DEL");
+}
+
+int store_number_get(struct store *st, const char *number, size_t len, store_number_cb cb,
+		     void *arg)
+{
+	struct store_rec_id rid = { STORE_REC_RESUME, number, len, NULL };
+	struct op *op;
+	int rc = rec_op(st, &number_type, &rid, arg, &op);
+	const char *argv[3];
+	size_t lens[3];
+
+	if (rc < 0)
+		return rc;
+	op->cb.number = cb;
+	argv[0] = "MGET";
+	lens[0] = 4;
+	/* the language's key is the resume record's without its ":resume" */
+	argv[1] = op->key;
+	lens[1] = op->keylen - (sizeof(":resume") - 1);
+	argv[2] = op->key;
+	lens[2] = op->keylen;
+	return op_start(op, 3, argv, lens);
 }
 
 /* ---- reports and the CEIR queue ------------------------------------------------------ */

@@ -92,6 +92,9 @@ enum store_rec {
 	STORE_REC_USSD,		/* a USSD session: id is the session id, msisdn the caller's */
 	STORE_REC_LANG,		/* the language a number chose: id is the number */
 	STORE_REC_MO,		/* an MO bearerbox sent: id is its Msg id (32 hex digits) */
+	/* A number's USSD journey stopped at a resumable screen, for a later dial to continue
+	 * (its session record): id is the number. In the slot of the number's language. */
+	STORE_REC_RESUME,
 };
 struct store_rec_id {
 	enum store_rec kind;
@@ -107,6 +110,14 @@ int store_session_get(struct store *st, const struct store_rec_id *rid, store_da
 		      void *arg);
 int store_session_del(struct store *st, const struct store_rec_id *rid, store_done_cb cb,
 		      void *arg);
+
+/* What a plain dial reads of a number (E.164, number[0..len)), in one command (MGET: the two
+ * records share the number's slot): its language (lang NULL when it chose none) and whether a
+ * journey it left at a resumable screen waits (STORE_REC_RESUME), lent for the call. */
+typedef void (*store_number_cb)(void *arg, int err, const char *lang, size_t langlen,
+				bool resume);
+int store_number_get(struct store *st, const char *number, size_t len, store_number_cb cb,
+		     void *arg);
 
 /* ---- reports and the CEIR queue ---- */
 

@@ -148,6 +148,7 @@ static void check_flow(const struct flow *f)
 	CHECK(f->name != NULL && strlen(f->name) <= FLOW_NAME_MAX);
 	CHECK(f->nscreens >= 1 && f->nscreens <= FLOW_SCREENS_MAX);
 	CHECK(in_range(f, f->start, 0) && in_range(f, f->sms_help, 0));
+	CHECK(in_range(f, f->resume, -1));
 	check_rules(f, f->dial, f->ndial, false);
 	check_rules(f, f->commands, f->ncommands, true);
 	for (size_t i = 0; i < f->nscreens; i++) {
@@ -156,12 +157,14 @@ static void check_flow(const struct flow *f)
 		CHECK(s->name != NULL && strlen(s->name) <= FLOW_NAME_MAX);
 		CHECK(flow_screen_index(f, s->name) == (int)i);
 		CHECK(s->nchoices <= FLOW_CHOICES_MAX);
+		CHECK(!s->resumable || s->kind == FS_MENU || s->kind == FS_INPUT);
 		CHECK(in_range(f, s->invalid, -1));
 		for (size_t c = 0; c < s->nchoices; c++) {
 			CHECK(s->choices[c].key >= '0' && s->choices[c].key <= '9');
 			for (size_t d = 0; d < c; d++)
 				CHECK(s->choices[d].key != s->choices[c].key);
-			CHECK(in_range(f, s->choices[c].next, 0));
+			CHECK(in_range(f, s->choices[c].next, 0) ||
+			      s->choices[c].next == FLOW_CONTINUE);
 			check_set(s->choices[c].set, s->choices[c].nset);
 		}
 		switch (s->kind) {

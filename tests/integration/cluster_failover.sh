@@ -182,6 +182,19 @@ cat "$TEST_TMP/run1.journeys" "$TEST_TMP/run2.journeys" |
 grep -hF -f "$TEST_TMP/retry.imeis" "$TEST_TMP/run1.jobs" "$TEST_TMP/run2.jobs" \
 	>"$TEST_TMP/retry.jobs"
 n=$(wc -l <"$TEST_TMP/retry.jobs")
+# A user whose report stopped at a resumable screen when "try later" came would be offered to
+# continue it on the next dial (issue 18, journeys_resume.sh); journey_load.py walks from the
+# menu, so these users start afresh: their resume records are dropped first.
+cut -f2 "$TEST_TMP/retry.jobs" | sort -u >"$TEST_TMP/retry.msisdns"
+forgot=$("$PYTHON" - "$CLUSTER_SEEDS" "$TEST_TMP/retry.msisdns" <<'EOF'
+import sys
+from redis.cluster import ClusterNode, RedisCluster
+nodes = [ClusterNode(h, int(p)) for h, p in (s.rsplit(":", 1) for s in sys.argv[1].split(","))]
+r = RedisCluster(startup_nodes=nodes, require_full_coverage=False)
+print(sum(r.delete("s:{lang:%s}:resume" % m) for m in open(sys.argv[2]).read().split()))
+EOF
+)
+echo "# retry: ${forgot:-?} of them had a report in progress to continue"
 load retry --allow-already >"$TEST_TMP/retry.out" 2>&1
 is "$(( $(count retry accepted) + $(count retry already) ))" "$n" \
 	"the $n users who got 'try later' try again: each is answered with a reference"

@@ -240,6 +240,29 @@ loaded invalid_text_input "26:5: screen check_ask: invalid-text is a menu's (cho
 loaded rule_invalid_arg "18:15: invalid: pin is not one of the rule's args" \
 	"a rule's invalid: naming a variable that is not one of its args"
 
+# ---- resuming a journey (issue 18) -------------------------------------------------------
+check resume_ok
+is "$status" 0 "resume_ok: a resume screen and a resumable prompt: exit 0"
+fault resume_no_continue "flow mini, screen check_resume: the resume screen is a menu (no input, not resumable itself) with one choice 'continue' and another" \
+	"a resume screen without its continue choice"
+problems resume_no_continue 1
+fault resume_placeholder "flow mini, screen check_resume, language fr: the resume screen shows a placeholder: it must show nothing of the journey" \
+	"a resume screen that would show something of the journey"
+problems resume_placeholder 3
+fault resume_continue_elsewhere "flow mini, screen menu: 'continue' is a choice of the flow's resume screen only" \
+	"continue on another screen"
+problems resume_continue_elsewhere 1
+fault resume_none_resumable "flow mini, screen check_resume: a resume screen, and no screen is resumable" \
+	"a resume screen with nothing to resume"
+problems resume_none_resumable 1
+fault resumable_no_resume "flow mini: screens are resumable, and the flow names no resume screen" \
+	"resumable screens and no resume screen"
+problems resumable_no_resume 1
+loaded resumable_action "37:16: screen check_run: only a screen that waits for input is resumable" \
+	"an action marked resumable"
+loaded screen_continue "30:3: 'continue' is reserved (a choice's: where a journey stopped)" \
+	"a screen named continue"
+
 # ---- the flow folder ---------------------------------------------------------------------
 check two_flows
 is "$status" 1 "two_flows: exit 1"

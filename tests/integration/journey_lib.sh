@@ -14,6 +14,9 @@
 #                         $(press ...) is a subshell
 #   sms CALLER TEXT       an SMS to the short code 384, as Kannel's get-url passes it to
 #                         $url/sms; the reply body
+#   fresh CALLER          forgets the report CALLER left at a resumable screen, as session-ttl
+#                         would: its next plain dial shows the menu, not the offer to continue
+#                         (issue 18; journeys_resume.sh tests the offer)
 #   queued                how many requests are on ceir:requests
 #   ref_in TEXT           the first reference (10 digits) in TEXT
 #   imei_of BODY14        the IMEI with its check digit, as ceirgwctl computes it
@@ -68,6 +71,8 @@ sms() {
 	curl -s "$url/sms" --get --data-urlencode "from=$1" --data-urlencode "to=384" \
 		--data-urlencode "text=$2" --data-urlencode "smsc=fake"
 }
+
+fresh() { R DEL "s:{lang:$1}:resume" >/dev/null; }
 
 queued() { R XLEN ceir:requests; }
 

@@ -372,6 +372,7 @@ for i in "${!LANGS[@]}"; do
 	is "$(press 5)" "CON $(waiting "$l" report.confirm_again \
 		phone="${P_MAKER[i]} ${P_MODEL[i]}" imei_tail="${P[i]:11}")" \
 		"$l: confirm: 5 is no choice: says so, asks again"
+	fresh "$who"	# the report above stopped at its confirmation
 	is "$(walk "p$l" "$who" 3 "$ref" 12345)" "CON $(waiting "$l" unblock.bad_pin)" \
 		"$l: unblock: a PIN of 5 digits: why, asked again"
 	is "$(sms "$who" "$kst ${Q[i]} abcd")" "$(render "$l" sms.bad_id)" \

@@ -2,7 +2,8 @@
 # SMPP to a real bearerbox, which passes ussd_service_op and its_session_info to ceirgw in
 # the meta data (smpp-tlv groups). A full report session (dial, six answers, end), a one-shot
 # check dialled with its IMEI, a session that times out and is answered late, a user abort,
-# Arabic in UCS-2, and a plain SMS on the same SMPP link.
+# a report the network cut short continued on the next dial, Arabic in UCS-2, and a plain
+# SMS on the same SMPP link.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
 
@@ -20,14 +21,16 @@ ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 today=$(date -u +%F)
 OWNER=254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)
 BUYER=254733000222
+OWNER2=254722000111	# phone C (Siemens A52)
 A=356938035643809
 B=353320000000013
 cat >"$TEST_TMP/pairings.csv" <<EOF
 imei,msisdn,imsi,first_seen,last_seen
 $A,$OWNER,639021000000001,2025-01-01,$today
 $B,$OWNER,639021000000001,2025-06-01,$today
+353322001234567,$OWNER2,639021000000002,2025-01-01,$today
 EOF
-printf 'msisdn,national_id\n%s,31415926\n' "$OWNER" >"$TEST_TMP/kyc.csv"
+printf 'msisdn,national_id\n%s,31415926\n%s,A9876543\n' "$OWNER" "$OWNER2" >"$TEST_TMP/kyc.csv"
 gw_conf "redis = redis://127.0.0.1:$rport" debug "bearerbox = 127.0.0.1:$bb_box" \
 	"session-ttl = 10" "box-smsc-id = ussd"
 { import_pairings && import_kyc; } >/dev/null
@@ -151,6 +154,31 @@ is "$(sim submits '' GET | /usr/bin/python3 -c 'import json,sys; print(len(json.
 r=$(answer 1004 "$BUYER" "$A")
 is "$(screen "$r")" "2|$(render en menu.main)" "a late answer to the aborted session: a fresh start"
 
+# ---- a report interrupted, continued on the next dial (issue 18) ---------------------------
+dial 1010 "$OWNER2" >/dev/null
+answer 1010 "$OWNER2" 2 >/dev/null
+is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(render en report.ask_id)" "a report of the Siemens"
+answer 1010 "$OWNER2" 6543 >/dev/null
+is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(render en report.ask_police)" \
+	"stopped at the police number prompt"
+sim release "{\"msisdn\":\"$OWNER2\",\"session\":1010,\"op\":32}" >/dev/null
+wait_for 5 sh -c "[ \$(grep -c 'released (op 32)' '$TEST_TMP/ceirgw.log') -ge 2 ]"
+is "$(screen "$(dial 1011 "$BUYER")")" "2|$(render en menu.main)" \
+	"the network ended it; another number's dial: the menu"
+is "$(screen "$(dial 1012 "$OWNER2")")" "2|$(render en common.resume)" \
+	"the owner's next dial offers to continue"
+is "$(screen "$(answer 1012 "$OWNER2" 1)")" "2|$(render en report.ask_police)" \
+	"continue: the police number prompt again"
+is "$(screen "$(answer 1012 "$OWNER2" "OB/5/2026")")" \
+	"2|$(render en report.confirm phone="Siemens A52" imei_tail=4567 reason=stolen)" \
+	"the confirmation, with the phone and reason chosen before"
+r=$(answer 1012 "$OWNER2" 1)
+ref2=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
+is "$(screen "$r")" "17|$(render en report.done ref="$ref2")" "continued: the report accepted"
+is "$(R XLEN ceir:requests)" 2 "... its block request queued"
+is "$(screen "$(dial 1013 "$OWNER2")")" "2|$(render en menu.main)" \
+	"a finished report leaves no offer"
+
 # ---- Arabic, UCS-2 -------------------------------------------------------------------------
 dial 1005 "$BUYER" >/dev/null
 r=$(answer 1005 "$BUYER" 5)
@@ -170,7 +198,7 @@ is "$(field "$r" text)" "$(render ar check.clean maker=Nokia model=N900)" \
 	"an SMS on the SMPP link: answered as an SMS, in the number's language"
 is "$(field "$r" op)" "" "... with no USSD operation"
 
-grep -q "$OWNER\|$BUYER" "$TEST_TMP/ceirgw.log"
+grep -q "$OWNER\|$OWNER2\|$BUYER" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN in ceirgw's log"
 
 done_testing

@@ -121,6 +121,20 @@ static inline void on_data(void *arg, int err, const void *data, size_t len, boo
 		memcpy(a->data, data, len);
 }
 
+/* store_number_get: the language in data (found: the resume record exists). */
+static inline void on_number(void *arg, int err, const char *lang, size_t len, bool resume)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->found = resume;
+	a->len = lang ? len : 0;
+	a->changed = lang != NULL;	/* a language is there */
+	if (lang && len <= sizeof(a->data))
+		memcpy(a->data, lang, len);
+}
+
 static inline void on_count(void *arg, int err, long long count)
 {
 	struct answer *a = arg;

@@ -163,6 +163,73 @@ static void test_session(void **state)
 	redisFree(c);
 }
 
+/* Issue 18: a number's resume record shares its language's slot; a dial reads both with one
+ * MGET; each is there or not on its own. */
+static void test_resume_record(void **state)
+{
+	struct fixture *f = *state;
+	static const char num[] = "+254712345678";
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL };
+	static const char rec[] = "v=1\ns=report_police_ask\nl=fr\n";
+	struct answer a;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *r;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_number_get(f->st, num, sizeof(num) - 1, on_number, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_false(a.changed);	/* no language */
+	assert_false(a.found);		/* no journey in progress */
+	/* the journey alone */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_set(f->st, &resume, rec, sizeof(rec) - 1, 10, on_done,
+					   &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	r = redisCommand(c, "TTL s:{lang:%s}:resume", num);
+	assert_true(r->integer > 5 && r->integer <= 10);
+	freeReplyObject(r);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_number_get(f->st, num, sizeof(num) - 1, on_number, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_false(a.changed);
+	assert_true(a.found);
+	/* both */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_set(f->st, &lang, "fr", 2, 60, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_number_get(f->st, num, sizeof(num) - 1, on_number, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_true(a.changed);
+	assert_int_equal(a.len, 2);
+	assert_memory_equal(a.data, "fr", 2);
+	assert_true(a.found);
+	/* read back whole, then dropped: the language stays */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_get(f->st, &resume, on_data, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_true(a.found);
+	assert_int_equal(a.len, sizeof(rec) - 1);
+	assert_memory_equal(a.data, rec, a.len);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_del(f->st, &resume, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_number_get(f->st, num, sizeof(num) - 1, on_number, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_true(a.changed);
+	assert_false(a.found);
+	/* one slot: the same hash tag */
+	r = redisCommand(c, "EXISTS s:{lang:%s}", num);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	assert_int_equal(store_number_get(f->st, "", 0, on_number, &a), -EINVAL);
+	redisFree(c);
+}
+
 static void test_rate_script_survives_flush(void **state)
 {
 	struct fixture *f = *state;
@@ -743,6 +810,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_script_survives_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),

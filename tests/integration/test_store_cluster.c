@@ -297,6 +297,33 @@ static void test_moved_and_ask(void **state)
 	assert_memory_equal(a.data, "two", 3);
 }
 
+/* Issue 18: a dial reads a number's language and resume record with one MGET, which a
+ * cluster takes only for keys of one slot (else CROSSSLOT); and again once the slot moved. */
+static void test_number_one_slot(void **state)
+{
+	struct fixture *f = *state;
+	static const char num[] = "+254712345678";
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL };
+	struct answer a;
+
+	RUN(f, a, store_session_set(f->st, &lang, "sw", 2, 600, on_done, &a));
+	assert_int_equal(a.err, 0);
+	RUN(f, a, store_session_set(f->st, &resume, "v=1\n", 4, 600, on_done, &a));
+	assert_int_equal(a.err, 0);
+	RUN(f, a, store_number_get(f->st, num, sizeof(num) - 1, on_number, &a));
+	assert_int_equal(a.err, 0);
+	assert_true(a.changed && a.found);
+	assert_memory_equal(a.data, "sw", 2);
+	/* The slot moves (with the language key only: move_slot migrates one): MOVED is
+	 * followed for the two-key command too. */
+	move_slot(f, "s:{lang:+254712345678}", true);
+	RUN(f, a, store_number_get(f->st, num, sizeof(num) - 1, on_number, &a));
+	assert_int_equal(a.err, 0);
+	assert_true(a.changed);
+	assert_memory_equal(a.data, "sw", 2);
+}
+
 static void test_noscript_everywhere(void **state)
 {
 	struct fixture *f = *state;
@@ -950,6 +977,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_and_ask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_number_one_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noscript_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_sweep, setup, teardown),

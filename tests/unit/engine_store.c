@@ -22,7 +22,7 @@
 #define FIELDS_MAX 64
 
 enum reply_kind { RK_DONE, RK_COUNT, RK_DATA, RK_PAIRS, RK_HANDSETS, RK_RESULT, RK_FIELDS,
-	RK_LIMIT, RK_VERIFY, RK_OTP };
+	RK_LIMIT, RK_VERIFY, RK_OTP, RK_NUMBER };
 
 /* One answer waiting for the loop: what the callback gets, copied. */
 struct pend {
@@ -39,6 +39,7 @@ struct pend {
 		store_limit_cb limit;
 		store_verify_cb verify;
 		store_otp_cb otp;
+		store_number_cb number;
 	} cb;
 	void *arg;
 	int err;
@@ -186,6 +187,7 @@ static void fire(struct pend *p)
 	case RK_LIMIT: p->cb.limit(p->arg, p->err, p->a, p->b); break;
 	case RK_VERIFY: p->cb.verify(p->arg, p->err, p->res, p->a, p->b); break;
 	case RK_OTP: p->cb.otp(p->arg, p->err, (enum store_otp_result)p->res, p->a); break;
+	case RK_NUMBER: p->cb.number(p->arg, p->err, p->s, p->len, p->flag); break;
 	}
 }
 
@@ -415,6 +417,9 @@ static const char *rec_name(const struct store_rec_id *rid, char *out, size_t ou
 	case STORE_REC_MO:
 		snprintf(out, outsz, "mo:%.*s", (int)rid->idlen, rid->id);
 		break;
+	case STORE_REC_RESUME:
+		snprintf(out, outsz, "resume:%.*s", (int)rid->idlen, rid->id);
+		break;
 	}
 	return out;
 }
@@ -573,6 +578,16 @@ const char *estore_session_data(struct store *st, const char *sid, const char *m
 	return s ? s->data : NULL;
 }
 
+void estore_resume_drop(struct store *st, const char *msisdn)
+{
+	char key[160];
+	struct session *s;
+
+	snprintf(key, sizeof(key), "resume:%s", msisdn);
+	if ((s = session_of(st, key)) != NULL)
+		s->expires = 0;
+}
+
 void estore_ref_taken(struct store *st, const char *ref, const char *imei)
 {
 	ref_map(st, ref, imei);
@@ -714,6 +729,36 @@ int store_session_del(struct store *st, const struct store_rec_id *rid, store_do
 		if (s)
 			s->expires = 0;
 		add(l, " => ok");
+	}
+	return queue(st, p, l, how);
+}
+
+/* MGET of the number's language and resume record (one slot). */
+int store_number_get(struct store *st, const char *number, size_t len, store_number_cb cb,
+		     void *arg)
+{
+	char key[160];
+
+	OPEN("number_get", " %.*s", (int)len, number);
+	struct pend *p = pend_new(st, RK_NUMBER, arg);
+
+	p->cb.number = cb;
+	if (how != EF_TIMEOUT) {
+		struct session *s;
+
+		snprintf(key, sizeof(key), "lang:%.*s", (int)len, number);
+		s = session_of(st, key);
+		add(l, " => lang ");
+		if (s) {
+			p->s = talloc_memdup(p, s->data, s->len + 1);
+			p->len = s->len;
+			add_bytes(l, s->data, s->len);
+		} else {
+			add(l, "none");
+		}
+		snprintf(key, sizeof(key), "resume:%.*s", (int)len, number);
+		p->flag = session_of(st, key) != NULL;
+		add(l, ", resume %s", p->flag ? "yes" : "none");
 	}
 	return queue(st, p, l, how);
 }

@@ -48,6 +48,8 @@ void estore_limit(struct store *st, enum store_limit what, const char *who, long
 void estore_session(struct store *st, const char *sid, const char *msisdn, const char *data);
 /* A USSD session's record as the engine wrote it last, or NULL (gone, or never). */
 const char *estore_session_data(struct store *st, const char *sid, const char *msisdn);
+/* The number's resume record gone (its TTL ran out, or another process dropped it). */
+void estore_resume_drop(struct store *st, const char *msisdn);
 /* A reference already taken (ref_reserve answers 0 for it). */
 void estore_ref_taken(struct store *st, const char *ref, const char *imei);
 

@@ -1074,6 +1074,7 @@ static void sc_input(void)
 	comment("menus: no choice says so and shows the menu again; the aggregator's repeat of "
 		"that step gets it as it was");
 	walk(BUYER, "m1", "", "9", "00", "2", "3", "1", NULL);
+	estore_resume_drop(W.st, BUYER);	/* no report of its own in progress (sc_resume) */
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "7");
@@ -1204,6 +1205,61 @@ static void sc_back(void)
 	     "5678", "2", "1", "1", NULL);
 	assert_non_null(estore_report_field(W.st, IMEI_B, "ref"));
 	assert_null(estore_report_field(W.st, IMEI_A, "ref"));
+}
+
+/* Issue 18: a report interrupted (the network ended the session while its owner looked for
+ * the police number) is offered on the next plain dial from the same number, within
+ * session-ttl: continue shows its screen as it was shown, variables kept; the main menu drops
+ * it; another number, a dial with arguments, a finished report and the TTL see none. */
+static void sc_resume(void)
+{
+	world_up(false, true);
+	comment("OWNER1 stops at the police number: no answer, the network ends the session");
+	walk(OWNER1, "a1", "", "2", "1", "5678", "1", NULL);
+	comment("another number dials: the menu, nothing of OWNER1's");
+	walk(OWNER2, "x1", "", NULL);
+	comment("OWNER1 dials with an IMEI: the check, the report left as it is");
+	walk(OWNER1, "x2", IMEI_A, NULL);
+	comment("a minute later, by the aggregator (a new session id): continue, the police "
+		"prompt again, then the report completes");
+	later(60);
+	ussd(ENGINE_USSD_CUMULATIVE, OWNER1, "a2", "");
+	ussd(ENGINE_USSD_CUMULATIVE, OWNER1, "a2", "1");
+	ussd(ENGINE_USSD_CUMULATIVE, OWNER1, "a2", "1");	/* the aggregator's repeat */
+	ussd(ENGINE_USSD_CUMULATIVE, OWNER1, "a2", "1*OB/9/2024");
+	ussd(ENGINE_USSD_CUMULATIVE, OWNER1, "a2", "1*OB/9/2024*1");
+	comment("a finished report leaves no offer");
+	walk(OWNER1, "a3", "", NULL);
+	comment("stopped after a wrong ID (tries left); a choice that is none keeps the offer; "
+		"continue shows the screen exactly as it was");
+	walk(OWNER1, "b1", "", "2", "2", "1111", NULL);
+	walk(OWNER1, "b2", "", "3", "1", NULL);
+	comment("an answer whose session is gone (the network's late MO) is offered it too; the "
+		"main menu drops it");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "b3", "5678");
+	ussd(ENGINE_USSD_ANSWER, OWNER1, "b3", "2");
+	walk(OWNER1, "b4", "", NULL);
+	comment("after session-ttl: no offer");
+	walk(OWNER2, "c1", "", "2", "1", NULL);
+	later(181);
+	walk(OWNER2, "c2", "", NULL);
+	comment("offered, but gone before continue (its TTL ran out meanwhile): the menu");
+	walk(OWNER2, "c3", "", "2", "1", NULL);
+	walk(OWNER2, "c4", "", NULL);
+	estore_resume_drop(W.st, OWNER2);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "c4", "1");
+	comment("Redis does not answer the continue: try later");
+	walk(OWNER2, "c5", "", "2", "1", NULL);
+	walk(OWNER2, "c6", "", NULL);
+	estore_fail(W.st, "session_get", 2, EF_TIMEOUT);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "c6", "1");
+	estore_fail_clear(W.st);
+	comment("continued to the confirmation; Redis fails the report: try later, the record "
+		"kept; the next dial continues at the confirmation and the report is accepted");
+	walk(OWNER2, "c7", "", "1", "4567", "1", "1", NULL);
+	estore_fail(W.st, "limit_hit", 1, EF_TIMEOUT);
+	ussd(ENGINE_USSD_ANSWER, OWNER2, "c7", "1");
+	walk(OWNER2, "c8", "", "1", "1", NULL);
 	world_down();
 }
 
@@ -1390,6 +1446,7 @@ SCENARIO(my_reports)
 SCENARIO(my_reports_outbox)
 SCENARIO(back)
 SCENARIO(otp)
+SCENARIO(resume)
 
 /* Outcomes no journey can reach, and why. (LINK limited is gone: a report is counted when it
  * is submitted, REPORT limited, issue 18.) MY_REPORTS not_verified: every flow runs
@@ -1455,6 +1512,7 @@ int main(void)
 		cmocka_unit_test(test_my_reports_outbox),
 		cmocka_unit_test(test_back),
 		cmocka_unit_test(test_otp),
+		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_coverage),
 	};
 
