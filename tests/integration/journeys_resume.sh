@@ -7,7 +7,9 @@
 # plain dial from the owner's number offers to continue, continue shows the police prompt
 # again and completes the report (one block request, the receipt); the next dial shows the
 # menu. Then an interruption declined (the menu; no offer after it), and interruptions left
-# past session-ttl (no offer). Expected texts come from `ceirgwctl flows render`.
+# past session-ttl (no offer). Expected texts come from `ceirgwctl flows render`: the screens
+# past the start with their back and home lines (`waiting`), the resume screen and the menu
+# without (they stand for the start).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
@@ -74,8 +76,8 @@ for i in "${!LANGS[@]}"; do
 	dial "a$l" "$who" >/dev/null
 	press 2 >/dev/null
 	press 1 >/dev/null
-	is "$(press "$id4")" "CON $(render "$l" report.reason)" "$l: the ID digits match"
-	is "$(press 1)" "CON $(render "$l" report.ask_police)" "$l: stopped at the police number"
+	is "$(press "$id4")" "CON $(waiting "$l" report.reason)" "$l: the ID digits match"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" "$l: stopped at the police number"
 	session_gone "a$l" "$who"
 
 	# -- nothing for anyone else, nor for a dial with arguments
@@ -87,9 +89,9 @@ for i in "${!LANGS[@]}"; do
 	# -- continued: the police prompt again, then the report completes
 	is "$(dial "b$l" "$who")" "CON $(render "$l" common.resume)" \
 		"$l: the owner's next dial offers to continue"
-	is "$(press 1)" "CON $(render "$l" report.ask_police)" \
+	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" \
 		"$l: continue: the police number prompt, as it was"
-	is "$(press "OB/7/$i")" "CON $(render "$l" report.confirm phone="$pmk $pmd" \
+	is "$(press "OB/7/$i")" "CON $(waiting "$l" report.confirm phone="$pmk $pmd" \
 		imei_tail="${p:11}" reason="$(render "$l" reason.stolen)")" \
 		"$l: the confirmation, with what was chosen before the interruption"
 	r=$(press 1)
@@ -104,7 +106,7 @@ for i in "${!LANGS[@]}"; do
 	# -- stopped at the ID digits, then declined: the menu, and the offer is gone
 	dial "d$l" "$who" >/dev/null
 	press 2 >/dev/null
-	is "$(press 1)" "CON $(render "$l" report.ask_id)" "$l: stopped at the ID digits"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_id)" "$l: stopped at the ID digits"
 	session_gone "d$l" "$who"
 	is "$(dial "e$l" "$who")" "CON $(render "$l" common.resume)" "$l: offered again"
 	is "$(press 2)" "CON $(render "$l" menu.main)" "$l: 2: the main menu"
@@ -113,7 +115,7 @@ for i in "${!LANGS[@]}"; do
 	# -- stopped again, to be left past session-ttl (below)
 	dial "g$l" "$who" >/dev/null
 	press 2 >/dev/null
-	is "$(press 1)" "CON $(render "$l" report.ask_id)" "$l: stopped again"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_id)" "$l: stopped again"
 done
 
 sleep 11	# session-ttl is 10 s
