@@ -320,11 +320,12 @@ is "$(R XPENDING ceir:results ceirgw | head -n1)" 0 "every result acknowledged"
 # counted), nothing of the owner's told before; then the reports of its phones; a pick sends
 # the receipt again with a new PIN to the line, and the old PIN stops working.
 nrc=$(grep -c "report $ref for" "$TEST_TMP/phone.out")
+fresh "$OWNER"	# r9 stopped at the ID digits
 dial y1 "$OWNER" >/dev/null
-is "$(press 6)" "CON $(render en mine.ask_id)" "my reports: the ID digits of the caller's line first"
-is "$(press abc)" "CON $(render en report.bad_id)" "... not an ID: why, asked again, no try"
+is "$(press 6)" "CON $(waiting en mine.ask_id)" "my reports: the ID digits of the caller's line first"
+is "$(press abc)" "CON $(waiting en report.bad_id)" "... not an ID: why, asked again, no try"
 r=$(press 1111)
-is "$r" "CON $(render en report.id_wrong tries=2)" "... a wrong one: 2 tries left"
+is "$r" "CON $(waiting en report.id_wrong tries=2)" "... a wrong one: 2 tries left"
 case $r in *"$ref"*|*"$ref3"*|*3809*|*0013*) ok 1 "no reference nor phone before the ID matched" ;;
 *) ok 0 "no reference nor phone before the ID matched" ;; esac
 r=$(press 5926)
@@ -374,7 +375,6 @@ is "$(walk y2 "$OTHER" 6 1234)" "END $(render en mine.no_kyc)" "USSD: the same"
 # ---- unblock ------------------------------------------------------------------------------
 r=$(sms "$OWNER" "RECOVERED $ref 000000")
 is "$r" "$(render en unblock.wrong_pin ref="$ref" tries=2)" "RECOVERED with a wrong PIN: 2 tries left"
-fresh "$OWNER"	# r8 stopped in the middle of a report
 r=$(walk u0 "$OWNER" 3 "$ref" 000001)
 is "$r" "END $(render en unblock.wrong_pin ref="$ref" tries=1)" "... by menu again: 1 try left"
 n1=$(queued)
@@ -446,7 +446,7 @@ for l in $langs; do
 	# keyword of $l (the reply in its language).
 	walk "o$l" "$OWNER" 5 "$i" >/dev/null
 	r=$(walk "y$l" "$OWNER" 6)
-	is "$r" "CON $(render "$l" mine.ask_id)" "language $l: my reports asks the ID digits"
+	is "$r" "CON $(waiting "$l" mine.ask_id)" "language $l: my reports asks the ID digits"
 	r=$(walk "z$l" "$OWNER" 6 5926)
 	like "$r" "CON $(render "$l" mine.list reports= | head -n1)" "language $l: my reports: the list"
 	like "$r" "...0013 $(render "$l" rstate.sent)" "language $l: ... the state in $l"

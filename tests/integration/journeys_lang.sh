@@ -86,6 +86,15 @@ pick_screen() {
 		waiting "$1" report.pick handsets="$2"
 	fi
 }
+# mine_screen LANG LIST: the owner's reports as shown (mine.list): in Arabic (UCS-2) the
+# report fills the screen with the back line, and the home line is left out (00 still works).
+mine_screen() {
+	if [ "$1" = ar ]; then
+		waiting_back "$1" mine.list reports="$2"
+	else
+		waiting "$1" mine.list reports="$2"
+	fi
+}
 # kw LANG KEY: the first keyword of a language's list.
 kw() { render "$1" "$2" | cut -d, -f1; }
 esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
@@ -218,9 +227,9 @@ for i in "${!LANGS[@]}"; do
 	# -- my reports (issue 18): after the ID digits, the owner's reports; a pick sends the
 	# receipt again with a new PIN to the owner's line; the old PIN is then a wrong one
 	dial "y$l" "$who" >/dev/null
-	is "$(press 6)" "CON $(render "$l" mine.ask_id)" "$l: my reports: the ID digits first"
+	is "$(press 6)" "CON $(waiting "$l" mine.ask_id)" "$l: my reports: the ID digits first"
 	mlist="1 $pmk $pmd ...${p:11} $(render "$l" rstate.blocked) $today"
-	is "$(press "$id4")" "CON $(render "$l" mine.list reports="$mlist")" \
+	is "$(press "$id4")" "CON $(mine_screen "$l" "$mlist")" \
 		"$l: my reports: the blocked phone, its IMEI tail, state and date"
 	is "$(press 1)" "END $(render "$l" mine.pin_sent ref="$ref")" "$l: my reports: a new PIN is sent"
 	old=$pin

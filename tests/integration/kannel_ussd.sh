@@ -157,9 +157,9 @@ is "$(screen "$r")" "2|$(render en menu.main)" "a late answer to the aborted ses
 # ---- a report interrupted, continued on the next dial (issue 18) ---------------------------
 dial 1010 "$OWNER2" >/dev/null
 answer 1010 "$OWNER2" 2 >/dev/null
-is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(render en report.ask_id)" "a report of the Siemens"
+is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_id)" "a report of the Siemens"
 answer 1010 "$OWNER2" 6543 >/dev/null
-is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(render en report.ask_police)" \
+is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
 	"stopped at the police number prompt"
 sim release "{\"msisdn\":\"$OWNER2\",\"session\":1010,\"op\":32}" >/dev/null
 wait_for 5 sh -c "[ \$(grep -c 'released (op 32)' '$TEST_TMP/ceirgw.log') -ge 2 ]"
@@ -167,10 +167,10 @@ is "$(screen "$(dial 1011 "$BUYER")")" "2|$(render en menu.main)" \
 	"the network ended it; another number's dial: the menu"
 is "$(screen "$(dial 1012 "$OWNER2")")" "2|$(render en common.resume)" \
 	"the owner's next dial offers to continue"
-is "$(screen "$(answer 1012 "$OWNER2" 1)")" "2|$(render en report.ask_police)" \
+is "$(screen "$(answer 1012 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
 	"continue: the police number prompt again"
 is "$(screen "$(answer 1012 "$OWNER2" "OB/5/2026")")" \
-	"2|$(render en report.confirm phone="Siemens A52" imei_tail=4567 reason=stolen)" \
+	"2|$(waiting en report.confirm phone="Siemens A52" imei_tail=4567 reason=stolen)" \
 	"the confirmation, with the phone and reason chosen before"
 r=$(answer 1012 "$OWNER2" 1)
 ref2=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
