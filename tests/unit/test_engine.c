@@ -875,6 +875,14 @@ static void sc_report_sms(void)
 	comment("an IMEI in groups and no police number, as before; 1 for none");
 	sms(OWNER1, "STOLEN 3569 3803 5643 809 12345678 1");
 	world_down();
+
+	world_up(false, true);
+	engine_set_sms_hook(W.e, &(struct engine_sms_hook){ NULL, NULL, NULL });
+	comment("no SMS path configured (issue 18): the report is taken, and the reporter is told "
+		"to keep the reference, no SMS promised; by SMS and by USSD");
+	sms(OWNER1, "STOLEN 356938035643809 12345678");
+	walk(OWNER2, "ns", "", "2", "1", "A1234567", "2", "1", "1", NULL);
+	world_down();
 }
 
 static void sc_status(void)
