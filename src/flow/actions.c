@@ -966,7 +966,11 @@ static void report_sent(void *arg, int err, const char *s, size_t len, bool chan
 		run_send_sms(r, receipt_to(r), "notify.receipt");
 	else
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: SMS notify.receipt in the outbox", r->tag);
-	run_finish(r, receipt_to(r) == r->msisdn ? REPORT_ACCEPTED : REPORT_ACCEPTED_OWNER);
+	if (r->e->sms.send == NULL)
+		run_finish(r, REPORT_ACCEPTED_NO_SMS);
+	else
+		run_finish(r, receipt_to(r) == r->msisdn ? REPORT_ACCEPTED :
+			   REPORT_ACCEPTED_OWNER);
 }
 
 static void report_enqueued(void *arg, int err, const char *id, size_t len, bool changed)

@@ -388,6 +388,11 @@ static int load_rule_invalid(struct loader *ld, const yaml_node_t *n, struct flo
 		for (a = 0; a < r->nargs; a++)
 			if (r->args[a] == var)
 				break;
+		if (a == r->nargs && r->rest == (int)var) {
+			if ((rc = screen_ref(ld, v, &r->rest_invalid)) < 0)
+				return rc;
+			continue;
+		}
 		if (a == r->nargs)
 			return fail(ld, k, "invalid: %s is not one of the rule's args", vars[var]);
 		/* unique_keys() refused a variable twice */
@@ -408,7 +413,7 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		const yaml_node_t *rn = node(ld, *it);
 		struct flow_rule *r;
 		yaml_node_pair_t *p;
-		const yaml_node_t *kw = NULL, *inv = NULL, *missing = NULL;
+		const yaml_node_t *kw = NULL, *inv = NULL, *missing = NULL, *rest = NULL;
 		bool have_next = false;
 		int rc;
 
@@ -420,6 +425,7 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 		memset(r, 0, sizeof(*r));
 		r->line = rn->start_mark.line + 1;
 		r->missing = -1;
+		r->rest = r->rest_invalid = -1;
 		for (size_t a = 0; a < FLOW_ARGS_MAX; a++)
 			r->invalid[a] = -1;
 		for (p = rn->data.mapping.pairs.start; p < rn->data.mapping.pairs.top; p++) {
@@ -444,6 +450,12 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 			} else if (strcmp(ks, "missing") == 0 && commands) {
 				missing = v;
 				rc = screen_ref(ld, v, &r->missing);
+			} else if (strcmp(ks, "rest") == 0 && commands) {
+				enum flow_var var;
+
+				rest = v;
+				if ((rc = want_var(ld, v, &var)) == 0)
+					r->rest = (int)var;
 			} else
 				rc = fail(ld, k, "unknown key '%s' in a rule", ks);
 			if (rc < 0)
@@ -453,6 +465,25 @@ static int load_rules(struct loader *ld, const yaml_node_t *n, struct flow_rule 
 			return fail(ld, rn, "a rule needs next");
 		if (missing && r->nargs == 0)
 			return fail(ld, missing, "missing: a command without args never lacks one");
+		if (rest) {
+			size_t a;
+
+			for (a = 0; a < r->nargs && r->args[a] != FV_IMEI; a++)
+				;
+			/* Without an IMEI to take the fewest words, the last argument takes the
+			 * extra words (typed in groups) and no rest could ever be told apart. */
+			if (a == r->nargs)
+				return fail(ld, rest, "rest: only after args with an imei (it takes the "
+					    "fewest words that make one; the rest is what follows)");
+			for (a = 0; a < r->nargs; a++)
+				if ((int)r->args[a] == r->rest)
+					return fail(ld, rest, "rest: %s is one of the args",
+						    vars[r->rest]);
+			for (a = 0; a < r->nset; a++)
+				if ((int)r->set[a].var == r->rest)
+					return fail(ld, rest, "rest: %s is also set: the set would "
+						    "overwrite what was typed", vars[r->rest]);
+		}
 		if (inv && (rc = load_rule_invalid(ld, inv, r)) < 0)
 			return rc;
 		if (!commands && r->nargs == 0)
@@ -1287,6 +1318,7 @@ size_t flow_check(const struct flow *f, const struct tpl_set *t, flow_problem_fn
 	for (i = 0; i < f->ncommands; i++) {
 		mark(f, f->commands[i].next, sms, true);
 		mark(f, f->commands[i].missing, sms, true);
+		mark(f, f->commands[i].rest_invalid, sms, true);
 		for (j = 0; j < f->commands[i].nargs; j++)
 			mark(f, f->commands[i].invalid[j], sms, true);
 	}

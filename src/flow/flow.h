@@ -176,6 +176,12 @@ struct flow_rule {
 	 * without it, an IMEI for the action to say why). */
 	int invalid[FLOW_ARGS_MAX];
 	int missing;			/* a command with too few words (-1: the help) */
+	/* A command's words after its arguments, when there are any, as one variable (-1:
+	 * none; the police number after STOLEN <IMEI> <ID>), and where an invalid one leads
+	 * (-1: the help). With a rest, the IMEI argument takes the fewest words that make a
+	 * valid IMEI (journey.c). */
+	int rest;
+	int rest_invalid;
 	struct flow_set set[FLOW_SETS_MAX];
 	size_t nset;
 	int next;

@@ -894,7 +894,7 @@ static bool lacks_last(const struct flow_rule *rule, char **tok, size_t wide, si
  * the rule's (a keyword's command then gets the help). */
 static int fill_args(struct run *r, const struct flow_rule *rule, char **tok, size_t ntok)
 {
-	size_t extra, wide = rule->nargs - 1, t = 0;
+	size_t extra, wide = rule->nargs - 1, t = 0, rest = 0;
 
 	if (ntok < rule->nargs)
 		return rule->missing;
@@ -904,7 +904,27 @@ static int fill_args(struct run *r, const struct flow_rule *rule, char **tok, si
 			wide = a;
 			break;
 		}
-	if (rule->missing >= 0 && lacks_last(rule, tok, wide, extra))
+	/* A rest (STOLEN <IMEI> <ID> <police number>): the IMEI takes the fewest words that
+	 * make a valid one, the arguments after it a word each, and the words left are the
+	 * rest. No such split: read as without a rest (the IMEI takes every extra word), so
+	 * that the action says why the IMEI is not one. */
+	if (rule->rest >= 0 && extra && rule->args[wide] == FV_IMEI) {
+		for (size_t k = 1; k <= extra; k++) {
+			char joined[256];
+			size_t len;
+			struct imei im;
+
+			if (!join_words(tok + wide, k, joined, &len))
+				break;
+			imei_parse(joined, len, &im);
+			if (im.valid) {
+				rest = extra + 1 - k;
+				extra = k - 1;
+				break;
+			}
+		}
+	}
+	if (rest == 0 && rule->missing >= 0 && lacks_last(rule, tok, wide, extra))
 		return rule->missing;
 	for (size_t a = 0; a < rule->nargs; a++) {
 		char joined[256];
@@ -922,6 +942,14 @@ static int fill_args(struct run *r, const struct flow_rule *rule, char **tok, si
 		if (rule->args[a] != FV_IMEI)
 			return rule->args[a] == FV_REF || rule->args[a] == FV_PIN ||
 			       rule->args[a] == FV_ID ? rule->next : -1;
+	}
+	if (rest) {
+		char joined[256];
+		size_t len;
+
+		if (!join_words(tok + t, rest, joined, &len) ||
+		    !run_take_input(r, (enum flow_var)rule->rest, joined, len))
+			return rule->rest_invalid;
 	}
 	return rule->next;
 }

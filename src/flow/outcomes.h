@@ -78,6 +78,10 @@
 	/* The receipt went to the owner's line, proven by a one-time code (issue 18): the \
 	 * reporter is told where ({line}). */ \
 	X(REPORT, ACCEPTED_OWNER, "accepted_owner") \
+	/* No SMS path is configured (no sendsms-url, no bearerbox): no receipt and no PIN can \
+	 * reach anyone, and the reporter is told so, with the reference to keep (issue 18: \
+	 * never promise an SMS that cannot leave). */ \
+	X(REPORT, ACCEPTED_NO_SMS, "accepted_no_sms") \
 	X(REPORT, REPORTED, "reported") \
 	X(REPORT, REPORTED_OTHER, "reported_other") \
 	X(REPORT, NOT_VERIFIED, "not_verified") \

@@ -219,6 +219,9 @@ loaded command_bare_twice "17:5: a second command without keywords: the one at l
 	"two commands without keywords"
 loaded args_twice "13:18: args: imei twice: the second would overwrite the first" \
 	"a variable twice in args"
+loaded rest_no_imei "14:11: rest: only after args with an imei (it takes the fewest words that make one; the rest is what follows)" \
+	"a rest after args without an imei"
+loaded rest_is_arg "14:11: rest: police is one of the args" "a rest that is one of the args"
 loaded args_and_set "12:5: reason is both an argument and set: the set would overwrite what was typed" \
 	"a variable both in args and set"
 loaded dial_reason "8:12: args: a dial carries digits, never a reason (the word stolen or lost)" \

@@ -865,6 +865,24 @@ static void sc_report_sms(void)
 	estore_fail(W.st, "report_transition_sms", 1, EF_TIMEOUT);
 	sms(OWNER2, "LOST 860123450000027 A1234567");
 	world_down();
+
+	world_up(true, true);
+	comment("a police number after the ID (issue 18): an invalid one reports nothing and "
+		"says why; the IMEI in groups takes the fewest words that make one, the rest is "
+		"the police number");
+	sms(OWNER1, "STOLEN 356938035643809 12345678 OB@7");
+	sms(OWNER2, "PERDU 8601 2345 0000 277 A1234567 OB/7/2024 Nairobi");
+	comment("an IMEI in groups and no police number, as before; 1 for none");
+	sms(OWNER1, "STOLEN 3569 3803 5643 809 12345678 1");
+	world_down();
+
+	world_up(false, true);
+	engine_set_sms_hook(W.e, &(struct engine_sms_hook){ NULL, NULL, NULL });
+	comment("no SMS path configured (issue 18): the report is taken, and the reporter is told "
+		"to keep the reference, no SMS promised; by SMS and by USSD");
+	sms(OWNER1, "STOLEN 356938035643809 12345678");
+	walk(OWNER2, "ns", "", "2", "1", "A1234567", "2", "1", "1", NULL);
+	world_down();
 }
 
 static void sc_status(void)
