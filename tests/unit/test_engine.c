@@ -913,6 +913,10 @@ static void sc_status(void)
 	comment("a reference with a wrong check digit, then an unknown one");
 	walk(BUYER, "b1", "4", "5550000018", make_ref("999999999", ref), NULL);
 	sms(OTHER, "STATUS 5550000018");
+	comment("STATUS and RECOVERED without what they take: how to use them (issue 18)");
+	sms(OTHER, "STATUS");
+	sms(OTHER, "suivi");
+	sms(OTHER, "RECOVERED 5550000018");
 	comment("limited and unavailable");
 	estore_limit(W.st, STORE_LIMIT_CHECK, NOKYC, 30, 3600);
 	walk(NOKYC, "l1", "4", ref, NULL);
