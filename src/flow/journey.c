@@ -789,9 +789,13 @@ int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t le
 
 #define SMS_TOKENS_MAX 16
 
+/* What separates the words of an SMS: blanks, and the punctuation people put after a keyword
+ * or between arguments ("STOLEN: 3569...", "STATUS, 1234..."); none of them is part of an
+ * IMEI, an ID, a reference, a PIN or a police number. */
 static bool space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';';
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ';' ||
+	       c == ':';
 }
 
 /* Whether word (len bytes) is one of the comma-separated keywords, ASCII case folded. */

@@ -917,6 +917,8 @@ static void sc_status(void)
 	sms(OTHER, "STATUS");
 	sms(OTHER, "suivi");
 	sms(OTHER, "RECOVERED 5550000018");
+	comment("punctuation after the keyword and between the words");
+	sms(OTHER, "Status: 5550000018");
 	comment("limited and unavailable");
 	estore_limit(W.st, STORE_LIMIT_CHECK, NOKYC, 30, 3600);
 	walk(NOKYC, "l1", "4", ref, NULL);
