@@ -625,6 +625,11 @@ static void kyc_decide(struct run *r)
 
 /* ---- verify_mode, otp_send, otp_check: a one-time code to the owner's line (issue 18) --- */
 
+static void act_police_given(struct run *r)
+{
+	run_finish(r, r->s.police[0] ? POLICE_GIVEN_GIVEN : POLICE_GIVEN_NONE);
+}
+
 static void act_verify_mode(struct run *r)
 {
 	switch (r->e->cfg->verify_mode) {
@@ -2031,6 +2036,7 @@ void actions_run(struct run *r, enum flow_action a)
 	case FA_LANGUAGES: act_languages(r); break;
 	case FA_LANGUAGE: act_language(r); break;
 	case FA_IMEI_WHY: act_imei_why(r); break;
+	case FA_POLICE_GIVEN: act_police_given(r); break;
 	case FA_MY_REPORTS: act_my_reports(r); break;
 	case FA_NEW_PIN: act_new_pin(r); break;
 	case FA_VERIFY_MODE: act_verify_mode(r); break;

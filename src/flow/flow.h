@@ -101,6 +101,7 @@ enum flow_action {
 	FA_VERIFY_MODE,	/* verify-report: id, otp or id+otp; no store */
 	FA_OTP_SEND,	/* a one-time code by SMS to FV_OWNER */
 	FA_OTP_CHECK,	/* FV_OTP against the code sent */
+	FA_POLICE_GIVEN,	/* whether FV_POLICE holds a number; no store */
 	FA_COUNT
 };
 

@@ -25,7 +25,8 @@
 	X(NEW_PIN, "new_pin") \
 	X(VERIFY_MODE, "verify_mode") \
 	X(OTP_SEND, "otp_send") \
-	X(OTP_CHECK, "otp_check")
+	X(OTP_CHECK, "otp_check") \
+	X(POLICE_GIVEN, "police_given")
 
 /* X(action, outcome, name): the outcome is <action>_<outcome>, "name" in the flows. */
 #define CHECK_OUTCOMES(X) \
@@ -176,6 +177,12 @@
 	X(OTP_CHECK, REPORTED, "reported") \
 	X(OTP_CHECK, REPORTED_OTHER, "reported_other") \
 	X(OTP_CHECK, UNAVAILABLE, "unavailable")
+
+/* Whether the report carries a police report number: the confirmation shows it (issue 18:
+ * the confirm screen shows what will be sent). Nothing looked up. */
+#define POLICE_GIVEN_OUTCOMES(X) \
+	X(POLICE_GIVEN, GIVEN, "given") \
+	X(POLICE_GIVEN, NONE, "none")
 
 /* An outcome's value holds its action and its index in the action's outcomes. */
 #define FLOW_OUTCOME(a, i) ((int)(a) * 256 + (i))

@@ -144,8 +144,8 @@ is "$(press 9999)" "CON $(waiting en report.id_wrong tries=2)" "report: wrong ID
 is "$(press 5926)" "CON $(waiting en report.reason)" "report: right ID digits: stolen or lost?"
 is "$(press 1)" "CON $(waiting en report.ask_police)" "report: police report number?"
 is "$(press "OB/123/2026")" \
-	"CON $(waiting en report.confirm phone="Nokia N900" imei_tail=3809 reason=stolen)" \
-	"report: confirm with maker, model, IMEI tail and reason"
+	"CON $(waiting en report.confirm_police imei_tail=3809 reason=stolen police=OB/123/2026)" \
+	"report: confirm with the IMEI tail, the reason and the police number"
 n0=$(queued)
 r=$(press 1)
 ref=$(ref_in "$r")

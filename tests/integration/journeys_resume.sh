@@ -91,8 +91,8 @@ for i in "${!LANGS[@]}"; do
 		"$l: the owner's next dial offers to continue"
 	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" \
 		"$l: continue: the police number prompt, as it was"
-	is "$(press "OB/7/$i")" "CON $(waiting "$l" report.confirm phone="$pmk $pmd" \
-		imei_tail="${p:11}" reason="$(render "$l" reason.stolen)")" \
+	is "$(press "OB/7/$i")" "CON $(waiting "$l" report.confirm_police imei_tail="${p:11}" \
+		reason="$(render "$l" reason.stolen)" police="OB/7/$i")" \
 		"$l: the confirmation, with what was chosen before the interruption"
 	r=$(press 1)
 	ref=$(ref_in "$r")

@@ -170,8 +170,8 @@ is "$(screen "$(dial 1012 "$OWNER2")")" "2|$(render en common.resume)" \
 is "$(screen "$(answer 1012 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
 	"continue: the police number prompt again"
 is "$(screen "$(answer 1012 "$OWNER2" "OB/5/2026")")" \
-	"2|$(waiting en report.confirm phone="Siemens A52" imei_tail=4567 reason=stolen)" \
-	"the confirmation, with the phone and reason chosen before"
+	"2|$(waiting en report.confirm_police imei_tail=4567 reason=stolen police=OB/5/2026)" \
+	"the confirmation, with the phone and reason chosen before, and the police number"
 r=$(answer 1012 "$OWNER2" 1)
 ref2=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
 is "$(screen "$r")" "17|$(render en report.done ref="$ref2")" "continued: the report accepted"
