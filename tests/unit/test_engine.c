@@ -1229,6 +1229,7 @@ static void sc_back(void)
 	     "5678", "2", "1", "1", NULL);
 	assert_non_null(estore_report_field(W.st, IMEI_B, "ref"));
 	assert_null(estore_report_field(W.st, IMEI_A, "ref"));
+	world_down();
 }
 
 /* Issue 18: a report interrupted (the network ended the session while its owner looked for
