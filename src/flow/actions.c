@@ -308,7 +308,11 @@ static void check_lookup(struct run *r)
 	}
 }
 
-static void act_check(struct run *r)
+/* Why the session's IMEI (as typed) is not an IMEI, as the imei_why action's outcome, or
+ * IMEI_WHY_VALID with the IMEI made its 15 digits; a length or digits fault empties it (the
+ * session keeps no input that is no IMEI at all). act_check and act_imei_why (a screen that
+ * asks again) give the same reasons from here. */
+static enum flow_outcome imei_why(struct run *r)
 {
 	struct imei im;
 
@@ -318,21 +322,38 @@ static void act_check(struct run *r)
 	switch (im.reason) {
 	case IMEI_OK:
 		snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
-		break;
+		return IMEI_WHY_VALID;
 	case IMEI_TOO_SHORT:
 	case IMEI_TOO_LONG:
 		r->s.imei[0] = '\0';
+		return IMEI_WHY_INVALID_LENGTH;
+	case IMEI_BAD_CHECK_DIGIT:
+		return IMEI_WHY_INVALID_CHECK;
+	case IMEI_RESERVED:
+		return IMEI_WHY_INVALID_RESERVED;
+	case IMEI_NOT_DIGITS:
+		break;
+	}
+	r->s.imei[0] = '\0';
+	return IMEI_WHY_INVALID_DIGITS;
+}
+
+static void act_check(struct run *r)
+{
+	switch (imei_why(r)) {
+	case IMEI_WHY_VALID:
+		break;
+	case IMEI_WHY_INVALID_LENGTH:
 		run_finish(r, CHECK_INVALID_LENGTH);
 		return;
-	case IMEI_NOT_DIGITS:
-		r->s.imei[0] = '\0';
-		run_finish(r, CHECK_INVALID_DIGITS);
-		return;
-	case IMEI_BAD_CHECK_DIGIT:
+	case IMEI_WHY_INVALID_CHECK:
 		run_finish(r, CHECK_INVALID_CHECK);
 		return;
-	case IMEI_RESERVED:
+	case IMEI_WHY_INVALID_RESERVED:
 		run_finish(r, CHECK_INVALID_RESERVED);
+		return;
+	default:
+		run_finish(r, CHECK_INVALID_DIGITS);
 		return;
 	}
 	/* Counted per caller only: a budget per IMEI would let strangers' checks refuse every
@@ -351,33 +372,7 @@ static void act_check(struct run *r)
  * invalid IMEI keeps the session. Pure: nothing is looked up or counted. */
 static void act_imei_why(struct run *r)
 {
-	struct imei im;
-
-	imei_parse(r->s.imei, strlen(r->s.imei), &im);
-	if (r->imei_raw_len > sizeof(r->s.imei) - 1 && im.reason != IMEI_NOT_DIGITS)
-		im.reason = IMEI_TOO_LONG;
-	switch (im.reason) {
-	case IMEI_OK:
-		snprintf(r->s.imei, sizeof(r->s.imei), "%s", im.imei);
-		run_finish(r, IMEI_WHY_VALID);
-		return;
-	case IMEI_TOO_SHORT:
-	case IMEI_TOO_LONG:
-		r->s.imei[0] = '\0';
-		run_finish(r, IMEI_WHY_INVALID_LENGTH);
-		return;
-	case IMEI_NOT_DIGITS:
-		r->s.imei[0] = '\0';
-		run_finish(r, IMEI_WHY_INVALID_DIGITS);
-		return;
-	case IMEI_BAD_CHECK_DIGIT:
-		run_finish(r, IMEI_WHY_INVALID_CHECK);
-		return;
-	case IMEI_RESERVED:
-		run_finish(r, IMEI_WHY_INVALID_RESERVED);
-		return;
-	}
-	run_finish(r, IMEI_WHY_INVALID_DIGITS);
+	run_finish(r, imei_why(r));
 }
 
 /* ---- handsets ------------------------------------------------------------------------- */
