@@ -191,19 +191,6 @@ is "$r" "END $(render en report.otp_locked minutes=1)" \
 # reports a phone for another number; the code screens, the code SMS to the owner's line and
 # the receipt there, all in the reporter's language -------------------------------------------
 esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
-# todo_is GOT WANT DESCRIPTION REASON: is, for a known defect: "not ok ... # TODO REASON" is
-# an expected failure (XFAIL), "ok ... # TODO" an unexpected pass that fails the run (XPASS):
-# the defect fixed, this becomes an is.
-todo_is() {
-	tap_n=$((tap_n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $tap_n - $3 # TODO $4"
-	else
-		echo "not ok $tap_n - $3 # TODO $4"
-		echo "#   got:  '$1'"
-		echo "#   want: '$2'"
-	fi
-}
 # texts_to WHO: the texts of the SMS to WHO since the mark, one line each (as esc writes them).
 texts_to() { sms_since | awk -F'\t' -v to="$1" '$1 == to { print $2 }'; }
 # The language menu lists every shipped language by its name, in the order of their codes.
@@ -239,19 +226,7 @@ for i in "${!LLANGS[@]}"; do
 	wrong=$(printf '%06d' $(((10#$code + 1) % 1000000)))
 	r=$(press "$wrong")
 	want="CON $(waiting "$l" report.otp_wrong tries=2 line="$line")"
-	if [ "$l" = ar ]; then
-		# doc/flows.md: the shipped texts leave room for the back and the home line on every
-		# screen but the two lists. Arabic's report.otp_wrong with the masked line is 69
-		# characters: with "0 رجوع" 76 fit a UCS-2 screen (80), with "00 الرئيسية" too 88 do
-		# not, and ceirgw leaves the home line out (00 still goes home). A known defect of the
-		# text (or of the doc): TODO until one of them changes.
-		todo_is "$r" "$want" "$l: a wrong code: the tries left, in $l" \
-			"ar report.otp_wrong leaves no room for the home line"
-		is "$r" "CON $(waiting_back "$l" report.otp_wrong tries=2 line="$line")" \
-			"$l: ... as shown today: the tries left, in $l, the back line only"
-	else
-		is "$r" "$want" "$l: a wrong code: the tries left, in $l"
-	fi
+	is "$r" "$want" "$l: a wrong code: the tries left, in $l"
 	is "$(press "$code")" "CON $(waiting "$l" report.reason)" \
 		"$l: the right code: what happened? in $l"
 	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" "$l: stolen: the police number"
