@@ -3,9 +3,11 @@
 # a new one, "another number" whose receipt reaches the owner's line (the reporter told
 # where), bursts (40 strangers asking codes for one line: at most rate-otp-line SMS reach it;
 # 300 wrong codes at once: at most verify-tries compared), no code in the log; then with
-# verify-report = id, "another number" unchanged (the receipt to the reporter). A real Redis
-# (one redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh), the real
-# ceirgw, a sendsms endpoint that records every SMS.
+# verify-report = id, "another number" unchanged (the receipt to the reporter). In fr, sw and
+# ar too: a reporter who chose its language, the code screens, the code SMS and the receipt to
+# the owner's line in that language. A real Redis (one redis-server, or a cluster with
+# CEIRGW_TEST_BACKEND=cluster: backend_lib.sh), the real ceirgw, a sendsms endpoint that
+# records every SMS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
@@ -43,6 +45,23 @@ msisdn,national_id
 254722000666,14142135
 254722000777,17320508
 EOF
+# Per language (fr, sw, ar; en is above), a reporter with no phone of its own that speaks it,
+# and an owner's line with a phone and an ID on record: the code to that line in the
+# reporter's language. Lines of their own, so that rate-otp-line's budget is theirs alone.
+LLANGS=(fr sw ar)
+L_TAC=(35675904 35250500 01194800)	# data/tacdb.csv: their maker and model below
+L_MAKER=(Oppo Nokia Apple)
+L_MODEL=(N1 6820 "iPhone 3GS")
+L_NATID=(27182818 B1618033 57721566)
+declare -a L_OWNER L_REPORTER L_IMEI
+for i in "${!LLANGS[@]}"; do
+	L_OWNER[i]=+25472200088$((i + 1))
+	L_REPORTER[i]=+25473300030$((i + 1))
+	L_IMEI[i]=$(imei_of "${L_TAC[i]}88$((i + 1))001")
+	echo "${L_IMEI[i]},${L_OWNER[i]#+},63902100000008$((i + 1)),2025-01-01,$today" \
+		>>"$TEST_TMP/pairings.csv"
+	echo "${L_OWNER[i]#+},${L_NATID[i]}" >>"$TEST_TMP/kyc.csv"
+done
 TTL=10
 gw_conf "$BACKEND_REDIS_CONF" info "verify-report = id+otp" "otp-ttl = $TTL" \
 	"rate-otp-line = 3/3600" "rate-otp-msisdn = 10/3600" "verify-tries = 3"
@@ -168,10 +187,69 @@ r=$(walk one2 "$BUYER" 2 2 0722000777 "$H" 17320508)
 is "$r" "END $(render en report.otp_locked minutes=1)" \
 	"no new code for the line while its code is locked: says for how long"
 
+# ---- 4. every language (fr, sw, ar; en above): a reporter who chose its language in the menu
+# reports a phone for another number; the code screens, the code SMS to the owner's line and
+# the receipt there, all in the reporter's language -------------------------------------------
+esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}"; }
+# texts_to WHO: the texts of the SMS to WHO since the mark, one line each (as esc writes them).
+texts_to() { sms_since | awk -F'\t' -v to="$1" '$1 == to { print $2 }'; }
+# The language menu lists every shipped language by its name, in the order of their codes.
+menu=""
+j=0
+for f in $(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | LC_ALL=C sort); do
+	j=$((j + 1))
+	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
+done
+for i in "${!LLANGS[@]}"; do
+	l=${LLANGS[i]} who=${L_REPORTER[i]} own=${L_OWNER[i]} imei=${L_IMEI[i]}
+	mk=${L_MAKER[i]} md=${L_MODEL[i]} line=$(masked "${L_OWNER[i]}")
+	name=$(sed -n 's/^name: *//p' "$top_srcdir/templates/$l.yaml")
+	n=$(printf '%s\n' "$menu" | sed -n "s/^\([1-9]\) $name\$/\1/p")
+	dial "g$l" "$who" >/dev/null
+	is "$(press 5)" "CON $(waiting en lang.menu languages="$menu")" "$l: the language menu"
+	is "$(press "$n")" "END $(render "$l" lang.done)" "$l: $name chosen for the reporter's number"
+	mark
+	is "$(dial "o$l" "$who")" "CON $(render "$l" menu.main)" "$l: the menu in $l"
+	is "$(press 2)" "CON $(waiting "$l" report.which)" "$l: report: no phone of its own: which"
+	is "$(press 2)" "CON $(waiting "$l" report.ask_owner)" "$l: another number: which one"
+	is "$(press "0${own:4}")" "CON $(waiting "$l" report.ask_imei)" "$l: ... the IMEI"
+	is "$(press "$imei")" "CON $(waiting "$l" report.ask_id)" "$l: ... the ID digits first (id+otp)"
+	is "$(press "${L_NATID[i]: -4}")" "CON $(waiting "$l" report.otp_ask line="$line")" \
+		"$l: the ID digits match: the code asked for in $l, the owner's line masked"
+	wait_for 10 has_code "$own"
+	ok $? "$l: the code reached the owner's line by SMS"
+	code=$(code_to "$own")
+	is "$(texts_to "$own")" "$(esc "$(render "$l" notify.otp otp="$code" minutes=1)")" \
+		"$l: one code SMS to the owner's line, in $l (the reporter's language)"
+	is "$(press 12)" "CON $(waiting "$l" report.otp_bad line="$line")" \
+		"$l: a malformed code: asked again in $l, no try used"
+	wrong=$(printf '%06d' $(((10#$code + 1) % 1000000)))
+	r=$(press "$wrong")
+	want="CON $(waiting "$l" report.otp_wrong tries=2 line="$line")"
+	is "$r" "$want" "$l: a wrong code: the tries left, in $l"
+	is "$(press "$code")" "CON $(waiting "$l" report.reason)" \
+		"$l: the right code: what happened? in $l"
+	is "$(press 1)" "CON $(waiting "$l" report.ask_police)" "$l: stolen: the police number"
+	is "$(press 1)" "CON $(waiting "$l" report.confirm phone="$mk $md" imei_tail="${imei:11}" \
+		reason="$(render "$l" reason.stolen)")" "$l: no police number: the confirmation"
+	r=$(press 1)
+	ref=$(ref_in "$r")
+	is "$r" "END $(render "$l" report.done_owner ref="$ref" line="$line")" \
+		"$l: accepted: where the reference and the PIN went, in $l"
+	wait_for 10 sh -c "tail -n +$(($(cat "$TEST_TMP/seen") + 1)) '$TEST_TMP/sms.log' |
+		awk -F'\t' -v to='$own' '\$1 == to' | grep -qF '$ref'"
+	rec=$(texts_to "$own" | grep -F "$ref")
+	pin=$(printf '%s' "$rec" | grep -ow '[0-9]\{6\}' | head -n1)
+	is "$rec" "$(esc "$(render "$l" notify.receipt ref="$ref" maker="$mk" model="$md" \
+		pin="$pin")")" "$l: the receipt with the PIN to the owner's line, in $l"
+	is "$(texts_to "$who" | wc -l)" 0 "$l: no SMS to the reporter"
+	is "$(R HGET "rep:{$imei}" receipt_to)" "$own" "$l: the report keeps where its receipt went"
+done
+
 gw_stop
 cp "$TEST_TMP/kyc.key" "$TEST_TMP/kyc.key.keep"	# gw_conf draws a new one: the imported
 						# digests need this one
-# ---- 4. verify-report = otp: 40 strangers ask codes for one line at once -----------------------
+# ---- 5. verify-report = otp: 40 strangers ask codes for one line at once -----------------------
 gw_conf "$BACKEND_REDIS_CONF" info "verify-report = otp" "otp-ttl = $TTL" \
 	"rate-otp-line = 3/3600" "verify-tries = 3"
 cp "$TEST_TMP/kyc.key.keep" "$TEST_TMP/kyc.key"
@@ -192,16 +270,17 @@ r=$(walk own "$OWNER4" 2 1)
 is "$r" "CON $(waiting en report.otp_ask line="$(masked "$OWNER4")")" \
 	"the owner's own line keeps its own budget"
 
-# ---- 5. no code, ID or full number in the log ------------------------------------------------
+# ---- 6. no code, ID or full number in the log ------------------------------------------------
 codes=$(grep -o '[0-9]\{6\}' "$TEST_TMP/sms.log" | sort -u)
 leaks=0
 for c in $codes; do grep -q "$c" "$TEST_TMP/ceirgw.log" && leaks=$((leaks + 1)); done
 is "$leaks" 0 "no code of the SMS in the log"
-is "$(grep -cE '31415926|A9876543|14142135|17320508|254712345678|254722000111' "$TEST_TMP/ceirgw.log")" 0 \
+is "$(grep -cE "31415926|A9876543|14142135|17320508|254712345678|254722000111$(printf '|%s' \
+	"${L_NATID[@]}" "${L_OWNER[@]#+}")" "$TEST_TMP/ceirgw.log")" 0 \
 	"no ID or full number in the log"
 
 gw_stop
-# ---- 6. verify-report = id: "another number" as before, the receipt to the reporter ---------------
+# ---- 7. verify-report = id: "another number" as before, the receipt to the reporter ---------------
 gw_conf "$BACKEND_REDIS_CONF" info "verify-report = id"
 cp "$TEST_TMP/kyc.key.keep" "$TEST_TMP/kyc.key"
 gw_start
