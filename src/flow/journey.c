@@ -427,8 +427,14 @@ static void step(struct run *r)
 
 /* ---- entry points ---------------------------------------------------------------------- */
 
-/* Splits text into inputs at sep (a copy, owned by r). At most ENGINE_USSD_INPUTS_MAX inputs:
- * -E2BIG beyond. */
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Splits text into inputs at sep (a copy, owned by r), each without the blanks around it (a
+ * phone's keypad or an aggregator may add one: "1 " is the choice 1). At most
+ * ENGINE_USSD_INPUTS_MAX inputs: -E2BIG beyond. */
 static int split_inputs(struct run *r, const char *text, size_t len, char sep)
 {
 	char *copy = talloc_strndup(r, text, len);
@@ -444,9 +450,15 @@ static int split_inputs(struct run *r, const char *text, size_t len, char sep)
 		return 0;
 	for (i = 0; i <= len; i++) {
 		if (i == len || copy[i] == sep) {
+			size_t end = i;
+
 			if (r->ninputs == ENGINE_USSD_INPUTS_MAX)
 				return -E2BIG;
-			copy[i] = '\0';
+			while (start < end && blank(copy[start]))
+				start++;
+			while (end > start && blank(copy[end - 1]))
+				end--;
+			copy[end] = '\0';
 			r->inputs[r->ninputs++] = copy + start;
 			start = i + 1;
 		}

@@ -1200,6 +1200,8 @@ static void sc_back(void)
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0*4");
 	ussd(ENGINE_USSD_CUMULATIVE, BUYER, "agg", "1*0*4*00");
+	comment("blanks around an input are no part of it: ' 0 ' is back, '1 ' the choice 1");
+	walk(BUYER, "sp", "", "1 ", " 0 ", NULL);
 	comment("a session from before the way back (no b=): 0 goes to the start");
 	estore_session(W.st, "old", BUYER, "v=1\ns=check_ask\nc=1\nl=en\n");
 	ussd(ENGINE_USSD_ANSWER, BUYER, "old", "0");
