@@ -375,27 +375,104 @@ static void act_imei_why(struct run *r)
 	run_finish(r, imei_why(r));
 }
 
+/* ---- a number's phones, one lookup each ------------------------------------------------- */
+
+/* The handsets and my_reports actions look at the newest phones the operators' data pairs
+ * with a number (store_msisdn_handsets, newest last), one store lookup each, all at once. The
+ * fan-out is the same for both: a context that begins with struct fan, a start per candidate
+ * (whose answer ends in fan_answered), and a done once every lookup answered (failed: an
+ * error of one of them; done frees the context). */
+#define FAN_MAX 16
+struct fan;
+typedef int (*fan_start_fn)(struct fan *f, unsigned i);
+typedef void (*fan_done_fn)(struct fan *f);
+struct fan {
+	struct run *r;
+	fan_start_fn start;
+	fan_done_fn done;
+	int outstanding;
+	int failed;
+	unsigned ncand;
+	uint64_t cand[FAN_MAX];
+};
+
+/* One candidate's lookup: its fan and which candidate it is (a talloc child of the fan). */
+struct fan_cand {
+	struct fan *f;
+	unsigned i;
+};
+
+static struct fan_cand *fan_cand_new(struct fan *f, unsigned i)
+{
+	struct fan_cand *cc = talloc_zero(f, struct fan_cand);
+
+	if (cc != NULL) {
+		cc->f = f;
+		cc->i = i;
+	}
+	return cc;
+}
+
+/* A lookup answered (err < 0: it failed); the last one runs done. */
+static void fan_answered(struct fan *f, int err)
+{
+	if (err < 0)
+		f->failed = err;
+	if (--f->outstanding == 0)
+		f->done(f);
+}
+
+/* The number's phones listed: the newest max of them looked up. f (a talloc child of its run,
+ * zeroed, its run, start and done set) is freed here on a failed list, else by done. */
+static void fan_out(struct fan *f, int err, const uint64_t *bodies, size_t n, unsigned max)
+{
+	size_t first = n > max ? n - max : 0;
+
+	if (err < 0) {
+		struct run *r = f->r;
+
+		talloc_free(f);
+		fail_store(r, err);
+		return;
+	}
+	for (size_t i = first; i < n && f->ncand < FAN_MAX; i++)
+		f->cand[f->ncand++] = bodies[i];
+	if (f->ncand == 0) {
+		f->done(f);
+		return;
+	}
+	f->outstanding = (int)f->ncand;
+	for (unsigned i = 0; i < f->ncand; i++) {
+		int rc = f->start(f, i);
+
+		if (rc < 0) {
+			f->failed = rc;
+			if (--f->outstanding == 0) {
+				f->done(f);	/* from a store answer: not reentrant */
+				return;
+			}
+		}
+	}
+}
+
 /* ---- handsets ------------------------------------------------------------------------- */
 
 /* The handsets action's own state: the phones the owner's number was seen with lately
  * (at most HANDSETS_CAND, newest last), each checked for the owner within the window. */
 #define HANDSETS_CAND 8
 struct handsets_ctx {
-	struct run *r;
-	int outstanding;
-	int failed;
-	uint64_t cand[HANDSETS_CAND];
+	struct fan fan;			/* first: a fan is its context */
 	bool cand_ok[HANDSETS_CAND];
-	unsigned ncand;
 };
 
-static void handsets_done(struct handsets_ctx *hc)
+static void handsets_done(struct fan *f)
 {
-	struct run *r = hc->r;
+	struct handsets_ctx *hc = (struct handsets_ctx *)f;
+	struct run *r = f->r;
 	unsigned i;
 
-	if (hc->failed) {
-		int err = hc->failed;
+	if (f->failed) {
+		int err = f->failed;
 
 		talloc_free(hc);
 		fail_store(r, err);
@@ -403,78 +480,52 @@ static void handsets_done(struct handsets_ctx *hc)
 	}
 	/* Newest first; the screen shows as many as fit (journey.c). */
 	r->s.nhandsets = 0;
-	for (i = hc->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
+	for (i = f->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
 		if (hc->cand_ok[i])
-			r->s.handsets[r->s.nhandsets++] = hc->cand[i];
+			r->s.handsets[r->s.nhandsets++] = f->cand[i];
 	talloc_free(hc);
 	run_build_handsets(r);
 	run_finish(r, r->s.nhandsets ? HANDSETS_SOME : HANDSETS_NONE);
 }
 
-/* One candidate's lookup: which of hc's it is. */
-struct cand_ctx {
-	struct handsets_ctx *hc;
-	unsigned i;
-};
-
 static void handsets_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
-	struct cand_ctx *cc = arg;
-	struct handsets_ctx *hc = cc->hc;
-	struct run *r = hc->r;
+	struct fan_cand *cc = arg;
+	struct fan *f = cc->f;
+	struct handsets_ctx *hc = (struct handsets_ctx *)f;
+	struct run *r = f->r;
 	uint64_t owner = e164_number(r->s.owner);
 	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days;
 
-	if (err < 0)
-		hc->failed = err;
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; err >= 0 && k < n; k++)
 		if (recs[k].msisdn == owner && recs[k].last_seen >= from)
 			hc->cand_ok[cc->i] = true;
 	talloc_free(cc);
-	if (--hc->outstanding == 0)
-		handsets_done(hc);
+	fan_answered(f, err);
+}
+
+static int handsets_start(struct fan *f, unsigned i)
+{
+	struct fan_cand *cc = fan_cand_new(f, i);
+	int rc = cc ? store_imei_pairings(f->r->e->st, f->cand[i], handsets_on_pairings, cc) :
+		      -ENOMEM;
+
+	if (rc < 0)
+		talloc_free(cc);
+	return rc;
 }
 
 static void handsets_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
 {
 	struct run *r = arg;
-	size_t first = n > HANDSETS_CAND ? n - HANDSETS_CAND : 0;
-	struct handsets_ctx *hc;
+	struct handsets_ctx *hc = talloc_zero(r, struct handsets_ctx);
 
-	if (err < 0) {
-		fail_store(r, err);
-		return;
-	}
-	hc = talloc_zero(r, struct handsets_ctx);
 	if (hc == NULL) {
-		fail_store(r, -ENOMEM);
+		fail_store(r, err < 0 ? err : -ENOMEM);
 		return;
 	}
-	hc->r = r;
-	for (size_t i = first; i < n; i++)
-		hc->cand[hc->ncand++] = bodies[i];
-	if (hc->ncand == 0) {
-		handsets_done(hc);
-		return;
-	}
-	hc->outstanding = (int)hc->ncand;
-	for (unsigned i = 0; i < hc->ncand; i++) {
-		struct cand_ctx *cc = talloc_zero(hc, struct cand_ctx);
-		int rc = cc ? store_imei_pairings(r->e->st, hc->cand[i], handsets_on_pairings, cc) :
-			      -ENOMEM;
-
-		if (rc < 0) {
-			talloc_free(cc);
-			hc->failed = rc;
-			if (--hc->outstanding == 0) {
-				handsets_done(hc);	/* from a store answer: not reentrant */
-				return;
-			}
-		} else {
-			cc->hc = hc;
-			cc->i = i;
-		}
-	}
+	hc->fan = (struct fan){ .r = r, .start = handsets_start, .done = handsets_done };
+	fan_out(&hc->fan, err, bodies, n, HANDSETS_CAND);
 }
 
 static void act_handsets(struct run *r)
@@ -1673,14 +1724,12 @@ static bool mine_verified(const struct run *r)
 	       strcmp(r->s.owner, r->msisdn) == 0;
 }
 
-/* The candidates: the newest IMEIs the operators' data pairs with the caller's number. */
+/* The candidates: the newest IMEIs the operators' data pairs with the caller's number, each
+ * with its report when it names the caller as the owner. */
 #define MINE_CAND 16
+_Static_assert(MINE_CAND <= FAN_MAX, "my reports' candidates fit a fan");
 struct mine_ctx {
-	struct run *r;
-	int outstanding;
-	int failed;
-	unsigned ncand;
-	uint64_t cand[MINE_CAND];
+	struct fan fan;			/* first: a fan is its context */
 	bool ok[MINE_CAND];		/* a report that names the caller as the owner */
 	enum report_state state[MINE_CAND];
 	long long created[MINE_CAND];
@@ -1695,7 +1744,7 @@ static int mine_line(struct run *r, const struct mine_ctx *mc, unsigned i, unsig
 {
 	char imei[16], key[40], state[48], date[11], maker[sizeof(r->maker) + sizeof(r->model)];
 
-	run_imei_of_body(mc->cand[i], imei);
+	run_imei_of_body(mc->fan.cand[i], imei);
 	snprintf(key, sizeof(key), "rstate.%s", report_state_name(mc->state[i]));
 	if (run_render_key(r, key, state, sizeof(state)) <= 0)
 		snprintf(state, sizeof(state), "%s", report_state_name(mc->state[i]));
@@ -1721,13 +1770,14 @@ static int mine_line(struct run *r, const struct mine_ctx *mc, unsigned i, unsig
 	return snprintf(out, outsz, "%u %s ...%s %s %s", n, maker, imei + 11, state, date);
 }
 
-static void mine_done(struct mine_ctx *mc)
+static void mine_done(struct fan *f)
 {
-	struct run *r = mc->r;
+	struct mine_ctx *mc = (struct mine_ctx *)f;
+	struct run *r = f->r;
 	size_t len = 0;
 
-	if (mc->failed) {
-		int err = mc->failed;
+	if (f->failed) {
+		int err = f->failed;
 
 		talloc_free(mc);
 		fail_store(r, err);
@@ -1736,7 +1786,7 @@ static void mine_done(struct mine_ctx *mc)
 	/* Newest first, as many as a pick can name. */
 	r->s.nmine = 0;
 	r->list[0] = '\0';
-	for (unsigned i = mc->ncand; i-- > 0 && r->s.nmine < SESS_HANDSETS_MAX;) {
+	for (unsigned i = f->ncand; i-- > 0 && r->s.nmine < SESS_HANDSETS_MAX;) {
 		char line[160];
 		int n;
 
@@ -1750,7 +1800,7 @@ static void mine_done(struct mine_ctx *mc)
 			line[0] = '\n';
 		memcpy(r->list + len, line, (size_t)n + (len > 0) + 1);
 		len += (size_t)n + (len > 0);
-		r->s.mine[r->s.nmine++] = mc->cand[i];
+		r->s.mine[r->s.nmine++] = f->cand[i];
 	}
 	talloc_free(mc);
 	r->s.imei[0] = '\0';
@@ -1760,79 +1810,54 @@ static void mine_done(struct mine_ctx *mc)
 	run_finish(r, r->s.nmine ? MY_REPORTS_SOME : MY_REPORTS_NONE);
 }
 
-struct mine_cand {
-	struct mine_ctx *mc;
-	unsigned i;
-};
-
 static void mine_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
-	struct mine_cand *cc = arg;
-	struct mine_ctx *mc = cc->mc;
+	struct fan_cand *cc = arg;
+	struct fan *f = cc->f;
+	struct mine_ctx *mc = (struct mine_ctx *)f;
 	unsigned i = cc->i;
 	struct report rep;
 
 	talloc_free(cc);
-	if (err < 0) {
-		mc->failed = err;
-	} else {
+	if (err >= 0) {
 		report_decode(&rep, kv, n);
 		/* Only the reports that name the caller as the owner: a report of the same phone
 		 * by someone else (a later owner, a thief's) is not the caller's to see. */
 		if (report_exists(&rep) && !rep.state_unknown && rep.ref[0] &&
-		    strcmp(rep.owner, mc->r->msisdn) == 0) {
+		    strcmp(rep.owner, f->r->msisdn) == 0) {
 			mc->ok[i] = true;
 			mc->state[i] = rep.state;
 			mc->created[i] = rep.created;
 			memcpy(mc->ref[i], rep.ref, sizeof(mc->ref[i]));
 		}
 	}
-	if (--mc->outstanding == 0)
-		mine_done(mc);
+	fan_answered(f, err);
+}
+
+static int mine_start(struct fan *f, unsigned i)
+{
+	struct fan_cand *cc = fan_cand_new(f, i);
+	char imei[16];
+	int rc;
+
+	run_imei_of_body(f->cand[i], imei);
+	rc = cc ? store_report_get(f->r->e->st, imei, mine_on_report, cc) : -ENOMEM;
+	if (rc < 0)
+		talloc_free(cc);
+	return rc;
 }
 
 static void mine_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
 {
 	struct run *r = arg;
-	size_t first = n > MINE_CAND ? n - MINE_CAND : 0;
-	struct mine_ctx *mc;
+	struct mine_ctx *mc = talloc_zero(r, struct mine_ctx);
 
-	if (err < 0) {
-		fail_store(r, err);
-		return;
-	}
-	mc = talloc_zero(r, struct mine_ctx);
 	if (mc == NULL) {
-		fail_store(r, -ENOMEM);
+		fail_store(r, err < 0 ? err : -ENOMEM);
 		return;
 	}
-	mc->r = r;
-	for (size_t i = first; i < n; i++)
-		mc->cand[mc->ncand++] = bodies[i];
-	if (mc->ncand == 0) {
-		mine_done(mc);
-		return;
-	}
-	mc->outstanding = (int)mc->ncand;
-	for (unsigned i = 0; i < mc->ncand; i++) {
-		struct mine_cand *cc = talloc_zero(mc, struct mine_cand);
-		char imei[16];
-		int rc;
-
-		run_imei_of_body(mc->cand[i], imei);
-		rc = cc ? store_report_get(r->e->st, imei, mine_on_report, cc) : -ENOMEM;
-		if (rc < 0) {
-			talloc_free(cc);
-			mc->failed = rc;
-			if (--mc->outstanding == 0) {
-				mine_done(mc);	/* from a store answer: not reentrant */
-				return;
-			}
-		} else {
-			cc->mc = mc;
-			cc->i = i;
-		}
-	}
+	mc->fan = (struct fan){ .r = r, .start = mine_start, .done = mine_done };
+	fan_out(&mc->fan, err, bodies, n, MINE_CAND);
 }
 
 static void act_my_reports(struct run *r)
