@@ -210,6 +210,17 @@ static const struct config_var vars[] = {
 	    "unset: none"),
 	RATE("api-key-quota", api_key_quota, "600/60",
 	     "requests one JSON API key may make: HITS/SECONDS (429 beyond)"),
+	/* The cross-border feed (issue 19, doc/exchange.md). */
+	VAR("country", CT_REGION, country, NULL,
+	    "the country whose decisions this ceirgw publishes (ISO 3166-1 alpha-2); unset: "
+	    "default-region"),
+	VAR("feed-origin", CT_WORD, feed_origin, NULL,
+	    "name of the country's feed log (its checkpoints' origin line and key name, e.g. "
+	    "ceir.example.ke/feed); unset: no feed is published"),
+	VAR("feed-key-file", CT_PATH, feed_key_file, NULL,
+	    "the feed's signing key (ceirgwctl feed keygen), mode 0600; needed with feed-origin"),
+	INT("feed-checkpoint-interval", feed_checkpoint_interval, "60", 1, 86400,
+	    "seconds between two signed checkpoints of the feed, when entries were added"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -697,6 +708,20 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 			 "redis-timeout (%ld ms): the wait holds the node's connection",
 			 cfg->path ? cfg->path : "built-in default", cfg->redis_replicas_timeout,
 			 cfg->redis_timeout);
+		goto fail;
+	}
+	if (cfg->country == NULL && (cfg->country = talloc_strdup(cfg, cfg->default_region)) == NULL)
+		goto oom;
+	if (cfg->feed_origin && strchr(cfg->feed_origin, '+')) {
+		snprintf(err, errsz, "%s: feed-origin = '%.200s': no '+' (it names the signing key, "
+			 "whose verifier line is name+id+key)",
+			 cfg->path ? cfg->path : "command line", cfg->feed_origin);
+		goto fail;
+	}
+	if (cfg->feed_origin && cfg->feed_key_file == NULL) {
+		snprintf(err, errsz, "%s: feed-origin is set but feed-key-file is not: the feed's "
+			 "checkpoints must be signed (ceirgwctl feed keygen makes the key)",
+			 cfg->path ? cfg->path : "command line");
 		goto fail;
 	}
 	config_parse_hostport(cfg->http_listen, cfg->http_host, sizeof(cfg->http_host),

@@ -79,6 +79,11 @@ struct ceirgw_config {
 	char *http_allow_ip_s;
 	char *ussd_token, *sms_token;	/* NULL: none required */
 	char *api_key_quota_s;
+	/* The cross-border feed (issue 19). */
+	char *country;		/* ISO 3166-1 alpha-2; config_load fills it from default_region */
+	char *feed_origin;	/* NULL: no feed */
+	char *feed_key_file;	/* absolute, or NULL */
+	char *feed_checkpoint_interval_s;
 
 	/* Parsed from the strings above. */
 	char http_host[256];
@@ -100,6 +105,7 @@ struct ceirgw_config {
 	long otp_ttl;
 	struct config_rate rate_otp_line, rate_otp_msisdn;
 	long box_heartbeat, box_max_frame, box_max_queue;
+	long feed_checkpoint_interval;
 	struct config_rate rate_check_msisdn, rate_check_imei, rate_report_msisdn,
 			   rate_report_imei, rate_verify_msisdn, rate_unblock_msisdn,
 			   rate_resend_msisdn;

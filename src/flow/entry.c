@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <talloc.h>
 
 #include "core/logging.h"
 #include "domain/imei.h"
 #include "domain/report.h"
+#include "feed/entry.h"
 #include "store/store.h"
 
 /* ---- the JSON API's check -------------------------------------------------------------- */
@@ -94,7 +96,46 @@ struct result_ctx {
 	bool unblock_rejected;
 	bool queued;		/* the SMS went into the outbox with the move */
 	char text[1024];
+	char feed[FEED_ENTRY_MAX];
 };
+
+/* The feed log's entry of a CEIR decision (feed/entry.h), when this ceirgw publishes a feed:
+ * a block (for the report's reason) or an unblock (recovered), dated today (UTC). Returns its
+ * length, 0 for none. */
+static int result_feed_entry(struct result_ctx *rc, enum report_event ev, char *out,
+			     size_t outsz)
+{
+	const struct ceirgw_config *cfg = rc->r->e->cfg;
+	struct feed_entry fe = { 0 };
+	struct tm tm;
+	time_t now = time(NULL);
+	int rv, reason;
+
+	if (cfg == NULL || cfg->feed_origin == NULL ||
+	    (ev != REPORT_EV_CEIR_BLOCKED && ev != REPORT_EV_CEIR_UNBLOCKED))
+		return 0;
+	snprintf(fe.country, sizeof(fe.country), "%s", cfg->country);
+	snprintf(fe.imei, sizeof(fe.imei), "%.15s", rc->r->s.imei);
+	if (ev == REPORT_EV_CEIR_BLOCKED) {
+		fe.status = FEED_BLOCKED;
+		reason = feed_reason_parse(rc->r->rep.reason, strlen(rc->r->rep.reason));
+		fe.reason = reason == FEED_LOST ? FEED_LOST : FEED_STOLEN;
+	} else {
+		fe.status = FEED_UNBLOCKED;
+		fe.reason = FEED_RECOVERED;
+	}
+	gmtime_r(&now, &tm);
+	fe.year = tm.tm_year + 1900;
+	fe.month = tm.tm_mon + 1;
+	fe.day = tm.tm_mday;
+	rv = feed_entry_format(&fe, out, outsz);
+	if (rv < 0) {
+		LOGP(LOGC_CEIR, LOGL_ERROR, "report %s: no feed entry (%s): the IMEI or the "
+		     "country does not make one", run_ref_log(rc->r), strerror(-rv));
+		return 0;
+	}
+	return rv;
+}
 
 static void result_end(struct result_ctx *rc, int err)
 {
@@ -176,30 +217,42 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		f[nf++] = (struct store_kv){ "reject_reason", 13, rc->reason, strlen(rc->reason) };
 	}
 	run_render_why(r, rc->reason);	/* in the report's language */
-	if (r->e->sms.outbox && r->e->sms.send) {
-		/* The SMS go into the outbox in the same step as the move: a ceirgw that stops
-		 * in between would otherwise see the result again, find it changes nothing, and
-		 * never tell the owner. */
+	{
 		struct store_sms sms[STORE_SMS_MAX];
-		size_t nsms = 0;
+		struct store_out out = { NULL, sms, 0, NULL, 0 };
 		char key[32];
 		int len;
 
-		snprintf(key, sizeof(key), "notify.%s",
-			 rc->unblock_rejected ? "rejected" : rc->result);
-		len = run_render_key(r, key, rc->text, sizeof(rc->text));
-		if (len > 0 && r->rep.reporter[0])
-			sms[nsms++] = (struct store_sms){ r->rep.reporter, rc->text, (size_t)len };
-		if (len > 0 && r->rep.owner[0] && strcmp(r->rep.owner, r->rep.reporter) != 0)
-			sms[nsms++] = (struct store_sms){ r->rep.owner, rc->text, (size_t)len };
-		rc->queued = true;
-		r->e->stats.sms_sent += nsms;
-		e = store_report_transition_sms(r->e->st, r->s.imei, ev, f, nf,
-						r->e->sms.outbox, sms, nsms, result_on_transition,
-						rc);
-	} else {
-		e = store_report_transition(r->e->st, r->s.imei, ev, f, nf,
-					    result_on_transition, rc);
+		if (r->e->sms.outbox && r->e->sms.send) {
+			/* The SMS go into the outbox in the same step as the move: a ceirgw that
+			 * stops in between would otherwise see the result again, find it changes
+			 * nothing, and never tell the owner. */
+			snprintf(key, sizeof(key), "notify.%s",
+				 rc->unblock_rejected ? "rejected" : rc->result);
+			len = run_render_key(r, key, rc->text, sizeof(rc->text));
+			out.stream = r->e->sms.outbox;
+			if (len > 0 && r->rep.reporter[0])
+				sms[out.nsms++] = (struct store_sms){ r->rep.reporter, rc->text,
+								      (size_t)len };
+			if (len > 0 && r->rep.owner[0] && strcmp(r->rep.owner, r->rep.reporter) != 0)
+				sms[out.nsms++] = (struct store_sms){ r->rep.owner, rc->text,
+								      (size_t)len };
+			rc->queued = true;
+			r->e->stats.sms_sent += out.nsms;
+		}
+		/* The country's feed (issue 19): the decision goes into the log in the same
+		 * step as the move, once. */
+		len = result_feed_entry(rc, ev, rc->feed, sizeof(rc->feed));
+		if (len > 0) {
+			out.feed = rc->feed;
+			out.feedlen = (size_t)len;
+		}
+		if (out.stream || out.feed)
+			e = store_report_transition_out(r->e->st, r->s.imei, ev, f, nf, &out,
+							result_on_transition, rc);
+		else
+			e = store_report_transition(r->e->st, r->s.imei, ev, f, nf,
+						    result_on_transition, rc);
 	}
 	if (e < 0)
 		result_end(rc, e);

@@ -34,6 +34,7 @@
 #include <sys/queue.h>
 
 #include "core/logging.h"
+#include "feed/entry.h"
 #include "store/cluster.h"
 #include "store/redis_ev.h"
 
@@ -50,6 +51,15 @@
 #define NODES_MAX (2 * CLUSTER_NODES_MAX + REDIS_SEEDS_MAX)
 #define RELAY_INDEX "rep:relay"	/* reports whose outbox has SMS the store relays */
 #define RELAY_REMEMBER_S 86400	/* an SMS relayed is not relayed again for this long */
+/* The country's feed log (issue 19): one slot, {feed}. An outbox item whose stream is
+ * FEED_MARK (a control character no configured stream name may hold) is a log entry. */
+#define FEED_MARK "\001feed"
+#define FEED_ENTRIES "feed:{feed}:entries"
+#define FEED_SEEN "feed:{feed}:seen:"
+#define FEED_CHECKPOINT "feed:{feed}:checkpoint"
+#define FEED_SIZE "feed:{feed}:size"
+#define FEED_LOCK "feed:{feed}:lock"
+#define FEED_REMEMBER_S (7 * 86400)	/* an entry appended is not appended again for this long */
 
 enum store_state { ST_DOWN, ST_CONNECTING, ST_UP };
 
@@ -138,15 +148,16 @@ static struct script report_create_script = {
 
 /* A report's state changes only from the states given, and with an idle time > 0 only when
  * its last change is at least that many seconds old (another journey may be at work on it).
- * The SMS that tell of the change are kept in the report's own slot in the same step
- * (KEYS[2], the report's outbox: field "<ref>:<n>", value "<stream>\n<to>\n<text>"), so
- * that a ceirgw that stops in between cannot leave one without the other; the store then
- * relays them to the outbox stream (relay_start). A Redis Cluster refuses a script whose keys
- * lie in two slots, and the outbox stream is one key for every report (issue 16). KEYS:
+ * What tells of the change is kept in the report's own slot in the same step (KEYS[2], the
+ * report's outbox: field "<ref>:<n>", value "<stream>\n<to>\n<text>"): the SMS, and the
+ * entry of the country's feed log (stream FEED_MARK, issue 19), so that a ceirgw that stops
+ * in between cannot leave one without the other; the store then relays them to the outbox
+ * stream or the feed log (relay_start). A Redis Cluster refuses a script whose keys lie in
+ * two slots, and the outbox stream is one key for every report (issue 16). KEYS:
  * rep:{imei}, rep:{imei}:out. ARGV: allowed states "a|b" and the new state (an event's row
- * of domain/report.h: report_transition writes no other move), the idle seconds,
- * the count of SMS, the outbox stream, their to and text pairs, then field/value pairs.
- * Returns the state now (or 'busy') and whether it changed; '' for no report. */
+ * of domain/report.h: report_transition writes no other move), the idle seconds, the count
+ * of items, their stream, to and text triples, then field/value pairs. Returns the state now
+ * (or 'busy') and whether it changed; '' for no report. */
 static struct script report_transition_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st then return {'', 0} end\n"
@@ -159,12 +170,12 @@ static struct script report_transition_script = {
 	"  return {'busy', 0}\n"
 	"end\n"
 	"local k = tonumber(ARGV[4])\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 6 + 2 * k))\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', now, unpack(ARGV, 5 + 3 * k))\n"
 	"local ref = redis.call('HGET', KEYS[1], 'ref') or ''\n"
 	"for i = 0, k - 1 do\n"
 	"  local n = redis.call('HINCRBY', KEYS[1], 'outseq', 1)\n"
 	"  redis.call('HSET', KEYS[2], ref .. ':' .. n,\n"
-	"             ARGV[5] .. '\\n' .. ARGV[6 + 2 * i] .. '\\n' .. ARGV[7 + 2 * i])\n"
+	"             ARGV[5 + 3 * i] .. '\\n' .. ARGV[6 + 3 * i] .. '\\n' .. ARGV[7 + 3 * i])\n"
 	"end\n"
 	"return {ARGV[2], 1}\n", ""
 };
@@ -232,6 +243,34 @@ static struct script enqueue_script = {
 	"id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))\n"
 	"redis.call('SET', KEYS[2], id, 'EX', ARGV[1])\n"
 	"return {id, 1}\n", ""
+};
+
+/* The country's feed log (issue 19): an entry appended once per id, its index the list's
+ * order. KEYS: the log, the id's dedup key (one slot). ARGV: the entry, how long the id is
+ * remembered (s). Returns the entry's index and whether it is new. */
+static struct script feed_append_script = {
+	"local i = redis.call('GET', KEYS[2])\n"
+	"if i then return {i, 0} end\n"
+	"local n = redis.call('RPUSH', KEYS[1], ARGV[1])\n"
+	"redis.call('SET', KEYS[2], n - 1, 'EX', ARGV[2])\n"
+	"return {tostring(n - 1), 1}\n", ""
+};
+
+/* A signed checkpoint replaces the last one only when its tree is not smaller, so that two
+ * checkpointers racing (one whose lock ran out) cannot roll the log back. KEYS: the
+ * checkpoint, its size. ARGV: the note, its tree size. Returns 1 written, 0 refused. */
+static struct script feed_checkpoint_script = {
+	"local cur = tonumber(redis.call('GET', KEYS[2]) or '-1')\n"
+	"if cur > tonumber(ARGV[2]) then return 0 end\n"
+	"redis.call('SET', KEYS[1], ARGV[1])\n"
+	"redis.call('SET', KEYS[2], ARGV[2])\n"
+	"return 1\n", ""
+};
+
+/* Lets the feed's lock go only by its holder. KEYS: the lock. ARGV: the holder. */
+static struct script feed_unlock_script = {
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+	"return 0\n", ""
 };
 
 /* A one-time code to an owner's line (issue 18): issued in one step with its limit and its
@@ -385,6 +424,7 @@ struct op {
 		store_limit_cb limit;
 		store_verify_cb verify;
 		store_number_cb number;
+		store_items_cb items;
 	} cb;
 	void *arg;
 	/* The key the command is routed by (its slot), and the command itself, kept to send
@@ -2129,11 +2169,19 @@ static void relay_one(struct relay *rl, const redisReply *f, const redisReply *v
 	memcpy(rs->field, f->str, f->len);
 	rs->flen = f->len;
 	snprintf(stream, sizeof(stream), "%.*s", (int)(nl1 - v->str), v->str);
-	snprintf(rid, sizeof(rid), "sms:%s:%.*s", rl->imei, (int)f->len, f->str);
-	kv[0] = (struct store_kv){ "to", 2, nl1 + 1, (size_t)(nl2 - nl1 - 1) };
-	kv[1] = (struct store_kv){ "text", 4, nl2 + 1, (size_t)(end - nl2 - 1) };
 	rl->left++;
-	rc = store_ceir_enqueue(rl->st, stream, rid, RELAY_REMEMBER_S, kv, 2, relay_queued, rs);
+	if (strcmp(stream, FEED_MARK) == 0) {
+		/* The country's feed log: appended once, by an id of the entry's own. */
+		snprintf(rid, sizeof(rid), "%s:%.*s", rl->imei, (int)f->len, f->str);
+		rc = store_feed_append(rl->st, rid, nl2 + 1, (size_t)(end - nl2 - 1),
+				       relay_queued, rs);
+	} else {
+		snprintf(rid, sizeof(rid), "sms:%s:%.*s", rl->imei, (int)f->len, f->str);
+		kv[0] = (struct store_kv){ "to", 2, nl1 + 1, (size_t)(nl2 - nl1 - 1) };
+		kv[1] = (struct store_kv){ "text", 4, nl2 + 1, (size_t)(end - nl2 - 1) };
+		rc = store_ceir_enqueue(rl->st, stream, rid, RELAY_REMEMBER_S, kv, 2,
+					relay_queued, rs);
+	}
 	if (rc < 0) {
 		rl->failed = true;
 		rl->left--;
@@ -2331,6 +2379,9 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&verify_script);
 	script_sha(&otp_issue_script);
 	script_sha(&otp_verify_script);
+	script_sha(&feed_append_script);
+	script_sha(&feed_checkpoint_script);
+	script_sha(&feed_unlock_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
 }
@@ -2760,15 +2811,23 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 static int start_relayed(struct op *op, const struct script *sc, const char *imei, int argc,
 			 const char **argv, const size_t *lens);
 
-static int report_transition(struct store *st, const char *imei, enum report_event ev,
-			     unsigned idle_s, const struct store_kv *fields,
-			     size_t n, const char *stream, const struct store_sms *sms,
-			     size_t nsms, store_result_cb cb, void *arg)
+/* One item of a report's outbox: an SMS to its stream, or an entry of the feed log. */
+static bool out_item_ok(const char *stream, const char *to, const char *text, size_t len)
 {
-	const char *argv[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	size_t lens[8 + 2 * STORE_SMS_MAX + 2 * FIELDS_MAX];
-	char idle[12], count[4], out[ID_MAX + 8], from[REPORT_SET_MAX];
+	return stream != NULL && *stream != '\0' && strlen(stream) <= ID_MAX &&
+	       strchr(stream, '\n') == NULL && to != NULL && *to != '\0' &&
+	       strchr(to, '\n') == NULL && text != NULL && len > 0;
+}
+
+static int report_transition(struct store *st, const char *imei, enum report_event ev,
+			     unsigned idle_s, const struct store_kv *fields, size_t n,
+			     const struct store_out *out, store_result_cb cb, void *arg)
+{
+	const char *argv[8 + 3 * (STORE_SMS_MAX + 1) + 2 * FIELDS_MAX];
+	size_t lens[8 + 3 * (STORE_SMS_MAX + 1) + 2 * FIELDS_MAX];
+	char idle[12], count[4], outkey[ID_MAX + 8], from[REPORT_SET_MAX];
 	const char *to = report_state_name(report_event_to(ev));
+	size_t nsms = out ? out->nsms : 0, nitems;
 	struct op *op;
 	int argc = 0, nfrom;
 
@@ -2778,12 +2837,13 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 	nfrom = report_states_format(report_event_from(ev), from, sizeof(from));
 	if (nfrom <= 0)
 		return -EINVAL;
+	nitems = nsms + (out && out->feed ? 1 : 0);
 	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
 	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || nsms > STORE_SMS_MAX ||
-	    (nsms && (stream == NULL || *stream == '\0' || strlen(stream) > ID_MAX ||
-		      strchr(stream, '\n')))) {
+	    (out && out->feed && (out->feedlen == 0 || out->feedlen > FEED_ENTRY_MAX ||
+				  memchr(out->feed, '\n', out->feedlen)))) {
 		talloc_free(op);
 		return -EINVAL;
 	}
@@ -2791,35 +2851,43 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 	lens[argc++] = 1;
 	argv[argc] = op->key;
 	lens[argc++] = op->keylen;
-	lens[argc] = (size_t)snprintf(out, sizeof(out), "%.*s:out", (int)op->keylen, op->key);
-	argv[argc++] = out;
+	lens[argc] = (size_t)snprintf(outkey, sizeof(outkey), "%.*s:out", (int)op->keylen,
+				      op->key);
+	argv[argc++] = outkey;
 	argv[argc] = from;
 	lens[argc++] = (size_t)nfrom;
 	argv[argc] = to;
 	lens[argc++] = strlen(to);
 	lens[argc] = (size_t)snprintf(idle, sizeof(idle), "%u", idle_s);
 	argv[argc++] = idle;
-	lens[argc] = (size_t)snprintf(count, sizeof(count), "%zu", nsms);
+	lens[argc] = (size_t)snprintf(count, sizeof(count), "%zu", nitems);
 	argv[argc++] = count;
-	argv[argc] = nsms ? stream : "";
-	lens[argc] = strlen(argv[argc]);
-	argc++;
 	for (size_t i = 0; i < nsms; i++) {
-		if (sms[i].to == NULL || strchr(sms[i].to, '\n') || *sms[i].to == '\0') {
+		if (!out_item_ok(out->stream, out->sms[i].to, out->sms[i].text, out->sms[i].len)) {
 			talloc_free(op);
 			return -EINVAL;
 		}
-		argv[argc] = sms[i].to;
-		lens[argc++] = strlen(sms[i].to);
-		argv[argc] = sms[i].text;
-		lens[argc++] = sms[i].len;
+		argv[argc] = out->stream;
+		lens[argc++] = strlen(out->stream);
+		argv[argc] = out->sms[i].to;
+		lens[argc++] = strlen(out->sms[i].to);
+		argv[argc] = out->sms[i].text;
+		lens[argc++] = out->sms[i].len;
+	}
+	if (out && out->feed) {
+		argv[argc] = FEED_MARK;
+		lens[argc++] = strlen(FEED_MARK);
+		argv[argc] = "-";
+		lens[argc++] = 1;
+		argv[argc] = out->feed;
+		lens[argc++] = out->feedlen;
 	}
 	argc = add_fields(argv, lens, argc, fields, n);
 	if (argc < 0) {
 		talloc_free(op);
 		return -EINVAL;
 	}
-	if (nsms == 0)
+	if (nitems == 0)
 		return op_start_script(op, &report_transition_script, argc, argv, lens);
 	return start_relayed(op, &report_transition_script, imei, argc, argv, lens);
 }
@@ -2860,7 +2928,7 @@ int store_report_transition(struct store *st, const char *imei, enum report_even
 			    const struct store_kv *fields, size_t n, store_result_cb cb,
 			    void *arg)
 {
-	return report_transition(st, imei, ev, 0, fields, n, NULL, NULL, 0, cb, arg);
+	return report_transition(st, imei, ev, 0, fields, n, NULL, cb, arg);
 }
 
 int store_report_transition_sms(struct store *st, const char *imei, enum report_event ev,
@@ -2868,16 +2936,27 @@ int store_report_transition_sms(struct store *st, const char *imei, enum report_
 				const char *stream, const struct store_sms *sms, size_t nsms,
 				store_result_cb cb, void *arg)
 {
+	struct store_out out = { stream, sms, nsms, NULL, 0 };
+
 	if (stream == NULL || *stream == '\0')
 		return -EINVAL;
-	return report_transition(st, imei, ev, 0, fields, n, stream, sms, nsms, cb, arg);
+	return report_transition(st, imei, ev, 0, fields, n, &out, cb, arg);
+}
+
+int store_report_transition_out(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
+				const struct store_out *out, store_result_cb cb, void *arg)
+{
+	if (out->nsms && (out->stream == NULL || *out->stream == '\0'))
+		return -EINVAL;
+	return report_transition(st, imei, ev, 0, fields, n, out, cb, arg);
 }
 
 int store_report_resume(struct store *st, const char *imei, enum report_event ev,
 			unsigned idle_s, const struct store_kv *fields, size_t n,
 			store_result_cb cb, void *arg)
 {
-	return report_transition(st, imei, ev, idle_s, fields, n, NULL, NULL, 0, cb, arg);
+	return report_transition(st, imei, ev, idle_s, fields, n, NULL, cb, arg);
 }
 
 int store_report_new_pin(struct store *st, const char *imei, const char *ref,
@@ -3444,5 +3523,232 @@ int store_verify_otp(struct store *st, const char *line, const char *who, const 
 				  (size_t)snprintf(t, sizeof(t), "%u", tries) };
 
 		return op_start_script(op, &otp_verify_script, 5, argv, lens);
+	}
+}
+
+/* ---- the country's feed log (issue 19, doc/exchange.md) -------------------------------- */
+
+static void items_fail(struct op *op, int err)
+{
+	op->cb.items(op->arg, err, NULL, 0);
+}
+
+/* LRANGE: an array of strings, lent as items (their values). */
+static bool items_reply(struct op *op, const redisReply *r)
+{
+	struct store_kv *it;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		items_fail(op, -EPROTO);
+		return true;
+	}
+	it = talloc_array(op, struct store_kv, r->elements ? r->elements : 1);
+	if (it == NULL) {
+		items_fail(op, -ENOMEM);
+		return true;
+	}
+	for (size_t i = 0; i < r->elements; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING) {
+			items_fail(op, -EPROTO);
+			return true;
+		}
+		it[i] = (struct store_kv){ NULL, 0, r->element[i]->str, r->element[i]->len };
+	}
+	op->cb.items(op->arg, 0, it, r->elements);
+	return true;
+}
+
+static const struct op_type items_type = { items_reply, items_fail };
+
+/* An integer reply (LLEN, a script's 0 or 1). */
+static bool int_reply(struct op *op, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_INTEGER) {
+		count_fail(op, -EPROTO);
+		return true;
+	}
+	op->cb.count(op->arg, 0, r->integer);
+	return true;
+}
+
+static const struct op_type int_type = { int_reply, count_fail };
+
+static struct op *feed_op(struct store *st, const struct op_type *type, const char *key,
+			  void *arg)
+{
+	struct op *op = op_new(st, type, arg);
+
+	if (op != NULL)
+		op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", key);
+	return op;
+}
+
+int store_feed_append(struct store *st, const char *id, const char *entry, size_t len,
+		      store_result_cb cb, void *arg)
+{
+	struct op *op;
+	char seen[ID_MAX + 32], ttl[16];
+
+	if (id == NULL || *id == '\0' || strlen(id) > ID_MAX || len == 0 || len > FEED_ENTRY_MAX)
+		return -EINVAL;
+	op = result_op_new(st, cb, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", FEED_ENTRIES);
+	{
+		const char *argv[] = { "2", FEED_ENTRIES, seen, entry, ttl };
+		size_t lens[] = { 1, strlen(FEED_ENTRIES),
+				  (size_t)snprintf(seen, sizeof(seen), "%s%s", FEED_SEEN, id), len,
+				  (size_t)snprintf(ttl, sizeof(ttl), "%d", FEED_REMEMBER_S) };
+
+		return op_start_script(op, &feed_append_script, 5, argv, lens);
+	}
+}
+
+int store_feed_size(struct store *st, store_count_cb cb, void *arg)
+{
+	struct op *op = feed_op(st, &int_type, FEED_ENTRIES, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.count = cb;
+	return key_command(op, "LLEN");
+}
+
+int store_feed_entries(struct store *st, uint64_t start, unsigned count, store_items_cb cb,
+		       void *arg)
+{
+	struct op *op;
+	char a[24], b[24];
+
+	if (count == 0 || count > STORE_FEED_ENTRIES_MAX || start > (uint64_t)INT64_MAX - count)
+		return -EINVAL;
+	op = feed_op(st, &items_type, FEED_ENTRIES, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.items = cb;
+	{
+		const char *argv[] = { "LRANGE", FEED_ENTRIES, a, b };
+		size_t lens[] = { 6, strlen(FEED_ENTRIES),
+				  (size_t)snprintf(a, sizeof(a), "%llu", (unsigned long long)start),
+				  (size_t)snprintf(b, sizeof(b), "%llu",
+						   (unsigned long long)(start + count - 1)) };
+
+		return op_start(op, 4, argv, lens);
+	}
+}
+
+/* "feed:{feed}:t:<level>:<n>": a hash tile's bytes, as many hashes as are known so far. */
+static int feed_tile_key(struct op *op, unsigned level, uint64_t n)
+{
+	int len = snprintf(op->key, sizeof(op->key), "feed:{feed}:t:%u:%llu", level,
+			   (unsigned long long)n);
+
+	if (len < 0 || (size_t)len >= sizeof(op->key) || level > 63)
+		return -EINVAL;
+	op->keylen = (size_t)len;
+	return 0;
+}
+
+int store_feed_tile_get(struct store *st, unsigned level, uint64_t n, store_data_cb cb,
+			void *arg)
+{
+	struct op *op = op_new(st, &get_type, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	if (feed_tile_key(op, level, n) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.data = cb;
+	return key_command(op, "GET");
+}
+
+int store_feed_tile_put(struct store *st, unsigned level, uint64_t n, unsigned first,
+			const void *hashes, size_t len, store_done_cb cb, void *arg)
+{
+	struct op *op;
+	char off[16];
+
+	if (len == 0 || len % 32 != 0 || first >= 256 || first * 32 + len > 256 * 32)
+		return -EINVAL;
+	op = op_new(st, &done_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (feed_tile_key(op, level, n) < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.done = cb;
+	{
+		/* At its place: writing the same hashes again (a checkpointer that stopped
+		 * half-way, then its successor) changes nothing. */
+		const char *argv[] = { "SETRANGE", op->key, off, hashes };
+		size_t lens[] = { 8, op->keylen,
+				  (size_t)snprintf(off, sizeof(off), "%u", first * 32), len };
+
+		return op_start(op, 4, argv, lens);
+	}
+}
+
+int store_feed_checkpoint_get(struct store *st, store_data_cb cb, void *arg)
+{
+	struct op *op = feed_op(st, &get_type, FEED_CHECKPOINT, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.data = cb;
+	return key_command(op, "GET");
+}
+
+int store_feed_checkpoint_put(struct store *st, uint64_t size, const char *note, size_t len,
+			      store_count_cb cb, void *arg)
+{
+	struct op *op;
+	char sz[24];
+
+	if (len == 0)
+		return -EINVAL;
+	op = feed_op(st, &int_type, FEED_CHECKPOINT, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.count = cb;
+	/* What followers are shown must outlive a failover: with redis-replicas-ack, answered
+	 * once the replicas have it (and with it the tiles written before). */
+	op->durable = st->o.replicas_ack > 0;
+	{
+		const char *argv[] = { "2", FEED_CHECKPOINT, FEED_SIZE, note, sz };
+		size_t lens[] = { 1, strlen(FEED_CHECKPOINT), strlen(FEED_SIZE), len,
+				  (size_t)snprintf(sz, sizeof(sz), "%llu",
+						   (unsigned long long)size) };
+
+		return op_start_script(op, &feed_checkpoint_script, 5, argv, lens);
+	}
+}
+
+int store_feed_lock(struct store *st, const char *holder, unsigned ttl_ms, bool take,
+		    store_count_cb cb, void *arg)
+{
+	struct op *op;
+	char ttl[16];
+
+	if (holder == NULL || *holder == '\0' || strlen(holder) > ID_MAX || (take && ttl_ms == 0))
+		return -EINVAL;
+	op = feed_op(st, take ? &setnx_type : &int_type, FEED_LOCK, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.count = cb;
+	if (take) {
+		const char *argv[] = { "SET", FEED_LOCK, holder, "NX", "PX", ttl };
+		size_t lens[] = { 3, strlen(FEED_LOCK), strlen(holder), 2, 2,
+				  (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms) };
+
+		return op_start(op, 6, argv, lens);
+	} else {
+		const char *argv[] = { "1", FEED_LOCK, holder };
+		size_t lens[] = { 1, strlen(FEED_LOCK), strlen(holder) };
+
+		return op_start_script(op, &feed_unlock_script, 3, argv, lens);
 	}
 }

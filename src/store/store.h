@@ -167,6 +167,20 @@ int store_report_transition_sms(struct store *st, const char *imei, enum report_
 				const char *stream, const struct store_sms *sms, size_t nsms,
 				store_result_cb cb, void *arg);
 
+/* The same with everything that tells of the move: the SMS (stream NULL and nsms 0 for none)
+ * and an entry of the country's feed log (feed/entry.h; feed NULL for none), which the store
+ * appends to the log once, as it relays the SMS (store_feed_append). */
+struct store_out {
+	const char *stream;
+	const struct store_sms *sms;
+	size_t nsms;
+	const char *feed;
+	size_t feedlen;
+};
+int store_report_transition_out(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
+				const struct store_out *out, store_result_cb cb, void *arg);
+
 /* The same, for a report a journey left half-way: only when its last change is idle_s
  * seconds old or more; else s is "busy" (another journey is at work on it) and nothing
  * changes. */
@@ -343,5 +357,40 @@ int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb
  * code). */
 int store_verify_otp(struct store *st, const char *line, const char *who, const char *requester,
 		     const char *digest, size_t len, unsigned tries, store_verify_cb cb, void *arg);
+
+/* ---- the country's feed log (issue 19, doc/exchange.md) ---- */
+
+/* Values lent for the call (each item's value; names unset). */
+typedef void (*store_items_cb)(void *arg, int err, const struct store_kv *items, size_t n);
+
+/* Appends an entry to the log once per id, however often it is called (the id is remembered
+ * for a week): s is the entry's index (decimal), changed false for a repeat. The relay calls
+ * it for the entries a report's move wrote (store_report_transition_out). */
+int store_feed_append(struct store *st, const char *id, const char *entry, size_t len,
+		      store_result_cb cb, void *arg);
+/* Entries in the log. */
+int store_feed_size(struct store *st, store_count_cb cb, void *arg);
+/* Entries start .. start + count - 1 (fewer past the end), in order. */
+#define STORE_FEED_ENTRIES_MAX 4096
+int store_feed_entries(struct store *st, uint64_t start, unsigned count, store_items_cb cb,
+		       void *arg);
+/* A hash tile's bytes (tile level, index): the hashes known so far, 32 bytes each, at most
+ * 256; found false for none. */
+int store_feed_tile_get(struct store *st, unsigned level, uint64_t n, store_data_cb cb,
+			void *arg);
+/* Writes hashes (len / 32 of them) into the tile from hash first on: the same bytes again
+ * change nothing. */
+int store_feed_tile_put(struct store *st, unsigned level, uint64_t n, unsigned first,
+			const void *hashes, size_t len, store_done_cb cb, void *arg);
+/* The signed checkpoint; found false before the first. */
+int store_feed_checkpoint_get(struct store *st, store_data_cb cb, void *arg);
+/* Replaces it with note, of tree size size, unless the stored one is of a larger tree: count
+ * 1 written, 0 refused. */
+int store_feed_checkpoint_put(struct store *st, uint64_t size, const char *note, size_t len,
+			      store_count_cb cb, void *arg);
+/* The checkpointer's lock: take (SET NX PX ttl_ms: count 1 when taken, 0 when another holds
+ * it) or release (only by its holder). */
+int store_feed_lock(struct store *st, const char *holder, unsigned ttl_ms, bool take,
+		    store_count_cb cb, void *arg);
 
 #endif

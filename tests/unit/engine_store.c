@@ -845,7 +845,8 @@ int store_report_find(struct store *st, const char *ref, size_t len, store_data_
 static void transition(struct store *st, struct pend *p, struct line *l, const char *imei,
 		       const char *from, const char *to, unsigned idle_s,
 		       const struct store_kv *fields, size_t n, const char *stream,
-		       const struct store_sms *sms, size_t nsms)
+		       const struct store_sms *sms, size_t nsms, const char *feed,
+		       size_t feedlen)
 {
 	struct erep *rp = report_of(st, imei);
 	const char *state = rep_get(rp, "state"), *updated;
@@ -879,6 +880,14 @@ static void transition(struct store *st, struct pend *p, struct line *l, const c
 		add(l, "\n  outbox %s %s ", stream, sms[i].to);
 		add_bytes(l, sms[i].text, sms[i].len);
 	}
+	if (feed) {
+		const char *seq = rep_get(rp, "outseq");
+
+		rep_setn(st, rp, "outseq", (seq ? atoll(seq) : 0) + 1);
+		/* Appended to the country's feed log by the relay, once (issue 19). */
+		add(l, "\n  feed ");
+		add_bytes(l, feed, feedlen);
+	}
 }
 
 /* The event's allowed states and target, as the real store gives them to its script. */
@@ -899,7 +908,7 @@ int store_report_transition(struct store *st, const char *imei, enum report_even
 	add_fields(l, fields, n);
 	p->cb.result = cb;
 	if (how != EF_TIMEOUT)
-		transition(st, p, l, imei, from, to, 0, fields, n, NULL, NULL, 0);
+		transition(st, p, l, imei, from, to, 0, fields, n, NULL, NULL, 0, NULL, 0);
 	return queue(st, p, l, how);
 }
 
@@ -918,7 +927,26 @@ int store_report_transition_sms(struct store *st, const char *imei, enum report_
 	add_fields(l, fields, n);
 	p->cb.result = cb;
 	if (how != EF_TIMEOUT)
-		transition(st, p, l, imei, from, to, 0, fields, n, stream, sms, nsms);
+		transition(st, p, l, imei, from, to, 0, fields, n, stream, sms, nsms, NULL, 0);
+	return queue(st, p, l, how);
+}
+
+int store_report_transition_out(struct store *st, const char *imei, enum report_event ev,
+				const struct store_kv *fields, size_t n,
+				const struct store_out *out, store_result_cb cb, void *arg)
+{
+	EVENT_FROM_TO(ev);
+	if (out->nsms && (out->stream == NULL || *out->stream == '\0'))
+		return -EINVAL;
+	OPEN("report_transition_out", " %s %s: %s -> %s sms=%zu feed=%d", imei,
+	     report_event_name(ev), from, to, out->nsms, out->feed != NULL);
+	struct pend *p = pend_new(st, RK_RESULT, arg);
+
+	add_fields(l, fields, n);
+	p->cb.result = cb;
+	if (how != EF_TIMEOUT)
+		transition(st, p, l, imei, from, to, 0, fields, n, out->stream, out->sms,
+			   out->nsms, out->feed, out->feedlen);
 	return queue(st, p, l, how);
 }
 
@@ -1000,7 +1028,7 @@ int store_report_resume(struct store *st, const char *imei, enum report_event ev
 	add_fields(l, fields, n);
 	p->cb.result = cb;
 	if (how != EF_TIMEOUT)
-		transition(st, p, l, imei, from, to, idle_s, fields, n, NULL, NULL, 0);
+		transition(st, p, l, imei, from, to, idle_s, fields, n, NULL, NULL, 0, NULL, 0);
 	return queue(st, p, l, how);
 }
 

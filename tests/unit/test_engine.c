@@ -1034,8 +1034,31 @@ static void sc_ceir_results(void)
 		    NULL);
 	ceir(r1, IMEI_A, "blocked", "");
 	ceir(r1, IMEI_A, "rejected", "duplicate");
-	estore_fail(W.st, "report_transition_sms", 1, EF_TIMEOUT);
+	estore_fail(W.st, "report_transition_out", 1, EF_TIMEOUT);
 	ceir(r1, IMEI_A, "unblocked", "");
+	world_down();
+
+	world_up(true, true);
+	comment("a feed (issue 19): blocks and unblocks go into the log with the move");
+	W.cfg.feed_origin = "ceir.example.ke/feed";
+	W.cfg.country = "KE";
+	seed_report(IMEI_A, make_ref("800000001", r1), "sent", "lost", OWNER1, OTHER, NULL, "en",
+		    NULL);
+	seed_report(IMEI_B, make_ref("800000002", r2), "sent", "stolen", OWNER2, OWNER2, NULL,
+		    "en", NULL);
+	ceir(r1, IMEI_A, "blocked", "");
+	ceir(r1, IMEI_A, "blocked", "");
+	ceir(r1, IMEI_A, "unblocked", "");
+	ceir(r2, IMEI_B, "rejected", "duplicate");
+	world_down();
+	world_up(false, true);
+	comment("without an SMS path the entry still goes with the move");
+	W.cfg.feed_origin = "ceir.example.ke/feed";
+	W.cfg.country = "KE";
+	seed_report(IMEI_B, make_ref("800000002", r2), "sent", "stolen", OWNER2, OWNER2, NULL,
+		    "en", NULL);
+	ceir(r2, IMEI_B, "blocked", "");
+	W.cfg.feed_origin = NULL;
 	world_down();
 }
 
