@@ -603,9 +603,12 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 	d->ch.results = results_start(d, &d->ch);
 	if (d->ch.results == NULL)
 		return -ENOMEM;
-	for (size_t i = 0; i < sizeof(http_channels) / sizeof(http_channels[0]); i++)
-		if (http_channels[i](&d->ch, d->http) < 0)
-			return -ENOMEM;
+	for (size_t i = 0; i < sizeof(http_channels) / sizeof(http_channels[0]); i++) {
+		int rc = http_channels[i](&d->ch, d->http);
+
+		if (rc < 0)
+			return rc;	/* the channel said why */
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct channels {
 	struct sendsms *sendsms;
 	struct results *results;
 	struct box *box;
+	struct feed *feed;	/* NULL: no feed published */
 	/* Callers' numbers: libphonenumber costs about 13 us a number, a third of what a
 	 * USSD step costs otherwise; numbers of one block (all but the last four digits) read
 	 * alike (domain/msisdn_memo.h). Follows default-region on reload. */
@@ -41,7 +42,8 @@ struct channels {
 #define CHANNELS_HTTP(X) \
 	X(ussd_http, "POST /ussd, from http-allow-ip with ussd-token: Africa's Talking's USSD") \
 	X(sms_http, "GET|POST /sms, from http-allow-ip with sms-token: Kannel smsbox's SMS") \
-	X(api, "GET /v1/imei/{imei}, with the keys of api-keys-file, each within api-key-quota")
+	X(api, "GET /v1/imei/{imei}, with the keys of api-keys-file, each within api-key-quota") \
+	X(feed, "GET /feed/..., to anyone: the country's signed log of decisions (feed-origin)")
 
 #define X(name, what) int channel_##name##_start(struct channels *ch, struct http_server *hs);
 CHANNELS_HTTP(X)
@@ -98,6 +100,14 @@ struct box_stats {
 };
 const struct box_stats *box_stats(const struct box *b);
 bool box_connected(const struct box *b);
+
+/* The country's feed (feed.c, doc/exchange.md): what /healthz shows of it. */
+struct feed_stats {
+	unsigned long long published;	/* the last checkpoint's tree size */
+	long long published_at;		/* when this process signed one; 0: not yet */
+	unsigned long long rounds, errors;
+};
+void feed_status(const struct feed *f, struct feed_stats *out);
 
 /* The CEIR results stream, read through the consumer group (doc/ceir-queue.md). */
 struct results *results_start(void *ctx, struct channels *ch);

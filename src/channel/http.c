@@ -100,6 +100,7 @@ struct http_req {
 	char *body;
 	size_t body_len, body_cap;
 	char *extra;			/* reply headers added by the handler */
+	bool cache_set;		/* a Cache-Control of the handler's in extra */
 	int status;			/* an error found while parsing, with its reason */
 	const char *reason, *message;
 };
@@ -389,10 +390,10 @@ static void req_send(struct http_req *r, int code, const char *reason, const cha
 	}
 	n = snprintf(head, sizeof(head),
 		     "HTTP/1.%d %d %s\r\n%s"
-		     "Content-Type: %s\r\nCache-Control: no-store\r\nDate: %s\r\n"
+		     "Content-Type: %s\r\n%sDate: %s\r\n"
 		     "Content-Length: %zu\r\n%s\r\n",
 		     r->minor == 0 ? 0 : 1, code, reason, r->extra ? r->extra : "", ctype,
-		     http_date(c->hs), len,
+		     r->cache_set ? "" : "Cache-Control: no-store\r\n", http_date(c->hs), len,
 		     !keepalive ? "Connection: close\r\n" :
 		     r->minor == 0 ? "Connection: keep-alive\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head)) {
@@ -424,6 +425,8 @@ int http_reply_header(struct http_req *req, const char *name, const char *value)
 	if (x == NULL)
 		return -ENOMEM;
 	req->extra = x;
+	if (strcasecmp(name, "Cache-Control") == 0)
+		req->cache_set = true;
 	return 0;
 }
 

@@ -126,7 +126,8 @@ const char *http_form_get(const struct http_form *f, const char *name);
  * -EINVAL/-ENOMEM. */
 int http_reply_header(struct http_req *req, const char *name, const char *value);
 
-/* Sends code with body as ctype; Cache-Control: no-store. HEAD gets the headers only. */
+/* Sends code with body as ctype; Cache-Control: no-store unless the handler added its own
+ * (http_reply_header). HEAD gets the headers only. */
 void http_reply(struct http_req *req, int code, const char *reason, const char *ctype,
 		const void *body, size_t len);
 /* text/plain; charset=utf-8 */

@@ -648,6 +648,151 @@ static void test_enqueue_once(void **state)
 	redisFree(c);
 }
 
+/* The country's feed log (issue 19): a CEIR decision's entry goes into the report's outbox
+ * with its move and is appended to the log once by the relay, whatever repeats; the
+ * checkpointer's reads and writes. */
+static bool log_has(void *arg)
+{
+	redisContext *c = arg;
+	redisReply *rr = redisCommand(c, "LLEN feed:{feed}:entries");
+	bool two = rr && rr->type == REDIS_REPLY_INTEGER && rr->integer == 2;
+
+	freeReplyObject(rr);
+	return two;
+}
+
+struct items {
+	int calls, err;
+	size_t n;
+	char first[64];
+};
+
+static void on_items(void *arg, int err, const struct store_kv *it, size_t n)
+{
+	struct items *x = arg;
+
+	x->calls++;
+	x->err = err;
+	x->n = n;
+	if (n)
+		snprintf(x->first, sizeof(x->first), "%.*s", (int)it[0].vlen, it[0].val);
+}
+
+static bool got_items(void *arg) { return ((struct items *)arg)->calls > 0; }
+
+static void test_feed(void **state)
+{
+	struct fixture *f = *state;
+	static const char imei[] = "356938035643809";
+	static const char entry[] = "KE 356938035643809 blocked stolen 2026-12-02";
+	const struct store_kv fields[] = { { "reason", 6, "stolen", 6 } };
+	struct store_sms sms = { "+254712345678", "blocked", 7 };
+	struct store_out out = { "ceirgw:outbox", &sms, 1, entry, sizeof(entry) - 1 };
+	struct result r;
+	struct answer a;
+	struct items it;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+	uint8_t hashes[64];
+
+	RUN(f, r, store_report_create(f->st, imei, "8000000011", fields, 1, on_result, &r));
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_VERIFY, NULL, 0, on_result, &r));
+	RUN(f, r, store_report_transition(f->st, imei, REPORT_EV_SEND, NULL, 0, on_result, &r));
+	RUN(f, r, store_report_transition_out(f->st, imei, REPORT_EV_CEIR_BLOCKED, NULL, 0, &out,
+					      on_result, &r));
+	assert_string_equal(r.s, "blocked");
+	assert_true(r.changed);
+	/* A repeat of the result moves nothing and writes nothing more. */
+	RUN(f, r, store_report_transition_out(f->st, imei, REPORT_EV_CEIR_BLOCKED, NULL, 0, &out,
+					      on_result, &r));
+	assert_false(r.changed);
+	assert_true(run_until(f->base, stream_has_one, c, 5000));
+	rr = redisCommand(c, "LRANGE feed:{feed}:entries 0 -1");
+	assert_int_equal(rr->elements, 1);
+	assert_string_equal(rr->element[0]->str, entry);
+	freeReplyObject(rr);
+	/* The same id again (a relay cut short and done over by the sweep): once. */
+	RUN(f, r, store_feed_append(f->st, "356938035643809:8000000011:2", entry,
+				    sizeof(entry) - 1, on_result, &r));
+	assert_string_equal(r.s, "0");	/* the SMS was :1, the entry :2 */
+	assert_false(r.changed);
+	RUN(f, r, store_feed_append(f->st, "x:1", entry, sizeof(entry) - 1, on_result, &r));
+	assert_string_equal(r.s, "1");
+	assert_true(r.changed);
+	assert_true(run_until(f->base, log_has, c, 5000));
+	assert_int_equal(int_reply(c, "HLEN rep:{356938035643809}:out"), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_size(f->st, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 2);
+	memset(&it, 0, sizeof(it));
+	assert_int_equal(store_feed_entries(f->st, 1, 10, on_items, &it), 0);
+	assert_true(run_until(f->base, got_items, &it, 5000));
+	assert_int_equal(it.n, 1);	/* fewer past the end */
+	assert_string_equal(it.first, entry);
+	assert_int_equal(store_feed_entries(f->st, 0, 0, on_items, &it), -EINVAL);
+	assert_int_equal(store_feed_entries(f->st, 0, STORE_FEED_ENTRIES_MAX + 1, on_items, &it),
+			 -EINVAL);
+	/* Tiles: hashes at their place; the same again changes nothing. */
+	for (int i = 0; i < 64; i++)
+		hashes[i] = (uint8_t)i;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_tile_put(f->st, 0, 3, 1, hashes, 64, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_tile_put(f->st, 0, 3, 2, hashes + 32, 32, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_tile_get(f->st, 0, 3, on_data, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_true(a.found);
+	assert_int_equal(a.len, 96);
+	assert_memory_equal(a.data + 32, hashes, 64);
+	assert_int_equal(store_feed_tile_put(f->st, 0, 3, 255, hashes, 64, on_done, &a), -EINVAL);
+	assert_int_equal(store_feed_tile_put(f->st, 0, 3, 0, hashes, 31, on_done, &a), -EINVAL);
+	/* Checkpoints never go back to a smaller tree. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_checkpoint_put(f->st, 2, "two", 3, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_checkpoint_put(f->st, 1, "one", 3, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_checkpoint_get(f->st, on_data, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_memory_equal(a.data, "two", 3);
+	/* The lock: one holder; only it lets go. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_lock(f->st, "a", 10000, true, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_lock(f->st, "b", 10000, true, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_lock(f->st, "b", 0, false, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_feed_lock(f->st, "a", 0, false, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.count, 1);
+	/* Every key in one slot. */
+	rr = redisCommand(c, "CLUSTER KEYSLOT feed:{feed}:entries");
+	if (rr->type == REDIS_REPLY_INTEGER) {
+		long long slot = rr->integer;
+
+		freeReplyObject(rr);
+		rr = redisCommand(c, "CLUSTER KEYSLOT feed:{feed}:t:0:3");
+		assert_int_equal(rr->integer, slot);
+	}
+	freeReplyObject(rr);
+	redisFree(c);
+}
+
 /* Commands stuck behind a paused server when it dies: each answered once, -EAGAIN. */
 static void test_pending_answered_once(void **state)
 {
@@ -815,6 +960,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),
