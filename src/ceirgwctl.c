@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/feed.h"
 #include "ctl/phone.h"
 #include "core/config.h"
 #include "core/redis_url.h"
@@ -101,6 +102,10 @@ static void usage(FILE *out)
 		"                     [--region CC] VALUE...\n"
 		"      show what the store holds: an IMEI's numbers with their seen windows and\n"
 		"      whether it is duplicated, or a number's IMEIs\n"
+		"  feed keygen --origin ORIGIN --out FILE\n"
+		"      make the Ed25519 key that signs the feed's checkpoints (C2SP signed\n"
+		"      notes): the signer key to FILE (mode 0600, never overwritten), the\n"
+		"      verifier keys for neighbours on standard output (ceirgwctl feed --help)\n"
 		"\n"
 		"Where the store is: --redis URL (redis://[user:pass@]host:port[/db] or\n"
 		"unix:///path), or --redis-cluster SEEDS, a Redis Cluster's seed nodes\n"
@@ -978,6 +983,8 @@ int main(int argc, char **argv)
 		rc = phone_main(c.ctx, argc - 1, argv + 1);
 	} else if (strcmp(argv[1], "flows") == 0) {
 		rc = run_flows(&c, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "feed") == 0) {
+		rc = feed_main(c.ctx, argc - 1, argv + 1);
 	} else {
 		fprintf(stderr, "ceirgwctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);
