@@ -77,6 +77,31 @@ void pairs_kyc_key(uint64_t msisdn, int bucket_digits, char key[PAIRS_KEY_MAX], 
 void pairs_kyc_encode(const struct kyc_rec *r, uint8_t out[PAIRS_KYC_VALUE_LEN]);
 int pairs_kyc_decode(const uint8_t *v, size_t len, struct kyc_rec *r);
 
+/* ---- foreign decisions (issue 19): what neighbours' feeds say of an IMEI ----
+ * "fx:{1234}" (the IMEI's last PAIRS_FOREIGN_BUCKET_DIGITS digits) and the IMEI's field as
+ * pairs_imei_key's: 10^4 buckets keep a million foreign IMEIs at about 100 fields a bucket,
+ * within hash-max-listpack-entries. The value: one 5-byte record per country that blocks
+ * the IMEI (an unblock takes the country's record out): the country (2 letters), the
+ * reason ('S' stolen, 'L' lost) and the day (days since 2000-01-01, big-endian). */
+#define PAIRS_FOREIGN_BUCKET_DIGITS 4
+#define PAIRS_FOREIGN_MAX 16		/* countries kept per IMEI */
+#define PAIRS_FOREIGN_REC_LEN 5
+struct foreign_rec {
+	char country[3];
+	char reason;		/* 'S' stolen, 'L' lost */
+	uint16_t day;
+};
+void pairs_foreign_key(uint64_t body, char key[PAIRS_KEY_MAX], size_t *keylen,
+		       uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen);
+size_t pairs_foreign_encode(const struct foreign_rec *recs, size_t n, uint8_t *out);
+/* Returns the number of records (<= max) or -EINVAL for a value that is not one. */
+int pairs_foreign_decode(const uint8_t *v, size_t len, struct foreign_rec *recs, size_t max);
+/* One decision of country into recs[0..*n): a block (reason 'S' or 'L') replaces the
+ * country's record or adds it (the oldest day gives way past PAIRS_FOREIGN_MAX); reason '\0'
+ * (an unblock) takes it out. The store's script does the same in Lua (store.c). */
+void pairs_foreign_merge(struct foreign_rec *recs, size_t *n, const char country[2],
+			 char reason, uint16_t day);
+
 /* "YYYY-MM-DD" (or an ISO 8601 date-time starting so) to days since 2000-01-01, for dates
  * from 2000-01-01 to 2179-06-06. Returns 0 or -EINVAL. */
 int pairs_parse_date(const char *s, size_t len, uint16_t *days);

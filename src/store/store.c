@@ -273,6 +273,35 @@ static struct script feed_unlock_script = {
 	"return 0\n", ""
 };
 
+/* Neighbours' decisions on IMEIs of one bucket (issue 19), in log order, as
+ * pairs_foreign_merge does them: a block replaces the country's 5-byte record or adds it (the
+ * oldest day gives way past 16 countries), an unblock takes it out. KEYS: the bucket. ARGV:
+ * field, country, record (reason and day, 3 bytes; '' for an unblock) for each decision. */
+static struct script foreign_apply_script = {
+	"for i = 1, #ARGV, 3 do\n"
+	"  local f, c, r = ARGV[i], ARGV[i + 1], ARGV[i + 2]\n"
+	"  local v = redis.call('HGET', KEYS[1], f) or ''\n"
+	"  local out, n = {}, 0\n"
+	"  for j = 1, #v - 4, 5 do\n"
+	"    local rec = string.sub(v, j, j + 4)\n"
+	"    if string.sub(rec, 1, 2) ~= c then n = n + 1; out[n] = rec end\n"
+	"  end\n"
+	"  if r ~= '' then\n"
+	"    if n >= 16 then\n"
+	"      local old = 1\n"
+	"      for j = 2, n do\n"
+	"        if string.sub(out[j], 4, 5) < string.sub(out[old], 4, 5) then old = j end\n"
+	"      end\n"
+	"      out[old] = out[n]; out[n] = nil; n = n - 1\n"
+	"    end\n"
+	"    n = n + 1; out[n] = c .. r\n"
+	"  end\n"
+	"  if n == 0 then redis.call('HDEL', KEYS[1], f)\n"
+	"  else redis.call('HSET', KEYS[1], f, table.concat(out)) end\n"
+	"end\n"
+	"return 1\n", ""
+};
+
 /* A one-time code to an owner's line (issue 18): issued in one step with its limit and its
  * SMS. KEYS: the code's record otp:{+line}:<who> (a hash: the code's keyed digest d, the
  * number that asked for it by, wrong tries n), the codes sent in the window
@@ -425,6 +454,7 @@ struct op {
 		store_verify_cb verify;
 		store_number_cb number;
 		store_items_cb items;
+		store_foreign_cb foreign;
 	} cb;
 	void *arg;
 	/* The key the command is routed by (its slot), and the command itself, kept to send
@@ -2382,6 +2412,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&feed_append_script);
 	script_sha(&feed_checkpoint_script);
 	script_sha(&feed_unlock_script);
+	script_sha(&foreign_apply_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
 }
@@ -3751,4 +3782,172 @@ int store_feed_lock(struct store *st, const char *holder, unsigned ttl_ms, bool 
 
 		return op_start_script(op, &feed_unlock_script, 3, argv, lens);
 	}
+}
+
+/* ---- neighbours' decisions (issue 19) --------------------------------------------------- */
+
+static void foreign_fail(struct op *op, int err)
+{
+	op->cb.foreign(op->arg, err, NULL, 0);
+}
+
+static bool foreign_reply(struct op *op, const redisReply *r)
+{
+	struct foreign_rec recs[PAIRS_FOREIGN_MAX];
+	int n = 0;
+
+	if (r->type == REDIS_REPLY_STRING)
+		n = pairs_foreign_decode((const uint8_t *)r->str, r->len, recs, PAIRS_FOREIGN_MAX);
+	if (n < 0) {
+		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a foreign value that does not decode",
+		     op->node->address, op->key);
+		foreign_fail(op, -EPROTO);
+	} else {
+		op->cb.foreign(op->arg, 0, recs, (size_t)n);
+	}
+	return true;
+}
+
+static const struct op_type foreign_type = { foreign_reply, foreign_fail };
+
+/* pairs_foreign_key has no bucket digits of its own to take. */
+static void foreign_key(uint64_t body, int digits, char *key, size_t *keylen, uint8_t *field,
+			size_t *fieldlen)
+{
+	(void)digits;
+	pairs_foreign_key(body, key, keylen, field, fieldlen);
+}
+
+int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg)
+{
+	struct op *op = op_new(st, &foreign_type, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.foreign = cb;
+	return field_op(op, foreign_key, imei_body);
+}
+
+/* One store_foreign_apply: answered once every bucket's script answered. */
+struct foreign_batch {
+	store_done_cb cb;
+	void *arg;
+	unsigned left;
+	int err;
+};
+
+static void foreign_bucket_done(void *arg, int err)
+{
+	struct foreign_batch *b = arg;
+
+	if (err < 0 && b->err == 0)
+		b->err = err;
+	if (--b->left > 0)
+		return;
+	b->cb(b->arg, b->err);
+	talloc_free(b);
+}
+
+struct foreign_item {
+	size_t i;		/* its place in the batch: the log's order within a bucket */
+	char key[PAIRS_KEY_MAX];
+	size_t keylen;
+	uint8_t field[PAIRS_FIELD_MAX];
+	size_t fieldlen;
+	uint8_t rec[3];
+	size_t reclen;
+	char country[2];
+};
+
+static int foreign_item_cmp(const void *a, const void *b)
+{
+	const struct foreign_item *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
+			store_done_cb cb, void *arg)
+{
+	struct foreign_batch *b;
+	struct foreign_item *it;
+	size_t i, j;
+
+	if (n == 0 || n > STORE_FEED_ENTRIES_MAX)
+		return -EINVAL;
+	b = talloc_zero(st, struct foreign_batch);
+	it = b ? talloc_array(b, struct foreign_item, n) : NULL;
+	if (it == NULL) {
+		talloc_free(b);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t body = 0;
+		uint16_t days;
+		char ymd[16];
+
+		for (j = 0; j < 14; j++)
+			body = body * 10 + (uint64_t)(e[i].imei[j] - '0');
+		snprintf(ymd, sizeof(ymd), "%04d-%02d-%02d", e[i].year % 10000, e[i].month % 100,
+			 e[i].day % 100);
+		if (pairs_parse_date(ymd, 10, &days) < 0) {
+			talloc_free(b);
+			return -EINVAL;
+		}
+		it[i].i = i;
+		pairs_foreign_key(body, it[i].key, &it[i].keylen, it[i].field, &it[i].fieldlen);
+		memcpy(it[i].country, e[i].country, 2);
+		it[i].reclen = 0;
+		if (e[i].status == FEED_BLOCKED) {
+			it[i].rec[0] = e[i].reason == FEED_LOST ? 'L' : 'S';
+			it[i].rec[1] = (uint8_t)(days >> 8);
+			it[i].rec[2] = (uint8_t)days;
+			it[i].reclen = 3;
+		}
+	}
+	qsort(it, n, sizeof(*it), foreign_item_cmp);
+	b->cb = cb;
+	b->arg = arg;
+	b->left = 1;		/* held until every bucket's script is started */
+	for (i = 0; i < n; i = j) {
+		const char **argv;
+		size_t *lens, argc = 2;
+		struct op *op;
+
+		for (j = i + 1; j < n && strcmp(it[j].key, it[i].key) == 0; j++)
+			;
+		op = op_new(st, &done_type, b);
+		argv = op ? talloc_array(op, const char *, 2 + 3 * (j - i)) : NULL;
+		lens = argv ? talloc_array(op, size_t, 2 + 3 * (j - i)) : NULL;
+		if (lens == NULL) {
+			talloc_free(op);
+			if (b->err == 0)
+				b->err = op ? -ENOMEM : op_new_err(st);
+			continue;
+		}
+		op->cb.done = foreign_bucket_done;
+		memcpy(op->key, it[i].key, it[i].keylen);
+		op->keylen = it[i].keylen;
+		argv[0] = "1";
+		lens[0] = 1;
+		argv[1] = op->key;
+		lens[1] = op->keylen;
+		for (size_t k = i; k < j; k++) {
+			argv[argc] = (const char *)it[k].field;
+			lens[argc++] = it[k].fieldlen;
+			argv[argc] = it[k].country;
+			lens[argc++] = 2;
+			argv[argc] = (const char *)it[k].rec;
+			lens[argc++] = it[k].reclen;
+		}
+		b->left++;
+		if (op_start_script(op, &foreign_apply_script, (int)argc, argv, lens) < 0) {
+			b->left--;
+			if (b->err == 0)
+				b->err = -EAGAIN;
+		}
+	}
+	foreign_bucket_done(b, 0);
+	return 0;
 }

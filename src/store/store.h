@@ -358,6 +358,19 @@ int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb
 int store_verify_otp(struct store *st, const char *line, const char *who, const char *requester,
 		     const char *digest, size_t len, unsigned tries, store_verify_cb cb, void *arg);
 
+/* ---- neighbours' decisions (issue 19, doc/exchange.md) ---- */
+
+/* What the neighbours' feeds say of an IMEI (its 14-digit body): the countries that block it
+ * (store/pairs.h); n 0 for none. */
+typedef void (*store_foreign_cb)(void *arg, int err, const struct foreign_rec *recs, size_t n);
+int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg);
+/* Applies a peer's entries (at most STORE_FEED_ENTRIES_MAX, in its log's order): one script
+ * per bucket, each atomic; answered once all are, with the first error. Applying the same
+ * entries again in the same order leaves the same state. */
+struct feed_entry;
+int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
+			store_done_cb cb, void *arg);
+
 /* ---- the country's feed log (issue 19, doc/exchange.md) ---- */
 
 /* Values lent for the call (each item's value; names unset). */
