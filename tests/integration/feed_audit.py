@@ -73,7 +73,7 @@ def mth(hashes):
 
 
 def open_note(note, vkey):
-    name, keyid_hex, key_b64 = vkey.split("+")
+    name, keyid_hex, key_b64 = vkey.split("+", 2)
     key = base64.b64decode(key_b64, validate=True)
     if len(key) != 33 or key[0] != 1:
         fail("the verifier key is not an Ed25519 key")
@@ -123,7 +123,7 @@ def main():
     text = open_note(fetch(base + "/checkpoint"), vkey)
     lines = text.decode().split("\n")
     origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
-    if origin != vkey.split("+")[0]:
+    if origin != vkey.split("+", 2)[0]:
         fail("the checkpoint's origin %s is not the key's name" % origin)
 
     entries = []

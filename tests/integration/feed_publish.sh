@@ -15,7 +15,7 @@ AUDIT="python3 $top_srcdir/tests/integration/feed_audit.py"
 
 # ---- the key ----
 vkey=$("$CEIRGWCTL" feed keygen --origin "$ORIGIN" --out "$TEST_TMP/feed.key" | head -n1)
-[[ $vkey =~ ^ceir\.test\.ke/feed\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43}=$ ]]
+[[ $vkey =~ ^ceir\.test\.ke/feed\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$ ]]
 ok $? "feed keygen prints the verifier key line ($vkey)"
 is "$(stat -c %a "$TEST_TMP/feed.key")" 600 "the signing key is written with mode 0600"
 "$CEIRGWCTL" feed keygen --origin "$ORIGIN" --out "$TEST_TMP/feed.key" >/dev/null 2>&1
@@ -105,7 +105,7 @@ is "$(sort "$TEST_TMP/e1")" "$expect" \
 tail -n 300 "$TEST_TMP/reports" | while read -r imei ref _; do
 	result "$imei" "$ref" blocked
 done | R >/dev/null
-sleep 0.3
+sleep 0.05
 kill -9 "$gw"
 wait "$gw" 2>/dev/null
 # What the killed ceirgw was given and did not acknowledge, as if it had waited a minute: the
@@ -140,7 +140,7 @@ is "$(code /feed/tile/0/002.p/188)" 200 "the right edge's partial tile is served
 is "$(code /feed/tile/0/2)" 404 "a tile index not written as the spec says is a 404"
 is "$(code /feed/tile/entries/x000/002)" 404 "a non-canonical index is a 404"
 is "$(code /feed/tile/entries/002.p/0)" 404 "a partial bundle of width 0 is a 404"
-is "$(code /feed/../healthz)" 404 "no path escapes /feed/"
+is "$(curl -s --path-as-is -o /dev/null -w "%{http_code}" "http://127.0.0.1:$hport/feed/../healthz")" 404 "no path escapes /feed/"
 is "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$hport/feed/checkpoint")" \
 	405 "only GET"
 like "$(curl -sI "http://127.0.0.1:$hport/feed/tile/0/000")" "immutable" \
