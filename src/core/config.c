@@ -230,11 +230,23 @@ static char **slot(struct ceirgw_config *cfg, const struct config_var *v)
 	return (char **)((char *)cfg + v->offset);
 }
 
+/* The variables of a `group = feed-peer` (issue 19): one group per neighbour's feed. */
+static const char *const peer_vars[] = { "origin", "url", "key", "country", "poll-interval" };
+#define NPEER_VARS (sizeof(peer_vars) / sizeof(peer_vars[0]))
+
 /* libgw hook: -1 when the group is not ours, else whether the variable belongs to it. */
 static int allowed_in_group(Octstr *group, Octstr *variable)
 {
 	size_t i;
 
+	if (octstr_str_compare(group, "feed-peer") == 0) {
+		if (octstr_str_compare(variable, "group") == 0)
+			return 1;
+		for (i = 0; i < NPEER_VARS; i++)
+			if (octstr_str_compare(variable, peer_vars[i]) == 0)
+				return 1;
+		return 0;
+	}
 	if (octstr_str_compare(group, "ceirgw") != 0)
 		return -1;
 	if (octstr_str_compare(variable, "group") == 0)
@@ -585,6 +597,129 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	return 0;
 }
 
+/* A feed-peer's value: printable, no spaces, at most max bytes. */
+static const char *peer_word(const char *v, size_t max)
+{
+	if (*v == '\0' || strlen(v) > max)
+		return "too long or empty";
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return "no spaces or control characters";
+	return NULL;
+}
+
+/* Checks one feed-peer group (its values in p) and says what is wrong, or NULL. */
+static const char *peer_check(const struct config_peer *p, const struct ceirgw_config *cfg,
+			      const char **what)
+{
+	const char *why;
+
+	*what = "origin";
+	if (p->origin == NULL)
+		return "missing";
+	if ((why = peer_word(p->origin, 128)) != NULL)
+		return why;
+	if (strchr(p->origin, '+'))
+		return "no '+' (it names the peer's key)";
+	*what = "url";
+	if (p->url == NULL)
+		return "missing";
+	if (strncmp(p->url, "http://", 7) != 0 || p->url[7] == '\0' || strlen(p->url) > 1024)
+		return "expected the feed's base, http://host:port/feed";
+	*what = "key";
+	if (p->key == NULL)
+		return "missing";
+	if ((why = peer_word(p->key, 512)) != NULL)
+		return why;
+	if (strncmp(p->key, p->origin, strlen(p->origin)) != 0 ||
+	    p->key[strlen(p->origin)] != '+')
+		return "expected the verifier key line of the origin: origin+keyid+key";
+	*what = "country";
+	if (p->country == NULL)
+		return "missing";
+	if (!(p->country[0] >= 'A' && p->country[0] <= 'Z' && p->country[1] >= 'A' &&
+	      p->country[1] <= 'Z' && p->country[2] == '\0'))
+		return "expected ISO 3166-1 alpha-2, upper case (KE, TZ, UG)";
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		if (strcmp(cfg->peers[i].origin, p->origin) == 0) {
+			*what = "origin";
+			return "a second feed-peer with this origin";
+		}
+	}
+	*what = "poll-interval";
+	if (p->poll_interval < 1 || p->poll_interval > 86400)
+		return "expected a number from 1 to 86400";
+	return NULL;
+}
+
+/* The feed-peer groups (issue 19): each a neighbour's feed to follow. */
+static int read_peers(struct ceirgw_config *cfg, Cfg *gwcfg, const char *path, char *err,
+		      size_t errsz)
+{
+	List *groups = cfg_get_multi_group(gwcfg, octstr_imm("feed-peer"));
+	long n = groups ? gwlist_len(groups) : 0;
+	int rc = 0;
+
+	if (n > CONFIG_PEERS_MAX) {
+		snprintf(err, errsz, "%s: %ld feed-peer groups, at most %d", path, n,
+			 CONFIG_PEERS_MAX);
+		gwlist_destroy(groups, NULL);
+		return -EINVAL;
+	}
+	cfg->peers = n ? talloc_zero_array(cfg, struct config_peer, n) : NULL;
+	if (n && cfg->peers == NULL) {
+		gwlist_destroy(groups, NULL);
+		return -ENOMEM;
+	}
+	for (long g = 0; g < n && rc == 0; g++) {
+		CfgGroup *grp = gwlist_get(groups, g);
+		struct config_peer *p = &cfg->peers[cfg->npeers];
+		char **fields[] = { &p->origin, &p->url, &p->key, &p->country };
+		const char *why, *what;
+		char *interval = NULL;
+
+		for (size_t i = 0; i < NPEER_VARS && rc == 0; i++) {
+			Octstr *v = cfg_get(grp, octstr_imm(peer_vars[i]));
+			char *s;
+
+			if (v == NULL)
+				continue;
+			s = talloc_strndup(cfg, octstr_get_cstr(v), (size_t)octstr_len(v));
+			octstr_destroy(v);
+			if (s == NULL)
+				rc = -ENOMEM;
+			else if (i < 4)
+				*fields[i] = s;
+			else
+				interval = s;
+		}
+		if (rc < 0)
+			break;
+		p->poll_interval = 60;
+		if (interval) {
+			char *end;
+
+			errno = 0;
+			p->poll_interval = strtol(interval, &end, 10);
+			if (errno || end == interval || *end != '\0')
+				p->poll_interval = -1;
+		}
+		if (p->country)
+			for (char *c = p->country; *c; c++)
+				*c = (char)toupper((unsigned char)*c);
+		why = peer_check(p, cfg, &what);
+		if (why) {
+			snprintf(err, errsz, "%s: feed-peer %ld (%.128s): %s %s", path, g + 1,
+				 p->origin ? p->origin : "no origin", what, why);
+			rc = -EINVAL;
+		} else {
+			cfg->npeers++;
+		}
+	}
+	gwlist_destroy(groups, NULL);
+	return rc;
+}
+
 /* Reads the ceirgw group of path into cfg. Returns 0 or -EINVAL with err filled. */
 static int read_file(struct ceirgw_config *cfg, const char *path, char *err, size_t errsz)
 {
@@ -630,8 +765,10 @@ static int read_file(struct ceirgw_config *cfg, const char *path, char *err, siz
 		if (*slot(cfg, &vars[i]) == NULL)
 			rc = -ENOMEM;
 	}
+	if (rc == 0)
+		rc = read_peers(cfg, gwcfg, path, err, errsz);
 	cfg_destroy(gwcfg);
-	if (rc < 0)
+	if (rc == -ENOMEM)
 		snprintf(err, errsz, "%s: out of memory", path);
 	return rc;
 }
@@ -712,6 +849,14 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	}
 	if (cfg->country == NULL && (cfg->country = talloc_strdup(cfg, cfg->default_region)) == NULL)
 		goto oom;
+	for (i = 0; i < cfg->npeers; i++) {
+		if (strcmp(cfg->peers[i].country, cfg->country) == 0) {
+			snprintf(err, errsz, "%s: feed-peer %zu (%.128s): country %s is this ceirgw's "
+				 "own (country, or default-region): its decisions are national, not "
+				 "foreign", cfg->path, i + 1, cfg->peers[i].origin, cfg->country);
+			goto fail;
+		}
+	}
 	if (cfg->feed_origin && strchr(cfg->feed_origin, '+')) {
 		snprintf(err, errsz, "%s: feed-origin = '%.200s': no '+' (it names the signing key, "
 			 "whose verifier line is name+id+key)",

@@ -33,6 +33,16 @@ enum config_verify {
 	CONFIG_VERIFY_ID_OTP,	/* both */
 };
 
+/* A neighbour's feed to follow (issue 19): a `group = feed-peer`. */
+#define CONFIG_PEERS_MAX 32
+struct config_peer {
+	char *origin;		/* its log's name (the key's name) */
+	char *url;		/* its feed's base: http://host:port/feed */
+	char *key;		/* its verifier key line: origin+keyid+base64 */
+	char *country;		/* ISO 3166-1 alpha-2 */
+	long poll_interval;	/* seconds */
+};
+
 struct ceirgw_config {
 	char *path;		/* the file read (absolute), or NULL for the built-in defaults */
 	char *base_dir;		/* relative paths resolve from here: the file's folder, or cwd */
@@ -84,6 +94,8 @@ struct ceirgw_config {
 	char *feed_origin;	/* NULL: no feed */
 	char *feed_key_file;	/* absolute, or NULL */
 	char *feed_checkpoint_interval_s;
+	struct config_peer *peers;	/* the feed-peer groups */
+	size_t npeers;
 
 	/* Parsed from the strings above. */
 	char http_host[256];

@@ -105,6 +105,42 @@ static void test_beside_kannel(void **state)
 	talloc_free(cfg);
 }
 
+/* Neighbours' feeds (issue 19): feed-peer groups beside the ceirgw group. */
+static void test_feed_peers(void **state)
+{
+	char err[512];
+	struct ceirgw_config *cfg;
+	const char *path = write_conf("peers.conf",
+		"group = ceirgw\n"
+		"default-region = TZ\n"
+		"\n"
+		"group = feed-peer\n"
+		"origin = ceir.example.ke/feed\n"
+		"url = http://192.0.2.1:8080/feed\n"
+		"key = ceir.example.ke/feed+01234567+AQ\n"
+		"country = ke\n"
+		"poll-interval = 30\n"
+		"\n"
+		"group = feed-peer\n"
+		"origin = ceir.example.ug/feed\n"
+		"url = http://192.0.2.2/feed\n"
+		"key = ceir.example.ug/feed+89abcdef+AQ\n"
+		"country = UG\n");
+
+	(void)state;
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->country, "TZ");	/* default-region */
+	assert_int_equal(cfg->npeers, 2);
+	assert_string_equal(cfg->peers[0].origin, "ceir.example.ke/feed");
+	assert_string_equal(cfg->peers[0].country, "KE");
+	assert_int_equal(cfg->peers[0].poll_interval, 30);
+	assert_string_equal(cfg->peers[1].url, "http://192.0.2.2/feed");
+	assert_int_equal(cfg->peers[1].poll_interval, 60);
+	talloc_free(cfg);
+}
+
 static void test_overrides(void **state)
 {
 	struct config_overrides ov = {
@@ -145,6 +181,31 @@ static const struct bad_case bad_cases[] = {
 	{ "tls redis url", "group = ceirgw\nredis = rediss://h\n", "TLS" },
 	{ "bad bearerbox", "group = ceirgw\nbearerbox = bb\n", "bearerbox = 'bb'" },
 	{ "bad region", "group = ceirgw\ndefault-region = XX\n", "default-region = 'XX'" },
+#define PEER "group = ceirgw\ndefault-region = TZ\n\ngroup = feed-peer\n"
+#define PEER_KEY "key = ceir.ke/feed+01234567+AQ\n"
+	{ "feed-peer without origin", PEER "url = http://h:1/feed\n" PEER_KEY "country = KE\n",
+	  "feed-peer 1 (no origin): origin missing" },
+	{ "feed-peer without url", PEER "origin = ceir.ke/feed\n" PEER_KEY "country = KE\n",
+	  "url missing" },
+	{ "feed-peer https url", PEER "origin = ceir.ke/feed\nurl = https://h/feed\n" PEER_KEY
+	  "country = KE\n", "url expected" },
+	{ "feed-peer key of another origin", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n"
+	  "key = ceir.ug/feed+01234567+AQ\ncountry = KE\n", "key expected the verifier key line" },
+	{ "feed-peer bad country", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n" PEER_KEY
+	  "country = KEN\n", "country expected ISO" },
+	{ "feed-peer of our own country", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n"
+	  PEER_KEY "country = tz\n", "country TZ is this ceirgw's own" },
+	{ "feed-peer bad interval", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n" PEER_KEY
+	  "country = KE\npoll-interval = 0\n", "poll-interval expected" },
+	{ "feed-peer twice", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n" PEER_KEY
+	  "country = KE\n\ngroup = feed-peer\norigin = ceir.ke/feed\nurl = http://h:2/feed\n"
+	  PEER_KEY "country = KE\n", "feed-peer 2 (ceir.ke/feed): origin a second feed-peer" },
+	{ "feed-peer unknown variable", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n"
+	  PEER_KEY "country = KE\nredis = x\n", "not a valid configuration" },
+	{ "feed-origin with a plus", "group = ceirgw\nfeed-origin = a+b\nfeed-key-file = k\n",
+	  "no '+'" },
+	{ "feed-origin without a key", "group = ceirgw\nfeed-origin = ceir.ke/feed\n",
+	  "feed-key-file is not" },
 	{ "three-letter region", "group = ceirgw\ndefault-region = KEN\n", "default-region" },
 	{ "bad log level", "group = ceirgw\nlog-level = loud\n", "log-level = 'loud'" },
 	{ "empty path", "group = ceirgw\ntac-file = \"\"\n", "empty path" },
@@ -250,13 +311,14 @@ static int teardown_dir(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[5 + NBAD + NHP];
+	struct CMUnitTest tests[6 + NBAD + NHP];
 	size_t i, n = 0;
 	int rc;
 
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_full_file);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_beside_kannel);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_feed_peers);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_password_not_echoed);
 	for (i = 0; i < NBAD; i++)
