@@ -177,6 +177,10 @@ static void test_inclusion_all(void **state)
 				assert_int_equal(merkle_inclusion_verify(i, j, leaf, proof, n, other),
 						 -EBADMSG);
 			}
+			/* a size claimed twice as large: the path would need another hash (for the
+			 * leftmost leaves only the final check of sn sees that) */
+			assert_int_equal(merkle_inclusion_verify(i, 2 * size, leaf, proof, n, root),
+					 -EBADMSG);
 			/* cut short, or one hash too many */
 			if (n > 0)
 				assert_int_equal(merkle_inclusion_verify(i, size, leaf, proof, n - 1,
@@ -260,6 +264,11 @@ static void test_consistency_all(void **state)
 										   roots[j], proof, n),
 							 -EBADMSG);
 			}
+			/* the new tree claimed twice as large as the root it comes with */
+			if (n > 0)
+				assert_int_equal(merkle_consistency_verify(old, 2 * size, roots[old],
+									   roots[size], proof, n),
+						 -EBADMSG);
 			if (n > 0)
 				assert_int_equal(merkle_consistency_verify(old, size, roots[old],
 									   roots[size], proof, n - 1),
