@@ -451,7 +451,9 @@ int note_signer_load(void *ctx, const char *path, enum note_alg alg, struct note
 	int fd, rc = 0;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in place of the key must not hang the daemon; the check below
+	 * refuses it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		errbuf_set(err, errsz, "%s: %s", path, strerror(errno));

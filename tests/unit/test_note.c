@@ -776,6 +776,13 @@ static void test_key_files(void **state)
 	}
 	assert_int_equal(note_signer_load(ctx, dir, NOTE_ED25519, &s, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
+	/* a FIFO is refused at once, not waited on */
+	snprintf(err, sizeof(err), "%s/fifo", dir);
+	p = talloc_strdup(ctx, err);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(note_signer_load(ctx, p, NOTE_ED25519, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(unlink(p), 0);
 	snprintf(err, sizeof(err), "%s/missing", dir);
 	p = talloc_strdup(ctx, err);
 	assert_int_equal(note_signer_load(ctx, p, NOTE_ED25519, &s, err, sizeof(err)), -ENOENT);
