@@ -457,6 +457,31 @@ static void healthz(struct http_req *req, void *arg)
 		json_key_int(&jb, "box_outbox_sent", (long long)bs->pushes_sent);
 		json_key_int(&jb, "box_mt_lost", (long long)bs->mt_lost);
 	}
+	if (d->ch.feed) {
+		struct feed_stats fs;
+
+		feed_status(d->ch.feed, &fs);
+		json_key_int(&jb, "feed_size", (long long)fs.published);
+		json_key_int(&jb, "feed_checkpoints", (long long)fs.rounds);
+		json_key_int(&jb, "feed_errors", (long long)fs.errors);
+	}
+	for (size_t i = 0; i < peers_count(d->ch.peers); i++) {
+		struct peer_status ps;
+		char key[48];
+
+		/* Flat keys, as the rest: peer_1_origin, peer_1_state, ... */
+		peers_status(d->ch.peers, i, &ps);
+		snprintf(key, sizeof(key), "peer_%zu_origin", i + 1);
+		json_key_cstr(&jb, key, ps.origin);
+		snprintf(key, sizeof(key), "peer_%zu_country", i + 1);
+		json_key_cstr(&jb, key, ps.country);
+		snprintf(key, sizeof(key), "peer_%zu_state", i + 1);
+		json_key_cstr(&jb, key, ps.state);
+		snprintf(key, sizeof(key), "peer_%zu_accepted", i + 1);
+		json_key_int(&jb, key, (long long)ps.accepted);
+		snprintf(key, sizeof(key), "peer_%zu_applied", i + 1);
+		json_key_int(&jb, key, (long long)ps.applied);
+	}
 	json_object_end(&jb);
 	http_reply_json(req, up ? 200 : 503, up ? "OK" : "Service Unavailable", &jb);
 	json_free(&jb);
@@ -532,6 +557,8 @@ static void stop(struct daemon *d)
 	 * channels that wait for it still exist. */
 	TALLOC_FREE(d->store);
 	TALLOC_FREE(d->ch.results);
+	TALLOC_FREE(d->ch.peers);	/* their HTTP connections and timers: before the loop */
+	TALLOC_FREE(d->ch.feed);
 	TALLOC_FREE(d->ch.box);
 	TALLOC_FREE(d->ch.sendsms);
 	TALLOC_FREE(d->engine);
@@ -603,6 +630,11 @@ static int start_journeys(struct daemon *d, char *err, size_t errsz)
 	d->ch.results = results_start(d, &d->ch);
 	if (d->ch.results == NULL)
 		return -ENOMEM;
+	d->ch.peers = peers_start(d, &d->ch, err, errsz);
+	if (d->ch.peers == NULL) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "%s", err);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < sizeof(http_channels) / sizeof(http_channels[0]); i++) {
 		int rc = http_channels[i](&d->ch, d->http);
 

@@ -26,6 +26,7 @@ struct channels {
 	struct results *results;
 	struct box *box;
 	struct feed *feed;	/* NULL: no feed published */
+	struct peers *peers;	/* the neighbours' feeds followed */
 	/* Callers' numbers: libphonenumber costs about 13 us a number, a third of what a
 	 * USSD step costs otherwise; numbers of one block (all but the last four digits) read
 	 * alike (domain/msisdn_memo.h). Follows default-region on reload. */
@@ -108,6 +109,18 @@ struct feed_stats {
 	unsigned long long rounds, errors;
 };
 void feed_status(const struct feed *f, struct feed_stats *out);
+
+/* The neighbours' feeds (peers.c, doc/exchange.md): one follower per feed-peer group. NULL
+ * with err filled when a peer's key or URL does not parse. */
+struct peers *peers_start(void *ctx, struct channels *ch, char *err, size_t errsz);
+size_t peers_count(const struct peers *ps);
+struct peer_status {
+	const char *origin, *country, *state;	/* lent */
+	unsigned long long accepted;		/* the tree size accepted */
+	long long polled_at;			/* by this process; 0: not yet */
+	unsigned long long applied, refusals;
+};
+void peers_status(const struct peers *ps, size_t i, struct peer_status *out);
 
 /* The CEIR results stream, read through the consumer group (doc/ceir-queue.md). */
 struct results *results_start(void *ctx, struct channels *ch);

@@ -221,6 +221,9 @@ static const struct config_var vars[] = {
 	    "the feed's signing key (ceirgwctl feed keygen), mode 0600; needed with feed-origin"),
 	INT("feed-checkpoint-interval", feed_checkpoint_interval, "60", 1, 86400,
 	    "seconds between two signed checkpoints of the feed, when entries were added"),
+	VAR("ceir-foreign-stream", CT_WORD, ceir_foreign, "ceir:foreign",
+	    "Redis stream each decision verified in a neighbour's feed goes to, once, for the "
+	    "national CEIR (doc/ceir-queue.md)"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -619,8 +622,8 @@ static const char *peer_check(const struct config_peer *p, const struct ceirgw_c
 		return "missing";
 	if ((why = peer_word(p->origin, 128)) != NULL)
 		return why;
-	if (strchr(p->origin, '+'))
-		return "no '+' (it names the peer's key)";
+	if (strpbrk(p->origin, "+{}"))
+		return "no '+', '{' or '}' (it names the peer's key and its Redis keys)";
 	*what = "url";
 	if (p->url == NULL)
 		return "missing";

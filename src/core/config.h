@@ -94,6 +94,7 @@ struct ceirgw_config {
 	char *feed_origin;	/* NULL: no feed */
 	char *feed_key_file;	/* absolute, or NULL */
 	char *feed_checkpoint_interval_s;
+	char *ceir_foreign;	/* the stream of neighbours' verified decisions */
 	struct config_peer *peers;	/* the feed-peer groups */
 	size_t npeers;
 

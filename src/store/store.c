@@ -302,6 +302,18 @@ static struct script foreign_apply_script = {
 	"return 1\n", ""
 };
 
+/* What a follower accepted of a neighbour's log (issue 19): never a smaller tree than the one
+ * stored, so that two processes (one whose poll ran late) cannot take it back. KEYS: the
+ * peer's hash. ARGV: the tree size, its right edge (feed/frontier.h bytes), the signed
+ * checkpoint ('' to keep the stored one). Returns 1 written, 0 refused. */
+static struct script peer_save_script = {
+	"local cur = tonumber(redis.call('HGET', KEYS[1], 'size') or '-1')\n"
+	"if cur > tonumber(ARGV[1]) then return 0 end\n"
+	"redis.call('HSET', KEYS[1], 'size', ARGV[1], 'frontier', ARGV[2])\n"
+	"if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'checkpoint', ARGV[3]) end\n"
+	"return 1\n", ""
+};
+
 /* A one-time code to an owner's line (issue 18): issued in one step with its limit and its
  * SMS. KEYS: the code's record otp:{+line}:<who> (a hash: the code's keyed digest d, the
  * number that asked for it by, wrong tries n), the codes sent in the window
@@ -2413,6 +2425,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&feed_checkpoint_script);
 	script_sha(&feed_unlock_script);
 	script_sha(&foreign_apply_script);
+	script_sha(&peer_save_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
 }
@@ -3950,4 +3963,111 @@ int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 	}
 	foreign_bucket_done(b, 0);
 	return 0;
+}
+
+/* ---- following neighbours' feeds (issue 19) --------------------------------------------- */
+
+/* "peer:{<origin>}" and the same with a suffix: one slot per neighbour. */
+static int peer_key(struct op *op, const char *origin, const char *suffix)
+{
+	int n;
+
+	if (origin == NULL || *origin == '\0' || strlen(origin) > ID_MAX ||
+	    strpbrk(origin, "{}") != NULL)
+		return -EINVAL;
+	n = snprintf(op->key, sizeof(op->key), "peer:{%s}%s", origin, suffix);
+	if (n < 0 || (size_t)n >= sizeof(op->key))
+		return -EINVAL;
+	op->keylen = (size_t)n;
+	return 0;
+}
+
+int store_peer_lock(struct store *st, const char *origin, const char *holder, unsigned ttl_ms,
+		    store_count_cb cb, void *arg)
+{
+	struct op *op;
+	char ttl[16];
+
+	if (holder == NULL || *holder == '\0' || strlen(holder) > ID_MAX || ttl_ms == 0)
+		return -EINVAL;
+	op = op_new(st, &setnx_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, ":poll") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.count = cb;
+	{
+		const char *argv[] = { "SET", op->key, holder, "NX", "PX", ttl };
+		size_t lens[] = { 3, op->keylen, strlen(holder), 2, 2,
+				  (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms) };
+
+		return op_start(op, 6, argv, lens);
+	}
+}
+
+int store_peer_get(struct store *st, const char *origin, store_fields_cb cb, void *arg)
+{
+	struct op *op = op_new(st, &fields_type, arg);
+
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, "") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.fields = cb;
+	return key_command(op, "HGETALL");
+}
+
+int store_peer_save(struct store *st, const char *origin, uint64_t size, const void *frontier,
+		    size_t flen, const char *note, size_t notelen, store_count_cb cb, void *arg)
+{
+	struct op *op;
+	char sz[24];
+
+	if (flen == 0)
+		return -EINVAL;
+	op = op_new(st, &int_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, "") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.count = cb;
+	op->durable = st->o.replicas_ack > 0;
+	{
+		const char *argv[] = { "1", op->key, sz, frontier, note ? note : "" };
+		size_t lens[] = { 1, op->keylen,
+				  (size_t)snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size),
+				  flen, note ? notelen : 0 };
+
+		return op_start_script(op, &peer_save_script, 5, argv, lens);
+	}
+}
+
+int store_peer_set(struct store *st, const char *origin, const char *field, const char *value,
+		   size_t len, store_done_cb cb, void *arg)
+{
+	struct op *op;
+
+	if (field == NULL || (strcmp(field, "state") != 0 && strcmp(field, "halted") != 0 &&
+			      strcmp(field, "witness") != 0))
+		return -EINVAL;
+	op = op_new(st, &done_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, "") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.done = cb;
+	{
+		const char *argv[] = { value ? "HSET" : "HDEL", op->key, field, value };
+		size_t lens[] = { 4, op->keylen, strlen(field), value ? len : 0 };
+
+		return op_start(op, value ? 4 : 3, argv, lens);
+	}
 }

@@ -371,6 +371,23 @@ struct feed_entry;
 int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 			store_done_cb cb, void *arg);
 
+/* What a follower keeps of each neighbour's feed, shared by every ceirgw process: the hash
+ * peer:{<origin>} (doc/redis-keys.md) with the accepted tree's size, its right edge
+ * (feed/frontier.h bytes) and signed checkpoint, the follower's state line, and "halted"
+ * while an equivocation waits for an operator. */
+/* One poll per peer per interval among all processes: SET NX PX (count 1 when this process
+ * polls). */
+int store_peer_lock(struct store *st, const char *origin, const char *holder, unsigned ttl_ms,
+		    store_count_cb cb, void *arg);
+int store_peer_get(struct store *st, const char *origin, store_fields_cb cb, void *arg);
+/* The accepted tree: never a smaller one than stored (count 0 then); note NULL keeps the
+ * stored checkpoint (a tree accepted part-way). */
+int store_peer_save(struct store *st, const char *origin, uint64_t size, const void *frontier,
+		    size_t flen, const char *note, size_t notelen, store_count_cb cb, void *arg);
+/* "state", "halted" or "witness" (value NULL: deleted). */
+int store_peer_set(struct store *st, const char *origin, const char *field, const char *value,
+		   size_t len, store_done_cb cb, void *arg);
+
 /* ---- the country's feed log (issue 19, doc/exchange.md) ---- */
 
 /* Values lent for the call (each item's value; names unset). */
