@@ -603,6 +603,12 @@ static void chunk_next(struct peer *p)
 	b = (a / TILE_WIDTH + CHUNK_BUNDLES) * TILE_WIDTH;
 	if (b > p->cp.size)
 		b = p->cp.size;
+	if (p->chunk == NULL)
+		p->chunk = talloc_array(p->poll, struct feed_entry, CHUNK_MAX);
+	if (p->chunk == NULL) {
+		poll_end(p, "out of memory");
+		return;
+	}
 	p->chunk_start = a;
 	p->chunk_end = b;
 	p->nchunk = 0;
