@@ -51,6 +51,7 @@ struct tile_run {
 struct feed {
 	struct channels *ch;
 	struct note_signer *signer;
+	struct note_signer *cosigner;	/* the same key, as a witness (tlog-cosignature) */
 	struct event *timer;
 	char holder[96];
 	bool busy;
@@ -561,6 +562,88 @@ static void on_served_checkpoint(void *arg, int err, const void *data, size_t le
 		reply_bytes(req, false, "text/plain; charset=utf-8", data, len);
 }
 
+/* /feed/witness: the checkpoint accepted from each feed-peer (channel/peers.c), as it was
+ * signed, with this ceirgw's cosignature appended (C2SP tlog-cosignature): what it was shown,
+ * for the other followers to compare with what they were shown. Records "<length>\n<note>",
+ * one per peer with an accepted checkpoint. */
+struct witness_req {
+	struct feed *f;
+	struct http_req *req;
+	size_t left;
+	char *body;
+	bool failed;
+};
+
+static void witness_reply(struct witness_req *w)
+{
+	if (w->failed)
+		http_reply_lit(w->req, 503, "Service Unavailable", "try later\n");
+	else
+		reply_bytes(w->req, false, "text/plain; charset=utf-8", w->body, talloc_get_size(w->body) - 1);
+	talloc_free(w);
+}
+
+static void on_witness_peer(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct witness_req *w = arg;
+
+	if (err < 0)
+		w->failed = true;
+	for (size_t i = 0; i < n && !w->failed; i++) {
+		const char *note = kv[i].val;
+		size_t len = kv[i].vlen, textlen = 0;
+		char line[512], *rec;
+		int ll;
+
+		if (kv[i].klen != 10 || memcmp(kv[i].key, "checkpoint", 10) != 0)
+			continue;
+		/* The text ends at the last blank line; the signature lines follow it. */
+		for (size_t j = len > 1 ? len - 1 : 0; j > 0; j--)
+			if (note[j] == '\n' && note[j - 1] == '\n') {
+				textlen = j;
+				break;
+			}
+		if (textlen == 0 || len > NOTE_MAX || note[len - 1] != '\n')
+			continue;
+		ll = note_sign_line(w->f->cosigner, note, textlen, (uint64_t)time(NULL), line,
+				    sizeof(line));
+		if (ll < 0)
+			continue;
+		rec = talloc_asprintf_append_buffer(w->body, "%zu\n%.*s%s", len + (size_t)ll,
+						    (int)len, note, line);
+		if (rec == NULL)
+			w->failed = true;
+		else
+			w->body = rec;
+	}
+	if (--w->left == 0)
+		witness_reply(w);
+}
+
+static void witness_serve(struct feed *f, struct http_req *req)
+{
+	const struct ceirgw_config *cfg = f->ch->cfg;
+	struct witness_req *w = talloc_zero(f, struct witness_req);
+
+	if (w == NULL || (w->body = talloc_strdup(w, "")) == NULL) {
+		talloc_free(w);
+		http_reply_lit(req, 503, "Service Unavailable", "try later\n");
+		return;
+	}
+	w->f = f;
+	w->req = req;
+	w->left = 1;		/* held until every peer's read is started */
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		w->left++;
+		if (store_peer_get(f->ch->store, cfg->peers[i].origin, on_witness_peer, w) < 0) {
+			w->left--;
+			w->failed = true;
+		}
+	}
+	if (--w->left == 0)
+		witness_reply(w);
+}
+
 static void feed_cb(struct http_req *req, void *arg)
 {
 	struct feed *f = arg;
@@ -575,6 +658,10 @@ static void feed_cb(struct http_req *req, void *arg)
 	if (!(http_req_method(req) & (HTTP_REQ_GET | HTTP_REQ_HEAD))) {
 		http_reply_header(req, "Allow", "GET, HEAD");
 		http_reply_lit(req, 405, "Method Not Allowed", "GET only\n");
+		return;
+	}
+	if (plen == 7 && memcmp(path, "witness", 7) == 0) {
+		witness_serve(f, req);
 		return;
 	}
 	if (plen == 10 && memcmp(path, "checkpoint", 10) == 0) {
@@ -630,6 +717,14 @@ int channel_feed_start(struct channels *ch, struct http_server *hs)
 	talloc_set_destructor(f, feed_free);
 	f->ch = ch;
 	rc = note_signer_load(f, cfg->feed_key_file, NOTE_ED25519, &f->signer, err, sizeof(err));
+	if (rc < 0) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "feed-key-file: %s", err);
+		talloc_free(f);
+		return rc;
+	}
+	if (rc == 0)
+		rc = note_signer_load(f, cfg->feed_key_file, NOTE_COSIGNATURE_V1, &f->cosigner,
+				      err, sizeof(err));
 	if (rc < 0) {
 		LOGP(LOGC_CONFIG, LOGL_ERROR, "feed-key-file: %s", err);
 		talloc_free(f);

@@ -90,6 +90,11 @@ struct peer {
 	time_t polled_at;
 	unsigned long long applied, refusals;
 	struct fetch *inflight;		/* the request on the wire, if any */
+	/* Comparing with what the other peers were shown (their /feed/witness). */
+	size_t wq;			/* the next peer whose view is read */
+	bool witnessing;
+	struct checkpoint wcp;		/* the view being proven */
+	char wfrom[130];
 };
 
 struct peers {
@@ -102,6 +107,7 @@ struct peers {
 static void poll_end(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void poll_halt(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void chunk_next(struct peer *p);
+static void witness_start(struct peer *p);
 
 typedef void (*fetch_cb)(struct peer *p, const uint8_t *data, size_t len);
 struct fetch;
@@ -137,6 +143,7 @@ struct fetch {
 	fetch_cb cb;
 	char what[96];
 	size_t want;			/* exact length wanted, 0: any up to FETCH_MAX */
+	bool soft;			/* a failure is cb(NULL, 0), not the poll's end */
 };
 
 static void poll_finish(struct peer *p)
@@ -207,6 +214,11 @@ static void on_fetched(struct evhttp_request *req, void *arg)
 	if (p == NULL)			/* the poll ended meanwhile */
 		return;
 	p->inflight = NULL;
+	if (fc.soft && (req == NULL || code != 200 ||
+			evbuffer_get_length(evhttp_request_get_input_buffer(req)) > FETCH_MAX)) {
+		fc.cb(p, NULL, 0);
+		return;
+	}
 	if (req == NULL || code == 0) {
 		poll_end(p, "%s: no answer (refused, timed out, cut short or over %d bytes)",
 			 fc.what, FETCH_MAX);
@@ -234,8 +246,10 @@ static void on_fetched(struct evhttp_request *req, void *arg)
 	talloc_free(data);
 }
 
-/* GETs base/path; cb gets the body (want > 0: exactly that many bytes). */
-static void fetch(struct peer *p, const char *path, size_t want, fetch_cb cb)
+/* GETs the base of peer from's feed, then path, for p's poll; cb gets the body (want > 0:
+ * exactly that many bytes). from is p itself but for the witness views of the others. */
+static void fetch_from(struct peer *p, struct peer *from, const char *path, size_t want,
+		       fetch_cb cb)
 {
 	struct fetch *f = talloc_zero(p, struct fetch);
 	struct evhttp_request *req;
@@ -245,9 +259,9 @@ static void fetch(struct peer *p, const char *path, size_t want, fetch_cb cb)
 		poll_end(p, "out of memory");
 		return;
 	}
-	*f = (struct fetch){ p, cb, "", want };
-	snprintf(f->what, sizeof(f->what), "%s", path);
-	snprintf(url, sizeof(url), "%s/%s", p->base, path);
+	*f = (struct fetch){ p, cb, "", want, from != p };
+	snprintf(f->what, sizeof(f->what), "%s%s", from == p ? "" : "witness view of ", path);
+	snprintf(url, sizeof(url), "%s/%s", from->base, path);
 	req = evhttp_request_new(on_fetched, f);
 	if (req == NULL) {
 		talloc_free(f);
@@ -255,14 +269,19 @@ static void fetch(struct peer *p, const char *path, size_t want, fetch_cb cb)
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
-			  evhttp_uri_get_host(p->uri));
+			  evhttp_uri_get_host(from->uri));
 	/* evhttp_make_request frees req when it fails. */
-	if (evhttp_make_request(p->conn, req, EVHTTP_REQ_GET, url) < 0) {
+	if (evhttp_make_request(from->conn, req, EVHTTP_REQ_GET, url) < 0) {
 		talloc_free(f);
 		poll_end(p, "%s: the request could not be made", path);
 		return;
 	}
 	p->inflight = f;
+}
+
+static void fetch(struct peer *p, const char *path, size_t want, fetch_cb cb)
+{
+	fetch_from(p, p, path, want, cb);
 }
 
 /* ---- proofs from tiles ----------------------------------------------------------------- */
@@ -342,6 +361,13 @@ static void prove_now(struct peer *p)
 	if (rc == 0)
 		rc = merkle_consistency_verify(p->pm, p->pn, p->proot_m, p->cp.root,
 					       (const uint8_t (*)[MERKLE_HASH_LEN])proof, np);
+	if (rc < 0 && p->witnessing) {
+		p->proved = NULL;
+		poll_halt(p, "%s was shown the tree of %" PRIu64 ", which is not part of the "
+			  "tree of %" PRIu64 " accepted here (an equivocation)", p->wfrom, p->pm,
+			  p->pn);
+		return;
+	}
 	if (rc < 0) {
 		p->proved = NULL;
 		/* Not a halt: an altered tile fails the proof as a rewritten history does,
@@ -597,7 +623,7 @@ static void chunk_next(struct peer *p)
 	uint64_t a = p->acc.size, b;
 
 	if (a == p->cp.size) {
-		poll_end(p, NULL);
+		witness_start(p);
 		return;
 	}
 	b = (a / TILE_WIDTH + CHUNK_BUNDLES) * TILE_WIDTH;
@@ -615,6 +641,93 @@ static void chunk_next(struct peer *p)
 	p->work = p->acc;
 	p->bundle = a / TILE_WIDTH;
 	fetch_bundle(p);
+}
+
+/* ---- what the other peers were shown ---------------------------------------------------- */
+
+/* Each ceirgw serves, at /feed/witness, the checkpoint it accepted from each of its peers,
+ * co-signed (channel/feed.c). After a good poll of p, the views of the other peers are read:
+ * a checkpoint of p's log that carries p's signature and that cannot be part of what p showed
+ * us (another root for the same size, or a smaller tree the tiles cannot prove a prefix) is
+ * an equivocation: p signed two histories. Only p's signature matters for that; the view's
+ * cosignature says who saw it. A view that cannot be read proves nothing and is skipped. */
+static void witness_next(struct peer *p);
+
+static void witness_check(struct peer *p, const char *note, size_t len)
+{
+	const struct note_verifier *vs[1] = { p->v };
+	struct note_open res;
+	struct checkpoint *w = &p->wcp;
+
+	if (note_open(note, len, vs, 1, &res) < 0 ||
+	    checkpoint_parse(note, res.textlen, w) < 0 || strcmp(w->origin, p->cfg->origin) != 0) {
+		witness_next(p);	/* not p's signature: proves nothing */
+		return;
+	}
+	if (w->size > p->acc.size) {
+		witness_next(p);	/* newer than our poll: our next one gets there */
+		return;
+	}
+	if (w->size == p->acc.size) {
+		if (memcmp(w->root, p->acc_root, MERKLE_HASH_LEN) != 0) {
+			poll_halt(p, "%s was shown another root for the tree of %" PRIu64 " (an "
+				  "equivocation)", p->wfrom, w->size);
+			return;
+		}
+		witness_next(p);
+		return;
+	}
+	if (w->size == 0) {
+		witness_next(p);
+		return;
+	}
+	/* A smaller tree: it must be a prefix of ours (p->cp, the tree accepted). */
+	p->witnessing = true;
+	prove(p, w->size, w->root, witness_next);
+}
+
+static void on_witness(struct peer *p, const uint8_t *data, size_t len)
+{
+	const char *s = (const char *)data, *end = s + len;
+
+	/* "<length>\n<note>" records; the first one of p's log is checked. */
+	while (data && s < end) {
+		char *nl;
+		unsigned long n = strtoul(s, &nl, 10);
+
+		if (nl == s || nl >= end || *nl != '\n' || n == 0 || n > NOTE_MAX ||
+		    n > (size_t)(end - nl - 1))
+			break;
+		s = nl + 1;
+		if (strncmp(s, p->cfg->origin, strlen(p->cfg->origin)) == 0 &&
+		    s[strlen(p->cfg->origin)] == '\n') {
+			witness_check(p, s, n);
+			return;
+		}
+		s += n;
+	}
+	witness_next(p);
+}
+
+static void witness_next(struct peer *p)
+{
+	struct peers *ps = p->ps;
+
+	p->witnessing = false;
+	while (p->wq < ps->n && ps->p[p->wq] == p)
+		p->wq++;
+	if (p->wq == ps->n) {
+		poll_end(p, NULL);
+		return;
+	}
+	snprintf(p->wfrom, sizeof(p->wfrom), "%s", ps->p[p->wq]->cfg->origin);
+	fetch_from(p, ps->p[p->wq++], "witness", 0, on_witness);
+}
+
+static void witness_start(struct peer *p)
+{
+	p->wq = 0;
+	witness_next(p);
 }
 
 /* ---- the checkpoint ---------------------------------------------------------------------- */
@@ -658,7 +771,7 @@ static void on_checkpoint(struct peer *p, const uint8_t *data, size_t len)
 				  p->cp.size);
 			return;
 		}
-		poll_end(p, NULL);
+		witness_start(p);
 		return;
 	}
 	if (p->acc.size == 0)
