@@ -1,5 +1,5 @@
 /* The JSON API: GET /v1/imei/{imei} answers the buyer's check for web sites, apps and
- * partners: {"imei", "status", "reason", "tac", "maker", "model", "reported_on"}. Keys come
+ * partners: {"imei", "status", "tac", "maker", "model", "reported_on", "foreign"}. Keys come
  * from api-keys-file ("NAME KEY" per line), sent as "Authorization: Bearer KEY" or
  * "X-API-Key: KEY" and compared in constant time. Each key may make api-key-quota requests
  * (counted in Redis by the key's NAME, so every ceirgw process shares the count; the key
@@ -153,6 +153,18 @@ static void on_check(void *arg, const struct engine_check *c)
 		json_key_cstr(&jb, "model", c->model);
 		if (c->date && c->date[0])
 			json_key_cstr(&jb, "reported_on", c->date);
+		/* The neighbours that block it (issue 19), always there: [] for none. An unblock
+		 * abroad takes the country's record out, so each is a block. */
+		json_key_array_begin(&jb, "foreign");
+		for (size_t i = 0; i < c->nforeign; i++) {
+			json_object_begin(&jb);
+			json_key_cstr(&jb, "country", c->foreign[i].country);
+			json_key_cstr(&jb, "status", "blocked");
+			json_key_cstr(&jb, "reason", c->foreign[i].reason);
+			json_key_cstr(&jb, "day", c->foreign[i].day);
+			json_object_end(&jb);
+		}
+		json_array_end(&jb);
 		json_object_end(&jb);
 		http_reply_json(req, 200, "OK", &jb);
 	}

@@ -163,3 +163,16 @@ void json_key_null(struct json_buf *jb, const char *k)
 	key(jb, k);
 	puts_(jb, "null");
 }
+
+void json_key_array_begin(struct json_buf *jb, const char *k)
+{
+	key(jb, k);
+	put(jb, "[", 1);
+	jb->need_comma = false;
+}
+
+void json_array_end(struct json_buf *jb)
+{
+	put(jb, "]", 1);
+	jb->need_comma = true;
+}

@@ -27,6 +27,9 @@ void json_key_cstr(struct json_buf *jb, const char *key, const char *s);
 void json_key_bool(struct json_buf *jb, const char *key, bool v);
 void json_key_int(struct json_buf *jb, const char *key, long long v);
 void json_key_null(struct json_buf *jb, const char *key);
+/* "key":[ ... ]: objects (json_object_begin) between the two, separated by commas. */
+void json_key_array_begin(struct json_buf *jb, const char *key);
+void json_array_end(struct json_buf *jb);
 
 /* Appends s[0..len) as a quoted, escaped JSON string. */
 void json_string(struct json_buf *jb, const char *s, size_t len);

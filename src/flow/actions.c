@@ -213,7 +213,8 @@ static void rate(struct run *r, enum store_limit kind, const struct config_rate 
 
 /* ---- check ---------------------------------------------------------------------------- */
 
-/* The check's own state: its two lookups, answered in either order. */
+/* The check's own state: its three lookups (the national report, the pairings, what the
+ * neighbours' feeds say), all in flight at once and answered in any order. */
 struct check_ctx {
 	struct run *r;
 	int outstanding;
@@ -242,6 +243,15 @@ static void check_decide(struct check_ctx *cx)
 	} else if (report_state_open(c.state) || c.state_unknown) {
 		date_of(c.created, r->date);
 		run_finish(r, strcmp(r->s.reason, "lost") == 0 ? CHECK_LOST : CHECK_STOLEN);
+	} else if (r->nforeign > 0) {
+		/* Blocked abroad, and no report here (issue 19): the newest neighbour's decision
+		 * is told (check_on_foreign sorted them); the API lists them all. */
+		const struct foreign_rec *f = &r->foreign[0];
+
+		memcpy(r->country, f->country, 2);
+		r->country[2] = '\0';
+		pairs_format_date(f->day, r->date);
+		run_finish(r, f->reason == 'L' ? CHECK_FOREIGN_LOST : CHECK_FOREIGN_STOLEN);
 	} else if (c.duplicated) {
 		run_finish(r, CHECK_DUPLICATED);
 	} else if (r->maker[0] == '\0') {
@@ -282,6 +292,35 @@ static void check_on_pairings(void *arg, int err, const struct pair_rec *recs, s
 		check_decide(cx);
 }
 
+/* Newest decision first; on the same day, by country code (the same order every time). */
+static int foreign_newest_first(const void *a, const void *b)
+{
+	const struct foreign_rec *x = a, *y = b;
+
+	if (x->day != y->day)
+		return x->day > y->day ? -1 : 1;
+	return memcmp(x->country, y->country, 2);
+}
+
+static void check_on_foreign(void *arg, int err, const struct foreign_rec *recs, size_t n)
+{
+	struct check_ctx *cx = arg;
+	struct run *r = cx->r;
+
+	if (err < 0) {
+		cx->failed = err;
+	} else {
+		if (n > PAIRS_FOREIGN_MAX)
+			n = PAIRS_FOREIGN_MAX;
+		if (n)
+			memcpy(r->foreign, recs, n * sizeof(*recs));
+		r->nforeign = n;
+		qsort(r->foreign, n, sizeof(r->foreign[0]), foreign_newest_first);
+	}
+	if (--cx->outstanding == 0)
+		check_decide(cx);
+}
+
 static void check_lookup(struct run *r)
 {
 	struct check_ctx *cx = talloc_zero(r, struct check_ctx);
@@ -293,16 +332,24 @@ static void check_lookup(struct run *r)
 	}
 	r->e->stats.checks++;
 	cx->r = r;
-	cx->outstanding = 2;
+	cx->outstanding = 3;
+	r->nforeign = 0;
 	rc = store_report_get(r->e->st, r->s.imei, check_on_report, cx);
 	if (rc < 0) {
 		talloc_free(cx);
 		defer_fail(r, rc);
 		return;
 	}
+	/* The report's answer is on its way: a lookup refused at once lets it (or the
+	 * pairings') finish the action, unavailable. */
 	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), check_on_pairings, cx);
 	if (rc < 0) {
-		/* The report's answer is on its way: let it finish the action. */
+		cx->failed = rc;
+		cx->outstanding -= 2;	/* the neighbours' records are not asked for either */
+		return;
+	}
+	rc = store_foreign_get(r->e->st, imei_body(r->s.imei), check_on_foreign, cx);
+	if (rc < 0) {
 		cx->failed = rc;
 		cx->outstanding--;
 	}

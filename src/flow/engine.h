@@ -103,16 +103,28 @@ void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, si
 int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
 	       engine_reply_cb cb, void *arg);
 
+/* A neighbour that blocks the IMEI (issue 19), as its CEIR's feed says. */
+struct engine_foreign {
+	char country[3];	/* ISO 3166-1 alpha-2 */
+	const char *reason;	/* "stolen" or "lost" */
+	char day[11];		/* the decision's day, YYYY-MM-DD */
+};
+
 /* The check for the JSON API: status is one of the check action's outcomes; client is the
  * API key's name, for the logs. */
 struct engine_check {
 	int err;		/* 0, or -EAGAIN when Redis is down */
-	const char *status;	/* clean, stolen, lost, blocked, duplicated, unknown, invalid,
-				 * limited */
+	const char *status;	/* clean, stolen, lost, blocked, foreign_stolen, foreign_lost,
+				 * duplicated, unknown, invalid, limited */
 	const char *reason;	/* for invalid: imei_reason_name() */
 	const char *imei;	/* 15 digits when it has them, else "" */
 	const char *tac, *maker, *model;	/* "" when unknown */
-	const char *date;	/* reported: YYYY-MM-DD, else "" */
+	const char *date;	/* reported here (a national report): YYYY-MM-DD, else "" */
+	/* Every neighbour that blocks it, newest decision first, whatever the status (a
+	 * national report is told first, but these are still there); none when the check did
+	 * not look (invalid, limited, unavailable). */
+	const struct engine_foreign *foreign;
+	size_t nforeign;
 };
 typedef void (*engine_check_cb)(void *arg, const struct engine_check *c);
 int engine_check(struct engine *e, const char *imei, size_t len, const char *client,

@@ -174,6 +174,12 @@ struct run {
 	char what[96];			/* what a limit counted, in the run's language */
 	char why_code[48];
 	char reported_at[24];	/* a resumed report's, ISO 8601 */
+	char country[3];	/* {country}: a neighbour's ISO 3166-1 code, "" for none */
+
+	/* What the check found of the IMEI abroad (issue 19): the neighbours that block it,
+	 * newest decision first; the API lists them all. */
+	struct foreign_rec foreign[PAIRS_FOREIGN_MAX];
+	size_t nforeign;
 
 	bool temporary;			/* an action failed for want of Redis */
 	int deferred_err;

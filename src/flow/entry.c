@@ -14,6 +14,7 @@
 #include "domain/imei.h"
 #include "domain/report.h"
 #include "feed/entry.h"
+#include "store/pairs.h"
 #include "store/store.h"
 
 /* ---- the JSON API's check -------------------------------------------------------------- */
@@ -36,7 +37,9 @@ static void api_finish(struct run *r, enum flow_outcome o)
 	const struct api_ctx *ac = r->owner;
 	const char *outcome = run_outcome_name(o);
 	struct engine_check c = { 0 };
+	struct engine_foreign fo[PAIRS_FOREIGN_MAX];
 	struct imei im;
+	bool abroad = o == CHECK_FOREIGN_STOLEN || o == CHECK_FOREIGN_LOST;
 
 	imei_parse(r->s.imei, strlen(r->s.imei), &im);
 	c.status = outcome;
@@ -54,7 +57,16 @@ static void api_finish(struct run *r, enum flow_outcome o)
 	run_set_model(r);
 	c.maker = r->maker;
 	c.model = r->model;
-	c.date = r->date;
+	/* reported_on is a national report's day; a neighbour's is in its record. */
+	c.date = abroad ? "" : r->date;
+	for (size_t i = 0; i < r->nforeign; i++) {
+		memcpy(fo[i].country, r->foreign[i].country, 2);
+		fo[i].country[2] = '\0';
+		fo[i].reason = r->foreign[i].reason == 'L' ? "lost" : "stolen";
+		pairs_format_date(r->foreign[i].day, fo[i].day);
+	}
+	c.foreign = fo;
+	c.nforeign = r->nforeign;
 	ac->cb(ac->arg, &c);
 	talloc_free(r);
 }

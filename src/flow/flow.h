@@ -72,7 +72,10 @@ enum flow_var {
 	/* The owner's line as its owner recognises it ("+2547****5678", msisdn_mask), and a \
 	 * one-time code (issue 18). */ \
 	X(LINE, "line", 16, true, NULL) \
-	X(OTP, "otp", 6, true, NULL)
+	X(OTP, "otp", 6, true, NULL) \
+	/* A neighbour that blocks the IMEI (issue 19): its name in the language, the text \
+	 * country.<CC>; its ISO 3166-1 code itself (2 letters) when the texts name it not. */ \
+	X(COUNTRY, "country", 2, true, "country.")
 
 #define FLOW_PH_ENUM_(p, name, max, gsm, values) FP_##p,
 enum flow_placeholder {

@@ -34,6 +34,11 @@
 	X(CHECK, STOLEN, "stolen") \
 	X(CHECK, LOST, "lost") \
 	X(CHECK, BLOCKED, "blocked") \
+	/* Blocked by a neighbour (issue 19): a country whose CEIR feed ceirgw follows blocks it \
+	 * as stolen or lost, and no national report does ({country} and {date}: the newest \
+	 * such decision). A national report, open or blocked, is told instead. */ \
+	X(CHECK, FOREIGN_STOLEN, "foreign_stolen") \
+	X(CHECK, FOREIGN_LOST, "foreign_lost") \
 	X(CHECK, DUPLICATED, "duplicated") \
 	X(CHECK, UNKNOWN, "unknown") \
 	X(CHECK, INVALID_LENGTH, "invalid_length") \

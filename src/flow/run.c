@@ -6,6 +6,7 @@
  * point: those are above it (actions.c, journey.c, engine.c, entry.c). */
 #include "flow/engine_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -687,9 +688,10 @@ const char *run_ref_log(struct run *r)
 	return r->ref_log;
 }
 
-/* The value of placeholder p for the run; tail, reason and phone are run_render_key's. */
+/* The value of placeholder p for the run; tail, reason, phone and country are
+ * run_render_key's. */
 static const char *placeholder_value(struct run *r, enum flow_placeholder p, const char *tail,
-				     const char *reason, const char *phone)
+				     const char *reason, const char *phone, const char *country)
 {
 	switch (p) {
 	case FP_MAKER:
@@ -731,6 +733,8 @@ static const char *placeholder_value(struct run *r, enum flow_placeholder p, con
 		return r->line;
 	case FP_OTP:
 		return r->otp_out;
+	case FP_COUNTRY:
+		return country;
 	case FP_COUNT:
 		break;
 	}
@@ -744,6 +748,7 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	struct tpl_var v[FP_COUNT];
 	size_t n, i;
 	char tail[5] = "", reason[48] = "", both[sizeof(r->maker) + sizeof(r->model)], phone[128];
+	char country[96] = "";
 	int rc;
 
 	if (strlen(r->s.imei) >= 4)
@@ -754,6 +759,18 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 		snprintf(k, sizeof(k), "reason.%s", r->s.reason);
 		if (tpl_render(r->j->tpl, r->s.lang, k, NULL, 0, reason, sizeof(reason), NULL) < 0)
 			reason[0] = '\0';
+	}
+	/* A neighbour's name as the language writes it (country.ke: "Kenya"; template keys are
+	 * lower case), or the code itself for a country the texts do not name (a feed may bring
+	 * one before the translators do). */
+	if (r->country[0]) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "country.%c%c", tolower((unsigned char)r->country[0]),
+			 tolower((unsigned char)r->country[1]));
+		if (tpl_render(r->j->tpl, r->s.lang, k, NULL, 0, country, sizeof(country),
+			       NULL) <= 0)
+			snprintf(country, sizeof(country), "%s", r->country);
 	}
 	/* The maker and the model in one, as a narrow screen (UCS-2) can afford. */
 	phone[0] = '\0';
@@ -773,7 +790,8 @@ int run_render_key(struct run *r, const char *key, char *out, size_t outsz)
 	reg = flow_placeholders(&n);
 	for (i = 0; i < n; i++) {
 		v[i].name = reg[i].name;
-		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason, phone);
+		v[i].val = placeholder_value(r, (enum flow_placeholder)i, tail, reason, phone,
+					     country);
 		v[i].len = strlen(v[i].val);
 	}
 	rc = tpl_render(r->j->tpl, r->s.lang, key, v, n, out, outsz, NULL);

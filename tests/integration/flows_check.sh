@@ -193,7 +193,7 @@ loaded unknown_outcome "31:7: action check: no outcome 'stolenish'" "an unknown 
 loaded unknown_variable "24:12: unknown variable 'colour' (imei, owner, id, reason, police, ref, pin, pick)" \
 	"an unknown variable"
 loaded no_such_screen "20:10: no screen named check_nowhere" "a screen that does not exist"
-loaded screen_twice "43:3: duplicate key check_clean (first at line 42)" "a screen defined twice"
+loaded screen_twice "45:3: duplicate key check_clean (first at line 44)" "a screen defined twice"
 loaded yaml_syntax "9:9: did not find expected ',' or ']'" "not YAML"
 loaded choice_key "20:7: choices: a key is one digit, 0 to 9" "a choice key of two digits"
 loaded choice_letter "20:7: choices: a key is one digit, 0 to 9" "a choice key that is a letter"
@@ -203,13 +203,13 @@ loaded input_no_invalid "23:5: screen check_ask: an input needs invalid (where a
 	"an input without invalid"
 loaded action_text "28:5: screen check_run: an action screen has only action and on" \
 	"an action screen with a text"
-loaded end_choices "46:41: screen lost_advice: an end screen waits for nothing" \
+loaded end_choices "48:41: screen lost_advice: an end screen waits for nothing" \
 	"an end screen with choices"
 loaded dial_no_args "8:5: a dial shortcut needs args" "a dial shortcut without args"
 loaded no_start "3:1: start: the first screen is missing" "no start"
 loaded outcome_twice "31:7: duplicate key clean (first at line 30)" "an outcome mapped twice"
 loaded dup_next "27:5: duplicate key next (first at line 25)" "next twice in one screen"
-loaded dup_commands "51:1: duplicate key commands (first at line 11)" \
+loaded dup_commands "53:1: duplicate key commands (first at line 11)" \
 	"a second commands: list at the end of the file"
 loaded dup_keywords "15:15: command kw.check: the command at line 12 has the same keywords and takes every SMS that starts with them" \
 	"two commands with the same keywords"
@@ -232,11 +232,11 @@ loaded flow_name_dash "3:7: flow: expected a name (1 to 32 of a-z, 0-9 and '_')"
 	"a flow name with a '-'"
 loaded text_key_dash "23:11: text: expected a template key ([a-z0-9_] segments joined by '.', at most 64 bytes)" \
 	"a text key with a '-'"
-loaded end_yes "42:41: end: expected true or false, lowercase and unquoted (not 'yes')" \
+loaded end_yes "44:41: end: expected true or false, lowercase and unquoted (not 'yes')" \
 	"end: yes (a boolean to YAML 1.1 only)"
-loaded end_quoted "42:41: end: expected true or false, lowercase and unquoted (not 'true')" \
+loaded end_quoted "44:41: end: expected true or false, lowercase and unquoted (not 'true')" \
 	"end: \"true\" (a string)"
-loaded end_false "46:16: screen lost_advice: neither choices, input, action nor end" \
+loaded end_false "48:16: screen lost_advice: neither choices, input, action nor end" \
 	"end: false is read: the screen is no end"
 loaded invalid_text_input "26:5: screen check_ask: invalid-text is a menu's (choices, or input pick)" \
 	"an invalid-text on an input screen"

@@ -26,6 +26,8 @@
 
 #include "core/logging.h"
 #include "core/redis_url.h"
+#include "domain/imei.h"
+#include "feed/entry.h"
 #include "store/bulk.h"
 #include "store/redis_embed.h"
 #include "store/store.h"
@@ -793,6 +795,238 @@ static void test_feed(void **state)
 	redisFree(c);
 }
 
+/* ---- the neighbours' decisions (issue 19) ---- */
+
+struct foreign_answer {
+	int calls, err;
+	size_t n;
+	struct foreign_rec recs[PAIRS_FOREIGN_MAX];
+};
+
+static void on_foreign(void *arg, int err, const struct foreign_rec *recs, size_t n)
+{
+	struct foreign_answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->n = n;
+	if (n)
+		memcpy(a->recs, recs, n * sizeof(*recs));
+}
+
+/* Every one of an array of answers in (arg: a struct foreign_batch_wait). */
+struct foreign_wait {
+	struct foreign_answer *a;
+	size_t n;
+};
+
+static bool foreign_all(void *arg)
+{
+	struct foreign_wait *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->a[i].calls == 0)
+			return false;
+	return true;
+}
+
+/* A feed entry: country's decision on the IMEI of body (block: stolen or lost; else an
+ * unblock, recovered) on the day y-m-d. */
+static struct feed_entry fentry(const char *country, uint64_t body, char what, int y, int m,
+				int d)
+{
+	struct feed_entry e = { 0 };
+	char digits[15];
+	struct imei im;
+
+	snprintf(e.country, sizeof(e.country), "%s", country);
+	snprintf(digits, sizeof(digits), "%014llu", (unsigned long long)body);
+	imei_parse(digits, 14, &im);
+	snprintf(e.imei, sizeof(e.imei), "%s", im.imei);
+	e.status = what == 'U' ? FEED_UNBLOCKED : FEED_BLOCKED;
+	e.reason = what == 'U' ? FEED_RECOVERED : what == 'L' ? FEED_LOST : FEED_STOLEN;
+	e.year = y;
+	e.month = m;
+	e.day = d;
+	return e;
+}
+
+static void foreign_apply(struct fixture *f, const struct feed_entry *e, size_t n)
+{
+	struct answer a = { 0 };
+
+	assert_int_equal(store_foreign_apply(f->st, e, n, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 20000));
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+}
+
+static void foreign_get(struct fixture *f, uint64_t body, struct foreign_answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	assert_int_equal(store_foreign_get(f->st, body, on_foreign, a), 0);
+	assert_true(run_until(f->base, foreign_all, &(struct foreign_wait){ a, 1 }, 5000));
+	assert_int_equal(a->calls, 1);
+	assert_int_equal(a->err, 0);
+}
+
+static const struct foreign_rec *foreign_of(const struct foreign_answer *a, const char *cc)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->recs[i].country, cc) == 0)
+			return &a->recs[i];
+	return NULL;
+}
+
+static uint16_t day_of(const char *ymd)
+{
+	uint16_t d = 0;
+
+	assert_int_equal(pairs_parse_date(ymd, strlen(ymd), &d), 0);
+	return d;
+}
+
+/* Blocks of two countries, an unblock of one, the raw value, the order of a batch. */
+static void test_foreign(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t a = BODY_A, b = BODY_B, c = 35693803000011ULL, d = 35693803000022ULL;
+	struct feed_entry e[4];
+	struct foreign_answer fa;
+	redisContext *rc = redisConnectUnix(f->url.path);
+	redisReply *rr;
+	uint16_t dec2 = day_of("2026-12-02");
+
+	/* Nothing known: no record, no error. */
+	foreign_get(f, a, &fa);
+	assert_int_equal(fa.n, 0);
+	assert_int_equal(store_foreign_apply(f->st, e, 0, on_done, NULL), -EINVAL);
+	assert_int_equal(store_foreign_apply(f->st, e, STORE_FEED_ENTRIES_MAX + 1, on_done, NULL),
+			 -EINVAL);
+	/* Kenya and Tanzania block A, Kenya blocks B. */
+	e[0] = fentry("KE", a, 'S', 2026, 12, 2);
+	e[1] = fentry("TZ", a, 'L', 2026, 11, 20);
+	e[2] = fentry("KE", b, 'S', 2026, 10, 1);
+	foreign_apply(f, e, 3);
+	foreign_get(f, a, &fa);
+	assert_int_equal(fa.n, 2);
+	assert_int_equal(foreign_of(&fa, "KE")->reason, 'S');
+	assert_int_equal(foreign_of(&fa, "KE")->day, dec2);
+	assert_int_equal(foreign_of(&fa, "TZ")->reason, 'L');
+	assert_int_equal(foreign_of(&fa, "TZ")->day, day_of("2026-11-20"));
+	foreign_get(f, b, &fa);
+	assert_int_equal(fa.n, 1);
+	assert_int_equal(foreign_of(&fa, "KE")->day, day_of("2026-10-01"));
+	/* The value as pairs.h lays it out: fx:{last 4 digits}, 5 bytes a country. */
+	rr = redisCommand(rc, "HLEN fx:{4380}");
+	assert_int_equal(rr->integer, 1);
+	freeReplyObject(rr);
+	rr = redisCommand(rc, "HVALS fx:{4380}");
+	assert_int_equal(rr->elements, 1);
+	assert_int_equal(rr->element[0]->len, 10);
+	assert_memory_equal(rr->element[0]->str, "KES", 3);
+	assert_int_equal((uint8_t)rr->element[0]->str[3] << 8 | (uint8_t)rr->element[0]->str[4],
+			 dec2);
+	freeReplyObject(rr);
+	/* Kenya unblocks A: Tanzania's block stays; then Tanzania's too: the field goes. */
+	e[0] = fentry("KE", a, 'U', 2026, 12, 20);
+	foreign_apply(f, e, 1);
+	foreign_get(f, a, &fa);
+	assert_int_equal(fa.n, 1);
+	assert_null(foreign_of(&fa, "KE"));
+	assert_non_null(foreign_of(&fa, "TZ"));
+	e[0] = fentry("TZ", a, 'U', 2026, 12, 21);
+	foreign_apply(f, e, 1);
+	foreign_get(f, a, &fa);
+	assert_int_equal(fa.n, 0);
+	assert_int_equal(int_reply(rc, "EXISTS fx:{4380}"), 0);
+	/* In one batch, in its order: a block then an unblock of C leaves none; an unblock then
+	 * a block of D leaves the block; a block replaced by the same country's later one. */
+	e[0] = fentry("UG", c, 'S', 2026, 12, 3);
+	e[1] = fentry("UG", d, 'U', 2026, 12, 3);
+	e[2] = fentry("UG", c, 'U', 2026, 12, 4);
+	e[3] = fentry("UG", d, 'L', 2026, 12, 4);
+	foreign_apply(f, e, 4);
+	foreign_get(f, c, &fa);
+	assert_int_equal(fa.n, 0);
+	foreign_get(f, d, &fa);
+	assert_int_equal(fa.n, 1);
+	assert_int_equal(foreign_of(&fa, "UG")->reason, 'L');
+	e[0] = fentry("UG", d, 'S', 2026, 12, 5);
+	e[1] = fentry("UG", d, 'L', 2026, 12, 6);
+	foreign_apply(f, e, 2);
+	foreign_get(f, d, &fa);
+	assert_int_equal(fa.n, 1);
+	assert_int_equal(foreign_of(&fa, "UG")->day, day_of("2026-12-06"));
+	redisFree(rc);
+}
+
+/* 3000 decisions over many buckets in one batch (blocks, then unblocks of some, in the
+ * same batch), read back one by one; the same batch again leaves the same state. */
+static void test_foreign_many(void **state)
+{
+	enum { N = 3000 };
+	struct fixture *f = *state;
+	struct feed_entry *e = calloc(N, sizeof(*e));
+	struct foreign_answer *fa = calloc(N / 2, sizeof(*fa));
+	redisContext *rc = redisConnectUnix(f->url.path);
+	redisReply *rr;
+	static const char *const cc[] = { "KE", "TZ", "UG" };
+	long long keys, fields;
+	size_t i;
+
+	assert_non_null(e);
+	assert_non_null(fa);
+	/* N / 2 IMEIs 7 apart (their last 4 digits, the buckets, all differ): each blocked by
+	 * one country; every third then unblocked by it, later in the batch. */
+	for (i = 0; i < N / 2; i++)
+		e[i] = fentry(cc[i % 3], 35693803100000ULL + 7 * i, i % 2 ? 'L' : 'S', 2026,
+			      1 + (int)(i % 12), 1 + (int)(i % 28));
+	for (; i < N; i++) {
+		size_t k = i - N / 2;
+
+		e[i] = k % 3 == 0 ? fentry(cc[k % 3], 35693803100000ULL + 7 * k, 'U', 2026, 12, 31) :
+			fentry("RW", 35693803100000ULL + 7 * k, 'S', 2027, 1, 1);
+	}
+	for (int round = 0; round < 2; round++) {
+		foreign_apply(f, e, N);
+		for (i = 0; i < N / 2; i++) {
+			memset(&fa[i], 0, sizeof(fa[i]));
+			assert_int_equal(store_foreign_get(f->st, 35693803100000ULL + 7 * i,
+							   on_foreign, &fa[i]), 0);
+		}
+		assert_true(run_until(f->base, foreign_all, &(struct foreign_wait){ fa, N / 2 },
+				      20000));
+		for (i = 0; i < N / 2; i++) {
+			const struct foreign_rec *r = foreign_of(&fa[i], cc[i % 3]);
+
+			assert_int_equal(fa[i].err, 0);
+			if (i % 3 == 0) {
+				/* blocked, then unblocked by the same country: nothing */
+				assert_int_equal(fa[i].n, 0);
+				continue;
+			}
+			assert_int_equal(fa[i].n, 2);
+			assert_non_null(r);
+			assert_int_equal(r->reason, i % 2 ? 'L' : 'S');
+			assert_non_null(foreign_of(&fa[i], "RW"));
+			assert_int_equal(foreign_of(&fa[i], "RW")->day, day_of("2027-01-01"));
+		}
+		rr = redisCommand(rc, "EVAL %s 0", "local n = 0 for _, k in ipairs(redis.call("
+				  "'KEYS', 'fx:*')) do n = n + redis.call('HLEN', k) end return "
+				  "{#redis.call('KEYS', 'fx:*'), n}");
+		assert_int_equal(rr->type, REDIS_REPLY_ARRAY);
+		keys = rr->element[0]->integer;
+		fields = rr->element[1]->integer;
+		freeReplyObject(rr);
+		assert_int_equal(keys, N / 2 - N / 6);
+		assert_int_equal(fields, N / 2 - N / 6);
+	}
+	free(e);
+	free(fa);
+	redisFree(rc);
+}
+
 /* Commands stuck behind a paused server when it dies: each answered once, -EAGAIN. */
 static void test_pending_answered_once(void **state)
 {
@@ -961,6 +1195,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enqueue_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_feed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),

@@ -22,7 +22,7 @@
 #define FIELDS_MAX 64
 
 enum reply_kind { RK_DONE, RK_COUNT, RK_DATA, RK_PAIRS, RK_HANDSETS, RK_RESULT, RK_FIELDS,
-	RK_LIMIT, RK_VERIFY, RK_OTP, RK_NUMBER };
+	RK_LIMIT, RK_VERIFY, RK_OTP, RK_NUMBER, RK_FOREIGN };
 
 /* One answer waiting for the loop: what the callback gets, copied. */
 struct pend {
@@ -40,6 +40,7 @@ struct pend {
 		store_verify_cb verify;
 		store_otp_cb otp;
 		store_number_cb number;
+		store_foreign_cb foreign;
 	} cb;
 	void *arg;
 	int err;
@@ -51,6 +52,7 @@ struct pend {
 	struct pair_rec recs[PAIRS_MAX_RECORDS];
 	uint64_t bodies[PAIRS_MAX_RECORDS];
 	struct store_kv kv[FIELDS_MAX];
+	struct foreign_rec foreign[PAIRS_FOREIGN_MAX];
 	size_t n;
 };
 
@@ -96,6 +98,10 @@ struct store {
 	size_t npairs;
 	struct { uint64_t msisdn; struct kyc_digest d; } kyc[16];
 	size_t nkyc;
+	/* The neighbours' decisions (fx:{bucket}): per IMEI body, its countries' records. */
+	struct { uint64_t body; struct foreign_rec recs[PAIRS_FOREIGN_MAX]; size_t n; }
+		foreign[16];
+	size_t nforeign;
 	struct erep reports[MODEL_MAX];
 	size_t nreports;
 	struct { char ref[16]; char imei[16]; } refs[MODEL_MAX];
@@ -188,6 +194,7 @@ static void fire(struct pend *p)
 	case RK_VERIFY: p->cb.verify(p->arg, p->err, p->res, p->a, p->b); break;
 	case RK_OTP: p->cb.otp(p->arg, p->err, (enum store_otp_result)p->res, p->a); break;
 	case RK_NUMBER: p->cb.number(p->arg, p->err, p->s, p->len, p->flag); break;
+	case RK_FOREIGN: p->cb.foreign(p->arg, p->err, p->foreign, p->n); break;
 	}
 }
 
@@ -516,6 +523,26 @@ void estore_pair(struct store *st, const char *imei, const char *msisdn, uint16_
 	st->npairs++;
 }
 
+void estore_foreign(struct store *st, const char *imei, const char *country, char reason,
+		    uint16_t day)
+{
+	uint64_t body = body_of(imei);
+	size_t i;
+
+	for (i = 0; i < st->nforeign; i++)
+		if (st->foreign[i].body == body)
+			break;
+	if (i == st->nforeign) {
+		if (st->nforeign == sizeof(st->foreign) / sizeof(st->foreign[0]))
+			abort();
+		st->foreign[st->nforeign].body = body;
+		st->foreign[st->nforeign].n = 0;
+		st->nforeign++;
+	}
+	/* As the feed's script applies a decision (pairs_foreign_merge is its twin in C). */
+	pairs_foreign_merge(st->foreign[i].recs, &st->foreign[i].n, country, reason, day);
+}
+
 void estore_kyc(struct store *st, const char *msisdn, const char *id)
 {
 	char norm[KYC_ID_MAX + 1];
@@ -635,6 +662,33 @@ int store_imei_pairings(struct store *st, uint64_t imei_body, store_pairings_cb 
 			add(l, " +%llu(%u..%u,imsi %u)",
 			    (unsigned long long)st->pairs[i].rec.msisdn, st->pairs[i].rec.first_seen,
 			    st->pairs[i].rec.last_seen, st->pairs[i].rec.imsi_tag);
+		}
+		if (p->n == 0)
+			add(l, " none");
+	}
+	return queue(st, p, l, how);
+}
+
+/* HGET of the IMEI's field in fx:{bucket}: its records in the order the script keeps them. */
+int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg)
+{
+	OPEN("foreign_get", " %014llu", (unsigned long long)imei_body);
+	struct pend *p = pend_new(st, RK_FOREIGN, arg);
+
+	p->cb.foreign = cb;
+	if (how != EF_TIMEOUT) {
+		add(l, " =>");
+		for (size_t i = 0; i < st->nforeign; i++) {
+			if (st->foreign[i].body != imei_body)
+				continue;
+			for (size_t k = 0; k < st->foreign[i].n; k++) {
+				const struct foreign_rec *f = &st->foreign[i].recs[k];
+				char day[11];
+
+				pairs_format_date(f->day, day);
+				p->foreign[p->n++] = *f;
+				add(l, " %.2s %c %s", f->country, f->reason, day);
+			}
 		}
 		if (p->n == 0)
 			add(l, " none");

@@ -1,7 +1,8 @@
 /* The scripted store of tests/unit/test_engine.c: a link-time substitute for src/store/store.c
  * (the engine's only way to Redis is store/store.h, so the test links this file instead of
  * the store sources). It keeps a small in-memory model of what the Lua scripts keep (pairings,
- * KYC digests, reports, references, sessions, counters, the CEIR queue, the outbox), prints
+ * KYC digests, reports, references, sessions, counters, the CEIR queue, the outbox, the
+ * neighbours' decisions), prints
  * every operation and its reply as one line, and answers from the event loop, never from
  * inside the call, as the real store does. It can be told to fail operations. */
 #ifndef CEIRGW_TESTS_ENGINE_STORE_H
@@ -34,6 +35,11 @@ size_t estore_queued(const struct store *st);
  * 2000-01-01), by a SIM with imsi_tag (0: unknown). */
 void estore_pair(struct store *st, const char *imei, const char *msisdn, uint16_t first,
 		 uint16_t last, uint32_t imsi_tag);
+/* A neighbour's decision on an IMEI (15 digits), as its feed's entry applies it (issue 19):
+ * country blocks it (reason 'S' stolen, 'L' lost) since day (days since 2000-01-01), or with
+ * reason '\0' no longer does. */
+void estore_foreign(struct store *st, const char *imei, const char *country, char reason,
+		    uint16_t day);
 /* The national ID the operators' dump has for an MSISDN. */
 void estore_kyc(struct store *st, const char *msisdn, const char *id);
 /* A report as a script would leave it: "field=value" strings, NULL-terminated ("state=sent",

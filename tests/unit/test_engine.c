@@ -382,8 +382,13 @@ static void sms(const char *msisdn, const char *text)
 static void on_check(void *arg, const struct engine_check *c)
 {
 	(void)arg;
-	fprintf(tx, "<< api err=%d status=%s reason=%s imei=%s tac=%s maker=%s model=%s date=%s\n",
-		c->err, c->status, c->reason, c->imei, c->tac, c->maker, c->model, c->date);
+	fprintf(tx, "<< api err=%d status=%s reason=%s imei=%s tac=%s maker=%s model=%s date=%s "
+		"foreign=[", c->err, c->status, c->reason, c->imei, c->tac, c->maker, c->model,
+		c->date);
+	for (size_t i = 0; i < c->nforeign; i++)
+		fprintf(tx, "%s%s %s %s", i ? ", " : "", c->foreign[i].country,
+			c->foreign[i].reason, c->foreign[i].day);
+	fprintf(tx, "]\n");
 	if (strcmp(c->status, "invalid") != 0)
 		note(FA_CHECK, c->status);
 	W.got = true;
@@ -1476,6 +1481,86 @@ static void sc_my_reports_outbox(void)
 	world_down();
 }
 
+/* Blocked abroad (issue 19): what the neighbours' feeds say of an IMEI (estore_foreign, as
+ * the feed's entries leave it), by USSD, SMS and the API, in English and in the other
+ * languages; the newest of several countries; a country the texts do not name; an unblock
+ * abroad; a national report first; the neighbours' lookup failing like the others. */
+static void sc_foreign(void)
+{
+	char f[16], g[16], h[16], text[64];
+
+	world_up(false, true);
+	imei_of("35693803111110", f);	/* Samsung Galaxy S9 */
+	imei_of("86012345222220", g);	/* Tecno Spark 10 */
+	imei_of("35332211333330", h);	/* Nokia G21 */
+	estore_foreign(W.st, f, "KE", 'S', TODAY - 10);
+	estore_foreign(W.st, g, "TZ", 'L', TODAY - 40);
+	fprintf(tx, "(abroad: %s stolen in KE on day %d, %s lost in TZ on day %d)\n", f,
+		TODAY - 10, g, TODAY - 40);
+	comment("stolen in Kenya: the shortcut, the menu, an SMS; lost in Tanzania");
+	walk(BUYER, "f1", f, NULL);
+	walk(BUYER, "f2", "", "1", f, NULL);
+	sms(BUYER, f);
+	walk(BUYER, "f3", g, NULL);
+	sms(BUYER, g);
+	comment("in French (the keyword's language)");
+	snprintf(text, sizeof(text), "VERIFIER %s", f);
+	sms(BUYER, text);
+	snprintf(text, sizeof(text), "verifier %s", g);
+	sms(BUYER, text);
+	comment("in Swahili and Arabic (the number's language), USSD and SMS");
+	walk(OTHER, "s1", "5", "4", NULL);
+	walk(OTHER, "s2", f, NULL);
+	sms(OTHER, g);
+	walk(NOKYC, "a1", "5", "1", NULL);
+	walk(NOKYC, "a2", f, NULL);
+	sms(NOKYC, g);
+	comment("two countries: the newest decision is told; the API lists both, newest first");
+	estore_foreign(W.st, f, "UG", 'L', TODAY - 3);
+	walk(BUYER, "f4", f, NULL);
+	walk(OTHER, "s3", f, NULL);
+	api(f);
+	comment("a country the texts do not name: its code");
+	estore_foreign(W.st, g, "QA", 'S', TODAY - 1);
+	walk(BUYER, "f5", g, NULL);
+	walk(NOKYC, "a3", g, NULL);
+	comment("an unblock abroad takes the country out: the other one is told, then none");
+	estore_foreign(W.st, f, "UG", '\0', TODAY);
+	walk(BUYER, "f6", f, NULL);
+	estore_foreign(W.st, f, "KE", '\0', TODAY);
+	walk(BUYER, "f7", f, NULL);
+	api(f);
+	comment("a national report is told first; the API still lists the neighbours'");
+	seed_report(IMEI_E, "3456789012", "blocked", "stolen", OWNER1, OWNER1, NULL, "en", NULL);
+	estore_foreign(W.st, IMEI_E, "KE", 'L', TODAY - 1);
+	walk(BUYER, "n1", IMEI_E, NULL);
+	api(IMEI_E);
+	seed_report(IMEI_D, "2345678901", "received", "lost", NOKYC, NOKYC, NULL, "en", NULL);
+	estore_foreign(W.st, IMEI_D, "TZ", 'S', TODAY - 1);
+	sms(BUYER, IMEI_D);
+	comment("a closed national report (unblocked here): the neighbour's block is told");
+	seed_report(IMEI_A, "4567890123", "unblocked", "stolen", OWNER1, OWNER1, NULL, "en", NULL);
+	estore_foreign(W.st, IMEI_A, "RW", 'S', TODAY - 5);
+	walk(BUYER, "n2", IMEI_A, NULL);
+	api(IMEI_A);
+	comment("used by two SIMs at once and blocked abroad: the block is told");
+	estore_pair(W.st, h, OTHER, TODAY - 20, TODAY - 1, 505);
+	estore_pair(W.st, h, BUYER, TODAY - 10, TODAY - 2, 303);
+	estore_foreign(W.st, h, "SO", 'S', TODAY - 2);
+	walk(BUYER, "n3", h, NULL);
+	comment("the neighbours' records cannot be read: unavailable, as for the other lookups");
+	estore_fail(W.st, "foreign_get", 1, EF_TIMEOUT);
+	walk(BUYER, "u1", g, NULL);
+	estore_fail(W.st, "foreign_get", 1, EF_LOST);
+	sms(BUYER, g);
+	estore_fail(W.st, "foreign_get", 1, EF_DOWN);
+	api(g);
+	comment("the pairings refused at once: the neighbours' records are not asked for");
+	estore_fail(W.st, "imei_pairings", 1, EF_DOWN);
+	walk(BUYER, "u2", g, NULL);
+	world_down();
+}
+
 #define SCENARIO(n) \
 	static void test_##n(void **state) { (void)state; run_scenario(#n, sc_##n); }
 SCENARIO(check_ussd)
@@ -1497,6 +1582,7 @@ SCENARIO(my_reports_outbox)
 SCENARIO(back)
 SCENARIO(otp)
 SCENARIO(resume)
+SCENARIO(foreign)
 
 /* Outcomes no journey can reach, and why. (LINK limited is gone: a report is counted when it
  * is submitted, REPORT limited, issue 18.) MY_REPORTS not_verified: every flow runs
@@ -1563,6 +1649,7 @@ int main(void)
 		cmocka_unit_test(test_back),
 		cmocka_unit_test(test_otp),
 		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_foreign),
 		cmocka_unit_test(test_coverage),
 	};
 

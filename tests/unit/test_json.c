@@ -70,6 +70,37 @@ static void test_object(void **state)
 	json_free(&jb);
 }
 
+/* Arrays of objects: empty, one, two; the keys after them keep their commas. */
+static void test_array(void **state)
+{
+	struct json_buf jb;
+
+	(void)state;
+	json_init(&jb);
+	json_object_begin(&jb);
+	json_key_cstr(&jb, "a", "x");
+	json_key_array_begin(&jb, "none");
+	json_array_end(&jb);
+	json_key_array_begin(&jb, "one");
+	json_object_begin(&jb);
+	json_key_int(&jb, "n", 1);
+	json_object_end(&jb);
+	json_array_end(&jb);
+	json_key_array_begin(&jb, "two");
+	json_object_begin(&jb);
+	json_key_cstr(&jb, "c", "KE");
+	json_key_cstr(&jb, "d", "2026-12-02");
+	json_object_end(&jb);
+	json_object_begin(&jb);
+	json_object_end(&jb);
+	json_array_end(&jb);
+	json_key_bool(&jb, "z", true);
+	json_object_end(&jb);
+	assert_string_equal(jb.data, "{\"a\":\"x\",\"none\":[],\"one\":[{\"n\":1}],"
+			    "\"two\":[{\"c\":\"KE\",\"d\":\"2026-12-02\"},{}],\"z\":true}");
+	json_free(&jb);
+}
+
 static void test_large(void **state)
 {
 	static char big[100000];
@@ -86,7 +117,7 @@ static void test_large(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(str_cases) / sizeof(str_cases[0]) + 2];
+	struct CMUnitTest tests[sizeof(str_cases) / sizeof(str_cases[0]) + 3];
 	size_t i;
 
 	for (i = 0; i < sizeof(str_cases) / sizeof(str_cases[0]); i++) {
@@ -96,6 +127,7 @@ int main(void)
 		tests[i].initial_state = (void *)&str_cases[i];
 	}
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_object);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_array);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_large);
 	return _cmocka_run_group_tests("json", tests, i, NULL, NULL);
 }
