@@ -487,6 +487,16 @@ static void healthz(struct http_req *req, void *arg)
 	json_free(&jb);
 }
 
+/* The countries a check reads neighbours' decisions of: the feed-peers'. */
+static void foreign_countries(struct daemon *d)
+{
+	const char *cc[CONFIG_PEERS_MAX];
+
+	for (size_t i = 0; i < d->cfg->npeers && i < CONFIG_PEERS_MAX; i++)
+		cc[i] = d->cfg->peers[i].country;
+	store_foreign_countries(d->store, cc, d->cfg->npeers);
+}
+
 static int start_store(struct daemon *d)
 {
 	struct store_options o = {
@@ -506,6 +516,7 @@ static int start_store(struct daemon *d)
 		if (d->store == NULL)
 			return -ENOMEM;
 		store_on_up(d->store, fetch_tac, d);
+		foreign_countries(d);
 		return 0;
 	}
 	if (d->cfg->redis) {
@@ -527,6 +538,7 @@ static int start_store(struct daemon *d)
 	if (d->store == NULL)
 		return -ENOMEM;
 	store_on_up(d->store, fetch_tac, d);
+	foreign_countries(d);
 	return 0;
 }
 

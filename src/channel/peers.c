@@ -44,7 +44,6 @@
 #define CHUNK_BUNDLES 16		/* bundles verified and applied together */
 #define CHUNK_MAX (CHUNK_BUNDLES * TILE_WIDTH)
 #define TILES_CACHED 64			/* hash tiles kept during a poll */
-#define FOREIGN_REMEMBER_S (30 * 86400)	/* a decision is put on the stream once in this */
 #define TILE_BYTES (TILE_WIDTH * MERKLE_HASH_LEN)
 
 struct cached_tile {
@@ -83,8 +82,6 @@ struct peer {
 	struct feed_entry *chunk;
 	uint64_t chunk_start, chunk_end, bundle;
 	size_t nchunk;
-	unsigned queued;		/* stream entries in flight */
-	int qerr;
 	/* What is shown (healthz, ceirgwctl feed status) and logged once per change. */
 	char state[200];
 	time_t polled_at;
@@ -460,21 +457,15 @@ static void chunk_save(struct peer *p)
 		poll_end(p, "Redis: the accepted tree could not be kept (%s)", strerror(-rc));
 }
 
-static void on_queued(void *arg, int err, const char *id, size_t len, bool changed)
+static void on_queued(void *arg, int err, long long added)
 {
 	struct peer *p = arg;
 
-	(void)id;
-	(void)len;
-	(void)changed;
-	if (err < 0 && p->qerr == 0)
-		p->qerr = err;
-	if (--p->queued > 0)
-		return;
+	(void)added;
 	if (p->poll == NULL)
 		return;
-	if (p->qerr) {
-		poll_end(p, "Redis: the CEIR's foreign stream (%s)", strerror(-p->qerr));
+	if (err < 0) {
+		poll_end(p, "Redis: the CEIR's foreign stream (%s)", strerror(-err));
 		return;
 	}
 	chunk_save(p);
@@ -483,39 +474,12 @@ static void on_queued(void *arg, int err, const char *id, size_t len, bool chang
 /* Each decision once on the CEIR's stream (by the log's origin and index), then the tree. */
 static void chunk_queue(struct peer *p)
 {
-	const char *stream = p->ps->ch->cfg->ceir_foreign;
+	int rc = store_foreign_queue(p->ps->ch->store, p->ps->ch->cfg->ceir_foreign,
+				     p->cfg->origin, p->chunk_start, p->chunk, p->nchunk,
+				     on_queued, p);
 
-	p->queued = 1;
-	p->qerr = 0;
-	for (size_t i = 0; i < p->nchunk; i++) {
-		const struct feed_entry *e = &p->chunk[i];
-		char rid[160], idx[24], day[16];
-		struct store_kv kv[7];
-		int rc;
-
-		snprintf(rid, sizeof(rid), "%s:%" PRIu64, p->cfg->origin, p->chunk_start + i);
-		snprintf(idx, sizeof(idx), "%" PRIu64, p->chunk_start + i);
-		snprintf(day, sizeof(day), "%04d-%02d-%02d", e->year, e->month, e->day);
-		kv[0] = (struct store_kv){ "imei", 4, e->imei, 15 };
-		kv[1] = (struct store_kv){ "country", 7, e->country, 2 };
-		kv[2] = (struct store_kv){ "status", 6, feed_status_name(e->status),
-					   strlen(feed_status_name(e->status)) };
-		kv[3] = (struct store_kv){ "reason", 6, feed_reason_name(e->reason),
-					   strlen(feed_reason_name(e->reason)) };
-		kv[4] = (struct store_kv){ "day", 3, day, strlen(day) };
-		kv[5] = (struct store_kv){ "origin", 6, p->cfg->origin, strlen(p->cfg->origin) };
-		kv[6] = (struct store_kv){ "index", 5, idx, strlen(idx) };
-		p->queued++;
-		rc = store_ceir_enqueue(p->ps->ch->store, stream, rid, FOREIGN_REMEMBER_S, kv, 7,
-					on_queued, p);
-		if (rc < 0) {
-			p->queued--;
-			if (p->qerr == 0)
-				p->qerr = rc;
-			break;
-		}
-	}
-	on_queued(p, 0, NULL, 0, false);
+	if (rc < 0)
+		poll_end(p, "Redis: the CEIR's foreign stream (%s)", strerror(-rc));
 }
 
 static void on_applied(void *arg, int err)

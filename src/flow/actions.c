@@ -332,7 +332,8 @@ static void check_lookup(struct run *r)
 	}
 	r->e->stats.checks++;
 	cx->r = r;
-	cx->outstanding = 3;
+	/* The neighbours' decisions only where there are neighbours (feed-peer groups). */
+	cx->outstanding = r->e->cfg->npeers ? 3 : 2;
 	r->nforeign = 0;
 	rc = store_report_get(r->e->st, r->s.imei, check_on_report, cx);
 	if (rc < 0) {
@@ -345,9 +346,12 @@ static void check_lookup(struct run *r)
 	rc = store_imei_pairings(r->e->st, imei_body(r->s.imei), check_on_pairings, cx);
 	if (rc < 0) {
 		cx->failed = rc;
-		cx->outstanding -= 2;	/* the neighbours' records are not asked for either */
+		/* The neighbours' records are not asked for either. */
+		cx->outstanding -= r->e->cfg->npeers ? 2 : 1;
 		return;
 	}
+	if (r->e->cfg->npeers == 0)
+		return;
 	rc = store_foreign_get(r->e->st, imei_body(r->s.imei), check_on_foreign, cx);
 	if (rc < 0) {
 		cx->failed = rc;

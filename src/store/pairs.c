@@ -350,67 +350,31 @@ void pairs_format_date(uint16_t days, char out[11])
 /* ---- foreign decisions ---------------------------------------------------------------- */
 
 void pairs_foreign_key(uint64_t body, char key[PAIRS_KEY_MAX], size_t *keylen,
-		       uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen)
+		       uint8_t field[PAIRS_FOREIGN_FIELD_MAX], size_t *fieldlen)
 {
 	bucket_key("fx", body, PAIRS_FOREIGN_BUCKET_DIGITS, 14, key, keylen, field, fieldlen);
 }
 
-size_t pairs_foreign_encode(const struct foreign_rec *recs, size_t n, uint8_t *out)
+size_t pairs_foreign_field(const uint8_t *field, size_t fieldlen, const char country[2],
+			   uint8_t out[PAIRS_FOREIGN_FIELD_MAX])
 {
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *p = out + i * PAIRS_FOREIGN_REC_LEN;
-
-		p[0] = (uint8_t)recs[i].country[0];
-		p[1] = (uint8_t)recs[i].country[1];
-		p[2] = (uint8_t)recs[i].reason;
-		put_be(p + 3, recs[i].day, 2);
-	}
-	return n * PAIRS_FOREIGN_REC_LEN;
+	memmove(out, field, fieldlen);
+	out[fieldlen] = (uint8_t)country[0];
+	out[fieldlen + 1] = (uint8_t)country[1];
+	return fieldlen + 2;
 }
 
-int pairs_foreign_decode(const uint8_t *v, size_t len, struct foreign_rec *recs, size_t max)
+void pairs_foreign_encode(char reason, uint16_t day, uint8_t out[PAIRS_FOREIGN_VALUE_LEN])
 {
-	size_t n = len / PAIRS_FOREIGN_REC_LEN;
+	out[0] = (uint8_t)reason;
+	put_be(out + 1, day, 2);
+}
 
-	if (len % PAIRS_FOREIGN_REC_LEN || n > max)
+int pairs_foreign_decode(const uint8_t *v, size_t len, char *reason, uint16_t *day)
+{
+	if (len != PAIRS_FOREIGN_VALUE_LEN || (v[0] != 'S' && v[0] != 'L'))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *p = v + i * PAIRS_FOREIGN_REC_LEN;
-
-		if (p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' ||
-		    (p[2] != 'S' && p[2] != 'L'))
-			return -EINVAL;
-		recs[i].country[0] = (char)p[0];
-		recs[i].country[1] = (char)p[1];
-		recs[i].country[2] = '\0';
-		recs[i].reason = (char)p[2];
-		recs[i].day = (uint16_t)get_be(p + 3, 2);
-	}
-	return (int)n;
-}
-
-void pairs_foreign_merge(struct foreign_rec *recs, size_t *n, const char country[2],
-			 char reason, uint16_t day)
-{
-	size_t i, j = 0;
-
-	for (i = 0; i < *n; i++)	/* the country's record out */
-		if (memcmp(recs[i].country, country, 2) != 0)
-			recs[j++] = recs[i];
-	*n = j;
-	if (reason == '\0')
-		return;
-	if (*n == PAIRS_FOREIGN_MAX) {
-		size_t old = 0;
-
-		for (i = 1; i < *n; i++)
-			if (recs[i].day < recs[old].day)
-				old = i;
-		recs[old] = recs[--*n];
-	}
-	memcpy(recs[*n].country, country, 2);
-	recs[*n].country[2] = '\0';
-	recs[*n].reason = reason;
-	recs[*n].day = day;
-	(*n)++;
+	*reason = (char)v[0];
+	*day = (uint16_t)get_be(v + 1, 2);
+	return 0;
 }

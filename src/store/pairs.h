@@ -78,29 +78,32 @@ void pairs_kyc_encode(const struct kyc_rec *r, uint8_t out[PAIRS_KYC_VALUE_LEN])
 int pairs_kyc_decode(const uint8_t *v, size_t len, struct kyc_rec *r);
 
 /* ---- foreign decisions (issue 19): what neighbours' feeds say of an IMEI ----
- * "fx:{1234}" (the IMEI's last PAIRS_FOREIGN_BUCKET_DIGITS digits) and the IMEI's field as
- * pairs_imei_key's: 10^4 buckets keep a million foreign IMEIs at about 100 fields a bucket,
- * within hash-max-listpack-entries. The value: one 5-byte record per country that blocks
- * the IMEI (an unblock takes the country's record out): the country (2 letters), the
- * reason ('S' stolen, 'L' lost) and the day (days since 2000-01-01, big-endian). */
+ * "fx:{1234}" (the IMEI's last PAIRS_FOREIGN_BUCKET_DIGITS digits); one field per IMEI and
+ * country that blocks it: the IMEI's field as pairs_imei_key's, then the country's two
+ * letters. The value: 3 bytes, the reason ('S' stolen, 'L' lost) and the day (days since
+ * 2000-01-01, big-endian). An unblock deletes the field. A field per country, not a value
+ * holding every country, so that a decision is one HSET or HDEL, never a read-modify-write
+ * that two peers' followers could race; a check reads the countries of its feed-peers with
+ * one HMGET. 10^4 buckets keep a million foreign IMEIs at about 100 fields a bucket, within
+ * hash-max-listpack-entries. */
 #define PAIRS_FOREIGN_BUCKET_DIGITS 4
-#define PAIRS_FOREIGN_MAX 16		/* countries kept per IMEI */
-#define PAIRS_FOREIGN_REC_LEN 5
+#define PAIRS_FOREIGN_MAX 32		/* countries read per IMEI: the feed-peers at most */
+#define PAIRS_FOREIGN_VALUE_LEN 3
+#define PAIRS_FOREIGN_FIELD_MAX (PAIRS_FIELD_MAX + 2)
 struct foreign_rec {
 	char country[3];
 	char reason;		/* 'S' stolen, 'L' lost */
 	uint16_t day;
 };
+/* The IMEI's key and field, and the field of country for it (field[0..*fieldlen) then the
+ * two letters). */
 void pairs_foreign_key(uint64_t body, char key[PAIRS_KEY_MAX], size_t *keylen,
-		       uint8_t field[PAIRS_FIELD_MAX], size_t *fieldlen);
-size_t pairs_foreign_encode(const struct foreign_rec *recs, size_t n, uint8_t *out);
-/* Returns the number of records (<= max) or -EINVAL for a value that is not one. */
-int pairs_foreign_decode(const uint8_t *v, size_t len, struct foreign_rec *recs, size_t max);
-/* One decision of country into recs[0..*n): a block (reason 'S' or 'L') replaces the
- * country's record or adds it (the oldest day gives way past PAIRS_FOREIGN_MAX); reason '\0'
- * (an unblock) takes it out. The store's script does the same in Lua (store.c). */
-void pairs_foreign_merge(struct foreign_rec *recs, size_t *n, const char country[2],
-			 char reason, uint16_t day);
+		       uint8_t field[PAIRS_FOREIGN_FIELD_MAX], size_t *fieldlen);
+size_t pairs_foreign_field(const uint8_t *field, size_t fieldlen, const char country[2],
+			   uint8_t out[PAIRS_FOREIGN_FIELD_MAX]);
+void pairs_foreign_encode(char reason, uint16_t day, uint8_t out[PAIRS_FOREIGN_VALUE_LEN]);
+/* Returns 0 or -EINVAL for a value that is not one. */
+int pairs_foreign_decode(const uint8_t *v, size_t len, char *reason, uint16_t *day);
 
 /* "YYYY-MM-DD" (or an ISO 8601 date-time starting so) to days since 2000-01-01, for dates
  * from 2000-01-01 to 2179-06-06. Returns 0 or -EINVAL. */

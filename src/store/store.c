@@ -273,33 +273,25 @@ static struct script feed_unlock_script = {
 	"return 0\n", ""
 };
 
-/* Neighbours' decisions on IMEIs of one bucket (issue 19), in log order, as
- * pairs_foreign_merge does them: a block replaces the country's 5-byte record or adds it (the
- * oldest day gives way past 16 countries), an unblock takes it out. KEYS: the bucket. ARGV:
- * field, country, record (reason and day, 3 bytes; '' for an unblock) for each decision. */
-static struct script foreign_apply_script = {
-	"for i = 1, #ARGV, 3 do\n"
-	"  local f, c, r = ARGV[i], ARGV[i + 1], ARGV[i + 2]\n"
-	"  local v = redis.call('HGET', KEYS[1], f) or ''\n"
-	"  local out, n = {}, 0\n"
-	"  for j = 1, #v - 4, 5 do\n"
-	"    local rec = string.sub(v, j, j + 4)\n"
-	"    if string.sub(rec, 1, 2) ~= c then n = n + 1; out[n] = rec end\n"
+/* Each decision of a neighbour's log once on the CEIR's foreign stream (issue 19): a chunk's
+ * entries are added from the first index not added before, and the next index kept, in one
+ * step, so that a chunk applied again (a follower that stopped before recording it) adds
+ * nothing twice, without a key per decision. KEYS: the stream, its next-index key for the
+ * log (same slot). ARGV: the chunk's first index, the count, the fields per entry (7 pairs),
+ * then each entry's 14 values in order. Returns the entries added. */
+static struct script foreign_queue_script = {
+	"local first, n, nf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local next = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"local added = 0\n"
+	"for i = 0, n - 1 do\n"
+	"  if first + i >= next then\n"
+	"    local at = 4 + i * nf * 2\n"
+	"    redis.call('XADD', KEYS[1], '*', unpack(ARGV, at, at + nf * 2 - 1))\n"
+	"    added = added + 1\n"
 	"  end\n"
-	"  if r ~= '' then\n"
-	"    if n >= 16 then\n"
-	"      local old = 1\n"
-	"      for j = 2, n do\n"
-	"        if string.sub(out[j], 4, 5) < string.sub(out[old], 4, 5) then old = j end\n"
-	"      end\n"
-	"      out[old] = out[n]; out[n] = nil; n = n - 1\n"
-	"    end\n"
-	"    n = n + 1; out[n] = c .. r\n"
-	"  end\n"
-	"  if n == 0 then redis.call('HDEL', KEYS[1], f)\n"
-	"  else redis.call('HSET', KEYS[1], f, table.concat(out)) end\n"
 	"end\n"
-	"return 1\n", ""
+	"if first + n > next then redis.call('SET', KEYS[2], first + n) end\n"
+	"return added\n", ""
 };
 
 /* What a follower accepted of a neighbour's log (issue 19): never a smaller tree than the one
@@ -429,6 +421,8 @@ struct store {
 	unsigned refresh_fails;	/* refreshes in a row that no node answered */
 	long long refresh_last;
 	struct op_list parked;	/* waiting out a TRYAGAIN */
+	char foreign[PAIRS_FOREIGN_MAX][3];	/* the feed-peers' countries, for the check */
+	size_t nforeign;
 	bool closing;
 	bool *gone;		/* set by the destructor while drop() answers */
 	void (*on_up)(void *arg);
@@ -2424,7 +2418,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&feed_append_script);
 	script_sha(&feed_checkpoint_script);
 	script_sha(&feed_unlock_script);
-	script_sha(&foreign_apply_script);
+	script_sha(&foreign_queue_script);
 	script_sha(&peer_save_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
@@ -3799,49 +3793,77 @@ int store_feed_lock(struct store *st, const char *holder, unsigned ttl_ms, bool 
 
 /* ---- neighbours' decisions (issue 19) --------------------------------------------------- */
 
+void store_foreign_countries(struct store *st, const char *const *countries, size_t n)
+{
+	st->nforeign = 0;
+	for (size_t i = 0; i < n && st->nforeign < PAIRS_FOREIGN_MAX; i++)
+		if (countries[i] && strlen(countries[i]) == 2)
+			memcpy(st->foreign[st->nforeign++], countries[i], 3);
+}
+
 static void foreign_fail(struct op *op, int err)
 {
 	op->cb.foreign(op->arg, err, NULL, 0);
 }
 
+/* HMGET of the IMEI's field for each country, in the order of st->foreign. */
 static bool foreign_reply(struct op *op, const redisReply *r)
 {
 	struct foreign_rec recs[PAIRS_FOREIGN_MAX];
-	int n = 0;
+	size_t n = 0;
 
-	if (r->type == REDIS_REPLY_STRING)
-		n = pairs_foreign_decode((const uint8_t *)r->str, r->len, recs, PAIRS_FOREIGN_MAX);
-	if (n < 0) {
-		LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a foreign value that does not decode",
-		     op->node->address, op->key);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements > PAIRS_FOREIGN_MAX) {
 		foreign_fail(op, -EPROTO);
-	} else {
-		op->cb.foreign(op->arg, 0, recs, (size_t)n);
+		return true;
 	}
+	for (size_t i = 0; i < r->elements && i < op->st->nforeign; i++) {
+		const redisReply *v = r->element[i];
+
+		if (v->type != REDIS_REPLY_STRING)
+			continue;
+		if (pairs_foreign_decode((const uint8_t *)v->str, v->len, &recs[n].reason,
+					 &recs[n].day) < 0) {
+			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: %s: a foreign value that does not "
+			     "decode", op->node->address, op->key);
+			foreign_fail(op, -EPROTO);
+			return true;
+		}
+		memcpy(recs[n].country, op->st->foreign[i], 3);
+		n++;
+	}
+	op->cb.foreign(op->arg, 0, recs, n);
 	return true;
 }
 
 static const struct op_type foreign_type = { foreign_reply, foreign_fail };
 
-/* pairs_foreign_key has no bucket digits of its own to take. */
-static void foreign_key(uint64_t body, int digits, char *key, size_t *keylen, uint8_t *field,
-			size_t *fieldlen)
-{
-	(void)digits;
-	pairs_foreign_key(body, key, keylen, field, fieldlen);
-}
-
 int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg)
 {
+	uint8_t field[PAIRS_FOREIGN_FIELD_MAX], fields[PAIRS_FOREIGN_MAX][PAIRS_FOREIGN_FIELD_MAX];
+	const char *argv[2 + PAIRS_FOREIGN_MAX];
+	size_t lens[2 + PAIRS_FOREIGN_MAX], fl, argc = 2;
 	struct op *op = op_new(st, &foreign_type, arg);
 
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.foreign = cb;
-	return field_op(op, foreign_key, imei_body);
+	pairs_foreign_key(imei_body, op->key, &op->keylen, field, &fl);
+	argv[0] = "HMGET";
+	lens[0] = 5;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	for (size_t i = 0; i < st->nforeign; i++) {
+		lens[argc] = pairs_foreign_field(field, fl, st->foreign[i], fields[i]);
+		argv[argc++] = (const char *)fields[i];
+	}
+	if (st->nforeign == 0) {	/* no field has no country: answers none */
+		argv[argc] = (const char *)field;
+		lens[argc++] = fl;
+	}
+	return op_start(op, (int)argc, argv, lens);
 }
 
-/* One store_foreign_apply: answered once every bucket's script answered. */
+/* One store_foreign_apply: answered once every command answered. */
 struct foreign_batch {
 	store_done_cb cb;
 	void *arg;
@@ -3849,7 +3871,7 @@ struct foreign_batch {
 	int err;
 };
 
-static void foreign_bucket_done(void *arg, int err)
+static void foreign_one_done(void *arg, int err)
 {
 	struct foreign_batch *b = arg;
 
@@ -3861,108 +3883,153 @@ static void foreign_bucket_done(void *arg, int err)
 	talloc_free(b);
 }
 
-struct foreign_item {
-	size_t i;		/* its place in the batch: the log's order within a bucket */
-	char key[PAIRS_KEY_MAX];
-	size_t keylen;
-	uint8_t field[PAIRS_FIELD_MAX];
-	size_t fieldlen;
-	uint8_t rec[3];
-	size_t reclen;
-	char country[2];
-};
-
-static int foreign_item_cmp(const void *a, const void *b)
+/* The 14-digit body of a 15-digit IMEI. */
+static uint64_t imei_body_of(const char *imei)
 {
-	const struct foreign_item *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
+	uint64_t body = 0;
 
-	return c ? c : (x->i > y->i) - (x->i < y->i);
+	for (int j = 0; j < 14; j++)
+		body = body * 10 + (uint64_t)(imei[j] - '0');
+	return body;
 }
 
 int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 			store_done_cb cb, void *arg)
 {
 	struct foreign_batch *b;
-	struct foreign_item *it;
-	size_t i, j;
 
 	if (n == 0 || n > STORE_FEED_ENTRIES_MAX)
 		return -EINVAL;
 	b = talloc_zero(st, struct foreign_batch);
-	it = b ? talloc_array(b, struct foreign_item, n) : NULL;
-	if (it == NULL) {
-		talloc_free(b);
+	if (b == NULL)
 		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		uint64_t body = 0;
+	b->cb = cb;
+	b->arg = arg;
+	b->left = 1;		/* held until every command is started */
+	/* One command per decision, in the log's order: on one connection per node, Redis
+	 * runs them in that order, so the last decision on an IMEI is what stays. */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t field[PAIRS_FOREIGN_FIELD_MAX], value[PAIRS_FOREIGN_VALUE_LEN];
+		size_t fl;
 		uint16_t days;
 		char ymd[16];
+		struct op *op;
+		bool block = e[i].status == FEED_BLOCKED;
+		const char *argv[4];
+		size_t lens[4];
 
-		for (j = 0; j < 14; j++)
-			body = body * 10 + (uint64_t)(e[i].imei[j] - '0');
 		snprintf(ymd, sizeof(ymd), "%04d-%02d-%02d", e[i].year % 10000, e[i].month % 100,
 			 e[i].day % 100);
 		if (pairs_parse_date(ymd, 10, &days) < 0) {
-			talloc_free(b);
-			return -EINVAL;
-		}
-		it[i].i = i;
-		pairs_foreign_key(body, it[i].key, &it[i].keylen, it[i].field, &it[i].fieldlen);
-		memcpy(it[i].country, e[i].country, 2);
-		it[i].reclen = 0;
-		if (e[i].status == FEED_BLOCKED) {
-			it[i].rec[0] = e[i].reason == FEED_LOST ? 'L' : 'S';
-			it[i].rec[1] = (uint8_t)(days >> 8);
-			it[i].rec[2] = (uint8_t)days;
-			it[i].reclen = 3;
-		}
-	}
-	qsort(it, n, sizeof(*it), foreign_item_cmp);
-	b->cb = cb;
-	b->arg = arg;
-	b->left = 1;		/* held until every bucket's script is started */
-	for (i = 0; i < n; i = j) {
-		const char **argv;
-		size_t *lens, argc = 2;
-		struct op *op;
-
-		for (j = i + 1; j < n && strcmp(it[j].key, it[i].key) == 0; j++)
-			;
-		op = op_new(st, &done_type, b);
-		argv = op ? talloc_array(op, const char *, 2 + 3 * (j - i)) : NULL;
-		lens = argv ? talloc_array(op, size_t, 2 + 3 * (j - i)) : NULL;
-		if (lens == NULL) {
-			talloc_free(op);
 			if (b->err == 0)
-				b->err = op ? -ENOMEM : op_new_err(st);
+				b->err = -EINVAL;
 			continue;
 		}
-		op->cb.done = foreign_bucket_done;
-		memcpy(op->key, it[i].key, it[i].keylen);
-		op->keylen = it[i].keylen;
-		argv[0] = "1";
-		lens[0] = 1;
+		op = op_new(st, &done_type, b);
+		if (op == NULL) {
+			if (b->err == 0)
+				b->err = op_new_err(st);
+			break;
+		}
+		op->cb.done = foreign_one_done;
+		pairs_foreign_key(imei_body_of(e[i].imei), op->key, &op->keylen, field, &fl);
+		fl = pairs_foreign_field(field, fl, e[i].country, field);
+		pairs_foreign_encode(e[i].reason == FEED_LOST ? 'L' : 'S', days, value);
+		argv[0] = block ? "HSET" : "HDEL";
+		lens[0] = 4;
 		argv[1] = op->key;
 		lens[1] = op->keylen;
-		for (size_t k = i; k < j; k++) {
-			argv[argc] = (const char *)it[k].field;
-			lens[argc++] = it[k].fieldlen;
-			argv[argc] = it[k].country;
-			lens[argc++] = 2;
-			argv[argc] = (const char *)it[k].rec;
-			lens[argc++] = it[k].reclen;
-		}
+		argv[2] = (const char *)field;
+		lens[2] = fl;
+		argv[3] = (const char *)value;
+		lens[3] = sizeof(value);
 		b->left++;
-		if (op_start_script(op, &foreign_apply_script, (int)argc, argv, lens) < 0) {
+		if (op_start(op, block ? 4 : 3, argv, lens) < 0) {
 			b->left--;
 			if (b->err == 0)
 				b->err = -EAGAIN;
 		}
 	}
-	foreign_bucket_done(b, 0);
+	foreign_one_done(b, 0);
 	return 0;
+}
+
+int store_foreign_queue(struct store *st, const char *stream, const char *origin,
+			uint64_t first, const struct feed_entry *e, size_t n, store_count_cb cb,
+			void *arg)
+{
+	enum { NF = 7 };
+	char nextkey[ID_MAX * 2 + 32], sfirst[24], sn[16], snf[4];
+	const char **argv;
+	size_t *lens, argc = 0;
+	char (*vals)[2][24];
+	const char *open, *close;
+	struct op *op;
+	int kl;
+
+	if (n == 0 || n > STORE_FEED_ENTRIES_MAX || stream == NULL || strlen(stream) > ID_MAX ||
+	    origin == NULL || *origin == '\0' || strlen(origin) > ID_MAX)
+		return -EINVAL;
+	/* The next-index key shares the stream's slot, as the enqueue's dedup keys do. */
+	open = strchr(stream, '{');
+	close = open ? strchr(open + 1, '}') : NULL;
+	if (open && close && close > open + 1)
+		kl = snprintf(nextkey, sizeof(nextkey), "%.*s:next:%s", (int)(close - open + 1),
+			      open, origin);
+	else
+		kl = snprintf(nextkey, sizeof(nextkey), "{%s}:next:%s", stream, origin);
+	if (kl < 0 || (size_t)kl >= sizeof(nextkey))
+		return -EINVAL;
+	op = op_new(st, &int_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	op->cb.count = cb;
+	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", stream);
+	argv = talloc_array(op, const char *, 7 + n * NF * 2);
+	lens = talloc_array(op, size_t, 7 + n * NF * 2);
+	vals = talloc_size(op, n * sizeof(*vals));
+	if (argv == NULL || lens == NULL || vals == NULL) {
+		talloc_free(op);
+		return -ENOMEM;
+	}
+#define ARG(s, l) do { argv[argc] = (s); lens[argc++] = (l); } while (0)
+	ARG("2", 1);
+	ARG(stream, strlen(stream));
+	ARG(nextkey, (size_t)kl);
+	ARG(sfirst, (size_t)snprintf(sfirst, sizeof(sfirst), "%llu", (unsigned long long)first));
+	ARG(sn, (size_t)snprintf(sn, sizeof(sn), "%zu", n));
+	ARG(snf, (size_t)snprintf(snf, sizeof(snf), "%d", NF));
+	for (size_t i = 0; i < n; i++) {
+		const char *st_name = feed_status_name(e[i].status);
+		const char *re_name = feed_reason_name(e[i].reason);
+		int dl = snprintf(vals[i][0], sizeof(vals[i][0]), "%04d-%02d-%02d",
+				  e[i].year % 10000, e[i].month % 100, e[i].day % 100);
+		int il = snprintf(vals[i][1], sizeof(vals[i][1]), "%llu",
+				  (unsigned long long)(first + i));
+
+		if (st_name == NULL || re_name == NULL) {
+			talloc_free(op);
+			return -EINVAL;
+		}
+		ARG("imei", 4);
+		ARG(e[i].imei, 15);
+		ARG("country", 7);
+		ARG(e[i].country, 2);
+		ARG("status", 6);
+		ARG(st_name, strlen(st_name));
+		ARG("reason", 6);
+		ARG(re_name, strlen(re_name));
+		ARG("day", 3);
+		ARG(vals[i][0], (size_t)dl);
+		ARG("origin", 6);
+		ARG(origin, strlen(origin));
+		ARG("index", 5);
+		ARG(vals[i][1], (size_t)il);
+	}
+#undef ARG
+	/* Not the first decision only: what the CEIR is told must outlive a failover. */
+	op->durable = st->o.replicas_ack > 0;
+	return op_start_script(op, &foreign_queue_script, (int)argc, argv, lens);
 }
 
 /* ---- following neighbours' feeds (issue 19) --------------------------------------------- */

@@ -360,16 +360,25 @@ int store_verify_otp(struct store *st, const char *line, const char *who, const 
 
 /* ---- neighbours' decisions (issue 19, doc/exchange.md) ---- */
 
+/* The countries whose decisions store_foreign_get reads: the feed-peers' (at most
+ * PAIRS_FOREIGN_MAX, two letters each; copied). */
+void store_foreign_countries(struct store *st, const char *const *countries, size_t n);
 /* What the neighbours' feeds say of an IMEI (its 14-digit body): the countries that block it
- * (store/pairs.h); n 0 for none. */
+ * (store/pairs.h), in one command; n 0 for none. */
 typedef void (*store_foreign_cb)(void *arg, int err, const struct foreign_rec *recs, size_t n);
 int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg);
-/* Applies a peer's entries (at most STORE_FEED_ENTRIES_MAX, in its log's order): one script
- * per bucket, each atomic; answered once all are, with the first error. Applying the same
- * entries again in the same order leaves the same state. */
+/* Applies a peer's entries (at most STORE_FEED_ENTRIES_MAX, in its log's order): a block
+ * sets the IMEI's field of the country, an unblock deletes it; answered once all are, with
+ * the first error. Applying the same entries again in the same order leaves the same state. */
 struct feed_entry;
 int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 			store_done_cb cb, void *arg);
+/* Puts each of a peer's entries first, first + 1, ... (its log's indexes) on the stream,
+ * once per origin and index (one script, a next-index key per origin in the stream's slot):
+ * count is how many were new. */
+int store_foreign_queue(struct store *st, const char *stream, const char *origin,
+			uint64_t first, const struct feed_entry *e, size_t n, store_count_cb cb,
+			void *arg);
 
 /* What a follower keeps of each neighbour's feed, shared by every ceirgw process: the hash
  * peer:{<origin>} (doc/redis-keys.md) with the accepted tree's size, its right edge

@@ -1,8 +1,10 @@
 #!/bin/bash
 # A phone blocked abroad, end to end (issue 19): a real Redis (one redis-server, or a cluster
 # with CEIRGW_TEST_BACKEND=cluster: backend_lib.sh) holding what the neighbours' feeds say of
-# some IMEIs, written with Python as store_foreign_apply leaves it (fx:{bucket}, a 5-byte
-# record per country: store/pairs.h), and the real ceirgw. A buyer's check by USSD, by SMS
+# some IMEIs, written with Python as store_foreign_apply leaves it (fx:{bucket}, a field per
+# IMEI and country, 3 bytes a value: store/pairs.h), and the real ceirgw, which reads the
+# countries of its feed-peer groups (the peers themselves are not reachable here: their
+# polls fail, which changes nothing of what was accepted). A buyer's check by USSD, by SMS
 # and by the JSON API, in English and in French and Arabic: stolen in one country, lost in
 # another, blocked in two (the newest told), a country the texts do not name, a national
 # report told first, an unblock abroad clearing it. Expected texts come from
@@ -36,13 +38,21 @@ cat >"$TEST_TMP/kyc.csv" <<EOF
 msisdn,national_id
 254712345678,31415926
 EOF
-gw_conf "$BACKEND_REDIS_CONF" debug "rate-check-msisdn = 100/3600" "api-keys-file = api.keys"
+peers=()
+for cc in KE TZ UG QA; do
+	lc=$(echo "$cc" | tr A-Z a-z)
+	vk=$("$CEIRGWCTL" feed keygen --origin "ceir.$lc/feed" --out "$TEST_TMP/$lc.key" | head -n1)
+	peers+=("" "group = feed-peer" "origin = ceir.$lc/feed" "url = http://127.0.0.1:9/feed"
+		"key = $vk" "country = $cc" "poll-interval = 3600")
+done
+# This country is Rwanda: Kenya is a neighbour here (numbers still default to +254).
+gw_conf "$BACKEND_REDIS_CONF" debug "rate-check-msisdn = 100/3600" "api-keys-file = api.keys" \
+	"country = RW" "${peers[@]}"
 echo "partner-a k3y-0f-partner-a-0123456789" >"$TEST_TMP/api.keys"
 import_data
 
-# abroad IMEI COUNTRY REASON DAY...: the neighbours' decisions, each as the feed's script
-# applies it: S (stolen) or L (lost) replaces the country's record or adds it; - (an
-# unblock) takes it out, and the field with its last record.
+# abroad IMEI COUNTRY REASON DAY...: the neighbours' decisions, each as the follower applies
+# it: S (stolen) or L (lost) sets the IMEI's field of the country; - (an unblock) deletes it.
 abroad() {
 	backend_python - "$@" <<'EOF'
 import datetime
@@ -57,16 +67,12 @@ for i in range(0, len(args), 4):
     body = int(imei[:14])
     key = "fx:{%04d}" % (body % 10000)
     v = body // 10000
-    field = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
+    field = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big") + country.encode()
     days = (datetime.date.fromisoformat(day) - datetime.date(2000, 1, 1)).days
-    old = r.hget(key, field) or b""
-    recs = [old[j:j + 5] for j in range(0, len(old), 5) if old[j:j + 2] != country.encode()]
-    if reason != "-":
-        recs.append(country.encode() + reason.encode() + days.to_bytes(2, "big"))
-    if recs:
-        r.hset(key, field, b"".join(recs))
-    else:
+    if reason == "-":
         r.hdel(key, field)
+    else:
+        r.hset(key, field, reason.encode() + days.to_bytes(2, "big"))
 EOF
 }
 

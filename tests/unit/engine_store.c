@@ -539,8 +539,24 @@ void estore_foreign(struct store *st, const char *imei, const char *country, cha
 		st->foreign[st->nforeign].n = 0;
 		st->nforeign++;
 	}
-	/* As the feed's script applies a decision (pairs_foreign_merge is its twin in C). */
-	pairs_foreign_merge(st->foreign[i].recs, &st->foreign[i].n, country, reason, day);
+	/* As store_foreign_apply does: the country's field set, or deleted by an unblock
+	 * (reason '\0'). */
+	{
+		struct foreign_rec *r = st->foreign[i].recs;
+		size_t *n = &st->foreign[i].n, j, k = 0;
+
+		for (j = 0; j < *n; j++)
+			if (memcmp(r[j].country, country, 2) != 0)
+				r[k++] = r[j];
+		*n = k;
+		if (reason != '\0' && *n < PAIRS_FOREIGN_MAX) {
+			memcpy(r[*n].country, country, 2);
+			r[*n].country[2] = '\0';
+			r[*n].reason = reason;
+			r[*n].day = day;
+			(*n)++;
+		}
+	}
 }
 
 void estore_kyc(struct store *st, const char *msisdn, const char *id)

@@ -1490,6 +1490,9 @@ static void sc_foreign(void)
 	char f[16], g[16], h[16], text[64];
 
 	world_up(false, true);
+	/* Neighbours' decisions are read where there are feed-peer groups (their countries
+	 * are the store's; the scripted store knows every country). */
+	W.cfg.npeers = 3;
 	imei_of("35693803111110", f);	/* Samsung Galaxy S9 */
 	imei_of("86012345222220", g);	/* Tecno Spark 10 */
 	imei_of("35332211333330", h);	/* Nokia G21 */

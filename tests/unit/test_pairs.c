@@ -298,7 +298,7 @@ static void test_memo_agrees(void **state)
 static void test_foreign_key(void **state)
 {
 	char key[PAIRS_KEY_MAX];
-	uint8_t field[PAIRS_FIELD_MAX];
+	uint8_t field[PAIRS_FOREIGN_FIELD_MAX];
 	size_t kl, fl;
 
 	(void)state;
@@ -310,126 +310,47 @@ static void test_foreign_key(void **state)
 			  (uint32_t)field[2] << 8 | field[3]), 3569380356U);
 }
 
-static void test_foreign_roundtrip(void **state)
+/* A field per country: the IMEI's field and the two letters; a value of 3 bytes. */
+static void test_foreign_field_value(void **state)
 {
-	const struct foreign_rec in[3] = {
-		{ "KE", 'S', 9832 }, { "TZ", 'L', 0 }, { "ZA", 'S', 65535 },
-	};
-	struct foreign_rec out[PAIRS_FOREIGN_MAX];
-	uint8_t v[PAIRS_FOREIGN_MAX * PAIRS_FOREIGN_REC_LEN];
-	size_t len = pairs_foreign_encode(in, 3, v);
+	char key[PAIRS_KEY_MAX];
+	uint8_t field[PAIRS_FOREIGN_FIELD_MAX], f2[PAIRS_FOREIGN_FIELD_MAX], v[3];
+	size_t kl, fl, f2l;
+	char reason;
+	uint16_t day;
 
 	(void)state;
-	assert_int_equal(len, 15);
-	assert_memory_equal(v, "KES\x26\x68", 5);	/* the day big-endian: 9832 = 0x2668 */
-	assert_int_equal(pairs_foreign_decode(v, len, out, PAIRS_FOREIGN_MAX), 3);
-	for (size_t i = 0; i < 3; i++) {
-		assert_string_equal(out[i].country, in[i].country);
-		assert_int_equal(out[i].reason, in[i].reason);
-		assert_int_equal(out[i].day, in[i].day);
-	}
-	assert_int_equal(pairs_foreign_decode(v, 0, out, PAIRS_FOREIGN_MAX), 0);
-	assert_int_equal(pairs_foreign_encode(in, 0, v), 0);
+	pairs_foreign_key(35693803564380ULL, key, &kl, field, &fl);
+	f2l = pairs_foreign_field(field, fl, "KE", f2);
+	assert_int_equal(f2l, fl + 2);
+	assert_memory_equal(f2, field, fl);
+	assert_memory_equal(f2 + fl, "KE", 2);
+	/* In place too, as the store does. */
+	assert_int_equal(pairs_foreign_field(field, fl, "TZ", field), fl + 2);
+	assert_memory_equal(field + fl, "TZ", 2);
+	pairs_foreign_encode('L', 9468, v);
+	assert_memory_equal(v, "L\x24\xfc", 3);
+	assert_int_equal(pairs_foreign_decode(v, 3, &reason, &day), 0);
+	assert_int_equal(reason, 'L');
+	assert_int_equal(day, 9468);
+	pairs_foreign_encode('S', 0, v);
+	assert_int_equal(pairs_foreign_decode(v, 3, &reason, &day), 0);
+	assert_int_equal(reason, 'S');
+	assert_int_equal(day, 0);
 }
 
-/* What decode refuses: a length that is no whole number of records, more records than
- * asked for, a country that is not two capitals, a reason other than S or L. */
 static void test_foreign_decode_refuses(void **state)
 {
-	static const struct { const char *v; size_t len; size_t max; } bad[] = {
-		{ "KES\x26", 4, 16 },
-		{ "KES\x26\x68K", 6, 16 },
-		{ "KES\x26\x68TZL\x00\x01", 10, 1 },
-		{ "keS\x26\x68", 5, 16 },
-		{ "K1S\x26\x68", 5, 16 },
-		{ "K S\x26\x68", 5, 16 },
-		{ "KEs\x26\x68", 5, 16 },
-		{ "KEX\x26\x68", 5, 16 },
-		{ "KE\x00\x26\x68", 5, 16 },
-		{ "KES\x26\x68TZ\x00\x00\x01", 10, 16 },	/* the second record's */
-	};
-	struct foreign_rec out[PAIRS_FOREIGN_MAX];
+	char reason;
+	uint16_t day;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (pairs_foreign_decode((const uint8_t *)bad[i].v, bad[i].len, out,
-					 bad[i].max) != -EINVAL)
-			fail_msg("case %zu decoded", i);
-	}
-	assert_int_equal(pairs_foreign_decode((const uint8_t *)"KES\x26\x68TZL\x00\x01", 10, out,
-					      2), 2);
-}
-
-static const struct foreign_rec *foreign_find(const struct foreign_rec *recs, size_t n,
-					      const char *country)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(recs[i].country, country) == 0)
-			return &recs[i];
-	return NULL;
-}
-
-static void test_foreign_merge(void **state)
-{
-	struct foreign_rec recs[PAIRS_FOREIGN_MAX];
-	size_t n = 0;
-
-	(void)state;
-	pairs_foreign_merge(recs, &n, "KE", 'S', 9000);
-	pairs_foreign_merge(recs, &n, "TZ", 'L', 9010);
-	assert_int_equal(n, 2);
-	/* A second block by a country replaces its record: one a country. */
-	pairs_foreign_merge(recs, &n, "KE", 'L', 9020);
-	assert_int_equal(n, 2);
-	assert_int_equal(foreign_find(recs, n, "KE")->reason, 'L');
-	assert_int_equal(foreign_find(recs, n, "KE")->day, 9020);
-	/* An unblock takes the country out, the others stay; again, or for a country that
-	 * never blocked it, it changes nothing. */
-	pairs_foreign_merge(recs, &n, "KE", '\0', 9030);
-	assert_int_equal(n, 1);
-	assert_null(foreign_find(recs, n, "KE"));
-	assert_int_equal(foreign_find(recs, n, "TZ")->day, 9010);
-	pairs_foreign_merge(recs, &n, "KE", '\0', 9031);
-	pairs_foreign_merge(recs, &n, "UG", '\0', 9031);
-	assert_int_equal(n, 1);
-	pairs_foreign_merge(recs, &n, "TZ", '\0', 9040);
-	assert_int_equal(n, 0);
-}
-
-/* Past 16 countries the one whose decision is oldest gives way: the newest are kept. */
-static void test_foreign_cap(void **state)
-{
-	struct foreign_rec recs[PAIRS_FOREIGN_MAX];
-	uint8_t v[PAIRS_FOREIGN_MAX * PAIRS_FOREIGN_REC_LEN];
-	struct foreign_rec back[PAIRS_FOREIGN_MAX];
-	size_t n = 0;
-	char c[3] = "AA";
-
-	(void)state;
-	for (int i = 0; i < PAIRS_FOREIGN_MAX; i++) {
-		c[1] = (char)('A' + i);
-		/* Days out of order: AA 9100, AB 9050, AC 9101, AD 9051, ... */
-		pairs_foreign_merge(recs, &n, c, 'S', (uint16_t)(i % 2 ? 9050 + i : 9100 + i));
-	}
-	assert_int_equal(n, PAIRS_FOREIGN_MAX);
-	pairs_foreign_merge(recs, &n, "ZZ", 'L', 9200);
-	assert_int_equal(n, PAIRS_FOREIGN_MAX);
-	assert_non_null(foreign_find(recs, n, "ZZ"));
-	assert_null(foreign_find(recs, n, "AB"));	/* day 9051, the oldest */
-	assert_non_null(foreign_find(recs, n, "AD"));
-	pairs_foreign_merge(recs, &n, "ZY", 'S', 9201);
-	assert_int_equal(n, PAIRS_FOREIGN_MAX);
-	assert_null(foreign_find(recs, n, "AD"));	/* 9053, the oldest now */
-	/* A block of a country already there replaces its record: nothing else goes. */
-	pairs_foreign_merge(recs, &n, "ZZ", 'S', 9202);
-	assert_int_equal(n, PAIRS_FOREIGN_MAX);
-	assert_non_null(foreign_find(recs, n, "AF"));
-	/* The full value decodes, and not into fewer records than it holds. */
-	assert_int_equal(pairs_foreign_encode(recs, n, v), PAIRS_FOREIGN_MAX * 5);
-	assert_int_equal(pairs_foreign_decode(v, PAIRS_FOREIGN_MAX * 5, back, PAIRS_FOREIGN_MAX),
-			 PAIRS_FOREIGN_MAX);
-	assert_int_equal(pairs_foreign_decode(v, PAIRS_FOREIGN_MAX * 5, back,
-					      PAIRS_FOREIGN_MAX - 1), -EINVAL);
+	assert_int_equal(pairs_foreign_decode((const uint8_t *)"S\x01", 2, &reason, &day), -EINVAL);
+	assert_int_equal(pairs_foreign_decode((const uint8_t *)"S\x01\x02\x03", 4, &reason, &day),
+			 -EINVAL);
+	assert_int_equal(pairs_foreign_decode((const uint8_t *)"X\x01\x02", 3, &reason, &day),
+			 -EINVAL);
+	assert_int_equal(pairs_foreign_decode((const uint8_t *)"", 0, &reason, &day), -EINVAL);
 }
 
 #define NDUP (sizeof(dup_cases) / sizeof(dup_cases[0]))
@@ -448,10 +369,8 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_date_all_days);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_memo_agrees);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_key);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_roundtrip);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_field_value);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_decode_refuses);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_merge);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_foreign_cap);
 	for (i = 0; i < NDUP; i++)
 		tests[n++] = (struct CMUnitTest){ .name = dup_cases[i].name, .test_func = test_dup,
 						  .initial_state = (void *)&dup_cases[i] };
