@@ -77,11 +77,19 @@ struct peer {
 	struct cached_tile need[16];
 	unsigned nneed, ineed;
 	void (*proved)(struct peer *p);
-	/* The chunk under way. */
-	struct merkle_frontier work;
-	struct feed_entry *chunk;
-	uint64_t chunk_start, chunk_end, bundle;
-	size_t nchunk;
+	/* The chunks: fill is fetched and proven while app is applied (its chain). */
+	struct merkle_frontier work;	/* the tree fetched and proven so far */
+	struct chunk {
+		struct feed_entry *e;
+		size_t n;
+		uint64_t start, end;
+		struct merkle_frontier fr;	/* the tree up to its end */
+	} ch[2];
+	unsigned fill, app;
+	uint64_t bundle;
+	bool chain_busy, ready, fetch_done, finish_pending;
+	unsigned chain_left;
+	int chain_err;
 	/* What is shown (healthz, ceirgwctl feed status) and logged once per change. */
 	char state[200];
 	time_t polled_at;
@@ -149,8 +157,16 @@ static void poll_finish(struct peer *p)
 		p->inflight->p = NULL;
 		p->inflight = NULL;
 	}
+	if (p->chain_busy) {
+		/* A chunk's chain is at work in Redis on the poll's memory: the poll ends when it
+		 * answers. */
+		p->finish_pending = true;
+		return;
+	}
 	TALLOC_FREE(p->poll);
-	p->chunk = NULL;
+	memset(p->ch, 0, sizeof(p->ch));
+	p->fill = p->app = 0;
+	p->ready = p->fetch_done = p->finish_pending = false;
 	p->ntiles = 0;
 	p->busy = false;
 	schedule(p, (unsigned)p->cfg->poll_interval * 1000);
@@ -376,7 +392,7 @@ static void prove_now(struct peer *p)
 		else
 			poll_end(p, "entries %" PRIu64 "..%" PRIu64 " do not hash into the signed "
 				 "tree of %" PRIu64 " (a bundle or a tile was altered)",
-				 p->chunk_start, p->pm - 1, p->pn);
+				 p->ch[p->fill].start, p->pm - 1, p->pn);
 		return;
 	}
 	p->proved(p);
@@ -423,109 +439,165 @@ static void prove(struct peer *p, uint64_t m, const uint8_t root_m[MERKLE_HASH_L
 	prove_fetch_next(p);
 }
 
-/* ---- a chunk of entries ----------------------------------------------------------------- */
+/* ---- a chunk of entries -----------------------------------------------------------------
+ * Two chunks at a time: while one, proven, is applied to Redis (the foreign state and the
+ * CEIR's stream together, then the tree accepted, in that order: what is recorded accepted
+ * is always applied), the next one is fetched and proven. At most one proven chunk waits. */
+
+static void chunk_next(struct peer *p);
+
+static void poll_done_maybe(struct peer *p)
+{
+	if (p->fetch_done && !p->chain_busy && !p->ready)
+		witness_start(p);
+}
+
+static void chain_start(struct peer *p, unsigned i);
+
+/* The chain of chunk app ended: well (err NULL), or with why. */
+static void chain_end(struct peer *p, const char *why, int err)
+{
+	p->chain_busy = false;
+	if (p->finish_pending) {	/* the poll ended while the chain ran */
+		poll_finish(p);
+		return;
+	}
+	if (why) {
+		poll_end(p, "Redis: %s (%s)", why, strerror(-err));
+		return;
+	}
+	if (p->ready) {			/* the next chunk was proven meanwhile */
+		p->ready = false;
+		chain_start(p, p->fill);
+		p->fill ^= 1;
+		chunk_next(p);
+		return;
+	}
+	poll_done_maybe(p);
+}
 
 static void on_saved(void *arg, int err, long long written)
 {
 	struct peer *p = arg;
+	struct chunk *c = &p->ch[p->app];
 
-	if (p->poll == NULL)
-		return;
 	if (err < 0) {
-		poll_end(p, "Redis: the accepted tree could not be kept (%s)", strerror(-err));
+		chain_end(p, "the accepted tree could not be kept", err);
 		return;
 	}
 	if (written == 0) {
-		poll_end(p, "another process accepted a larger tree meanwhile");
+		chain_end(p, "another process accepted a larger tree meanwhile", -EALREADY);
 		return;
 	}
-	p->acc = p->work;
+	p->acc = c->fr;
 	frontier_root(&p->acc, p->acc_root);
-	chunk_next(p);
+	p->applied += c->n;
+	chain_end(p, NULL, 0);
 }
 
-static void chunk_save(struct peer *p)
+static void chain_save(struct peer *p)
 {
+	struct chunk *c = &p->ch[p->app];
 	uint8_t fb[FRONTIER_BYTES_MAX];
-	size_t fl = frontier_encode(&p->work, fb);
-	bool last = p->work.size == p->cp.size;
+	size_t fl = frontier_encode(&c->fr, fb);
+	bool last = c->fr.size == p->cp.size;
 	int rc;
 
-	rc = store_peer_save(p->ps->ch->store, p->cfg->origin, p->work.size, fb, fl,
+	rc = store_peer_save(p->ps->ch->store, p->cfg->origin, c->fr.size, fb, fl,
 			     last ? p->note : NULL, last ? p->notelen : 0, on_saved, p);
 	if (rc < 0)
-		poll_end(p, "Redis: the accepted tree could not be kept (%s)", strerror(-rc));
+		chain_end(p, "the accepted tree could not be kept", rc);
+}
+
+/* The apply and the stream: both answered, then the tree is recorded. */
+static void chain_step(struct peer *p, int err)
+{
+	if (err < 0 && p->chain_err == 0)
+		p->chain_err = err;
+	if (--p->chain_left > 0)
+		return;
+	if (p->chain_err) {
+		chain_end(p, "the entries could not be applied, or put on the CEIR's foreign stream",
+			  p->chain_err);
+		return;
+	}
+	chain_save(p);
 }
 
 static void on_queued(void *arg, int err, long long added)
 {
-	struct peer *p = arg;
-
 	(void)added;
-	if (p->poll == NULL)
-		return;
-	if (err < 0) {
-		poll_end(p, "Redis: the CEIR's foreign stream (%s)", strerror(-err));
-		return;
-	}
-	chunk_save(p);
-}
-
-/* Each decision once on the CEIR's stream (by the log's origin and index), then the tree. */
-static void chunk_queue(struct peer *p)
-{
-	int rc = store_foreign_queue(p->ps->ch->store, p->ps->ch->cfg->ceir_foreign,
-				     p->cfg->origin, p->chunk_start, p->chunk, p->nchunk,
-				     on_queued, p);
-
-	if (rc < 0)
-		poll_end(p, "Redis: the CEIR's foreign stream (%s)", strerror(-rc));
+	chain_step(arg, err);
 }
 
 static void on_applied(void *arg, int err)
 {
-	struct peer *p = arg;
-
-	if (p->poll == NULL)
-		return;
-	if (err < 0) {
-		poll_end(p, "Redis: the entries could not be applied (%s)", strerror(-err));
-		return;
-	}
-	p->applied += p->nchunk;
-	chunk_queue(p);
+	chain_step(arg, err);
 }
 
-/* The chunk is proven part of the signed tree: now, and only now, it is applied. */
-static void chunk_apply(struct peer *p)
+/* Chunk i is proven part of the signed tree: now, and only now, it is applied. */
+static void chain_start(struct peer *p, unsigned i)
 {
-	int rc = store_foreign_apply(p->ps->ch->store, p->chunk, p->nchunk, on_applied, p);
+	struct chunk *c = &p->ch[i];
+	int rc;
 
-	if (rc < 0)
-		poll_end(p, "Redis: the entries could not be applied (%s)", strerror(-rc));
+	p->app = i;
+	p->chain_busy = true;
+	p->chain_err = 0;
+	p->chain_left = 1;	/* held until both are started */
+	p->chain_left++;
+	rc = store_foreign_apply(p->ps->ch->store, c->e, c->n, on_applied, p);
+	if (rc < 0) {
+		p->chain_left--;
+		p->chain_err = rc;
+	}
+	p->chain_left++;
+	/* Each decision once on the CEIR's stream, by the log's origin and index. */
+	rc = store_foreign_queue(p->ps->ch->store, p->ps->ch->cfg->ceir_foreign, p->cfg->origin,
+				 c->start, c->e, c->n, on_queued, p);
+	if (rc < 0) {
+		p->chain_left--;
+		if (p->chain_err == 0)
+			p->chain_err = rc;
+	}
+	chain_step(p, 0);
+}
+
+static void chunk_proven(struct peer *p)
+{
+	p->ch[p->fill].fr = p->work;
+	if (p->chain_busy) {
+		p->ready = true;	/* started when the chain ends */
+		return;
+	}
+	chain_start(p, p->fill);
+	p->fill ^= 1;
+	chunk_next(p);
 }
 
 static void chunk_verify(struct peer *p)
 {
+	struct chunk *c = &p->ch[p->fill];
 	uint8_t root[MERKLE_HASH_LEN];
 
 	frontier_root(&p->work, root);
 	if (p->work.size == p->cp.size) {
 		if (memcmp(root, p->cp.root, MERKLE_HASH_LEN) != 0) {
 			poll_end(p, "entries %" PRIu64 "..%" PRIu64 " do not hash to the signed root "
-				 "(a bundle was altered)", p->chunk_start, p->chunk_end - 1);
+				 "(a bundle was altered)", c->start, c->end - 1);
 			return;
 		}
-		chunk_apply(p);
+		chunk_proven(p);
 		return;
 	}
-	prove(p, p->work.size, root, chunk_apply);
+	prove(p, p->work.size, root, chunk_proven);
 }
 
 static void fetch_bundle(struct peer *p);
 
 static void on_bundle(struct peer *p, const uint8_t *data, size_t len)
 {
+	struct chunk *c = &p->ch[p->fill];
 	unsigned w = tile_width(TILE_LEVEL_ENTRIES, p->bundle, p->cp.size);
 	uint32_t off[TILE_WIDTH];
 	uint16_t elen[TILE_WIDTH];
@@ -540,9 +612,9 @@ static void on_bundle(struct peer *p, const uint8_t *data, size_t len)
 		struct feed_entry *e;
 		uint8_t leaf[MERKLE_HASH_LEN];
 
-		if (index < p->chunk_start || index >= p->chunk_end)
+		if (index < c->start || index >= c->end)
 			continue;
-		e = &p->chunk[p->nchunk];
+		e = &c->e[c->n];
 		if (feed_entry_parse((const char *)data + off[i], elen[i], e) < 0) {
 			poll_end(p, "entry %" PRIu64 " is not an entry", index);
 			return;
@@ -558,7 +630,7 @@ static void on_bundle(struct peer *p, const uint8_t *data, size_t len)
 			poll_end(p, "the tree is too large");
 			return;
 		}
-		p->nchunk++;
+		c->n++;
 	}
 	p->bundle++;
 	fetch_bundle(p);
@@ -569,7 +641,7 @@ static void fetch_bundle(struct peer *p)
 	char path[TILE_PATH_MAX];
 	unsigned w;
 
-	if (p->bundle * TILE_WIDTH >= p->chunk_end) {
+	if (p->bundle * TILE_WIDTH >= p->ch[p->fill].end) {
 		chunk_verify(p);
 		return;
 	}
@@ -581,28 +653,29 @@ static void fetch_bundle(struct peer *p)
 	fetch(p, path, 0, on_bundle);
 }
 
-/* The next chunk from the accepted tree on: up to CHUNK_BUNDLES bundles. */
+/* The next chunk from what was fetched and proven so far: up to CHUNK_BUNDLES bundles. */
 static void chunk_next(struct peer *p)
 {
-	uint64_t a = p->acc.size, b;
+	uint64_t a = p->work.size, b;
+	struct chunk *c = &p->ch[p->fill];
 
 	if (a == p->cp.size) {
-		witness_start(p);
+		p->fetch_done = true;
+		poll_done_maybe(p);
 		return;
 	}
 	b = (a / TILE_WIDTH + CHUNK_BUNDLES) * TILE_WIDTH;
 	if (b > p->cp.size)
 		b = p->cp.size;
-	if (p->chunk == NULL)
-		p->chunk = talloc_array(p->poll, struct feed_entry, CHUNK_MAX);
-	if (p->chunk == NULL) {
+	if (c->e == NULL)
+		c->e = talloc_array(p->poll, struct feed_entry, CHUNK_MAX);
+	if (c->e == NULL) {
 		poll_end(p, "out of memory");
 		return;
 	}
-	p->chunk_start = a;
-	p->chunk_end = b;
-	p->nchunk = 0;
-	p->work = p->acc;
+	c->start = a;
+	c->end = b;
+	c->n = 0;
 	p->bundle = a / TILE_WIDTH;
 	fetch_bundle(p);
 }
@@ -738,6 +811,7 @@ static void on_checkpoint(struct peer *p, const uint8_t *data, size_t len)
 		witness_start(p);
 		return;
 	}
+	p->work = p->acc;
 	if (p->acc.size == 0)
 		chunk_next(p);
 	else

@@ -277,16 +277,18 @@ static struct script feed_unlock_script = {
  * entries are added from the first index not added before, and the next index kept, in one
  * step, so that a chunk applied again (a follower that stopped before recording it) adds
  * nothing twice, without a key per decision. KEYS: the stream, its next-index key for the
- * log (same slot). ARGV: the chunk's first index, the count, the fields per entry (7 pairs),
- * then each entry's 14 values in order. Returns the entries added. */
+ * log (same slot). ARGV: the chunk's first index, the count, the origin, then each entry's
+ * imei, country, status, reason and day. Returns the entries added. */
 static struct script foreign_queue_script = {
-	"local first, n, nf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local first, n, origin = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
 	"local next = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
 	"local added = 0\n"
 	"for i = 0, n - 1 do\n"
 	"  if first + i >= next then\n"
-	"    local at = 4 + i * nf * 2\n"
-	"    redis.call('XADD', KEYS[1], '*', unpack(ARGV, at, at + nf * 2 - 1))\n"
+	"    local at = 4 + i * 5\n"
+	"    redis.call('XADD', KEYS[1], '*', 'imei', ARGV[at], 'country', ARGV[at + 1],\n"
+	"               'status', ARGV[at + 2], 'reason', ARGV[at + 3], 'day', ARGV[at + 4],\n"
+	"               'origin', origin, 'index', tostring(first + i))\n"
 	"    added = added + 1\n"
 	"  end\n"
 	"end\n"
@@ -3958,11 +3960,10 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
 			uint64_t first, const struct feed_entry *e, size_t n, store_count_cb cb,
 			void *arg)
 {
-	enum { NF = 7 };
-	char nextkey[ID_MAX * 2 + 32], sfirst[24], sn[16], snf[4];
+	char nextkey[ID_MAX * 2 + 32], sfirst[24], sn[16];
 	const char **argv;
 	size_t *lens, argc = 0;
-	char (*vals)[2][24];
+	char (*days)[16];
 	const char *open, *close;
 	struct op *op;
 	int kl;
@@ -3985,10 +3986,10 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
 		return op_new_err(st);
 	op->cb.count = cb;
 	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", stream);
-	argv = talloc_array(op, const char *, 7 + n * NF * 2);
-	lens = talloc_array(op, size_t, 7 + n * NF * 2);
-	vals = talloc_size(op, n * sizeof(*vals));
-	if (argv == NULL || lens == NULL || vals == NULL) {
+	argv = talloc_array(op, const char *, 6 + n * 5);
+	lens = talloc_array(op, size_t, 6 + n * 5);
+	days = talloc_size(op, n * sizeof(*days));
+	if (argv == NULL || lens == NULL || days == NULL) {
 		talloc_free(op);
 		return -ENOMEM;
 	}
@@ -3998,36 +3999,25 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
 	ARG(nextkey, (size_t)kl);
 	ARG(sfirst, (size_t)snprintf(sfirst, sizeof(sfirst), "%llu", (unsigned long long)first));
 	ARG(sn, (size_t)snprintf(sn, sizeof(sn), "%zu", n));
-	ARG(snf, (size_t)snprintf(snf, sizeof(snf), "%d", NF));
+	ARG(origin, strlen(origin));
 	for (size_t i = 0; i < n; i++) {
 		const char *st_name = feed_status_name(e[i].status);
 		const char *re_name = feed_reason_name(e[i].reason);
-		int dl = snprintf(vals[i][0], sizeof(vals[i][0]), "%04d-%02d-%02d",
-				  e[i].year % 10000, e[i].month % 100, e[i].day % 100);
-		int il = snprintf(vals[i][1], sizeof(vals[i][1]), "%llu",
-				  (unsigned long long)(first + i));
+		int dl = snprintf(days[i], sizeof(days[i]), "%04d-%02d-%02d", e[i].year % 10000,
+				  e[i].month % 100, e[i].day % 100);
 
 		if (st_name == NULL || re_name == NULL) {
 			talloc_free(op);
 			return -EINVAL;
 		}
-		ARG("imei", 4);
 		ARG(e[i].imei, 15);
-		ARG("country", 7);
 		ARG(e[i].country, 2);
-		ARG("status", 6);
 		ARG(st_name, strlen(st_name));
-		ARG("reason", 6);
 		ARG(re_name, strlen(re_name));
-		ARG("day", 3);
-		ARG(vals[i][0], (size_t)dl);
-		ARG("origin", 6);
-		ARG(origin, strlen(origin));
-		ARG("index", 5);
-		ARG(vals[i][1], (size_t)il);
+		ARG(days[i], (size_t)dl);
 	}
 #undef ARG
-	/* Not the first decision only: what the CEIR is told must outlive a failover. */
+	/* What the CEIR is told must outlive a failover. */
 	op->durable = st->o.replicas_ack > 0;
 	return op_start_script(op, &foreign_queue_script, (int)argc, argv, lens);
 }
