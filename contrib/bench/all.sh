@@ -35,6 +35,7 @@ part "Box path: SMS checks through bearerbox and fakesmsc" run-box.sh
 part "Report journey over HTTP against 1e6 imported pairings" report.sh
 part "USSD sessions left open" sessions.sh
 part "Import of pairings" import.sh "$BUILD" "${IMPORT_ROWS:-10000000}"
+part "Cross-border feed: 1e6 decisions published, followed and checked" feed.sh
 
 printf '\n== Targets (issue 8), from the runs above\n\n'
 awk -F'\t' '{ printf "%-62s %12s %10s   %s\n", $1, $2, $3, $4 }' "$BENCH_SUMMARY"
