@@ -1,4 +1,5 @@
-/* libFuzzer harness for what a feed client reads from another country's log: tile paths
+/* libFuzzer harness for what a feed client reads from another country's log: its entries,
+ * the right edge a follower keeps of it (feed/frontier.h), tile paths
  * (C2SP tlog-tiles), entry bundles, and RFC 9162 proofs with sizes, indices and hashes of the
  * fuzzer's choosing. Besides crashes it checks what the headers promise: an accepted path is
  * the one tile_path writes, a bundle splits as an independent reading of it does, proofs made
@@ -12,6 +13,8 @@
 
 #include "fuzzlib.h"
 
+#include "feed/entry.h"
+#include "feed/frontier.h"
 #include "feed/merkle.h"
 #include "feed/tile.h"
 
@@ -279,10 +282,33 @@ static void fuzz_raw(struct in *in)
 		CHECK(n == 0 && memcmp(a, b, MERKLE_HASH_LEN) == 0);
 }
 
+/* ---- entries and a right edge -------------------------------------------------------- */
+
+/* An entry that reads formats to the very bytes read; a right edge kept as bytes reads back
+ * only when its length matches its size. */
+static void fuzz_entry(const uint8_t *data, size_t size)
+{
+	struct feed_entry e;
+	struct merkle_frontier f;
+	uint8_t back[FRONTIER_BYTES_MAX];
+	char out[FEED_ENTRY_MAX];
+	int len;
+
+	if (feed_entry_parse((const char *)data, size, &e) == 0) {
+		len = feed_entry_format(&e, out, sizeof(out));
+		CHECK(len >= 0 && (size_t)len == size && memcmp(out, data, size) == 0);
+	}
+	if (frontier_decode(data, size, &f) == 0) {
+		CHECK(frontier_encode(&f, back) == size);
+		CHECK(memcmp(back, data, size) == 0);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct in in = { data, size };
 
+	fuzz_entry(data, size);
 	fuzz_path(data, size);
 	fuzz_bundle(data, size);
 	fuzz_small(&in);
