@@ -562,10 +562,10 @@ static void on_served_checkpoint(void *arg, int err, const void *data, size_t le
 		reply_bytes(req, false, "text/plain; charset=utf-8", data, len);
 }
 
-/* /feed/witness: the checkpoint accepted from each feed-peer (channel/peers.c), as it was
- * signed, with this ceirgw's cosignature appended (C2SP tlog-cosignature): what it was shown,
- * for the other followers to compare with what they were shown. Records "<length>\n<note>",
- * one per peer with an accepted checkpoint. */
+/* /feed/witness: the newest checkpoint each feed-peer showed this ceirgw with its signature
+ * (channel/peers.c keeps it, whether it was then accepted or halted), with this ceirgw's
+ * cosignature appended (C2SP tlog-cosignature): what it was shown, for the other followers
+ * to compare with what they were shown. Records "<length>\n<note>", one per peer. */
 struct witness_req {
 	struct feed *f;
 	struct http_req *req;
@@ -586,35 +586,41 @@ static void witness_reply(struct witness_req *w)
 static void on_witness_peer(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct witness_req *w = arg;
+	const struct store_kv *view = NULL;
 
 	if (err < 0)
 		w->failed = true;
-	for (size_t i = 0; i < n && !w->failed; i++) {
-		const char *note = kv[i].val;
-		size_t len = kv[i].vlen, textlen = 0;
+	/* The newest checkpoint the peer showed us with its signature ("witness"), else the
+	 * one accepted (a peer followed by an older ceirgw). */
+	for (size_t i = 0; i < n; i++) {
+		if (kv[i].klen == 7 && memcmp(kv[i].key, "witness", 7) == 0)
+			view = &kv[i];
+		else if (view == NULL && kv[i].klen == 10 && memcmp(kv[i].key, "checkpoint", 10) == 0)
+			view = &kv[i];
+	}
+	if (view && !w->failed) {
+		const char *note = view->val;
+		size_t len = view->vlen, textlen = 0;
 		char line[512], *rec;
-		int ll;
+		int ll = -1;
 
-		if (kv[i].klen != 10 || memcmp(kv[i].key, "checkpoint", 10) != 0)
-			continue;
 		/* The text ends at the last blank line; the signature lines follow it. */
 		for (size_t j = len > 1 ? len - 1 : 0; j > 0; j--)
 			if (note[j] == '\n' && note[j - 1] == '\n') {
 				textlen = j;
 				break;
 			}
-		if (textlen == 0 || len > NOTE_MAX || note[len - 1] != '\n')
-			continue;
-		ll = note_sign_line(w->f->cosigner, note, textlen, (uint64_t)time(NULL), line,
-				    sizeof(line));
-		if (ll < 0)
-			continue;
-		rec = talloc_asprintf_append_buffer(w->body, "%zu\n%.*s%s", len + (size_t)ll,
-						    (int)len, note, line);
-		if (rec == NULL)
-			w->failed = true;
-		else
-			w->body = rec;
+		if (textlen > 0 && len <= NOTE_MAX && note[len - 1] == '\n')
+			ll = note_sign_line(w->f->cosigner, note, textlen, (uint64_t)time(NULL), line,
+					    sizeof(line));
+		if (ll >= 0) {
+			rec = talloc_asprintf_append_buffer(w->body, "%zu\n%.*s%s",
+							    len + (size_t)ll, (int)len, note, line);
+			if (rec == NULL)
+				w->failed = true;
+			else
+				w->body = rec;
+		}
 	}
 	if (--w->left == 0)
 		witness_reply(w);

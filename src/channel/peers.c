@@ -113,6 +113,7 @@ static void poll_end(struct peer *p, const char *fmt, ...) __attribute__((format
 static void poll_halt(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void chunk_next(struct peer *p);
 static void witness_start(struct peer *p);
+static void poll_apply(struct peer *p);
 
 typedef void (*fetch_cb)(struct peer *p, const uint8_t *data, size_t len);
 struct fetch;
@@ -377,7 +378,7 @@ static void prove_now(struct peer *p)
 	if (rc < 0 && p->witnessing) {
 		p->proved = NULL;
 		poll_halt(p, "%s was shown the tree of %" PRIu64 ", which is not part of the "
-			  "tree of %" PRIu64 " accepted here (an equivocation)", p->wfrom, p->pm,
+			  "tree of %" PRIu64 " signed for us (an equivocation)", p->wfrom, p->pm,
 			  p->pn);
 		return;
 	}
@@ -449,7 +450,7 @@ static void chunk_next(struct peer *p);
 static void poll_done_maybe(struct peer *p)
 {
 	if (p->fetch_done && !p->chain_busy && !p->ready)
-		witness_start(p);
+		poll_end(p, NULL);
 }
 
 static void chain_start(struct peer *p, unsigned i);
@@ -683,11 +684,12 @@ static void chunk_next(struct peer *p)
 /* ---- what the other peers were shown ---------------------------------------------------- */
 
 /* Each ceirgw serves, at /feed/witness, the checkpoint it accepted from each of its peers,
- * co-signed (channel/feed.c). After a good poll of p, the views of the other peers are read:
- * a checkpoint of p's log that carries p's signature and that cannot be part of what p showed
- * us (another root for the same size, or a smaller tree the tiles cannot prove a prefix) is
- * an equivocation: p signed two histories. Only p's signature matters for that; the view's
- * cosignature says who saw it. A view that cannot be read proves nothing and is skipped. */
+ * co-signed (channel/feed.c). Once p's new checkpoint is verified, and before anything of it
+ * is applied, the views of the other peers are read: a checkpoint of p's log that carries
+ * p's signature and that cannot be part of what p showed us (another root for the same size,
+ * or a smaller tree the tiles cannot prove a prefix) is an equivocation: p signed two
+ * histories. Only p's signature matters for that; the view's cosignature says who saw it. A
+ * view that cannot be read proves nothing and is skipped. */
 static void witness_next(struct peer *p);
 
 static void witness_check(struct peer *p, const char *note, size_t len)
@@ -701,12 +703,12 @@ static void witness_check(struct peer *p, const char *note, size_t len)
 		witness_next(p);	/* not p's signature: proves nothing */
 		return;
 	}
-	if (w->size > p->acc.size) {
-		witness_next(p);	/* newer than our poll: our next one gets there */
+	if (w->size > p->cp.size || w->size == 0) {
+		witness_next(p);	/* newer than what we were shown: a later poll's */
 		return;
 	}
-	if (w->size == p->acc.size) {
-		if (memcmp(w->root, p->acc_root, MERKLE_HASH_LEN) != 0) {
+	if (w->size == p->cp.size) {
+		if (memcmp(w->root, p->cp.root, MERKLE_HASH_LEN) != 0) {
 			poll_halt(p, "%s was shown another root for the tree of %" PRIu64 " (an "
 				  "equivocation)", p->wfrom, w->size);
 			return;
@@ -714,11 +716,7 @@ static void witness_check(struct peer *p, const char *note, size_t len)
 		witness_next(p);
 		return;
 	}
-	if (w->size == 0) {
-		witness_next(p);
-		return;
-	}
-	/* A smaller tree: it must be a prefix of ours (p->cp, the tree accepted). */
+	/* A smaller tree: it must be a prefix of the one p signed for us. */
 	p->witnessing = true;
 	prove(p, w->size, w->root, witness_next);
 }
@@ -754,7 +752,7 @@ static void witness_next(struct peer *p)
 	while (p->wq < ps->n && ps->p[p->wq] == p)
 		p->wq++;
 	if (p->wq == ps->n) {
-		poll_end(p, NULL);
+		poll_apply(p);
 		return;
 	}
 	snprintf(p->wfrom, sizeof(p->wfrom), "%s", ps->p[p->wq]->cfg->origin);
@@ -765,6 +763,21 @@ static void witness_start(struct peer *p)
 {
 	p->wq = 0;
 	witness_next(p);
+}
+
+/* The checkpoint is p's, no older than accepted, and the other peers were shown nothing that
+ * contradicts it: what it adds is fetched, proven and applied. */
+static void poll_apply(struct peer *p)
+{
+	if (p->cp.size == p->acc.size) {
+		poll_end(p, NULL);
+		return;
+	}
+	p->work = p->acc;
+	if (p->acc.size == 0)
+		chunk_next(p);
+	else
+		prove(p, p->acc.size, p->acc_root, chunk_next);
 }
 
 /* ---- the checkpoint ---------------------------------------------------------------------- */
@@ -802,20 +815,17 @@ static void on_checkpoint(struct peer *p, const uint8_t *data, size_t len)
 			 " accepted (a rollback)", p->cp.size, p->acc.size);
 		return;
 	}
-	if (p->cp.size == p->acc.size) {
-		if (memcmp(p->cp.root, p->acc_root, MERKLE_HASH_LEN) != 0) {
-			poll_halt(p, "two roots signed for the tree of %" PRIu64 " (an equivocation)",
-				  p->cp.size);
-			return;
-		}
-		witness_start(p);
+	/* What we were shown, signed: served at /feed/witness for the other followers to
+	 * compare with what they were shown, whatever comes of it here. */
+	store_peer_set(p->ps->ch->store, p->cfg->origin, "witness", p->note, p->notelen,
+		       noop_done, NULL);
+	if (p->cp.size == p->acc.size && memcmp(p->cp.root, p->acc_root, MERKLE_HASH_LEN) != 0) {
+		poll_halt(p, "two roots signed for the tree of %" PRIu64 " (an equivocation)",
+			  p->cp.size);
 		return;
 	}
-	p->work = p->acc;
-	if (p->acc.size == 0)
-		chunk_next(p);
-	else
-		prove(p, p->acc.size, p->acc_root, chunk_next);
+	/* Before anything is applied: what the other peers were shown of p's log. */
+	witness_start(p);
 }
 
 static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
@@ -828,6 +838,13 @@ static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
 	}
 	frontier_init(&p->acc);
 	for (size_t i = 0; i < n; i++) {
+		if (kv[i].klen == 8 && memcmp(kv[i].key, "frontier", 8) == 0 &&
+		    frontier_decode((const uint8_t *)kv[i].val, kv[i].vlen, &p->acc) < 0) {
+			poll_end(p, "Redis: the accepted tree does not read");
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (kv[i].klen == 6 && memcmp(kv[i].key, "halted", 6) == 0) {
 			char line[200];
 
@@ -835,11 +852,6 @@ static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
 								       kv[i].vlen), kv[i].val);
 			set_state(p, LOGL_ERROR, line);
 			poll_finish(p);
-			return;
-		}
-		if (kv[i].klen == 8 && memcmp(kv[i].key, "frontier", 8) == 0 &&
-		    frontier_decode((const uint8_t *)kv[i].val, kv[i].vlen, &p->acc) < 0) {
-			poll_end(p, "Redis: the accepted tree does not read");
 			return;
 		}
 	}

@@ -1,0 +1,141 @@
+# Witnessing (issue 19, doc/exchange.md): an equivocating Kenya, two ceirgw that share KE's
+# signing key and origin but keep two histories, shows one to Tanzania and the other to
+# Uganda. TZ and UG follow each other too and read each other's /feed/witness after each good
+# poll: both halt KE (another root for the tree they accepted), apply nothing more from it,
+# show it in /healthz and the log, and stay halted when an operator clears the halt while the
+# conflict stands. Their views of each other stay good. Each with its own redis-server.
+. "$(dirname "$0")/lib.sh"
+
+for c in ka kb tz ug; do
+	rport=$(free_port)
+	redis_start || { echo "Bail out! redis-server did not start"; exit 1; }
+	eval "r_$c=$rport"
+	unset rport
+	eval "h_$c=$(free_port)"
+done
+Rp() { "$REDIS_CLI" -p "$@"; }
+
+key() { "$CEIRGWCTL" feed keygen --origin "$1" --out "$TEST_TMP/$2.key" | head -n1; }
+vk_ke=$(key ceir.ke/feed ke)
+vk_tz=$(key ceir.tz/feed tz)
+vk_ug=$(key ceir.ug/feed ug)
+
+# conf NAME HTTP REDIS COUNTRY ORIGIN KEY [ORIGIN URL VKEY COUNTRY]...
+conf() {
+	local name=$1 http=$2 redis=$3 country=$4 origin=$5 k=$6
+	shift 6
+	{
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$http" \
+			"redis = redis://127.0.0.1:$redis" "log-file = $name.log" "country = $country" \
+			"default-region = $country" "feed-origin = $origin" "feed-key-file = $k.key" \
+			"feed-checkpoint-interval = 1"
+		while [ $# -gt 0 ]; do
+			printf '%s\n' "" "group = feed-peer" "origin = $1" "url = $2" "key = $3" \
+				"country = $4" "poll-interval = 1"
+			shift 4
+		done
+	} >"$TEST_TMP/$name.conf"
+}
+conf ka "$h_ka" "$r_ka" KE ceir.ke/feed ke
+conf kb "$h_kb" "$r_kb" KE ceir.ke/feed ke
+conf tz "$h_tz" "$r_tz" TZ ceir.tz/feed tz \
+	ceir.ke/feed "http://127.0.0.1:$h_ka/feed" "$vk_ke" KE \
+	ceir.ug/feed "http://127.0.0.1:$h_ug/feed" "$vk_ug" UG
+conf ug "$h_ug" "$r_ug" UG ceir.ug/feed ug \
+	ceir.ke/feed "http://127.0.0.1:$h_kb/feed" "$vk_ke" KE \
+	ceir.tz/feed "http://127.0.0.1:$h_tz/feed" "$vk_tz" TZ
+
+# decide REDIS FIRST COUNT: COUNT reports opened and blocked in that Kenya, IMEIs from FIRST.
+decide() {
+	python3 - "$2" "$3" <<'EOF' | Rp "$1" >/dev/null
+import sys
+
+def luhn(d):
+    s = 0
+    for i, c in enumerate(reversed(d)):
+        x = int(c)
+        if i % 2 == 0:
+            x *= 2
+            x -= 9 if x > 9 else 0
+        s += x
+    return str((10 - s % 10) % 10)
+
+first, n = int(sys.argv[1]), int(sys.argv[2])
+for i in range(first, first + n):
+    b = "35693803%06d" % i
+    r = "8%08d" % i
+    imei, ref = b + luhn(b), r + luhn(r)
+    print("HSET rep:{%s} ref %s state sent reason stolen owner +254711000001 reporter "
+          "+254711000001 lang en channel ussd created 1 updated 1" % (imei, ref))
+    print("SET ref:{%s} %s" % (ref, imei))
+    print("XADD ceir:results * ref %s imei %s result blocked reason ok" % (ref, imei))
+EOF
+}
+
+start() {	# start NAME: its ceirgw, up
+	"$CEIRGW" -c "$TEST_TMP/$1.conf" 2>>"$TEST_TMP/$1.err" &
+	eval "pid_$1=$!"
+	test_pids="$test_pids $!"
+	wait_for 10 curl -sf "http://127.0.0.1:$(eval echo "\$h_$1")/healthz" ||
+		{ echo "Bail out! ceirgw $1 did not start"; exit 1; }
+}
+health() {	# health NAME KEY: a flat key of its /healthz
+	curl -sf "http://127.0.0.1:$(eval echo "\$h_$1")/healthz" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
+}
+state_is() { case $(health "$1" "$2") in "$3"*) return 0 ;; *) return 1 ;; esac; }
+
+# Two histories of 300 decisions each, under one key and one origin.
+decide "$r_ka" 0 300
+decide "$r_kb" 1000 300
+for c in ka kb tz ug; do start "$c"; done
+ke_size() { curl -sf "http://127.0.0.1:$1/feed/checkpoint" | sed -n 2p; }
+ke_size_is() { [ "$(ke_size "$1")" = "$2" ]; }
+wait_for 30 ke_size_is "$h_ka" 300 && wait_for 30 ke_size_is "$h_kb" 300
+ok $? "both Kenyas signed a tree of 300 entries under the same key"
+isnt_same=$([ "$(curl -s "http://127.0.0.1:$h_ka/feed/checkpoint" | sed -n 3p)" != \
+	"$(curl -s "http://127.0.0.1:$h_kb/feed/checkpoint" | sed -n 3p)" ] && echo 0 || echo 1)
+ok "$isnt_same" "with different roots: an equivocation"
+
+wait_for 60 state_is tz peer_1_state halted
+ok $? "Tanzania halts Kenya once it reads Uganda's witness view"
+wait_for 60 state_is ug peer_1_state halted
+ok $? "Uganda halts Kenya once it reads Tanzania's"
+like "$(health tz peer_1_state)" "ceir.ug/feed was shown another root for the tree of 300" \
+	"Tanzania says who was shown what ($(health tz peer_1_state))"
+like "$(health ug peer_1_state)" "ceir.tz/feed was shown another root for the tree of 300" \
+	"and so does Uganda"
+is "$(grep -c 'feed-peer ceir.ke/feed (KE): halted' "$TEST_TMP/tz.log")" 1 \
+	"the halt is logged once"
+like "$(Rp "$r_tz" HGET 'peer:{ceir.ke/feed}' halted)" "equivocation" \
+	"the halt is kept in Redis, for every process and the operator"
+is "$(health tz peer_2_state)" "ok: tree 0 accepted" "Tanzania's view of Uganda stays good"
+is "$(health ug peer_2_state)" "ok: tree 0 accepted" "and Uganda's of Tanzania"
+tz_fx=$(Rp "$r_tz" --scan --pattern 'fx:*' | wc -l)
+tz_stream=$(Rp "$r_tz" XLEN ceir:foreign)
+is "$tz_stream" 300 "Tanzania had applied the 300 it was shown before it knew"
+
+# Nothing more is taken from Kenya while halted.
+decide "$r_ka" 300 20
+wait_for 30 ke_size_is "$h_ka" 320
+ok $? "Kenya-a goes on: a tree of 320"
+sleep 3
+is "$(health tz peer_1_accepted)" 300 "halted, Tanzania takes nothing more from Kenya"
+is "$(Rp "$r_tz" XLEN ceir:foreign)" "$tz_stream" "nothing more on its CEIR's foreign stream"
+is "$(Rp "$r_tz" --scan --pattern 'fx:*' | wc -l)" "$tz_fx" "nor in its foreign state"
+
+# An operator clears the halt while the conflict stands: Kenya is polled again, and halted
+# again before anything of it is applied.
+Rp "$r_tz" HDEL 'peer:{ceir.ke/feed}' halted >/dev/null
+halted_again() { [ -n "$(Rp "$r_tz" HGET 'peer:{ceir.ke/feed}' halted)" ]; }
+wait_for 30 halted_again
+ok $? "cleared, Tanzania polls Kenya again and halts it again: Uganda's view still conflicts"
+is "$(health tz peer_1_accepted)" 300 "still nothing of Kenya's 20 new decisions applied"
+
+for c in ka kb tz ug; do
+	kill "$(eval echo "\$pid_$c")"
+	wait_exit 10 "$(eval echo "\$pid_$c")"
+	is "$exit_status" 0 "ceirgw $c stops cleanly"
+	sanitizer_clean "$TEST_TMP/$c.err"
+done
+done_testing
