@@ -142,6 +142,13 @@ static void set_state(struct peer *p, enum log_level level, const char *state)
 	}
 	store_peer_set(p->ps->ch->store, p->cfg->origin, "state", p->state, strlen(p->state),
 		       noop_done, NULL);
+	{
+		char when[24];
+		int n = snprintf(when, sizeof(when), "%lld", (long long)p->polled_at);
+
+		store_peer_set(p->ps->ch->store, p->cfg->origin, "polled", when, (size_t)n,
+			       noop_done, NULL);
+	}
 }
 
 struct fetch {

@@ -4111,7 +4111,7 @@ int store_peer_set(struct store *st, const char *origin, const char *field, cons
 	struct op *op;
 
 	if (field == NULL || (strcmp(field, "state") != 0 && strcmp(field, "halted") != 0 &&
-			      strcmp(field, "witness") != 0))
+			      strcmp(field, "witness") != 0 && strcmp(field, "polled") != 0))
 		return -EINVAL;
 	op = op_new(st, &done_type, arg);
 	if (op == NULL)
