@@ -141,6 +141,12 @@ struct fetch {
 
 static void poll_finish(struct peer *p)
 {
+	char at[24];
+	int n = snprintf(at, sizeof(at), "%lld", (long long)p->polled_at);
+
+	/* When this poll ran, for ceirgwctl feed status (each process polls in turn). */
+	store_peer_set(p->ps->ch->store, p->cfg->origin, "polled", at, (size_t)n, noop_done,
+		       NULL);
 	if (p->inflight) {
 		p->inflight->p = NULL;
 		p->inflight = NULL;

@@ -384,7 +384,8 @@ int store_peer_get(struct store *st, const char *origin, store_fields_cb cb, voi
  * stored checkpoint (a tree accepted part-way). */
 int store_peer_save(struct store *st, const char *origin, uint64_t size, const void *frontier,
 		    size_t flen, const char *note, size_t notelen, store_count_cb cb, void *arg);
-/* "state", "halted" or "witness" (value NULL: deleted). */
+/* "state", "halted", "witness" or "polled" (the last poll's start, POSIX seconds) (value
+ * NULL: deleted). */
 int store_peer_set(struct store *st, const char *origin, const char *field, const char *value,
 		   size_t len, store_done_cb cb, void *arg);
 
