@@ -4,11 +4,12 @@
  * tile of the tree compared byte for byte with what the entries hash to (RFC 9162's tree,
  * built with tile_extend), and the root over those tiles compared with the signed one.
  *
- * One request at a time on one connection (libevent's HTTP client, in ceirgwctl's own event
- * loop; a new connection when an HTTP/1.0 server closed the last), each bounded (FETCH_MAX,
- * FETCH_TIMEOUT_S). Memory is bounded too: bundles are taken
- * one by one, in order, and only the current bundle's leaf hashes and the hashes of the tile
- * levels above (one per 256 leaves) are kept. */
+ * Up to WINDOW requests at once, one per connection (libevent's HTTP client, in ceirgwctl's
+ * own event loop; a new connection when an HTTP/1.0 server closed the last), each bounded
+ * (FETCH_MAX, FETCH_TIMEOUT_S); their answers are taken in the order they were asked for.
+ * Memory is bounded too: bundles are taken one by one, in order, and only the last bundle's
+ * leaf hashes, the answers in the window and the hashes of the tile levels above (one per 256
+ * leaves) are kept. */
 #include "ctl/feed_int.h"
 
 #include <errno.h>
@@ -55,8 +56,8 @@ static void verify_usage(FILE *out)
 		"    byte, what the entries hash to (RFC 9162 Merkle tree);\n"
 		"  - the root over the tiles is the checkpoint's.\n"
 		"Prints what it proved, ending with 'verified'; or one line 'not verified:\n"
-		"REASON'. No configuration is read. Each response is taken up to 1 MiB, each\n"
-		"request given 10 s.\n"
+		"REASON'. No configuration is read. Up to 4 requests at once; each response\n"
+		"is taken up to 1 MiB, each request given 10 s.\n"
 		"\n"
 		"  --entries FILE  write the entries, one per line, in log order, to FILE\n"
 		"  -h, --help      show this help\n"
@@ -65,12 +66,42 @@ static void verify_usage(FILE *out)
 		"usage error (a URL or KEY that does not parse).\n");
 }
 
+/* Requests in flight at once, each on its own connection: a wide link is kept busy, and a
+ * small server is not flooded (python3 -m http.server listens with a backlog of 5: 8 new
+ * connections at once lose SYNs and wait out their retransmission, 30 times slower). */
+#define WINDOW 4
+#define JOB_CHECKPOINT (-2)		/* a job's level: the checkpoint */
+
+struct verifier;
+
+/* A connection: one request at a time (an HTTP/1.0 server closes after each). */
+struct conn {
+	struct evhttp_connection *c;
+	bool busy;
+	bool stale;			/* the server closes after each answer (HTTP/1.0) */
+};
+
+/* A file asked for: its answer is kept until every earlier file was taken in order. */
+struct job {
+	struct verifier *v;
+	int level;			/* JOB_CHECKPOINT, TILE_LEVEL_ENTRIES or a tile level */
+	uint64_t n;
+	unsigned w;
+	char what[TILE_PATH_MAX];
+	bool arrived;
+	int code;			/* the HTTP status; 0: no answer */
+	uint8_t *data;			/* the body, when 200 */
+	size_t len;
+	struct conn *conn;
+};
+
 struct verifier {
 	struct event_base *base;
-	struct evhttp_connection *conn;
-	struct event *send;		/* the next request goes out from here, not from the
-					 * callback of the last */
-	bool stale;			/* the server closes after each answer (HTTP/1.0) */
+	struct event *pump;		/* requests go out and answers are taken from here, not
+					 * from the callbacks of the requests */
+	struct conn conns[WINDOW];
+	struct job jobs[WINDOW];	/* a ring: head, the oldest asked for */
+	unsigned head, njobs;
 	char addr[64];
 	int port;
 	char *host_header;
@@ -79,24 +110,24 @@ struct verifier {
 	FILE *entries;
 	/* The checkpoint. */
 	struct checkpoint cp;
-	/* The bundle under way: its index, width and leaf hashes (the level-0 tile). */
+	bool have_cp;
+	/* What to ask for next: the checkpoint; then bundle n and level-0 tile n in turn; then
+	 * the tiles of levels 1.. */
+	int gen_level;
+	uint64_t gen_n;
+	bool gen_started;
+	/* The bundle last taken: its index, width and leaf hashes (the level-0 tile). */
 	uint64_t bundle, nbundles;
 	unsigned width;
 	uint8_t leaves[TILE_WIDTH][MERKLE_HASH_LEN];
 	/* The hashes of tile levels 1.. (one per 256^L leaves), as the entries make them. */
 	uint8_t *lv[LEVELS_MAX];
 	uint64_t lvn[LEVELS_MAX], lvcap[LEVELS_MAX];
-	/* The hash tiles of levels 1.. being compared. */
-	unsigned level;
-	uint64_t tile;
 	/* What was proved. */
 	uint64_t blocked, unblocked;
 	bool country[26 * 26];
 	unsigned long tiles;
-	/* The request on the wire. */
-	char what[TILE_PATH_MAX + 16];
-	size_t want;
-	void (*next)(struct verifier *v, const uint8_t *data, size_t len);
+	const char *what;		/* the file being taken */
 	bool failed;
 	bool verified;			/* set only at the end of the last step */
 	char why[400];
@@ -104,7 +135,7 @@ struct verifier {
 
 static void fail(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The audit ends: why, and the loop stops once this callback returns. */
+/* The audit ends: why, and the loop stops. */
 static void fail(struct verifier *v, const char *fmt, ...)
 {
 	va_list ap;
@@ -118,12 +149,6 @@ static void fail(struct verifier *v, const char *fmt, ...)
 	event_base_loopbreak(v->base);
 }
 
-static void done(struct verifier *v)
-{
-	v->verified = !v->failed;
-	event_base_loopbreak(v->base);
-}
-
 /* ---- fetching ------------------------------------------------------------------------- */
 
 /* Whether a Connection header says token. */
@@ -134,41 +159,38 @@ static bool connection_says(struct evkeyvalq *headers, const char *token)
 	return c != NULL && strcasecmp(c, token) == 0;
 }
 
+/* An answer: kept in its job, taken in order by the pump. */
 static void on_fetched(struct evhttp_request *req, void *arg)
 {
-	struct verifier *v = arg;
-	int code = req ? evhttp_request_get_response_code(req) : 0;
+	struct job *j = arg;
+	struct verifier *v = j->v;
 	struct evbuffer *body;
-	const uint8_t *data;
-	size_t len;
 
-	if (req == NULL || code == 0) {
-		fail(v, "%s: no answer (refused, timed out, cut short or over %d bytes)", v->what,
-		     FETCH_MAX);
-		return;
-	}
-	if (code != 200) {
-		fail(v, "%s: HTTP %d", v->what, code);
-		return;
-	}
+	j->conn->busy = false;
+	j->arrived = true;
+	j->code = req ? evhttp_request_get_response_code(req) : 0;
+	if (j->code == 0)
+		goto out;
 	/* An HTTP/1.0 server (python3 -m http.server) closes after each answer without saying
 	 * "Connection: close", which libevent 2.1 needs to know to connect again: the next
-	 * request then goes on a new connection. */
-	v->stale = req->major == 1 && req->minor == 0 &&
-		   !connection_says(evhttp_request_get_input_headers(req), "keep-alive");
+	 * request on this connection goes on a new one. */
+	j->conn->stale = req->major == 1 && req->minor == 0 &&
+			 !connection_says(evhttp_request_get_input_headers(req), "keep-alive");
+	if (j->code != 200)
+		goto out;
 	body = evhttp_request_get_input_buffer(req);
-	len = evbuffer_get_length(body);
-	if (len > FETCH_MAX || (v->want && len != v->want)) {
-		fail(v, "%s: %zu bytes, not %zu", v->what, len, v->want ? v->want : FETCH_MAX);
-		return;
+	j->len = evbuffer_get_length(body);
+	if (j->len > FETCH_MAX) {
+		j->code = 0;
+		goto out;
 	}
-	/* Lent until this callback returns; next() reads it before asking for more. */
-	data = len ? evbuffer_pullup(body, -1) : (const uint8_t *)"";
-	if (data == NULL) {
+	j->data = talloc_size(v, j->len ? j->len : 1);
+	if (j->data == NULL || evbuffer_remove(body, j->data, j->len) != (int)j->len) {
 		fail(v, "out of memory");
 		return;
 	}
-	v->next(v, data, len);
+out:
+	event_active(v->pump, 0, 0);
 }
 
 static struct evhttp_connection *connection_new(struct verifier *v)
@@ -185,64 +207,85 @@ static struct evhttp_connection *connection_new(struct verifier *v)
 	return c;
 }
 
-/* The request fetch() prepared, from the loop: a connection the server closed is replaced
- * here, outside its own callback. */
-static void on_send(evutil_socket_t fd, short what, void *arg)
+/* Asks for job j on connection c (idle: here, outside its callbacks, a connection the server
+ * closed is replaced). */
+static void job_send(struct verifier *v, struct job *j, struct conn *c)
 {
-	struct verifier *v = arg;
 	struct evhttp_request *req;
 	char url[1200];
 
-	(void)fd;
-	(void)what;
-	if (v->stale) {
-		evhttp_connection_free(v->conn);
-		v->conn = connection_new(v);
-		v->stale = false;
-		if (v->conn == NULL) {
+	if (c->c == NULL || c->stale) {
+		if (c->c)
+			evhttp_connection_free(c->c);
+		c->c = connection_new(v);
+		c->stale = false;
+		if (c->c == NULL) {
 			fail(v, "out of memory");
 			return;
 		}
 	}
-	snprintf(url, sizeof(url), "%s/%s", v->path, v->what);
-	req = evhttp_request_new(on_fetched, v);
+	snprintf(url, sizeof(url), "%s/%s", v->path, j->what);
+	req = evhttp_request_new(on_fetched, j);
 	if (req == NULL) {
 		fail(v, "out of memory");
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", v->host_header);
+	/* Before the request: a connection that fails at once may answer it from inside. */
+	c->busy = true;
+	j->conn = c;
 	/* evhttp_make_request frees req when it fails. */
-	if (evhttp_make_request(v->conn, req, EVHTTP_REQ_GET, url) < 0)
-		fail(v, "%s: the request could not be made", v->what);
+	if (evhttp_make_request(c->c, req, EVHTTP_REQ_GET, url) < 0)
+		fail(v, "%s: the request could not be made", j->what);
 }
 
-/* GETs URL/rel; next gets the body (want > 0: exactly that many bytes, else at most
- * FETCH_MAX). */
-static void fetch(struct verifier *v, const char *rel, size_t want,
-		  void (*next)(struct verifier *v, const uint8_t *data, size_t len))
+/* The next file to ask for, in the order they are taken: false when there is none now (the
+ * checkpoint is awaited) or none left. */
+static bool job_next(struct verifier *v, struct job *j)
 {
-	snprintf(v->what, sizeof(v->what), "%s", rel);
-	v->want = want;
-	v->next = next;
-	event_active(v->send, 0, 0);
-}
+	unsigned w;
 
-static void fetch_tile(struct verifier *v, int level, uint64_t n, unsigned w,
-		       void (*next)(struct verifier *v, const uint8_t *data, size_t len))
-{
-	char path[TILE_PATH_MAX];
-
-	if (tile_path(path, sizeof(path), level, n, w) < 0) {
-		fail(v, "tile %d/%" PRIu64 ": no path", level, n);
-		return;
+	if (!v->gen_started) {
+		v->gen_started = true;
+		*j = (struct job){ .v = v, .level = JOB_CHECKPOINT };
+		snprintf(j->what, sizeof(j->what), "checkpoint");
+		return true;
 	}
-	fetch(v, path, level == TILE_LEVEL_ENTRIES ? 0 : (size_t)w * MERKLE_HASH_LEN, next);
+	if (!v->have_cp)
+		return false;
+	for (;;) {
+		if (v->gen_level <= 0 && v->gen_n >= v->nbundles) {
+			v->gen_level = 1;
+			v->gen_n = 0;
+		}
+		if (v->gen_level > 0 && (v->gen_level >= LEVELS_MAX || v->lvcap[v->gen_level] == 0))
+			return false;
+		w = tile_width(v->gen_level, v->gen_n, v->cp.size);
+		if (w > 0)
+			break;
+		v->gen_level++;
+		v->gen_n = 0;
+	}
+	*j = (struct job){ .v = v, .level = v->gen_level, .n = v->gen_n, .w = w };
+	if (tile_path(j->what, sizeof(j->what), j->level, j->n, w) < 0) {
+		fail(v, "tile %d/%" PRIu64 ": no path", j->level, j->n);
+		return false;
+	}
+	/* Bundle n, then its level-0 tile, then bundle n + 1; above level 0, one by one. */
+	if (v->gen_level == TILE_LEVEL_ENTRIES) {
+		v->gen_level = 0;
+	} else {
+		if (v->gen_level == 0)
+			v->gen_level = TILE_LEVEL_ENTRIES;
+		v->gen_n++;
+	}
+	return true;
 }
 
 /* ---- the tree as the entries make it ------------------------------------------------------ */
 
-/* tile_source's get over what the entries made: the current bundle's leaves (level 0) and
- * the levels above. */
+/* tile_source's get over what the entries made: the last bundle's leaves (level 0) and the
+ * levels above. */
 static int made_get(void *arg, int level, uint64_t n, unsigned w, const uint8_t **data)
 {
 	struct verifier *v = arg;
@@ -274,87 +317,46 @@ static int made_emit(void *arg, unsigned level, uint64_t index,
 	return 0;
 }
 
-/* ---- the steps ----------------------------------------------------------------------------- */
+/* ---- taking each file ------------------------------------------------------------------------ */
 
-static void fetch_bundle(struct verifier *v);
-static void fetch_upper(struct verifier *v);
-
-static void on_upper_tile(struct verifier *v, const uint8_t *data, size_t len)
+static void on_upper_tile(struct verifier *v, const struct job *j)
 {
-	if (memcmp(data, v->lv[v->level] + v->tile * TILE_BYTES, len) != 0) {
-		fail(v, "%s is not what the entries hash to (a tile was altered)", v->what);
+	if (memcmp(j->data, v->lv[j->level] + j->n * TILE_BYTES, j->len) != 0) {
+		fail(v, "%s is not what the entries hash to (a tile was altered)", j->what);
 		return;
 	}
 	v->tiles++;
-	v->tile++;
-	fetch_upper(v);
 }
 
-/* The hash tiles of levels 1.., each compared with what the entries made. */
-static void fetch_upper(struct verifier *v)
+static void on_leaf_tile(struct verifier *v, const struct job *j)
 {
-	struct tile_source src = { made_get, v, v->cp.size };
-	uint8_t root[MERKLE_HASH_LEN];
-	unsigned w;
-	int rc;
-
-	while (v->level < LEVELS_MAX && v->lvcap[v->level] > 0) {
-		w = tile_width((int)v->level, v->tile, v->cp.size);
-		if (w > 0) {
-			fetch_tile(v, (int)v->level, v->tile, w, on_upper_tile);
-			return;
-		}
-		v->level++;
-		v->tile = 0;
-	}
-	/* Every tile is what the entries make: the root over them must be the signed one. */
-	rc = merkle_root(v->cp.size, tile_reader, &src, root);
-	if (rc < 0) {
-		fail(v, "the root could not be computed (%s)", strerror(-rc));
-		return;
-	}
-	if (memcmp(root, v->cp.root, MERKLE_HASH_LEN) != 0) {
-		fail(v, "the entries and tiles do not hash to the checkpoint's root");
-		return;
-	}
-	done(v);
-}
-
-static void on_leaf_tile(struct verifier *v, const uint8_t *data, size_t len)
-{
-	if (memcmp(data, v->leaves, len) != 0) {
+	if (j->n != v->bundle || memcmp(j->data, v->leaves, j->len) != 0) {
 		fail(v, "%s is not what the entries of bundle %" PRIu64 " hash to (the tile or "
-		     "the bundle was altered)", v->what, v->bundle);
+		     "the bundle was altered)", j->what, j->n);
 		return;
 	}
 	v->tiles++;
-	if (v->bundle + 1 == v->nbundles) {
-		v->level = 1;
-		v->tile = 0;
-		fetch_upper(v);
-		return;
-	}
-	v->bundle++;
-	fetch_bundle(v);
 }
 
-static void on_bundle(struct verifier *v, const uint8_t *data, size_t len)
+static void on_bundle(struct verifier *v, const struct job *j)
 {
-	struct tile_source old = { made_get, v, v->bundle * TILE_WIDTH };
+	struct tile_source old = { made_get, v, j->n * TILE_WIDTH };
 	uint32_t off[TILE_WIDTH];
 	uint16_t elen[TILE_WIDTH];
 	int rc;
 
-	if (tile_bundle_parse(data, len, v->width, off, elen) < 0) {
-		fail(v, "%s does not hold exactly %u entries", v->what, v->width);
+	v->bundle = j->n;
+	v->width = j->w;
+	if (tile_bundle_parse(j->data, j->len, v->width, off, elen) < 0) {
+		fail(v, "%s does not hold exactly %u entries", j->what, v->width);
 		return;
 	}
 	for (unsigned i = 0; i < v->width; i++) {
-		const char *e = (const char *)data + off[i];
+		const char *e = (const char *)j->data + off[i];
 		struct feed_entry fe;
 
 		if (feed_entry_parse(e, elen[i], &fe) < 0) {
-			fail(v, "%s: entry %" PRIu64 " is not an entry", v->what,
+			fail(v, "%s: entry %" PRIu64 " is not an entry", j->what,
 			     v->bundle * TILE_WIDTH + i);
 			return;
 		}
@@ -373,36 +375,27 @@ static void on_bundle(struct verifier *v, const uint8_t *data, size_t len)
 	/* The tiles above gain the hashes this bundle completes. */
 	rc = tile_extend(old.size, old.size + v->width, (const uint8_t (*)[MERKLE_HASH_LEN])
 			 v->leaves, tile_reader, &old, made_emit, v);
-	if (rc < 0) {
+	if (rc < 0)
 		fail(v, "hashing bundle %" PRIu64 " failed (%s)", v->bundle, strerror(-rc));
-		return;
-	}
-	fetch_tile(v, 0, v->bundle, v->width, on_leaf_tile);
 }
 
-static void fetch_bundle(struct verifier *v)
-{
-	v->width = tile_width(TILE_LEVEL_ENTRIES, v->bundle, v->cp.size);
-	fetch_tile(v, TILE_LEVEL_ENTRIES, v->bundle, v->width, on_bundle);
-}
-
-static void on_checkpoint(struct verifier *v, const uint8_t *data, size_t len)
+static void on_checkpoint(struct verifier *v, const struct job *j)
 {
 	const struct note_verifier *vs[1] = { v->key };
 	struct note_open res;
 	int rc;
 
-	if (len > NOTE_MAX) {
-		fail(v, "checkpoint: %zu bytes, over %d", len, NOTE_MAX);
+	if (j->len > NOTE_MAX) {
+		fail(v, "checkpoint: %zu bytes, over %d", j->len, NOTE_MAX);
 		return;
 	}
-	rc = note_open((const char *)data, len, vs, 1, &res);
+	rc = note_open((const char *)j->data, j->len, vs, 1, &res);
 	if (rc == -EPERM) {
 		fail(v, "checkpoint: %s", res.bad ? "its signature by the key does not verify (a "
 		     "forgery, or an altered checkpoint)" : "not signed by the key");
 		return;
 	}
-	if (rc < 0 || checkpoint_parse((const char *)data, res.textlen, &v->cp) < 0) {
+	if (rc < 0 || checkpoint_parse((const char *)j->data, res.textlen, &v->cp) < 0) {
 		fail(v, "checkpoint: not a signed checkpoint");
 		return;
 	}
@@ -423,13 +416,92 @@ static void on_checkpoint(struct verifier *v, const uint8_t *data, size_t len)
 		}
 	}
 	v->nbundles = v->cp.size / TILE_WIDTH + (v->cp.size % TILE_WIDTH != 0);
-	if (v->nbundles == 0) {		/* the empty tree: no tile, the root of nothing */
-		v->level = 1;
-		fetch_upper(v);
+	v->gen_level = TILE_LEVEL_ENTRIES;
+	v->gen_n = 0;
+	v->have_cp = true;
+}
+
+/* Every file was what the entries make: the root over the tiles must be the signed one. */
+static void finish(struct verifier *v)
+{
+	struct tile_source src = { made_get, v, v->cp.size };
+	uint8_t root[MERKLE_HASH_LEN];
+	int rc;
+
+	rc = merkle_root(v->cp.size, tile_reader, &src, root);
+	if (rc < 0) {
+		fail(v, "the root could not be computed (%s)", strerror(-rc));
 		return;
 	}
-	v->bundle = 0;
-	fetch_bundle(v);
+	if (memcmp(root, v->cp.root, MERKLE_HASH_LEN) != 0) {
+		fail(v, "the entries and tiles do not hash to the checkpoint's root");
+		return;
+	}
+	v->verified = true;
+	event_base_loopbreak(v->base);
+}
+
+static void job_take(struct verifier *v, struct job *j)
+{
+	v->what = j->what;
+	if (j->code == 0) {
+		fail(v, "%s: no answer (refused, timed out, cut short or over %d bytes)", j->what,
+		     FETCH_MAX);
+		return;
+	}
+	if (j->code != 200) {
+		fail(v, "%s: HTTP %d", j->what, j->code);
+		return;
+	}
+	if (j->level >= 0 && j->len != (size_t)j->w * MERKLE_HASH_LEN) {
+		fail(v, "%s: %zu bytes, not %zu", j->what, j->len, (size_t)j->w * MERKLE_HASH_LEN);
+		return;
+	}
+	if (j->level == JOB_CHECKPOINT)
+		on_checkpoint(v, j);
+	else if (j->level == TILE_LEVEL_ENTRIES)
+		on_bundle(v, j);
+	else if (j->level == 0)
+		on_leaf_tile(v, j);
+	else
+		on_upper_tile(v, j);
+}
+
+/* Takes the answers that arrived, in the order they were asked for, then asks for more, up to
+ * WINDOW at once. */
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct verifier *v = arg;
+	struct job next;
+
+	(void)fd;
+	(void)what;
+	while (!v->failed && v->njobs > 0 && v->jobs[v->head].arrived) {
+		struct job *j = &v->jobs[v->head];
+
+		job_take(v, j);
+		TALLOC_FREE(j->data);
+		v->head = (v->head + 1) % WINDOW;
+		v->njobs--;
+	}
+	while (!v->failed && v->njobs < WINDOW && job_next(v, &next)) {
+		struct job *j = &v->jobs[(v->head + v->njobs) % WINDOW];
+		struct conn *c = NULL;
+
+		for (unsigned i = 0; i < WINDOW && c == NULL; i++)
+			if (!v->conns[i].busy)
+				c = &v->conns[i];
+		/* A job in the window that has not arrived holds a connection: never short. */
+		if (c == NULL) {
+			fail(v, "no connection free");
+			break;
+		}
+		*j = next;
+		v->njobs++;
+		job_send(v, j, c);
+	}
+	if (!v->failed && v->njobs == 0 && v->have_cp)
+		finish(v);
 }
 
 /* ---- set-up -------------------------------------------------------------------------------- */
@@ -483,9 +555,8 @@ static int connect_url(struct verifier *v, const char *url_s)
 	rc = -ENOMEM;
 	snprintf(v->addr, sizeof(v->addr), "%s", addr);
 	v->port = port;
-	v->conn = connection_new(v);
-	v->send = event_new(v->base, -1, 0, on_send, v);
-	if (v->conn == NULL || v->send == NULL)
+	v->pump = event_new(v->base, -1, 0, on_pump, v);
+	if (v->pump == NULL)
 		goto out;
 	rc = 0;
 out:
@@ -498,10 +569,11 @@ out:
 
 static int verifier_free(struct verifier *v)
 {
-	if (v->send)
-		event_free(v->send);
-	if (v->conn)
-		evhttp_connection_free(v->conn);
+	if (v->pump)
+		event_free(v->pump);
+	for (unsigned i = 0; i < WINDOW; i++)
+		if (v->conns[i].c)
+			evhttp_connection_free(v->conns[i].c);
 	if (v->base)
 		event_base_free(v->base);
 	if (v->entries && v->entries != stdout)
@@ -593,7 +665,7 @@ int feed_verify_main(void *ctx, int argc, char **argv)
 			return FEED_EXIT_USAGE;
 		}
 	}
-	fetch(v, "checkpoint", 0, on_checkpoint);
+	event_active(v->pump, 0, 0);
 	if (event_base_dispatch(v->base) < 0)
 		fail(v, "the event loop failed");
 	if (!v->failed && v->entries && v->entries != stdout) {
