@@ -4,15 +4,17 @@
 # that verifies alike; verify refuses a wrong key, a wrong origin, an unreachable URL and
 # altered files, naming what; `feed status` shows the publisher's tree and a follower's
 # accepted one; usage errors are status 2, and status and export never go looking for a Redis
-# without a configuration.
+# without a configuration. The publisher on one redis-server, or a cluster with
+# CEIRGW_TEST_BACKEND=cluster (backend_lib.sh); the follower on a redis-server of its own.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
 
 hport=$(free_port)
 fport=$(free_port)
 sport=$(free_port)
 ORIGIN=ceir.test.ke/feed
 AUDIT="python3 $top_srcdir/tests/integration/feed_audit.py"
-redis_start || { echo "Bail out! redis-server did not start"; exit 1; }
+backend_start
 # Whatever ceirgwctl writes on standard error where a test does not look (sanitizers).
 ctl() { "$CEIRGWCTL" "$@" 2>>"$TEST_TMP/ctl.err"; }
 
@@ -23,8 +25,7 @@ ok $? "feed keygen prints the verifier key ($vkey)"
 cat >"$TEST_TMP/ceirgw.conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
-redis = redis://127.0.0.1:$rport
-data-dir = $TEST_TMP/data
+$BACKEND_REDIS_CONF
 log-file = ceirgw.log
 log-level = info
 country = KE
@@ -72,7 +73,7 @@ FEED=http://127.0.0.1:$hport/feed
 # ---- feed verify against the publisher ----
 out=$(ctl feed verify "$FEED" "$vkey" --entries "$TEST_TMP/entries")
 ok $? "feed verify verifies the publisher's feed"
-echo "$out" | sed 's/^/#   /'
+sed 's/^/#   /' <<<"$out"
 audit=$($AUDIT "$FEED" "$vkey" --entries "$TEST_TMP/audit-entries")
 root=${audit#* }
 is "$(echo "$out" | sed -n 's/^size //p') $(echo "$out" | sed -n 's/^root //p')" "$audit" \
@@ -90,7 +91,7 @@ ok $? "--entries writes the entries one per line, as feed_audit.py reads them"
 # ---- feed status on the publisher ----
 out=$(ctl feed status -c "$TEST_TMP/ceirgw.conf")
 ok $? "feed status on the publisher succeeds"
-echo "$out" | sed 's/^/#   /'
+sed 's/^/#   /' <<<"$out"
 is "$(echo "$out" | sed -n 1p)" "feed $ORIGIN" "a block for the own feed, named by its origin"
 like "$out" "  country    KE" "its country"
 like "$out" "  published  360" "the published tree's size (the checkpoint's)"
@@ -211,23 +212,16 @@ out=$(ctl feed verify "$SERVED" "$vkey")
 is "$out" "not verified: tile/entries/001.p/104: HTTP 404" "a missing bundle: named, with the HTTP status"
 
 # ---- a follower: its own ceirgw and redis-server, following the publisher ----
-rport_pub=$rport
-unset rport
-redis_start2() {
-	rport=$(free_port)
-	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$TEST_TMP" --dbfilename follower.rdb >>"$TEST_TMP/redis2.log" 2>&1 &
-	redis_pid=$!
-	test_pids="$test_pids $redis_pid"
-	wait_for 10 redis_is_ours
-}
-redis_start2 || { echo "Bail out! the follower's redis-server did not start"; exit 1; }
-rport_fol=$rport
-rport=$rport_pub
+fol_rport=$(free_port)
+FR() { "$REDIS_CLI" -p "$fol_rport" "$@"; }
+"$REDIS_SERVER" --port "$fol_rport" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$TEST_TMP" --dbfilename follower.rdb >>"$TEST_TMP/redis2.log" 2>&1 &
+test_pids="$test_pids $!"
+wait_for 10 FR ping || { echo "Bail out! the follower's redis-server did not start"; exit 1; }
 cat >"$TEST_TMP/follower.conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$fport
-redis = redis://127.0.0.1:$rport_fol
+redis = redis://127.0.0.1:$fol_rport
 data-dir = $TEST_TMP/data2
 log-file = follower.log
 log-level = info
@@ -246,7 +240,7 @@ accepted() { ctl feed status -c "$TEST_TMP/follower.conf" | grep -q "state      
 wait_for 30 accepted
 ok $? "the follower's state says the tree of 360 was accepted"
 out=$(ctl feed status -c "$TEST_TMP/follower.conf")
-echo "$out" | sed 's/^/#   /'
+sed 's/^/#   /' <<<"$out"
 is "$(echo "$out" | sed -n 1p)" "peer $ORIGIN" "feed status shows a block for the peer"
 like "$out" "  country    KE" "its country"
 like "$out" "  url        $FEED" "its URL"
@@ -254,9 +248,7 @@ like "$out" "  accepted   360" "the accepted tree's size"
 [[ $out =~ "  polled     "[0-9]{4}-[0-9]{2}-[0-9]{2}" "[0-9:]{8}" UTC" ]]
 ok $? "the last poll's time"
 case $out in *"halted"*) ok 1 "no halted line while it is not halted" ;; *) ok 0 "no halted line while it is not halted" ;; esac
-rport=$rport_fol
-R HSET "peer:{$ORIGIN}" halted "two roots signed for the tree of 360 (an equivocation)" >/dev/null
-rport=$rport_pub
+FR HSET "peer:{$ORIGIN}" halted "two roots signed for the tree of 360 (an equivocation)" >/dev/null
 out=$(ctl feed status -c "$TEST_TMP/follower.conf")
 like "$out" "  halted     two roots signed for the tree of 360 (an equivocation)" \
 	"a halted peer: its reason"
