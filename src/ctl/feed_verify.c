@@ -127,7 +127,6 @@ struct verifier {
 	uint64_t blocked, unblocked;
 	bool country[26 * 26];
 	unsigned long tiles;
-	const char *what;		/* the file being taken */
 	bool failed;
 	bool verified;			/* set only at the end of the last step */
 	char why[400];
@@ -443,7 +442,6 @@ static void finish(struct verifier *v)
 
 static void job_take(struct verifier *v, struct job *j)
 {
-	v->what = j->what;
 	if (j->code == 0) {
 		fail(v, "%s: no answer (refused, timed out, cut short or over %d bytes)", j->what,
 		     FETCH_MAX);
