@@ -14,6 +14,7 @@
 
 #include "ctl/feed.h"
 #include "ctl/phone.h"
+#include "ctl/store.h"
 #include "core/config.h"
 #include "core/redis_url.h"
 #include "core/gw.h"
@@ -105,7 +106,15 @@ static void usage(FILE *out)
 		"  feed keygen --origin ORIGIN --out FILE\n"
 		"      make the Ed25519 key that signs the feed's checkpoints (C2SP signed\n"
 		"      notes): the signer key to FILE (mode 0600, never overwritten), the\n"
-		"      verifier keys for neighbours on standard output (ceirgwctl feed --help)\n"
+		"      verifier keys for neighbours on standard output\n"
+		"  feed status -c FILE\n"
+		"      the own feed's published tree and each feed-peer's accepted tree, last\n"
+		"      poll and state\n"
+		"  feed verify URL KEY [--entries FILE]\n"
+		"      audit any feed from scratch: signature, every entry and tile, the root\n"
+		"  feed export -c FILE DIR\n"
+		"      write the own feed's files (checkpoint, tiles, entry bundles) into DIR\n"
+		"      for any web server to publish (ceirgwctl feed COMMAND --help)\n"
 		"\n"
 		"Where the store is: --redis URL (redis://[user:pass@]host:port[/db] or\n"
 		"unix:///path), or --redis-cluster SEEDS, a Redis Cluster's seed nodes\n"
@@ -342,75 +351,12 @@ bad:
 static int connect_store(struct ctl *c)
 {
 	struct bulk_options o = { 5, 2, true, c->batch ? c->batch : 4000000 };
-	const char *url_s = c->redis, *seeds_s = c->redis_cluster, *why = NULL;
-	struct redis_seeds *seeds;
-	struct redis_url url;
-	char err[1024], *sock;
+	struct ctl_store s = { c->redis, c->redis_cluster, c->cfg, true, NULL, NULL };
 
-	if (c->cfg) {
-		o.bucket_digits = c->cfg->pairing_bucket_digits;
-		o.dup_min_ids = c->cfg->duplicate_min_ids;
-		o.dup_by_imsi = c->cfg->duplicate_by_imsi;
-		/* Either option on the command line replaces both of the file's settings. */
-		if (url_s == NULL && seeds_s == NULL) {
-			url_s = c->cfg->redis;
-			seeds_s = c->cfg->redis_cluster;
-		}
-	}
-	if (seeds_s) {
-		/* 16 seeds of 500 bytes: off the stack. */
-		seeds = talloc(c->ctx, struct redis_seeds);
-		if (seeds == NULL) {
-			fprintf(stderr, "ceirgwctl: out of memory\n");
-			return EXIT_USAGE;
-		}
-		/* Not echoed: the list may carry the cluster's password. */
-		if (redis_seeds_parse(seeds_s, seeds, &why) < 0) {
-			fprintf(stderr, "ceirgwctl: %s: %s\n",
-				c->redis_cluster ? "--redis-cluster" : "redis-cluster", why);
-			return EXIT_USAGE;
-		}
-		c->bulk = bulk_connect_cluster(c->ctx, seeds, &o, 5000, err, sizeof(err));
-		explicit_bzero(seeds, sizeof(*seeds));
-		talloc_free(seeds);
-		if (c->bulk == NULL) {
-			fprintf(stderr, "ceirgwctl: Redis Cluster: %s\n", err);
-			return EXIT_USAGE;
-		}
-		return 0;
-	}
-	if (url_s) {
-		/* Not echoed: the URL may carry the password. */
-		if (redis_url_parse(url_s, &url, &why) < 0) {
-			fprintf(stderr, "ceirgwctl: --redis: %s\n", why);
-			return EXIT_USAGE;
-		}
-	} else {
-		const char *dir = c->cfg ? c->cfg->data_dir : "/var/lib/ceirgw";
-
-		sock = talloc_asprintf(c->ctx, "%s/redis.sock", dir);
-		if (sock == NULL || strlen(sock) >= sizeof(url.path)) {
-			fprintf(stderr, "ceirgwctl: %s: path too long\n", dir);
-			return EXIT_USAGE;
-		}
-		if (!redis_embed_answers(sock)) {
-			c->embed = redis_embed_start(c->ctx, c->cfg ? c->cfg->redis_server :
-						     CEIRGW_REDIS_SERVER, dir, 10000, err,
-						     sizeof(err));
-			if (c->embed == NULL) {
-				fprintf(stderr, "ceirgwctl: embedded Redis: %s\n", err);
-				return EXIT_USAGE;
-			}
-		}
-		memset(&url, 0, sizeof(url));
-		url.kind = REDIS_URL_UNIX;
-		snprintf(url.path, sizeof(url.path), "%s", sock);
-	}
-	c->bulk = bulk_connect(c->ctx, &url, &o, 5000, err, sizeof(err));
-	if (c->bulk == NULL) {
-		fprintf(stderr, "ceirgwctl: %s\n", err);
+	if (ctl_store_connect(c->ctx, &s, &o) < 0)
 		return EXIT_USAGE;
-	}
+	c->embed = s.embed;
+	c->bulk = s.bulk;
 	return 0;
 }
 

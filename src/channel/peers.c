@@ -142,13 +142,6 @@ static void set_state(struct peer *p, enum log_level level, const char *state)
 	}
 	store_peer_set(p->ps->ch->store, p->cfg->origin, "state", p->state, strlen(p->state),
 		       noop_done, NULL);
-	{
-		char when[24];
-		int n = snprintf(when, sizeof(when), "%lld", (long long)p->polled_at);
-
-		store_peer_set(p->ps->ch->store, p->cfg->origin, "polled", when, (size_t)n,
-			       noop_done, NULL);
-	}
 }
 
 struct fetch {
@@ -161,6 +154,12 @@ struct fetch {
 
 static void poll_finish(struct peer *p)
 {
+	char at[24];
+	int n = snprintf(at, sizeof(at), "%lld", (long long)p->polled_at);
+
+	/* When this poll ran, for ceirgwctl feed status (each process polls in turn). */
+	store_peer_set(p->ps->ch->store, p->cfg->origin, "polled", at, (size_t)n, noop_done,
+		       NULL);
 	if (p->inflight) {
 		p->inflight->p = NULL;
 		p->inflight = NULL;

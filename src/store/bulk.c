@@ -25,6 +25,7 @@
 
 #include "domain/tac.h"
 #include "store/cluster.h"
+#include "store/feed_keys.h"
 
 #define WINDOW_BUCKETS 512	/* buckets whose commands are in flight together */
 #define LOCK_KEY "import:{lock}"
@@ -1472,4 +1473,140 @@ size_t bulk_used_memory(struct bulk *b)
 			sum += used_memory(b, (unsigned)i);
 	}
 	return sum;
+}
+
+/* ---- the feeds (issue 19) ------------------------------------------------------------------- */
+
+/* GET of key into *r (NIL or STRING). Returns 0 or -EIO. */
+static int get_string(struct bulk *b, const char *key, size_t keylen, redisReply **r)
+{
+	const char *argv[] = { "GET", key };
+	size_t lens[] = { 3, keylen };
+
+	if (command(b, "GET", -1, 2, argv, lens, r) < 0)
+		return -EIO;
+	if ((*r)->type != REDIS_REPLY_NIL && (*r)->type != REDIS_REPLY_STRING) {
+		snprintf(b->err, sizeof(b->err), "GET %s: unexpected reply", key);
+		freeReplyObject(*r);
+		return -EIO;
+	}
+	return 0;
+}
+
+int bulk_feed_checkpoint(struct bulk *b, void *ctx, char **note, size_t *len)
+{
+	redisReply *r;
+	int rc = 0;
+
+	if (get_string(b, FEED_CHECKPOINT, strlen(FEED_CHECKPOINT), &r) < 0)
+		return -EIO;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = -ENOENT;
+	} else if ((*note = talloc_memdup(ctx, r->str, r->len + 1)) == NULL) {
+		snprintf(b->err, sizeof(b->err), "out of memory");
+		rc = -EIO;
+	} else {
+		*len = r->len;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int bulk_feed_size(struct bulk *b, uint64_t *n)
+{
+	const char *argv[] = { "LLEN", FEED_ENTRIES };
+	size_t lens[] = { 4, strlen(FEED_ENTRIES) };
+	redisReply *r;
+
+	if (command(b, "LLEN " FEED_ENTRIES, REDIS_REPLY_INTEGER, 2, argv, lens, &r) < 0)
+		return -EIO;
+	*n = r->integer > 0 ? (uint64_t)r->integer : 0;
+	freeReplyObject(r);
+	return 0;
+}
+
+int bulk_feed_entries(struct bulk *b, uint64_t start, unsigned count,
+		      int (*cb)(void *arg, uint64_t index, const char *entry, size_t len),
+		      void *arg)
+{
+	char a[24], z[24];
+	const char *argv[] = { "LRANGE", FEED_ENTRIES, a, z };
+	size_t lens[] = { 6, strlen(FEED_ENTRIES), 0, 0 };
+	redisReply *r;
+	int rc = 0;
+
+	if (count == 0 || count > BULK_FEED_ENTRIES_MAX || start > (uint64_t)INT64_MAX - count)
+		return -EINVAL;
+	lens[2] = (size_t)snprintf(a, sizeof(a), "%llu", (unsigned long long)start);
+	lens[3] = (size_t)snprintf(z, sizeof(z), "%llu", (unsigned long long)(start + count - 1));
+	if (command(b, "LRANGE " FEED_ENTRIES, REDIS_REPLY_ARRAY, 4, argv, lens, &r) < 0)
+		return -EIO;
+	if (r->elements < count)
+		rc = -ERANGE;
+	for (size_t i = 0; i < r->elements && rc == 0; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING) {
+			snprintf(b->err, sizeof(b->err), "LRANGE " FEED_ENTRIES ": unexpected reply");
+			rc = -EIO;
+			break;
+		}
+		rc = cb(arg, start + i, r->element[i]->str, r->element[i]->len);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int bulk_feed_tile(struct bulk *b, unsigned level, uint64_t n, uint8_t *out, size_t cap,
+		   size_t *len)
+{
+	char key[64];
+	int kl = snprintf(key, sizeof(key), FEED_TILE_FMT, level, (unsigned long long)n);
+	redisReply *r;
+	int rc = 0;
+
+	if (level > 63 || kl < 0 || (size_t)kl >= sizeof(key))
+		return -EINVAL;
+	if (get_string(b, key, (size_t)kl, &r) < 0)
+		return -EIO;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = -ENOENT;
+	} else {
+		*len = r->len;
+		memcpy(out, r->str, r->len < cap ? r->len : cap);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+int bulk_peer_fields(struct bulk *b, const char *origin,
+		     void (*cb)(void *arg, const char *field, size_t flen, const char *val,
+				size_t vlen),
+		     void *arg)
+{
+	char key[300];
+	int kl;
+	const char *argv[] = { "HGETALL", key };
+	size_t lens[] = { 7, 0 };
+	redisReply *r;
+	size_t i;
+
+	if (origin == NULL || *origin == '\0' || strpbrk(origin, "{}") != NULL)
+		return -EINVAL;
+	kl = snprintf(key, sizeof(key), PEER_KEY_FMT, origin, "");
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return -EINVAL;
+	lens[1] = (size_t)kl;
+	if (command(b, "HGETALL", REDIS_REPLY_ARRAY, 2, argv, lens, &r) < 0)
+		return -EIO;
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *f = r->element[i], *v = r->element[i + 1];
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+			snprintf(b->err, sizeof(b->err), "HGETALL %s: unexpected reply", key);
+			freeReplyObject(r);
+			return -EIO;
+		}
+		cb(arg, f->str, f->len, v->str, v->len);
+	}
+	freeReplyObject(r);
+	return (int)(i / 2);
 }

@@ -84,4 +84,34 @@ int bulk_tac_replace(struct bulk *b, const struct tac_table *t, const char *sour
  * over the masters of a cluster, or 0. */
 size_t bulk_used_memory(struct bulk *b);
 
+/* ---- the feeds (issue 19), read for ceirgwctl feed status and export ---- */
+
+/* The country's signed checkpoint, copied into *note (a talloc child of ctx, NUL-terminated)
+ * with its length in *len. Returns 0, -ENOENT before the first checkpoint, or -EIO. */
+int bulk_feed_checkpoint(struct bulk *b, void *ctx, char **note, size_t *len);
+
+/* The entries in the log (published or not yet). Returns 0 or -EIO. */
+int bulk_feed_size(struct bulk *b, uint64_t *n);
+
+/* Entries start .. start + count - 1 (count at most BULK_FEED_ENTRIES_MAX), each lent to
+ * cb(arg, index, entry, len) in order; a negative from cb stops and is returned. Returns 0,
+ * -ERANGE when the log holds fewer, or -EIO. */
+#define BULK_FEED_ENTRIES_MAX 4096
+int bulk_feed_entries(struct bulk *b, uint64_t start, unsigned count,
+		      int (*cb)(void *arg, uint64_t index, const char *entry, size_t len),
+		      void *arg);
+
+/* A hash tile (tile level, index): up to cap of its bytes into out, *len the bytes stored (the
+ * hashes known so far, 32 each). Returns 0, -ENOENT for none, or -EIO. */
+int bulk_feed_tile(struct bulk *b, unsigned level, uint64_t n, uint8_t *out, size_t cap,
+		   size_t *len);
+
+/* What the followers keep of a neighbour's feed (peer:{<origin>}): each field lent to cb.
+ * Returns the number of fields (0: nothing kept yet), -EINVAL for an origin that cannot name
+ * a key, or -EIO. */
+int bulk_peer_fields(struct bulk *b, const char *origin,
+		     void (*cb)(void *arg, const char *field, size_t flen, const char *val,
+				size_t vlen),
+		     void *arg);
+
 #endif

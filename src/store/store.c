@@ -36,6 +36,7 @@
 #include "core/logging.h"
 #include "feed/entry.h"
 #include "store/cluster.h"
+#include "store/feed_keys.h"
 #include "store/redis_ev.h"
 
 #define BACKOFF_MIN_MS 100
@@ -54,11 +55,6 @@
 /* The country's feed log (issue 19): one slot, {feed}. An outbox item whose stream is
  * FEED_MARK (a control character no configured stream name may hold) is a log entry. */
 #define FEED_MARK "\001feed"
-#define FEED_ENTRIES "feed:{feed}:entries"
-#define FEED_SEEN "feed:{feed}:seen:"
-#define FEED_CHECKPOINT "feed:{feed}:checkpoint"
-#define FEED_SIZE "feed:{feed}:size"
-#define FEED_LOCK "feed:{feed}:lock"
 #define FEED_REMEMBER_S (7 * 86400)	/* an entry appended is not appended again for this long */
 
 enum store_state { ST_DOWN, ST_CONNECTING, ST_UP };
@@ -3681,7 +3677,7 @@ int store_feed_entries(struct store *st, uint64_t start, unsigned count, store_i
 /* "feed:{feed}:t:<level>:<n>": a hash tile's bytes, as many hashes as are known so far. */
 static int feed_tile_key(struct op *op, unsigned level, uint64_t n)
 {
-	int len = snprintf(op->key, sizeof(op->key), "feed:{feed}:t:%u:%llu", level,
+	int len = snprintf(op->key, sizeof(op->key), FEED_TILE_FMT, level,
 			   (unsigned long long)n);
 
 	if (len < 0 || (size_t)len >= sizeof(op->key) || level > 63)
@@ -4032,7 +4028,7 @@ static int peer_key(struct op *op, const char *origin, const char *suffix)
 	if (origin == NULL || *origin == '\0' || strlen(origin) > ID_MAX ||
 	    strpbrk(origin, "{}") != NULL)
 		return -EINVAL;
-	n = snprintf(op->key, sizeof(op->key), "peer:{%s}%s", origin, suffix);
+	n = snprintf(op->key, sizeof(op->key), PEER_KEY_FMT, origin, suffix);
 	if (n < 0 || (size_t)n >= sizeof(op->key))
 		return -EINVAL;
 	op->keylen = (size_t)n;

@@ -1,0 +1,97 @@
+/* ceirgwctl's way to the store (ctl/store.h): the same choice of Redis as ceirgw makes with
+ * the same configuration, blocking connections (store/bulk.h). */
+#include "config.h"
+
+#include "ctl/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <talloc.h>
+
+#include "core/config.h"
+#include "core/redis_url.h"
+#include "store/bulk.h"
+#include "store/redis_embed.h"
+
+int ctl_store_connect(void *ctx, struct ctl_store *s, const struct bulk_options *opts)
+{
+	struct bulk_options o = *opts;
+	const char *url_s = s->redis, *seeds_s = s->redis_cluster, *why = NULL;
+	struct redis_seeds *seeds;
+	struct redis_url url;
+	char err[1024], *sock;
+
+	if (s->cfg) {
+		o.bucket_digits = (int)s->cfg->pairing_bucket_digits;
+		o.dup_min_ids = (unsigned)s->cfg->duplicate_min_ids;
+		o.dup_by_imsi = s->cfg->duplicate_by_imsi;
+		/* Either option on the command line replaces both of the file's settings. */
+		if (url_s == NULL && seeds_s == NULL) {
+			url_s = s->cfg->redis;
+			seeds_s = s->cfg->redis_cluster;
+		}
+	}
+	if (seeds_s) {
+		/* 16 seeds of 500 bytes: off the stack. */
+		seeds = talloc(ctx, struct redis_seeds);
+		if (seeds == NULL) {
+			fprintf(stderr, "ceirgwctl: out of memory\n");
+			return -EIO;
+		}
+		/* Not echoed: the list may carry the cluster's password. */
+		if (redis_seeds_parse(seeds_s, seeds, &why) < 0) {
+			fprintf(stderr, "ceirgwctl: %s: %s\n",
+				s->redis_cluster ? "--redis-cluster" : "redis-cluster", why);
+			talloc_free(seeds);
+			return -EINVAL;
+		}
+		s->bulk = bulk_connect_cluster(ctx, seeds, &o, 5000, err, sizeof(err));
+		explicit_bzero(seeds, sizeof(*seeds));
+		talloc_free(seeds);
+		if (s->bulk == NULL) {
+			fprintf(stderr, "ceirgwctl: Redis Cluster: %s\n", err);
+			return -EIO;
+		}
+		return 0;
+	}
+	if (url_s) {
+		/* Not echoed: the URL may carry the password. */
+		if (redis_url_parse(url_s, &url, &why) < 0) {
+			fprintf(stderr, "ceirgwctl: --redis: %s\n", why);
+			return -EINVAL;
+		}
+	} else {
+		const char *dir = s->cfg ? s->cfg->data_dir : "/var/lib/ceirgw";
+
+		sock = talloc_asprintf(ctx, "%s/redis.sock", dir);
+		if (sock == NULL || strlen(sock) >= sizeof(url.path)) {
+			fprintf(stderr, "ceirgwctl: %s: path too long\n", dir);
+			return -EINVAL;
+		}
+		if (!redis_embed_answers(sock)) {
+			if (!s->start_embedded) {
+				fprintf(stderr, "ceirgwctl: no Redis answers on %s: the configuration "
+					"names no redis or redis-cluster, and ceirgw's embedded Redis "
+					"is not running\n", sock);
+				return -ENOENT;
+			}
+			s->embed = redis_embed_start(ctx, s->cfg ? s->cfg->redis_server :
+						     CEIRGW_REDIS_SERVER, dir, 10000, err,
+						     sizeof(err));
+			if (s->embed == NULL) {
+				fprintf(stderr, "ceirgwctl: embedded Redis: %s\n", err);
+				return -EIO;
+			}
+		}
+		memset(&url, 0, sizeof(url));
+		url.kind = REDIS_URL_UNIX;
+		snprintf(url.path, sizeof(url.path), "%s", sock);
+	}
+	s->bulk = bulk_connect(ctx, &url, &o, 5000, err, sizeof(err));
+	if (s->bulk == NULL) {
+		fprintf(stderr, "ceirgwctl: %s\n", err);
+		return -EIO;
+	}
+	return 0;
+}
