@@ -34,7 +34,9 @@
 #include "store/store.h"
 
 #define FEED_BATCH 65536	/* entries hashed per round (and per checkpoint) at most */
-#define FEED_LOCK_MS 60000	/* a round that takes longer lets another process start over */
+#define FEED_LOCK_MS 10000	/* a round that takes longer lets another process start over
+				 * (harmless: it writes the same bytes); a process killed in a
+				 * round holds the log up no longer */
 #define TILE_BYTES (TILE_WIDTH * MERKLE_HASH_LEN)
 #define LEVELS_MAX 8		/* tile levels: 256^8 entries is far past any log */
 
