@@ -1,6 +1,6 @@
 # A follower against a tampering man in the middle (issue 19): TZ follows KE's feed through
 # tests/tools/feed_proxy.py, which alters what KE serves, one way at a time, while KE keeps
-# appending decisions: altered bundles and tiles, a rewritten history and a second root for
+# appending decisions: altered bundles and tiles, rewritten histories and a second root for
 # the accepted size (both signed with KE's real key), another key, an older checkpoint,
 # answers cut short and answers of a gigabyte. For each, TZ refuses (or halts, for two roots)
 # and says why once, applies nothing, and catches up once the proxy passes KE's feed again;
@@ -79,7 +79,8 @@ for i in range(2000):
     print(body + luhn(body), ref + luhn(ref), "lost" if i % 10 == 0 else "stolen")
 EOF
 while read -r imei ref reason; do
-	echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001 reporter +254711000001 lang en channel ussd created 1 updated 1"
+	echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001" \
+		"reporter +254711000001 lang en channel ussd created 1 updated 1"
 	echo "SET ref:{$ref} $imei"
 done <"$TEST_TMP/reports" | RK >/dev/null
 # The CEIR: a block every 0.1 s, and every tenth an unblock of an earlier one, until the file
@@ -163,7 +164,8 @@ tamper() {
 		sleep 2.5
 	fi
 	like "$(state)" "$kind: " "$m: still $kind two polls on"
-	ok $(($(ke_size) > n0 || n0 > a0 ? 0 : 1)) "$m: KE's log grew past TZ's tree meanwhile ($a0 accepted, KE at $(ke_size))"
+	ok $(($(ke_size) > n0 || n0 > a0 ? 0 : 1)) \
+		"$m: KE's log grew past TZ's tree meanwhile ($a0 accepted, KE at $(ke_size))"
 	is "$(accepted)" "$a0" "$m: TZ's accepted tree stays"
 	is "$(tz_digest)" "$d0" "$m: TZ's fx state and ceir:foreign are unchanged"
 	lines=$(sed "1,${mark}d" "$TEST_TMP/tz.log" | grep -c "feed-peer $KE_O (KE): $kind: ")
@@ -188,6 +190,7 @@ tamper flip-bundle "(a bundle"
 tamper flip-bundle-format "is not an entry"
 tamper flip-tile "is not consistent with the"
 tamper fork "is not consistent with the"
+tamper fork-tail "is not consistent with the"
 tamper other-key "checkpoint: not signed by the peer's key"
 tamper other-key-id "checkpoint: its signature by the peer's key does not verify (a forgery)"
 tamper rollback "accepted (a rollback)"
@@ -197,7 +200,8 @@ tamper huge "checkpoint: no answer"
 tamper huge-bundle "tile/entries/"
 tamper huge-stream "checkpoint: no answer"
 echo "# TZ's ceirgw at most $((rss_max / 1024)) MB resident while answered a gigabyte"
-ok $((rss_max > 0 && rss_max < 200 * 1024 ? 0 : 1)) "TZ's memory stays under 200 MB with the huge answers"
+ok $((rss_max > 0 && rss_max < 200 * 1024 ? 0 : 1)) \
+	"TZ's memory stays under 200 MB with the huge answers"
 ok $(($(grep -c "bytes of zeros sent before the client left" "$TEST_TMP/proxy.log") >= 3 ? 0 : 1)) \
 	"TZ hung up on the gigabytes"
 
@@ -247,7 +251,8 @@ for body in set(got) - {int(i[:14]) for i in want}:
     print(body, "in TZ's fx, not in KE's log")
 print(len([v for v in want.values() if v]), "blocked", len(want), "IMEIs")
 EOF
-like "$(tail -n1 "$TEST_TMP/fx.diff")" " blocked " "TZ's fx state read ($(tail -n1 "$TEST_TMP/fx.diff"))"
+like "$(tail -n1 "$TEST_TMP/fx.diff")" " blocked " \
+	"TZ's fx state read ($(tail -n1 "$TEST_TMP/fx.diff"))"
 is "$(sed '$d' "$TEST_TMP/fx.diff" | head -n 5)" "" \
 	"TZ's fx state is exactly the last decision of KE's log for each IMEI"
 is "$(RT XRANGE ceir:foreign - + | awk 'p {print; p = 0} /^index$/ {p = 1}' | sort -u | wc -l)" \

@@ -23,6 +23,7 @@ Modes (each applies from the next request on):
   flip-tile          the last byte of each hash tile changed
   fork               another history signed with the feed's key: the upstream's entries with
                      the first one replaced, its tiles and bundles served consistently
+  fork-tail          the same with the second half of the history replaced: other IMEIs
   other-key          the upstream's checkpoint signed by another key of the same name
   other-key-id       the same, its signature line claiming the feed's key id
   rollback           the oldest checkpoint kept that is smaller than the newest kept
@@ -50,9 +51,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 TILE = 256
 HUGE = 1 << 30
-MODES = ("pass", "flip-bundle", "flip-bundle-format", "flip-tile", "fork", "other-key",
-         "other-key-id", "rollback", "equivocate-size", "truncate", "truncate-bundle", "huge",
-         "huge-bundle", "huge-stream")
+MODES = ("pass", "flip-bundle", "flip-bundle-format", "flip-tile", "fork", "fork-tail",
+         "other-key", "other-key-id", "rollback", "equivocate-size", "truncate",
+         "truncate-bundle", "huge", "huge-bundle", "huge-stream")
 
 
 # ---- RFC 9162 and tlog-tiles ------------------------------------------------------------
@@ -227,13 +228,14 @@ def forge(st, mode):
     with st.lock:
         if st.forged is not None:
             return st.forged
-        if mode == "fork":
+        if mode in ("fork", "fork-tail"):
             code, note = fetch(st.upstream + "/checkpoint")
             if code != 200:
                 raise RuntimeError("upstream checkpoint: HTTP %d" % code)
             _, origin, size = note_fields(note)
             entries = upstream_entries(st, size)
-            entries[0] = other_imei(entries[0])
+            for i in range(0, 1) if mode == "fork" else range(size // 2, size):
+                entries[i] = other_imei(entries[i])
         else:
             if not st.seen:
                 raise RuntimeError("no checkpoint kept yet")
@@ -327,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "huge-stream" and kind == "checkpoint":
             self.zeros(False)
             return
-        if mode in ("fork", "equivocate-size"):
+        if mode in ("fork", "fork-tail", "equivocate-size"):
             tree, note = forge(st, mode)
             if kind == "checkpoint":
                 self.answer(200, note, "text/plain; charset=utf-8")
