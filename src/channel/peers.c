@@ -670,22 +670,18 @@ static void on_checkpoint(struct peer *p, const uint8_t *data, size_t len)
 static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct peer *p = arg;
+	const struct store_kv *halted = NULL;
 
 	if (err < 0) {
 		poll_end(p, "Redis: %s", strerror(-err));
 		return;
 	}
+	/* The accepted tree first, whatever the order of the fields (HGETALL's is the hash's):
+	 * a halted peer still shows the tree it had accepted. */
 	frontier_init(&p->acc);
 	for (size_t i = 0; i < n; i++) {
-		if (kv[i].klen == 6 && memcmp(kv[i].key, "halted", 6) == 0) {
-			char line[200];
-
-			snprintf(line, sizeof(line), "halted: %.*s", (int)(kv[i].vlen > 170 ? 170 :
-								       kv[i].vlen), kv[i].val);
-			set_state(p, LOGL_ERROR, line);
-			poll_finish(p);
-			return;
-		}
+		if (kv[i].klen == 6 && memcmp(kv[i].key, "halted", 6) == 0)
+			halted = &kv[i];
 		if (kv[i].klen == 8 && memcmp(kv[i].key, "frontier", 8) == 0 &&
 		    frontier_decode((const uint8_t *)kv[i].val, kv[i].vlen, &p->acc) < 0) {
 			poll_end(p, "Redis: the accepted tree does not read");
@@ -693,6 +689,15 @@ static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
 		}
 	}
 	frontier_root(&p->acc, p->acc_root);
+	if (halted) {
+		char line[200];
+
+		snprintf(line, sizeof(line), "halted: %.*s",
+			 (int)(halted->vlen > 170 ? 170 : halted->vlen), halted->val);
+		set_state(p, LOGL_ERROR, line);
+		poll_finish(p);
+		return;
+	}
 	fetch(p, "checkpoint", 0, on_checkpoint);
 }
 
