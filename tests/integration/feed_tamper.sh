@@ -177,6 +177,17 @@ tamper() {
 	[ "$lines" = 1 ] || sed "1,${mark}d" "$TEST_TMP/tz.log" | grep "feed-peer $KE_O (KE): $kind: " |
 		head -n 4 | sed 's/^/#   /'
 	if [ "$kind" = halted ]; then
+		# A halt waits for an operator: the honest feed back and a restart do not end it.
+		mode pass
+		kill "$tz_gw"
+		wait_exit 10 "$tz_gw"
+		url=http://127.0.0.1:$tz_h gw_start "$TEST_TMP/tz.conf"
+		tz_gw=$gw
+		wait_for 10 state_like "halted: "
+		sleep 2
+		like "$(state)" "halted: " \
+			"$m: TZ restarted, KE's feed passed as is: still halted ($(state))"
+		is "$(accepted)" "$a0" "$m: and nothing taken"
 		RT HDEL "peer:{$KE_O}" halted >/dev/null
 	fi
 	mode pass
