@@ -17,6 +17,7 @@
  * response is bounded (FETCH_MAX), every request timed out. */
 #include "channel/channels.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -45,6 +46,8 @@
 #define CHUNK_MAX (CHUNK_BUNDLES * TILE_WIDTH)
 #define TILES_CACHED 64			/* hash tiles kept during a poll */
 #define TILE_BYTES (TILE_WIDTH * MERKLE_HASH_LEN)
+#define LOCK_HOLD_MS 15000		/* the poll's lock, renewed every LOCK_RENEW_MS */
+#define LOCK_RENEW_MS 5000
 
 struct cached_tile {
 	int level;
@@ -95,6 +98,9 @@ struct peer {
 	time_t polled_at;
 	unsigned long long applied, refusals;
 	struct fetch *inflight;		/* the request on the wire, if any */
+	struct event *renew;		/* the poll's lock, renewed while it runs */
+	struct timespec poll_start;
+	bool lock_lost;
 	/* Comparing with what the other peers were shown (their /feed/witness). */
 	size_t wq;			/* the next peer whose view is read */
 	bool witnessing;
@@ -133,13 +139,34 @@ static void noop_done(void *arg, int err)
 
 /* The peer's state line changes: logged (once per change), kept in Redis for the other
  * processes and ceirgwctl. */
+/* Whether two state lines say the same but for their numbers ("refused: entry 95 is not an
+ * entry" and "... entry 106 ...", while the peer goes on appending): logged once. */
+static bool same_but_numbers(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			while (isdigit((unsigned char)*a))
+				a++;
+			while (isdigit((unsigned char)*b))
+				b++;
+			continue;
+		}
+		if (*a++ != *b++)
+			return false;
+	}
+	return *a == *b;
+}
+
 static void set_state(struct peer *p, enum log_level level, const char *state)
 {
-	if (strcmp(p->state, state) != 0) {
+	/* A tree that grows is news; a refusal that repeats is not. */
+	bool news = strncmp(state, "ok:", 3) == 0 ? strcmp(p->state, state) != 0 :
+						     !same_but_numbers(p->state, state);
+
+	if (news)
 		LOGP(LOGC_CEIR, level, "feed-peer %s (%s): %s", p->cfg->origin, p->cfg->country,
 		     state);
-		snprintf(p->state, sizeof(p->state), "%s", state);
-	}
+	snprintf(p->state, sizeof(p->state), "%s", state);
 	store_peer_set(p->ps->ch->store, p->cfg->origin, "state", p->state, strlen(p->state),
 		       noop_done, NULL);
 }
@@ -156,6 +183,8 @@ static void poll_finish(struct peer *p)
 {
 	char at[24];
 	int n = snprintf(at, sizeof(at), "%lld", (long long)p->polled_at);
+	struct timespec now;
+	long long ms;
 
 	/* When this poll ran, for ceirgwctl feed status (each process polls in turn). */
 	store_peer_set(p->ps->ch->store, p->cfg->origin, "polled", at, (size_t)n, noop_done,
@@ -169,6 +198,17 @@ static void poll_finish(struct peer *p)
 		 * answers. */
 		p->finish_pending = true;
 		return;
+	}
+	if (p->poll) {
+		/* The lock now lasts what is left of the interval from the poll's start: one
+		 * poll per interval among all the processes (0 left: it goes now). */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = p->cfg->poll_interval * 1000 - ((now.tv_sec - p->poll_start.tv_sec) * 1000 +
+						    (now.tv_nsec - p->poll_start.tv_nsec) / 1000000);
+		if (!p->lock_lost)
+			store_peer_lock_renew(p->ps->ch->store, p->cfg->origin, p->ps->holder,
+					      ms > 0 ? (unsigned)ms : 0, NULL, NULL);
+		evtimer_del(p->renew);
 	}
 	TALLOC_FREE(p->poll);
 	memset(p->ch, 0, sizeof(p->ch));
@@ -280,7 +320,22 @@ static void fetch_from(struct peer *p, struct peer *from, const char *path, size
 		return;
 	}
 	*f = (struct fetch){ p, cb, "", want, from != p };
-	snprintf(f->what, sizeof(f->what), "%s%s", from == p ? "" : "witness view of ", path);
+	{
+		/* Named without the width a partial one has at this size: a refusal that
+		 * repeats while the peer grows reads the same (and is logged once). */
+		int level;
+		uint64_t n;
+		unsigned w;
+
+		if (tile_path_parse(path, strlen(path), &level, &n, &w) == 0 &&
+		    level == TILE_LEVEL_ENTRIES)
+			snprintf(f->what, sizeof(f->what), "bundle %" PRIu64, n);
+		else if (tile_path_parse(path, strlen(path), &level, &n, &w) == 0)
+			snprintf(f->what, sizeof(f->what), "tile %d/%" PRIu64, level, n);
+		else
+			snprintf(f->what, sizeof(f->what), "%s%s",
+				 from == p ? "" : "witness view of ", path);
+	}
 	snprintf(url, sizeof(url), "%s/%s", from->base, path);
 	req = evhttp_request_new(on_fetched, f);
 	if (req == NULL) {
@@ -834,49 +889,124 @@ static void on_checkpoint(struct peer *p, const uint8_t *data, size_t len)
 	witness_start(p);
 }
 
+static const struct store_kv *field_of(const struct store_kv *kv, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (kv[i].klen == len && memcmp(kv[i].key, name, len) == 0)
+			return &kv[i];
+	return NULL;
+}
+
+/* What Redis holds of the peer: the accepted tree (its right edge) and, halted, why. Returns
+ * the halt, or NULL; -EBADMSG in *err for an accepted tree that does not read. */
+static const struct store_kv *read_shared(struct peer *p, const struct store_kv *kv, size_t n,
+					  int *err)
+{
+	const struct store_kv *f = field_of(kv, n, "frontier");
+
+	*err = 0;
+	frontier_init(&p->acc);
+	if (f && frontier_decode((const uint8_t *)f->val, f->vlen, &p->acc) < 0)
+		*err = -EBADMSG;
+	frontier_root(&p->acc, p->acc_root);
+	return field_of(kv, n, "halted");
+}
+
 static void on_state(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct peer *p = arg;
+	const struct store_kv *halted;
+	char line[200];
 
 	if (err < 0) {
 		poll_end(p, "Redis: %s", strerror(-err));
 		return;
 	}
-	frontier_init(&p->acc);
-	for (size_t i = 0; i < n; i++) {
-		if (kv[i].klen == 8 && memcmp(kv[i].key, "frontier", 8) == 0 &&
-		    frontier_decode((const uint8_t *)kv[i].val, kv[i].vlen, &p->acc) < 0) {
-			poll_end(p, "Redis: the accepted tree does not read");
-			return;
-		}
+	halted = read_shared(p, kv, n, &err);
+	if (err < 0) {
+		poll_end(p, "Redis: the accepted tree does not read");
+		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (kv[i].klen == 6 && memcmp(kv[i].key, "halted", 6) == 0) {
-			char line[200];
-
-			snprintf(line, sizeof(line), "halted: %.*s", (int)(kv[i].vlen > 170 ? 170 :
-								       kv[i].vlen), kv[i].val);
-			set_state(p, LOGL_ERROR, line);
-			poll_finish(p);
-			return;
-		}
+	if (halted) {
+		snprintf(line, sizeof(line), "halted: %.*s",
+			 (int)(halted->vlen > 170 ? 170 : halted->vlen), halted->val);
+		set_state(p, LOGL_ERROR, line);
+		poll_finish(p);
+		return;
 	}
-	frontier_root(&p->acc, p->acc_root);
 	fetch(p, "checkpoint", 0, on_checkpoint);
+}
+
+/* Another process polls the peer this interval: what it found, for this one's /healthz. */
+static void on_shared(void *arg, int err, const struct store_kv *kv, size_t n)
+{
+	struct peer *p = arg;
+	const struct store_kv *state;
+
+	if (err == 0) {
+		read_shared(p, kv, n, &err);
+		state = field_of(kv, n, "state");
+		if (state)
+			snprintf(p->state, sizeof(p->state), "%.*s",
+				 (int)(state->vlen > sizeof(p->state) - 1 ? sizeof(p->state) - 1 :
+				       state->vlen), state->val);
+	}
+	p->busy = false;
+	schedule(p, (unsigned)p->cfg->poll_interval * 1000);
+}
+
+/* The poll's lock is held for as long as the poll runs (renewed), so that two processes
+ * never apply the same peer's chunks at once, and then for what is left of the interval. */
+static void on_renewed(void *arg, int err, long long held)
+{
+	struct peer *p = arg;
+
+	if (err == 0 && held == 0 && p->poll && !p->lock_lost) {
+		p->lock_lost = true;	/* stalled past the lock's life: another may poll */
+		poll_end(p, "the poll's lock in Redis ran out (a stall of over %d s?)",
+			 LOCK_HOLD_MS / 1000);
+	}
+}
+
+static void renew_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct timeval tv = { LOCK_RENEW_MS / 1000, 0 };
+
+	(void)fd;
+	(void)what;
+	if (p->poll == NULL)
+		return;
+	store_peer_lock_renew(p->ps->ch->store, p->cfg->origin, p->ps->holder, LOCK_HOLD_MS,
+			      on_renewed, p);
+	evtimer_add(p->renew, &tv);
 }
 
 static void on_locked(void *arg, int err, long long taken)
 {
 	struct peer *p = arg;
+	struct timeval tv = { LOCK_RENEW_MS / 1000, 0 };
 	int rc;
 
-	if (err < 0 || !taken) {	/* Redis away, or another process's turn */
+	if (err < 0) {			/* Redis away */
 		p->busy = false;
 		schedule(p, (unsigned)p->cfg->poll_interval * 1000);
 		return;
 	}
+	if (!taken) {			/* another process's turn */
+		if (store_peer_get(p->ps->ch->store, p->cfg->origin, on_shared, p) < 0) {
+			p->busy = false;
+			schedule(p, (unsigned)p->cfg->poll_interval * 1000);
+		}
+		return;
+	}
 	p->poll = talloc_new(p);
 	p->polled_at = time(NULL);
+	p->lock_lost = false;
+	clock_gettime(CLOCK_MONOTONIC, &p->poll_start);
+	evtimer_add(p->renew, &tv);
 	rc = p->poll ? store_peer_get(p->ps->ch->store, p->cfg->origin, on_state, p) : -ENOMEM;
 	if (rc < 0)
 		poll_end(p, "Redis: %s", strerror(-rc));
@@ -885,8 +1015,6 @@ static void on_locked(void *arg, int err, long long taken)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	/* The lock lasts a little less than the interval: one poll per interval among all
-	 * processes, the next one free to go on time. */
 	unsigned ms = (unsigned)p->cfg->poll_interval * 1000;
 
 	(void)fd;
@@ -894,8 +1022,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	if (p->busy)
 		return;
 	p->busy = true;
-	if (store_peer_lock(p->ps->ch->store, p->cfg->origin, p->ps->holder,
-			    ms > 200 ? ms - 100 : ms, on_locked, p) < 0) {
+	if (store_peer_lock(p->ps->ch->store, p->cfg->origin, p->ps->holder, LOCK_HOLD_MS,
+			    on_locked, p) < 0) {
 		p->busy = false;
 		schedule(p, ms);
 	}
@@ -907,6 +1035,8 @@ static int peer_free(struct peer *p)
 {
 	if (p->timer)
 		event_free(p->timer);
+	if (p->renew)
+		event_free(p->renew);
 	if (p->conn)
 		evhttp_connection_free(p->conn);
 	if (p->uri)
@@ -945,7 +1075,8 @@ static int peer_start(struct peers *ps, struct peer *p, const struct config_peer
 	p->conn = evhttp_connection_base_new(base, NULL, evhttp_uri_get_host(p->uri),
 					     port > 0 ? (unsigned short)port : 80);
 	p->timer = evtimer_new(base, tick, p);
-	if (p->conn == NULL || p->timer == NULL) {
+	p->renew = evtimer_new(base, renew_tick, p);
+	if (p->conn == NULL || p->timer == NULL || p->renew == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}

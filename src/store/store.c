@@ -292,6 +292,15 @@ static struct script foreign_queue_script = {
 	"return added\n", ""
 };
 
+/* The holder's lock lives ttl ms more (0: goes now); anyone else's is left alone. KEYS: the
+ * lock. ARGV: the holder, the ms. Returns 1 when it was the holder's. */
+static struct script lock_renew_script = {
+	"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+	"if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+	"else redis.call('DEL', KEYS[1]) end\n"
+	"return 1\n", ""
+};
+
 /* What a follower accepted of a neighbour's log (issue 19): never a smaller tree than the one
  * stored, so that two processes (one whose poll ran late) cannot take it back. KEYS: the
  * peer's hash. ARGV: the tree size, its right edge (feed/frontier.h bytes), the signed
@@ -2418,6 +2427,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&feed_unlock_script);
 	script_sha(&foreign_queue_script);
 	script_sha(&peer_save_script);
+	script_sha(&lock_renew_script);
 	talloc_set_destructor(st, store_destructor);
 	return st;
 }
@@ -4057,6 +4067,38 @@ int store_peer_lock(struct store *st, const char *origin, const char *holder, un
 				  (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms) };
 
 		return op_start(op, 6, argv, lens);
+	}
+}
+
+static void count_noop(void *arg, int err, long long n)
+{
+	(void)arg;
+	(void)err;
+	(void)n;
+}
+
+int store_peer_lock_renew(struct store *st, const char *origin, const char *holder,
+			  unsigned ttl_ms, store_count_cb cb, void *arg)
+{
+	struct op *op;
+	char ttl[16];
+
+	if (holder == NULL || *holder == '\0' || strlen(holder) > ID_MAX)
+		return -EINVAL;
+	op = op_new(st, &int_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, ":poll") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.count = cb ? cb : count_noop;
+	{
+		const char *argv[] = { "1", op->key, holder, ttl };
+		size_t lens[] = { 1, op->keylen, strlen(holder),
+				  (size_t)snprintf(ttl, sizeof(ttl), "%u", ttl_ms) };
+
+		return op_start_script(op, &lock_renew_script, 4, argv, lens);
 	}
 }
 

@@ -384,10 +384,15 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
  * peer:{<origin>} (doc/redis-keys.md) with the accepted tree's size, its right edge
  * (feed/frontier.h bytes) and signed checkpoint, the follower's state line, and "halted"
  * while an equivocation waits for an operator. */
-/* One poll per peer per interval among all processes: SET NX PX (count 1 when this process
- * polls). */
+/* One poll per peer at a time and per interval among all processes: SET NX PX (count 1 when
+ * this process polls), renewed while the poll runs, then left for what is left of the
+ * interval (store_peer_lock_renew). */
 int store_peer_lock(struct store *st, const char *origin, const char *holder, unsigned ttl_ms,
 		    store_count_cb cb, void *arg);
+/* The holder's poll lock lives ttl_ms more (0: let go); count 1 when it was still the
+ * holder's. cb may be NULL. */
+int store_peer_lock_renew(struct store *st, const char *origin, const char *holder,
+			  unsigned ttl_ms, store_count_cb cb, void *arg);
 int store_peer_get(struct store *st, const char *origin, store_fields_cb cb, void *arg);
 /* The accepted tree: never a smaller one than stored (count 0 then); note NULL keeps the
  * stored checkpoint (a tree accepted part-way). */

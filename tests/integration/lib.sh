@@ -157,6 +157,7 @@ wait_exit() {
 #                        files in $TEST_TMP; sets rport and redis_pid and waits until it
 #                        answers (the status). Again after a stop: the same port and folder.
 #   R ARGS...            redis-cli on it (backend_lib.sh: on the test's back-end)
+#   redis_own NAME       another redis-server of the test's, its port in NAME_rport
 #   kyc_key              a new KYC key in $TEST_TMP/kyc.key (kyc-key-file = kyc.key)
 #   gw_conf REDIS LOG-LEVEL [LINE...]
 #                        $TEST_TMP/ceirgw.conf: ceirgw on 127.0.0.1:$hport, on the Redis that
@@ -201,6 +202,26 @@ redis_is_ours() {
 }
 
 R() { "$REDIS_CLI" -p "$rport" "$@"; }
+
+# redis_own NAME: another redis-server, for a test that needs more than one (a country each,
+# say): on a free port, its files in $TEST_TMP/NAME; sets NAME_rport, waits until it answers.
+redis_own() {
+	local port pid
+	port=$(free_port)
+	mkdir -p "$TEST_TMP/$1"
+	"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$TEST_TMP/$1" >>"$TEST_TMP/$1/redis.log" 2>&1 &
+	pid=$!
+	test_pids="$test_pids $pid"
+	printf -v "${1}_rport" %s "$port"
+	wait_for 10 redis_pid_is "$port" "$pid" && return
+	echo "Bail out! the redis-server of $1 did not start"
+	exit 1
+}
+redis_pid_is() {	# redis_pid_is PORT PID: the Redis on PORT is the process PID
+	[ "$("$REDIS_CLI" -p "$1" info server 2>/dev/null | tr -d '\r' |
+		sed -n 's/^process_id://p')" = "$2" ]
+}
 
 kyc_key() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/kyc.key"; }
 
