@@ -7,6 +7,7 @@
 # redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster); KE and UG have one each.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
 
 PY=/usr/bin/python3
 ke_h=$(free_port)
@@ -306,10 +307,13 @@ is "$(cut -d' ' -f1,3- "$TEST_TMP/ke.fs" | sort)" \
 	"$(awk -v o="$TZ_O" -v d="$today" '{print o, $1, "TZ blocked", $3, d}' "$TEST_TMP/tz1" | sort)" \
 	"KE's ceir:foreign has each of TZ's blocks once"
 
-# A buyer in TZ checking a KE-blocked IMEI by USSD: the flows do not say a foreign block yet
-# (no foreign_stolen in flows/ or templates/); another change of issue 19 adds it, and its
-# check with it.
-skip "a buyer in TZ hears that KE blocked the IMEI" "the flows have no foreign block yet"
+# A buyer in TZ checking a KE-blocked IMEI by USSD (the check's shortcut: the IMEI dialled
+# with the code) hears where and when, with the phone's name (TAC 35693803: data/tacdb.csv).
+read -r b_imei _ b_reason < <(sed -n 11p "$TEST_TMP/ke1")
+want="END $(render en "check.foreign_$b_reason" phone="Nokia N900" \
+	country="$(render en country.ke)" date="$today")"
+is "$(url=http://127.0.0.1:$tz_h ussd fb1 +255712345678 "$b_imei")" "$want" \
+	"a buyer in TZ hears that KE blocked the IMEI"
 
 # ---- what UG refuses: a peer of another country, a forged key, silence ----
 tz_more() {	# tz_more FIRST COUNT: that many more blocks in TZ, its tree waited for
