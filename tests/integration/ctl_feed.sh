@@ -7,6 +7,7 @@
 # without a configuration. The publisher on one redis-server, or a cluster with
 # CEIRGW_TEST_BACKEND=cluster (backend_lib.sh); the follower on a redis-server of its own.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/feed_lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
 
 hport=$(free_port)
@@ -36,36 +37,14 @@ CONF
 
 # 300 reports in state sent; the CEIR blocks all of them, then unblocks 60: 360 decisions.
 N=300
-python3 - "$N" >"$TEST_TMP/reports" <<'PY'
-import sys
-def luhn(digits):
-    s = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        s += d
-    return str((10 - s % 10) % 10)
-for i in range(int(sys.argv[1])):
-    body = "35693803%06d" % i
-    ref = "8%08d" % i
-    print(body + luhn(body), ref + luhn(ref), "lost" if i % 10 == 0 else "stolen")
-PY
-while read -r imei ref reason; do
-	echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001 reporter +254711000001 lang en channel ussd created 1 updated 1"
-	echo "SET ref:{$ref} $imei"
-done <"$TEST_TMP/reports" | R >/dev/null
+feed_reports 35693803 0 "$N" >"$TEST_TMP/reports"
+feed_seed <"$TEST_TMP/reports" | R >/dev/null
 checkpoint_size() { curl -sf "http://127.0.0.1:$hport/feed/checkpoint" | sed -n 2p; }
 size_is() { [ "$(checkpoint_size)" = "$1" ]; }
 gw_start
-while read -r imei ref _; do
-	echo "XADD ceir:results * ref $ref imei $imei result blocked reason ok"
-done <"$TEST_TMP/reports" | R >/dev/null
+feed_results blocked <"$TEST_TMP/reports" | R >/dev/null
 wait_for 30 size_is 300
-head -n 60 "$TEST_TMP/reports" | while read -r imei ref _; do
-	echo "XADD ceir:results * ref $ref imei $imei result unblocked reason ok"
-done | R >/dev/null
+head -n 60 "$TEST_TMP/reports" | feed_results unblocked | R >/dev/null
 wait_for 30 size_is 360
 ok $? "the publisher signs a checkpoint of 360 decisions"
 FEED=http://127.0.0.1:$hport/feed

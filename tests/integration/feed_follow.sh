@@ -8,6 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
+. "$(dirname "$0")/feed_lib.sh"
 
 PY=/usr/bin/python3
 ke_h=$(free_port)
@@ -79,39 +80,10 @@ fsize() { curl -sf "http://127.0.0.1:$1/feed/checkpoint" | sed -n 2p; }
 fsize_is() { [ "$(fsize "$1")" = "$2" ]; }
 now_ms() { date +%s%3N; }
 
-# ---- reports a CEIR will decide on: "IMEI REF REASON" lines ----
-# reports TAC FIRST COUNT: COUNT reports whose IMEIs start with TAC, numbered from FIRST.
-reports() {
-	$PY - "$@" <<'EOF'
-import sys
-def luhn(digits):
-    s = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        s += d
-    return str((10 - s % 10) % 10)
-tac, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for i in range(first, first + count):
-    body = tac + "%06d" % i
-    ref = "8%08d" % i
-    print(body + luhn(body), ref + luhn(ref), "lost" if i % 10 == 0 else "stolen")
-EOF
-}
-seed() {	# seed < REPORTS: redis-cli commands that put them in state sent
-	while read -r imei ref reason; do
-		echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001" \
-			"reporter +254711000001 lang en channel ussd created 1 updated 1"
-		echo "SET ref:{$ref} $imei"
-	done
-}
-results() {	# results RESULT < REPORTS: the CEIR's results for them
-	while read -r imei ref _; do
-		echo "XADD ceir:results * ref $ref imei $imei result $1 reason ok"
-	done
-}
+# ---- reports a CEIR will decide on: "IMEI REF REASON" lines (feed_lib.sh) ----
+reports() { feed_reports "$@"; }
+seed() { feed_seed; }
+results() { feed_results "$1"; }
 
 # fx_check COUNTRY STATUS DAYS-AGO < REPORTS, on the Redis backend_python connects to: each
 # IMEI's foreign record for COUNTRY read from fx:{bucket} (src/store/pairs.h): "blocked"

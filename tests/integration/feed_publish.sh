@@ -6,6 +6,7 @@
 # CEIRGW_TEST_BACKEND=cluster (backend_lib.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/feed_lib.sh"
 
 hport=$(free_port)
 hport2=$(free_port)
@@ -47,31 +48,10 @@ like "$(cat "$TEST_TMP/open.out")" "open.key: mode 0644" "and says which file an
 
 # ---- reports the CEIR will decide on: N in state sent, each with its reference ----
 N=600
-python3 - "$N" >"$TEST_TMP/reports" <<'EOF'
-import sys
-def luhn(digits):
-    s = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        s += d
-    return str((10 - s % 10) % 10)
-for i in range(int(sys.argv[1])):
-    body = "35693803%06d" % i
-    ref = "8%08d" % i
-    print(body + luhn(body), ref + luhn(ref), "lost" if i % 10 == 0 else "stolen")
-EOF
-while read -r imei ref reason; do
-	echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001 reporter +254711000001 lang en channel ussd created 1 updated 1"
-	echo "SET ref:{$ref} $imei"
-done <"$TEST_TMP/reports" | R >/dev/null
+feed_reports 35693803 0 "$N" >"$TEST_TMP/reports"
+feed_seed <"$TEST_TMP/reports" | R >/dev/null
 is "$(R EXISTS "rep:{$(head -n1 "$TEST_TMP/reports" | cut -d' ' -f1)}")" 1 "$N reports seeded"
 
-result() {	# result REF IMEI RESULT: the CEIR posts a result
-	echo "XADD ceir:results * ref $2 imei $1 result $3 reason ok"
-}
 checkpoint_size() { curl -sf "http://127.0.0.1:$hport/feed/checkpoint" | sed -n 2p; }
 size_is() { [ "$(checkpoint_size)" = "$1" ]; }
 
@@ -86,10 +66,7 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/feed/tile/
 	"a tile of an empty log is a 404"
 
 # ---- the first half: blocks, each posted twice ----
-head -n 300 "$TEST_TMP/reports" | while read -r imei ref _; do
-	result "$imei" "$ref" blocked
-	result "$imei" "$ref" blocked
-done | R >/dev/null
+head -n 300 "$TEST_TMP/reports" | sed 'p' | feed_results blocked | R >/dev/null
 wait_for 30 size_is 300
 ok $? "300 blocks, each result posted twice: a checkpoint of 300 entries"
 out=$($AUDIT "http://127.0.0.1:$hport/feed" "$vkey" --entries "$TEST_TMP/e1")
@@ -102,9 +79,7 @@ is "$(sort "$TEST_TMP/e1")" "$expect" \
 	"the entries are country, IMEI, blocked, the report's reason and the day, nothing else"
 
 # ---- the rest while ceirgw is killed half-way, then a second ceirgw shares the work ----
-tail -n 300 "$TEST_TMP/reports" | while read -r imei ref _; do
-	result "$imei" "$ref" blocked
-done | R >/dev/null
+tail -n 300 "$TEST_TMP/reports" | feed_results blocked | R >/dev/null
 sleep 0.05
 kill -9 "$gw"
 wait "$gw" 2>/dev/null
@@ -120,9 +95,7 @@ gw_start
 gw1=$gw
 gw_start "$TEST_TMP/two.conf"
 gw2=$gw
-head -n 100 "$TEST_TMP/reports" | while read -r imei ref _; do
-	result "$imei" "$ref" unblocked
-done | R >/dev/null
+head -n 100 "$TEST_TMP/reports" | feed_results unblocked | R >/dev/null
 wait_for 60 size_is 700
 ok $? "600 blocks and 100 unblocks: 700 entries, though ceirgw was killed handling them"
 out=$($AUDIT "http://127.0.0.1:$hport2/feed" "$vkey" --entries "$TEST_TMP/e2" --old "$old")

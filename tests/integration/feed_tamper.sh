@@ -7,6 +7,7 @@
 # in the end TZ's foreign state is exactly what KE's log says (tests/integration/feed_audit.py
 # reads the log apart from ceirgw's C).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/feed_lib.sh"
 
 PY=/usr/bin/python3
 KE_O=ceir.test.ke/feed
@@ -63,26 +64,8 @@ EOF
 tz_rss_kb() { ps -o rss= -p "$tz_gw" | tr -d ' '; }
 
 # ---- reports in KE, and a CEIR deciding on them all along the test ----
-$PY - >"$TEST_TMP/reports" <<'EOF'
-def luhn(digits):
-    s = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            d -= 9 if d > 9 else 0
-        s += d
-    return str((10 - s % 10) % 10)
-for i in range(2000):
-    body = "35693803%06d" % i
-    ref = "8%08d" % i
-    print(body + luhn(body), ref + luhn(ref), "lost" if i % 10 == 0 else "stolen")
-EOF
-while read -r imei ref reason; do
-	echo "HSET rep:{$imei} ref $ref state sent reason $reason owner +254711000001" \
-		"reporter +254711000001 lang en channel ussd created 1 updated 1"
-	echo "SET ref:{$ref} $imei"
-done <"$TEST_TMP/reports" | RK >/dev/null
+feed_reports 35693803 0 2000 >"$TEST_TMP/reports"
+feed_seed <"$TEST_TMP/reports" | RK >/dev/null
 # The CEIR: a block every 0.1 s, and every tenth an unblock of an earlier one, until the file
 # "stop" appears; paused while "pause" is there.
 $PY - "$ke_rport" "$TEST_TMP" <<'EOF' &

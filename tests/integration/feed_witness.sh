@@ -5,6 +5,7 @@
 # show it in /healthz and the log, and stay halted when an operator clears the halt while the
 # conflict stands. Their views of each other stay good. Each with its own redis-server.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/feed_lib.sh"
 
 for c in ka kb tz ug; do
 	rport=$(free_port)
@@ -47,29 +48,9 @@ conf ug "$h_ug" "$r_ug" UG ceir.ug/feed ug \
 
 # decide REDIS FIRST COUNT: COUNT reports opened and blocked in that Kenya, IMEIs from FIRST.
 decide() {
-	python3 - "$2" "$3" <<'EOF' | Rp "$1" >/dev/null
-import sys
-
-def luhn(d):
-    s = 0
-    for i, c in enumerate(reversed(d)):
-        x = int(c)
-        if i % 2 == 0:
-            x *= 2
-            x -= 9 if x > 9 else 0
-        s += x
-    return str((10 - s % 10) % 10)
-
-first, n = int(sys.argv[1]), int(sys.argv[2])
-for i in range(first, first + n):
-    b = "35693803%06d" % i
-    r = "8%08d" % i
-    imei, ref = b + luhn(b), r + luhn(r)
-    print("HSET rep:{%s} ref %s state sent reason stolen owner +254711000001 reporter "
-          "+254711000001 lang en channel ussd created 1 updated 1" % (imei, ref))
-    print("SET ref:{%s} %s" % (ref, imei))
-    print("XADD ceir:results * ref %s imei %s result blocked reason ok" % (ref, imei))
-EOF
+	feed_reports 35693803 "$2" "$3" >"$TEST_TMP/decide"
+	{ feed_seed; feed_results blocked <"$TEST_TMP/decide"; } <"$TEST_TMP/decide" |
+		Rp "$1" >/dev/null
 }
 
 start() {	# start NAME: its ceirgw, up
