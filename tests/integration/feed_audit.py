@@ -165,4 +165,5 @@ def main():
     print("%d %s" % (size, base64.b64encode(root).decode()))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -39,6 +39,7 @@ Modes (each applies from the next request on):
 import base64
 import hashlib
 import json
+import os
 import sys
 import threading
 import urllib.error
@@ -56,26 +57,11 @@ MODES = ("pass", "flip-bundle", "flip-bundle-format", "flip-tile", "fork", "fork
          "truncate-bundle", "huge", "huge-bundle", "huge-stream")
 
 
-# ---- RFC 9162 and tlog-tiles ------------------------------------------------------------
+# ---- RFC 9162 and tlog-tiles: the auditor's reading (tests/integration/feed_audit.py) ----
 
-def leaf_hash(entry):
-    return hashlib.sha256(b"\x00" + entry).digest()
-
-
-def node_hash(left, right):
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def mth(hashes):
-    n = len(hashes)
-    if n == 0:
-        return hashlib.sha256(b"").digest()
-    if n == 1:
-        return hashes[0]
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return node_hash(mth(hashes[:k]), mth(hashes[k:]))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "integration"))
+from feed_audit import leaf_hash, mth  # noqa: E402 (found once the path is set)
 
 
 def luhn(digits):
