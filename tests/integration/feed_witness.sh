@@ -94,14 +94,19 @@ is "$(health tz peer_2_state)" "ok: tree 0 accepted" "Tanzania's view of Uganda 
 is "$(health ug peer_2_state)" "ok: tree 0 accepted" "and Uganda's of Tanzania"
 tz_fx=$(Rp "$r_tz" --scan --pattern 'fx:*' | wc -l)
 tz_stream=$(Rp "$r_tz" XLEN ceir:foreign)
-is "$tz_stream" 300 "Tanzania had applied the 300 it was shown before it knew"
+tz_acc=$(health tz peer_1_accepted)
+# Whether Tanzania accepted Kenya-a's 300 before Uganda had seen Kenya-b's depends on which
+# polled first (under the sanitizers, both often at once: then it halts before applying).
+case $tz_acc in 0 | 300) ok 0 "Tanzania accepted $tz_acc before it knew" ;;
+*) ok 1 "Tanzania accepted 0 or 300 before it knew, not $tz_acc" ;; esac
+is "$tz_stream" "$tz_acc" "and applied exactly that (ceir:foreign)"
 
 # Nothing more is taken from Kenya while halted.
 decide "$r_ka" 300 20
 wait_for 30 ke_size_is "$h_ka" 320
 ok $? "Kenya-a goes on: a tree of 320"
 sleep 3
-is "$(health tz peer_1_accepted)" 300 "halted, Tanzania takes nothing more from Kenya"
+is "$(health tz peer_1_accepted)" "$tz_acc" "halted, Tanzania takes nothing more from Kenya"
 is "$(Rp "$r_tz" XLEN ceir:foreign)" "$tz_stream" "nothing more on its CEIR's foreign stream"
 is "$(Rp "$r_tz" --scan --pattern 'fx:*' | wc -l)" "$tz_fx" "nor in its foreign state"
 
@@ -111,7 +116,7 @@ Rp "$r_tz" HDEL 'peer:{ceir.ke/feed}' halted >/dev/null
 halted_again() { [ -n "$(Rp "$r_tz" HGET 'peer:{ceir.ke/feed}' halted)" ]; }
 wait_for 30 halted_again
 ok $? "cleared, Tanzania polls Kenya again and halts it again: Uganda's view still conflicts"
-is "$(health tz peer_1_accepted)" 300 "still nothing of Kenya's 20 new decisions applied"
+is "$(health tz peer_1_accepted)" "$tz_acc" "still nothing of Kenya's 20 new decisions applied"
 
 for c in ka kb tz ug; do
 	kill "$(eval echo "\$pid_$c")"
