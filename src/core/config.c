@@ -63,6 +63,9 @@ struct config_var {
 static const struct config_var vars[] = {
 	VAR("http-listen", CT_HOSTPORT, http_listen, "127.0.0.1:8080",
 	    "address and port of the HTTP server (health, USSD and SMS callbacks)"),
+	VAR("admin-listen", CT_HOSTPORT, admin_listen, "127.0.0.1:9384",
+	    "address and port of the admin HTTP server (/metrics for Prometheus); keep it on "
+	    "loopback or a management network, apart from the public callbacks"),
 	VAR("redis", CT_REDIS, redis, NULL,
 	    "Redis to use; unset: start a private redis-server under data-dir"),
 	VAR("redis-cluster", CT_CLUSTER, redis_cluster, NULL,
@@ -874,6 +877,8 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	}
 	config_parse_hostport(cfg->http_listen, cfg->http_host, sizeof(cfg->http_host),
 			      &cfg->http_port);
+	config_parse_hostport(cfg->admin_listen, cfg->admin_host, sizeof(cfg->admin_host),
+			      &cfg->admin_port);
 	return cfg;
 oom:
 	snprintf(err, errsz, "out of memory reading the configuration");

@@ -48,6 +48,7 @@ struct ceirgw_config {
 	char *base_dir;		/* relative paths resolve from here: the file's folder, or cwd */
 
 	char *http_listen;	/* "ADDR:PORT" of the HTTP server */
+	char *admin_listen;	/* "ADDR:PORT" of the admin HTTP server (/metrics) */
 	char *redis;		/* redis://[user:pass@]host:port[/db] or unix:///path; NULL:
 				 * start a private redis-server under data_dir */
 	char *bearerbox;	/* "HOST:PORT" of bearerbox's smsbox-port, or NULL */
@@ -101,6 +102,8 @@ struct ceirgw_config {
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
+	char admin_host[256];
+	int admin_port;
 	long http_max_connections, http_request_timeout, http_idle_timeout;
 	long http_max_per_address;
 	struct config_allow http_allow_ip;
