@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/admin.h"
 #include "ctl/feed.h"
 #include "ctl/phone.h"
 #include "ctl/store.h"
@@ -40,6 +41,7 @@ enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_USAGE = 2 };
 
 struct ctl {
 	void *ctx;
+	const char *command;	/* argv[1]: whose help --help prints */
 	const char *config_path;
 	struct ceirgw_config *cfg;
 	bool json;
@@ -115,13 +117,29 @@ static void usage(FILE *out)
 		"  feed export -c FILE DIR\n"
 		"      write the own feed's files (checkpoint, tiles, entry bundles) into DIR\n"
 		"      for any web server to publish (ceirgwctl feed COMMAND --help)\n"
+		"  queue [-c FILE] [--redis URL | --redis-cluster SEEDS] [--last N] [--json]\n"
+		"      the CEIR queue: requests, results (and neighbours' decisions): length,\n"
+		"      consumer groups with their pending entries, the oldest, the last N\n"
+		"  report [-c FILE] [--redis URL | --redis-cluster SEEDS] [--json] REF|IMEI\n"
+		"      a report: state, history, evidence, its outbox (never the PIN)\n"
+		"  outbox [-c FILE] [--redis URL | --redis-cluster SEEDS] [--json]\n"
+		"      the SMS waiting per path: depth, the oldest and its age\n"
+		"  unlock [-c FILE] [--redis URL | --redis-cluster SEEDS] [--limits]\n"
+		"         MSISDN|REF\n"
+		"      clear a number's or a report's lock-out, audited in ceirgw's log\n"
+		"  stats [-c FILE] [--admin HOST:PORT]\n"
+		"      what ceirgw's /metrics says, readable\n"
+		"  help COMMAND\n"
+		"      a command's own help (the same as ceirgwctl COMMAND --help)\n"
 		"\n"
 		"Where the store is: --redis URL (redis://[user:pass@]host:port[/db] or\n"
 		"unix:///path), or --redis-cluster SEEDS, a Redis Cluster's seed nodes\n"
 		"(HOST:PORT[,HOST:PORT...], credentials as redis://user:pass@host:port items);\n"
 		"the two exclude each other. Either replaces the configuration's redis or\n"
-		"redis-cluster. Without any, import and lookup use the embedded Redis under\n"
-		"data-dir: a running ceirgw's, else one started for the command.\n"
+		"redis-cluster. Without any, the embedded Redis under data-dir: a running\n"
+		"ceirgw's; import alone starts one when none runs. The commands that only read\n"
+		"(lookup, verify, queue, report, outbox) and unlock never start a Redis nor\n"
+		"create a directory: without a running one they say what they need, exit 2.\n"
 		"\n"
 		"An INPUT of '-' reads one input per line from standard input.\n"
 		"  --json          one JSON object per input and line\n"
@@ -130,10 +148,130 @@ static void usage(FILE *out)
 		"                  shipped with ceirgw)\n"
 		"  --region CC     region of numbers written without a country code (default:\n"
 		"                  the configuration's default-region, else KE)\n"
-		"  -h, --help      show this help;  -V, --version  show the version\n"
+		"  -h, --help      show this help;  -V, --version  show the version;\n"
+		"                  ceirgwctl COMMAND --help: the command's own\n"
 		"\n"
 		"Exit status: 0 when every input is valid, 1 when one is not, 2 on a usage or\n"
 		"configuration error.\n");
+}
+
+/* The commands' own help (ceirgwctl COMMAND --help, ceirgwctl help COMMAND). */
+static const struct {
+	const char *name;
+	const char *text;
+} helps[] = {
+	{ "imei",
+	  "Usage: ceirgwctl imei [--json] [--tac FILE] [-c FILE] INPUT...\n"
+	  "\n"
+	  "Reads each INPUT as an IMEI (15 digits), IMEISV (16) or IMEI without its check\n"
+	  "digit (14), as ceirgw reads it (spaces, dashes and non-ASCII digits allowed), and\n"
+	  "prints the IMEI, whether it is valid and why, whether the check digit was\n"
+	  "computed, the SVN, the TAC and its maker and model. An INPUT of '-' reads one\n"
+	  "per line from standard input.\n"
+	  "\n"
+	  "  --json          one JSON object per input and line\n"
+	  "  --tac FILE      TAC table to use (default: the configuration's tac-file, else\n"
+	  "                  the one shipped with ceirgw)\n"
+	  "  -c, --config F  take tac-file from ceirgw's configuration\n"
+	  "\n"
+	  "Exit status: 0 when every input is valid, 1 when one is not, 2 on a usage error.\n" },
+	{ "msisdn",
+	  "Usage: ceirgwctl msisdn [--json] [--region CC] [-c FILE] INPUT...\n"
+	  "\n"
+	  "Reads each INPUT as a phone number, as ceirgw does, and prints its E.164 form,\n"
+	  "whether it is valid and why, its region and type, and the masked form the logs\n"
+	  "show. An INPUT of '-' reads one per line from standard input.\n"
+	  "\n"
+	  "  --json          one JSON object per input and line\n"
+	  "  --region CC     region of numbers written without a country code (default:\n"
+	  "                  the configuration's default-region, else KE)\n"
+	  "  -c, --config F  take default-region from ceirgw's configuration\n"
+	  "\n"
+	  "Exit status: 0 when every input is valid, 1 when one is not, 2 on a usage error.\n" },
+	{ "import",
+	  "Usage: ceirgwctl import pairings|kyc|tac [-c FILE]\n"
+	  "                        [--redis URL | --redis-cluster SEEDS] [--rejects FILE]\n"
+	  "                        [--region CC] [--batch ROWS] [--kyc-key FILE] FILE...\n"
+	  "\n"
+	  "  pairings  operators' IMEI-MSISDN pairings (CSV, plain or gzip, a header row\n"
+	  "            naming imei, msisdn and optionally imsi, first_seen, last_seen)\n"
+	  "  kyc       subscribers' KYC (msisdn, national_id, optionally registered_at):\n"
+	  "            national IDs are kept only as HMAC digests (--kyc-key, else the\n"
+	  "            configuration's kyc-key-file)\n"
+	  "  tac       an operator's TAC table (the tacdb CSV format), which then replaces\n"
+	  "            tac-file for every ceirgw on that Redis; one FILE\n"
+	  "\n"
+	  "  --rejects FILE  bad rows, with their line and reason\n"
+	  "  --region CC     region of numbers without a country code\n"
+	  "  --batch ROWS    rows merged per pipelined batch (default 4000000)\n"
+	  "  -c, --config F, --redis URL, --redis-cluster SEEDS: where the store is (see\n"
+	  "                  ceirgwctl --help); without any, a running ceirgw's embedded\n"
+	  "                  Redis, else one started under data-dir for the import\n"
+	  "\n"
+	  "Exit status: 0, 1 when a file could not be imported, 2 on a usage error.\n"
+	  "(doc/import.md)\n" },
+	{ "verify",
+	  "Usage: ceirgwctl verify [-c FILE] [--kyc-key FILE]\n"
+	  "                        [--redis URL | --redis-cluster SEEDS] MSISDN ID\n"
+	  "\n"
+	  "Whether ID (whole, or its last 4 characters) matches the national ID on record\n"
+	  "for MSISDN, as the report journey compares it (without counting a try).\n"
+	  "Reads only: without -c, --redis or --redis-cluster it uses a running ceirgw's\n"
+	  "embedded Redis, never starts one.\n"
+	  "\n"
+	  "  --kyc-key FILE  the HMAC key (default: the configuration's kyc-key-file)\n"
+	  "\n"
+	  "Exit status: 0 when it matches, 1 when not (or no record), 2 on a usage error\n"
+	  "or when no store can be reached.\n" },
+	{ "flows",
+	  "Usage: ceirgwctl flows check [-c FILE] [--flows DIR] [--templates DIR]\n"
+	  "       ceirgwctl flows render [-c FILE] [--flows DIR] [--templates DIR]\n"
+	  "                              LANG KEY [NAME=VALUE]...\n"
+	  "\n"
+	  "check: the flow and its texts as ceirgw checks them at start and on SIGHUP:\n"
+	  "unreachable screens, dead ends, missing texts, screens too long for USSD in any\n"
+	  "language; one line per problem. render: one text as a user sees it.\n"
+	  "\n"
+	  "Exit status: 0, 1 when there is a problem, 2 on a usage error.\n" },
+	{ "lookup",
+	  "Usage: ceirgwctl lookup imei|msisdn [--json] [-c FILE]\n"
+	  "                        [--redis URL | --redis-cluster SEEDS] [--region CC]\n"
+	  "                        VALUE...\n"
+	  "\n"
+	  "What the store holds: an IMEI's numbers with their seen windows and whether it\n"
+	  "is duplicated, or a number's IMEIs. Reads only: without -c, --redis or\n"
+	  "--redis-cluster it uses a running ceirgw's embedded Redis (default data-dir),\n"
+	  "never starts one nor creates a directory.\n"
+	  "\n"
+	  "  --json          one JSON object per line\n"
+	  "  --region CC     region of numbers without a country code\n"
+	  "\n"
+	  "Exit status: 0, 1 when a VALUE is invalid or has nothing stored, 2 on a usage\n"
+	  "error or when no store can be reached.\n" },
+};
+
+/* Prints the command's own help to out. Returns false when name is no command. */
+static bool command_usage(void *ctx, const char *name, FILE *out)
+{
+	char *argv[] = { (char *)name, (char *)"--help", NULL };
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
+		if (strcmp(name, helps[i].name) == 0) {
+			fputs(helps[i].text, out);
+			return true;
+		}
+	}
+	if (admin_usage(name, out))
+		return true;
+	if (strcmp(name, "phone") == 0) {
+		phone_main(ctx, 2, argv);
+		return true;
+	}
+	if (strcmp(name, "feed") == 0) {
+		feed_main(ctx, 2, argv);
+		return true;
+	}
+	return false;
 }
 
 /* Prints one line of the human-readable form: "  name  value". */
@@ -315,7 +453,7 @@ static int run_check(struct ctl *c, int argc, char **argv, bool is_imei)
 			c->region = optarg;
 			break;
 		case 'c': c->config_path = optarg; break;
-		case 'h': usage(stdout); exit(0);
+		case 'h': command_usage(c->ctx, argv[0], stdout); exit(0);
 		default: goto bad;
 		}
 	}
@@ -341,17 +479,18 @@ static int run_check(struct ctl *c, int argc, char **argv, bool is_imei)
 	}
 	return rc ? EXIT_INVALID : EXIT_VALID;
 bad:
-	usage(stderr);
+	fprintf(stderr, "ceirgwctl %s: unexpected option (ceirgwctl %s --help)\n", argv[0], argv[0]);
 	return EXIT_USAGE;
 }
 
 /* Connects to the store: --redis or --redis-cluster, else the configuration's redis or
- * redis-cluster, else the embedded Redis under data-dir (a running ceirgw's, or one started
- * for this command). */
-static int connect_store(struct ctl *c)
+ * redis-cluster, else the embedded Redis under data-dir: a running ceirgw's, or, for import
+ * alone (start), one started for this command. The commands that only read never start one:
+ * an empty Redis would only answer "nothing stored". */
+static int connect_store(struct ctl *c, bool start)
 {
-	struct bulk_options o = { 5, 2, true, c->batch ? c->batch : 4000000 };
-	struct ctl_store s = { c->redis, c->redis_cluster, c->cfg, true, NULL, NULL };
+	struct bulk_options o = { 5, 2, true, c->batch ? c->batch : 4000000, 0 };
+	struct ctl_store s = { c->redis, c->redis_cluster, c->cfg, start, NULL, NULL };
 
 	if (ctl_store_connect(c->ctx, &s, &o) < 0)
 		return EXIT_USAGE;
@@ -403,8 +542,11 @@ static int store_options(struct ctl *c, int argc, char **argv)
 			break;
 		}
 		case 'c': c->config_path = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
+		case 'h': command_usage(c->ctx, c->command, stdout); exit(0);
+		default:
+			fprintf(stderr, "ceirgwctl %s: unexpected option (ceirgwctl %s --help)\n",
+				c->command, c->command);
+			return -1;
 		}
 	}
 	if (c->redis && c->redis_cluster) {
@@ -478,7 +620,7 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 		return EXIT_INVALID;
 	}
 	v = digits_value(m.e164 + 1, strlen(m.e164) - 1);
-	if ((rc = connect_store(c)) != 0)
+	if ((rc = connect_store(c, false)) != 0)
 		return rc;
 	rc = bulk_kyc_get(c->bulk, v, &rec);
 	if (rc == -ENOENT) {
@@ -541,7 +683,7 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "ceirgwctl: %s\n", err);
 		return EXIT_INVALID;
 	}
-	if ((rc = connect_store(c)) != 0)
+	if ((rc = connect_store(c, true)) != 0)
 		return rc;
 	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ceirgwctl: %s\n", err);
@@ -593,6 +735,9 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		kind = IMPORT_KYC;
 	} else if (argc >= 2 && strcmp(argv[1], "tac") == 0) {
 		return run_import_tac(c, argc, argv);
+	} else if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		command_usage(c->ctx, "import", stdout);
+		return EXIT_VALID;
 	} else {
 		fprintf(stderr, "ceirgwctl import: expected pairings, kyc or tac\n");
 		return EXIT_USAGE;
@@ -608,7 +753,7 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	}
 	if (kind == IMPORT_KYC && (keylen = load_kyc_key(c, key, sizeof(key))) < 0)
 		return EXIT_USAGE;
-	if ((rc = connect_store(c)) != 0)
+	if ((rc = connect_store(c, true)) != 0)
 		return rc;
 	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ceirgwctl: %s\n", err);
@@ -723,6 +868,10 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 	char imei15[16];
 
 	if (argc < 2 || (strcmp(argv[1], "imei") != 0 && strcmp(argv[1], "msisdn") != 0)) {
+		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+			command_usage(c->ctx, "lookup", stdout);
+			return EXIT_VALID;
+		}
 		fprintf(stderr, "ceirgwctl lookup: expected imei or msisdn\n");
 		return EXIT_USAGE;
 	}
@@ -735,7 +884,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "ceirgwctl lookup: no VALUE given\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = connect_store(c)) != 0)
+	if ((rc = connect_store(c, false)) != 0)
 		return rc;
 	for (i = first; i < argc; i++) {
 		if (is_imei) {
@@ -811,6 +960,10 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 
 	bool render = argc >= 2 && strcmp(argv[1], "render") == 0;
 
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		command_usage(c->ctx, "flows", stdout);
+		return EXIT_VALID;
+	}
 	if (argc < 2 || (strcmp(argv[1], "check") != 0 && !render)) {
 		fprintf(stderr, "ceirgwctl flows: expected check or render\n");
 		return EXIT_USAGE;
@@ -823,7 +976,7 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 		case 'c': c->config_path = optarg; break;
 		case 'f': flows = optarg; break;
 		case 't': templates = optarg; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': command_usage(c->ctx, "flows", stdout); return 0;
 		default: return EXIT_USAGE;
 		}
 	}
@@ -913,9 +1066,22 @@ int main(int argc, char **argv)
 	}
 	memset(&c, 0, sizeof(c));
 	c.ctx = talloc_new(NULL);
+	c.command = argv[1];
 	json_init(&c.jb);
 	logging_setup("ceirgwctl", LOGL_WARN);
-	if (strcmp(argv[1], "imei") == 0) {
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc != 3) {
+			usage(argc == 2 ? stdout : stderr);
+			rc = argc == 2 ? 0 : EXIT_USAGE;
+		} else if (command_usage(c.ctx, argv[2], stdout)) {
+			rc = 0;
+		} else {
+			fprintf(stderr, "ceirgwctl help: unknown command '%s'\n", argv[2]);
+			rc = EXIT_USAGE;
+		}
+	} else if (admin_is_command(argv[1])) {
+		rc = admin_main(c.ctx, argc - 1, argv + 1);
+	} else if (strcmp(argv[1], "imei") == 0) {
 		rc = run_check(&c, argc - 1, argv + 1, true);
 	} else if (strcmp(argv[1], "msisdn") == 0) {
 		rc = run_check(&c, argc - 1, argv + 1, false);

@@ -171,6 +171,21 @@ void json_key_array_begin(struct json_buf *jb, const char *k)
 	jb->need_comma = false;
 }
 
+void json_array_str(struct json_buf *jb, const char *s, size_t len)
+{
+	if (jb->need_comma)
+		put(jb, ",", 1);
+	json_string(jb, s, len);
+	jb->need_comma = true;
+}
+
+void json_key_object_begin(struct json_buf *jb, const char *k)
+{
+	key(jb, k);
+	put(jb, "{", 1);
+	jb->need_comma = false;
+}
+
 void json_array_end(struct json_buf *jb)
 {
 	put(jb, "]", 1);

@@ -30,6 +30,10 @@ void json_key_null(struct json_buf *jb, const char *key);
 /* "key":[ ... ]: objects (json_object_begin) between the two, separated by commas. */
 void json_key_array_begin(struct json_buf *jb, const char *key);
 void json_array_end(struct json_buf *jb);
+/* A string as an element of an array. */
+void json_array_str(struct json_buf *jb, const char *s, size_t len);
+/* "key":{ ... }, closed by json_object_end. */
+void json_key_object_begin(struct json_buf *jb, const char *key);
 
 /* Appends s[0..len) as a quoted, escaped JSON string. */
 void json_string(struct json_buf *jb, const char *s, size_t len);

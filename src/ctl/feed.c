@@ -203,7 +203,7 @@ int feed_store_options(void *ctx, const char *cmd, int argc, char **argv,
 
 int feed_store_connect(void *ctx, const char *cmd, struct feed_store *fs)
 {
-	struct bulk_options o = { 5, 2, true, 1000 };
+	struct bulk_options o = { 5, 2, true, 1000, 0 };
 	struct ctl_store s = { fs->redis, fs->redis_cluster, fs->cfg, false, NULL, NULL };
 	int rc = ctl_store_connect(ctx, &s, &o);
 

@@ -70,10 +70,19 @@ int ctl_store_connect(void *ctx, struct ctl_store *s, const struct bulk_options 
 			return -EINVAL;
 		}
 		if (!redis_embed_answers(sock)) {
+			/* Only a command that writes (import) starts one: for a read, an empty
+			 * Redis (and a data-dir made for it) would only answer "nothing". */
+			if (!s->start_embedded && s->cfg == NULL) {
+				fprintf(stderr, "ceirgwctl: no ceirgw runs with its embedded Redis at "
+					"%s: give -c FILE (ceirgw's configuration), --redis URL or "
+					"--redis-cluster SEEDS\n", sock);
+				return -ENOENT;
+			}
 			if (!s->start_embedded) {
 				fprintf(stderr, "ceirgwctl: no Redis answers on %s: the configuration "
 					"names no redis or redis-cluster, and ceirgw's embedded Redis "
-					"is not running\n", sock);
+					"is not running (start ceirgw, or give --redis URL or "
+					"--redis-cluster SEEDS)\n", sock);
 				return -ENOENT;
 			}
 			s->embed = redis_embed_start(ctx, s->cfg ? s->cfg->redis_server :

@@ -15,6 +15,7 @@
 #include "store/bulk.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <hiredis/hiredis.h>
 
 #include "domain/tac.h"
+#include "store/bulk_int.h"
 #include "store/cluster.h"
 #include "store/feed_keys.h"
 
@@ -240,6 +242,10 @@ static int conn_open(struct bulk *b, unsigned i)
 	}
 	tv.tv_sec = COMMAND_TIMEOUT_S;
 	tv.tv_usec = 0;
+	if (b->o.command_timeout_ms > 0) {
+		tv.tv_sec = b->o.command_timeout_ms / 1000;
+		tv.tv_usec = (b->o.command_timeout_ms % 1000) * 1000;
+	}
 	redisSetTimeout(cn->c, tv);
 	if (b->url.password[0]) {
 		argv[0] = "AUTH";
@@ -532,6 +538,39 @@ static int command(struct bulk *b, const char *what, int want, size_t argc, cons
 		refresh_map(b);
 	i = route(b, argv[1], lens[1]);
 	return i < 0 ? -EIO : command_on(b, (unsigned)i, what, want, argc, argv, lens, out);
+}
+
+int bulk_command(struct bulk *b, const char *what, int want, size_t argc, const char **argv,
+		 const size_t *lens, redisReply **out)
+{
+	return command(b, what, want, argc, argv, lens, out);
+}
+
+int bulk_command_key(struct bulk *b, const char *what, int want, size_t argc,
+		     const char **argv, const size_t *lens, size_t key, redisReply **out)
+{
+	int i;
+
+	if (key >= argc)
+		return -EINVAL;
+	if (b->map_stale)
+		refresh_map(b);
+	i = route(b, argv[key], lens[key]);
+	return i < 0 ? -EIO : command_on(b, (unsigned)i, what, want, argc, argv, lens, out);
+}
+
+int bulk_bucket_digits(const struct bulk *b)
+{
+	return b->o.bucket_digits;
+}
+
+void bulk_set_error(struct bulk *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->err, sizeof(b->err), fmt, ap);
+	va_end(ap);
 }
 
 /* What both constructors share: the options, the bucket arithmetic. */

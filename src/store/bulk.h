@@ -32,6 +32,9 @@ struct bulk_options {
 	unsigned dup_min_ids;		/* the duplicate rule: distinct identities at once */
 	bool dup_by_imsi;
 	size_t batch_rows;		/* pairings per pipelined batch */
+	/* A command unanswered this long fails (the connection is dropped); 0: 60 s, what a
+	 * million-field pipeline's replies may take. The admin commands wait less. */
+	int command_timeout_ms;
 };
 
 /* Connects (AUTH, SELECT) within timeout_ms. Returns a talloc child of ctx, or NULL with

@@ -54,7 +54,7 @@ static const struct store_options opts = { .bucket_digits = 5 };
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct bulk_options bo = { 5, 2, true, 1000 };
+	struct bulk_options bo = { 5, 2, true, 1000, 0 };
 	struct pair_rec a1 = { MSISDN_1, 0, 8800, 8900 }, a2 = { MSISDN_2, 0, 8850, 8860 };
 	struct pair_rec b1 = { MSISDN_1, 0, 9000, 9100 };
 	char err[512];
