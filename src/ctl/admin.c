@@ -814,6 +814,7 @@ static int run_unlock(struct admin *a, int argc, char **argv, int first)
 	struct bulk_lock locks[BULK_LOCKS_MAX];
 	char imei[16], who[64], what[1024], mask[40], left[40];
 	const struct passwd *pw;
+	enum log_level level;
 	const char *in;
 	struct msisdn m;
 	size_t len, off = 0;
@@ -875,8 +876,11 @@ static int run_unlock(struct admin *a, int argc, char **argv, int first)
 	if (a->cfg && a->cfg->log_file && (rc = logging_set_file(a->cfg->log_file)) < 0)
 		fprintf(stderr, "ceirgwctl unlock: log-file %s: %s: the audit line goes to "
 			"standard error\n", a->cfg->log_file, strerror(-rc));
+	level = logging_level();
+	logging_set_level(LOGL_NOTICE);	/* ceirgwctl logs only warnings otherwise */
 	logging_msg(LOGC_MAIN, LOGL_NOTICE, "audit: unlock %s by user %s (uid %u): cleared %s",
 		    who, pw ? pw->pw_name : "?", (unsigned)getuid(), what);
+	logging_set_level(level);
 	logging_set_file(NULL);
 	return ADMIN_OK;
 }
