@@ -58,7 +58,9 @@ static const char STORE_OPTS[] =
 	"  --redis-cluster SEEDS  a Redis Cluster's seed nodes, HOST:PORT[,HOST:PORT...]\n"
 	"Without any of the three: the embedded Redis of a ceirgw running with the default\n"
 	"data-dir (/var/lib/ceirgw/redis.sock); when none answers, the command says what it\n"
-	"needs and exits 2. It never starts a Redis nor creates a directory.\n";
+	"needs and exits 2, starting no Redis and creating no directory. With -c and no\n"
+	"ceirgw running, the embedded Redis is started on the data in data-dir for the\n"
+	"command, only when that directory exists.\n";
 
 static void queue_usage(FILE *out)
 {
@@ -200,13 +202,13 @@ static const char *age_text(long long ms, char *buf, size_t sz)
 	return buf;
 }
 
-/* "2026-12-03 16:29:10 UTC" for Unix seconds. */
+/* "2026-12-03T16:29:10Z" (ISO 8601, as the journey writes reported_at) for Unix seconds. */
 static const char *time_text(long long s, char *buf, size_t sz)
 {
 	time_t t = (time_t)s;
 	struct tm tm;
 
-	if (s <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, sz, "%F %T UTC", &tm) == 0)
+	if (s <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, sz, "%FT%TZ", &tm) == 0)
 		snprintf(buf, sz, "-");
 	return buf;
 }
@@ -760,15 +762,15 @@ static int run_report(struct admin *a, int argc, char **argv, int first)
 	       "open" : "closed", rr->decoded == 0 ? "" : "; some fields did not decode");
 	printf("  history:\n");
 	if (r->reported_at[0])
-		printf("    %-23s reported (the reporter's journey)\n", r->reported_at);
-	printf("    %-23s opened\n", time_text(r->created, t, sizeof(t)));
+		printf("    %-20s reported (the reporter's journey)\n", r->reported_at);
+	printf("    %-20s opened\n", time_text(r->created, t, sizeof(t)));
 	if (r->request_entry[0])
-		printf("    %-23s block request queued (entry %s)\n",
+		printf("    %-20s block request queued (entry %s)\n",
 		       time_text(entry_s(r->request_entry), t, sizeof(t)), r->request_entry);
 	if (r->unblock_entry[0])
-		printf("    %-23s unblock request queued (entry %s)\n",
+		printf("    %-20s unblock request queued (entry %s)\n",
 		       time_text(entry_s(r->unblock_entry), t, sizeof(t)), r->unblock_entry);
-	printf("    %-23s last move, to %s (%s ago)\n", time_text(r->updated, t, sizeof(t)),
+	printf("    %-20s last move, to %s (%s ago)\n", time_text(r->updated, t, sizeof(t)),
 	       r->state_unknown ? "?" : report_state_name(r->state),
 	       age_text(a->now_ms - r->updated * 1000, age, sizeof(age)));
 	printf("  %-10s %s\n", "reason", r->reason[0] ? r->reason : "-");

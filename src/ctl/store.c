@@ -5,8 +5,10 @@
 #include "ctl/store.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <talloc.h>
 
 #include "core/config.h"
@@ -70,19 +72,24 @@ int ctl_store_connect(void *ctx, struct ctl_store *s, const struct bulk_options 
 			return -EINVAL;
 		}
 		if (!redis_embed_answers(sock)) {
-			/* Only a command that writes (import) starts one: for a read, an empty
-			 * Redis (and a data-dir made for it) would only answer "nothing". */
+			/* A command that writes (import) starts one, making data-dir if need be. A
+			 * read starts one only on the data of a stopped ceirgw, in the data-dir of
+			 * the configuration it was given: an empty Redis in a data-dir made for it
+			 * would only answer "nothing". */
+			struct stat sb;
+			bool have_data = s->cfg && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+
 			if (!s->start_embedded && s->cfg == NULL) {
 				fprintf(stderr, "ceirgwctl: no ceirgw runs with its embedded Redis at "
 					"%s: give -c FILE (ceirgw's configuration), --redis URL or "
 					"--redis-cluster SEEDS\n", sock);
 				return -ENOENT;
 			}
-			if (!s->start_embedded) {
+			if (!s->start_embedded && !have_data) {
 				fprintf(stderr, "ceirgwctl: no Redis answers on %s: the configuration "
-					"names no redis or redis-cluster, and ceirgw's embedded Redis "
-					"is not running (start ceirgw, or give --redis URL or "
-					"--redis-cluster SEEDS)\n", sock);
+					"names no redis or redis-cluster, ceirgw's embedded Redis is "
+					"not running and data-dir %s holds no data (start ceirgw, or "
+					"give --redis URL or --redis-cluster SEEDS)\n", sock, dir);
 				return -ENOENT;
 			}
 			s->embed = redis_embed_start(ctx, s->cfg ? s->cfg->redis_server :

@@ -16,8 +16,10 @@ struct ctl_store {
 	const char *redis_cluster;	/* --redis-cluster, or NULL; exclusive with redis */
 	const struct ceirgw_config *cfg;	/* -c, or NULL */
 	/* Without any Redis named: a running ceirgw's embedded Redis (data-dir/redis.sock), and
-	 * when none answers, one started for the command (true) or a refusal (false: for the
-	 * commands that only read what a running ceirgw keeps). */
+	 * when none answers, one started for the command (true: data-dir made if need be), or
+	 * (false: the commands that only read) one started only on the data of a stopped ceirgw,
+	 * in the existing data-dir of the configuration given, else a refusal: without a
+	 * configuration nothing is ever started or created. */
 	bool start_embedded;
 	struct redis_embed *embed;	/* set when one was started; freed with ctx */
 	struct bulk *bulk;		/* set on success */
