@@ -476,8 +476,11 @@ static int print_stream(struct admin *a, const char *role, const char *stream, b
 		const struct bulk_group *g = &st.groups[i];
 		long long gms = bulk_id_ms(g->oldest_id);
 
-		printf("  group %s: %lld consumers, %lld pending", g->name, g->consumers,
-		       g->pending);
+		char name[BULK_NAME_MAX + 8];
+
+		printf("  group %s%s: %lld consumers, %lld pending",
+		       shown(g->name, strlen(g->name), name, sizeof(name)),
+		       g->name_cut ? "..." : "", g->consumers, g->pending);
 		if (g->lag >= 0)
 			printf(", %lld not yet read", g->lag);
 		if (gms >= 0)

@@ -290,7 +290,8 @@ static void family_to(struct family *f, const char *name, size_t len)
 	snprintf(f->name, sizeof(f->name), "%s", n);
 }
 
-/* The label set {..} at s[0..len) without the label drop ("le", "quantile") into out. */
+/* The label set {..} at s[0..len) without the label drop ("le", "quantile") into out
+ * (LINE_SHOWN + 1 bytes: cut to fit, the braces and the NUL always there). */
 static void labels_without(const char *s, size_t len, const char *drop, char *out)
 {
 	size_t i = 1, o = 0, start, dl = strlen(drop);
@@ -310,7 +311,7 @@ static void labels_without(const char *s, size_t len, const char *drop, char *ou
 		if (i > len)
 			i = len;
 		if (!(i - start > dl && strncmp(s + start, drop, dl) == 0 && s[start + dl] == '=')) {
-			if (o > 1 && o < LINE_SHOWN)
+			if (o > 1 && o < LINE_SHOWN - 1)
 				out[o++] = ',';
 			for (size_t k = start; k < i && o < LINE_SHOWN - 1; k++)
 				out[o++] = (unsigned char)s[k] < 0x20 ? '?' : s[k];

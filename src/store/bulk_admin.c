@@ -114,8 +114,11 @@ static void group_read(const redisReply *e, struct bulk_group *g)
 
 		if (!is_str(n))
 			continue;
-		if (strcmp(n->str, "name") == 0)
-			copy_str(g->name, sizeof(g->name), v);
+		if (strcmp(n->str, "name") == 0 && is_str(v)) {
+			/* Kept as Redis has it (the XPENDING below names it), unless cut. */
+			g->name_cut = v->len > BULK_NAME_MAX || memchr(v->str, '\0', v->len);
+			memcpy(g->name, v->str, v->len < BULK_NAME_MAX ? v->len : BULK_NAME_MAX);
+		}
 		else if (strcmp(n->str, "consumers") == 0)
 			g->consumers = reply_int(v);
 		else if (strcmp(n->str, "pending") == 0)
@@ -173,8 +176,13 @@ int bulk_stream_info(struct bulk *b, const char *stream, struct bulk_stream *out
 	for (i = 0; i < r->elements && out->ngroups < BULK_GROUPS_MAX; i++)
 		group_read(r->element[i], &out->groups[out->ngroups++]);
 	freeReplyObject(r);
-	for (i = 0; i < out->ngroups && rc == 0; i++)
+	for (i = 0; i < out->ngroups && rc == 0; i++) {
+		if (out->groups[i].name_cut) {
+			out->groups[i].oldest_idle_ms = -1;
+			continue;	/* a name too long to show: no oldest pending told */
+		}
 		rc = group_pending(b, stream, &out->groups[i]);
+	}
 	return rc;
 }
 
@@ -240,8 +248,12 @@ int bulk_report_imei(struct bulk *b, const char *ref, size_t len, char imei[16])
 	int n, rc = 0;
 
 	/* A reference is digits (REPORT_REF_LEN); anything else names no report. */
-	if (len == 0 || len > 32 || strspn(ref, "0123456789") < len)
+	if (len == 0 || len > 32)
 		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (ref[i] < '0' || ref[i] > '9')
+			return -EINVAL;
+	}
 	n = snprintf(key, sizeof(key), "ref:{%.*s}", (int)len, ref);
 	lens[1] = (size_t)n;
 	if (bulk_command(b, "GET", -1, 2, argv, lens, &r) < 0)

@@ -21,7 +21,8 @@ struct bulk;
 #define BULK_GROUPS_MAX 16	/* groups described; more are counted only */
 
 struct bulk_group {
-	char name[BULK_NAME_MAX + 1];
+	char name[BULK_NAME_MAX + 1];	/* as Redis has it: show it with care */
+	bool name_cut;			/* longer than BULK_NAME_MAX (or with a NUL) */
 	long long consumers, pending;
 	long long lag;			/* entries not yet delivered to it; -1 unknown */
 	char last_id[BULK_ID_MAX + 1];	/* the last entry delivered to it */
