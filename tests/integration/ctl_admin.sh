@@ -214,6 +214,40 @@ ceirgw_redis_op_seconds (histogram): Redis operation latency.
   {op="get"}                               count 10  sum 0.02  avg 0.002
 EOF
 compare_transcript "$TEST_TMP/stats.want" "$TEST_TMP/stats.out" "stats"
+# What a page may hold besides: escaped quotes and braces in a label value, timestamps, an
+# untyped sample, a summary (its quantiles left out), an empty histogram, and lines that are
+# no sample at all (left out, nothing else lost).
+cat >"$TEST_TMP/metrics.txt" <<'EOF'
+# HELP ceirgw_odd_total A label with "quotes}" inside.
+# TYPE ceirgw_odd_total counter
+ceirgw_odd_total{path="a\"b}c",x="1"} 2
+garbage line without value
+ceirgw_untyped 7 1700000000000
+# TYPE ceirgw_lat summary
+ceirgw_lat{quantile="0.5"} 0.1
+ceirgw_lat_sum 3
+ceirgw_lat_count 30
+# HELP ceirgw_h Hist.
+# TYPE ceirgw_h histogram
+ceirgw_h_bucket{a="1",le="+Inf"} 0
+ceirgw_h_sum{a="1"} 0
+ceirgw_h_count{a="1"} 0
+{bad} 1
+ceirgw_x{unterminated="1 2
+EOF
+ctl stats --admin "127.0.0.1:$mport" >"$TEST_TMP/stats2.out"
+is "$?" 0 "stats of an odd page: exit 0"
+cat >"$TEST_TMP/stats2.want" <<'EOF'
+ceirgw_odd_total (counter): A label with "quotes}" inside.
+  {path="a\"b}c",x="1"}                    2
+ceirgw_untyped (untyped)
+  {}                                       7
+ceirgw_lat (summary)
+  {}                                       count 30  sum 3  avg 0.1
+ceirgw_h (histogram): Hist.
+  {a="1"}                                  count 0  sum 0
+EOF
+compare_transcript "$TEST_TMP/stats2.want" "$TEST_TMP/stats2.out" "stats, odd page"
 # admin-listen from the configuration.
 printf 'group = ceirgw\nhttp-listen = 127.0.0.1:%s\nadmin-listen = 127.0.0.1:%s\n' "$(free_port)" \
 	"$mport" >"$TEST_TMP/stats.conf"
