@@ -455,7 +455,7 @@ static int run_check(struct ctl *c, int argc, char **argv, bool is_imei)
 			c->region = optarg;
 			break;
 		case 'c': c->config_path = optarg; break;
-		case 'h': command_usage(c->ctx, argv[0], stdout); exit(0);
+		case 'h': command_usage(c->ctx, argv[0], stdout); return EXIT_VALID;
 		default: goto bad;
 		}
 	}
@@ -502,7 +502,8 @@ static int connect_store(struct ctl *c, bool start)
 }
 
 /* The options of the commands that use the store (import, lookup, verify): one set, each
- * read where it means something. */
+ * read where it means something. Returns the index of the first operand, -1 after saying
+ * what is wrong, or -2 after printing the command's --help. */
 static int store_options(struct ctl *c, int argc, char **argv)
 {
 	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_REJECTS, OPT_REGION, OPT_JSON, OPT_BATCH,
@@ -544,7 +545,7 @@ static int store_options(struct ctl *c, int argc, char **argv)
 			break;
 		}
 		case 'c': c->config_path = optarg; break;
-		case 'h': command_usage(c->ctx, c->command, stdout); exit(0);
+		case 'h': command_usage(c->ctx, c->command, stdout); return -2;
 		default:
 			fprintf(stderr, "ceirgwctl %s: unexpected option (ceirgwctl %s --help)\n",
 				c->command, c->command);
@@ -608,7 +609,7 @@ static int run_verify(struct ctl *c, int argc, char **argv)
 
 	first = store_options(c, argc, argv);
 	if (first < 0)
-		return EXIT_USAGE;
+		return first == -2 ? EXIT_VALID : EXIT_USAGE;	/* -2: after --help */
 	if (argc - first != 2) {
 		fprintf(stderr, "ceirgwctl verify: expected MSISDN and ID (or its last %d "
 			"characters)\n", KYC_TAIL_DIGITS);
@@ -665,7 +666,7 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 
 	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
-		return EXIT_USAGE;
+		return first == -2 ? EXIT_VALID : EXIT_USAGE;	/* -2: after --help */
 	first += 1;
 	if (argc - first != 1) {
 		fprintf(stderr, "ceirgwctl import tac: expected one FILE\n");
@@ -746,7 +747,7 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	}
 	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
-		return EXIT_USAGE;
+		return first == -2 ? EXIT_VALID : EXIT_USAGE;	/* -2: after --help */
 	first += 1;
 	if (first >= argc) {
 		fprintf(stderr, "ceirgwctl import %s: no FILE given ('-' reads standard input)\n",
@@ -880,7 +881,7 @@ static int run_lookup(struct ctl *c, int argc, char **argv)
 	is_imei = strcmp(argv[1], "imei") == 0;
 	first = store_options(c, argc - 1, argv + 1);
 	if (first < 0)
-		return EXIT_USAGE;
+		return first == -2 ? EXIT_VALID : EXIT_USAGE;	/* -2: after --help */
 	first += 1;
 	if (first >= argc) {
 		fprintf(stderr, "ceirgwctl lookup: no VALUE given\n");

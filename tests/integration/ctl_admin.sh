@@ -39,7 +39,13 @@ import_data
 sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
 gw_start
 ok $? "ceirgw is up"
-ctl() { "$CEIRGWCTL" "$@" 2>"$TEST_TMP/ctl.err"; }
+ctl() {	# ceirgwctl, its standard error in ctl.err (and all of them in ctl.all)
+	local rc
+	"$CEIRGWCTL" "$@" 2>"$TEST_TMP/ctl.err"
+	rc=$?
+	cat "$TEST_TMP/ctl.err" >>"$TEST_TMP/ctl.all"
+	return $rc
+}
 json_ok() {	# json_ok FILE PYTHON-EXPRESSION: every line is JSON, and the expression holds
 	python3 -c 'import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -311,4 +317,6 @@ fi
 
 gw_stop
 sanitizer_clean
+grep -E "Sanitizer|runtime error" "$TEST_TMP/ctl.all" | head -n 5 | sed 's/^/# /'
+is "$(grep -cE "Sanitizer|runtime error" "$TEST_TMP/ctl.all")" 0 "no sanitizer report from ceirgwctl"
 done_testing
