@@ -90,6 +90,13 @@ lines[0]['last'][0]['fields']['ref'] == '$ref' and
 lines[0]['last'][0]['fields']['owner_msisdn'] == '+2547****5678' and
 lines[1]['stream'] == 'ceir:results' and lines[1]['length'] == 1"
 ok $? "queue --json: one object per stream, groups, pending and the last entry"
+# The neighbours' decisions, once a follower wrote one (feed_follow.sh writes them for real).
+R XADD ceir:foreign '*' imei "$C" country TZ status stolen reason stolen day 2026-12-01 \
+	origin tz.example/feed index 0 >/dev/null
+ctl queue -c "$CONF" --json --last 1 >"$TEST_TMP/queue.json"
+json_ok "$TEST_TMP/queue.json" "len(lines) == 3 and lines[2]['stream'] == 'ceir:foreign' and
+lines[2]['length'] == 1 and lines[2]['groups'] == [] and lines[2]['last'][0]['fields']['country'] == 'TZ'"
+ok $? "queue: ceir:foreign too, once it exists"
 ctl queue -c "$CONF" --last 0 >"$TEST_TMP/queue0.out"
 is "$?:$(grep -c 'last ' "$TEST_TMP/queue0.out")" "0:0" "queue --last 0: no entries listed"
 ctl queue -c "$CONF" --last 1001 >/dev/null
@@ -163,9 +170,21 @@ wait_for 5 grep -q "audit: unlock number +2547\*\*\*\*0222 by user $user (uid $(
 	"$TEST_TMP/ceirgw.log"
 ok $? "the audit line names the masked number, the user and what was cleared"
 is "$(grep -c -e 254733000222 -e 254712345678 "$TEST_TMP/ceirgw.log")" 0 "no full number in the log"
+# A one-time code to the owner's line (issue 18), written as the issue script keeps it: a code
+# still in use is no lock-out and stays; one whose tries are used up is.
+otp="otp:{$OWNER2}:own"
+R HSET "$otp" d 0011223344556677 by "$OWNER2" n 1 >/dev/null
+R PEXPIRE "$otp" 300000 >/dev/null
 ctl unlock -c "$CONF" "$OWNER2" >"$TEST_TMP/unlock5.out"
 is "$?:$(cat "$TEST_TMP/unlock5.out")" "1:number +2547****0111: nothing to clear" \
 	"unlock of a number with nothing held: exit 1"
+is "$(R EXISTS "$otp")" 1 "... a code still in use is left alone"
+R HSET "$otp" n 3 >/dev/null
+ctl unlock -c "$CONF" "$OWNER2" >"$TEST_TMP/unlock6.out"
+like "$?:$(cat "$TEST_TMP/unlock6.out")" \
+	"0:number +2547****0111: cleared one-time code asked from the line itself, tries used up: 3 (locked" \
+	"unlock: a code whose tries are used up is cleared"
+is "$(R EXISTS "$otp")" 0 "... deleted, so that a new one can be asked"
 ctl unlock -c "$CONF" --limits "$STRANGER" >"$TEST_TMP/unlock4.out"
 is "$?" 0 "unlock --limits: the stranger's per-caller limits"
 like "$(cat "$TEST_TMP/unlock4.out")" "limit: ID-digit tries from this number" "... named"
