@@ -56,11 +56,11 @@ static const char STORE_OPTS[] =
 	"                       redis-cluster, else the embedded one under data-dir)\n"
 	"  --redis URL          redis://[user:pass@]host:port[/db] or unix:///path\n"
 	"  --redis-cluster SEEDS  a Redis Cluster's seed nodes, HOST:PORT[,HOST:PORT...]\n"
-	"Without any of the three: the embedded Redis of a ceirgw running with the default\n"
-	"data-dir (/var/lib/ceirgw/redis.sock); when none answers, the command says what it\n"
-	"needs and exits 2, starting no Redis and creating no directory. With -c and no\n"
-	"ceirgw running, the embedded Redis is started on the data in data-dir for the\n"
-	"command, only when that directory exists.\n";
+	"Without any of the three: the embedded Redis of a ceirgw running with the\n"
+	"default data-dir (/var/lib/ceirgw/redis.sock); when none answers, the command\n"
+	"says what it needs and exits 2, starting no Redis and creating no directory.\n"
+	"With -c and no ceirgw running, the embedded Redis is started on the data in\n"
+	"data-dir for the command, only when that directory exists.\n";
 
 static void queue_usage(FILE *out)
 {
