@@ -6,6 +6,7 @@
 
 #include "ctl/admin.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <talloc.h>
 #include <time.h>
@@ -97,6 +99,60 @@ static int split_hostport(const char *s, char *host, size_t hostsz, char *port, 
 	memcpy(host, s, hl);
 	host[hl] = '\0';
 	snprintf(port, portsz, "%s", colon + 1);
+	return 0;
+}
+
+/* Whether the headers (NUL-terminated) say Transfer-Encoding: chunked. We ask HTTP/1.0, which
+ * a server answers without chunks, but a proxy in between may not. */
+static bool chunked(const char *headers)
+{
+	const char *h = headers;
+
+	while ((h = strchr(h, '\n')) != NULL) {
+		h++;
+		if (strncasecmp(h, "transfer-encoding:", 18) == 0) {
+			const char *v = h + 18, *end = strchr(v, '\r');
+			size_t n = end ? (size_t)(end - v) : strlen(v);
+
+			for (size_t i = 0; i + 7 <= n; i++)
+				if (strncasecmp(v + i, "chunked", 7) == 0)
+					return true;
+		}
+	}
+	return false;
+}
+
+/* Joins a chunked body (RFC 9112 section 7.1) in place. Returns 0, or -EPROTO. */
+static int dechunk(char *body, size_t *len)
+{
+	char *in = body, *out = body, *end = body + *len, *e;
+	unsigned long n;
+
+	for (;;) {
+		if (in >= end || !isxdigit((unsigned char)*in))
+			return -EPROTO;
+		errno = 0;
+		n = strtoul(in, &e, 16);
+		if (errno || e == in)
+			return -EPROTO;
+		e = memchr(e, '\n', (size_t)(end - e));	/* chunk extensions skipped */
+		if (e == NULL)
+			return -EPROTO;
+		in = e + 1;
+		if (n == 0)
+			break;
+		if (n > (size_t)(end - in))
+			return -EPROTO;
+		memmove(out, in, n);
+		out += n;
+		in += n;
+		if (in < end && *in == '\r')
+			in++;
+		if (in < end && *in == '\n')
+			in++;
+	}
+	*out = '\0';
+	*len = (size_t)(out - body);
 	return 0;
 }
 
@@ -201,6 +257,13 @@ static int fetch(void *ctx, const char *addr, char **body, size_t *len, char *er
 	}
 	*body = p;
 	*len = got - (size_t)(p - buf);
+	p[-2] = '\0';	/* the headers end here: searched below as one string */
+	if (chunked(buf) && dechunk(p, len) < 0) {
+		snprintf(err, errsz, "http://%s/metrics: a chunked body that does not parse",
+			 addr);
+		rc = -EPROTO;
+		goto out;
+	}
 	rc = 0;
 	goto out;
 fail:

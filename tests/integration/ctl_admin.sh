@@ -239,6 +239,15 @@ ceirgw_redis_op_seconds (histogram): Redis operation latency.
   {op="get"}                               count 10  sum 0.02  avg 0.002
 EOF
 compare_transcript "$TEST_TMP/stats.want" "$TEST_TMP/stats.out" "stats"
+# The same page in chunks, as a proxy may send it.
+cport=$(free_port)
+/usr/bin/python3 "$top_srcdir/tests/tools/metrics_fake.py" "$cport" "$TEST_TMP/metrics.txt" \
+	--chunked &
+test_pids="$test_pids $!"
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$cport/metrics"
+ctl stats --admin "127.0.0.1:$cport" >"$TEST_TMP/stats-chunked.out"
+is "$?" 0 "stats of a chunked answer: exit 0"
+compare_transcript "$TEST_TMP/stats.want" "$TEST_TMP/stats-chunked.out" "stats, chunked"
 # What a page may hold besides: escaped quotes and braces in a label value, timestamps, an
 # untyped sample, a summary (its quantiles left out), an empty histogram, and lines that are
 # no sample at all (left out, nothing else lost).
