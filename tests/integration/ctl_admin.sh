@@ -293,6 +293,20 @@ is "$?" 1 "stats: a /metrics over 1 MiB is refused"
 like "$(cat "$TEST_TMP/ctl.err")" "larger than 1 MiB" "... saying so"
 ctl stats --admin "127.0.0.1:$(free_port)" >/dev/null
 is "$?" 1 "stats: nothing listening: exit 1"
+# A listener that accepts and never answers: given up after the fetch's timeout.
+sport=$(free_port)
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])' "$sport" &
+test_pids="$test_pids $!"
+wait_for 10 python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$sport" 2>/dev/null
+ctl stats --admin "127.0.0.1:$sport" >/dev/null
+is "$?" 1 "stats: a listener that never answers: exit 1"
+like "$(cat "$TEST_TMP/ctl.err")" "no answer within the timeout" "... saying so"
 ctl stats --admin nonsense >/dev/null
 is "$?" 2 "stats --admin without a port: a usage error"
 
