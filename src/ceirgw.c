@@ -28,6 +28,8 @@ static void usage(FILE *out)
 		"                         a Redis Cluster's seed nodes instead (credentials as\n"
 		"                         redis://user:pass@host:port items)\n"
 		"      --http ADDR:PORT   where the HTTP server listens (default 127.0.0.1:8080)\n"
+		"      --admin ADDR:PORT  where the admin HTTP server (/metrics) listens\n"
+		"                         (admin-listen, default 127.0.0.1:9384)\n"
 		"      --bearerbox HOST:PORT  bearerbox's smsbox-port to connect to as a box\n"
 		"      --log-level LEVEL  debug, info, notice, warn or error\n"
 		"      --check-config     check the configuration and the TAC table, print the\n"
@@ -37,17 +39,19 @@ static void usage(FILE *out)
 		"\n"
 		"Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the configuration and the\n"
 		"TAC table (a bad file is reported and the running one kept).\n"
-		"Health: GET /healthz answers 200 when Redis is up, 503 when it is not.\n");
+		"Health: GET /healthz answers 200 when Redis is up, 503 when it is not.\n"
+		"Metrics: GET /metrics on the admin server, for Prometheus (doc/metrics.md).\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_HTTP, OPT_BEARERBOX, OPT_LOG_LEVEL, OPT_CHECK };
+	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_HTTP, OPT_ADMIN, OPT_BEARERBOX, OPT_LOG_LEVEL, OPT_CHECK };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "redis", required_argument, NULL, OPT_REDIS },
 		{ "redis-cluster", required_argument, NULL, OPT_CLUSTER },
 		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "admin", required_argument, NULL, OPT_ADMIN },
 		{ "bearerbox", required_argument, NULL, OPT_BEARERBOX },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -69,6 +73,7 @@ int main(int argc, char **argv)
 		case OPT_REDIS: ov.redis = optarg; break;
 		case OPT_CLUSTER: ov.redis_cluster = optarg; break;
 		case OPT_HTTP: ov.http_listen = optarg; break;
+		case OPT_ADMIN: ov.admin_listen = optarg; break;
 		case OPT_BEARERBOX: ov.bearerbox = optarg; break;
 		case OPT_LOG_LEVEL: ov.log_level = optarg; break;
 		case OPT_CHECK: check = true; break;

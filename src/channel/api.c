@@ -17,6 +17,7 @@
 #include "core/errbuf.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "flow/engine.h"
 #include "store/store.h"
 
@@ -185,6 +186,7 @@ static void on_quota(void *arg, int err, long long count, long long ms_left)
 		return;
 	}
 	if (count > (long long)q->hits) {
+		METRIC_INC1(refusals, ML_API);
 		/* What is left of the window that started at its first request. */
 		snprintf(secs, sizeof(secs), "%lld",
 			 ms_left > 0 ? (ms_left + 999) / 1000 : (long long)a->window);
@@ -252,5 +254,5 @@ static void imei_cb(struct http_req *req, void *arg)
 
 int channel_api_start(struct channels *ch, struct http_server *hs)
 {
-	return http_server_route(hs, "/v1/imei/", true, imei_cb, ch);
+	return http_server_route_counted(hs, "/v1/imei/", true, imei_cb, ch, MC_API);
 }

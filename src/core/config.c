@@ -830,6 +830,7 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	if (ov && (set_override(cfg, &cfg->redis, ov->redis) < 0 ||
 		   set_override(cfg, &cfg->redis_cluster, ov->redis_cluster) < 0 ||
 		   set_override(cfg, &cfg->http_listen, ov->http_listen) < 0 ||
+		   set_override(cfg, &cfg->admin_listen, ov->admin_listen) < 0 ||
 		   set_override(cfg, &cfg->bearerbox, ov->bearerbox) < 0 ||
 		   set_override(cfg, &cfg->log_level_name, ov->log_level) < 0))
 		goto oom;

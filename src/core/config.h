@@ -132,6 +132,7 @@ struct config_overrides {
 	const char *redis;
 	const char *redis_cluster;	/* either replaces both of the file's */
 	const char *http_listen;
+	const char *admin_listen;
 	const char *bearerbox;
 	const char *log_level;
 };
