@@ -233,6 +233,7 @@ setup_store() {
 	cat >"$work/ceirgw-$name.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$port
+admin-listen = 127.0.0.1:$(free_port)
 $store_conf
 log-level = warn
 sendsms-url = http://127.0.0.1:$sms_port/cgi-bin/sendsms

@@ -76,6 +76,7 @@ port=$(free_port)
 cat >"$work/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$port
+admin-listen = 127.0.0.1:$(free_port)
 redis = redis://127.0.0.1:$redis_port
 log-level = warn
 sendsms-url = http://127.0.0.1:$sms_port/cgi-bin/sendsms

@@ -138,7 +138,8 @@ is "$(($(wc -l <"$TEST_TMP/tac-rejects.csv") - 1))" 1 "the rejected TAC row in t
 like "$(sed -n 2p "$TEST_TMP/tac-rejects.csv")" ",bad_tac," "with its reason"
 is "$("$REDIS_CLI" -s "$sock" hlen 'tac:{tac}')" 1 "and nothing of the old one stays"
 port=$(free_port)
-"$CEIRGW" -c "$conf" --http "127.0.0.1:$port" --redis "unix://$sock" 2>"$TEST_TMP/gw.log" &
+"$CEIRGW" -c "$conf" --http "127.0.0.1:$port" --admin "127.0.0.1:$(free_port)" \
+	--redis "unix://$sock" 2>"$TEST_TMP/gw.log" &
 gw=$!
 test_pids="$test_pids $gw"
 wait_for 10 sh -c "curl -s http://127.0.0.1:$port/healthz | grep -q '\"tac_source\":\"redis\"'"

@@ -16,6 +16,7 @@ EOF
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
+$(admin_line)
 redis = redis://127.0.0.1:$rport
 redis-timeout = 1000
 log-file = ceirgw.log
