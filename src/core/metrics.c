@@ -93,13 +93,15 @@ static const char *dim_value(enum metric_dim dim, size_t i, size_t first)
 	return NULL;
 }
 
-/* Only the moves the event table allows are series (a report never goes back to "none"). */
+/* Only the moves the event table allows are series (a report never goes back to "none"):
+ * read from the table itself, REPORT_EVENTS, as the names are. */
 static bool transition_allowed(size_t from, size_t to)
 {
-	for (int ev = 0; ev < REPORT_EVENT_COUNT; ev++)
-		if (report_event_to((enum report_event)ev) == (enum report_state)to &&
-		    report_event_allows((enum report_event)ev, (enum report_state)from))
-			return true;
+#define MOVE_(ev, name, set, dest) \
+	if (((set) & (1u << from)) != 0 && (size_t)REPORT_##dest == to) \
+		return true;
+	REPORT_EVENTS(MOVE_)
+#undef MOVE_
 	return false;
 }
 

@@ -55,6 +55,20 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/imei/$A")" 401 "an API che
 for i in 1 2; do sms "$RATED" "CHECK $A" >/dev/null; done
 like "$(sms "$RATED" "CHECK $A")" "Too many checks" "a third check of one number is refused"
 
+# A report by USSD (the owner's one phone, the ID digits, stolen, a police number, confirmed),
+# then the CEIR's result that it is blocked.
+r=$(walk r1 "$OWNER" 2 1 5926 1 OB/1/2026 1)
+ref=$(ref_in "$r")
+[ -n "$ref" ]
+ok $? "a report by USSD is accepted"
+R XADD ceir:results '*' ref "$ref" imei "$A" result blocked reason ok >/dev/null
+handled() {
+	scrape >"$TEST_TMP/m" &&
+		[ "$(value 'ceirgw_ceir_results_handled_total{result="blocked"}')" = 1 ]
+}
+wait_for 10 handled
+ok $? "the CEIR's result is handled"
+
 curl -sf -D "$TEST_TMP/h" -o "$TEST_TMP/m" "$admin/metrics"
 ok $? "GET /metrics on the admin listener answers 200"
 like "$(tr -d '\r' <"$TEST_TMP/h" | grep -i '^content-type:')" \
@@ -68,8 +82,8 @@ is "$(curl -s -o /dev/null -w '%{http_code}' "$url/metrics")" 404 \
 is "$(value "ceirgw_build_info{version=\"$("$CEIRGW" --version | cut -d' ' -f2)\"}")" 1 \
 	"ceirgw_build_info names the version"
 is "$(value 'ceirgw_requests_total{channel="sms_http",result="ok"}')" 4 "SMS requests: 4 ok"
-is "$(value 'ceirgw_requests_total{channel="ussd_http",result="ok"}')" 3 \
-	"USSD requests: the dial and 2 inputs"
+is "$(value 'ceirgw_requests_total{channel="ussd_http",result="ok"}')" 10 \
+	"USSD requests: the check's dial and 2 inputs, the report's dial and 6"
 is "$(value 'ceirgw_requests_total{channel="api",result="ok"}')" 1 "API requests: 1 ok"
 is "$(value 'ceirgw_requests_total{channel="api",result="refused"}')" 1 "... and 1 refused"
 is "$(value 'ceirgw_flow_actions_started_total{action="check"}')" 6 "6 check actions started"
@@ -79,6 +93,13 @@ is "$(value 'ceirgw_flow_actions_completed_total{action="check",outcome="limited
 	"1 ended limited"
 is "$(value 'ceirgw_refusals_total{limit="rate-check-msisdn"}')" 1 \
 	"the refusal is counted by its setting"
+for move in 'from="none",to="received"' 'from="received",to="verified"' \
+	'from="verified",to="sent"' 'from="sent",to="blocked"'; do
+	is "$(value "ceirgw_report_transitions_total{$move}")" 1 "report transition $move"
+done
+is "$(value 'ceirgw_ceir_requests_enqueued_total{kind="block"}')" 1 "one block request queued"
+is "$(value 'ceirgw_flow_actions_completed_total{action="kyc",outcome="match"}')" 1 \
+	"the ID digits matched once"
 is "$(value 'ceirgw_redis_up')" 1 "ceirgw_redis_up 1"
 is "$(value 'ceirgw_outbox_entries{path="box"}')" 0 "the box's outbox is empty"
 n=$(value 'ceirgw_redis_command_duration_seconds_count{class="script"}')
@@ -89,10 +110,10 @@ ok $? "Redis scripts timed ($n)"
 # none of the journeys' numbers anywhere.
 is "$(grep -oE '\{[^}]*\}' "$TEST_TMP/m" | grep -cE '[0-9]{6,}')" 0 "no long digit run in a label"
 leak=0
-for s in "$A" 254712345678 254733000222 254733000444 254733000555 31415926; do
+for s in "$A" 254712345678 254733000222 254733000444 254733000555 31415926 "$ref"; do
 	grep -q "$s" "$TEST_TMP/m" && { leak=1; echo "# $s in /metrics"; }
 done
-is "$leak" 0 "no IMEI, number or ID digits in /metrics"
+is "$leak" 0 "no IMEI, number, ID digits or reference in /metrics"
 
 # ---- the admin port taken ----
 out=$("$CEIRGW" -c "$TEST_TMP/ceirgw.conf" --http "127.0.0.1:$(free_port)" 2>&1)
@@ -129,6 +150,16 @@ is "$(promq 'up{job="ceirgw"}')" 1 "up{job=\"ceirgw\"} is 1"
 sms "$BUYER" "CHECK $A" >/dev/null
 wait_for 30 prom_is "$checks" 7
 ok $? "one more check: Prometheus sees the counter move to 7"
+
+# ---- a reload keeps the admin listener where it is ----
+sed -i "s/^admin-listen = .*/admin-listen = 127.0.0.1:$(free_port)/" "$TEST_TMP/ceirgw.conf"
+kill -HUP "$gw"
+wait_for 10 grep -q "reload: admin-listen changed; it takes effect at the next restart" \
+	"$TEST_TMP/ceirgw.log"
+ok $? "SIGHUP with another admin-listen: the change waits for the next restart"
+wait_for 10 grep -q "reload 1 done" "$TEST_TMP/ceirgw.log"
+curl -sf -o /dev/null "$admin/metrics"
+ok $? "... and /metrics is still served where it was"
 
 # ---- Redis frozen: the in-process metrics are still served ----
 kill -STOP "$redis_pid"
