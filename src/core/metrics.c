@@ -20,6 +20,8 @@ struct metrics metrics;
 #define NAME_(id, name) name,
 static const char *const channel_names[] = { METRIC_CHANNELS(NAME_) };
 static const char *const result_names[] = { METRIC_RESULTS(NAME_) };
+static const char *const journey_channel_names[] = { METRIC_JOURNEY_CHANNELS(NAME_) };
+static const char *const reply_names[] = { METRIC_REPLIES(NAME_) };
 static const char *const limit_names[] = { METRIC_LIMITS(NAME_) };
 static const char *const kind_names[] = { METRIC_CEIR_KINDS(NAME_) };
 static const char *const ceir_result_names[] = { METRIC_CEIR_RESULTS(NAME_) };
@@ -78,6 +80,8 @@ static const char *dim_value(enum metric_dim dim, size_t i, size_t first)
 	case MD_VERSION: return PACKAGE_VERSION;
 	case MD_CHANNEL: return channel_names[i];
 	case MD_RESULT: return result_names[i];
+	case MD_JOURNEY_CHANNEL: return journey_channel_names[i];
+	case MD_REPLY: return reply_names[i];
 	case MD_ACTION: return action_names[i];
 	case MD_OUTCOME: return outcome_names[first][i];
 	case MD_LIMIT: return limit_names[i];

@@ -37,6 +37,17 @@ struct evbuffer;
 	X(BAD_REQUEST, "bad_request") \
 	X(ERROR, "error")
 
+/* The journeys' own channels (flow/engine.h's enum engine_channel), and whether a journey's
+ * answer was its screen or "busy, try again later" for want of Redis: with the session or the
+ * caller's language unread, that comes before any action runs, so it is counted here and not
+ * only as an action's "unavailable". */
+#define METRIC_JOURNEY_CHANNELS(X) \
+	X(USSD, "ussd") \
+	X(SMS, "sms")
+#define METRIC_REPLIES(X) \
+	X(OK, "ok") \
+	X(UNAVAILABLE, "unavailable")
+
 /* The limits that refuse a caller: the configuration's names for them. verify-lockout: the
  * national ID digits, a PIN or a one-time code tried too often (the lock-out's length is
  * that setting). */
@@ -95,6 +106,8 @@ struct evbuffer;
 #define METRIC_ENUM(p, LIST) enum { LIST(METRIC_ENUM_##p) p##_COUNT }
 #define METRIC_ENUM_MC(id, name) METRIC_ENUM_(MC, id, name)
 #define METRIC_ENUM_MR(id, name) METRIC_ENUM_(MR, id, name)
+#define METRIC_ENUM_MJ(id, name) METRIC_ENUM_(MJ, id, name)
+#define METRIC_ENUM_MA(id, name) METRIC_ENUM_(MA, id, name)
 #define METRIC_ENUM_ML(id, name) METRIC_ENUM_(ML, id, name)
 #define METRIC_ENUM_MK(id, name) METRIC_ENUM_(MK, id, name)
 #define METRIC_ENUM_MCR(id, name) METRIC_ENUM_(MCR, id, name)
@@ -104,6 +117,8 @@ struct evbuffer;
 #define METRIC_ENUM_MRO(id, name) METRIC_ENUM_(MRO, id, name)
 METRIC_ENUM(MC, METRIC_CHANNELS);
 METRIC_ENUM(MR, METRIC_RESULTS);
+METRIC_ENUM(MJ, METRIC_JOURNEY_CHANNELS);
+METRIC_ENUM(MA, METRIC_REPLIES);
 METRIC_ENUM(ML, METRIC_LIMITS);
 METRIC_ENUM(MK, METRIC_CEIR_KINDS);
 METRIC_ENUM(MCR, METRIC_CEIR_RESULTS);
@@ -122,6 +137,8 @@ METRIC_ENUM(MRO, METRIC_REDIS_OPS);
 	X(VERSION, "version", 1) \
 	X(CHANNEL, "channel", MC_COUNT) \
 	X(RESULT, "result", MR_COUNT) \
+	X(JOURNEY_CHANNEL, "channel", MJ_COUNT) \
+	X(REPLY, "result", MA_COUNT) \
 	X(ACTION, "action", METRIC_ACTIONS_MAX) \
 	X(OUTCOME, "outcome", METRIC_OUTCOMES_MAX)	/* of the first dimension's action */ \
 	X(LIMIT, "limit", ML_COUNT) \
@@ -161,6 +178,8 @@ struct metric_hist {
 	  "when the process started, in seconds since the Unix epoch") \
 	X(requests, COUNTER, "ceirgw_requests_total", CHANNEL, RESULT, \
 	  "requests answered, by channel and by what the transport answered") \
+	X(journey_replies, COUNTER, "ceirgw_journey_replies_total", JOURNEY_CHANNEL, REPLY, \
+	  "USSD screens and SMS answers of the journeys: shown, or busy for want of Redis") \
 	X(actions_started, COUNTER, "ceirgw_flow_actions_started_total", ACTION, NONE, \
 	  "flow actions started (check, report, unblock, status, language, ...)") \
 	X(actions_completed, COUNTER, "ceirgw_flow_actions_completed_total", ACTION, OUTCOME, \

@@ -72,6 +72,9 @@ void run_reply(struct run *r, const char *text, size_t len, bool end)
 
 	if (r->temporary)
 		r->e->stats.outcomes_unavailable++;
+	if (r->cb && (r->ch == EC_USSD || r->ch == EC_SMS))
+		METRIC_INC2(journey_replies, r->ch == EC_USSD ? MJ_USSD : MJ_SMS,
+			    r->temporary ? MA_UNAVAILABLE : MA_OK);
 	if (r->cb)
 		r->cb(r->arg, &rep);
 	talloc_free(r);

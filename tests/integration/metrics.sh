@@ -86,6 +86,10 @@ is "$(value 'ceirgw_requests_total{channel="ussd_http",result="ok"}')" 10 \
 	"USSD requests: the check's dial and 2 inputs, the report's dial and 6"
 is "$(value 'ceirgw_requests_total{channel="api",result="ok"}')" 1 "API requests: 1 ok"
 is "$(value 'ceirgw_requests_total{channel="api",result="refused"}')" 1 "... and 1 refused"
+is "$(value 'ceirgw_journey_replies_total{channel="sms",result="ok"}')" 4 \
+	"4 SMS answers, none 'unavailable'"
+is "$(value 'ceirgw_journey_replies_total{channel="ussd",result="unavailable"}')" 0 \
+	"no USSD screen 'unavailable'"
 is "$(value 'ceirgw_flow_actions_started_total{action="check"}')" 6 "6 check actions started"
 is "$(value 'ceirgw_flow_actions_completed_total{action="check",outcome="clean"}')" 5 \
 	"5 ended clean"
