@@ -52,7 +52,7 @@ is "$(walk u1 "$BUYER2" 1 "$A")" "END $(render en check.clean maker=Nokia model=
 api=$(curl -s -H "Authorization: Bearer k3y-0f-partner-a-0123456789" "$url/v1/imei/$A")
 like "$api" '"status":"clean"' "an API check"
 is "$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/imei/$A")" 401 "an API check without a key"
-for i in 1 2; do sms "$RATED" "CHECK $A" >/dev/null; done
+for _ in 1 2; do sms "$RATED" "CHECK $A" >/dev/null; done
 like "$(sms "$RATED" "CHECK $A")" "Too many checks" "a third check of one number is refused"
 
 # A report by USSD (the owner's one phone, the ID digits, stolen, a police number, confirmed),
