@@ -85,6 +85,15 @@ is $? 1 "a ussd-tlv-type that disagrees with the smpp-tlv groups is refused"
 like "$out" "clash.conf:$n: ussd-tlv-type = octetstring, but the smpp-tlv groups say type = integer at $TEST_TMP/kannel.conf:" \
 	"... naming both lines"
 
+# The shipped pair: contrib/kannel/ceirgw-kannel.conf including contrib/kannel/kannel.conf.
+sed -e "s|^include = .*|include = \"$top_srcdir/contrib/kannel/kannel.conf\"|" \
+	-e "s|^data-dir = .*|data-dir = $TEST_TMP/contrib-data|" \
+	"$top_srcdir/contrib/kannel/ceirgw-kannel.conf" >"$TEST_TMP/contrib.conf"
+out=$("$CEIRGW" --check-config -c "$TEST_TMP/contrib.conf" 2>&1)
+is $? 0 "contrib/kannel/ceirgw-kannel.conf with contrib/kannel/kannel.conf passes --check-config"
+like "$out" "bearerbox = 127.0.0.1:13001 (from group = core's smsbox-port" "... the box port from it"
+like "$out" "ussd-tlv-type = integer (from group = smpp-tlv's type" "... the TLVs' type from it"
+
 { cat "$TEST_TMP/kannel.conf"; printf '\ngroup = ceirgw\nhttp-listen = 127.0.0.1:%s\n' "$hport"; } \
 	>"$TEST_TMP/kannel-with-ceirgw.conf"
 timeout 20 "$BEARERBOX" "$TEST_TMP/kannel-with-ceirgw.conf" >"$TEST_TMP/bb-refused.out" 2>&1
