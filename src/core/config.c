@@ -1080,6 +1080,15 @@ static int read_file(struct ceirgw_config *cfg, const char *path, char *err, siz
 	}
 	rc = 0;
 	grp = cfg_get_single_group(gwcfg, octstr_imm("ceirgw"));
+	if (grp == NULL && first_group(scan, "core")) {
+		/* kannel.conf itself, most likely. */
+		snprintf(err, errsz, "%s: no 'group = ceirgw' in the file; bearerbox refuses one in "
+			 "its kannel.conf: write it in a file of its own that starts with include = "
+			 "\"%s\" (doc/kannel.md)", path, cfg->path);
+		cfg_destroy(gwcfg);
+		talloc_free(scan);
+		return -EINVAL;
+	}
 	if (grp == NULL) {
 		snprintf(err, errsz, "%s: no 'group = ceirgw' in the file", path);
 		cfg_destroy(gwcfg);
