@@ -45,22 +45,29 @@ static void nonblock_libgw_end(void)
 
 		if (fd <= 2 || fd == pipe_rd || fd == pipe_wr || fd == dirfd(dir))
 			continue;
-		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+		if (fstat(fd, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+			/* Not to the embedded redis-server, which ceirgw starts. */
+			fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+		}
 	}
 	closedir(dir);
 }
 
-/* Opens the pipe as libgw's log file at GW_WARNING. */
+/* Opens the pipe as libgw's log file at GW_WARNING; without it (no /proc), libgw's warnings
+ * go to stderr in libgw's format, as before. */
 static void open_pipe_log(void)
 {
 	char path[64];
 
+	log_set_output_level(GW_WARNING);
 	if (pipe_wr < 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pipe_wr);
-	if (log_open(path, GW_WARNING, GW_NON_EXCL) >= 0)
+	if (log_open(path, GW_WARNING, GW_NON_EXCL) >= 0) {
 		nonblock_libgw_end();
+		log_set_output_level(GW_PANIC);
+	}
 }
 
 void gw_start(void)
@@ -70,16 +77,12 @@ void gw_start(void)
 	if (started)
 		return;
 	gwlib_init();
-	log_set_output_level(GW_PANIC);
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
 		pipe_rd = fds[0];
 		pipe_wr = fds[1];
 		fcntl(pipe_wr, F_SETPIPE_SZ, 1 << 20);	/* best effort; 64 KiB otherwise */
-		open_pipe_log();
-	} else {
-		/* Without the pipe, libgw's warnings still reach stderr in its own format. */
-		log_set_output_level(GW_WARNING);
 	}
+	open_pipe_log();
 	started = 1;
 }
 
@@ -166,7 +169,6 @@ int gw_log_to(const char *path)
 		/* libgw can only close all of its files: the pipe is opened again. */
 		gw_log_drain();
 		log_close_all();
-		log_set_output_level(pipe_wr < 0 ? GW_WARNING : GW_PANIC);
 		raw_index = -1;
 		open_pipe_log();
 	}
