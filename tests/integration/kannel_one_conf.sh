@@ -6,7 +6,7 @@
 # screen; here a USSD session continues (ussd_service_op 2) and ends (17) at the USSD centre
 # simulator (tests/smpp-sim). A ussd-tlv-type that disagrees is refused, naming both lines;
 # and bearerbox itself refuses a `group = ceirgw` in its kannel.conf, which is why ceirgw's
-# group lives in its own file.
+# group lives in its own file. libgw's run-time warnings reach ceirgw's log in its format.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
 
@@ -120,6 +120,15 @@ is "$(screen "$(answer 2001 "$BUYER" 1)")" "2|$(waiting en check.ask)" \
 	"the answer continues the session: the next screen, ussd_service_op 2"
 is "$(screen "$(answer 2001 "$BUYER" "$A")")" "17|$(render en check.clean maker=Nokia model=N900)" \
 	"the last screen ends it: ussd_service_op 17"
+
+# A UCS-2 SMS with a lone surrogate: libgw's charset conversion warns, at run time, and the
+# warning comes out of the event loop into ceirgw's log in ceirgw's format.
+sim sms "{\"msisdn\":\"$BUYER\",\"text\":\"\\ud800\"}" >/dev/null
+wait_for 10 grep -q "^[0-9T:.-]*Z ceirgw\[$gw\] warn libgw: Invalid/Incomplete multibyte sequence" \
+	"$TEST_TMP/ceirgw.log"
+ok $? "libgw's warning on a broken UCS-2 MO is in ceirgw's log, in ceirgw's format"
+grep -q '\] \[[0-9]*\] [A-Z]*: ' "$TEST_TMP/ceirgw.log" "$TEST_TMP/one.err"
+ok $((!$?)) "... and nothing in libgw's own format, in the log or on standard error"
 gw_stop
 sanitizer_clean "$TEST_TMP/one.err"
 
