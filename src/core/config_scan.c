@@ -16,6 +16,7 @@ struct scan_state {
 	struct cfgscan *s;
 	struct cfgscan_group *cur;	/* the group being read, or NULL between groups */
 	const char *stack[CFGSCAN_MAX_DEPTH + 1];	/* files being read, for loops */
+	size_t bytes;		/* read so far, in every file */
 	char *err;
 	size_t errsz;
 };
@@ -157,6 +158,13 @@ static int read_one(struct scan_state *st, const char *file, int depth)
 		char *l, *eq, *name, *value;
 
 		line++;
+		st->bytes += strlen(buf);
+		if (st->bytes > CFGSCAN_MAX_BYTES) {
+			snprintf(st->err, st->errsz, "%s:%u: more than %d bytes in all (includes "
+				 "included)", file, line, CFGSCAN_MAX_BYTES);
+			rc = -EINVAL;
+			break;
+		}
 		if (strlen(buf) > CFGSCAN_MAX_LINE && buf[strlen(buf) - 1] != '\n') {
 			snprintf(st->err, st->errsz, "%s:%u: a line longer than %d bytes", file,
 				 line, CFGSCAN_MAX_LINE);

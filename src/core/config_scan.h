@@ -11,6 +11,7 @@
 #define CFGSCAN_MAX_LINE 65536		/* bytes in one line */
 #define CFGSCAN_MAX_GROUPS 4096
 #define CFGSCAN_MAX_VARS 1024		/* in one group */
+#define CFGSCAN_MAX_BYTES (16 << 20)	/* read in all, includes included */
 
 struct cfgscan_var {
 	char *name;
@@ -32,7 +33,7 @@ struct cfgscan {
 
 /* Reads path and what it includes. Returns a talloc child of ctx, or NULL with a one-line
  * reason naming the file and line in err (unreadable file or include, a line too long,
- * includes nested too deep or in a loop, a folder included, too many groups). */
+ * includes nested too deep or in a loop, a folder included, too many groups or bytes). */
 struct cfgscan *cfgscan_read(void *ctx, const char *path, char *err, size_t errsz);
 
 /* The variable name of group g, or NULL (the first when it is repeated). */
