@@ -201,6 +201,26 @@ static void test_kannel_one_file(void **state)
 	talloc_free(cfg);
 }
 
+/* An include of itself, or of a file that includes it back, is refused at its line (libgw
+ * would loop until it ran out of memory or descriptors). */
+static void test_include_loop(void **state)
+{
+	char err[512], a[PATH_MAX + 64], b[PATH_MAX + 64], *text;
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s/loop-a.conf", dir);
+	snprintf(b, sizeof(b), "%s/loop-b.conf", dir);
+	text = talloc_asprintf(NULL, "group = ceirgw\n\ninclude = \"%s\"\n", b);
+	write_conf("loop-a.conf", text);
+	talloc_free(text);
+	text = talloc_asprintf(NULL, "# b\ninclude = %s\n", a);
+	write_conf("loop-b.conf", text);
+	talloc_free(text);
+	assert_null(config_load(NULL, a, NULL, err, sizeof(err)));
+	if (strstr(err, "loop-b.conf:2: include = '") == NULL || strstr(err, "an include loop") == NULL)
+		fail_msg("%s", err);
+}
+
 /* --check-config prints the paths ceirgw really uses, not "(unset)". */
 static void test_dump_paths(void **state)
 {
@@ -474,7 +494,7 @@ static int teardown_dir(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[8 + NBAD + NHP];
+	struct CMUnitTest tests[9 + NBAD + NHP];
 	size_t i, n = 0;
 	int rc;
 
@@ -483,6 +503,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_beside_kannel);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_kannel_one_file);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dump_paths);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_include_loop);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_feed_peers);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_password_not_echoed);
