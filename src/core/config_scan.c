@@ -116,8 +116,8 @@ static int include(struct scan_state *st, const char *from, unsigned line, const
 	}
 	for (i = 0; i <= depth; i++) {
 		if (strcmp(st->stack[i], target) == 0) {
-			snprintf(st->err, st->errsz, "%s:%u: include = '%.200s': an include loop (that file is being read)",
-				 from, line, target);
+			snprintf(st->err, st->errsz, "%s:%u: include = '%.200s': an include loop "
+				 "(that file is being read)", from, line, target);
 			return -EINVAL;
 		}
 	}
