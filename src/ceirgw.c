@@ -20,7 +20,11 @@ static void usage(FILE *out)
 		"USSD and SMS gateway for theft reports and IMEI checks in front of a CEIR.\n"
 		"\n"
 		"  -c, --config FILE      read `group = ceirgw` from FILE (Kannel's syntax);\n"
-		"                         relative paths in it resolve from FILE's folder\n"
+		"                         relative paths in it resolve from FILE's folder. FILE\n"
+		"                         may include kannel.conf, as in\n"
+		"                         include = \"/etc/kannel/kannel.conf\": the box port\n"
+		"                         and the USSD TLVs then come from Kannel's groups\n"
+		"                         (core, smsbox, smpp-tlv)\n"
 		"      --redis URL        redis://[user:pass@]host:port[/db] or unix:///path;\n"
 		"                         without one, ceirgw starts its own redis-server\n"
 		"                         under data-dir\n"
@@ -33,14 +37,17 @@ static void usage(FILE *out)
 		"      --bearerbox HOST:PORT  bearerbox's smsbox-port to connect to as a box\n"
 		"      --log-level LEVEL  debug, info, notice, warn or error\n"
 		"      --check-config     check the configuration and the TAC table, print the\n"
-		"                         effective settings and exit (0 when good)\n"
+		"                         effective settings (the shipped paths too, and where\n"
+		"                         a value came from kannel.conf) and exit (0 when good)\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version and exit\n"
 		"\n"
 		"Signals: SIGTERM or SIGINT stop cleanly; SIGHUP reloads the configuration and the\n"
 		"TAC table (a bad file is reported and the running one kept).\n"
 		"Health: GET /healthz answers 200 when Redis is up, 503 when it is not.\n"
-		"Metrics: GET /metrics on the admin server, for Prometheus (doc/metrics.md).\n");
+		"Metrics: GET /metrics on the admin server, for Prometheus (doc/metrics.md).\n"
+		"Log: one line per event (log-format = text) or one JSON object per line\n"
+		"(log-format = json), libgw's own lines among them.\n");
 }
 
 int main(int argc, char **argv)

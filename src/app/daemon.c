@@ -48,6 +48,7 @@ struct daemon {
 	uint8_t kyc_key[1024];
 	int kyc_keylen;
 	struct event *sig[4];
+	struct event *gwlog;		/* libgw's log pipe (core/gw.h) */
 	const char *tac_source;		/* "file", or "redis" once an imported table is read */
 	time_t started;
 	unsigned reloads;
@@ -64,7 +65,7 @@ static int apply_logging(const struct ceirgw_config *cfg, char *err, size_t errs
 		snprintf(err, errsz, "%s: %s", cfg->log_file, strerror(-rc));
 		return rc;
 	}
-	gw_log_to(cfg->log_file);
+	logging_set_format(cfg->log_format);
 	return 0;
 }
 
@@ -682,6 +683,14 @@ static int start_store(struct daemon *d)
 	return 0;
 }
 
+static void on_gw_log(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	gw_log_drain();
+}
+
 static int start_signals(struct daemon *d)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
@@ -691,6 +700,13 @@ static int start_signals(struct daemon *d)
 	for (i = 0; i < 4; i++) {
 		d->sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
 		if (d->sig[i] == NULL || evsignal_add(d->sig[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	/* libgw's log lines (a box frame it could not unpack, a charset it could not convert)
+	 * come through its pipe and out through ours, as they arrive. */
+	if (gw_log_fd() >= 0) {
+		d->gwlog = event_new(d->base, gw_log_fd(), EV_READ | EV_PERSIST, on_gw_log, d);
+		if (d->gwlog == NULL || event_add(d->gwlog, NULL) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -705,6 +721,10 @@ static void stop(struct daemon *d)
 			event_free(d->sig[i]);
 		d->sig[i] = NULL;
 	}
+	if (d->gwlog)
+		event_free(d->gwlog);
+	d->gwlog = NULL;
+	gw_log_drain();
 	/* The store first: what is pending is answered (-ECANCELED) while the journeys and
 	 * channels that wait for it still exist. */
 	TALLOC_FREE(d->store);
