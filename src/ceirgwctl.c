@@ -645,7 +645,7 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 	if (m)
 		import_metrics_set(m, 0, st.rejected,
 				   stat(ra.path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
-	rc = close_rejects(ra.rj, t != NULL) < 0 ? EXIT_INVALID : 0;
+	rc = close_rejects(ra.rj, false) < 0 ? EXIT_INVALID : 0;
 	if (t == NULL) {
 		fprintf(stderr, "ceirgwctl: %s\n", err);
 		rc = EXIT_INVALID;
@@ -654,6 +654,8 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 			"--max-reject-ratio %g: the TAC table in Redis is left as it was\n", ra.path,
 			st.rejected, st.rows, 100.0 * (double)st.rejected / (double)st.rows,
 			c->max_reject_ratio);
+		rejects_summary(ra.rj, stdout);
+		printf("rejects: %zu rows in %s\n", rejects_count(ra.rj), rejects_path(ra.rj));
 		rc = EXIT_IMPORT_RATIO;
 	}
 	if (rc == 0 && (rc = connect_store(c)) == 0 && bulk_lock(c->bulk, err, sizeof(err)) < 0) {
@@ -690,8 +692,7 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 		       st.padded_dropped);
 	if (st.rejected) {
 		rejects_summary(ra.rj, stdout);
-		printf("rejects: %zu rows in %s\n", rejects_count(ra.rj), rejects_path(ra.rj) ?
-		       rejects_path(ra.rj) : "(nowhere)");
+		printf("rejects: %zu rows in %s\n", rejects_count(ra.rj), rejects_path(ra.rj));
 	}
 	return st.rejected ? EXIT_IMPORT_REJECTS : EXIT_VALID;
 }

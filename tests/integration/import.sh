@@ -328,6 +328,7 @@ fresh_redis rt
 out=$(ctl import tac --redis "unix://$TEST_TMP/rt.sock" --max-reject-ratio 0.4 \
 	--metrics-file "$TEST_TMP/prom/tac.prom" "$TEST_TMP/tac2.csv" 2>&1)
 is $? 4 "import tac: 1 of 2 rejected over --max-reject-ratio 0.4: exit 4"
+is "$(grep -c '^rejects: 1 rows in ' <<<"$out")" 1 "saying once where the rejected row went"
 is "$("$REDIS_CLI" -s "$TEST_TMP/rt.sock" exists 'tac:{tac}')" 0 "Redis's TAC table left as it was"
 is "$(metric 'ceirgw_import_last_success_timestamp_seconds{kind="tac"}' "$TEST_TMP/prom/tac.prom")" 0 \
 	"the tac metrics say: never a success"
@@ -335,6 +336,7 @@ out=$(ctl import tac --redis "unix://$TEST_TMP/rt.sock" --metrics-file "$TEST_TM
 	"$TEST_TMP/tac2.csv" 2>&1)
 is $? 3 "without the ratio: stored, exit 3"
 like "$out" "rejects: 1 rows in $TEST_TMP/tac2.csv.rejects.csv" "the rejected TAC row beside the input"
+is "$(grep -c '^rejects: ' <<<"$out")" 1 "(said once)"
 promtool check metrics <"$TEST_TMP/prom/tac.prom"
 ok $? "the tac metrics pass promtool"
 is "$(metric 'ceirgw_import_rows_total{kind="tac",result="stored"}' "$TEST_TMP/prom/tac.prom")" 1 \
