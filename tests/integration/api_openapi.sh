@@ -104,4 +104,5 @@ conforms down "/v1/imei/{imei}" get 503 "503: ErrorInfo (UNAVAILABLE)"
 is "$(get doc2 "$url/v1/openapi.yaml")" 200 "the document is served without Redis"
 
 gw_stop
+sanitizer_clean
 done_testing

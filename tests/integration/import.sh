@@ -225,6 +225,8 @@ fresh_redis r11
 out=$(ctl import pairings --redis "unix://$TEST_TMP/r11.sock" --metrics-file "$prom" \
 	"$TEST_TMP/bad11.csv" 2>&1)
 is $? 3 "8 of 11 rows rejected: exit 3, not 0"
+like "$(ctl --help)" "3 when the files were imported but rows were rejected" "ceirgwctl --help documents exit 3"
+like "$(ctl --help)" "4 when --max-reject-ratio stopped it" "... and 4"
 like "$out" "3 imported, 8 rejected" "the summary counts them"
 like "$out" "rejects: 8 rows in $TEST_TMP/bad11.csv.rejects.csv" "and says where the rejects went"
 is "$(stat -c %a "$TEST_TMP/bad11.csv.rejects.csv")" 600 "without --rejects: INPUT.rejects.csv, mode 0600"
