@@ -76,7 +76,8 @@ like "$(head -3 "$root$mandir/man5/ceirgw.conf.5")" "ceirgw $(cd "$top_builddir"
 out=$("$CEIRGW" --check-config -c "$conf" 2>"$TEST_TMP/check.err")
 is $? 0 "ceirgw --check-config accepts the installed configuration"
 like "$out" "data-dir = $localstatedir/lib/ceirgw" "installed: the embedded Redis under $localstatedir/lib/ceirgw"
-like "$out" "redis = (unset)" "installed: no redis: the embedded default"
+like "$out" "redis = (unset: ceirgw starts its own redis-server in $localstatedir/lib/ceirgw)" \
+	"installed: no redis: the embedded default"
 like "$out" "http-listen = 127.0.0.1:8080" "installed: HTTP on 127.0.0.1:8080"
 like "$out" "admin-listen = 127.0.0.1:9384" "installed: admin on 127.0.0.1:9384"
 
