@@ -1,7 +1,9 @@
 #!/bin/bash
 # Sets ceirgw up on Debian 12 from this source tree, then runs it or its tests.
-#   contrib/setup.sh run    install packages, build, start the demo: ceirgw on its embedded
+#   contrib/setup.sh run [--port N]
+#                           install packages, build, start the demo: ceirgw on its embedded
 #                           default with demo data, and a terminal phone to dial *384# from
+#                           (--port: its HTTP port, default 8080; contrib/demo/run.sh --help)
 #   contrib/setup.sh test   install packages, build (warnings are errors), run every test
 #   contrib/setup.sh build  build only (packages already there)
 # Builds out of tree in ./build. Installing packages needs root (or sudo).
@@ -40,7 +42,7 @@ case ${1:-} in
 run)
 	install_packages
 	build
-	exec contrib/demo/run.sh "$top/build"
+	exec contrib/demo/run.sh "${@:2}" "$top/build"
 	;;
 test)
 	install_packages

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <talloc.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "domain/tac.h"
 #include "flow/engine.h"
 #include "import/import.h"
+#include "import/metrics.h"
 #include "import/rejects.h"
 #include "store/bulk.h"
 #include "store/pairs.h"
@@ -55,6 +57,8 @@ struct ctl {
 	const char *redis;
 	const char *redis_cluster;	/* seed nodes; exclusive with redis */
 	const char *rejects_path;
+	const char *metrics_path;	/* import --metrics-file */
+	double max_reject_ratio;	/* import --max-reject-ratio; 1: no limit */
 	size_t batch;		/* rows per pipelined batch */
 	const char *kyc_key_path;
 	struct redis_embed *embed;
@@ -76,19 +80,27 @@ static void usage(FILE *out)
 		"      read each INPUT as a phone number and print its E.164 form, whether it is\n"
 		"      valid and why, its region and type, and the masked form logs show\n"
 		"  import pairings [-c FILE] [--redis URL | --redis-cluster SEEDS]\n"
-		"                  [--rejects FILE] [--region CC] [--batch ROWS] FILE...\n"
+		"                  [--rejects FILE] [--max-reject-ratio R] [--metrics-file F]\n"
+		"                  [--region CC] [--batch ROWS] FILE...\n"
 		"      load operators' IMEI-MSISDN pairings (CSV, plain or gzip, header row\n"
 		"      naming imei, msisdn and optionally imsi, first_seen, last_seen); bad rows\n"
 		"      go to the rejects file with their line and reason; --batch: rows merged\n"
 		"      per pipelined batch (default 4000000: about 90 bytes a row, 350 MB)\n"
 		"  import kyc [-c FILE] [--kyc-key FILE] [--redis URL | --redis-cluster SEEDS]\n"
-		"             [--rejects FILE] FILE...\n"
+		"             [--rejects FILE] [--max-reject-ratio R] [--metrics-file F] FILE...\n"
 		"      load subscribers' KYC (header naming msisdn and national_id, optionally\n"
 		"      registered_at): national IDs are kept only as HMAC digests\n"
 		"  import tac [-c FILE] [--redis URL | --redis-cluster SEEDS] [--rejects FILE]\n"
-		"             FILE\n"
+		"             [--max-reject-ratio R] [--metrics-file F] FILE\n"
 		"      put an operator's TAC table (the tacdb CSV format) in Redis, where every\n"
 		"      ceirgw on that Redis takes it from instead of tac-file\n"
+		"    --rejects FILE  where rejected rows go (default: INPUT.rejects.csv beside\n"
+		"                    each input, mode 0600, replaced if there, removed again when\n"
+		"                    nothing was rejected; input '-' needs --rejects)\n"
+		"    --max-reject-ratio R  stop (exit 4) when more than R (0..1) of the rows read\n"
+		"                    so far were rejected, checked before each batch is written\n"
+		"    --metrics-file F  import progress for node_exporter's textfile collector,\n"
+		"                    rewritten whole every 5 s (see doc/import.md)\n"
 		"  verify [-c FILE] [--kyc-key FILE] [--redis URL | --redis-cluster SEEDS]\n"
 		"         MSISDN ID\n"
 		"      whether ID (whole, or its last 4 characters) matches the subscriber's\n"
@@ -153,7 +165,9 @@ static void usage(FILE *out)
 		"                  ceirgwctl COMMAND --help: the command's own\n"
 		"\n"
 		"Exit status: 0 when every input is valid, 1 when one is not, 2 on a usage or\n"
-		"configuration error.\n");
+		"configuration error. import: 0 when every row was stored, 1 when a file or\n"
+		"Redis failed part way, 3 when the files were imported but rows were rejected\n"
+		"(they are in the rejects file), 4 when --max-reject-ratio stopped it.\n");
 }
 
 /* The commands' own help (ceirgwctl COMMAND --help, ceirgwctl help COMMAND). */
@@ -202,15 +216,20 @@ static const struct {
 	  "  tac       an operator's TAC table (the tacdb CSV format), which then replaces\n"
 	  "            tac-file for every ceirgw on that Redis; one FILE\n"
 	  "\n"
-	  "  --rejects FILE  bad rows, with their line and reason\n"
+	  "  --rejects FILE  bad rows, with their line and reason (default: beside each\n"
+	  "                  input, <input>.rejects.csv, mode 0600; needed for '-')\n"
+	  "  --max-reject-ratio R  stop (exit 4) when more than R (0..1) of the rows read\n"
+	  "                  are rejected: the batch at hand is not written\n"
+	  "  --metrics-file F  progress for node_exporter's textfile collector\n"
 	  "  --region CC     region of numbers without a country code\n"
 	  "  --batch ROWS    rows merged per pipelined batch (default 4000000)\n"
 	  "  -c, --config F, --redis URL, --redis-cluster SEEDS: where the store is (see\n"
 	  "                  ceirgwctl --help); without any, a running ceirgw's embedded\n"
 	  "                  Redis, else one started under data-dir for the import\n"
 	  "\n"
-	  "Exit status: 0, 1 when a file could not be imported, 2 on a usage error.\n"
-	  "(doc/import.md)\n" },
+	  "Exit status: 0 when every row was stored, 1 when a file or Redis failed part\n"
+	  "way, 2 on a usage error, 3 when the files were imported but rows were\n"
+	  "rejected, 4 when --max-reject-ratio stopped it (doc/import.md).\n" },
 	{ "verify",
 	  "Usage: ceirgwctl verify [-c FILE] [--kyc-key FILE]\n"
 	  "                        [--redis URL | --redis-cluster SEEDS] MSISDN ID\n"
@@ -507,8 +526,10 @@ static int connect_store(struct ctl *c, bool start)
 static int store_options(struct ctl *c, int argc, char **argv)
 {
 	enum { OPT_REDIS = 256, OPT_CLUSTER, OPT_REJECTS, OPT_REGION, OPT_JSON, OPT_BATCH,
-	       OPT_KEY };
+	       OPT_KEY, OPT_RATIO, OPT_METRICS };
 	const struct option opts[] = {
+		{ "max-reject-ratio", required_argument, NULL, OPT_RATIO },
+		{ "metrics-file", required_argument, NULL, OPT_METRICS },
 		{ "kyc-key", required_argument, NULL, OPT_KEY },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "redis", required_argument, NULL, OPT_REDIS },
@@ -529,6 +550,22 @@ static int store_options(struct ctl *c, int argc, char **argv)
 		case OPT_REDIS: c->redis = optarg; break;
 		case OPT_CLUSTER: c->redis_cluster = optarg; break;
 		case OPT_REJECTS: c->rejects_path = optarg; break;
+		case OPT_METRICS: c->metrics_path = optarg; break;
+		case OPT_RATIO: {
+			char *end;
+			double v;
+
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' || !(v >= 0 && v <= 1)) {
+				fprintf(stderr, "ceirgwctl: --max-reject-ratio %s: expected a share "
+					"of the rows from 0 to 1 (0.1: at most 10%% rejected)\n",
+					optarg);
+				return -1;
+			}
+			c->max_reject_ratio = v;
+			break;
+		}
 		case OPT_KEY: c->kyc_key_path = optarg; break;
 		case OPT_REGION: c->region = optarg; break;
 		case OPT_JSON: c->json = true; break;
@@ -653,15 +690,87 @@ static void tac_reject(void *arg, size_t line, const char *reason, const char *r
 	rejects_add(r->rj, r->path, line, reason, row, len);
 }
 
+/* Exit statuses of import beyond the common ones: the files were read to their end and
+ * their good rows stored, but rows were rejected; or --max-reject-ratio stopped it. */
+enum { EXIT_IMPORT_REJECTS = 3, EXIT_IMPORT_RATIO = 4 };
+
+/* Standard input has no name to put its rejects beside: it needs --rejects. Returns 0 or
+ * EXIT_USAGE. */
+static int check_rejects_target(struct ctl *c, int n, char **inputs)
+{
+	for (int i = 0; i < n && c->rejects_path == NULL; i++) {
+		if (strcmp(inputs[i], "-") == 0) {
+			fprintf(stderr, "ceirgwctl import: standard input ('-') has no name to put "
+				"its rejected rows beside: give --rejects FILE (--rejects /dev/null "
+				"to only count them)\n");
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* The rejects of one input: --rejects's (shared, opened once by the caller), else
+ * INPUT.rejects.csv. NULL after saying why. */
+static struct rejects *open_rejects_beside(struct ctl *c, const char *input)
+{
+	char err[1200], *path = talloc_asprintf(c->ctx, "%s.rejects.csv", input);
+	struct rejects *rj;
+
+	if (c->rejects_path)
+		rj = rejects_open(c->ctx, c->rejects_path, err, sizeof(err));
+	else if (path == NULL)
+		return NULL;
+	else
+		rj = rejects_open_default(c->ctx, path, err, sizeof(err));
+	if (rj == NULL)
+		fprintf(stderr, "ceirgwctl: rejects file %s%s\n", err,
+			c->rejects_path ? "" : " (--rejects FILE puts them elsewhere)");
+	return rj;
+}
+
+/* Closes a rejects file and says where its rows went. Returns 0 or -EIO. */
+static int close_rejects(struct rejects *rj, bool summary)
+{
+	if (rejects_close(rj) < 0) {
+		fprintf(stderr, "ceirgwctl: rejects file %s: cannot write it whole\n",
+			rejects_path(rj));
+		return -EIO;
+	}
+	if (summary && rejects_count(rj) > 0)
+		printf("rejects: %zu rows in %s\n", rejects_count(rj), rejects_path(rj));
+	return 0;
+}
+
+/* --metrics-file: NULL without it or after saying why it cannot be written (*rc then
+ * EXIT_USAGE). */
+static struct import_metrics *open_metrics(struct ctl *c, const char *kind, int *rc)
+{
+	struct import_metrics *m;
+	char err[1200];
+
+	*rc = 0;
+	if (c->metrics_path == NULL)
+		return NULL;
+	m = import_metrics_open(c->ctx, c->metrics_path, kind, err, sizeof(err));
+	if (m == NULL) {
+		fprintf(stderr, "ceirgwctl: --metrics-file %s\n", err);
+		*rc = EXIT_USAGE;
+	}
+	return m;
+}
+
 /* ceirgwctl import tac FILE: checks an operator's TAC table as ceirgw reads it and puts it
- * in Redis, where every ceirgw process takes it from instead of tac-file. */
+ * in Redis, where every ceirgw process takes it from instead of tac-file. The table is read
+ * whole before Redis is touched, so --max-reject-ratio leaves Redis as it was. */
 static int run_import_tac(struct ctl *c, int argc, char **argv)
 {
 	struct { struct rejects *rj; const char *path; } ra;
 	struct tac_load_stats st;
+	struct import_metrics *m;
 	struct tac_table *t;
 	char err[1024], source[300];
 	const char *pre;
+	struct stat sb;
 	int first, rc;
 
 	first = store_options(c, argc - 1, argv + 1);
@@ -673,24 +782,41 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ra.path = argv[first];
-	ra.rj = rejects_open(c->ctx, c->rejects_path, err, sizeof(err));
-	if (ra.rj == NULL) {
-		fprintf(stderr, "ceirgwctl: %s\n", err);
+	if (check_rejects_target(c, 1, &argv[first]) != 0 ||
+	    (ra.rj = open_rejects_beside(c, ra.path)) == NULL)
 		return EXIT_USAGE;
+	m = open_metrics(c, "tac", &rc);
+	if (rc != 0) {
+		close_rejects(ra.rj, false);
+		return rc;
 	}
+	memset(&st, 0, sizeof(st));
 	t = tac_table_load_ex(c->ctx, ra.path, &st, tac_reject, &ra, err, sizeof(err));
-	if (rejects_close(ra.rj) < 0)
-		fprintf(stderr, "ceirgwctl: rejects file %s: cannot write it whole\n",
-			c->rejects_path);
+	if (m)
+		import_metrics_set(m, 0, st.rejected,
+				   stat(ra.path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+	rc = close_rejects(ra.rj, false) < 0 ? EXIT_INVALID : 0;
 	if (t == NULL) {
 		fprintf(stderr, "ceirgwctl: %s\n", err);
-		return EXIT_INVALID;
+		rc = EXIT_INVALID;
+	} else if (import_ratio_exceeded(st.rejected, st.rows, c->max_reject_ratio)) {
+		fprintf(stderr, "ceirgwctl: %s: %zu of %zu rows rejected (%.1f%%), more than "
+			"--max-reject-ratio %g: the TAC table in Redis is left as it was\n", ra.path,
+			st.rejected, st.rows, 100.0 * (double)st.rejected / (double)st.rows,
+			c->max_reject_ratio);
+		rejects_summary(ra.rj, stdout);
+		printf("rejects: %zu rows in %s\n", rejects_count(ra.rj), rejects_path(ra.rj));
+		rc = EXIT_IMPORT_RATIO;
 	}
-	if ((rc = connect_store(c, true)) != 0)
-		return rc;
-	if (bulk_lock(c->bulk, err, sizeof(err)) < 0) {
+	if (rc == 0 && (rc = connect_store(c, true)) == 0 &&
+	    bulk_lock(c->bulk, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ceirgwctl: %s\n", err);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+	}
+	if (rc != 0) {
+		if (m)
+			import_metrics_end(m, false);
+		return rc;
 	}
 	/* The preamble's first line names the table and its licence; keep it with the data. */
 	pre = tac_table_preamble(t);
@@ -699,6 +825,11 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 		snprintf(source, sizeof(source), "%s", ra.path);
 	rc = bulk_tac_replace(c->bulk, t, source);
 	bulk_unlock(c->bulk);
+	if (m) {
+		import_metrics_set(m, rc < 0 ? 0 : st.loaded, st.rejected,
+				   stat(ra.path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+		import_metrics_end(m, rc == 0);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ceirgwctl: %s\n", bulk_error(c->bulk));
 		return EXIT_INVALID;
@@ -710,24 +841,27 @@ static int run_import_tac(struct ctl *c, int argc, char **argv)
 		printf("tac: %zu TACs of fewer than 8 digits padded with leading zeros (%zu left "
 		       "out: the same TAC written with 8 digits wins)\n", st.padded,
 		       st.padded_dropped);
-	if (st.rejected)
+	if (st.rejected) {
 		rejects_summary(ra.rj, stdout);
-	return EXIT_VALID;
+		printf("rejects: %zu rows in %s\n", rejects_count(ra.rj), rejects_path(ra.rj));
+	}
+	return st.rejected ? EXIT_IMPORT_REJECTS : EXIT_VALID;
 }
 
 static int run_import(struct ctl *c, int argc, char **argv)
 {
 	struct import_counts total = { 0 }, one;
 	const struct bulk_stats *st;
+	struct import_metrics *m = NULL;
 	struct msisdn_memo *memo;
-	struct rejects *rj;
+	struct rejects **rjs;
 	char err[1024];
-	int first, i, rc = 0;
+	int first, i, n, rc = 0;
 	size_t hits, misses;
 	struct timespec t0, t1;
 	double dt;
 
-	struct import_opts io = { 0 };
+	struct import_opts io;
 	enum import_kind kind;
 	uint8_t key[1024];
 	int keylen = 0;
@@ -754,6 +888,9 @@ static int run_import(struct ctl *c, int argc, char **argv)
 			argv[1]);
 		return EXIT_USAGE;
 	}
+	n = argc - first;
+	if (check_rejects_target(c, n, argv + first) != 0)
+		return EXIT_USAGE;
 	if (kind == IMPORT_KYC && (keylen = load_kyc_key(c, key, sizeof(key))) < 0)
 		return EXIT_USAGE;
 	if ((rc = connect_store(c, true)) != 0)
@@ -762,30 +899,46 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "ceirgwctl: %s\n", err);
 		return EXIT_USAGE;
 	}
-	rj = rejects_open(c->ctx, c->rejects_path, err, sizeof(err));
+	/* Every rejects file is opened before the first row is read: one that cannot be
+	 * written stops the command before anything is stored. --rejects: one for all. */
+	rjs = talloc_zero_array(c->ctx, struct rejects *, (size_t)n);
 	memo = msisdn_memo_new(c->ctx, c->region, 1 << 20);
-	if (rj == NULL || memo == NULL) {
-		fprintf(stderr, "ceirgwctl: %s\n", rj ? "out of memory" : err);
+	if (rjs == NULL || memo == NULL) {
+		fprintf(stderr, "ceirgwctl: out of memory\n");
+		bulk_unlock(c->bulk);
 		return EXIT_USAGE;
 	}
+	for (i = 0; i < n && rc == 0; i++) {
+		rjs[i] = i > 0 && c->rejects_path ? rjs[0] : open_rejects_beside(c, argv[first + i]);
+		if (rjs[i] == NULL)
+			rc = EXIT_USAGE;
+	}
+	if (rc == 0)
+		m = open_metrics(c, argv[1], &rc);
+	if (rc != 0) {
+		for (i = 0; i < n && rjs[i]; i++)
+			if (i == 0 || !c->rejects_path)
+				close_rejects(rjs[i], false);
+		bulk_unlock(c->bulk);
+		return rc;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = first; i < argc && rc == 0; i++) {
+	for (i = 0; i < n && rc == 0; i++) {
 		memset(&one, 0, sizeof(one));
-		io = (struct import_opts){ c->bulk, memo, rj, key, (size_t)keylen, isatty(2) };
-		rc = import_file(kind, argv[i], &io, &one, err, sizeof(err));
+		io = (struct import_opts){ .bulk = c->bulk, .memo = memo, .rejects = rjs[i],
+					   .kyc_key = key, .kyc_keylen = (size_t)keylen,
+					   .progress = isatty(2), .max_reject_ratio = c->max_reject_ratio,
+					   .before = &total, .metrics = m };
+		rc = import_file(kind, argv[first + i], &io, &one, err, sizeof(err));
 		total.rows += one.rows;
 		total.imported += one.imported;
 		total.rejected += one.rejected;
+		total.bytes += one.bytes;
 		if (rc < 0)
 			fprintf(stderr, "ceirgwctl: %s\n", err);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (rejects_close(rj) < 0) {
-		fprintf(stderr, "ceirgwctl: rejects file %s: cannot write it whole\n",
-			c->rejects_path);
-		rc = -EIO;
-	}
 	bulk_unlock(c->bulk);
 	st = bulk_stats(c->bulk);
 	msisdn_memo_stats(memo, &hits, &misses);
@@ -800,15 +953,38 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	else
 		printf("%zu subscribers written, %zu already known\n", st->kyc_written,
 		       st->unchanged);
-	if (total.rejected)
-		rejects_summary(rj, stdout);
+	if (total.rejected && c->rejects_path)
+		rejects_summary(rjs[0], stdout);
+	for (i = 0; i < n && rjs[i]; i++) {
+		if (c->rejects_path && i > 0)
+			break;
+		if (!c->rejects_path && rejects_count(rjs[i]) > 0)
+			rejects_summary(rjs[i], stdout);
+		if (close_rejects(rjs[i], true) < 0 && rc == 0)
+			rc = -EIO;
+	}
+	if (rc == -ECANCELED && st->dropped)
+		printf("stopped by --max-reject-ratio %g: %zu rows of the refused batch not "
+		       "written; %zu rows of earlier batches stay stored\n", c->max_reject_ratio,
+		       st->dropped, st->rows_written);
+	else if (rc == -ECANCELED)
+		printf("stopped by --max-reject-ratio %g at the end of a file: %zu rows of earlier "
+		       "batches stay stored\n", c->max_reject_ratio, st->rows_written);
 	if (st->corrupt)
 		printf("warning: %zu stored values did not decode and were replaced\n",
 		       st->corrupt);
 	if (st->redirects)
 		printf("cluster: %zu redirections followed (slots moved during the import)\n",
 		       st->redirects);
-	return rc < 0 ? EXIT_INVALID : EXIT_VALID;
+	if (m) {
+		import_metrics_set(m, st->rows_written, total.rejected, total.bytes);
+		import_metrics_end(m, rc == 0);
+	}
+	if (rc == -ECANCELED)
+		return EXIT_IMPORT_RATIO;
+	if (rc < 0)
+		return EXIT_INVALID;
+	return total.rejected ? EXIT_IMPORT_REJECTS : EXIT_VALID;
 }
 
 static void print_pairings(struct ctl *c, const char *in, const struct imei *im,
@@ -1068,6 +1244,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	memset(&c, 0, sizeof(c));
+	c.max_reject_ratio = 1;
 	c.ctx = talloc_new(NULL);
 	c.command = argv[1];
 	json_init(&c.jb);

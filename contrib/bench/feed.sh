@@ -69,6 +69,7 @@ vkey=$("$BUILD/src/ceirgwctl" feed keygen --origin ke.bench/feed --out "$work/ke
 cat >"$work/ke.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$ke_http
+admin-listen = 127.0.0.1:$(free_port)
 redis = redis://127.0.0.1:$ke_redis
 log-file = ke.log
 country = KE
@@ -80,6 +81,7 @@ echo "bench 0123456789abcdef0123" >"$work/api.keys"
 tz_conf() {	# tz_conf FILE [peer]: TZ's ceirgw, following KE with "peer"
 	{
 		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$tz_http" \
+			"admin-listen = 127.0.0.1:$(free_port)" \
 			"redis = redis://127.0.0.1:$tz_redis" "log-file = tz.log" "default-region = TZ" \
 			"api-keys-file = api.keys" "api-key-quota = 1000000/60"
 		[ "${2:-}" != peer ] || printf '%s\n' "" "group = feed-peer" "origin = ke.bench/feed" \

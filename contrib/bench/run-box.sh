@@ -169,6 +169,7 @@ http_port=$(free_port)
 cat >"$work/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$http_port
+admin-listen = 127.0.0.1:$(free_port)
 redis = redis://127.0.0.1:$redis_port
 bearerbox = 127.0.0.1:$bb_box
 log-level = warn

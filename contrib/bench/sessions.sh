@@ -149,6 +149,7 @@ for try in 1 2 3; do
 	cat >"$work/ceirgw.conf" <<-EOF
 	group = ceirgw
 	http-listen = 127.0.0.1:$port
+	admin-listen = 127.0.0.1:$(free_port)
 	redis = redis://127.0.0.1:$redis_port
 	log-level = warn
 	session-ttl = $ttl

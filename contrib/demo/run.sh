@@ -1,14 +1,79 @@
 #!/bin/bash
 # The demo: ceirgw on its embedded default, demo operator data, the reference CEIR consumer,
 # and a terminal phone (+254712345678) to dial *384# from. Run from a built tree:
-#   contrib/demo/run.sh [BUILD_DIR]        (contrib/setup.sh run does the build first)
+#   contrib/demo/run.sh [--port N] [--phone-port N] [BUILD_DIR]
+# (contrib/setup.sh run does the build first; run.sh --help says more)
 # Stops everything it started when the phone quits.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$top/build}
-conf=$top/contrib/demo/ceirgw.conf
-var=$top/var/demo
+
+usage() {
+	cat <<TXT
+Usage: contrib/demo/run.sh [--port N] [--phone-port N] [BUILD_DIR]
+
+Starts the demo from a built tree (BUILD_DIR, default $top/build): ceirgw on
+its embedded Redis, demo operator data, the reference CEIR consumer, and a terminal
+phone (+254712345678) to dial *384# from. Quitting the phone stops it all.
+
+Its configuration is var/demo/ceirgw.conf, written at each start from
+contrib/demo/ceirgw.conf (edit that one) with the ports below and the paths of var/demo
+(\$CEIRGW_DEMO_VAR to put it elsewhere).
+
+  --port N        ceirgw's HTTP port on 127.0.0.1 (default 8080, or \$CEIRGW_DEMO_PORT):
+                  the one place the demo's port is set
+  --phone-port N  where the phone takes ceirgw's SMS (sendsms-url; default 13013)
+  --admin-port N  ceirgw's admin port on 127.0.0.1, /metrics (default 9384)
+  -h, --help      this help
+TXT
+}
+
+port=${CEIRGW_DEMO_PORT:-8080}
+phone_port=13013
+admin_port=9384
+build=$top/build
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--port) [ $# -ge 2 ] || { echo "run.sh: --port needs a port number" >&2; exit 2; }
+		port=$2; shift 2 ;;
+	--port=*) port=${1#--port=}; shift ;;
+	--phone-port) [ $# -ge 2 ] || { echo "run.sh: --phone-port needs a port number" >&2; exit 2; }
+		phone_port=$2; shift 2 ;;
+	--phone-port=*) phone_port=${1#--phone-port=}; shift ;;
+	--admin-port) [ $# -ge 2 ] || { echo "run.sh: --admin-port needs a port number" >&2; exit 2; }
+		admin_port=$2; shift 2 ;;
+	--admin-port=*) admin_port=${1#--admin-port=}; shift ;;
+	-*) echo "run.sh: unknown option $1 (run.sh --help)" >&2; exit 2 ;;
+	*) build=$1; shift ;;
+	esac
+done
+check_port() {	# check_port OPTION VALUE
+	case $2 in
+	'' | *[!0-9]*) ;;
+	*) [ "${#2}" -le 5 ] && [ "$2" -ge 1 ] && [ "$2" -le 65535 ] && return 0 ;;
+	esac
+	echo "run.sh: $1 $2: expected a port number, 1 to 65535" >&2
+	exit 2
+}
+check_port --port "$port"
+check_port --phone-port "$phone_port"
+check_port --admin-port "$admin_port"
+demo_url=http://127.0.0.1:$port
+var=${CEIRGW_DEMO_VAR:-$top/var/demo}
 mkdir -p "$var"
+var=$(cd "$var" && pwd)
+conf=$var/ceirgw.conf
+# The demo's configuration from the template: its paths made absolute (var/demo), the two
+# ports from the variables above, so that nothing else in the tree names them.
+{
+	echo "# Written by contrib/demo/run.sh from contrib/demo/ceirgw.conf at each start: edit that."
+	sed -e "s|^data-dir = .*|data-dir = $var|" -e "s|^log-file = .*|log-file = $var/ceirgw.log|" \
+		-e "s|^api-keys-file = \(.*\)|api-keys-file = $top/contrib/demo/\1|" \
+		-e "s|^sendsms-url = http://127.0.0.1:[0-9]*/|sendsms-url = http://127.0.0.1:$phone_port/|" \
+		"$top/contrib/demo/ceirgw.conf"
+	echo "http-listen = 127.0.0.1:$port"
+	echo "admin-listen = 127.0.0.1:$admin_port"
+} >"$conf"
 
 pids=()
 cleanup() {
@@ -20,10 +85,10 @@ trap cleanup EXIT
 "$build/src/ceirgw" -c "$conf" &
 pids+=($!)
 for _ in $(seq 100); do
-	curl -sf http://127.0.0.1:8080/healthz >/dev/null && break
+	curl -sf "$demo_url/healthz" >/dev/null && break
 	sleep 0.1
 done
-curl -sf http://127.0.0.1:8080/healthz >/dev/null || {
+curl -sf "$demo_url/healthz" >/dev/null || {
 	echo "ceirgw did not start: see $var/ceirgw.log" >&2
 	exit 1
 }
@@ -57,11 +122,12 @@ fi
 
 cat <<TXT
 
-ceirgw demo: http://127.0.0.1:8080 (log: var/demo/ceirgw.log)
+ceirgw demo: $demo_url (log: $var/ceirgw.log)
 You are +254712345678. Your national ID ends in 5926. Your phones: Nokia N900
 (356938035643809) and Samsung SGH-W110 (353320000000013).
 Try: *384#   *384*356938035643809#   sms 353321005555555   sms STOLEN 353320000000013 5926
      sms STATUS <ref>   sms RECOVERED <ref> <PIN>   help   quit
 
 TXT
-"$build/src/ceirgwctl" phone --msisdn +254712345678 --url http://127.0.0.1:8080
+"$build/src/ceirgwctl" phone --msisdn +254712345678 --url "$demo_url" \
+	--listen "127.0.0.1:$phone_port"

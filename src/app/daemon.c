@@ -16,6 +16,7 @@
 #include <talloc.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "channel/channels.h"
@@ -23,6 +24,7 @@
 #include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "core/redis_url.h"
 #include "domain/kyc.h"
 #include "domain/msisdn_memo.h"
@@ -39,12 +41,14 @@ struct daemon {
 	struct redis_embed *embed;
 	struct store *store;
 	struct http_server *http;
+	struct http_server *admin;	/* admin-listen: /metrics, /healthz */
 	struct journeys *journeys;
 	struct engine *engine;
 	struct channels ch;
 	uint8_t kyc_key[1024];
 	int kyc_keylen;
 	struct event *sig[4];
+	struct event *gwlog;		/* libgw's log pipe (core/gw.h) */
 	const char *tac_source;		/* "file", or "redis" once an imported table is read */
 	time_t started;
 	unsigned reloads;
@@ -61,7 +65,7 @@ static int apply_logging(const struct ceirgw_config *cfg, char *err, size_t errs
 		snprintf(err, errsz, "%s: %s", cfg->log_file, strerror(-rc));
 		return rc;
 	}
-	gw_log_to(cfg->log_file);
+	logging_set_format(cfg->log_format);
 	return 0;
 }
 
@@ -194,6 +198,7 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 		char **cur, **nxt;
 	} f[] = {
 		{ "http-listen", &d->cfg->http_listen, &next->http_listen },
+		{ "admin-listen", &d->cfg->admin_listen, &next->admin_listen },
 		{ "redis", &d->cfg->redis, &next->redis },
 		{ "redis-cluster", &d->cfg->redis_cluster, &next->redis_cluster },
 		{ "redis-replicas-ack", &d->cfg->redis_replicas_ack_s, &next->redis_replicas_ack_s },
@@ -231,6 +236,8 @@ static void keep_restart_only(struct daemon *d, struct ceirgw_config *next)
 	}
 	memcpy(next->http_host, d->cfg->http_host, sizeof(next->http_host));
 	next->http_port = d->cfg->http_port;
+	memcpy(next->admin_host, d->cfg->admin_host, sizeof(next->admin_host));
+	next->admin_port = d->cfg->admin_port;
 	next->pairing_bucket_digits = d->cfg->pairing_bucket_digits;
 	next->redis_timeout = d->cfg->redis_timeout;
 	next->redis_replicas_ack = d->cfg->redis_replicas_ack;
@@ -314,6 +321,19 @@ static void http_limits_of(const struct ceirgw_config *cfg, struct http_limits *
 	lim->max_per_address = (unsigned)cfg->http_max_per_address;
 }
 
+/* The admin listener serves Prometheus and the operator's own probes: a few connections,
+ * nobody trusted above the others. */
+#define ADMIN_MAX_CONNECTIONS 16
+
+static void admin_limits_of(const struct ceirgw_config *cfg, struct http_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_connections = ADMIN_MAX_CONNECTIONS;
+	lim->request_timeout = (unsigned)cfg->http_request_timeout;
+	lim->idle_timeout = (unsigned)cfg->http_idle_timeout;
+	lim->max_per_address = ADMIN_MAX_CONNECTIONS;
+}
+
 static void reload(struct daemon *d)
 {
 	struct ceirgw_config *next;
@@ -377,6 +397,12 @@ static void reload(struct daemon *d)
 
 		http_limits_of(next, &lim);
 		http_server_set_limits(d->http, &lim);
+	}
+	if (d->admin) {
+		struct http_limits lim;
+
+		admin_limits_of(next, &lim);
+		http_server_set_limits(d->admin, &lim);
 	}
 	if (d->engine) {
 		engine_set_config(d->engine, next);
@@ -487,6 +513,121 @@ static void healthz(struct http_req *req, void *arg)
 	json_free(&jb);
 }
 
+/* ---- /metrics (doc/metrics.md) ----------------------------------------------------------- */
+
+/* The outbox streams whose depth and oldest entry the scrape reads, by path. */
+static const char *const outbox_streams[MP_COUNT] = {
+	[MP_BOX] = OUTBOX_BOX,
+	[MP_HTTP] = OUTBOX_HTTP,
+};
+
+/* One scrape: the in-process values are set at once, the outboxes' read from Redis (each
+ * read within redis-timeout); the reply goes once the last read answered. A talloc child of
+ * the request, which the reply frees. */
+struct scrape {
+	struct http_req *req;
+	int outstanding;
+	bool redis_failed;
+};
+
+static void scrape_reply(struct scrape *sc)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct http_req *req = sc->req;
+
+	METRIC_SET(redis_up, !sc->redis_failed);
+	if (buf == NULL || metrics_write(buf) < 0) {
+		if (buf)
+			evbuffer_free(buf);
+		http_reply_lit(req, 500, "Internal Server Error", "out of memory\n");
+		return;
+	}
+	http_reply(req, 200, "OK", METRICS_CONTENT_TYPE, evbuffer_pullup(buf, -1),
+		   evbuffer_get_length(buf));
+	evbuffer_free(buf);
+}
+
+struct scrape_read {
+	struct scrape *sc;
+	int path;
+};
+
+static void on_outbox_stat(void *arg, int err, long long len, long long age_ms)
+{
+	struct scrape_read *rd = arg;
+	struct scrape *sc = rd->sc;
+
+	if (err < 0) {
+		sc->redis_failed = true;
+	} else {
+		METRIC_SET1(outbox_depth, rd->path, len);
+		METRIC_SET1(outbox_age, rd->path, age_ms / 1000);
+	}
+	if (--sc->outstanding == 0)
+		scrape_reply(sc);
+}
+
+/* What the modules count themselves, copied into the registry. */
+static void scrape_modules(struct daemon *d)
+{
+	if (d->ch.box) {
+		const struct box_stats *bs = box_stats(d->ch.box);
+
+		METRIC_SET(box_up, box_connected(d->ch.box));
+		METRIC_SET1(box_mo, MBO_RECEIVED, bs->mo_received);
+		METRIC_SET1(box_mo, MBO_ACKED, bs->mo_acked);
+		METRIC_SET1(box_mo, MBO_FAILED_TMP, bs->mo_retry);
+		METRIC_SET1(box_mo, MBO_REPEATED, bs->mo_repeated);
+		METRIC_SET1(box_mt, MBT_QUEUED, bs->mt_queued);
+		METRIC_SET1(box_mt, MBT_SENT, bs->mt_written);
+		METRIC_SET1(box_mt, MBT_ACKED, bs->mt_acked);
+		METRIC_SET1(box_mt, MBT_REFUSED, bs->mt_refused);
+		METRIC_SET1(box_mt, MBT_RETRIED, bs->mt_retried);
+		METRIC_SET1(box_mt, MBT_LOST, bs->mt_lost);
+	}
+	METRIC_SET(build_info, 1);
+	METRIC_SET(start_time, d->started);
+}
+
+static void metrics_cb(struct http_req *req, void *arg)
+{
+	struct daemon *d = arg;
+	struct scrape *sc;
+
+	if (http_req_method(req) != HTTP_REQ_GET && http_req_method(req) != HTTP_REQ_HEAD) {
+		http_reply_error(req, 405, "Method Not Allowed", "use GET");
+		return;
+	}
+	sc = talloc_zero(req, struct scrape);
+	if (sc == NULL) {
+		http_reply_lit(req, 500, "Internal Server Error", "out of memory\n");
+		return;
+	}
+	sc->req = req;
+	scrape_modules(d);
+	/* Held until every read is started, so that one answered at once cannot reply. */
+	sc->outstanding = 1;
+	if (!store_is_up(d->store))
+		sc->redis_failed = true;
+	for (int p = 0; p < MP_COUNT && !sc->redis_failed; p++) {
+		struct scrape_read *rd = talloc_zero(sc, struct scrape_read);
+
+		if (rd == NULL) {
+			sc->redis_failed = true;
+			break;
+		}
+		rd->sc = sc;
+		rd->path = p;
+		sc->outstanding++;
+		if (store_stream_stat(d->store, outbox_streams[p], on_outbox_stat, rd) < 0) {
+			sc->outstanding--;
+			sc->redis_failed = true;
+		}
+	}
+	if (--sc->outstanding == 0)
+		scrape_reply(sc);
+}
+
 /* The countries a check reads neighbours' decisions of: the feed-peers'. */
 static void foreign_countries(struct daemon *d)
 {
@@ -542,6 +683,14 @@ static int start_store(struct daemon *d)
 	return 0;
 }
 
+static void on_gw_log(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	gw_log_drain();
+}
+
 static int start_signals(struct daemon *d)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
@@ -551,6 +700,13 @@ static int start_signals(struct daemon *d)
 	for (i = 0; i < 4; i++) {
 		d->sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
 		if (d->sig[i] == NULL || evsignal_add(d->sig[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	/* libgw's log lines (a box frame it could not unpack, a charset it could not convert)
+	 * come through its pipe and out through ours, as they arrive. */
+	if (gw_log_fd() >= 0) {
+		d->gwlog = event_new(d->base, gw_log_fd(), EV_READ | EV_PERSIST, on_gw_log, d);
+		if (d->gwlog == NULL || event_add(d->gwlog, NULL) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -565,6 +721,10 @@ static void stop(struct daemon *d)
 			event_free(d->sig[i]);
 		d->sig[i] = NULL;
 	}
+	if (d->gwlog)
+		event_free(d->gwlog);
+	d->gwlog = NULL;
+	gw_log_drain();
 	/* The store first: what is pending is answered (-ECANCELED) while the journeys and
 	 * channels that wait for it still exist. */
 	TALLOC_FREE(d->store);
@@ -575,6 +735,7 @@ static void stop(struct daemon *d)
 	TALLOC_FREE(d->ch.sendsms);
 	TALLOC_FREE(d->engine);
 	TALLOC_FREE(d->http);
+	TALLOC_FREE(d->admin);
 	if (d->embed) {
 		redis_embed_stop(d->embed);
 		TALLOC_FREE(d->embed);
@@ -701,12 +862,26 @@ int daemon_run(struct daemon *d)
 			rc = -EADDRNOTAVAIL;
 		}
 	}
+	if (rc == 0) {
+		struct http_limits lim;
+
+		admin_limits_of(d->cfg, &lim);
+		d->admin = http_server_create(d, d->base, d->cfg->admin_host, d->cfg->admin_port,
+					      &lim, err, sizeof(err));
+		if (d->admin == NULL) {
+			LOGP(LOGC_HTTP, LOGL_ERROR, "admin-listen %s: %s", d->cfg->admin_listen, err);
+			rc = -EADDRNOTAVAIL;
+		}
+	}
 	if (rc == 0)
 		rc = start_journeys(d, err, sizeof(err));
 	if (rc == 0) {
 		http_server_route(d->http, "/healthz", false, healthz, d);
-		LOGP(LOGC_MAIN, LOGL_NOTICE, "ceirgw %s ready: http %s, redis %s", PACKAGE_VERSION,
-		     d->cfg->http_listen, store_address(d->store));
+		http_server_route(d->admin, "/metrics", false, metrics_cb, d);
+		http_server_route(d->admin, "/healthz", false, healthz, d);
+		LOGP(LOGC_MAIN, LOGL_NOTICE, "ceirgw %s ready: http %s, admin %s, redis %s",
+		     PACKAGE_VERSION, d->cfg->http_listen, d->cfg->admin_listen,
+		     store_address(d->store));
 		logging_echo_errors(0);
 		event_base_dispatch(d->base);
 		rc = d->exit_code;

@@ -1,5 +1,7 @@
 /* The JSON API: GET /v1/imei/{imei} answers the buyer's check for web sites, apps and
- * partners: {"imei", "status", "tac", "maker", "model", "reported_on", "foreign"}. Keys come
+ * partners: {"imei", "status", "tac", "maker", "model", "reported_on", "foreign"}; errors in
+ * CAMARA's shape {"status", "code", "message"} (CAMARA API Design Guide, "Error responses");
+ * GET /v1/openapi.yaml serves doc/openapi.yaml, built in, which describes it all. Keys come
  * from api-keys-file ("NAME KEY" per line), sent as "Authorization: Bearer KEY" or
  * "X-API-Key: KEY" and compared in constant time. Each key may make api-key-quota requests
  * (counted in Redis by the key's NAME, so every ceirgw process shares the count; the key
@@ -14,9 +16,11 @@
 #include <talloc.h>
 
 #include "channel/http.h"
+#include "channel/openapi.h"
 #include "core/errbuf.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "flow/engine.h"
 #include "store/store.h"
 
@@ -113,6 +117,28 @@ static ssize_t api_path_imei(const char *s, char *out, size_t outsz)
 	return n;
 }
 
+/* An error in CAMARA's shape: status (the HTTP code again), code (CAMARA's name for it) and
+ * message; reason, when not NULL, says more for a code that can have several causes. */
+static void api_error(struct http_req *req, int status, const char *phrase, const char *code,
+		      const char *message, const char *reason)
+{
+	struct json_buf jb;
+
+	json_init(&jb);
+	json_object_begin(&jb);
+	json_key_int(&jb, "status", status);
+	json_key_cstr(&jb, "code", code);
+	json_key_cstr(&jb, "message", message);
+	if (reason)
+		json_key_cstr(&jb, "reason", reason);
+	json_object_end(&jb);
+	http_reply_json(req, status, phrase, &jb);
+	json_free(&jb);
+}
+
+#define api_unavailable(req, message) \
+	api_error(req, 503, "Service Unavailable", "UNAVAILABLE", message, NULL)
+
 struct api_req {
 	struct http_req *req;
 	struct channels *ch;
@@ -129,45 +155,42 @@ static void on_check(void *arg, const struct engine_check *c)
 	struct json_buf jb;
 
 	if (c->err == -EAGAIN) {
-		http_reply_error(req, 503, "Service Unavailable", "the store is unavailable; retry");
+		api_unavailable(req, "the store is unavailable; retry");
 		goto out;
 	}
 	if (strcmp(c->status, "limited") == 0) {
-		http_reply_error(req, 429, "Too Many Requests", "too many checks of this IMEI");
+		api_error(req, 429, "Too Many Requests", "TOO_MANY_REQUESTS",
+			  "too many checks of this IMEI", NULL);
+		goto out;
+	}
+	if (strcmp(c->status, "invalid") == 0) {
+		api_error(req, 400, "Bad Request", "INVALID_ARGUMENT", "not a valid IMEI: see reason",
+			  c->reason);
 		goto out;
 	}
 	json_init(&jb);
 	json_object_begin(&jb);
-	if (strcmp(c->status, "invalid") == 0) {
-		json_key_int(&jb, "status", 400);
-		json_key_cstr(&jb, "error", "invalid_imei");
-		json_key_cstr(&jb, "reason", c->reason);
-		json_key_cstr(&jb, "message", "not a valid IMEI: see reason");
+	json_key_cstr(&jb, "imei", c->imei);
+	json_key_cstr(&jb, "status", c->status);
+	json_key_cstr(&jb, "tac", c->tac);
+	json_key_cstr(&jb, "maker", c->maker);
+	json_key_cstr(&jb, "model", c->model);
+	if (c->date && c->date[0])
+		json_key_cstr(&jb, "reported_on", c->date);
+	/* The neighbours that block it (issue 19), always there: [] for none. An unblock
+	 * abroad takes the country's record out, so each is a block. */
+	json_key_array_begin(&jb, "foreign");
+	for (size_t i = 0; i < c->nforeign; i++) {
+		json_object_begin(&jb);
+		json_key_cstr(&jb, "country", c->foreign[i].country);
+		json_key_cstr(&jb, "status", "blocked");
+		json_key_cstr(&jb, "reason", c->foreign[i].reason);
+		json_key_cstr(&jb, "day", c->foreign[i].day);
 		json_object_end(&jb);
-		http_reply_json(req, 400, "Bad Request", &jb);
-	} else {
-		json_key_cstr(&jb, "imei", c->imei);
-		json_key_cstr(&jb, "status", c->status);
-		json_key_cstr(&jb, "tac", c->tac);
-		json_key_cstr(&jb, "maker", c->maker);
-		json_key_cstr(&jb, "model", c->model);
-		if (c->date && c->date[0])
-			json_key_cstr(&jb, "reported_on", c->date);
-		/* The neighbours that block it (issue 19), always there: [] for none. An unblock
-		 * abroad takes the country's record out, so each is a block. */
-		json_key_array_begin(&jb, "foreign");
-		for (size_t i = 0; i < c->nforeign; i++) {
-			json_object_begin(&jb);
-			json_key_cstr(&jb, "country", c->foreign[i].country);
-			json_key_cstr(&jb, "status", "blocked");
-			json_key_cstr(&jb, "reason", c->foreign[i].reason);
-			json_key_cstr(&jb, "day", c->foreign[i].day);
-			json_object_end(&jb);
-		}
-		json_array_end(&jb);
-		json_object_end(&jb);
-		http_reply_json(req, 200, "OK", &jb);
 	}
+	json_array_end(&jb);
+	json_object_end(&jb);
+	http_reply_json(req, 200, "OK", &jb);
 	json_free(&jb);
 out:
 	talloc_free(a);
@@ -180,17 +203,18 @@ static void on_quota(void *arg, int err, long long count, long long ms_left)
 	char secs[24];
 
 	if (err < 0) {
-		http_reply_error(a->req, 503, "Service Unavailable", "the store is unavailable; retry");
+		api_unavailable(a->req, "the store is unavailable; retry");
 		talloc_free(a);
 		return;
 	}
 	if (count > (long long)q->hits) {
+		METRIC_INC1(refusals, ML_API);
 		/* What is left of the window that started at its first request. */
 		snprintf(secs, sizeof(secs), "%lld",
 			 ms_left > 0 ? (ms_left + 999) / 1000 : (long long)a->window);
 		http_reply_header(a->req, "Retry-After", secs);
-		http_reply_error(a->req, 429, "Too Many Requests",
-				 "this API key's quota (api-key-quota) is used up; see Retry-After");
+		api_error(a->req, 429, "Too Many Requests", "QUOTA_EXCEEDED",
+			  "this API key's quota (api-key-quota) is used up; see Retry-After", NULL);
 		if (count == (long long)q->hits + 1)	/* once per window, not per request */
 			LOGP(LOGC_HTTP, LOGL_NOTICE, "API key %s over its quota of %u in %u s",
 			     a->who, q->hits, q->seconds);
@@ -198,21 +222,21 @@ static void on_quota(void *arg, int err, long long count, long long ms_left)
 		return;
 	}
 	if (engine_check(a->ch->engine, a->imei, a->len, a->who, on_check, a) < 0) {
-		http_reply_error(a->req, 503, "Service Unavailable", "try again");
+		api_unavailable(a->req, "try again");
 		talloc_free(a);
 	}
 }
 
-static void imei_cb(struct http_req *req, void *arg)
+static void imei_cb(struct http_req *req, struct channels *ch)
 {
-	struct channels *ch = arg;
 	const char *auth = http_req_header(req, "Authorization"), *key = NULL, *who;
 	const char *path = http_req_path(req, NULL);
 	struct api_req *a;
 	ssize_t len;
 
 	if (http_req_method(req) != HTTP_REQ_GET) {
-		http_reply_error(req, 405, "Method Not Allowed", "use GET");
+		http_reply_header(req, "Allow", "GET");
+		api_error(req, 405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "use GET", NULL);
 		return;
 	}
 	if (auth && strncmp(auth, "Bearer ", 7) == 0)
@@ -222,13 +246,13 @@ static void imei_cb(struct http_req *req, void *arg)
 	who = api_client(ch->keys, key);
 	if (who == NULL) {
 		http_reply_header(req, "WWW-Authenticate", "Bearer");
-		http_reply_error(req, 401, "Unauthorized",
-				 "an API key is required (Authorization: Bearer KEY)");
+		api_error(req, 401, "Unauthorized", "UNAUTHENTICATED",
+			  "an API key is required (Authorization: Bearer KEY)", NULL);
 		return;
 	}
 	a = talloc_zero(ch->ctx, struct api_req);
 	if (a == NULL) {
-		http_reply_error(req, 503, "Service Unavailable", "try again");
+		api_unavailable(req, "try again");
 		return;
 	}
 	a->req = req;
@@ -237,7 +261,8 @@ static void imei_cb(struct http_req *req, void *arg)
 	len = api_path_imei(path + strlen("/v1/imei/"), a->imei, sizeof(a->imei));
 	if (len <= 0) {
 		talloc_free(a);
-		http_reply_error(req, 400, "Bad Request", "expected /v1/imei/{imei}, 15 digits");
+		api_error(req, 400, "Bad Request", "INVALID_ARGUMENT",
+			  "expected /v1/imei/{imei}, 15 digits", NULL);
 		return;
 	}
 	a->len = (size_t)len;
@@ -246,11 +271,40 @@ static void imei_cb(struct http_req *req, void *arg)
 	    store_limit_hit(ch->store, STORE_LIMIT_API, a->who, strlen(a->who), a->window,
 			    on_quota, a) < 0) {
 		talloc_free(a);
-		http_reply_error(req, 503, "Service Unavailable", "try again");
+		api_unavailable(req, "try again");
 	}
+}
+
+/* The API's own description: no key needed, so that a partner's tools can read it first. */
+static void openapi_cb(struct http_req *req)
+{
+	if (http_req_method(req) != HTTP_REQ_GET && http_req_method(req) != HTTP_REQ_HEAD) {
+		http_reply_header(req, "Allow", "GET, HEAD");
+		api_error(req, 405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "use GET", NULL);
+		return;
+	}
+	/* application/yaml: RFC 9512. It changes only with the binary, but a cache of it
+	 * would outlive an upgrade: no-store, as every reply. */
+	http_reply(req, 200, "OK", "application/yaml", ceirgw_openapi_yaml,
+		   ceirgw_openapi_yaml_len);
+}
+
+/* Everything under /v1/: the API's paths, and CAMARA's NOT_FOUND for any other. */
+static void v1_cb(struct http_req *req, void *arg)
+{
+	size_t len;
+	const char *path = http_req_path(req, &len);
+
+	if (len == strlen("/v1/openapi.yaml") && strcmp(path, "/v1/openapi.yaml") == 0)
+		openapi_cb(req);
+	else if (strncmp(path, "/v1/imei/", strlen("/v1/imei/")) == 0)
+		imei_cb(req, arg);
+	else
+		api_error(req, 404, "Not Found", "NOT_FOUND", "no such resource (see /v1/openapi.yaml)",
+			  NULL);
 }
 
 int channel_api_start(struct channels *ch, struct http_server *hs)
 {
-	return http_server_route(hs, "/v1/imei/", true, imei_cb, ch);
+	return http_server_route_counted(hs, "/v1/", true, v1_cb, ch, MC_API);
 }

@@ -34,6 +34,7 @@
 
 #include "channel/boxproto.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "domain/gsm.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
@@ -325,6 +326,8 @@ static void mo_finish(struct box_mo *req, int nack)
 {
 	struct box *b = req->b;
 
+	METRIC_INC2(requests, req->ussd_op < 0 ? MC_BOX_SMS : MC_BOX_USSD,
+		    nack == ack_success ? MR_OK : nack == ack_failed_tmp ? MR_ERROR : MR_REFUSED);
 	if (b->connected && req->gen == b->gen) {
 		write_ack(b, req->id, req->msg->sms.time, nack);
 		if (nack == ack_failed_tmp)

@@ -27,6 +27,7 @@
 
 #include "channel/http.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "feed/entry.h"
 #include "feed/merkle.h"
 #include "feed/note.h"
@@ -759,7 +760,7 @@ int channel_feed_start(struct channels *ch, struct http_server *hs)
 	LOGP(LOGC_CEIR, LOGL_NOTICE, "feed %s of %s: published under /feed/, a checkpoint "
 	     "every %ld s when entries were added", cfg->feed_origin, cfg->country,
 	     cfg->feed_checkpoint_interval);
-	return http_server_route(hs, "/feed/", true, feed_cb, f);
+	return http_server_route_counted(hs, "/feed/", true, feed_cb, f, MC_FEED);
 }
 
 void feed_status(const struct feed *f, struct feed_stats *out)

@@ -34,6 +34,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 
 /* Limits a client cannot change. 8 KiB of headers is what the common servers allow; a
  * callback of Kannel or an aggregator is a few hundred bytes; the largest form (an SMS of
@@ -103,6 +104,7 @@ struct http_req {
 	bool cache_set;		/* a Cache-Control of the handler's in extra */
 	int status;			/* an error found while parsing, with its reason */
 	const char *reason, *message;
+	int counted;			/* its route's MC_* channel + 1; 0: not counted */
 };
 
 struct http_conn {
@@ -132,6 +134,7 @@ struct route {
 	bool prefix;
 	http_handler cb;
 	void *arg;
+	int counted;	/* ceirgw_requests_total's channel + 1; 0: not counted */
 };
 
 struct http_server {
@@ -384,6 +387,9 @@ static void req_send(struct http_req *r, int code, const char *reason, const cha
 	bool keepalive = r->keepalive && !close_after;
 	int n;
 
+	/* Counted as answered, whether or not the client is still there to read it. */
+	if (r->counted)
+		METRIC_INC2(requests, r->counted - 1, metric_result_of_status(code));
 	if (c == NULL || c->dead) {
 		talloc_free(r);
 		return;
@@ -842,6 +848,7 @@ static void dispatch(struct http_conn *c)
 
 		if (rt->prefix ? strncmp(r->path, rt->path, rt->len) == 0 :
 				 (r->path_len == rt->len && memcmp(r->path, rt->path, rt->len) == 0)) {
+			r->counted = rt->counted;
 			rt->cb(r, rt->arg);
 			return;
 		}
@@ -1413,8 +1420,18 @@ int http_server_route(struct http_server *hs, const char *path, bool prefix, htt
 {
 	if (hs->nroutes == sizeof(hs->routes) / sizeof(hs->routes[0]))
 		return -ENOSPC;
-	hs->routes[hs->nroutes++] = (struct route){ path, strlen(path), prefix, cb, arg };
+	hs->routes[hs->nroutes++] = (struct route){ path, strlen(path), prefix, cb, arg, 0 };
 	return 0;
+}
+
+int http_server_route_counted(struct http_server *hs, const char *path, bool prefix,
+			      http_handler cb, void *arg, int channel)
+{
+	int rc = http_server_route(hs, path, prefix, cb, arg);
+
+	if (rc == 0)
+		hs->routes[hs->nroutes - 1].counted = channel + 1;
+	return rc;
 }
 
 const struct http_server_stats *http_server_stats(const struct http_server *hs)

@@ -48,6 +48,11 @@ typedef void (*http_handler)(struct http_req *req, void *arg);
 int http_server_route(struct http_server *hs, const char *path, bool prefix, http_handler cb,
 		      void *arg);
 
+/* The same, and each reply is counted in ceirgw_requests_total with channel (core/metrics.h:
+ * MC_*) and the result its status says (metric_result_of_status). */
+int http_server_route_counted(struct http_server *hs, const char *path, bool prefix,
+			      http_handler cb, void *arg, int channel);
+
 /* Serves an already connected socket as if accepted (tests and the fuzzer: a socketpair),
  * peer naming the client. Returns 0 or -errno; the server closes fd in every case. */
 int http_server_adopt(struct http_server *hs, int fd, const struct sockaddr *peer,

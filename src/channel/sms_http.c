@@ -13,6 +13,7 @@
 
 #include "channel/http.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "domain/gsm.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
@@ -72,5 +73,5 @@ static void sms_cb(struct http_req *req, void *arg)
 
 int channel_sms_http_start(struct channels *ch, struct http_server *hs)
 {
-	return http_server_route(hs, "/sms", false, sms_cb, ch);
+	return http_server_route_counted(hs, "/sms", false, sms_cb, ch, MC_SMS_HTTP);
 }

@@ -13,6 +13,7 @@
 
 #include "channel/channels.h"
 #include "channel/http.h"
+#include "core/metrics.h"
 #include "domain/msisdn.h"
 #include "domain/msisdn_memo.h"
 #include "flow/engine.h"
@@ -163,5 +164,5 @@ int ussd_format_route(struct channels *ch, struct http_server *hs, const struct 
 		return -ENOMEM;
 	route->ch = ch;
 	route->f = f;
-	return http_server_route(hs, f->path, false, ussd_cb, route);
+	return http_server_route_counted(hs, f->path, false, ussd_cb, route, MC_USSD_HTTP);
 }

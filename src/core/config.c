@@ -4,6 +4,7 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <talloc.h>
 #include <unistd.h>
 
 #include "gwlib/gwlib.h"
 
+#include "core/config_scan.h"
+#include "core/gw.h"
 #include "core/redis_url.h"
 
 enum config_type {
@@ -37,6 +41,7 @@ enum config_type {
 	CT_TLVTYPE,	/* octetstring or integer: an smpp-tlv group's type */
 	CT_ALLOW,	/* an address list in Kannel's box-allow-ip style */
 	CT_VERIFY,	/* id, otp or id+otp: what a report's owner proves (issue 18) */
+	CT_LOGFMT,	/* text or json */
 };
 
 struct config_var {
@@ -88,6 +93,9 @@ static const struct config_var vars[] = {
 	    "country (ISO 3166 alpha-2) of numbers written without a country code"),
 	VAR("log-file", CT_PATH, log_file, NULL, "log file; unset: standard error"),
 	VAR("log-level", CT_LEVEL, log_level_name, "info", "debug, info, notice, warn or error"),
+	VAR("log-format", CT_LOGFMT, log_format_name, "text",
+	    "text (one line per event) or json (one JSON object per line: time, level, "
+	    "program, pid, component, message), for log shippers"),
 	VAR("redis-server", CT_PATH, redis_server, CEIRGW_REDIS_SERVER,
 	    "redis-server program started for the embedded default"),
 	INT("redis-timeout", redis_timeout, "1000", 100, 60000,
@@ -455,7 +463,8 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 		       size_t errsz)
 {
 	char **val = slot(cfg, v);
-	const char *where = cfg->path ? cfg->path : "built-in default";
+	const char *where = cfg->var_where[v - vars] ? cfg->var_where[v - vars] :
+			    cfg->path ? cfg->path : "built-in default";
 	const char *why = NULL;
 	struct redis_url url;
 	char host[256];
@@ -505,6 +514,10 @@ static int check_value(struct ceirgw_config *cfg, const struct config_var *v, ch
 	case CT_LEVEL:
 		if (logging_level_parse(*val, &cfg->log_level) < 0)
 			why = "expected debug, info, notice, warn or error";
+		break;
+	case CT_LOGFMT:
+		if (logging_format_parse(*val, &cfg->log_format) < 0)
+			why = "expected text or json";
 		break;
 	case CT_INT: {
 		char *end;
@@ -726,10 +739,309 @@ static int read_peers(struct ceirgw_config *cfg, Cfg *gwcfg, const char *path, c
 	return rc;
 }
 
+/* The edit distance of a and b (both at most 64 bytes), for "did you mean". */
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned row[65], i, j, prev, tmp;
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 64 || lb > 64)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* The known variable nearest to name (at most two edits away), or NULL. */
+static const char *nearest(const char *name, bool peer)
+{
+	const char *best = NULL;
+	unsigned d, bestd = 3;
+	size_t i, n = peer ? NPEER_VARS : NVARS;
+
+	for (i = 0; i < n; i++) {
+		const char *known = peer ? peer_vars[i] : vars[i].name;
+
+		if ((d = distance(name, known)) < bestd) {
+			bestd = d;
+			best = known;
+		}
+	}
+	return best;
+}
+
+static bool known_var(const char *name, bool peer)
+{
+	size_t i;
+
+	if (strcmp(name, "group") == 0)
+		return true;
+	for (i = 0; i < (peer ? NPEER_VARS : NVARS); i++)
+		if (strcmp(name, peer ? peer_vars[i] : vars[i].name) == 0)
+			return true;
+	return false;
+}
+
+/* "line N", or "FILE:N" when the first is in another file than the second. */
+static const char *first_at(char *buf, size_t sz, const struct cfgscan_var *first,
+			    const struct cfgscan_var *second)
+{
+	if (strcmp(first->file, second->file) == 0)
+		snprintf(buf, sz, "line %u", first->line);
+	else
+		snprintf(buf, sz, "%s:%u", first->file, first->line);
+	return buf;
+}
+
+/* ceirgw's groups in the scan: one ceirgw group, each variable known and set once (also in
+ * feed-peer groups), each named at its own line; records where each variable was set. libgw
+ * would take a repeated one silently (the last wins) and name an unknown one at the group's
+ * end: it checks a group's variables only when the group is complete. */
+static int check_groups(struct ceirgw_config *cfg, const struct cfgscan *scan,
+			const struct cfgscan_group **ceirgw, char *err, size_t errsz)
+{
+	char at[PATH_MAX + 32];
+
+	*ceirgw = NULL;
+	for (size_t g = 0; g < scan->ngroups; g++) {
+		const struct cfgscan_group *grp = &scan->groups[g];
+		const struct cfgscan_var *gv = cfgscan_get(grp, "group");
+		bool peer;
+
+		if (grp->name == NULL)
+			continue;	/* libgw says what is wrong */
+		if (strcmp(grp->name, "ceirgw") != 0 && strcmp(grp->name, "feed-peer") != 0) {
+			if (distance(grp->name, "ceirgw") <= 2 || distance(grp->name, "feed-peer") <= 2) {
+				snprintf(err, errsz, "%s:%u: group = %.64s: not a group ceirgw or "
+					 "Kannel knows (did you mean %s?)", gv->file, gv->line,
+					 grp->name, distance(grp->name, "ceirgw") <= 2 ? "ceirgw" :
+					 "feed-peer");
+				return -EINVAL;
+			}
+			continue;
+		}
+		peer = strcmp(grp->name, "feed-peer") == 0;
+		if (!peer && *ceirgw) {
+			snprintf(err, errsz, "%s:%u: a second group = ceirgw (the first at %s)",
+				 gv->file, gv->line, first_at(at, sizeof(at), cfgscan_get(*ceirgw,
+				 "group"), gv));
+			return -EINVAL;
+		}
+		if (!peer)
+			*ceirgw = grp;
+		for (size_t i = 0; i < grp->nvars; i++) {
+			const struct cfgscan_var *v = &grp->vars[i];
+			const char *near;
+
+			if (!known_var(v->name, peer)) {
+				near = nearest(v->name, peer);
+				snprintf(err, errsz, "%s:%u: '%.64s' is not a variable of group = %s%s%s%s",
+					 v->file, v->line, v->name, grp->name,
+					 near ? " (did you mean " : "", near ? near : "",
+					 near ? "?)" : "");
+				return -EINVAL;
+			}
+			for (size_t j = 0; j < i; j++) {
+				if (strcmp(grp->vars[j].name, v->name) == 0) {
+					snprintf(err, errsz, "%s:%u: %s is set twice (first at %s)",
+						 v->file, v->line, v->name,
+						 first_at(at, sizeof(at), &grp->vars[j], v));
+					return -EINVAL;
+				}
+			}
+			for (size_t k = 0; !peer && k < NVARS; k++) {
+				if (strcmp(v->name, vars[k].name) == 0 &&
+				    (cfg->var_where[k] = cfgscan_where(cfg, v)) == NULL)
+					return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static size_t var_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NVARS && strcmp(vars[i].name, name) != 0; i++)
+		;
+	assert(i < NVARS);
+	return i;
+}
+
+/* Sets the variable name from a Kannel group's value v (the ceirgw group did not set it). */
+static int take_from(struct ceirgw_config *cfg, const char *name, const char *value,
+		     const char *group, const struct cfgscan_var *v)
+{
+	size_t i = var_index(name);
+
+	talloc_free(*slot(cfg, &vars[i]));
+	*slot(cfg, &vars[i]) = talloc_strdup(cfg, value);
+	cfg->var_where[i] = cfgscan_where(cfg, v);
+	cfg->var_note[i] = talloc_asprintf(cfg, "from group = %s's %s, %s:%u", group, v->name,
+					   v->file, v->line);
+	return *slot(cfg, &vars[i]) && cfg->var_where[i] && cfg->var_note[i] ? 0 : -ENOMEM;
+}
+
+static const struct cfgscan_group *first_group(const struct cfgscan *scan, const char *name)
+{
+	for (size_t g = 0; g < scan->ngroups; g++)
+		if (scan->groups[g].name && strcmp(scan->groups[g].name, name) == 0)
+			return &scan->groups[g];
+	return NULL;
+}
+
+/* The box port from kannel.conf's core group: bearerbox's smsbox-port, on the smsbox group's
+ * bearerbox-host (127.0.0.1 without one), when the ceirgw group sets neither bearerbox nor
+ * sendsms-url (the HTTP way through smsbox). */
+static int kannel_box(struct ceirgw_config *cfg, const struct cfgscan *scan,
+		      const struct cfgscan_group *mine, char *err, size_t errsz)
+{
+	const struct cfgscan_group *core = first_group(scan, "core");
+	const struct cfgscan_group *smsbox = first_group(scan, "smsbox");
+	const struct cfgscan_var *port, *host, *ssl;
+	char value[600];
+
+	if (core == NULL || (port = cfgscan_get(core, "smsbox-port")) == NULL)
+		return 0;
+	if (mine && (cfgscan_get(mine, "bearerbox") || cfgscan_get(mine, "sendsms-url")))
+		return 0;
+	ssl = cfgscan_get(core, "smsbox-port-ssl");
+	if (ssl && (strcasecmp(ssl->value, "true") == 0 || strcasecmp(ssl->value, "yes") == 0 ||
+		    strcmp(ssl->value, "1") == 0)) {
+		snprintf(err, errsz, "%s:%u: smsbox-port-ssl = %.16s: ceirgw's box connection has "
+			 "no TLS; set bearerbox in group = ceirgw to a plain box port", ssl->file,
+			 ssl->line, ssl->value);
+		return -EINVAL;
+	}
+	host = smsbox ? cfgscan_get(smsbox, "bearerbox-host") : NULL;
+	if (strlen(port->value) > 16 || (host && strlen(host->value) > 512)) {
+		snprintf(err, errsz, "%s:%u: %s is too long", port->file, port->line, port->name);
+		return -EINVAL;
+	}
+	snprintf(value, sizeof(value), strchr(host ? host->value : "", ':') ? "[%s]:%s" : "%s:%s",
+		 host ? host->value : "127.0.0.1", port->value);
+	return take_from(cfg, "bearerbox", value, "core", port);
+}
+
+/* SMPP 3.4's tags of the two USSD TLVs (5.3.2.44 ussd_service_op; its_session_info 5.3.2.43). */
+static const struct {
+	long tag;
+	const char *var;	/* ceirgw's name for it */
+} ussd_tlvs[] = {
+	{ 0x0501, "ussd-op-tlv" },
+	{ 0x1383, "ussd-session-tlv" },
+};
+
+/* The USSD TLVs from kannel.conf's smpp-tlv groups, found by their tags: their names, and
+ * their one type, which is how bearerbox turns what ceirgw writes into octets (an
+ * octetstring's byte written to an integer TLV arrives as 0). A ceirgw group that sets
+ * either must agree with them. */
+static int kannel_tlvs(struct ceirgw_config *cfg, const struct cfgscan *scan,
+		       const struct cfgscan_group *mine, char *err, size_t errsz)
+{
+	const struct cfgscan_var *type = NULL, *mine_type;
+	char at[PATH_MAX + 32];
+
+	for (size_t t = 0; t < sizeof(ussd_tlvs) / sizeof(ussd_tlvs[0]); t++) {
+		const struct cfgscan_var *name = NULL, *set;
+
+		for (size_t g = 0; g < scan->ngroups; g++) {
+			const struct cfgscan_group *grp = &scan->groups[g];
+			const struct cfgscan_var *tag, *n, *ty;
+			char *end;
+			long tagv;
+
+			if (grp->name == NULL || strcmp(grp->name, "smpp-tlv") != 0 ||
+			    (tag = cfgscan_get(grp, "tag")) == NULL ||
+			    (n = cfgscan_get(grp, "name")) == NULL)
+				continue;
+			errno = 0;
+			tagv = strtol(tag->value, &end, 0);
+			if (errno || *end != '\0' || tagv != ussd_tlvs[t].tag)
+				continue;
+			if (name && strcmp(name->value, n->value) != 0) {
+				snprintf(err, errsz, "%s:%u: smpp-tlv tag %s is named %.64s here and "
+					 "%.64s at %s: ceirgw reads one name (%s)", n->file, n->line,
+					 tag->value, n->value, name->value,
+					 first_at(at, sizeof(at), name, n), ussd_tlvs[t].var);
+				return -EINVAL;
+			}
+			name = n;
+			if ((ty = cfgscan_get(grp, "type")) == NULL)
+				continue;
+			if (strcasecmp(ty->value, "octetstring") != 0 &&
+			    strcasecmp(ty->value, "integer") != 0) {
+				snprintf(err, errsz, "%s:%u: smpp-tlv %.64s: type = %.32s: ceirgw writes "
+					 "the USSD TLVs as octetstring or integer", ty->file, ty->line,
+					 n->value, ty->value);
+				return -EINVAL;
+			}
+			if (type && strcasecmp(type->value, ty->value) != 0) {
+				snprintf(err, errsz, "%s:%u: smpp-tlv %.64s: type = %.32s, but type = "
+					 "%.32s at %s: ceirgw writes both USSD TLVs with one type "
+					 "(ussd-tlv-type)", ty->file, ty->line, n->value, ty->value,
+					 type->value, first_at(at, sizeof(at), type, ty));
+				return -EINVAL;
+			}
+			type = ty;
+		}
+		if (name == NULL)
+			continue;
+		set = mine ? cfgscan_get(mine, ussd_tlvs[t].var) : NULL;
+		if (set && strcmp(set->value, name->value) != 0) {
+			snprintf(err, errsz, "%s:%u: %s = %.64s, but the smpp-tlv with tag 0x%04lx is "
+				 "named %.64s at %s: bearerbox passes it under that name",
+				 set->file, set->line, set->name, set->value, ussd_tlvs[t].tag,
+				 name->value, first_at(at, sizeof(at), name, set));
+			return -EINVAL;
+		}
+		if (set == NULL && take_from(cfg, ussd_tlvs[t].var, name->value, "smpp-tlv",
+					     name) < 0)
+			return -ENOMEM;
+	}
+	if (type == NULL)
+		return 0;
+	mine_type = mine ? cfgscan_get(mine, "ussd-tlv-type") : NULL;
+	if (mine_type && strcasecmp(mine_type->value, type->value) != 0) {
+		snprintf(err, errsz, "%s:%u: ussd-tlv-type = %.32s, but the smpp-tlv groups say "
+			 "type = %.32s at %s: ceirgw would write ussd_service_op as bearerbox does "
+			 "not read it (remove ussd-tlv-type: it is taken from kannel.conf)",
+			 mine_type->file, mine_type->line, mine_type->value, type->value,
+			 first_at(at, sizeof(at), type, mine_type));
+		return -EINVAL;
+	}
+	if (mine_type == NULL) {
+		char lower[16];
+		size_t i;
+
+		for (i = 0; i + 1 < sizeof(lower) && type->value[i]; i++)
+			lower[i] = (char)tolower((unsigned char)type->value[i]);
+		lower[i] = '\0';
+		return take_from(cfg, "ussd-tlv-type", lower, "smpp-tlv", type);
+	}
+	return 0;
+}
+
 /* Reads the ceirgw group of path into cfg. Returns 0 or -EINVAL with err filled. */
 static int read_file(struct ceirgw_config *cfg, const char *path, char *err, size_t errsz)
 {
 	static int hooks_added;
+	const struct cfgscan_group *mine;
+	struct cfgscan *scan;
 	Octstr *name;
 	CfgGroup *grp;
 	Cfg *gwcfg;
@@ -740,6 +1052,16 @@ static int read_file(struct ceirgw_config *cfg, const char *path, char *err, siz
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
+	scan = cfgscan_read(cfg, path, err, errsz);
+	if (scan == NULL)
+		return -EINVAL;
+	rc = check_groups(cfg, scan, &mine, err, errsz);
+	if (rc < 0) {
+		talloc_free(scan);
+		if (rc == -ENOMEM)
+			snprintf(err, errsz, "%s: out of memory", path);
+		return rc;
+	}
 	if (!hooks_added) {
 		cfg_add_hooks((void *)allowed_in_group, (void *)single_group);
 		hooks_added = 1;
@@ -747,16 +1069,30 @@ static int read_file(struct ceirgw_config *cfg, const char *path, char *err, siz
 	name = octstr_create(path);
 	gwcfg = cfg_create(name);
 	octstr_destroy(name);
-	if (cfg_read(gwcfg) < 0) {
+	rc = cfg_read(gwcfg);
+	gw_log_drain();		/* libgw's reason, before ours */
+	if (rc < 0) {
 		snprintf(err, errsz, "%s: not a valid configuration (libgw's error above names the line)",
 			 path);
 		cfg_destroy(gwcfg);
+		talloc_free(scan);
 		return -EINVAL;
 	}
+	rc = 0;
 	grp = cfg_get_single_group(gwcfg, octstr_imm("ceirgw"));
+	if (grp == NULL && first_group(scan, "core")) {
+		/* kannel.conf itself, most likely. */
+		snprintf(err, errsz, "%s: no 'group = ceirgw' in the file; bearerbox refuses one in "
+			 "its kannel.conf: write it in a file of its own that starts with include = "
+			 "\"%s\" (doc/kannel.md)", path, cfg->path);
+		cfg_destroy(gwcfg);
+		talloc_free(scan);
+		return -EINVAL;
+	}
 	if (grp == NULL) {
 		snprintf(err, errsz, "%s: no 'group = ceirgw' in the file", path);
 		cfg_destroy(gwcfg);
+		talloc_free(scan);
 		return -EINVAL;
 	}
 	for (i = 0; i < NVARS; i++) {
@@ -773,7 +1109,12 @@ static int read_file(struct ceirgw_config *cfg, const char *path, char *err, siz
 	}
 	if (rc == 0)
 		rc = read_peers(cfg, gwcfg, path, err, errsz);
+	if (rc == 0)
+		rc = kannel_box(cfg, scan, mine, err, errsz);
+	if (rc == 0)
+		rc = kannel_tlvs(cfg, scan, mine, err, errsz);
 	cfg_destroy(gwcfg);
+	talloc_free(scan);
 	if (rc == -ENOMEM)
 		snprintf(err, errsz, "%s: out of memory", path);
 	return rc;
@@ -796,6 +1137,10 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	size_t i;
 
 	if (cfg == NULL)
+		goto oom;
+	cfg->var_where = talloc_zero_array(cfg, char *, NVARS);
+	cfg->var_note = talloc_zero_array(cfg, char *, NVARS);
+	if (cfg->var_where == NULL || cfg->var_note == NULL)
 		goto oom;
 	for (i = 0; i < NVARS; i++) {
 		if (vars[i].def && (*slot(cfg, &vars[i]) = talloc_strdup(cfg, vars[i].def)) == NULL)
@@ -821,6 +1166,22 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 		if ((cfg->base_dir = talloc_strdup(cfg, cwd)) == NULL)
 			goto oom;
 	}
+	if (ov) {
+		/* What the command line sets is no longer the file's. */
+		const char *const given[][2] = {
+			{ "redis", ov->redis ? ov->redis : ov->redis_cluster },
+			{ "redis-cluster", ov->redis ? ov->redis : ov->redis_cluster },
+			{ "http-listen", ov->http_listen }, { "bearerbox", ov->bearerbox },
+			{ "log-level", ov->log_level },
+		};
+
+		for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+			if (given[i][1]) {
+				cfg->var_where[var_index(given[i][0])] = NULL;
+				cfg->var_note[var_index(given[i][0])] = NULL;
+			}
+		}
+	}
 	if (ov && (ov->redis || ov->redis_cluster)) {
 		/* One on the command line replaces either in the file. */
 		talloc_free(cfg->redis);
@@ -830,6 +1191,7 @@ struct ceirgw_config *config_load(void *ctx, const char *path, const struct conf
 	if (ov && (set_override(cfg, &cfg->redis, ov->redis) < 0 ||
 		   set_override(cfg, &cfg->redis_cluster, ov->redis_cluster) < 0 ||
 		   set_override(cfg, &cfg->http_listen, ov->http_listen) < 0 ||
+		   set_override(cfg, &cfg->admin_listen, ov->admin_listen) < 0 ||
 		   set_override(cfg, &cfg->bearerbox, ov->bearerbox) < 0 ||
 		   set_override(cfg, &cfg->log_level_name, ov->log_level) < 0))
 		goto oom;
@@ -890,17 +1252,38 @@ fail:
 void config_dump(const struct ceirgw_config *cfg, FILE *out)
 {
 	const char *const *val;
+	char *kyc;
 	size_t i;
 
 	fprintf(out, "# %s\n", cfg->path ? cfg->path : "built-in defaults");
 	for (i = 0; i < NVARS; i++) {
+		const char *name = vars[i].name;
+
 		val = (const char *const *)((const char *)cfg + vars[i].offset);
 		if (vars[i].type == CT_SECRET && *val)
-			fprintf(out, "%s = (set)\n", vars[i].name);
+			fprintf(out, "%s = (set)\n", name);
 		else if ((vars[i].type == CT_REDIS || vars[i].type == CT_CLUSTER) && *val &&
 			 strchr(*val, '@'))
-			fprintf(out, "%s = (set, with a password)\n", vars[i].name);
+			fprintf(out, "%s = (set, with a password)\n", name);
+		else if (cfg->var_note[i])
+			fprintf(out, "%s = %s (%s)\n", name, *val ? *val : "(unset)",
+				cfg->var_note[i]);
+		else if (*val == NULL && (strcmp(name, "flows-dir") == 0 ||
+					  strcmp(name, "templates-dir") == 0))
+			fprintf(out, "%s = %s (shipped)\n", name,
+				config_default_dir(name[0] == 'f' ? "flows" : "templates"));
+		else if (*val && strcmp(name, "tac-file") == 0 && cfg->var_where[i] == NULL &&
+			 strcmp(*val, config_default_tac_file()) == 0)
+			fprintf(out, "%s = %s (shipped)\n", name, *val);
+		else if (*val == NULL && strcmp(name, "kyc-key-file") == 0 &&
+			 (kyc = config_kyc_key_file(NULL, cfg)) != NULL) {
+			fprintf(out, "%s = %s (in data-dir, for the embedded Redis; made on first "
+				"start)\n", name, kyc);
+			talloc_free(kyc);
+		} else if (*val == NULL && strcmp(name, "redis") == 0 && cfg->redis_cluster == NULL)
+			fprintf(out, "%s = (unset: ceirgw starts its own redis-server in %s)\n", name,
+				cfg->data_dir);
 		else
-			fprintf(out, "%s = %s\n", vars[i].name, *val ? *val : "(unset)");
+			fprintf(out, "%s = %s\n", name, *val ? *val : "(unset)");
 	}
 }

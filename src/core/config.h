@@ -1,6 +1,8 @@
 /* ceirgw's configuration: a `group = ceirgw` in Kannel's configuration syntax, read with
  * libgw's cfg module (so it can sit in, or beside, kannel.conf), then the command-line
- * overrides. One table lists every variable with its type and default (config.c). */
+ * overrides. One table lists every variable with its type and default (config.c). Read from
+ * kannel.conf itself, the box port and the USSD TLVs come from Kannel's own groups (core,
+ * smsbox, smpp-tlv) unless the ceirgw group sets them, and must agree when it does. */
 #ifndef CEIRGW_CORE_CONFIG_H
 #define CEIRGW_CORE_CONFIG_H
 
@@ -57,6 +59,7 @@ struct ceirgw_config {
 	char *default_region;	/* ISO 3166 alpha-2, for numbers typed without '+' */
 	char *log_file;		/* absolute, or NULL for stderr */
 	char *log_level_name;
+	char *log_format_name;	/* text or json */
 	char *redis_cluster;	/* Redis Cluster seed nodes (redis_seeds_parse); exclusive with
 				 * redis */
 	char *redis_replicas_ack_s, *redis_replicas_timeout_s;
@@ -99,6 +102,11 @@ struct ceirgw_config {
 	struct config_peer *peers;	/* the feed-peer groups */
 	size_t npeers;
 
+	/* Per variable of the table (config.c), in its order: where the file set it
+	 * ("FILE:LINE"), and where a value came from other than the ceirgw group (a kannel.conf
+	 * group's, for --check-config); NULL when neither. */
+	char **var_where, **var_note;
+
 	/* Parsed from the strings above. */
 	char http_host[256];
 	int http_port;
@@ -109,6 +117,7 @@ struct ceirgw_config {
 	struct config_allow http_allow_ip;
 	struct config_rate api_key_quota;
 	enum log_level log_level;
+	enum log_format log_format;
 	long pairing_bucket_digits;	/* see doc/redis-keys.md */
 	long redis_timeout;		/* ms: the store's command timeout */
 	long redis_replicas_ack;	/* WAIT for this many replicas before "accepted" */
@@ -132,6 +141,7 @@ struct config_overrides {
 	const char *redis;
 	const char *redis_cluster;	/* either replaces both of the file's */
 	const char *http_listen;
+	const char *admin_listen;
 	const char *bearerbox;
 	const char *log_level;
 };

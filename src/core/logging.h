@@ -1,4 +1,5 @@
-/* Logging: one line per event, a level and a subsystem on each, to stderr or a file.
+/* Logging: one line per event, a level and a subsystem on each, to stderr or a file, as text
+ * or as one JSON object per line (log-format, for log shippers).
  * Callers pass MSISDNs through msisdn_mask() first: logs never carry a full MSISDN, a
  * national ID, a PIN or an OTP. */
 #ifndef CEIRGW_CORE_LOGGING_H
@@ -9,13 +10,22 @@
 enum log_level { LOGL_DEBUG = 0, LOGL_INFO, LOGL_NOTICE, LOGL_WARN, LOGL_ERROR };
 
 enum log_cat { LOGC_MAIN = 0, LOGC_CONFIG, LOGC_HTTP, LOGC_STORE, LOGC_DOMAIN, LOGC_KBOX,
-	LOGC_FLOW, LOGC_CEIR, LOGC__COUNT };
+	LOGC_FLOW, LOGC_CEIR, LOGC_GW, LOGC__COUNT };
+
+/* The text line, or one JSON object per line: {"time", "level", "program", "pid",
+ * "component", "message"}. */
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
 /* Sets the program name printed on each line and the lowest level printed; libevent's own
  * messages come through here from then on. */
 void logging_setup(const char *ident, enum log_level level);
 void logging_set_level(enum log_level level);
 enum log_level logging_level(void);
+
+void logging_set_format(enum log_format format);
+
+/* Format by name ("text" or "json"). Returns 0 or -EINVAL. */
+int logging_format_parse(const char *name, enum log_format *out);
 
 /* Appends to path from now on (NULL: back to stderr). Returns 0 or -errno; on failure the
  * old destination stays. */

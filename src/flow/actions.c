@@ -22,6 +22,7 @@
 #include <talloc.h>
 
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "domain/imei.h"
 #include "domain/kyc.h"
 #include "domain/report.h"
@@ -148,6 +149,7 @@ struct rate_step {
 	struct run *r;
 	next_fn next;
 	unsigned hits;
+	int metric;		/* ML_*: the setting that counts it, for ceirgw_refusals_total */
 	const char *what;	/* limit.<what>: the text that names what was counted */
 	enum flow_outcome limited;	/* the action's "limited" */
 };
@@ -166,6 +168,7 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 	struct run *r = rs->r;
 	next_fn next = rs->next;
 	unsigned hits = rs->hits;
+	int metric = rs->metric;
 	enum flow_outcome limited = rs->limited;
 	char key[40];
 
@@ -177,6 +180,7 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 	}
 	if (count > (long long)hits) {
 		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited (%s)", r->tag, key + 6);
+		METRIC_INC1(refusals, metric);
 		/* The refusal says what was counted and when it ends (issue 15). */
 		minutes_of(r, ms_left);
 		run_render_key(r, key, r->what, sizeof(r->what));
@@ -185,6 +189,17 @@ static void on_rate(void *arg, int err, long long count, long long ms_left)
 	}
 	next(r);
 }
+
+/* The setting each kind of limit is configured by (store.h's enum store_limit). */
+static const int rate_metric[] = {
+	[STORE_LIMIT_CHECK] = ML_CHECK,
+	[STORE_LIMIT_REPORT] = ML_REPORT,
+	[STORE_LIMIT_VERIFY] = ML_VERIFY,
+	[STORE_LIMIT_UNBLOCK] = ML_UNBLOCK,
+	[STORE_LIMIT_RESEND] = ML_RESEND,
+	[STORE_LIMIT_API] = ML_API,
+	[STORE_LIMIT_OTP] = ML_OTP,
+};
 
 /* Counts a hit of the caller on the limit kind against rate; goes on with next, or
  * finishes limited with {what} (the text limit.<what>) and {minutes} set. */
@@ -201,6 +216,7 @@ static void rate(struct run *r, enum store_limit kind, const struct config_rate 
 	rs->r = r;
 	rs->next = next;
 	rs->hits = rt->hits;
+	rs->metric = rate_metric[kind];
 	rs->what = what;
 	rs->limited = limited;
 	rc = store_limit_hit(r->e->st, kind, r->msisdn, strlen(r->msisdn), rt->seconds, on_rate,
@@ -1081,11 +1097,12 @@ static void report_enqueued(void *arg, int err, const char *id, size_t len, bool
 	struct store_kv kv[1] = { { "request_entry", 13, id, len } };
 	int rc;
 
-	(void)changed;
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
+	if (changed)	/* a repeat answers the first entry: queued once, counted once */
+		METRIC_INC1(ceir_enqueued, MK_BLOCK);
 	if (r->e->sms.outbox && r->e->sms.send) {
 		char text[1024];
 		int n;
@@ -1620,11 +1637,12 @@ static void unblock_enqueued(void *arg, int err, const char *id, size_t len, boo
 	struct store_kv kv[1] = { { "unblock_entry", 13, id, len } };
 	int rc;
 
-	(void)changed;
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
+	if (changed)
+		METRIC_INC1(ceir_enqueued, MK_UNBLOCK);
 	rc = store_report_transition(r->e->st, r->s.imei, REPORT_EV_UNBLOCK_REQUEST, kv, 1,
 				     unblock_done, r);
 	if (rc < 0)
@@ -2094,6 +2112,8 @@ static void act_owner_caller(struct run *r)
 void actions_run(struct run *r, enum flow_action a)
 {
 	r->action = a;
+	if (a < FA_COUNT)
+		METRIC_INC1(actions_started, a);
 	switch (a) {
 	case FA_CHECK: act_check(r); break;
 	case FA_HANDSETS: act_handsets(r); break;

@@ -11,6 +11,7 @@
 #include <talloc.h>
 
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "domain/imei.h"
 #include "domain/report.h"
 #include "feed/entry.h"
@@ -182,11 +183,15 @@ static void result_on_transition(void *arg, int err, const char *state, size_t l
 		return;
 	}
 	if (changed) {
+		METRIC_INC1(ceir_results, rc->unblock_rejected ? MCR_UNBLOCK_REJECTED :
+			    strcmp(rc->result, "blocked") == 0 ? MCR_BLOCKED :
+			    strcmp(rc->result, "unblocked") == 0 ? MCR_UNBLOCKED : MCR_REJECTED);
 		LOGP(LOGC_CEIR, LOGL_NOTICE, "report %s: %s%s%s", run_ref_log(rc->r), rc->result,
 		     rc->reason[0] ? ": " : "", rc->reason);
 		if (!rc->queued)
 			result_notify(rc);
 	} else {
+		METRIC_INC1(ceir_results, MCR_UNCHANGED);
 		LOGP(LOGC_CEIR, LOGL_INFO, "report %s: result %s changes nothing (a repeat)",
 		     run_ref_log(rc->r), rc->result);
 	}
@@ -207,8 +212,9 @@ static void result_on_report(void *arg, int err, const struct store_kv *kv, size
 		return;
 	}
 	if (!run_report_fields(r, kv, n)) {
+		METRIC_INC1(ceir_results, MCR_INVALID);
 		LOGP(LOGC_CEIR, LOGL_WARN, "result for report %s: no such open report; dropped",
-		     r->s.ref);
+		     run_ref_log(r));
 		result_end(rc, 0);
 		return;
 	}
@@ -280,6 +286,7 @@ static void result_on_ref(void *arg, int err, const void *imei, size_t len, bool
 		return;
 	}
 	if (!found || len != 15) {
+		METRIC_INC1(ceir_results, MCR_INVALID);
 		LOGP(LOGC_CEIR, LOGL_WARN, "result for unknown report %s; dropped",
 		     run_ref_log(rc->r));
 		result_end(rc, 0);
@@ -316,8 +323,10 @@ int engine_ceir_result(struct engine *e, const char *ref, size_t reflen, const c
 	if (!ref_valid(ref, reflen) ||
 	    !((rlen == 7 && memcmp(result, "blocked", 7) == 0) ||
 	      (rlen == 9 && memcmp(result, "unblocked", 9) == 0) ||
-	      (rlen == 8 && memcmp(result, "rejected", 8) == 0)))
+	      (rlen == 8 && memcmp(result, "rejected", 8) == 0))) {
+		METRIC_INC1(ceir_results, MCR_INVALID);
 		return -EINVAL;
+	}
 	r = run_new(e, &ceir_ops, EC_NONE, "");
 	if (r == NULL)
 		return -ENOMEM;

@@ -18,6 +18,7 @@
 #include <talloc.h>
 
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "domain/imei.h"
 #include "domain/kyc.h"
 #include "domain/msisdn.h"
@@ -71,6 +72,9 @@ void run_reply(struct run *r, const char *text, size_t len, bool end)
 
 	if (r->temporary)
 		r->e->stats.outcomes_unavailable++;
+	if (r->cb && (r->ch == EC_USSD || r->ch == EC_SMS))
+		METRIC_INC2(journey_replies, r->ch == EC_USSD ? MJ_USSD : MJ_SMS,
+			    r->temporary ? MA_UNAVAILABLE : MA_OK);
 	if (r->cb)
 		r->cb(r->arg, &rep);
 	talloc_free(r);
@@ -82,6 +86,26 @@ void run_noop_done(void *arg, int err)
 	(void)err;
 }
 
+/* Counts an action's end, and the lock-outs and the line's limit among its refusals (the
+ * rate limits are counted where they are checked: actions.c's on_rate). */
+static void count_outcome(enum flow_outcome o)
+{
+	METRIC_INC2(actions_completed, flow_outcome_action(o), flow_outcome_index(o));
+	switch (o) {
+	case KYC_LOCKED:
+	case OTP_CHECK_LOCKED:
+	case OTP_SEND_LOCKED:
+	case UNBLOCK_LOCKED:
+		METRIC_INC1(refusals, ML_LOCKOUT);
+		break;
+	case OTP_SEND_LINE_LIMITED:
+		METRIC_INC1(refusals, ML_OTP_LINE);
+		break;
+	default:
+		break;
+	}
+}
+
 void run_finish(struct run *r, enum flow_outcome o)
 {
 	if (flow_outcome_action(o) != r->action) {
@@ -91,17 +115,20 @@ void run_finish(struct run *r, enum flow_outcome o)
 		run_finish_unavailable(r);
 		return;
 	}
+	count_outcome(o);
 	r->ops->outcome(r, o);
 }
 
 void run_finish_unavailable(struct run *r)
 {
 	int i = r->action < FA_COUNT ? run_outcome_index(r->action, "unavailable") : -1;
+	enum flow_outcome o;
 
 	r->temporary = true;
 	/* An action with no "unavailable" (none that uses the store) takes its first outcome. */
-	r->ops->outcome(r, (enum flow_outcome)FLOW_OUTCOME(r->action < FA_COUNT ? r->action : 0,
-							   i < 0 ? 0 : i));
+	o = (enum flow_outcome)FLOW_OUTCOME(r->action < FA_COUNT ? r->action : 0, i < 0 ? 0 : i);
+	count_outcome(o);
+	r->ops->outcome(r, o);
 }
 
 const char *run_outcome_name(enum flow_outcome o)

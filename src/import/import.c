@@ -14,6 +14,7 @@
 #include "domain/kyc.h"
 #include "domain/msisdn_memo.h"
 #include "import/csv.h"
+#include "import/metrics.h"
 #include "import/rejects.h"
 #include "store/bulk.h"
 #include "store/pairs.h"
@@ -169,6 +170,66 @@ static void show_progress(const char *path, const struct import_counts *c, off_t
 	fprintf(stderr, "\033[K%s", last ? "\n" : "");
 }
 
+bool import_ratio_exceeded(size_t rejected, size_t rows, double ratio)
+{
+	return ratio < 1 && rows > 0 && (double)rejected > ratio * (double)rows;
+}
+
+/* What the batch gate and the metrics see of a file being read. */
+struct reading {
+	const struct import_opts *o;
+	const struct import_counts *c;
+	const char *path;
+	size_t line;
+};
+
+static size_t total_rows(const struct reading *rd)
+{
+	return rd->c->rows + (rd->o->before ? rd->o->before->rows : 0);
+}
+
+static size_t total_rejected(const struct reading *rd)
+{
+	return rd->c->rejected + (rd->o->before ? rd->o->before->rejected : 0);
+}
+
+static void metrics_update(const struct reading *rd)
+{
+	const struct import_opts *o = rd->o;
+
+	if (o->metrics == NULL)
+		return;
+	import_metrics_set(o->metrics, bulk_stats(o->bulk)->rows_written, total_rejected(rd),
+			   (uint64_t)rd->c->bytes + (o->before ? o->before->bytes : 0));
+	import_metrics_tick(o->metrics);
+}
+
+/* Says why the import stops over the reject ratio: at a batch (its rows), or at the end of
+ * a file (batch 0). */
+static void ratio_error(const struct reading *rd, size_t batch, char *err, size_t errsz)
+{
+	size_t rows = total_rows(rd), rejected = total_rejected(rd);
+	char tail[96] = "";
+
+	if (batch > 0)
+		snprintf(tail, sizeof(tail), "; its batch of %zu rows was not written", batch);
+	snprintf(err, errsz, "%s: line %zu: %zu of %zu rows read so far rejected (%.1f%%), more "
+		 "than --max-reject-ratio %g: import stopped%s", rd->path, rd->line, rejected,
+		 rows, 100.0 * (double)rejected / (double)rows, rd->o->max_reject_ratio, tail);
+}
+
+/* The bulk gate: each batch is checked before a byte of it is written. */
+static int gate(void *arg, size_t rows, char *err, size_t errsz)
+{
+	const struct reading *rd = arg;
+
+	metrics_update(rd);
+	if (!import_ratio_exceeded(total_rejected(rd), total_rows(rd), rd->o->max_reject_ratio))
+		return 0;
+	ratio_error(rd, rows, err, errsz);
+	return -ECANCELED;
+}
+
 int import_file(enum import_kind which, const char *path, const struct import_opts *o,
 		struct import_counts *c, char *err, size_t errsz)
 {
@@ -184,6 +245,7 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 	off_t size = 0;
 	double t0 = now(), shown = t0;
 	bool gz = false, ok;
+	struct reading rd = { o, c, path, 0 };
 
 	err[0] = '\0';
 	r = csv_open(NULL, path, err, errsz);
@@ -214,9 +276,11 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 		return -EINVAL;
 	}
 	ncols = row.nfields;
+	bulk_set_gate(o->bulk, gate, &rd);
 	while ((rc = csv_next(r, &row)) > 0) {
 		c->rows++;
 		c->bytes += row.raw_len + 1;
+		rd.line = row.line;
 		if (row.error)
 			reason = csv_error_name(row.error);
 		else if (row.nfields != ncols)
@@ -224,8 +288,11 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 		else
 			reason = k->row(o, &row, idx, day, why, sizeof(why), &store_rc);
 		if (store_rc < 0) {
-			snprintf(err, errsz, "%s: line %zu: %s", path, row.line,
-				 bulk_error(o->bulk));
+			if (store_rc == -ECANCELED)
+				snprintf(err, errsz, "%s", bulk_error(o->bulk));
+			else
+				snprintf(err, errsz, "%s: line %zu: %s", path, row.line,
+					 bulk_error(o->bulk));
 			rc = store_rc;
 			break;
 		}
@@ -235,11 +302,14 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 			c->rejected++;
 			if (rejects_add(o->rejects, path, row.line, reason, row.raw,
 					row.raw_len) < 0) {
-				snprintf(err, errsz, "rejects file: cannot write");
+				snprintf(err, errsz, "rejects file %s: cannot write",
+					 rejects_path(o->rejects));
 				rc = -EIO;
 				break;
 			}
 		}
+		if ((c->rows & 0xFFF) == 0)
+			metrics_update(&rd);
 		if (o->progress && (c->rows & 0xFFFF) == 0 && now() - shown > 0.25) {
 			shown = now();
 			show_progress(path, c, gz ? 0 : size, t0, false);
@@ -248,7 +318,17 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 	if (rc < 0 && err[0] == '\0')
 		snprintf(err, errsz, "%s", csv_error(r));
 	if (rc == 0 && (rc = bulk_flush(o->bulk)) < 0)
-		snprintf(err, errsz, "%s: %s", path, bulk_error(o->bulk));
+		snprintf(err, errsz, "%s%s%s", rc == -ECANCELED ? "" : path,
+			 rc == -ECANCELED ? "" : ": ", bulk_error(o->bulk));
+	/* Every row since the last batch rejected: no batch was left for the gate to refuse,
+	 * and the ratio still stops the command. */
+	if (rc == 0 && import_ratio_exceeded(total_rejected(&rd), total_rows(&rd),
+					     o->max_reject_ratio)) {
+		ratio_error(&rd, 0, err, errsz);
+		rc = -ECANCELED;
+	}
+	bulk_set_gate(o->bulk, NULL, NULL);
+	metrics_update(&rd);
 	if (o->progress)
 		show_progress(path, c, gz ? 0 : size, t0, true);
 	csv_close(r);

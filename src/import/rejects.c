@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <talloc.h>
 #include <unistd.h>
 
@@ -39,6 +41,8 @@ struct rejects {
 	size_t other;		/* rows whose reason did not fit in reasons[] */
 	size_t nreasons;
 	struct rejects_reason reasons[REJECTS_REASONS_MAX];
+	char *path;		/* NULL when counting only */
+	bool drop_empty;	/* rejects_open_default's: removed when no row came */
 };
 
 /* Writes the buffer out. Returns 0 or the negative errno of the first failure, after which
@@ -126,11 +130,13 @@ static int rejects_destructor(struct rejects *rj)
 	return 0;
 }
 
-struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errsz)
+static struct rejects *open_rejects(void *ctx, const char *path, bool own, char *err,
+				    size_t errsz)
 {
 	static const char header[] = "file,line,reason,row\n";
 	struct rejects *rj = talloc_zero(ctx, struct rejects);
-	int e;
+	struct stat sb;
+	int e, flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
 
 	if (rj == NULL || (rj->buf = talloc_size(rj, REJECTS_BUF)) == NULL) {
 		talloc_free(rj);
@@ -141,15 +147,45 @@ struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errs
 	rj->fd = -1;
 	if (path == NULL)
 		return rj;
-	rj->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if ((rj->path = talloc_strdup(rj, path)) == NULL) {
+		talloc_free(rj);
+		errbuf_set(err, errsz, "%s: out of memory", path);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* A name we chose ourselves beside the input: O_NONBLOCK so that a FIFO there fails
+	 * (ENXIO) or is refused below instead of blocking the import. */
+	if (own)
+		flags |= O_NOFOLLOW | O_NONBLOCK;
+	rj->fd = open(path, flags, 0600);
 	if (rj->fd < 0) {
 		e = errno;
 		talloc_free(rj);
-		errbuf_set(err, errsz, "%s: %s", path, strerror(e));
+		errbuf_set(err, errsz, "%s: %s", path, own && e == ELOOP ?
+			   "a symbolic link, not followed" : strerror(e));
 		errno = e;
 		return NULL;
 	}
 	talloc_set_destructor(rj, rejects_destructor);
+	if (own) {
+		const char *why = NULL;
+
+		if (fstat(rj->fd, &sb) < 0)
+			why = strerror(errno);
+		else if (!S_ISREG(sb.st_mode))
+			why = "not a regular file; give --rejects FILE";
+		else if (fchmod(rj->fd, 0600) < 0 || fcntl(rj->fd, F_SETFL, 0) < 0)
+			why = strerror(errno);
+		if (why != NULL) {
+			errbuf_set(err, errsz, "%s: %s", path, why);
+			close(rj->fd);
+			rj->fd = -1;
+			talloc_free(rj);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	rj->drop_empty = own;
 	put(rj, header, sizeof(header) - 1);
 	return rj;
 }
@@ -223,9 +259,24 @@ int rejects_add(struct rejects *rj, const char *file, size_t line, const char *r
 	return rj->err;
 }
 
+struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errsz)
+{
+	return open_rejects(ctx, path, false, err, errsz);
+}
+
+struct rejects *rejects_open_default(void *ctx, const char *path, char *err, size_t errsz)
+{
+	return open_rejects(ctx, path, true, err, errsz);
+}
+
 size_t rejects_count(const struct rejects *rj)
 {
 	return rj->count;
+}
+
+const char *rejects_path(const struct rejects *rj)
+{
+	return rj->path;
 }
 
 void rejects_summary(const struct rejects *rj, FILE *out)
@@ -263,5 +314,8 @@ int rejects_close(struct rejects *rj)
 	if (close(rj->fd) < 0 && rj->err == 0 && errno != EINTR)
 		rj->err = -errno;
 	rj->fd = -1;
+	/* Only the header: no stale file of an earlier run says rows were rejected. */
+	if (rj->drop_empty && rj->count == 0)
+		unlink(rj->path);
 	return rj->err;
 }

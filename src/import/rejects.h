@@ -18,6 +18,13 @@ struct rejects;		/* opaque, a talloc child of the ctx it was opened with */
  * the object, or NULL with errno set and "path: reason" in err (errsz bytes). */
 struct rejects *rejects_open(void *ctx, const char *path, char *err, size_t errsz);
 
+/* The rejects file ceirgwctl names itself when --rejects is not given (<input>.rejects.csv):
+ * opened as rejects_open does, but never through a symbolic link (O_NOFOLLOW), only if it is
+ * a regular file (a FIFO or device there is refused, never waited on), and made 0600 again
+ * if it existed. rejects_close removes it again when no row was rejected, so that the file
+ * is there after an import exactly when that import rejected rows. */
+struct rejects *rejects_open_default(void *ctx, const char *path, char *err, size_t errsz);
+
 /* Records one rejected row: file (NULL for ""), its line, the reason (copied on first use,
  * counted by content) and raw[0..raw_len), which may hold any bytes. Writes are buffered.
  * Returns 0, or the negative errno of the first failed write (the row is still counted). */
@@ -26,6 +33,9 @@ int rejects_add(struct rejects *rj, const char *file, size_t line, const char *r
 
 /* Rows recorded so far. */
 size_t rejects_count(const struct rejects *rj);
+
+/* The file's path, or NULL when the rows are only counted. */
+const char *rejects_path(const struct rejects *rj);
 
 /* One line: "rejected 12: bad_imei 7, bad_msisdn 5", reasons by count, largest first. More
  * than 32 distinct reasons are summed as "other". */

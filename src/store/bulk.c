@@ -118,6 +118,8 @@ struct bulk {
 	char token[40];
 	bool locked;
 	struct u64set dups;
+	bulk_gate_fn gate;
+	void *gate_arg;
 };
 
 static void conn_drop(struct conn *cn)
@@ -1312,26 +1314,46 @@ static int flush_kyc(struct bulk *b)
 	return rc;
 }
 
+void bulk_set_gate(struct bulk *b, bulk_gate_fn gate, void *arg)
+{
+	b->gate = gate;
+	b->gate_arg = arg;
+}
+
 int bulk_flush(struct bulk *b)
 {
 	struct direction imei = { "IMEI pairings", b->n, imei_key_of, pairs_imei_key,
 				  imei_merge_rows };
 	struct direction msisdn = { "MSISDN handsets", b->n, msisdn_key_of, pairs_msisdn_key,
 				    msisdn_merge_rows };
+	size_t rows = b->n + b->kn;
 	int rc;
 
-	if (b->n == 0)
-		return flush_kyc(b) < 0 ? -EIO : renew_lock(b);
-	radix_sort(b->ie, b->sort_tmp, b->n, sizeof(*b->ie));
-	radix_sort(b->me, b->sort_tmp, b->n, sizeof(*b->me));
-	rc = flush_direction(b, &imei);
-	if (rc == 0)
-		rc = flush_direction(b, &msisdn);
-	b->n = 0;
-	if (rc == 0)
-		rc = flush_kyc(b);
-	if (rc == 0)
-		rc = renew_lock(b);
+	/* The gate sees the batch before a byte of it goes out: a refused batch leaves Redis
+	 * as the batches before it left it. */
+	if (rows > 0 && b->gate && (rc = b->gate(b->gate_arg, rows, b->err, sizeof(b->err))) < 0) {
+		b->st.dropped += rows;
+		b->n = b->kn = 0;
+		return rc;
+	}
+	if (b->n == 0) {
+		rc = flush_kyc(b) < 0 ? -EIO : renew_lock(b);
+	} else {
+		radix_sort(b->ie, b->sort_tmp, b->n, sizeof(*b->ie));
+		radix_sort(b->me, b->sort_tmp, b->n, sizeof(*b->me));
+		rc = flush_direction(b, &imei);
+		if (rc == 0)
+			rc = flush_direction(b, &msisdn);
+		b->n = 0;
+		if (rc == 0)
+			rc = flush_kyc(b);
+		if (rc == 0)
+			rc = renew_lock(b);
+	}
+	if (rc == 0 && rows > 0) {
+		b->st.rows_written += rows;
+		b->st.batches++;
+	}
 	return rc;
 }
 

@@ -25,6 +25,10 @@ struct bulk_stats {
 	size_t kyc_written;		/* KYC records created or changed */
 	size_t redirects;		/* MOVED, ASK and TRYAGAIN answers followed (a cluster
 					 * whose slots moved); 0 on a single Redis */
+	size_t rows_written;		/* rows of the batches written (rows less those queued
+					 * or dropped) */
+	size_t batches;			/* batches written */
+	size_t dropped;			/* rows of a batch the gate refused: never written */
 };
 
 struct bulk_options {
@@ -62,8 +66,15 @@ int bulk_add_pairing(struct bulk *b, uint64_t imei_body, const struct pair_rec *
 /* Queues one subscriber's KYC record (the latest row of a subscriber wins). */
 int bulk_add_kyc(struct bulk *b, uint64_t msisdn, const struct kyc_rec *rec);
 
-/* Writes what is queued. Returns 0 or -EIO (err in bulk_error()). */
+/* Writes what is queued. Returns 0 or -EIO (err in bulk_error()), or the gate's refusal. */
 int bulk_flush(struct bulk *b);
+
+/* A check made before each batch is written, however the write comes (a full batch in
+ * bulk_add_*, or bulk_flush): gate(arg, rows) returns 0 to write the batch's rows, or a
+ * negative errno to drop them unwritten (counted in dropped), which bulk_add_* and
+ * bulk_flush then return, with the gate's err copied into bulk_error(). NULL: no gate. */
+typedef int (*bulk_gate_fn)(void *arg, size_t rows, char *err, size_t errsz);
+void bulk_set_gate(struct bulk *b, bulk_gate_fn gate, void *arg);
 
 const struct bulk_stats *bulk_stats(const struct bulk *b);
 const char *bulk_error(const struct bulk *b);

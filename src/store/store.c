@@ -34,6 +34,7 @@
 #include <sys/queue.h>
 
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "feed/entry.h"
 #include "store/cluster.h"
 #include "store/feed_keys.h"
@@ -123,10 +124,24 @@ static struct script verify_script = {
 	"return {2, tries - n, redis.call('PTTL', KEYS[2])}\n", ""
 };
 
+/* A stream's length and the age of its first entry in ms by Redis's clock (0 when empty):
+ * an outbox's depth and how long its oldest SMS has waited (store_stream_stat). KEYS: the
+ * stream. */
+static struct script stream_stat_script = {
+	"local n = redis.call('XLEN', KEYS[1])\n"
+	"if n == 0 then return {0, 0} end\n"
+	"local e = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]\n"
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local id = tonumber(string.match(e[1], '^(%d+)')) or now\n"
+	"return {n, math.max(now - id, 0)}\n", ""
+};
+
 /* A report for an IMEI, unless one is open: then its reference (REPORT_EV_OPEN,
  * domain/report.h). KEYS: rep:{imei}, rep:{imei}:past. ARGV: the new reference, the closed
  * states "unblocked|rejected" and the state a report opens in (both from the event table),
- * then field/value pairs. A closed report moves to the list of past references. */
+ * then field/value pairs. A closed report moves to the list of past references. Returns the
+ * reference and whether the report is new, and then the state it replaced ('' for none). */
 static struct script report_create_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if st and not string.find('|' .. ARGV[2] .. '|', '|' .. st .. '|', 1, true) then\n"
@@ -139,7 +154,7 @@ static struct script report_create_script = {
 	"local t = redis.call('TIME')[1]\n"
 	"redis.call('HSET', KEYS[1], 'ref', ARGV[1], 'state', ARGV[3], 'created', t,\n"
 	"           'updated', t, unpack(ARGV, 4))\n"
-	"return {ARGV[1], 1}\n", ""
+	"return {ARGV[1], 1, st or ''}\n", ""
 };
 
 /* A report's state changes only from the states given, and with an idle time > 0 only when
@@ -153,7 +168,8 @@ static struct script report_create_script = {
  * rep:{imei}, rep:{imei}:out. ARGV: allowed states "a|b" and the new state (an event's row
  * of domain/report.h: report_transition writes no other move), the idle seconds, the count
  * of items, their stream, to and text triples, then field/value pairs. Returns the state now
- * (or 'busy') and whether it changed; '' for no report. */
+ * (or 'busy') and whether it changed; '' for no report; after a change, the state it left
+ * (ceirgw_report_transitions_total). */
 static struct script report_transition_script = {
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st then return {'', 0} end\n"
@@ -173,7 +189,7 @@ static struct script report_transition_script = {
 	"  redis.call('HSET', KEYS[2], ref .. ':' .. n,\n"
 	"             ARGV[5 + 3 * i] .. '\\n' .. ARGV[6 + 3 * i] .. '\\n' .. ARGV[7 + 3 * i])\n"
 	"end\n"
-	"return {ARGV[2], 1}\n", ""
+	"return {ARGV[2], 1, st}\n", ""
 };
 
 /* A new unblock PIN for a report (issue 18: a lost PIN recovered), with its receipt SMS in the
@@ -452,6 +468,7 @@ struct op {
 	struct node *node;	/* the node its command is on, or was last sent to */
 	TAILQ_ENTRY(op) link;	/* in node->flight while on the wire, or in st->parked */
 	long long deadline;	/* of that command (ms, monotonic) */
+	long long sent_us;	/* when that command was sent (us, monotonic): its latency */
 	long long born;		/* redirections and retries end at born + timeout */
 	union {
 		store_done_cb done;
@@ -500,6 +517,8 @@ static void node_connect(struct node *n);
 static int keepalive(struct node *n);
 static void map_refresh_soon(struct store *st);
 static void op_reply(redisAsyncContext *ac, void *r, void *privdata);
+/* The WAITs' (their latency is counted apart). */
+static const struct op_type wait_type;
 
 static long long now_ms(void)
 {
@@ -507,6 +526,19 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The commands' latency is timed with this: one read of the monotonic clock where a command
+ * is sent (which the timeout needed already) and one where its reply arrives, each a vDSO
+ * call of some 20 ns. libevent's cached time would cost nothing, but its monotonic clock is
+ * CLOCK_MONOTONIC_COARSE (a few ms a tick) unless the base is made precise: too coarse for
+ * commands that take 100 us. */
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void set_state(struct node *n, enum store_state s)
@@ -619,6 +651,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		watch_arm(n, timeout);
 		return;
 	}
+	METRIC_INC(redis_timeouts);
 	if (n->timeouts++ == 0)
 		LOGP(LOGC_STORE, LOGL_WARN, "redis %s: no answer in %d ms %s; dropping the "
 		     "connection, %zu operations answered \"try again\"", n->address, timeout,
@@ -1089,7 +1122,8 @@ static int op_send(struct op *op)
 	n->pending++;
 	/* Each command is timed from its own sending (a resent one as well): it is the
 	 * connection that is judged, and watch_cb finds the list in deadline order. */
-	n->last_sent = now_ms();
+	op->sent_us = now_us();
+	n->last_sent = op->sent_us / 1000;
 	op->deadline = n->last_sent + op->st->o.timeout_ms;
 	TAILQ_INSERT_TAIL(&n->flight, op, link);
 	return 0;
@@ -1289,6 +1323,15 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply == NULL) {
 		op->type->fail(op, st->closing ? -ECANCELED : -EAGAIN);
 		goto done;
+	}
+	{
+		int cls = op->type == &wait_type ? MRO_WAIT :
+			  op->script && op->argv == op->sargv ? MRO_SCRIPT : MRO_COMMAND;
+		long long us = now_us() - op->sent_us;
+
+		metric_observe(&metrics.redis_latency[cls][0], us > 0 ? (uint64_t)us : 0);
+		if (reply->type == REDIS_REPLY_ERROR)
+			METRIC_INC1(redis_errors, cls);
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		if (op->script && !op->retried && op->argv == op->sargv &&
@@ -1793,6 +1836,8 @@ struct result_op {
 	char who[24];		/* relay: whose outbox (relay_outbox_key) */
 	bool map, relay;
 	long long mark;		/* relay: when the report was indexed (ms, wall clock) */
+	bool counts_move;	/* a report script: a change is counted as a move to move_to */
+	enum report_state move_to;
 };
 
 static void relay_start(struct store *st, const char *who, long long mark);
@@ -2016,7 +2061,7 @@ static bool result_reply(struct op *op, const redisReply *r)
 		result_fail(op, -EAGAIN);
 		return true;
 	case R_SCRIPT:
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->elements > 3 ||
 		    r->element[0]->type != REDIS_REPLY_STRING ||
 		    r->element[1]->type != REDIS_REPLY_INTEGER ||
 		    r->element[0]->len >= sizeof(ro->result) ||
@@ -2028,6 +2073,13 @@ static bool result_reply(struct op *op, const redisReply *r)
 		memcpy(ro->result, r->element[0]->str, ro->len);
 		ro->result[ro->len] = '\0';
 		ro->changed = r->element[1]->integer != 0;
+		/* A report's move, counted once Redis made it (a WAIT that falls short later
+		 * does not undo it). */
+		if (ro->changed && ro->counts_move && r->elements == 3 &&
+		    r->element[2]->type == REDIS_REPLY_STRING)
+			METRIC_INC2(report_transitions,
+				    report_state_parse(r->element[2]->str, r->element[2]->len),
+				    ro->move_to);
 		return result_written(op);
 	case R_MAP:
 		return result_written(op);
@@ -2419,6 +2471,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&enqueue_script);
 	script_sha(&report_due_script);
 	script_sha(&limit_script);
+	script_sha(&stream_stat_script);
 	script_sha(&verify_script);
 	script_sha(&otp_issue_script);
 	script_sha(&otp_verify_script);
@@ -2828,6 +2881,8 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 	}
 	memcpy(ro->imei, imei, 16);
 	ro->map = true;
+	ro->counts_move = true;
+	ro->move_to = report_event_to(REPORT_EV_OPEN);
 	argv[0] = "2";
 	lens[0] = 1;
 	argv[1] = op->key;
@@ -2887,6 +2942,8 @@ static int report_transition(struct store *st, const char *imei, enum report_eve
 	op = result_op_new(st, cb, arg);
 	if (op == NULL)
 		return op_new_err(st);
+	((struct result_op *)op->data)->counts_move = true;
+	((struct result_op *)op->data)->move_to = report_event_to(ev);
 	if (report_keys(imei, op->key, &op->keylen, NULL, NULL) < 0 || nsms > STORE_SMS_MAX ||
 	    (out && out->feed && (out->feedlen == 0 || out->feedlen > FEED_ENTRY_MAX ||
 				  memchr(out->feed, '\n', out->feedlen)))) {
@@ -3301,6 +3358,22 @@ int store_stream_del(struct store *st, const char *stream, const char *id, size_
 		return -EINVAL;
 	op->cb.done = cb;
 	return op_start(op, 3, argv, lens);
+}
+
+int store_stream_stat(struct store *st, const char *stream, store_stream_stat_cb cb,
+		      void *arg)
+{
+	struct op *op = op_new(st, &limit_type, arg);
+	const char *argv[2] = { "1", stream };
+	size_t lens[2] = { 1, strlen(stream) };
+
+	if (op == NULL)
+		return op_new_err(st);
+	if (stream_key(op, stream) < 0)
+		return -EINVAL;
+	op->cb.limit = cb;	/* the same shape: two numbers */
+	argv[1] = op->key;
+	return op_start_script(op, &stream_stat_script, 2, argv, lens);
 }
 
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,

@@ -269,6 +269,11 @@ int store_group_claim_from(struct store *st, const char *stream, const char *gro
 			   store_claim_cb cb, void *arg);
 int store_group_ack(struct store *st, const char *stream, const char *group, const char *id,
 		    size_t idlen, store_done_cb cb, void *arg);
+/* How many entries a stream holds (XLEN) and how long ago, in ms by Redis's clock, its first
+ * was added (0 when it is empty): an outbox's depth and its oldest SMS's wait (/metrics). */
+typedef void (*store_stream_stat_cb)(void *arg, int err, long long len, long long age_ms);
+int store_stream_stat(struct store *st, const char *stream, store_stream_stat_cb cb,
+		      void *arg);
 /* Deletes one entry of a stream (XDEL): an outbox entry once it is delivered. */
 int store_stream_del(struct store *st, const char *stream, const char *id, size_t idlen,
 		     store_done_cb cb, void *arg);

@@ -65,6 +65,7 @@ import fakebearerbox as fbb
 from fakebearerbox import SMS, ACK, MO, MT_REPLY, MT_PUSH
 
 port, hport, log, box_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+aport = int(sys.argv[5])
 OWNER, OWNER2, B, C = "254712345678", "254722000111", "353320000000013", "353322001234567"
 
 
@@ -365,6 +366,13 @@ def scenarios():
     except Exception as e:
         health = repr(e)
     check('"bearerbox":"connected"' in health, "its /healthz answers: connected", health)
+    try:
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % aport, timeout=5)
+        metrics = metrics.read().decode()
+    except Exception as e:
+        metrics = repr(e)
+    check("\nceirgw_box_connected 1\n" in metrics, "its /metrics: ceirgw_box_connected 1",
+          metrics[:300])
     m8 = mo("254733000308", "CHECK " + B)
     box.send(m8)
     parts, msgs = reply_to(box, m8)
@@ -392,7 +400,7 @@ except Exception:
 EOF
 
 coproc FBB { PYTHONPATH="$top_srcdir/tests/tools" /usr/bin/python3 -u "$TEST_TMP/scenarios.py" \
-	"$bport" "$hport" "$TEST_TMP/ceirgw.log" ceir-proto 2>"$TEST_TMP/fbb.err"; }
+	"$bport" "$hport" "$TEST_TMP/ceirgw.log" ceir-proto "$aport" 2>"$TEST_TMP/fbb.err"; }
 # shellcheck disable=SC2153 # (FBB_PID: bash sets it, coproc FBB)
 fbb_pid=$FBB_PID
 test_pids="$test_pids $fbb_pid"
@@ -415,6 +423,19 @@ if [ -n "${failed:-}" ]; then
 	grep -E "box:|ERROR|FATAL" "$TEST_TMP/ceirgw.log" | tail -n 20 | sed 's/^/#   /'
 	tail -n 20 "$TEST_TMP/ceirgw.err" 2>/dev/null | sed 's/^/#   err: /'
 fi
+
+# What /metrics counted of the box since ceirgw last started (scenarios 7 to 9), the fake
+# bearerbox gone.
+metric() { curl -s "http://127.0.0.1:$aport/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+box_down() { [ "$(metric ceirgw_box_connected)" = 0 ]; }
+wait_for 10 box_down
+ok $? "/metrics: ceirgw_box_connected 0 once bearerbox is gone"
+[ "$(metric 'ceirgw_requests_total{channel="box_sms",result="ok"}')" -gt 0 ] 2>/dev/null
+ok $? "/metrics: SMS MOs answered (box_sms ok)"
+is "$(metric 'ceirgw_requests_total{channel="box_ussd",result="refused"}')" 1 \
+	"/metrics: the USSD dial no journey can take, refused (ack_failed)"
+[ "$(metric 'ceirgw_box_mo_total{state="received"}')" -gt 0 ] 2>/dev/null
+ok $? "/metrics: ceirgw_box_mo_total counts the MOs received"
 
 grep -q "254712345678\|254722000111" "$TEST_TMP/ceirgw.log"
 ok $((!$?)) "no full MSISDN in the log"

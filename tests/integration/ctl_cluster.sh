@@ -49,7 +49,7 @@ summary() { head -1 | sed 's/ in [0-9.]* s ([0-9]* rows\/s)//'; }
 cd "$data" || exit 1
 out_s=$(ctl import pairings --redis "$single" --rejects "$TEST_TMP/rj-single.csv" pairings-small.csv)
 out_c=$(ctl import pairings --redis-cluster "$seeds" --rejects "$TEST_TMP/rj-cluster.csv" pairings-small.csv)
-is $? 0 "import pairings into the cluster exits 0"
+is $? 3 "import pairings into the cluster exits 3 (rows rejected)"
 like "$out_c" "6 imported, 9 rejected; 4 IMEI and 6 MSISDN entries written" "and writes what the file holds"
 is "$(echo "$out_c" | summary)" "$(echo "$out_s" | summary)" "the same counts as into the single Redis"
 cmp -s "$TEST_TMP/rj-single.csv" "$TEST_TMP/rj-cluster.csv"
@@ -71,7 +71,7 @@ done
 like "$(ctl lookup imei --redis-cluster "$seeds" 352099022222224)" "DUPLICATED" \
 	"the cluster's answer is the real one (a duplicated IMEI)"
 
-out=$(ctl import pairings --redis-cluster "$seeds" pairings-small.csv)
+out=$(ctl import pairings --redis-cluster "$seeds" --rejects /dev/null pairings-small.csv)
 like "$out" "0 IMEI and 0 MSISDN entries written, 6 already known" "a re-import into the cluster writes nothing"
 
 head -c 32 /dev/urandom | base64 >"$TEST_TMP/kyc.key"
@@ -79,7 +79,7 @@ out_s=$(ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis "$single" \
 	--rejects "$TEST_TMP/kyc-rj-single.csv" kyc-small.csv)
 out_c=$(ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis-cluster "$seeds" \
 	--rejects "$TEST_TMP/kyc-rj-cluster.csv" kyc-small.csv)
-is $? 0 "import kyc into the cluster exits 0"
+is $? 3 "import kyc into the cluster exits 3 (rows rejected)"
 like "$out_c" "2 imported, 4 rejected; 2 subscribers written" "and writes the 2 good rows"
 is "$(echo "$out_c" | summary)" "$(echo "$out_s" | summary)" "the same KYC counts as the single Redis"
 cmp -s "$TEST_TMP/kyc-rj-single.csv" "$TEST_TMP/kyc-rj-cluster.csv"
@@ -94,7 +94,8 @@ for args in "0712345678 5678" "0712345678 12-345-678" "0712345678 5679" "0711000
 done
 like "$(ctl verify --kyc-key "$TEST_TMP/kyc.key" --redis-cluster "$seeds" 0712345678 5678)" \
 	": matches (registered 2019-05-02)" "which is a match for the right digits"
-out=$(ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis-cluster "$seeds" kyc-small.csv)
+out=$(ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis-cluster "$seeds" --rejects /dev/null \
+	kyc-small.csv)
 like "$out" "0 subscribers written, 2 already known" "a KYC re-import into the cluster writes nothing"
 
 # ---- where the store is: options, the configuration, the seeds -------------------------------
@@ -131,7 +132,7 @@ is $? 2 "no seed answering exits 2"
 like "$err" "cannot connect to cluster node 127.0.0.1:$dead" "and names the node"
 
 # ---- the TAC table ----------------------------------------------------------------------------
-out=$(ctl import tac --redis-cluster "$seeds" "$top_srcdir/data/tacdb.csv")
+out=$(ctl import tac --redis-cluster "$seeds" --rejects /dev/null "$top_srcdir/data/tacdb.csv")
 is $? 0 "import tac into the cluster"
 like "$out" "25175 rows: 25122 TACs loaded, 0 rejected, 53 duplicates" "with its counts"
 is "$(RC hlen 'tac:{tac}')" 25122 "the cluster holds the table"
@@ -150,7 +151,7 @@ ok $? "gendump writes a dump of 10^6 rows"
 # Both stores empty: the data sets are compared whole below.
 for p in $sport $(cluster_masters); do "$REDIS_CLI" -p "$p" flushall >/dev/null; done
 out_s=$(ctl import pairings --redis "$single" --rejects /dev/null --batch 100000 "$TEST_TMP/gen.csv")
-is $? 0 "the dump imports into the single Redis"
+is $? 3 "the dump imports into the single Redis (exit 3: its garbage rejected)"
 
 read -r from to _ <<<"$(cluster_masters | tr '\n' ' ')"
 from_id=$("$REDIS_CLI" -p "$from" cluster myid)
@@ -169,7 +170,7 @@ wait_for 20 locked
 	--cluster-to "$to_id" --cluster-slots 2000 --cluster-yes >"$TEST_TMP/reshard.log" 2>&1 &
 rs=$!
 wait_exit 300 "$imp"
-is "$exit_status" 0 "the import into the cluster exits 0 while slots move"
+is "$exit_status" 3 "the import into the cluster exits 3 (its garbage rejected) while slots move"
 wait_exit 300 "$rs"
 is "$exit_status" 0 "redis-cli --cluster reshard succeeds"
 cluster_wait_ok 30

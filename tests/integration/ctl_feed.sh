@@ -26,6 +26,7 @@ ok $? "feed keygen prints the verifier key ($vkey)"
 cat >"$TEST_TMP/ceirgw.conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
+$(admin_line)
 $BACKEND_REDIS_CONF
 log-file = ceirgw.log
 log-level = info
@@ -200,6 +201,7 @@ wait_for 10 FR ping || { echo "Bail out! the follower's redis-server did not sta
 cat >"$TEST_TMP/follower.conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$fport
+$(admin_line)
 redis = redis://127.0.0.1:$fol_rport
 data-dir = $TEST_TMP/data2
 log-file = follower.log

@@ -43,6 +43,7 @@ conf=$TEST_TMP/ceirgw.conf
 cat >"$conf" <<CONF
 group = ceirgw
 http-listen = 127.0.0.1:$port
+$(admin_line)
 data-dir = state/data
 log-file = ceirgw.log
 log-level = info

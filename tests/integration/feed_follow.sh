@@ -41,7 +41,7 @@ peer() {
 # conf NAME HTTP-PORT REDIS-LINE COUNTRY ORIGIN [PEER-LINES]: $TEST_TMP/NAME.conf
 conf() {
 	{
-		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$2" "$3" \
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$2" "$(admin_line)" "$3" \
 			"log-file = $1.log" "log-level = info" "country = $4" \
 			"feed-origin = $5" "feed-key-file = ${1:0:2}.key" \
 			"feed-checkpoint-interval = 1"

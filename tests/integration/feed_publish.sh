@@ -27,7 +27,7 @@ conf() {	# conf FILE PORT [LINE...]: a ceirgw publishing the feed, a checkpoint 
 	local file=$1 port=$2
 	shift 2
 	{
-		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$port" "$BACKEND_REDIS_CONF" \
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$port" "$(admin_line)" "$BACKEND_REDIS_CONF" \
 			"log-file = ${file%.conf}.log" "log-level = info" "country = KE" \
 			"feed-origin = $ORIGIN" "feed-key-file = feed.key" \
 			"feed-checkpoint-interval = 1"

@@ -21,11 +21,11 @@ RT() { "$REDIS_CLI" -p "$tz_rport" "$@"; }
 
 ke_v=$("$CEIRGWCTL" feed keygen --origin "$KE_O" --out "$TEST_TMP/ke.key" | head -n1)
 "$CEIRGWCTL" feed keygen --origin ceir.test.tz/feed --out "$TEST_TMP/tz.key" >/dev/null
-printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$ke_h" \
+printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$ke_h" "$(admin_line)" \
 	"redis = redis://127.0.0.1:$ke_rport" "log-file = ke.log" "log-level = info" \
 	"country = KE" "feed-origin = $KE_O" "feed-key-file = ke.key" \
 	"feed-checkpoint-interval = 1" >"$TEST_TMP/ke.conf"
-printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$tz_h" \
+printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$tz_h" "$(admin_line)" \
 	"redis = redis://127.0.0.1:$tz_rport" "log-file = tz.log" "log-level = info" \
 	"country = TZ" "feed-origin = ceir.test.tz/feed" "feed-key-file = tz.key" \
 	"feed-checkpoint-interval = 1" "" \

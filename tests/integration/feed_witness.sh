@@ -26,7 +26,7 @@ conf() {
 	local name=$1 http=$2 redis=$3 country=$4 origin=$5 k=$6
 	shift 6
 	{
-		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$http" \
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$http" "$(admin_line)" \
 			"redis = redis://127.0.0.1:$redis" "log-file = $name.log" "country = $country" \
 			"default-region = $country" "feed-origin = $origin" "feed-key-file = $k.key" \
 			"feed-checkpoint-interval = 1"

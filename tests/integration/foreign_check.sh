@@ -126,6 +126,13 @@ like "$r" '"reported_on":"2026-11-03"' "API: ... with its day"
 like "$r" '"foreign":[{"country":"TZ","status":"blocked","reason":"stolen","day":"2026-11-30"}]' \
 	"API: ... and the neighbour's record still listed"
 like "$(api 353320000000039)" '"foreign":[]' "API: none abroad: an empty list"
+# Each answer as doc/openapi.yaml declares it: ImeiCheck, its foreign blocks item by item.
+for imei in "$A" "$C" "$D"; do
+	api "$imei" >"$TEST_TMP/api-$imei.json"
+	is "$(/usr/bin/python3 "$top_srcdir/tests/tools/openapi_check.py" "$top_srcdir/doc/openapi.yaml" \
+		"/v1/imei/{imei}" get 200 "$TEST_TMP/api-$imei.json" 2>&1)" ok \
+		"API: the answer for $imei has exactly the properties of doc/openapi.yaml"
+done
 
 # ---- French and Arabic, chosen in the menu -------------------------------------------------
 walk l1 "$ACHETEUR" 5 3 >/dev/null

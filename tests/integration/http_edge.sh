@@ -28,6 +28,7 @@ start_gw() {
 		printf 'group = ceirgw\nhttp-listen = 127.0.0.1:%s\nredis = redis://127.0.0.1:%s\n' \
 			"$port" "$rport"
 		printf 'log-file = %s.log\nlog-level = info\napi-keys-file = api.keys\n' "$name"
+		admin_line
 		printf '%s\n' "$@"
 	} >"$TEST_TMP/$name.conf"
 	gw_spawn "$TEST_TMP/$name.conf"
@@ -205,6 +206,7 @@ eport=$(free_port)
 	printf 'group = ceirgw\nhttp-listen = 127.0.0.1:%s\nredis = redis://127.0.0.1:%s\n' \
 		"$eport" "$rport"
 	printf 'log-file = emfile.log\nlog-level = info\n'
+	admin_line
 } >"$TEST_TMP/emfile.conf"
 (ulimit -n 64 && exec "$CEIRGW" -c "$TEST_TMP/emfile.conf" 2>"$TEST_TMP/emfile.err") &
 egw=$!

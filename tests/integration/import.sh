@@ -22,7 +22,7 @@ REDIS_CLI=$(command -v redis-cli)
 
 cd "$data" || exit 1
 out=$(ctl import pairings -c "$conf" --rejects "$TEST_TMP/rejects.csv" pairings-small.csv)
-is $? 0 "import exits 0 although rows were rejected"
+is $? 3 "import exits 3: imported, but rows were rejected"
 like "$out" "15 rows" "the summary counts the rows"
 like "$out" "6 imported, 9 rejected" "and what was imported and rejected"
 like "$out" "1 IMEIs duplicated" "and the duplicated IMEIs"
@@ -61,7 +61,7 @@ wait_for 10 "$REDIS_CLI" -s "$sock" ping
 before=$(dump_store "$sock")
 [ -n "$before" ]
 ok $? "the store holds the pairings"
-out=$(ctl import pairings -c "$conf" pairings-small.csv)
+out=$(ctl import pairings -c "$conf" --rejects /dev/null pairings-small.csv)
 like "$out" "0 IMEI and 0 MSISDN entries written, 6 already known" "a re-import writes nothing"
 is "$(dump_store "$sock")" "$before" "and the store is byte for byte the same"
 is "$(pgrep -c -f "redis-server.*$TEST_TMP")" 1 "ceirgwctl used the Redis already answering in data-dir"
@@ -95,7 +95,7 @@ like "$err" "another import is running" "and says why"
 head -c 32 /dev/urandom | base64 >"$TEST_TMP/kyc.key"
 printf 'kyc-key-file = kyc.key\n' >>"$conf"
 out=$(ctl import kyc -c "$conf" --rejects "$TEST_TMP/kyc-rejects.csv" kyc-small.csv)
-is $? 0 "import kyc exits 0"
+is $? 3 "import kyc exits 3 (rows rejected)"
 like "$out" "6 rows" "the KYC summary counts the rows"
 like "$out" "2 imported, 4 rejected" "and what was imported and rejected"
 is "$(cut -d, -f2,3 "$TEST_TMP/kyc-rejects.csv" | tail -n +2 | tr '\n' ' ')" \
@@ -117,7 +117,7 @@ printf 'group = ceirgw\ndata-dir = data\n' >"$TEST_TMP/nokey.conf"
 err=$(ctl verify -c "$TEST_TMP/nokey.conf" 0712345678 5678 2>&1)
 is $? 2 "verify without a key is a usage error"
 like "$err" "HMAC key" "and says what is missing"
-out=$(ctl import kyc -c "$conf" kyc-small.csv)
+out=$(ctl import kyc -c "$conf" --rejects /dev/null kyc-small.csv)
 like "$out" "0 subscribers written, 2 already known" "a KYC re-import writes nothing"
 
 # TAC: the shipped table checked and put in Redis, then an operator's own replaces it, and
@@ -138,7 +138,8 @@ is "$(($(wc -l <"$TEST_TMP/tac-rejects.csv") - 1))" 1 "the rejected TAC row in t
 like "$(sed -n 2p "$TEST_TMP/tac-rejects.csv")" ",bad_tac," "with its reason"
 is "$("$REDIS_CLI" -s "$sock" hlen 'tac:{tac}')" 1 "and nothing of the old one stays"
 port=$(free_port)
-"$CEIRGW" -c "$conf" --http "127.0.0.1:$port" --redis "unix://$sock" 2>"$TEST_TMP/gw.log" &
+"$CEIRGW" -c "$conf" --http "127.0.0.1:$port" --admin "127.0.0.1:$(free_port)" \
+	--redis "unix://$sock" 2>"$TEST_TMP/gw.log" &
 gw=$!
 test_pids="$test_pids $gw"
 wait_for 10 sh -c "curl -s http://127.0.0.1:$port/healthz | grep -q '\"tac_source\":\"redis\"'"
@@ -153,7 +154,7 @@ if [ -x "$top_builddir/tests/tools/gendump" ]; then
 	"$top_builddir/tests/tools/gendump" pairings --rows 20000 --region KE --seed 7 \
 		--clones 2 --garbage 3 --stats "$TEST_TMP/gen.json" --out "$TEST_TMP/gen.csv" 2>/dev/null
 	out=$(ctl import pairings -c "$conf" --rejects "$TEST_TMP/gen-rejects.csv" "$TEST_TMP/gen.csv")
-	is $? 0 "a generated dump imports"
+	is $? 3 "a generated dump imports (exit 3: its garbage rejected)"
 	garbage=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage"])' "$TEST_TMP/gen.json")
 	like "$out" ", $garbage rejected" "every garbage row is rejected, no more"
 	rows=$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))) - 1)' "$TEST_TMP/gen-rejects.csv")
@@ -179,10 +180,10 @@ if [ -x "$top_builddir/tests/tools/gendump" ]; then
 	done
 	ctl import pairings -c "$TEST_TMP/b.conf" --redis "unix://$TEST_TMP/b1.sock" \
 		--rejects /dev/null "$TEST_TMP/gen.csv" >/dev/null
-	is $? 0 "the generated dump imports in one batch"
+	is $? 3 "the generated dump imports in one batch"
 	out=$(ctl import pairings -c "$TEST_TMP/b.conf" --redis "unix://$TEST_TMP/b2.sock" \
 		--rejects /dev/null --batch 2000 "$TEST_TMP/gen.csv")
-	is $? 0 "and in batches of 2,000 rows"
+	is $? 3 "and in batches of 2,000 rows"
 	like "$out" "$clones IMEIs duplicated" "which flag the same cloned IMEIs"
 	d1=$("$REDIS_CLI" -s "$TEST_TMP/b1.sock" debug digest)
 	d2=$("$REDIS_CLI" -s "$TEST_TMP/b2.sock" debug digest)
@@ -191,5 +192,172 @@ if [ -x "$top_builddir/tests/tools/gendump" ]; then
 	ok $? "the one batch wrote over 15,000 buckets ($keys)"
 	is "$d2" "$d1" "the batches leave the same data set as the one batch"
 fi
+
+# ---- rejects kept, the reject ratio, progress for Prometheus --------------------------------
+# A fresh Redis per case that must show what was written: dbsize tells.
+fresh_redis() {	# fresh_redis NAME: a new redis-server on $TEST_TMP/NAME.sock
+	"$REDIS_SERVER" --port 0 --unixsocket "$TEST_TMP/$1.sock" --dir "$TEST_TMP" --save '' \
+		--appendonly no --daemonize no --logfile /dev/null &
+	test_pids="$test_pids $!"
+	wait_for 10 "$REDIS_CLI" -s "$TEST_TMP/$1.sock" ping
+}
+# valid_imeis N START: N valid IMEIs (Luhn check digit) from the 14-digit START on.
+valid_imeis() {
+	python3 -c '
+import sys
+n, start = int(sys.argv[1]), int(sys.argv[2])
+for b in range(start, start + n):
+    d = [int(c) for c in "%014d" % b]
+    s = sum(x if i % 2 == 0 else (2 * x if x < 5 else 2 * x - 9) for i, x in enumerate(d))
+    print("%014d%d" % (b, (10 - s % 10) % 10))' "$1" "$2"
+}
+prom=$TEST_TMP/prom/ceirgw-import-pairings.prom
+mkdir -p "$TEST_TMP/prom"
+metric() { sed -n "s/^$1 //p" "$2"; }	# metric 'NAME{LABELS}' FILE: its value
+
+# 11 rows, 8 of them garbage: before, exit 0 and the rejected rows kept nowhere.
+{
+	echo imei,msisdn
+	valid_imeis 3 35693803564370 | sed 's/$/,254712345678/'
+	printf '%s\n' x,1 12,254712345678 356938035643801,254712345678 abc,def , \
+		356938035643809, 1,2 3,4
+} >"$TEST_TMP/bad11.csv"
+fresh_redis r11
+out=$(ctl import pairings --redis "unix://$TEST_TMP/r11.sock" --metrics-file "$prom" \
+	"$TEST_TMP/bad11.csv" 2>&1)
+is $? 3 "8 of 11 rows rejected: exit 3, not 0"
+like "$(ctl --help)" "3 when the files were imported but rows were rejected" "ceirgwctl --help documents exit 3"
+like "$(ctl --help)" "4 when --max-reject-ratio stopped it" "... and 4"
+like "$out" "3 imported, 8 rejected" "the summary counts them"
+like "$out" "rejects: 8 rows in $TEST_TMP/bad11.csv.rejects.csv" "and says where the rejects went"
+is "$(stat -c %a "$TEST_TMP/bad11.csv.rejects.csv")" 600 "without --rejects: INPUT.rejects.csv, mode 0600"
+is "$(tail -n +2 "$TEST_TMP/bad11.csv.rejects.csv" | cut -d, -f2 | tr '\n' ' ')" \
+	"5 6 7 8 9 10 11 12 " "holding every rejected row by its line"
+promtool check metrics <"$prom"
+ok $? "the metrics file passes promtool check metrics"
+is "$(metric 'ceirgw_import_rows_total{kind="pairings",result="stored"}' "$prom"):$(metric \
+	'ceirgw_import_rows_total{kind="pairings",result="rejected"}' "$prom"):$(metric \
+	'ceirgw_import_running{kind="pairings"}' "$prom")" "3:8:0" \
+	"it counts 3 rows stored, 8 rejected, and the import ended"
+last=$(metric 'ceirgw_import_last_success_timestamp_seconds{kind="pairings"}' "$prom")
+[ "${last:-0}" -ge "$(($(date +%s) - 600))" ]
+ok $? "with the time of the last success ($last)"
+[ "$(metric 'ceirgw_import_bytes_read_total{kind="pairings"}' "$prom")" -gt 100 ]
+ok $? "and the bytes read"
+[ ! -e "$prom.tmp" ]
+ok $? "no FILE.tmp left behind"
+
+# --max-reject-ratio: the same dump, nothing of it written.
+fresh_redis r11b
+out=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --metrics-file "$prom" \
+	--max-reject-ratio 0.5 "$TEST_TMP/bad11.csv" 2>&1)
+is $? 4 "--max-reject-ratio 0.5 with 8 of 11 rejected: exit 4"
+like "$out" "8 of 11 rows read so far rejected (72.7%), more than --max-reject-ratio 0.5" "saying why"
+is "$("$REDIS_CLI" -s "$TEST_TMP/r11b.sock" dbsize)" 0 "and its one batch was not written"
+like "$out" "3 rows of the refused batch not written; 0 rows of earlier batches stay stored" \
+	"which the summary says"
+is "$(metric 'ceirgw_import_last_success_timestamp_seconds{kind="pairings"}' "$prom")" "$last" \
+	"the failed import keeps the last success time of the one before"
+promtool check metrics <"$prom"
+ok $? "the metrics file of a stopped import passes promtool too"
+ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --max-reject-ratio 0.8 \
+	"$TEST_TMP/bad11.csv" >/dev/null 2>&1
+is $? 3 "--max-reject-ratio 0.8 lets 72.7% through (exit 3)"
+for bad in 1.5 -0.1 abc ""; do
+	err=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --max-reject-ratio "$bad" \
+		"$TEST_TMP/bad11.csv" 2>&1)
+	is $? 2 "--max-reject-ratio '$bad' is a usage error"
+done
+like "$err" "expected a share of the rows from 0 to 1" "naming the range"
+
+# Batches: each is checked before it is written; what earlier batches wrote stays.
+{ echo imei,msisdn; valid_imeis 2000 35000000000000 | sed 's/$/,254712345678/'
+  yes 'x,1' | head -n 3000; } >"$TEST_TMP/good-then-bad.csv"
+fresh_redis rb1
+out=$(ctl import pairings --redis "unix://$TEST_TMP/rb1.sock" --rejects /dev/null --batch 1000 \
+	--max-reject-ratio 0.5 "$TEST_TMP/good-then-bad.csv" 2>&1)
+is $? 4 "2000 good rows then 3000 bad ones, batches of 1000: stopped (exit 4)"
+like "$out" "at the end of a file: 2000 rows of earlier batches stay stored" \
+	"the two good batches stay"
+like "$out" "2000 imported, 3000 rejected; 2000 IMEI and" "their 2000 IMEIs written"
+{ echo imei,msisdn; yes 'x,1' | head -n 1500
+  valid_imeis 2000 35000000000000 | sed 's/$/,254712345678/'; } >"$TEST_TMP/bad-then-good.csv"
+fresh_redis rb2
+out=$(ctl import pairings --redis "unix://$TEST_TMP/rb2.sock" --rejects /dev/null --batch 1000 \
+	--max-reject-ratio 0.5 "$TEST_TMP/bad-then-good.csv" 2>&1)
+is $? 4 "1500 bad rows then good ones: the first batch comes at 60% rejected (exit 4)"
+like "$out" "line 2501: 1500 of 2500 rows read so far rejected" "at the row that filled it"
+is "$("$REDIS_CLI" -s "$TEST_TMP/rb2.sock" dbsize)" 0 "and nothing was written"
+
+# The default rejects file: not through a link, replaced, removed when nothing was rejected,
+# and standard input needs --rejects.
+cp "$TEST_TMP/bad11.csv" "$TEST_TMP/linked.csv"
+ln -s "$TEST_TMP/victim" "$TEST_TMP/linked.csv.rejects.csv"
+err=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" "$TEST_TMP/linked.csv" 2>&1)
+is $? 2 "a symbolic link at INPUT.rejects.csv: exit 2"
+like "$err" "linked.csv.rejects.csv: a symbolic link, not followed" "naming it"
+[ ! -e "$TEST_TMP/victim" ]
+ok $? "and the link's target is not created"
+valid_imeis 2 35693803564380 | sed '1i imei,msisdn' | sed '2,$s/$/,254712345670/' >"$TEST_TMP/good.csv"
+echo stale >"$TEST_TMP/good.csv.rejects.csv"
+out=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" "$TEST_TMP/good.csv" 2>&1)
+is $? 0 "a dump without rejects: exit 0"
+[ ! -e "$TEST_TMP/good.csv.rejects.csv" ]
+ok $? "and no INPUT.rejects.csv after it, not even an older one"
+err=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" - <"$TEST_TMP/bad11.csv" 2>&1)
+is $? 2 "standard input without --rejects: exit 2"
+like "$err" "give --rejects FILE" "saying what to give"
+ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --rejects "$TEST_TMP/stdin-rj.csv" - \
+	<"$TEST_TMP/bad11.csv" >/dev/null
+is "$?:$(($(wc -l <"$TEST_TMP/stdin-rj.csv") - 1))" "3:8" "with --rejects it imports (exit 3, 8 rejects)"
+err=$(ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --metrics-file \
+	"$TEST_TMP/nodir/x.prom" "$TEST_TMP/good.csv" 2>&1)
+is $? 2 "a --metrics-file that cannot be written: exit 2"
+like "$err" "nodir/x.prom.tmp" "naming it"
+
+# KYC and TAC: the same rules.
+cp "$data/kyc-small.csv" "$TEST_TMP/kyc-small.csv"
+fresh_redis rk
+out=$(ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis "unix://$TEST_TMP/rk.sock" \
+	--max-reject-ratio 0.5 "$TEST_TMP/kyc-small.csv" 2>&1)
+is $? 4 "import kyc: 4 of 6 rejected over --max-reject-ratio 0.5: exit 4"
+is "$("$REDIS_CLI" -s "$TEST_TMP/rk.sock" dbsize)" 0 "no KYC record written"
+is "$(($(wc -l <"$TEST_TMP/kyc-small.csv.rejects.csv") - 1))" 4 "the rejects in INPUT.rejects.csv"
+ctl import kyc --kyc-key "$TEST_TMP/kyc.key" --redis "unix://$TEST_TMP/rk.sock" \
+	"$TEST_TMP/kyc-small.csv" >/dev/null
+is $? 3 "without it: exit 3"
+printf 'tac,maker,model\n35693803,Acme,One\n3569380X,Bad,Row\n' >"$TEST_TMP/tac2.csv"
+fresh_redis rt
+out=$(ctl import tac --redis "unix://$TEST_TMP/rt.sock" --max-reject-ratio 0.4 \
+	--metrics-file "$TEST_TMP/prom/tac.prom" "$TEST_TMP/tac2.csv" 2>&1)
+is $? 4 "import tac: 1 of 2 rejected over --max-reject-ratio 0.4: exit 4"
+is "$(grep -c '^rejects: 1 rows in ' <<<"$out")" 1 "saying once where the rejected row went"
+is "$("$REDIS_CLI" -s "$TEST_TMP/rt.sock" exists 'tac:{tac}')" 0 "Redis's TAC table left as it was"
+is "$(metric 'ceirgw_import_last_success_timestamp_seconds{kind="tac"}' "$TEST_TMP/prom/tac.prom")" 0 \
+	"the tac metrics say: never a success"
+out=$(ctl import tac --redis "unix://$TEST_TMP/rt.sock" --metrics-file "$TEST_TMP/prom/tac.prom" \
+	"$TEST_TMP/tac2.csv" 2>&1)
+is $? 3 "without the ratio: stored, exit 3"
+like "$out" "rejects: 1 rows in $TEST_TMP/tac2.csv.rejects.csv" "the rejected TAC row beside the input"
+is "$(grep -c '^rejects: ' <<<"$out")" 1 "(said once)"
+promtool check metrics <"$TEST_TMP/prom/tac.prom"
+ok $? "the tac metrics pass promtool"
+is "$(metric 'ceirgw_import_rows_total{kind="tac",result="stored"}' "$TEST_TMP/prom/tac.prom")" 1 \
+	"counting the TAC stored"
+
+# While it runs: the file says so (an input that waits on a FIFO until the test closes it).
+mkfifo "$TEST_TMP/in.fifo"
+ctl import pairings --redis "unix://$TEST_TMP/r11b.sock" --rejects /dev/null \
+	--metrics-file "$prom" - <"$TEST_TMP/in.fifo" >/dev/null 2>&1 &
+imp=$!
+exec 7>"$TEST_TMP/in.fifo"
+echo imei,msisdn >&7
+wait_for 10 grep -q '^ceirgw_import_running{kind="pairings"} 1$' "$prom"
+ok $? "at its start the metrics file says running 1"
+promtool check metrics <"$prom"
+ok $? "and passes promtool then too"
+exec 7>&-
+wait "$imp"
+is "$?:$(metric 'ceirgw_import_running{kind="pairings"}' "$prom")" "0:0" "at its end, running 0"
 
 done_testing

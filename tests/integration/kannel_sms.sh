@@ -45,6 +45,7 @@ gwconf() {
 	{
 		echo "group = ceirgw"
 		echo "http-listen = 127.0.0.1:$port"
+		admin_line
 		echo "redis = redis://127.0.0.1:$rport"
 		echo "bearerbox = 127.0.0.1:$bb_box"
 		echo "kyc-key-file = kyc.key"

@@ -22,6 +22,7 @@ sendsms_start "$sport" "$TEST_TMP/sent" text
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
+$(admin_line)
 $BACKEND_REDIS_CONF
 log-file = ceirgw.log
 log-level = info

@@ -16,6 +16,7 @@ EOF
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
+$(admin_line)
 redis = redis://127.0.0.1:$rport
 redis-timeout = 1000
 log-file = ceirgw.log
@@ -93,6 +94,17 @@ n=$(grep -c "no answer in 1000 ms" "$TEST_TMP/ceirgw.log")
 is "$n" 1 "the timeout is logged once for the episode"
 grep -q "answering again, after" "$TEST_TMP/ceirgw.log"
 ok $? "and the end of the episode"
+# /metrics counts the timeouts (every one, where the log says it once) and the answers "try
+# later" that the users were given.
+aport=$(sed -n 's/^admin-listen = 127.0.0.1://p' "$TEST_TMP/ceirgw.conf")
+curl -s "http://127.0.0.1:$aport/metrics" >"$TEST_TMP/m"
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$TEST_TMP/m"; }
+[ "$(metric ceirgw_redis_timeouts_total)" -ge 1 ] 2>/dev/null
+ok $? "/metrics: ceirgw_redis_timeouts_total counts them ($(metric ceirgw_redis_timeouts_total))"
+is "$(metric 'ceirgw_journey_replies_total{channel="ussd",result="unavailable"}')" 40 \
+	"/metrics: the 40 checks answered 'unavailable'"
+is "$(metric 'ceirgw_journey_replies_total{channel="ussd",result="ok"}')" 2 \
+	"/metrics: and the 2 answered before and after"
 gw_stop
 sanitizer_clean
 done_testing

@@ -28,6 +28,7 @@ is "$(R XPENDING ceir:results ceirgw | head -n1)" "$N" "$N results pending for a
 cat >"$TEST_TMP/ceirgw.conf" <<EOF
 group = ceirgw
 http-listen = 127.0.0.1:$hport
+$(admin_line)
 $BACKEND_REDIS_CONF
 log-file = ceirgw.log
 EOF

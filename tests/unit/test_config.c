@@ -105,6 +105,150 @@ static void test_beside_kannel(void **state)
 	talloc_free(cfg);
 }
 
+/* kannel.conf itself (issue 20): Kannel's groups are no errors; the box port comes from
+ * group = core (on smsbox's bearerbox-host) and the USSD TLVs' names and type from the
+ * smpp-tlv groups, one of them in an included file. */
+static void test_kannel_one_file(void **state)
+{
+	char err[512], inc[PATH_MAX + 64], *text, *dump;
+	struct ceirgw_config *cfg;
+	const char *path;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	snprintf(inc, sizeof(inc), "%s", write_conf("tlv.conf",
+		"group = smpp-tlv\n"
+		"name = its_session_info\n"
+		"tag = 0x1383\n"
+		"type = integer\n"
+		"length = 2\n"
+		"smsc-id = ussd\n"));
+	text = talloc_asprintf(NULL,
+		"group = core\n"
+		"admin-port = 13000\n"
+		"admin-password = secret\n"
+		"smsbox-port = 13005\n"
+		"\n"
+		"group = smsbox\n"
+		"bearerbox-host = 10.0.0.5\n"
+		"\n"
+		"group = smsc\n"
+		"smsc = smpp\n"
+		"smsc-id = ussd\n"
+		"host = 127.0.0.1\n"
+		"port = 2775\n"
+		"smsc-username = u\n"
+		"smsc-password = p\n"
+		"\n"
+		"group = sendsms-user\n"
+		"username = ceirgw\n"
+		"password = x\n"
+		"\n"
+		"group = sms-service\n"
+		"keyword = default\n"
+		"text = \"# not a comment\"\n"
+		"\n"
+		"group = smpp-tlv\n"
+		"name = ussd_op\n"
+		"tag = 1281\n"
+		"type = INTEGER\n"
+		"length = 1\n"
+		"smsc-id = ussd\n"
+		"\n"
+		"include = \"%s\"\n"
+		"\n"
+		"group = ceirgw\n"
+		"data-dir = /tmp/ceirgw-test\n", inc);
+	path = write_conf("kannel-one.conf", text);
+	talloc_free(text);
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->bearerbox, "10.0.0.5:13005");
+	assert_string_equal(cfg->ussd_op_tlv, "ussd_op");
+	assert_string_equal(cfg->ussd_session_tlv, "its_session_info");
+	assert_string_equal(cfg->ussd_tlv_type, "integer");
+	f = open_memstream(&dump, &len);
+	assert_non_null(f);
+	config_dump(cfg, f);
+	fclose(f);
+	if (strstr(dump, "bearerbox = 10.0.0.5:13005 (from group = core's smsbox-port, ") == NULL ||
+	    strstr(dump, "kannel-one.conf:4)") == NULL ||
+	    strstr(dump, "ussd-tlv-type = integer (from group = smpp-tlv's type, ") == NULL ||
+	    strstr(dump, "tlv.conf:4)") == NULL)
+		fail_msg("dump:\n%s", dump);
+	free(dump);
+	talloc_free(cfg);
+
+	/* With sendsms-url (smsbox over HTTP) or its own bearerbox, the ceirgw group wins. */
+	path = write_conf("kannel-http.conf",
+		"group = core\nadmin-port = 13000\nsmsbox-port = 13005\n\n"
+		"group = ceirgw\nsendsms-url = http://127.0.0.1:13013/cgi-bin/sendsms\n");
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_null(cfg->bearerbox);
+	talloc_free(cfg);
+	path = write_conf("kannel-own.conf",
+		"group = core\nadmin-port = 13000\nsmsbox-port = 13005\n\n"
+		"group = ceirgw\nbearerbox = 127.0.0.1:14000\nussd-tlv-type = octetstring\n");
+	cfg = config_load(NULL, path, NULL, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->bearerbox, "127.0.0.1:14000");
+	assert_string_equal(cfg->ussd_tlv_type, "octetstring");
+	talloc_free(cfg);
+}
+
+/* An include of itself, or of a file that includes it back, is refused at its line (libgw
+ * would loop until it ran out of memory or descriptors). */
+static void test_include_loop(void **state)
+{
+	char err[512], a[PATH_MAX + 64], b[PATH_MAX + 64], *text;
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s/loop-a.conf", dir);
+	snprintf(b, sizeof(b), "%s/loop-b.conf", dir);
+	text = talloc_asprintf(NULL, "group = ceirgw\n\ninclude = \"%s\"\n", b);
+	write_conf("loop-a.conf", text);
+	talloc_free(text);
+	text = talloc_asprintf(NULL, "# b\ninclude = %s\n", a);
+	write_conf("loop-b.conf", text);
+	talloc_free(text);
+	assert_null(config_load(NULL, a, NULL, err, sizeof(err)));
+	if (strstr(err, "loop-b.conf:2: include = '") == NULL || strstr(err, "an include loop") == NULL)
+		fail_msg("%s", err);
+}
+
+/* --check-config prints the paths ceirgw really uses, not "(unset)". */
+static void test_dump_paths(void **state)
+{
+	char err[512], *dump;
+	struct ceirgw_config *cfg;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	cfg = config_load(NULL, write_conf("paths.conf", "group = ceirgw\ndata-dir = /srv/c\n"
+					   "log-format = json\n"), NULL, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->log_format, LOG_FORMAT_JSON);
+	f = open_memstream(&dump, &len);
+	assert_non_null(f);
+	config_dump(cfg, f);
+	fclose(f);
+	if (strstr(dump, "flows-dir = (unset)") || strstr(dump, "templates-dir = (unset)") ||
+	    strstr(dump, "tac-file = (unset)") || strstr(dump, "kyc-key-file = (unset)") ||
+	    !strstr(dump, "/flows (shipped)\n") || !strstr(dump, "/templates (shipped)\n") ||
+	    !strstr(dump, "tacdb.csv (shipped)\n") ||
+	    !strstr(dump, "kyc-key-file = /srv/c/kyc.key (") || !strstr(dump, "log-format = json\n"))
+		fail_msg("dump:\n%s", dump);
+	free(dump);
+	talloc_free(cfg);
+}
+
 /* Neighbours' feeds (issue 19): feed-peer groups beside the ceirgw group. */
 static void test_feed_peers(void **state)
 {
@@ -172,7 +316,45 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{ "missing file", NULL, "No such file" },
 	{ "no ceirgw group", "group = core\nadmin-port = 13000\n", "no 'group = ceirgw'" },
-	{ "unknown variable", "group = ceirgw\nhttp-lisen = 1.2.3.4:5\n", "not a valid configuration" },
+	/* Named at its own line, not the group's last (libgw checks a group once it ends). */
+	{ "unknown variable", "group = ceirgw\nhttp-lisen = 1.2.3.4:5\ndata-dir = /tmp\n\n",
+	  ".conf:2: 'http-lisen' is not a variable of group = ceirgw (did you mean http-listen?)" },
+	{ "unknown variable, nothing near", "group = ceirgw\n# x\nfrobnicate = 1\nlog-level = info\n",
+	  ".conf:3: 'frobnicate' is not a variable of group = ceirgw" },
+	{ "repeated variable", "group = ceirgw\nhttp-listen = 127.0.0.1:1\n# c\nlog-level = info\n"
+	  "http-listen = 127.0.0.1:2\n", ".conf:5: http-listen is set twice (first at line 2)" },
+	{ "repeated feed-peer variable", "group = ceirgw\n\ngroup = feed-peer\norigin = a\n"
+	  "url = http://h:1/feed\norigin = b\n", ".conf:6: origin is set twice (first at line 4)" },
+	{ "two ceirgw groups", "group = ceirgw\nlog-level = info\n\ngroup = ceirgw\n",
+	  ".conf:4: a second group = ceirgw (the first at line 1)" },
+	{ "group name typo", "group = ceirgw\n\ngroup = ceirwg\nlog-level = info\n",
+	  ".conf:3: group = ceirwg: not a group ceirgw or Kannel knows (did you mean ceirgw?)" },
+	{ "include missing", "group = ceirgw\ninclude = \"/nonexistent/tlv.conf\"\n",
+	  ".conf:2: include = '/nonexistent/tlv.conf': No such file" },
+	{ "relative include missing", "group = ceirgw\n\ninclude = nonexistent-tlv.conf\n",
+	  "include = 'nonexistent-tlv.conf': not found from the current folder" },
+	{ "include of a folder", "group = ceirgw\n\ninclude = /tmp\n", "a folder" },
+	{ "bad log-format", "group = ceirgw\nlog-format = xml\n", "log-format = 'xml': expected text" },
+#define TLV(name, tag, type) "\ngroup = smpp-tlv\nname = " name "\ntag = " tag "\ntype = " \
+	type "\nlength = 1\nsmsc-id = ussd\n"
+	{ "tlv type disagrees with ussd-tlv-type",
+	  "group = ceirgw\nussd-tlv-type = octetstring\n" TLV("ussd_service_op", "0x0501", "integer"),
+	  ".conf:2: ussd-tlv-type = octetstring, but the smpp-tlv groups say type = integer at "
+	  "line 7" },
+	{ "tlv types disagree", "group = ceirgw\n" TLV("ussd_service_op", "0x0501", "integer")
+	  TLV("its_session_info", "0x1383", "octetstring"),
+	  ".conf:13: smpp-tlv its_session_info: type = octetstring, but type = integer at line 6" },
+	{ "tlv nulterminated", "group = ceirgw\n" TLV("ussd_service_op", "1281", "nulterminated"),
+	  ".conf:6: smpp-tlv ussd_service_op: type = nulterminated: ceirgw writes" },
+	{ "tlv name disagrees", "group = ceirgw\nussd-op-tlv = ussd_op\n"
+	  TLV("ussd_service_op", "0x0501", "octetstring"),
+	  ".conf:2: ussd-op-tlv = ussd_op, but the smpp-tlv with tag 0x0501 is named "
+	  "ussd_service_op at line 5" },
+	{ "tlv named twice", "group = ceirgw\n" TLV("ussd_service_op", "0x0501", "integer")
+	  TLV("ussd_op", "0x0501", "integer"),
+	  ".conf:11: smpp-tlv tag 0x0501 is named ussd_op here and ussd_service_op at line 4" },
+	{ "box port over TLS", "group = ceirgw\n\ngroup = core\nsmsbox-port = 13001\n"
+	  "smsbox-port-ssl = true\n", ".conf:5: smsbox-port-ssl = true: ceirgw's box connection" },
 	{ "unknown group", "group = nonsense\nx = 1\n", "not a valid configuration" },
 	{ "bad http-listen", "group = ceirgw\nhttp-listen = 8080\n", "http-listen = '8080'" },
 	{ "http port too big", "group = ceirgw\nhttp-listen = 1.2.3.4:70000\n", "http-listen" },
@@ -201,7 +383,8 @@ static const struct bad_case bad_cases[] = {
 	  "country = KE\n\ngroup = feed-peer\norigin = ceir.ke/feed\nurl = http://h:2/feed\n"
 	  PEER_KEY "country = KE\n", "feed-peer 2 (ceir.ke/feed): origin a second feed-peer" },
 	{ "feed-peer unknown variable", PEER "origin = ceir.ke/feed\nurl = http://h:1/feed\n"
-	  PEER_KEY "country = KE\nredis = x\n", "not a valid configuration" },
+	  PEER_KEY "country = KE\nredis = x\n",
+	  ".conf:9: 'redis' is not a variable of group = feed-peer" },
 	{ "feed-origin with a plus", "group = ceirgw\nfeed-origin = a+b\nfeed-key-file = k\n",
 	  "no '+'" },
 	{ "feed-origin without a key", "group = ceirgw\nfeed-origin = ceir.ke/feed\n",
@@ -311,13 +494,16 @@ static int teardown_dir(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[6 + NBAD + NHP];
+	struct CMUnitTest tests[9 + NBAD + NHP];
 	size_t i, n = 0;
 	int rc;
 
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_full_file);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_defaults);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_beside_kannel);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_kannel_one_file);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dump_paths);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_include_loop);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_feed_peers);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_redis_password_not_echoed);
