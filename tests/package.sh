@@ -159,6 +159,10 @@ else
 	bail "the installed ceirgw did not come up"
 fi
 like "$(cat "$T/healthz")" '"redis":"up"' "/healthz: its Redis is up"
+like "$(curl -s http://127.0.0.1:9384/metrics)" "ceirgw_build_info{version=" \
+	"GET /metrics on the shipped admin listener (127.0.0.1:9384)"
+like "$(/usr/sbin/ceirgwctl stats -c /etc/ceirgw/ceirgw.conf 2>&1)" "ceirgw_build_info" \
+	"the installed ceirgwctl stats reads it through the installed configuration"
 is "$(ps -o user= -p "$gw_pid" 2>/dev/null | tr -d ' ')" ceirgw "ceirgw runs as ceirgw"
 redis_pid=$(pgrep -u ceirgw -x redis-server)
 ok $? "its embedded redis-server runs as ceirgw"

@@ -78,6 +78,12 @@ ok $? "promtool check metrics accepts it"
 [ -z "$out" ] || echo "$out" | head -n 10 | sed 's/^/# /'
 is "$(curl -s -o /dev/null -w '%{http_code}' "$url/metrics")" 404 \
 	"the public listener does not serve /metrics"
+# ceirgwctl stats reads the same endpoint for a person.
+out=$("$CEIRGWCTL" stats --admin "127.0.0.1:$aport")
+ok $? "ceirgwctl stats reads the admin listener"
+like "$out" "ceirgw_ceir_results_handled_total" "and shows the CEIR results family"
+like "$out" 'result="blocked"' "with its label set"
+like "$out" "ceirgw_redis_command_duration_seconds" "and the Redis latency histogram"
 
 is "$(value "ceirgw_build_info{version=\"$("$CEIRGW" --version | cut -d' ' -f2)\"}")" 1 \
 	"ceirgw_build_info names the version"
