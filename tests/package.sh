@@ -144,7 +144,8 @@ as_ceirgw() {
 out=$(as_ceirgw /usr/sbin/ceirgw --check-config -c /etc/ceirgw/ceirgw.conf 2>&1)
 ok $? "ceirgw --check-config, as ceirgw, accepts the shipped configuration"
 like "$out" "data-dir = /var/lib/ceirgw" "shipped: the embedded Redis under /var/lib/ceirgw"
-like "$out" "redis = (unset)" "shipped: no redis set (the embedded default)"
+like "$out" "redis = (unset: ceirgw starts its own redis-server in /var/lib/ceirgw)" \
+	"shipped: no redis set (the embedded default)"
 like "$out" "http-listen = 127.0.0.1:8080" "shipped: HTTP on 127.0.0.1:8080"
 like "$out" "admin-listen = 127.0.0.1:9384" "shipped: admin on 127.0.0.1:9384"
 # shellcheck disable=SC2086 # ExecStart is a command line, split as systemd splits it
