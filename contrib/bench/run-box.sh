@@ -146,12 +146,18 @@ settle() {
 	got=$(replies "$1")
 }
 
+# redis_cmds: the commands redis-server (on redis_port) has processed so far.
+redis_cmds() {
+	redis-cli -p "$redis_port" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
+}
+
 # measure NAME REPLY BOX_PID [APP_PID [REDIS_PID]]: a warm-up whose replies must match the
 # extended regular expression REPLY, then the measured run; appends "NAME sent answered
-# once seconds box_us app_us bb_us redis_us" to $work/results ("-" for a process the system
-# has not).
+# once seconds box_us app_us bb_us redis_us redis_cmds" to $work/results ("-" for a process
+# the system has not; redis_cmds: Redis commands per MO).
 measure() {
 	local name=$1 want=$2 bpid=$3 apid=${4:-} rpid=${5:-} b0 b1 a0=0 a1=0 s0 s1 r0=0 r1=0
+	local c0=0 c1=0
 	local answered once
 	load "$warmup" "$work/$name-warmup.log"
 	settle "$work/$name-warmup.log"
@@ -171,12 +177,12 @@ measure() {
 	b0=$(ticks "$bpid")
 	[ -z "$apid" ] || a0=$(ticks "$apid")
 	s0=$(ticks "$bb_pid")
-	[ -z "$rpid" ] || r0=$(ticks "$rpid")
+	[ -z "$rpid" ] || { c0=$(redis_cmds); r0=$(ticks "$rpid"); }
 	load "$n" "$work/$name.log"
 	b1=$(ticks "$bpid")
 	[ -z "$apid" ] || a1=$(ticks "$apid")
 	s1=$(ticks "$bb_pid")
-	[ -z "$rpid" ] || r1=$(ticks "$rpid")
+	[ -z "$rpid" ] || { r1=$(ticks "$rpid"); c1=$(redis_cmds); }
 	answered=$got
 	settle "$work/$name.log"
 	[ "$answered" -ge "$n" ] || echo "$name: only $answered replies of $n in ${timeout}s" >&2
@@ -187,12 +193,13 @@ measure() {
 	fi
 	awk -v nm="$name" -v sent="$n" -v got="$answered" -v once="$once" -v t="$secs" \
 	    -v b=$(( b1 - b0 )) -v a=$(( a1 - a0 )) -v s=$(( s1 - s0 )) -v r=$(( r1 - r0 )) \
-	    -v hz="$hz" -v ap="$apid" -v rp="$rpid" \
+	    -v c=$(( c1 - c0 )) -v hz="$hz" -v ap="$apid" -v rp="$rpid" \
 	    'function us(x) { return x * 1e6 / hz / d }
 	     BEGIN { d = got > 0 ? got : 1
-	             printf "%s %d %d %s %.3f %.1f %s %.1f %s\n", nm, sent, got, once, t, us(b),
+	             printf "%s %d %d %s %.3f %.1f %s %.1f %s %s\n", nm, sent, got, once, t, us(b),
 	                    ap == "" ? "-" : sprintf("%.1f", us(a)), us(s),
-	                    rp == "" ? "-" : sprintf("%.1f", us(r)) }' >>"$work/results"
+	                    rp == "" ? "-" : sprintf("%.1f", us(r)),
+	                    rp == "" ? "-" : sprintf("%.1f", c / d) }' >>"$work/results"
 }
 
 # ceirgw_conf FILE LINE...: ceirgw's configuration, its own ports and redis-server, with LINEs.
@@ -315,7 +322,8 @@ echo "time: from fakesmsc's start to the N-th reply in its log (polled every 20 
 echo
 awk '
 { nm[NR] = $1; sent[NR] = $2; got[NR] = $3; once[NR] = $4; t[NR] = $5; rate[NR] = $3 / $5
-  box[NR] = $6; app[NR] = $7; bb[NR] = $8; red[NR] = $9; own[NR] = $6 + ($7 == "-" ? 0 : $7)
+  box[NR] = $6; app[NR] = $7; bb[NR] = $8; red[NR] = $9; cmds[NR] = $10
+  own[NR] = $6 + ($7 == "-" ? 0 : $7)
   row[$1] = NR; rows = NR
   if ($4 != "yes") all_once = "no" }
 function ratio(a, b) { return (b > 0 && a != "-") ? sprintf("%.2f", a / b) : "-" }
@@ -325,17 +333,18 @@ function line(what, m, op, goal) {
 }
 END {
 	nu = row["null-box"]; ce = row["ceirgw"]; sn = row["smsbox+null"]; sc = row["smsbox+ceirgw"]
-	printf "%-13s %6s %8s %4s %7s %6s %6s %7s %7s %7s %6s %6s %8s\n", "system", "MOs",
+	printf "%-13s %6s %8s %4s %7s %6s %6s %7s %7s %7s %6s %6s %8s %5s\n", "system", "MOs",
 	       "answered", "once", "seconds", "MO/s", "x null", "box us", "app us", "own us",
-	       "x null", "bb us", "redis us"
+	       "x null", "bb us", "redis us", "cmds"
 	for (i = 1; i <= rows; i++)
-		printf "%-13s %6d %8d %4s %7.3f %6.0f %6s %7.1f %7s %7.1f %6s %6.1f %8s\n", nm[i],
-		       sent[i], got[i], once[i], t[i], rate[i], ratio(rate[i], rate[nu]), box[i],
-		       app[i], own[i], ratio(own[i], own[nu]), bb[i], red[i]
+		printf "%-13s %6d %8d %4s %7.3f %6.0f %6s %7.1f %7s %7.1f %6s %6.1f %8s %5s\n",
+		       nm[i], sent[i], got[i], once[i], t[i], rate[i], ratio(rate[i], rate[nu]),
+		       box[i], app[i], own[i], ratio(own[i], own[nu]), bb[i], red[i], cmds[i]
 	print ""
 	print "(box us: the box, or smsbox; app us: the HTTP application smsbox calls; own us: both;"
 	print " bb us: bearerbox; redis us: ceirgw'"'"'s redis-server. CPU microseconds per MO answered,"
-	print " utime + stime of every thread from /proc/PID/stat)"
+	print " utime + stime of every thread from /proc/PID/stat; cmds: Redis commands per MO,"
+	print " total_commands_processed of INFO)"
 	printf "%-45s %6s   %s\n", "targets (issues 8 and 21)", "ratio", "target"
 	line("ceirgw / null-box MOs answered/s", ratio(rate[ce], rate[nu]), ">=", "0.9")
 	line("ceirgw / smsbox+null MOs answered/s", ratio(rate[ce], rate[sn]), ">=", "1.5")
