@@ -31,7 +31,7 @@ echo "ceirgw benchmarks, $(date -u +%FT%TZ)"
 part "HTTP check journey: ceirgw, the null server, the Node peer${BASE_REV:+, ceirgw of $BASE_REV}" run.sh
 part "Redis: the commands of one check journey, by redis-benchmark" redis-mix.sh
 part "Instructions per check journey under callgrind" callgrind.sh
-part "Box path: SMS checks through bearerbox and fakesmsc" run-box.sh
+part "Box path: SMS checks through bearerbox and fakesmsc, boxes and smsbox with get-url" run-box.sh
 part "Report journey over HTTP against 1e6 imported pairings" report.sh
 part "USSD sessions left open" sessions.sh
 part "Import of pairings" import.sh "$BUILD" "${IMPORT_ROWS:-10000000}"

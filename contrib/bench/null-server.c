@@ -1,6 +1,8 @@
 /* The null server of the HTTP benchmark: a libevent evhttp server that answers "END ok" to every
  * request, the ceiling any USSD gateway on evhttp can reach on this machine.
- *   null-server PORT
+ *   null-server PORT [BODY]
+ * BODY (default "END ok") is the text of every answer: the box-path benchmark (run-box.sh) has
+ * smsbox's get-url call it with "ok", the null box's reply, which smsbox sends back as the MT.
  *
  * TCP_NODELAY: evhttp does not set it, and replies to pipelined requests then wait out the
  * client's delayed ACK (about 40 ms each). libevent 2.1.12 has no hook on accepted connections
@@ -108,15 +110,15 @@ int main(int argc, char **argv)
 	struct event *term;
 	int fd, port;
 
-	if (argc != 2 || (port = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "usage: %s PORT\n", argv[0]);
+	if (argc < 2 || argc > 3 || (port = atoi(argv[1])) <= 0) {
+		fprintf(stderr, "usage: %s PORT [BODY]\n", argv[0]);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	http = evhttp_new(base);
 	reply = evbuffer_new();
-	evbuffer_add_printf(reply, "END ok");
+	evbuffer_add_printf(reply, "%s", argc == 3 ? argv[2] : "END ok");
 	fd = listen_on(port);
 	if (fd < 0 || !evhttp_accept_socket_with_handle(http, fd)) {
 		fprintf(stderr, "null-server: cannot listen on 127.0.0.1:%d: %s\n", port,
