@@ -1,0 +1,123 @@
+# Sightings (issue 22, doc/ceir-queue.md): a reported phone that a later operator dump shows
+# on a new line. Against the real ceirgw and a real Redis (one redis-server, or a cluster with
+# CEIRGW_TEST_BACKEND=cluster: backend_lib.sh): a report made by the SMS journey in French and
+# blocked by the CEIR's result; then dumps through ceirgwctl import pairings: the IMEI on a new
+# line makes one entry on ceir:sightings with its fields and one SMS to the owner, in French,
+# nothing to the new line; the same dump again, the owner's own line, a burst of the same
+# pair, and an unblocked report's IMEI add nothing; a second new line is a second sighting.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/backend_lib.sh"
+. "$(dirname "$0")/journey_lib.sh"
+
+hport=$(free_port)
+url=http://127.0.0.1:$hport
+backend_start
+
+today=$(date -u +%F)
+OWNER=+254712345678	# phone A, ID 31415926
+OWNER2=+254722000111	# phone C, ID A9876543
+NEW=254799000001	# the line phone A shows up on
+NEW2=254799000002
+A=356938035643809	# Nokia N900 (data/tacdb.csv)
+C=353322001234567
+printf '%s\n' "imei,msisdn,imsi,first_seen,last_seen" \
+	"$A,254712345678,639021000000001,2025-01-01,$today" \
+	"$C,254722000111,639021000000002,2025-01-01,$today" >"$TEST_TMP/pairings.csv"
+printf '%s\n' "msisdn,national_id" "254712345678,31415926" "254722000111,A9876543" \
+	>"$TEST_TMP/kyc.csv"
+pport=$(free_port)
+gw_conf "$BACKEND_REDIS_CONF" info
+CONF=$TEST_TMP/ceirgw.conf
+import_data
+sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
+gw_start
+ok $? "ceirgw is up"
+
+# ---- two reports, by SMS; the CEIR blocks A, and blocks then unblocks C -----------------------
+r=$(sms "$OWNER" "VOLE $A 5926")
+ref=$(ref_in "$r")
+is "$r" "$(render fr sms.report_done ref="$ref")" "the owner reports phone A by SMS, in French"
+wait_for 10 grep -q "$ref" "$TEST_TMP/sms.log"
+ok $? "the receipt went out"
+R XADD ceir:results '*' ref "$ref" imei "$A" result blocked reason ok >/dev/null
+wait_for 10 r_is blocked HGET "rep:{$A}" state
+ok $? "the CEIR's result blocked phone A"
+r=$(sms "$OWNER2" "STOLEN $C 6543")
+ref2=$(ref_in "$r")
+wait_for 10 r_is sent HGET "rep:{$C}" state
+ok $? "phone C reported"
+R XADD ceir:results '*' ref "$ref2" imei "$C" result blocked reason ok >/dev/null
+wait_for 10 r_is blocked HGET "rep:{$C}" state
+R XADD ceir:results '*' ref "$ref2" imei "$C" result unblocked reason ok >/dev/null
+wait_for 10 r_is unblocked HGET "rep:{$C}" state
+ok $? "phone C blocked, then unblocked"
+owner_sms() { grep -c "^$OWNER	" "$TEST_TMP/sms.log"; }	# to, a tab, text
+owner_sms_least() { [ "$(owner_sms)" -ge "$1" ]; }
+wait_for 10 owner_sms_least 2
+ok $? "the owner had the receipt and the blocked SMS"
+owner_before=$(owner_sms)
+
+dump() {	# dump ROW...: a dump of these rows, imported; what it said in import.out
+	printf '%s\n' "imei,msisdn,imsi,first_seen,last_seen,operator" "$@" >"$TEST_TMP/dump.csv"
+	"$CEIRGWCTL" import pairings -c "$CONF" --rejects "$TEST_TMP/rej3.csv" \
+		"$TEST_TMP/dump.csv" >"$TEST_TMP/import.out" 2>"$TEST_TMP/import.err"
+}
+
+# ---- the IMEI on a new line -------------------------------------------------------------------
+dump "$A,$NEW,639029999999991,$today,$today,Safaricom" \
+	"$A,254712345678,639021000000001,$today,$today,Safaricom" \
+	"$C,$NEW2,639029999999992,$today,$today,Airtel"
+is "$?" 0 "a dump with phone A on a new line is imported"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 1 new (1 SMS to owners), 0 already known" \
+	"the import counts one new sighting"
+is "$(R XLEN ceir:sightings)" 1 "one entry on ceir:sightings"
+R XRANGE ceir:sightings - + >"$TEST_TMP/entry"
+field() { awk -v f="$1" 'prev == f { print; exit } { prev = $0 }' "$TEST_TMP/entry"; }
+is "$(field imei)" "$A" "... the IMEI"
+is "$(field ref)" "$ref" "... the report's reference"
+is "$(field msisdn)" "+$NEW" "... the new line, E.164"
+is "$(field imsi)" "639029999999991" "... its IMSI"
+is "$(field first_seen):$(field last_seen)" "$today:$today" "... first and last day seen"
+is "$(field operator)" "Safaricom" "... the operator's name"
+is "$(field reported_on)" "$today" "... the report's day"
+text=$(render fr notify.sighting maker=Nokia model=N900 ref="$ref" date="$today")
+wait_for 40 grep -qF "$OWNER	$text" "$TEST_TMP/sms.log"
+ok $? "the owner is told by SMS, in French (relayed by ceirgw from the report's outbox)"
+is "$(grep -c "$NEW" "$TEST_TMP/sms.log")" 0 "nothing to the new line"
+is "$(grep -c "$NEW2" "$TEST_TMP/sms.log")" 0 "nothing for the unblocked phone's new line"
+is "$(cat "$TEST_TMP/import.out" "$TEST_TMP/import.err" | grep -c "$NEW")" 0 \
+	"the import prints no new line's number"
+outseq=$(R HGET "rep:{$A}" outseq)
+
+# ---- nothing twice ----------------------------------------------------------------------------
+dump "$A,$NEW,639029999999991,$today,$today,Safaricom"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 0 new (0 SMS to owners), 1 already known" \
+	"the same dump again: the sighting is known"
+is "$(R XLEN ceir:sightings)" 1 "... nothing more on the stream"
+is "$(R HGET "rep:{$A}" outseq)" "$outseq" "... and no SMS more"
+dump "$A,254712345678,639021000000001,$today,$today,Safaricom"
+like "$(cat "$TEST_TMP/import.out")" \
+	"sightings: 0 new (0 SMS to owners), 0 already known; 1 rows" \
+	"a dump with the owner's own line: no sighting"
+rows=()
+for _ in $(seq 1 50); do rows+=("$A,$NEW,639029999999991,2026-01-01,$today,Safaricom"); done
+dump "${rows[@]}"
+dump "${rows[@]}"
+is "$(R XLEN ceir:sightings):$(R HGET "rep:{$A}" outseq)" "1:$outseq" \
+	"a burst of rows of the same pair, twice: still one sighting, one SMS"
+is "$(R HGET "rep:{$A}:seen" "+$NEW|639029999999991")" "2026-01-01|$today|Safaricom" \
+	"... its first day seen moved back"
+
+# ---- a second new line -------------------------------------------------------------------------
+dump "$A,$NEW2,,$today,$today,"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 1 new" "a second new line is a second sighting"
+is "$(R XLEN ceir:sightings)" 2 "... a second entry"
+wait_for 40 owner_sms_least $((owner_before + 2))
+ok $? "... and a second SMS to the owner"
+is "$(owner_sms)" $((owner_before + 2)) "two SMS to the owner in all"
+is "$(grep -cE "^\+?($NEW|$NEW2)	" "$TEST_TMP/sms.log")" 0 "none to the new lines"
+is "$(grep -cF "$NEW" "$TEST_TMP/ceirgw.log")" 0 "no new line's number in ceirgw's log"
+
+gw_stop
+sanitizer_clean
+done_testing
