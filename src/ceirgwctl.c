@@ -969,6 +969,9 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		       "reported IMEIs on the owner's or reporter's line, %zu before the report, "
 		       "%zu of closed reports; %zu reported IMEIs watched\n", ss->fresh, ss->sms,
 		       ss->known, ss->own, ss->before, ss->closed, ss->watched);
+		if (ss->full)
+			printf("warning: %zu new lines of reports that hold 1000 sightings already "
+			       "were not kept\n", ss->full);
 	}
 	if (total.rejected && c->rejects_path)
 		rejects_summary(rjs[0], stdout);

@@ -21,6 +21,7 @@
 
 #define REMEMBER_S "2592000"	/* a sighting's stream dedup key: 30 days */
 #define RELAY_INDEX "rep:relay"	/* as store.c's: the daemon's sweep relays the SMS */
+#define SIGHT_PER_REPORT_MAX_S "1000"
 
 struct sight_ent {
 	uint64_t body, msisdn, imsi;
@@ -48,7 +49,8 @@ struct sight {
  * into the report's outbox, all in one step; a known one only widens its days. Returns {code}
  * or, for a new (4) or still pending (5) one, {code, ref, report day, first, last, operator,
  * sms queued}. Codes: 0 no open report, 1 the owner's or reporter's line, 2 last seen before
- * the report's day, 3 known. */
+ * the report's day, 3 known, 6 the report holds SIGHT_PER_REPORT_MAX sightings already (a
+ * cloned IMEI seen on a line a day: the report's hash stays bounded, the rest is counted). */
 static const char sight_script[] =
 	"local st = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not st or not string.find('|' .. ARGV[1] .. '|', '|' .. st .. '|', 1, true) then\n"
@@ -74,6 +76,7 @@ static const char sight_script[] =
 	"  if redis.call('SISMEMBER', KEYS[3], f) == 1 then return {5, ref, day, a, b, op, 0} end\n"
 	"  return {3}\n"
 	"end\n"
+	"if redis.call('HLEN', KEYS[2]) >= " SIGHT_PER_REPORT_MAX_S " then return {6} end\n"
 	"redis.call('HSET', KEYS[2], f, ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[7])\n"
 	"redis.call('SADD', KEYS[3], f)\n"
 	"local sms = 0\n"
@@ -430,6 +433,7 @@ static int sight_one(struct sight *s, const struct sight_ent *e)
 	case 1: s->st.own++; break;
 	case 2: s->st.before++; break;
 	case 3: s->st.known++; break;
+	case 6: s->st.full++; break;
 	case 4:
 		s->st.fresh++;
 		if (r->elements > 6 && r->element[6]->type == REDIS_REPLY_INTEGER &&

@@ -47,6 +47,7 @@ struct sight_stats {
 	size_t closed;		/* no open report (unblocked, rejected, none) */
 	size_t before;		/* last seen before the report's day */
 	size_t sms;		/* owner's SMS queued */
+	size_t full;		/* new lines of a report that holds 1000 sightings: not kept */
 };
 
 /* At most this many IMEIs in memory (16 bytes a slot, half full: 128 MiB): past it the

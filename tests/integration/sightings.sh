@@ -118,6 +118,24 @@ is "$(owner_sms)" $((owner_before + 2)) "two SMS to the owner in all"
 is "$(grep -cE "^\+?($NEW|$NEW2)	" "$TEST_TMP/sms.log")" 0 "none to the new lines"
 is "$(grep -cF "$NEW" "$TEST_TMP/ceirgw.log")" 0 "no new line's number in ceirgw's log"
 
+# ---- ceirgwctl report lists them, masked ------------------------------------------------------
+"$CEIRGWCTL" report -c "$CONF" "$ref" >"$TEST_TMP/report.out"
+is "$?" 0 "report REF: exit 0"
+like "$(cat "$TEST_TMP/report.out")" \
+	"sighting   2026-01-01 to $today on +2547****0001, IMSI 63902..., operator Safaricom" \
+	"report: the first sighting, its days, the line masked, the operator"
+like "$(cat "$TEST_TMP/report.out")" "sighting   $today to $today on +2547****0002" \
+	"report: the second"
+is "$(grep -c "$NEW\|639029999999991" "$TEST_TMP/report.out")" 0 "report: no full number or IMSI"
+"$CEIRGWCTL" report -c "$CONF" --json "$ref" >"$TEST_TMP/report.json"
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+s = sorted(r["sightings"], key=lambda x: x["msisdn"])
+sys.exit(0 if len(s) == 2 and s[0]["msisdn"] == "+2547****0001" and
+         s[0]["operator"] == "Safaricom" and s[1]["imsi_network"] is None else 1)' \
+	"$TEST_TMP/report.json"
+ok $? "report --json: the sightings, masked"
+
 gw_stop
 sanitizer_clean
 done_testing
