@@ -136,6 +136,17 @@ sys.exit(0 if len(s) == 2 and s[0]["msisdn"] == "+2547****0001" and
 	"$TEST_TMP/report.json"
 ok $? "report --json: the sightings, masked"
 
+# ---- the reference consumer reads and acknowledges them -----------------------------------------
+/usr/bin/python3 "$top_srcdir/contrib/ceir-consumer" "${BACKEND_CONSUMER[@]}" --consumer it-sight \
+	--once >"$TEST_TMP/consumer.out" 2>"$TEST_TMP/consumer.err"
+is "$?" 0 "contrib/ceir-consumer --once: exit 0"
+is "$(grep -c "^sighting $ref $A " "$TEST_TMP/consumer.out")" 2 "... notes both sightings"
+like "$(cat "$TEST_TMP/consumer.out")" "sighting $ref $A $today..$today Safaricom" \
+	"... with the days and operator it was first seen with"
+is "$(grep -c "$NEW\|6390299" "$TEST_TMP/consumer.out" "$TEST_TMP/consumer.err" |
+	awk -F: '{ s += $NF } END { print s }')" 0 "... and no new line's number or IMSI"
+is "$(R XPENDING ceir:sightings ceir | head -n1)" 0 "... and acknowledges them"
+
 gw_stop
 sanitizer_clean
 done_testing
