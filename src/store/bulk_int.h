@@ -20,6 +20,21 @@ int bulk_command(struct bulk *b, const char *what, int want, size_t argc, const 
 int bulk_command_key(struct bulk *b, const char *what, int want, size_t argc,
 		     const char **argv, const size_t *lens, size_t key, redisReply **out);
 
+/* Commands sent together (one pipeline per node), each's key at argv[key]: on a cluster,
+ * each to its slot's master, redirections followed. replies[i] gets command i's reply, an
+ * error reply too (the caller frees them). Returns 0, or -EIO (err in bulk_error(); then no
+ * reply is kept, and the connection that failed is dropped), -EINVAL past
+ * BULK_PIPELINE_MAX, -ENOMEM. */
+#define BULK_PIPELINE_MAX 512
+struct bulk_pcmd {
+	size_t argc;
+	const char **argv;
+	const size_t *lens;
+	size_t key;
+};
+int bulk_pipeline(struct bulk *b, const char *what, size_t n, const struct bulk_pcmd *cmds,
+		  redisReply **replies);
+
 /* pairing-bucket-digits, as the connection was made with (the KYC keys' buckets). */
 int bulk_bucket_digits(const struct bulk *b);
 

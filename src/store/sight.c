@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 #include <talloc.h>
 
 #include "domain/imei.h"
@@ -37,6 +38,7 @@ struct sight {
 	struct sight_ent *q;
 	size_t n;
 	char open[REPORT_SET_MAX];
+	char sha[41], enqueue_sha[41];	/* the scripts' SHA-1, for EVALSHA */
 	struct sight_stats st;
 };
 
@@ -134,6 +136,15 @@ bool sight_watched(const struct sight *s, uint64_t body)
 	return false;
 }
 
+static void sha_hex(const char *body, char out[41])
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+
+	SHA1((const unsigned char *)body, strlen(body), md);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
 static int sight_destructor(struct sight *s)
 {
 	free(s->slots);
@@ -154,6 +165,8 @@ struct sight *sight_new(void *ctx, struct bulk *b, const struct sight_opts *o)
 	talloc_set_destructor(s, sight_destructor);
 	s->b = b;
 	s->o = *o;
+	sha_hex(sight_script, s->sha);
+	sha_hex(enqueue_script, s->enqueue_sha);
 	s->q = malloc(SIGHT_BATCH * sizeof(*s->q));
 	if (s->q == NULL || report_states_format(set, s->open, sizeof(s->open)) < 0) {
 		talloc_free(s);
@@ -182,22 +195,48 @@ static int64_t member_body(const redisReply *e)
 
 int sight_load(struct sight *s)
 {
-	char key[SIGHT_INDEX_MAX];
-	const char *argv[2] = { "SMEMBERS", key };
-	size_t lens[2] = { 8, 0 }, total = 0, cap;
+	struct {
+		char key[SIGHT_INDEX_MAX];
+		const char *argv[2];
+		size_t lens[2];
+	} *sh = calloc(SIGHT_INDEX_SHARDS, sizeof(*sh));
+	struct bulk_pcmd cmds[BULK_PIPELINE_MAX];
+	size_t total = 0, cap, n;
 	redisReply **r = calloc(SIGHT_INDEX_SHARDS, sizeof(*r));
-	unsigned k;
+	unsigned k, i;
 	int rc = 0;
 
-	if (r == NULL)
+	if (r == NULL || sh == NULL) {
+		free(r);
+		free(sh);
 		return -ENOMEM;
-	/* 1000 commands: a fraction of a second, once per import. */
-	for (k = 0; k < SIGHT_INDEX_SHARDS && rc == 0; k++) {
-		lens[1] = (size_t)snprintf(key, sizeof(key), SIGHT_INDEX_FMT, k);
-		if (bulk_command(s->b, "SMEMBERS", REDIS_REPLY_ARRAY, 2, argv, lens, &r[k]) < 0)
+	}
+	/* 1000 commands in two pipelines (one per node of a cluster), once per import. */
+	for (k = 0; k < SIGHT_INDEX_SHARDS && rc == 0; k += BULK_PIPELINE_MAX) {
+		n = SIGHT_INDEX_SHARDS - k < BULK_PIPELINE_MAX ? SIGHT_INDEX_SHARDS - k :
+		    BULK_PIPELINE_MAX;
+		for (i = 0; i < n; i++) {
+			sh[k + i].argv[0] = "SMEMBERS";
+			sh[k + i].argv[1] = sh[k + i].key;
+			sh[k + i].lens[0] = 8;
+			sh[k + i].lens[1] = (size_t)snprintf(sh[k + i].key, SIGHT_INDEX_MAX,
+							     SIGHT_INDEX_FMT, k + i);
+			cmds[i] = (struct bulk_pcmd){ 2, sh[k + i].argv, sh[k + i].lens, 1 };
+		}
+		if (bulk_pipeline(s->b, "SMEMBERS", n, cmds, r + k) < 0) {
 			rc = -EIO;
-		else
-			total += r[k]->elements;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (r[k + i]->type != REDIS_REPLY_ARRAY) {
+				bulk_set_error(s->b, "SMEMBERS %s: %.200s", sh[k + i].key,
+					       r[k + i]->type == REDIS_REPLY_ERROR ? r[k + i]->str :
+					       "not a set");
+				rc = -EIO;
+			} else {
+				total += r[k + i]->elements;
+			}
+		}
 	}
 	if (rc == 0 && total > SIGHT_WATCH_MAX)
 		rc = -E2BIG;
@@ -208,8 +247,8 @@ int sight_load(struct sight *s)
 	if (rc == 0) {
 		s->cap = cap;
 		for (k = 0; k < SIGHT_INDEX_SHARDS; k++) {
-			for (size_t i = 0; i < r[k]->elements; i++) {
-				int64_t body = member_body(r[k]->element[i]);
+			for (size_t j = 0; j < r[k]->elements; j++) {
+				int64_t body = member_body(r[k]->element[j]);
 
 				if (body >= 0 && set_add(s, (uint64_t)body))
 					s->st.watched++;
@@ -220,6 +259,7 @@ int sight_load(struct sight *s)
 		if (r[k])
 			freeReplyObject(r[k]);
 	free(r);
+	free(sh);
 	return rc;
 }
 
@@ -274,12 +314,109 @@ static int ent_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static long long wall_ms(void)
-{
-	struct timeval tv;
+/* One candidate of a chunk: its command's arguments and what the script answered. */
+struct cand {
+	char imei[16], rep[32], seen[40], seenq[40], out[40], line[24], imsi[24], field[56];
+	char first[11], last[11], lastn[8], nt[24], rday[11], dedup[160], ms[24];
+	struct sight_text texts[SIGHT_LANGS_MAX];
+	const char *argv[24 + 2 * SIGHT_LANGS_MAX];
+	size_t lens[24 + 2 * SIGHT_LANGS_MAX];
+	size_t argc;
+	const char *ref, *sfirst, *slast, *sop;	/* the script's answer, lent */
+	int code;
+	bool sms;
+};
 
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+#define ARG(c_, s_, l_) do { (c_)->argv[(c_)->argc] = (s_); (c_)->lens[(c_)->argc++] = (l_); } \
+	while (0)
+#define ARGS(c_, s_) ARG((c_), (s_), strlen(s_))
+
+/* The sighting script's arguments for candidate e (argv[1]: the script's SHA-1). */
+static void cand_build(struct sight *s, struct cand *c, const struct sight_ent *e)
+{
+	size_t nt = 0, i;
+
+	snprintf(c->imei, sizeof(c->imei), "%014llu", (unsigned long long)e->body);
+	c->imei[14] = imei_check_digit(c->imei);
+	c->imei[15] = '\0';
+	snprintf(c->rep, sizeof(c->rep), "rep:{%s}", c->imei);
+	snprintf(c->seen, sizeof(c->seen), SIGHT_SEEN_FMT, c->imei);
+	snprintf(c->seenq, sizeof(c->seenq), SIGHT_PENDING_FMT, c->imei);
+	snprintf(c->out, sizeof(c->out), "rep:{%s}:out", c->imei);
+	snprintf(c->line, sizeof(c->line), "+%llu", (unsigned long long)e->msisdn);
+	if (e->imsi)
+		snprintf(c->imsi, sizeof(c->imsi), "%llu", (unsigned long long)e->imsi);
+	else
+		c->imsi[0] = '\0';
+	snprintf(c->field, sizeof(c->field), "%s|%s", c->line, c->imsi);
+	pairs_format_date(e->first, c->first);
+	pairs_format_date(e->last, c->last);
+	snprintf(c->lastn, sizeof(c->lastn), "%u", (unsigned)e->last);
+	if (s->o.outbox && s->o.text)
+		nt = s->o.text(s->o.text_arg, c->imei, c->last, c->texts, SIGHT_LANGS_MAX);
+	snprintf(c->nt, sizeof(c->nt), "%zu", nt);
+	c->argc = 0;
+	ARGS(c, "EVALSHA");
+	ARGS(c, s->sha);
+	ARGS(c, "4");
+	ARGS(c, c->rep);
+	ARGS(c, c->seen);
+	ARGS(c, c->seenq);
+	ARGS(c, c->out);
+	ARGS(c, s->open);
+	ARGS(c, c->line);
+	ARGS(c, c->imsi);
+	ARGS(c, c->first);
+	ARGS(c, c->last);
+	ARGS(c, c->lastn);
+	ARGS(c, e->op);
+	ARGS(c, s->o.outbox && nt ? s->o.outbox : "");
+	ARGS(c, c->nt);
+	for (i = 0; i < nt; i++) {
+		ARGS(c, c->texts[i].lang);
+		ARGS(c, c->texts[i].text);
+	}
+}
+
+/* The stream entry's command (the enqueue script by its SHA-1) for a recorded sighting. */
+static int cand_enqueue(struct sight *s, struct cand *c, long long day)
+{
+	const char *open = strchr(s->o.stream, '{'), *close = open ? strchr(open, '}') : NULL;
+	int dl;
+
+	if (open && close && close > open + 1)
+		dl = snprintf(c->dedup, sizeof(c->dedup), "%.*s:seen:sight:%s:%s",
+			      (int)(close - open + 1), open, c->imei, c->field);
+	else
+		dl = snprintf(c->dedup, sizeof(c->dedup), "{%s}:seen:sight:%s:%s", s->o.stream,
+			      c->imei, c->field);
+	if (dl < 0 || (size_t)dl >= sizeof(c->dedup))
+		return -EINVAL;
+	pairs_format_date(day < 0 ? 0 : day > 65535 ? 65535 : (uint16_t)day, c->rday);
+	c->argc = 0;
+	ARGS(c, "EVALSHA");
+	ARGS(c, s->enqueue_sha);
+	ARGS(c, "2");
+	ARGS(c, s->o.stream);
+	ARG(c, c->dedup, (size_t)dl);
+	ARGS(c, REMEMBER_S);
+	ARGS(c, "imei");
+	ARGS(c, c->imei);
+	ARGS(c, "ref");
+	ARGS(c, c->ref);
+	ARGS(c, "msisdn");
+	ARGS(c, c->line);
+	ARGS(c, "imsi");
+	ARGS(c, c->imsi);
+	ARGS(c, "first_seen");
+	ARGS(c, c->sfirst);
+	ARGS(c, "last_seen");
+	ARGS(c, c->slast);
+	ARGS(c, "operator");
+	ARGS(c, c->sop);
+	ARGS(c, "reported_on");
+	ARGS(c, c->rday);
+	return 0;
 }
 
 static const char *str_of(const redisReply *r, size_t i)
@@ -288,190 +425,188 @@ static const char *str_of(const redisReply *r, size_t i)
 	       : "";
 }
 
-/* Puts a recorded sighting onto the stream (once: the dedup key), then off the pending set.
- * r: the script's answer. */
-static int sight_queue(struct sight *s, const char *imei, const char *line, const char *imsi,
-		       const char *field, const redisReply *r)
+static bool is_noscript(const redisReply *r)
 {
-	char dedup[160], seenq[48], day[11], rday[16];
-	const char *argv[24];
-	size_t lens[24];
-	size_t argc = 0;
-	redisReply *x;
-	long long d = r->elements > 2 && r->element[2]->type == REDIS_REPLY_INTEGER ?
-		      r->element[2]->integer : 0;
-	const char *open = strchr(s->o.stream, '{'), *close = open ? strchr(open, '}') : NULL;
-	int dl;
-
-	if (open && close && close > open + 1)
-		dl = snprintf(dedup, sizeof(dedup), "%.*s:seen:sight:%s:%s", (int)(close - open + 1),
-			      open, imei, field);
-	else
-		dl = snprintf(dedup, sizeof(dedup), "{%s}:seen:sight:%s:%s", s->o.stream, imei,
-			      field);
-	if (dl < 0 || (size_t)dl >= sizeof(dedup))
-		return -EINVAL;
-	pairs_format_date(d < 0 ? 0 : d > 65535 ? 65535 : (uint16_t)d, day);
-	snprintf(rday, sizeof(rday), "%s", day);
-#define ARG(s_, l_) do { argv[argc] = (s_); lens[argc++] = (l_); } while (0)
-#define ARGS(s_) ARG((s_), strlen(s_))
-	ARGS("EVAL");
-	ARG(enqueue_script, sizeof(enqueue_script) - 1);
-	ARGS("2");
-	ARGS(s->o.stream);
-	ARG(dedup, (size_t)dl);
-	ARGS(REMEMBER_S);
-	ARGS("imei");
-	ARGS(imei);
-	ARGS("ref");
-	ARGS(str_of(r, 1));
-	ARGS("msisdn");
-	ARGS(line);
-	ARGS("imsi");
-	ARGS(imsi);
-	ARGS("first_seen");
-	ARGS(str_of(r, 3));
-	ARGS("last_seen");
-	ARGS(str_of(r, 4));
-	ARGS("operator");
-	ARGS(str_of(r, 5));
-	ARGS("reported_on");
-	ARGS(rday);
-	if (bulk_command_key(s->b, "XADD (sightings)", REDIS_REPLY_STRING, argc, argv, lens, 3,
-			     &x) < 0)
-		return -EIO;
-	freeReplyObject(x);
-	argc = 0;
-	snprintf(seenq, sizeof(seenq), SIGHT_PENDING_FMT, imei);
-	ARGS("SREM");
-	ARGS(seenq);
-	ARGS(field);
-#undef ARGS
-#undef ARG
-	if (bulk_command(s->b, "SREM", REDIS_REPLY_INTEGER, argc, argv, lens, &x) < 0)
-		return -EIO;
-	freeReplyObject(x);
-	return 0;
+	return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Marks the report for the daemon's relay (its sweep moves the SMS from the report's outbox
- * to the outbox stream). After the script: the SMS is written already; a mark lost with a
- * crash here is made again by the next import, which finds the sighting still pending. */
-static int relay_mark(struct sight *s, const char *imei)
+/* Sends cmds together; a reply NOSCRIPT (a node that has not seen the script yet: one per
+ * master, once) is sent again as EVAL with body, one by one. Replies of any other type than
+ * want fail with the reply's text. */
+static int run_pipeline(struct sight *s, const char *what, size_t n, struct bulk_pcmd *cmds,
+			redisReply **r, const char *body, int want)
 {
-	char ms[24];
-	const char *argv[4] = { "ZADD", RELAY_INDEX, ms, imei };
-	size_t lens[4] = { 4, strlen(RELAY_INDEX), 0, 15 };
-	redisReply *x;
+	size_t k;
+	int rc = bulk_pipeline(s->b, what, n, cmds, r);
 
-	lens[2] = (size_t)snprintf(ms, sizeof(ms), "%lld", wall_ms());
-	if (bulk_command(s->b, "ZADD", REDIS_REPLY_INTEGER, 4, argv, lens, &x) < 0)
-		return -EIO;
-	freeReplyObject(x);
-	return 0;
-}
+	for (k = 0; rc == 0 && k < n; k++) {
+		if (body && is_noscript(r[k])) {
+			const char **argv = cmds[k].argv;
+			size_t *lens = (size_t *)cmds[k].lens;
+			const char *sha = argv[1];
+			size_t shalen = lens[1];
 
-static int sight_one(struct sight *s, const struct sight_ent *e)
-{
-	char imei[16], rep[32], seen[40], seenq[40], out[40], line[24], imsi[24], field[56];
-	char first[11], last[11], lastn[8], nt[24];
-	struct sight_text texts[SIGHT_LANGS_MAX];
-	const char *argv[14 + 2 * SIGHT_LANGS_MAX];
-	size_t lens[14 + 2 * SIGHT_LANGS_MAX], argc = 0, nt_ = 0, i;
-	redisReply *r;
-	int rc = 0;
-
-	snprintf(imei, sizeof(imei), "%014llu", (unsigned long long)e->body);
-	imei[14] = imei_check_digit(imei);
-	imei[15] = '\0';
-	snprintf(rep, sizeof(rep), "rep:{%s}", imei);
-	snprintf(seen, sizeof(seen), SIGHT_SEEN_FMT, imei);
-	snprintf(seenq, sizeof(seenq), SIGHT_PENDING_FMT, imei);
-	snprintf(out, sizeof(out), "rep:{%s}:out", imei);
-	snprintf(line, sizeof(line), "+%llu", (unsigned long long)e->msisdn);
-	if (e->imsi)
-		snprintf(imsi, sizeof(imsi), "%llu", (unsigned long long)e->imsi);
-	else
-		imsi[0] = '\0';
-	snprintf(field, sizeof(field), "%s|%s", line, imsi);
-	pairs_format_date(e->first, first);
-	pairs_format_date(e->last, last);
-	snprintf(lastn, sizeof(lastn), "%u", (unsigned)e->last);
-	if (s->o.outbox && s->o.text)
-		nt_ = s->o.text(s->o.text_arg, imei, last, texts, SIGHT_LANGS_MAX);
-	snprintf(nt, sizeof(nt), "%zu", nt_);
-#define ARG(s_, l_) do { argv[argc] = (s_); lens[argc++] = (l_); } while (0)
-#define ARGS(s_) ARG((s_), strlen(s_))
-	ARGS("EVAL");
-	ARG(sight_script, sizeof(sight_script) - 1);
-	ARGS("4");
-	ARGS(rep);
-	ARGS(seen);
-	ARGS(seenq);
-	ARGS(out);
-	ARGS(s->open);
-	ARGS(line);
-	ARGS(imsi);
-	ARGS(first);
-	ARGS(last);
-	ARGS(lastn);
-	ARGS(e->op);
-	ARGS(s->o.outbox && nt_ ? s->o.outbox : "");
-	ARGS(nt);
-	for (i = 0; i < nt_; i++) {
-		ARGS(texts[i].lang);
-		ARGS(texts[i].text);
-	}
-#undef ARGS
-#undef ARG
-	s->st.candidates++;
-	if (bulk_command_key(s->b, "sighting", REDIS_REPLY_ARRAY, argc, argv, lens, 3, &r) < 0)
-		return -EIO;
-	switch (r->elements && r->element[0]->type == REDIS_REPLY_INTEGER ?
-		r->element[0]->integer : -1) {
-	case 0: s->st.closed++; break;
-	case 1: s->st.own++; break;
-	case 2: s->st.before++; break;
-	case 3: s->st.known++; break;
-	case 6: s->st.full++; break;
-	case 4:
-		s->st.fresh++;
-		if (r->elements > 6 && r->element[6]->type == REDIS_REPLY_INTEGER &&
-		    r->element[6]->integer == 1) {
-			s->st.sms++;
-			rc = relay_mark(s, imei);
+			freeReplyObject(r[k]);
+			r[k] = NULL;
+			argv[0] = "EVAL";
+			lens[0] = 4;
+			argv[1] = body;
+			lens[1] = strlen(body);
+			rc = bulk_command_key(s->b, what, -1, cmds[k].argc, argv, lens, 3, &r[k]);
+			argv[0] = "EVALSHA";
+			lens[0] = 7;
+			argv[1] = sha;
+			lens[1] = shalen;
+			if (rc < 0)
+				break;
 		}
-		if (rc == 0)
-			rc = sight_queue(s, imei, line, imsi, field, r);
-		break;
-	case 5:
-		/* Recorded by an import that stopped before the stream had it. */
-		s->st.known++;
-		rc = relay_mark(s, imei);
-		if (rc == 0)
-			rc = sight_queue(s, imei, line, imsi, field, r);
-		break;
-	default:
-		bulk_set_error(s->b, "sighting: an answer that does not read");
-		rc = -EIO;
+		if (want >= 0 && (int)r[k]->type != want) {
+			bulk_set_error(s->b, "%s: %.200s", what, r[k]->type == REDIS_REPLY_ERROR ?
+				       r[k]->str : "an answer that does not read");
+			rc = -EIO;
+		}
 	}
-	freeReplyObject(r);
-	if (rc == -EINVAL) {
-		bulk_set_error(s->b, "sighting: the stream's name is too long");
-		rc = -EIO;
+	if (rc < 0) {
+		for (k = 0; k < n; k++)
+			if (r[k])
+				freeReplyObject(r[k]);
+		return -EIO;
 	}
+	return 0;
+}
+
+static long long wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Candidates a chunk: each may take two commands of one pipeline (the mark, the entry). */
+#define CHUNK (BULK_PIPELINE_MAX / 2)
+
+/* One chunk of at most CHUNK distinct candidates, in three round trips: the
+ * sighting scripts; for the new (and still pending) ones, the relay's mark and the stream
+ * entries; then their removal from the pending sets. */
+static int sight_chunk(struct sight *s, struct cand *cs, const struct sight_ent *es, size_t n)
+{
+	struct bulk_pcmd cmds[2 * CHUNK];
+	redisReply *r[CHUNK], *r2[2 * CHUNK];
+	size_t k, m = 0, q[CHUNK], nq = 0;
+	int rc;
+
+	for (k = 0; k < n; k++) {
+		cand_build(s, &cs[k], &es[k]);
+		cmds[k] = (struct bulk_pcmd){ cs[k].argc, cs[k].argv, cs[k].lens, 3 };
+	}
+	s->st.candidates += n;
+	rc = run_pipeline(s, "sighting", n, cmds, r, sight_script, REDIS_REPLY_ARRAY);
+	if (rc < 0)
+		return rc;
+	for (k = 0; k < n; k++) {
+		const redisReply *x = r[k];
+		long long code = x->elements && x->element[0]->type == REDIS_REPLY_INTEGER ?
+				 x->element[0]->integer : -1;
+
+		cs[k].code = (int)code;
+		switch (code) {
+		case 0: s->st.closed++; continue;
+		case 1: s->st.own++; continue;
+		case 2: s->st.before++; continue;
+		case 3: s->st.known++; continue;
+		case 6: s->st.full++; continue;
+		case 4: s->st.fresh++; break;
+		case 5: s->st.known++; break;	/* recorded by an import cut short */
+		default:
+			bulk_set_error(s->b, "sighting: an answer that does not read");
+			rc = -EIO;
+			continue;
+		}
+		cs[k].ref = str_of(x, 1);
+		cs[k].sfirst = str_of(x, 3);
+		cs[k].slast = str_of(x, 4);
+		cs[k].sop = str_of(x, 5);
+		cs[k].sms = x->elements > 6 && x->element[6]->type == REDIS_REPLY_INTEGER &&
+			    x->element[6]->integer == 1;
+		s->st.sms += cs[k].sms;
+		if (rc == 0 && cand_enqueue(s, &cs[k], x->elements > 2 &&
+						  x->element[2]->type == REDIS_REPLY_INTEGER ?
+						  x->element[2]->integer : 0) < 0) {
+			bulk_set_error(s->b, "sighting: the stream's name is too long");
+			rc = -EIO;
+		}
+		q[nq++] = k;
+	}
+	/* The relay's marks go first in the pipeline (a cluster runs them on their own node:
+	 * the order that matters is that the SMS is in the outbox before, which the scripts'
+	 * answers saw). */
+	for (k = 0; rc == 0 && k < nq; k++) {
+		struct cand *c = &cs[q[k]];
+		static const char *const zadd[] = { "ZADD", RELAY_INDEX };
+
+		cmds[m++] = (struct bulk_pcmd){ c->argc, c->argv, c->lens, 3 };
+		if (c->code == 4 && !c->sms)
+			continue;
+		/* The mark's arguments live after the entry's in the same arrays. */
+		c->argv[c->argc] = zadd[0];
+		c->lens[c->argc] = 4;
+		c->argv[c->argc + 1] = zadd[1];
+		c->lens[c->argc + 1] = strlen(RELAY_INDEX);
+		c->lens[c->argc + 2] = (size_t)snprintf(c->ms, sizeof(c->ms), "%lld", wall_ms());
+		c->argv[c->argc + 2] = c->ms;
+		c->argv[c->argc + 3] = c->imei;
+		c->lens[c->argc + 3] = 15;
+		cmds[m++] = (struct bulk_pcmd){ 4, c->argv + c->argc, c->lens + c->argc, 1 };
+	}
+	if (rc == 0 && m)
+		rc = run_pipeline(s, "sightings stream", m, cmds, r2, enqueue_script, -1);
+	for (k = 0; rc == 0 && k < m; k++) {
+		if (r2[k]->type == REDIS_REPLY_ERROR) {
+			bulk_set_error(s->b, "sightings stream: %.200s", r2[k]->str);
+			rc = -EIO;
+		}
+	}
+	if (m && rc == 0)
+		for (k = 0; k < m; k++)
+			freeReplyObject(r2[k]);
+	/* Off the pending sets: on the stream now. */
+	for (k = 0, m = 0; rc == 0 && k < nq; k++) {
+		struct cand *c = &cs[q[k]];
+
+		c->argc = 0;
+		ARGS(c, "SREM");
+		ARGS(c, c->seenq);
+		ARGS(c, c->field);
+		cmds[m++] = (struct bulk_pcmd){ 3, c->argv, c->lens, 1 };
+	}
+	if (rc == 0 && m && (rc = run_pipeline(s, "SREM", m, cmds, r2, NULL,
+					       REDIS_REPLY_INTEGER)) == 0)
+		for (k = 0; k < m; k++)
+			freeReplyObject(r2[k]);
+	for (k = 0; k < n; k++)
+		freeReplyObject(r[k]);
 	return rc;
 }
+#undef ARGS
+#undef ARG
 
 int sight_flush(struct sight *s)
 {
-	size_t i, j;
+	struct cand *cs;
+	size_t i, j, n = 0;
 	int rc = 0;
 
 	if (s->n == 0)
 		return 0;
+	cs = malloc(CHUNK * sizeof(*cs));
+	if (cs == NULL) {
+		bulk_set_error(s->b, "sightings: out of memory");
+		return -ENOMEM;
+	}
 	qsort(s->q, s->n, sizeof(*s->q), ent_cmp);
-	for (i = 0; i < s->n && rc == 0; i = j) {
+	/* Merged in place: q[0..n) the distinct candidates. */
+	for (i = 0; i < s->n; i = j) {
 		struct sight_ent m = s->q[i];
 
 		for (j = i + 1; j < s->n && ent_cmp(&s->q[j], &m) == 0; j++) {
@@ -482,8 +617,11 @@ int sight_flush(struct sight *s)
 			if (s->q[j].op[0])
 				memcpy(m.op, s->q[j].op, sizeof(m.op));
 		}
-		rc = sight_one(s, &m);
+		s->q[n++] = m;
 	}
+	for (i = 0; i < n && rc == 0; i += CHUNK)
+		rc = sight_chunk(s, cs, s->q + i, n - i < CHUNK ? n - i : CHUNK);
+	free(cs);
 	s->n = 0;
 	return rc;
 }
