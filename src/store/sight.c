@@ -46,7 +46,9 @@ struct sight {
  * rep:{imei}:seenq, rep:{imei}:out. ARGV: the open states "a|b", the line (+E.164), the IMSI
  * ('' none), first and last day seen (YYYY-MM-DD), the last day as days since 2000-01-01,
  * the operator, the SMS outbox stream ('' none), the count of texts, then language/text
- * pairs (the first the default). A sighting is new once per (report, line, IMSI): recorded
+ * pairs (the first the default). The report's field sighted keeps the last day any of its
+ * sightings was seen (what STATUS tells the owner). A sighting is new once per (report, line,
+ * IMSI): recorded
  * with its days, put on the pending set (not yet on the stream), and the owner's SMS written
  * into the report's outbox, all in one step; a known one only widens its days. Returns {code}
  * or, for a new (4) or still pending (5) one, {code, ref, report day, first, last, operator,
@@ -75,12 +77,18 @@ static const char sight_script[] =
 	"  if ARGV[7] ~= '' then op = ARGV[7] end\n"
 	"  local v = a .. '|' .. b .. '|' .. op\n"
 	"  if v ~= old then redis.call('HSET', KEYS[2], f, v) end\n"
+	"  if b > (redis.call('HGET', KEYS[1], 'sighted') or '') then\n"
+	"    redis.call('HSET', KEYS[1], 'sighted', b)\n"
+	"  end\n"
 	"  if redis.call('SISMEMBER', KEYS[3], f) == 1 then return {5, ref, day, a, b, op, 0} end\n"
 	"  return {3}\n"
 	"end\n"
 	"if redis.call('HLEN', KEYS[2]) >= " SIGHT_PER_REPORT_MAX_S " then return {6} end\n"
 	"redis.call('HSET', KEYS[2], f, ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[7])\n"
 	"redis.call('SADD', KEYS[3], f)\n"
+	"if ARGV[5] > (redis.call('HGET', KEYS[1], 'sighted') or '') then\n"
+	"  redis.call('HSET', KEYS[1], 'sighted', ARGV[5])\n"
+	"end\n"
 	"local sms = 0\n"
 	"local k = tonumber(ARGV[9])\n"
 	"if ARGV[8] ~= '' and r[2] and k > 0 then\n"

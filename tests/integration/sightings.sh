@@ -88,6 +88,12 @@ is "$(grep -c "$NEW2" "$TEST_TMP/sms.log")" 0 "nothing for the unblocked phone's
 is "$(cat "$TEST_TMP/import.out" "$TEST_TMP/import.err" | grep -c "$NEW")" 0 \
 	"the import prints no new line's number"
 outseq=$(R HGET "rep:{$A}" outseq)
+is "$(sms "$OWNER" "SUIVI $ref")" \
+	"$(render fr status.sighted ref="$ref" phone="Nokia N900" date="$today")" \
+	"STATUS from the owner's line: seen on the network, the day"
+is "$(sms +254733000222 "STATUS $ref")" \
+	"$(render en status.blocked ref="$ref" maker=Nokia model=N900)" \
+	"STATUS from another line: the state alone"
 
 # ---- nothing twice ----------------------------------------------------------------------------
 dump "$A,$NEW,639029999999991,$today,$today,Safaricom"
