@@ -29,6 +29,7 @@
 #include "domain/report.h"
 #include "store/bulk.h"
 #include "store/bulk_admin.h"
+#include "store/sight.h"
 
 enum { ADMIN_OK = 0, ADMIN_NONE = 1, ADMIN_USAGE = 2 };
 
@@ -87,13 +88,19 @@ static void report_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: ceirgwctl report [-c FILE] [--redis URL | --redis-cluster SEEDS]\n"
-		"                        [--json] REF|IMEI\n"
+		"                        [--json] REF|IMEI|reindex\n"
 		"\n"
 		"One report, by its reference (10 digits) or its phone's IMEI, as ceirgw reads\n"
 		"it: its state, when it was reported, opened, sent to the CEIR and last moved,\n"
 		"its evidence (reason, police reference, owner and reporter, masked), the\n"
-		"references of the IMEI's earlier reports, the SMS waiting in its outbox and its\n"
-		"wrong-PIN counters. Never the PIN, its digest, a national ID or a code.\n"
+		"references of the IMEI's earlier reports, the SMS waiting in its outbox, its\n"
+		"sightings (the days, the new line masked, the operator) and its wrong-PIN\n"
+		"counters. Never the PIN, its digest, a national ID, a code or a full number.\n"
+		"\n"
+		"report reindex adds every report's IMEI to the index of reported IMEIs that\n"
+		"ceirgwctl import pairings reads to find sightings (doc/redis-keys.md): once after\n"
+		"an upgrade to a version with sightings; again at any time, it adds what is\n"
+		"missing and prints how many.\n"
 		"\n"
 		"  --json               one JSON object\n"
 		"%s"
@@ -721,6 +728,21 @@ static int run_report(struct admin *a, int argc, char **argv, int first)
 	}
 	if ((rc = connect(a)) != 0)
 		return rc;
+	/* report reindex: the migration of the index of reported IMEIs (issue 22). */
+	if (strcmp(argv[first], "reindex") == 0) {
+		long added = sight_reindex(a->bulk);
+
+		if (added < 0)
+			return store_failed(a);
+		if (a->json) {
+			json_object_begin(&a->jb);
+			json_key_int(&a->jb, "indexed", added);
+			json_object_end(&a->jb);
+			return json_line(a) < 0 ? ADMIN_USAGE : 0;
+		}
+		printf("index of reported IMEIs: %ld added (the others were there)\n", added);
+		return 0;
+	}
 	if ((rc = report_imei(a, argv[first], imei, &by_ref)) != 0)
 		return rc;
 	rr = talloc_zero(a->ctx, struct report_read);

@@ -561,6 +561,52 @@ int bulk_command_key(struct bulk *b, const char *what, int want, size_t argc,
 	return i < 0 ? -EIO : command_on(b, (unsigned)i, what, want, argc, argv, lens, out);
 }
 
+int bulk_scan(struct bulk *b, const char *pattern,
+	      int (*cb)(void *arg, const char *key, size_t len), void *arg)
+{
+	unsigned n, nodes = 1;
+	int i, rc = 0;
+
+	if (b->map) {
+		if (refresh_map(b) < 0)
+			return -EIO;
+		nodes = b->map->nnodes;
+	}
+	for (n = 0; n < nodes && rc == 0; n++) {
+		char cursor[24] = "0";
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+		size_t lens[6] = { 4, 1, 5, strlen(pattern), 5, 4 };
+
+		i = b->map ? conn_get(b, b->map->nodes[n].host, b->map->nodes[n].port) : 0;
+		if (i < 0 || conn_open(b, (unsigned)i) < 0)
+			return -EIO;
+		do {
+			redisReply *r;
+			const redisReply *keys;
+
+			lens[1] = strlen(cursor);
+			if (command_on(b, (unsigned)i, "SCAN", REDIS_REPLY_ARRAY, 6, argv, lens,
+				       &r) < 0)
+				return -EIO;
+			if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+			    r->element[0]->len >= sizeof(cursor) ||
+			    r->element[1]->type != REDIS_REPLY_ARRAY) {
+				snprintf(b->err, sizeof(b->err), "SCAN: an answer that does not read");
+				freeReplyObject(r);
+				return -EIO;
+			}
+			memcpy(cursor, r->element[0]->str, r->element[0]->len);
+			cursor[r->element[0]->len] = '\0';
+			keys = r->element[1];
+			for (size_t k = 0; k < keys->elements && rc == 0; k++)
+				if (keys->element[k]->type == REDIS_REPLY_STRING)
+					rc = cb(arg, keys->element[k]->str, keys->element[k]->len);
+			freeReplyObject(r);
+		} while (rc == 0 && strcmp(cursor, "0") != 0);
+	}
+	return rc;
+}
+
 int bulk_bucket_digits(const struct bulk *b)
 {
 	return b->o.bucket_digits;

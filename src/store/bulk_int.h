@@ -35,6 +35,12 @@ struct bulk_pcmd {
 int bulk_pipeline(struct bulk *b, const char *what, size_t n, const struct bulk_pcmd *cmds,
 		  redisReply **replies);
 
+/* Every key that matches pattern, on the single Redis or on each master of a cluster
+ * (SCAN), lent to cb; a negative from cb stops and is returned. A key may be given twice
+ * (SCAN's guarantee). Returns 0, -EIO, or cb's. */
+int bulk_scan(struct bulk *b, const char *pattern,
+	      int (*cb)(void *arg, const char *key, size_t len), void *arg);
+
 /* pairing-bucket-digits, as the connection was made with (the KYC keys' buckets). */
 int bulk_bucket_digits(const struct bulk *b);
 

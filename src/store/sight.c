@@ -638,3 +638,87 @@ const struct sight_stats *sight_stats(const struct sight *s)
 {
 	return &s->st;
 }
+
+/* The IMEIs of the report hashes found, for sight_reindex. */
+struct reindex {
+	char (*imei)[16];
+	size_t n, cap;
+};
+
+static int reindex_key(void *arg, const char *key, size_t len)
+{
+	struct reindex *ri = arg;
+
+	/* "rep:{<15 digits>}" only: not its :out, :past, :seen ... */
+	if (len != 21 || memcmp(key, "rep:{", 5) != 0 || key[20] != '}')
+		return 0;
+	for (size_t i = 5; i < 20; i++)
+		if (key[i] < '0' || key[i] > '9')
+			return 0;
+	if (ri->n == ri->cap) {
+		size_t cap = ri->cap ? 2 * ri->cap : 1024;
+		void *p;
+
+		if (cap > SIGHT_WATCH_MAX)
+			return -E2BIG;
+		p = realloc(ri->imei, cap * sizeof(*ri->imei));
+		if (p == NULL)
+			return -ENOMEM;
+		ri->imei = p;
+		ri->cap = cap;
+	}
+	memcpy(ri->imei[ri->n], key + 5, 15);
+	ri->imei[ri->n++][15] = '\0';
+	return 0;
+}
+
+long sight_reindex(struct bulk *b)
+{
+	struct reindex ri = { NULL, 0, 0 };
+	struct bulk_pcmd cmds[BULK_PIPELINE_MAX];
+	redisReply *r[BULK_PIPELINE_MAX];
+	struct {
+		char key[SIGHT_INDEX_MAX];
+		const char *argv[3];
+		size_t lens[3];
+	} *c = malloc(BULK_PIPELINE_MAX * sizeof(*c));
+	long added = 0;
+	size_t i, k, n;
+	int rc;
+
+	if (c == NULL)
+		return -ENOMEM;
+	rc = bulk_scan(b, "rep:{*}", reindex_key, &ri);
+	for (i = 0; rc == 0 && i < ri.n; i += n) {
+		n = ri.n - i < BULK_PIPELINE_MAX ? ri.n - i : BULK_PIPELINE_MAX;
+		for (k = 0; k < n; k++) {
+			c[k].argv[0] = "SADD";
+			c[k].argv[1] = c[k].key;
+			c[k].argv[2] = ri.imei[i + k];
+			c[k].lens[0] = 4;
+			c[k].lens[1] = (size_t)snprintf(c[k].key, sizeof(c[k].key), SIGHT_INDEX_FMT,
+							sight_shard(ri.imei[i + k]));
+			c[k].lens[2] = 15;
+			cmds[k] = (struct bulk_pcmd){ 3, c[k].argv, c[k].lens, 1 };
+		}
+		rc = bulk_pipeline(b, "SADD", n, cmds, r);
+		if (rc < 0)
+			break;
+		for (k = 0; k < n; k++) {
+			if (r[k]->type == REDIS_REPLY_INTEGER) {
+				added += r[k]->integer;
+			} else {
+				bulk_set_error(b, "SADD %s: %.200s", c[k].key,
+					       r[k]->type == REDIS_REPLY_ERROR ? r[k]->str : "?");
+				rc = -EIO;
+			}
+			freeReplyObject(r[k]);
+		}
+	}
+	free(ri.imei);
+	free(c);
+	if (rc == -E2BIG)
+		bulk_set_error(b, "more than %u reports", SIGHT_WATCH_MAX);
+	return rc < 0 ? rc : added;
+}
+

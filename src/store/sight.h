@@ -77,4 +77,10 @@ int sight_flush(struct sight *s);
 
 const struct sight_stats *sight_stats(const struct sight *s);
 
+/* Adds every IMEI with a report hash (rep:{imei}, found by SCAN on each master) to the index:
+ * the migration for reports made before the index existed, and the mend for a SADD that
+ * Redis refused. Returns how many were not there, or -EIO, -E2BIG, -ENOMEM (err in
+ * bulk_error()). */
+long sight_reindex(struct bulk *b);
+
 #endif

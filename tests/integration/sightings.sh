@@ -124,6 +124,22 @@ is "$(owner_sms)" $((owner_before + 2)) "two SMS to the owner in all"
 is "$(grep -cE "^\+?($NEW|$NEW2)	" "$TEST_TMP/sms.log")" 0 "none to the new lines"
 is "$(grep -cF "$NEW" "$TEST_TMP/ceirgw.log")" 0 "no new line's number in ceirgw's log"
 
+# ---- reports made before the index: report reindex ---------------------------------------------
+shard=rix:{${A:11:3}}
+is "$(R SREM "$shard" "$A")" 1 "phone A was in the index (its shard $shard)"
+dump "$A,254799000003,,$today,$today,"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 0 new (0 SMS to owners), 0 already known; 0 rows" \
+	"out of the index (a report from before it): not looked for"
+like "$(cat "$TEST_TMP/import.out")" "; 1 reported IMEIs watched" "... only phone C watched"
+"$CEIRGWCTL" report -c "$CONF" reindex >"$TEST_TMP/reindex.out"
+is "$?:$(cat "$TEST_TMP/reindex.out")" \
+	"0:index of reported IMEIs: 1 added (the others were there)" "report reindex adds it back"
+is "$(R SISMEMBER "$shard" "$A")" 1 "... into its shard"
+dump "$A,254799000003,,$today,$today,"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 1 new" "... and the import finds the sighting"
+"$CEIRGWCTL" report -c "$CONF" reindex >"$TEST_TMP/reindex.out"
+like "$(cat "$TEST_TMP/reindex.out")" ": 0 added" "report reindex again: nothing to add"
+
 # ---- ceirgwctl report lists them, masked ------------------------------------------------------
 "$CEIRGWCTL" report -c "$CONF" "$ref" >"$TEST_TMP/report.out"
 is "$?" 0 "report REF: exit 0"
@@ -132,12 +148,13 @@ like "$(cat "$TEST_TMP/report.out")" \
 	"report: the first sighting, its days, the line masked, the operator"
 like "$(cat "$TEST_TMP/report.out")" "sighting   $today to $today on +2547****0002" \
 	"report: the second"
+is "$(grep -c "^  sighting " "$TEST_TMP/report.out")" 3 "report: three sightings"
 is "$(grep -c "$NEW\|639029999999991" "$TEST_TMP/report.out")" 0 "report: no full number or IMSI"
 "$CEIRGWCTL" report -c "$CONF" --json "$ref" >"$TEST_TMP/report.json"
 python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 s = sorted(r["sightings"], key=lambda x: x["msisdn"])
-sys.exit(0 if len(s) == 2 and s[0]["msisdn"] == "+2547****0001" and
+sys.exit(0 if len(s) == 3 and s[0]["msisdn"] == "+2547****0001" and
          s[0]["operator"] == "Safaricom" and s[1]["imsi_network"] is None else 1)' \
 	"$TEST_TMP/report.json"
 ok $? "report --json: the sightings, masked"
@@ -146,7 +163,7 @@ ok $? "report --json: the sightings, masked"
 /usr/bin/python3 "$top_srcdir/contrib/ceir-consumer" "${BACKEND_CONSUMER[@]}" --consumer it-sight \
 	--once >"$TEST_TMP/consumer.out" 2>"$TEST_TMP/consumer.err"
 is "$?" 0 "contrib/ceir-consumer --once: exit 0"
-is "$(grep -c "^sighting $ref $A " "$TEST_TMP/consumer.out")" 2 "... notes both sightings"
+is "$(grep -c "^sighting $ref $A " "$TEST_TMP/consumer.out")" 3 "... notes the three sightings"
 like "$(cat "$TEST_TMP/consumer.out")" "sighting $ref $A $today..$today Safaricom" \
 	"... with the days and operator it was first seen with"
 is "$(grep -c "$NEW\|6390299" "$TEST_TMP/consumer.out" "$TEST_TMP/consumer.err" |
