@@ -59,8 +59,13 @@ owner_before=$(owner_sms)
 
 dump() {	# dump ROW...: a dump of these rows, imported; what it said in import.out
 	printf '%s\n' "imei,msisdn,imsi,first_seen,last_seen,operator" "$@" >"$TEST_TMP/dump.csv"
+	local rc
 	"$CEIRGWCTL" import pairings -c "$CONF" --rejects "$TEST_TMP/rej3.csv" \
 		"$TEST_TMP/dump.csv" >"$TEST_TMP/import.out" 2>"$TEST_TMP/import.err"
+	rc=$?
+	cat "$TEST_TMP/import.err" >>"$TEST_TMP/ctl.all"
+	echo "$rc" >>"$TEST_TMP/ctl.rc"
+	return $rc
 }
 
 # ---- the IMEI on a new line -------------------------------------------------------------------
@@ -170,6 +175,8 @@ is "$(grep -c "$NEW\|6390299" "$TEST_TMP/consumer.out" "$TEST_TMP/consumer.err" 
 	awk -F: '{ s += $NF } END { print s }')" 0 "... and no new line's number or IMSI"
 is "$(R XPENDING ceir:sightings ceir | head -n1)" 0 "... and acknowledges them"
 
+is "$(sort -u "$TEST_TMP/ctl.rc")" 0 "every import exited 0"
+sanitizer_clean "$TEST_TMP/ctl.all"
 gw_stop
 sanitizer_clean
 done_testing
