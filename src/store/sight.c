@@ -46,7 +46,9 @@ struct sight {
  * rep:{imei}:seenq, rep:{imei}:out. ARGV: the open states "a|b", the line (+E.164), the IMSI
  * ('' none), first and last day seen (YYYY-MM-DD), the last day as days since 2000-01-01,
  * the operator, the SMS outbox stream ('' none), the count of texts, then language/text
- * pairs (the first the default). The report's field sighted keeps the last day any of its
+ * pairs (the first the default). The sightings are the current report's: its reference is
+ * kept under '#ref', and a hash of an earlier report of the IMEI is emptied first, so a new
+ * report of a phone seen before hears of its sightings again. The report's field sighted keeps the last day any of its
  * sightings was seen (what STATUS tells the owner). A sighting is new once per (report, line,
  * IMSI): recorded
  * with its days, put on the pending set (not yet on the stream), and the owner's SMS written
@@ -65,6 +67,10 @@ static const char sight_script[] =
 	"if ARGV[2] == r[2] or ARGV[2] == r[3] then return {1} end\n"
 	"local day = math.floor(tonumber(r[4] or '0') / 86400) - 10957\n"
 	"if tonumber(ARGV[6]) < day then return {2} end\n"
+	"if redis.call('HGET', KEYS[2], '#ref') ~= ref then\n"
+	"  redis.call('DEL', KEYS[2])\n"
+	"  redis.call('HSET', KEYS[2], '#ref', ref)\n"
+	"end\n"
 	"local f = ARGV[2] .. '|' .. ARGV[3]\n"
 	"local old = redis.call('HGET', KEYS[2], f)\n"
 	"if old then\n"
@@ -325,7 +331,7 @@ static int ent_cmp(const void *a, const void *b)
 /* One candidate of a chunk: its command's arguments and what the script answered. */
 struct cand {
 	char imei[16], rep[32], seen[40], seenq[40], out[40], line[24], imsi[24], field[56];
-	char first[11], last[11], lastn[8], nt[24], rday[11], dedup[160], ms[24];
+	char first[11], last[11], lastn[8], nt[24], rday[11], dedup[200], ms[24];
 	struct sight_text texts[SIGHT_LANGS_MAX];
 	const char *argv[24 + 2 * SIGHT_LANGS_MAX];
 	size_t lens[24 + 2 * SIGHT_LANGS_MAX];
@@ -393,11 +399,11 @@ static int cand_enqueue(struct sight *s, struct cand *c, long long day)
 	int dl;
 
 	if (open && close && close > open + 1)
-		dl = snprintf(c->dedup, sizeof(c->dedup), "%.*s:seen:sight:%s:%s",
-			      (int)(close - open + 1), open, c->imei, c->field);
+		dl = snprintf(c->dedup, sizeof(c->dedup), "%.*s:seen:sight:%s:%s:%s",
+			      (int)(close - open + 1), open, c->imei, c->ref, c->field);
 	else
-		dl = snprintf(c->dedup, sizeof(c->dedup), "{%s}:seen:sight:%s:%s", s->o.stream,
-			      c->imei, c->field);
+		dl = snprintf(c->dedup, sizeof(c->dedup), "{%s}:seen:sight:%s:%s:%s",
+			      s->o.stream, c->imei, c->ref, c->field);
 	if (dl < 0 || (size_t)dl >= sizeof(c->dedup))
 		return -EINVAL;
 	pairs_format_date(day < 0 ? 0 : day > 65535 ? 65535 : (uint16_t)day, c->rday);

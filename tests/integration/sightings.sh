@@ -175,6 +175,24 @@ is "$(grep -c "$NEW\|6390299" "$TEST_TMP/consumer.out" "$TEST_TMP/consumer.err" 
 	awk -F: '{ s += $NF } END { print s }')" 0 "... and no new line's number or IMSI"
 is "$(R XPENDING ceir:sightings ceir | head -n1)" 0 "... and acknowledges them"
 
+# ---- an unblocked report adds nothing; a new report of the phone starts again -------------------
+R XADD ceir:results '*' ref "$ref" imei "$A" result unblocked reason ok >/dev/null
+wait_for 10 r_is unblocked HGET "rep:{$A}" state
+ok $? "the CEIR unblocked phone A"
+n=$(R XLEN ceir:sightings)
+dump "$A,$NEW,639029999999991,$today,$today,Safaricom" "$A,254799000004,,$today,$today,"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 0 new (0 SMS to owners), 0 already known; 0 rows of reported IMEIs on the owner's or reporter's line, 0 before the report, 2 of closed reports" \
+	"the unblocked report's IMEI on a known and a new line: nothing"
+r=$(sms "$OWNER" "STOLEN $A 5926")
+ref3=$(ref_in "$r")
+wait_for 10 r_is sent HGET "rep:{$A}" state
+ok $? "phone A reported again ($ref3)"
+dump "$A,$NEW,639029999999991,$today,$today,Safaricom"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 1 new (1 SMS to owners)" \
+	"the line seen under the earlier report is a sighting of the new one"
+is "$(R XLEN ceir:sightings):$(R HGET "rep:{$A}:seen" '#ref')" "$((n + 1)):$ref3" \
+	"... on the stream, the report's sightings its own"
+
 is "$(sort -u "$TEST_TMP/ctl.rc")" 0 "every import exited 0"
 sanitizer_clean "$TEST_TMP/ctl.all"
 gw_stop
