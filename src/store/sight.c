@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
@@ -39,13 +40,16 @@ struct sight {
 	size_t n;
 	char open[REPORT_SET_MAX];
 	char sha[41], enqueue_sha[41];	/* the scripts' SHA-1, for EVALSHA */
+	char run[48];		/* this import: one SMS a report however many new lines */
 	struct sight_stats st;
 };
 
 /* One candidate, decided in the report's slot. KEYS: rep:{imei}, rep:{imei}:seen,
  * rep:{imei}:seenq, rep:{imei}:out. ARGV: the open states "a|b", the line (+E.164), the IMSI
  * ('' none), first and last day seen (YYYY-MM-DD), the last day as days since 2000-01-01,
- * the operator, the SMS outbox stream ('' none), the count of texts, then language/text
+ * the operator, the SMS outbox stream ('' none), the import's id (the owner gets one SMS per
+ * report and import, however many new lines it shows: a cloned IMEI seen on 300 lines is one
+ * SMS, not 300), the count of texts, then language/text
  * pairs (the first the default). The sightings are the current report's: its reference is
  * kept under '#ref', and a hash of an earlier report of the IMEI is emptied first, so a new
  * report of a phone seen before hears of its sightings again. The report's field sighted keeps the last day any of its
@@ -96,15 +100,17 @@ static const char sight_script[] =
 	"  redis.call('HSET', KEYS[1], 'sighted', ARGV[5])\n"
 	"end\n"
 	"local sms = 0\n"
-	"local k = tonumber(ARGV[9])\n"
-	"if ARGV[8] ~= '' and r[2] and k > 0 then\n"
-	"  local text = ARGV[11]\n"
+	"local k = tonumber(ARGV[10])\n"
+	"if ARGV[8] ~= '' and r[2] and k > 0 and\n"
+	"   redis.call('HGET', KEYS[1], 'sighted_run') ~= ARGV[9] then\n"
+	"  local text = ARGV[12]\n"
 	"  for i = 0, k - 1 do\n"
-	"    if ARGV[10 + 2 * i] == r[5] then text = ARGV[11 + 2 * i] end\n"
+	"    if ARGV[11 + 2 * i] == r[5] then text = ARGV[12 + 2 * i] end\n"
 	"  end\n"
 	"  text = string.gsub(text, '\\1', ref)\n"
 	"  local n = redis.call('HINCRBY', KEYS[1], 'outseq', 1)\n"
 	"  redis.call('HSET', KEYS[4], ref .. ':' .. n, ARGV[8] .. '\\n' .. r[2] .. '\\n' .. text)\n"
+	"  redis.call('HSET', KEYS[1], 'sighted_run', ARGV[9])\n"
 	"  sms = 1\n"
 	"end\n"
 	"return {4, ref, day, ARGV[4], ARGV[5], ARGV[7], sms}\n";
@@ -150,6 +156,14 @@ bool sight_watched(const struct sight *s, uint64_t body)
 	return false;
 }
 
+static long long wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
 static void sha_hex(const char *body, char out[41])
 {
 	unsigned char md[SHA_DIGEST_LENGTH];
@@ -180,6 +194,7 @@ struct sight *sight_new(void *ctx, struct bulk *b, const struct sight_opts *o)
 	s->b = b;
 	s->o = *o;
 	sha_hex(sight_script, s->sha);
+	snprintf(s->run, sizeof(s->run), "%lld.%ld", wall_ms(), (long)getpid());
 	sha_hex(enqueue_script, s->enqueue_sha);
 	s->q = malloc(SIGHT_BATCH * sizeof(*s->q));
 	if (s->q == NULL || report_states_format(set, s->open, sizeof(s->open)) < 0) {
@@ -385,6 +400,7 @@ static void cand_build(struct sight *s, struct cand *c, const struct sight_ent *
 	ARGS(c, c->lastn);
 	ARGS(c, e->op);
 	ARGS(c, s->o.outbox && nt ? s->o.outbox : "");
+	ARGS(c, s->run);
 	ARGS(c, c->nt);
 	for (i = 0; i < nt; i++) {
 		ARGS(c, c->texts[i].lang);
@@ -489,13 +505,6 @@ static int run_pipeline(struct sight *s, const char *what, size_t n, struct bulk
 	return 0;
 }
 
-static long long wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Candidates a chunk: each may take two commands of one pipeline (the mark, the entry). */
 #define CHUNK (BULK_PIPELINE_MAX / 2)

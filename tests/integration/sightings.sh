@@ -193,6 +193,20 @@ like "$(cat "$TEST_TMP/import.out")" "sightings: 1 new (1 SMS to owners)" \
 is "$(R XLEN ceir:sightings):$(R HGET "rep:{$A}:seen" '#ref')" "$((n + 1)):$ref3" \
 	"... on the stream, the report's sightings its own"
 
+# ---- a cloned IMEI: many new lines in one dump ------------------------------------------------
+rows=()
+for i in $(seq 100 399); do rows+=("$A,254798000$i,,$today,$today,Telkom"); done
+outseq=$(R HGET "rep:{$A}" outseq)
+n=$(R XLEN ceir:sightings)
+dump "${rows[@]}"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 300 new (1 SMS to owners)" \
+	"300 new lines in one dump (two windows of scripts): 300 sightings, one SMS"
+is "$(R XLEN ceir:sightings):$(( $(R HGET "rep:{$A}" outseq) - outseq ))" "$((n + 300)):1" \
+	"... 300 entries on the stream, one SMS in the report's outbox"
+dump "${rows[@]}"
+like "$(cat "$TEST_TMP/import.out")" "sightings: 0 new (0 SMS to owners), 300 already known" \
+	"... and the same dump again: all known"
+
 is "$(sort -u "$TEST_TMP/ctl.rc")" 0 "every import exited 0"
 sanitizer_clean "$TEST_TMP/ctl.all"
 gw_stop
