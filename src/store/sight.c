@@ -561,9 +561,9 @@ static int sight_chunk(struct sight *s, struct cand *cs, const struct sight_ent 
 		}
 		q[nq++] = k;
 	}
-	/* The relay's marks go first in the pipeline (a cluster runs them on their own node:
-	 * the order that matters is that the SMS is in the outbox before, which the scripts'
-	 * answers saw). */
+	/* Each entry with its report's mark for the relay, in one pipeline (on a cluster, each
+	 * on its own node: the order that matters is that the SMS is in the outbox before the
+	 * mark, which the scripts' answers saw). */
 	for (k = 0; rc == 0 && k < nq; k++) {
 		struct cand *c = &cs[q[k]];
 		static const char *const zadd[] = { "ZADD", RELAY_INDEX };
@@ -582,17 +582,16 @@ static int sight_chunk(struct sight *s, struct cand *cs, const struct sight_ent 
 		c->lens[c->argc + 3] = 15;
 		cmds[m++] = (struct bulk_pcmd){ 4, c->argv + c->argc, c->lens + c->argc, 1 };
 	}
-	if (rc == 0 && m)
-		rc = run_pipeline(s, "sightings stream", m, cmds, r2, enqueue_script, -1);
-	for (k = 0; rc == 0 && k < m; k++) {
-		if (r2[k]->type == REDIS_REPLY_ERROR) {
-			bulk_set_error(s->b, "sightings stream: %.200s", r2[k]->str);
-			rc = -EIO;
+	if (rc == 0 && m && (rc = run_pipeline(s, "sightings stream", m, cmds, r2,
+					       enqueue_script, -1)) == 0) {
+		for (k = 0; k < m; k++) {
+			if (r2[k]->type == REDIS_REPLY_ERROR && rc == 0) {
+				bulk_set_error(s->b, "sightings stream: %.200s", r2[k]->str);
+				rc = -EIO;
+			}
+			freeReplyObject(r2[k]);
 		}
 	}
-	if (m && rc == 0)
-		for (k = 0; k < m; k++)
-			freeReplyObject(r2[k]);
 	/* Off the pending sets: on the stream now. */
 	for (k = 0, m = 0; rc == 0 && k < nq; k++) {
 		struct cand *c = &cs[q[k]];
