@@ -16,6 +16,7 @@
 #include "ctl/admin.h"
 #include "ctl/feed.h"
 #include "ctl/phone.h"
+#include "ctl/sighting.h"
 #include "ctl/store.h"
 #include "core/config.h"
 #include "core/redis_url.h"
@@ -35,6 +36,7 @@
 #include "store/bulk.h"
 #include "store/pairs.h"
 #include "store/redis_embed.h"
+#include "store/sight.h"
 
 /* A line read from standard input longer than this is answered as too long, not stored. */
 #define LINE_MAX_BYTES 4096
@@ -133,7 +135,9 @@ static void usage(FILE *out)
 		"      the CEIR queue: requests, results (and neighbours' decisions): length,\n"
 		"      consumer groups with their pending entries, the oldest, the last N\n"
 		"  report [-c FILE] [--redis URL | --redis-cluster SEEDS] [--json] REF|IMEI\n"
-		"      a report: state, history, evidence, its outbox (never the PIN)\n"
+		"      a report: state, history, evidence, its outbox and sightings (never the\n"
+		"      PIN, never a full number); report reindex: every report's IMEI into the\n"
+		"      index the import's sightings read (after an upgrade)\n"
 		"  outbox [-c FILE] [--redis URL | --redis-cluster SEEDS] [--json]\n"
 		"      the SMS waiting per path: depth, the oldest and its age\n"
 		"  unlock [-c FILE] [--redis URL | --redis-cluster SEEDS] [--limits]\n"
@@ -209,7 +213,9 @@ static const struct {
 	  "                        [--region CC] [--batch ROWS] [--kyc-key FILE] FILE...\n"
 	  "\n"
 	  "  pairings  operators' IMEI-MSISDN pairings (CSV, plain or gzip, a header row\n"
-	  "            naming imei, msisdn and optionally imsi, first_seen, last_seen)\n"
+	  "            naming imei, msisdn and optionally imsi, first_seen, last_seen,\n"
+	  "            operator); rows of reported phones on a new line are sightings, put\n"
+	  "            once on ceir-sightings-stream, the owner told by SMS\n"
 	  "  kyc       subscribers' KYC (msisdn, national_id, optionally registered_at):\n"
 	  "            national IDs are kept only as HMAC digests (--kyc-key, else the\n"
 	  "            configuration's kyc-key-file)\n"
@@ -862,6 +868,7 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	double dt;
 
 	struct import_opts io;
+	struct sight *sight = NULL;
 	enum import_kind kind;
 	uint8_t key[1024];
 	int keylen = 0;
@@ -899,6 +906,12 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "ceirgwctl: %s\n", err);
 		return EXIT_USAGE;
 	}
+	/* Sightings (issue 22): the index of reported IMEIs in memory before the first row. */
+	if (kind == IMPORT_PAIRINGS) {
+		sight = ctl_sight_open(c->ctx, c->bulk, c->cfg, c->tac_path, err, sizeof(err));
+		if (sight == NULL)
+			fprintf(stderr, "ceirgwctl: sightings are not looked for: %s\n", err);
+	}
 	/* Every rejects file is opened before the first row is read: one that cannot be
 	 * written stops the command before anything is stored. --rejects: one for all. */
 	rjs = talloc_zero_array(c->ctx, struct rejects *, (size_t)n);
@@ -928,7 +941,7 @@ static int run_import(struct ctl *c, int argc, char **argv)
 		io = (struct import_opts){ .bulk = c->bulk, .memo = memo, .rejects = rjs[i],
 					   .kyc_key = key, .kyc_keylen = (size_t)keylen,
 					   .progress = isatty(2), .max_reject_ratio = c->max_reject_ratio,
-					   .before = &total, .metrics = m };
+					   .before = &total, .metrics = m, .sight = sight };
 		rc = import_file(kind, argv[first + i], &io, &one, err, sizeof(err));
 		total.rows += one.rows;
 		total.imported += one.imported;
@@ -953,6 +966,17 @@ static int run_import(struct ctl *c, int argc, char **argv)
 	else
 		printf("%zu subscribers written, %zu already known\n", st->kyc_written,
 		       st->unchanged);
+	if (sight) {
+		const struct sight_stats *ss = sight_stats(sight);
+
+		printf("sightings: %zu new (%zu SMS to owners), %zu already known; %zu rows of "
+		       "reported IMEIs on the owner's or reporter's line, %zu before the report, "
+		       "%zu of closed reports; %zu reported IMEIs watched\n", ss->fresh, ss->sms,
+		       ss->known, ss->own, ss->before, ss->closed, ss->watched);
+		if (ss->full)
+			printf("warning: %zu new lines of reports that hold 1000 sightings already "
+			       "were not kept\n", ss->full);
+	}
 	if (total.rejected && c->rejects_path)
 		rejects_summary(rjs[0], stdout);
 	for (i = 0; i < n && rjs[i]; i++) {

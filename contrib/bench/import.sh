@@ -3,9 +3,20 @@
 # private redis-server with ceirgwctl import pairings, and prints rows/s and Redis bytes per
 # pairing, with the pipelined HSET rate of the same redis-server (redis-benchmark) as the
 # baseline measured in the same run. Figures, never assertions.
-#   contrib/bench/import.sh [BUILD_DIR] [ROWS...]      (default: build 1000000 10000000)
+#   contrib/bench/import.sh [--reported N] [BUILD_DIR] [ROWS...]
+#                                                      (default: build 1000000 10000000)
+# --reported N (issue 22): each dump is imported a second time, into a fresh redis-server
+# that holds N open reports (state blocked, an owner not in the dump, made in 1970: every
+# row of their IMEIs is a sighting) of N IMEIs of the dump, indexed in rix:{NNN} as ceirgw
+# indexes them; the figures of both imports and their ratio (the target: within 5%).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
+reported=0
+if [ "${1:-}" = --reported ]; then
+	reported=$2
+	shift 2
+	case $reported in '' | *[!0-9]*) echo "--reported N: a number" >&2; exit 2 ;; esac
+fi
 build=${1:-$top/build}
 shift || true
 sizes=${*:-1000000 10000000}
@@ -35,7 +46,44 @@ mem() {
 		awk -F: '/^used_memory:/ {u=$2} /^used_memory_startup:/ {s=$2} END {print u - s}'
 }
 
+# seed_reports N: N open reports of N distinct valid IMEIs of the dump, as ceirgw leaves them
+# (rep:{imei} blocked, its IMEI in rix:{NNN}), written with redis-cli --pipe.
+seed_reports() {
+	python3 - "$1" "$work/p.csv" <<'PY' | redis-cli -s "$work/r.sock" --pipe >/dev/null
+import csv, sys
+want, path = int(sys.argv[1]), sys.argv[2]
+def luhn_ok(s):
+    t = 0
+    for i, c in enumerate(s[:14]):
+        d = int(c) * (2 if i % 2 else 1)
+        t += d // 10 + d % 10
+    return (10 - t % 10) % 10 == int(s[14])
+def cmd(*a):
+    out = "*%d\r\n" % len(a)
+    for x in a:
+        out += "$%d\r\n%s\r\n" % (len(x.encode()), x)
+    sys.stdout.write(out)
+seen = set()
+with open(path, newline="") as f:
+    r = csv.reader(f)
+    col = next(r).index("imei")
+    for row in r:
+        if len(seen) >= want:
+            break
+        imei = row[col] if col < len(row) else ""
+        if len(imei) != 15 or not imei.isdigit() or imei in seen or not luhn_ok(imei):
+            continue
+        seen.add(imei)
+        ref = "%010d" % (len(seen))
+        cmd("HSET", "rep:{%s}" % imei, "ref", ref, "state", "blocked", "created", "0",
+            "updated", "0", "owner", "+254700000000", "reporter", "+254700000000",
+            "lang", "en")
+        cmd("SADD", "rix:{%s}" % imei[11:14], imei)
+PY
+}
+
 : >"$work/results"
+: >"$work/reported"
 for n in $sizes; do
 	digits=$(( ${#n} - 3 ))	# about 100 entries a bucket: 4 for 1e6, 5 for 1e7
 	[ "$digits" -lt 3 ] && digits=3
@@ -53,6 +101,16 @@ for n in $sizes; do
 	hset=$(redis-benchmark -s "$work/r.sock" -q -t hset -n 1000000 -P 64 -r 100000000 |
 	       tr '\r' '\n' | sed -n 's/^HSET: \([0-9.]*\) requests.*/\1/p' | tail -1)
 	echo "$n $digits $pairings $rate $bytes $hset" >>"$work/results"
+	if [ "$reported" -gt 0 ]; then
+		start_socket_redis
+		seed_reports "$reported"
+		out=$("$ctl" import pairings -c "$work/c.conf" --redis "unix://$work/r.sock" \
+			--rejects /dev/null "$work/p.csv") || [ $? -eq 3 ]
+		rrate=$(echo "$out" | sed -n 's/.*(\([0-9]*\) rows\/s).*/\1/p')
+		sights=$(echo "$out" | sed -n 's/^sightings: \([0-9]*\) new.*/\1/p')
+		watched=$(echo "$out" | sed -n 's/.*; \([0-9]*\) reported IMEIs watched$/\1/p')
+		echo "$n $rate $rrate ${watched:-0} ${sights:-0}" >>"$work/reported"
+	fi
 
 	rm -f "$work/p.csv"
 done
@@ -71,3 +129,16 @@ read -r n pairings rate bytes <<<"$last"
 bench_target "import of $n rows: rows/s" "$rate" ">=" 500000
 bench_target "import of $n rows: Redis bytes per pairing" \
 	"$(awk -v b="$bytes" -v p="$pairings" 'BEGIN { printf "%.1f", b / p }')" "<=" 40
+if [ "$reported" -gt 0 ]; then
+	echo
+	echo "--reported $reported: the same dump into a Redis holding $reported open reports of its IMEIs"
+	printf '%-10s %12s %14s %10s %10s %8s\n' rows rows/s rows/s-reported watched sightings ratio
+	while read -r n rate rrate watched sights; do
+		awk -v n="$n" -v a="$rate" -v b="$rrate" -v w="$watched" -v s="$sights" \
+			'BEGIN { printf "%-10s %12s %14s %10s %10s %8.3f\n", n, a, b, w, s, b / a }'
+		lastr="$rate $rrate"
+	done <"$work/reported"
+	read -r rate rrate <<<"$lastr"
+	bench_target "import with $reported reported IMEIs: rows/s against without" \
+		"$(awk -v a="$rate" -v b="$rrate" 'BEGIN { printf "%.3f", b / a }')" ">=" 0.95
+fi

@@ -235,6 +235,9 @@ static const struct config_var vars[] = {
 	VAR("ceir-foreign-stream", CT_WORD, ceir_foreign, "ceir:foreign",
 	    "Redis stream each decision verified in a neighbour's feed goes to, once, for the "
 	    "national CEIR (doc/ceir-queue.md)"),
+	VAR("ceir-sightings-stream", CT_WORD, ceir_sightings, "ceir:sightings",
+	    "Redis stream each sighting of a reported phone on a new line goes to, once, for the "
+	    "CEIR and the police liaison: personal data (doc/ceir-queue.md)"),
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))

@@ -99,6 +99,7 @@ struct ceirgw_config {
 	char *feed_key_file;	/* absolute, or NULL */
 	char *feed_checkpoint_interval_s;
 	char *ceir_foreign;	/* the stream of neighbours' verified decisions */
+	char *ceir_sightings;	/* the stream of reported phones seen on new lines */
 	struct config_peer *peers;	/* the feed-peer groups */
 	size_t npeers;
 

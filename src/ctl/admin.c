@@ -29,6 +29,7 @@
 #include "domain/report.h"
 #include "store/bulk.h"
 #include "store/bulk_admin.h"
+#include "store/sight.h"
 
 enum { ADMIN_OK = 0, ADMIN_NONE = 1, ADMIN_USAGE = 2 };
 
@@ -87,13 +88,19 @@ static void report_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: ceirgwctl report [-c FILE] [--redis URL | --redis-cluster SEEDS]\n"
-		"                        [--json] REF|IMEI\n"
+		"                        [--json] REF|IMEI|reindex\n"
 		"\n"
 		"One report, by its reference (10 digits) or its phone's IMEI, as ceirgw reads\n"
 		"it: its state, when it was reported, opened, sent to the CEIR and last moved,\n"
 		"its evidence (reason, police reference, owner and reporter, masked), the\n"
-		"references of the IMEI's earlier reports, the SMS waiting in its outbox and its\n"
-		"wrong-PIN counters. Never the PIN, its digest, a national ID or a code.\n"
+		"references of the IMEI's earlier reports, the SMS waiting in its outbox, its\n"
+		"sightings (the days, the new line masked, the operator) and its wrong-PIN\n"
+		"counters. Never the PIN, its digest, a national ID, a code or a full number.\n"
+		"\n"
+		"report reindex adds every report's IMEI to the index of reported IMEIs that\n"
+		"ceirgwctl import pairings reads to find sightings (doc/redis-keys.md): once after\n"
+		"an upgrade to a version with sightings; again at any time, it adds what is\n"
+		"missing and prints how many.\n"
 		"\n"
 		"  --json               one JSON object\n"
 		"%s"
@@ -552,6 +559,7 @@ struct report_read {
 	size_t npast;
 	struct admin *a;
 	size_t nout;
+	size_t nseen;
 };
 
 static void report_fields(void *arg, const struct store_kv *kv, size_t n)
@@ -575,6 +583,42 @@ static void report_past(void *arg, const char *ref, size_t len)
 
 /* An outbox item's value: "<stream>\n<to>\n<text>". The text may carry a PIN or a code:
  * only its length is shown. */
+/* One sighting (issue 22): the days and the operator as they are, the new line masked as
+ * every number a terminal shows (the full number is the authorities', on ceir:sightings),
+ * the IMSI as its country and network only (MCC and MNC, its first 5 digits). */
+static void report_seen(void *arg, const char *f, size_t flen, const char *v, size_t vlen)
+{
+	struct report_read *rr = arg;
+	const char *bar = memchr(f, '|', flen), *b1 = memchr(v, '|', vlen), *b2;
+	char line[24], mask[40], first[12], last[12], op[40], imsi[8];
+	size_t ll = bar ? (size_t)(bar - f) : flen, il = bar ? flen - ll - 1 : 0;
+
+	b2 = b1 ? memchr(b1 + 1, '|', vlen - (size_t)(b1 + 1 - v)) : NULL;
+	if (ll >= sizeof(line) || b1 == NULL || b2 == NULL)
+		return;
+	memcpy(line, f, ll);
+	line[ll] = '\0';
+	masked(line, mask, sizeof(mask));
+	snprintf(imsi, sizeof(imsi), "%.*s", il >= 5 ? 5 : 0, bar ? bar + 1 : "");
+	shown(v, (size_t)(b1 - v), first, sizeof(first));
+	shown(b1 + 1, (size_t)(b2 - b1 - 1), last, sizeof(last));
+	shown(b2 + 1, vlen - (size_t)(b2 + 1 - v), op, sizeof(op));
+	rr->nseen++;
+	if (rr->a->json) {
+		json_object_begin(&rr->a->jb);
+		json_key_cstr(&rr->a->jb, "first_seen", first);
+		json_key_cstr(&rr->a->jb, "last_seen", last);
+		json_key_cstr(&rr->a->jb, "msisdn", mask);
+		json_key_cstr(&rr->a->jb, "imsi_network", imsi[0] ? imsi : NULL);
+		json_key_cstr(&rr->a->jb, "operator", op[0] ? op : NULL);
+		json_object_end(&rr->a->jb);
+	} else {
+		printf("  sighting   %s to %s on %s%s%s%s%s%s\n", first, last, mask,
+		       imsi[0] ? ", IMSI " : "", imsi, imsi[0] ? "..." : "",
+		       op[0] ? ", operator " : "", op);
+	}
+}
+
 static void report_out(void *arg, const char *f, size_t flen, const char *v, size_t vlen)
 {
 	struct report_read *rr = arg;
@@ -684,6 +728,21 @@ static int run_report(struct admin *a, int argc, char **argv, int first)
 	}
 	if ((rc = connect(a)) != 0)
 		return rc;
+	/* report reindex: the migration of the index of reported IMEIs (issue 22). */
+	if (strcmp(argv[first], "reindex") == 0) {
+		long added = sight_reindex(a->bulk);
+
+		if (added < 0)
+			return store_failed(a);
+		if (a->json) {
+			json_object_begin(&a->jb);
+			json_key_int(&a->jb, "indexed", added);
+			json_object_end(&a->jb);
+			return json_line(a) < 0 ? ADMIN_USAGE : 0;
+		}
+		printf("index of reported IMEIs: %ld added (the others were there)\n", added);
+		return 0;
+	}
 	if ((rc = report_imei(a, argv[first], imei, &by_ref)) != 0)
 		return rc;
 	rr = talloc_zero(a->ctx, struct report_read);
@@ -750,6 +809,10 @@ static int run_report(struct admin *a, int argc, char **argv, int first)
 		if (bulk_report_outbox(a->bulk, imei, report_out, rr) < 0)
 			return store_failed(a);
 		json_array_end(&a->jb);
+		json_key_array_begin(&a->jb, "sightings");
+		if (bulk_report_sightings(a->bulk, imei, report_seen, rr) < 0)
+			return store_failed(a);
+		json_array_end(&a->jb);
 		if (relay_ms >= 0)
 			json_key_int(&a->jb, "relay_marked_ms", relay_ms);
 		else
@@ -802,6 +865,10 @@ static int run_report(struct admin *a, int argc, char **argv, int first)
 		return store_failed(a);
 	if (rr->nout == 0)
 		printf("  %-10s nothing waiting\n", "outbox");
+	if (bulk_report_sightings(a->bulk, imei, report_seen, rr) < 0)
+		return store_failed(a);
+	if (rr->nseen == 0)
+		printf("  %-10s none (doc/ceir-queue.md, ceir:sightings)\n", "sightings");
 	if (relay_ms >= 0)
 		printf("  %-10s marked for the relay %s ago\n", "relay",
 		       age_text(a->now_ms - relay_ms, age, sizeof(age)));

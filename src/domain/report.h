@@ -115,7 +115,10 @@ int report_states_format(unsigned set, char *out, size_t outsz);
 	X(request_entry, 47)		/* the block request's stream entry id */ \
 	X(unblock_entry, 47)		/* the unblock request's */ \
 	X(reject_reason, 47)		/* the CEIR's reason code, when it rejected the report */ \
-	X(unblock_rejected, 47)		/* and when it refused an unblock */
+	X(unblock_rejected, 47)		/* and when it refused an unblock */ \
+	/* The last day a new line saw the phone (issue 22: ceirgwctl import's sightings), \
+	 * YYYY-MM-DD: what STATUS tells the owner. */ \
+	X(sighted, 10)
 
 /* X(field): the hash's numbers (decimal). */
 #define REPORT_NUMBER_FIELDS(X) \

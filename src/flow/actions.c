@@ -1540,6 +1540,16 @@ static void status_on_report(void *arg, int err, const struct store_kv *kv, size
 	}
 	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
+	/* A sighting (issue 22) is the owner's to know: told to the report's own lines (the
+	 * owner's, the reporter's), where its SMS went; anyone else with the reference hears
+	 * the state alone. */
+	if (r->rep.sighted[0] && r->rep.state >= REPORT_RECEIVED &&
+	    r->rep.state <= REPORT_BLOCKED &&
+	    (strcmp(r->msisdn, r->rep.owner) == 0 || strcmp(r->msisdn, r->rep.reporter) == 0)) {
+		memcpy(r->date, r->rep.sighted, sizeof(r->date));
+		run_finish(r, STATUS_SIGHTED);
+		return;
+	}
 	run_finish(r, status_outcome(r->rep.state));
 }
 

@@ -99,6 +99,7 @@
 	X(STATUS, VERIFIED, "verified") \
 	X(STATUS, SENT, "sent") \
 	X(STATUS, BLOCKED, "blocked") \
+	X(STATUS, SIGHTED, "sighted")	/* open, seen on a new line, asked by its owner */ \
 	X(STATUS, UNBLOCK_SENT, "unblock_sent") \
 	X(STATUS, UNBLOCKED, "unblocked") \
 	X(STATUS, REJECTED, "rejected") \

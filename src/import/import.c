@@ -18,11 +18,12 @@
 #include "import/rejects.h"
 #include "store/bulk.h"
 #include "store/pairs.h"
+#include "store/sight.h"
 
-enum { COL_IMEI, COL_MSISDN, COL_IMSI, COL_FIRST, COL_LAST, COL_N };
+enum { COL_IMEI, COL_MSISDN, COL_IMSI, COL_FIRST, COL_LAST, COL_OPERATOR, COL_N };
 enum { KCOL_MSISDN, KCOL_ID, KCOL_REGISTERED, KCOL_N };
 
-#define COLS_MAX 5
+#define COLS_MAX 6
 
 struct kind {
 	const char *name;
@@ -73,7 +74,7 @@ static const char *pairing_row(const struct import_opts *o, const struct csv_row
 	struct pair_rec recbuf, *rec = &recbuf;
 	const struct csv_field *f;
 	const char *reason;
-	uint64_t body;
+	uint64_t body, imsi = 0;
 	struct imei im;
 	size_t k;
 
@@ -95,7 +96,8 @@ static const char *pairing_row(const struct import_opts *o, const struct csv_row
 			if (f->p[k] < '0' || f->p[k] > '9')
 				return "bad_imsi";
 		}
-		rec->imsi_tag = pairs_imsi_tag(digits_value(f->p, f->len));
+		imsi = digits_value(f->p, f->len);
+		rec->imsi_tag = pairs_imsi_tag(imsi);
 	}
 	rec->first_seen = rec->last_seen = day;
 	if (idx[COL_FIRST] >= 0 && (f = &row->fields[idx[COL_FIRST]])->len > 0 &&
@@ -112,6 +114,11 @@ static const char *pairing_row(const struct import_opts *o, const struct csv_row
 	if (rec->last_seen < rec->first_seen)
 		return "last_seen_before_first_seen";
 	*rc = bulk_add_pairing(o->bulk, body, rec);
+	/* A reported IMEI (issue 22): one memory lookup a row; only its rows go on. */
+	if (*rc == 0 && sight_watched(o->sight, body)) {
+		f = idx[COL_OPERATOR] >= 0 ? &row->fields[idx[COL_OPERATOR]] : NULL;
+		*rc = sight_add(o->sight, body, rec, imsi, f ? f->p : "", f ? f->len : 0);
+	}
 	return NULL;
 }
 
@@ -149,7 +156,8 @@ static const char *kyc_row(const struct import_opts *o, const struct csv_row *ro
 }
 
 static const struct kind kinds[] = {
-	[IMPORT_PAIRINGS] = { "pairings", { "imei", "msisdn", "imsi", "first_seen", "last_seen" },
+	[IMPORT_PAIRINGS] = { "pairings", { "imei", "msisdn", "imsi", "first_seen", "last_seen",
+					"operator" },
 			      COL_N, 2, pairing_row },
 	[IMPORT_KYC] = { "kyc", { "msisdn", "national_id", "registered_at" }, KCOL_N, 2,
 			 kyc_row },
@@ -320,6 +328,9 @@ int import_file(enum import_kind which, const char *path, const struct import_op
 	if (rc == 0 && (rc = bulk_flush(o->bulk)) < 0)
 		snprintf(err, errsz, "%s%s%s", rc == -ECANCELED ? "" : path,
 			 rc == -ECANCELED ? "" : ": ", bulk_error(o->bulk));
+	/* The sightings after the pairings: a file whose batches were written. */
+	if (rc == 0 && o->sight && (rc = sight_flush(o->sight)) < 0)
+		snprintf(err, errsz, "%s: sightings: %s", path, bulk_error(o->bulk));
 	/* Every row since the last batch rejected: no batch was left for the gate to refuse,
 	 * and the ratio still stops the command. */
 	if (rc == 0 && import_ratio_exceeded(total_rejected(&rd), total_rows(&rd),

@@ -13,6 +13,7 @@ struct import_counts;
 struct import_metrics;
 struct msisdn_memo;
 struct rejects;
+struct sight;
 
 enum import_kind {
 	IMPORT_PAIRINGS,	/* imei, msisdn; imsi, first_seen, last_seen, operator, rat */
@@ -31,6 +32,7 @@ struct import_opts {
 	double max_reject_ratio;
 	const struct import_counts *before;	/* the command's earlier files, or NULL */
 	struct import_metrics *metrics;		/* progress for Prometheus, or NULL */
+	struct sight *sight;			/* IMPORT_PAIRINGS: sightings, or NULL */
 };
 
 struct import_counts {

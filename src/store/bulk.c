@@ -561,6 +561,52 @@ int bulk_command_key(struct bulk *b, const char *what, int want, size_t argc,
 	return i < 0 ? -EIO : command_on(b, (unsigned)i, what, want, argc, argv, lens, out);
 }
 
+int bulk_scan(struct bulk *b, const char *pattern,
+	      int (*cb)(void *arg, const char *key, size_t len), void *arg)
+{
+	unsigned n, nodes = 1;
+	int i, rc = 0;
+
+	if (b->map) {
+		if (refresh_map(b) < 0)
+			return -EIO;
+		nodes = b->map->nnodes;
+	}
+	for (n = 0; n < nodes && rc == 0; n++) {
+		char cursor[24] = "0";
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", "1000" };
+		size_t lens[6] = { 4, 1, 5, strlen(pattern), 5, 4 };
+
+		i = b->map ? conn_get(b, b->map->nodes[n].host, b->map->nodes[n].port) : 0;
+		if (i < 0 || conn_open(b, (unsigned)i) < 0)
+			return -EIO;
+		do {
+			redisReply *r;
+			const redisReply *keys;
+
+			lens[1] = strlen(cursor);
+			if (command_on(b, (unsigned)i, "SCAN", REDIS_REPLY_ARRAY, 6, argv, lens,
+				       &r) < 0)
+				return -EIO;
+			if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+			    r->element[0]->len >= sizeof(cursor) ||
+			    r->element[1]->type != REDIS_REPLY_ARRAY) {
+				snprintf(b->err, sizeof(b->err), "SCAN: an answer that does not read");
+				freeReplyObject(r);
+				return -EIO;
+			}
+			memcpy(cursor, r->element[0]->str, r->element[0]->len);
+			cursor[r->element[0]->len] = '\0';
+			keys = r->element[1];
+			for (size_t k = 0; k < keys->elements && rc == 0; k++)
+				if (keys->element[k]->type == REDIS_REPLY_STRING)
+					rc = cb(arg, keys->element[k]->str, keys->element[k]->len);
+			freeReplyObject(r);
+		} while (rc == 0 && strcmp(cursor, "0") != 0);
+	}
+	return rc;
+}
+
 int bulk_bucket_digits(const struct bulk *b)
 {
 	return b->o.bucket_digits;
@@ -1052,12 +1098,22 @@ struct window {
 /* Queues argv (argv[1] its key) on the connection of its key's slot, keeping its bytes in
  * w's arena; *p says where it went. hiredis holds it until flush_all or a read on that
  * connection writes it. Returns 0, -ENOMEM or -EIO. */
+static int pipe_append_key(struct bulk *b, void *tmp, struct window *w, struct pcmd *p,
+			   size_t argc, const char **argv, const size_t *lens, size_t key);
+
 static int pipe_append(struct bulk *b, void *tmp, struct window *w, struct pcmd *p,
 		       size_t argc, const char **argv, const size_t *lens)
 {
+	return pipe_append_key(b, tmp, w, p, argc, argv, lens, 1);
+}
+
+/* The same with the key at argv[key] (EVALSHA sha numkeys key ...). */
+static int pipe_append_key(struct bulk *b, void *tmp, struct window *w, struct pcmd *p,
+			   size_t argc, const char **argv, const size_t *lens, size_t key)
+{
 	size_t off = w->arena.len;
 	struct conn *cn;
-	int i = route(b, argv[1], lens[1]);
+	int i = route(b, argv[key], lens[key]);
 
 	if (i < 0 || conn_open(b, (unsigned)i) < 0)
 		return -EIO;
@@ -1087,12 +1143,58 @@ static int pipe_reply(struct bulk *b, const struct window *w, const struct pcmd 
 	if (take_reply(b, i, what, &r) < 0 ||
 	    follow(b, &i, w->arena.p + p->off, p->len, what, &r) < 0)
 		return -EIO;
-	if ((int)r->type != want) {
+	if (want >= 0 && (int)r->type != want) {
 		set_err(b, i, what, r);
 		freeReplyObject(r);
 		return -EIO;
 	}
 	*out = r;
+	return 0;
+}
+
+static int flush_all(struct bulk *b);
+
+int bulk_pipeline(struct bulk *b, const char *what, size_t n, const struct bulk_pcmd *cmds,
+		  redisReply **replies)
+{
+	void *tmp;
+	struct window *w;
+	size_t k, got = 0;
+	int rc = 0;
+
+	if (n > BULK_PIPELINE_MAX)
+		return -EINVAL;
+	for (k = 0; k < n; k++)
+		replies[k] = NULL;
+	if (n == 0)
+		return 0;
+	tmp = talloc_new(b);
+	w = tmp ? talloc_zero(tmp, struct window) : NULL;
+	if (w == NULL) {
+		talloc_free(tmp);
+		snprintf(b->err, sizeof(b->err), "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	if (b->map_stale)
+		refresh_map(b);
+	for (k = 0; k < n && rc == 0; k++)
+		rc = pipe_append_key(b, tmp, w, &w->hmget[k], cmds[k].argc, cmds[k].argv,
+				     cmds[k].lens, cmds[k].key);
+	if (rc == 0)
+		rc = flush_all(b);
+	/* Every reply is read, also after an error, so that none is left in a socket. */
+	for (got = 0; rc == 0 && got < n; got++)
+		rc = pipe_reply(b, w, &w->hmget[got], what, -1, &replies[got]);
+	talloc_free(tmp);
+	if (rc < 0) {
+		for (k = 0; k < got; k++) {
+			freeReplyObject(replies[k]);
+			replies[k] = NULL;
+		}
+		if (rc == -ENOMEM)
+			snprintf(b->err, sizeof(b->err), "%s: out of memory", what);
+		return rc;
+	}
 	return 0;
 }
 

@@ -332,7 +332,29 @@ int bulk_report_past(struct bulk *b, const char *imei, unsigned max,
 	return total > INT32_MAX ? INT32_MAX : (int)total;
 }
 
+static int report_hash(struct bulk *b, const char *imei, const char *suffix,
+		       void (*cb)(void *arg, const char *f, size_t flen, const char *v,
+				  size_t vlen),
+		       void *arg);
+
 int bulk_report_outbox(struct bulk *b, const char *imei,
+		       void (*cb)(void *arg, const char *f, size_t flen, const char *v,
+				  size_t vlen),
+		       void *arg)
+{
+	return report_hash(b, imei, ":out", cb, arg);
+}
+
+int bulk_report_sightings(struct bulk *b, const char *imei,
+			  void (*cb)(void *arg, const char *f, size_t flen, const char *v,
+				     size_t vlen),
+			  void *arg)
+{
+	return report_hash(b, imei, ":seen", cb, arg);
+}
+
+/* Every field of one of the report's hashes (rep:{<imei>}<suffix>), lent to cb. */
+static int report_hash(struct bulk *b, const char *imei, const char *suffix,
 		       void (*cb)(void *arg, const char *f, size_t flen, const char *v,
 				  size_t vlen),
 		       void *arg)
@@ -342,7 +364,7 @@ int bulk_report_outbox(struct bulk *b, const char *imei,
 	size_t lens[] = { 7, 0 };
 	redisReply *r;
 	size_t i, n = 0;
-	int kl = report_key(imei, ":out", key, sizeof(key));
+	int kl = report_key(imei, suffix, key, sizeof(key));
 
 	if (kl < 0)
 		return -EINVAL;

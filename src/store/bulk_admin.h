@@ -82,6 +82,14 @@ int bulk_report_outbox(struct bulk *b, const char *imei,
 				  size_t vlen),
 		       void *arg);
 
+/* The report's sightings (rep:{<imei>}:seen, issue 22), field ("<+line>|<imsi>": personal
+ * data, mask it) and value ("<first>|<last>|<operator>") lent to cb. Returns how many, or
+ * -EINVAL, -EIO. */
+int bulk_report_sightings(struct bulk *b, const char *imei,
+			  void (*cb)(void *arg, const char *f, size_t flen, const char *v,
+				     size_t vlen),
+			  void *arg);
+
 /* Since when (ms, Redis's clock as the engine wrote it) the report is marked for the relay
  * (rep:relay): 0 and *ms, -ENOENT when it is not, -EINVAL, -EIO. */
 int bulk_report_relay_mark(struct bulk *b, const char *imei, long long *ms);

@@ -20,6 +20,27 @@ int bulk_command(struct bulk *b, const char *what, int want, size_t argc, const 
 int bulk_command_key(struct bulk *b, const char *what, int want, size_t argc,
 		     const char **argv, const size_t *lens, size_t key, redisReply **out);
 
+/* Commands sent together (one pipeline per node), each's key at argv[key]: on a cluster,
+ * each to its slot's master, redirections followed. replies[i] gets command i's reply, an
+ * error reply too (the caller frees them). Returns 0, or -EIO (err in bulk_error(); then no
+ * reply is kept, and the connection that failed is dropped), -EINVAL past
+ * BULK_PIPELINE_MAX, -ENOMEM. */
+#define BULK_PIPELINE_MAX 512
+struct bulk_pcmd {
+	size_t argc;
+	const char **argv;
+	const size_t *lens;
+	size_t key;
+};
+int bulk_pipeline(struct bulk *b, const char *what, size_t n, const struct bulk_pcmd *cmds,
+		  redisReply **replies);
+
+/* Every key that matches pattern, on the single Redis or on each master of a cluster
+ * (SCAN), lent to cb; a negative from cb stops and is returned. A key may be given twice
+ * (SCAN's guarantee). Returns 0, -EIO, or cb's. */
+int bulk_scan(struct bulk *b, const char *pattern,
+	      int (*cb)(void *arg, const char *key, size_t len), void *arg);
+
 /* pairing-bucket-digits, as the connection was made with (the KYC keys' buckets). */
 int bulk_bucket_digits(const struct bulk *b);
 

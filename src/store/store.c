@@ -38,6 +38,7 @@
 #include "feed/entry.h"
 #include "store/cluster.h"
 #include "store/feed_keys.h"
+#include "store/sight_keys.h"
 #include "store/redis_ev.h"
 
 #define BACKOFF_MIN_MS 100
@@ -2860,6 +2861,28 @@ static int add_fields(const char **argv, size_t *lens, int argc, const struct st
 	return argc;
 }
 
+/* Adds the IMEI to the index of reported IMEIs (rix:{NNN}, sight_keys.h) that the import
+ * reads to find sightings (issue 22). Its own command, sent before the report's script: the
+ * index and the report lie in two slots, which no script may join on a cluster. So the index
+ * is a superset, never a subset: an IMEI is in it before its report opens, and stays after
+ * the report closes (the import's sighting script reads the report's state, and a closed one
+ * adds nothing). One lost SADD (Redis refused it) is what `ceirgwctl report reindex` mends. */
+static void sight_index_add(struct store *st, const char *imei)
+{
+	struct op *op = op_new(st, &done_type, NULL);
+	char key[SIGHT_INDEX_MAX];
+	const char *argv[3] = { "SADD", key, imei };
+	size_t lens[3] = { 4, 0, 15 };
+
+	if (op == NULL)
+		return;
+	op->cb.done = noop_done;
+	lens[1] = (size_t)snprintf(key, sizeof(key), SIGHT_INDEX_FMT, sight_shard(imei));
+	memcpy(op->key, key, lens[1]);
+	op->keylen = lens[1];
+	op_start(op, 3, argv, lens);
+}
+
 int store_report_create(struct store *st, const char *imei, const char *ref,
 			const struct store_kv *fields, size_t n, store_result_cb cb, void *arg)
 {
@@ -2880,6 +2903,7 @@ int store_report_create(struct store *st, const char *imei, const char *ref,
 		return -EINVAL;
 	}
 	memcpy(ro->imei, imei, 16);
+	sight_index_add(st, imei);
 	ro->map = true;
 	ro->counts_move = true;
 	ro->move_to = report_event_to(REPORT_EV_OPEN);

@@ -915,6 +915,16 @@ static void sc_status(void)
 	comment("a reason the texts do not know");
 	estore_report(W.st, imei, (const char *const[]){ "reject_reason=Weird Code", NULL });
 	walk(OWNER2, "f3", "4", ref, NULL);
+	comment("a blocked phone seen on a new line (issue 22): a stranger hears the state, the "
+		"owner the day it was seen");
+	seed_report("356938039999991", make_ref("555000009", ref), "blocked", "stolen", OWNER1,
+		    OWNER1, NULL, "en", "sighted=2026-12-01");
+	walk(BUYER, "s1", "4", ref, NULL);
+	sms(OWNER1, (snprintf(msg, sizeof(msg), "STATUS %s", ref), msg));
+	walk(OWNER1, "s2", "4", ref, NULL);
+	comment("... and not once it is unblocked");
+	estore_report(W.st, "356938039999991", (const char *const[]){ "state=unblocked", NULL });
+	sms(OWNER1, (snprintf(msg, sizeof(msg), "STATUS %s", ref), msg));
 	comment("a reference with a wrong check digit, then an unknown one");
 	walk(BUYER, "b1", "4", "5550000018", make_ref("999999999", ref), NULL);
 	sms(OTHER, "STATUS 5550000018");
