@@ -2,7 +2,8 @@
 # make bench: every benchmark of issue 8, one after the other in one run, each printing its
 # own table, then one closing table of every target with its measured ratio or figure.
 #   contrib/bench/all.sh            (or: make bench)
-# Environment: BUILD (./build); IMPORT_ROWS (10000000); and each script's own (see its head),
+# Environment: BUILD (./build); IMPORT_ROWS (10000000); IMPORT_REPORTED (10000: open reports
+# among the rows for the second import, issue 22); and each script's own (see its head),
 # passed through: BASE_REV=REV (and REPEATS) has run.sh measure REV's ceirgw next to this build.
 # Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile.
 set -uo pipefail
@@ -34,7 +35,8 @@ part "Instructions per check journey under callgrind" callgrind.sh
 part "Box path: SMS checks through bearerbox and fakesmsc, boxes and smsbox with get-url" run-box.sh
 part "Report journey over HTTP against 1e6 imported pairings" report.sh
 part "USSD sessions left open" sessions.sh
-part "Import of pairings" import.sh "$BUILD" "${IMPORT_ROWS:-10000000}"
+part "Import of pairings, again with ${IMPORT_REPORTED:-10000} reported IMEIs among them (issue 22)" \
+	import.sh --reported "${IMPORT_REPORTED:-10000}" "$BUILD" "${IMPORT_ROWS:-10000000}"
 part "Cross-border feed: 1e6 decisions published, followed and checked" feed.sh
 
 printf '\n== Targets (issue 8), from the runs above\n\n'
