@@ -3,7 +3,8 @@
 # own table, then one closing table of every target with its measured ratio or figure.
 #   contrib/bench/all.sh            (or: make bench)
 # Environment: BUILD (./build); IMPORT_ROWS (10000000); IMPORT_REPORTED (10000: open reports
-# among the rows for the second import, issue 22); and each script's own (see its head),
+# among the rows of the reported imports, issue 22), IMPORT_ROUNDS (3: rounds of a plain and a
+# reported import); and each script's own (see its head),
 # passed through: BASE_REV=REV (and REPEATS) has run.sh measure REV's ceirgw next to this build.
 # Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile.
 set -uo pipefail
