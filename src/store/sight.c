@@ -310,7 +310,10 @@ int sight_add(struct sight *s, uint64_t body, const struct pair_rec *rec, uint64
 		}
 	}
 	if (s->n == SIGHT_BATCH) {
-		int rc = sight_flush(s);
+		int rc = bulk_flush(s->b);
+
+		if (rc == 0)
+			rc = sight_flush(s);
 
 		if (rc < 0)
 			return rc;

@@ -208,6 +208,42 @@ like "$(cat "$TEST_TMP/import.out")" "sightings: 0 new (0 SMS to owners), 300 al
 	"... and the same dump again: all known"
 
 is "$(sort -u "$TEST_TMP/ctl.rc")" 0 "every import exited 0"
+
+# ---- a dump that --max-reject-ratio refuses records no sighting -------------------------------
+# Garbage first, then 5,000 new lines of phone A: the batch is refused at the end, and so are
+# its sightings (they were written every 4,096 candidates before, whatever the batch became).
+awk -v d="$today" -v a="$A" 'BEGIN {
+	print "imei,msisdn,imsi,first_seen,last_seen,operator"
+	for (i = 0; i < 20000; i++) print "not-an-imei,x,,,,"
+	for (i = 0; i < 5000; i++) printf "%s,2547961%05d,,%s,%s,Telkom\n", a, i, d, d
+}' >"$TEST_TMP/refused.csv"
+n=$(R XLEN ceir:sightings)
+outseq=$(R HGET "rep:{$A}" outseq)
+seen=$(R HLEN "rep:{$A}:seen")
+"$CEIRGWCTL" import pairings -c "$CONF" --rejects /dev/null --max-reject-ratio 0.5 \
+	"$TEST_TMP/refused.csv" >"$TEST_TMP/import.out" 2>"$TEST_TMP/import.err"
+is $? 4 "a dump of 20,000 bad rows and 5,000 new lines of phone A, ratio 0.5: exit 4"
+cat "$TEST_TMP/import.err" >>"$TEST_TMP/ctl.all"
+like "$(cat "$TEST_TMP/import.err")" "its batch of 5000 rows was not written" "... its batch dropped"
+is "$(R XLEN ceir:sightings):$(R HGET "rep:{$A}" outseq):$(R HLEN "rep:{$A}:seen")" \
+	"$n:$outseq:$seen" "... and none of its 5,000 sightings recorded, no SMS queued"
+
+# ---- more candidates than the queue holds: the batch they came from is written first ----------
+awk -v d="$today" -v a="$A" 'BEGIN {
+	print "imei,msisdn,imsi,first_seen,last_seen,operator"
+	for (i = 0; i < 65600; i++) printf "%s,254795%06d,,%s,%s,Telkom\n", a, i, d, d
+}' >"$TEST_TMP/many.csv"
+"$CEIRGWCTL" import pairings -c "$CONF" --rejects /dev/null "$TEST_TMP/many.csv" \
+	>"$TEST_TMP/import.out" 2>"$TEST_TMP/import.err"
+is $? 0 "65,600 new lines of phone A in one dump (more than the 65,536 queued): imported"
+cat "$TEST_TMP/import.err" >>"$TEST_TMP/ctl.all"
+fresh=$((1000 - seen))
+like "$(cat "$TEST_TMP/import.out")" "sightings: $fresh new (1 SMS to owners)" \
+	"... the report's sightings filled up to 1,000, one SMS"
+like "$(cat "$TEST_TMP/import.out")" "warning: $((65600 - fresh)) new lines of reports that hold 1000" \
+	"... the rest counted as not kept"
+like "$(cat "$TEST_TMP/import.out")" "65600 rows in" "... every row read"
+is "$(R HLEN "rep:{$A}:seen")" 1000 "... the report holds 1,000"
 sanitizer_clean "$TEST_TMP/ctl.all"
 gw_stop
 sanitizer_clean
