@@ -398,41 +398,33 @@ static void test_row_100k_then_good(void **state)
 	free(buf);
 }
 
+/* check_quoted BUF N TAIL WANT: a quote, N x's and TAIL, written in BUF, read as WANT (freed). */
+static void check_quoted(char *buf, size_t n, const char *tail, char *want)
+{
+	char *p = buf;
+
+	assert_non_null(want);
+	*p++ = '"';
+	p = repeat(p, 'x', n);
+	p += sprintf(p, "%s", tail);
+	check_rows(buf, (size_t)(p - buf), want);
+	free(want);
+}
+
 /* A quoted field of exactly the limit, its quotes included, and one byte more. */
 static void test_row_max_quoted(void **state)
 {
-	char *buf = malloc(CSV_ROW_MAX + 16), *p, *want;
+	char *buf = malloc(CSV_ROW_MAX + 16);
 
 	assert_non_null(buf);
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 2);
-	p += sprintf(p, "\"\nok\n");
-	want = xs_row(1, NULL, CSV_ROW_MAX - 2, "\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 1);
-	p += sprintf(p, "\"\nok\n");
-	want = strdup("1!row_too_long:\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 2, "\"\nok\n",
+		     xs_row(1, NULL, CSV_ROW_MAX - 2, "\n2:ok\n"));
+	check_quoted(buf, CSV_ROW_MAX - 1, "\"\nok\n", strdup("1!row_too_long:\n2:ok\n"));
 	/* A doubled quote whose second half is past the limit. */
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 2);
-	p += sprintf(p, "\"\"\"\nok\n");
-	want = strdup("1!row_too_long:\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 2, "\"\"\"\nok\n", strdup("1!row_too_long:\n2:ok\n"));
 	/* Unterminated exactly at the limit, at the end of the file. */
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 1);
-	want = xs_row(1, "unterminated_quote", CSV_ROW_MAX - 1, "\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 1, "",
+		     xs_row(1, "unterminated_quote", CSV_ROW_MAX - 1, "\n"));
 	free(buf);
 }
 
@@ -1065,6 +1057,19 @@ static void expect_field(const struct csv_row *row, size_t k, const char *p, siz
 			 row->fields[k].len, n);
 }
 
+/* The end of a rejects file read back: no row left; the reader closed, the writer freed and
+ * the file removed. */
+static void rejects_read_done(struct csv_reader *r, struct rejects *rj, char *path)
+{
+	struct csv_row row;
+
+	assert_int_equal(csv_next(r, &row), 0);
+	csv_close(r);
+	talloc_free(rj);
+	unlink(path);
+	free(path);
+}
+
 static void test_rejects_round_trip(void **state)
 {
 	size_t n = sizeof(rejects_rows) / sizeof(rejects_rows[0]), i;
@@ -1102,11 +1107,7 @@ static void test_rejects_round_trip(void **state)
 		expect_field(&row, 2, rejects_rows[i].reason, strlen(rejects_rows[i].reason));
 		expect_field(&row, 3, rejects_rows[i].raw, rejects_rows[i].raw_len);
 	}
-	assert_int_equal(csv_next(r, &row), 0);
-	csv_close(r);
-	talloc_free(rj);
-	unlink(path);
-	free(path);
+	rejects_read_done(r, rj, path);
 }
 
 /* What the importer does: broken rows of a dump go to the rejects file with their reason,
@@ -1163,11 +1164,7 @@ static void test_rejects_of_broken_rows(void **state)
 		expect_field(&back, 3, raws[i], i == 2 ? 5 : strlen(raws[i]));
 		free(raws[i]);
 	}
-	assert_int_equal(csv_next(rr, &back), 0);
-	csv_close(rr);
-	talloc_free(rj);
-	unlink(path);
-	free(path);
+	rejects_read_done(rr, rj, path);
 }
 
 /* Rows over 1 KiB are cut, on a character boundary, with the marker. */
