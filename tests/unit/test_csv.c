@@ -118,6 +118,30 @@ static int read_all(struct csv_reader *r, struct out *rows, struct out *raws)
 	return rc;
 }
 
+/* An empty output, ready for out_put. */
+static void out_init(struct out *o)
+{
+	memset(o, 0, sizeof(*o));
+	out_put(o, "", 0);
+}
+
+/* read_mem IN LEN SIZE ROWS RAWS: IN read to its end at read size SIZE (0: csv.c's own), as
+ * read_all writes it into ROWS and RAWS (NULL: not kept), both made empty first; the reader. */
+static struct csv_reader *read_mem(const char *in, size_t len, size_t size, struct out *rows,
+				   struct out *raws)
+{
+	struct csv_reader *r = csv_open_mem(NULL, in, len);
+
+	assert_non_null(r);
+	out_init(rows);
+	if (raws != NULL)
+		out_init(raws);
+	if (size != 0)
+		csv_set_read_size(r, size);
+	assert_int_equal(read_all(r, rows, raws), 0);
+	return r;
+}
+
 /* The read sizes every table row is read at: whole, and small enough to cut rows, quotes,
  * CRLF pairs and "" pairs at every place. */
 static const size_t read_sizes[] = { 0, 1, 2, 3, 5, 64 };
@@ -221,15 +245,7 @@ static void test_parse_case(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(read_sizes) / sizeof(read_sizes[0]); i++) {
-		memset(&rows, 0, sizeof(rows));
-		memset(&raws, 0, sizeof(raws));
-		out_put(&rows, "", 0);
-		out_put(&raws, "", 0);
-		r = csv_open_mem(NULL, c->in, c->len);
-		assert_non_null(r);
-		if (read_sizes[i] != 0)
-			csv_set_read_size(r, read_sizes[i]);
-		assert_int_equal(read_all(r, &rows, &raws), 0);
+		r = read_mem(c->in, c->len, read_sizes[i], &rows, &raws);
 		/* After the end: still the end. */
 		assert_int_equal(csv_next(r, &(struct csv_row){ 0 }), 0);
 		if (strcmp(rows.s, c->rows) != 0)
@@ -257,20 +273,10 @@ static char *rows_of(const char *buf, size_t len, struct out *raws_out)
 {
 	static const size_t sizes[] = { 0, 1, 7, 4093, 65536 };
 	struct out rows, raws, first = { 0 }, first_raws = { 0 };
-	struct csv_reader *r;
 	size_t i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		memset(&rows, 0, sizeof(rows));
-		memset(&raws, 0, sizeof(raws));
-		out_put(&rows, "", 0);
-		out_put(&raws, "", 0);
-		r = csv_open_mem(NULL, buf, len);
-		assert_non_null(r);
-		if (sizes[i] != 0)
-			csv_set_read_size(r, sizes[i]);
-		assert_int_equal(read_all(r, &rows, &raws), 0);
-		csv_close(r);
+		csv_close(read_mem(buf, len, sizes[i], &rows, &raws));
 		if (i == 0) {
 			first = rows;
 			first_raws = raws;
@@ -779,25 +785,32 @@ static void check_big(struct csv_reader *r)
 	assert_string_equal(csv_error(r), "");
 }
 
+/* check_big_file PATH SIZE: the big CSV read back from PATH at read size SIZE (0: csv.c's
+ * own). */
+static void check_big_file(const char *path, size_t size)
+{
+	char err[256];
+	struct csv_reader *r = csv_open(NULL, path, err, sizeof(err));
+
+	assert_non_null(r);
+	if (size != 0)
+		csv_set_read_size(r, size);
+	check_big(r);
+	csv_close(r);
+}
+
 static void test_big_plain(void **state)
 {
-	char *path = tmp_path("big.csv"), err[256];
+	char *path = tmp_path("big.csv");
 	size_t len;
 	char *buf = big_csv(&len);
 	struct csv_reader *r;
 
 	assert_true(len > 3 * 1024 * 1024);
 	write_file(path, buf, len);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 0);
 	/* A read size prime to everything in the rows: refills cut every kind of row. */
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	csv_set_read_size(r, 4093);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 4093);
 	/* The same bytes from memory. */
 	r = csv_open_mem(NULL, buf, len);
 	assert_non_null(r);
@@ -810,21 +823,13 @@ static void test_big_plain(void **state)
 
 static void test_big_gzip(void **state)
 {
-	char *path = tmp_path("big.csv.gz"), err[256];
+	char *path = tmp_path("big.csv.gz");
 	size_t len;
 	char *buf = big_csv(&len);
-	struct csv_reader *r;
 
 	write_gz(path, buf, len);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	check_big(r);
-	csv_close(r);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	csv_set_read_size(r, 777);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 0);
+	check_big_file(path, 777);
 	unlink(path);
 	free(path);
 	free(buf);
@@ -839,14 +844,8 @@ static void test_gzip_round_trip(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
-		memset(&want, 0, sizeof(want));
-		memset(&got, 0, sizeof(got));
-		out_put(&want, "", 0);
-		out_put(&got, "", 0);
-		r = csv_open_mem(NULL, parse_cases[i].in, parse_cases[i].len);
-		assert_non_null(r);
-		assert_int_equal(read_all(r, &want, NULL), 0);
-		csv_close(r);
+		out_init(&got);
+		csv_close(read_mem(parse_cases[i].in, parse_cases[i].len, 0, &want, NULL));
 		write_gz(path, parse_cases[i].in, parse_cases[i].len);
 		r = csv_open(NULL, path, err, sizeof(err));
 		assert_non_null(r);
