@@ -225,26 +225,16 @@ smsbox_start() {
 		{ echo "smsbox did not connect:" >&2; tail -n 5 "$work/smsbox.out" >&2; exit 1; }
 }
 
-# smsbox_conf FILE URL: kannel.conf with the sms-service of doc/kannel.md ("smsbox over HTTP")
-# fetching URL for every MO, and the sendsms-user ceirgw's notifications would use.
+# smsbox_conf FILE URL: kannel.conf with the sms-service of doc/kannel.md ("smsbox over HTTP",
+# contrib/kannel/smsbox-http.conf) fetching URL for every MO, and the sendsms-user ceirgw's
+# notifications would use.
 smsbox_conf() {
-	cat "$work/kannel.conf" - >"$1" <<CONF
-
-group = sms-service
-keyword = default
-get-url = "$2?from=%p&to=%P&text=%a&smsc=%i"
-accept-x-kannel-headers = true
-max-messages = 10
-concatenation = true
-omit-empty = true
-
-group = sendsms-user
-username = ceirgw
-password = secret
-user-allow-ip = "127.0.0.1"
-max-messages = 10
-concatenation = true
-CONF
+	{
+		cat "$work/kannel.conf"
+		echo
+		sed -e "s|\"http://127.0.0.1:8080/sms?|\"$2?|" -e 's/^password = .*/password = secret/' \
+			"$top/contrib/kannel/smsbox-http.conf"
+	} >"$1"
 }
 
 : >"$work/results"

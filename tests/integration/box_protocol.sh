@@ -16,17 +16,8 @@ bport=$(free_port)
 while [ "$bport" = "$hport" ]; do bport=$(free_port); done
 redis_start
 
-today=$(date -u +%F)
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-353320000000013,254712345678,639021000000001,2025-06-01,$today
-353322001234567,254722000111,639021000000002,2025-01-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-EOF
+pairings_csv "$(phone_row B)" "$(phone_row C)"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2"
 gw_conf "redis = redis://127.0.0.1:$rport" debug "bearerbox = 127.0.0.1:$bport" \
 	"box-id = ceir-proto" "box-heartbeat = 1"
 { import_pairings && import_kyc; } >/dev/null

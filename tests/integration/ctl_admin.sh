@@ -10,35 +10,16 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
+journey_start
 
-today=$(date -u +%F)
 OWNER=+254712345678	# phone A, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 STRANGER=+254733000222
 A=356938035643809
 C=353322001234567
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$C,254722000111,639021000000002,2025-01-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-254733000222,11223344
-EOF
-pport=$(free_port)
-gw_conf "$BACKEND_REDIS_CONF" info "verify-tries = 3" "verify-lockout = 3600" \
-	"rate-unblock-msisdn = 50/3600"
-CONF=$TEST_TMP/ceirgw.conf
-import_data
-sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
-gw_start
-ok $? "ceirgw is up"
+pairings_csv "$(phone_row A)" "$(phone_row C)"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2" 254733000222,11223344
+journey_gw info "verify-tries = 3" "verify-lockout = 3600" "rate-unblock-msisdn = 50/3600"
 ctl() {	# ceirgwctl, its standard error in ctl.err (and all of them in ctl.all)
 	local rc
 	"$CEIRGWCTL" "$@" 2>"$TEST_TMP/ctl.err"
@@ -134,15 +115,20 @@ ctl report -c "$CONF" not-a-ref >/dev/null
 is "$?" 2 "report of neither a reference nor an IMEI: exit 2"
 
 # ---- unlock a report: a burst of wrong PINs locks it, unlock clears it ------------------------
+# unlocks NAME WHAT WANT DESCRIPTION: ceirgwctl unlock WHAT; two TAP lines: it exits 0
+# ("unlock NAME: exit 0"), and what it prints holds WANT (DESCRIPTION).
+unlocks() {
+	ctl unlock -c "$CONF" "$2" >"$TEST_TMP/unlock.out"
+	is "$?" 0 "unlock $1: exit 0"
+	like "$(cat "$TEST_TMP/unlock.out")" "$3" "$4"
+}
 for p in 000000 111111 222222; do sms "$OWNER" "RECOVERED $ref $p" >/dev/null; done
 is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.locked minutes=60)" \
 	"three wrong PINs: the right one is refused, locked"
 ctl report -c "$CONF" "$ref" >"$TEST_TMP/report3.out"
 like "$(cat "$TEST_TMP/report3.out")" "wrong PINs from the owner's or reporter's line: 3, LOCKED" \
 	"report: the PIN lock-out shows"
-ctl unlock -c "$CONF" "$ref" >"$TEST_TMP/unlock.out"
-is "$?" 0 "unlock REF: exit 0"
-like "$(cat "$TEST_TMP/unlock.out")" \
+unlocks REF "$ref" \
 	"report $ref: cleared wrong PINs from the owner's or reporter's line: 3 (locked" \
 	"unlock REF: says what it cleared"
 is "$(sms "$OWNER" "RECOVERED $ref $pin")" "$(render en unblock.done ref="$ref")" \
@@ -159,9 +145,7 @@ is "$?:$(cat "$TEST_TMP/unlock2.out")" "1:report $ref: nothing to clear" \
 for d in 0000 1111 2222; do sms "$STRANGER" "STOLEN $C $d" >/dev/null; done
 is "$(sms "$STRANGER" "STOLEN $C 3344")" "$(render en report.locked minutes=60)" \
 	"three wrong ID digits from a number: locked, even with the right ones"
-ctl unlock -c "$CONF" "$STRANGER" >"$TEST_TMP/unlock3.out"
-is "$?" 0 "unlock MSISDN: exit 0"
-like "$(cat "$TEST_TMP/unlock3.out")" \
+unlocks MSISDN "$STRANGER" \
 	"number +2547****0222: cleared ID-digit tries from the owner's own line: 3 (locked" \
 	"unlock MSISDN: the ID lock-out, the number masked"
 is "$(sms "$STRANGER" "STOLEN $C 0000")" "$(render en sms.id_wrong tries=2)" \

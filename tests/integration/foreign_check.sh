@@ -13,13 +13,10 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
+journey_start
 wait_for 10 R ping
 ok $? "redis is up"
 
-today=$(date -u +%F)
 OWNER=+254712345678
 BUYER=+254733000222	# English
 ACHETEUR=+254733000333	# French, chosen in the menu
@@ -29,15 +26,8 @@ B=353320000000013	# Samsung SGH-W110: lost in Tanzania
 C=353322001234567	# Siemens A52: lost in Uganda, then stolen in Kenya (newer)
 D=353321005555555	# Samsung SGH-W110: blocked here (a national report) and in Tanzania
 E=353320000000021	# Samsung SGH-W110: stolen in a country the texts do not name (QA)
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$B,254712345678,639021000000001,2025-06-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-EOF
+pairings_csv "$(phone_row A)" "$(phone_row B)"
+kyc_csv "$KYC_OWNER"
 peers=()
 for cc in KE TZ UG QA; do
 	lc=$(echo "$cc" | tr A-Z a-z)

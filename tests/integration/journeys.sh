@@ -9,12 +9,8 @@
 . "$(dirname "$0")/journey_lib.sh"
 
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-hport=$(free_port)
 pport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
-
-today=$(date -u +%F)
+journey_start
 old=$(date -u -d '-400 days' +%F)
 OWNER=+254712345678	# two phones: A (Nokia N900) and B (Samsung SGH-W110)
 OWNER2=+254722000111	# phone C (Siemens A52)
@@ -27,21 +23,12 @@ D=353321005555555	# used by two SIMs at once: a clone
 G=353320000000021	# OWNER's, but seen 400 days ago: outside the window
 U=123456780000010	# a valid IMEI of no known model
 H=353320000000039	# used with OTHER, which has no ID on record
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$B,254712345678,639021000000001,2025-06-01,$today
-$C,254722000111,639021000000002,2025-01-01,$today
-$D,254700000001,639021000000011,2025-01-01,$today
-$D,254700000002,639021000000012,2025-02-01,$today
-$G,254712345678,639021000000001,2023-01-01,$old
-$H,254733000222,639021000000003,2025-01-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-EOF
+pairings_csv "$(phone_row A)" "$(phone_row B)" "$(phone_row C)" \
+	"$D,254700000001,639021000000011,2025-01-01,$today" \
+	"$D,254700000002,639021000000012,2025-02-01,$today" \
+	"$G,254712345678,639021000000001,2023-01-01,$old" \
+	"$H,254733000222,639021000000003,2025-01-01,$today"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2"
 gw_conf "$BACKEND_REDIS_CONF" debug "rate-check-msisdn = 40/3600" \
 	"rate-report-msisdn = 40/86400" "rate-verify-msisdn = 40/3600" \
 	"rate-unblock-msisdn = 40/3600" "api-keys-file = api.keys"

@@ -13,31 +13,23 @@
 
 PYTHON=/usr/bin/python3
 CONSUMER=$top_srcdir/contrib/ceir-consumer
-hport=$(free_port)
 pport=$(free_port)
-url=http://127.0.0.1:$hport
-
-backend_start
+journey_start
 wait_for 10 R ping
 ok $? "redis is up"
 
 # ---- the data: per language an owner with two phones and an ID on record ----------------
-# LANGS[i]: language; TACs of the phone reported by USSD (P) and by SMS (Q), with the maker
-# and model data/tacdb.csv gives them.
-LANGS=(en fr sw ar)
-P_TAC=(35693803 35675904 35250500 01194800)
-P_MAKER=(Nokia Oppo Nokia Apple)
-P_MODEL=(N900 N1 6820 "iPhone 3GS")
+# LANGS[i]: language; the phone reported by USSD (P: journey_lib.sh's lang_phones) and the TAC
+# of the one reported by SMS (Q), with the maker and model data/tacdb.csv gives it.
+lang_phones
 Q_TAC=(35332000 44919451 35332200 35060680)
 Q_MAKER=(Samsung Siemens Siemens Nokia)
 Q_MODEL=(SGH-W110 M35i A52 3310)
-NATID=(31415926 A2718281 16180339 14142135)
 
-today=$(date -u +%F)
 yesterday=$(date -u -d '-1 day' +%F)
 declare -a OWNER P Q BUYER H
-echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
-echo "msisdn,national_id" >"$TEST_TMP/kyc.csv"
+pairings_csv
+kyc_csv
 for i in "${!LANGS[@]}"; do
 	OWNER[i]=+25471100000$((i + 1))
 	P[i]=$(imei_of "${P_TAC[i]}71$((i + 1))001")
@@ -172,12 +164,7 @@ entry_want() {
 
 # ---- every language ---------------------------------------------------------------------------
 # The language menu lists every shipped language by its name, in the order of their codes.
-menu=""
-j=0
-for f in $(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | LC_ALL=C sort); do
-	j=$((j + 1))
-	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
-done
+menu=$(language_menu)
 pins=""
 for i in "${!LANGS[@]}"; do
 	l=${LANGS[i]} who=${OWNER[i]} p=${P[i]} q=${Q[i]} id4=${NATID[i]: -4}

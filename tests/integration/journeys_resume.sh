@@ -14,24 +14,15 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
-pport=$(free_port)
-url=http://127.0.0.1:$hport
-
-backend_start
+journey_start
 wait_for 10 R ping
 ok $? "redis is up"
 
-LANGS=(en fr sw ar)
-P_TAC=(35693803 35675904 35250500 01194800)
-P_MAKER=(Nokia Oppo Nokia Apple)
-P_MODEL=(N900 N1 6820 "iPhone 3GS")
-NATID=(31415926 A2718281 16180339 14142135)
+lang_phones
 BUYER=+254733000909	# a number with no report of its own
-today=$(date -u +%F)
 declare -a OWNER P
-echo "imei,msisdn,imsi,first_seen,last_seen" >"$TEST_TMP/pairings.csv"
-echo "msisdn,national_id" >"$TEST_TMP/kyc.csv"
+pairings_csv
+kyc_csv
 for i in "${!LANGS[@]}"; do
 	OWNER[i]=+25471200000$((i + 1))
 	P[i]=$(imei_of "${P_TAC[i]}72$((i + 1))001")
@@ -39,11 +30,7 @@ for i in "${!LANGS[@]}"; do
 		>>"$TEST_TMP/pairings.csv"
 	echo "${OWNER[i]#+},${NATID[i]}" >>"$TEST_TMP/kyc.csv"
 done
-gw_conf "$BACKEND_REDIS_CONF" debug "session-ttl = 10"
-import_data
-sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
-gw_start
-ok $? "ceirgw is up"
+journey_gw debug "session-ttl = 10"
 
 # entries IMEI: the CEIR requests for IMEI, one line each: type and channel.
 entries() {
@@ -58,12 +45,7 @@ EOF
 session_gone() { R DEL "s:{u:$1:${2#+}}" >/dev/null; }
 
 # The language menu's line of each language.
-menu=""
-j=0
-for f in $(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | LC_ALL=C sort); do
-	j=$((j + 1))
-	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
-done
+menu=$(language_menu)
 
 for i in "${!LANGS[@]}"; do
 	l=${LANGS[i]} who=${OWNER[i]} p=${P[i]} id4=${NATID[i]: -4}

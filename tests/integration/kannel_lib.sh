@@ -5,9 +5,11 @@
 # that a killed bearerbox keeps what it had), one fake SMSC per name given, and whatever the
 # test appends. fake_start connects one fakesmsc in its interactive mode (MO lines on its
 # standard input, replies in its log); fake_mo sends one MO and waits for what comes back.
-# box_connected says whether a ceirgw is connected to bearerbox; fake_report and
+# box_connected says whether a ceirgw is connected to bearerbox; fake_check, fake_report and
 # fake_french_help are journeys both ways of running ceirgw with Kannel walk (kannel_sms.sh,
-# kannel_smsbox.sh).
+# kannel_smsbox.sh). The USSD centre simulator (tests/smpp-sim) over SMPP, for kannel_ussd.sh
+# and kannel_one_conf.sh: sim_require, sim_start, sim_smsc_conf, sim_bound and the calls on
+# its control port (sim, field, sim_dial, sim_answer, sim_screen).
 # shellcheck disable=SC2154 # (top_srcdir: lib.sh's)
 
 BEARERBOX=${BEARERBOX:-/usr/sbin/bearerbox}
@@ -140,6 +142,16 @@ box_connected() {
 	curl -s "http://127.0.0.1:$1/healthz" | grep -q '"bearerbox":"connected"'
 }
 
+# fake_check WHO IMEI MAKER MODEL DESCRIPTION DESCRIPTION: WHO (E.164) sends CHECK IMEI through
+# the fake SMSC "fake"; two TAP lines: the reply goes back to WHO in one GSM 7-bit part, and it
+# is check.clean with MAKER and MODEL.
+fake_check() {
+	local r
+	r=$(fake_mo fake "${1#+}" "CHECK $2")
+	is "$(printf '%s' "$r" | cut -f1-3)" "$(printf '%s\tgsm\t1' "${1#+}")" "$5"
+	is "$(printf '%s' "$r" | reply_text)" "$(render en check.clean maker="$3" model="$4")" "$6"
+}
+
 # fake_report OWNER IMEI ID4 MAKER MODEL DESCRIPTION...: OWNER (E.164) sends STOLEN IMEI ID4
 # through the fake SMSC "fake"; five TAP lines, with the five DESCRIPTIONs: the reply to the
 # sender names a reference, the receipt goes to OWNER, the receipt has the PIN, one block
@@ -189,3 +201,78 @@ fake_french_long() {
 		"a French reply of ${#text} characters: two GSM 7-bit parts"
 	is "$(printf '%s' "$r" | reply_text)" "$text" "... that join into the whole text"
 }
+
+# ---- the USSD centre simulator (tests/smpp-sim) ------------------------------------------------
+SIM=$top_srcdir/tests/smpp-sim
+
+# sim_require: a TAP failure and the end of the test when its npm packages are not installed.
+sim_require() {
+	[ -d "$SIM/node_modules/smpp" ] && return
+	ok 1 "the USSD centre simulator is installed (cd tests/smpp-sim && npm ci)"
+	done_testing
+	exit 1
+}
+
+# sim_start: the simulator on ports of its own choosing, its SMPP port in sport and its control
+# port in cport; a TAP line.
+sim_start() {
+	node "$SIM/ussd-centre.js" --smpp-port 0 --control-port 0 --system-id ceirgw \
+		--password secret --reply-timeout-ms 8000 >"$TEST_TMP/sim.out" 2>"$TEST_TMP/sim.log" &
+	test_pids="$test_pids $!"
+	wait_for 15 grep -q '^ready' "$TEST_TMP/sim.out"
+	ok $? "the USSD centre simulator is up"
+	sport=$(sed -n 's/^ready smpp=\([0-9]*\) .*/\1/p' "$TEST_TMP/sim.out")
+	cport=$(sed -n 's/^ready .*control=\([0-9]*\).*/\1/p' "$TEST_TMP/sim.out")
+}
+
+# sim_smsc_conf TLV-TYPE: appends to kannel.conf the SMPP SMSC "ussd" that binds to the
+# simulator, and the smpp-tlv groups of ussd_service_op and its_session_info declared
+# type = TLV-TYPE (octetstring or integer).
+sim_smsc_conf() {
+	cat >>"$TEST_TMP/kannel.conf" <<EOF
+
+group = smsc
+smsc = smpp
+smsc-id = ussd
+preferred-smsc-id = ussd
+host = 127.0.0.1
+port = $sport
+transceiver-mode = true
+smsc-username = ceirgw
+smsc-password = secret
+system-type = USSD
+service-type = USSD
+reconnect-delay = 2
+# A USSD screen is up to 182 GSM characters or 160 octets of UCS-2: bearerbox must not split
+# it as it would an SMS (140 octets).
+max-sms-octets = 182
+
+group = smpp-tlv
+name = ussd_service_op
+tag = 0x0501
+type = $1
+length = 1
+smsc-id = ussd
+
+group = smpp-tlv
+name = its_session_info
+tag = 0x1383
+type = $1
+length = 2
+smsc-id = ussd
+EOF
+}
+
+# sim_bound: bearerbox has bound to the simulator.
+sim_bound() { curl -s "http://127.0.0.1:$cport/status" | grep -q '"bound":true'; }
+
+# sim PATH [BODY] [METHOD]: one call on the control port (default POST), its answer.
+sim() { curl -s -m 10 -X "${3:-POST}" "http://127.0.0.1:$cport/$1" -d "${2:-}"; }
+# field JSON NAME: one member of the simulator's answer
+field() { printf '%s' "$1" | /usr/bin/python3 -c \
+	'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v, end="")' "$2"; }
+# sim_dial SESSION MSISDN [CODE] / sim_answer SESSION MSISDN TEXT: the reply as JSON.
+sim_dial() { sim dial "{\"msisdn\":\"$2\",\"session\":$1,\"code\":\"${3:-*384#}\"}"; }
+sim_answer() { sim answer "{\"msisdn\":\"$2\",\"session\":$1,\"text\":\"$3\"}"; }
+# sim_screen JSON: "OP|TEXT" (2 continues, 17 ends)
+sim_screen() { printf '%s|%s' "$(field "$1" op)" "$(field "$1" text)"; }

@@ -10,12 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
 
-SIM=$top_srcdir/tests/smpp-sim
-if [ ! -d "$SIM/node_modules/smpp" ]; then
-	ok 1 "the USSD centre simulator is installed (cd tests/smpp-sim && npm ci)"
-	done_testing
-	exit 1
-fi
+sim_require
 hport=$(free_port)
 
 redis_start
@@ -24,48 +19,10 @@ BUYER=254733000222
 A=356938035643809
 gw_conf "redis = redis://127.0.0.1:$rport" debug "session-ttl = 30" "box-smsc-id = ussd"
 
-node "$SIM/ussd-centre.js" --smpp-port 0 --control-port 0 --system-id ceirgw \
-	--password secret --reply-timeout-ms 8000 >"$TEST_TMP/sim.out" 2>"$TEST_TMP/sim.log" &
-test_pids="$test_pids $!"
-wait_for 15 grep -q '^ready' "$TEST_TMP/sim.out"
-ok $? "the USSD centre simulator is up"
-sport=$(sed -n 's/^ready smpp=\([0-9]*\) .*/\1/p' "$TEST_TMP/sim.out")
-cport=$(sed -n 's/^ready .*control=\([0-9]*\).*/\1/p' "$TEST_TMP/sim.out")
-sim() { curl -s -m 10 -X "${3:-POST}" "http://127.0.0.1:$cport/$1" -d "${2:-}"; }
-field() { printf '%s' "$1" | /usr/bin/python3 -c \
-	'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v, end="")' "$2"; }
+sim_start
 
 bb_conf
-cat >>"$TEST_TMP/kannel.conf" <<EOF
-
-group = smsc
-smsc = smpp
-smsc-id = ussd
-preferred-smsc-id = ussd
-host = 127.0.0.1
-port = $sport
-transceiver-mode = true
-smsc-username = ceirgw
-smsc-password = secret
-system-type = USSD
-service-type = USSD
-reconnect-delay = 2
-max-sms-octets = 182
-
-group = smpp-tlv
-name = ussd_service_op
-tag = 0x0501
-type = integer
-length = 1
-smsc-id = ussd
-
-group = smpp-tlv
-name = its_session_info
-tag = 0x1383
-type = integer
-length = 2
-smsc-id = ussd
-EOF
+sim_smsc_conf integer
 
 # ceirgw's file: Kannel's, included (an absolute path: libgw takes a relative one from the
 # current folder), then ceirgw's group.
@@ -103,22 +60,18 @@ ok $? "... 'no valid group identifier': ceirgw's group lives in its own file"
 
 bb_start
 ok $? "bearerbox is up on kannel.conf"
-wait_for 15 sh -c "curl -s http://127.0.0.1:$cport/status | grep -q '\"bound\":true'"
+wait_for 15 sim_bound
 ok $? "bearerbox bound to the USSD centre"
 gw_spawn "$TEST_TMP/one.conf"
 wait_for 10 box_connected "$hport"
 ok $? "ceirgw is connected to bearerbox at the port kannel.conf gives"
 
-dial() { sim dial "{\"msisdn\":\"$2\",\"session\":$1,\"code\":\"${3:-*384#}\"}"; }
-answer() { sim answer "{\"msisdn\":\"$2\",\"session\":$1,\"text\":\"$3\"}"; }
-screen() { printf '%s|%s' "$(field "$1" op)" "$(field "$1" text)"; }
-
-r=$(dial 2001 "$BUYER")
-is "$(screen "$r")" "2|$(render en menu.main)" "dial *384#: the menu, ussd_service_op 2 (not 0)"
+r=$(sim_dial 2001 "$BUYER")
+is "$(sim_screen "$r")" "2|$(render en menu.main)" "dial *384#: the menu, ussd_service_op 2 (not 0)"
 is "$(field "$r" session)" 2001 "... in the session's its_session_info"
-is "$(screen "$(answer 2001 "$BUYER" 1)")" "2|$(waiting en check.ask)" \
+is "$(sim_screen "$(sim_answer 2001 "$BUYER" 1)")" "2|$(waiting en check.ask)" \
 	"the answer continues the session: the next screen, ussd_service_op 2"
-is "$(screen "$(answer 2001 "$BUYER" "$A")")" "17|$(render en check.clean maker=Nokia model=N900)" \
+is "$(sim_screen "$(sim_answer 2001 "$BUYER" "$A")")" "17|$(render en check.clean maker=Nokia model=N900)" \
 	"the last screen ends it: ussd_service_op 17"
 
 # A UCS-2 SMS with a lone surrogate: libgw's charset conversion warns, at run time, and the

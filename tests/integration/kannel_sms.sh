@@ -19,24 +19,14 @@ hfield() { health "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
 
 redis_start
 
-today=$(date -u +%F)
 OWNER=+254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)
 OWNER2=+254722000111	# phone C (Siemens A52)
 BUYER=+254733000222
 A=356938035643809
 B=353320000000013
 C=353322001234567
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$B,254712345678,639021000000001,2025-06-01,$today
-$C,254722000111,639021000000002,2025-01-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-EOF
+pairings_csv "$(phone_row A)" "$(phone_row B)" "$(phone_row C)"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2"
 kyc_key
 # gwconf FILE HTTP_PORT [more lines]
 gwconf() {
@@ -86,10 +76,7 @@ fake_start fake2 "$f2"
 ok $? "a second fakesmsc connected to fake2"
 
 # ---- check ---------------------------------------------------------------------------------
-r=$(fake_mo fake "${BUYER#+}" "CHECK $A")
-is "$(printf '%s' "$r" | cut -f1-3)" "$(printf '%s\tgsm\t1' "${BUYER#+}")" \
-	"the reply goes back to the sender, GSM 7-bit, one part"
-is "$(printf '%s' "$r" | reply_text)" "$(render en check.clean maker=Nokia model=N900)" \
+fake_check "$BUYER" "$A" Nokia N900 "the reply goes back to the sender, GSM 7-bit, one part" \
 	"CHECK through Kannel: maker, model, not reported"
 r=$(fake_mo fake "${BUYER#+}" "$C")
 is "$(printf '%s' "$r" | reply_text)" "$(render en check.clean maker=Siemens model=A52)" \

@@ -7,116 +7,57 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kannel_lib.sh"
 
-SIM=$top_srcdir/tests/smpp-sim
-if [ ! -d "$SIM/node_modules/smpp" ]; then
-	ok 1 "the USSD centre simulator is installed (cd tests/smpp-sim && npm ci)"
-	done_testing
-	exit 1
-fi
+sim_require
 hport=$(free_port)
 
 redis_start
 ok $? "redis-server is up" || cat "$TEST_TMP/redis.log"
 
-today=$(date -u +%F)
 OWNER=254712345678	# phones A (Nokia N900) and B (Samsung SGH-W110)
 BUYER=254733000222
 OWNER2=254722000111	# phone C (Siemens A52)
 A=356938035643809
-B=353320000000013
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,$OWNER,639021000000001,2025-01-01,$today
-$B,$OWNER,639021000000001,2025-06-01,$today
-353322001234567,$OWNER2,639021000000002,2025-01-01,$today
-EOF
-printf 'msisdn,national_id\n%s,31415926\n%s,A9876543\n' "$OWNER" "$OWNER2" >"$TEST_TMP/kyc.csv"
+pairings_csv "$(phone_row A)" "$(phone_row B)" "$(phone_row C)"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2"
 gw_conf "redis = redis://127.0.0.1:$rport" debug "bearerbox = 127.0.0.1:$bb_box" \
 	"session-ttl = 10" "box-smsc-id = ussd"
 { import_pairings && import_kyc; } >/dev/null
 ok $? "operator data imported"
 
 # The USSD centre first: bearerbox binds to it.
-node "$SIM/ussd-centre.js" --smpp-port 0 --control-port 0 --system-id ceirgw \
-	--password secret --reply-timeout-ms 8000 >"$TEST_TMP/sim.out" 2>"$TEST_TMP/sim.log" &
-test_pids="$test_pids $!"
-wait_for 15 grep -q '^ready' "$TEST_TMP/sim.out"
-ok $? "the USSD centre simulator is up"
-sport=$(sed -n 's/^ready smpp=\([0-9]*\) .*/\1/p' "$TEST_TMP/sim.out")
-cport=$(sed -n 's/^ready .*control=\([0-9]*\).*/\1/p' "$TEST_TMP/sim.out")
-sim() { curl -s -m 10 -X "${3:-POST}" "http://127.0.0.1:$cport/$1" -d "${2:-}"; }
-# field JSON NAME: one member of the simulator's answer
-field() { printf '%s' "$1" | /usr/bin/python3 -c \
-	'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v, end="")' "$2"; }
+sim_start
 
 bb_conf
-cat >>"$TEST_TMP/kannel.conf" <<EOF
-
-group = smsc
-smsc = smpp
-smsc-id = ussd
-preferred-smsc-id = ussd
-host = 127.0.0.1
-port = $sport
-transceiver-mode = true
-smsc-username = ceirgw
-smsc-password = secret
-system-type = USSD
-service-type = USSD
-reconnect-delay = 2
-# A USSD screen is up to 182 GSM characters or 160 octets of UCS-2: bearerbox must not split
-# it as it would an SMS (140 octets).
-max-sms-octets = 182
-
-group = smpp-tlv
-name = ussd_service_op
-tag = 0x0501
-type = octetstring
-length = 1
-smsc-id = ussd
-
-group = smpp-tlv
-name = its_session_info
-tag = 0x1383
-type = octetstring
-length = 2
-smsc-id = ussd
-EOF
+sim_smsc_conf octetstring
 bb_start
 ok $? "bearerbox is up"
-wait_for 15 sh -c "curl -s http://127.0.0.1:$cport/status | grep -q '\"bound\":true'"
+wait_for 15 sim_bound
 ok $? "bearerbox bound to the USSD centre (transceiver)"
 gw_spawn
 wait_for 10 box_connected "$hport"
 ok $? "ceirgw is connected to bearerbox"
 
-# dial SESSION MSISDN [CODE] / answer SESSION MSISDN TEXT: the reply as JSON.
-dial() { sim dial "{\"msisdn\":\"$2\",\"session\":$1,\"code\":\"${3:-*384#}\"}"; }
-answer() { sim answer "{\"msisdn\":\"$2\",\"session\":$1,\"text\":\"$3\"}"; }
-# screen JSON: "OP|TEXT" (2 continues, 17 ends)
-screen() { printf '%s|%s' "$(field "$1" op)" "$(field "$1" text)"; }
-
 # ---- a full report session ---------------------------------------------------------------
-r=$(dial 1001 "$OWNER")
-is "$(screen "$r")" "2|$(render en menu.main)" "dial *384#: the menu, ussd_service_op 2 (USSR request)"
+r=$(sim_dial 1001 "$OWNER")
+is "$(sim_screen "$r")" "2|$(render en menu.main)" "dial *384#: the menu, ussd_service_op 2 (USSR request)"
 is "$(field "$r" session)" 1001 "... with the session's its_session_info"
 is "$(field "$r" data_coding)" 0 "... in GSM 7-bit"
-r=$(answer 1001 "$OWNER" 2)
-like "$(screen "$r")" "2|" "answer 2 (USSR confirm): the owner's phones"
+r=$(sim_answer 1001 "$OWNER" 2)
+like "$(sim_screen "$r")" "2|" "answer 2 (USSR confirm): the owner's phones"
 like "$(field "$r" text)" "1 Samsung SGH-W110 ...0013" "... newest first"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_id)" "picked the Samsung"
-is "$(screen "$(answer 1001 "$OWNER" 5926)")" "2|$(waiting en report.reason)" "right ID digits"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "stolen"
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_id)" "picked the Samsung"
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 5926)")" "2|$(waiting en report.reason)" "right ID digits"
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "stolen"
 # 0 and 00 over SMPP as over HTTP (issue 18): back a question, on again, the session kept.
-is "$(screen "$(answer 1001 "$OWNER" 0)")" "2|$(waiting en report.reason)" \
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 0)")" "2|$(waiting en report.reason)" \
 	"0 at the police number: back to stolen or lost, the USSD session kept"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "... stolen again"
-is "$(screen "$(answer 1001 "$OWNER" 1)")" \
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 1)")" "2|$(waiting en report.ask_police)" "... stolen again"
+is "$(sim_screen "$(sim_answer 1001 "$OWNER" 1)")" \
 	"2|$(waiting en report.confirm phone="Samsung SGH-W110" imei_tail=0013 reason=stolen)" \
 	"no police report (1): confirm"
-r=$(answer 1001 "$OWNER" 1)
+r=$(sim_answer 1001 "$OWNER" 1)
 ref=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
-is "$(screen "$r")" "17|$(render en report.done ref="$ref")" \
+is "$(sim_screen "$r")" "17|$(render en report.done ref="$ref")" \
 	"confirmed: the reference, ussd_service_op 17 (PSSR response) ends the session"
 is "$(R XLEN ceir:requests)" 1 "one block request queued"
 like "$(R XREVRANGE ceir:requests + - COUNT 1)" "ussd" "... from the ussd channel"
@@ -128,21 +69,21 @@ s = [x for x in json.load(sys.stdin) if "Unblock PIN" in x["text"]]
 print(len(s), s[0]["op"] if s else "-")')" "1 None" "... once, without USSD operation"
 
 # ---- a one-shot dial with the IMEI ---------------------------------------------------------
-r=$(dial 1002 "$BUYER" "*384*$A#")
-is "$(screen "$r")" "17|$(render en check.clean maker=Nokia model=N900)" \
+r=$(sim_dial 1002 "$BUYER" "*384*$A#")
+is "$(sim_screen "$r")" "17|$(render en check.clean maker=Nokia model=N900)" \
 	"dial *384*<IMEI>#: the check result at once, session ended"
 
 # ---- a session that times out ----------------------------------------------------------------
-is "$(screen "$(dial 1003 "$BUYER")")" "2|$(render en menu.main)" "another dial"
-is "$(screen "$(answer 1003 "$BUYER" 1)")" "2|$(waiting en check.ask)" "chose check"
+is "$(sim_screen "$(sim_dial 1003 "$BUYER")")" "2|$(render en menu.main)" "another dial"
+is "$(sim_screen "$(sim_answer 1003 "$BUYER" 1)")" "2|$(waiting en check.ask)" "chose check"
 sleep 11	# session-ttl is 10 s
-r=$(answer 1003 "$BUYER" "$A")
-is "$(screen "$r")" "2|$(render en menu.main)" \
+r=$(sim_answer 1003 "$BUYER" "$A")
+is "$(sim_screen "$r")" "2|$(render en menu.main)" \
 	"an answer after the session timed out: a fresh start at the menu"
 
 # ---- the user aborts -----------------------------------------------------------------------
-dial 1004 "$BUYER" >/dev/null
-answer 1004 "$BUYER" 1 >/dev/null
+sim_dial 1004 "$BUYER" >/dev/null
+sim_answer 1004 "$BUYER" 1 >/dev/null
 is "$(field "$(sim release "{\"msisdn\":\"$BUYER\",\"session\":1004,\"op\":32}")" sent)" True \
 	"the user aborts: release (32)"
 wait_for 5 grep -q "USSD session of .* released (op 32)" "$TEST_TMP/ceirgw.log"
@@ -151,46 +92,46 @@ n=$(sim submits '' GET | /usr/bin/python3 -c 'import json,sys; print(len(json.lo
 sleep 1
 is "$(sim submits '' GET | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" \
 	"$n" "... and sent nothing for the release"
-r=$(answer 1004 "$BUYER" "$A")
-is "$(screen "$r")" "2|$(render en menu.main)" "a late answer to the aborted session: a fresh start"
+r=$(sim_answer 1004 "$BUYER" "$A")
+is "$(sim_screen "$r")" "2|$(render en menu.main)" "a late answer to the aborted session: a fresh start"
 
 # ---- a report interrupted, continued on the next dial (issue 18) ---------------------------
-dial 1010 "$OWNER2" >/dev/null
-answer 1010 "$OWNER2" 2 >/dev/null
-is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_id)" "a report of the Siemens"
-answer 1010 "$OWNER2" 6543 >/dev/null
-is "$(screen "$(answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
+sim_dial 1010 "$OWNER2" >/dev/null
+sim_answer 1010 "$OWNER2" 2 >/dev/null
+is "$(sim_screen "$(sim_answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_id)" "a report of the Siemens"
+sim_answer 1010 "$OWNER2" 6543 >/dev/null
+is "$(sim_screen "$(sim_answer 1010 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
 	"stopped at the police number prompt"
 sim release "{\"msisdn\":\"$OWNER2\",\"session\":1010,\"op\":32}" >/dev/null
 wait_for 5 sh -c "[ \$(grep -c 'released (op 32)' '$TEST_TMP/ceirgw.log') -ge 2 ]"
-is "$(screen "$(dial 1011 "$BUYER")")" "2|$(render en menu.main)" \
+is "$(sim_screen "$(sim_dial 1011 "$BUYER")")" "2|$(render en menu.main)" \
 	"the network ended it; another number's dial: the menu"
-is "$(screen "$(dial 1012 "$OWNER2")")" "2|$(render en common.resume)" \
+is "$(sim_screen "$(sim_dial 1012 "$OWNER2")")" "2|$(render en common.resume)" \
 	"the owner's next dial offers to continue"
-is "$(screen "$(answer 1012 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
+is "$(sim_screen "$(sim_answer 1012 "$OWNER2" 1)")" "2|$(waiting en report.ask_police)" \
 	"continue: the police number prompt again"
-is "$(screen "$(answer 1012 "$OWNER2" "OB/5/2026")")" \
+is "$(sim_screen "$(sim_answer 1012 "$OWNER2" "OB/5/2026")")" \
 	"2|$(waiting en report.confirm_police imei_tail=4567 reason=stolen police=OB/5/2026)" \
 	"the confirmation, with the phone and reason chosen before, and the police number"
-r=$(answer 1012 "$OWNER2" 1)
+r=$(sim_answer 1012 "$OWNER2" 1)
 ref2=$(field "$r" text | grep -o '[0-9]\{10\}' | head -n1)
-is "$(screen "$r")" "17|$(render en report.done ref="$ref2")" "continued: the report accepted"
+is "$(sim_screen "$r")" "17|$(render en report.done ref="$ref2")" "continued: the report accepted"
 is "$(R XLEN ceir:requests)" 2 "... its block request queued"
-is "$(screen "$(dial 1013 "$OWNER2")")" "2|$(render en menu.main)" \
+is "$(sim_screen "$(sim_dial 1013 "$OWNER2")")" "2|$(render en menu.main)" \
 	"a finished report leaves no offer"
 
 # ---- Arabic, UCS-2 -------------------------------------------------------------------------
-dial 1005 "$BUYER" >/dev/null
-r=$(answer 1005 "$BUYER" 5)
+sim_dial 1005 "$BUYER" >/dev/null
+r=$(sim_answer 1005 "$BUYER" 5)
 ar=$(field "$r" text | grep -o '[0-9] العربية' | cut -c1)
-r=$(answer 1005 "$BUYER" "$ar")
-is "$(screen "$r")" "17|$(render ar lang.done)" "Arabic chosen"
-r=$(dial 1006 "$BUYER")
-is "$(screen "$r")" "2|$(render ar menu.main)" "the menu in Arabic"
+r=$(sim_answer 1005 "$BUYER" "$ar")
+is "$(sim_screen "$r")" "17|$(render ar lang.done)" "Arabic chosen"
+r=$(sim_dial 1006 "$BUYER")
+is "$(sim_screen "$r")" "2|$(render ar menu.main)" "the menu in Arabic"
 is "$(field "$r" data_coding)" 8 "... in UCS-2 (data_coding 8)"
-is "$(screen "$(answer 1006 "$BUYER" 4)")" "2|$(waiting ar status.ask)" \
+is "$(sim_screen "$(sim_answer 1006 "$BUYER" 4)")" "2|$(waiting ar status.ask)" \
 	"the status prompt in Arabic, with its back and home lines"
-is "$(screen "$(answer 1006 "$BUYER" 00)")" "2|$(render ar menu.main)" "... 00: the menu"
+is "$(sim_screen "$(sim_answer 1006 "$BUYER" 00)")" "2|$(render ar menu.main)" "... 00: the menu"
 
 # ---- a plain SMS on the same link ----------------------------------------------------------
 r=$(sim sms "{\"msisdn\":\"$BUYER\",\"text\":\"CHECK $A\"}")

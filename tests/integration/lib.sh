@@ -166,6 +166,16 @@ wait_exit() {
 #                        KYC key (kyc_key), its log in ceirgw.log at LOG-LEVEL, its SMS to a
 #                        sendsms endpoint on $pport (user ceirgw, password secret) when pport
 #                        is set; then LINE..., a setting each
+#   pairings_csv ROW...  $TEST_TMP/pairings.csv: its header, then a row an argument
+#                        (imei,msisdn,imsi,first_seen,last_seen)
+#   kyc_csv ROW...       $TEST_TMP/kyc.csv: its header, then a row an argument
+#                        (msisdn,national_id)
+#   phone_row A|B|C      the pairings row of a phone many tests share, last seen today: A
+#                        (356938035643809, Nokia N900) from 2025-01-01 and B (353320000000013,
+#                        Samsung SGH-W110) from 2025-06-01 on 254712345678, IMSI
+#                        639021000000001; C (353322001234567, Siemens A52) from 2025-01-01 on
+#                        254722000111, IMSI 639021000000002. KYC_OWNER and KYC_OWNER2: the KYC
+#                        rows of those two numbers (IDs 31415926 and A9876543)
 #   import_pairings [CONF] / import_kyc [CONF]
 #                        ceirgwctl imports $TEST_TMP/pairings.csv / kyc.csv with CONF (default
 #                        $TEST_TMP/ceirgw.conf), rejects to rej.csv / rej2.csv; what it says
@@ -243,6 +253,26 @@ gw_conf() {
 		[ $# -eq 0 ] || printf '%s\n' "$@"
 	} >"$TEST_TMP/ceirgw.conf"
 }
+
+pairings_csv() {
+	printf '%s\n' "imei,msisdn,imsi,first_seen,last_seen" "$@" >"$TEST_TMP/pairings.csv"
+}
+kyc_csv() { printf '%s\n' "msisdn,national_id" "$@" >"$TEST_TMP/kyc.csv"; }
+
+phone_row() {
+	local today
+	today=$(date -u +%F)
+	case $1 in
+	A) echo "356938035643809,254712345678,639021000000001,2025-01-01,$today" ;;
+	B) echo "353320000000013,254712345678,639021000000001,2025-06-01,$today" ;;
+	C) echo "353322001234567,254722000111,639021000000002,2025-01-01,$today" ;;
+	*) echo "phone_row: no phone $1" >&2; return 1 ;;
+	esac
+}
+# shellcheck disable=SC2034 # (the tests')
+KYC_OWNER=254712345678,31415926
+# shellcheck disable=SC2034
+KYC_OWNER2=254722000111,A9876543
 
 # shellcheck disable=SC2120 # (its arguments are optional)
 import_pairings() {

@@ -12,12 +12,9 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
 pport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
+journey_start
 
-today=$(date -u +%F)
 OWNER=+254712345678	# phone A, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 OWNER4=+254722000555	# phone F, ID 16180339
@@ -29,22 +26,12 @@ C=353322001234567
 F=353320000000054
 G=353320000000062
 H=353320000000039
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$C,254722000111,639021000000002,2025-01-01,$today
-$F,254722000555,639021000000005,2025-01-01,$today
-$G,254722000666,639021000000006,2025-01-01,$today
-$H,254722000777,639021000000007,2025-01-01,$today
-EOF
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-254722000555,16180339
-254722000666,14142135
-254722000777,17320508
-EOF
+pairings_csv "$(phone_row A)" "$(phone_row C)" \
+	"$F,254722000555,639021000000005,2025-01-01,$today" \
+	"$G,254722000666,639021000000006,2025-01-01,$today" \
+	"$H,254722000777,639021000000007,2025-01-01,$today"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2" 254722000555,16180339 254722000666,14142135 \
+	254722000777,17320508
 # Per language (fr, sw, ar; en is above), a reporter with no phone of its own that speaks it,
 # and an owner's line with a phone and an ID on record: the code to that line in the
 # reporter's language. Lines of their own, so that rate-otp-line's budget is theirs alone.
@@ -138,28 +125,6 @@ code=$(code_to "$OWNER5")
 for i in $(seq 1 300); do
 	printf '%s\t2*2*0722000666*%s*14142135*%06d\n' "$BUYER" "$G" $(( (10#$code + i) % 1000000 ))
 done >"$TEST_TMP/code.burst"
-burst() {
-	python3 - "$url" "$1" "$2" <<'EOF'
-import sys, urllib.parse, urllib.request
-from concurrent.futures import ThreadPoolExecutor
-url, kind, path = sys.argv[1], sys.argv[2], sys.argv[3]
-lines = [l.rstrip('\n').split('\t', 1) for l in open(path) if l.strip()]
-def one(i_line):
-    i, (who, text) = i_line
-    try:
-        sid = 'one' if kind == 'ussd1' else 'burst%d' % i
-        body = urllib.parse.urlencode({'sessionId': sid, 'phoneNumber': who,
-                                       'serviceCode': '*384#', 'text': text}).encode()
-        with urllib.request.urlopen(urllib.request.Request(url + '/ussd', data=body),
-                                    timeout=30) as r:
-            return r.read().decode().replace('\n', '|')
-    except Exception as e:
-        return 'ERROR %s' % e
-with ThreadPoolExecutor(50) as ex:
-    for r in ex.map(one, enumerate(lines)):
-        print(r)
-EOF
-}
 # one_line CMD ARG...: what CMD prints, its lines joined by | as burst prints a reply (so that
 # grep -x compares the whole screen, not each of its lines)
 one_line() { local t; t=$("$@"); printf '%s' "${t//$'\n'/|}"; }
@@ -194,12 +159,7 @@ esc() { local s=${1//\\/\\\\}; s=${s//$'\n'/\\n}; printf '%s' "${s//$'\t'/\\t}";
 # texts_to WHO: the texts of the SMS to WHO since the mark, one line each (as esc writes them).
 texts_to() { sms_since | awk -F'\t' -v to="$1" '$1 == to { print $2 }'; }
 # The language menu lists every shipped language by its name, in the order of their codes.
-menu=""
-j=0
-for f in $(cd "$top_srcdir/templates" && printf '%s\n' *.yaml | LC_ALL=C sort); do
-	j=$((j + 1))
-	menu="$menu${menu:+$'\n'}$j $(sed -n 's/^name: *//p' "$top_srcdir/templates/$f")"
-done
+menu=$(language_menu)
 for i in "${!LLANGS[@]}"; do
 	l=${LLANGS[i]} who=${L_REPORTER[i]} own=${L_OWNER[i]} imei=${L_IMEI[i]}
 	mk=${L_MAKER[i]} md=${L_MODEL[i]} line=$(masked "${L_OWNER[i]}")

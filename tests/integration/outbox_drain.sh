@@ -19,15 +19,7 @@ backend_start
 # Kannel answers.
 sendsms_start "$sport" "$TEST_TMP/sent" text
 
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$(admin_line)
-$BACKEND_REDIS_CONF
-log-file = ceirgw.log
-log-level = info
-sendsms-url = http://127.0.0.1:$sport/cgi-bin/sendsms
-EOF
+gw_conf "$BACKEND_REDIS_CONF" info "sendsms-url = http://127.0.0.1:$sport/cgi-bin/sendsms"
 
 # backlog FROM TO: receipts FROM..TO added to the outbox and read by ceirgw's consumer
 # without an acknowledgement: what a ceirgw killed after reading them leaves pending.

@@ -25,13 +25,7 @@ xargs -n 500 <"$TEST_TMP/ids" | while read -r ids; do
 done
 is "$(R XPENDING ceir:results ceirgw | head -n1)" "$N" "$N results pending for a stopped consumer"
 
-cat >"$TEST_TMP/ceirgw.conf" <<EOF
-group = ceirgw
-http-listen = 127.0.0.1:$hport
-$(admin_line)
-$BACKEND_REDIS_CONF
-log-file = ceirgw.log
-EOF
+gw_conf "$BACKEND_REDIS_CONF" info
 gw_start
 ok $? "ceirgw is up"
 t0=$(date +%s%N)

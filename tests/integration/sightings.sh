@@ -9,29 +9,17 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
+journey_start
 
-today=$(date -u +%F)
 OWNER=+254712345678	# phone A, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 NEW=254799000001	# the line phone A shows up on
 NEW2=254799000002
 A=356938035643809	# Nokia N900 (data/tacdb.csv)
 C=353322001234567
-printf '%s\n' "imei,msisdn,imsi,first_seen,last_seen" \
-	"$A,254712345678,639021000000001,2025-01-01,$today" \
-	"$C,254722000111,639021000000002,2025-01-01,$today" >"$TEST_TMP/pairings.csv"
-printf '%s\n' "msisdn,national_id" "254712345678,31415926" "254722000111,A9876543" \
-	>"$TEST_TMP/kyc.csv"
-pport=$(free_port)
-gw_conf "$BACKEND_REDIS_CONF" info
-CONF=$TEST_TMP/ceirgw.conf
-import_data
-sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
-gw_start
-ok $? "ceirgw is up"
+pairings_csv "$(phone_row A)" "$(phone_row C)"
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2"
+journey_gw info
 
 # ---- two reports, by SMS; the CEIR blocks A, and blocks then unblocks C -----------------------
 r=$(sms "$OWNER" "VOLE $A 5926")

@@ -132,6 +132,34 @@ static long long int_command(redisContext *c, const char *fmt, ...)
 	return v;
 }
 
+/* The integer answer of CMD KEY on the master that serves KEY now (-1 when none answers). */
+static long long key_int(struct fixture *f, const char *cmd, const char *key)
+{
+	int port;
+	redisContext *c = master_of(f, key, &port);
+	long long n;
+
+	if (c == NULL)
+		return -1;
+	n = int_command(c, "%s %s", cmd, key);
+	redisFree(c);
+	return n;
+}
+
+/* run_until's test: the stream holds at least n entries. */
+struct stream_wait {
+	struct fixture *f;
+	const char *stream;
+	long long n;
+};
+
+static bool stream_has(void *arg)
+{
+	const struct stream_wait *w = arg;
+
+	return key_int(w->f, "XLEN", w->stream) >= w->n;
+}
+
 /* The node id of the node c talks to. */
 static void node_id(redisContext *c, char *id)
 {
@@ -344,17 +372,6 @@ static void test_noscript_everywhere(void **state)
 
 /* A report's receipt: kept in its own slot with the move, relayed to the outbox stream
  * once, the report's outbox and the index then empty. */
-static bool outbox_has(void *arg)
-{
-	struct fixture *f = arg;
-	int port;
-	redisContext *c = master_of(f, "ceirgw:outbox", &port);
-	long long n = int_command(c, "XLEN ceirgw:outbox");
-
-	redisFree(c);
-	return n >= 2;
-}
-
 static void test_relay(void **state)
 {
 	struct fixture *f = *state;
@@ -363,8 +380,6 @@ static void test_relay(void **state)
 	const struct store_sms sms[2] = { { "+254712345678", "Report 1234 taken", 17 },
 					  { "+254733000333", "Report 1234 taken", 17 } };
 	struct answer a;
-	redisContext *c;
-	int port;
 
 	RUN(f, a, store_report_create(f->st, imei, "1234567890", fields, 1, on_result, &a));
 	assert_int_equal(a.err, 0);
@@ -373,7 +388,8 @@ static void test_relay(void **state)
 					      "ceirgw:outbox", sms, 2, on_result, &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.changed);
-	assert_true(run_until(f->base, outbox_has, f, 5000));
+	assert_true(run_until(f->base, stream_has, &(struct stream_wait){ f, "ceirgw:outbox", 2 },
+			      5000));
 	run_until(f->base, answered, &(struct answer){ 0 }, 300);	/* the relay's end */
 	/* A sweep later finds nothing left to relay: no second copy. */
 	{
@@ -385,31 +401,14 @@ static void test_relay(void **state)
 		assert_int_equal(sw.count, 0);
 		run_until(f->base, answered, &(struct answer){ 0 }, 300);
 	}
-	c = master_of(f, "ceirgw:outbox", &port);
-	assert_int_equal(int_command(c, "XLEN ceirgw:outbox"), 2);
-	redisFree(c);
-	c = master_of(f, "rep:{353320000000013}:out", &port);
-	assert_int_equal(int_command(c, "EXISTS rep:{353320000000013}:out"), 0);
-	redisFree(c);
-	c = master_of(f, "rep:relay", &port);
-	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
-	redisFree(c);
+	assert_int_equal(key_int(f, "XLEN", "ceirgw:outbox"), 2);
+	assert_int_equal(key_int(f, "EXISTS", "rep:{353320000000013}:out"), 0);
+	assert_int_equal(key_int(f, "ZCARD", "rep:relay"), 0);
 }
 
 /* A new PIN on a cluster (issue 18): the script's keys (the report, its outbox, its owner's
  * PIN counter) share the report's slot; the receipt is relayed to the outbox stream, in
  * another slot, once. */
-static bool outbox3_has(void *arg)
-{
-	struct fixture *f = arg;
-	int port;
-	redisContext *c = master_of(f, "ceirgw:outbox3", &port);
-	long long n = int_command(c, "XLEN ceirgw:outbox3");
-
-	redisFree(c);
-	return n >= 1;
-}
-
 static void test_new_pin(void **state)
 {
 	struct fixture *f = *state;
@@ -433,58 +432,48 @@ static void test_new_pin(void **state)
 				       &a));
 	assert_int_equal(a.err, 0);
 	assert_true(a.changed);
-	assert_true(run_until(f->base, outbox3_has, f, 5000));
+	assert_true(run_until(f->base, stream_has, &(struct stream_wait){ f, "ceirgw:outbox3", 1 },
+			      5000));
 	run_until(f->base, answered, &(struct answer){ 0 }, 300);	/* the relay's end */
-	c = master_of(f, "ceirgw:outbox3", &port);
-	assert_int_equal(int_command(c, "XLEN ceirgw:outbox3"), 1);
-	redisFree(c);
-	c = master_of(f, "rep:{353320000000021}", &port);
-	assert_int_equal(int_command(c, "EXISTS rep:{353320000000021}:out"), 0);
-	assert_int_equal(int_command(c, "EXISTS rep:{353320000000021}:pin:own"), 0);
-	redisFree(c);
+	assert_int_equal(key_int(f, "XLEN", "ceirgw:outbox3"), 1);
+	assert_int_equal(key_int(f, "EXISTS", "rep:{353320000000021}:out"), 0);
+	assert_int_equal(key_int(f, "EXISTS", "rep:{353320000000021}:pin:own"), 0);
 }
 
 /* A relay cut short (the SMS left in the report's outbox, the report indexed): the sweep
- * sends it on. */
-static void test_relay_sweep(void **state)
+ * sends it on. sweep_left_behind F MEMBER OUT FIELD ENTRY STREAM: ENTRY (stream, number and
+ * text, as the scripts keep them) left in OUT's field FIELD, MEMBER indexed in rep:relay; one
+ * sweep sends it to STREAM, once, and empties the index. Also for a line's outbox (test_otp). */
+static void sweep_left_behind(struct fixture *f, const char *member, const char *out,
+			      const char *field, const char *entry, const char *stream)
 {
-	struct fixture *f = *state;
 	struct answer sw;
-	redisContext *c;
 	int port;
+	redisContext *c = master_of(f, out, &port);
 
-	c = master_of(f, "rep:{490139201234567}:out", &port);
-	freeReplyObject(redisCommand(c, "HSET rep:{490139201234567}:out 99:1 %s",
-				     "ceirgw:outbox2\n+254700000001\nLeft behind"));
+	assert_non_null(c);
+	freeReplyObject(redisCommand(c, "HSET %s %s %s", out, field, entry));
 	redisFree(c);
 	c = master_of(f, "rep:relay", &port);
-	freeReplyObject(redisCommand(c, "ZADD rep:relay 1000 490139201234567"));
+	assert_non_null(c);
+	freeReplyObject(redisCommand(c, "ZADD rep:relay 1000 %s", member));
 	redisFree(c);
 	RUN(f, sw, store_relay_sweep(f->st, 10, 20, on_count, &sw));
 	assert_int_equal(sw.count, 1);
-	run_until(f->base, answered, &(struct answer){ 0 }, 1000);
-	c = master_of(f, "ceirgw:outbox2", &port);
-	assert_int_equal(int_command(c, "XLEN ceirgw:outbox2"), 1);
-	redisFree(c);
-	c = master_of(f, "rep:relay", &port);
-	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
-	redisFree(c);
+	run_until(f->base, never, NULL, 1000);
+	assert_int_equal(key_int(f, "XLEN", stream), 1);
+	assert_int_equal(key_int(f, "ZCARD", "rep:relay"), 0);
+}
+
+static void test_relay_sweep(void **state)
+{
+	sweep_left_behind(*state, "490139201234567", "rep:{490139201234567}:out", "99:1",
+			  "ceirgw:outbox2\n+254700000001\nLeft behind", "ceirgw:outbox2");
 }
 
 /* A one-time code (issue 18): its record, its counter and its line's outbox share one slot
  * (the script runs: a cluster refuses one whose keys lie in two); its SMS reaches the outbox
  * stream once; a code checked on the cluster; an outbox of a line left behind is swept. */
-static bool otp_outbox_has(void *arg)
-{
-	struct fixture *f = arg;
-	int port;
-	redisContext *c = master_of(f, "ceirgw:otpbox", &port);
-	long long n = int_command(c, "XLEN ceirgw:otpbox");
-
-	redisFree(c);
-	return n >= 1;
-}
-
 static void test_otp(void **state)
 {
 	struct fixture *f = *state;
@@ -494,7 +483,7 @@ static void test_otp(void **state)
 		.window_s = 3600, .tries = 3, .stream = "ceirgw:otpbox",
 		.sms = { "+254712345678", "CEIR: your code is 123456.", 26 },
 	};
-	struct answer a = { 0 }, v = { 0 }, sw;
+	struct answer a = { 0 }, v = { 0 };
 	redisContext *c;
 	int port;
 	long long s1, s2, s3;
@@ -510,39 +499,20 @@ static void test_otp(void **state)
 	assert_true(run_until(f->base, answered, &a, 5000));
 	assert_int_equal(a.err, 0);
 	assert_int_equal(a.count, STORE_OTP_SENT);
-	assert_true(run_until(f->base, otp_outbox_has, f, 5000));
+	assert_true(run_until(f->base, stream_has, &(struct stream_wait){ f, "ceirgw:otpbox", 1 },
+			      5000));
 	run_until(f->base, never, NULL, 300);	/* the relay's end */
-	c = master_of(f, "ceirgw:otpbox", &port);
-	assert_int_equal(int_command(c, "XLEN ceirgw:otpbox"), 1);
-	redisFree(c);
-	c = master_of(f, "otp:{+254712345678}:out", &port);
-	assert_int_equal(int_command(c, "EXISTS otp:{+254712345678}:out"), 0);
-	redisFree(c);
-	c = master_of(f, "rep:relay", &port);
-	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
-	redisFree(c);
+	assert_int_equal(key_int(f, "XLEN", "ceirgw:otpbox"), 1);
+	assert_int_equal(key_int(f, "EXISTS", "otp:{+254712345678}:out"), 0);
+	assert_int_equal(key_int(f, "ZCARD", "rep:relay"), 0);
 	assert_int_equal(store_verify_otp(f->st, o.line, "oth", o.requester, o.digest, 16, 3,
 					  on_verify, &v), 0);
 	assert_true(run_until(f->base, answered, &v, 5000));
 	assert_int_equal(v.err, 0);
 	assert_int_equal(v.count, STORE_VERIFY_MATCH);
 	/* A relay cut short: the line's outbox swept on, once. */
-	c = master_of(f, "otp:{+254700000009}:out", &port);
-	freeReplyObject(redisCommand(c, "HSET otp:{+254700000009}:out 1.2:1 %s",
-				     "ceirgw:otpbox2\n+254700000009\nLeft behind"));
-	redisFree(c);
-	c = master_of(f, "rep:relay", &port);
-	freeReplyObject(redisCommand(c, "ZADD rep:relay 1000 +254700000009"));
-	redisFree(c);
-	RUN(f, sw, store_relay_sweep(f->st, 10, 20, on_count, &sw));
-	assert_int_equal(sw.count, 1);
-	run_until(f->base, never, NULL, 1000);
-	c = master_of(f, "ceirgw:otpbox2", &port);
-	assert_int_equal(int_command(c, "XLEN ceirgw:otpbox2"), 1);
-	redisFree(c);
-	c = master_of(f, "rep:relay", &port);
-	assert_int_equal(int_command(c, "ZCARD rep:relay"), 0);
-	redisFree(c);
+	sweep_left_behind(f, "+254700000009", "otp:{+254700000009}:out", "1.2:1",
+			  "ceirgw:otpbox2\n+254700000009\nLeft behind", "ceirgw:otpbox2");
 }
 
 /* WAIT: one replica per master acknowledges; asking for two answers "try again". */

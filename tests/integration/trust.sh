@@ -10,11 +10,8 @@
 . "$(dirname "$0")/backend_lib.sh"
 . "$(dirname "$0")/journey_lib.sh"
 
-hport=$(free_port)
-url=http://127.0.0.1:$hport
-backend_start
+journey_start
 
-today=$(date -u +%F)
 OWNER=+254712345678	# phones A and B, ID 31415926
 OWNER2=+254722000111	# phone C, ID A9876543
 OWNER3=+254722000444	# phone E, ID 27182818
@@ -22,7 +19,6 @@ OWNER4=+254722000555	# phones F and G1..G9, ID 16180339
 OWNER5=+254722000666	# phone K, ID 14142135: my reports and new PINs (issue 18)
 STRANGER=+254733000222	# has an ID on record (11223344) and phone H
 A=356938035643809
-B=353320000000013
 C=353322001234567
 E=353320000000047
 H=353320000000039
@@ -30,70 +26,20 @@ F=353320000000054
 G=()
 for i in $(seq 1 9); do G[i]=$(imei_of "353320001000$(printf '%02d' "$i")"); done
 K=$(imei_of 35332000000006)
-cat >"$TEST_TMP/pairings.csv" <<EOF
-imei,msisdn,imsi,first_seen,last_seen
-$A,254712345678,639021000000001,2025-01-01,$today
-$B,254712345678,639021000000001,2025-06-01,$today
-$C,254722000111,639021000000002,2025-01-01,$today
-$E,254722000444,639021000000004,2025-01-01,$today
-$H,254733000222,639021000000003,2025-01-01,$today
-$F,254722000555,639021000000005,2025-01-01,$today
-$K,254722000666,639021000000006,2025-01-01,$today
-EOF
+pairings_csv "$(phone_row A)" "$(phone_row B)" "$(phone_row C)" \
+	"$E,254722000444,639021000000004,2025-01-01,$today" \
+	"$H,254733000222,639021000000003,2025-01-01,$today" \
+	"$F,254722000555,639021000000005,2025-01-01,$today" \
+	"$K,254722000666,639021000000006,2025-01-01,$today"
 for i in $(seq 1 9); do
 	echo "${G[i]},254722000555,639021000000005,2025-06-01,$today" >>"$TEST_TMP/pairings.csv"
 done
-cat >"$TEST_TMP/kyc.csv" <<EOF
-msisdn,national_id
-254712345678,31415926
-254722000111,A9876543
-254722000444,27182818
-254733000222,11223344
-254722000555,16180339
-254722000666,14142135
-EOF
-# A sendsms endpoint: the receipts of new PINs (issue 18) are counted there.
-pport=$(free_port)
-gw_conf "$BACKEND_REDIS_CONF" info "verify-tries = 3" "verify-lockout = 3600" \
+kyc_csv "$KYC_OWNER" "$KYC_OWNER2" 254722000444,27182818 254733000222,11223344 \
+	254722000555,16180339 254722000666,14142135
+# The sendsms endpoint: the receipts of new PINs (issue 18) are counted there.
+journey_gw info "verify-tries = 3" "verify-lockout = 3600" \
 	"rate-report-msisdn = 3/86400" "rate-resend-msisdn = 3/86400"
-import_data
-sendsms_start "$pport" "$TEST_TMP/sms.log" --auth ceirgw:secret to text
 
-gw_start
-ok $? "ceirgw is up"
-
-
-# burst KIND FILE: sends every line of FILE at once, 50 connections at a time, one request
-# each; prints each reply on one line (newlines as '|'), in any order. A line is
-# "CALLER<TAB>TEXT": KIND sms sends TEXT as an SMS from CALLER, KIND ussd as one USSD
-# callback of a new session whose inputs are TEXT, KIND ussd1 the same with one session id
-# for all (the next step of one session, sent many times at once).
-burst() {
-	python3 - "$url" "$1" "$2" <<'EOF'
-import sys, urllib.parse, urllib.request
-from concurrent.futures import ThreadPoolExecutor
-url, kind, path = sys.argv[1], sys.argv[2], sys.argv[3]
-lines = [l.rstrip('\n').split('\t', 1) for l in open(path) if l.strip()]
-def one(i_line):
-    i, (who, text) = i_line
-    try:
-        if kind == 'sms':
-            q = urllib.parse.urlencode({'from': who, 'to': '384', 'text': text})
-            req = urllib.request.Request(url + '/sms?' + q)
-        else:
-            sid = 'one' if kind == 'ussd1' else 'burst%d' % i
-            body = urllib.parse.urlencode({'sessionId': sid, 'phoneNumber': who,
-                                           'serviceCode': '*384#', 'text': text}).encode()
-            req = urllib.request.Request(url + '/ussd', data=body)
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.read().decode().replace('\n', '|')
-    except Exception as e:
-        return 'ERROR %s' % e
-with ThreadPoolExecutor(50) as ex:
-    for r in ex.map(one, enumerate(lines)):
-        print(r)
-EOF
-}
 # count FILE TEXT: the replies in FILE that are exactly TEXT (newlines as '|').
 count() { grep -cxF -- "$(printf '%s' "$2" | tr '\n' '|')" "$1"; }
 # caller N: a distinct stranger's number for each N (none of them in the operators' data).

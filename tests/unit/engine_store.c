@@ -739,6 +739,14 @@ int store_msisdn_handsets(struct store *st, uint64_t msisdn, store_handsets_cb c
 	return queue(st, p, l, how);
 }
 
+/* A session's bytes into the answer and the transcript. */
+static void pend_data(struct pend *p, struct line *l, const struct session *s)
+{
+	p->s = talloc_memdup(p, s->data, s->len + 1);
+	p->len = s->len;
+	add_bytes(l, s->data, s->len);
+}
+
 int store_session_set(struct store *st, const struct store_rec_id *rid, const void *data,
 		      size_t len, unsigned ttl_s, store_done_cb cb, void *arg)
 {
@@ -771,11 +779,9 @@ int store_session_get(struct store *st, const struct store_rec_id *rid, store_da
 		struct session *s = session_of(st, key);
 
 		if (s) {
-			p->s = talloc_memdup(p, s->data, s->len + 1);
-			p->len = s->len;
 			p->flag = true;
 			add(l, " => ");
-			add_bytes(l, s->data, s->len);
+			pend_data(p, l, s);
 		} else {
 			add(l, " => none");
 		}
@@ -820,9 +826,7 @@ int store_number_get(struct store *st, const char *number, size_t len, store_num
 		s = session_of(st, key);
 		add(l, " => lang ");
 		if (s) {
-			p->s = talloc_memdup(p, s->data, s->len + 1);
-			p->len = s->len;
-			add_bytes(l, s->data, s->len);
+			pend_data(p, l, s);
 		} else {
 			add(l, "none");
 		}

@@ -118,6 +118,30 @@ static int read_all(struct csv_reader *r, struct out *rows, struct out *raws)
 	return rc;
 }
 
+/* An empty output, ready for out_put. */
+static void out_init(struct out *o)
+{
+	memset(o, 0, sizeof(*o));
+	out_put(o, "", 0);
+}
+
+/* read_mem IN LEN SIZE ROWS RAWS: IN read to its end at read size SIZE (0: csv.c's own), as
+ * read_all writes it into ROWS and RAWS (NULL: not kept), both made empty first; the reader. */
+static struct csv_reader *read_mem(const char *in, size_t len, size_t size, struct out *rows,
+				   struct out *raws)
+{
+	struct csv_reader *r = csv_open_mem(NULL, in, len);
+
+	assert_non_null(r);
+	out_init(rows);
+	if (raws != NULL)
+		out_init(raws);
+	if (size != 0)
+		csv_set_read_size(r, size);
+	assert_int_equal(read_all(r, rows, raws), 0);
+	return r;
+}
+
 /* The read sizes every table row is read at: whole, and small enough to cut rows, quotes,
  * CRLF pairs and "" pairs at every place. */
 static const size_t read_sizes[] = { 0, 1, 2, 3, 5, 64 };
@@ -221,15 +245,7 @@ static void test_parse_case(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(read_sizes) / sizeof(read_sizes[0]); i++) {
-		memset(&rows, 0, sizeof(rows));
-		memset(&raws, 0, sizeof(raws));
-		out_put(&rows, "", 0);
-		out_put(&raws, "", 0);
-		r = csv_open_mem(NULL, c->in, c->len);
-		assert_non_null(r);
-		if (read_sizes[i] != 0)
-			csv_set_read_size(r, read_sizes[i]);
-		assert_int_equal(read_all(r, &rows, &raws), 0);
+		r = read_mem(c->in, c->len, read_sizes[i], &rows, &raws);
 		/* After the end: still the end. */
 		assert_int_equal(csv_next(r, &(struct csv_row){ 0 }), 0);
 		if (strcmp(rows.s, c->rows) != 0)
@@ -257,20 +273,10 @@ static char *rows_of(const char *buf, size_t len, struct out *raws_out)
 {
 	static const size_t sizes[] = { 0, 1, 7, 4093, 65536 };
 	struct out rows, raws, first = { 0 }, first_raws = { 0 };
-	struct csv_reader *r;
 	size_t i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		memset(&rows, 0, sizeof(rows));
-		memset(&raws, 0, sizeof(raws));
-		out_put(&rows, "", 0);
-		out_put(&raws, "", 0);
-		r = csv_open_mem(NULL, buf, len);
-		assert_non_null(r);
-		if (sizes[i] != 0)
-			csv_set_read_size(r, sizes[i]);
-		assert_int_equal(read_all(r, &rows, &raws), 0);
-		csv_close(r);
+		csv_close(read_mem(buf, len, sizes[i], &rows, &raws));
 		if (i == 0) {
 			first = rows;
 			first_raws = raws;
@@ -398,41 +404,33 @@ static void test_row_100k_then_good(void **state)
 	free(buf);
 }
 
+/* check_quoted BUF N TAIL WANT: a quote, N x's and TAIL, written in BUF, read as WANT (freed). */
+static void check_quoted(char *buf, size_t n, const char *tail, char *want)
+{
+	char *p = buf;
+
+	assert_non_null(want);
+	*p++ = '"';
+	p = repeat(p, 'x', n);
+	p += sprintf(p, "%s", tail);
+	check_rows(buf, (size_t)(p - buf), want);
+	free(want);
+}
+
 /* A quoted field of exactly the limit, its quotes included, and one byte more. */
 static void test_row_max_quoted(void **state)
 {
-	char *buf = malloc(CSV_ROW_MAX + 16), *p, *want;
+	char *buf = malloc(CSV_ROW_MAX + 16);
 
 	assert_non_null(buf);
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 2);
-	p += sprintf(p, "\"\nok\n");
-	want = xs_row(1, NULL, CSV_ROW_MAX - 2, "\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 1);
-	p += sprintf(p, "\"\nok\n");
-	want = strdup("1!row_too_long:\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 2, "\"\nok\n",
+		     xs_row(1, NULL, CSV_ROW_MAX - 2, "\n2:ok\n"));
+	check_quoted(buf, CSV_ROW_MAX - 1, "\"\nok\n", strdup("1!row_too_long:\n2:ok\n"));
 	/* A doubled quote whose second half is past the limit. */
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 2);
-	p += sprintf(p, "\"\"\"\nok\n");
-	want = strdup("1!row_too_long:\n2:ok\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 2, "\"\"\"\nok\n", strdup("1!row_too_long:\n2:ok\n"));
 	/* Unterminated exactly at the limit, at the end of the file. */
-	p = buf;
-	*p++ = '"';
-	p = repeat(p, 'x', CSV_ROW_MAX - 1);
-	want = xs_row(1, "unterminated_quote", CSV_ROW_MAX - 1, "\n");
-	check_rows(buf, (size_t)(p - buf), want);
-	free(want);
+	check_quoted(buf, CSV_ROW_MAX - 1, "",
+		     xs_row(1, "unterminated_quote", CSV_ROW_MAX - 1, "\n"));
 	free(buf);
 }
 
@@ -787,25 +785,32 @@ static void check_big(struct csv_reader *r)
 	assert_string_equal(csv_error(r), "");
 }
 
+/* check_big_file PATH SIZE: the big CSV read back from PATH at read size SIZE (0: csv.c's
+ * own). */
+static void check_big_file(const char *path, size_t size)
+{
+	char err[256];
+	struct csv_reader *r = csv_open(NULL, path, err, sizeof(err));
+
+	assert_non_null(r);
+	if (size != 0)
+		csv_set_read_size(r, size);
+	check_big(r);
+	csv_close(r);
+}
+
 static void test_big_plain(void **state)
 {
-	char *path = tmp_path("big.csv"), err[256];
+	char *path = tmp_path("big.csv");
 	size_t len;
 	char *buf = big_csv(&len);
 	struct csv_reader *r;
 
 	assert_true(len > 3 * 1024 * 1024);
 	write_file(path, buf, len);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 0);
 	/* A read size prime to everything in the rows: refills cut every kind of row. */
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	csv_set_read_size(r, 4093);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 4093);
 	/* The same bytes from memory. */
 	r = csv_open_mem(NULL, buf, len);
 	assert_non_null(r);
@@ -818,21 +823,13 @@ static void test_big_plain(void **state)
 
 static void test_big_gzip(void **state)
 {
-	char *path = tmp_path("big.csv.gz"), err[256];
+	char *path = tmp_path("big.csv.gz");
 	size_t len;
 	char *buf = big_csv(&len);
-	struct csv_reader *r;
 
 	write_gz(path, buf, len);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	check_big(r);
-	csv_close(r);
-	r = csv_open(NULL, path, err, sizeof(err));
-	assert_non_null(r);
-	csv_set_read_size(r, 777);
-	check_big(r);
-	csv_close(r);
+	check_big_file(path, 0);
+	check_big_file(path, 777);
 	unlink(path);
 	free(path);
 	free(buf);
@@ -847,14 +844,8 @@ static void test_gzip_round_trip(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
-		memset(&want, 0, sizeof(want));
-		memset(&got, 0, sizeof(got));
-		out_put(&want, "", 0);
-		out_put(&got, "", 0);
-		r = csv_open_mem(NULL, parse_cases[i].in, parse_cases[i].len);
-		assert_non_null(r);
-		assert_int_equal(read_all(r, &want, NULL), 0);
-		csv_close(r);
+		out_init(&got);
+		csv_close(read_mem(parse_cases[i].in, parse_cases[i].len, 0, &want, NULL));
 		write_gz(path, parse_cases[i].in, parse_cases[i].len);
 		r = csv_open(NULL, path, err, sizeof(err));
 		assert_non_null(r);
@@ -1065,6 +1056,19 @@ static void expect_field(const struct csv_row *row, size_t k, const char *p, siz
 			 row->fields[k].len, n);
 }
 
+/* The end of a rejects file read back: no row left; the reader closed, the writer freed and
+ * the file removed. */
+static void rejects_read_done(struct csv_reader *r, struct rejects *rj, char *path)
+{
+	struct csv_row row;
+
+	assert_int_equal(csv_next(r, &row), 0);
+	csv_close(r);
+	talloc_free(rj);
+	unlink(path);
+	free(path);
+}
+
 static void test_rejects_round_trip(void **state)
 {
 	size_t n = sizeof(rejects_rows) / sizeof(rejects_rows[0]), i;
@@ -1102,11 +1106,7 @@ static void test_rejects_round_trip(void **state)
 		expect_field(&row, 2, rejects_rows[i].reason, strlen(rejects_rows[i].reason));
 		expect_field(&row, 3, rejects_rows[i].raw, rejects_rows[i].raw_len);
 	}
-	assert_int_equal(csv_next(r, &row), 0);
-	csv_close(r);
-	talloc_free(rj);
-	unlink(path);
-	free(path);
+	rejects_read_done(r, rj, path);
 }
 
 /* What the importer does: broken rows of a dump go to the rejects file with their reason,
@@ -1163,11 +1163,7 @@ static void test_rejects_of_broken_rows(void **state)
 		expect_field(&back, 3, raws[i], i == 2 ? 5 : strlen(raws[i]));
 		free(raws[i]);
 	}
-	assert_int_equal(csv_next(rr, &back), 0);
-	csv_close(rr);
-	talloc_free(rj);
-	unlink(path);
-	free(path);
+	rejects_read_done(rr, rj, path);
 }
 
 /* Rows over 1 KiB are cut, on a character boundary, with the marker. */

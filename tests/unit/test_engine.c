@@ -354,16 +354,32 @@ static void ussd(enum engine_ussd_mode mode, const char *msisdn, const char *sid
 	settle();
 }
 
+static void answers(const char *msisdn, const char *sid, va_list ap)
+{
+	const char *in;
+
+	while ((in = va_arg(ap, const char *)) != NULL)
+		ussd(ENGINE_USSD_ANSWER, msisdn, sid, in);
+}
+
 /* A new session (a dial of the code), then each answer. */
 static void walk(const char *msisdn, const char *sid, const char *first, ...)
 {
 	va_list ap;
-	const char *in;
 
 	ussd(ENGINE_USSD_DIAL, msisdn, sid, first);
 	va_start(ap, first);
-	while ((in = va_arg(ap, const char *)) != NULL)
-		ussd(ENGINE_USSD_ANSWER, msisdn, sid, in);
+	answers(msisdn, sid, ap);
+	va_end(ap);
+}
+
+/* Answers, in turn, in a session going on (NULL ends them). */
+static void answer(const char *msisdn, const char *sid, ...)
+{
+	va_list ap;
+
+	va_start(ap, sid);
+	answers(msisdn, sid, ap);
 	va_end(ap);
 }
 
@@ -654,13 +670,7 @@ static void sc_report_ussd(void)
 	ussd(ENGINE_USSD_DIAL, OWNER1, "r1", "");
 	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "2");
 	comment("a pick that is not on the list, then 1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "7");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "x");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "5678");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "OB/123/2024");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
+	answer(OWNER1, "r1", "7", "x", "1", "5678", "1", "OB/123/2024", "1", NULL);
 	snprintf(ref, sizeof(ref), "%s", ref_of(IMEI_B));
 	receipt_pin(pin);
 	comment("its status, then the CEIR's block");
@@ -760,11 +770,8 @@ static void sc_otp(void)
 		"line; a malformed code uses no try, a wrong one says the tries left; the "
 		"receipt goes to the owner's line and the reporter is told where");
 	walk(BUYER, "o1", "2", "2", "0711000001", IMEI_A, "5678", "12", NULL);
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", otp_wrong(otp_code(OWNER1, "oth", code), bad));
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", code);
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o1", "1");
+	answer(BUYER, "o1", otp_wrong(otp_code(OWNER1, "oth", code), bad), code, "1", "1", "1",
+	       NULL);
 
 	W.cfg.verify_mode = CONFIG_VERIFY_OTP;
 	W.cfg.otp_ttl = 120;
@@ -772,21 +779,17 @@ static void sc_otp(void)
 	walk(OWNER2, "o2", "2", "1", NULL);
 	otp_code(OWNER2, "own", code);
 	later(121);
-	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", code);
-	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "1");
+	answer(OWNER2, "o2", code, "1", NULL);
+	/* The new code is read once the "1" above has had it sent. */
 	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", otp_code(OWNER2, "own", code));
-	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "2");
-	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "1");
-	ussd(ENGINE_USSD_ANSWER, OWNER2, "o2", "2");
+	answer(OWNER2, "o2", "2", "1", "2", NULL);
 	comment("another caller's code compares nothing: no code of theirs");
 	walk(OTHER, "o3", "2", "2", "0711000001", IMEI_A, NULL);
 	walk(BUYER, "o4", "2", "2", "0711000001", IMEI_A, NULL);
 	ussd(ENGINE_USSD_ANSWER, OTHER, "o3", otp_code(OWNER1, "oth", code));
 	comment("three wrong codes: locked, and no new code until it expires");
 	otp_wrong(otp_code(OWNER1, "oth", code), bad);
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
-	ussd(ENGINE_USSD_ANSWER, BUYER, "o4", bad);
+	answer(BUYER, "o4", bad, bad, bad, NULL);
 	walk(BUYER, "o5", "2", "2", "0711000001", IMEI_A, NULL);
 	comment("the owner's own line keeps its own code and budget");
 	walk(OWNER1, "o6", "2", "8", IMEI_E, NULL);
@@ -1154,16 +1157,9 @@ static void sc_input(void)
 		"tries left, the right one matches");
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
 		ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", bad_ids[i]);
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "9999");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "abc");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "56 78");
+	answer(OWNER1, "r1", "9999", "abc", "56 78", NULL);
 	comment("stolen or lost, a police number, the confirmation: each invalid input says so");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "3");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "OB_1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "1");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "7");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "r1", "2");
+	answer(OWNER1, "r1", "3", "1", "OB_1", "1", "7", "2", NULL);
 	comment("the phone list: a line not there, letters");
 	walk(OWNER1, "p1", "2", "7", "x", "1", NULL);
 	comment("unblock: a PIN that is not 6 digits");
@@ -1301,8 +1297,7 @@ static void sc_resume(void)
 	walk(OWNER1, "b2", "", "3", "1", NULL);
 	comment("an answer whose session is gone (the network's late MO) is offered it too; the "
 		"main menu drops it");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "b3", "5678");
-	ussd(ENGINE_USSD_ANSWER, OWNER1, "b3", "2");
+	answer(OWNER1, "b3", "5678", "2", NULL);
 	walk(OWNER1, "b4", "", NULL);
 	comment("after session-ttl: no offer");
 	walk(OWNER2, "c1", "", "2", "1", NULL);
