@@ -11,7 +11,9 @@
  * So an MO is acknowledged only once its reply is in bearerbox's store (bearerbox acked every
  * part of the reply MT) and the Redis record of the MO says so. The record, keyed by the MO's
  * id, holds the reply until then: an MO bearerbox sends again (after a reconnect, or to a
- * restarted ceirgw) gets its stored reply again and never runs the journey twice.
+ * restarted ceirgw) gets its stored reply again and never runs the journey twice. It is kept
+ * in the slot of what the engine reads first for the MO, so that one command reads both
+ * (issue 21, doc/kannel.md "Redis per MO").
  *
  * Nothing here blocks: one bufferevent, frames parsed as they arrive, timers for heartbeats,
  * reconnects and retries. */
