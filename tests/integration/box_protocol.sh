@@ -49,8 +49,8 @@ act() {
 		R XLEN ceir:requests ;;
 	mo_record\ *)
 		# mo_record NUMBER ID: 1 when the MO's record is in the number's language slot
-		set -- $1
-		R EXISTS "s:{lang:+$2}:mo:$3" ;;
+		set -- "${1#mo_record }"
+		R EXISTS "s:{lang:+${1% *}}:mo:${1#* }" ;;
 	redis_down)
 		R SAVE >/dev/null
 		R SHUTDOWN NOSAVE >/dev/null 2>&1
