@@ -185,6 +185,9 @@ measure() {
 	[ -z "$rpid" ] || { r1=$(ticks "$rpid"); c1=$(redis_cmds); }
 	answered=$got
 	settle "$work/$name.log"
+	# Which commands, for the warm-up and the measured run together (KEEP keeps it).
+	[ -z "$rpid" ] || redis-cli -p "$redis_port" info commandstats | tr -d '\r' \
+		>"$work/$name-commandstats.txt"
 	[ "$answered" -ge "$n" ] || echo "$name: only $answered replies of $n in ${timeout}s" >&2
 	once=yes
 	if [ "$got" -ne "$n" ]; then

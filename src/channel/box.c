@@ -11,7 +11,9 @@
  * So an MO is acknowledged only once its reply is in bearerbox's store (bearerbox acked every
  * part of the reply MT) and the Redis record of the MO says so. The record, keyed by the MO's
  * id, holds the reply until then: an MO bearerbox sends again (after a reconnect, or to a
- * restarted ceirgw) gets its stored reply again and never runs the journey twice.
+ * restarted ceirgw) gets its stored reply again and never runs the journey twice. It is kept
+ * in the slot of what the engine reads first for the MO, so that one command reads both
+ * (issue 21, doc/kannel.md "Redis per MO").
  *
  * Nothing here blocks: one bufferevent, frames parsed as they arrive, timers for heartbeats,
  * reconnects and retries. */
@@ -64,7 +66,9 @@ struct box_mo {
 	unsigned long long gen;	/* the connection whose bearerbox waits for the ack */
 	uuid_t id;
 	char key[40];		/* its Msg id: 32 hex digits */
-	struct store_rec_id rec;	/* its record in the store, by key */
+	struct store_rec_id rec;	/* its record in the store, by key, in slot's slot */
+	struct store_rec_id slot;	/* the engine's first read: the number's language or
+					 * the USSD session's record */
 	char e164[24];
 	char masked[24];
 	Msg *msg;		/* as received */
@@ -516,7 +520,8 @@ static char *mo_text(struct box_mo *req, size_t *len)
 	return s;
 }
 
-static void run_engine(struct box_mo *req)
+/* first: what the engine reads first, read with the MO's record (on_record). */
+static void run_engine(struct box_mo *req, const struct engine_first *first)
 {
 	struct box *b = req->b;
 	size_t len;
@@ -529,19 +534,19 @@ static void run_engine(struct box_mo *req)
 	}
 	req->state = MO_ENGINE;
 	if (req->ussd_op < 0) {
-		rc = engine_sms(b->ch->engine, req->e164, text, len, on_reply, req);
+		rc = engine_sms_first(b->ch->engine, req->e164, text, len, first, on_reply, req);
 	} else if (op_in(b->op_begin, b->nop_begin, req->ussd_op)) {
 		const char *args;
 		size_t alen;
 
 		/* A dial: a session this MO's id begins; its arguments are the first inputs. */
 		box_ussd_args(text, len, &args, &alen);
-		rc = engine_ussd(b->ch->engine, req->e164, req->sid, strlen(req->sid), args, alen,
-				 ENGINE_USSD_DIAL, on_reply, req);
+		rc = engine_ussd_first(b->ch->engine, req->e164, req->sid, strlen(req->sid), args,
+				       alen, ENGINE_USSD_DIAL, first, on_reply, req);
 	} else {
 		/* An answer; a late one, whose session is gone, starts afresh. */
-		rc = engine_ussd(b->ch->engine, req->e164, req->sid, strlen(req->sid), text, len,
-				 ENGINE_USSD_ANSWER, on_reply, req);
+		rc = engine_ussd_first(b->ch->engine, req->e164, req->sid, strlen(req->sid), text,
+				       len, ENGINE_USSD_ANSWER, first, on_reply, req);
 	}
 	if (rc == -EINVAL || rc == -E2BIG) {
 		/* It will never be taken (a text over 1024 bytes or 32 inputs, a bad session id):
@@ -554,37 +559,72 @@ static void run_engine(struct box_mo *req)
 	}
 }
 
-static void on_record(void *arg, int err, const void *data, size_t len, bool found)
+/* The MO's record (v[0]) and the engine's first read (v[1], and v[2] for a dial: the
+ * resume record), read in one command: an MO seen before is answered from its record, a new
+ * one goes to the engine with what it would read first. */
+static void on_record(void *arg, int err, const struct store_val *v, size_t n)
 {
 	struct box_mo *req = arg;
+	struct engine_first first = { 0 };
 	struct saved_reply sr;
 
 	if (err == -ECANCELED)
 		return;
-	if (err < 0) {
+	if (err < 0 || n < 2) {
 		mo_later(req, "Redis unavailable");
 		return;
 	}
-	if (!found) {
-		run_engine(req);
+	first.data = v[1].data;
+	first.len = v[1].len;
+	first.found = v[1].found;
+	first.resume = n > 2 && v[2].found;
+	if (!v[0].found) {
+		run_engine(req, &first);
 		return;
 	}
 	req->b->stats.mo_repeated++;
-	if (len == 1 && ((const char *)data)[0] == 's') {
+	if (v[0].len == 1 && ((const char *)v[0].data)[0] == 's') {
 		/* Answered and in bearerbox's hands before: only the ack was missing. */
 		req->state = MO_DONE;
 		mo_finish(req, ack_success);
 		return;
 	}
-	if (parse_record(data, len, &sr) < 0) {
+	if (parse_record(v[0].data, v[0].len, &sr) < 0) {
 		LOGP(LOGC_KBOX, LOGL_WARN, "box: MO record mo:%s unreadable; answering again",
 		     req->key);
-		run_engine(req);
+		run_engine(req, &first);
 		return;
 	}
 	LOGP(LOGC_KBOX, LOGL_INFO, "box: MO from %s offered again: its recorded reply goes out",
 	     req->masked);
 	mo_send_reply(req, sr.op, sr.text, sr.len);
+}
+
+/* Reads the MO's record with the engine's first read, which it shares a slot with: the
+ * number's language (and for a dial its resume record), or an answer's session record. */
+static void mo_lookup(struct box_mo *req)
+{
+	struct box *b = req->b;
+	struct store_rec_id reads[3];
+	size_t n = 2;
+	bool answer = req->ussd_op >= 0 && !op_in(b->op_begin, b->nop_begin, req->ussd_op);
+
+	if (answer)
+		req->slot = (struct store_rec_id){ STORE_REC_USSD, req->sid, strlen(req->sid),
+						   req->e164, NULL };
+	else
+		req->slot = (struct store_rec_id){ STORE_REC_LANG, req->e164, strlen(req->e164),
+						   NULL, NULL };
+	req->rec = (struct store_rec_id){ STORE_REC_MO, req->key, strlen(req->key), NULL,
+					  &req->slot };
+	reads[0] = req->rec;
+	reads[1] = req->slot;
+	if (req->ussd_op >= 0 && !answer)
+		reads[n++] = (struct store_rec_id){ STORE_REC_RESUME, req->e164, strlen(req->e164),
+						    NULL, NULL };
+	req->state = MO_LOOKUP;
+	if (store_records_get(b->ch->store, reads, n, on_record, req) < 0)
+		mo_later(req, "Redis unavailable");
 }
 
 /* The session id of a USSD MO: the session TLV's value when it is short and printable, else
@@ -653,7 +693,6 @@ static void handle_mo(struct box *b, Msg *m)
 			if (*c != '-')
 				req->key[k++] = *c;
 		req->key[k] = '\0';
-		req->rec = (struct store_rec_id){ STORE_REC_MO, req->key, k, NULL };
 	}
 
 	msisdn_mask(octstr_get_cstr(m->sms.sender), (size_t)octstr_len(m->sms.sender),
@@ -713,9 +752,7 @@ static void handle_mo(struct box *b, Msg *m)
 			return;
 		}
 	}
-	req->state = MO_LOOKUP;
-	if (store_session_get(b->ch->store, mo_rec(req), on_record, req) < 0)
-		mo_later(req, "Redis unavailable");
+	mo_lookup(req);
 }
 
 static void push_part_done(struct box_push *p);

@@ -162,32 +162,35 @@ static void minutes_of(struct run *r, long long ms)
 	snprintf(r->minutes, sizeof(r->minutes), "%lld", m);
 }
 
-static void on_rate(void *arg, int err, long long count, long long ms_left)
+/* Whether count is over hits: the run then finishes limited (the setting metric counts it),
+ * its refusal saying what was counted (the text limit.<what>) and when it ends (issue 15). */
+static bool rate_over(struct run *r, long long count, long long ms_left, unsigned hits,
+		      int metric, const char *what, enum flow_outcome limited)
 {
-	struct rate_step *rs = arg;
-	struct run *r = rs->r;
-	next_fn next = rs->next;
-	unsigned hits = rs->hits;
-	int metric = rs->metric;
-	enum flow_outcome limited = rs->limited;
 	char key[40];
 
-	snprintf(key, sizeof(key), "limit.%s", rs->what);
-	talloc_free(rs);
+	if (count <= (long long)hits)
+		return false;
+	snprintf(key, sizeof(key), "limit.%s", what);
+	LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited (%s)", r->tag, what);
+	METRIC_INC1(refusals, metric);
+	minutes_of(r, ms_left);
+	run_render_key(r, key, r->what, sizeof(r->what));
+	run_finish(r, limited);
+	return true;
+}
+
+static void on_rate(void *arg, int err, long long count, long long ms_left)
+{
+	struct rate_step rs = *(struct rate_step *)arg;
+
+	talloc_free(arg);
 	if (err < 0) {
-		fail_store(r, err);
+		fail_store(rs.r, err);
 		return;
 	}
-	if (count > (long long)hits) {
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: rate limited (%s)", r->tag, key + 6);
-		METRIC_INC1(refusals, metric);
-		/* The refusal says what was counted and when it ends (issue 15). */
-		minutes_of(r, ms_left);
-		run_render_key(r, key, r->what, sizeof(r->what));
-		run_finish(r, limited);
-		return;
-	}
-	next(r);
+	if (!rate_over(rs.r, count, ms_left, rs.hits, rs.metric, rs.what, rs.limited))
+		rs.next(rs.r);
 }
 
 /* The setting each kind of limit is configured by (store.h's enum store_limit). */
@@ -230,23 +233,41 @@ static void rate(struct run *r, enum store_limit kind, const struct config_rate 
 /* ---- check ---------------------------------------------------------------------------- */
 
 /* The check's own state: its three lookups (the national report, the pairings, what the
- * neighbours' feeds say), all in flight at once and answered in any order. */
+ * neighbours' feeds say) and the count of the caller's checks, all in flight at once and
+ * answered in any order. */
 struct check_ctx {
 	struct run *r;
 	int outstanding;
 	int failed;
+	bool counted;		/* the count is among them (not for the API: its keys' quota) */
+	int count_err;
+	long long count, ms_left;
 	bool duplicated;
 	enum report_state state;
 	bool state_unknown;
 	long long created;
+	char reason[sizeof(((struct sess *)0)->reason)];	/* the report's, for the session */
 };
 
 static void check_decide(struct check_ctx *cx)
 {
 	struct run *r = cx->r;
 	struct check_ctx c = *cx;
+	const struct config_rate *rt = &r->e->cfg->rate_check_msisdn;
 
 	talloc_free(cx);
+	if (c.counted) {
+		/* The count decides first: a check it refuses was looked up for nothing. */
+		if (c.count_err < 0) {
+			fail_store(r, c.count_err);
+			return;
+		}
+		if (rate_over(r, c.count, c.ms_left, rt->hits, ML_CHECK, "checks", CHECK_LIMITED))
+			return;
+		r->e->stats.checks++;
+	}
+	if (c.reason[0])
+		snprintf(r->s.reason, sizeof(r->s.reason), "%s", c.reason);
 	if (c.failed) {
 		fail_store(r, c.failed);
 		return;
@@ -288,8 +309,7 @@ static void check_on_report(void *arg, int err, const struct store_kv *kv, size_
 	cx->state = rep.state;
 	cx->state_unknown = rep.state_unknown;
 	cx->created = rep.created;
-	if (rep.reason[0])
-		snprintf(cx->r->s.reason, sizeof(cx->r->s.reason), "%s", rep.reason);
+	snprintf(cx->reason, sizeof(cx->reason), "%s", rep.reason);
 	if (--cx->outstanding == 0)
 		check_decide(cx);
 }
@@ -337,21 +357,54 @@ static void check_on_foreign(void *arg, int err, const struct foreign_rec *recs,
 		check_decide(cx);
 }
 
-static void check_lookup(struct run *r)
+static void check_on_count(void *arg, int err, long long count, long long ms_left)
+{
+	struct check_ctx *cx = arg;
+
+	cx->count_err = err;
+	cx->count = count;
+	cx->ms_left = ms_left;
+	if (--cx->outstanding == 0)
+		check_decide(cx);
+}
+
+/* Sends the check's lookups, after its count of the caller's checks when counted, without
+ * waiting for the count's answer: they are reads, so a check the count refuses only read them
+ * for nothing, and every other saves a round trip (issue 21). */
+static void check_lookup(struct run *r, bool counted)
 {
 	struct check_ctx *cx = talloc_zero(r, struct check_ctx);
+	const struct config_rate *rt = &r->e->cfg->rate_check_msisdn;
 	int rc;
 
 	if (cx == NULL) {
 		defer_fail(r, -ENOMEM);
 		return;
 	}
-	r->e->stats.checks++;
 	cx->r = r;
+	cx->counted = counted;
 	/* The neighbours' decisions only where there are neighbours (feed-peer groups). */
 	cx->outstanding = r->e->cfg->npeers ? 3 : 2;
 	r->nforeign = 0;
+	if (counted) {
+		rc = store_limit_hit(r->e->st, STORE_LIMIT_CHECK, r->msisdn, strlen(r->msisdn),
+				     rt->seconds, check_on_count, cx);
+		if (rc < 0) {
+			talloc_free(cx);
+			defer_fail(r, rc);
+			return;
+		}
+		cx->outstanding++;
+	} else {
+		r->e->stats.checks++;
+	}
 	rc = store_report_get(r->e->st, r->s.imei, check_on_report, cx);
+	if (rc < 0 && counted) {
+		/* The count's answer is on its way: it finishes the action. */
+		cx->failed = rc;
+		cx->outstanding -= r->e->cfg->npeers ? 3 : 2;
+		return;
+	}
 	if (rc < 0) {
 		talloc_free(cx);
 		defer_fail(r, rc);
@@ -426,11 +479,7 @@ static void act_check(struct run *r)
 	/* Counted per caller only: a budget per IMEI would let strangers' checks refuse every
 	 * buyer's check of that phone (issue 15). The API's callers are its keys, with their
 	 * quota (channel/api.c). */
-	if (r->ch == EC_API)
-		check_lookup(r);
-	else
-		rate(r, STORE_LIMIT_CHECK, &r->e->cfg->rate_check_msisdn, "checks",
-		     CHECK_LIMITED, check_lookup);
+	check_lookup(r, r->ch != EC_API);
 }
 
 /* ---- imei_why: why an input was not an IMEI -------------------------------------------- */

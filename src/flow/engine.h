@@ -103,6 +103,27 @@ void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, si
 int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
 	       engine_reply_cb cb, void *arg);
 
+/* What the engine reads first for a request, read by the channel in the same command as a
+ * record of its own that shares the slot (the Kannel box: its MO's record, issue 21), so that
+ * the engine does not read it again. For an SMS and a USSD dial: the number's language
+ * (STORE_REC_LANG; data, len, found) and, for a dial, whether its resume record exists
+ * (STORE_REC_RESUME: resume); for a USSD answer: the session's record (STORE_REC_USSD of
+ * sid and msisdn; data, len, found). Copied by the call. */
+struct engine_first {
+	const void *data;
+	size_t len;
+	bool found;
+	bool resume;
+};
+
+/* engine_sms and engine_ussd (ENGINE_USSD_DIAL or ENGINE_USSD_ANSWER: -EINVAL for
+ * ENGINE_USSD_CUMULATIVE), with their first read given; the same answers and promises. */
+int engine_sms_first(struct engine *e, const char *msisdn, const char *text, size_t len,
+		     const struct engine_first *first, engine_reply_cb cb, void *arg);
+int engine_ussd_first(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
+		      const char *text, size_t len, enum engine_ussd_mode mode,
+		      const struct engine_first *first, engine_reply_cb cb, void *arg);
+
 /* A neighbour that blocks the IMEI (issue 19), as its CEIR's feed says. */
 struct engine_foreign {
 	char country[3];	/* ISO 3166-1 alpha-2 */

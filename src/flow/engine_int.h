@@ -140,6 +140,11 @@ struct run {
 	bool has_session, cumulative;
 	bool fresh_if_new;	/* an answer whose session is gone starts afresh */
 	bool fresh_session;	/* a dial: a session left under its id is dropped */
+	/* The first read, done by the channel (engine_sms_first, engine_ussd_first): the
+	 * language or the session record, a talloc child of the run. */
+	char *first;
+	size_t first_len;
+	bool first_found, first_resume;
 	size_t cumulative_len;
 	struct sess s;
 	int screen;

@@ -308,9 +308,9 @@ static void save(struct run *r, const struct flow_screen *sc, bool end)
 	int rc;
 
 	elen = sess_encode(&r->s, enc, sizeof(enc));
-	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn };
+	ussd_rec = (struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen, r->msisdn, NULL };
 	resume_rec = (struct store_rec_id){ STORE_REC_RESUME, r->msisdn, strlen(r->msisdn),
-					    NULL };
+					    NULL, NULL };
 	if (!end && sc->resumable) {
 		store_session_set(r->e->st, &resume_rec, enc, elen,
 				  (unsigned)r->e->cfg->session_ttl, run_noop_done, NULL);
@@ -569,7 +569,7 @@ static void on_number(void *arg, int err, const char *lang, size_t len, bool res
 
 static void fetch_lang(struct run *r)
 {
-	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL, NULL };
 	int rc;
 
 	/* A dial without arguments (or an answer to a session that is gone) may continue a
@@ -710,7 +710,7 @@ static void on_resume_record(void *arg, int err, const void *data, size_t len, b
 
 static void resume_continue(struct run *r)
 {
-	struct store_rec_id rid = { STORE_REC_RESUME, r->msisdn, strlen(r->msisdn), NULL };
+	struct store_rec_id rid = { STORE_REC_RESUME, r->msisdn, strlen(r->msisdn), NULL, NULL };
 	int rc = store_session_get(r->e->st, &rid, on_resume_record, r);
 
 	if (rc < 0) {
@@ -719,19 +719,21 @@ static void resume_continue(struct run *r)
 	}
 }
 
-int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
-		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
-		void *arg)
+/* A USSD run for a step, its inputs split; NULL with *rc set on refusal. */
+static struct run *ussd_run(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
+			    const char *text, size_t len, enum engine_ussd_mode mode,
+			    engine_reply_cb cb, void *arg, int *rc)
 {
 	bool cumulative = mode == ENGINE_USSD_CUMULATIVE;
 	struct run *r;
-	int rc;
 
+	*rc = -EINVAL;
 	if (sidlen == 0 || sidlen > 64 || !run_printable(sid, sidlen) || len > ENGINE_USSD_TEXT_MAX)
-		return -EINVAL;
+		return NULL;
+	*rc = -ENOMEM;
 	r = run_new(e, &ussd_ops, EC_USSD, msisdn);
 	if (r == NULL)
-		return -ENOMEM;
+		return NULL;
 	r->cb = cb;
 	r->arg = arg;
 	e->stats.requests[EC_USSD]++;
@@ -741,23 +743,36 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 	r->fresh_session = mode == ENGINE_USSD_DIAL;
 	/* A dial's arguments are separated by '*' too (*384*1*ARG#). */
 	if (mode != ENGINE_USSD_ANSWER)
-		rc = split_inputs(r, text, len, '*');
+		*rc = split_inputs(r, text, len, '*');
 	else
-		rc = split_inputs(r, text, len, '\0');
-	if (rc < 0) {
+		*rc = split_inputs(r, text, len, '\0');
+	if (*rc < 0) {
 		talloc_free(r);
-		return rc;
+		return NULL;
 	}
 	memcpy(r->sid, sid, sidlen);
 	r->sidlen = sidlen;
-	if (cumulative && len == 0) {
+	return r;
+}
+
+int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
+		const char *text, size_t len, enum engine_ussd_mode mode, engine_reply_cb cb,
+		void *arg)
+{
+	struct run *r;
+	int rc;
+
+	r = ussd_run(e, msisdn, sid, sidlen, text, len, mode, cb, arg, &rc);
+	if (r == NULL)
+		return rc;
+	if (r->cumulative && len == 0) {
 		/* The aggregator's first step: a new session. Were it a retry of that step, the
 		 * answer would be the same menu, so no session is looked up. */
 		fetch_lang(r);
 		return 0;
 	}
 	rc = store_session_get(e->st, &(struct store_rec_id){ STORE_REC_USSD, r->sid, r->sidlen,
-							      r->msisdn }, on_session, r);
+							      r->msisdn, NULL }, on_session, r);
 	if (rc < 0) {
 		/* Answered later, as promised: from the loop, not from inside this call. */
 		r->deferred_err = rc;
@@ -766,16 +781,70 @@ int engine_ussd(struct engine *e, const char *msisdn, const char *sid, size_t si
 	return 0;
 }
 
+/* The number's language read by the channel, as on_number would have it from
+ * store_number_get (a plain dial) or on_lang from the language alone. */
+static void first_lang(struct run *r, int err)
+{
+	bool resume = r->first_resume && r->ch == EC_USSD && r->ninputs == 0 &&
+		      r->j->flow->resume >= 0;
+
+	(void)err;
+	on_number(r, 0, r->first_found ? r->first : NULL, r->first_found ? r->first_len : 0,
+		  resume);
+}
+
+/* The session's record read by the channel, as store_session_get would have answered. */
+static void first_session(struct run *r, int err)
+{
+	(void)err;
+	on_session(r, 0, r->first, r->first_len, r->first_found);
+}
+
+/* Keeps what the channel read for r; false when out of memory. */
+static bool take_first(struct run *r, const struct engine_first *first)
+{
+	r->first_found = first->found && first->data != NULL;
+	r->first_resume = first->resume;
+	r->first_len = r->first_found ? first->len : 0;
+	r->first = talloc_memdup(r, r->first_found ? first->data : "", r->first_len + 1);
+	if (r->first == NULL)
+		return false;
+	r->first[r->first_len] = '\0';
+	return true;
+}
+
+int engine_ussd_first(struct engine *e, const char *msisdn, const char *sid, size_t sidlen,
+		      const char *text, size_t len, enum engine_ussd_mode mode,
+		      const struct engine_first *first, engine_reply_cb cb, void *arg)
+{
+	struct run *r;
+	int rc;
+
+	if (mode == ENGINE_USSD_CUMULATIVE || first == NULL)
+		return -EINVAL;
+	r = ussd_run(e, msisdn, sid, sidlen, text, len, mode, cb, arg, &rc);
+	if (r == NULL)
+		return rc;
+	if (!take_first(r, first)) {
+		talloc_free(r);
+		return -ENOMEM;
+	}
+	/* A dial drops a session left under its id (on_session): it need not be read, and
+	 * what is read first is the number's. */
+	run_defer(r, mode == ENGINE_USSD_DIAL ? first_lang : first_session);
+	return 0;
+}
+
 void engine_ussd_abort(struct engine *e, const char *msisdn, const char *sid, size_t sidlen)
 {
 	if (sidlen == 0 || sidlen > 64)
 		return;
-	store_session_del(e->st, &(struct store_rec_id){ STORE_REC_USSD, sid, sidlen, msisdn },
-			  run_noop_done, NULL);
+	store_session_del(e->st, &(struct store_rec_id){ STORE_REC_USSD, sid, sidlen, msisdn,
+							 NULL }, run_noop_done, NULL);
 }
 
-int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
-	       engine_reply_cb cb, void *arg)
+static struct run *sms_run(struct engine *e, const char *msisdn, const char *text, size_t len,
+			   engine_reply_cb cb, void *arg)
 {
 	struct run *r;
 
@@ -783,17 +852,45 @@ int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t le
 		len = 1600;	/* ten concatenated parts: more is not a command */
 	r = run_new(e, &sms_ops, EC_SMS, msisdn);
 	if (r == NULL)
-		return -ENOMEM;
+		return NULL;
 	r->cb = cb;
 	r->arg = arg;
 	e->stats.requests[EC_SMS]++;
 	r->sms_text = talloc_strndup(r, text, len);
 	if (r->sms_text == NULL) {
 		talloc_free(r);
-		return -ENOMEM;
+		return NULL;
 	}
 	r->sms_len = len;
+	return r;
+}
+
+int engine_sms(struct engine *e, const char *msisdn, const char *text, size_t len,
+	       engine_reply_cb cb, void *arg)
+{
+	struct run *r = sms_run(e, msisdn, text, len, cb, arg);
+
+	if (r == NULL)
+		return -ENOMEM;
 	fetch_lang(r);
+	return 0;
+}
+
+int engine_sms_first(struct engine *e, const char *msisdn, const char *text, size_t len,
+		     const struct engine_first *first, engine_reply_cb cb, void *arg)
+{
+	struct run *r;
+
+	if (first == NULL)
+		return -EINVAL;
+	r = sms_run(e, msisdn, text, len, cb, arg);
+	if (r == NULL)
+		return -ENOMEM;
+	if (!take_first(r, first)) {
+		talloc_free(r);
+		return -ENOMEM;
+	}
+	run_defer(r, first_lang);
 	return 0;
 }
 

@@ -851,7 +851,7 @@ void run_set_model(struct run *r)
 
 void run_remember_lang(struct run *r)
 {
-	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL };
+	struct store_rec_id rid = { STORE_REC_LANG, r->msisdn, strlen(r->msisdn), NULL, NULL };
 
 	store_session_set(r->e->st, &rid, r->s.lang, strlen(r->s.lang), LANG_TTL_S, run_noop_done,
 			  NULL);

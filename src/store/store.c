@@ -484,6 +484,7 @@ struct op {
 		store_limit_cb limit;
 		store_verify_cb verify;
 		store_number_cb number;
+		store_records_cb records;
 		store_items_cb items;
 		store_foreign_cb foreign;
 	} cb;
@@ -1491,6 +1492,39 @@ static bool number_reply(struct op *op, const redisReply *r)
 }
 
 static const struct op_type number_type = { number_reply, number_fail };
+
+static void records_fail(struct op *op, int err)
+{
+	op->cb.records(op->arg, err, NULL, 0);
+}
+
+/* MGET of records in one slot: as many strings or nils as keys. */
+static bool records_reply(struct op *op, const redisReply *r)
+{
+	struct store_val v[STORE_RECORDS_MAX];
+	size_t n = (size_t)op->argc - 1;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n || n > STORE_RECORDS_MAX) {
+		records_fail(op, -EPROTO);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type == REDIS_REPLY_STRING)
+			v[i] = (struct store_val){ e->str, e->len, true };
+		else if (e->type == REDIS_REPLY_NIL)
+			v[i] = (struct store_val){ NULL, 0, false };
+		else {
+			records_fail(op, -EPROTO);
+			return true;
+		}
+	}
+	op->cb.records(op->arg, 0, v, n);
+	return true;
+}
+
+static const struct op_type records_type = { records_reply, records_fail };
 
 static void pairings_fail(struct op *op, int err)
 {
@@ -2684,12 +2718,18 @@ static int keyed_op(struct store *st, const struct op_type *kind, const char *pr
 	return 0;
 }
 
-/* "s:{u:<session id>:<msisdn without +>}", "s:{lang:<msisdn>}", "s:{mo:<id>}": a record
- * and nothing else under its hash tag; "s:{lang:<msisdn>}:resume" shares the language's, so
- * that a dial reads both in one command (store_number_get). Returns 0 or -EINVAL. */
-static int rec_key(struct op *op, const struct store_rec_id *rid)
+/* "s:{u:<session id>:<msisdn without +>}", "s:{lang:<msisdn>}": a record and nothing else
+ * under its hash tag; "s:{lang:<msisdn>}:resume" shares the language's, so that a dial reads
+ * both in one command (store_number_get), and an MO's record shares its slot record's
+ * ("s:{lang:<msisdn>}:mo:<id>", "s:{u:<sid>:<msisdn>}:mo:<id>", store_records_get), or
+ * without one is "s:{mo:<id>}". The key goes to key[0..*keylen) (size at least ID_MAX + 8,
+ * that of struct op's). Returns 0 or -EINVAL. */
+static int rec_key_in(const struct store_rec_id *rid, char *key, size_t *keylen)
 {
 	char id[ID_MAX + 1];
+	const char *suffix = NULL;
+	char sfx[48];
+	size_t sl;
 	int n;
 
 	if (rid == NULL || rid->id == NULL || rid->idlen == 0 || rid->idlen > ID_MAX ||
@@ -2703,24 +2743,49 @@ static int rec_key(struct op *op, const struct store_rec_id *rid)
 			     rid->msisdn + (rid->msisdn[0] == '+'));
 		break;
 	case STORE_REC_LANG:
-	case STORE_REC_RESUME:
 		n = snprintf(id, sizeof(id), "lang:%.*s", (int)rid->idlen, rid->id);
 		break;
-	case STORE_REC_MO:
-		n = snprintf(id, sizeof(id), "mo:%.*s", (int)rid->idlen, rid->id);
+	case STORE_REC_RESUME:
+		n = snprintf(id, sizeof(id), "lang:%.*s", (int)rid->idlen, rid->id);
+		suffix = ":resume";
 		break;
+	case STORE_REC_MO:
+		if (rid->slot == NULL) {
+			n = snprintf(id, sizeof(id), "mo:%.*s", (int)rid->idlen, rid->id);
+			break;
+		}
+		if ((rid->slot->kind != STORE_REC_LANG && rid->slot->kind != STORE_REC_USSD) ||
+		    rid->idlen > sizeof(sfx) - 5)
+			return -EINVAL;
+		snprintf(sfx, sizeof(sfx), ":mo:%.*s", (int)rid->idlen, rid->id);
+		if (rec_key_in(rid->slot, key, keylen) < 0)
+			return -EINVAL;
+		suffix = sfx;
+		goto add_suffix;
 	default:
 		return -EINVAL;
 	}
-	if (n < 0 || (size_t)n >= sizeof(id) || make_key(op, "s:", id, (size_t)n) < 0)
+	if (n < 0 || (size_t)n >= sizeof(id) || n > ID_MAX)
 		return -EINVAL;
-	if (rid->kind == STORE_REC_RESUME) {
-		if (op->keylen + sizeof(":resume") > sizeof(op->key))
+	/* make_key's "s:{<id>}" */
+	memcpy(key, "s:{", 3);
+	memcpy(key + 3, id, (size_t)n);
+	key[3 + n] = '}';
+	*keylen = (size_t)n + 4;
+add_suffix:
+	if (suffix) {
+		sl = strlen(suffix);
+		if (*keylen + sl + 1 > ID_MAX + 8)
 			return -EINVAL;
-		memcpy(op->key + op->keylen, ":resume", sizeof(":resume"));
-		op->keylen += sizeof(":resume") - 1;
+		memcpy(key + *keylen, suffix, sl + 1);
+		*keylen += sl;
 	}
 	return 0;
+}
+
+static int rec_key(struct op *op, const struct store_rec_id *rid)
+{
+	return rec_key_in(rid, op->key, &op->keylen);
 }
 
 static int rec_op(struct store *st, const struct op_type *type, const struct store_rec_id *rid,
@@ -2803,7 +2868,7 @@ int store_session_del(struct store *st, const struct store_rec_id *rid, store_do
 int store_number_get(struct store *st, const char *number, size_t len, store_number_cb cb,
 		     void *arg)
 {
-	struct store_rec_id rid = { STORE_REC_RESUME, number, len, NULL };
+	struct store_rec_id rid = { STORE_REC_RESUME, number, len, NULL, NULL };
 	struct op *op;
 	int rc = rec_op(st, &number_type, &rid, arg, &op);
 	const char *argv[3];
@@ -2820,6 +2885,38 @@ int store_number_get(struct store *st, const char *number, size_t len, store_num
 	argv[2] = op->key;
 	lens[2] = op->keylen;
 	return op_start(op, 3, argv, lens);
+}
+
+int store_records_get(struct store *st, const struct store_rec_id *rids, size_t n,
+		      store_records_cb cb, void *arg)
+{
+	char keys[STORE_RECORDS_MAX][ID_MAX + 8];
+	const char *argv[STORE_RECORDS_MAX + 1];
+	size_t lens[STORE_RECORDS_MAX + 1];
+	unsigned slot = 0;
+	struct op *op;
+	int rc;
+
+	if (rids == NULL || n == 0 || n > STORE_RECORDS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (rec_key_in(&rids[i], keys[i], &lens[i + 1]) < 0)
+			return -EINVAL;
+		argv[i + 1] = keys[i];
+		/* A Cluster refuses an MGET across slots (CROSSSLOT); a single Redis would take
+		 * it, and the same code must run on both. */
+		if (i == 0)
+			slot = cluster_keyslot(keys[0], lens[1]);
+		else if (cluster_keyslot(keys[i], lens[i + 1]) != slot)
+			return -EINVAL;
+	}
+	rc = rec_op(st, &records_type, &rids[0], arg, &op);
+	if (rc < 0)
+		return rc;
+	op->cb.records = cb;
+	argv[0] = "MGET";
+	lens[0] = 4;
+	return op_start(op, (int)n + 1, argv, lens);
 }
 
 /* ---- reports and the CEIR queue ------------------------------------------------------ */

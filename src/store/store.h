@@ -91,7 +91,10 @@ int store_tac_fetch(struct store *st, store_data_cb cb, void *arg);
 enum store_rec {
 	STORE_REC_USSD,		/* a USSD session: id is the session id, msisdn the caller's */
 	STORE_REC_LANG,		/* the language a number chose: id is the number */
-	STORE_REC_MO,		/* an MO bearerbox sent: id is its Msg id (32 hex digits) */
+	/* An MO bearerbox sent: id is its Msg id (32 hex digits), slot the record whose hash
+	 * slot it shares (its key is that record's and ":mo:<id>"): the one the engine reads
+	 * first for the MO, so that both are read in one command (store_records_get). */
+	STORE_REC_MO,
 	/* A number's USSD journey stopped at a resumable screen, for a later dial to continue
 	 * (its session record): id is the number. In the slot of the number's language. */
 	STORE_REC_RESUME,
@@ -101,6 +104,9 @@ struct store_rec_id {
 	const char *id;		/* id[0..idlen): printable */
 	size_t idlen;
 	const char *msisdn;	/* STORE_REC_USSD only */
+	/* STORE_REC_MO only: a STORE_REC_LANG or STORE_REC_USSD record; NULL for the key the
+	 * box used before (issue 21), "s:{mo:<id>}", alone in its slot. */
+	const struct store_rec_id *slot;
 };
 
 /* A record's bytes, kept ttl_s seconds from this write. */
@@ -118,6 +124,20 @@ typedef void (*store_number_cb)(void *arg, int err, const char *lang, size_t lan
 				bool resume);
 int store_number_get(struct store *st, const char *number, size_t len, store_number_cb cb,
 		     void *arg);
+
+/* Records of one hash slot read in one command (MGET), on a single Redis and on a Cluster
+ * alike: v[i] is rids[i]'s (found false when it does not exist), lent for the call. Returns
+ * -EINVAL for n of 0 or over STORE_RECORDS_MAX, or records whose keys are not all in one slot
+ * (a Cluster would refuse the command). */
+#define STORE_RECORDS_MAX 4
+struct store_val {
+	const void *data;
+	size_t len;
+	bool found;
+};
+typedef void (*store_records_cb)(void *arg, int err, const struct store_val *v, size_t n);
+int store_records_get(struct store *st, const struct store_rec_id *rids, size_t n,
+		      store_records_cb cb, void *arg);
 
 /* ---- reports and the CEIR queue ---- */
 

@@ -38,6 +38,10 @@ act() {
 		if kill -0 "$gw" 2>/dev/null; then echo yes; else echo no; fi ;;
 	xlen)
 		R XLEN ceir:requests ;;
+	mo_record\ *)
+		# mo_record NUMBER ID: 1 when the MO's record is in the number's language slot
+		set -- "${1#mo_record }"
+		R EXISTS "s:{lang:+${1% *}}:mo:${1#* }" ;;
 	redis_down)
 		R SAVE >/dev/null
 		R SHUTDOWN NOSAVE >/dev/null 2>&1
@@ -307,6 +311,10 @@ def scenarios():
     x = shell("xlen")
     check(x == "2", "... XLEN ceir:requests still 2: the journey did not run again",
           "got %s" % x)
+    # The record the restarted ceirgw answered from: in the number's language slot, read
+    # with the language in one command (issue 21).
+    x = shell("mo_record %s %s" % (OWNER2, m4s["id"].replace("-", "")))
+    check(x == "1", "... the STOLEN MO's record is s:{lang:<number>}:mo:<id>", "got %s" % x)
 
     # 7. Redis down: ack_failed_tmp after about 1 s, no MT; answered once Redis is back
     shell("redis_down")

@@ -135,6 +135,32 @@ static inline void on_number(void *arg, int err, const char *lang, size_t len, b
 		memcpy(a->data, lang, len);
 }
 
+/* store_records_get: n the records, count a bit for each one found (1 << i), data their
+ * values joined by '|' ("-" for one not found). */
+static inline void on_records(void *arg, int err, const struct store_val *v, size_t n)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = err;
+	a->n = n;
+	a->count = 0;
+	a->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *d = v[i].found ? v[i].data : "-";
+		size_t l = v[i].found ? v[i].len : 1;
+
+		if (v[i].found)
+			a->count |= 1LL << i;
+		if (a->len + l + 1 > sizeof(a->data))
+			break;
+		if (i > 0)
+			a->data[a->len++] = '|';
+		memcpy(a->data + a->len, d, l);
+		a->len += l;
+	}
+}
+
 static inline void on_count(void *arg, int err, long long count)
 {
 	struct answer *a = arg;

@@ -131,9 +131,9 @@ static void test_session(void **state)
 	struct answer set = { 0 }, get = { 0 }, del = { 0 }, gone = { 0 };
 	static const char id[] = "ATUid_0123456789abcdef";
 	static const char blob[] = "menu=report\0step=3";	/* binary-safe */
-	const struct store_rec_id rid = { STORE_REC_MO, id, sizeof(id) - 1, NULL };
-	const struct store_rec_id none = { STORE_REC_MO, "", 0, NULL };
-	const struct store_rec_id ussd = { STORE_REC_USSD, "ATUid_1", 7, "+254712345678" };
+	const struct store_rec_id rid = { STORE_REC_MO, id, sizeof(id) - 1, NULL, NULL };
+	const struct store_rec_id none = { STORE_REC_MO, "", 0, NULL, NULL };
+	const struct store_rec_id ussd = { STORE_REC_USSD, "ATUid_1", 7, "+254712345678", NULL };
 	redisContext *c;
 	redisReply *r;
 
@@ -171,8 +171,8 @@ static void test_resume_record(void **state)
 {
 	struct fixture *f = *state;
 	static const char num[] = "+254712345678";
-	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL };
-	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL };
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL, NULL };
 	static const char rec[] = "v=1\ns=report_police_ask\nl=fr\n";
 	struct answer a;
 	redisContext *c = redisConnectUnix(f->url.path);
@@ -229,6 +229,80 @@ static void test_resume_record(void **state)
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	assert_int_equal(store_number_get(f->st, "", 0, on_number, &a), -EINVAL);
+	redisFree(c);
+}
+
+/* Issue 21: the box keeps an MO's record in the slot of the engine's first read (the
+ * number's language, or a USSD answer's session) and reads them with one MGET. */
+static void test_records(void **state)
+{
+	struct fixture *f = *state;
+	static const char num[] = "+254712345678";
+	static const char id[] = "0123456789abcdef0123456789abcdef";
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id ussd = { STORE_REC_USSD, "ATUid_1", 7, num, NULL };
+	const struct store_rec_id other = { STORE_REC_LANG, "+254722000111", 13, NULL, NULL };
+	const struct store_rec_id sms[3] = {
+		{ STORE_REC_MO, id, sizeof(id) - 1, NULL, &lang }, lang, resume,
+	};
+	const struct store_rec_id answer[2] = {
+		{ STORE_REC_MO, id, sizeof(id) - 1, NULL, &ussd }, ussd,
+	};
+	const struct store_rec_id cross[2] = { sms[0], other };
+	const struct store_rec_id bad = { STORE_REC_MO, id, sizeof(id) - 1, NULL, &sms[0] };
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *r;
+	struct answer a;
+
+	/* none of them yet */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_records_get(f->st, sms, 3, on_records, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.len, 5);
+	assert_memory_equal(a.data, "-|-|-", 5);
+	/* the language and the MO's reply: each as it is */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_set(f->st, &lang, "fr", 2, 60, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_set(f->st, &sms[0], "rs hello", 8, 120, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	r = redisCommand(c, "TTL s:{lang:%s}:mo:%s", num, id);
+	assert_true(r->integer > 100 && r->integer <= 120);
+	freeReplyObject(r);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_records_get(f->st, sms, 3, on_records, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, 3);
+	assert_int_equal(a.len, 13);
+	assert_memory_equal(a.data, "rs hello|fr|-", 13);
+	/* a USSD answer's: under the session's tag */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_session_set(f->st, &answer[0], "s", 1, 60, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	r = redisCommand(c, "EXISTS s:{u:ATUid_1:254712345678}:mo:%s", id);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_records_get(f->st, answer, 2, on_records, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, 1);
+	assert_memory_equal(a.data, "s|-", 3);
+	/* what a Cluster would refuse, refused here too; an MO's slot is a language's or a
+	 * session's */
+	assert_int_equal(store_records_get(f->st, cross, 2, on_records, &a), -EINVAL);
+	assert_int_equal(store_records_get(f->st, sms, 0, on_records, &a), -EINVAL);
+	assert_int_equal(store_records_get(f->st, sms, STORE_RECORDS_MAX + 1, on_records, &a),
+			 -EINVAL);
+	assert_int_equal(store_records_get(f->st, &bad, 1, on_records, &a), -EINVAL);
+	assert_int_equal(store_pending(f->st), 0);
 	redisFree(c);
 }
 
@@ -1207,6 +1281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_script_survives_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_pin, setup, teardown),

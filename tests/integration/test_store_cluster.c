@@ -228,8 +228,8 @@ static void test_spread(void **state)
 		snprintf(val, sizeof(val), "value-%d", i);
 		memset(&set[i], 0, sizeof(set[i]));
 		assert_int_equal(store_session_set(f->st, &(struct store_rec_id){ STORE_REC_MO,
-						   id, (size_t)n, NULL }, val, strlen(val), 60,
-						   on_done, &set[i]), 0);
+						   id, (size_t)n, NULL, NULL }, val, strlen(val),
+						   60, on_done, &set[i]), 0);
 	}
 	assert_true(run_until(f->base, all_answered, &(struct answers){ set, N }, 5000));
 	for (int i = 0; i < N; i++) {
@@ -239,7 +239,8 @@ static void test_spread(void **state)
 		assert_int_equal(set[i].err, 0);
 		memset(&get[i], 0, sizeof(get[i]));
 		assert_int_equal(store_session_get(f->st, &(struct store_rec_id){ STORE_REC_MO,
-						   id, (size_t)n, NULL }, on_data, &get[i]), 0);
+						   id, (size_t)n, NULL, NULL }, on_data, &get[i]),
+				 0);
 	}
 	for (int i = 0; i < N; i++) {
 		assert_true(run_until(f->base, answered, &get[i], 5000));
@@ -301,8 +302,8 @@ static void move_slot(struct fixture *f, const char *key, bool finish)
 static void test_moved_and_ask(void **state)
 {
 	struct fixture *f = *state;
-	const struct store_rec_id mover = { STORE_REC_MO, "mover", 5, NULL };
-	const struct store_rec_id asker = { STORE_REC_MO, "asker", 5, NULL };
+	const struct store_rec_id mover = { STORE_REC_MO, "mover", 5, NULL, NULL };
+	const struct store_rec_id asker = { STORE_REC_MO, "asker", 5, NULL, NULL };
 	struct answer a;
 
 	RUN(f, a, store_session_set(f->st, &mover, "one", 3, 600, on_done, &a));
@@ -331,8 +332,8 @@ static void test_number_one_slot(void **state)
 {
 	struct fixture *f = *state;
 	static const char num[] = "+254712345678";
-	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL };
-	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL };
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL, NULL };
 	struct answer a;
 
 	RUN(f, a, store_session_set(f->st, &lang, "sw", 2, 600, on_done, &a));
@@ -350,6 +351,43 @@ static void test_number_one_slot(void **state)
 	assert_int_equal(a.err, 0);
 	assert_true(a.changed);
 	assert_memory_equal(a.data, "sw", 2);
+}
+
+/* Issue 21: an MO's record and the engine's first read, in one slot, read with one MGET;
+ * records of two slots are refused before a cluster would (CROSSSLOT); and again once the
+ * slot moved. */
+static void test_records_one_slot(void **state)
+{
+	struct fixture *f = *state;
+	static const char num[] = "+254733000021";
+	static const char id[] = "fedcba9876543210fedcba9876543210";
+	const struct store_rec_id lang = { STORE_REC_LANG, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id resume = { STORE_REC_RESUME, num, sizeof(num) - 1, NULL, NULL };
+	const struct store_rec_id other = { STORE_REC_LANG, "+254733000022", 13, NULL, NULL };
+	const struct store_rec_id reads[3] = {
+		{ STORE_REC_MO, id, sizeof(id) - 1, NULL, &lang }, lang, resume,
+	};
+	const struct store_rec_id cross[2] = { reads[0], other };
+	struct answer a;
+
+	RUN(f, a, store_session_set(f->st, &lang, "sw", 2, 600, on_done, &a));
+	assert_int_equal(a.err, 0);
+	RUN(f, a, store_session_set(f->st, &reads[0], "rs jambo", 8, 600, on_done, &a));
+	assert_int_equal(a.err, 0);
+	RUN(f, a, store_records_get(f->st, reads, 3, on_records, &a));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.count, 3);
+	assert_int_equal(a.len, 13);
+	assert_memory_equal(a.data, "rs jambo|sw|-", 13);
+	assert_int_equal(store_records_get(f->st, cross, 2, on_records, &a), -EINVAL);
+	/* The slot moves: MOVED is followed for the three-key command too (move_slot migrates
+	 * the language's key alone; the MO's stays behind on the old master). */
+	move_slot(f, "s:{lang:+254733000021}", true);
+	RUN(f, a, store_records_get(f->st, reads, 3, on_records, &a));
+	assert_int_equal(a.err, 0);
+	assert_int_equal(a.n, 3);
+	assert_true(a.count & 2);
+	assert_memory_equal(a.data + a.len - 4, "sw|-", 4);
 }
 
 static void test_noscript_everywhere(void **state)
@@ -757,7 +795,8 @@ static void test_frozen_replica_reads(void **state)
 			continue;
 		snprintf(val, sizeof(val), "v%d", i);
 		RUN(f, a, store_session_set(st, &(struct store_rec_id){ STORE_REC_MO, sid[i],
-					    (size_t)n, NULL }, val, strlen(val), 60, on_done, &a));
+					    (size_t)n, NULL, NULL }, val, strlen(val), 60, on_done,
+					    &a));
 		assert_int_equal(a.err, 0);
 		i++;
 	}
@@ -795,7 +834,7 @@ static void test_frozen_replica_reads(void **state)
 							  &rg[i]), 0);
 			assert_int_equal(store_session_get(st, &(struct store_rec_id){
 							   STORE_REC_MO, sid[i], strlen(sid[i]),
-							   NULL }, on_ordered_data, &sg[i]), 0);
+							   NULL, NULL }, on_ordered_data, &sg[i]), 0);
 		}
 	}
 	redisFree(c);
@@ -948,6 +987,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_and_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_number_one_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records_one_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noscript_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_sweep, setup, teardown),

@@ -395,6 +395,50 @@ static void sms(const char *msisdn, const char *text)
 	settle();
 }
 
+/* What a channel read for the engine (engine_sms_first, engine_ussd_first), as the line
+ * shows it. */
+static void print_first(const struct engine_first *first, bool session)
+{
+	fprintf(tx, " (read: %s=", session ? "session" : "lang");
+	if (first->found)
+		for (size_t i = 0; i < first->len; i++)
+			fputs(((const char *)first->data)[i] == '\n' ? "\\n" :
+			      (char[2]){ ((const char *)first->data)[i], '\0' }, tx);
+	else
+		fputs("none", tx);
+	fprintf(tx, "%s)\n", first->resume ? ", resume" : "");
+}
+
+static void ussd_first(enum engine_ussd_mode mode, const char *msisdn, const char *sid,
+		       const char *text, const struct engine_first *first)
+{
+	int rc;
+
+	fprintf(tx, ">> ussd %s %s %s \"%s\"", mode_names[mode], msisdn, sid, text);
+	print_first(first, mode == ENGINE_USSD_ANSWER);
+	W.got = false;
+	rc = engine_ussd_first(W.e, msisdn, sid, strlen(sid), text, strlen(text), mode, first,
+			       on_reply, NULL);
+	if (rc < 0) {
+		fprintf(tx, "<< refused %s\n", strerror(-rc));
+		W.got = true;
+		return;
+	}
+	assert_false(W.got);
+	settle();
+}
+
+static void sms_first(const char *msisdn, const char *text, const struct engine_first *first)
+{
+	fprintf(tx, ">> sms %s \"%s\"", msisdn, text);
+	print_first(first, false);
+	W.got = false;
+	assert_int_equal(engine_sms_first(W.e, msisdn, text, strlen(text), first, on_reply,
+					  NULL), 0);
+	assert_false(W.got);
+	settle();
+}
+
 static void on_check(void *arg, const struct engine_check *c)
 {
 	(void)arg;
@@ -1569,6 +1613,41 @@ static void sc_foreign(void)
 	world_down();
 }
 
+/* Issue 21: the Kannel box reads the engine's first record with its MO's (one MGET) and
+ * hands it over: the engine does not read it again, and goes on as if it had. */
+static void sc_first_read(void)
+{
+	const char *sess;
+	char saved[512];
+
+	world_up(false, true);
+	comment("an SMS with its number's language: no read of it");
+	sms_first(BUYER, "CHECK 356938035643809", &(struct engine_first){ "fr", 2, true, false });
+	sms_first(BUYER, "CHECK 356938035643809", &(struct engine_first){ NULL, 0, false, false });
+	comment("a language no longer offered: the default");
+	sms_first(BUYER, "CHECK 356938035643809", &(struct engine_first){ "xx", 2, true, false });
+	comment("a dial: no session read (a dial starts one); a resume record offers to continue");
+	walk(OWNER1, "a1", "", "2", "1", "5678", "1", NULL);
+	ussd_first(ENGINE_USSD_DIAL, OWNER1, "b1", "", &(struct engine_first){ NULL, 0, false,
+										true });
+	comment("its answer, with the session's record read by the channel");
+	sess = estore_session_data(W.st, "b1", OWNER1);
+	assert_non_null(sess);
+	snprintf(saved, sizeof(saved), "%s", sess);
+	ussd_first(ENGINE_USSD_ANSWER, OWNER1, "b1", "1",
+		   &(struct engine_first){ saved, strlen(saved), true, false });
+	comment("a dial with arguments goes where they say, whatever waits");
+	ussd_first(ENGINE_USSD_DIAL, OWNER2, "b2", IMEI_A, &(struct engine_first){ "sw", 2, true,
+										   true });
+	comment("an answer whose session is gone: the menu afresh, its language read then");
+	ussd_first(ENGINE_USSD_ANSWER, OWNER2, "b3", "1", &(struct engine_first){ NULL, 0,
+										     false, false });
+	comment("the aggregator's form has nothing read first");
+	ussd_first(ENGINE_USSD_CUMULATIVE, OWNER2, "b4", "", &(struct engine_first){ NULL, 0,
+										       false, false });
+	world_down();
+}
+
 #define SCENARIO(n) \
 	static void test_##n(void **state) { (void)state; run_scenario(#n, sc_##n); }
 SCENARIO(check_ussd)
@@ -1591,6 +1670,7 @@ SCENARIO(back)
 SCENARIO(otp)
 SCENARIO(resume)
 SCENARIO(foreign)
+SCENARIO(first_read)
 
 /* Outcomes no journey can reach, and why. (LINK limited is gone: a report is counted when it
  * is submitted, REPORT limited, issue 18.) MY_REPORTS not_verified: every flow runs
@@ -1658,6 +1738,7 @@ int main(void)
 		cmocka_unit_test(test_otp),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_foreign),
+		cmocka_unit_test(test_first_read),
 		cmocka_unit_test(test_coverage),
 	};
 
