@@ -106,6 +106,8 @@ struct peer {
 	bool witnessing;
 	struct checkpoint wcp;		/* the view being proven */
 	char wfrom[130];
+	char wnote[NOTE_MAX + 1];	/* that view, signed: a halt's evidence */
+	size_t wnotelen;
 };
 
 struct peers {
@@ -215,6 +217,7 @@ static void poll_finish(struct peer *p)
 	p->fill = p->app = 0;
 	p->ready = p->fetch_done = p->finish_pending = false;
 	p->ntiles = 0;
+	p->wnotelen = 0;
 	p->busy = false;
 	schedule(p, (unsigned)p->cfg->poll_interval * 1000);
 }
@@ -240,7 +243,9 @@ static void poll_end(struct peer *p, const char *fmt, ...)
 }
 
 /* Two histories signed by the peer: nothing more is taken from it until an operator has
- * looked (doc/exchange.md says how to resume). */
+ * looked (ceirgwctl feed resume, doc/exchange.md). Kept with the halt, as its evidence: the
+ * checkpoint the peer signed for us and, when another follower's view contradicts it, that
+ * view (otherwise the contradiction is the accepted tree, kept beside it). */
 static void poll_halt(struct peer *p, const char *fmt, ...)
 {
 	char why[180], line[200];
@@ -251,8 +256,8 @@ static void poll_halt(struct peer *p, const char *fmt, ...)
 	va_end(ap);
 	p->refusals++;
 	snprintf(line, sizeof(line), "halted: %s", why);
-	store_peer_set(p->ps->ch->store, p->cfg->origin, "halted", why, strlen(why), noop_done,
-		       NULL);
+	store_peer_halt(p->ps->ch->store, p->cfg->origin, why, p->note, p->notelen, p->wnote,
+			p->wnotelen, noop_done, NULL);
 	set_state(p, LOGL_ERROR, line);
 	poll_finish(p);
 }
@@ -764,6 +769,10 @@ static void witness_check(struct peer *p, const char *note, size_t len)
 		witness_next(p);	/* not p's signature: proves nothing */
 		return;
 	}
+	/* note_open took at most NOTE_MAX bytes */
+	memcpy(p->wnote, note, len);
+	p->wnote[len] = '\0';
+	p->wnotelen = len;
 	if (w->size > p->cp.size || w->size == 0) {
 		witness_next(p);	/* newer than what we were shown: a later poll's */
 		return;
@@ -810,6 +819,7 @@ static void witness_next(struct peer *p)
 	struct peers *ps = p->ps;
 
 	p->witnessing = false;
+	p->wnotelen = 0;
 	while (p->wq < ps->n && ps->p[p->wq] == p)
 		p->wq++;
 	if (p->wq == ps->n) {
