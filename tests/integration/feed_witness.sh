@@ -4,7 +4,7 @@
 # poll: both halt KE (another root for the tree they accepted), apply nothing more from it,
 # show it in /healthz, the log and ceirgwctl feed status, and halt again when an operator
 # resumes Kenya (ceirgwctl feed resume, which shows the two checkpoints) while the conflict
-# stands. Their views of each other stay good. Each with its own redis-server.
+# stands. A witness's cosignature of a checkpoint is made once, and a new checkpoint's anew. Their views of each other stay good. Each with its own redis-server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/feed_lib.sh"
 
@@ -143,6 +143,33 @@ like "$err" "ceir.ug/feed is not halted: nothing to resume" "and says so"
 err=$(ctl resume ceir.xx/feed 2>&1)
 is "$?" 2 "feed resume of an origin that is not a feed-peer fails"
 like "$err" "'ceir.xx/feed' is not the origin of a feed-peer" "and says so"
+
+# The witness's cosignature is made once per checkpoint: its timestamp is when the checkpoint
+# was first served, and a later request gets the same line; a new checkpoint, a new one.
+cosig() {	# cosig NAME ORIGIN: the cosignature line NAME's /feed/witness gives ORIGIN's record
+	curl -sf "http://127.0.0.1:$(eval echo "\$h_$1")/feed/witness" | python3 -c '
+import sys
+data, origin, i = sys.stdin.buffer.read(), sys.argv[1].encode(), 0
+while i < len(data):
+    nl = data.index(b"\n", i)
+    n = int(data[i:nl])
+    note = data[nl + 1:nl + 1 + n]
+    i = nl + 1 + n
+    if note.split(b"\n", 1)[0] == origin:
+        print(note.rstrip(b"\n").rsplit(b"\n", 1)[1].decode())
+' "$2"
+}
+c1=$(cosig tz ceir.ug/feed)
+like "$c1" "— ceir.tz/feed " "Tanzania cosigns Uganda's checkpoint ($c1)"
+sleep 1.2
+is "$(cosig tz ceir.ug/feed)" "$c1" "a second request, a second later: the same cosignature"
+decide "$r_ug" 2000 5
+wait_for 30 state_is tz peer_2_state "ok: tree 5 accepted"
+ok $? "Uganda signs a new checkpoint, of 5 entries, and Tanzania accepts it"
+c2=$(cosig tz ceir.ug/feed)
+ok "$([ -n "$c2" ] && [ "$c2" != "$c1" ] && echo 0 || echo 1)" \
+	"a new checkpoint, a new cosignature ($c2)"
+is "$(cosig tz ceir.ug/feed)" "$c2" "which stays"
 
 for c in ka kb tz ug; do
 	kill "$(eval echo "\$pid_$c")"
