@@ -26,6 +26,13 @@ struct feed_store {
 	int first;		/* the first operand in argv */
 };
 
+/* Those options in each command's --help, one spelling. */
+#define FEED_STORE_OPTIONS_HELP \
+	"  -c, --config FILE     ceirgw's configuration (required)\n" \
+	"  --redis URL           this Redis instead of the configuration's\n" \
+	"  --redis-cluster SEEDS this Redis Cluster instead\n" \
+	"  -h, --help            show this help\n"
+
 /* Reads the options (usage(stdout) and FEED_EXIT_OK + 100 for --help), then the
  * configuration. Returns FEED_EXIT_OK, or the exit code with the reason said. */
 int feed_store_options(void *ctx, const char *cmd, int argc, char **argv,

@@ -41,10 +41,7 @@ static void resume_usage(FILE *out)
 		"applied. The accepted history is always the one kept: there is no way to trust\n"
 		"the other instead.\n"
 		"\n"
-		"  -c, --config FILE     ceirgw's configuration (required)\n"
-		"  --redis URL           this Redis instead of the configuration's\n"
-		"  --redis-cluster SEEDS this Redis Cluster instead\n"
-		"  -h, --help            show this help\n"
+		FEED_STORE_OPTIONS_HELP
 		"\n"
 		"An audit line (who resumed which peer, and why it was halted) goes to\n"
 		"ceirgw's log (log-file of FILE).\n"
