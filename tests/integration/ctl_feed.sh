@@ -281,6 +281,19 @@ like "$(health peer_2_state)" "refused: checkpoint: not signed by the peer's key
 is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer's state is untouched"
 grep -q "reload: following the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
 ok $? "the log says the new peer is followed"
+# A group changed (its url, now where nobody answers): rebuilt, the other left alone.
+cp "$TEST_TMP/follower1.conf" "$TEST_TMP/follower.conf"
+printf '%s\n' "" "group = feed-peer" "origin = ceir.test.tz/feed" \
+	"url = http://127.0.0.1:$(free_port)/feed" "key = $vkey_tz" "country = TZ" \
+	"poll-interval = 1" >>"$TEST_TMP/follower.conf"
+kill -HUP "$follower"
+wait_for 10 reloaded 2
+unanswered() { case $(health peer_2_state) in "refused: checkpoint: no answer"*) return 0 ;; esac; return 1; }
+wait_for 10 unanswered
+ok $? "SIGHUP with the peer's url changed: polled at the new one ($(health peer_2_state))"
+grep -q "reload: changed: the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
+ok $? "the log says it changed"
+is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer is still untouched"
 # A group that does not parse: the whole reload is refused, both peers go on.
 sed 's/^key = ceir\.test\.tz.*/key = not-a-key/' "$TEST_TMP/follower.conf" >"$TEST_TMP/bad.conf"
 cp "$TEST_TMP/bad.conf" "$TEST_TMP/follower.conf"
@@ -288,18 +301,19 @@ kill -HUP "$follower"
 refused() { grep -qE "reload failed, the running .*stays?: .*ceir.test.tz/feed" "$TEST_TMP/follower.log"; }
 wait_for 10 refused
 ok $? "a reload with a bad key is refused, and says which peer"
-is "$(health reloads)" 1 "no reload counted"
+is "$(health reloads)" 2 "no reload counted"
 is "$(health peer_2_origin)" ceir.test.tz/feed "the second peer is still followed"
 # Removed: no longer polled, its Redis state kept.
 cp "$TEST_TMP/follower1.conf" "$TEST_TMP/follower.conf"
 kill -HUP "$follower"
-wait_for 10 reloaded 2
+wait_for 10 reloaded 3
 is "$(health peer_2_origin)" "" "SIGHUP without the group: the peer is gone from healthz"
 is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer goes on"
 polled_at=$(FR HGET 'peer:{ceir.test.tz/feed}' polled)
 sleep 3
 is "$(FR HGET 'peer:{ceir.test.tz/feed}' polled)" "$polled_at" "the removed peer is polled no more"
-like "$(FR HGET 'peer:{ceir.test.tz/feed}' state)" "refused" "its state stays in Redis"
+like "$(FR HGET 'peer:{ceir.test.tz/feed}' state)" "refused: checkpoint: no answer" \
+	"its state stays in Redis"
 grep -q "reload: no longer following the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
 ok $? "the log says so"
 
