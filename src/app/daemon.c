@@ -334,6 +334,8 @@ static void admin_limits_of(const struct ceirgw_config *cfg, struct http_limits 
 	lim->max_per_address = ADMIN_MAX_CONNECTIONS;
 }
 
+static void foreign_countries(struct daemon *d);
+
 static void reload(struct daemon *d)
 {
 	struct ceirgw_config *next;
@@ -363,6 +365,16 @@ static void reload(struct daemon *d)
 	if (j == NULL || keys == NULL) {
 		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload failed, the running flows, texts and "
 		     "configuration stay: %s", err);
+		talloc_free(j);
+		talloc_free(tac);
+		talloc_free(next);
+		return;
+	}
+	/* The last step that can fail: the feed-peers' groups, checked before any is changed. */
+	if (d->ch.peers && peers_reload(d->ch.peers, next, err, sizeof(err)) < 0) {
+		LOGP(LOGC_CONFIG, LOGL_ERROR, "reload failed, the running feed-peers and "
+		     "configuration stay: %s", err);
+		talloc_free(keys);
 		talloc_free(j);
 		talloc_free(tac);
 		talloc_free(next);
@@ -409,6 +421,8 @@ static void reload(struct daemon *d)
 		engine_set_journeys(d->engine, j);
 		engine_set_tac(d->engine, d->tac);
 	}
+	if (d->store)
+		foreign_countries(d);	/* the feed-peers' countries a check reads */
 	d->reloads++;
 	if (store_is_up(d->store))
 		fetch_tac(d);

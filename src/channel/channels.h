@@ -113,6 +113,11 @@ void feed_status(const struct feed *f, struct feed_stats *out);
 /* The neighbours' feeds (peers.c, doc/exchange.md): one follower per feed-peer group. NULL
  * with err filled when a peer's key or URL does not parse. */
 struct peers *peers_start(void *ctx, struct channels *ch, char *err, size_t errsz);
+/* A reload's feed-peer groups (SIGHUP): new ones followed, removed ones no longer polled
+ * (their Redis state stays), changed ones (url, key, country, poll-interval) rebuilt between
+ * two polls, the others untouched. Returns 0, or -EINVAL with err filled and nothing changed
+ * when a group's key or URL does not parse. Call before next replaces ch->cfg. */
+int peers_reload(struct peers *ps, const struct ceirgw_config *next, char *err, size_t errsz);
 size_t peers_count(const struct peers *ps);
 struct peer_status {
 	const char *origin, *country, *state;	/* lent */

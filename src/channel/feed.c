@@ -73,6 +73,20 @@ struct feed {
 	uint64_t published;	/* the last checkpoint's size */
 	time_t published_at;
 	unsigned long long rounds, errors;
+	/* /feed/witness: the cosignature of each peer's checkpoint, made once (below). */
+	struct cosig *cosigs;
+	size_t ncosigs;
+};
+
+/* A witness's cosignature says when it first saw the checkpoint (C2SP tlog-cosignature's
+ * timestamp): made at the first request that serves it, then served as it is while the peer
+ * shows the same checkpoint. One per feed-peer: a new checkpoint of the peer replaces it. */
+struct cosig {
+	char *origin;		/* the peer's */
+	char *text;		/* the checkpoint's text, signed */
+	size_t textlen;
+	char line[512];		/* the cosignature line, with its newline */
+	size_t linelen;
 };
 
 static void round_end(struct feed *f, int err, const char *what);
@@ -276,6 +290,18 @@ struct tile_read {
 	unsigned want;		/* the hashes the old tree has in the tile */
 };
 
+/* The old tree's tiles are read once the last read answers (f->waiting): the round goes on
+ * with them, or ends with the first error. */
+static void tiles_read_end(struct feed *f)
+{
+	if (--f->waiting > 0)
+		return;
+	if (f->failed)
+		round_end(f, f->failed, "reading the tiles");
+	else
+		round_extend(f);
+}
+
 static void on_tile_read(void *arg, int err, const void *data, size_t len, bool found)
 {
 	struct tile_read *io = arg;
@@ -294,12 +320,7 @@ static void on_tile_read(void *arg, int err, const void *data, size_t len, bool 
 		f->failed = err;
 	}
 	talloc_free(io);
-	if (--f->waiting > 0)
-		return;
-	if (f->failed)
-		round_end(f, f->failed, "reading the tiles");
-	else
-		round_extend(f);
+	tiles_read_end(f);
 }
 
 /* The old tree's right edge: at each level, the partial tile it ends in (its full tiles
@@ -331,12 +352,7 @@ static void round_read_tiles(struct feed *f)
 			break;
 		}
 	}
-	if (--f->waiting > 0)
-		return;
-	if (f->failed)
-		round_end(f, f->failed, "reading the tiles");
-	else
-		round_extend(f);
+	tiles_read_end(f);
 }
 
 static void round_fetch(struct feed *f);
@@ -568,7 +584,9 @@ static void on_served_checkpoint(void *arg, int err, const void *data, size_t le
 /* /feed/witness: the newest checkpoint each feed-peer showed this ceirgw with its signature
  * (channel/peers.c keeps it, whether it was then accepted or halted), with this ceirgw's
  * cosignature appended (C2SP tlog-cosignature): what it was shown, for the other followers
- * to compare with what they were shown. Records "<length>\n<note>", one per peer. */
+ * to compare with what they were shown. Records "<length>\n<note>", one per peer. The
+ * cosignature is made once per checkpoint and kept (struct cosig), its timestamp the time
+ * this process first served it. */
 struct witness_req {
 	struct feed *f;
 	struct http_req *req;
@@ -576,6 +594,76 @@ struct witness_req {
 	char *body;
 	bool failed;
 };
+
+/* One peer's read: the peer's origin, for its cosignature in f->cosigs. */
+struct witness_peer {
+	struct witness_req *w;
+	const char *origin;	/* a talloc child */
+};
+
+/* The cosignature line of the peer's checkpoint text: the one made for the same text before,
+ * else a new one, kept in place of that peer's older one. Returns its length, or -1. */
+static int cosig_line(struct feed *f, const char *origin, const char *text, size_t textlen,
+		      const char **line)
+{
+	struct cosig *c = NULL;
+	char buf[sizeof(c->line)], *t;
+	int ll;
+
+	for (size_t i = 0; i < f->ncosigs; i++)
+		if (strcmp(f->cosigs[i].origin, origin) == 0)
+			c = &f->cosigs[i];
+	if (c && c->textlen == textlen && memcmp(c->text, text, textlen) == 0) {
+		*line = c->line;
+		return (int)c->linelen;
+	}
+	ll = note_sign_line(f->cosigner, text, textlen, (uint64_t)time(NULL), buf, sizeof(buf));
+	if (ll < 0)
+		return -1;
+	if (c == NULL) {
+		/* Bounded by witness_serve: the peers no longer configured go first. */
+		struct cosig *a = talloc_realloc(f, f->cosigs, struct cosig, f->ncosigs + 1);
+
+		if (a == NULL)
+			return -1;
+		f->cosigs = a;
+		c = &a[f->ncosigs];
+		*c = (struct cosig){ talloc_strdup(f, origin), NULL, 0, "", 0 };
+		if (c->origin == NULL)
+			return -1;
+		f->ncosigs++;
+	}
+	t = talloc_memdup(f, text, textlen);
+	if (t == NULL)
+		return -1;
+	talloc_free(c->text);
+	c->text = t;
+	c->textlen = textlen;
+	memcpy(c->line, buf, (size_t)ll);
+	c->linelen = (size_t)ll;
+	*line = c->line;
+	return ll;
+}
+
+/* Only the configured peers' cosignatures stay (a reload may have removed some). */
+static void cosigs_prune(struct feed *f, const struct ceirgw_config *cfg)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < f->ncosigs; i++) {
+		bool configured = false;
+
+		for (size_t j = 0; j < cfg->npeers && !configured; j++)
+			configured = strcmp(cfg->peers[j].origin, f->cosigs[i].origin) == 0;
+		if (configured) {
+			f->cosigs[kept++] = f->cosigs[i];
+		} else {
+			talloc_free(f->cosigs[i].origin);
+			talloc_free(f->cosigs[i].text);
+		}
+	}
+	f->ncosigs = kept;
+}
 
 static void witness_reply(struct witness_req *w)
 {
@@ -588,7 +676,8 @@ static void witness_reply(struct witness_req *w)
 
 static void on_witness_peer(void *arg, int err, const struct store_kv *kv, size_t n)
 {
-	struct witness_req *w = arg;
+	struct witness_peer *wp = arg;
+	struct witness_req *w = wp->w;
 	const struct store_kv *view = NULL;
 
 	if (err < 0)
@@ -604,7 +693,8 @@ static void on_witness_peer(void *arg, int err, const struct store_kv *kv, size_
 	if (view && !w->failed) {
 		const char *note = view->val;
 		size_t len = view->vlen, textlen = 0;
-		char line[512], *rec;
+		const char *line = NULL;
+		char *rec;
 		int ll = -1;
 
 		/* The text ends at the last blank line; the signature lines follow it. */
@@ -614,17 +704,18 @@ static void on_witness_peer(void *arg, int err, const struct store_kv *kv, size_
 				break;
 			}
 		if (textlen > 0 && len <= NOTE_MAX && note[len - 1] == '\n')
-			ll = note_sign_line(w->f->cosigner, note, textlen, (uint64_t)time(NULL), line,
-					    sizeof(line));
+			ll = cosig_line(w->f, wp->origin, note, textlen, &line);
 		if (ll >= 0) {
-			rec = talloc_asprintf_append_buffer(w->body, "%zu\n%.*s%s",
-							    len + (size_t)ll, (int)len, note, line);
+			rec = talloc_asprintf_append_buffer(w->body, "%zu\n%.*s%.*s",
+							    len + (size_t)ll, (int)len, note, ll,
+							    line);
 			if (rec == NULL)
 				w->failed = true;
 			else
 				w->body = rec;
 		}
 	}
+	talloc_free(wp);
 	if (--w->left == 0)
 		witness_reply(w);
 }
@@ -642,9 +733,18 @@ static void witness_serve(struct feed *f, struct http_req *req)
 	w->f = f;
 	w->req = req;
 	w->left = 1;		/* held until every peer's read is started */
+	cosigs_prune(f, cfg);
 	for (size_t i = 0; i < cfg->npeers; i++) {
+		struct witness_peer *wp = talloc_zero(w, struct witness_peer);
+
+		if (wp) {
+			wp->w = w;
+			wp->origin = talloc_strdup(wp, cfg->peers[i].origin);
+		}
 		w->left++;
-		if (store_peer_get(f->ch->store, cfg->peers[i].origin, on_witness_peer, w) < 0) {
+		if (wp == NULL || wp->origin == NULL ||
+		    store_peer_get(f->ch->store, cfg->peers[i].origin, on_witness_peer, wp) < 0) {
+			talloc_free(wp);
 			w->left--;
 			w->failed = true;
 		}

@@ -13,8 +13,10 @@
  *   5. only then applies the chunk (store_foreign_apply), puts each decision once on the
  *      CEIR's foreign stream, and records the tree accepted so far.
  * Any failure applies nothing more, keeps the last good state, and is logged once per change
- * of the peer's state; a halt stays until an operator clears it (doc/exchange.md). Every
- * response is bounded (FETCH_MAX), every request timed out. */
+ * of the peer's state; a halt stays until an operator clears it (ceirgwctl feed resume,
+ * doc/exchange.md). Every response is bounded (FETCH_MAX), every request timed out. A reload
+ * (peers_reload) adds, removes and rebuilds peers between their polls; a peer's memory and
+ * connection are never freed while a request or a Redis command may still answer to them. */
 #include "channel/channels.h"
 
 #include <ctype.h>
@@ -56,15 +58,28 @@ struct cached_tile {
 	uint8_t *data;
 };
 
-struct peer {
-	struct peers *ps;
-	const struct config_peer *cfg;
+/* What a peer is built from its group: the key, the URL and its connection. A reload that
+ * changes the group builds the next one first (a bad group fails the reload) and puts it in
+ * place between two polls. */
+struct peer_parts {
+	struct config_peer conf;	/* copied: the peer outlives the configuration read */
 	struct note_verifier *v;
 	struct evhttp_uri *uri;
 	struct evhttp_connection *conn;
 	char base[1024];		/* the URL's path, without a trailing '/' */
+};
+
+struct peer {
+	struct peers *ps;
+	const struct config_peer *cfg;	/* &parts->conf */
+	struct peer_parts *parts, *next;	/* next: a reload's, until the poll ends */
+	struct note_verifier *v;
+	struct evhttp_uri *uri;
+	struct evhttp_connection *conn;
+	const char *base;
 	struct event *timer;
 	bool busy;
+	bool removed;			/* no longer configured: polls no more (see peers_reload) */
 	/* The poll. */
 	void *poll;			/* talloc parent of what one poll allocates */
 	struct merkle_frontier acc;	/* the tree accepted so far */
@@ -106,6 +121,8 @@ struct peer {
 	bool witnessing;
 	struct checkpoint wcp;		/* the view being proven */
 	char wfrom[130];
+	char wnote[NOTE_MAX + 1];	/* that view, signed: a halt's evidence */
+	size_t wnotelen;
 };
 
 struct peers {
@@ -113,6 +130,13 @@ struct peers {
 	char holder[96];
 	size_t n;
 	struct peer **p;
+	/* Peers a reload removed, and connections a reload replaced: kept, since a request may
+	 * still be on them (a poll's, or another peer's witness fetch, whose callback and memory
+	 * must not go from under it). A removed peer added again is taken back as it was. */
+	size_t nremoved;
+	struct peer **removed;
+	size_t nold;
+	struct evhttp_connection **old;
 };
 
 static void poll_end(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -120,6 +144,9 @@ static void poll_halt(struct peer *p, const char *fmt, ...) __attribute__((forma
 static void chunk_next(struct peer *p);
 static void witness_start(struct peer *p);
 static void poll_apply(struct peer *p);
+
+static void parts_use(struct peer *p, struct peer_parts *pp);
+static void old_conns_free(struct peers *ps);
 
 typedef void (*fetch_cb)(struct peer *p, const uint8_t *data, size_t len);
 struct fetch;
@@ -215,6 +242,7 @@ static void poll_finish(struct peer *p)
 	p->fill = p->app = 0;
 	p->ready = p->fetch_done = p->finish_pending = false;
 	p->ntiles = 0;
+	p->wnotelen = 0;
 	p->busy = false;
 	schedule(p, (unsigned)p->cfg->poll_interval * 1000);
 }
@@ -240,7 +268,9 @@ static void poll_end(struct peer *p, const char *fmt, ...)
 }
 
 /* Two histories signed by the peer: nothing more is taken from it until an operator has
- * looked (doc/exchange.md says how to resume). */
+ * looked (ceirgwctl feed resume, doc/exchange.md). Kept with the halt, as its evidence: the
+ * checkpoint the peer signed for us and, when another follower's view contradicts it, that
+ * view (otherwise the contradiction is the accepted tree, kept beside it). */
 static void poll_halt(struct peer *p, const char *fmt, ...)
 {
 	char why[180], line[200];
@@ -251,8 +281,8 @@ static void poll_halt(struct peer *p, const char *fmt, ...)
 	va_end(ap);
 	p->refusals++;
 	snprintf(line, sizeof(line), "halted: %s", why);
-	store_peer_set(p->ps->ch->store, p->cfg->origin, "halted", why, strlen(why), noop_done,
-		       NULL);
+	store_peer_halt(p->ps->ch->store, p->cfg->origin, why, p->note, p->notelen, p->wnote,
+			p->wnotelen, noop_done, NULL);
 	set_state(p, LOGL_ERROR, line);
 	poll_finish(p);
 }
@@ -764,6 +794,10 @@ static void witness_check(struct peer *p, const char *note, size_t len)
 		witness_next(p);	/* not p's signature: proves nothing */
 		return;
 	}
+	/* note_open took at most NOTE_MAX bytes */
+	memcpy(p->wnote, note, len);
+	p->wnote[len] = '\0';
+	p->wnotelen = len;
 	if (w->size > p->cp.size || w->size == 0) {
 		witness_next(p);	/* newer than what we were shown: a later poll's */
 		return;
@@ -810,6 +844,7 @@ static void witness_next(struct peer *p)
 	struct peers *ps = p->ps;
 
 	p->witnessing = false;
+	p->wnotelen = 0;
 	while (p->wq < ps->n && ps->p[p->wq] == p)
 		p->wq++;
 	if (p->wq == ps->n) {
@@ -1019,8 +1054,16 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->busy)
+	if (p->busy || p->removed)
 		return;
+	if (p->next) {
+		struct peer_parts *pp = p->next;
+
+		p->next = NULL;
+		parts_use(p, pp);
+		ms = (unsigned)p->cfg->poll_interval * 1000;
+	}
+	old_conns_free(p->ps);
 	p->busy = true;
 	if (store_peer_lock(p->ps->ch->store, p->cfg->origin, p->ps->holder, LOCK_HOLD_MS,
 			    on_locked, p) < 0) {
@@ -1029,7 +1072,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* ---- start ------------------------------------------------------------------------------ */
+/* ---- start and reload ----------------------------------------------------------------- */
 
 static int peer_free(struct peer *p)
 {
@@ -1037,54 +1080,157 @@ static int peer_free(struct peer *p)
 		event_free(p->timer);
 	if (p->renew)
 		event_free(p->renew);
-	if (p->conn)
-		evhttp_connection_free(p->conn);
-	if (p->uri)
-		evhttp_uri_free(p->uri);
 	return 0;
+}
+
+static int parts_free(struct peer_parts *pp)
+{
+	if (pp->conn)
+		evhttp_connection_free(pp->conn);
+	if (pp->uri)
+		evhttp_uri_free(pp->uri);
+	return 0;
+}
+
+static bool same_group(const struct config_peer *a, const struct config_peer *b)
+{
+	return strcmp(a->url, b->url) == 0 && strcmp(a->key, b->key) == 0 &&
+	       strcmp(a->country, b->country) == 0 && a->poll_interval == b->poll_interval;
+}
+
+/* A peer's key, URL and connection from its group, checked: NULL with err said. */
+static struct peer_parts *parts_new(void *ctx, struct peers *ps, const struct config_peer *cfg,
+				    char *err, size_t errsz)
+{
+	struct peer_parts *pp = talloc_zero(ctx, struct peer_parts);
+	const char *path;
+	int port;
+
+	if (pp == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	talloc_set_destructor(pp, parts_free);
+	pp->conf = (struct config_peer){ talloc_strdup(pp, cfg->origin),
+					 talloc_strdup(pp, cfg->url), talloc_strdup(pp, cfg->key),
+					 talloc_strdup(pp, cfg->country), cfg->poll_interval };
+	if (!pp->conf.origin || !pp->conf.url || !pp->conf.key || !pp->conf.country) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	pp->v = note_verifier_new(pp, cfg->key, err, errsz);
+	if (pp->v == NULL)
+		goto fail;
+	if (strcmp(note_verifier_name(pp->v), cfg->origin) != 0 ||
+	    note_verifier_alg(pp->v) != NOTE_ED25519) {
+		snprintf(err, errsz, "key: not the Ed25519 verifier key of %s", cfg->origin);
+		goto fail;
+	}
+	pp->uri = evhttp_uri_parse(cfg->url);
+	if (pp->uri == NULL || evhttp_uri_get_host(pp->uri) == NULL) {
+		snprintf(err, errsz, "url: '%s' does not parse", cfg->url);
+		goto fail;
+	}
+	path = evhttp_uri_get_path(pp->uri);
+	snprintf(pp->base, sizeof(pp->base), "%s", path && *path ? path : "");
+	while (pp->base[0] && pp->base[strlen(pp->base) - 1] == '/')
+		pp->base[strlen(pp->base) - 1] = '\0';
+	port = evhttp_uri_get_port(pp->uri);
+	pp->conn = evhttp_connection_base_new(ps->ch->base, NULL, evhttp_uri_get_host(pp->uri),
+					      port > 0 ? (unsigned short)port : 80);
+	if (pp->conn == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	evhttp_connection_set_timeout(pp->conn, FETCH_TIMEOUT_S);
+	evhttp_connection_set_max_body_size(pp->conn, FETCH_MAX);
+	evhttp_connection_set_max_headers_size(pp->conn, 16384);
+	return pp;
+fail:
+	talloc_free(pp);
+	return NULL;
+}
+
+static bool any_busy(const struct peers *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->p[i]->busy)
+			return true;
+	for (size_t i = 0; i < ps->nremoved; i++)
+		if (ps->removed[i]->busy)
+			return true;
+	return false;
+}
+
+/* The connections a reload replaced go once no poll runs: a request still on one is then
+ * nobody's (its poll ended), and is dropped with it unanswered. */
+static void old_conns_free(struct peers *ps)
+{
+	if (ps->nold == 0 || any_busy(ps))
+		return;
+	for (size_t i = 0; i < ps->nold; i++)
+		evhttp_connection_free(ps->old[i]);
+	ps->nold = 0;
+}
+
+/* The parts in use become pp (between two polls); the old connection waits in ps->old. */
+static void parts_use(struct peer *p, struct peer_parts *pp)
+{
+	struct peers *ps = p->ps;
+	struct peer_parts *old = p->parts;
+
+	if (old && old->conn) {
+		struct evhttp_connection **o = talloc_realloc(ps, ps->old,
+							      struct evhttp_connection *,
+							      ps->nold + 1);
+
+		if (o) {
+			ps->old = o;
+			ps->old[ps->nold++] = old->conn;
+			old->conn = NULL;
+		}
+		/* else: freed with the old parts; a request on it goes unanswered, and the
+		 * poll that waits for it, if any, ends at its lock's renewal */
+	}
+	if (pp != old)
+		talloc_steal(p, pp);
+	p->parts = pp;
+	p->cfg = &pp->conf;
+	p->v = pp->v;
+	p->uri = pp->uri;
+	p->conn = pp->conn;
+	p->base = pp->base;
+	if (old && old != pp)
+		talloc_free(old);
+	old_conns_free(ps);
 }
 
 static int peer_start(struct peers *ps, struct peer *p, const struct config_peer *cfg,
 		      char *err, size_t errsz)
 {
-	struct event_base *base = ps->ch->base;
-	const char *path;
-	int port;
+	struct peer_parts *pp;
 
 	p->ps = ps;
-	p->cfg = cfg;
 	talloc_set_destructor(p, peer_free);
-	p->v = note_verifier_new(p, cfg->key, err, errsz);
-	if (p->v == NULL)
-		return -EINVAL;
-	if (strcmp(note_verifier_name(p->v), cfg->origin) != 0 ||
-	    note_verifier_alg(p->v) != NOTE_ED25519) {
-		snprintf(err, errsz, "key: not the Ed25519 verifier key of %s", cfg->origin);
-		return -EINVAL;
-	}
-	p->uri = evhttp_uri_parse(cfg->url);
-	if (p->uri == NULL || evhttp_uri_get_host(p->uri) == NULL) {
-		snprintf(err, errsz, "url: '%s' does not parse", cfg->url);
-		return -EINVAL;
-	}
-	path = evhttp_uri_get_path(p->uri);
-	snprintf(p->base, sizeof(p->base), "%s", path && *path ? path : "");
-	while (p->base[0] && p->base[strlen(p->base) - 1] == '/')
-		p->base[strlen(p->base) - 1] = '\0';
-	port = evhttp_uri_get_port(p->uri);
-	p->conn = evhttp_connection_base_new(base, NULL, evhttp_uri_get_host(p->uri),
-					     port > 0 ? (unsigned short)port : 80);
-	p->timer = evtimer_new(base, tick, p);
-	p->renew = evtimer_new(base, renew_tick, p);
-	if (p->conn == NULL || p->timer == NULL || p->renew == NULL) {
+	p->timer = evtimer_new(ps->ch->base, tick, p);
+	p->renew = evtimer_new(ps->ch->base, renew_tick, p);
+	if (p->timer == NULL || p->renew == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	evhttp_connection_set_timeout(p->conn, FETCH_TIMEOUT_S);
-	evhttp_connection_set_max_body_size(p->conn, FETCH_MAX);
-	evhttp_connection_set_max_headers_size(p->conn, 16384);
+	pp = parts_new(p, ps, cfg, err, errsz);
+	if (pp == NULL)
+		return -EINVAL;
+	parts_use(p, pp);
 	snprintf(p->state, sizeof(p->state), "not polled yet");
 	schedule(p, 500);
+	return 0;
+}
+
+static int peers_free(struct peers *ps)
+{
+	for (size_t i = 0; i < ps->nold; i++)
+		evhttp_connection_free(ps->old[i]);
 	return 0;
 }
 
@@ -1098,6 +1244,7 @@ struct peers *peers_start(void *ctx, struct channels *ch, char *err, size_t errs
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
+	talloc_set_destructor(ps, peers_free);
 	ps->ch = ch;
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "?");
@@ -1125,6 +1272,127 @@ struct peers *peers_start(void *ctx, struct channels *ch, char *err, size_t errs
 		     cfg->peers[i].poll_interval);
 	}
 	return ps;
+}
+
+static struct peer *find_origin(struct peer **p, size_t n, const char *origin)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] && strcmp(p[i]->cfg->origin, origin) == 0)
+			return p[i];
+	return NULL;
+}
+
+int peers_reload(struct peers *ps, const struct ceirgw_config *next, char *err, size_t errsz)
+{
+	void *tmp = talloc_new(ps);
+	struct peer **np = NULL, **keep;
+	struct peer_parts **parts = NULL;
+	size_t n = next->npeers, nremoved = 0;
+	char why[256];
+
+	if (tmp == NULL || (n && ((np = talloc_zero_array(ps, struct peer *, n)) == NULL ||
+				  (parts = talloc_zero_array(tmp, struct peer_parts *, n)) == NULL)))
+		goto oom;
+	/* First everything that can fail: the new and the changed groups' parts, the new
+	 * peers (not started), the arrays. Nothing running is touched until all are made. */
+	for (size_t i = 0; i < n; i++) {
+		const struct config_peer *c = &next->peers[i];
+		struct peer *p = find_origin(ps->p, ps->n, c->origin);
+
+		if (p == NULL)
+			p = find_origin(ps->removed, ps->nremoved, c->origin);
+		if (p && same_group(p->next ? &p->next->conf : p->cfg, c)) {
+			np[i] = p;
+			continue;
+		}
+		parts[i] = parts_new(tmp, ps, c, why, sizeof(why));
+		if (parts[i] == NULL) {
+			snprintf(err, errsz, "feed-peer %s: %s", c->origin, why);
+			goto fail;
+		}
+		np[i] = p;
+	}
+	keep = talloc_zero_array(ps, struct peer *, ps->n + ps->nremoved + 1);
+	if (keep == NULL)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		if (np[i])
+			continue;
+		np[i] = talloc_zero(ps, struct peer);
+		if (np[i] == NULL) {
+			talloc_free(keep);
+			goto oom;
+		}
+		np[i]->ps = ps;
+		talloc_set_destructor(np[i], peer_free);
+		np[i]->timer = evtimer_new(ps->ch->base, tick, np[i]);
+		np[i]->renew = evtimer_new(ps->ch->base, renew_tick, np[i]);
+		if (np[i]->timer == NULL || np[i]->renew == NULL) {
+			talloc_free(keep);
+			goto oom;
+		}
+		snprintf(np[i]->state, sizeof(np[i]->state), "not polled yet");
+		np[i]->removed = true;		/* started below */
+	}
+	/* Then the change, which cannot fail. Removed: each peer no longer configured, its
+	 * poll under way let to end; its Redis state stays. */
+	for (size_t i = 0; i < ps->n; i++) {
+		if (find_origin(np, n, ps->p[i]->cfg->origin) == NULL) {
+			struct peer *p = ps->p[i];
+
+			p->removed = true;
+			evtimer_del(p->timer);
+			TALLOC_FREE(p->next);
+			LOGP(LOGC_CEIR, LOGL_NOTICE, "reload: no longer following the feed of %s "
+			     "(%s); what was accepted of it stays in Redis", p->cfg->origin,
+			     p->cfg->country);
+			keep[nremoved++] = p;
+		}
+	}
+	for (size_t i = 0; i < ps->nremoved; i++)
+		if (find_origin(np, n, ps->removed[i]->cfg->origin) == NULL)
+			keep[nremoved++] = ps->removed[i];
+	for (size_t i = 0; i < n; i++) {
+		struct peer *p = np[i];
+		const struct config_peer *c = &next->peers[i];
+		bool added = p->removed;
+
+		p->removed = false;
+		if (parts[i]) {
+			TALLOC_FREE(p->next);
+			if (p->parts == NULL || !p->busy) {
+				parts_use(p, talloc_steal(p, parts[i]));
+				evtimer_del(p->timer);
+				schedule(p, 500);
+			} else {
+				/* A poll runs with the old parts: the new ones at its end. */
+				p->next = talloc_steal(p, parts[i]);
+			}
+		} else if (added) {
+			schedule(p, 500);
+		}
+		if (added || parts[i])
+			LOGP(LOGC_CEIR, LOGL_NOTICE, "reload: %s the feed of %s (%s) at %s every "
+			     "%ld s", added ? "following" : "changed:", c->origin, c->country,
+			     c->url, c->poll_interval);
+	}
+	talloc_free(ps->p);
+	ps->p = np;
+	ps->n = n;
+	talloc_free(ps->removed);
+	ps->removed = keep;
+	ps->nremoved = nremoved;
+	talloc_free(tmp);
+	return 0;
+oom:
+	snprintf(err, errsz, "out of memory");
+fail:
+	for (size_t i = 0; np && i < n; i++)
+		if (np[i] && np[i]->parts == NULL)
+			talloc_free(np[i]);		/* made here, never started */
+	talloc_free(np);
+	talloc_free(tmp);
+	return -EINVAL;
 }
 
 size_t peers_count(const struct peers *ps)

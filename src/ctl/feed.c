@@ -2,8 +2,8 @@
  * keygen`: a new Ed25519 key for a feed's log (and its cosignatures), in the key lines of
  * C2SP signed-note / Go's sumdb/note. The private key goes to a file only we may read, written
  * once (never over an older key: a log that loses its key loses its history); the verifier
- * keys, which neighbours configure, go to standard output. status, export and verify are in
- * feed_status.c, feed_export.c and feed_verify.c. */
+ * keys, which neighbours configure, go to standard output. status, export, verify and resume
+ * are in feed_status.c, feed_export.c, feed_verify.c and feed_resume.c. */
 #include "ctl/feed.h"
 #include "ctl/feed_int.h"
 
@@ -41,6 +41,9 @@ static void feed_usage(FILE *out)
 		"  export -c FILE DIR\n"
 		"      write the own feed's checkpoint, tiles and entry bundles into DIR in the\n"
 		"      tlog-tiles layout, for any web server or CDN to publish\n"
+		"  resume -c FILE ORIGIN\n"
+		"      show why the feed-peer ORIGIN was halted (an equivocation, with the two\n"
+		"      checkpoints) and clear the halt: the next poll verifies it again\n"
 		"\n"
 		"Exit status: 0 on success, 1 when the command failed (a feed not verified,\n"
 		"Redis unreadable), 2 on a usage error.\n");
@@ -236,6 +239,7 @@ int feed_main(void *ctx, int argc, char **argv)
 		{ "status", feed_status_main },
 		{ "verify", feed_verify_main },
 		{ "export", feed_export_main },
+		{ "resume", feed_resume_main },
 	};
 
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -250,7 +254,8 @@ int feed_main(void *ctx, int argc, char **argv)
 	if (argc >= 2)
 		fprintf(stderr, "ceirgwctl feed: unknown command '%s'\n", argv[1]);
 	else
-		fprintf(stderr, "ceirgwctl feed: expected keygen, status, verify or export\n");
+		fprintf(stderr, "ceirgwctl feed: expected keygen, status, verify, export or "
+			"resume\n");
 	feed_usage(stderr);
 	return FEED_EXIT_USAGE;
 }

@@ -46,10 +46,7 @@ static void export_usage(FILE *out)
 		"files stay (full tiles never change; a partial one of an older tree is simply\n"
 		"no longer asked for). No Redis is started.\n"
 		"\n"
-		"  -c, --config FILE     ceirgw's configuration (required)\n"
-		"  --redis URL           this Redis instead of the configuration's\n"
-		"  --redis-cluster SEEDS this Redis Cluster instead\n"
-		"  -h, --help            show this help\n"
+		FEED_STORE_OPTIONS_HELP
 		"\n"
 		"Exit status: 0 when every file was written, 1 when one could not be (or Redis\n"
 		"cannot be read, or holds no checkpoint), 2 on a usage or configuration error.\n");

@@ -1,5 +1,5 @@
 /* Inside `ceirgwctl feed` (ctl/feed.c dispatches): each subcommand's entry point, and what
- * status and export share (their options, the configuration, the store). */
+ * status, export and resume share (their options, the configuration, the store). */
 #ifndef CEIRGW_CTL_FEED_INT_H
 #define CEIRGW_CTL_FEED_INT_H
 
@@ -12,8 +12,9 @@ enum { FEED_EXIT_OK = 0, FEED_EXIT_ERROR = 1, FEED_EXIT_USAGE = 2 };
 int feed_status_main(void *ctx, int argc, char **argv);
 int feed_export_main(void *ctx, int argc, char **argv);
 int feed_verify_main(void *ctx, int argc, char **argv);
+int feed_resume_main(void *ctx, int argc, char **argv);
 
-/* The commands on a ceirgw's Redis (status, export): -c FILE (required), --redis URL or
+/* The commands on a ceirgw's Redis (status, export, resume): -c FILE (required), --redis URL or
  * --redis-cluster SEEDS, --help; what remains of argv from *first on. */
 struct ceirgw_config;
 struct bulk;
@@ -24,6 +25,13 @@ struct feed_store {
 	struct bulk *bulk;
 	int first;		/* the first operand in argv */
 };
+
+/* Those options in each command's --help, one spelling. */
+#define FEED_STORE_OPTIONS_HELP \
+	"  -c, --config FILE     ceirgw's configuration (required)\n" \
+	"  --redis URL           this Redis instead of the configuration's\n" \
+	"  --redis-cluster SEEDS this Redis Cluster instead\n" \
+	"  -h, --help            show this help\n"
 
 /* Reads the options (usage(stdout) and FEED_EXIT_OK + 100 for --help), then the
  * configuration. Returns FEED_EXIT_OK, or the exit code with the reason said. */

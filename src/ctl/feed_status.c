@@ -36,10 +36,7 @@ static void status_usage(FILE *out)
 		"Keys are never printed. No Redis is started: without redis or redis-cluster\n"
 		"in FILE, the embedded Redis of a running ceirgw is read.\n"
 		"\n"
-		"  -c, --config FILE     ceirgw's configuration (required)\n"
-		"  --redis URL           this Redis instead of the configuration's\n"
-		"  --redis-cluster SEEDS this Redis Cluster instead\n"
-		"  -h, --help            show this help\n"
+		FEED_STORE_OPTIONS_HELP
 		"\n"
 		"Exit status: 0, 1 when Redis cannot be read, 2 on a usage or configuration\n"
 		"error.\n");

@@ -1773,3 +1773,59 @@ int bulk_peer_fields(struct bulk *b, const char *origin,
 	freeReplyObject(r);
 	return (int)(i / 2);
 }
+
+/* One step, so that an operator never clears a halt the follower wrote after it was shown:
+ * {0} nothing kept, {1} not halted, or {2, then the fields' values in the order of
+ * RESUME_FIELDS} once cleared. KEYS: peer:{<origin>}. ARGV: the new state line. */
+#define RESUME_FIELDS X("halted") X("halted-at") X("shown") X("other") X("checkpoint") X("size")
+static const char resume_script[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end\n"
+	"local h = redis.call('HMGET', KEYS[1], 'halted', 'halted-at', 'shown', 'other',\n"
+	"                     'checkpoint', 'size')\n"
+	"if not h[1] then return {1} end\n"
+	"redis.call('HDEL', KEYS[1], 'halted', 'halted-at', 'shown', 'other')\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[1])\n"
+	"local out = {2}\n"
+	"for i = 1, 6 do out[i + 1] = h[i] or '' end\n"
+	"return out\n";
+
+int bulk_peer_resume(struct bulk *b, const char *origin, const char *state,
+		     void (*cb)(void *arg, const char *field, size_t flen, const char *val,
+				size_t vlen),
+		     void *arg)
+{
+#define X(name) name,
+	static const char *const fields[] = { RESUME_FIELDS };
+#undef X
+	char key[300];
+	int kl, rc;
+	const char *argv[] = { "EVAL", resume_script, "1", key, state };
+	size_t lens[] = { 4, sizeof(resume_script) - 1, 1, 0, 0 };
+	redisReply *r;
+
+	if (origin == NULL || *origin == '\0' || strpbrk(origin, "{}") != NULL || state == NULL)
+		return -EINVAL;
+	kl = snprintf(key, sizeof(key), PEER_KEY_FMT, origin, "");
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return -EINVAL;
+	lens[3] = (size_t)kl;
+	lens[4] = strlen(state);
+	if (bulk_command_key(b, "EVAL resume", REDIS_REPLY_ARRAY, 5, argv, lens, 3, &r) < 0)
+		return -EIO;
+	if (r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (r->element[0]->integer == 2 &&
+	     r->elements != 1 + sizeof(fields) / sizeof(fields[0]))) {
+		snprintf(b->err, sizeof(b->err), "EVAL resume %s: unexpected reply", key);
+		freeReplyObject(r);
+		return -EIO;
+	}
+	rc = r->element[0]->integer == 0 ? -ENOENT : r->element[0]->integer == 1 ? -EALREADY : 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const redisReply *v = r->element[i + 1];
+
+		if (v->type == REDIS_REPLY_STRING)
+			cb(arg, fields[i], strlen(fields[i]), v->str, v->len);
+	}
+	freeReplyObject(r);
+	return rc;
+}

@@ -128,4 +128,15 @@ int bulk_peer_fields(struct bulk *b, const char *origin,
 				size_t vlen),
 		     void *arg);
 
+/* Clears a neighbour's halt (ceirgwctl feed resume), in one script: the halt and its evidence
+ * go, the state line becomes state, and what the halt was is lent to cb, field by field:
+ * "halted" (why), "halted-at" (Unix seconds), "shown" and "other" (the conflicting signed
+ * checkpoints, "" when not kept), "checkpoint" and "size" (the accepted tree, which stays).
+ * Returns 0, -ENOENT when nothing is kept of the origin, -EALREADY when it is not halted
+ * (nothing changed either way), -EINVAL for an origin that cannot name a key, or -EIO. */
+int bulk_peer_resume(struct bulk *b, const char *origin, const char *state,
+		     void (*cb)(void *arg, const char *field, size_t flen, const char *val,
+				size_t vlen),
+		     void *arg);
+
 #endif

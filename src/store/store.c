@@ -4342,8 +4342,8 @@ int store_peer_set(struct store *st, const char *origin, const char *field, cons
 {
 	struct op *op;
 
-	if (field == NULL || (strcmp(field, "state") != 0 && strcmp(field, "halted") != 0 &&
-			      strcmp(field, "witness") != 0 && strcmp(field, "polled") != 0))
+	if (field == NULL || (strcmp(field, "state") != 0 && strcmp(field, "witness") != 0 &&
+			      strcmp(field, "polled") != 0))
 		return -EINVAL;
 	op = op_new(st, &done_type, arg);
 	if (op == NULL)
@@ -4358,5 +4358,35 @@ int store_peer_set(struct store *st, const char *origin, const char *field, cons
 		size_t lens[] = { 4, op->keylen, strlen(field), value ? len : 0 };
 
 		return op_start(op, value ? 4 : 3, argv, lens);
+	}
+}
+
+int store_peer_halt(struct store *st, const char *origin, const char *why, const char *shown,
+		    size_t shownlen, const char *other, size_t otherlen, store_done_cb cb,
+		    void *arg)
+{
+	struct op *op;
+	char at[24];
+
+	if (why == NULL || *why == '\0' || shown == NULL || shownlen == 0 ||
+	    (otherlen > 0 && other == NULL))
+		return -EINVAL;
+	op = op_new(st, &done_type, arg);
+	if (op == NULL)
+		return op_new_err(st);
+	if (peer_key(op, origin, "") < 0) {
+		talloc_free(op);
+		return -EINVAL;
+	}
+	op->cb.done = cb;
+	op->durable = st->o.replicas_ack > 0;	/* the halt outlives a failover */
+	{
+		const char *argv[] = { "HSET", op->key, "halted", why, "halted-at", at,
+				       "shown", shown, "other", otherlen ? other : "" };
+		size_t lens[] = { 4, op->keylen, 6, strlen(why), 9,
+				  (size_t)snprintf(at, sizeof(at), "%lld", (long long)time(NULL)),
+				  5, shownlen, 5, otherlen };
+
+		return op_start(op, 10, argv, lens);
 	}
 }

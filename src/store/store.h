@@ -423,10 +423,17 @@ int store_peer_get(struct store *st, const char *origin, store_fields_cb cb, voi
  * stored checkpoint (a tree accepted part-way). */
 int store_peer_save(struct store *st, const char *origin, uint64_t size, const void *frontier,
 		    size_t flen, const char *note, size_t notelen, store_count_cb cb, void *arg);
-/* "state" (the follower's state line), "polled" (when, Unix seconds), "halted" (why) or
- * "witness" (the newest checkpoint the peer showed, signed); value NULL: deleted. */
+/* "state" (the follower's state line), "polled" (when, Unix seconds) or "witness" (the
+ * newest checkpoint the peer showed, signed); value NULL: deleted. */
 int store_peer_set(struct store *st, const char *origin, const char *field, const char *value,
 		   size_t len, store_done_cb cb, void *arg);
+/* Halts the peer, in one command: "halted" (why, NUL-terminated), "halted-at" (now, Unix
+ * seconds) and the evidence, kept for the operator (ceirgwctl feed resume shows it): "shown",
+ * the checkpoint the peer signed for us, and "other", the one it signed for someone else
+ * (len 0: none, the other root is the accepted tree's own). Only the operator clears it. */
+int store_peer_halt(struct store *st, const char *origin, const char *why, const char *shown,
+		    size_t shownlen, const char *other, size_t otherlen, store_done_cb cb,
+		    void *arg);
 
 /* ---- the country's feed log (issue 19, doc/exchange.md) ---- */
 

@@ -1,11 +1,13 @@
-# ceirgwctl feed status, verify and export (issue 19): a publishing ceirgw with a few hundred
-# CEIR decisions is audited by `feed verify` (the same tree as tests/integration/feed_audit.py
-# proves), exported by `feed export` into a folder that python3 -m http.server serves and
-# that verifies alike; verify refuses a wrong key, a wrong origin, an unreachable URL and
-# altered files, naming what; `feed status` shows the publisher's tree and a follower's
-# accepted one; usage errors are status 2, and status and export never go looking for a Redis
-# without a configuration. The publisher on one redis-server, or a cluster with
-# CEIRGW_TEST_BACKEND=cluster (backend_lib.sh); the follower on a redis-server of its own.
+# ceirgwctl feed status, verify, export and resume (issue 19): a publishing ceirgw with a few
+# hundred CEIR decisions is audited by `feed verify` (the same tree as
+# tests/integration/feed_audit.py proves), exported by `feed export` into a folder that
+# python3 -m http.server serves and that verifies alike; verify refuses a wrong key, a wrong
+# origin, an unreachable URL and altered files, naming what; `feed status` shows the
+# publisher's tree and a follower's accepted one; `feed resume` clears a follower's halt; SIGHUP
+# adds and removes a follower's feed-peer (a bad group refusing the reload); usage errors are
+# status 2, and status and export never go looking for a Redis without a configuration. The
+# publisher on one redis-server, or a cluster with CEIRGW_TEST_BACKEND=cluster
+# (backend_lib.sh); the follower on a redis-server of its own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/feed_lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
@@ -234,6 +236,87 @@ out=$(ctl feed status -c "$TEST_TMP/follower.conf")
 like "$out" "  halted     two roots signed for the tree of 360 (an equivocation)" \
 	"a halted peer: its reason"
 
+# ---- feed resume: the halt shown and cleared; the next poll finds nothing wrong ----
+halted_state() { ctl feed status -c "$TEST_TMP/follower.conf" | grep -q "state      halted: two roots"; }
+wait_for 10 halted_state
+ok $? "the follower sees the halt at its next poll"
+out=$(ctl feed resume -c "$TEST_TMP/follower.conf" "$ORIGIN")
+ok $? "feed resume clears the halt"
+sed 's/^/#   /' <<<"$out"
+like "$out" "  halted     two roots signed for the tree of 360 (an equivocation)" "it says why"
+like "$out" "  accepted   360" "and which tree stays accepted"
+like "$out" "resumed: the next poll (within 1 s) verifies $ORIGIN again from the accepted tree of 360" \
+	"and what happens next"
+is "$(FR HEXISTS "peer:{$ORIGIN}" halted)" 0 "the halt is gone from Redis"
+wait_for 10 accepted
+ok $? "the next poll finds nothing wrong: ok: tree 360 accepted"
+out=$(ctl feed status -c "$TEST_TMP/follower.conf")
+case $out in *"halted"*) ok 1 "feed status shows no halt after the resume" ;; *) ok 0 "feed status shows no halt after the resume" ;; esac
+err=$("$CEIRGWCTL" feed resume -c "$TEST_TMP/follower.conf" "$ORIGIN" 2>&1)
+is $? 1 "feed resume of a peer that is not halted: status 1"
+like "$err" "$ORIGIN is not halted: nothing to resume" "it says so"
+err=$("$CEIRGWCTL" feed resume -c "$TEST_TMP/follower.conf" ceir.test.zz/feed 2>&1)
+is $? 2 "feed resume of an origin that is not a feed-peer: status 2"
+like "$err" "'ceir.test.zz/feed' is not the origin of a feed-peer in" "it says so"
+
+# ---- SIGHUP: a feed-peer added, then removed, and an invalid group refused ----
+health() {	# health KEY: a flat key of the follower's /healthz
+	curl -sf "http://127.0.0.1:$fport/healthz" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+reloaded() { [ "$(health reloads)" = "$1" ]; }
+vkey_tz=$(ctl feed keygen --origin ceir.test.tz/feed --out "$TEST_TMP/tz.key" | head -n1)
+cp "$TEST_TMP/follower.conf" "$TEST_TMP/follower1.conf"
+# A second peer: its URL serves Kenya's feed, which its key refuses; polled all the same.
+printf '%s\n' "" "group = feed-peer" "origin = ceir.test.tz/feed" "url = $FEED" \
+	"key = $vkey_tz" "country = TZ" "poll-interval = 1" >>"$TEST_TMP/follower.conf"
+kill -HUP "$follower"
+wait_for 10 reloaded 1
+polled2() { case $(health peer_2_state) in "" | "not polled yet") return 1 ;; esac; }
+wait_for 10 polled2
+ok $? "SIGHUP adds a feed-peer, polled at once ($(health peer_2_state))"
+is "$(health peer_2_origin)" ceir.test.tz/feed "healthz shows it as the second peer"
+like "$(health peer_2_state)" "refused: checkpoint: not signed by the peer's key" \
+	"verified by its own key"
+is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer's state is untouched"
+grep -q "reload: following the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
+ok $? "the log says the new peer is followed"
+# A group changed (its url, now where nobody answers): rebuilt, the other left alone.
+cp "$TEST_TMP/follower1.conf" "$TEST_TMP/follower.conf"
+printf '%s\n' "" "group = feed-peer" "origin = ceir.test.tz/feed" \
+	"url = http://127.0.0.1:$(free_port)/feed" "key = $vkey_tz" "country = TZ" \
+	"poll-interval = 1" >>"$TEST_TMP/follower.conf"
+kill -HUP "$follower"
+wait_for 10 reloaded 2
+unanswered() { case $(health peer_2_state) in "refused: checkpoint: no answer"*) return 0 ;; esac; return 1; }
+wait_for 10 unanswered
+ok $? "SIGHUP with the peer's url changed: polled at the new one ($(health peer_2_state))"
+grep -q "reload: changed: the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
+ok $? "the log says it changed"
+is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer is still untouched"
+# A group that does not parse: the whole reload is refused, both peers go on.
+sed 's/^key = ceir\.test\.tz.*/key = not-a-key/' "$TEST_TMP/follower.conf" >"$TEST_TMP/bad.conf"
+cp "$TEST_TMP/bad.conf" "$TEST_TMP/follower.conf"
+kill -HUP "$follower"
+refused() { grep -qE "reload failed, the running .*stays?: .*ceir.test.tz/feed" "$TEST_TMP/follower.log"; }
+wait_for 10 refused
+ok $? "a reload with a bad key is refused, and says which peer"
+is "$(health reloads)" 2 "no reload counted"
+is "$(health peer_2_origin)" ceir.test.tz/feed "the second peer is still followed"
+# Removed: no longer polled, its Redis state kept.
+cp "$TEST_TMP/follower1.conf" "$TEST_TMP/follower.conf"
+kill -HUP "$follower"
+wait_for 10 reloaded 3
+is "$(health peer_2_origin)" "" "SIGHUP without the group: the peer is gone from healthz"
+is "$(health peer_1_state)" "ok: tree 360 accepted" "the first peer goes on"
+polled_at=$(FR HGET 'peer:{ceir.test.tz/feed}' polled)
+sleep 3
+is "$(FR HGET 'peer:{ceir.test.tz/feed}' polled)" "$polled_at" "the removed peer is polled no more"
+like "$(FR HGET 'peer:{ceir.test.tz/feed}' state)" "refused: checkpoint: no answer" \
+	"its state stays in Redis"
+grep -q "reload: no longer following the feed of ceir.test.tz/feed (TZ)" "$TEST_TMP/follower.log"
+ok $? "the log says so"
+
 # ---- Redis away: status 1 ----
 cat >"$TEST_TMP/away.conf" <<CONF
 group = ceirgw
@@ -264,7 +347,8 @@ usage "verify with an unknown option" feed verify --bogus "$FEED" "$vkey"
 usage "export without DIR" feed export -c "$TEST_TMP/ceirgw.conf"
 usage "status with an operand" feed status -c "$TEST_TMP/ceirgw.conf" extra
 usage "status with an unreadable configuration" feed status -c "$TEST_TMP/nonesuch.conf"
-for sub in keygen status verify export; do
+usage "resume without ORIGIN" feed resume -c "$TEST_TMP/follower.conf"
+for sub in keygen status verify export resume; do
 	out=$("$CEIRGWCTL" feed "$sub" --help)
 	ok $? "feed $sub --help: status 0"
 	like "$out" "Usage: ceirgwctl feed $sub" "feed $sub --help says how to use it"
@@ -273,6 +357,7 @@ out=$("$CEIRGWCTL" feed --help)
 like "$out" "  status -c FILE" "feed --help lists status"
 like "$out" "  verify URL KEY" "feed --help lists verify"
 like "$out" "  export -c FILE DIR" "feed --help lists export"
+like "$out" "  resume -c FILE ORIGIN" "feed --help lists resume"
 
 # ---- no -c: nothing is looked for in /var/lib/ceirgw, no Redis started ----
 before=$(ls -la /var/lib/ceirgw 2>&1; pgrep -fc 'redis-server.*redis.sock')

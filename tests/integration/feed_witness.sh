@@ -2,8 +2,9 @@
 # signing key and origin but keep two histories, shows one to Tanzania and the other to
 # Uganda. TZ and UG follow each other too and read each other's /feed/witness after each good
 # poll: both halt KE (another root for the tree they accepted), apply nothing more from it,
-# show it in /healthz and the log, and stay halted when an operator clears the halt while the
-# conflict stands. Their views of each other stay good. Each with its own redis-server.
+# show it in /healthz, the log and ceirgwctl feed status, and halt again when an operator
+# resumes Kenya (ceirgwctl feed resume, which shows the two checkpoints) while the conflict
+# stands. A witness's cosignature of a checkpoint is made once, and a new checkpoint's anew. Their views of each other stay good. Each with its own redis-server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/feed_lib.sh"
 
@@ -110,13 +111,65 @@ is "$(health tz peer_1_accepted)" "$tz_acc" "halted, Tanzania takes nothing more
 is "$(Rp "$r_tz" XLEN ceir:foreign)" "$tz_stream" "nothing more on its CEIR's foreign stream"
 is "$(Rp "$r_tz" --scan --pattern 'fx:*' | wc -l)" "$tz_fx" "nor in its foreign state"
 
-# An operator clears the halt while the conflict stands: Kenya is polled again, and halted
-# again before anything of it is applied.
-Rp "$r_tz" HDEL 'peer:{ceir.ke/feed}' halted >/dev/null
+# The operator looks (ceirgwctl feed status), then resumes Kenya while the conflict stands:
+# the halt and its evidence are shown and cleared, Kenya is polled again, and halted again
+# before anything of it is applied.
+ctl() { "$CEIRGWCTL" feed "$1" -c "$TEST_TMP/tz.conf" "${@:2}"; }
+like "$(ctl status)" "halted     ceir.ug/feed was shown another root" \
+	"feed status shows the halt and its reason"
+out=$(ctl resume ceir.ke/feed 2>&1)
+ok $? "feed resume clears Tanzania's halt of Kenya"
+like "$out" "halted     ceir.ug/feed was shown another root for the tree of 300" \
+	"and says why it was halted"
+shown=$(printf '%s\n' "$out" | sed -n '/^  shown$/{n;p;n;p;}' | tr -s '\n ' '  ')
+other=$(printf '%s\n' "$out" | sed -n '/^  other$/{n;p;n;p;}' | tr -s '\n ' '  ')
+is "$shown" " ceir.ke/feed 300 " "with the checkpoint Kenya signed for Tanzania"
+is "$other" " ceir.ke/feed 300 " "and the one it signed for Uganda"
+ok "$([ "$(printf '%s\n' "$out" | sed -n '/^  shown$/{n;n;n;p;}')" != \
+	"$(printf '%s\n' "$out" | sed -n '/^  other$/{n;n;n;p;}')" ] && echo 0 || echo 1)" \
+	"two roots for one tree, the equivocation's evidence"
+like "$out" "resumed: the next poll (within 1 s) verifies ceir.ke/feed again" \
+	"and what happens next"
+like "$(grep 'audit: feed resume ceir.ke/feed by user' "$TEST_TMP/tz.log")" \
+	"cleared the halt (ceir.ug/feed was shown" "with an audit line in Tanzania's log"
 halted_again() { [ -n "$(Rp "$r_tz" HGET 'peer:{ceir.ke/feed}' halted)" ]; }
 wait_for 30 halted_again
-ok $? "cleared, Tanzania polls Kenya again and halts it again: Uganda's view still conflicts"
+ok $? "resumed, Tanzania polls Kenya again and halts it again: Uganda's view still conflicts"
+like "$(ctl status)" "halted     ceir.ug/feed was shown " "feed status shows it halted again"
 is "$(health tz peer_1_accepted)" "$tz_acc" "still nothing of Kenya's 20 new decisions applied"
+err=$(ctl resume ceir.ug/feed 2>&1)
+is "$?" 1 "feed resume of a peer that is not halted fails"
+like "$err" "ceir.ug/feed is not halted: nothing to resume" "and says so"
+err=$(ctl resume ceir.xx/feed 2>&1)
+is "$?" 2 "feed resume of an origin that is not a feed-peer fails"
+like "$err" "'ceir.xx/feed' is not the origin of a feed-peer" "and says so"
+
+# The witness's cosignature is made once per checkpoint: its timestamp is when the checkpoint
+# was first served, and a later request gets the same line; a new checkpoint, a new one.
+cosig() {	# cosig NAME ORIGIN: the cosignature line NAME's /feed/witness gives ORIGIN's record
+	curl -sf "http://127.0.0.1:$(eval echo "\$h_$1")/feed/witness" | python3 -c '
+import sys
+data, origin, i = sys.stdin.buffer.read(), sys.argv[1].encode(), 0
+while i < len(data):
+    nl = data.index(b"\n", i)
+    n = int(data[i:nl])
+    note = data[nl + 1:nl + 1 + n]
+    i = nl + 1 + n
+    if note.split(b"\n", 1)[0] == origin:
+        print(note.rstrip(b"\n").rsplit(b"\n", 1)[1].decode())
+' "$2"
+}
+c1=$(cosig tz ceir.ug/feed)
+like "$c1" "— ceir.tz/feed " "Tanzania cosigns Uganda's checkpoint ($c1)"
+sleep 1.2
+is "$(cosig tz ceir.ug/feed)" "$c1" "a second request, a second later: the same cosignature"
+decide "$r_ug" 2000 5
+wait_for 30 state_is tz peer_2_state "ok: tree 5 accepted"
+ok $? "Uganda signs a new checkpoint, of 5 entries, and Tanzania accepts it"
+c2=$(cosig tz ceir.ug/feed)
+ok "$([ -n "$c2" ] && [ "$c2" != "$c1" ] && echo 0 || echo 1)" \
+	"a new checkpoint, a new cosignature ($c2)"
+is "$(cosig tz ceir.ug/feed)" "$c2" "which stays"
 
 for c in ka kb tz ug; do
 	kill "$(eval echo "\$pid_$c")"

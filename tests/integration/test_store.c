@@ -1245,6 +1245,44 @@ static pid_t start_auth_server(const char *dir, char *sock, size_t socksz)
 	return (pid_t)pid;
 }
 
+/* A follower's halt (issue 19): the reason, when, and the two conflicting checkpoints, in one
+ * command; the fields a caller may not set (halted) refused to store_peer_set. */
+static void test_peer_halt(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_peer_halt(f->st, "ceir.ke/feed", "two roots", "shown\n", 6,
+					 "other\n", 6, on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	assert_int_equal(a.err, 0);
+	rr = redisCommand(c, "HMGET peer:{ceir.ke/feed} halted shown other halted-at");
+	assert_int_equal(rr->elements, 4);
+	assert_string_equal(rr->element[0]->str, "two roots");
+	assert_string_equal(rr->element[1]->str, "shown\n");
+	assert_string_equal(rr->element[2]->str, "other\n");
+	assert_true(atoll(rr->element[3]->str) > 1700000000);
+	freeReplyObject(rr);
+	/* No other view: "other" is empty, and written so (an older one does not linger). */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_peer_halt(f->st, "ceir.ke/feed", "again", "shown\n", 6, NULL, 0,
+					 on_done, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 5000));
+	rr = redisCommand(c, "HGET peer:{ceir.ke/feed} other");
+	assert_int_equal(rr->len, 0);
+	freeReplyObject(rr);
+	assert_int_equal(store_peer_halt(f->st, "ceir.ke/feed", "", "s", 1, NULL, 0, on_done, &a),
+			 -EINVAL);
+	assert_int_equal(store_peer_halt(f->st, "ceir.{ke}", "x", "s", 1, NULL, 0, on_done, &a),
+			 -EINVAL);
+	assert_int_equal(store_peer_set(f->st, "ceir.ke/feed", "halted", "x", 1, on_done, &a),
+			 -EINVAL);
+	redisFree(c);
+}
+
 static void test_auth(void **state)
 {
 	struct fixture *f = *state;
@@ -1293,6 +1331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_halt, setup, teardown),
 	};
 
 	logging_setup("test_store", LOGL_ERROR + 1);

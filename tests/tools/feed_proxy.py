@@ -61,7 +61,7 @@ MODES = ("pass", "flip-bundle", "flip-bundle-format", "flip-tile", "fork", "fork
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                 "integration"))
-from feed_audit import leaf_hash, mth  # noqa: E402 (found once the path is set)
+from feed_audit import leaf_hash, mth, tile_index  # noqa: E402 (found once the path is set)
 
 
 def luhn(digits):
@@ -196,17 +196,6 @@ def upstream_entries(st, size):
             out.append(b[at + 2:at + 2 + ln])
             at += 2 + ln
     return out
-
-
-def tile_index(n):
-    groups = []
-    while True:
-        groups.append("%03d" % (n % 1000))
-        n //= 1000
-        if n == 0:
-            break
-    groups.reverse()
-    return "/".join(["x" + g for g in groups[:-1]] + [groups[-1]])
 
 
 def forge(st, mode):
@@ -378,4 +367,5 @@ def main():
     srv.serve_forever()
 
 
-main()
+if __name__ == "__main__":
+    main()
