@@ -360,7 +360,7 @@ like "$out" "  export -c FILE DIR" "feed --help lists export"
 like "$out" "  resume -c FILE ORIGIN" "feed --help lists resume"
 
 # ---- no -c: nothing is looked for in /var/lib/ceirgw, no Redis started ----
-before=$(ls -la /var/lib/ceirgw 2>&1; pgrep -fc 'redis-server.*redis.sock')
+before=$(ls -la /var/lib/ceirgw 2>&1; pgrep -fc 'redis-server.*/var/lib/ceirgw/redis.sock')
 for sub in status export; do
 	args=()
 	[ "$sub" = export ] && args=("$TEST_TMP/nocfg")
@@ -368,7 +368,7 @@ for sub in status export; do
 	is $? 2 "feed $sub without -c: status 2"
 	like "$err" "needs ceirgw's configuration: -c FILE" "feed $sub without -c says what it needs"
 done
-is "$(ls -la /var/lib/ceirgw 2>&1; pgrep -fc 'redis-server.*redis.sock')" "$before" \
+is "$(ls -la /var/lib/ceirgw 2>&1; pgrep -fc 'redis-server.*/var/lib/ceirgw/redis.sock')" "$before" \
 	"without -c, /var/lib/ceirgw is not made or changed and no Redis is started"
 [ ! -e "$TEST_TMP/nocfg" ]
 ok $? "and export makes no DIR"
