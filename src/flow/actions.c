@@ -447,16 +447,18 @@ static void act_imei_why(struct run *r)
 /* The handsets and my_reports actions look at the newest phones the operators' data pairs
  * with a number (store_msisdn_handsets, newest last), one store lookup each, all at once. The
  * fan-out is the same for both: a context that begins with struct fan, a start per candidate
- * (whose answer ends in fan_answered), and a done once every lookup answered (failed: an
- * error of one of them; done frees the context). */
+ * (its store operation, whose answer ends in fan_answered), and a done once every lookup
+ * answered without an error (done frees the context). */
 #define FAN_MAX 16
 struct fan;
-typedef int (*fan_start_fn)(struct fan *f, unsigned i);
+struct fan_cand;
+typedef int (*fan_start_fn)(struct fan_cand *cc);
 typedef void (*fan_done_fn)(struct fan *f);
 struct fan {
 	struct run *r;
 	fan_start_fn start;
 	fan_done_fn done;
+	unsigned max;			/* the newest this many of the number's phones */
 	int outstanding;
 	int failed;
 	unsigned ncand;
@@ -469,31 +471,55 @@ struct fan_cand {
 	unsigned i;
 };
 
-static struct fan_cand *fan_cand_new(struct fan *f, unsigned i)
+/* Every lookup answered: done, or the run fails with the error of one of them (f freed). */
+static void fan_end(struct fan *f)
 {
-	struct fan_cand *cc = talloc_zero(f, struct fan_cand);
+	struct run *r = f->r;
+	int err = f->failed;
 
-	if (cc != NULL) {
-		cc->f = f;
-		cc->i = i;
+	if (err == 0) {
+		f->done(f);
+		return;
 	}
-	return cc;
+	talloc_free(f);
+	fail_store(r, err);
 }
 
-/* A lookup answered (err < 0: it failed); the last one runs done. */
-static void fan_answered(struct fan *f, int err)
+/* A lookup answered (err < 0: it failed; cc, its arg, is freed here); the last one ends the
+ * fan. */
+static void fan_answered(struct fan_cand *cc, int err)
 {
+	struct fan *f = cc->f;
+
+	talloc_free(cc);
 	if (err < 0)
 		f->failed = err;
 	if (--f->outstanding == 0)
-		f->done(f);
+		fan_end(f);
 }
 
-/* The number's phones listed: the newest max of them looked up. f (a talloc child of its run,
- * zeroed, its run, start and done set) is freed here on a failed list, else by done. */
-static void fan_out(struct fan *f, int err, const uint64_t *bodies, size_t n, unsigned max)
+/* Candidate i's lookup started, its fan_cand the store operation's arg. Returns 0 or a
+ * negative errno. */
+static int fan_start(struct fan *f, unsigned i)
 {
-	size_t first = n > max ? n - max : 0;
+	struct fan_cand *cc = talloc_zero(f, struct fan_cand);
+	int rc;
+
+	if (cc == NULL)
+		return -ENOMEM;
+	*cc = (struct fan_cand){ .f = f, .i = i };
+	rc = f->start(cc);
+	if (rc < 0)
+		talloc_free(cc);
+	return rc;
+}
+
+/* The number's phones listed: the newest max of them looked up. f is freed here on a failed
+ * list, else by done. */
+static void fan_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
+{
+	struct fan *f = arg;
+	size_t first = n > f->max ? n - f->max : 0;
 
 	if (err < 0) {
 		struct run *r = f->r;
@@ -505,21 +531,40 @@ static void fan_out(struct fan *f, int err, const uint64_t *bodies, size_t n, un
 	for (size_t i = first; i < n && f->ncand < FAN_MAX; i++)
 		f->cand[f->ncand++] = bodies[i];
 	if (f->ncand == 0) {
-		f->done(f);
+		fan_end(f);
 		return;
 	}
 	f->outstanding = (int)f->ncand;
 	for (unsigned i = 0; i < f->ncand; i++) {
-		int rc = f->start(f, i);
+		int rc = fan_start(f, i);
 
 		if (rc < 0) {
 			f->failed = rc;
 			if (--f->outstanding == 0) {
-				f->done(f);	/* from a store answer: not reentrant */
+				fan_end(f);	/* from a store answer: not reentrant */
 				return;
 			}
 		}
 	}
+}
+
+/* Looks up the phones of number (E.164 digits), then each of the newest max of them with
+ * start. size is that of the action's context, which begins with struct fan; it is a talloc
+ * child of r, named name, freed by done. Returns 0 or a negative errno (nothing started). */
+static int fan_list(struct run *r, const char *number, size_t size, const char *name,
+		    fan_start_fn start, fan_done_fn done, unsigned max)
+{
+	struct fan *f = talloc_zero_size(r, size);
+	int rc;
+
+	if (f == NULL)
+		return -ENOMEM;
+	talloc_set_name_const(f, name);
+	*f = (struct fan){ .r = r, .start = start, .done = done, .max = max };
+	rc = store_msisdn_handsets(r->e->st, e164_number(number), fan_on_list, f);
+	if (rc < 0)
+		talloc_free(f);
+	return rc;
 }
 
 /* ---- handsets ------------------------------------------------------------------------- */
@@ -538,13 +583,6 @@ static void handsets_done(struct fan *f)
 	struct run *r = f->r;
 	unsigned i;
 
-	if (f->failed) {
-		int err = f->failed;
-
-		talloc_free(hc);
-		fail_store(r, err);
-		return;
-	}
 	/* Newest first; the screen shows as many as fit (journey.c). */
 	r->s.nhandsets = 0;
 	for (i = f->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
@@ -558,41 +596,20 @@ static void handsets_done(struct fan *f)
 static void handsets_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
 	struct fan_cand *cc = arg;
-	struct fan *f = cc->f;
-	struct handsets_ctx *hc = (struct handsets_ctx *)f;
-	struct run *r = f->r;
+	struct handsets_ctx *hc = (struct handsets_ctx *)cc->f;
+	struct run *r = cc->f->r;
 	uint64_t owner = e164_number(r->s.owner);
 	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days;
 
 	for (size_t k = 0; err >= 0 && k < n; k++)
 		if (recs[k].msisdn == owner && recs[k].last_seen >= from)
 			hc->cand_ok[cc->i] = true;
-	talloc_free(cc);
-	fan_answered(f, err);
+	fan_answered(cc, err);
 }
 
-static int handsets_start(struct fan *f, unsigned i)
+static int handsets_start(struct fan_cand *cc)
 {
-	struct fan_cand *cc = fan_cand_new(f, i);
-	int rc = cc ? store_imei_pairings(f->r->e->st, f->cand[i], handsets_on_pairings, cc) :
-		      -ENOMEM;
-
-	if (rc < 0)
-		talloc_free(cc);
-	return rc;
-}
-
-static void handsets_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
-{
-	struct run *r = arg;
-	struct handsets_ctx *hc = talloc_zero(r, struct handsets_ctx);
-
-	if (hc == NULL) {
-		fail_store(r, err < 0 ? err : -ENOMEM);
-		return;
-	}
-	hc->fan = (struct fan){ .r = r, .start = handsets_start, .done = handsets_done };
-	fan_out(&hc->fan, err, bodies, n, HANDSETS_CAND);
+	return store_imei_pairings(cc->f->r->e->st, cc->f->cand[cc->i], handsets_on_pairings, cc);
 }
 
 static void act_handsets(struct run *r)
@@ -601,7 +618,8 @@ static void act_handsets(struct run *r)
 
 	if (r->s.owner[0] == '\0')
 		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
-	rc = store_msisdn_handsets(r->e->st, e164_number(r->s.owner), handsets_on_list, r);
+	rc = fan_list(r, r->s.owner, sizeof(struct handsets_ctx), "struct handsets_ctx",
+		      handsets_start, handsets_done, HANDSETS_CAND);
 	if (rc < 0)
 		defer_fail(r, rc);
 }
@@ -887,6 +905,30 @@ static void act_otp_send(struct run *r)
 	     otp_issue);
 }
 
+/* A secret that did not match, as store_verify_* answered (the OTP, the ID digits, a PIN):
+ * not compared (PEEKED: not such a secret at all) or wrong with tries left, the outcome wrong
+ * with the tries left in {tries}; wrong the last time, or LOCKED, the outcome locked with
+ * {minutes} of the lock-out. what names the secret in the log, which names the run's report
+ * where of_report. */
+static void verify_refused(struct run *r, enum store_verify_result res, long long left,
+			   long long ms_left, const char *what, bool of_report,
+			   enum flow_outcome wrong, enum flow_outcome locked)
+{
+	if (res == STORE_VERIFY_PEEKED || (res == STORE_VERIFY_MISMATCH && left > 0)) {
+		snprintf(r->tries, sizeof(r->tries), "%lld", left);
+		run_finish(r, wrong);
+		return;
+	}
+	if (res == STORE_VERIFY_MISMATCH && of_report)
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong %s %ld times: locked out",
+		     r->rtag, run_ref_log(r), what, r->e->cfg->verify_tries);
+	else if (res == STORE_VERIFY_MISMATCH)
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong %s %ld times: locked out", r->tag, what,
+		     r->e->cfg->verify_tries);
+	minutes_of(r, ms_left);
+	run_finish(r, locked);
+}
+
 static void otp_on_verify(void *arg, int err, enum store_verify_result res, long long left,
 			  long long ms_left)
 {
@@ -924,19 +966,11 @@ static void otp_on_verify(void *arg, int err, enum store_verify_result res, long
 		run_finish(r, OTP_CHECK_MATCH);
 		return;
 	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, OTP_CHECK_WRONG);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong one-time code %ld times: locked out", r->tag,
-		     r->e->cfg->verify_tries);
-		break;
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "one-time code", false, OTP_CHECK_WRONG,
+			       OTP_CHECK_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, OTP_CHECK_LOCKED);
 }
 
 static void act_otp_check(struct run *r)
@@ -981,24 +1015,11 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 		kyc_decide(r);
 		return;
 	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, KYC_MISMATCH);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %ld times: locked out", r->tag,
-		     r->e->cfg->verify_tries);
-		break;
-	case STORE_VERIFY_PEEKED:
-		/* Not an ID: nothing compared or counted; the tries left as they are. */
-		snprintf(r->tries, sizeof(r->tries), "%lld", left);
-		run_finish(r, KYC_MISMATCH);
-		return;
+	case STORE_VERIFY_PEEKED:	/* not an ID: nothing compared or counted */
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "ID digits", false, KYC_MISMATCH, KYC_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, KYC_LOCKED);
 }
 
 static void kyc_compare(struct run *r)
@@ -1712,26 +1733,13 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
 		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
-	case STORE_VERIFY_PEEKED:
-		/* Not a PIN: nothing compared or counted; the tries left as they are. */
-		snprintf(r->tries, sizeof(r->tries), "%lld", left);
-		run_finish(r, UNBLOCK_WRONG_PIN);
-		return;
-	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			/* How many tries are left, as the ID digits' reply says (issue 18). */
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, UNBLOCK_WRONG_PIN);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
-		     r->rtag, run_ref_log(r), r->e->cfg->verify_tries);
-		break;
+	case STORE_VERIFY_PEEKED:	/* not a PIN: nothing compared or counted */
+	case STORE_VERIFY_MISMATCH:	/* the tries left told, as for the ID digits (issue 18) */
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "PIN", true, UNBLOCK_WRONG_PIN,
+			       UNBLOCK_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, UNBLOCK_LOCKED);
 }
 
 static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
@@ -1855,13 +1863,6 @@ static void mine_done(struct fan *f)
 	struct run *r = f->r;
 	size_t len = 0;
 
-	if (f->failed) {
-		int err = f->failed;
-
-		talloc_free(mc);
-		fail_store(r, err);
-		return;
-	}
 	/* Newest first, as many as a pick can name. */
 	r->s.nmine = 0;
 	r->list[0] = '\0';
@@ -1892,51 +1893,31 @@ static void mine_done(struct fan *f)
 static void mine_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct fan_cand *cc = arg;
-	struct fan *f = cc->f;
-	struct mine_ctx *mc = (struct mine_ctx *)f;
+	struct mine_ctx *mc = (struct mine_ctx *)cc->f;
 	unsigned i = cc->i;
 	struct report rep;
 
-	talloc_free(cc);
 	if (err >= 0) {
 		report_decode(&rep, kv, n);
 		/* Only the reports that name the caller as the owner: a report of the same phone
 		 * by someone else (a later owner, a thief's) is not the caller's to see. */
 		if (report_exists(&rep) && !rep.state_unknown && rep.ref[0] &&
-		    strcmp(rep.owner, f->r->msisdn) == 0) {
+		    strcmp(rep.owner, cc->f->r->msisdn) == 0) {
 			mc->ok[i] = true;
 			mc->state[i] = rep.state;
 			mc->created[i] = rep.created;
 			memcpy(mc->ref[i], rep.ref, sizeof(mc->ref[i]));
 		}
 	}
-	fan_answered(f, err);
+	fan_answered(cc, err);
 }
 
-static int mine_start(struct fan *f, unsigned i)
+static int mine_start(struct fan_cand *cc)
 {
-	struct fan_cand *cc = fan_cand_new(f, i);
 	char imei[16];
-	int rc;
 
-	run_imei_of_body(f->cand[i], imei);
-	rc = cc ? store_report_get(f->r->e->st, imei, mine_on_report, cc) : -ENOMEM;
-	if (rc < 0)
-		talloc_free(cc);
-	return rc;
-}
-
-static void mine_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
-{
-	struct run *r = arg;
-	struct mine_ctx *mc = talloc_zero(r, struct mine_ctx);
-
-	if (mc == NULL) {
-		fail_store(r, err < 0 ? err : -ENOMEM);
-		return;
-	}
-	mc->fan = (struct fan){ .r = r, .start = mine_start, .done = mine_done };
-	fan_out(&mc->fan, err, bodies, n, MINE_CAND);
+	run_imei_of_body(cc->f->cand[cc->i], imei);
+	return store_report_get(cc->f->r->e->st, imei, mine_on_report, cc);
 }
 
 static void act_my_reports(struct run *r)
@@ -1951,7 +1932,8 @@ static void act_my_reports(struct run *r)
 		run_finish(r, MY_REPORTS_NOT_VERIFIED);
 		return;
 	}
-	rc = store_msisdn_handsets(r->e->st, e164_number(r->msisdn), mine_on_list, r);
+	rc = fan_list(r, r->msisdn, sizeof(struct mine_ctx), "struct mine_ctx", mine_start,
+		      mine_done, MINE_CAND);
 	if (rc < 0)
 		defer_fail(r, rc);
 }
