@@ -330,6 +330,24 @@ static void json_line(struct ctl *c)
 	json_reset(&c->jb);
 }
 
+/* The head both checks' answers open with: the input, name and its normal form (value, NULL
+ * for none), whether it is valid and why (reason). A JSON object is left open for the rest. */
+static void answer_head(struct ctl *c, const char *in, size_t len, const char *name,
+			const char *value, bool valid, const char *reason)
+{
+	if (c->json) {
+		json_object_begin(&c->jb);
+		json_key_str(&c->jb, "input", in, len);
+		json_key_cstr(&c->jb, name, value);
+		json_key_bool(&c->jb, "valid", valid);
+		json_key_cstr(&c->jb, "reason", reason);
+	} else {
+		print_input(in, len);
+		field(name, value);
+		printf("  %-10s %s (%s)\n", "valid", valid ? "yes" : "no", reason);
+	}
+}
+
 static int check_imei(struct ctl *c, const char *in, size_t len)
 {
 	struct tac_entry te = { 0 };
@@ -339,12 +357,9 @@ static int check_imei(struct ctl *c, const char *in, size_t len)
 	imei_parse(in, len, &im);
 	if (im.has_digits)
 		known = tac_lookup(c->tac, im.tac, &te) == 0;
+	answer_head(c, in, len, "imei", im.has_digits ? im.imei : NULL, im.valid,
+		    imei_reason_name(im.reason));
 	if (c->json) {
-		json_object_begin(&c->jb);
-		json_key_str(&c->jb, "input", in, len);
-		json_key_cstr(&c->jb, "imei", im.has_digits ? im.imei : NULL);
-		json_key_bool(&c->jb, "valid", im.valid);
-		json_key_cstr(&c->jb, "reason", imei_reason_name(im.reason));
 		json_key_bool(&c->jb, "computed_check_digit", im.computed_check_digit);
 		json_key_cstr(&c->jb, "svn", im.svn[0] ? im.svn : NULL);
 		json_key_cstr(&c->jb, "tac", im.has_digits ? im.tac : NULL);
@@ -353,10 +368,6 @@ static int check_imei(struct ctl *c, const char *in, size_t len)
 		json_object_end(&c->jb);
 		json_line(c);
 	} else {
-		print_input(in, len);
-		field("imei", im.has_digits ? im.imei : NULL);
-		printf("  %-10s %s (%s)\n", "valid", im.valid ? "yes" : "no",
-		       imei_reason_name(im.reason));
 		field("check", !im.has_digits ? NULL :
 		      im.computed_check_digit ? "computed" : "typed");
 		field("svn", im.svn);
@@ -374,22 +385,15 @@ static int check_msisdn(struct ctl *c, const char *in, size_t len)
 
 	msisdn_parse(in, len, c->region, &m);
 	msisdn_mask(m.e164, strlen(m.e164), masked, sizeof(masked));
+	answer_head(c, in, len, "msisdn", m.valid ? m.e164 : NULL, m.valid,
+		    msisdn_reason_name(m.reason));
 	if (c->json) {
-		json_object_begin(&c->jb);
-		json_key_str(&c->jb, "input", in, len);
-		json_key_cstr(&c->jb, "msisdn", m.valid ? m.e164 : NULL);
-		json_key_bool(&c->jb, "valid", m.valid);
-		json_key_cstr(&c->jb, "reason", msisdn_reason_name(m.reason));
 		json_key_cstr(&c->jb, "region", m.valid ? m.region : NULL);
 		json_key_cstr(&c->jb, "type", m.valid ? msisdn_type_name(m.type) : NULL);
 		json_key_cstr(&c->jb, "masked", m.valid ? masked : NULL);
 		json_object_end(&c->jb);
 		json_line(c);
 	} else {
-		print_input(in, len);
-		field("msisdn", m.valid ? m.e164 : NULL);
-		printf("  %-10s %s (%s)\n", "valid", m.valid ? "yes" : "no",
-		       msisdn_reason_name(m.reason));
 		field("region", m.valid ? m.region : NULL);
 		field("type", m.valid ? msisdn_type_name(m.type) : NULL);
 		field("masked", m.valid ? masked : NULL);

@@ -196,6 +196,21 @@ static int next_event(struct tpl_loader *ld)
 	return -EINVAL;
 }
 
+/* Moves to the next event, which must be of type: else what is said wrong there. Returns 0,
+ * or a negative errno with the reason in err. */
+static int expect_event(struct tpl_loader *ld, yaml_event_type_t type, const char *what)
+{
+	int rc = next_event(ld);
+
+	if (rc < 0)
+		return rc;
+	if (ld->ev.type != type) {
+		load_err(ld, MARK(ld->ev.start_mark), "%s", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static bool word_in(const char *v, size_t n, const char *const *words)
 {
 	for (; *words != NULL; words++)
@@ -519,14 +534,9 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 				return -EINVAL;
 			}
 			seen_texts = true;
-			if ((rc = next_event(ld)) < 0)
-				return rc;
-			if (ld->ev.type != YAML_MAPPING_START_EVENT) {
-				load_err(ld, MARK(ld->ev.start_mark),
-					 "texts must be a mapping of key: text");
-				return -EINVAL;
-			}
-			if ((rc = load_texts(ld, l)) < 0)
+			if ((rc = expect_event(ld, YAML_MAPPING_START_EVENT,
+					       "texts must be a mapping of key: text")) < 0 ||
+			    (rc = load_texts(ld, l)) < 0)
 				return rc;
 		} else {
 			load_err(ld, MARK(ld->ev.start_mark),
@@ -560,24 +570,13 @@ static int load_stream(struct tpl_loader *ld, struct tpl_lang *l)
 		load_err(ld, 1, 1, "empty file");
 		return -EINVAL;
 	}
-	if ((rc = next_event(ld)) < 0)
-		return rc;
-	if (ld->ev.type != YAML_MAPPING_START_EVENT) {
-		load_err(ld, MARK(ld->ev.start_mark),
-			 "the file must be a mapping (language:, name:, texts:)");
-		return -EINVAL;
-	}
-	if ((rc = load_top(ld, l)) < 0)
+	if ((rc = expect_event(ld, YAML_MAPPING_START_EVENT,
+			       "the file must be a mapping (language:, name:, texts:)")) < 0 ||
+	    (rc = load_top(ld, l)) < 0)
 		return rc;
 	if ((rc = next_event(ld)) < 0)		/* document end */
 		return rc;
-	if ((rc = next_event(ld)) < 0)
-		return rc;
-	if (ld->ev.type != YAML_STREAM_END_EVENT) {
-		load_err(ld, MARK(ld->ev.start_mark), "one document per file");
-		return -EINVAL;
-	}
-	return 0;
+	return expect_event(ld, YAML_STREAM_END_EVENT, "one document per file");
 }
 
 int tpl_add_mem(struct tpl_set *s, const char *fname, const char *yaml, size_t len,
