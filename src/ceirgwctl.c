@@ -15,6 +15,7 @@
 
 #include "ctl/admin.h"
 #include "ctl/feed.h"
+#include "ctl/options.h"
 #include "ctl/phone.h"
 #include "ctl/sighting.h"
 #include "ctl/store.h"
@@ -429,21 +430,11 @@ static int setup(struct ctl *c, bool need_tac)
 	struct tac_load_stats st;
 	const char *path;
 
-	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	if (c->region == NULL)
-		c->region = c->cfg ? c->cfg->default_region : "KE";
-	if (!need_tac && !msisdn_region_known(c->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			c->region);
+	if (c->config_path && (c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 		return EXIT_USAGE;
-	}
+	c->region = ctl_region(c->region, c->cfg);
+	if (!need_tac && ctl_region_check(c->region) < 0)
+		return EXIT_USAGE;
 	if (need_tac) {
 		path = c->tac_path ? c->tac_path :
 		       c->cfg ? c->cfg->tac_file : config_default_tac_file();
@@ -551,7 +542,6 @@ static int store_options(struct ctl *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[1024];
 	int opt;
 
 	optind = 1;
@@ -599,26 +589,13 @@ static int store_options(struct ctl *c, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (c->redis && c->redis_cluster) {
-		fprintf(stderr, "ceirgwctl: --redis and --redis-cluster exclude each other: give "
-			"one Redis, or a Redis Cluster's seed nodes\n");
+	if (ctl_redis_one(c->redis, c->redis_cluster) < 0)
 		return -1;
-	}
-	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return -1;
-		}
-	}
-	if (c->region == NULL)
-		c->region = c->cfg ? c->cfg->default_region : "KE";
-	if (!msisdn_region_known(c->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			c->region);
+	if (c->config_path && (c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 		return -1;
-	}
+	c->region = ctl_region(c->region, c->cfg);
+	if (ctl_region_check(c->region) < 0)
+		return -1;
 	return optind;
 }
 
@@ -1196,12 +1173,8 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
+		if ((c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 			return EXIT_USAGE;
-		}
 		if (flows == NULL)
 			flows = c->cfg->flows_dir;
 		if (templates == NULL)

@@ -19,9 +19,9 @@
 
 #include "channel/channels.h"
 #include "core/config.h"
-#include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "ctl/options.h"
 #include "ctl/store.h"
 #include "domain/digits.h"
 #include "domain/imei.h"
@@ -279,7 +279,7 @@ static int options(struct admin *a, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool queue = strcmp(a->cmd, "queue") == 0, unlock = strcmp(a->cmd, "unlock") == 0;
-	char err[1024], *end;
+	char *end;
 	unsigned long v;
 	int opt;
 
@@ -325,26 +325,13 @@ static int options(struct admin *a, int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (a->redis && a->redis_cluster) {
-		fprintf(stderr, "ceirgwctl: --redis and --redis-cluster exclude each other: give "
-			"one Redis, or a Redis Cluster's seed nodes\n");
+	if (ctl_redis_one(a->redis, a->redis_cluster) < 0)
 		return -1;
-	}
-	if (a->config_path) {
-		gw_start();
-		a->cfg = config_load(a->ctx, a->config_path, NULL, err, sizeof(err));
-		if (a->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return -1;
-		}
-	}
-	if (a->region == NULL)
-		a->region = a->cfg ? a->cfg->default_region : "KE";
-	if (unlock && !msisdn_region_known(a->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			a->region);
+	if (a->config_path && (a->cfg = ctl_config_load(a->ctx, a->config_path)) == NULL)
 		return -1;
-	}
+	a->region = ctl_region(a->region, a->cfg);
+	if (unlock && ctl_region_check(a->region) < 0)
+		return -1;
 	return optind;
 bad:
 	fprintf(stderr, "ceirgwctl %s: unexpected option (ceirgwctl %s --help)\n", a->cmd, a->cmd);

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/gw.h"
+#include "ctl/options.h"
 
 #define BODY_MAX (1 << 20)	/* a /metrics page larger than this is refused */
 #define FETCH_TIMEOUT_MS 5000	/* connect, send and read, in all */
@@ -526,12 +526,8 @@ int admin_stats_main(void *ctx, int argc, char **argv)
 		return 2;
 	}
 	if (addr == NULL && config_path) {
-		gw_start();
-		cfg = config_load(ctx, config_path, NULL, err, sizeof(err));
-		if (cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
+		if ((cfg = ctl_config_load(ctx, config_path)) == NULL)
 			return 2;
-		}
 		addr = cfg->admin_listen;
 	}
 	if (addr == NULL)
