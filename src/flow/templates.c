@@ -196,6 +196,17 @@ static int next_event(struct tpl_loader *ld)
 	return -EINVAL;
 }
 
+/* Moves to the next event of a mapping. Returns 1 at a key (the caller says which it takes),
+ * 0 at the mapping's end, or a negative errno with the reason in err. */
+static int next_key(struct tpl_loader *ld)
+{
+	int rc = next_event(ld);
+
+	if (rc < 0)
+		return rc;
+	return ld->ev.type != YAML_MAPPING_END_EVENT;
+}
+
 /* Moves to the next event, which must be of type: else what is said wrong there. Returns 0,
  * or a negative errno with the reason in err. */
 static int expect_event(struct tpl_loader *ld, yaml_event_type_t type, const char *what)
@@ -386,11 +397,7 @@ static int load_texts(struct tpl_loader *ld, struct tpl_lang *l)
 	char key[TPL_KEY_MAX + 1];
 	int rc;
 
-	for (;;) {
-		if ((rc = next_event(ld)) < 0)
-			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
-			break;
+	while ((rc = next_key(ld)) > 0) {
 		if (ld->ev.type != YAML_SCALAR_EVENT
 		    || !key_valid((const char *)ld->ev.data.scalar.value, ld->ev.data.scalar.length)) {
 			load_err(ld, MARK(ld->ev.start_mark),
@@ -427,6 +434,8 @@ static int load_texts(struct tpl_loader *ld, struct tpl_lang *l)
 			return rc;
 		n++;
 	}
+	if (rc < 0)
+		return rc;
 	if (n > 1)
 		qsort(texts, n, sizeof(*texts), text_cmp);
 	for (i = 1; i < n; i++) {
@@ -470,11 +479,7 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 	size_t vlen, i, used;
 	int rc;
 
-	for (;;) {
-		if ((rc = next_event(ld)) < 0)
-			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
-			break;
+	while ((rc = next_key(ld)) > 0) {
 		if (ld->ev.type != YAML_SCALAR_EVENT) {
 			load_err(ld, MARK(ld->ev.start_mark), "top-level keys are names");
 			return -EINVAL;
@@ -544,6 +549,8 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 			return -EINVAL;
 		}
 	}
+	if (rc < 0)
+		return rc;
 	if (l->code == NULL || l->name == NULL || !seen_texts) {
 		load_err(ld, MARK(top), "missing %s", l->code == NULL ? "language"
 			 : l->name == NULL ? "name" : "texts");
