@@ -106,18 +106,27 @@ static bool random_digits(char *out, size_t n)
 	return true;
 }
 
-/* The PIN is kept as a keyed digest bound to its reference. */
-static void pin_digest(const struct engine *e, const char *ref, const char *pin, char out[17])
+/* A secret is kept as a keyed digest (HMAC-SHA-256 with the KYC key, its first 8 bytes in
+ * hex) of "kind:bound:secret", bound to what it is for: a PIN to its reference, a one-time
+ * code to the line. */
+static void keyed_digest(const struct engine *e, const char *kind, const char *bound,
+			 const char *secret, char out[17])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	char msg[40];
-	int n = snprintf(msg, sizeof(msg), "pin:%s:%s", ref, pin);
+	char msg[48];
+	int n = snprintf(msg, sizeof(msg), "%s:%s:%s", kind, bound, secret);
 
 	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
 	     (size_t)n, md, &mdlen);
+	OPENSSL_cleanse(msg, sizeof(msg));
 	for (int i = 0; i < 8; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void pin_digest(const struct engine *e, const char *ref, const char *pin, char out[17])
+{
+	keyed_digest(e, "pin", ref, pin, out);
 }
 
 /* Sends an SMS of the engine's own to an E.164 number, rendered in lang. */
@@ -730,28 +739,37 @@ static void act_link(struct run *r)
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
 
+/* The caller proved to hold the owner's line or ID: what the link found for this owner and
+ * IMEI is told now, when there is something to tell: not linked, the owner's own report, or
+ * another owner's (the outcome's). Returns false when there is not (a flow without a link
+ * step: the report re-checks), the action's outcome the caller's then. */
+static bool link_tell(struct run *r, enum flow_outcome not_linked, enum flow_outcome reported,
+		      enum flow_outcome reported_other)
+{
+	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0)
+		return false;
+	switch (r->s.link_state) {
+	case 'n':
+		run_finish(r, not_linked);
+		return true;
+	case 'r':
+		run_set_model(r);
+		run_finish(r, reported);
+		return true;
+	case 'o':
+		run_finish(r, reported_other);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The ID digits matched: now what the link found may be told. */
 static void kyc_decide(struct run *r)
 {
 	snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
-	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0) {
-		run_finish(r, KYC_MATCH);	/* a flow without a link step: report re-checks */
-		return;
-	}
-	switch (r->s.link_state) {
-	case 'n':
-		run_finish(r, KYC_NOT_LINKED);
-		return;
-	case 'r':
-		run_set_model(r);
-		run_finish(r, KYC_REPORTED);
-		return;
-	case 'o':
-		run_finish(r, KYC_REPORTED_OTHER);
-		return;
-	default:
+	if (!link_tell(r, KYC_NOT_LINKED, KYC_REPORTED, KYC_REPORTED_OTHER))
 		run_finish(r, KYC_MATCH);
-	}
 }
 
 /* ---- verify_mode, otp_send, otp_check: a one-time code to the owner's line (issue 18) --- */
@@ -794,19 +812,9 @@ static bool otp_draw(char out[OTP_LEN + 1])
 	return false;
 }
 
-/* The code is kept as a keyed digest bound to the line, as the PIN is to its reference. */
 static void otp_digest(const struct engine *e, const char *line, const char *code, char out[17])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char msg[48];
-	int n = snprintf(msg, sizeof(msg), "otp:%s:%s", line, code);
-
-	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
-	     (size_t)n, md, &mdlen);
-	OPENSSL_cleanse(msg, sizeof(msg));
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	keyed_digest(e, "otp", line, code, out);
 }
 
 /* "own" when the caller is the owner's line: its codes have their own record and budget,
@@ -946,24 +954,9 @@ static void otp_on_verify(void *arg, int err, enum store_verify_result res, long
 	case STORE_VERIFY_MATCH:
 		/* The caller holds the owner's line now: what the link found may be told. */
 		snprintf(r->s.otp_owner, sizeof(r->s.otp_owner), "%s", r->s.owner);
-		if (strcmp(r->s.link_owner, r->s.owner) == 0 &&
-		    strcmp(r->s.link_imei, r->s.imei) == 0) {
-			switch (r->s.link_state) {
-			case 'n':
-				run_finish(r, OTP_CHECK_NOT_LINKED);
-				return;
-			case 'r':
-				run_set_model(r);
-				run_finish(r, OTP_CHECK_REPORTED);
-				return;
-			case 'o':
-				run_finish(r, OTP_CHECK_REPORTED_OTHER);
-				return;
-			default:
-				break;
-			}
-		}
-		run_finish(r, OTP_CHECK_MATCH);
+		if (!link_tell(r, OTP_CHECK_NOT_LINKED, OTP_CHECK_REPORTED,
+			       OTP_CHECK_REPORTED_OTHER))
+			run_finish(r, OTP_CHECK_MATCH);
 		return;
 	case STORE_VERIFY_MISMATCH:
 	case STORE_VERIFY_LOCKED:
@@ -1543,23 +1536,31 @@ static enum flow_outcome status_outcome(enum report_state s)
 	return STATUS_RECEIVED;
 }
 
+/* run_report_fields for a report found by its reference: the reply stays in the asker's
+ * language, not the report's. */
+static bool asked_report_fields(struct run *r, const struct store_kv *kv, size_t n)
+{
+	char lang[sizeof(r->s.lang)];
+	bool found;
+
+	memcpy(lang, r->s.lang, sizeof(lang));
+	found = run_report_fields(r, kv, n);
+	memcpy(r->s.lang, lang, sizeof(lang));
+	return found;
+}
+
 static void status_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char lang[8];
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	/* The reply is in the asker's language, not the report's. */
-	memcpy(lang, r->s.lang, sizeof(lang));
-	if (!run_report_fields(r, kv, n)) {
-		memcpy(r->s.lang, lang, sizeof(lang));
+	if (!asked_report_fields(r, kv, n)) {
 		run_finish(r, STATUS_UNKNOWN);
 		return;
 	}
-	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
 	/* A sighting (issue 22) is the owner's to know: told to the report's own lines (the
 	 * owner's, the reporter's), where its SMS went; anyone else with the reference hears
@@ -1734,7 +1735,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	case STORE_VERIFY_PEEKED:	/* not a PIN: nothing compared or counted */
-	case STORE_VERIFY_MISMATCH:	/* the tries left told, as for the ID digits (issue 18) */
+	case STORE_VERIFY_MISMATCH:	/* the tries left told, as for the ID (issue 18) */
 	case STORE_VERIFY_LOCKED:
 		verify_refused(r, res, left, ms_left, "PIN", true, UNBLOCK_WRONG_PIN,
 			       UNBLOCK_LOCKED);
@@ -1745,7 +1746,7 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char digest[17] = "", lang[8];
+	char digest[17] = "";
 	size_t len = 0;
 	bool own;
 	int rc;
@@ -1754,14 +1755,11 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 		fail_store(r, err);
 		return;
 	}
-	memcpy(lang, r->s.lang, sizeof(lang));
-	if (!run_report_fields(r, kv, n)) {
-		memcpy(r->s.lang, lang, sizeof(lang));
+	if (!asked_report_fields(r, kv, n)) {
 		OPENSSL_cleanse(r->pin, sizeof(r->pin));
 		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	}
-	memcpy(r->s.lang, lang, sizeof(lang));
 	/* A PIN that is not 6 digits (an SMS's) is no try: the store only reads the counter,
 	 * so that the reply says truthfully how many tries are left. */
 	if (strlen(r->pin) == PIN_LEN) {
