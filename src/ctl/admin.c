@@ -12,12 +12,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <talloc.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "channel/channels.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "core/logging.h"
@@ -184,14 +184,6 @@ bool admin_is_command(const char *name)
 }
 
 /* ---- shared ---- */
-
-static long long now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* "3 h 2 min", "12 s": an age for people. */
 static const char *age_text(long long ms, char *buf, size_t sz)
@@ -966,7 +958,7 @@ int admin_main(void *ctx, int argc, char **argv)
 	a.ctx = ctx;
 	a.cmd = argv[0];
 	a.last = LAST_DEFAULT;
-	a.now_ms = now_ms();
+	a.now_ms = clock_wall_ms();
 	json_init(&a.jb);
 	first = options(&a, argc, argv);
 	if (first == -2)
