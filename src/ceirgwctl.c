@@ -15,6 +15,7 @@
 
 #include "ctl/admin.h"
 #include "ctl/feed.h"
+#include "ctl/options.h"
 #include "ctl/phone.h"
 #include "ctl/sighting.h"
 #include "ctl/store.h"
@@ -333,6 +334,24 @@ static void json_line(struct ctl *c)
 	json_reset(&c->jb);
 }
 
+/* The head both checks' answers open with: the input, name and its normal form (value, NULL
+ * for none), whether it is valid and why (reason). A JSON object is left open for the rest. */
+static void answer_head(struct ctl *c, const char *in, size_t len, const char *name,
+			const char *value, bool valid, const char *reason)
+{
+	if (c->json) {
+		json_object_begin(&c->jb);
+		json_key_str(&c->jb, "input", in, len);
+		json_key_cstr(&c->jb, name, value);
+		json_key_bool(&c->jb, "valid", valid);
+		json_key_cstr(&c->jb, "reason", reason);
+	} else {
+		print_input(in, len);
+		field(name, value);
+		printf("  %-10s %s (%s)\n", "valid", valid ? "yes" : "no", reason);
+	}
+}
+
 static int check_imei(struct ctl *c, const char *in, size_t len)
 {
 	struct tac_entry te = { 0 };
@@ -342,12 +361,9 @@ static int check_imei(struct ctl *c, const char *in, size_t len)
 	imei_parse(in, len, &im);
 	if (im.has_digits)
 		known = tac_lookup(c->tac, im.tac, &te) == 0;
+	answer_head(c, in, len, "imei", im.has_digits ? im.imei : NULL, im.valid,
+		    imei_reason_name(im.reason));
 	if (c->json) {
-		json_object_begin(&c->jb);
-		json_key_str(&c->jb, "input", in, len);
-		json_key_cstr(&c->jb, "imei", im.has_digits ? im.imei : NULL);
-		json_key_bool(&c->jb, "valid", im.valid);
-		json_key_cstr(&c->jb, "reason", imei_reason_name(im.reason));
 		json_key_bool(&c->jb, "computed_check_digit", im.computed_check_digit);
 		json_key_cstr(&c->jb, "svn", im.svn[0] ? im.svn : NULL);
 		json_key_cstr(&c->jb, "tac", im.has_digits ? im.tac : NULL);
@@ -356,10 +372,6 @@ static int check_imei(struct ctl *c, const char *in, size_t len)
 		json_object_end(&c->jb);
 		json_line(c);
 	} else {
-		print_input(in, len);
-		field("imei", im.has_digits ? im.imei : NULL);
-		printf("  %-10s %s (%s)\n", "valid", im.valid ? "yes" : "no",
-		       imei_reason_name(im.reason));
 		field("check", !im.has_digits ? NULL :
 		      im.computed_check_digit ? "computed" : "typed");
 		field("svn", im.svn);
@@ -377,22 +389,15 @@ static int check_msisdn(struct ctl *c, const char *in, size_t len)
 
 	msisdn_parse(in, len, c->region, &m);
 	msisdn_mask(m.e164, strlen(m.e164), masked, sizeof(masked));
+	answer_head(c, in, len, "msisdn", m.valid ? m.e164 : NULL, m.valid,
+		    msisdn_reason_name(m.reason));
 	if (c->json) {
-		json_object_begin(&c->jb);
-		json_key_str(&c->jb, "input", in, len);
-		json_key_cstr(&c->jb, "msisdn", m.valid ? m.e164 : NULL);
-		json_key_bool(&c->jb, "valid", m.valid);
-		json_key_cstr(&c->jb, "reason", msisdn_reason_name(m.reason));
 		json_key_cstr(&c->jb, "region", m.valid ? m.region : NULL);
 		json_key_cstr(&c->jb, "type", m.valid ? msisdn_type_name(m.type) : NULL);
 		json_key_cstr(&c->jb, "masked", m.valid ? masked : NULL);
 		json_object_end(&c->jb);
 		json_line(c);
 	} else {
-		print_input(in, len);
-		field("msisdn", m.valid ? m.e164 : NULL);
-		printf("  %-10s %s (%s)\n", "valid", m.valid ? "yes" : "no",
-		       msisdn_reason_name(m.reason));
 		field("region", m.valid ? m.region : NULL);
 		field("type", m.valid ? msisdn_type_name(m.type) : NULL);
 		field("masked", m.valid ? masked : NULL);
@@ -428,21 +433,11 @@ static int setup(struct ctl *c, bool need_tac)
 	struct tac_load_stats st;
 	const char *path;
 
-	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return EXIT_USAGE;
-		}
-	}
-	if (c->region == NULL)
-		c->region = c->cfg ? c->cfg->default_region : "KE";
-	if (!need_tac && !msisdn_region_known(c->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			c->region);
+	if (c->config_path && (c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 		return EXIT_USAGE;
-	}
+	c->region = ctl_region(c->region, c->cfg);
+	if (!need_tac && ctl_region_check(c->region) < 0)
+		return EXIT_USAGE;
 	if (need_tac) {
 		path = c->tac_path ? c->tac_path :
 		       c->cfg ? c->cfg->tac_file : config_default_tac_file();
@@ -550,7 +545,6 @@ static int store_options(struct ctl *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char err[1024];
 	int opt;
 
 	optind = 1;
@@ -598,26 +592,13 @@ static int store_options(struct ctl *c, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (c->redis && c->redis_cluster) {
-		fprintf(stderr, "ceirgwctl: --redis and --redis-cluster exclude each other: give "
-			"one Redis, or a Redis Cluster's seed nodes\n");
+	if (ctl_redis_one(c->redis, c->redis_cluster) < 0)
 		return -1;
-	}
-	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return -1;
-		}
-	}
-	if (c->region == NULL)
-		c->region = c->cfg ? c->cfg->default_region : "KE";
-	if (!msisdn_region_known(c->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			c->region);
+	if (c->config_path && (c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 		return -1;
-	}
+	c->region = ctl_region(c->region, c->cfg);
+	if (ctl_region_check(c->region) < 0)
+		return -1;
 	return optind;
 }
 
@@ -1195,12 +1176,8 @@ static int run_flows(struct ctl *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (c->config_path) {
-		gw_start();
-		c->cfg = config_load(c->ctx, c->config_path, NULL, err, sizeof(err));
-		if (c->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
+		if ((c->cfg = ctl_config_load(c->ctx, c->config_path)) == NULL)
 			return EXIT_USAGE;
-		}
 		if (flows == NULL)
 			flows = c->cfg->flows_dir;
 		if (templates == NULL)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 long box_frame_peek(const unsigned char *buf, size_t len, size_t max)
 {
 	unsigned long n;
@@ -175,17 +177,6 @@ int box_meta_find(const char *md, size_t mdlen, const char *group, const char *k
 	return -ENOENT;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int box_url_decode(const char *s, size_t len, char *out, size_t outsz)
 {
 	size_t i, n = 0;
@@ -196,8 +187,8 @@ int box_url_decode(const char *s, size_t len, char *out, size_t outsz)
 		if (c == '%') {
 			int hi, lo;
 
-			if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= len || (hi = hex_value(s[i + 1])) < 0 ||
+			    (lo = hex_value(s[i + 2])) < 0)
 				return -EINVAL;
 			c = hi << 4 | lo;
 			i += 2;

@@ -32,6 +32,7 @@
 #include <openssl/sha.h>
 
 #include "core/config.h"
+#include "core/hex.h"
 #include "core/json.h"
 #include "core/logging.h"
 #include "core/metrics.h"
@@ -1543,17 +1544,6 @@ int http_req_authorize(const struct http_req *req, const struct config_allow *al
 
 /* ---- forms -------------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A '%' not followed by two hex digits stays as it is, as libevent's decoder kept it. A
  * decoded NUL is refused: C strings would cut the field there, and what follows would be
  * read by one component and not by another. */
@@ -1566,8 +1556,8 @@ ssize_t http_uri_decode(const char *s, size_t len, bool plus, char *out)
 
 		if (s[i] == '+' && plus) {
 			out[o++] = ' ';
-		} else if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-			   (lo = hexval(s[i + 2])) >= 0) {
+		} else if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
+			   (lo = hex_value(s[i + 2])) >= 0) {
 			if (hi == 0 && lo == 0)
 				return -EINVAL;
 			out[o++] = (char)(hi * 16 + lo);

@@ -290,17 +290,26 @@ static size_t take_all(struct outbox *o, const struct store_entry *se, size_t n)
 	return i;
 }
 
+/* A read that brought nothing: cancelled (the outbox is closing) or failed (again in a
+ * second). */
+static bool read_failed(struct outbox *o, int err)
+{
+	if (err == -ECANCELED)
+		return true;
+	if (err < 0) {
+		later(o, 1000);
+		return true;
+	}
+	return false;
+}
+
 static void on_entries(void *arg, int err, const struct store_entry *se, size_t n)
 {
 	struct outbox *o = arg;
 	size_t taken;
 
-	if (err == -ECANCELED)
+	if (read_failed(o, err))
 		return;
-	if (err < 0) {
-		later(o, 1000);
-		return;
-	}
 	taken = take_all(o, se, n);
 	if (o->reading == READ_PENDING && n == 0)
 		o->pending_done = true;		/* own backlog taken: new entries now */
@@ -315,12 +324,8 @@ static void on_claimed(void *arg, int err, const struct store_entry *se, size_t 
 	struct outbox *o = arg;
 	size_t taken;
 
-	if (err == -ECANCELED)
+	if (read_failed(o, err))
 		return;
-	if (err < 0) {
-		later(o, 1000);
-		return;
-	}
 	taken = take_all(o, se, n);
 	snprintf(o->cursor, sizeof(o->cursor), "%s", next);
 	if (strcmp(next, "0-0") == 0)

@@ -8,15 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "core/hex.h"
 
 /* Percent-decodes s[0..len) into out (outsz bytes). Returns 0 or -EINVAL. */
 static int pct_decode(const char *s, size_t len, char *out, size_t outsz)
@@ -30,8 +22,8 @@ static int pct_decode(const char *s, size_t len, char *out, size_t outsz)
 		if (c == '%') {
 			if (i + 2 >= len)
 				return -EINVAL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hex_value(s[i + 1]);
+			lo = hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -EINVAL;
 			c = (char)(hi * 16 + lo);

@@ -12,16 +12,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <talloc.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "channel/channels.h"
+#include "core/clock.h"
 #include "core/config.h"
-#include "core/gw.h"
 #include "core/json.h"
 #include "core/logging.h"
+#include "ctl/options.h"
 #include "ctl/store.h"
 #include "domain/digits.h"
 #include "domain/imei.h"
@@ -185,14 +185,6 @@ bool admin_is_command(const char *name)
 
 /* ---- shared ---- */
 
-static long long now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* "3 h 2 min", "12 s": an age for people. */
 static const char *age_text(long long ms, char *buf, size_t sz)
 {
@@ -279,7 +271,7 @@ static int options(struct admin *a, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool queue = strcmp(a->cmd, "queue") == 0, unlock = strcmp(a->cmd, "unlock") == 0;
-	char err[1024], *end;
+	char *end;
 	unsigned long v;
 	int opt;
 
@@ -325,26 +317,13 @@ static int options(struct admin *a, int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (a->redis && a->redis_cluster) {
-		fprintf(stderr, "ceirgwctl: --redis and --redis-cluster exclude each other: give "
-			"one Redis, or a Redis Cluster's seed nodes\n");
+	if (ctl_redis_one(a->redis, a->redis_cluster) < 0)
 		return -1;
-	}
-	if (a->config_path) {
-		gw_start();
-		a->cfg = config_load(a->ctx, a->config_path, NULL, err, sizeof(err));
-		if (a->cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
-			return -1;
-		}
-	}
-	if (a->region == NULL)
-		a->region = a->cfg ? a->cfg->default_region : "KE";
-	if (unlock && !msisdn_region_known(a->region)) {
-		fprintf(stderr, "ceirgwctl: --region %s: not a region code (two letters, e.g. KE)\n",
-			a->region);
+	if (a->config_path && (a->cfg = ctl_config_load(a->ctx, a->config_path)) == NULL)
 		return -1;
-	}
+	a->region = ctl_region(a->region, a->cfg);
+	if (unlock && ctl_region_check(a->region) < 0)
+		return -1;
 	return optind;
 bad:
 	fprintf(stderr, "ceirgwctl %s: unexpected option (ceirgwctl %s --help)\n", a->cmd, a->cmd);
@@ -979,7 +958,7 @@ int admin_main(void *ctx, int argc, char **argv)
 	a.ctx = ctx;
 	a.cmd = argv[0];
 	a.last = LAST_DEFAULT;
-	a.now_ms = now_ms();
+	a.now_ms = clock_wall_ms();
 	json_init(&a.jb);
 	first = options(&a, argc, argv);
 	if (first == -2)

@@ -21,8 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/config.h"
-#include "core/gw.h"
+#include "ctl/options.h"
 
 #define BODY_MAX (1 << 20)	/* a /metrics page larger than this is refused */
 #define FETCH_TIMEOUT_MS 5000	/* connect, send and read, in all */
@@ -46,14 +47,6 @@ void admin_stats_usage(FILE *out)
 		"not HTTP 200, larger than 1 MiB), 2 on a usage error.\n", FETCH_TIMEOUT_MS / 1000);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until the deadline. Returns 0, or -ETIMEDOUT. */
 static int wait_fd(int fd, short events, long long deadline)
 {
@@ -62,7 +55,7 @@ static int wait_fd(int fd, short events, long long deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - mono_ms();
+		left = deadline - clock_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, (int)left);
@@ -163,7 +156,7 @@ static int fetch(void *ctx, const char *addr, char **body, size_t *len, char *er
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	char host[256], port[8], req[400], *buf = NULL, *p;
-	long long deadline = mono_ms() + FETCH_TIMEOUT_MS;
+	long long deadline = clock_mono_ms() + FETCH_TIMEOUT_MS;
 	size_t got = 0, cap = BODY_MAX + 16384, sent = 0, reqlen;
 	int fd = -1, rc, soerr = 0, status;
 	socklen_t sl = sizeof(soerr);
@@ -526,12 +519,8 @@ int admin_stats_main(void *ctx, int argc, char **argv)
 		return 2;
 	}
 	if (addr == NULL && config_path) {
-		gw_start();
-		cfg = config_load(ctx, config_path, NULL, err, sizeof(err));
-		if (cfg == NULL) {
-			fprintf(stderr, "ceirgwctl: %s\n", err);
+		if ((cfg = ctl_config_load(ctx, config_path)) == NULL)
 			return 2;
-		}
 		addr = cfg->admin_listen;
 	}
 	if (addr == NULL)

@@ -519,6 +519,29 @@ static int phone_post(struct phone *p, const char *path, struct evbuffer *form)
 	return 0;
 }
 
+/* POSTs the form of the n pairs kv (key, value) to path, in state busy (set first: the
+ * answer may come before phone_post returns). Says why it could not (what: "USSD", "SMS"),
+ * the gateway unreachable then. Returns 0 or -errno. */
+static int send_form(struct phone *p, enum phone_state busy, const char *path,
+		     const char *const (*kv)[2], size_t n, const char *what)
+{
+	struct evbuffer *form = evbuffer_new();
+	int rc = form ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = form_add(form, kv[i][0], kv[i][1]);
+	phone_set_state(p, busy);
+	if (rc == 0)
+		rc = phone_post(p, path, form);
+	if (form)
+		evbuffer_free(form);
+	if (rc < 0) {
+		phone_err("%s: cannot send the request: %s", what, strerror(-rc));
+		p->unreachable = true;
+	}
+	return rc;
+}
+
 static void session_end(struct phone *p)
 {
 	TALLOC_FREE(p->session);
@@ -634,29 +657,15 @@ static void on_reply(struct evhttp_request *req, void *arg)
 /* Sends the session's text so far. */
 static void ussd_send(struct phone *p)
 {
-	struct evbuffer *form = evbuffer_new();
-	int rc = form ? 0 : -ENOMEM;
+	const char *const kv[][2] = {
+		{ "sessionId", p->session->id }, { "serviceCode", p->session->service },
+		{ "phoneNumber", p->msisdn }, { "text", p->session->text },
+		{ "networkCode", p->network },
+	};
 
-	if (rc == 0)
-		rc = form_add(form, "sessionId", p->session->id);
-	if (rc == 0)
-		rc = form_add(form, "serviceCode", p->session->service);
-	if (rc == 0)
-		rc = form_add(form, "phoneNumber", p->msisdn);
-	if (rc == 0)
-		rc = form_add(form, "text", p->session->text);
-	if (rc == 0)
-		rc = form_add(form, "networkCode", p->network);
-	phone_set_state(p, PHONE_USSD_BUSY);
-	if (rc == 0)
-		rc = phone_post(p, p->ussd_path, form);
-	if (form)
-		evbuffer_free(form);
-	if (rc < 0) {
-		phone_err("USSD: cannot send the request: %s", strerror(-rc));
-		p->unreachable = true;
+	if (send_form(p, PHONE_USSD_BUSY, p->ussd_path, kv, sizeof(kv) / sizeof(kv[0]),
+		      "USSD") < 0)
 		ussd_failed(p);
-	}
 }
 
 /* Reads "*384*1*2#" as service code "*384#" and text "1*2". Returns 0 or -EINVAL. */
@@ -722,23 +731,9 @@ static void ussd_answer(struct phone *p, const char *answer)
 
 static void sms_send(struct phone *p, const char *text)
 {
-	struct evbuffer *form = evbuffer_new();
-	int rc = form ? 0 : -ENOMEM;
+	const char *const kv[][2] = { { "from", p->msisdn }, { "to", p->sms_to }, { "text", text } };
 
-	if (rc == 0)
-		rc = form_add(form, "from", p->msisdn);
-	if (rc == 0)
-		rc = form_add(form, "to", p->sms_to);
-	if (rc == 0)
-		rc = form_add(form, "text", text);
-	phone_set_state(p, PHONE_SMS_BUSY);
-	if (rc == 0)
-		rc = phone_post(p, p->sms_path, form);
-	if (form)
-		evbuffer_free(form);
-	if (rc < 0) {
-		phone_err("SMS: cannot send the request: %s", strerror(-rc));
-		p->unreachable = true;
+	if (send_form(p, PHONE_SMS_BUSY, p->sms_path, kv, sizeof(kv) / sizeof(kv[0]), "SMS") < 0) {
 		phone_note("message not sent");
 		phone_set_state(p, PHONE_IDLE);
 	}

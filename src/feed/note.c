@@ -6,6 +6,7 @@
 #include "feed/note.h"
 
 #include "core/errbuf.h"
+#include "core/hex.h"
 #include "core/utf8.h"
 
 #include <errno.h>
@@ -225,18 +226,11 @@ static bool parse_hex32(const char *s, size_t len, uint32_t *out)
 	if (len != 8)
 		return false;
 	for (i = 0; i < 8; i++) {
-		char c = s[i];
-		uint32_t d;
+		int d = hex_value(s[i]);
 
-		if (c >= '0' && c <= '9')
-			d = (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (uint32_t)(c - 'A' + 10);
-		else
+		if (d < 0)
 			return false;
-		v = v << 4 | d;
+		v = v << 4 | (uint32_t)d;
 	}
 	*out = v;
 	return true;

@@ -106,18 +106,27 @@ static bool random_digits(char *out, size_t n)
 	return true;
 }
 
-/* The PIN is kept as a keyed digest bound to its reference. */
-static void pin_digest(const struct engine *e, const char *ref, const char *pin, char out[17])
+/* A secret is kept as a keyed digest (HMAC-SHA-256 with the KYC key, its first 8 bytes in
+ * hex) of "kind:bound:secret", bound to what it is for: a PIN to its reference, a one-time
+ * code to the line. */
+static void keyed_digest(const struct engine *e, const char *kind, const char *bound,
+			 const char *secret, char out[17])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	char msg[40];
-	int n = snprintf(msg, sizeof(msg), "pin:%s:%s", ref, pin);
+	char msg[48];
+	int n = snprintf(msg, sizeof(msg), "%s:%s:%s", kind, bound, secret);
 
 	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
 	     (size_t)n, md, &mdlen);
+	OPENSSL_cleanse(msg, sizeof(msg));
 	for (int i = 0; i < 8; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void pin_digest(const struct engine *e, const char *ref, const char *pin, char out[17])
+{
+	keyed_digest(e, "pin", ref, pin, out);
 }
 
 /* Sends an SMS of the engine's own to an E.164 number, rendered in lang. */
@@ -496,16 +505,18 @@ static void act_imei_why(struct run *r)
 /* The handsets and my_reports actions look at the newest phones the operators' data pairs
  * with a number (store_msisdn_handsets, newest last), one store lookup each, all at once. The
  * fan-out is the same for both: a context that begins with struct fan, a start per candidate
- * (whose answer ends in fan_answered), and a done once every lookup answered (failed: an
- * error of one of them; done frees the context). */
+ * (its store operation, whose answer ends in fan_answered), and a done once every lookup
+ * answered without an error (done frees the context). */
 #define FAN_MAX 16
 struct fan;
-typedef int (*fan_start_fn)(struct fan *f, unsigned i);
+struct fan_cand;
+typedef int (*fan_start_fn)(struct fan_cand *cc);
 typedef void (*fan_done_fn)(struct fan *f);
 struct fan {
 	struct run *r;
 	fan_start_fn start;
 	fan_done_fn done;
+	unsigned max;			/* the newest this many of the number's phones */
 	int outstanding;
 	int failed;
 	unsigned ncand;
@@ -518,31 +529,55 @@ struct fan_cand {
 	unsigned i;
 };
 
-static struct fan_cand *fan_cand_new(struct fan *f, unsigned i)
+/* Every lookup answered: done, or the run fails with the error of one of them (f freed). */
+static void fan_end(struct fan *f)
 {
-	struct fan_cand *cc = talloc_zero(f, struct fan_cand);
+	struct run *r = f->r;
+	int err = f->failed;
 
-	if (cc != NULL) {
-		cc->f = f;
-		cc->i = i;
+	if (err == 0) {
+		f->done(f);
+		return;
 	}
-	return cc;
+	talloc_free(f);
+	fail_store(r, err);
 }
 
-/* A lookup answered (err < 0: it failed); the last one runs done. */
-static void fan_answered(struct fan *f, int err)
+/* A lookup answered (err < 0: it failed; cc, its arg, is freed here); the last one ends the
+ * fan. */
+static void fan_answered(struct fan_cand *cc, int err)
 {
+	struct fan *f = cc->f;
+
+	talloc_free(cc);
 	if (err < 0)
 		f->failed = err;
 	if (--f->outstanding == 0)
-		f->done(f);
+		fan_end(f);
 }
 
-/* The number's phones listed: the newest max of them looked up. f (a talloc child of its run,
- * zeroed, its run, start and done set) is freed here on a failed list, else by done. */
-static void fan_out(struct fan *f, int err, const uint64_t *bodies, size_t n, unsigned max)
+/* Candidate i's lookup started, its fan_cand the store operation's arg. Returns 0 or a
+ * negative errno. */
+static int fan_start(struct fan *f, unsigned i)
 {
-	size_t first = n > max ? n - max : 0;
+	struct fan_cand *cc = talloc_zero(f, struct fan_cand);
+	int rc;
+
+	if (cc == NULL)
+		return -ENOMEM;
+	*cc = (struct fan_cand){ .f = f, .i = i };
+	rc = f->start(cc);
+	if (rc < 0)
+		talloc_free(cc);
+	return rc;
+}
+
+/* The number's phones listed: the newest max of them looked up. f is freed here on a failed
+ * list, else by done. */
+static void fan_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
+{
+	struct fan *f = arg;
+	size_t first = n > f->max ? n - f->max : 0;
 
 	if (err < 0) {
 		struct run *r = f->r;
@@ -554,21 +589,40 @@ static void fan_out(struct fan *f, int err, const uint64_t *bodies, size_t n, un
 	for (size_t i = first; i < n && f->ncand < FAN_MAX; i++)
 		f->cand[f->ncand++] = bodies[i];
 	if (f->ncand == 0) {
-		f->done(f);
+		fan_end(f);
 		return;
 	}
 	f->outstanding = (int)f->ncand;
 	for (unsigned i = 0; i < f->ncand; i++) {
-		int rc = f->start(f, i);
+		int rc = fan_start(f, i);
 
 		if (rc < 0) {
 			f->failed = rc;
 			if (--f->outstanding == 0) {
-				f->done(f);	/* from a store answer: not reentrant */
+				fan_end(f);	/* from a store answer: not reentrant */
 				return;
 			}
 		}
 	}
+}
+
+/* Looks up the phones of number (E.164 digits), then each of the newest max of them with
+ * start. size is that of the action's context, which begins with struct fan; it is a talloc
+ * child of r, named name, freed by done. Returns 0 or a negative errno (nothing started). */
+static int fan_list(struct run *r, const char *number, size_t size, const char *name,
+		    fan_start_fn start, fan_done_fn done, unsigned max)
+{
+	struct fan *f = talloc_zero_size(r, size);
+	int rc;
+
+	if (f == NULL)
+		return -ENOMEM;
+	talloc_set_name_const(f, name);
+	*f = (struct fan){ .r = r, .start = start, .done = done, .max = max };
+	rc = store_msisdn_handsets(r->e->st, e164_number(number), fan_on_list, f);
+	if (rc < 0)
+		talloc_free(f);
+	return rc;
 }
 
 /* ---- handsets ------------------------------------------------------------------------- */
@@ -587,13 +641,6 @@ static void handsets_done(struct fan *f)
 	struct run *r = f->r;
 	unsigned i;
 
-	if (f->failed) {
-		int err = f->failed;
-
-		talloc_free(hc);
-		fail_store(r, err);
-		return;
-	}
 	/* Newest first; the screen shows as many as fit (journey.c). */
 	r->s.nhandsets = 0;
 	for (i = f->ncand; i-- > 0 && r->s.nhandsets < SESS_HANDSETS_MAX;)
@@ -607,41 +654,20 @@ static void handsets_done(struct fan *f)
 static void handsets_on_pairings(void *arg, int err, const struct pair_rec *recs, size_t n)
 {
 	struct fan_cand *cc = arg;
-	struct fan *f = cc->f;
-	struct handsets_ctx *hc = (struct handsets_ctx *)f;
-	struct run *r = f->r;
+	struct handsets_ctx *hc = (struct handsets_ctx *)cc->f;
+	struct run *r = cc->f->r;
 	uint64_t owner = e164_number(r->s.owner);
 	unsigned from = today() - (unsigned)r->e->cfg->ownership_window_days;
 
 	for (size_t k = 0; err >= 0 && k < n; k++)
 		if (recs[k].msisdn == owner && recs[k].last_seen >= from)
 			hc->cand_ok[cc->i] = true;
-	talloc_free(cc);
-	fan_answered(f, err);
+	fan_answered(cc, err);
 }
 
-static int handsets_start(struct fan *f, unsigned i)
+static int handsets_start(struct fan_cand *cc)
 {
-	struct fan_cand *cc = fan_cand_new(f, i);
-	int rc = cc ? store_imei_pairings(f->r->e->st, f->cand[i], handsets_on_pairings, cc) :
-		      -ENOMEM;
-
-	if (rc < 0)
-		talloc_free(cc);
-	return rc;
-}
-
-static void handsets_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
-{
-	struct run *r = arg;
-	struct handsets_ctx *hc = talloc_zero(r, struct handsets_ctx);
-
-	if (hc == NULL) {
-		fail_store(r, err < 0 ? err : -ENOMEM);
-		return;
-	}
-	hc->fan = (struct fan){ .r = r, .start = handsets_start, .done = handsets_done };
-	fan_out(&hc->fan, err, bodies, n, HANDSETS_CAND);
+	return store_imei_pairings(cc->f->r->e->st, cc->f->cand[cc->i], handsets_on_pairings, cc);
 }
 
 static void act_handsets(struct run *r)
@@ -650,7 +676,8 @@ static void act_handsets(struct run *r)
 
 	if (r->s.owner[0] == '\0')
 		snprintf(r->s.owner, sizeof(r->s.owner), "%s", r->msisdn);
-	rc = store_msisdn_handsets(r->e->st, e164_number(r->s.owner), handsets_on_list, r);
+	rc = fan_list(r, r->s.owner, sizeof(struct handsets_ctx), "struct handsets_ctx",
+		      handsets_start, handsets_done, HANDSETS_CAND);
 	if (rc < 0)
 		defer_fail(r, rc);
 }
@@ -761,28 +788,37 @@ static void act_link(struct run *r)
 
 /* ---- kyc: the national ID digits on record --------------------------------------------- */
 
+/* The caller proved to hold the owner's line or ID: what the link found for this owner and
+ * IMEI is told now, when there is something to tell: not linked, the owner's own report, or
+ * another owner's (the outcome's). Returns false when there is not (a flow without a link
+ * step: the report re-checks), the action's outcome the caller's then. */
+static bool link_tell(struct run *r, enum flow_outcome not_linked, enum flow_outcome reported,
+		      enum flow_outcome reported_other)
+{
+	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0)
+		return false;
+	switch (r->s.link_state) {
+	case 'n':
+		run_finish(r, not_linked);
+		return true;
+	case 'r':
+		run_set_model(r);
+		run_finish(r, reported);
+		return true;
+	case 'o':
+		run_finish(r, reported_other);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The ID digits matched: now what the link found may be told. */
 static void kyc_decide(struct run *r)
 {
 	snprintf(r->s.kyc_owner, sizeof(r->s.kyc_owner), "%s", r->s.owner);
-	if (strcmp(r->s.link_owner, r->s.owner) != 0 || strcmp(r->s.link_imei, r->s.imei) != 0) {
-		run_finish(r, KYC_MATCH);	/* a flow without a link step: report re-checks */
-		return;
-	}
-	switch (r->s.link_state) {
-	case 'n':
-		run_finish(r, KYC_NOT_LINKED);
-		return;
-	case 'r':
-		run_set_model(r);
-		run_finish(r, KYC_REPORTED);
-		return;
-	case 'o':
-		run_finish(r, KYC_REPORTED_OTHER);
-		return;
-	default:
+	if (!link_tell(r, KYC_NOT_LINKED, KYC_REPORTED, KYC_REPORTED_OTHER))
 		run_finish(r, KYC_MATCH);
-	}
 }
 
 /* ---- verify_mode, otp_send, otp_check: a one-time code to the owner's line (issue 18) --- */
@@ -825,19 +861,9 @@ static bool otp_draw(char out[OTP_LEN + 1])
 	return false;
 }
 
-/* The code is kept as a keyed digest bound to the line, as the PIN is to its reference. */
 static void otp_digest(const struct engine *e, const char *line, const char *code, char out[17])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char msg[48];
-	int n = snprintf(msg, sizeof(msg), "otp:%s:%s", line, code);
-
-	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
-	     (size_t)n, md, &mdlen);
-	OPENSSL_cleanse(msg, sizeof(msg));
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	keyed_digest(e, "otp", line, code, out);
 }
 
 /* "own" when the caller is the owner's line: its codes have their own record and budget,
@@ -936,6 +962,30 @@ static void act_otp_send(struct run *r)
 	     otp_issue);
 }
 
+/* A secret that did not match, as store_verify_* answered (the OTP, the ID digits, a PIN):
+ * not compared (PEEKED: not such a secret at all) or wrong with tries left, the outcome wrong
+ * with the tries left in {tries}; wrong the last time, or LOCKED, the outcome locked with
+ * {minutes} of the lock-out. what names the secret in the log, which names the run's report
+ * where of_report. */
+static void verify_refused(struct run *r, enum store_verify_result res, long long left,
+			   long long ms_left, const char *what, bool of_report,
+			   enum flow_outcome wrong, enum flow_outcome locked)
+{
+	if (res == STORE_VERIFY_PEEKED || (res == STORE_VERIFY_MISMATCH && left > 0)) {
+		snprintf(r->tries, sizeof(r->tries), "%lld", left);
+		run_finish(r, wrong);
+		return;
+	}
+	if (res == STORE_VERIFY_MISMATCH && of_report)
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong %s %ld times: locked out",
+		     r->rtag, run_ref_log(r), what, r->e->cfg->verify_tries);
+	else if (res == STORE_VERIFY_MISMATCH)
+		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong %s %ld times: locked out", r->tag, what,
+		     r->e->cfg->verify_tries);
+	minutes_of(r, ms_left);
+	run_finish(r, locked);
+}
+
 static void otp_on_verify(void *arg, int err, enum store_verify_result res, long long left,
 			  long long ms_left)
 {
@@ -953,39 +1003,16 @@ static void otp_on_verify(void *arg, int err, enum store_verify_result res, long
 	case STORE_VERIFY_MATCH:
 		/* The caller holds the owner's line now: what the link found may be told. */
 		snprintf(r->s.otp_owner, sizeof(r->s.otp_owner), "%s", r->s.owner);
-		if (strcmp(r->s.link_owner, r->s.owner) == 0 &&
-		    strcmp(r->s.link_imei, r->s.imei) == 0) {
-			switch (r->s.link_state) {
-			case 'n':
-				run_finish(r, OTP_CHECK_NOT_LINKED);
-				return;
-			case 'r':
-				run_set_model(r);
-				run_finish(r, OTP_CHECK_REPORTED);
-				return;
-			case 'o':
-				run_finish(r, OTP_CHECK_REPORTED_OTHER);
-				return;
-			default:
-				break;
-			}
-		}
-		run_finish(r, OTP_CHECK_MATCH);
+		if (!link_tell(r, OTP_CHECK_NOT_LINKED, OTP_CHECK_REPORTED,
+			       OTP_CHECK_REPORTED_OTHER))
+			run_finish(r, OTP_CHECK_MATCH);
 		return;
 	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, OTP_CHECK_WRONG);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong one-time code %ld times: locked out", r->tag,
-		     r->e->cfg->verify_tries);
-		break;
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "one-time code", false, OTP_CHECK_WRONG,
+			       OTP_CHECK_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, OTP_CHECK_LOCKED);
 }
 
 static void act_otp_check(struct run *r)
@@ -1030,24 +1057,11 @@ static void kyc_on_verify(void *arg, int err, enum store_verify_result res, long
 		kyc_decide(r);
 		return;
 	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, KYC_MISMATCH);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: wrong ID digits %ld times: locked out", r->tag,
-		     r->e->cfg->verify_tries);
-		break;
-	case STORE_VERIFY_PEEKED:
-		/* Not an ID: nothing compared or counted; the tries left as they are. */
-		snprintf(r->tries, sizeof(r->tries), "%lld", left);
-		run_finish(r, KYC_MISMATCH);
-		return;
+	case STORE_VERIFY_PEEKED:	/* not an ID: nothing compared or counted */
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "ID digits", false, KYC_MISMATCH, KYC_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, KYC_LOCKED);
 }
 
 static void kyc_compare(struct run *r)
@@ -1571,23 +1585,31 @@ static enum flow_outcome status_outcome(enum report_state s)
 	return STATUS_RECEIVED;
 }
 
+/* run_report_fields for a report found by its reference: the reply stays in the asker's
+ * language, not the report's. */
+static bool asked_report_fields(struct run *r, const struct store_kv *kv, size_t n)
+{
+	char lang[sizeof(r->s.lang)];
+	bool found;
+
+	memcpy(lang, r->s.lang, sizeof(lang));
+	found = run_report_fields(r, kv, n);
+	memcpy(r->s.lang, lang, sizeof(lang));
+	return found;
+}
+
 static void status_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char lang[8];
 
 	if (err < 0) {
 		fail_store(r, err);
 		return;
 	}
-	/* The reply is in the asker's language, not the report's. */
-	memcpy(lang, r->s.lang, sizeof(lang));
-	if (!run_report_fields(r, kv, n)) {
-		memcpy(r->s.lang, lang, sizeof(lang));
+	if (!asked_report_fields(r, kv, n)) {
 		run_finish(r, STATUS_UNKNOWN);
 		return;
 	}
-	memcpy(r->s.lang, lang, sizeof(lang));
 	run_render_why(r, r->why_code);
 	/* A sighting (issue 22) is the owner's to know: told to the report's own lines (the
 	 * owner's, the reporter's), where its SMS went; anyone else with the reference hears
@@ -1761,32 +1783,19 @@ static void unblock_on_verify(void *arg, int err, enum store_verify_result res, 
 	case STORE_VERIFY_NONE:		/* the report changed under us: no PIN to compare */
 		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
-	case STORE_VERIFY_PEEKED:
-		/* Not a PIN: nothing compared or counted; the tries left as they are. */
-		snprintf(r->tries, sizeof(r->tries), "%lld", left);
-		run_finish(r, UNBLOCK_WRONG_PIN);
-		return;
-	case STORE_VERIFY_MISMATCH:
-		if (left > 0) {
-			/* How many tries are left, as the ID digits' reply says (issue 18). */
-			snprintf(r->tries, sizeof(r->tries), "%lld", left);
-			run_finish(r, UNBLOCK_WRONG_PIN);
-			return;
-		}
-		LOGP(LOGC_FLOW, LOGL_NOTICE, "%s: report %s: wrong PIN %ld times: locked out",
-		     r->rtag, run_ref_log(r), r->e->cfg->verify_tries);
-		break;
+	case STORE_VERIFY_PEEKED:	/* not a PIN: nothing compared or counted */
+	case STORE_VERIFY_MISMATCH:	/* the tries left told, as for the ID (issue 18) */
 	case STORE_VERIFY_LOCKED:
-		break;
+		verify_refused(r, res, left, ms_left, "PIN", true, UNBLOCK_WRONG_PIN,
+			       UNBLOCK_LOCKED);
+		return;
 	}
-	minutes_of(r, ms_left);
-	run_finish(r, UNBLOCK_LOCKED);
 }
 
 static void unblock_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct run *r = arg;
-	char digest[17] = "", lang[8];
+	char digest[17] = "";
 	size_t len = 0;
 	bool own;
 	int rc;
@@ -1795,14 +1804,11 @@ static void unblock_on_report(void *arg, int err, const struct store_kv *kv, siz
 		fail_store(r, err);
 		return;
 	}
-	memcpy(lang, r->s.lang, sizeof(lang));
-	if (!run_report_fields(r, kv, n)) {
-		memcpy(r->s.lang, lang, sizeof(lang));
+	if (!asked_report_fields(r, kv, n)) {
 		OPENSSL_cleanse(r->pin, sizeof(r->pin));
 		run_finish(r, UNBLOCK_UNKNOWN);
 		return;
 	}
-	memcpy(r->s.lang, lang, sizeof(lang));
 	/* A PIN that is not 6 digits (an SMS's) is no try: the store only reads the counter,
 	 * so that the reply says truthfully how many tries are left. */
 	if (strlen(r->pin) == PIN_LEN) {
@@ -1904,13 +1910,6 @@ static void mine_done(struct fan *f)
 	struct run *r = f->r;
 	size_t len = 0;
 
-	if (f->failed) {
-		int err = f->failed;
-
-		talloc_free(mc);
-		fail_store(r, err);
-		return;
-	}
 	/* Newest first, as many as a pick can name. */
 	r->s.nmine = 0;
 	r->list[0] = '\0';
@@ -1941,51 +1940,31 @@ static void mine_done(struct fan *f)
 static void mine_on_report(void *arg, int err, const struct store_kv *kv, size_t n)
 {
 	struct fan_cand *cc = arg;
-	struct fan *f = cc->f;
-	struct mine_ctx *mc = (struct mine_ctx *)f;
+	struct mine_ctx *mc = (struct mine_ctx *)cc->f;
 	unsigned i = cc->i;
 	struct report rep;
 
-	talloc_free(cc);
 	if (err >= 0) {
 		report_decode(&rep, kv, n);
 		/* Only the reports that name the caller as the owner: a report of the same phone
 		 * by someone else (a later owner, a thief's) is not the caller's to see. */
 		if (report_exists(&rep) && !rep.state_unknown && rep.ref[0] &&
-		    strcmp(rep.owner, f->r->msisdn) == 0) {
+		    strcmp(rep.owner, cc->f->r->msisdn) == 0) {
 			mc->ok[i] = true;
 			mc->state[i] = rep.state;
 			mc->created[i] = rep.created;
 			memcpy(mc->ref[i], rep.ref, sizeof(mc->ref[i]));
 		}
 	}
-	fan_answered(f, err);
+	fan_answered(cc, err);
 }
 
-static int mine_start(struct fan *f, unsigned i)
+static int mine_start(struct fan_cand *cc)
 {
-	struct fan_cand *cc = fan_cand_new(f, i);
 	char imei[16];
-	int rc;
 
-	run_imei_of_body(f->cand[i], imei);
-	rc = cc ? store_report_get(f->r->e->st, imei, mine_on_report, cc) : -ENOMEM;
-	if (rc < 0)
-		talloc_free(cc);
-	return rc;
-}
-
-static void mine_on_list(void *arg, int err, const uint64_t *bodies, size_t n)
-{
-	struct run *r = arg;
-	struct mine_ctx *mc = talloc_zero(r, struct mine_ctx);
-
-	if (mc == NULL) {
-		fail_store(r, err < 0 ? err : -ENOMEM);
-		return;
-	}
-	mc->fan = (struct fan){ .r = r, .start = mine_start, .done = mine_done };
-	fan_out(&mc->fan, err, bodies, n, MINE_CAND);
+	run_imei_of_body(cc->f->cand[cc->i], imei);
+	return store_report_get(cc->f->r->e->st, imei, mine_on_report, cc);
 }
 
 static void act_my_reports(struct run *r)
@@ -2000,7 +1979,8 @@ static void act_my_reports(struct run *r)
 		run_finish(r, MY_REPORTS_NOT_VERIFIED);
 		return;
 	}
-	rc = store_msisdn_handsets(r->e->st, e164_number(r->msisdn), mine_on_list, r);
+	rc = fan_list(r, r->msisdn, sizeof(struct mine_ctx), "struct mine_ctx", mine_start,
+		      mine_done, MINE_CAND);
 	if (rc < 0)
 		defer_fail(r, rc);
 }

@@ -528,15 +528,22 @@ static void enter(struct run *r)
 	sms_enter(r);
 }
 
+/* The number's language as the store keeps it (len bytes), taken when the texts have it. */
+static void take_lang(struct run *r, const char *lang, size_t len)
+{
+	if (len > 0 && len < sizeof(r->s.lang) &&
+	    tpl_language_name(r->j->tpl, talloc_strndup(r, lang, len)) != NULL) {
+		memcpy(r->s.lang, lang, len);
+		r->s.lang[len] = '\0';
+	}
+}
+
 static void on_lang(void *arg, int err, const void *data, size_t len, bool found)
 {
 	struct run *r = arg;
 
-	if (err == 0 && found && len > 0 && len < sizeof(r->s.lang) &&
-	    tpl_language_name(r->j->tpl, talloc_strndup(r, data, len)) != NULL) {
-		memcpy(r->s.lang, data, len);
-		r->s.lang[len] = '\0';
-	}
+	if (err == 0 && found)
+		take_lang(r, data, len);
 	/* Without Redis the default language does; the journey then says it is unavailable. */
 	enter(r);
 }
@@ -553,11 +560,8 @@ static void on_number(void *arg, int err, const char *lang, size_t len, bool res
 {
 	struct run *r = arg;
 
-	if (err == 0 && lang && len > 0 && len < sizeof(r->s.lang) &&
-	    tpl_language_name(r->j->tpl, talloc_strndup(r, lang, len)) != NULL) {
-		memcpy(r->s.lang, lang, len);
-		r->s.lang[len] = '\0';
-	}
+	if (err == 0 && lang)
+		take_lang(r, lang, len);
 	if (err == 0 && resume && r->j->flow->resume >= 0) {
 		LOGP(LOGC_FLOW, LOGL_INFO, "%s: a journey in progress: offered to continue",
 		     r->tag);

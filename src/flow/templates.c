@@ -196,6 +196,32 @@ static int next_event(struct tpl_loader *ld)
 	return -EINVAL;
 }
 
+/* Moves to the next event of a mapping. Returns 1 at a key (the caller says which it takes),
+ * 0 at the mapping's end, or a negative errno with the reason in err. */
+static int next_key(struct tpl_loader *ld)
+{
+	int rc = next_event(ld);
+
+	if (rc < 0)
+		return rc;
+	return ld->ev.type != YAML_MAPPING_END_EVENT;
+}
+
+/* Moves to the next event, which must be of type: else what is said wrong there. Returns 0,
+ * or a negative errno with the reason in err. */
+static int expect_event(struct tpl_loader *ld, yaml_event_type_t type, const char *what)
+{
+	int rc = next_event(ld);
+
+	if (rc < 0)
+		return rc;
+	if (ld->ev.type != type) {
+		load_err(ld, MARK(ld->ev.start_mark), "%s", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static bool word_in(const char *v, size_t n, const char *const *words)
 {
 	for (; *words != NULL; words++)
@@ -371,11 +397,7 @@ static int load_texts(struct tpl_loader *ld, struct tpl_lang *l)
 	char key[TPL_KEY_MAX + 1];
 	int rc;
 
-	for (;;) {
-		if ((rc = next_event(ld)) < 0)
-			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
-			break;
+	while ((rc = next_key(ld)) > 0) {
 		if (ld->ev.type != YAML_SCALAR_EVENT
 		    || !key_valid((const char *)ld->ev.data.scalar.value, ld->ev.data.scalar.length)) {
 			load_err(ld, MARK(ld->ev.start_mark),
@@ -412,6 +434,8 @@ static int load_texts(struct tpl_loader *ld, struct tpl_lang *l)
 			return rc;
 		n++;
 	}
+	if (rc < 0)
+		return rc;
 	if (n > 1)
 		qsort(texts, n, sizeof(*texts), text_cmp);
 	for (i = 1; i < n; i++) {
@@ -455,11 +479,7 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 	size_t vlen, i, used;
 	int rc;
 
-	for (;;) {
-		if ((rc = next_event(ld)) < 0)
-			return rc;
-		if (ld->ev.type == YAML_MAPPING_END_EVENT)
-			break;
+	while ((rc = next_key(ld)) > 0) {
 		if (ld->ev.type != YAML_SCALAR_EVENT) {
 			load_err(ld, MARK(ld->ev.start_mark), "top-level keys are names");
 			return -EINVAL;
@@ -519,14 +539,9 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 				return -EINVAL;
 			}
 			seen_texts = true;
-			if ((rc = next_event(ld)) < 0)
-				return rc;
-			if (ld->ev.type != YAML_MAPPING_START_EVENT) {
-				load_err(ld, MARK(ld->ev.start_mark),
-					 "texts must be a mapping of key: text");
-				return -EINVAL;
-			}
-			if ((rc = load_texts(ld, l)) < 0)
+			if ((rc = expect_event(ld, YAML_MAPPING_START_EVENT,
+					       "texts must be a mapping of key: text")) < 0 ||
+			    (rc = load_texts(ld, l)) < 0)
 				return rc;
 		} else {
 			load_err(ld, MARK(ld->ev.start_mark),
@@ -534,6 +549,8 @@ static int load_top(struct tpl_loader *ld, struct tpl_lang *l)
 			return -EINVAL;
 		}
 	}
+	if (rc < 0)
+		return rc;
 	if (l->code == NULL || l->name == NULL || !seen_texts) {
 		load_err(ld, MARK(top), "missing %s", l->code == NULL ? "language"
 			 : l->name == NULL ? "name" : "texts");
@@ -560,24 +577,13 @@ static int load_stream(struct tpl_loader *ld, struct tpl_lang *l)
 		load_err(ld, 1, 1, "empty file");
 		return -EINVAL;
 	}
-	if ((rc = next_event(ld)) < 0)
-		return rc;
-	if (ld->ev.type != YAML_MAPPING_START_EVENT) {
-		load_err(ld, MARK(ld->ev.start_mark),
-			 "the file must be a mapping (language:, name:, texts:)");
-		return -EINVAL;
-	}
-	if ((rc = load_top(ld, l)) < 0)
+	if ((rc = expect_event(ld, YAML_MAPPING_START_EVENT,
+			       "the file must be a mapping (language:, name:, texts:)")) < 0 ||
+	    (rc = load_top(ld, l)) < 0)
 		return rc;
 	if ((rc = next_event(ld)) < 0)		/* document end */
 		return rc;
-	if ((rc = next_event(ld)) < 0)
-		return rc;
-	if (ld->ev.type != YAML_STREAM_END_EVENT) {
-		load_err(ld, MARK(ld->ev.start_mark), "one document per file");
-		return -EINVAL;
-	}
-	return 0;
+	return expect_event(ld, YAML_STREAM_END_EVENT, "one document per file");
 }
 
 int tpl_add_mem(struct tpl_set *s, const char *fname, const char *yaml, size_t len,

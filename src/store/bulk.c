@@ -1469,12 +1469,17 @@ const char *bulk_error(const struct bulk *b)
 	return b->err;
 }
 
-/* HGET of one field; *out is the reply (NIL or STRING). Returns 0 or -EIO. */
-static int hget(struct bulk *b, const char *key, size_t keylen, const uint8_t *field,
-		size_t fl, redisReply **out)
+/* HGET of v's field where make (pairs_imei_key, ...) puts it; key gets the key's name.
+ * *out is the reply (NIL or STRING). Returns 0 or -EIO. */
+static int hget(struct bulk *b, void (*make)(uint64_t, int, char *, size_t *, uint8_t *,
+					     size_t *),
+		uint64_t v, char key[PAIRS_KEY_MAX], redisReply **out)
 {
+	uint8_t field[PAIRS_FIELD_MAX];
 	const char *argv[] = { "HGET", key, (const char *)field };
-	size_t lens[] = { 4, keylen, fl };
+	size_t lens[] = { 4, 0, 0 };
+
+	make(v, b->o.bucket_digits, key, &lens[1], field, &lens[2]);
 
 	if (command(b, "HGET", -1, 3, argv, lens, out) < 0)
 		return -EIO;
@@ -1486,63 +1491,55 @@ static int hget(struct bulk *b, const char *key, size_t keylen, const uint8_t *f
 	return 0;
 }
 
+/* key's value did not decode: said in err. Returns -EIO. */
+static int undecodable(struct bulk *b, const char *key)
+{
+	snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
+	return -EIO;
+}
+
 int bulk_imei_pairings(struct bulk *b, uint64_t imei_body, struct pair_rec *recs)
 {
 	char key[PAIRS_KEY_MAX];
-	uint8_t field[PAIRS_FIELD_MAX];
-	size_t keylen, fl;
 	redisReply *r;
 	int n = 0;
 
-	pairs_imei_key(imei_body, b->o.bucket_digits, key, &keylen, field, &fl);
-	if (hget(b, key, keylen, field, fl, &r) < 0)
+	if (hget(b, pairs_imei_key, imei_body, key, &r) < 0)
 		return -EIO;
 	if (r->type == REDIS_REPLY_STRING)
 		n = pairs_imei_decode((uint8_t *)r->str, r->len, recs, PAIRS_MAX_RECORDS);
 	freeReplyObject(r);
-	if (n < 0)
-		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
-	return n < 0 ? -EIO : n;
+	return n < 0 ? undecodable(b, key) : n;
 }
 
 int bulk_msisdn_handsets(struct bulk *b, uint64_t msisdn, uint64_t *bodies)
 {
 	char key[PAIRS_KEY_MAX];
-	uint8_t field[PAIRS_FIELD_MAX];
-	size_t keylen, fl;
 	redisReply *r;
 	int n = 0;
 
-	pairs_msisdn_key(msisdn, b->o.bucket_digits, key, &keylen, field, &fl);
-	if (hget(b, key, keylen, field, fl, &r) < 0)
+	if (hget(b, pairs_msisdn_key, msisdn, key, &r) < 0)
 		return -EIO;
 	if (r->type == REDIS_REPLY_STRING)
 		n = pairs_msisdn_decode((uint8_t *)r->str, r->len, bodies, PAIRS_MAX_RECORDS);
 	freeReplyObject(r);
-	if (n < 0)
-		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
-	return n < 0 ? -EIO : n;
+	return n < 0 ? undecodable(b, key) : n;
 }
 
 int bulk_kyc_get(struct bulk *b, uint64_t msisdn, struct kyc_rec *rec)
 {
 	char key[PAIRS_KEY_MAX];
-	uint8_t field[PAIRS_FIELD_MAX];
-	size_t keylen, fl;
 	redisReply *r;
 	int rc = 0;
 
-	pairs_kyc_key(msisdn, b->o.bucket_digits, key, &keylen, field, &fl);
-	if (hget(b, key, keylen, field, fl, &r) < 0)
+	if (hget(b, pairs_kyc_key, msisdn, key, &r) < 0)
 		return -EIO;
 	if (r->type == REDIS_REPLY_NIL)
 		rc = -ENOENT;
 	else if (pairs_kyc_decode((uint8_t *)r->str, r->len, rec) < 0)
 		rc = -EIO;
 	freeReplyObject(r);
-	if (rc == -EIO)
-		snprintf(b->err, sizeof(b->err), "%s: stored value does not decode", key);
-	return rc;
+	return rc == -EIO ? undecodable(b, key) : rc;
 }
 
 /* Writes the table to a new key, then renames it over the old one. Every key shares the

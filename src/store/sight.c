@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 #include <talloc.h>
 
+#include "core/clock.h"
 #include "domain/imei.h"
 #include "domain/report.h"
 #include "store/bulk.h"
@@ -156,14 +156,6 @@ bool sight_watched(const struct sight *s, uint64_t body)
 	return false;
 }
 
-static long long wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void sha_hex(const char *body, char out[41])
 {
 	unsigned char md[SHA_DIGEST_LENGTH];
@@ -194,7 +186,7 @@ struct sight *sight_new(void *ctx, struct bulk *b, const struct sight_opts *o)
 	s->b = b;
 	s->o = *o;
 	sha_hex(sight_script, s->sha);
-	snprintf(s->run, sizeof(s->run), "%lld.%ld", wall_ms(), (long)getpid());
+	snprintf(s->run, sizeof(s->run), "%lld.%ld", clock_wall_ms(), (long)getpid());
 	sha_hex(enqueue_script, s->enqueue_sha);
 	s->q = malloc(SIGHT_BATCH * sizeof(*s->q));
 	if (s->q == NULL || report_states_format(set, s->open, sizeof(s->open)) < 0) {
@@ -579,7 +571,8 @@ static int sight_chunk(struct sight *s, struct cand *cs, const struct sight_ent 
 		c->lens[c->argc] = 4;
 		c->argv[c->argc + 1] = zadd[1];
 		c->lens[c->argc + 1] = strlen(RELAY_INDEX);
-		c->lens[c->argc + 2] = (size_t)snprintf(c->ms, sizeof(c->ms), "%lld", wall_ms());
+		c->lens[c->argc + 2] = (size_t)snprintf(c->ms, sizeof(c->ms), "%lld",
+							clock_wall_ms());
 		c->argv[c->argc + 2] = c->ms;
 		c->argv[c->argc + 3] = c->imei;
 		c->lens[c->argc + 3] = 15;

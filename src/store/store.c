@@ -33,6 +33,7 @@
 #include <openssl/sha.h>
 #include <sys/queue.h>
 
+#include "core/clock.h"
 #include "core/logging.h"
 #include "core/metrics.h"
 #include "feed/entry.h"
@@ -522,27 +523,6 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata);
 /* The WAITs' (their latency is counted apart). */
 static const struct op_type wait_type;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The commands' latency is timed with this: one read of the monotonic clock where a command
- * is sent (which the timeout needed already) and one where its reply arrives, each a vDSO
- * call of some 20 ns. libevent's cached time would cost nothing, but its monotonic clock is
- * CLOCK_MONOTONIC_COARSE (a few ms a tick) unless the base is made precise: too coarse for
- * commands that take 100 us. */
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void set_state(struct node *n, enum store_state s)
 {
 	if (n->state != s)
@@ -567,7 +547,7 @@ static void node_down(struct node *n)
 		return;
 	set_state(n, ST_DOWN);
 	if (n->st->cluster) {
-		n->down_until = now_ms() + n->backoff_ms;
+		n->down_until = clock_mono_ms() + n->backoff_ms;
 		map_refresh_soon(n->st);
 	} else {
 		tv.tv_sec = n->backoff_ms / 1000;
@@ -634,7 +614,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	struct node *n = arg;
 	struct op *op = TAILQ_FIRST(&n->flight);
 	int timeout = n->st->o.timeout_ms;
-	long long now = now_ms(), due;
+	long long now = clock_mono_ms(), due;
 
 	(void)fd;
 	(void)what;
@@ -741,7 +721,7 @@ static void node_connect(struct node *n)
 	set_state(n, ST_CONNECTING);
 	/* The handshake times out too: a frozen server accepts connections (the kernel does)
 	 * and never answers. */
-	n->connect_deadline = now_ms() + st->o.timeout_ms;
+	n->connect_deadline = clock_mono_ms() + st->o.timeout_ms;
 	if (st->cluster)
 		ac = redisAsyncConnect(n->host, n->port);
 	else if (st->url.kind == REDIS_URL_UNIX)
@@ -884,7 +864,7 @@ static bool node_ready(struct node *n)
 {
 	if (n->ac && n->state != ST_DOWN)
 		return n->st->cluster || n->is_twin || n->state == ST_UP;
-	if (!n->st->cluster || now_ms() < n->down_until)
+	if (!n->st->cluster || clock_mono_ms() < n->down_until)
 		return false;
 	node_connect(n);
 	return n->ac != NULL;
@@ -909,7 +889,7 @@ static void map_refresh_soon(struct store *st)
 
 	if (!st->cluster || st->refreshing || st->closing)
 		return;
-	wait = st->refresh_last + REFRESH_MIN_MS - now_ms();
+	wait = st->refresh_last + REFRESH_MIN_MS - clock_mono_ms();
 	refresh_arm(st, wait > 0 ? wait : 0);
 }
 
@@ -930,7 +910,7 @@ static void map_refresh(struct store *st)
 	unsigned tries = (st->map_ok ? st->map->nnodes : 0) + st->seeds.n;
 
 	st->refreshing = true;
-	st->refresh_last = now_ms();
+	st->refresh_last = clock_mono_ms();
 	for (unsigned i = 0; i < tries; i++) {
 		struct node *n = refresh_candidate(st, st->refresh_next++);
 
@@ -975,7 +955,7 @@ static struct op *op_alloc(struct store *st, const struct op_type *type, void *a
 		op->st = st;
 		op->type = type;
 		op->arg = arg;
-		op->born = now_ms();
+		op->born = clock_mono_ms();
 		talloc_set_destructor(op, op_destructor);
 	}
 	return op;
@@ -1037,10 +1017,10 @@ static bool probe_reply(struct op *op, const redisReply *r)
 	    list->elements >= (size_t)op->st->o.replicas_ack) {
 		/* Once in 10 s at most: a frozen replica stays listed (until repl-timeout)
 		 * while its WAITs keep answering short. */
-		if (now_ms() - n->probe_logged > 10000) {
+		if (clock_mono_ms() - n->probe_logged > 10000) {
 			LOGP(LOGC_STORE, LOGL_NOTICE, "redis %s: %zu replicas online again; the "
 			     "writes that wait for them go on", n->address, list->elements);
-			n->probe_logged = now_ms();
+			n->probe_logged = clock_mono_ms();
 		}
 		n->refusing = false;
 	}
@@ -1123,8 +1103,12 @@ static int op_send(struct op *op)
 		op->wseq = ++n->wseq;
 	n->pending++;
 	/* Each command is timed from its own sending (a resent one as well): it is the
-	 * connection that is judged, and watch_cb finds the list in deadline order. */
-	op->sent_us = now_us();
+	 * connection that is judged, and watch_cb finds the list in deadline order. Its latency
+	 * is one read of the monotonic clock here (which the timeout needed already) and one
+	 * where its reply arrives, each a vDSO call of some 20 ns. libevent's cached time would
+	 * cost nothing, but its monotonic clock is CLOCK_MONOTONIC_COARSE (a few ms a tick)
+	 * unless the base is made precise: too coarse for commands that take 100 us. */
+	op->sent_us = clock_mono_us();
 	n->last_sent = op->sent_us / 1000;
 	op->deadline = n->last_sent + op->st->o.timeout_ms;
 	TAILQ_INSERT_TAIL(&n->flight, op, link);
@@ -1253,7 +1237,7 @@ static bool op_park(struct op *op)
 
 	op->parks++;
 	wait += rand() % (wait + 1);
-	if (now_ms() + wait > op->born + op->st->o.timeout_ms)
+	if (clock_mono_ms() + wait > op->born + op->st->o.timeout_ms)
 		return false;
 	if (op->park == NULL && (op->park = evtimer_new(op->st->base, park_cb, op)) == NULL)
 		return false;
@@ -1281,7 +1265,7 @@ static bool op_redirect(struct op *op, const redisReply *reply)
 
 	if (!st->cluster)
 		return false;
-	if (now_ms() > op->born + st->o.timeout_ms)
+	if (clock_mono_ms() > op->born + st->o.timeout_ms)
 		return false;
 	if (cluster_redirect_parse(reply->str, reply->len, &rd) == 0) {
 		if (++op->redirects > REDIRECTS_MAX) {
@@ -1329,7 +1313,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 	{
 		int cls = op->type == &wait_type ? MRO_WAIT :
 			  op->script && op->argv == op->sargv ? MRO_SCRIPT : MRO_COMMAND;
-		long long us = now_us() - op->sent_us;
+		long long us = clock_mono_us() - op->sent_us;
 
 		metric_observe(&metrics.redis_latency[cls][0], us > 0 ? (uint64_t)us : 0);
 		if (reply->type == REDIS_REPLY_ERROR)
@@ -1876,14 +1860,6 @@ struct result_op {
 };
 
 static void relay_start(struct store *st, const char *who, long long mark);
-
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void result_fail(struct op *op, int err)
 {
@@ -2435,7 +2411,7 @@ int store_relay_sweep(struct store *st, unsigned idle_s, unsigned max, store_cou
 	}
 	sw->cb = cb;
 	sw->arg = arg;
-	sw->cutoff = wall_ms() - (long long)idle_s * 1000;
+	sw->cutoff = clock_wall_ms() - (long long)idle_s * 1000;
 	op->data = sw;
 	memcpy(op->key, RELAY_INDEX, lens[1]);
 	op->keylen = lens[1];
@@ -3135,7 +3111,7 @@ static int start_relayed(struct op *op, const struct script *sc, const char *ime
 	ro->report_keylen = op->keylen;
 	memcpy(ro->who, imei, 16);
 	ro->relay = true;
-	ro->mark = wall_ms();
+	ro->mark = clock_wall_ms();
 	ro->step = R_MARK;
 	memcpy(op->key, RELAY_INDEX, strlen(RELAY_INDEX));
 	op->keylen = strlen(RELAY_INDEX);
@@ -3727,7 +3703,7 @@ int store_otp_issue(struct store *st, const struct store_otp *o, store_otp_cb cb
 	ro->report_keylen = op->keylen;
 	snprintf(ro->who, sizeof(ro->who), "%s", o->line);
 	ro->relay = true;
-	ro->mark = wall_ms();
+	ro->mark = clock_wall_ms();
 	ro->step = R_MARK;
 	memcpy(op->key, RELAY_INDEX, strlen(RELAY_INDEX));
 	op->keylen = strlen(RELAY_INDEX);
