@@ -114,9 +114,16 @@ static void keyed_digest(const struct engine *e, const char *kind, const char *b
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	char msg[48];
+	char msg[64];
 	int n = snprintf(msg, sizeof(msg), "%s:%s:%s", kind, bound, secret);
 
+	/* The parts are bounded before (a reference, an E.164 line, a PIN or code of digits);
+	 * were one not, the digest is empty and matches no stored one. */
+	if (n < 0 || (size_t)n >= sizeof(msg)) {
+		OPENSSL_cleanse(msg, sizeof(msg));
+		out[0] = '\0';
+		return;
+	}
 	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
 	     (size_t)n, md, &mdlen);
 	OPENSSL_cleanse(msg, sizeof(msg));
