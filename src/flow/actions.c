@@ -118,10 +118,11 @@ static void keyed_digest(const struct engine *e, const char *kind, const char *b
 	int n = snprintf(msg, sizeof(msg), "%s:%s:%s", kind, bound, secret);
 
 	/* The parts are bounded before (a reference, an E.164 line, a PIN or code of digits);
-	 * were one not, the digest is empty and matches no stored one. */
+	 * were one not, the digest is 16 'x', which matches no stored (hex) one. */
 	if (n < 0 || (size_t)n >= sizeof(msg)) {
 		OPENSSL_cleanse(msg, sizeof(msg));
-		out[0] = '\0';
+		memset(out, 'x', 16);
+		out[16] = '\0';
 		return;
 	}
 	HMAC(EVP_sha256(), e->kyc_key, (int)e->kyc_keylen, (const unsigned char *)msg,
