@@ -136,7 +136,7 @@ ke_redis_cpu=$(cpu_since "$kr0" "$ke_redis_pid")
 # What TZ's Redis spent its time on while following: microseconds per call and in all, by
 # command (a script's total includes the commands it ran).
 tz_cmds=$(redis-cli -p "$tz_redis" info commandstats | tr -d '\r' |
-	awk -F'[:=,]' '/^cmdstat_/ && !/config|info/ && $3 >= 100 {
+	awk -F'[:=,]' '/^cmdstat_/ && !/config|info/ && $3 >= 10 {
 		sub("cmdstat_", "", $1); printf "%s%s %d calls %.2f us (%.2f s)", sep, $1, $3, $7, $5 / 1e6
 		sep = "; " }')
 rate=$(awk -v n="$entries" -v s="$follow" 'BEGIN { printf "%d", n / s }')

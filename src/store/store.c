@@ -4220,11 +4220,37 @@ static size_t resp_size(int argc, const size_t *lens)
 	return n;
 }
 
+/* n in decimal at out (at most 20 bytes, no NUL), without printf: a follower writes 19
+ * numbers an entry. Returns the length. */
+static size_t dec_put(char *out, uint64_t n)
+{
+	char d[20];
+	size_t k = 0, len;
+
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	len = k;
+	while (k > 0)
+		*out++ = d[--k];
+	return len;
+}
+
+/* "<c><n>\r\n": a RESP header. */
+static char *resp_head(char *p, char c, size_t n)
+{
+	*p++ = c;
+	p += dec_put(p, n);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
 static char *resp_put(char *p, int argc, const char **argv, const size_t *lens)
 {
-	p += sprintf(p, "*%d\r\n", argc);
+	p = resp_head(p, '*', (size_t)argc);
 	for (int i = 0; i < argc; i++) {
-		p += sprintf(p, "$%zu\r\n", lens[i]);
+		p = resp_head(p, '$', lens[i]);
 		memcpy(p, argv[i], lens[i]);
 		p += lens[i];
 		*p++ = '\r';
@@ -4247,7 +4273,7 @@ static void foreign_xadd(const struct feed_entry *e, uint64_t i, const char *str
 					     "day", ymd, "origin", origin, "index", idx };
 	size_t l[FOREIGN_XADD_ARGC] = { 4, strlen(stream), 1, 4, 15, 7, 2, 6, strlen(st_name), 6,
 					strlen(re_name), 3, entry_ymd(e, ymd), 6, strlen(origin),
-					5, (size_t)snprintf(idx, 24, "%llu", (unsigned long long)i) };
+					5, dec_put(idx, i) };
 
 	memcpy(argv, a, sizeof(a));
 	memcpy(lens, l, sizeof(l));
