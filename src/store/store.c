@@ -4286,6 +4286,7 @@ struct foreign_queue {
 	struct tx_piece *tx;
 	size_t n, k;
 	uint64_t first;
+	long long added;
 	char *commit;
 	const char *stream, *nextkey;
 	unsigned tries;
@@ -4319,6 +4320,11 @@ static bool foreign_queue_reply(struct op *op, const redisReply *r)
 	const redisReply *c;
 	uint64_t next;
 
+	if (op->waited) {		/* the WAIT after the entries kept */
+		op->cb.count(op->arg, wait_enough(op->st, r) ? 0 : -EAGAIN,
+			     wait_enough(op->st, r) ? q->added : 0);
+		return true;
+	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != q->n - q->k + 1 ||
 	    !int_array(c = r->element[r->elements - 1], 2) || c->element[1]->integer < 0) {
 		if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
@@ -4329,7 +4335,15 @@ static bool foreign_queue_reply(struct op *op, const redisReply *r)
 		return true;
 	}
 	if (c->element[0]->integer == 1) {
-		op->cb.count(op->arg, 0, (long long)(q->n - q->k));
+		q->added = (long long)(q->n - q->k);
+		/* What the CEIR is told must outlive a failover: on the replicas first. */
+		if (op->st->o.replicas_ack > 0) {
+			if (op_wait(op) == 0)
+				return false;
+			op->cb.count(op->arg, -EAGAIN, 0);
+			return true;
+		}
+		op->cb.count(op->arg, 0, q->added);
 		return true;
 	}
 	/* Taken back: entries up to next were on the stream already. */
@@ -4417,7 +4431,7 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
 		q->tx[i + 1].len = (size_t)(buf - q->tx[i + 1].p);
 	}
 	foreign_queue_commit(op);
-	/* What the CEIR is told must outlive a failover. */
+	/* Over the twin connection, where its WAIT goes (foreign_queue_reply). */
 	op->durable = st->o.replicas_ack > 0;
 	argv[0] = "EXEC";
 	lens[0] = 4;
