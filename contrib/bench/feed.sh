@@ -6,8 +6,9 @@
 # (the foreign state and the CEIR's foreign stream). Then a buyer's check through the JSON
 # API on TZ, one client, one check at a time, against the same ceirgw with and without its
 # feed-peer: Redis commands per check and the mean time per check (the foreign lookup goes
-# out with the check's other two: one more command, no more round trips). Figures, never
-# assertions; both countries share this machine's cores.
+# out with the check's other two: one more command, no more round trips). While TZ follows,
+# the CPU of each process (KE's too: it serves the bundles) and TZ Redis's time by command.
+# Figures, never assertions; both countries share this machine's cores.
 #   contrib/bench/feed.sh          Environment: BUILD (./build), ENTRIES (1000000), CHECKS (3000)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,7 +1,7 @@
 /* The asynchronous store: hiredis's async API on the daemon's libevent loop
  * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop), to
- * one Redis or to a Redis Cluster (issue 16). Commands are always argv, never formatted
- * strings.
+ * one Redis or to a Redis Cluster (issue 16). Commands are always argv, never format
+ * strings (a transaction's are put in RESP from argv and their lengths, once: op->tx).
  *
  * Connections are nodes. A single Redis is one node, reconnected on its own with exponential
  * backoff from 100 ms up to 5 s. On a cluster there is a node per master the slot map names
@@ -14,7 +14,9 @@
  * fixed and the command resent), an ASK (a slot being migrated: ASKING and the command on the
  * target, the map unchanged), a TRYAGAIN, CLUSTERDOWN or LOADING (wait a little, with jitter)
  * or a NOSCRIPT (EVAL with the body: a restarted, flushed or just promoted node) sends it
- * again, at most REDIRECTS_MAX times and within the timeout. hiredis answers every command
+ * again, at most REDIRECTS_MAX times and within the timeout; a transaction whose command was
+ * redirected is not run (EXECABORT): the map is read again and the caller told -EAGAIN.
+ * hiredis answers every command
  * still pending with a NULL reply when a connection drops, which becomes -EAGAIN for the
  * operation's caller, once. hiredis 0.14 has no command timeout, so the store keeps its own
  * per connection: see watch_cb. */
