@@ -6,8 +6,9 @@
 # (the foreign state and the CEIR's foreign stream). Then a buyer's check through the JSON
 # API on TZ, one client, one check at a time, against the same ceirgw with and without its
 # feed-peer: Redis commands per check and the mean time per check (the foreign lookup goes
-# out with the check's other two: one more command, no more round trips). Figures, never
-# assertions; both countries share this machine's cores.
+# out with the check's other two: one more command, no more round trips). While TZ follows,
+# the CPU of each process (KE's too: it serves the bundles) and TZ Redis's time by command.
+# Figures, never assertions; both countries share this machine's cores.
 #   contrib/bench/feed.sh          Environment: BUILD (./build), ENTRIES (1000000), CHECKS (3000)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -112,7 +113,11 @@ ke_tiles=$(redis-cli -p "$ke_redis" --scan --pattern 'feed:{feed}:t:*' | wc -l)
 
 # ---- following: from TZ's start to the whole tree accepted ----
 redis-cli -p "$tz_redis" config resetstat >/dev/null
-r0=$(ticks "$(redis-cli -p "$tz_redis" info server | tr -d '\r' | sed -n 's/^process_id://p')")
+redis_pid() { redis-cli -p "$1" info server | tr -d '\r' | sed -n 's/^process_id://p'; }
+ke_redis_pid=$(redis_pid "$ke_redis")
+r0=$(ticks "$(redis_pid "$tz_redis")")
+k0=$(ticks "$ke_pid")
+kr0=$(ticks "$ke_redis_pid")
 t0=$(now)
 (cd "$work" && exec "$BUILD/src/ceirgw" -c tz.conf 2>tz.err) &
 tz_pid=$!
@@ -125,8 +130,16 @@ t1=$(now)
 follow=$(secs "$t0" "$t1")
 tz_redis_pid=$(redis-cli -p "$tz_redis" info server | tr -d '\r' | sed -n 's/^process_id://p')
 tz_cpu=$(awk -v t="$(ticks "$tz_pid")" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
-tz_redis_cpu=$(awk -v a="$r0" -v b="$(ticks "$tz_redis_pid")" -v hz="$hz" \
-	'BEGIN { printf "%.2f", (b - a) / hz }')
+cpu_since() { awk -v a="$1" -v b="$(ticks "$2")" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+tz_redis_cpu=$(cpu_since "$r0" "$tz_redis_pid")
+ke_cpu=$(cpu_since "$k0" "$ke_pid")
+ke_redis_cpu=$(cpu_since "$kr0" "$ke_redis_pid")
+# What TZ's Redis spent its time on while following: microseconds per call and in all, by
+# command (a script's total includes the commands it ran).
+tz_cmds=$(redis-cli -p "$tz_redis" info commandstats | tr -d '\r' |
+	awk -F'[:=,]' '/^cmdstat_/ && !/config|info/ && $3 >= 10 {
+		sub("cmdstat_", "", $1); printf "%s%s %d calls %.2f us (%.2f s)", sep, $1, $3, $7, $5 / 1e6
+		sep = "; " }')
 rate=$(awk -v n="$entries" -v s="$follow" 'BEGIN { printf "%d", n / s }')
 [ "$(redis-cli -p "$tz_redis" XLEN ceir:foreign)" = "$entries" ] ||
 	echo "feed.sh: ceir:foreign does not hold one entry per decision" >&2
@@ -187,6 +200,8 @@ printf '%-58s %s\n' "entries in KE's log" "$entries" \
 	"follow from scratch: seconds (TZ start to all accepted)" "$follow s" \
 	"  entries per second" "$rate" \
 	"  TZ ceirgw CPU, TZ Redis CPU" "$tz_cpu s, $tz_redis_cpu s" \
+	"  KE ceirgw CPU, KE Redis CPU (serving the bundles)" "$ke_cpu s, $ke_redis_cpu s" \
+	"  TZ Redis by command" "$tz_cmds" \
 	"Redis bytes per foreign IMEI (fx buckets)" "$per_imei ($fx_bytes B for $fx_imeis)" \
 	"  ceir:foreign stream, bytes per decision" "$(awk -v b="$stream_bytes" -v n="$entries" 'BEGIN { printf "%.1f", b / n }')" \
 	"check with the feed-peer: status, us per check, commands" "$status_with, $us_with us, $cmd_with" \

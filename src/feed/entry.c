@@ -2,7 +2,6 @@
 #include "feed/entry.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "domain/imei.h"
@@ -62,16 +61,53 @@ static bool pair_ok(enum feed_status s, enum feed_reason r)
 	       s == FEED_UNBLOCKED && r == FEED_RECOVERED;
 }
 
+static char *put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+/* v (0 to 9999) in digits decimal digits. */
+static char *put_num(char *p, int v, int digits)
+{
+	for (int i = digits - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + digits;
+}
+
+/* "CC IMEI status reason YYYY-MM-DD", without printf: a follower reads (and so writes back)
+ * every entry of its neighbours' logs. */
 int feed_entry_format(const struct feed_entry *e, char *out, size_t outsz)
 {
-	int n;
+	const char *st, *re;
+	size_t stl, rel, n;
+	char *p = out;
 
 	if (!feed_country_valid(e->country) || !imei_ok(e->imei) || !pair_ok(e->status, e->reason) ||
 	    !day_ok(e->year, e->month, e->day))
 		return -EINVAL;
-	n = snprintf(out, outsz, "%s %s %s %s %04d-%02d-%02d", e->country, e->imei,
-		     status_names[e->status], reason_names[e->reason], e->year, e->month, e->day);
-	return n < 0 || (size_t)n >= outsz ? -ENOSPC : n;
+	st = status_names[e->status];
+	re = reason_names[e->reason];
+	stl = strlen(st);
+	rel = strlen(re);
+	n = 2 + 1 + 15 + 1 + stl + 1 + rel + 1 + 10;
+	if (n >= outsz)
+		return -ENOSPC;
+	p = put(p, e->country, 2);
+	*p++ = ' ';
+	p = put(p, e->imei, 15);
+	*p++ = ' ';
+	p = put(p, st, stl);
+	*p++ = ' ';
+	p = put(p, re, rel);
+	*p++ = ' ';
+	p = put_num(p, e->year, 4);
+	*p++ = '-';
+	p = put_num(p, e->month, 2);
+	*p++ = '-';
+	p = put_num(p, e->day, 2);
+	*p = '\0';
+	return (int)n;
 }
 
 /* The next word of s[*pos..len): up to a space or the end; false when empty. */

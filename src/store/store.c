@@ -1,7 +1,7 @@
 /* The asynchronous store: hiredis's async API on the daemon's libevent loop
  * (redis_ev.c: hiredis's libevent adapter, writing at the end of each pass of the loop), to
- * one Redis or to a Redis Cluster (issue 16). Commands are always argv, never formatted
- * strings.
+ * one Redis or to a Redis Cluster (issue 16). Commands are always argv, never format
+ * strings (a transaction's are put in RESP from argv and their lengths, once: op->tx).
  *
  * Connections are nodes. A single Redis is one node, reconnected on its own with exponential
  * backoff from 100 ms up to 5 s. On a cluster there is a node per master the slot map names
@@ -14,7 +14,9 @@
  * fixed and the command resent), an ASK (a slot being migrated: ASKING and the command on the
  * target, the map unchanged), a TRYAGAIN, CLUSTERDOWN or LOADING (wait a little, with jitter)
  * or a NOSCRIPT (EVAL with the body: a restarted, flushed or just promoted node) sends it
- * again, at most REDIRECTS_MAX times and within the timeout. hiredis answers every command
+ * again, at most REDIRECTS_MAX times and within the timeout; a transaction whose command was
+ * redirected is not run (EXECABORT): the map is read again and the caller told -EAGAIN.
+ * hiredis answers every command
  * still pending with a NULL reply when a connection drops, which becomes -EAGAIN for the
  * operation's caller, once. hiredis 0.14 has no command timeout, so the store keeps its own
  * per connection: see watch_cb. */
@@ -287,27 +289,30 @@ static struct script feed_unlock_script = {
 	"return 0\n", ""
 };
 
-/* Each decision of a neighbour's log once on the CEIR's foreign stream (issue 19): a chunk's
- * entries are added from the first index not added before, and the next index kept, in one
- * step, so that a chunk applied again (a follower that stopped before recording it) adds
- * nothing twice, without a key per decision. KEYS: the stream, its next-index key for the
- * log (same slot). ARGV: the chunk's first index, the count, the origin, then each entry's
- * imei, country, status, reason and day. Returns the entries added. */
-static struct script foreign_queue_script = {
-	"local first, n, origin = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
+/* Each decision of a neighbour's log once on the CEIR's foreign stream (issue 19), without a
+ * key per decision: a chunk's entries go in one transaction, MULTI, an XADD each, then this
+ * script, EXEC. Redis runs it whole or not at all, and nothing else meanwhile. The script
+ * keeps the log's next index: when no entry of the chunk was added before (next <= first),
+ * it moves next past the chunk and the XADDs stand; otherwise (a chunk applied again by a
+ * follower that stopped before recording it, or by two processes at once) it deletes the
+ * XADDs just run, the stream's newest n entries, before anyone can read them, and says
+ * where the log stands, so that the store sends the entries from there. XLEN first: a key
+ * that is no stream (whose XADDs failed) fails the script and moves nothing. Sent by EVAL,
+ * never EVALSHA: inside MULTI, a NOSCRIPT would not stop the XADDs. KEYS: the stream, its
+ * next-index key for the log (same slot). ARGV: the chunk's first index, its count. Returns
+ * {1, next} kept, or {0, next} taken back. */
+static struct script foreign_commit_script = {
+	"redis.call('XLEN', KEYS[1])\n"
+	"local first, n = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
 	"local next = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"local added = 0\n"
-	"for i = 0, n - 1 do\n"
-	"  if first + i >= next then\n"
-	"    local at = 4 + i * 5\n"
-	"    redis.call('XADD', KEYS[1], '*', 'imei', ARGV[at], 'country', ARGV[at + 1],\n"
-	"               'status', ARGV[at + 2], 'reason', ARGV[at + 3], 'day', ARGV[at + 4],\n"
-	"               'origin', origin, 'index', tostring(first + i))\n"
-	"    added = added + 1\n"
-	"  end\n"
+	"if next <= first then\n"
+	"  redis.call('SET', KEYS[2], first + n)\n"
+	"  return {1, next}\n"
 	"end\n"
-	"if first + n > next then redis.call('SET', KEYS[2], first + n) end\n"
-	"return added\n", ""
+	"for _, e in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', n)) do\n"
+	"  redis.call('XDEL', KEYS[1], e[1])\n"
+	"end\n"
+	"return {0, next}\n", ""
 };
 
 /* The holder's lock lives ttl ms more (0: goes now); anyone else's is left alone. KEYS: the
@@ -513,6 +518,15 @@ struct op {
 	size_t *slens;
 	bool retried;		/* NOSCRIPT: sent again by EVAL */
 	bool tolerate_busygroup;	/* XGROUP CREATE: an existing group is fine */
+	/* A transaction: these commands (formatted, MULTI first) go out before the op's own
+	 * command, EXEC, on the same connection in one pass of the loop, so that nothing else
+	 * is queued between them. Their QUEUED replies are not the op's: a command refused
+	 * there (a redirection) makes EXEC answer EXECABORT, and nothing of it is run. */
+	const struct tx_piece {
+		const char *p;
+		size_t len;
+	} *tx;
+	size_t ntx;
 	void *data;		/* the op's own state (struct result_op, ...) */
 };
 
@@ -1078,6 +1092,19 @@ static void replicas_short(struct node *n)
 		evtimer_add(n->probe_ev, &tv);
 }
 
+/* A transaction's command answered QUEUED, or refused: a redirection means the cluster's
+ * map changed (EXEC answers EXECABORT; the op fails and its caller tries again later). */
+static void tx_queued(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct node *n = ac->data;
+	const redisReply *reply = r;
+
+	(void)privdata;
+	if (n && reply && reply->type == REDIS_REPLY_ERROR && n->st->cluster &&
+	    (strncmp(reply->str, "MOVED", 5) == 0 || strncmp(reply->str, "ASK", 3) == 0))
+		map_refresh_soon(n->st);
+}
+
 /* Sends the op's command (op->argv) where it belongs now. */
 static int op_send(struct op *op)
 {
@@ -1096,6 +1123,12 @@ static int op_send(struct op *op)
 	    redisAsyncCommandArgv(n->ac, ignore_reply, NULL, 1, asking, asking_len) != REDIS_OK)
 		return -EAGAIN;
 	op->ask = NULL;		/* ASKING holds for the one command after it */
+	/* A transaction's commands: hiredis fails them only for a connection on its way out,
+	 * whose MULTI Redis drops with it. */
+	for (size_t i = 0; i < op->ntx; i++)
+		if (redisAsyncFormattedCommand(n->ac, tx_queued, NULL, op->tx[i].p,
+					       op->tx[i].len) != REDIS_OK)
+			return -EAGAIN;
 	if (redisAsyncCommandArgv(n->ac, op_reply, op, op->argc, op->argv, op->lens) != REDIS_OK)
 		return -EAGAIN;
 	op->node = n;
@@ -1339,6 +1372,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *privdata)
 		later = strncmp(reply->str, "TRYAGAIN", 8) == 0 ||
 			strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
 			strncmp(reply->str, "LOADING", 7) == 0 ||
+			strncmp(reply->str, "EXECABORT", 9) == 0 ||
 			strncmp(reply->str, "MOVED", 5) == 0 || strncmp(reply->str, "ASK", 3) == 0;
 		LOGP(LOGC_STORE, later ? LOGL_WARN : LOGL_ERROR, "redis %s: %.200s", n->address,
 		     reply->str);
@@ -2489,7 +2523,7 @@ static struct store *store_new(void *ctx, struct event_base *base, const struct 
 	script_sha(&feed_append_script);
 	script_sha(&feed_checkpoint_script);
 	script_sha(&feed_unlock_script);
-	script_sha(&foreign_queue_script);
+	script_sha(&foreign_commit_script);
 	script_sha(&peer_save_script);
 	script_sha(&lock_renew_script);
 	talloc_set_destructor(st, store_destructor);
@@ -4041,7 +4075,7 @@ int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb,
 	return op_start(op, (int)argc, argv, lens);
 }
 
-/* One store_foreign_apply: answered once every command answered. */
+/* One store_foreign_apply: answered once every command answered, with the first error. */
 struct foreign_batch {
 	store_done_cb cb;
 	void *arg;
@@ -4061,6 +4095,20 @@ static void foreign_one_done(void *arg, int err)
 	talloc_free(b);
 }
 
+/* Every command of the batch is started: answered when they are. Returns 0, or the error,
+ * unanswered, when none could be started. */
+static int foreign_batch_started(struct foreign_batch *b)
+{
+	int err = b->err;
+
+	if (b->left == 1 && err < 0) {
+		talloc_free(b);
+		return err;
+	}
+	foreign_one_done(b, 0);
+	return 0;
+}
+
 /* The 14-digit body of a 15-digit IMEI. */
 static uint64_t imei_body_of(const char *imei)
 {
@@ -4071,10 +4119,76 @@ static uint64_t imei_body_of(const char *imei)
 	return body;
 }
 
+/* An entry's day as "YYYY-MM-DD" (out: 11 bytes, NUL-terminated), without printf: a follower
+ * writes one per decision. Returns the length, 10. */
+static size_t entry_ymd(const struct feed_entry *e, char out[11])
+{
+	unsigned y = (unsigned)e->year % 10000, m = (unsigned)e->month % 100,
+		 d = (unsigned)e->day % 100;
+
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
+	return 10;
+}
+
+/* A decision as the foreign state writes it: its bucket, field and value; next chains the
+ * decisions of one bucket in the log's order. */
+struct fx_item {
+	char key[PAIRS_KEY_MAX];
+	uint8_t field[PAIRS_FOREIGN_FIELD_MAX];
+	uint8_t value[PAIRS_FOREIGN_VALUE_LEN];
+	uint8_t keylen, fieldlen;
+	bool block;
+	uint32_t next;
+};
+
+#define FX_NONE UINT32_MAX
+
+/* Sends one bucket's run of blocks (HSET) or unblocks (HDEL): argv[2..argc) are its fields
+ * (and values). */
+static void foreign_run(struct store *st, struct foreign_batch *b, const struct fx_item *it,
+			bool block, int argc, const char **argv, size_t *lens)
+{
+	struct op *op = op_new(st, &done_type, b);
+
+	if (op == NULL) {
+		if (b->err == 0)
+			b->err = op_new_err(st);
+		return;
+	}
+	op->cb.done = foreign_one_done;
+	memcpy(op->key, it->key, it->keylen);
+	op->keylen = it->keylen;
+	argv[0] = block ? "HSET" : "HDEL";
+	lens[0] = 4;
+	argv[1] = op->key;
+	lens[1] = op->keylen;
+	b->left++;
+	if (op_start(op, argc, argv, lens) < 0) {
+		b->left--;
+		if (b->err == 0)
+			b->err = -EAGAIN;
+	}
+}
+
 int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 			store_done_cb cb, void *arg)
 {
 	struct foreign_batch *b;
+	struct fx_item *it;
+	uint32_t *slot, *tail, *order, norder = 0;
+	size_t nslots = 1, i;
+	const char **argv;
+	size_t *lens;
 
 	if (n == 0 || n > STORE_FEED_ENTRIES_MAX)
 		return -EINVAL;
@@ -4084,69 +4198,270 @@ int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 	b->cb = cb;
 	b->arg = arg;
 	b->left = 1;		/* held until every command is started */
-	/* One command per decision, in the log's order: on one connection per node, Redis
-	 * runs them in that order, so the last decision on an IMEI is what stays. */
-	for (size_t i = 0; i < n; i++) {
-		uint8_t field[PAIRS_FOREIGN_FIELD_MAX], value[PAIRS_FOREIGN_VALUE_LEN];
-		size_t fl;
+	while (nslots < 2 * n)
+		nslots <<= 1;
+	it = talloc_array(b, struct fx_item, n);
+	slot = talloc_array(b, uint32_t, nslots);
+	tail = talloc_array(b, uint32_t, n);
+	order = talloc_array(b, uint32_t, n);
+	argv = talloc_array(b, const char *, 2 + 2 * n);
+	lens = talloc_array(b, size_t, 2 + 2 * n);
+	if (it == NULL || slot == NULL || tail == NULL || order == NULL || argv == NULL ||
+	    lens == NULL) {
+		talloc_free(b);
+		return -ENOMEM;
+	}
+	memset(slot, 0xff, nslots * sizeof(*slot));
+	/* The decisions grouped by bucket (a hash table of the buckets, each a chain in the
+	 * log's order), so that one command writes a bucket's run of blocks or unblocks: a
+	 * command a bucket rather than one a decision, for Redis the most of what a decision
+	 * costs. Linear in n whatever the entries, hostile ones too. */
+	for (i = 0; i < n; i++) {
+		struct fx_item *x = &it[i];
+		size_t kl, fl;
 		uint16_t days;
-		char ymd[16];
-		struct op *op;
-		bool block = e[i].status == FEED_BLOCKED;
-		const char *argv[4];
-		size_t lens[4];
+		char ymd[11];
+		uint32_t h = 2166136261u;
+		size_t s;
 
-		snprintf(ymd, sizeof(ymd), "%04d-%02d-%02d", e[i].year % 10000, e[i].month % 100,
-			 e[i].day % 100);
-		if (pairs_parse_date(ymd, 10, &days) < 0) {
-			if (b->err == 0)
-				b->err = -EINVAL;
-			continue;
+		if (pairs_parse_date(ymd, entry_ymd(&e[i], ymd), &days) < 0) {
+			talloc_free(b);
+			return -EINVAL;
 		}
-		op = op_new(st, &done_type, b);
-		if (op == NULL) {
-			if (b->err == 0)
-				b->err = op_new_err(st);
-			break;
+		pairs_foreign_key(imei_body_of(e[i].imei), x->key, &kl, x->field, &fl);
+		x->keylen = (uint8_t)kl;
+		x->fieldlen = (uint8_t)pairs_foreign_field(x->field, fl, e[i].country, x->field);
+		pairs_foreign_encode(e[i].reason == FEED_LOST ? 'L' : 'S', days, x->value);
+		x->block = e[i].status == FEED_BLOCKED;
+		x->next = FX_NONE;
+		for (size_t j = 0; j < kl; j++)	/* FNV-1a */
+			h = (h ^ (uint8_t)x->key[j]) * 16777619u;
+		for (s = h & (nslots - 1); slot[s] != FX_NONE; s = (s + 1) & (nslots - 1)) {
+			const struct fx_item *y = &it[order[slot[s]]];
+
+			if (y->keylen == kl && memcmp(y->key, x->key, kl) == 0)
+				break;
 		}
-		op->cb.done = foreign_one_done;
-		pairs_foreign_key(imei_body_of(e[i].imei), op->key, &op->keylen, field, &fl);
-		fl = pairs_foreign_field(field, fl, e[i].country, field);
-		pairs_foreign_encode(e[i].reason == FEED_LOST ? 'L' : 'S', days, value);
-		argv[0] = block ? "HSET" : "HDEL";
-		lens[0] = 4;
-		argv[1] = op->key;
-		lens[1] = op->keylen;
-		argv[2] = (const char *)field;
-		lens[2] = fl;
-		argv[3] = (const char *)value;
-		lens[3] = sizeof(value);
-		b->left++;
-		if (op_start(op, block ? 4 : 3, argv, lens) < 0) {
-			b->left--;
-			if (b->err == 0)
-				b->err = -EAGAIN;
+		if (slot[s] == FX_NONE) {
+			slot[s] = norder;
+			order[norder] = (uint32_t)i;
+			tail[norder++] = (uint32_t)i;
+		} else {
+			it[tail[slot[s]]].next = (uint32_t)i;
+			tail[slot[s]] = (uint32_t)i;
 		}
 	}
-	foreign_one_done(b, 0);
-	return 0;
+	/* Each bucket's decisions in the log's order, a command per run of blocks (one HSET:
+	 * of a field given twice the later value stays) or of unblocks (one HDEL): the state
+	 * is the one the decisions one by one would leave. The buckets' commands go out in
+	 * any order, on one connection per node, and the next chunk's after these answered
+	 * (channel/peers.c). */
+	for (uint32_t k = 0; k < norder; k++) {
+		const struct fx_item *first = &it[order[k]];
+		int argc = 2;
+		bool block = first->block;
+
+		for (uint32_t x = order[k]; x != FX_NONE; x = it[x].next) {
+			if (it[x].block != block) {
+				foreign_run(st, b, first, block, argc, argv, lens);
+				argc = 2;
+				block = it[x].block;
+			}
+			argv[argc] = (const char *)it[x].field;
+			lens[argc++] = it[x].fieldlen;
+			if (block) {
+				argv[argc] = (const char *)it[x].value;
+				lens[argc++] = PAIRS_FOREIGN_VALUE_LEN;
+			}
+		}
+		foreign_run(st, b, first, block, argc, argv, lens);
+	}
+	talloc_free(it);
+	talloc_free(slot);
+	talloc_free(tail);
+	talloc_free(order);
+	talloc_free(argv);
+	talloc_free(lens);
+	return foreign_batch_started(b);
 }
+
+/* The RESP bytes of a command. */
+static size_t resp_size(int argc, const size_t *lens)
+{
+	size_t n = 24;
+
+	for (int i = 0; i < argc; i++)
+		n += 24 + lens[i];
+	return n;
+}
+
+/* n in decimal at out (at most 20 bytes, no NUL), without printf: a follower writes 19
+ * numbers an entry. Returns the length. */
+static size_t dec_put(char *out, uint64_t n)
+{
+	char d[20];
+	size_t k = 0, len;
+
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	len = k;
+	while (k > 0)
+		*out++ = d[--k];
+	return len;
+}
+
+/* "<c><n>\r\n": a RESP header. */
+static char *resp_head(char *p, char c, size_t n)
+{
+	*p++ = c;
+	p += dec_put(p, n);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+static char *resp_put(char *p, int argc, const char **argv, const size_t *lens)
+{
+	p = resp_head(p, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		p = resp_head(p, '$', lens[i]);
+		memcpy(p, argv[i], lens[i]);
+		p += lens[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return p;
+}
+
+/* An entry's XADD on the foreign stream, at index i of origin's log: its 17 arguments into
+ * argv and lens (ymd and idx hold two of them). */
+#define FOREIGN_XADD_ARGC 17
+static void foreign_xadd(const struct feed_entry *e, uint64_t i, const char *stream,
+			 const char *origin, const char **argv, size_t *lens, char ymd[11],
+			 char idx[24])
+{
+	const char *st_name = feed_status_name(e->status);
+	const char *re_name = feed_reason_name(e->reason);
+	const char *a[FOREIGN_XADD_ARGC] = { "XADD", stream, "*", "imei", e->imei, "country",
+					     e->country, "status", st_name, "reason", re_name,
+					     "day", ymd, "origin", origin, "index", idx };
+	size_t l[FOREIGN_XADD_ARGC] = { 4, strlen(stream), 1, 4, 15, 7, 2, 6, strlen(st_name), 6,
+					strlen(re_name), 3, entry_ymd(e, ymd), 6, strlen(origin),
+					5, dec_put(idx, i) };
+
+	memcpy(argv, a, sizeof(a));
+	memcpy(lens, l, sizeof(l));
+}
+
+/* store_foreign_queue's transaction: tx[k + 1 .. n] are the XADDs of entries first + k ..,
+ * tx[k] MULTI and tx[n + 1] the commit, for the entries from first + k on. */
+#define FOREIGN_TRIES 3
+struct foreign_queue {
+	struct tx_piece *tx;
+	size_t n, k;
+	uint64_t first;
+	long long added;
+	char *commit;
+	const char *stream, *nextkey;
+	unsigned tries;
+};
+
+/* The commit of the entries from first + k on, after their XADDs. */
+static void foreign_queue_commit(struct op *op)
+{
+	struct foreign_queue *q = op->data;
+	char sfirst[24], sn[24];
+	const char *argv[] = { "EVAL", foreign_commit_script.body, "2", q->stream, q->nextkey,
+			       sfirst, sn };
+	size_t lens[] = { 4, strlen(foreign_commit_script.body), 1, strlen(q->stream),
+			  strlen(q->nextkey),
+			  (size_t)snprintf(sfirst, sizeof(sfirst), "%llu",
+					   (unsigned long long)(q->first + q->k)),
+			  (size_t)snprintf(sn, sizeof(sn), "%zu", q->n - q->k) };
+	static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+
+	q->tx[q->k] = (struct tx_piece){ multi, sizeof(multi) - 1 };
+	q->tx[q->n + 1].p = q->commit;
+	q->tx[q->n + 1].len = (size_t)(resp_put(q->commit, 7, argv, lens) - q->commit);
+	op->tx = q->tx + q->k;
+	op->ntx = q->n - q->k + 2;
+}
+
+/* EXEC's answer: an XADD's answer per entry, then the commit's. */
+static bool foreign_queue_reply(struct op *op, const redisReply *r)
+{
+	struct foreign_queue *q = op->data;
+	const redisReply *c;
+	uint64_t next;
+
+	if (op->waited) {		/* the WAIT after the entries kept */
+		op->cb.count(op->arg, wait_enough(op->st, r) ? 0 : -EAGAIN,
+			     wait_enough(op->st, r) ? q->added : 0);
+		return true;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != q->n - q->k + 1 ||
+	    !int_array(c = r->element[r->elements - 1], 2) || c->element[1]->integer < 0) {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+		    r->element[r->elements - 1]->type == REDIS_REPLY_ERROR)
+			LOGP(LOGC_STORE, LOGL_ERROR, "redis %s: the foreign stream's commit: %.200s",
+			     op->node->address, r->element[r->elements - 1]->str);
+		op->cb.count(op->arg, -EPROTO, 0);
+		return true;
+	}
+	if (c->element[0]->integer == 1) {
+		q->added = (long long)(q->n - q->k);
+		/* What the CEIR is told must outlive a failover: on the replicas first. */
+		if (op->st->o.replicas_ack > 0) {
+			if (op_wait(op) == 0)
+				return false;
+			op->cb.count(op->arg, -EAGAIN, 0);
+			return true;
+		}
+		op->cb.count(op->arg, 0, q->added);
+		return true;
+	}
+	/* Taken back: entries up to next were on the stream already. */
+	next = (uint64_t)c->element[1]->integer;
+	if (next >= q->first + q->n) {
+		op->cb.count(op->arg, 0, 0);
+		return true;
+	}
+	if (next <= q->first + q->k || ++q->tries >= FOREIGN_TRIES) {
+		op->cb.count(op->arg, -EAGAIN, 0);	/* racing another process: next poll */
+		return true;
+	}
+	q->k = (size_t)(next - q->first);
+	foreign_queue_commit(op);
+	if (op_send(op) < 0) {
+		op->cb.count(op->arg, -EAGAIN, 0);
+		return true;
+	}
+	return false;
+}
+
+static const struct op_type foreign_queue_type = { foreign_queue_reply, count_fail };
 
 int store_foreign_queue(struct store *st, const char *stream, const char *origin,
 			uint64_t first, const struct feed_entry *e, size_t n, store_count_cb cb,
 			void *arg)
 {
-	char nextkey[ID_MAX * 2 + 32], sfirst[24], sn[16];
-	const char **argv;
-	size_t *lens, argc = 0;
-	char (*days)[16];
+	char nextkey[ID_MAX * 2 + 32];
 	const char *open, *close;
+	struct foreign_queue *q;
 	struct op *op;
+	size_t size = 0, lens[FOREIGN_XADD_ARGC];
+	const char *argv[FOREIGN_XADD_ARGC];
+	char *buf, ymd[11], idx[24];
 	int kl;
 
 	if (n == 0 || n > STORE_FEED_ENTRIES_MAX || stream == NULL || strlen(stream) > ID_MAX ||
-	    origin == NULL || *origin == '\0' || strlen(origin) > ID_MAX)
+	    origin == NULL || *origin == '\0' || strlen(origin) > ID_MAX ||
+	    first > (uint64_t)INT64_MAX - n)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (feed_status_name(e[i].status) == NULL || feed_reason_name(e[i].reason) == NULL)
+			return -EINVAL;
 	/* The next-index key shares the stream's slot, as the enqueue's dedup keys do. */
 	open = strchr(stream, '{');
 	close = open ? strchr(open + 1, '}') : NULL;
@@ -4157,45 +4472,45 @@ int store_foreign_queue(struct store *st, const char *stream, const char *origin
 		kl = snprintf(nextkey, sizeof(nextkey), "{%s}:next:%s", stream, origin);
 	if (kl < 0 || (size_t)kl >= sizeof(nextkey))
 		return -EINVAL;
-	op = op_new(st, &int_type, arg);
+	op = op_new(st, &foreign_queue_type, arg);
 	if (op == NULL)
 		return op_new_err(st);
 	op->cb.count = cb;
 	op->keylen = (size_t)snprintf(op->key, sizeof(op->key), "%s", stream);
-	argv = talloc_array(op, const char *, 6 + n * 5);
-	lens = talloc_array(op, size_t, 6 + n * 5);
-	days = talloc_size(op, n * sizeof(*days));
-	if (argv == NULL || lens == NULL || days == NULL) {
+	q = talloc_zero(op, struct foreign_queue);
+	if (q == NULL || (q->tx = talloc_array(q, struct tx_piece, n + 2)) == NULL ||
+	    (q->stream = talloc_strdup(q, stream)) == NULL ||
+	    (q->nextkey = talloc_strdup(q, nextkey)) == NULL) {
 		talloc_free(op);
 		return -ENOMEM;
 	}
-#define ARG(s, l) do { argv[argc] = (s); lens[argc++] = (l); } while (0)
-	ARG("2", 1);
-	ARG(stream, strlen(stream));
-	ARG(nextkey, (size_t)kl);
-	ARG(sfirst, (size_t)snprintf(sfirst, sizeof(sfirst), "%llu", (unsigned long long)first));
-	ARG(sn, (size_t)snprintf(sn, sizeof(sn), "%zu", n));
-	ARG(origin, strlen(origin));
+	op->data = q;
+	q->n = n;
+	q->first = first;
+	/* An XADD per entry, formatted once (sent again from any entry on), and the commit. */
 	for (size_t i = 0; i < n; i++) {
-		const char *st_name = feed_status_name(e[i].status);
-		const char *re_name = feed_reason_name(e[i].reason);
-		int dl = snprintf(days[i], sizeof(days[i]), "%04d-%02d-%02d", e[i].year % 10000,
-				  e[i].month % 100, e[i].day % 100);
-
-		if (st_name == NULL || re_name == NULL) {
-			talloc_free(op);
-			return -EINVAL;
-		}
-		ARG(e[i].imei, 15);
-		ARG(e[i].country, 2);
-		ARG(st_name, strlen(st_name));
-		ARG(re_name, strlen(re_name));
-		ARG(days[i], (size_t)dl);
+		foreign_xadd(&e[i], first + i, stream, origin, argv, lens, ymd, idx);
+		size += resp_size(FOREIGN_XADD_ARGC, lens);
 	}
-#undef ARG
-	/* What the CEIR is told must outlive a failover. */
+	buf = talloc_size(q, size);
+	q->commit = talloc_size(q, 256 + strlen(foreign_commit_script.body) + strlen(stream) +
+				   strlen(nextkey));
+	if (buf == NULL || q->commit == NULL) {
+		talloc_free(op);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		foreign_xadd(&e[i], first + i, stream, origin, argv, lens, ymd, idx);
+		q->tx[i + 1].p = buf;
+		buf = resp_put(buf, FOREIGN_XADD_ARGC, argv, lens);
+		q->tx[i + 1].len = (size_t)(buf - q->tx[i + 1].p);
+	}
+	foreign_queue_commit(op);
+	/* Over the twin connection, where its WAIT goes (foreign_queue_reply). */
 	op->durable = st->o.replicas_ack > 0;
-	return op_start_script(op, &foreign_queue_script, (int)argc, argv, lens);
+	argv[0] = "EXEC";
+	lens[0] = 4;
+	return op_start(op, 1, argv, lens);
 }
 
 /* ---- following neighbours' feeds (issue 19) --------------------------------------------- */

@@ -393,13 +393,15 @@ void store_foreign_countries(struct store *st, const char *const *countries, siz
 typedef void (*store_foreign_cb)(void *arg, int err, const struct foreign_rec *recs, size_t n);
 int store_foreign_get(struct store *st, uint64_t imei_body, store_foreign_cb cb, void *arg);
 /* Applies a peer's entries (at most STORE_FEED_ENTRIES_MAX, in its log's order): a block
- * sets the IMEI's field of the country, an unblock deletes it; answered once all are, with
- * the first error. Applying the same entries again in the same order leaves the same state. */
+ * sets the IMEI's field of the country, an unblock deletes it (a command per bucket and run
+ * of blocks or unblocks); answered once all are, with the first error. Applying the same
+ * entries again in the same order leaves the same state. */
 struct feed_entry;
 int store_foreign_apply(struct store *st, const struct feed_entry *e, size_t n,
 			store_done_cb cb, void *arg);
 /* Puts each of a peer's entries first, first + 1, ... (its log's indexes) on the stream,
- * once per origin and index (one script, a next-index key per origin in the stream's slot):
+ * once per origin and index (at most STORE_FEED_ENTRIES_MAX: a transaction, MULTI, their
+ * XADDs and a script that keeps a next-index key per origin in the stream's slot, EXEC):
  * count is how many were new. */
 int store_foreign_queue(struct store *st, const char *stream, const char *origin,
 			uint64_t first, const struct feed_entry *e, size_t n, store_count_cb cb,

@@ -1053,6 +1053,60 @@ static void test_foreign(void **state)
 
 /* 3000 decisions over many buckets in one batch (blocks, then unblocks of some, in the
  * same batch), read back one by one; the same batch again leaves the same state. */
+/* The CEIR's foreign stream (issue 19): each (origin, index) once, however the chunks
+ * repeat or overlap (a follower that stopped before recording a chunk, two processes). */
+static long long foreign_queue(struct fixture *f, uint64_t first, const struct feed_entry *e,
+			       size_t n)
+{
+	struct answer a = { 0 };
+
+	assert_int_equal(store_foreign_queue(f->st, "ceir:foreign", "ke.example/feed", first, e,
+					     n, on_count, &a), 0);
+	assert_true(run_until(f->base, answered, &a, 20000));
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.err, 0);
+	return a.count;
+}
+
+static void test_foreign_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_entry e[20];
+	redisContext *c = redisConnectUnix(f->url.path);
+	redisReply *rr;
+
+	for (size_t i = 0; i < 20; i++)
+		e[i] = fentry("KE", BODY_A + i, i % 5 == 4 ? 'U' : 'S', 2026, 12, 1 + (int)i);
+	assert_int_equal(foreign_queue(f, 0, e, 10), 10);
+	/* Applied again: nothing added. Then 5..14: only 10..14 added. */
+	assert_int_equal(foreign_queue(f, 0, e, 10), 0);
+	assert_int_equal(foreign_queue(f, 5, e + 5, 10), 5);
+	assert_int_equal(foreign_queue(f, 15, e + 15, 5), 5);
+	assert_int_equal(int_reply(c, "XLEN ceir:foreign"), 20);
+	/* Each index once, in order, with the entry's fields. */
+	rr = redisCommand(c, "XRANGE ceir:foreign - +");
+	assert_int_equal(rr->elements, 20);
+	for (size_t i = 0; i < 20; i++) {
+		const redisReply *kv = rr->element[i]->element[1];
+		char idx[8], day[16];
+
+		snprintf(idx, sizeof(idx), "%zu", i);
+		snprintf(day, sizeof(day), "2026-12-%02zu", i + 1);
+		assert_int_equal(kv->elements, 14);
+		assert_string_equal(kv->element[1]->str, e[i].imei);
+		assert_string_equal(kv->element[3]->str, "KE");
+		assert_string_equal(kv->element[5]->str, i % 5 == 4 ? "unblocked" : "blocked");
+		assert_string_equal(kv->element[7]->str, i % 5 == 4 ? "recovered" : "stolen");
+		assert_string_equal(kv->element[9]->str, day);
+		assert_string_equal(kv->element[11]->str, "ke.example/feed");
+		assert_string_equal(kv->element[13]->str, idx);
+	}
+	freeReplyObject(rr);
+	assert_int_equal(store_foreign_queue(f->st, "ceir:foreign", "ke.example/feed", 0, e, 0,
+					     on_count, NULL), -EINVAL);
+	redisFree(c);
+}
+
 static void test_foreign_many(void **state)
 {
 	enum { N = 3000 };
@@ -1327,6 +1381,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_otp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_answered_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_answered_once, setup, teardown),
