@@ -151,6 +151,9 @@ static void old_conns_free(struct peers *ps);
 typedef void (*fetch_cb)(struct peer *p, const uint8_t *data, size_t len);
 struct fetch;
 
+/* How soon a peer whose poll found Redis unreachable looks again, in ms. */
+#define REDIS_RETRY_MS 100
+
 static void schedule(struct peer *p, unsigned ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -1056,6 +1059,12 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->busy || p->removed)
 		return;
+	/* Redis not (yet) reachable: a poll could take no lock and would wait a whole interval;
+	 * look again soon instead (a started or reloaded peer is polled as soon as it is). */
+	if (!store_is_up(p->ps->ch->store)) {
+		schedule(p, REDIS_RETRY_MS);
+		return;
+	}
 	if (p->next) {
 		struct peer_parts *pp = p->next;
 
@@ -1223,7 +1232,7 @@ static int peer_start(struct peers *ps, struct peer *p, const struct config_peer
 		return -EINVAL;
 	parts_use(p, pp);
 	snprintf(p->state, sizeof(p->state), "not polled yet");
-	schedule(p, 500);
+	schedule(p, 0);
 	return 0;
 }
 
@@ -1363,13 +1372,13 @@ int peers_reload(struct peers *ps, const struct ceirgw_config *next, char *err, 
 			if (p->parts == NULL || !p->busy) {
 				parts_use(p, talloc_steal(p, parts[i]));
 				evtimer_del(p->timer);
-				schedule(p, 500);
+				schedule(p, 0);
 			} else {
 				/* A poll runs with the old parts: the new ones at its end. */
 				p->next = talloc_steal(p, parts[i]);
 			}
 		} else if (added) {
-			schedule(p, 500);
+			schedule(p, 0);
 		}
 		if (added || parts[i])
 			LOGP(LOGC_CEIR, LOGL_NOTICE, "reload: %s the feed of %s (%s) at %s every "
