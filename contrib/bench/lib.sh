@@ -2,6 +2,7 @@
 # sources it sets `work` (its temporary directory) first and appends every process it starts to
 # `pids`; bench_cleanup stops them all and removes `work` (kept with KEEP=1).
 # shellcheck shell=bash
+# shellcheck disable=SC2154	# the settings of the sourcing script (the Kannel section's)
 
 pids=()
 
@@ -109,7 +110,6 @@ redis_used() {
 }
 
 # bench_machine LOAD_BEFORE: one line naming the machine, the commit (of $top) and the load.
-# shellcheck disable=SC2154	# top: set by the script that sources this file
 bench_machine() {
 	local model commit dirty=""
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -135,4 +135,99 @@ bench_target() {
 		else v = (m == g) ? "holds" : "missed"
 		printf "%s\t%s\t%s %s\t%s\n", w, m, op, g, v
 	}' >>"$BENCH_SUMMARY"
+}
+
+# --- Kannel (run-box.sh, run-ussd.sh) ---------------------------------------------------------
+# These use the sourcing script's settings: bearerbox, smsbox (their paths), store (none or
+# file), box_cpu, load_cpu, the ports bb_admin, bb_box and sendsms_port, and redis_port (its
+# redis-server's, start_redis). kannel.conf is $work/kannel.conf.
+
+now() { date +%s.%N; }
+
+# kannel_core_conf: the core and smsbox groups of kannel.conf, on stdout, and a blank line;
+# bearerbox's store with store=file.
+kannel_core_conf() {
+	cat <<CONF
+group = core
+admin-port = $bb_admin
+admin-password = secret
+smsbox-port = $bb_box
+box-allow-ip = 127.0.0.1
+log-file = $work/bearerbox.log
+log-level = 2
+CONF
+	[ "$store" != file ] || printf '%s\n' "store-type = file" \
+		"store-location = $work/bearerbox.store" "store-dump-freq = 5"
+	cat <<CONF
+
+# bearerbox wants an smsbox group once smsbox-port is set; the box under test takes its place,
+# or smsbox itself (its sendsms-port and log are its own; bearerbox reads neither).
+group = smsbox
+bearerbox-host = 127.0.0.1
+sendsms-port = $sendsms_port
+log-file = $work/smsbox.log
+log-level = 2
+
+CONF
+}
+
+bb_status() {
+	curl -s -m 2 "http://127.0.0.1:$bb_admin/status.txt?password=secret"
+}
+bb_boxes() {
+	[ "$(bb_status | sed -n '/^Box connections:/,/^SMSC connections:/p' | grep -c 'on-line')" -ge 1 ]
+}
+
+# bb_start: a fresh bearerbox on LOAD_CPU (and a fresh store); sets bb_pid.
+bb_start() {
+	rm -f "$work"/bearerbox.store*
+	taskset -c "$load_cpu" "$bearerbox" -v 2 "$work/kannel.conf" >>"$work/bearerbox.out" 2>&1 &
+	bb_pid=$!
+	pids+=("$bb_pid")
+	wait_for 15 curl -sf -m 1 "http://127.0.0.1:$bb_admin/status.txt?password=secret" ||
+		{ echo "bearerbox did not start:" >&2; tail -n 5 "$work/bearerbox.out" >&2; exit 1; }
+}
+
+# redis_cmds: the commands redis-server (on redis_port) has processed so far.
+redis_cmds() {
+	redis-cli -p "$redis_port" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
+}
+
+# ceirgw_conf FILE LINE...: ceirgw's configuration, its own ports and redis-server, with LINEs;
+# sets http_port.
+ceirgw_conf() {
+	local f=$1
+	shift
+	http_port=$(free_port)
+	{
+		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$http_port" \
+			"admin-listen = 127.0.0.1:$(free_port)" "redis = redis://127.0.0.1:$redis_port" \
+			"log-level = warn" "rate-check-msisdn = 1000000/3600" \
+			"rate-check-imei = 1000000/3600"
+		printf '%s\n' "$@"
+	} >"$f"
+}
+
+# smsbox_start CONF: smsbox with CONF on BOX_CPU, connected to bearerbox; sets smsbox_pid.
+smsbox_start() {
+	taskset -c "$box_cpu" "$smsbox" -v 2 "$1" >>"$work/smsbox.out" 2>&1 &
+	smsbox_pid=$!
+	pids+=("$smsbox_pid")
+	wait_for 15 bb_boxes ||
+		{ echo "smsbox did not connect:" >&2; tail -n 5 "$work/smsbox.out" >&2; exit 1; }
+}
+
+# smsbox_conf FILE URL [QUERY]: kannel.conf with the sms-service of doc/kannel.md ("smsbox over
+# HTTP", contrib/kannel/smsbox-http.conf) fetching URL for every MO, and the sendsms-user
+# ceirgw's notifications would use. QUERY (such as "meta=%D&") goes before the query of
+# smsbox-http.conf's get-url (from=%p&to=%P&text=%a&smsc=%i).
+smsbox_conf() {
+	local q=${3:-}
+	q=${q//&/\\&}	# sed's replacement: & is the match
+	{
+		cat "$work/kannel.conf"
+		echo
+		sed -e "s|\"http://127.0.0.1:8080/sms?|\"$2?$q|" -e 's/^password = .*/password = secret/' \
+			"$top/contrib/kannel/smsbox-http.conf"
+	} >"$1"
 }

@@ -47,8 +47,6 @@ imei=356938035643809	# Nokia N900, a TAC of the embedded TAC list
 bench_init box
 need "$bearerbox" "$fakesmsc" "$smsbox" redis-server redis-cli gw-config pkg-config taskset curl cc
 
-now() { date +%s.%N; }
-
 # --- build what is measured -------------------------------------------------------------------
 make -C "$build" -s src/ceirgw >/dev/null
 # shellcheck disable=SC2046	# gw-config's flags are words
@@ -61,53 +59,16 @@ bb_admin=$(free_port)
 bb_box=$(free_port)
 fake_port=$(free_port)
 sendsms_port=$(free_port)
-store_lines=""
-if [ "$store" = file ]; then
-	store_lines="store-type = file
-store-location = $work/bearerbox.store
-store-dump-freq = 5"
-fi
-cat >"$work/kannel.conf" <<CONF
-group = core
-admin-port = $bb_admin
-admin-password = secret
-smsbox-port = $bb_box
-box-allow-ip = 127.0.0.1
-log-file = $work/bearerbox.log
-log-level = 2
-$store_lines
-
-# bearerbox wants an smsbox group once smsbox-port is set; the box under test takes its place,
-# or smsbox itself (its sendsms-port and log are its own; bearerbox reads neither).
-group = smsbox
-bearerbox-host = 127.0.0.1
-sendsms-port = $sendsms_port
-log-file = $work/smsbox.log
-log-level = 2
-
+{
+	kannel_core_conf
+	cat <<CONF
 group = smsc
 smsc = fake
 smsc-id = fake
 port = $fake_port
 connect-allow-ip = 127.0.0.1
 CONF
-
-bb_status() {
-	curl -s -m 2 "http://127.0.0.1:$bb_admin/status.txt?password=secret"
-}
-bb_boxes() {
-	[ "$(bb_status | sed -n '/^Box connections:/,/^SMSC connections:/p' | grep -c 'on-line')" -ge 1 ]
-}
-
-# bb_start: a fresh bearerbox on LOAD_CPU (and a fresh store); sets bb_pid.
-bb_start() {
-	rm -f "$work"/bearerbox.store*
-	taskset -c "$load_cpu" "$bearerbox" -v 2 "$work/kannel.conf" >>"$work/bearerbox.out" 2>&1 &
-	bb_pid=$!
-	pids+=("$bb_pid")
-	wait_for 15 curl -sf -m 1 "http://127.0.0.1:$bb_admin/status.txt?password=secret" ||
-		{ echo "bearerbox did not start:" >&2; tail -n 5 "$work/bearerbox.out" >&2; exit 1; }
-}
+} >"$work/kannel.conf"
 
 # replies LOG: the count of SMS fakesmsc got so far.
 replies() { grep -c '^.*Got message' "$1" || true; }
@@ -144,11 +105,6 @@ settle() {
 	sleep 1
 	stop "$fake_pid"
 	got=$(replies "$1")
-}
-
-# redis_cmds: the commands redis-server (on redis_port) has processed so far.
-redis_cmds() {
-	redis-cli -p "$redis_port" info stats | tr -d '\r' | sed -n 's/^total_commands_processed://p'
 }
 
 # measure NAME REPLY BOX_PID [APP_PID [REDIS_PID]]: a warm-up whose replies must match the
@@ -203,41 +159,6 @@ measure() {
 	                    ap == "" ? "-" : sprintf("%.1f", us(a)), us(s),
 	                    rp == "" ? "-" : sprintf("%.1f", us(r)),
 	                    rp == "" ? "-" : sprintf("%.1f", c / d) }' >>"$work/results"
-}
-
-# ceirgw_conf FILE LINE...: ceirgw's configuration, its own ports and redis-server, with LINEs.
-ceirgw_conf() {
-	local f=$1
-	shift
-	http_port=$(free_port)
-	{
-		printf '%s\n' "group = ceirgw" "http-listen = 127.0.0.1:$http_port" \
-			"admin-listen = 127.0.0.1:$(free_port)" "redis = redis://127.0.0.1:$redis_port" \
-			"log-level = warn" "rate-check-msisdn = 1000000/3600" \
-			"rate-check-imei = 1000000/3600"
-		printf '%s\n' "$@"
-	} >"$f"
-}
-
-# smsbox_start CONF: smsbox with CONF on BOX_CPU, connected to bearerbox; sets smsbox_pid.
-smsbox_start() {
-	taskset -c "$box_cpu" "$smsbox" -v 2 "$1" >>"$work/smsbox.out" 2>&1 &
-	smsbox_pid=$!
-	pids+=("$smsbox_pid")
-	wait_for 15 bb_boxes ||
-		{ echo "smsbox did not connect:" >&2; tail -n 5 "$work/smsbox.out" >&2; exit 1; }
-}
-
-# smsbox_conf FILE URL: kannel.conf with the sms-service of doc/kannel.md ("smsbox over HTTP",
-# contrib/kannel/smsbox-http.conf) fetching URL for every MO, and the sendsms-user ceirgw's
-# notifications would use.
-smsbox_conf() {
-	{
-		cat "$work/kannel.conf"
-		echo
-		sed -e "s|\"http://127.0.0.1:8080/sms?|\"$2?|" -e 's/^password = .*/password = secret/' \
-			"$top/contrib/kannel/smsbox-http.conf"
-	} >"$1"
 }
 
 : >"$work/results"
