@@ -1,8 +1,16 @@
 /* The null server of the HTTP benchmark: a libevent evhttp server that answers "END ok" to every
  * request, the ceiling any USSD gateway on evhttp can reach on this machine.
- *   null-server PORT [BODY]
+ *   null-server [--ussd LAST] PORT [BODY]
  * BODY (default "END ok") is the text of every answer: the box-path benchmark (run-box.sh) has
  * smsbox's get-url call it with "ok", the null box's reply, which smsbox sends back as the MT.
+ *
+ * --ussd: the USSD benchmark over SMPP (run-ussd.sh) has smsbox's get-url pass the MO's
+ * meta-data (meta=%D) and its text (text=%a). The answer then carries the header
+ * X-Kannel-Meta-Data, which smsbox (accept-x-kannel-headers = true) puts on the reply, and
+ * bearerbox turns into the TLVs of its submit_sm: its_session_info copied as it came (the
+ * octetstring smpp-tlv of contrib/kannel/kannel-smpp-ussd.conf, URL-encoded octets), and
+ * ussd_service_op 2 (USSR request: the session goes on), or 17 (PSSR response: it ends) when
+ * the text is LAST. A request without a usable session gets no header.
  *
  * TCP_NODELAY: evhttp does not set it, and replies to pipelined requests then wait out the
  * client's delayed ACK (about 40 ms each). libevent 2.1.12 has no hook on accepted connections
@@ -24,8 +32,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 static struct evbuffer *reply;
+static const char *ussd_last;	/* --ussd: the text that ends a session; NULL: no --ussd */
 
 /* The connection each socket was checked for: evhttp keeps one evhttp_connection per socket,
  * and its close callback forgets it, so a socket number reused by a later connection is checked
@@ -63,6 +73,56 @@ static void nodelay(struct evhttp_request *req)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The value of its_session_info in META, Kannel's meta-data ("?smpp?ussd_service_op=%01&
+ * its_session_info=%04%D2&"), still URL-encoded, into OUT (OUTLEN bytes with its NUL); 0 when
+ * it is missing, too long or holds anything but printable ASCII (it goes into a header; Kannel
+ * leaves some octets as they are, such as 0x21 "!"). */
+static int session_of(const char *meta, char *out, size_t outlen)
+{
+	static const char key[] = "its_session_info=";
+	const char *p = meta, *v;
+	size_t n;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if (p == meta || p[-1] == '?' || p[-1] == '&')
+			break;
+		p += sizeof(key) - 1;
+	}
+	if (!p)
+		return 0;
+	v = p + sizeof(key) - 1;
+	n = strcspn(v, "&");
+	if (n == 0 || n >= outlen)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] > '~')
+			return 0;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* --ussd: the X-Kannel-Meta-Data header of the answer to REQ, when it has a session. */
+static void ussd_meta(struct evhttp_request *req)
+{
+	struct evkeyvalq query;
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	const char *meta, *text;
+	char session[64], header[128];
+
+	if (!q || evhttp_parse_query_str(q, &query) != 0)
+		return;
+	meta = evhttp_find_header(&query, "meta");
+	text = evhttp_find_header(&query, "text");
+	if (meta && session_of(meta, session, sizeof(session))) {
+		snprintf(header, sizeof(header), "?smpp?ussd_service_op=%s&its_session_info=%s",
+			 text && strcmp(text, ussd_last) == 0 ? "%11" : "%02", session);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "X-Kannel-Meta-Data",
+				  header);
+	}
+	evhttp_clear_headers(&query);
+}
+
 static void answer(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
@@ -71,6 +131,8 @@ static void answer(struct evhttp_request *req, void *arg)
 	nodelay(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; charset=utf-8");
+	if (ussd_last)
+		ussd_meta(req);
 	evbuffer_add(out, evbuffer_pullup(reply, -1), evbuffer_get_length(reply));
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 }
@@ -110,8 +172,13 @@ int main(int argc, char **argv)
 	struct event *term;
 	int fd, port;
 
+	if (argc > 2 && strcmp(argv[1], "--ussd") == 0) {
+		ussd_last = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2 || argc > 3 || (port = atoi(argv[1])) <= 0) {
-		fprintf(stderr, "usage: %s PORT [BODY]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--ussd LAST] PORT [BODY]\n", argv[0]);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
