@@ -24,11 +24,16 @@
  *   POST /release {msisdn, session, op, wait}  deliver_sm op=release, waits only if asked
  *   POST /sms {msisdn, text}               plain deliver_sm (SMS MO), waits
  *   GET /submits, GET /status, POST /disconnect (drops the SMPP connections)
+ *   POST /load {sessions, concurrency, msisdn, code, answers, last}  the benchmark's load
+ *     (contrib/bench/run-ussd.sh): sessions of a dial and its answers, concurrency of them
+ *     at a time, each on a number of its own while it runs; answers once all have ended
+ *   GET /load                              the last load's figures, late replies included
  * A wait ends with the first submit_sm to that msisdn whose its_session_info equals the
  * session (absent for /sms), or with 504 after --reply-timeout-ms.
  *
  * Prints "ready smpp=<port> control=<port>" on stdout once listening; logs one line per
- * PDU on stderr.
+ * PDU on stderr (not while a load runs: its PDUs are counted, neither logged nor kept for
+ * GET /submits).
  */
 'use strict';
 
@@ -119,7 +124,7 @@ function logPdu(dir, pdu) {
 }
 
 // ---- SMPP server ----------------------------------------------------------------------
-const state = { binds: 0, bound: [], submits: [], waiters: [], nextId: 1 };
+const state = { binds: 0, bound: [], submits: [], waiters: [], nextId: 1, load: null };
 
 function onBind(session, pdu) {
 	const mode = pdu.command.replace('bind_', '');
@@ -150,18 +155,21 @@ function onSubmit(session, pdu) {
 		data_coding: pdu.data_coding,
 		tlvs: tlvsOf(pdu),
 	};
-	state.submits.push(rec);
+	const dest = String(rec.destination).replace(/^\+/, '');
+	const load = state.load && state.load.msisdns.has(dest) ? state.load : null;
+	if (load) load.submits++;
+	else state.submits.push(rec);
 	// A USSD step waits for the reply of its own session; an SMS for a reply without one.
 	// (An SMS the gateway pushes to the same number, such as a receipt, is not the reply.)
-	const dest = String(rec.destination).replace(/^\+/, '');
 	const fits = (w) => w.msisdn === dest && w.session === rec.session;
 	const w = state.waiters.find(fits);
 	if (w) w.done(200, rec);
+	else if (load) load.unmatched++;
 }
 
 const server = smpp.createServer((session) => {
-	session.on('pdu', (pdu) => logPdu('<-', pdu));
-	session.on('send', (pdu) => logPdu('->', pdu));
+	session.on('pdu', (pdu) => { if (!loading()) logPdu('<-', pdu); });
+	session.on('send', (pdu) => { if (!loading()) logPdu('->', pdu); });
 	session.on('error', (e) => log(`socket error: ${e.message}`));
 	session.on('close', () => {
 		const i = state.bound.indexOf(session);
@@ -231,6 +239,75 @@ function deliverAndWait(msisdn, text, op, sessionNo, serviceType) {
 		.then(() => reply);
 }
 
+// ---- load (the benchmark) --------------------------------------------------------------
+// state.load while and after a load runs: its numbers (msisdns), and its counts. A session is
+// completed once its last screen came: the reply to the last answer, which must end it (op
+// PSSR response, 17) with a text matching `last`; every screen before must go on (op 2).
+// submits counts every submit_sm to the load's numbers, so that a reply sent twice shows, as
+// does one that came with no step waiting for it (unmatched) after the load's end.
+const loading = () => state.load !== null && state.load.running;
+
+async function runLoad(body) {
+	if (loading()) throw new HttpError(409, 'a load is running');
+	const sessions = Number(body.sessions);
+	const concurrency = Number(body.concurrency || 50);
+	const base = String(body.msisdn || '254700000000');
+	const answers = Array.isArray(body.answers) ? body.answers.map(String) : [];
+	if (!(Number.isInteger(sessions) && sessions > 0) || !(Number.isInteger(concurrency) &&
+	    concurrency > 0 && concurrency <= 10000) || !/^\d{6,15}$/.test(base)) {
+		throw new HttpError(400, 'sessions, concurrency (1..10000), msisdn (digits) expected');
+	}
+	let last;
+	try { last = new RegExp(String(body.last ?? '')); } catch (e) { throw new HttpError(400, 'last: a regular expression'); }
+	const slots = Math.min(concurrency, sessions);
+	const msisdns = [];
+	for (let i = 0; i < slots; i++) msisdns.push((BigInt(base) + BigInt(i)).toString());
+	const load = {
+		running: true, sessions, concurrency: slots, started: 0, completed: 0, failed: 0,
+		wrong: 0, submits: 0, unmatched: 0, seconds: 0, msisdns: new Set(msisdns), errors: {},
+	};
+	state.load = load;
+	const svc = opts['service-type'];
+	const code = String(body.code || `*${opts['short-code']}#`);
+	const t0 = process.hrtime.bigint();
+	// One session: every screen but the last goes on (op 2), the last ends (17) and matches last.
+	async function session(msisdn, no) {
+		const steps = [[code, opts['op-begin']], ...answers.map((a) => [a, opts['op-continue']])];
+		for (let i = 0; i < steps.length; i++) {
+			const rec = await deliverAndWait(msisdn, steps[i][0], steps[i][1], no, svc);
+			const end = i === steps.length - 1;
+			if (rec.op !== (end ? 17 : 2) || (end && !last.test(rec.text))) {
+				load.wrong++;
+				return;
+			}
+		}
+		load.completed++;
+	}
+	async function slot(k) {
+		while (load.started < sessions) {
+			const no = (load.started++ % 0xffff) + 1;
+			try {
+				await session(msisdns[k], no);
+			} catch (e) {
+				load.failed++;
+				load.errors[e.message] = (load.errors[e.message] || 0) + 1;
+			}
+		}
+	}
+	await Promise.all(msisdns.map((_, k) => slot(k)));
+	load.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+	load.running = false;
+	return loadFigures();
+}
+
+function loadFigures() {
+	const l = state.load;
+	if (!l) throw new HttpError(404, 'no load has run');
+	const { msisdns, ...out } = l;
+	out.per_second = l.seconds > 0 ? l.completed / l.seconds : 0;
+	return out;
+}
+
 async function route(req, body) {
 	const key = `${req.method} ${req.url.split('?')[0]}`;
 	if (key === 'GET /status') return { bound: state.bound.some((s) => s.mode !== 'transmitter'), binds: state.binds };
@@ -240,6 +317,8 @@ async function route(req, body) {
 		server.sessions.slice().forEach((s) => s.destroy());
 		return { closed: n };
 	}
+	if (key === 'POST /load') return runLoad(body);
+	if (key === 'GET /load') return loadFigures();
 	if (req.method !== 'POST' || !['/dial', '/answer', '/release', '/sms'].includes(req.url)) {
 		throw new HttpError(404, `no route ${key}`);
 	}
@@ -280,7 +359,7 @@ const control = http.createServer((req, res) => {
 			code = e.code || 500;
 			out = { error: e.message };
 		}
-		log(`http ${req.method} ${req.url} ${raw} -> ${code}`);
+		if (!loading()) log(`http ${req.method} ${req.url} ${raw} -> ${code}`);
 		res.writeHead(code, { 'Content-Type': 'application/json' });
 		res.end(`${JSON.stringify(out)}\n`);
 	});
