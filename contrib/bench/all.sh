@@ -6,7 +6,8 @@
 # among the rows of the reported imports, issue 22), IMPORT_ROUNDS (3: rounds of a plain and a
 # reported import); and each script's own (see its head),
 # passed through: BASE_REV=REV (and REPEATS) has run.sh measure REV's ceirgw next to this build.
-# Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile.
+# Takes about 3 minutes on the 2-core machine; nothing else should run meanwhile. run-ussd.sh needs
+# tests/smpp-sim's npm packages (cd tests/smpp-sim && npm ci).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/contrib/bench
@@ -34,6 +35,8 @@ part "HTTP check journey: ceirgw, the null server, the Node peer${BASE_REV:+, ce
 part "Redis: the commands of one check journey, by redis-benchmark" redis-mix.sh
 part "Instructions per check journey under callgrind" callgrind.sh
 part "Box path: SMS checks through bearerbox and fakesmsc, boxes and smsbox with get-url" run-box.sh
+part "USSD over SMPP: sessions through bearerbox from the simulator, ceirgw and smsbox with get-url" \
+	run-ussd.sh
 part "Report journey over HTTP against 1e6 imported pairings" report.sh
 part "USSD sessions left open" sessions.sh
 part "Import of pairings, again with ${IMPORT_REPORTED:-10000} reported IMEIs among them (issue 22)" \
