@@ -27,7 +27,10 @@
 . "$(dirname "$0")/journey_lib.sh"
 
 N=30
-FREEZE_S=1.5
+# ceirgw is killed while Redis sleeps, before its redis-timeout answers "try later": on a loaded
+# machine, or a cluster whose three masters are each found asleep, getting there took over the
+# default 1 s; the timeout is 4 s here and the sleep 5 s.
+FREEZE_S=5
 hport=$(free_port)
 pport=$(free_port)
 url=http://127.0.0.1:$hport
@@ -51,7 +54,7 @@ for k in $(seq 1 $((N + 3))); do
 		>>"$TEST_TMP/pairings.csv"
 	echo "${OWNER[k]#+},77${ID4[k]}" >>"$TEST_TMP/kyc.csv"
 done
-gw_conf "$BACKEND_REDIS_CONF" debug "report-sweep-after = 11"
+gw_conf "$BACKEND_REDIS_CONF" debug "report-sweep-after = 11" "redis-timeout = 4000"
 import_data
 
 # The sendsms endpoint (Kannel's interface): records each SMS as "to TAB text" (a newline in
